@@ -1,0 +1,34 @@
+# Front door for the README quick start.  The real build is CMake (CMakeLists.txt).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: deps build demo check test test-asan bench clean
+
+deps:
+	./tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DXBAR_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: install what is missing, build, run the end-to-end demo.
+demo: build
+	./$(BUILD)/xbar demo
+
+# The whole test suite, then again under AddressSanitizer + UBSan.
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) test-asan
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DXBAR_WERROR=ON -DXBAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,86 @@
+/*
+ * xbar common definitions: status codes, the error object every stage fills,
+ * matrices read from CSV, and small helpers shared by all stages.
+ *
+ * Convention (see docs/architecture.md): library functions return an int status
+ * (XB_OK on success) and, on failure, fill a caller-supplied xb_error with a
+ * one-line message that names the file, line or field at fault.  Only the CLI prints.
+ */
+#ifndef XBAR_COMMON_H
+#define XBAR_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes double as process exit codes (docs/cli.md). */
+enum {
+    XB_OK = 0,       /* success */
+    XB_ERUNTIME = 1, /* runtime failure: solver, I/O, worker crash, timeout */
+    XB_EINPUT = 2    /* usage error or bad input (flags, CSV, campaign, HDF5 contents) */
+};
+
+#define XB_ERROR_MSG_MAX 1024
+
+typedef struct xb_error {
+    int code;                    /* last status stored, XB_OK when clear */
+    char msg[XB_ERROR_MSG_MAX];  /* one line, no trailing newline */
+} xb_error;
+
+/* Clear an error object (err may be NULL). */
+void xb_error_clear(xb_error *err);
+
+/* Store a formatted one-line message and the code; returns code so callers can
+ * write `return xb_errorf(err, XB_EINPUT, "%s:%zu: ...", path, line);`.
+ * err may be NULL (the message is then dropped). */
+int xb_errorf(xb_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix an existing message with context ("reading G.csv: " ...). */
+int xb_error_prefix(xb_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* xbar's own version string ("0.1.0"). */
+const char *xb_version(void);
+
+/* ---- dense row-major matrices (CSV contract of docs/cli.md) ---- */
+typedef struct xb_matrix {
+    size_t rows, cols;
+    double *data; /* rows*cols, row-major */
+} xb_matrix;
+
+xb_matrix *xb_matrix_new(size_t rows, size_t cols); /* zero-filled; NULL on OOM */
+void xb_matrix_free(xb_matrix *m);
+static inline double *xb_matrix_row(const xb_matrix *m, size_t i) { return m->data + i * m->cols; }
+
+/* Read a CSV of numbers: one matrix row per non-empty line, comma separated,
+ * '#' starts a comment line.  Every line must have the same number of fields.
+ * Errors name path:line (and field number). */
+int xb_csv_read_matrix(const char *path, xb_matrix **out, xb_error *err);
+
+/* Same from an in-memory buffer; `name` is used in messages in place of a path. */
+int xb_csv_parse_matrix(const char *text, size_t len, const char *name, xb_matrix **out,
+                        xb_error *err);
+
+/* Write a matrix as CSV with 17 significant digits (round-trips doubles).
+ * path "-" or NULL writes to stdout. */
+int xb_csv_write_matrix(const char *path, const xb_matrix *m, xb_error *err);
+int xb_csv_fwrite_matrix(FILE *f, const xb_matrix *m);
+
+/* ---- strict number parsing for flags and fields ---- */
+/* Parse a whole string as a finite double / a non-negative integer; returns XB_OK
+ * or XB_EINPUT with a message naming `what` (e.g. "--rows"). */
+int xb_parse_double(const char *s, const char *what, double *out, xb_error *err);
+int xb_parse_size(const char *s, const char *what, size_t *out, xb_error *err);
+int xb_parse_long(const char *s, const char *what, long *out, xb_error *err);
+
+/* Monotonic wall clock in seconds. */
+double xb_now_s(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XBAR_COMMON_H */

@@ -1,0 +1,102 @@
+/*
+ * xbar netlist stage: the crossbar description shared by every engine, the
+ * device read equations, and the SPICE netlist writer.
+ *
+ * Circuit topology (the contract the native engine and the fit stage rely on):
+ *   - rows i = 0..rows-1 (word lines), columns j = 0..cols-1 (bit lines);
+ *   - row i is driven at its left end by an ideal source V_i behind r_driver_ohm;
+ *     the row wire has one segment of r_wire_row_ohm in front of every cell:
+ *     driver -> seg -> node r(i,0) -> seg -> node r(i,1) ... (cols segments);
+ *   - column j is sensed at its bottom end: node c(0,j) -> seg -> c(1,j) ... ->
+ *     c(rows-1,j) -> seg -> r_sense_ohm -> 0 V virtual ground (rows segments);
+ *   - cell (i,j) sits between r(i,j) and c(i,j): a device alone (1R), a device in
+ *     series with an access NMOS whose gate is the row's gate line (1T1R), or a
+ *     selector in series with the device (1S1R);
+ *   - the output current of column j is the current flowing from the column into
+ *     its sense node (positive for positive inputs and conductances).
+ * A zero resistance means the element is a short (it is not emitted).
+ */
+#ifndef XBAR_NETLIST_H
+#define XBAR_NETLIST_H
+
+#include <stdint.h>
+
+#include "xbar/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { XB_DEVICE_LINEAR = 0, XB_DEVICE_RRAM, XB_DEVICE_PCM, XB_DEVICE_ECRAM } xb_device_kind;
+typedef enum { XB_CELL_1R = 0, XB_CELL_1T1R, XB_CELL_1S1R } xb_cell_kind;
+typedef enum { XB_READ_MVM = 0, XB_READ_FLOAT, XB_READ_V2, XB_READ_V3 } xb_read_scheme;
+
+/* Everything that defines one array configuration.  Fill with
+ * xb_array_params_default(); the defaults table (src/netlist/defaults.c) cites
+ * the source of every number.  Stages may add fields at the end. */
+typedef struct xb_array_params {
+    size_t rows, cols;
+    xb_device_kind device;
+    xb_cell_kind cell;
+
+    /* interconnect and periphery */
+    double r_wire_row_ohm;   /* per row segment */
+    double r_wire_col_ohm;   /* per column segment */
+    double r_driver_ohm;     /* row driver output resistance */
+    double r_sense_ohm;      /* series resistance into the virtual ground */
+    double c_wire_farad;     /* per segment to ground, transient only */
+    double v_read_volt;      /* read voltage; device G is the chord conductance at it */
+
+    /* device read nonlinearity: I = G * v_read * sinh(V/v0) / sinh(v_read/v0) */
+    double rram_v0_volt;     /* Stanford-PKU V0 */
+    double pcm_v0_low_volt;  /* PCM V0 at g_min (amorphous, most nonlinear) */
+    double pcm_v0_high_volt; /* PCM V0 at g_max (crystalline, nearly ohmic) */
+    double g_min_siemens;    /* device programmable range */
+    double g_max_siemens;
+
+    /* 1T1R access NMOS (level-1 Shichman-Hodges) */
+    double nmos_kp_a_per_v2; /* mu_n Cox */
+    double nmos_w_over_l;
+    double nmos_vt_volt;
+    double nmos_lambda_per_v;
+    double v_gate_volt;      /* gate line voltage of selected rows */
+
+    /* 1S1R static selector: I = is * sinh(V / vs) */
+    double sel_is_amp;
+    double sel_vs_volt;
+
+    /* variability (all off by default) */
+    uint64_t seed;
+    int var_program;         /* per-cell programming error, device-specific sigma(G) */
+    int var_d2d;             /* device-to-device spread of dynamic-model parameters */
+    double stuck_on_rate;    /* fraction of cells stuck at g_max */
+    double stuck_off_rate;   /* fraction of cells stuck at g_min */
+} xb_array_params;
+
+/* Fill p with the default configuration for a device (rows/cols left at 0). */
+void xb_array_params_default(xb_array_params *p, xb_device_kind device);
+
+/* Check p for consistency; the message names the offending field (flag name). */
+int xb_array_params_check(const xb_array_params *p, xb_error *err);
+
+const char *xb_device_name(xb_device_kind d);
+int xb_device_from_name(const char *s, xb_device_kind *out);
+const char *xb_cell_name(xb_cell_kind c);
+int xb_cell_from_name(const char *s, xb_cell_kind *out);
+
+/* ---- static read equations (one C implementation; models/ holds the SPICE one) ---- */
+
+/* Current through a device programmed to g_siemens with v_volt across it, and dI/dV. */
+void xb_device_read_iv(const xb_array_params *p, double g_siemens, double v_volt, double *i_amp,
+                       double *didv_siemens);
+/* Static selector current and dI/dV (1S1R). */
+void xb_selector_iv(const xb_array_params *p, double v_volt, double *i_amp, double *didv_siemens);
+/* Access NMOS drain current for given vgs, vds (either sign of vds; source/drain swap),
+ * with partial derivatives dId/dVgs, dId/dVds.  Same equations as ngspice MOS level 1. */
+void xb_nmos_iv(const xb_array_params *p, double vgs, double vds, double *id_amp, double *gm,
+                double *gds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XBAR_NETLIST_H */

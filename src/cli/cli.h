@@ -1,0 +1,59 @@
+/* Internal interface of the `xbar` command-line front end. */
+#ifndef XBAR_CLI_H
+#define XBAR_CLI_H
+
+#include "xbar/common.h"
+#include "xbar/netlist.h"
+
+/* One subcommand: argv[0] is the subcommand name. Returns the process exit code. */
+typedef int (*xb_cli_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    xb_cli_fn fn;
+    const char *summary;
+} xb_cli_command;
+
+int xb_cmd_netlist(int argc, char **argv);
+int xb_cmd_mvm(int argc, char **argv);
+int xb_cmd_iv(int argc, char **argv);
+int xb_cmd_sneak(int argc, char **argv);
+int xb_cmd_characterize(int argc, char **argv);
+int xb_cmd_report(int argc, char **argv);
+int xb_cmd_fit(int argc, char **argv);
+int xb_cmd_inspect(int argc, char **argv);
+int xb_cmd_train(int argc, char **argv);
+int xb_cmd_run(int argc, char **argv);
+int xb_cmd_demo(int argc, char **argv);
+int xb_cmd_worker(int argc, char **argv);
+
+/* Print "xbar CMD: message" on one line to stderr and return err->code
+ * (XB_ERUNTIME if the error carries no code). */
+int xb_cli_fail(const char *cmd, const xb_error *err);
+
+/* Usage error: print "xbar CMD: <formatted>" plus a hint, return XB_EINPUT (2). */
+int xb_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True if argv holds -h or --help (before any "--"). */
+int xb_cli_wants_help(int argc, char **argv);
+
+/* A subcommand that a later stage fills in: prints that it is not implemented
+ * yet and returns 2, or its help text for --help. */
+int xb_cli_not_implemented(const char *cmd, const char *help, int argc, char **argv);
+
+/* ---- array options shared by netlist, mvm, sneak (docs/cli.md) ---- */
+/* Text for --help listing the array options. */
+extern const char xb_cli_array_options_help[];
+
+/* Try to consume argv[*i] (and its value) as an array option into p.
+ * Returns 1 if consumed, 0 if not an array option, -1 on error (err filled,
+ * message names the flag). */
+int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_error *err);
+
+/* Fetch the value of flag argv[*i] ("--x VALUE" or "--x=VALUE"), advancing *i. */
+const char *xb_cli_flag_value(int argc, char **argv, int *i, const char *flag, xb_error *err);
+
+/* Does argv[i] name `flag` (either "--flag" or "--flag=...")? */
+int xb_cli_is_flag(const char *arg, const char *flag);
+
+#endif

@@ -1,0 +1,9 @@
+/* xbar iv: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+#include "cli/cli.h"
+
+static const char k_help[] =
+    "usage: xbar iv [options]\n"
+    "\n"
+    "Not implemented yet.\n";
+
+int xb_cmd_iv(int argc, char **argv) { return xb_cli_not_implemented("iv", k_help, argc, argv); }

@@ -1,0 +1,9 @@
+/* xbar sneak: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+#include "cli/cli.h"
+
+static const char k_help[] =
+    "usage: xbar sneak [options]\n"
+    "\n"
+    "Not implemented yet.\n";
+
+int xb_cmd_sneak(int argc, char **argv) { return xb_cli_not_implemented("sneak", k_help, argc, argv); }

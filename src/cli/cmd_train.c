@@ -1,0 +1,9 @@
+/* xbar train: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+#include "cli/cli.h"
+
+static const char k_help[] =
+    "usage: xbar train [options]\n"
+    "\n"
+    "Not implemented yet.\n";
+
+int xb_cmd_train(int argc, char **argv) { return xb_cli_not_implemented("train", k_help, argc, argv); }

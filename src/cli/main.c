@@ -1,0 +1,69 @@
+/* xbar: one binary, one subcommand per job.  Exit codes: docs/cli.md. */
+#include <gsl/gsl_version.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "xbar/engine.h"
+
+static const xb_cli_command k_commands[] = {
+    {"netlist", xb_cmd_netlist, "write the SPICE netlist of a crossbar read (runs in stock ngspice -b)"},
+    {"mvm", xb_cmd_mvm, "matrix-vector multiply on a crossbar: ideal, spice, native or fitted model"},
+    {"iv", xb_cmd_iv, "device I-V curves: read mode at several states, dynamic SET/RESET or pulses"},
+    {"sneak", xb_cmd_sneak, "single-cell read with floating, V/2 or V/3 biasing: read/sneak current, margin"},
+    {"characterize", xb_cmd_characterize, "run a characterization campaign (characterize/*.ini) to HDF5"},
+    {"report", xb_cmd_report, "plots (PNG) from campaign results"},
+    {"fit", xb_cmd_fit, "fit behavioural MVM models from campaign results, write model HDF5"},
+    {"inspect", xb_cmd_inspect, "summarise any xbar HDF5 file"},
+    {"train", xb_cmd_train, "train a small network on Fashion-MNIST"},
+    {"run", xb_cmd_run, "run a network on crossbar tiles: accuracy, error, energy"},
+    {"demo", xb_cmd_demo, "characterize -> fit -> run, end to end on built-in defaults"},
+};
+static const size_t k_ncommands = sizeof k_commands / sizeof k_commands[0];
+
+static void print_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: xbar [--version] [--help] <command> [options]\n"
+            "\n"
+            "xbar simulates analog in-memory-computing crossbars with ngspice and fast fitted models.\n"
+            "\n"
+            "commands:\n");
+    for (size_t k = 0; k < k_ncommands; k++) fprintf(f, "  %-13s %s\n", k_commands[k].name, k_commands[k].summary);
+    fprintf(f, "\n'xbar <command> --help' describes each command. Exit codes: 0 ok, 1 runtime failure, 2 usage or bad input.\n");
+}
+
+static int print_version(void)
+{
+    char ng[256];
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    printf("xbar %s\n", xb_version());
+    fflush(stdout);
+    if (xb_engine_ngspice_version_inprocess(ng, sizeof ng) == XB_OK) printf("libngspice %s\n", ng);
+    else printf("libngspice (version not reported)\n");
+    printf("GSL %s\n", gsl_version);
+    printf("HDF5 %u.%u.%u\n", maj, min, rel);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return XB_EINPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) return print_version();
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    /* Hidden: the engine's worker process mode (fork/exec containment). */
+    if (strcmp(cmd, "__worker") == 0) return xb_cmd_worker(argc - 1, argv + 1);
+    for (size_t k = 0; k < k_ncommands; k++)
+        if (strcmp(cmd, k_commands[k].name) == 0) return k_commands[k].fn(argc - 1, argv + 1);
+    fprintf(stderr, "xbar: unknown command '%s' (see 'xbar --help')\n", cmd);
+    return XB_EINPUT;
+}

@@ -1,0 +1,112 @@
+/* The one table of array/device defaults.  Every number carries its source;
+ * ../shared/reference/device-physics.md has the derivations. */
+#include "xbar/netlist.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    double g_min_siemens, g_max_siemens;
+} device_range;
+
+/* Programmable conductance range per device used for weights.
+ *  linear: same as RRAM so that `--device linear` is the RRAM array without nonlinearity.
+ *  RRAM: g_max 40 uS, the NeuRRAM reference (Wan et al., Nature 608, 504, 2022; aihwkit
+ *        ReRamWan2022NoiseModel g_max); g_min 1 uS (ON/OFF 40, within the ASU-calibrated
+ *        Stanford-PKU range 0.3-100 uS).
+ *  PCM:  g_max 25 uS (IBM, Joshi et al., Nat. Commun. 11, 2473, 2020; aihwkit g_max);
+ *        g_min 0.25 uS (1% of g_max; RESET 0.05-0.5 uS).
+ *  ECRAM: 1-10 uS channel range (reference ECRAM subcircuit; Tang IEDM 2018 scale). */
+static const device_range k_range[] = {
+    [XB_DEVICE_LINEAR] = {1e-6, 40e-6},
+    [XB_DEVICE_RRAM] = {1e-6, 40e-6},
+    [XB_DEVICE_PCM] = {0.25e-6, 25e-6},
+    [XB_DEVICE_ECRAM] = {1e-6, 10e-6},
+};
+
+void xb_array_params_default(xb_array_params *p, xb_device_kind device)
+{
+    memset(p, 0, sizeof *p);
+    p->device = device;
+    p->cell = XB_CELL_1R;
+    /* 1.06 ohm per 2F crossbar segment at the 22 nm node (NeuroSim V1.3 rho/AR table). */
+    p->r_wire_row_ohm = 1.0;
+    p->r_wire_col_ohm = 1.0;
+    /* Driver output 100 ohm - 1 kohm (Toronto crossbar-simulator uses 1 k); 100 ohm default. */
+    p->r_driver_ohm = 100.0;
+    /* Ideal virtual ground (TIA input) by default. */
+    p->r_sense_ohm = 0.0;
+    /* ~0.2 fF per cell segment (~0.2 fF/um Cu wire, ~1 um segment). */
+    p->c_wire_farad = 0.2e-15;
+    /* 0.1-0.2 V typical read (Stanford model 0.1 V, Toronto sim 0.2 V). */
+    p->v_read_volt = 0.2;
+    /* Stanford-PKU V0 = 0.25 V (Jiang et al., TED 63(5) 2016). */
+    p->rram_v0_volt = 0.25;
+    /* a-GST Poole-Frenkel V0 0.15-0.4 V (Ielmini & Zhang, JAP 102, 054517, 2007); the
+     * crystalline state is near-ohmic, represented by a large V0. */
+    p->pcm_v0_low_volt = 0.15;
+    p->pcm_v0_high_volt = 1.0;
+    p->g_min_siemens = k_range[device].g_min_siemens;
+    p->g_max_siemens = k_range[device].g_max_siemens;
+    /* Access NMOS: mu_n Cox = 300 uA/V^2, W/L = 2, V_T = 0.4 V, gate 1.2 V -> R_on ~ 2 kohm
+     * (device-physics.md sec. 4.2; NeuroSim access voltage 1.1 V). */
+    p->nmos_kp_a_per_v2 = 300e-6;
+    p->nmos_w_over_l = 2.0;
+    p->nmos_vt_volt = 0.4;
+    p->nmos_lambda_per_v = 0.0;
+    p->v_gate_volt = 1.2;
+    /* MIEC-like sinh selector (Burr et al., JVST B 32, 040802, 2014): I = Is sinh(V/Vs). */
+    p->sel_is_amp = 1e-6;
+    p->sel_vs_volt = 0.1;
+    p->seed = 1;
+}
+
+static const char *const k_device_names[] = {"linear", "rram", "pcm", "ecram"};
+static const char *const k_cell_names[] = {"1r", "1t1r", "1s1r"};
+
+const char *xb_device_name(xb_device_kind d)
+{
+    return (unsigned)d < 4 ? k_device_names[d] : "?";
+}
+
+int xb_device_from_name(const char *s, xb_device_kind *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (s && strcmp(s, k_device_names[i]) == 0) { *out = (xb_device_kind)i; return XB_OK; }
+    return XB_EINPUT;
+}
+
+const char *xb_cell_name(xb_cell_kind c)
+{
+    return (unsigned)c < 3 ? k_cell_names[c] : "?";
+}
+
+int xb_cell_from_name(const char *s, xb_cell_kind *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, k_cell_names[i]) == 0) { *out = (xb_cell_kind)i; return XB_OK; }
+    return XB_EINPUT;
+}
+
+int xb_array_params_check(const xb_array_params *p, xb_error *err)
+{
+    if (p->rows == 0) return xb_errorf(err, XB_EINPUT, "--rows: must be at least 1");
+    if (p->cols == 0) return xb_errorf(err, XB_EINPUT, "--cols: must be at least 1");
+    if ((unsigned)p->device > XB_DEVICE_ECRAM) return xb_errorf(err, XB_EINPUT, "--device: unknown device");
+    if ((unsigned)p->cell > XB_CELL_1S1R) return xb_errorf(err, XB_EINPUT, "--cell: unknown cell type");
+    struct { double v; const char *name; } nonneg[] = {
+        {p->r_wire_row_ohm, "--r-wire-row"}, {p->r_wire_col_ohm, "--r-wire-col"},
+        {p->r_driver_ohm, "--r-driver"},     {p->r_sense_ohm, "--r-sense"},
+        {p->c_wire_farad, "--c-wire"},       {p->stuck_on_rate, "--stuck-on"},
+        {p->stuck_off_rate, "--stuck-off"},
+    };
+    for (size_t k = 0; k < sizeof nonneg / sizeof nonneg[0]; k++)
+        if (!(nonneg[k].v >= 0) || !isfinite(nonneg[k].v))
+            return xb_errorf(err, XB_EINPUT, "%s: must be >= 0, got %g", nonneg[k].name, nonneg[k].v);
+    if (!(p->v_read_volt > 0)) return xb_errorf(err, XB_EINPUT, "--v-read: must be > 0");
+    if (!(p->g_min_siemens > 0) || !(p->g_max_siemens > p->g_min_siemens))
+        return xb_errorf(err, XB_EINPUT, "--g-min/--g-max: need 0 < g_min < g_max");
+    if (p->stuck_on_rate + p->stuck_off_rate > 1)
+        return xb_errorf(err, XB_EINPUT, "--stuck-on/--stuck-off: rates add up to more than 1");
+    return XB_OK;
+}
