@@ -1,19 +1,138 @@
 /*
- * xbar engine stage: runs netlists through libngspice in-process.
- * (The full API arrives with the engine issue; see docs/architecture.md.)
+ * xbar engine stage: circuit solutions.
+ *
+ *  1. libngspice, contained: every simulation runs in a worker process (libngspice
+ *     has one global circuit per process and may abort or exit on fatal errors), so a
+ *     crash, hang (timeout) or non-convergence becomes an error result for that job.
+ *  2. Batching: K input vectors of one static circuit are solved in ONE analysis, so
+ *     Sparse 1.3 reorders once (docs/engine.md says which analysis is used and why).
+ *  3. The native exact sparse engine (SuiteSparse) for large static reads.
+ *
+ * Everything here returns XB_OK or an error code and fills xb_error.
  */
 #ifndef XBAR_ENGINE_H
 #define XBAR_ENGINE_H
 
 #include "xbar/common.h"
+#include "xbar/netlist.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* ------------------------------------------------------------------ options */
+typedef struct xb_engine_opts {
+    int n_workers;       /* worker processes in a pool; 0 = number of cores */
+    double timeout_s;    /* per job wall-clock limit; the worker is killed after it */
+    int verbose;         /* echo the ngspice log to stderr as it arrives */
+    /* convergence settings, emitted as .options (documented defaults in docs/engine.md) */
+    double reltol, abstol_amp, vntol_volt, gmin_siemens;
+    int itl1, gminsteps, srcsteps;
+} xb_engine_opts;
+
+void xb_engine_opts_default(xb_engine_opts *o);
+
+/* The `.options` line for these settings ("\n"-terminated, malloc'ed). */
+char *xb_engine_options_card(const xb_engine_opts *o);
+
+/* ------------------------------------------------------------------ results */
+typedef struct xb_engine_result xb_engine_result; /* opaque */
+
+/* XB_OK, or the failure of this job (XB_ERUNTIME for crash/timeout/non-convergence,
+ * XB_EINPUT for a netlist ngspice rejected). */
+int xb_engine_result_status(const xb_engine_result *r);
+/* One-line error message ("" when ok); quotes the tail of the ngspice log. */
+const char *xb_engine_result_error(const xb_engine_result *r);
+/* Everything ngspice printed for this job. */
+const char *xb_engine_result_log(const xb_engine_result *r);
+size_t xb_engine_result_nvecs(const xb_engine_result *r);
+const char *xb_engine_result_vec_name(const xb_engine_result *r, size_t k);
+/* Data of a named vector (case-insensitive, "v(x)" and "x" both accepted), NULL if absent. */
+const double *xb_engine_result_vec(const xb_engine_result *r, const char *name, size_t *len);
+double xb_engine_result_seconds(const xb_engine_result *r); /* wall time of the job */
+void xb_engine_result_free(xb_engine_result *r);
+
+/* ------------------------------------------------------------------ single jobs */
+/* Run one complete deck (title line ... .end, with its analysis card) in a worker
+ * process and return the requested vectors of the last plot (n_vecs == 0: all).
+ * Returns XB_OK when a result object was produced, even if the job itself failed:
+ * check xb_engine_result_status(). */
+int xb_engine_run(const xb_engine_opts *o, const char *deck, size_t n_vecs,
+                  const char *const *vec_names, xb_engine_result **out, xb_error *err);
+
+/* ------------------------------------------------------------------ worker pool */
+typedef struct xb_engine_pool xb_engine_pool;
+
+xb_engine_pool *xb_engine_pool_new(const xb_engine_opts *o, xb_error *err);
+/* Queue a job; *job_id numbers jobs 0, 1, 2, ... in submission order. */
+int xb_engine_pool_submit(xb_engine_pool *p, const char *deck, size_t n_vecs,
+                          const char *const *vec_names, size_t *job_id, xb_error *err);
+/* Block until some job finishes; returns XB_OK with its id and result, or XB_EINPUT
+ * when no job is pending. Completion order. */
+int xb_engine_pool_next(xb_engine_pool *p, size_t *job_id, xb_engine_result **r, xb_error *err);
+/* Wait for all pending jobs; results[k] for job k (array of pool-submitted count). */
+int xb_engine_pool_wait_all(xb_engine_pool *p, xb_engine_result **results, size_t n_results,
+                            xb_error *err);
+void xb_engine_pool_free(xb_engine_pool *p); /* kills running workers */
+
+/* ------------------------------------------------------------------ batching */
+/* An independent voltage source driven with one value per input vector. */
+typedef struct xb_engine_source {
+    const char *name;     /* element name without the leading letter kind, unique */
+    const char *node_pos;
+    const char *node_neg;
+} xb_engine_source;
+
+typedef struct xb_engine_batch {
+    const char *title;
+    const char *body;                    /* elements, .include/.model/.subckt; no analysis, no .end */
+    size_t n_sources;
+    const xb_engine_source *sources;     /* driven per vector */
+    size_t k_vectors;
+    const double *values;                /* k_vectors x n_sources, row-major, volts */
+    size_t n_outputs;
+    const char *const *outputs;          /* output quantities: "i(NAME)" = current into the + node
+                                            of source/element NAME, or "v(NODE)" */
+} xb_engine_batch;
+
+/* The complete deck for a batch: runnable by stock `ngspice -b`, which prints the
+ * outputs, one line per input vector (docs/engine.md gives the format). malloc'ed. */
+char *xb_engine_batch_deck(const xb_engine_opts *o, const xb_engine_batch *b, xb_error *err);
+/* Solve all K vectors in one analysis in a worker; out is k_vectors x n_outputs. */
+int xb_engine_batch_run(const xb_engine_opts *o, const xb_engine_batch *b, double *out,
+                        xb_error *err);
+/* Pool variants: submit, and extract the K x n_outputs matrix from a finished result. */
+int xb_engine_batch_submit(xb_engine_pool *p, const xb_engine_batch *b, size_t *job_id,
+                           xb_error *err);
+int xb_engine_batch_collect(const xb_engine_batch *b, const xb_engine_result *r, double *out,
+                            xb_error *err);
+
+/* ------------------------------------------------------------------ crossbar MVM */
+/* MVM of a crossbar through ngspice: g is rows x cols (siemens, after variability),
+ * v is K x rows (volts); i_out must be K x cols (amperes into each sense node).
+ * One analysis for all K vectors. */
+int xb_engine_mvm_spice(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
+                        const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+
+/* ------------------------------------------------------------------ native engine */
+/* Exact nodal analysis of the same static read circuit (netlist.h topology) with
+ * SuiteSparse; the symbolic analysis is done once, and for linear cells one
+ * factorization serves every input vector. */
+typedef struct xb_engine_native xb_engine_native;
+
+int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine_native **out,
+                         xb_error *err);
+/* v: K x rows, i_out: K x cols. */
+int xb_engine_native_mvm(xb_engine_native *n, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+/* Voltage across every cell (rows x cols, row-major) for one input vector (length rows):
+ * the IR-drop map. */
+int xb_engine_native_cell_voltages(xb_engine_native *n, const double *v_in, double *v_cell,
+                                   xb_error *err);
+void xb_engine_native_free(xb_engine_native *n);
+
+/* ------------------------------------------------------------------ misc */
 /* Initialise libngspice in THIS process and read back the version line it prints
- * ("ngspice-39.3 ..."), e.g. for `xbar --version`.  libngspice keeps global state:
- * call it only in a process that will not run simulations itself, or a worker. */
+ * ("ngspice-39 ..."), for `xbar --version`. Only in a process that runs no simulation. */
 int xb_engine_ngspice_version_inprocess(char *buf, size_t n);
 
 #ifdef __cplusplus
