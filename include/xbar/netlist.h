@@ -96,6 +96,15 @@ void xb_selector_iv(const xb_array_params *p, double v_volt, double *i_amp, doub
 void xb_nmos_iv(const xb_array_params *p, double vgs, double vds, double *id_amp, double *gm,
                 double *gds);
 
+/* sinh arguments are clamped to +-XB_SINH_CLAMP in C and in SPICE alike. */
+#define XB_SINH_CLAMP 40.0
+/* Read-nonlinearity voltage V0 of a device programmed to g_siemens (RRAM: rram_v0_volt;
+ * PCM: linear in (g-g_min)/(g_max-g_min) from pcm_v0_low_volt to pcm_v0_high_volt);
+ * 0 for ohmic devices (linear, ECRAM channel). */
+double xb_device_v0_volt(const xb_array_params *p, double g_siemens);
+/* K in I = K sinh(V/V0), i.e. g v_read / sinh(v_read/V0); 0 for ohmic devices. */
+double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,128 @@
+/* Static read equations of the devices, the selector and the access NMOS.
+ *
+ * These are the C twins of the read-mode SPICE subcircuits in models/ and of the
+ * elements src/netlist/netlist.c emits; docs/devices.md gives the derivations.
+ * The sinh arguments are clamped to +-XB_SINH_CLAMP exactly as in the SPICE
+ * expressions (ngspice's sinh() is unguarded, device-physics.md sec. 5.1), so the
+ * two implementations agree everywhere, not only in the normal operating range. */
+#include "xbar/netlist.h"
+
+#include <math.h>
+
+/* Clamped sinh and its derivative with respect to the (unclamped) argument. */
+static void sinh_clamped(double x, double *s, double *ds)
+{
+    if (x > XB_SINH_CLAMP) {
+        *s = sinh(XB_SINH_CLAMP);
+        *ds = 0.0;
+    } else if (x < -XB_SINH_CLAMP) {
+        *s = -sinh(XB_SINH_CLAMP);
+        *ds = 0.0;
+    } else {
+        *s = sinh(x);
+        *ds = cosh(x);
+    }
+}
+
+double xb_device_v0_volt(const xb_array_params *p, double g_siemens)
+{
+    switch (p->device) {
+    case XB_DEVICE_RRAM:
+        return p->rram_v0_volt;
+    case XB_DEVICE_PCM: {
+        /* V0 rises linearly with the crystalline share of the conductance range:
+         * amorphous (g_min) most nonlinear, crystalline (g_max) nearly ohmic. */
+        double f = (g_siemens - p->g_min_siemens) / (p->g_max_siemens - p->g_min_siemens);
+        if (!(f > 0)) f = 0;
+        if (f > 1) f = 1;
+        return p->pcm_v0_low_volt + (p->pcm_v0_high_volt - p->pcm_v0_low_volt) * f;
+    }
+    case XB_DEVICE_LINEAR:
+    case XB_DEVICE_ECRAM:
+    default:
+        return 0.0;
+    }
+}
+
+double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens)
+{
+    double v0 = xb_device_v0_volt(p, g_siemens);
+    if (v0 <= 0) return 0.0;
+    double s, ds;
+    sinh_clamped(p->v_read_volt / v0, &s, &ds);
+    return g_siemens * p->v_read_volt / s;
+}
+
+void xb_device_read_iv(const xb_array_params *p, double g_siemens, double v_volt, double *i_amp,
+                       double *didv_siemens)
+{
+    double v0 = xb_device_v0_volt(p, g_siemens);
+    double i, didv;
+    if (v0 <= 0) {
+        /* linear resistor (--device linear) and ECRAM channel with the gate floating */
+        i = g_siemens * v_volt;
+        didv = g_siemens;
+    } else {
+        /* I = G v_r sinh(V/V0) / sinh(v_r/V0): G is the chord conductance at v_read */
+        double k = xb_device_sinh_prefactor_amp(p, g_siemens);
+        double s, ds;
+        sinh_clamped(v_volt / v0, &s, &ds);
+        i = k * s;
+        didv = k * ds / v0;
+    }
+    if (i_amp) *i_amp = i;
+    if (didv_siemens) *didv_siemens = didv;
+}
+
+void xb_selector_iv(const xb_array_params *p, double v_volt, double *i_amp, double *didv_siemens)
+{
+    double s, ds;
+    sinh_clamped(v_volt / p->sel_vs_volt, &s, &ds);
+    if (i_amp) *i_amp = p->sel_is_amp * s;
+    if (didv_siemens) *didv_siemens = p->sel_is_amp * ds / p->sel_vs_volt;
+}
+
+/* Forward-mode (vds >= 0) level-1 drain current, ngspice mos1load.c with gamma = 0,
+ * LD = 0: beta = KP W/L; cutoff for vgs <= VTO; linear for vds < vgs - VTO;
+ * saturation otherwise; both multiplied by (1 + lambda vds). */
+static void nmos_forward(const xb_array_params *p, double vgs, double vds, double *id, double *gm,
+                         double *gds)
+{
+    double beta = p->nmos_kp_a_per_v2 * p->nmos_w_over_l;
+    double lam = p->nmos_lambda_per_v;
+    double vgst = vgs - p->nmos_vt_volt;
+    if (vgst <= 0) {
+        *id = *gm = *gds = 0.0;
+        return;
+    }
+    double arg = 1.0 + lam * vds;
+    if (vgst <= vds) { /* saturation */
+        *id = 0.5 * beta * vgst * vgst * arg;
+        *gm = beta * vgst * arg;
+        *gds = lam * 0.5 * beta * vgst * vgst;
+    } else { /* linear */
+        *id = beta * vds * (vgst - 0.5 * vds) * arg;
+        *gm = beta * vds * arg;
+        *gds = beta * (vgst - vds) * arg + lam * beta * vds * (vgst - 0.5 * vds);
+    }
+}
+
+void xb_nmos_iv(const xb_array_params *p, double vgs, double vds, double *id_amp, double *gm,
+                double *gds)
+{
+    double id, dg, dd;
+    if (vds >= 0) {
+        nmos_forward(p, vgs, vds, &id, &dg, &dd);
+    } else {
+        /* Reverse mode: the drain acts as the source.  With vgd = vgs - vds and vsd = -vds,
+         * Id = -f(vgd, vsd); dId/dVgs = -f_g, dId/dVds = f_g + f_d. */
+        double f, fg, fd;
+        nmos_forward(p, vgs - vds, -vds, &f, &fg, &fd);
+        id = -f;
+        dg = -fg;
+        dd = fg + fd;
+    }
+    if (id_amp) *id_amp = id;
+    if (gm) *gm = dg;
+    if (gds) *gds = dd;
+}
