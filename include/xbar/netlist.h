@@ -71,6 +71,10 @@ typedef struct xb_array_params {
     int var_d2d;             /* device-to-device spread of dynamic-model parameters */
     double stuck_on_rate;    /* fraction of cells stuck at g_max */
     double stuck_off_rate;   /* fraction of cells stuck at g_min */
+
+    /* differential pairs: physical columns 2k (G+) and 2k+1 (G-) form logical output k,
+     * I_k = I_2k - I_2k+1 (xb_netlist_diff_combine); cols must be even */
+    int diff_pairs;
 } xb_array_params;
 
 /* Fill p with the default configuration for a device (rows/cols left at 0). */
@@ -104,6 +108,69 @@ void xb_nmos_iv(const xb_array_params *p, double vgs, double vds, double *id_amp
 double xb_device_v0_volt(const xb_array_params *p, double g_siemens);
 /* K in I = K sinh(V/V0), i.e. g v_read / sinh(v_read/V0); 0 for ohmic devices. */
 double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens);
+
+/* ---- variability (seeded GSL RNG, reproducible for a given p->seed) ---- */
+
+/* Programming error sigma(G) in siemens for a target conductance (device-specific:
+ * PCM IBM polynomial (Joshi 2020 / aihwkit), RRAM Wan 2022 polynomial, ECRAM one update
+ * step; see params.c). */
+double xb_netlist_sigma_program(const xb_array_params *p, double g_siemens);
+
+/* Apply the variability switched on in p (stuck-at-ON/OFF at their rates, then
+ * programming error when p->var_program) to the target matrix g_target, writing the
+ * programmed conductances to g_out (same shape; may alias g_target).  Conductances are
+ * clamped at >= 0.  Without any variability switch g_out = g_target. */
+int xb_netlist_program(const xb_array_params *p, const xb_matrix *g_target, xb_matrix *g_out,
+                       xb_error *err);
+
+/* ---- SPICE netlists (topology at the top of this file) ---- */
+
+/* An independent voltage source the caller drives (layout-compatible with
+ * xb_engine_source in engine.h): name without the leading 'V'. */
+typedef struct xb_netlist_source {
+    const char *name;
+    const char *node_pos;
+    const char *node_neg;
+} xb_netlist_source;
+
+typedef struct xb_netlist xb_netlist; /* opaque */
+
+/* Static MVM read circuit of g (rows x cols conductances in siemens, already programmed):
+ * every row i driven by source "in<i>" (node_neg "0"), every column sensed by a 0 V
+ * source; outputs[j] = "i(vs<j>)", the current of column j into its sense node. */
+int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist **out,
+                       xb_error *err);
+
+/* Single-cell read of (sel_row, sel_col) with scheme float / V2 / V3: the selected row is
+ * the one driven source "in<sel_row>" (drive it with p->v_read_volt); unselected rows and
+ * columns float (XB_READ_FLOAT) or are held at V/2 (XB_READ_V2) or at V/3 (rows) and
+ * 2V/3 (columns) (XB_READ_V3) as fixed sources of the body behind r_driver / r_sense.
+ * The one output is the selected column's sense current. 1T1R: only the selected row's
+ * gate line is at v_gate, the others at 0 V. */
+int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme,
+                        size_t sel_row, size_t sel_col, xb_netlist **out, xb_error *err);
+
+/* Circuit body: title-less element list with the .include/.model lines it needs, no
+ * analysis card, no .end. */
+const char *xb_netlist_body(const xb_netlist *n);
+size_t xb_netlist_n_sources(const xb_netlist *n);
+const xb_netlist_source *xb_netlist_sources(const xb_netlist *n);
+size_t xb_netlist_n_outputs(const xb_netlist *n);
+const char *const *xb_netlist_outputs(const xb_netlist *n);
+void xb_netlist_free(xb_netlist *n);
+
+/* Directory of the SPICE model libraries: $XBAR_MODELS_DIR, else <source dir>/models. */
+const char *xb_netlist_models_dir(void);
+
+/* Exact ideal product I = V.G (v: K x rows, g: rows x cols, i_out: K x cols). */
+int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+
+/* Differential pairs: i_phys K x cols -> i_out K x cols/2 with I_k = I_2k - I_2k+1. */
+int xb_netlist_diff_combine(const xb_matrix *i_phys, xb_matrix *i_out, xb_error *err);
+
+/* Read-scheme names for --scheme: "float", "v2", "v3". */
+int xb_read_scheme_from_name(const char *s, xb_read_scheme *out);
+const char *xb_read_scheme_name(xb_read_scheme s);
 
 #ifdef __cplusplus
 }
