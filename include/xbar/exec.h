@@ -1,0 +1,237 @@
+/*
+ * xbar exec stage: run small neural networks on crossbar tiles.
+ *
+ *  - networks: the HDF5 network file contract (docs/hdf5-network.md), a builder,
+ *    and an ideal float forward pass (OpenBLAS sgemm, conv through im2col);
+ *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib;
+ *  - the executor: every dense/conv layer split into tiles of the array size,
+ *    weights mapped to differential conductance pairs, inputs through a DAC,
+ *    outputs through an ADC, partial sums added digitally; the per-tile MVM is a
+ *    pluggable engine (xb_tile_engine) so ideal, circuit (native, spice) and
+ *    fitted-model tiles share one executor; energy and latency accounting;
+ *  - training: a small MLP trained with Adam in C (deterministic).
+ *
+ * docs/executor.md describes the numerics (mapping, DAC/ADC, calibration, energy).
+ */
+#ifndef XBAR_EXEC_H
+#define XBAR_EXEC_H
+
+#include <stdint.h>
+
+#include "xbar/common.h"
+#include "xbar/netlist.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ networks */
+typedef enum {
+    XB_LAYER_DENSE = 0,
+    XB_LAYER_CONV2D,
+    XB_LAYER_MAXPOOL2D,
+    XB_LAYER_AVGPOOL2D,
+    XB_LAYER_RELU,
+    XB_LAYER_FLATTEN,
+    XB_LAYER_SOFTMAX
+} xb_layer_kind;
+
+/* One layer, read-only for users of a network.  Shapes are C,H,W; a vector of
+ * length n is (n,1,1). */
+typedef struct xb_layer {
+    xb_layer_kind kind;
+    size_t in_c, in_h, in_w;
+    size_t out_c, out_h, out_w;
+    /* dense: weight is n_out x n_in (PyTorch Linear).  conv2d: weight is
+     * out_c x in_c x kh x kw (PyTorch Conv2d), i.e. a row-major n_out x n_in matrix
+     * with n_out = out_c, n_in = in_c*kh*kw.  NULL for the other kinds. */
+    size_t n_out, n_in;
+    float *weight;
+    float *bias; /* n_out values, or NULL */
+    size_t kh, kw;   /* conv kernel; pools: kernel in both */
+    size_t stride;   /* conv, pools */
+    size_t padding;  /* conv */
+} xb_layer;
+
+typedef struct xb_network xb_network; /* opaque */
+
+const char *xb_layer_kind_name(xb_layer_kind k);
+/* Parse "dense", "conv2d", ...; XB_EINPUT if unknown. */
+int xb_layer_kind_from_name(const char *s, xb_layer_kind *out);
+
+/* A network with an input of ndim = 1 (length) or 3 (C,H,W) dimensions. */
+int xb_network_new(const size_t *input_shape, size_t ndim, xb_network **out, xb_error *err);
+void xb_network_free(xb_network *net);
+/* Append layers.  Weights are copied; bias may be NULL.  Errors (shape mismatch
+ * with the current output shape) name the layer index. */
+int xb_network_add_dense(xb_network *net, size_t n_out, size_t n_in, const float *weight,
+                         const float *bias, xb_error *err);
+int xb_network_add_conv2d(xb_network *net, size_t out_c, size_t in_c, size_t kh, size_t kw,
+                          size_t stride, size_t padding, const float *weight, const float *bias,
+                          xb_error *err);
+int xb_network_add_pool(xb_network *net, xb_layer_kind kind, size_t kernel, size_t stride,
+                        xb_error *err);
+int xb_network_add(xb_network *net, xb_layer_kind kind, xb_error *err); /* relu, flatten, softmax */
+
+size_t xb_network_n_layers(const xb_network *net);
+const xb_layer *xb_network_layer(const xb_network *net, size_t k);
+/* Input shape as given (ndim 1 or 3) and its total size. */
+size_t xb_network_input_ndim(const xb_network *net);
+const size_t *xb_network_input_shape(const xb_network *net);
+size_t xb_network_input_size(const xb_network *net);
+size_t xb_network_output_size(const xb_network *net);
+size_t xb_layer_out_size(const xb_layer *l);
+size_t xb_layer_in_size(const xb_layer *l);
+/* Multiply-accumulates of one inference through dense/conv layers. */
+double xb_network_macs(const xb_network *net);
+
+/* The HDF5 network file (docs/hdf5-network.md).  Reader errors name the file and
+ * the layer ("net.h5: /layers/2 (dense): ..."). The writer stores float32, deflated. */
+int xb_network_read(const char *path, xb_network **out, xb_error *err);
+int xb_network_write(const xb_network *net, const char *path, xb_error *err);
+
+/* Ideal float forward pass of n inputs (n x input_size, row-major).  acts[k] must
+ * hold n x xb_layer_out_size(layer k) floats: the output of every layer. */
+int xb_network_forward(const xb_network *net, const float *x, size_t n, float *const *acts,
+                       xb_error *err);
+
+/* ------------------------------------------------------------------ datasets */
+#define XB_FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct xb_dataset {
+    size_t n;            /* samples */
+    size_t rows, cols;   /* image size (28 x 28) */
+    float *images;       /* n x rows*cols, pixel/255 in [0, 1] */
+    unsigned char *labels; /* n */
+} xb_dataset;
+
+/* Read an IDX image file (magic 0x00000803) and label file (0x00000801), gzip or
+ * plain (zlib gzread); at most `limit` samples (0 = all).  Errors name the file. */
+int xb_dataset_read_idx(const char *images_path, const char *labels_path, size_t limit,
+                        xb_dataset **out, xb_error *err);
+/* Fashion-MNIST from dir (NULL: XB_FMNIST_DEFAULT_DIR): train-* (train != 0) or t10k-*. */
+int xb_dataset_load_fmnist(const char *dir, int train, size_t limit, xb_dataset **out,
+                           xb_error *err);
+void xb_dataset_free(xb_dataset *d);
+
+/* ------------------------------------------------------------------ tile engines */
+/* The per-tile MVM, pluggable.  A tile is one physical array of cfg rows x cols
+ * (xb_array_params p, rows/cols set).  `program` receives the target conductances
+ * (rows x cols siemens) and returns an engine-owned tile handle; an engine with
+ * programming noise samples it here, once.  `mvm` takes v (K x rows, volts) and
+ * fills i_out (K x cols, amperes into the column sense nodes).
+ * Optional hooks (NULL = executor default): `array_energy` returns the array
+ * energy of that mvm (joules, all K vectors), `mvm_time_s` the settling/read time
+ * of one MVM (seconds). */
+typedef struct xb_tile_engine {
+    const char *name;
+    void *ctx;
+    int (*program)(void *ctx, const xb_array_params *p, const xb_matrix *g_target, void **tile,
+                   xb_error *err);
+    int (*mvm)(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+    int (*array_energy)(void *ctx, void *tile, const xb_matrix *v, const xb_matrix *i_out,
+                        double *e_joule);
+    double (*mvm_time_s)(void *ctx, void *tile);
+    void (*release)(void *ctx, void *tile);
+} xb_tile_engine;
+
+/* Exact I = V G (no wires, linear devices): the reference the executor's mapping,
+ * DAC and ADC are checked against. */
+void xb_tile_engine_ideal(xb_tile_engine *e);
+
+/* ------------------------------------------------------------------ executor */
+/* Energy and timing parameters (defaults and their sources: xb_exec_config_default,
+ * docs/executor.md). */
+typedef struct xb_exec_energy {
+    double adc_fom_joule_per_step; /* Walden FOM: E_conv = FOM * 2^bits */
+    double dac_joule_per_bit;      /* E_conv = this * bits (per row drive) */
+    double dig_add_joule;          /* one digital add (partial sums, bias, calibration) */
+    double dig_mul_joule;          /* one digital multiply */
+    double t_mvm_s;                /* one array MVM incl. conversion when the engine gives none */
+    double base_mac_fp32_joule;    /* digital baselines: one fp32 MAC */
+    double base_mac_int8_joule;    /* one int8 MAC */
+} xb_exec_energy;
+
+typedef struct xb_exec_config {
+    size_t tile_rows, tile_cols; /* physical array; cols even: column pairs (G+, G-) */
+    int dac_bits;                /* 0 = no input quantization */
+    int adc_bits;                /* 0 = no output quantization */
+    double dac_range;            /* input full scale (activation units); <= 0: per layer, calibrated */
+    double adc_headroom;         /* calibrated ADC range x this (>= 1 leaves headroom) */
+    int affine_calibration;      /* per-column y = a*y_analog + b fitted on the calibration batch */
+    xb_array_params array;       /* device and circuit; rows/cols are set from the tile size */
+    xb_exec_energy energy;
+} xb_exec_config;
+
+void xb_exec_config_default(xb_exec_config *c, xb_device_kind device);
+int xb_exec_config_check(const xb_exec_config *c, xb_error *err);
+
+typedef struct xb_exec xb_exec; /* opaque */
+
+/* Map every dense/conv layer of net (which must outlive ex) onto tiles and program
+ * them through the engine. */
+int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_engine *eng,
+                xb_exec **out, xb_error *err);
+void xb_exec_free(xb_exec *ex);
+
+/* Calibrate on n inputs, layer by layer on the analog activations: DAC range
+ * (if cfg.dac_range <= 0), ADC range per tile, then (if enabled) the per-column
+ * affine correction against the exact layer applied to the same analog inputs.
+ * Must be called before xb_exec_forward.  Resets the statistics. */
+int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err);
+
+/* Analog forward pass of n inputs; acts[k] as for xb_network_forward.  Adds to the
+ * statistics. */
+int xb_exec_forward(xb_exec *ex, const float *x, size_t n, float *const *acts, xb_error *err);
+
+/* Per-layer accounting, summed over the xb_exec_forward calls since the last reset. */
+typedef struct xb_exec_layer_stats {
+    size_t n_tiles;          /* physical arrays of this layer (0: digital layer) */
+    double n_vectors;        /* input vectors (conv: one per output position) */
+    double n_tile_reads;     /* tile MVMs x vectors, both input phases */
+    double n_phases;         /* input phases over all vectors (1 or 2 each) */
+    double dac_conversions, adc_conversions, dig_adds, dig_muls;
+    double e_array_joule, e_dac_joule, e_adc_joule, e_digital_joule;
+    double latency_s;        /* sequential array time, summed over vectors */
+    double macs;             /* weight MACs done in the array */
+} xb_exec_layer_stats;
+
+int xb_exec_get_layer_stats(const xb_exec *ex, size_t k, xb_exec_layer_stats *st);
+void xb_exec_stats_reset(xb_exec *ex);
+/* Per-layer calibrated DAC full scale (activation units), 0 for digital layers. */
+double xb_exec_dac_range(const xb_exec *ex, size_t k);
+
+/* ------------------------------------------------------------------ training */
+typedef struct xb_train_opts {
+    size_t n_hidden;          /* hidden layers (0..4) */
+    size_t hidden[4];         /* their widths */
+    size_t epochs;
+    size_t batch;
+    double lr;                /* Adam step size */
+    double lr_decay;          /* lr multiplied by this after every epoch */
+    double weight_noise;      /* hardware-aware training: Gaussian weight noise, sigma relative
+                                 to the layer's max |w|, resampled every minibatch (0 = off) */
+    uint64_t seed;
+    size_t threads;           /* OpenBLAS threads (0 = leave as is) */
+} xb_train_opts;
+
+void xb_train_opts_default(xb_train_opts *o);
+
+/* Progress callback per epoch (may be NULL): epoch, mean training loss, test accuracy
+ * (or -1 when no test set). */
+typedef void (*xb_train_progress)(void *user, size_t epoch, double loss, double test_acc);
+
+/* Train an MLP input -> hidden... -> n_classes with ReLU, softmax cross-entropy,
+ * Adam; He-uniform initialisation from the seed.  The network ends with a softmax
+ * layer.  Deterministic for a given seed and thread count. */
+int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_classes,
+                 const xb_train_opts *o, xb_train_progress cb, void *user, xb_network **out,
+                 xb_error *err);
+
+/* Top-1 accuracy of the network outputs (n x n_classes) against labels. */
+double xb_exec_top1(const float *out, size_t n, size_t n_classes, const unsigned char *labels);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XBAR_EXEC_H */

@@ -1,0 +1,553 @@
+/* The tiled analog executor: weight mapping onto differential column pairs, DAC,
+ * per-tile MVM through a pluggable engine, ADC, digital partial sums, per-column
+ * affine calibration, energy/latency accounting.  docs/executor.md. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_internal.h"
+
+/* Input vectors per engine call: bounds the V/I buffers (conv layers have one
+ * vector per output position). */
+#define XB_EXEC_CHUNK 8192
+
+typedef struct {
+    int weighted;
+    size_t n_rt, n_ct;    /* row tiles (inputs), column tiles (outputs) */
+    size_t pairs;         /* logical outputs per tile = tile_cols / 2 */
+    void **tiles;         /* n_rt x n_ct engine handles */
+    double *rowsum_g;     /* n_rt x n_ct x tile_rows: sum over columns of G (energy estimate) */
+    double w_max;         /* max |w| of the layer: maps to g_max - g_min */
+    double dac_range;     /* input full scale */
+    double *adc_range;    /* per tile, amperes (0: not calibrated / silent tile) */
+    double *aff_a, *aff_b; /* n_out */
+    int affine_ready;
+    xb_exec_layer_stats st;
+} layer_map;
+
+struct xb_exec {
+    const xb_network *net;
+    xb_exec_config cfg;
+    xb_tile_engine eng;
+    xb_array_params tile_p; /* cfg.array with rows/cols = tile size */
+    size_t n_layers;
+    layer_map *maps;
+    int calibrated;
+};
+
+/* ------------------------------------------------------------------ config */
+void xb_exec_config_default(xb_exec_config *c, xb_device_kind device)
+{
+    memset(c, 0, sizeof *c);
+    c->tile_rows = 64;
+    c->tile_cols = 64;
+    /* 8-bit DAC and ADC: aihwkit StandardIOParameters (inp_res = out_res = 1/254). */
+    c->dac_bits = 8;
+    c->adc_bits = 8;
+    c->dac_range = 0.0; /* calibrated per layer */
+    c->adc_headroom = 1.0;
+    c->affine_calibration = 1;
+    xb_array_params_default(&c->array, device);
+    /* ADC: ISAAC's 8-bit 1.28 GS/s SAR ADC, 2 mW each (Shafiee et al., ISCA 2016, Table 2,
+     * after Kull et al., ISSCC 2013): 1.56 pJ per conversion = 6.1 fJ per level (Walden). */
+    c->energy.adc_fom_joule_per_step = 2e-3 / 1.28e9 / 256.0;
+    /* DAC + row driver: ISAAC's 1-bit DACs, 4 mW for 8 x 128 of them at a 100 ns
+     * read: 0.39 pJ per bit (ISCA 2016, Table 2); a B-bit input costs B of them. */
+    c->energy.dac_joule_per_bit = 4e-3 / 1024.0 * 100e-9;
+    /* Digital work: 45 nm, Horowitz ISSCC 2014 "Computing's energy problem":
+     * 32-bit int add 0.1 pJ, 32-bit int mult 3.1 pJ; fp32 add 0.9 + mult 3.7 pJ;
+     * 8-bit int add 0.03 + mult 0.2 pJ (arithmetic only, no memory access). */
+    c->energy.dig_add_joule = 0.1e-12;
+    c->energy.dig_mul_joule = 3.1e-12;
+    c->energy.base_mac_fp32_joule = 4.6e-12;
+    c->energy.base_mac_int8_joule = 0.23e-12;
+    /* One crossbar read incl. conversion: 100 ns (ISAAC, ISCA 2016). The fitted
+     * settling time replaces it when the tile engine provides mvm_time_s. */
+    c->energy.t_mvm_s = 100e-9;
+}
+
+int xb_exec_config_check(const xb_exec_config *c, xb_error *err)
+{
+    if (c->tile_rows < 1) return xb_errorf(err, XB_EINPUT, "--tile-rows: must be at least 1");
+    if (c->tile_cols < 2 || c->tile_cols % 2)
+        return xb_errorf(err, XB_EINPUT, "--tile-cols: must be even and >= 2 (differential column pairs), got %zu",
+                         c->tile_cols);
+    if (c->tile_rows > 4096 || c->tile_cols > 4096)
+        return xb_errorf(err, XB_EINPUT, "--tile-rows/--tile-cols: at most 4096");
+    if (c->dac_bits < 0 || c->dac_bits > 24) return xb_errorf(err, XB_EINPUT, "--dac-bits: 0 (ideal) to 24, got %d", c->dac_bits);
+    if (c->adc_bits == 1 || c->adc_bits < 0 || c->adc_bits > 24)
+        return xb_errorf(err, XB_EINPUT, "--adc-bits: 0 (ideal) or 2 to 24 (signed), got %d", c->adc_bits);
+    if (!(c->adc_headroom > 0) || !isfinite(c->adc_headroom))
+        return xb_errorf(err, XB_EINPUT, "--adc-headroom: must be > 0");
+    if (!isfinite(c->dac_range)) return xb_errorf(err, XB_EINPUT, "--dac-range: must be finite");
+    const xb_exec_energy *e = &c->energy;
+    const double ev[] = {e->adc_fom_joule_per_step, e->dac_joule_per_bit, e->dig_add_joule, e->dig_mul_joule,
+                         e->t_mvm_s, e->base_mac_fp32_joule, e->base_mac_int8_joule};
+    for (size_t k = 0; k < sizeof ev / sizeof ev[0]; k++)
+        if (!(ev[k] >= 0) || !isfinite(ev[k])) return xb_errorf(err, XB_EINPUT, "energy parameter %zu: must be >= 0", k);
+    xb_array_params p = c->array;
+    p.rows = c->tile_rows;
+    p.cols = c->tile_cols;
+    return xb_array_params_check(&p, err);
+}
+
+/* ------------------------------------------------------------------ mapping */
+static void free_map(xb_exec *ex, layer_map *m)
+{
+    if (m->tiles)
+        for (size_t t = 0; t < m->n_rt * m->n_ct; t++)
+            if (m->tiles[t] && ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
+    free(m->tiles);
+    free(m->rowsum_g);
+    free(m->adc_range);
+    free(m->aff_a);
+    free(m->aff_b);
+}
+
+void xb_exec_free(xb_exec *ex)
+{
+    if (!ex) return;
+    for (size_t k = 0; k < ex->n_layers; k++) free_map(ex, &ex->maps[k]);
+    free(ex->maps);
+    free(ex);
+}
+
+/* Program the tiles of one dense/conv layer. */
+static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
+{
+    layer_map *m = &ex->maps[k];
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = C / 2;
+    m->weighted = 1;
+    m->pairs = P;
+    m->n_rt = (l->n_in + R - 1) / R;
+    m->n_ct = (l->n_out + P - 1) / P;
+    const size_t nt = m->n_rt * m->n_ct;
+    m->tiles = calloc(nt, sizeof *m->tiles);
+    m->rowsum_g = calloc(nt * R, sizeof(double));
+    m->adc_range = calloc(nt, sizeof(double));
+    m->aff_a = malloc(l->n_out * sizeof(double));
+    m->aff_b = malloc(l->n_out * sizeof(double));
+    xb_matrix *g = xb_matrix_new(R, C);
+    if (!m->tiles || !m->rowsum_g || !m->adc_range || !m->aff_a || !m->aff_b || !g) {
+        xb_matrix_free(g);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu tiles)", k);
+    }
+    for (size_t j = 0; j < l->n_out; j++) {
+        m->aff_a[j] = 1.0;
+        m->aff_b[j] = 0.0;
+    }
+    double wmax = 0;
+    for (size_t i = 0; i < l->n_out * l->n_in; i++) wmax = fmax(wmax, fabs((double)l->weight[i]));
+    m->w_max = wmax > 0 ? wmax : 1.0;
+    const double gmin = ex->tile_p.g_min_siemens, dg = ex->tile_p.g_max_siemens - gmin;
+    m->st.n_tiles = nt;
+    int rc = XB_OK;
+    for (size_t r = 0; r < m->n_rt && !rc; r++)
+        for (size_t c = 0; c < m->n_ct && !rc; c++) {
+            /* Unused rows and column pairs stay at g_min (an erased physical array). */
+            for (size_t i = 0; i < R; i++)
+                for (size_t jj = 0; jj < C; jj++) g->data[i * C + jj] = gmin;
+            for (size_t i = 0; i < R; i++) {
+                size_t gi = r * R + i;
+                if (gi >= l->n_in) break;
+                for (size_t j = 0; j < P; j++) {
+                    size_t gj = c * P + j;
+                    if (gj >= l->n_out) break;
+                    double w = (double)l->weight[gj * l->n_in + gi] / m->w_max;
+                    g->data[i * C + 2 * j] = gmin + dg * (w > 0 ? w : 0.0);
+                    g->data[i * C + 2 * j + 1] = gmin + dg * (w < 0 ? -w : 0.0);
+                }
+            }
+            double *rs = m->rowsum_g + (r * m->n_ct + c) * R;
+            for (size_t i = 0; i < R; i++) {
+                double s = 0;
+                for (size_t jj = 0; jj < C; jj++) s += g->data[i * C + jj];
+                rs[i] = s;
+            }
+            rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &m->tiles[r * m->n_ct + c], err);
+            if (rc) xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
+        }
+    xb_matrix_free(g);
+    return rc;
+}
+
+int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_engine *eng,
+                xb_exec **out, xb_error *err)
+{
+    *out = NULL;
+    int rc = xb_exec_config_check(cfg, err);
+    if (rc) return rc;
+    if (!eng || !eng->program || !eng->mvm) return xb_errorf(err, XB_EINPUT, "tile engine: program and mvm are required");
+    xb_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    ex->net = net;
+    ex->cfg = *cfg;
+    ex->eng = *eng;
+    ex->tile_p = cfg->array;
+    ex->tile_p.rows = cfg->tile_rows;
+    ex->tile_p.cols = cfg->tile_cols;
+    ex->n_layers = xb_network_n_layers(net);
+    ex->maps = calloc(ex->n_layers ? ex->n_layers : 1, sizeof *ex->maps);
+    if (!ex->maps) {
+        free(ex);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t k = 0; k < ex->n_layers && !rc; k++) {
+        const xb_layer *l = xb_network_layer(net, k);
+        if (l->kind == XB_LAYER_DENSE || l->kind == XB_LAYER_CONV2D) rc = map_layer(ex, k, l, err);
+    }
+    if (rc) {
+        xb_exec_free(ex);
+        return rc;
+    }
+    *out = ex;
+    return XB_OK;
+}
+
+/* ------------------------------------------------------------------ converters */
+/* DAC: magnitude x >= 0 (one input phase) to volts on [0, v_read]. */
+static double dac(double x, double range, int bits, double v_read)
+{
+    double u = x / range;
+    if (u > 1.0) u = 1.0;
+    if (u < 0.0) u = 0.0;
+    if (bits > 0) {
+        double L = ldexp(1.0, bits) - 1.0;
+        u = nearbyint(u * L) / L;
+    }
+    return u * v_read;
+}
+
+/* ADC: signed differential current on [-range, range], 2^(bits-1)-1 levels each side. */
+static double adc(double i, double range, int bits)
+{
+    if (bits <= 0) return i;
+    if (!(range > 0)) return 0.0;
+    if (i > range) i = range;
+    if (i < -range) i = -range;
+    double half = ldexp(1.0, bits - 1) - 1.0, step = range / half;
+    return nearbyint(i / step) * step;
+}
+
+/* ------------------------------------------------------------------ one layer */
+typedef struct {
+    xb_matrix v, i;      /* views on buffers: K x R volts, K x C amperes */
+    double *vbuf, *ibuf;
+    double *acc;         /* chunk x n_out */
+    size_t *rows_idx;    /* vectors of the current phase */
+    double *colsq;       /* R: sum over vectors of V^2 per row */
+} workspace;
+
+enum { MODE_EVAL = 0, MODE_RANGE = 1 };
+
+/* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows).
+ * MODE_RANGE only records the ADC ranges (max |I+ - I-| per tile); Y untouched. */
+static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X, size_t K, float *Y, int mode,
+                        workspace *w, xb_error *err)
+{
+    layer_map *m = &ex->maps[k];
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, n_in = l->n_in, n_out = l->n_out;
+    const double vr = ex->tile_p.v_read_volt, dg = ex->tile_p.g_max_siemens - ex->tile_p.g_min_siemens;
+    const int dbits = ex->cfg.dac_bits, abits = ex->cfg.adc_bits;
+    const double xr = m->dac_range;
+    /* Current to weight-sum units: I = sum V_i w_i dg / w_max, V = x v_read / xr. */
+    const double scale = m->w_max * xr / (dg * vr);
+    const double t_mvm_default = ex->cfg.energy.t_mvm_s;
+    xb_exec_layer_stats *st = &m->st;
+    const int count = mode == MODE_EVAL;
+
+    for (size_t s0 = 0; s0 < K; s0 += XB_EXEC_CHUNK) {
+        const size_t Kc = K - s0 < XB_EXEC_CHUNK ? K - s0 : XB_EXEC_CHUNK;
+        const float *Xc = X + s0 * n_in;
+        memset(w->acc, 0, Kc * n_out * sizeof(double));
+        double phases = 0;
+        for (int ph = 0; ph < 2; ph++) {
+            const double sgn = ph == 0 ? 1.0 : -1.0;
+            size_t Kp = 0;
+            for (size_t s = 0; s < Kc; s++) {
+                if (ph == 0) {
+                    w->rows_idx[Kp++] = s;
+                    continue;
+                }
+                const float *x = Xc + s * n_in;
+                for (size_t i = 0; i < n_in; i++)
+                    if (x[i] < 0.0f) {
+                        w->rows_idx[Kp++] = s;
+                        break;
+                    }
+            }
+            if (Kp == 0) continue;
+            phases += (double)Kp;
+            w->v.rows = w->i.rows = Kp;
+            for (size_t r = 0; r < m->n_rt; r++) {
+                memset(w->colsq, 0, R * sizeof(double));
+                for (size_t q = 0; q < Kp; q++) {
+                    const float *x = Xc + w->rows_idx[q] * n_in;
+                    double *v = w->vbuf + q * R;
+                    for (size_t i = 0; i < R; i++) {
+                        size_t gi = r * R + i;
+                        double xv = gi < n_in ? sgn * (double)x[gi] : 0.0;
+                        v[i] = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
+                        w->colsq[i] += v[i] * v[i];
+                    }
+                }
+                for (size_t c = 0; c < m->n_ct; c++) {
+                    size_t t = r * m->n_ct + c;
+                    int rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err);
+                    if (rc) return xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c), rc;
+                    const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
+                    if (mode == MODE_RANGE) {
+                        double mx = m->adc_range[t];
+                        for (size_t q = 0; q < Kp; q++)
+                            for (size_t j = 0; j < pu; j++) {
+                                const double *io = w->ibuf + q * C;
+                                mx = fmax(mx, fabs(io[2 * j] - io[2 * j + 1]));
+                            }
+                        m->adc_range[t] = mx;
+                        continue;
+                    }
+                    for (size_t q = 0; q < Kp; q++) {
+                        const double *io = w->ibuf + q * C;
+                        double *a = w->acc + w->rows_idx[q] * n_out + c * P;
+                        for (size_t j = 0; j < pu; j++) a[j] += sgn * adc(io[2 * j] - io[2 * j + 1], m->adc_range[t], abits) * scale;
+                    }
+                    if (count) {
+                        double e = 0;
+                        if (ex->eng.array_energy) {
+                            ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, &w->i, &e);
+                        } else {
+                            /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
+                            const double *rs = m->rowsum_g + t * R;
+                            for (size_t i = 0; i < R; i++) e += w->colsq[i] * rs[i];
+                            e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : t_mvm_default;
+                        }
+                        st->e_array_joule += e;
+                        const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R;
+                        st->dac_conversions += (double)(Kp * ru);
+                        st->adc_conversions += (double)(Kp * pu);
+                        st->dig_adds += (double)(Kp * pu);
+                        st->dig_muls += (double)(Kp * pu);
+                        st->n_tile_reads += (double)Kp;
+                    }
+                }
+            }
+        }
+        if (mode == MODE_RANGE) continue;
+        for (size_t s = 0; s < Kc; s++) {
+            const double *a = w->acc + s * n_out;
+            float *y = Y + (s0 + s) * n_out;
+            for (size_t j = 0; j < n_out; j++) {
+                double v = a[j] + (l->bias ? (double)l->bias[j] : 0.0);
+                if (m->affine_ready) v = m->aff_a[j] * v + m->aff_b[j];
+                y[j] = (float)v;
+            }
+        }
+        if (count) {
+            double tm = t_mvm_default;
+            if (ex->eng.mvm_time_s)
+                for (size_t t = 0; t < m->n_rt * m->n_ct; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
+            st->n_vectors += (double)Kc;
+            st->n_phases += phases;
+            st->latency_s += phases * tm; /* all tiles of a layer read in parallel */
+            st->macs += (double)Kc * (double)n_in * (double)n_out;
+            st->dig_adds += (double)Kc * (double)n_out * ((l->bias ? 1 : 0) + (m->affine_ready ? 1 : 0));
+            st->dig_muls += (double)Kc * (double)n_out * (m->affine_ready ? 1 : 0);
+        }
+    }
+    return XB_OK;
+}
+
+/* Per-column least squares yref = a y + b over K vectors. */
+static void fit_affine(layer_map *m, const float *Y, const float *Yref, size_t K, size_t n_out)
+{
+    for (size_t j = 0; j < n_out; j++) {
+        double sy = 0, sr = 0, syy = 0, syr = 0;
+        for (size_t s = 0; s < K; s++) {
+            double y = Y[s * n_out + j], r = Yref[s * n_out + j];
+            sy += y;
+            sr += r;
+            syy += y * y;
+            syr += y * r;
+        }
+        double n = (double)K, my = sy / n, mr = sr / n;
+        double var = syy / n - my * my, cov = syr / n - my * mr;
+        double a = 1.0;
+        if (var > 1e-12 * (syy / n) && var > 0) a = cov / var;
+        m->aff_a[j] = a;
+        m->aff_b[j] = mr - a * my;
+    }
+}
+
+static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, K = XB_EXEC_CHUNK;
+    memset(w, 0, sizeof *w);
+    w->vbuf = malloc(K * R * sizeof(double));
+    w->ibuf = malloc(K * C * sizeof(double));
+    w->acc = malloc(K * (n_out_max ? n_out_max : 1) * sizeof(double));
+    w->rows_idx = malloc(K * sizeof(size_t));
+    w->colsq = malloc(R * sizeof(double));
+    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx || !w->colsq)
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
+    w->v = (xb_matrix){0, R, w->vbuf};
+    w->i = (xb_matrix){0, C, w->ibuf};
+    return XB_OK;
+}
+
+static void workspace_free(workspace *w)
+{
+    free(w->vbuf);
+    free(w->ibuf);
+    free(w->acc);
+    free(w->rows_idx);
+    free(w->colsq);
+}
+
+/* Exact y = W x + b on the rows of X (used for the affine calibration target). */
+static void exact_rows(const xb_layer *l, const float *X, size_t K, float *Y)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)l->n_out, (int)l->n_in, 1.0f, X, (int)l->n_in,
+                l->weight, (int)l->n_in, 0.0f, Y, (int)l->n_out);
+    if (l->bias)
+        for (size_t s = 0; s < K; s++)
+            for (size_t j = 0; j < l->n_out; j++) Y[s * l->n_out + j] += l->bias[j];
+}
+
+/* Run the whole network (calibrating when calib != 0). */
+static int run(xb_exec *ex, const float *x, size_t n, float *const *acts, int calib, xb_error *err)
+{
+    size_t n_out_max = 1;
+    for (size_t k = 0; k < ex->n_layers; k++) {
+        const xb_layer *l = xb_network_layer(ex->net, k);
+        if (ex->maps[k].weighted && l->n_out > n_out_max) n_out_max = l->n_out;
+    }
+    workspace w;
+    int rc = workspace_new(ex, n_out_max, &w, err);
+    float *rows = NULL, *yrows = NULL, *yref = NULL;
+    const float *in = x;
+    for (size_t k = 0; k < ex->n_layers && !rc; k++) {
+        const xb_layer *l = xb_network_layer(ex->net, k);
+        layer_map *m = &ex->maps[k];
+        const size_t in_sz = xb_layer_in_size(l), out_sz = xb_layer_out_size(l);
+        if (!m->weighted) {
+            xb_exec_apply_digital(l, in, n, acts[k]);
+            if (!calib) {
+                double adds, muls;
+                xb_exec_digital_ops(l, &adds, &muls);
+                m->st.dig_adds += adds * (double)n;
+                m->st.dig_muls += muls * (double)n;
+            }
+            in = acts[k];
+            continue;
+        }
+        /* The layer's input vectors as rows: dense: the samples; conv: im2col rows. */
+        const size_t hw = l->out_h * l->out_w, K = n * hw;
+        const float *X = in;
+        free(rows);
+        free(yrows);
+        rows = NULL;
+        yrows = NULL;
+        if (l->kind == XB_LAYER_CONV2D) {
+            rows = malloc(K * l->n_in * sizeof(float));
+            if (!rows) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory (im2col)"); break; }
+            for (size_t s = 0; s < n; s++) xb_exec_im2col(l, in + s * in_sz, rows + s * hw * l->n_in);
+            X = rows;
+        }
+        float *Y = acts[k];
+        if (l->kind == XB_LAYER_CONV2D) {
+            yrows = malloc(K * l->n_out * sizeof(float));
+            if (!yrows) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
+            Y = yrows;
+        }
+        if (calib) {
+            if (ex->cfg.dac_range > 0) {
+                m->dac_range = ex->cfg.dac_range;
+            } else {
+                double mx = 0;
+                for (size_t i = 0; i < K * l->n_in; i++) mx = fmax(mx, fabs((double)X[i]));
+                m->dac_range = mx > 0 ? mx : 1.0;
+            }
+            m->affine_ready = 0;
+            memset(m->adc_range, 0, m->n_rt * m->n_ct * sizeof(double));
+            for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] = 0;
+            if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_RANGE, &w, err))) break;
+            for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
+        }
+        if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) break;
+        if (calib && ex->cfg.affine_calibration) {
+            yref = malloc(K * l->n_out * sizeof(float));
+            if (!yref) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
+            exact_rows(l, X, K, yref);
+            fit_affine(m, Y, yref, K, l->n_out);
+            free(yref);
+            yref = NULL;
+            m->affine_ready = 1;
+            for (size_t s = 0; s < K; s++)
+                for (size_t j = 0; j < l->n_out; j++) {
+                    float *y = &Y[s * l->n_out + j];
+                    *y = (float)(m->aff_a[j] * *y + m->aff_b[j]);
+                }
+        }
+        if (l->kind == XB_LAYER_CONV2D) /* position-major rows to C,H,W */
+            for (size_t s = 0; s < n; s++)
+                for (size_t p = 0; p < hw; p++)
+                    for (size_t c = 0; c < l->n_out; c++) acts[k][s * out_sz + c * hw + p] = yrows[(s * hw + p) * l->n_out + c];
+        in = acts[k];
+    }
+    free(rows);
+    free(yrows);
+    free(yref);
+    workspace_free(&w);
+    return rc;
+}
+
+int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err)
+{
+    if (n == 0) return xb_errorf(err, XB_EINPUT, "calibration batch is empty");
+    size_t nl = ex->n_layers;
+    float **acts = calloc(nl ? nl : 1, sizeof *acts);
+    int rc = acts ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < nl && !rc; k++)
+        if (!(acts[k] = malloc(n * xb_layer_out_size(xb_network_layer(ex->net, k)) * sizeof(float))))
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (calibration activations)");
+    if (!rc) rc = run(ex, x, n, acts, 1, err);
+    if (acts)
+        for (size_t k = 0; k < nl; k++) free(acts[k]);
+    free(acts);
+    if (!rc) ex->calibrated = 1;
+    xb_exec_stats_reset(ex);
+    return rc;
+}
+
+int xb_exec_forward(xb_exec *ex, const float *x, size_t n, float *const *acts, xb_error *err)
+{
+    if (!ex->calibrated) return xb_errorf(err, XB_EINPUT, "executor not calibrated (call xb_exec_calibrate first)");
+    return run(ex, x, n, acts, 0, err);
+}
+
+int xb_exec_get_layer_stats(const xb_exec *ex, size_t k, xb_exec_layer_stats *st)
+{
+    if (k >= ex->n_layers) return XB_EINPUT;
+    *st = ex->maps[k].st;
+    const xb_exec_energy *e = &ex->cfg.energy;
+    int db = ex->cfg.dac_bits > 0 ? ex->cfg.dac_bits : 8, ab = ex->cfg.adc_bits > 0 ? ex->cfg.adc_bits : 8;
+    st->e_dac_joule = st->dac_conversions * e->dac_joule_per_bit * db;
+    st->e_adc_joule = st->adc_conversions * e->adc_fom_joule_per_step * ldexp(1.0, ab);
+    st->e_digital_joule = st->dig_adds * e->dig_add_joule + st->dig_muls * e->dig_mul_joule;
+    return XB_OK;
+}
+
+void xb_exec_stats_reset(xb_exec *ex)
+{
+    for (size_t k = 0; k < ex->n_layers; k++) {
+        size_t nt = ex->maps[k].st.n_tiles;
+        memset(&ex->maps[k].st, 0, sizeof ex->maps[k].st);
+        ex->maps[k].st.n_tiles = nt;
+    }
+}
+
+double xb_exec_dac_range(const xb_exec *ex, size_t k)
+{
+    return k < ex->n_layers && ex->maps[k].weighted ? ex->maps[k].dac_range : 0.0;
+}
