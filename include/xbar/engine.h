@@ -130,6 +130,28 @@ int xb_engine_native_cell_voltages(xb_engine_native *n, const double *v_in, doub
                                    xb_error *err);
 void xb_engine_native_free(xb_engine_native *n);
 
+/* Work done so far by one native engine (cumulative over calls; docs/native.md). */
+typedef struct xb_engine_native_stats {
+    size_t n_unknowns;         /* node voltages solved for (shorted nodes merged) */
+    size_t nnz_matrix;         /* stored entries of the nodal matrix */
+    double nnz_factor;         /* entries of the factor(s) of the last factorization */
+    const char *solver;        /* "cholmod", "klu" or "none" (every node fixed) */
+    int linear;                /* linear cells: one factorization serves every vector */
+    size_t factorizations;     /* numeric factorizations */
+    size_t rhs_solved;         /* right-hand-side columns solved */
+    size_t newton_iterations;  /* Newton steps over all vectors */
+    size_t vectors;            /* input vectors solved */
+    double last_kcl_rel;       /* KCL error (relative) at the end of the last Newton solve */
+    double t_setup_s, t_factor_s, t_solve_s; /* build + symbolic analysis, factor, solve */
+} xb_engine_native_stats;
+
+int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats *st);
+
+/* One-shot convenience with the signature of xb_engine_mvm_spice (minus the ngspice
+ * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */
+int xb_engine_mvm_native(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
+                         xb_matrix *i_out, xb_error *err);
+
 /* ------------------------------------------------------------------ misc */
 /* Initialise libngspice in THIS process and read back the version line it prints
  * ("ngspice-39 ..."), for `xbar --version`. Only in a process that runs no simulation. */

@@ -1,0 +1,468 @@
+/*
+ * The native exact engine: nodal analysis of the static read circuit (netlist.h) solved
+ * with SuiteSparse.  Public API in include/xbar/engine.h; docs/native.md explains the
+ * method and its numbers.
+ *
+ * Unknowns are the node voltages that are not fixed by a source (shorts merged, see
+ * native_build.c).  With F(x) the sum of element currents leaving every unknown node,
+ * the circuit equations are F(x) = 0:
+ *   - linear cells: F is affine, F(x) = A x - b(v_in); A is factored once per array and
+ *     every block of input vectors is one multi-column solve;
+ *   - nonlinear cells (sinh devices, selectors, access transistors): Newton on F, every
+ *     iteration refactors the Jacobian on the symbolic analysis made once per array.
+ *     The first guess of every vector comes from the chord-linearized circuit (device G
+ *     at v_read, selector chord at v_read, transistor at V_DS = 0), factored once per
+ *     block of vectors; the step is damped by a backtracking line search on |F|^2 and
+ *     limited in size, which makes it converge from that guess on these monotone
+ *     circuits.
+ * Convergence: KCL holds at every node to 1e-12 of the current magnitude flowing through
+ * it (or, at the rounding floor, the full Newton step is below 1e-12 of the drive scale).
+ */
+#include "engine/native_internal.h"
+#include "xbar/engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NV_KCL_RELTOL 1e-12  /* per-node |sum I| / sum |I| at convergence */
+#define NV_STEP_RELTOL 1e-12 /* Newton step / drive voltage scale at the rounding floor */
+#define NV_LOOSE_RELTOL 1e-9 /* accepted when the line search can no longer make progress */
+#define NV_MAX_NEWTON 200
+#define NV_MAX_HALVINGS 60
+#define NV_BLOCK_DOUBLES (16u << 20) /* right-hand-side block budget: 128 MB */
+
+struct xb_engine_native {
+    xb_array_params p;
+    nv_circuit c;
+    nv_sparse *sp; /* NULL when every node is fixed (all shorts) */
+    int linear;    /* every element linear */
+    int linear_factored;
+    double *g_chord; /* per element: linearized conductance for the first guess */
+    double *fixed;   /* 1 + rows fixed node voltages of the current vector */
+    double *xt, *dx, *f, *ft, *fabs_, *fabst, *zero;
+    double *blk;     /* n x blk_cols */
+    size_t blk_cols;
+    xb_engine_native_stats st;
+};
+
+static inline double node_v(const double *x, const double *fixed, int32_t id)
+{
+    return id >= 0 ? x[id] : fixed[-1 - id];
+}
+
+/* Current of element k from a to b and its derivatives with respect to v_a and v_b. */
+static inline void el_iv(const xb_engine_native *e, size_t k, double va, double vb, int chord,
+                         double *i, double *di_a, double *di_b)
+{
+    const nv_circuit *c = &e->c;
+    double v = va - vb, cur, d;
+    if (chord || c->kind[k] == NV_RES) {
+        double g = chord ? e->g_chord[k] : c->g[k];
+        *i = g * v;
+        *di_a = g;
+        *di_b = -g;
+        return;
+    }
+    switch (c->kind[k]) {
+    case NV_DEV:
+        xb_device_read_iv(&e->p, c->g[k], v, &cur, &d);
+        break;
+    case NV_SEL:
+        xb_selector_iv(&e->p, v, &cur, &d);
+        break;
+    default: { /* NV_NMOS: drain a, source b, gate at v_gate */
+        double gm, gds;
+        xb_nmos_iv(&e->p, e->p.v_gate_volt - vb, v, &cur, &gm, &gds);
+        *i = cur;
+        *di_a = gds;
+        *di_b = -gm - gds;
+        return;
+    }
+    }
+    *i = cur;
+    *di_a = d;
+    *di_b = -d;
+}
+
+/* F(x) (currents leaving each unknown node), sum of |currents| per node, and when vals
+ * is non-NULL the Jacobian dF/dx into the CSC value array.  Returns 0.5 |F|^2. */
+static double eval(xb_engine_native *e, const double *x, int chord, double *f, double *fabs_out,
+                   double *vals)
+{
+    const nv_circuit *c = &e->c;
+    memset(f, 0, c->n * sizeof *f);
+    if (fabs_out) memset(fabs_out, 0, c->n * sizeof *fabs_out);
+    if (vals) memset(vals, 0, c->nnz * sizeof *vals);
+    for (size_t k = 0; k < c->n_el; k++) {
+        int32_t a = c->na[k], b = c->nb[k];
+        double i, da, db;
+        el_iv(e, k, node_v(x, e->fixed, a), node_v(x, e->fixed, b), chord, &i, &da, &db);
+        if (a >= 0) {
+            f[a] += i;
+            if (fabs_out) fabs_out[a] += fabs(i);
+        }
+        if (b >= 0) {
+            f[b] -= i;
+            if (fabs_out) fabs_out[b] += fabs(i);
+        }
+        if (vals) {
+            const int64_t *s = c->slot + 4 * k;
+            if (s[0] >= 0) vals[s[0]] += da;
+            if (s[1] >= 0) vals[s[1]] -= db;
+            if (s[2] >= 0) vals[s[2]] += db;
+            if (s[3] >= 0) vals[s[3]] -= da;
+        }
+    }
+    double phi = 0;
+    for (size_t n = 0; n < c->n; n++) phi += f[n] * f[n];
+    return 0.5 * phi;
+}
+
+/* Worst per-node KCL error relative to the current through the node. */
+static double kcl_rel(const double *f, const double *fabs_, size_t n)
+{
+    double worst = 0;
+    for (size_t k = 0; k < n; k++) {
+        double r = fabs(f[k]);
+        if (r == 0) continue;
+        r = fabs_[k] > 0 ? r / fabs_[k] : INFINITY;
+        if (!(r <= worst)) worst = r;
+    }
+    return worst;
+}
+
+static void set_fixed(xb_engine_native *e, const double *v_in)
+{
+    e->fixed[0] = 0.0;
+    memcpy(e->fixed + 1, v_in, e->c.rows * sizeof *v_in);
+}
+
+static int factor(xb_engine_native *e, xb_error *err)
+{
+    double t0 = xb_now_s();
+    int rc = nv_sparse_factor(e->sp, err);
+    e->st.t_factor_s += xb_now_s() - t0;
+    e->st.factorizations++;
+    if (rc == XB_OK) e->st.nnz_factor = nv_sparse_factor_nnz(e->sp);
+    return rc;
+}
+
+static int solve(xb_engine_native *e, double *b, size_t nrhs, xb_error *err)
+{
+    double t0 = xb_now_s();
+    int rc = nv_sparse_solve(e->sp, b, nrhs, err);
+    e->st.t_solve_s += xb_now_s() - t0;
+    e->st.rhs_solved += nrhs;
+    return rc;
+}
+
+/* Factor the linearized matrix (exact for linear arrays, the chord circuit otherwise). */
+static int factor_linear(xb_engine_native *e, xb_error *err)
+{
+    if (e->linear && e->linear_factored) return XB_OK;
+    /* the matrix does not depend on the fixed voltages: evaluate at x = 0 */
+    eval(e, e->zero, 1, e->f, NULL, nv_sparse_values(e->sp));
+    int rc = factor(e, err);
+    if (rc == XB_OK && e->linear) e->linear_factored = 1;
+    return rc;
+}
+
+/* Right-hand side b = -F_lin(0) of the linearized circuit for the current fixed nodes. */
+static void linear_rhs(xb_engine_native *e, double *b)
+{
+    eval(e, e->zero, 1, b, NULL, NULL);
+    for (size_t n = 0; n < e->c.n; n++) b[n] = -b[n];
+}
+
+/* Newton from the guess in x (overwritten with the solution) for the current fixed nodes. */
+static int newton(xb_engine_native *e, double *x, xb_error *err)
+{
+    size_t n = e->c.n;
+    double vscale = 0;
+    for (size_t k = 0; k < e->c.n_fixed; k++) vscale = fmax(vscale, fabs(e->fixed[k]));
+    if (e->c.kind && e->p.cell == XB_CELL_1T1R) vscale = fmax(vscale, fabs(e->p.v_gate_volt));
+    /* no node of these passive circuits leaves the range of the fixed voltages by more
+     * than the drive scale: a larger step is an overshoot */
+    double step_limit = fmax(vscale, 1e-3);
+    double *vals = nv_sparse_values(e->sp);
+    double phi = eval(e, x, 0, e->f, e->fabs_, vals);
+    for (int it = 0; it < NV_MAX_NEWTON; it++) {
+        double rel = kcl_rel(e->f, e->fabs_, n);
+        if (rel <= NV_KCL_RELTOL) {
+            e->st.last_kcl_rel = rel;
+            return XB_OK;
+        }
+        int rc = factor(e, err);
+        if (rc) return rc;
+        double *dx = e->dx;
+        for (size_t k = 0; k < n; k++) dx[k] = -e->f[k];
+        rc = solve(e, dx, 1, err);
+        if (rc) return rc;
+        e->st.newton_iterations++;
+        double dmax = 0;
+        for (size_t k = 0; k < n; k++) dmax = fmax(dmax, fabs(dx[k]));
+        if (!isfinite(dmax))
+            return xb_errorf(err, XB_ERUNTIME, "native: Newton step is not finite (singular Jacobian)");
+        double t = dmax > step_limit ? step_limit / dmax : 1.0;
+        int accepted = 0;
+        for (int h = 0; h < NV_MAX_HALVINGS; h++) {
+            for (size_t k = 0; k < n; k++) e->xt[k] = x[k] + t * dx[k];
+            double phit = eval(e, e->xt, 0, e->ft, e->fabst, vals);
+            if (isfinite(phit) && phit <= (1.0 - 2e-4 * t) * phi) {
+                accepted = 1;
+                phi = phit;
+                break;
+            }
+            t *= 0.5;
+        }
+        if (!accepted) {
+            /* at the rounding floor no step decreases |F| any more */
+            double relnow = kcl_rel(e->f, e->fabs_, n);
+            if (relnow <= NV_LOOSE_RELTOL || dmax <= NV_STEP_RELTOL * vscale) {
+                e->st.last_kcl_rel = relnow;
+                return XB_OK;
+            }
+            return xb_errorf(err, XB_ERUNTIME,
+                             "native: Newton line search failed after %d iterations (KCL error %.3g "
+                             "relative)",
+                             it + 1, relnow);
+        }
+        memcpy(x, e->xt, n * sizeof *x);
+        double *sw = e->f;
+        e->f = e->ft;
+        e->ft = sw;
+        sw = e->fabs_;
+        e->fabs_ = e->fabst;
+        e->fabst = sw;
+        if (t == 1.0 && dmax <= NV_STEP_RELTOL * vscale) {
+            e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+            return XB_OK;
+        }
+    }
+    return xb_errorf(err, XB_ERUNTIME, "native: Newton did not converge in %d iterations (KCL error "
+                     "%.3g relative)",
+                     NV_MAX_NEWTON, kcl_rel(e->f, e->fabs_, n));
+}
+
+/* Sum of cell currents into every column for the solution x (length n). */
+static void column_currents(const xb_engine_native *e, const double *x, double *i_out)
+{
+    const nv_circuit *c = &e->c;
+    size_t R = c->rows, C = c->cols;
+    for (size_t j = 0; j < C; j++) i_out[j] = 0.0;
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++) {
+            size_t el = c->cell_el[i * C + j];
+            if (el == SIZE_MAX) continue;
+            double cur, da, db;
+            el_iv(e, el, node_v(x, e->fixed, c->na[el]), node_v(x, e->fixed, c->nb[el]), 0, &cur,
+                  &da, &db);
+            i_out[j] += cur;
+        }
+}
+
+static int check_vector(const double *v, size_t n, size_t k, xb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return xb_errorf(err, XB_EINPUT, "V(%zu,%zu) = %g: input voltages must be finite", k + 1,
+                             i + 1, v[i]);
+    return XB_OK;
+}
+
+int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine_native **out,
+                         xb_error *err)
+{
+    if (!out) return xb_errorf(err, XB_EINPUT, "native: no output handle");
+    *out = NULL;
+    if (!p || !g) return xb_errorf(err, XB_EINPUT, "native: missing array parameters or conductances");
+    int rc = xb_array_params_check(p, err);
+    if (rc) return rc;
+    if (g->rows != p->rows || g->cols != p->cols || !g->data)
+        return xb_errorf(err, XB_EINPUT, "conductance matrix is %zux%zu, array is %zux%zu", g->rows,
+                         g->cols, p->rows, p->cols);
+    for (size_t i = 0; i < g->rows; i++)
+        for (size_t j = 0; j < g->cols; j++) {
+            double v = g->data[i * g->cols + j];
+            if (!(v >= 0) || !isfinite(v))
+                return xb_errorf(err, XB_EINPUT, "conductance (%zu,%zu) = %g: must be finite and >= 0",
+                                 i + 1, j + 1, v);
+        }
+    if (p->cell == XB_CELL_1S1R && !(p->sel_is_amp > 0 && p->sel_vs_volt > 0))
+        return xb_errorf(err, XB_EINPUT, "selector: is and vs must be > 0");
+
+    xb_engine_native *e = calloc(1, sizeof *e);
+    if (!e) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
+    e->p = *p;
+    double t0 = xb_now_s();
+    /* CHOLMOD when every Jacobian is symmetric positive definite: two-terminal elements
+     * with positive differential conductance (1R, 1S1R); KLU for the access transistor. */
+    int symmetric = p->cell != XB_CELL_1T1R;
+    rc = nv_circuit_build(p, g, symmetric, &e->c, err);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    nv_circuit *c = &e->c;
+    e->linear = 1;
+    for (size_t k = 0; k < c->n_el; k++)
+        if (c->kind[k] != NV_RES) e->linear = 0;
+    size_t n = c->n;
+    e->fixed = calloc(c->n_fixed, sizeof *e->fixed);
+    e->g_chord = malloc((c->n_el ? c->n_el : 1) * sizeof *e->g_chord);
+    size_t nn = n ? n : 1;
+    e->xt = malloc(nn * sizeof(double));
+    e->dx = malloc(nn * sizeof(double));
+    e->f = malloc(nn * sizeof(double));
+    e->ft = malloc(nn * sizeof(double));
+    e->fabs_ = malloc(nn * sizeof(double));
+    e->fabst = malloc(nn * sizeof(double));
+    e->zero = calloc(nn, sizeof(double));
+    if (!e->fixed || !e->g_chord || !e->xt || !e->dx || !e->f || !e->ft || !e->fabs_ || !e->fabst ||
+        !e->zero) {
+        xb_engine_native_free(e);
+        return xb_errorf(err, XB_ERUNTIME, "native: out of memory for %zu unknowns", n);
+    }
+    /* chord conductances of the first-guess circuit */
+    double vr = p->v_read_volt, i_sel = 0, d, gm, gds0 = 0;
+    if (p->cell == XB_CELL_1S1R) xb_selector_iv(p, vr, &i_sel, &d);
+    if (p->cell == XB_CELL_1T1R) {
+        double id;
+        xb_nmos_iv(p, p->v_gate_volt, 0.0, &id, &gm, &gds0);
+    }
+    for (size_t k = 0; k < c->n_el; k++) {
+        switch (c->kind[k]) {
+        case NV_SEL: e->g_chord[k] = i_sel / vr; break;
+        case NV_NMOS: e->g_chord[k] = gds0 > 1e-12 ? gds0 : 1e-12; break;
+        default: e->g_chord[k] = c->g[k]; break; /* device G is its chord at v_read */
+        }
+    }
+    if (n > 0) {
+        rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, &e->sp, err);
+        if (rc) {
+            xb_engine_native_free(e);
+            return rc;
+        }
+        size_t cols = NV_BLOCK_DOUBLES / n;
+        e->blk_cols = cols < 1 ? 1 : cols > 256 ? 256 : cols;
+    } else {
+        e->blk_cols = 256;
+    }
+    e->blk = malloc(nn * e->blk_cols * sizeof(double));
+    if (!e->blk) {
+        xb_engine_native_free(e);
+        return xb_errorf(err, XB_ERUNTIME, "native: out of memory for the right-hand-side block");
+    }
+    e->st.n_unknowns = n;
+    e->st.nnz_matrix = c->nnz;
+    e->st.solver = e->sp ? nv_sparse_name(e->sp) : "none";
+    e->st.linear = e->linear;
+    e->st.t_setup_s = xb_now_s() - t0;
+    *out = e;
+    return XB_OK;
+}
+
+/* Solve the vectors v_rows[0..nk-1] (each of length rows) into the columns of e->blk. */
+static int solve_block(xb_engine_native *e, const double *const *v_rows, size_t nk, xb_error *err)
+{
+    size_t n = e->c.n;
+    if (n == 0) return XB_OK;
+    int rc = factor_linear(e, err);
+    if (rc) return rc;
+    for (size_t k = 0; k < nk; k++) {
+        set_fixed(e, v_rows[k]);
+        linear_rhs(e, e->blk + k * n);
+    }
+    rc = solve(e, e->blk, nk, err);
+    if (rc || e->linear) return rc;
+    for (size_t k = 0; k < nk; k++) {
+        set_fixed(e, v_rows[k]);
+        rc = newton(e, e->blk + k * n, err);
+        if (rc) return rc;
+    }
+    return XB_OK;
+}
+
+int xb_engine_native_mvm(xb_engine_native *e, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
+{
+    if (!e || !v || !i_out) return xb_errorf(err, XB_EINPUT, "native: missing argument");
+    size_t R = e->c.rows, C = e->c.cols, K = v->rows;
+    if (v->cols != R)
+        return xb_errorf(err, XB_EINPUT, "input voltages have %zu columns, the array has %zu rows",
+                         v->cols, R);
+    if (i_out->rows != K || i_out->cols != C)
+        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, need %zux%zu", i_out->rows,
+                         i_out->cols, K, C);
+    for (size_t k = 0; k < K; k++) {
+        int rc = check_vector(xb_matrix_row(v, k), R, k, err);
+        if (rc) return rc;
+    }
+    const double **rows = malloc((e->blk_cols ? e->blk_cols : 1) * sizeof *rows);
+    if (!rows) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
+    int rc = XB_OK;
+    for (size_t k0 = 0; k0 < K && rc == XB_OK; k0 += e->blk_cols) {
+        size_t nk = K - k0 < e->blk_cols ? K - k0 : e->blk_cols;
+        for (size_t k = 0; k < nk; k++) rows[k] = xb_matrix_row(v, k0 + k);
+        rc = solve_block(e, rows, nk, err);
+        for (size_t k = 0; k < nk && rc == XB_OK; k++) {
+            set_fixed(e, rows[k]);
+            column_currents(e, e->blk + k * e->c.n, xb_matrix_row(i_out, k0 + k));
+        }
+    }
+    e->st.vectors += rc == XB_OK ? K : 0;
+    free(rows);
+    return rc;
+}
+
+int xb_engine_native_cell_voltages(xb_engine_native *e, const double *v_in, double *v_cell,
+                                   xb_error *err)
+{
+    if (!e || !v_in || !v_cell) return xb_errorf(err, XB_EINPUT, "native: missing argument");
+    int rc = check_vector(v_in, e->c.rows, 0, err);
+    if (rc) return rc;
+    rc = solve_block(e, &v_in, 1, err);
+    if (rc) return rc;
+    set_fixed(e, v_in);
+    const nv_circuit *c = &e->c;
+    for (size_t q = 0; q < c->rows * c->cols; q++)
+        v_cell[q] = node_v(e->blk, e->fixed, c->cell_r[q]) - node_v(e->blk, e->fixed, c->cell_c[q]);
+    e->st.vectors++;
+    return XB_OK;
+}
+
+int xb_engine_native_get_stats(const xb_engine_native *e, xb_engine_native_stats *st)
+{
+    if (!e || !st) return XB_EINPUT;
+    *st = e->st;
+    return XB_OK;
+}
+
+int xb_engine_mvm_native(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
+                         xb_matrix *i_out, xb_error *err)
+{
+    xb_engine_native *e = NULL;
+    int rc = xb_engine_native_new(p, g, &e, err);
+    if (rc) return rc;
+    rc = xb_engine_native_mvm(e, v, i_out, err);
+    xb_engine_native_free(e);
+    return rc;
+}
+
+void xb_engine_native_free(xb_engine_native *e)
+{
+    if (!e) return;
+    nv_sparse_free(e->sp);
+    nv_circuit_free(&e->c);
+    free(e->g_chord);
+    free(e->fixed);
+    free(e->xt);
+    free(e->dx);
+    free(e->f);
+    free(e->ft);
+    free(e->fabs_);
+    free(e->fabst);
+    free(e->zero);
+    free(e->blk);
+    free(e);
+}
