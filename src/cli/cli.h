@@ -53,6 +53,16 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
 /* Fetch the value of flag argv[*i] ("--x VALUE" or "--x=VALUE"), advancing *i. */
 const char *xb_cli_flag_value(int argc, char **argv, int *i, const char *flag, xb_error *err);
 
+/* File line (1-based) of data row `row` (0-based; blank and '#' lines skipped) of a CSV,
+ * 0 if unknown. */
+size_t xb_cli_csv_line_of_row(const char *path, size_t row);
+
+/* Read G.csv (rows x cols conductances) and, if v != NULL, V.csv (K x rows voltages) for
+ * an array command: sets p->rows/cols from G (checking --rows/--cols when given), rejects
+ * negative conductances and wrong counts with "file:line: ..." messages. */
+int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_matrix **g,
+                   xb_matrix **v, xb_error *err);
+
 /* Does argv[i] name `flag` (either "--flag" or "--flag=...")? */
 int xb_cli_is_flag(const char *arg, const char *flag);
 

@@ -81,7 +81,9 @@ const char xb_cli_array_options_help[] =
     "  --var-program          per-cell programming error (device sigma(G))\n"
     "  --var-d2d              device-to-device spread of dynamic parameters\n"
     "  --stuck-on RATE        fraction of cells stuck at g_max        [0]\n"
-    "  --stuck-off RATE       fraction of cells stuck at g_min        [0]\n";
+    "  --stuck-off RATE       fraction of cells stuck at g_min        [0]\n"
+    "  --diff                 differential pairs: columns 2k (G+) and 2k+1 (G-) give\n"
+    "                         output k = I(2k) - I(2k+1)\n";
 
 typedef struct {
     const char *flag;
@@ -153,6 +155,7 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
     }
     if (strcmp(arg, "--var-program") == 0) { p->var_program = 1; return 1; }
     if (strcmp(arg, "--var-d2d") == 0) { p->var_d2d = 1; return 1; }
+    if (strcmp(arg, "--diff") == 0) { p->diff_pairs = 1; return 1; }
     for (size_t k = 0; k < sizeof k_double_flags / sizeof k_double_flags[0]; k++) {
         if (!xb_cli_is_flag(arg, k_double_flags[k].flag)) continue;
         if (!(v = xb_cli_flag_value(argc, argv, i, k_double_flags[k].flag, err))) return -1;
@@ -162,4 +165,66 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
         return 1;
     }
     return 0;
+}
+
+size_t xb_cli_csv_line_of_row(const char *path, size_t row)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t line = 0, data = 0, found = 0;
+    int at_start = 1, blank = 1, comment = 0;
+    int c;
+    /* walk characters so that arbitrarily long lines count once */
+    while ((c = fgetc(f)) != EOF) {
+        if (at_start) { line++; blank = 1; comment = 0; at_start = 0; }
+        if (c == '\n') {
+            if (!blank && !comment) {
+                if (data == row) { found = line; break; }
+                data++;
+            }
+            at_start = 1;
+            continue;
+        }
+        if (blank && c == '#') comment = 1;
+        if (c != ' ' && c != '\t' && c != '\r') blank = 0;
+    }
+    if (!found && !at_start && !blank && !comment && data == row) found = line;
+    fclose(f);
+    return found;
+}
+
+int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_matrix **g, xb_matrix **v,
+                   xb_error *err)
+{
+    *g = NULL;
+    if (v) *v = NULL;
+    if (!gpath) return xb_errorf(err, XB_EINPUT, "--g: missing conductance file (G.csv)");
+    if (v && !vpath) return xb_errorf(err, XB_EINPUT, "--v: missing input voltage file (V.csv)");
+    int rc = xb_csv_read_matrix(gpath, g, err);
+    if (rc) return rc;
+    xb_matrix *G = *g;
+    if (G->rows == 0 || G->cols == 0) return xb_errorf(err, XB_EINPUT, "%s: no conductances", gpath);
+    if (p->rows && p->rows != G->rows)
+        return xb_errorf(err, XB_EINPUT, "%s: %zu lines of conductances, but --rows is %zu", gpath, G->rows,
+                         p->rows);
+    if (p->cols && p->cols != G->cols)
+        return xb_errorf(err, XB_EINPUT, "%s:%zu: %zu conductances per line, but --cols is %zu", gpath,
+                         xb_cli_csv_line_of_row(gpath, 0), G->cols, p->cols);
+    p->rows = G->rows;
+    p->cols = G->cols;
+    for (size_t i = 0; i < G->rows; i++)
+        for (size_t j = 0; j < G->cols; j++) {
+            double x = G->data[i * G->cols + j];
+            if (!(x >= 0))
+                return xb_errorf(err, XB_EINPUT, "%s:%zu: field %zu: negative conductance %g S", gpath,
+                                 xb_cli_csv_line_of_row(gpath, i), j + 1, x);
+        }
+    if (!v) return XB_OK;
+    rc = xb_csv_read_matrix(vpath, v, err);
+    if (rc) return rc;
+    if ((*v)->rows == 0) return xb_errorf(err, XB_EINPUT, "%s: no input vectors", vpath);
+    if ((*v)->cols != G->rows)
+        return xb_errorf(err, XB_EINPUT, "%s:%zu: %zu input voltages per line, but the array has %zu rows",
+                         vpath, xb_cli_csv_line_of_row(vpath, 0), (*v)->cols, G->rows);
+    return XB_OK;
 }
