@@ -1,0 +1,166 @@
+/*
+ * xbar fit stage: fast behavioural MVM models fitted to circuit solutions, and the
+ * model HDF5 file (schema: docs/hdf5-model.md; method: docs/fit.md).
+ *
+ * The model (one per array configuration) is physics-informed:
+ *   - device read I-V  I = G * v * shc(v/V0) / shc(v_read/V0), shc(x) = sinh(x)/x, where
+ *     V0 is interpolated piecewise-linearly over the normalised conductance
+ *     x = (G - g_min)/(g_max - g_min) from fitted knots (no knots: ohmic device);
+ *   - an effective series resistance per cell (access transistor / selector), applied as
+ *     the chord divider v_dev = v / (1 + G * r_series);
+ *   - a reduced-order IR-drop computation: cell currents give cumulative wire currents
+ *     along every row (suffix sums, through r_driver and one r_row per segment) and
+ *     every column (prefix sums, through one r_col per segment and r_sense); these give
+ *     new cell voltages; n_sweeps damped fixed-point sweeps, damping from the G load;
+ *   - a fitted output gain (residual bias) and the residual spread (noise statistics).
+ * Effective resistances and V0 knots are fitted with GSL (gsl_multifit_nlinear) to
+ * (G, V, I) samples; cost per input vector ~ (n_sweeps+1) * rows*cols cell evaluations.
+ */
+#ifndef XBAR_FIT_H
+#define XBAR_FIT_H
+
+#include "xbar/common.h"
+#include "xbar/h5.h"
+#include "xbar/netlist.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XB_FIT_MAX_KNOTS 8
+#define XB_FIT_V0_MIN_VOLT 1e-3 /* V0 is clamped below at this */
+#define XB_FIT_FORMAT "xbar-model"
+#define XB_FIT_FORMAT_VERSION 1
+
+/* Parameters of one behavioural model (all public: the HDF5 file stores exactly these). */
+typedef struct xb_fit_params {
+    /* configuration the model was fitted for (array options) */
+    xb_array_params config;
+    /* effective circuit parameters (fitted) */
+    double r_row_ohm;        /* per row segment */
+    double r_col_ohm;        /* per column segment */
+    double r_driver_ohm;
+    double r_sense_ohm;
+    double r_series_ohm;     /* per cell, in series with the device */
+    size_t n_knots;          /* 0: ohmic device */
+    double knot_x[XB_FIT_MAX_KNOTS];             /* normalised conductance, ascending, 0..1 */
+    double knot_v0_volt[XB_FIT_MAX_KNOTS];        /* V0 at each knot (> 0) */
+    double g_ref_min_siemens, g_ref_max_siemens; /* normalisation of x */
+    double v_read_volt;      /* G is the chord conductance at this voltage */
+    int n_sweeps;            /* fixed-point IR-drop sweeps */
+    double gain;             /* fitted output gain (residual bias) */
+    double resid_sigma_rel;  /* residual std / rms output (noise statistic) */
+    /* validity range: the training data */
+    double valid_g_min_siemens, valid_g_max_siemens;
+    double valid_v_min_volt, valid_v_max_volt;
+} xb_fit_params;
+
+/* Nominal (unfitted) parameters from an array description: effective resistances equal
+ * to the circuit's, V0 from the device defaults (a start point for the fit). */
+void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p);
+
+/* Check a parameter set for consistency (used on everything read from a file). */
+int xb_fit_params_check(const xb_fit_params *m, xb_error *err);
+
+/* ---- evaluation ---- */
+typedef struct xb_fit_eval xb_fit_eval; /* workspace for one (model, G) pair */
+
+/* Precompute per-cell coefficients for conductance matrix g (rows x cols of the model). */
+int xb_fit_eval_new(const xb_fit_params *m, const xb_matrix *g, xb_fit_eval **out, xb_error *err);
+/* v: K x rows volts, i_out: K x cols amperes. */
+int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+/* Cell voltages (rows x cols) of the model for one input vector (the model's IR-drop map). */
+int xb_fit_eval_cell_voltages(xb_fit_eval *e, const double *v_in, double *v_cell, xb_error *err);
+void xb_fit_eval_free(xb_fit_eval *e);
+
+/* One-shot convenience: eval_new + eval_mvm + eval_free. */
+int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix *v,
+                     xb_matrix *i_out, xb_error *err);
+
+/* The ideal product I = V.G (K x cols). */
+int xb_fit_ideal_mvm(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+
+/* Relative L2 error ||a - ref|| / ||ref|| over all entries. */
+double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref);
+
+/* Validity check of inputs against the model's ranges: returns 0 when inside, otherwise 1
+ * with a one-line description in msg. */
+int xb_fit_validity(const xb_fit_params *m, const xb_array_params *p, const xb_matrix *g,
+                    const xb_matrix *v, char *msg, size_t n);
+
+/* ---- fitting ---- */
+/* One measured set: a programmed G with K input vectors and the reference currents. */
+typedef struct xb_fit_sample {
+    const xb_matrix *g; /* rows x cols */
+    const xb_matrix *v; /* K x rows */
+    const xb_matrix *i; /* K x cols (SPICE / exact solver) */
+} xb_fit_sample;
+
+typedef struct xb_fit_opts {
+    int n_sweeps;          /* IR-drop sweeps of the model; 0: fewest within 1e-4 of converged [0] */
+    size_t n_knots;        /* V0 knots for nonlinear devices [3] */
+    double heldout_frac;   /* fraction of samples (whole sets, or vectors if one set) kept out [0.25] */
+    int max_iter;          /* Levenberg-Marquardt iterations [100] */
+} xb_fit_opts;
+
+void xb_fit_opts_default(xb_fit_opts *o);
+
+/* Goodness of fit. */
+typedef struct xb_fit_metrics {
+    size_t n_train_vectors, n_heldout_vectors;
+    double train_rel_l2;          /* model vs reference, training vectors */
+    double heldout_rel_l2;        /* model vs reference, held-out vectors */
+    double heldout_ideal_rel_l2;  /* ideal V.G vs reference, held-out vectors */
+    double nominal_rel_l2;        /* unfitted nominal model vs reference, held-out */
+    double heldout_max_abs_err_amp;
+    int iterations;
+    int lm_status;                /* GSL status of the driver (0 = converged) */
+    double seconds;               /* fit wall time */
+} xb_fit_metrics;
+
+/* Fit model parameters for configuration p to n samples. m_out receives the model,
+ * met its goodness of fit (may be NULL). */
+int xb_fit_mvm(const xb_array_params *p, const xb_fit_sample *samples, size_t n,
+               const xb_fit_opts *o, xb_fit_params *m_out, xb_fit_metrics *met, xb_error *err);
+
+/* Evaluate a model on samples: relative L2 of model and of ideal vs the reference. */
+int xb_fit_score(const xb_fit_params *m, const xb_fit_sample *samples, size_t n,
+                 double *model_rel_l2, double *ideal_rel_l2, xb_error *err);
+
+/* ---- model HDF5 file (docs/hdf5-model.md) ---- */
+typedef struct xb_fit_provenance {
+    const char *source_path;          /* results file the models were fitted from */
+    const char *campaign_name;
+    const char *campaign_text;
+    const char *ngspice_version;      /* of the simulations behind the samples */
+    const char *results_xbar_version;
+} xb_fit_provenance;
+
+/* Create a model file with its root attributes and an empty /models group; *out is the
+ * open file (close with xb_h5_close). */
+int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance *prov, hid_t *out,
+                       xb_error *err);
+/* Write model `index` as /models/NNN (met and source may be NULL). */
+int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const xb_fit_metrics *met,
+                          const char *source, xb_error *err);
+/* Read and validate every model of a file (format, version, datasets, units, ranges);
+ * *models and *metrics are malloc'ed arrays of *n entries (metrics may be NULL). */
+int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **metrics, size_t *n,
+                     xb_error *err);
+/* The model for array p: same device, cell, rows and cols (XB_EINPUT naming the available
+ * shapes otherwise), nearest circuit parameters among those. */
+int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,
+                  xb_error *err);
+
+/* ---- small regressions used for the statistics exported with models ---- */
+/* Least-squares polynomial y = sum_k c[k] x^k (deg+1 coefficients); r2 and rms residual out. */
+int xb_fit_poly(const double *x, const double *y, size_t n, size_t deg, double *c, double *r2,
+                double *rms, xb_error *err);
+/* Linear least squares y = X c, X is n x p row-major; r2/rms may be NULL. */
+int xb_fit_linear(const double *X, const double *y, size_t n, size_t p, double *c, double *r2,
+                  double *rms, xb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XBAR_FIT_H */

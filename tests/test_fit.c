@@ -1,0 +1,218 @@
+/* Fit stage: the behavioural model and its fit, against independent references
+ * (a dense Newton nodal solver written here, checked against stock ngspice -b). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support/xb_test.h"
+#include "test_fit_support.h"
+#include "xbar/fit.h"
+
+static void params(xb_array_params *p, xb_device_kind d, size_t n, double r_wire)
+{
+    xb_array_params_default(p, d);
+    p->rows = p->cols = n;
+    p->r_wire_row_ohm = p->r_wire_col_ohm = r_wire;
+}
+
+/* The reference solver itself against stock ngspice on the same 3x3 circuit. */
+static void test_reference_vs_ngspice(void **state)
+{
+    xb_array_params p;
+    params(&p, XB_DEVICE_RRAM, 3, 2.0);
+    p.r_driver_ohm = 150;
+    xb_matrix *g = xb_matrix_new(3, 3);
+    double v[3] = {0.2, 0.05, 0.13};
+    for (size_t q = 0; q < 9; q++) g->data[q] = (5 + 4.0 * (double)q) * 1e-6;
+    char deck[8192];
+    size_t o = 0;
+    o += (size_t)snprintf(deck + o, sizeof deck - o, "ref 3x3\n");
+    for (size_t i = 0; i < 3; i++) {
+        o += (size_t)snprintf(deck + o, sizeof deck - o, "VIN%zu in%zu 0 %.17g\nRD%zu in%zu r%zu_0 %.17g\n", i, i,
+                              v[i], i, i, i, p.r_driver_ohm + p.r_wire_row_ohm);
+        for (size_t j = 1; j < 3; j++)
+            o += (size_t)snprintf(deck + o, sizeof deck - o, "RR%zu_%zu r%zu_%zu r%zu_%zu %.17g\n", i, j, i,
+                                  j - 1, i, j, p.r_wire_row_ohm);
+    }
+    for (size_t j = 0; j < 3; j++) {
+        for (size_t i = 1; i < 3; i++)
+            o += (size_t)snprintf(deck + o, sizeof deck - o, "RC%zu_%zu c%zu_%zu c%zu_%zu %.17g\n", i, j, i - 1,
+                                  j, i, j, p.r_wire_col_ohm);
+        o += (size_t)snprintf(deck + o, sizeof deck - o, "RS%zu c2_%zu s%zu %.17g\nVS%zu s%zu 0 0\n", j, j, j,
+                              p.r_wire_col_ohm, j, j);
+    }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) {
+            double gg = g->data[i * 3 + j], v0 = p.rram_v0_volt, vr = p.v_read_volt;
+            o += (size_t)snprintf(deck + o, sizeof deck - o,
+                                  "B%zu_%zu r%zu_%zu c%zu_%zu I = %.17g*%.17g*sinh(v(r%zu_%zu,c%zu_%zu)/%.17g)/sinh(%.17g)\n",
+                                  i, j, i, j, i, j, gg, vr, i, j, i, j, v0, vr / v0);
+        }
+    o += (size_t)snprintf(deck + o, sizeof deck - o,
+                          ".options reltol=1e-10 abstol=1e-18 vntol=1e-12\n.control\nset numdgt=15\nop\n"
+                          "print i(vs0) i(vs1) i(vs2)\n.endc\n.end\n");
+    char *dir = xb_test_tmpdir("fitref");
+    char *path = xb_test_write_file(dir, "ref.cir", deck);
+    char *out = NULL, *errs = NULL;
+    char *argv[] = {XB_NGSPICE_EXE, "-b", path, NULL};
+    xb_test_run(argv, &out, &errs); /* ngspice -b exits 1 after a .control run: check the output */
+    assert_non_null(out);
+    double ic[3];
+    assert_int_equal(ref_solve(&p, g, v, ic), 0);
+    for (size_t j = 0; j < 3; j++) {
+        char key[32];
+        snprintf(key, sizeof key, "i(vs%zu) = ", j);
+        char *s = strstr(out, key);
+        assert_non_null(s);
+        double isp = -strtod(s + strlen(key), NULL); /* ngspice: current into the + node */
+        assert_true(fabs(isp - ic[j]) <= 1e-7 * fabs(ic[j]));
+    }
+    free(out);
+    free(errs);
+    free(path);
+    free(dir);
+    xb_matrix_free(g);
+}
+
+/* Linear cells: the model's IR-drop sweeps, run to convergence with the nominal circuit
+ * parameters, are the exact circuit solution. */
+static void test_model_converges_to_circuit(void **state)
+{
+    xb_array_params p;
+    params(&p, XB_DEVICE_LINEAR, 8, 3.0);
+    p.r_sense_ohm = 20;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 11);
+    xb_matrix *g, *v, *i;
+    ref_sample(&p, rng, 4, &g, &v, &i);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    m.n_sweeps = 80;
+    xb_matrix *out = xb_matrix_new(4, 8);
+    xb_error err;
+    assert_int_equal(xb_fit_model_mvm(&m, g, v, out, &err), XB_OK);
+    assert_true(xb_fit_rel_l2(out, i) < 1e-10);
+    /* nonlinear RRAM too */
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(i);
+    params(&p, XB_DEVICE_RRAM, 8, 3.0);
+    ref_sample(&p, rng, 4, &g, &v, &i);
+    xb_fit_params_nominal(&m, &p);
+    m.n_sweeps = 80;
+    assert_int_equal(xb_fit_model_mvm(&m, g, v, out, &err), XB_OK);
+    assert_true(xb_fit_rel_l2(out, i) < 1e-10);
+    xb_matrix_free(out);
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(i);
+    gsl_rng_free(rng);
+}
+
+/* Fit on some (G, V) sets, score on held-out sets never used in the fit. */
+static void fit_case(xb_device_kind d, size_t n, double r_wire, size_t n_sets, size_t K, unsigned seed)
+{
+    xb_array_params p;
+    params(&p, d, n, r_wire);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    xb_matrix *g[16], *v[16], *i[16];
+    xb_fit_sample s[16];
+    for (size_t k = 0; k < n_sets + 2; k++) {
+        ref_sample(&p, rng, K, &g[k], &v[k], &i[k]);
+        s[k] = (xb_fit_sample){g[k], v[k], i[k]};
+    }
+    xb_fit_opts o;
+    xb_fit_opts_default(&o);
+    xb_fit_params m;
+    xb_fit_metrics met;
+    xb_error err;
+    assert_int_equal(xb_fit_mvm(&p, s, n_sets, &o, &m, &met, &err), XB_OK);
+    double e_model, e_ideal;
+    /* the two extra sets were never seen by the fit */
+    assert_int_equal(xb_fit_score(&m, s + n_sets, 2, &e_model, &e_ideal, &err), XB_OK);
+    printf("# %s %zux%zu r_wire %.1f: held-out model %.3e ideal %.3e (fit-internal held-out %.3e, "
+           "nominal %.3e, %d iterations)\n",
+           xb_device_name(d), n, n, r_wire, e_model, e_ideal, met.heldout_rel_l2, met.nominal_rel_l2,
+           met.iterations);
+    assert_true(e_model <= 0.01);
+    if (e_ideal > 0.02) assert_true(e_model * 20 <= e_ideal);
+    assert_true(met.heldout_rel_l2 <= 0.01);
+    assert_true(met.heldout_ideal_rel_l2 > 0);
+    assert_true(m.valid_v_max_volt <= p.v_read_volt && m.valid_v_min_volt >= 0);
+    for (size_t k = 0; k < n_sets + 2; k++) {
+        xb_matrix_free(g[k]); xb_matrix_free(v[k]); xb_matrix_free(i[k]);
+    }
+    gsl_rng_free(rng);
+}
+
+static void test_fit_rram(void **state) { fit_case(XB_DEVICE_RRAM, 8, 5.0, 4, 12, 1); }
+static void test_fit_pcm(void **state) { fit_case(XB_DEVICE_PCM, 8, 0.5, 4, 12, 2); }
+static void test_fit_rram_12(void **state) { fit_case(XB_DEVICE_RRAM, 12, 2.0, 3, 8, 3); }
+static void test_fit_pcm_12(void **state) { fit_case(XB_DEVICE_PCM, 12, 5.0, 3, 8, 4); }
+
+static void test_shape_errors(void **state)
+{
+    xb_array_params p;
+    params(&p, XB_DEVICE_RRAM, 4, 1.0);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_matrix *g = xb_matrix_new(4, 3), *v = xb_matrix_new(2, 4), *out = xb_matrix_new(2, 3);
+    xb_error err;
+    assert_int_equal(xb_fit_model_mvm(&m, g, v, out, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "G is 4x3 but the model is for 4x4"));
+    xb_matrix_free(g);
+    g = xb_matrix_new(4, 4);
+    for (size_t q = 0; q < 16; q++) g->data[q] = 1e-5;
+    xb_matrix *v3 = xb_matrix_new(2, 3), *o4 = xb_matrix_new(2, 4);
+    assert_int_equal(xb_fit_model_mvm(&m, g, v3, o4, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "V has 3 columns but the model has 4 rows"));
+    /* validity ranges */
+    char msg[256];
+    assert_int_equal(xb_fit_validity(&m, &p, g, v, msg, sizeof msg), 0);
+    v->data[1] = 0.5;
+    assert_int_equal(xb_fit_validity(&m, &p, g, v, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "V(1,2) = 0.5 V is outside"));
+    v->data[1] = 0;
+    xb_array_params p2 = p;
+    p2.r_wire_row_ohm = 2;
+    assert_int_equal(xb_fit_validity(&m, &p2, g, v, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "--r-wire-row 2 differs"));
+    g->data[5] = 1e-3;
+    assert_int_equal(xb_fit_validity(&m, &p, g, v, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "G(2,2)"));
+    m.knot_v0_volt[0] = -1;
+    assert_int_equal(xb_fit_params_check(&m, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "knot_v0_volt[0]"));
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(out); xb_matrix_free(v3); xb_matrix_free(o4);
+}
+
+/* Regressions against exact polynomial data (closed form: the coefficients used to make it). */
+static void test_regressions(void **state)
+{
+    double x[20], y[20], c[3], r2, rms;
+    for (int k = 0; k < 20; k++) {
+        x[k] = 0.1 * k;
+        y[k] = 0.5 - 2.0 * x[k] + 0.25 * x[k] * x[k];
+    }
+    xb_error err;
+    assert_int_equal(xb_fit_poly(x, y, 20, 2, c, &r2, &rms, &err), XB_OK);
+    assert_true(fabs(c[0] - 0.5) < 1e-10 && fabs(c[1] + 2.0) < 1e-10 && fabs(c[2] - 0.25) < 1e-10);
+    assert_true(r2 > 1 - 1e-12 && rms < 1e-10);
+    assert_int_equal(xb_fit_poly(x, y, 2, 2, c, &r2, &rms, &err), XB_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_vs_ngspice),
+        cmocka_unit_test(test_model_converges_to_circuit),
+        cmocka_unit_test(test_fit_rram),
+        cmocka_unit_test(test_fit_pcm),
+        cmocka_unit_test(test_fit_rram_12),
+        cmocka_unit_test(test_fit_pcm_12),
+        cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_regressions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
