@@ -277,14 +277,103 @@ static void test_ecram_pulses(void **state)
     assert_true(x[1] > x[0] && x[2] > x[1] && x[3] < x[2] && x[4] < x[3]);
     double up1 = x[1] - x[0], up2 = x[2] - x[1], dn1 = x[2] - x[3];
     /* soft bound: the second up step is smaller by (1 - gup x1)/(1 - gup x0) */
-    assert_rel(up2 / up1, (1 - 0.115 * x[1]) / (1 - 0.115 * x[0]), 2e-3, 0, "soft bound up");
+    assert_rel(up2 / up1, (1 - 0.1153 * x[1]) / (1 - 0.1153 * x[0]), 2e-3, 0, "soft bound up");
     /* asymmetry: the same |I_g| pulse moves x by Q/qup (1-gup x) up, Q/qdn (1-gdn(1-x)) down */
-    double want = (1.2e-13 / 1.1e-13) * (1 - 0.115 * x[0]) / (1 - 0.51 * (1 - x[2]));
+    double want = (1.2e-13 / 1.1e-13) * (1 - 0.1153 * x[0]) / (1 - 0.5085 * (1 - x[2]));
     assert_rel(up1 / dn1, want, 5e-3, 0, "up/down asymmetry");
     /* step size: Q = I0g sinh(1/Vg0) * (10 ns + edges) */
     double q = 1e-12 * sinh(1.0 / 0.1) * 10.1e-9;
-    assert_rel(up1, q / 1.1e-13 * (1 - 0.115 * 0.5), 0.02, 0, "step size");
+    assert_rel(up1, q / 1.1e-13 * (1 - 0.1153 * 0.5), 0.02, 0, "step size");
     free(d);
+}
+
+
+/* The .lib defaults of the dynamic subcircuits equal the params.c table (the netlist
+ * writer passes the table values, so a drift between the two would go unnoticed). */
+static void test_dyn_table_matches_lib(void **state)
+{
+    size_t n;
+    const xb_dyn_param *t = xb_netlist_dyn_params(&n);
+    xb_device_kind devs[3] = {XB_DEVICE_RRAM, XB_DEVICE_PCM, XB_DEVICE_ECRAM};
+    for (int d = 0; d < 3; d++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/models/%s", XB_SOURCE_DIR, xb_netlist_model_lib(devs[d]));
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        char text[16384];
+        size_t len = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[len] = 0;
+        char head[64];
+        snprintf(head, sizeof head, ".subckt %s ", xb_netlist_dyn_subckt(devs[d]));
+        char *s = strstr(text, head);
+        assert_non_null(s);
+        /* the header with its '+' continuation lines */
+        char hdr[4096] = "";
+        char *e = s;
+        for (;;) {
+            char *nl = strchr(e, '\n');
+            if (!nl) break;
+            if (nl[1] != '+') { e = nl; break; }
+            e = nl + 1;
+        }
+        size_t hl = (size_t)(e - s) < sizeof hdr - 1 ? (size_t)(e - s) : sizeof hdr - 1;
+        memcpy(hdr, s, hl);
+        hdr[hl] = 0;
+        size_t count = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (t[k].device != devs[d]) continue;
+            count++;
+            char key[64];
+            snprintf(key, sizeof key, " %s=", t[k].name);
+            char *q = strstr(hdr, key);
+            if (!q) { print_error("%s: %s missing in the .lib\n", path, t[k].name); fail(); }
+            double v = strtod(q + strlen(key), NULL);
+            const char *unit = q + strlen(key);
+            while (*unit && strchr("0123456789.eE+-", *unit)) unit++;
+            if (*unit == 'u') v *= 1e-6;
+            else if (*unit == 'p') v *= 1e-12;
+            else if (*unit == 'n') v *= 1e-9;
+            assert_rel(v, t[k].value, 1e-12, 0, t[k].name);
+        }
+        assert_true(count >= 10);
+    }
+}
+
+static void test_d2d_instances(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    char *a, *b, *c;
+    xb_error err;
+    assert_int_equal(xb_netlist_dyn_instance(&p, 0, "gini=0.5", &a, &err), XB_OK);
+    assert_non_null(strstr(a, "gini=0.5"));
+    assert_non_null(strstr(a, "vel0=10000000000"));
+    free(a);
+    p.var_d2d = 1;
+    assert_int_equal(xb_netlist_dyn_instance(&p, 3, NULL, &a, &err), XB_OK);
+    assert_int_equal(xb_netlist_dyn_instance(&p, 3, NULL, &b, &err), XB_OK);
+    assert_int_equal(xb_netlist_dyn_instance(&p, 4, NULL, &c, &err), XB_OK);
+    assert_string_equal(a, b);                  /* reproducible */
+    assert_true(strcmp(a, c) != 0);             /* per-cell samples */
+    assert_null(strstr(a, "vel0=10000000000 ")); /* spread applied */
+    assert_non_null(strstr(a, "tox=12 "));       /* no spread on fixed parameters */
+    free(a);
+    free(b);
+    free(c);
+    /* the spread of vel0 over many cells is the table's 10 % (lognormal) */
+    double s1 = 0, s2 = 0;
+    for (size_t k = 0; k < 2000; k++) {
+        assert_int_equal(xb_netlist_dyn_instance(&p, k, NULL, &a, &err), XB_OK);
+        double v = log(strtod(strstr(a, "vel0=") + 5, NULL) / 1e10);
+        s1 += v;
+        s2 += v * v;
+        free(a);
+    }
+    double sd = sqrt(s2 / 2000 - (s1 / 2000) * (s1 / 2000));
+    assert_true(fabs(sd - 0.10) < 0.01);
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    assert_int_equal(xb_netlist_dyn_instance(&p, 0, NULL, &a, &err), XB_EINPUT);
 }
 
 int main(void)
@@ -294,7 +383,8 @@ int main(void)
         cmocka_unit_test(test_ecram_read_iv),   cmocka_unit_test(test_selector_iv),
         cmocka_unit_test(test_nmos_level1),     cmocka_unit_test(test_dynamic_hold_dc),
         cmocka_unit_test(test_rram_set_reset),  cmocka_unit_test(test_pcm_set_reset),
-        cmocka_unit_test(test_ecram_pulses),
+        cmocka_unit_test(test_ecram_pulses),    cmocka_unit_test(test_dyn_table_matches_lib),
+        cmocka_unit_test(test_d2d_instances),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

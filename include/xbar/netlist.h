@@ -109,6 +109,30 @@ double xb_device_v0_volt(const xb_array_params *p, double g_siemens);
 /* K in I = K sinh(V/V0), i.e. g v_read / sinh(v_read/V0); 0 for ohmic devices. */
 double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens);
 
+/* ---- dynamic models (rram_dyn, pcm_dyn, ecram_dyn in the models/ libraries) ---- */
+typedef struct xb_dyn_param {
+    xb_device_kind device;
+    const char *name;    /* instance parameter name in the subcircuit */
+    double value;        /* default (units in the note) */
+    double d2d_sigma;    /* relative lognormal device-to-device spread under var_d2d */
+    const char *note;    /* meaning, unit and citation */
+} xb_dyn_param;
+
+/* The defaults table of all dynamic-model parameters (src/netlist/params.c). */
+const xb_dyn_param *xb_netlist_dyn_params(size_t *n);
+
+/* Instance parameter list ("name=value ...", malloc'ed into *out) for the dynamic model of
+ * p->device; with p->var_d2d each parameter with a d2d_sigma is multiplied by
+ * exp(sigma * N(0,1)) drawn from a GSL RNG seeded with (p->seed, cell_index), so every
+ * cell of an array gets its own reproducible sample.  `overrides` ("name=value ...", may be
+ * NULL) replaces table values (e.g. the initial state) before the spread. */
+int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const char *overrides,
+                            char **out, xb_error *err);
+
+/* Subcircuit name of the dynamic model ("rram_dyn", ...) and its library file name. */
+const char *xb_netlist_dyn_subckt(xb_device_kind d);
+const char *xb_netlist_model_lib(xb_device_kind d);
+
 /* ---- variability (seeded GSL RNG, reproducible for a given p->seed) ---- */
 
 /* Programming error sigma(G) in siemens for a target conductance (device-specific:

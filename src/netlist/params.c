@@ -110,3 +110,64 @@ int xb_array_params_check(const xb_array_params *p, xb_error *err)
         return xb_errorf(err, XB_EINPUT, "--stuck-on/--stuck-off: rates add up to more than 1");
     return XB_OK;
 }
+
+/* ---- dynamic-model parameters (models/ library subcircuits rram_dyn, pcm_dyn, ecram_dyn) ----
+ * The netlist writer passes every one explicitly, so this table, not the .lib defaults, is
+ * authoritative (tests/test_devices.c checks that the two agree).  d2d_sigma is the relative
+ * (lognormal) device-to-device spread applied with --var-d2d. */
+static const xb_dyn_param k_dyn_params[] = {
+    /* RRAM: Stanford-PKU v1.0.0 (Jiang et al., SISPAD 2014; TED 63(5) 1884, 2016; nanoHUB
+     * doi:10.4231/D37H1DN48; defaults as in MemTorch Stanford_PKU.py).  Lengths in nm. */
+    {XB_DEVICE_RRAM, "gini", 1.7, 0, "initial gap = g_max (OFF), nm"},
+    {XB_DEVICE_RRAM, "i0", 1e-3, 0, "current prefactor I0, A (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "g0", 0.25, 0, "gap decay length g0, nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "v0", 0.25, 0, "I-V nonlinearity V0, V (Stanford-PKU v1.0.0)"},
+    /* d2d: the Stanford model's variability acts on the gap growth rate; 10 % on the
+     * velocity prefactor and 2 % on gamma0 (Guan, Yu, Wong, EDL 33(10) 1405, 2012 model
+     * variation through the gap dynamics; spreads are xbar's assumption, docs/devices.md) */
+    {XB_DEVICE_RRAM, "vel0", 1e10, 0.10, "gap velocity prefactor 10 m/s, nm/s (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "ea", 0.6, 0, "activation energy, eV (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "a0", 0.25, 0, "atom spacing, nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "tox", 12, 0, "oxide thickness, nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "gamma0", 16, 0.02, "field enhancement (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "beta", 0.8, 0, "gamma reduction with gap (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "fmin", 1.4, 0, "minimum switching field 1.4e9 V/m, V/nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "t0", 298, 0, "ambient, K (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "rth", 2.1e3, 0.05, "thermal resistance, K/W (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "gapmin", 0.2, 0, "gap lower bound, nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "gapmax", 1.7, 0, "gap upper bound, nm (Stanford-PKU v1.0.0)"},
+    /* PCM electro-thermal (device-physics.md sec. 2.3, GST mushroom-cell literature ranges:
+     * Le Gallo & Sebastian, J. Phys. D 53, 213002, 2020; Ielmini & Zhang, JAP 102, 054517, 2007) */
+    {XB_DEVICE_PCM, "c0", 0, 0, "initial crystalline fraction (amorphous)"},
+    {XB_DEVICE_PCM, "tamb", 300, 0, "ambient, K"},
+    {XB_DEVICE_PCM, "tx", 450, 0, "crystallization onset, K (GST 420-470 K)"},
+    {XB_DEVICE_PCM, "tm", 900, 0, "melting, K (GST ~893 K)"},
+    {XB_DEVICE_PCM, "dtw", 10, 0, "logistic window width, K (smooth for ngspice)"},
+    {XB_DEVICE_PCM, "rth", 5e6, 0.10, "thermal resistance, K/W (1-5 MK/W)"},
+    {XB_DEVICE_PCM, "cth", 0.2e-15, 0, "thermal capacitance, J/K (tau_th = 1 ns, range 1-5 ns)"},
+    {XB_DEVICE_PCM, "ga0", 0.05e-6, 0.10, "amorphous prefactor, S (RESET 0.05-0.5 uS)"},
+    {XB_DEVICE_PCM, "ea", 0.3, 0, "a-GST conduction activation energy, eV (0.2-0.4 eV)"},
+    {XB_DEVICE_PCM, "v0a", 0.15, 0, "amorphous Poole-Frenkel V0, V (0.15-0.4 V)"},
+    {XB_DEVICE_PCM, "gc", 25e-6, 0.05, "crystalline conductance, S (= PCM g_max, Joshi 2020)"},
+    {XB_DEVICE_PCM, "taucr", 20e-9, 0.10, "crystallization time, s (SET 50-500 ns pulses)"},
+    {XB_DEVICE_PCM, "tauam", 0.5e-9, 0, "melt amorphization time, s"},
+    /* ECRAM 3-terminal (device-physics.md sec. 3.2; gamma_up/down of aihwkit EcRamPresetDevice,
+     * Tang IEDM 2018 fit; d2d 10 % on the step size (dw_min_dtod 0.1) and 5 % on the range
+     * (w_max_dtod 0.05), aihwkit presets) */
+    {XB_DEVICE_ECRAM, "x0", 0.5, 0, "initial state"},
+    {XB_DEVICE_ECRAM, "gmin", 1e-6, 0, "channel conductance at x = 0, S (params range)"},
+    {XB_DEVICE_ECRAM, "gmax", 10e-6, 0.05, "channel conductance at x = 1, S (params range)"},
+    {XB_DEVICE_ECRAM, "i0g", 1e-12, 0, "gate branch prefactor, A"},
+    {XB_DEVICE_ECRAM, "vg0", 0.1, 0, "gate branch sinh voltage, V (exponential amplitude dependence, Kim IEDM 2019)"},
+    {XB_DEVICE_ECRAM, "qup", 1.1e-13, 0.10, "charge for a full potentiation sweep, C (~1000 states, Tang 2018)"},
+    {XB_DEVICE_ECRAM, "qdn", 1.2e-13, 0.10, "charge for a full depression sweep, C (up/down asymmetry)"},
+    {XB_DEVICE_ECRAM, "gup", 0.1153, 0, "soft-bound gamma_up (aihwkit EcRamPresetDevice)"},
+    {XB_DEVICE_ECRAM, "gdn", 0.5085, 0, "soft-bound gamma_down (aihwkit EcRamPresetDevice)"},
+    {XB_DEVICE_ECRAM, "kocp", 0, 0, "open-circuit-potential factor (0: metal-oxide/protonic)"},
+};
+
+const xb_dyn_param *xb_netlist_dyn_params(size_t *n)
+{
+    *n = sizeof k_dyn_params / sizeof k_dyn_params[0];
+    return k_dyn_params;
+}
