@@ -204,6 +204,13 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
         for (size_t k = 0; k < n; k++) dmax = fmax(dmax, fabs(dx[k]));
         if (!isfinite(dmax))
             return xb_errorf(err, XB_ERUNTIME, "native: Newton step is not finite (singular Jacobian)");
+        if (dmax <= NV_STEP_RELTOL * vscale) {
+            /* at the rounding floor: the remaining correction is below the tolerance */
+            for (size_t k = 0; k < n; k++) x[k] += dx[k];
+            eval(e, x, 0, e->f, e->fabs_, NULL);
+            e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+            return XB_OK;
+        }
         double t = dmax > step_limit ? step_limit / dmax : 1.0;
         int accepted = 0;
         for (int h = 0; h < NV_MAX_HALVINGS; h++) {
@@ -235,10 +242,6 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
         sw = e->fabs_;
         e->fabs_ = e->fabst;
         e->fabst = sw;
-        if (t == 1.0 && dmax <= NV_STEP_RELTOL * vscale) {
-            e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
-            return XB_OK;
-        }
     }
     return xb_errorf(err, XB_ERUNTIME, "native: Newton did not converge in %d iterations (KCL error "
                      "%.3g relative)",
