@@ -117,8 +117,10 @@ void xb_dataset_free(xb_dataset *d);
 /* ------------------------------------------------------------------ tile engines */
 /* The per-tile MVM, pluggable.  A tile is one physical array of cfg rows x cols
  * (xb_array_params p, rows/cols set).  `program` receives the target conductances
- * (rows x cols siemens) and returns an engine-owned tile handle; an engine with
- * programming noise samples it here, once.  `mvm` takes v (K x rows, volts) and
+ * (rows x cols siemens; when the array parameters switch on variability the
+ * executor has already applied xb_netlist_program with a per-tile seed, so every
+ * engine sees the same programmed conductances) and returns an engine-owned tile
+ * handle; an engine with its own programming-noise model samples it here, once.  `mvm` takes v (K x rows, volts) and
  * fills i_out (K x cols, amperes into the column sense nodes).
  * Optional hooks (NULL = executor default): `array_energy` returns the array
  * energy of that mvm (joules, all K vectors), `mvm_time_s` the settling/read time
@@ -138,6 +140,9 @@ typedef struct xb_tile_engine {
 /* Exact I = V G (no wires, linear devices): the reference the executor's mapping,
  * DAC and ADC are checked against. */
 void xb_tile_engine_ideal(xb_tile_engine *e);
+/* Every tile MVM solved by the native exact engine (xb_engine_native_*): wires,
+ * driver/sense resistances, cells and device read nonlinearity. */
+void xb_tile_engine_native(xb_tile_engine *e);
 
 /* ------------------------------------------------------------------ executor */
 /* Energy and timing parameters (defaults and their sources: xb_exec_config_default,

@@ -1,9 +1,356 @@
-/* xbar run: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+/* xbar run: a network on crossbar tiles: accuracy, per-layer error vs ideal,
+ * energy/latency per inference, optional JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "xbar/engine.h"
+#include "xbar/exec.h"
 
 static const char k_help[] =
-    "usage: xbar run [options]\n"
+    "usage: xbar run --network NET.h5 [options]\n"
     "\n"
-    "Not implemented yet.\n";
+    "Run a network (docs/hdf5-network.md) on Fashion-MNIST test images: top-1 accuracy,\n"
+    "per-layer output error (relative L2) against the ideal float network, energy and\n"
+    "latency per inference.  Dense/conv layers are split into tiles of the array size,\n"
+    "weights mapped to differential column pairs (G+ - G-) in [g_min, g_max], inputs go\n"
+    "through a DAC (negative inputs in a second phase), outputs through a calibrated ADC,\n"
+    "partial sums are added digitally (docs/executor.md).\n"
+    "\n"
+    "options:\n"
+    "  --network FILE         network file (required)\n"
+    "  --engine E             ideal | tiled-ideal | native       [tiled-ideal]\n"
+    "                         ideal: float network (OpenBLAS); tiled-ideal: tiles with exact\n"
+    "                         I = V G; native: every tile MVM solved by the native circuit engine\n"
+    "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
+    "  --limit N              first N test images              [all 10000]\n"
+    "  --calib N              calibration images (from the training set) [256]\n"
+    "  --batch N              images per forward pass          [500]\n"
+    "  --tile-rows R          array rows (inputs per tile)     [64]\n"
+    "  --tile-cols C          array columns, even: C/2 weights per tile [64]\n"
+    "  --dac-bits B           input DAC bits, 0 = ideal        [8]\n"
+    "  --adc-bits B           output ADC bits (signed), 0 = ideal [8]\n"
+    "  --dac-range X          input full scale; default: calibrated per layer\n"
+    "  --adc-headroom X       calibrated ADC range x X         [1]\n"
+    "  --no-calibration       no per-column affine calibration\n"
+    "  --t-mvm S              time of one array read           [1e-7]\n"
+    "  --adc-fom J            ADC energy per level (Walden FOM) [6.1e-15]\n"
+    "  --dac-energy J         DAC energy per input bit          [3.9e-13]\n"
+    "  --json FILE            also write the results as JSON\n"
+    "  --threads N            OpenBLAS threads                 [library default]\n"
+    "\n"
+    "array options (the tile circuit; --rows/--cols are set by --tile-rows/--tile-cols):\n"
+    "  --device, --cell, --r-wire, --r-wire-row, --r-wire-col, --r-driver, --r-sense,\n"
+    "  --v-read, --g-min, --g-max, --v-gate, --seed, --var-program, --stuck-on, --stuck-off\n"
+    "  (see 'xbar netlist --help')\n";
 
-int xb_cmd_run(int argc, char **argv) { return xb_cli_not_implemented("run", k_help, argc, argv); }
+typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE } engine_kind;
+static const char *const k_engines[] = {"ideal", "tiled-ideal", "native"};
+
+extern void openblas_set_num_threads(int num_threads);
+
+typedef struct {
+    double sq_diff, sq_ref;
+} l2_acc;
+
+static float **alloc_acts(const xb_network *net, size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    if (!a) return NULL;
+    for (size_t k = 0; k < nl; k++)
+        if (!(a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float)))) {
+            for (size_t j = 0; j < k; j++) free(a[j]);
+            free(a);
+            return NULL;
+        }
+    return a;
+}
+
+static void free_acts(float **a, size_t nl)
+{
+    if (!a) return;
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+}
+
+/* A JSON string literal (quotes, backslashes and control characters escaped). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void shape_str(const xb_layer *l, char *buf, size_t n)
+{
+    if (l->out_h == 1 && l->out_w == 1) snprintf(buf, n, "%zu", l->out_c);
+    else snprintf(buf, n, "%zux%zux%zu", l->out_c, l->out_h, l->out_w);
+}
+
+int xb_cmd_run(int argc, char **argv)
+{
+    if (xb_cli_wants_help(argc, argv)) {
+        fputs(k_help, stdout);
+        return 0;
+    }
+    const char *net_path = NULL, *dir = NULL, *json_path = NULL;
+    engine_kind ek = ENG_TILED_IDEAL;
+    size_t limit = 0, calib_n = 256, batch = 500, threads = 0;
+    xb_exec_config cfg;
+    xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
+    xb_array_params *p = &cfg.array;
+    xb_error err;
+    xb_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        size_t n;
+        double d;
+        char flag[32];
+        size_t fl = strcspn(a, "=");
+        snprintf(flag, sizeof flag, "%.*s", (int)(fl < 31 ? fl : 31), a);
+#define VAL() (v = xb_cli_flag_value(argc, argv, &i, flag, &err))
+        if (!strcmp(flag, "--network")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            net_path = v;
+        } else if (!strcmp(flag, "--dataset")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            dir = v;
+        } else if (!strcmp(flag, "--json")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            json_path = v;
+        } else if (!strcmp(flag, "--engine")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            size_t e = 0;
+            while (e < 3 && strcmp(v, k_engines[e])) e++;
+            if (e == 3) return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native)", v);
+            ek = (engine_kind)e;
+        } else if (!strcmp(flag, "--limit") || !strcmp(flag, "--calib") || !strcmp(flag, "--batch") ||
+                   !strcmp(flag, "--tile-rows") || !strcmp(flag, "--tile-cols") || !strcmp(flag, "--dac-bits") ||
+                   !strcmp(flag, "--adc-bits") || !strcmp(flag, "--threads")) {
+            if (!VAL() || xb_parse_size(v, flag, &n, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+            if (!strcmp(flag, "--limit")) limit = n;
+            else if (!strcmp(flag, "--calib")) calib_n = n;
+            else if (!strcmp(flag, "--batch")) batch = n;
+            else if (!strcmp(flag, "--tile-rows")) cfg.tile_rows = n;
+            else if (!strcmp(flag, "--tile-cols")) cfg.tile_cols = n;
+            else if (!strcmp(flag, "--dac-bits")) cfg.dac_bits = n > 64 ? 64 : (int)n;
+            else if (!strcmp(flag, "--adc-bits")) cfg.adc_bits = n > 64 ? 64 : (int)n;
+            else threads = n;
+            if ((!strcmp(flag, "--calib") || !strcmp(flag, "--batch") || !strcmp(flag, "--limit")) && n == 0)
+                return xb_cli_usage_error("run", "%s: must be >= 1", flag);
+        } else if (!strcmp(flag, "--dac-range") || !strcmp(flag, "--adc-headroom") || !strcmp(flag, "--t-mvm") ||
+                   !strcmp(flag, "--adc-fom") || !strcmp(flag, "--dac-energy")) {
+            if (!VAL() || xb_parse_double(v, flag, &d, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+            if (!strcmp(flag, "--dac-range")) {
+                if (!(d > 0)) return xb_cli_usage_error("run", "--dac-range: must be > 0");
+                cfg.dac_range = d;
+            } else if (!strcmp(flag, "--adc-headroom")) {
+                cfg.adc_headroom = d;
+            } else {
+                if (!(d >= 0)) return xb_cli_usage_error("run", "%s: must be >= 0", flag);
+                if (!strcmp(flag, "--t-mvm")) cfg.energy.t_mvm_s = d;
+                else if (!strcmp(flag, "--adc-fom")) cfg.energy.adc_fom_joule_per_step = d;
+                else cfg.energy.dac_joule_per_bit = d;
+            }
+        } else if (!strcmp(a, "--no-calibration")) {
+            cfg.affine_calibration = 0;
+        } else if (!strcmp(flag, "--rows") || !strcmp(flag, "--cols")) {
+            return xb_cli_usage_error("run", "%s: the array size is --tile-rows/--tile-cols", flag);
+        } else {
+            int r = xb_cli_array_option(argc, argv, &i, p, &err);
+            if (r < 0) return xb_cli_usage_error("run", "%s", err.msg);
+            if (r == 0) return xb_cli_usage_error("run", "unknown option '%s'", a);
+        }
+#undef VAL
+    }
+    if (!net_path) return xb_cli_usage_error("run", "--network: required");
+    if (xb_exec_config_check(&cfg, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+    if (threads) openblas_set_num_threads((int)threads);
+
+    xb_network *net = NULL;
+    xb_dataset *test = NULL, *cal = NULL;
+    xb_exec *ex = NULL;
+    float **ideal = NULL, **analog = NULL;
+    l2_acc *l2 = NULL;
+    size_t nl = 0;
+    int rc = xb_network_read(net_path, &net, &err);
+    if (rc) return xb_cli_fail("run", &err);
+    nl = xb_network_n_layers(net);
+    const size_t n_classes = xb_network_output_size(net), in_sz = xb_network_input_size(net);
+    if ((rc = xb_dataset_load_fmnist(dir, 0, limit, &test, &err))) goto out;
+    if (test->rows * test->cols != in_sz) {
+        rc = xb_errorf(&err, XB_EINPUT, "%s: input size %zu, but the dataset images have %zux%zu pixels", net_path,
+                       in_sz, test->rows, test->cols);
+        goto out;
+    }
+    if (n_classes < 10) {
+        rc = xb_errorf(&err, XB_EINPUT, "%s: the network has %zu outputs, Fashion-MNIST has 10 classes", net_path,
+                       n_classes);
+        goto out;
+    }
+    if (batch > test->n) batch = test->n;
+    ideal = alloc_acts(net, batch);
+    l2 = calloc(nl, sizeof *l2);
+    if (!ideal || !l2) {
+        rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+        goto out;
+    }
+    double t_cal = 0, t0, t_ideal = 0, t_analog = 0;
+    if (ek != ENG_IDEAL) {
+        xb_tile_engine eng;
+        if (ek == ENG_TILED_IDEAL) xb_tile_engine_ideal(&eng);
+        else xb_tile_engine_native(&eng);
+        if (!(analog = alloc_acts(net, batch))) {
+            rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+            goto out;
+        }
+        t0 = xb_now_s();
+        if ((rc = xb_exec_new(net, &cfg, &eng, &ex, &err))) goto out;
+        if ((rc = xb_dataset_load_fmnist(dir, 1, calib_n, &cal, &err))) goto out;
+        if ((rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
+        t_cal = xb_now_s() - t0;
+    }
+    size_t ok_ideal = 0, ok_analog = 0;
+    for (size_t s0 = 0; s0 < test->n; s0 += batch) {
+        size_t nb = test->n - s0 < batch ? test->n - s0 : batch;
+        const float *x = test->images + s0 * in_sz;
+        t0 = xb_now_s();
+        if ((rc = xb_network_forward(net, x, nb, ideal, &err))) goto out;
+        t_ideal += xb_now_s() - t0;
+        ok_ideal += (size_t)llround(xb_exec_top1(ideal[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
+        if (!ex) continue;
+        t0 = xb_now_s();
+        if ((rc = xb_exec_forward(ex, x, nb, analog, &err))) goto out;
+        t_analog += xb_now_s() - t0;
+        ok_analog += (size_t)llround(xb_exec_top1(analog[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
+        for (size_t k = 0; k < nl; k++) {
+            size_t m = nb * xb_layer_out_size(xb_network_layer(net, k));
+            for (size_t i = 0; i < m; i++) {
+                double dd = (double)analog[k][i] - (double)ideal[k][i];
+                l2[k].sq_diff += dd * dd;
+                l2[k].sq_ref += (double)ideal[k][i] * ideal[k][i];
+            }
+        }
+    }
+
+    /* ---- report ---- */
+    const double N = (double)test->n, macs = xb_network_macs(net);
+    double e_arr = 0, e_dac = 0, e_adc = 0, e_dig = 0, lat = 0;
+    xb_exec_layer_stats *st = calloc(nl, sizeof *st);
+    if (!st) {
+        rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; ex && k < nl; k++) {
+        xb_exec_get_layer_stats(ex, k, &st[k]);
+        e_arr += st[k].e_array_joule / N;
+        e_dac += st[k].e_dac_joule / N;
+        e_adc += st[k].e_adc_joule / N;
+        e_dig += st[k].e_digital_joule / N;
+        lat += st[k].latency_s / N;
+    }
+    const double e_tot = e_arr + e_dac + e_adc + e_dig;
+    const double e_fp32 = macs * cfg.energy.base_mac_fp32_joule, e_int8 = macs * cfg.energy.base_mac_int8_joule;
+    const double acc_i = ok_ideal / N, acc_a = ok_analog / N;
+    printf("network: %s (%zu layers, %.0f MACs per inference)\n", net_path, nl, macs);
+    if (ex)
+        printf("engine: %s, device %s [%.3g, %.3g] S, tiles %zux%zu (%zu weight columns), DAC %d bit, ADC %d bit, "
+               "affine calibration %s, %zu calibration images (%.2f s)\n",
+               k_engines[ek], xb_device_name(p->device), p->g_min_siemens, p->g_max_siemens, cfg.tile_rows,
+               cfg.tile_cols, cfg.tile_cols / 2, cfg.dac_bits, cfg.adc_bits, cfg.affine_calibration ? "on" : "off",
+               cal ? cal->n : 0, t_cal);
+    else printf("engine: ideal (float, OpenBLAS)\n");
+    printf("images: %zu Fashion-MNIST test images\n", test->n);
+    if (ex)
+        printf("top-1 accuracy: ideal %.2f%%  %s %.2f%%  (%+.2f points)\n", 100 * acc_i, k_engines[ek], 100 * acc_a,
+               100 * (acc_a - acc_i));
+    else printf("top-1 accuracy: %.2f%%\n", 100 * acc_i);
+    printf("time: ideal %.3f s", t_ideal);
+    if (ex) printf(", %s %.3f s (%.1fx ideal)", k_engines[ek], t_analog, t_ideal > 0 ? t_analog / t_ideal : 0.0);
+    printf("\n");
+    if (ex) {
+        printf("per layer (error = relative L2 of the layer output vs ideal, over all images):\n");
+        printf("  %-5s %-9s %-10s %6s %12s %12s %12s\n", "layer", "type", "output", "tiles", "rel-L2", "E/inf [pJ]",
+               "t/inf [ns]");
+        for (size_t k = 0; k < nl; k++) {
+            const xb_layer *l = xb_network_layer(net, k);
+            char shp[64];
+            shape_str(l, shp, sizeof shp);
+            double rel = l2[k].sq_ref > 0 ? sqrt(l2[k].sq_diff / l2[k].sq_ref) : sqrt(l2[k].sq_diff);
+            double e = (st[k].e_array_joule + st[k].e_dac_joule + st[k].e_adc_joule + st[k].e_digital_joule) / N;
+            printf("  %-5zu %-9s %-10s %6zu %12.3e %12.2f %12.1f\n", k, xb_layer_kind_name(l->kind), shp, st[k].n_tiles,
+                   rel, e * 1e12, st[k].latency_s / N * 1e9);
+        }
+        printf("energy per inference: array %.2f pJ, DAC %.2f pJ, ADC %.2f pJ, digital %.2f pJ, total %.2f pJ\n",
+               e_arr * 1e12, e_dac * 1e12, e_adc * 1e12, e_dig * 1e12, e_tot * 1e12);
+        printf("latency per inference: %.1f ns (layers in sequence, tiles of a layer in parallel)\n", lat * 1e9);
+        printf("efficiency: %.2f TOPS/W (2 ops per MAC)\n", e_tot > 0 ? 2 * macs / e_tot / 1e12 : 0.0);
+    }
+    printf("digital baselines (arithmetic only, 45 nm): fp32 %.1f pJ, int8 %.1f pJ per inference", e_fp32 * 1e12,
+           e_int8 * 1e12);
+    if (ex && e_tot > 0) printf("; analog saves %.1fx vs fp32, %.1fx vs int8", e_fp32 / e_tot, e_int8 / e_tot);
+    printf("\n");
+
+    if (json_path) {
+        FILE *f = fopen(json_path, "w");
+        if (!f) {
+            rc = xb_errorf(&err, XB_ERUNTIME, "--json: cannot write %s", json_path);
+            free(st);
+            goto out;
+        }
+        fprintf(f, "{\n  \"network\": ");
+        json_str(f, net_path);
+        fprintf(f, ",\n  \"engine\": \"%s\",\n  \"images\": %zu,\n", k_engines[ek], test->n);
+        fprintf(f, "  \"device\": \"%s\",\n  \"g_min_siemens\": %.6g,\n  \"g_max_siemens\": %.6g,\n",
+                xb_device_name(p->device), p->g_min_siemens, p->g_max_siemens);
+        fprintf(f, "  \"tile_rows\": %zu,\n  \"tile_cols\": %zu,\n  \"dac_bits\": %d,\n  \"adc_bits\": %d,\n",
+                cfg.tile_rows, cfg.tile_cols, cfg.dac_bits, cfg.adc_bits);
+        fprintf(f, "  \"affine_calibration\": %s,\n  \"calibration_images\": %zu,\n",
+                cfg.affine_calibration ? "true" : "false", cal ? cal->n : 0);
+        fprintf(f, "  \"accuracy_ideal\": %.6f,\n", acc_i);
+        if (ex) fprintf(f, "  \"accuracy\": %.6f,\n", acc_a);
+        else fprintf(f, "  \"accuracy\": %.6f,\n", acc_i);
+        fprintf(f, "  \"time_ideal_s\": %.6g,\n  \"time_engine_s\": %.6g,\n  \"time_calibration_s\": %.6g,\n", t_ideal,
+                t_analog, t_cal);
+        fprintf(f, "  \"macs_per_inference\": %.0f,\n", macs);
+        fprintf(f, "  \"layers\": [\n");
+        for (size_t k = 0; k < nl; k++) {
+            const xb_layer *l = xb_network_layer(net, k);
+            double rel = l2[k].sq_ref > 0 ? sqrt(l2[k].sq_diff / l2[k].sq_ref) : sqrt(l2[k].sq_diff);
+            fprintf(f,
+                    "    {\"index\": %zu, \"type\": \"%s\", \"out_shape\": [%zu, %zu, %zu], \"tiles\": %zu, "
+                    "\"rel_l2_vs_ideal\": %.6g, \"energy_array_joule\": %.6g, \"energy_dac_joule\": %.6g, "
+                    "\"energy_adc_joule\": %.6g, \"energy_digital_joule\": %.6g, \"latency_s\": %.6g}%s\n",
+                    k, xb_layer_kind_name(l->kind), l->out_c, l->out_h, l->out_w, st[k].n_tiles, ex ? rel : 0.0,
+                    st[k].e_array_joule / N, st[k].e_dac_joule / N, st[k].e_adc_joule / N, st[k].e_digital_joule / N,
+                    st[k].latency_s / N, k + 1 < nl ? "," : "");
+        }
+        fprintf(f, "  ],\n");
+        fprintf(f, "  \"energy_per_inference_joule\": {\"array\": %.6g, \"dac\": %.6g, \"adc\": %.6g, \"digital\": %.6g, "
+                   "\"total\": %.6g},\n",
+                e_arr, e_dac, e_adc, e_dig, e_tot);
+        fprintf(f, "  \"latency_per_inference_s\": %.6g,\n", lat);
+        fprintf(f, "  \"tops_per_watt\": %.6g,\n", e_tot > 0 ? 2 * macs / e_tot / 1e12 : 0.0);
+        fprintf(f, "  \"baseline_fp32_joule\": %.6g,\n  \"baseline_int8_joule\": %.6g\n}\n", e_fp32, e_int8);
+        if (fclose(f) != 0) rc = xb_errorf(&err, XB_ERUNTIME, "--json: cannot write %s", json_path);
+    }
+    free(st);
+out:
+    free_acts(ideal, nl);
+    free_acts(analog, nl);
+    free(l2);
+    xb_exec_free(ex);
+    xb_dataset_free(test);
+    xb_dataset_free(cal);
+    xb_network_free(net);
+    if (rc) return xb_cli_fail("run", &err);
+    return 0;
+}

@@ -159,6 +159,19 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                     g->data[i * C + 2 * j + 1] = gmin + dg * (w < 0 ? -w : 0.0);
                 }
             }
+            if (ex->tile_p.var_program || ex->tile_p.stuck_on_rate > 0 || ex->tile_p.stuck_off_rate > 0) {
+                /* Program with a seed of its own per tile (splitmix64 of seed, layer, tile). */
+                xb_array_params tp = ex->tile_p;
+                uint64_t z = tp.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t)k << 40) + ((uint64_t)r << 20) + c);
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+                tp.seed = z ^ (z >> 31);
+                rc = xb_netlist_program(&tp, g, g, err);
+                if (rc) {
+                    xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
+                    break;
+                }
+            }
             double *rs = m->rowsum_g + (r * m->n_ct + c) * R;
             for (size_t i = 0; i < R; i++) {
                 double s = 0;
@@ -295,7 +308,10 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                 for (size_t c = 0; c < m->n_ct; c++) {
                     size_t t = r * m->n_ct + c;
                     int rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err);
-                    if (rc) return xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c), rc;
+                    if (rc) {
+                        xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
+                        return rc;
+                    }
                     const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
                     if (mode == MODE_RANGE) {
                         double mx = m->adc_range[t];
