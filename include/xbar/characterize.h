@@ -1,0 +1,166 @@
+/*
+ * xbar characterize stage: campaigns (INI files, docs/campaigns.md), sweep points, and
+ * the results HDF5 file (docs/hdf5-results.md).
+ *
+ *   campaign text --xb_char_campaign_parse--> N sweep points (cartesian product of lists)
+ *   xb_char_run: runs the points not yet in the results file, several in parallel (one
+ *   forked point process each, every simulation inside it on an engine worker), writes
+ *   each finished point to the file as it completes (file closed between points, so a
+ *   kill -9 loses at most the points in flight), records failed points with their log.
+ */
+#ifndef XBAR_CHARACTERIZE_H
+#define XBAR_CHARACTERIZE_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "xbar/common.h"
+#include "xbar/engine.h"
+#include "xbar/netlist.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Results file format name and version (root attributes "format", "format_version"). */
+#define XB_CHAR_FORMAT "xbar-results"
+#define XB_CHAR_FORMAT_VERSION 1
+
+/* Engine requested for a point's static solves (issue 8): spice, native (SuiteSparse),
+ * auto (native above a size threshold, a sample re-solved in ngspice), ideal (V.G only,
+ * no circuit: for smoke runs). */
+typedef enum { XB_CHAR_ENGINE_SPICE = 0, XB_CHAR_ENGINE_NATIVE, XB_CHAR_ENGINE_AUTO, XB_CHAR_ENGINE_IDEAL } xb_char_engine;
+const char *xb_char_engine_name(xb_char_engine e);
+
+/* Input statistics of the random input vectors. */
+typedef enum { XB_CHAR_INPUT_UNIFORM = 0, XB_CHAR_INPUT_SPARSE, XB_CHAR_INPUT_ONEHOT, XB_CHAR_INPUT_BITSERIAL } xb_char_input;
+const char *xb_char_input_name(xb_char_input in);
+
+/* One sweep point: everything needed to compute it. */
+typedef struct xb_char_point {
+    size_t index;            /* position in the sweep, 0..N-1 */
+    char name[32];           /* HDF5 group name under /points: "p00012" */
+    char key[768];           /* canonical "k=v ..." description of the point */
+    uint64_t seed;           /* base seed of this point (campaign seed mixed with the key) */
+
+    xb_array_params array;   /* complete array configuration (variability switches included) */
+    xb_char_engine engine;   /* as requested */
+    int use_native;          /* resolved engine for static solves: 1 native, 0 spice/ideal */
+    int spice_check;         /* auto: also solve sample 0 in ngspice and record the disagreement */
+
+    xb_char_input input;
+    double input_density;    /* sparse: probability that an input is non-zero */
+    int bit_levels;          /* bitserial: bits per input (levels = 2^bits) */
+    size_t samples;          /* random target G matrices */
+    size_t monte_carlo;      /* variability realisations per target */
+    size_t vectors;          /* input vectors K per (G) sample */
+
+    unsigned read_schemes;   /* bit (1u << xb_read_scheme) for FLOAT, V2, V3; 0 = none */
+
+    int transient;           /* run the transient read (settling, energy, peaks) */
+    double t_read_s;         /* read pulse width at full amplitude */
+    double t_rise_s;         /* input step rise time */
+    double settle_tol;       /* relative band for the settling time (1e-3 = 0.1%) */
+    size_t t_points;         /* maximum time step = t_read / t_points */
+
+    int program;             /* dynamic programming curves (device pulse trains) */
+    size_t pulses;           /* pulses per direction per cycle */
+    size_t cycles;           /* potentiation/depression cycles (cycle-to-cycle spread) */
+    double pulse_volt;       /* programming pulse amplitude (device default when 0) */
+    double pulse_width_s;    /* programming pulse width (device default when 0) */
+} xb_char_point;
+
+typedef struct xb_campaign xb_campaign;
+
+/* Parse a campaign.  `name` (the file path) prefixes every message: "name:LINE: ...".
+ * Unknown sections/keys and bad values are XB_EINPUT. */
+int xb_char_campaign_parse(const char *text, const char *name, xb_campaign **out, xb_error *err);
+int xb_char_campaign_load(const char *path, xb_campaign **out, xb_error *err);
+void xb_char_campaign_free(xb_campaign *c);
+
+const char *xb_char_campaign_name(const xb_campaign *c);
+const char *xb_char_campaign_text(const xb_campaign *c);
+size_t xb_char_campaign_npoints(const xb_campaign *c);
+const xb_char_point *xb_char_campaign_point(const xb_campaign *c, size_t k);
+int xb_char_campaign_workers(const xb_campaign *c);      /* parallel points, 0 = cores */
+double xb_char_campaign_timeout_s(const xb_campaign *c); /* per simulation job */
+
+/* ------------------------------------------------------------------ one point */
+/* Compute point k and write its datasets into the open group `g` (docs/hdf5-results.md).
+ * Simulations run through the engine with options eo.  Returns XB_OK, or the error of
+ * the first failing simulation (the caller records the point as failed). */
+int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *eo, hid_t g,
+                          xb_error *err);
+
+/* ------------------------------------------------------------------ whole campaign */
+typedef struct xb_char_progress {
+    size_t total;           /* points in the campaign */
+    size_t skipped;         /* already in the file when the run started */
+    size_t to_run;          /* points this run will compute */
+    size_t done;            /* of to_run, finished so far (ok or failed) */
+    size_t failed;          /* of done, failed */
+    const char *point;      /* name of the point just finished (NULL at start) */
+    const char *key;        /* its description */
+    int status;             /* XB_OK or its failure code */
+    const char *message;    /* failure message, "" when ok */
+    double point_s;         /* wall time of that point */
+    double elapsed_s;       /* since the run started */
+    double eta_s;           /* estimate of the remaining time, < 0 when unknown */
+} xb_char_progress;
+
+typedef void (*xb_char_progress_fn)(void *user, const xb_char_progress *pr);
+
+typedef struct xb_char_run_opts {
+    int force;              /* overwrite an existing file of another campaign / start over */
+    int retry_failed;       /* recompute points recorded as failed */
+    size_t max_points;      /* stop after computing this many points (0 = all) */
+    int n_parallel;         /* points in flight; 0 = campaign `workers`, else cores */
+    double timeout_s;       /* per simulation job; 0 = campaign value */
+    xb_char_progress_fn progress;
+    void *user;
+} xb_char_run_opts;
+
+typedef struct xb_char_run_stats {
+    size_t total, skipped, ran, failed;
+    size_t run_number;      /* 1 for the first invocation on a file, then 2, 3, ... */
+} xb_char_run_stats;
+
+/* Run the campaign into out_path (see the top of this file).  XB_EINPUT if out_path exists
+ * and holds another campaign (or is not a results file) and !force.  A failed point does
+ * not fail the run. */
+int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
+                xb_char_run_stats *stats, xb_error *err);
+
+/* ------------------------------------------------------------------ pieces, for tests */
+/* Transient read of the static MVM circuit with wire capacitance c_wire_farad per segment:
+ * inputs v (length rows) step from 0 with rise t_rise, held for t_read.  Results:
+ * settling time of every column current to within tol of its final value (t_settle_s,
+ * length cols, measured from t = 0), the largest of them, the read energy (integral of the
+ * power supplied by the row sources over [0, t_rise + t_read]), peak column currents and
+ * the peak total supply current. */
+typedef struct xb_char_transient {
+    double *t_settle_s;      /* cols */
+    double t_settle_max_s;
+    double e_read_joule;
+    double *i_peak_amp;      /* cols */
+    double i_supply_peak_amp;
+    double *i_final_amp;     /* cols: currents at the end of the pulse */
+    int settled;             /* every column settled before 90% of the pulse */
+    size_t n_time;           /* samples of the waveforms below */
+    double *time_s;          /* n_time */
+    double *i_col_amp;       /* n_time x cols */
+    double *p_supply_watt;   /* n_time */
+} xb_char_transient;
+
+int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, const xb_matrix *g,
+                          const double *v, double t_rise_s, double t_read_s, double tol,
+                          size_t t_points, xb_char_transient *out, char **deck_out, xb_error *err);
+void xb_char_transient_clear(xb_char_transient *t);
+
+/* Relative L2 error ||a - b|| / ||b|| over n values (0 when both are zero). */
+double xb_char_rel_l2(const double *a, const double *b, size_t n, size_t stride);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XBAR_CHARACTERIZE_H */

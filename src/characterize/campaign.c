@@ -1,0 +1,619 @@
+/* Campaign files: INI (libinih) -> validated keys -> cartesian product of sweep points.
+ * Format: docs/campaigns.md.  Every error names FILE:LINE. */
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbar/characterize.h"
+
+/* ------------------------------------------------------------------ key table */
+typedef enum { K_STR, K_UINT, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_DIMS, K_SET } key_kind;
+
+typedef struct {
+    const char *section, *name;
+    key_kind kind;
+    int list;                  /* may hold a comma-separated list (a sweep axis) */
+    double lo, hi;             /* numeric bounds (inclusive) */
+    int lo_open;               /* lo is exclusive */
+    const char *const *names;  /* K_ENUM / K_SET names, NULL-terminated */
+} key_desc;
+
+static const char *const k_engines[] = {"spice", "native", "auto", "ideal", NULL};
+static const char *const k_devices[] = {"linear", "rram", "pcm", "ecram", NULL};
+static const char *const k_cells[] = {"1r", "1t1r", "1s1r", NULL};
+static const char *const k_inputs[] = {"uniform", "sparse", "onehot", "bitserial", NULL};
+static const char *const k_schemes[] = {"mvm", "float", "v2", "v3", NULL}; /* xb_read_scheme order */
+
+#define BIG 1e300
+/* Order matters: the sweep's cartesian product runs over list keys in this order, the
+ * last one fastest; `device` comes first because it resets the device defaults. */
+static const key_desc k_keys[] = {
+    {"campaign", "name", K_STR, 0, 0, 0, 0, NULL},
+    {"campaign", "description", K_STR, 0, 0, 0, 0, NULL},
+    {"campaign", "seed", K_UINT, 0, 0, BIG, 0, NULL},
+    {"campaign", "workers", K_SIZE, 0, 0, 256, 0, NULL},
+    {"campaign", "timeout_s", K_DOUBLE, 0, 0, BIG, 1, NULL},
+    {"campaign", "auto_native_above", K_SIZE, 0, 1, 1e6, 0, NULL},
+    {"campaign", "auto_spice_check", K_DOUBLE, 0, 0, 1, 0, NULL},
+    {"campaign", "auto_spice_max", K_SIZE, 0, 1, 1e6, 0, NULL},
+    {"array", "device", K_ENUM, 1, 0, 0, 0, k_devices},
+    {"array", "size", K_DIMS, 1, 1, 65536, 0, NULL},
+    {"array", "cell", K_ENUM, 1, 0, 0, 0, k_cells},
+    {"array", "r_wire_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "r_wire_row_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "r_wire_col_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "r_driver_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "r_sense_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "c_wire_farad", K_DOUBLE, 1, 0, BIG, 0, NULL},
+    {"array", "v_read_volt", K_DOUBLE, 1, 0, 10, 1, NULL},
+    {"array", "g_max_siemens", K_DOUBLE, 1, 0, 1, 1, NULL},
+    {"array", "g_min_siemens", K_DOUBLE, 1, 0, 1, 1, NULL},
+    {"array", "on_off_ratio", K_DOUBLE, 1, 1, BIG, 1, NULL},
+    {"array", "v_gate_volt", K_DOUBLE, 1, 0, 10, 0, NULL},
+    {"campaign", "engine", K_ENUM, 1, 0, 0, 0, k_engines},
+    {"variability", "program", K_BOOL, 1, 0, 0, 0, NULL},
+    {"variability", "d2d", K_BOOL, 1, 0, 0, 0, NULL},
+    {"variability", "stuck_on_rate", K_DOUBLE, 1, 0, 1, 0, NULL},
+    {"variability", "stuck_off_rate", K_DOUBLE, 1, 0, 1, 0, NULL},
+    {"variability", "monte_carlo", K_SIZE, 0, 1, 100000, 0, NULL},
+    {"inputs", "distribution", K_ENUM, 1, 0, 0, 0, k_inputs},
+    {"inputs", "density", K_DOUBLE, 1, 0, 1, 1, NULL},
+    {"inputs", "bit_levels", K_SIZE, 1, 1, 16, 0, NULL},
+    {"inputs", "samples", K_SIZE, 0, 1, 100000, 0, NULL},
+    {"inputs", "vectors", K_SIZE, 0, 1, 100000, 0, NULL},
+    {"read", "schemes", K_SET, 0, 0, 0, 0, k_schemes},
+    {"transient", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
+    {"transient", "t_read_s", K_DOUBLE, 1, 0, 1, 1, NULL},
+    {"transient", "t_rise_s", K_DOUBLE, 0, 0, 1, 1, NULL},
+    {"transient", "settle_tolerance", K_DOUBLE, 0, 0, 0.5, 1, NULL},
+    {"transient", "t_points", K_SIZE, 0, 10, 1e6, 0, NULL},
+    {"transient", "max_size", K_SIZE, 0, 1, 65536, 0, NULL},
+    {"program", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
+    {"program", "pulses", K_SIZE, 0, 1, 100000, 0, NULL},
+    {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
+    {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
+    {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
+};
+#define NKEYS (sizeof k_keys / sizeof k_keys[0])
+
+typedef struct {
+    double a, b; /* value (K_DIMS: rows, cols) */
+} kval;
+
+typedef struct {
+    int set;
+    int line;
+    size_t n;
+    kval *v;
+    char *str; /* K_STR */
+} kslot;
+
+struct xb_campaign {
+    char *path;
+    char *text;
+    kslot slots[NKEYS];
+    char name[128];
+    uint64_t seed;
+    int workers;
+    double timeout_s;
+    size_t npoints;
+    xb_char_point *points;
+};
+
+/* ------------------------------------------------------------------ parsing */
+typedef struct {
+    xb_campaign *c;
+    const char *fname;
+    int line;          /* line of the current callback (counted by us, see below) */
+    char msg[512];     /* first semantic error */
+    int msg_line;
+    const char *text;  /* for locating lines */
+} parse_ctx;
+
+static int find_key(const char *section, const char *name)
+{
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(k_keys[k].section, section) == 0 && strcmp(k_keys[k].name, name) == 0) return (int)k;
+    return -1;
+}
+
+static int known_section(const char *section)
+{
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(k_keys[k].section, section) == 0) return 1;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+static int lookup_name(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+static void names_list(const char *const *names, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++) {
+        strncat(buf, i ? ", " : "", n - strlen(buf) - 1);
+        strncat(buf, names[i], n - strlen(buf) - 1);
+    }
+}
+
+static int parse_one(const key_desc *d, const char *item, kval *out, char *msg, size_t msz)
+{
+    char *end;
+    switch (d->kind) {
+    case K_BOOL: {
+        static const char *const t[] = {"yes", "true", "on", "1", NULL};
+        static const char *const f[] = {"no", "false", "off", "0", NULL};
+        if (lookup_name(t, item) >= 0) { out->a = 1; return 0; }
+        if (lookup_name(f, item) >= 0) { out->a = 0; return 0; }
+        snprintf(msg, msz, "%s: expected yes or no, got '%s'", d->name, item);
+        return -1;
+    }
+    case K_ENUM: {
+        int i = lookup_name(d->names, item);
+        if (i < 0) {
+            char list[256];
+            names_list(d->names, list, sizeof list);
+            snprintf(msg, msz, "%s: unknown value '%s' (%s)", d->name, item, list);
+            return -1;
+        }
+        out->a = i;
+        return 0;
+    }
+    case K_DIMS: {
+        /* "RxC" or "N" (square) */
+        const char *x = strpbrk(item, "xX");
+        char *e1, *e2;
+        errno = 0;
+        unsigned long long r = strtoull(item, &e1, 10), cc;
+        if (x) {
+            if (e1 != x) goto bad_dims;
+            cc = strtoull(x + 1, &e2, 10);
+            if (*e2 || e2 == x + 1) goto bad_dims;
+        } else {
+            if (*e1 || e1 == item) goto bad_dims;
+            cc = r;
+        }
+        if (errno || item[0] == '-' || r < 1 || cc < 1 || r > (unsigned long long)d->hi || cc > (unsigned long long)d->hi) goto bad_dims;
+        out->a = (double)r;
+        out->b = (double)cc;
+        return 0;
+    bad_dims:
+        snprintf(msg, msz, "%s: expected ROWSxCOLS (e.g. 16x16) with 1..%g, got '%s'", d->name, d->hi, item);
+        return -1;
+    }
+    case K_UINT:
+    case K_SIZE: {
+        errno = 0;
+        if (item[0] == '-' || !isdigit((unsigned char)item[0])) goto bad_int;
+        unsigned long long v = strtoull(item, &end, 10);
+        if (errno || *end) goto bad_int;
+        if ((double)v < d->lo || (double)v > d->hi) {
+            snprintf(msg, msz, "%s: %s out of range [%g, %g]", d->name, item, d->lo, d->hi);
+            return -1;
+        }
+        out->a = (double)v;
+        return 0;
+    bad_int:
+        snprintf(msg, msz, "%s: expected a non-negative integer, got '%s'", d->name, item);
+        return -1;
+    }
+    case K_DOUBLE: {
+        errno = 0;
+        double v = strtod(item, &end);
+        if (errno || end == item || *end || !isfinite(v)) {
+            snprintf(msg, msz, "%s: expected a number, got '%s'", d->name, item);
+            return -1;
+        }
+        if (v < d->lo || (d->lo_open && v == d->lo) || v > d->hi) {
+            snprintf(msg, msz, "%s: %s out of range %s%g, %g]", d->name, item, d->lo_open ? "(" : "[", d->lo,
+                     d->hi);
+            return -1;
+        }
+        out->a = v;
+        return 0;
+    }
+    default:
+        break;
+    }
+    snprintf(msg, msz, "%s: internal: bad key kind", d->name);
+    return -1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *x = user;
+    if (x->msg[0]) return 1; /* keep the first error only */
+    x->msg_line = -1;
+    char msg[512] = "";
+    int k = find_key(section, name);
+    if (k < 0) {
+        if (!section[0]) snprintf(msg, sizeof msg, "key '%s' outside any [section]", name);
+        else if (!known_section(section)) snprintf(msg, sizeof msg, "unknown section [%s]", section);
+        else snprintf(msg, sizeof msg, "unknown key '%s' in [%s]", name, section);
+        goto fail;
+    }
+    const key_desc *d = &k_keys[k];
+    kslot *s = &x->c->slots[k];
+    char *val = strdup(value), *v = trim(val);
+    if (!val) { snprintf(msg, sizeof msg, "out of memory"); goto fail; }
+    if (d->kind == K_STR) {
+        if (s->set) { /* multi-line continuation: append */
+            size_t n = strlen(s->str) + strlen(v) + 2;
+            char *ns = realloc(s->str, n);
+            if (!ns) { free(val); snprintf(msg, sizeof msg, "out of memory"); goto fail; }
+            strcat(ns, " ");
+            strcat(ns, v);
+            s->str = ns;
+        } else {
+            s->str = strdup(v);
+            s->set = 1;
+        }
+        free(val);
+        return 1;
+    }
+    if (!*v) { free(val); snprintf(msg, sizeof msg, "%s: empty value", name); goto fail; }
+    if (s->set && !d->list && d->kind != K_SET) {
+        free(val);
+        snprintf(msg, sizeof msg, "%s: given twice (a single value is expected)", name);
+        goto fail;
+    }
+    /* split on commas (a list); repeated keys / continuation lines append */
+    char *save = NULL;
+    size_t count = 0;
+    for (char *it = strtok_r(v, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *item = trim(it);
+        if (!*item) { free(val); snprintf(msg, sizeof msg, "%s: empty list item", name); goto fail; }
+        if (d->kind == K_SET && strcasecmp(item, "none") == 0) { count++; continue; }
+        kval kv = {0, 0};
+        const key_desc dd = {d->section, d->name, d->kind == K_SET ? K_ENUM : d->kind, d->list, d->lo, d->hi, d->lo_open, d->names};
+        if (parse_one(&dd, item, &kv, msg, sizeof msg)) { free(val); goto fail; }
+        kval *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+        if (!nv) { free(val); snprintf(msg, sizeof msg, "out of memory"); goto fail; }
+        s->v = nv;
+        s->v[s->n++] = kv;
+        count++;
+    }
+    free(val);
+    if (count > 1 && !d->list && d->kind != K_SET) {
+        snprintf(msg, sizeof msg, "%s: takes a single value, not a list", name);
+        goto fail;
+    }
+    s->set = 1;
+    return 1;
+fail:
+    snprintf(x->msg, sizeof x->msg, "%s", msg);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ key line numbers */
+/* inih does not pass line numbers to the handler in Debian's build; find a key's line by
+ * scanning the text (section-aware), for errors found after parsing. */
+static int key_line(const char *text, const char *section, const char *name)
+{
+    char cur[128] = "";
+    int line = 0, found = 0;
+    const char *p = text;
+    while (*p) {
+        line++;
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char buf[512];
+        if (n >= sizeof buf) n = sizeof buf - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        char *s = trim(buf);
+        if (*s == '[') {
+            char *r = strchr(s, ']');
+            if (r) {
+                *r = '\0';
+                snprintf(cur, sizeof cur, "%s", trim(s + 1));
+            }
+        } else if (*s && *s != ';' && *s != '#' && strcmp(cur, section) == 0) {
+            char *eq = strpbrk(s, "=:");
+            if (eq) {
+                *eq = '\0';
+                if (strcmp(trim(s), name) == 0) { found = line; break; }
+            }
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return found;
+}
+
+/* ------------------------------------------------------------------ sweep expansion */
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static const kslot *slot(const xb_campaign *c, const char *section, const char *name)
+{
+    int k = find_key(section, name);
+    return &c->slots[k];
+}
+
+static double scalar(const xb_campaign *c, const char *section, const char *name, double dflt)
+{
+    const kslot *s = slot(c, section, name);
+    return (s->set && s->n) ? s->v[0].a : dflt;
+}
+
+const char *xb_char_engine_name(xb_char_engine e) { return (unsigned)e < 4 ? k_engines[e] : "?"; }
+const char *xb_char_input_name(xb_char_input in) { return (unsigned)in < 4 ? k_inputs[in] : "?"; }
+
+static int build_points(xb_campaign *c, const char *fname, xb_error *err)
+{
+    /* axes: list keys that are set */
+    size_t axis[NKEYS], naxes = 0, total = 1;
+    for (size_t k = 0; k < NKEYS; k++)
+        if (k_keys[k].list && c->slots[k].set && c->slots[k].n) {
+            axis[naxes++] = k;
+            if (total > 10000000 / c->slots[k].n)
+                return xb_errorf(err, XB_EINPUT, "%s:%d: sweep has more than 10 million points", fname,
+                                 c->slots[k].line);
+            total *= c->slots[k].n;
+        }
+    int line_size = slot(c, "array", "size")->line;
+    if (!slot(c, "array", "size")->set)
+        return xb_errorf(err, XB_EINPUT, "%s: [array] size is required (e.g. size = 8x8, 16x16)", fname);
+
+    c->points = calloc(total, sizeof *c->points);
+    if (!c->points) return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", fname);
+    c->npoints = total;
+
+    const kslot *s_gmin = slot(c, "array", "g_min_siemens"), *s_ratio = slot(c, "array", "on_off_ratio");
+    if (s_gmin->set && s_ratio->set)
+        return xb_errorf(err, XB_EINPUT, "%s:%d: on_off_ratio: give either g_min_siemens or on_off_ratio, not both",
+                         fname, s_ratio->line);
+    (void)line_size;
+
+    size_t idx[NKEYS] = {0};
+    size_t auto_native_above = (size_t)scalar(c, "campaign", "auto_native_above", 64);
+    double check_frac = scalar(c, "campaign", "auto_spice_check", 0.1);
+    size_t spice_max = (size_t)scalar(c, "campaign", "auto_spice_max", 64);
+    size_t check_stride = check_frac > 0 ? (size_t)llround(1.0 / check_frac) : 0;
+    if (check_frac > 0 && check_stride < 1) check_stride = 1;
+    size_t auto_native_seen = 0;
+    size_t trans_max = (size_t)scalar(c, "transient", "max_size", 64);
+
+    for (size_t pt = 0; pt < total; pt++) {
+        /* decode pt into per-axis indices, last axis fastest */
+        size_t r = pt;
+        for (size_t a = naxes; a-- > 0;) {
+            size_t n = c->slots[axis[a]].n;
+            idx[a] = r % n;
+            r /= n;
+        }
+        xb_char_point *P = &c->points[pt];
+        P->index = pt;
+        snprintf(P->name, sizeof P->name, "p%05zu", pt);
+        xb_array_params *p = &P->array;
+        double v;
+        /* a tiny local lookup: the chosen value of key (sec, nm) in this point */
+        double chosen[NKEYS];
+        int has[NKEYS];
+        double chosen_b[NKEYS];
+        for (size_t k = 0; k < NKEYS; k++) {
+            has[k] = c->slots[k].set && c->slots[k].n;
+            chosen[k] = has[k] ? c->slots[k].v[0].a : 0;
+            chosen_b[k] = has[k] ? c->slots[k].v[0].b : 0;
+        }
+        for (size_t a = 0; a < naxes; a++) {
+            chosen[axis[a]] = c->slots[axis[a]].v[idx[a]].a;
+            chosen_b[axis[a]] = c->slots[axis[a]].v[idx[a]].b;
+        }
+#define HAS(sec, nm) has[find_key(sec, nm)]
+#define VAL(sec, nm) chosen[find_key(sec, nm)]
+        xb_device_kind dev = HAS("array", "device") ? (xb_device_kind)VAL("array", "device") : XB_DEVICE_LINEAR;
+        xb_array_params_default(p, dev);
+        p->rows = (size_t)VAL("array", "size");
+        p->cols = (size_t)chosen_b[find_key("array", "size")];
+        if (HAS("array", "cell")) p->cell = (xb_cell_kind)VAL("array", "cell");
+        if (HAS("array", "r_wire_ohm")) p->r_wire_row_ohm = p->r_wire_col_ohm = VAL("array", "r_wire_ohm");
+        if (HAS("array", "r_wire_row_ohm")) p->r_wire_row_ohm = VAL("array", "r_wire_row_ohm");
+        if (HAS("array", "r_wire_col_ohm")) p->r_wire_col_ohm = VAL("array", "r_wire_col_ohm");
+        if (HAS("array", "r_driver_ohm")) p->r_driver_ohm = VAL("array", "r_driver_ohm");
+        if (HAS("array", "r_sense_ohm")) p->r_sense_ohm = VAL("array", "r_sense_ohm");
+        if (HAS("array", "c_wire_farad")) p->c_wire_farad = VAL("array", "c_wire_farad");
+        if (HAS("array", "v_read_volt")) p->v_read_volt = VAL("array", "v_read_volt");
+        if (HAS("array", "g_max_siemens")) p->g_max_siemens = VAL("array", "g_max_siemens");
+        if (HAS("array", "g_min_siemens")) p->g_min_siemens = VAL("array", "g_min_siemens");
+        if (HAS("array", "on_off_ratio")) p->g_min_siemens = p->g_max_siemens / VAL("array", "on_off_ratio");
+        if (HAS("array", "v_gate_volt")) p->v_gate_volt = VAL("array", "v_gate_volt");
+        if (HAS("variability", "program")) p->var_program = VAL("variability", "program") != 0;
+        if (HAS("variability", "d2d")) p->var_d2d = VAL("variability", "d2d") != 0;
+        if (HAS("variability", "stuck_on_rate")) p->stuck_on_rate = VAL("variability", "stuck_on_rate");
+        if (HAS("variability", "stuck_off_rate")) p->stuck_off_rate = VAL("variability", "stuck_off_rate");
+        xb_error perr;
+        xb_error_clear(&perr);
+        if (xb_array_params_check(p, &perr)) {
+            const char *field = strstr(perr.msg, "--g-") ? "g_max_siemens" : NULL;
+            int line = field ? slot(c, "array", HAS("array", "on_off_ratio") ? "on_off_ratio" : "g_min_siemens")->line
+                             : line_size;
+            return xb_errorf(err, XB_EINPUT, "%s:%d: point %zu: %s", fname, line, pt, perr.msg);
+        }
+
+        P->engine = HAS("campaign", "engine") ? (xb_char_engine)VAL("campaign", "engine") : XB_CHAR_ENGINE_SPICE;
+        size_t big = p->rows > p->cols ? p->rows : p->cols;
+        if (P->engine == XB_CHAR_ENGINE_NATIVE) P->use_native = 1;
+        else if (P->engine == XB_CHAR_ENGINE_AUTO) {
+            P->use_native = big > auto_native_above;
+            if (P->use_native && check_stride && big <= spice_max) {
+                P->spice_check = (auto_native_seen % check_stride) == 0;
+                auto_native_seen++;
+            }
+        }
+
+        P->input = HAS("inputs", "distribution") ? (xb_char_input)VAL("inputs", "distribution") : XB_CHAR_INPUT_UNIFORM;
+        P->input_density = HAS("inputs", "density") ? VAL("inputs", "density") : 0.25;
+        P->bit_levels = HAS("inputs", "bit_levels") ? (int)VAL("inputs", "bit_levels") : 4;
+        P->samples = (size_t)scalar(c, "inputs", "samples", 2);
+        P->vectors = (size_t)scalar(c, "inputs", "vectors", 8);
+        P->monte_carlo = (size_t)scalar(c, "variability", "monte_carlo", 1);
+
+        const kslot *sch = slot(c, "read", "schemes");
+        if (sch->set) {
+            for (size_t q = 0; q < sch->n; q++)
+                if ((int)sch->v[q].a != XB_READ_MVM) P->read_schemes |= 1u << (int)sch->v[q].a;
+        } else {
+            P->read_schemes = (1u << XB_READ_FLOAT) | (1u << XB_READ_V2) | (1u << XB_READ_V3);
+        }
+        /* the single-cell read is a SPICE run of the whole array: only where spice is used */
+        if (P->use_native || P->engine == XB_CHAR_ENGINE_IDEAL) P->read_schemes = 0;
+
+        P->transient = scalar(c, "transient", "enabled", 0) != 0 && big <= trans_max;
+        P->t_read_s = HAS("transient", "t_read_s") ? VAL("transient", "t_read_s") : 10e-9;
+        P->t_rise_s = scalar(c, "transient", "t_rise_s", 10e-12);
+        P->settle_tol = scalar(c, "transient", "settle_tolerance", 1e-3);
+        P->t_points = (size_t)scalar(c, "transient", "t_points", 200);
+
+        P->program = scalar(c, "program", "enabled", 0) != 0;
+        P->pulses = (size_t)scalar(c, "program", "pulses", 20);
+        P->cycles = (size_t)scalar(c, "program", "cycles", 3);
+        P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
+        P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
+
+        char inp[64];
+        if (P->input == XB_CHAR_INPUT_SPARSE) snprintf(inp, sizeof inp, "sparse:%g", P->input_density);
+        else if (P->input == XB_CHAR_INPUT_BITSERIAL) snprintf(inp, sizeof inp, "bitserial:%d", P->bit_levels);
+        else snprintf(inp, sizeof inp, "%s", xb_char_input_name(P->input));
+        snprintf(P->key, sizeof P->key,
+                 "size=%zux%zu device=%s cell=%s r_wire_row_ohm=%g r_wire_col_ohm=%g r_driver_ohm=%g "
+                 "r_sense_ohm=%g v_read_volt=%g g_min_siemens=%g g_max_siemens=%g c_wire_farad=%g "
+                 "program=%d d2d=%d stuck_on=%g stuck_off=%g input=%s engine=%s t_read_s=%g",
+                 p->rows, p->cols, xb_device_name(p->device), xb_cell_name(p->cell), p->r_wire_row_ohm,
+                 p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm, p->v_read_volt, p->g_min_siemens,
+                 p->g_max_siemens, p->c_wire_farad, p->var_program, p->var_d2d, p->stuck_on_rate,
+                 p->stuck_off_rate, inp, xb_char_engine_name(P->engine), P->t_read_s);
+        /* the same configuration gets the same seed whatever else the campaign sweeps */
+        P->seed = fnv1a(P->key, 14695981039346656037ULL ^ (c->seed * 0x9E3779B97F4A7C15ULL));
+        p->seed = P->seed;
+        (void)v;
+#undef HAS
+#undef VAL
+    }
+    return XB_OK;
+}
+
+/* ------------------------------------------------------------------ public */
+int xb_char_campaign_parse(const char *text, const char *name, xb_campaign **out, xb_error *err)
+{
+    *out = NULL;
+    xb_campaign *c = calloc(1, sizeof *c);
+    if (!c) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    c->path = strdup(name ? name : "<campaign>");
+    c->text = strdup(text);
+    if (!c->path || !c->text) {
+        xb_char_campaign_free(c);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    parse_ctx x = {0};
+    x.c = c;
+    x.fname = c->path;
+    x.text = text;
+    int line = ini_parse_string(text, handler, &x);
+    if (line != 0) {
+        int rc;
+        if (line < 0) rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot parse (out of memory)", c->path);
+        else if (x.msg[0]) rc = xb_errorf(err, XB_EINPUT, "%s:%d: %s", c->path, line, x.msg);
+        else rc = xb_errorf(err, XB_EINPUT, "%s:%d: syntax error (expected [section] or key = value)", c->path, line);
+        xb_char_campaign_free(c);
+        return rc;
+    }
+    for (size_t k = 0; k < NKEYS; k++)
+        if (c->slots[k].set) c->slots[k].line = key_line(text, k_keys[k].section, k_keys[k].name);
+
+    const kslot *nm = slot(c, "campaign", "name");
+    snprintf(c->name, sizeof c->name, "%s", (nm->set && nm->str) ? nm->str : "campaign");
+    c->seed = (uint64_t)scalar(c, "campaign", "seed", 1);
+    c->workers = (int)scalar(c, "campaign", "workers", 0);
+    c->timeout_s = scalar(c, "campaign", "timeout_s", 600);
+    int rc = build_points(c, c->path, err);
+    if (rc) {
+        xb_char_campaign_free(c);
+        return rc;
+    }
+    *out = c;
+    return XB_OK;
+}
+
+int xb_char_campaign_load(const char *path, xb_campaign **out, xb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return xb_errorf(err, XB_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path);
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, 4096, f);
+        len += n;
+        if (n < 4096) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return xb_errorf(err, XB_EINPUT, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    if (memchr(buf, '\0', len)) {
+        free(buf);
+        return xb_errorf(err, XB_EINPUT, "%s:1: not a text file", path);
+    }
+    int rc = xb_char_campaign_parse(buf, path, out, err);
+    free(buf);
+    return rc;
+}
+
+void xb_char_campaign_free(xb_campaign *c)
+{
+    if (!c) return;
+    for (size_t k = 0; k < NKEYS; k++) {
+        free(c->slots[k].v);
+        free(c->slots[k].str);
+    }
+    free(c->points);
+    free(c->path);
+    free(c->text);
+    free(c);
+}
+
+const char *xb_char_campaign_name(const xb_campaign *c) { return c->name; }
+const char *xb_char_campaign_text(const xb_campaign *c) { return c->text; }
+size_t xb_char_campaign_npoints(const xb_campaign *c) { return c->npoints; }
+const xb_char_point *xb_char_campaign_point(const xb_campaign *c, size_t k)
+{
+    return k < c->npoints ? &c->points[k] : NULL;
+}
+int xb_char_campaign_workers(const xb_campaign *c) { return c->workers; }
+double xb_char_campaign_timeout_s(const xb_campaign *c) { return c->timeout_s; }

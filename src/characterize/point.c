@@ -1,0 +1,451 @@
+/* One sweep point: static MVM samples (programmed G, inputs, circuit and ideal currents,
+ * errors), the IR-drop map, single-cell read schemes, the transient read and the
+ * programming curves, written into the point's HDF5 group (docs/hdf5-results.md). */
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "characterize/char_internal.h"
+#include "xbar/characterize.h"
+#include "xbar/h5.h"
+
+double xb_char_rel_l2(const double *a, const double *b, size_t n, size_t stride)
+{
+    double num = 0, den = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = a[k * stride] - b[k * stride];
+        num += d * d;
+        den += b[k * stride] * b[k * stride];
+    }
+    if (den == 0) return num == 0 ? 0 : INFINITY;
+    return sqrt(num / den);
+}
+
+/* Seeded generator for stream `stream` of a point (independent of the order of work). */
+static gsl_rng *rng_for(uint64_t seed, uint64_t stream)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r) return NULL;
+    uint64_t s = seed ^ (stream * 0x9E3779B97F4A7C15ULL);
+    s ^= s >> 31;
+    gsl_rng_set(r, (unsigned long)(s ? s : 1));
+    return r;
+}
+
+static void random_inputs(const xb_char_point *P, gsl_rng *r, xb_matrix *v)
+{
+    const double vr = P->array.v_read_volt;
+    for (size_t k = 0; k < v->rows; k++) {
+        double *row = xb_matrix_row(v, k);
+        switch (P->input) {
+        case XB_CHAR_INPUT_SPARSE:
+            for (size_t i = 0; i < v->cols; i++)
+                row[i] = gsl_rng_uniform(r) < P->input_density ? vr * gsl_rng_uniform_pos(r) : 0.0;
+            break;
+        case XB_CHAR_INPUT_ONEHOT: {
+            memset(row, 0, v->cols * sizeof *row);
+            row[gsl_rng_uniform_int(r, v->cols)] = vr;
+            break;
+        }
+        case XB_CHAR_INPUT_BITSERIAL: {
+            /* one bit-plane of a bit_levels-bit input: each row at 0 or v_read, with the
+             * bit-plane weight 2^b / (2^bits - 1) folded into the amplitude (DAC levels) */
+            unsigned long levels = (1ul << P->bit_levels) - 1;
+            for (size_t i = 0; i < v->cols; i++)
+                row[i] = vr * (double)gsl_rng_uniform_int(r, levels + 1) / (double)levels;
+            break;
+        }
+        case XB_CHAR_INPUT_UNIFORM:
+        default:
+            for (size_t i = 0; i < v->cols; i++) row[i] = vr * gsl_rng_uniform(r);
+            break;
+        }
+    }
+}
+
+static void random_targets(const xb_array_params *p, gsl_rng *r, xb_matrix *g)
+{
+    for (size_t k = 0; k < g->rows * g->cols; k++)
+        g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * gsl_rng_uniform(r);
+}
+
+/* Solve one static read with the point's engine. */
+static int solve_static(const xb_char_point *P, const xb_engine_opts *eo, const xb_array_params *p,
+                        const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, int use_native,
+                        xb_error *err)
+{
+    if (P->engine == XB_CHAR_ENGINE_IDEAL) return xb_netlist_mvm_ideal(g, v, i_out, err);
+    if (use_native) {
+        xb_engine_native *n = NULL;
+        int rc = xb_engine_native_new(p, g, &n, err);
+        if (!rc) rc = xb_engine_native_mvm(n, v, i_out, err);
+        xb_engine_native_free(n);
+        return rc;
+    }
+    return xb_engine_mvm_spice(eo, p, g, v, i_out, err);
+}
+
+/* The ngspice deck of one MVM (stock `ngspice -b` prints the column currents). */
+static int mvm_deck(const xb_engine_opts *eo, const xb_array_params *p, const xb_matrix *g,
+                    const xb_matrix *v, char **deck, xb_error *err)
+{
+    xb_netlist *nl = NULL;
+    int rc = xb_netlist_mvm_new(p, g, &nl, err);
+    if (rc) return rc;
+    xb_engine_batch b = {
+        .title = "xbar characterize: MVM of one sample",
+        .body = xb_netlist_body(nl),
+        .n_sources = xb_netlist_n_sources(nl),
+        .sources = (const xb_engine_source *)xb_netlist_sources(nl),
+        .k_vectors = v->rows,
+        .values = v->data,
+        .n_outputs = xb_netlist_n_outputs(nl),
+        .outputs = xb_netlist_outputs(nl),
+    };
+    *deck = xb_engine_batch_deck(eo, &b, err);
+    xb_netlist_free(nl);
+    return *deck ? XB_OK : (err && err->code ? err->code : XB_ERUNTIME);
+}
+
+/* One single-output static read (k = 1) of a netlist whose driven source gets `volt`. */
+static int single_read(const xb_engine_opts *eo, xb_netlist *nl, double volt, double *i_out, xb_error *err)
+{
+    size_t ns = xb_netlist_n_sources(nl);
+    double *vals = calloc(ns ? ns : 1, sizeof *vals);
+    if (!vals) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < ns; k++) vals[k] = volt;
+    xb_engine_batch b = {
+        .title = "xbar characterize: single-cell read",
+        .body = xb_netlist_body(nl),
+        .n_sources = ns,
+        .sources = (const xb_engine_source *)xb_netlist_sources(nl),
+        .k_vectors = 1,
+        .values = vals,
+        .n_outputs = xb_netlist_n_outputs(nl),
+        .outputs = xb_netlist_outputs(nl),
+    };
+    double *out = calloc(b.n_outputs ? b.n_outputs : 1, sizeof *out);
+    int rc = out ? xb_engine_batch_run(eo, &b, out, err) : xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (!rc) *i_out = out[0];
+    free(out);
+    free(vals);
+    return rc;
+}
+
+/* Single-cell read schemes: worst case (all unselected cells at g_max), the far corner
+ * cell (row 0, last column: farthest from its driver and from its sense node), selected
+ * cell ON (g_max) and OFF (g_min); the same cell alone (1x1 array) gives the current
+ * without sneak paths. */
+static int read_schemes(const xb_char_point *P, const xb_engine_opts *eo, hid_t g, xb_error *err)
+{
+    const xb_array_params *p = &P->array;
+    int rc = XB_OK;
+    size_t nsch = 0;
+    int sch[4];
+    for (int s = XB_READ_FLOAT; s <= XB_READ_V3; s++)
+        if (P->read_schemes & (1u << s)) sch[nsch++] = s;
+    if (!nsch) return XB_OK;
+    double alone[2];
+    {
+        xb_array_params p1 = *p;
+        p1.rows = p1.cols = 1;
+        xb_matrix *g1 = xb_matrix_new(1, 1);
+        if (!g1) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+        for (int on = 0; on < 2 && !rc; on++) {
+            g1->data[0] = on ? p->g_max_siemens : p->g_min_siemens;
+            xb_netlist *nl = NULL;
+            rc = xb_netlist_mvm_new(&p1, g1, &nl, err);
+            if (!rc) rc = single_read(eo, nl, p->v_read_volt, &alone[on], err);
+            xb_netlist_free(nl);
+        }
+        xb_matrix_free(g1);
+        if (rc) return xb_error_prefix(err, "read, cell alone: "), rc;
+    }
+    xb_matrix *gm = xb_matrix_new(p->rows, p->cols);
+    double *i_on = calloc(nsch, sizeof *i_on), *i_off = calloc(nsch, sizeof *i_off);
+    double *sneak = calloc(nsch, sizeof *sneak), *margin = calloc(nsch, sizeof *margin);
+    if (!gm || !i_on || !i_off || !sneak || !margin) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        goto done;
+    }
+    size_t sr = 0, sc = p->cols - 1;
+    for (size_t s = 0; s < nsch && !rc; s++) {
+        for (int on = 0; on < 2 && !rc; on++) {
+            for (size_t k = 0; k < p->rows * p->cols; k++) gm->data[k] = p->g_max_siemens;
+            gm->data[sr * p->cols + sc] = on ? p->g_max_siemens : p->g_min_siemens;
+            xb_netlist *nl = NULL;
+            rc = xb_netlist_read_new(p, gm, (xb_read_scheme)sch[s], sr, sc, &nl, err);
+            if (!rc) rc = single_read(eo, nl, p->v_read_volt, on ? &i_on[s] : &i_off[s], err);
+            xb_netlist_free(nl);
+            if (rc) xb_error_prefix(err, "read scheme %s: ", xb_read_scheme_name((xb_read_scheme)sch[s]));
+        }
+        sneak[s] = i_off[s] - alone[0];
+        margin[s] = i_on[s] != 0 ? (i_on[s] - i_off[s]) / i_on[s] : 0;
+    }
+    if (!rc) {
+        hsize_t d = nsch;
+        char names[64] = "";
+        for (size_t s = 0; s < nsch; s++) {
+            if (s) strcat(names, ",");
+            strcat(names, xb_read_scheme_name((xb_read_scheme)sch[s]));
+        }
+        hid_t rg;
+        rc = xb_h5_group_create(g, "read", &rg, err);
+        if (!rc) {
+            if (!rc) rc = xb_h5_attr_set_string(rg, ".", "schemes", names, err);
+            if (!rc) rc = xb_h5_attr_set_int64(rg, ".", "sel_row", (int64_t)sr, err);
+            if (!rc) rc = xb_h5_attr_set_int64(rg, ".", "sel_col", (int64_t)sc, err);
+            if (!rc) rc = xb_h5_attr_set_string(rg, ".", "pattern", "unselected cells at g_max (worst case)", err);
+            if (!rc) rc = xb_h5_write_doubles(rg, "i_read_on", 1, &d, i_on, "A", err);
+            if (!rc) rc = xb_h5_write_doubles(rg, "i_read_off", 1, &d, i_off, "A", err);
+            if (!rc) rc = xb_h5_write_doubles(rg, "i_sneak", 1, &d, sneak, "A", err);
+            if (!rc) rc = xb_h5_write_doubles(rg, "margin", 1, &d, margin, "1", err);
+            hsize_t d2 = 2;
+            if (!rc) rc = xb_h5_write_doubles(rg, "i_cell_alone", 1, &d2, alone, "A", err);
+            H5Gclose(rg);
+        }
+    }
+done:
+    xb_matrix_free(gm);
+    free(i_on);
+    free(i_off);
+    free(sneak);
+    free(margin);
+    return rc;
+}
+
+/* Transient read of sample 0 with its first input vector. */
+static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, const xb_matrix *g0,
+                          const double *v0, hid_t g, xb_error *err)
+{
+    xb_char_transient t;
+    char *deck = NULL;
+    int rc = xb_char_transient_run(eo, &P->array, g0, v0, P->t_rise_s, P->t_read_s, P->settle_tol,
+                                   P->t_points, &t, &deck, err);
+    if (rc) return xb_error_prefix(err, "transient: "), rc;
+    hid_t tg;
+    rc = xb_h5_group_create(g, "transient", &tg, err);
+    if (!rc) {
+        const size_t cols = P->array.cols;
+        hsize_t dc = cols, dt = t.n_time, dtc[2] = {t.n_time, cols};
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "t_settle_max_s", t.t_settle_max_s, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "e_read_joule", t.e_read_joule, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "e_per_mac_joule",
+                                            t.e_read_joule / (double)(P->array.rows * cols), err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "i_supply_peak_amp", t.i_supply_peak_amp, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "t_read_s", P->t_read_s, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "t_rise_s", P->t_rise_s, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "settle_tolerance", P->settle_tol, err);
+        if (!rc) rc = xb_h5_attr_set_double(tg, ".", "c_wire_farad", P->array.c_wire_farad, err);
+        if (!rc) rc = xb_h5_attr_set_int64(tg, ".", "settled", t.settled, err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "t_settle", 1, &dc, t.t_settle_s, "s", err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "i_peak", 1, &dc, t.i_peak_amp, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "i_final", 1, &dc, t.i_final_amp, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "time", 1, &dt, t.time_s, "s", err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "i_col", 2, dtc, t.i_col_amp, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(tg, "p_supply", 1, &dt, t.p_supply_watt, "W", err);
+        if (!rc && deck) rc = xb_h5_write_text(tg, "netlist", deck, err);
+        H5Gclose(tg);
+    }
+    free(deck);
+    xb_char_transient_clear(&t);
+    return rc;
+}
+
+static int write_array_attrs(hid_t g, const xb_char_point *P, xb_error *err)
+{
+    const xb_array_params *p = &P->array;
+    int rc = XB_OK;
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "key", P->key, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "index", (int64_t)P->index, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "rows", (int64_t)p->rows, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "cols", (int64_t)p->cols, err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "device", xb_device_name(p->device), err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "cell", xb_cell_name(p->cell), err);
+    struct { const char *n; double v; } d[] = {
+        {"r_wire_row_ohm", p->r_wire_row_ohm}, {"r_wire_col_ohm", p->r_wire_col_ohm},
+        {"r_driver_ohm", p->r_driver_ohm},     {"r_sense_ohm", p->r_sense_ohm},
+        {"c_wire_farad", p->c_wire_farad},     {"v_read_volt", p->v_read_volt},
+        {"g_min_siemens", p->g_min_siemens},   {"g_max_siemens", p->g_max_siemens},
+        {"v_gate_volt", p->v_gate_volt},       {"stuck_on_rate", p->stuck_on_rate},
+        {"stuck_off_rate", p->stuck_off_rate}, {"input_density", P->input_density},
+    };
+    for (size_t k = 0; k < sizeof d / sizeof d[0] && !rc; k++) rc = xb_h5_attr_set_double(g, ".", d[k].n, d[k].v, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "var_program", p->var_program, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "var_d2d", p->var_d2d, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "seed", (int64_t)P->seed, err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "engine_requested", xb_char_engine_name(P->engine), err);
+    if (!rc)
+        rc = xb_h5_attr_set_string(g, ".", "engine",
+                                   P->engine == XB_CHAR_ENGINE_IDEAL ? "ideal" : P->use_native ? "native" : "spice", err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "input", xb_char_input_name(P->input), err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "bit_levels", P->bit_levels, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "samples", (int64_t)P->samples, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "monte_carlo", (int64_t)P->monte_carlo, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "vectors", (int64_t)P->vectors, err);
+    return rc;
+}
+
+int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *eo, hid_t g,
+                          xb_error *err)
+{
+    const xb_char_point *P = xb_char_campaign_point(c, k);
+    if (!P) return xb_errorf(err, XB_EINPUT, "point %zu: out of range", k);
+    const xb_array_params *p = &P->array;
+    const size_t R = p->rows, C = p->cols, S = P->samples, M = P->monte_carlo, K = P->vectors;
+    const size_t N = S * M;
+    int rc = write_array_attrs(g, P, err);
+    if (rc) return rc;
+
+    double *gt_all = malloc(S * R * C * sizeof *gt_all);
+    double *g_all = malloc(N * R * C * sizeof *g_all);
+    double *v_all = malloc(N * K * R * sizeof *v_all);
+    double *ic_all = malloc(N * K * C * sizeof *ic_all);
+    double *ii_all = malloc(N * K * C * sizeof *ii_all);
+    double *e_out = malloc(N * C * sizeof *e_out);
+    double *e_tot = malloc(N * sizeof *e_tot);
+    xb_matrix *gt = xb_matrix_new(R, C), *gp = xb_matrix_new(R, C), *v = xb_matrix_new(K, R);
+    xb_matrix *ic = xb_matrix_new(K, C), *ii = xb_matrix_new(K, C);
+    xb_matrix *g0 = xb_matrix_new(R, C), *v0 = xb_matrix_new(K, R);
+    gsl_rng *rg = NULL, *rv = NULL;
+    char *deck = NULL;
+    if (!gt_all || !g_all || !v_all || !ic_all || !ii_all || !e_out || !e_tot || !gt || !gp || !v || !ic ||
+        !ii || !g0 || !v0) {
+        rc = xb_errorf(err, XB_ERUNTIME, "point %s: out of memory", P->name);
+        goto done;
+    }
+    double t0 = xb_now_s();
+    for (size_t s = 0; s < S && !rc; s++) {
+        rg = rng_for(P->seed, 2 * s + 1);
+        rv = rng_for(P->seed, 2 * s + 2);
+        if (!rg || !rv) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
+        random_targets(p, rg, gt);
+        memcpy(gt_all + s * R * C, gt->data, R * C * sizeof(double));
+        for (size_t m = 0; m < M && !rc; m++) {
+            size_t n = s * M + m;
+            xb_array_params pv = *p;
+            pv.seed = P->seed + 1000003ULL * (s + 1) + m; /* variability realisation (s, m) */
+            rc = xb_netlist_program(&pv, gt, gp, err);
+            if (rc) break;
+            random_inputs(P, rv, v);
+            rc = xb_netlist_mvm_ideal(gp, v, ii, err);
+            if (!rc) rc = solve_static(P, eo, p, gp, v, ic, P->use_native, err);
+            if (rc) {
+                xb_error_prefix(err, "sample %zu: ", n);
+                break;
+            }
+            memcpy(g_all + n * R * C, gp->data, R * C * sizeof(double));
+            memcpy(v_all + n * K * R, v->data, K * R * sizeof(double));
+            memcpy(ic_all + n * K * C, ic->data, K * C * sizeof(double));
+            memcpy(ii_all + n * K * C, ii->data, K * C * sizeof(double));
+            for (size_t j = 0; j < C; j++) e_out[n * C + j] = xb_char_rel_l2(ic->data + j, ii->data + j, K, C);
+            e_tot[n] = xb_char_rel_l2(ic->data, ii->data, K * C, 1);
+            if (n == 0) {
+                memcpy(g0->data, gp->data, R * C * sizeof(double));
+                memcpy(v0->data, v->data, K * R * sizeof(double));
+            }
+        }
+        gsl_rng_free(rg);
+        gsl_rng_free(rv);
+        rg = rv = NULL;
+    }
+    if (rc) goto done;
+    double t_static = xb_now_s() - t0;
+
+    hid_t mg;
+    rc = xb_h5_group_create(g, "mvm", &mg, err);
+    if (rc) goto done;
+    {
+        hsize_t dgt[3] = {S, R, C}, dg[3] = {N, R, C}, dv[3] = {N, K, R}, di[3] = {N, K, C}, de[2] = {N, C}, dn = N;
+        if (!rc) rc = xb_h5_write_doubles(mg, "g_target", 3, dgt, gt_all, "S", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "g", 3, dg, g_all, "S", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "v", 3, dv, v_all, "V", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "i_circuit", 3, di, ic_all, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "i_ideal", 3, di, ii_all, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "err_out", 2, de, e_out, "1", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "err_total", 1, &dn, e_tot, "1", err);
+        double mean = 0, mx = 0;
+        for (size_t n = 0; n < N; n++) {
+            mean += e_tot[n] / (double)N;
+            if (e_tot[n] > mx) mx = e_tot[n];
+        }
+        if (!rc) rc = xb_h5_attr_set_double(mg, ".", "err_total_mean", mean, err);
+        if (!rc) rc = xb_h5_attr_set_double(mg, ".", "err_total_max", mx, err);
+        if (!rc) rc = xb_h5_attr_set_double(mg, ".", "solve_s", t_static, err);
+        if (!rc)
+            rc = xb_h5_attr_set_string(mg, ".", "engine",
+                                       P->engine == XB_CHAR_ENGINE_IDEAL ? "ideal" : P->use_native ? "native" : "spice", err);
+    }
+    /* auto engine: re-solve sample 0 in ngspice, record the disagreement */
+    if (!rc && P->spice_check) {
+        rc = xb_engine_mvm_spice(eo, p, g0, v0, ic, err);
+        if (rc) xb_error_prefix(err, "auto spice check: ");
+        double d = 0;
+        if (!rc) {
+            d = xb_char_rel_l2(ic_all, ic->data, K * C, 1);
+            hsize_t di2[2] = {K, C};
+            rc = xb_h5_write_doubles(mg, "i_spice_check", 2, di2, ic->data, "A", err);
+        }
+        if (!rc) rc = xb_h5_attr_set_double(mg, ".", "spice_check_rel_l2", d, err);
+    }
+    /* IR-drop map: voltage across every cell of sample 0 with every row at v_read */
+    if (!rc && P->engine != XB_CHAR_ENGINE_IDEAL) {
+        xb_engine_native *ne = NULL;
+        double *vin = malloc(R * sizeof *vin), *vc = malloc(R * C * sizeof *vc);
+        xb_error e2;
+        xb_error_clear(&e2);
+        int r2 = (vin && vc) ? xb_engine_native_new(p, g0, &ne, &e2) : xb_errorf(&e2, XB_ERUNTIME, "out of memory");
+        if (!r2) {
+            for (size_t i = 0; i < R; i++) vin[i] = p->v_read_volt;
+            r2 = xb_engine_native_cell_voltages(ne, vin, vc, &e2);
+        }
+        if (!r2) {
+            hsize_t dm[2] = {R, C};
+            rc = xb_h5_write_doubles(mg, "v_cell", 2, dm, vc, "V", err);
+            double vmin = INFINITY;
+            for (size_t q = 0; q < R * C; q++)
+                if (vc[q] < vmin) vmin = vc[q];
+            if (!rc) rc = xb_h5_attr_set_double(mg, ".", "v_cell_min_volt", vmin, err);
+            if (!rc) rc = xb_h5_attr_set_string(mg, "v_cell", "input", "every row at v_read, sample 0, native engine", err);
+        } else if (!rc) {
+            rc = xb_h5_attr_set_string(mg, ".", "v_cell_error", e2.msg, err);
+        }
+        xb_engine_native_free(ne);
+        free(vin);
+        free(vc);
+    }
+    /* provenance: the ngspice deck of sample 0 (all K vectors) */
+    if (!rc && P->engine != XB_CHAR_ENGINE_IDEAL) {
+        rc = mvm_deck(eo, p, g0, v0, &deck, err);
+        if (!rc) rc = xb_h5_write_text(mg, "netlist", deck, err);
+    }
+    H5Gclose(mg);
+    if (rc) goto done;
+
+    if (P->read_schemes) rc = read_schemes(P, eo, g, err);
+    if (!rc && P->transient) rc = transient_part(P, eo, g0, v0->data, g, err);
+    if (!rc && P->program) rc = xb_char_program_curves(P, eo, g, err);
+
+done:
+    gsl_rng_free(rg);
+    gsl_rng_free(rv);
+    free(deck);
+    free(gt_all);
+    free(g_all);
+    free(v_all);
+    free(ic_all);
+    free(ii_all);
+    free(e_out);
+    free(e_tot);
+    xb_matrix_free(gt);
+    xb_matrix_free(gp);
+    xb_matrix_free(v);
+    xb_matrix_free(ic);
+    xb_matrix_free(ii);
+    xb_matrix_free(g0);
+    xb_matrix_free(v0);
+    if (rc) xb_error_prefix(err, "%s: ", P->name);
+    return rc;
+}
