@@ -1,0 +1,482 @@
+/* Executor numerics.
+ *  - ideal forward pass == a straightforward double-precision reference written here
+ *    (conv with padding/stride, pools, relu, flatten, dense, softmax), to 1e-5;
+ *  - tiled differential mapping with exact tiles: unquantized == ideal (rounding only);
+ *    quantized error within the DAC + ADC bound derived here; more bits, less error;
+ *  - conv through tiles (im2col) == ideal when unquantized;
+ *  - array energy and converter counts == closed forms derived here;
+ *  - native circuit tiles with zero wire/driver resistance == exact tiles; with wire
+ *    resistance the error grows (IR drop). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbar/exec.h"
+
+/* ---------------------------------------------------------------- helpers */
+static uint64_t g_rng = 12345;
+static double urand(void) /* [0,1), xorshift64* */
+{
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return (double)((g_rng * 2685821657736338717ull) >> 11) * 0x1.0p-53;
+}
+static float srand1(void) { return (float)(2.0 * urand() - 1.0); }
+static float *rand_vec(size_t n, float lo, float hi)
+{
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)urand();
+    return v;
+}
+
+static float **acts_new(const xb_network *net, size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    for (size_t k = 0; k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    return a;
+}
+static void acts_free(float **a, size_t nl)
+{
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+}
+
+/* ---------------------------------------------------------------- reference forward (double, naive loops) */
+typedef struct {
+    size_t c, h, w;
+    double *d;
+} tensor;
+
+static tensor t_new(size_t c, size_t h, size_t w)
+{
+    tensor t = {c, h, w, calloc(c * h * w, sizeof(double))};
+    return t;
+}
+#define AT(t, ci, y, x) (t).d[((ci) * (t).h + (y)) * (t).w + (x)]
+
+static tensor ref_conv(tensor in, const float *W, const float *b, size_t oc, size_t k, size_t s, size_t p)
+{
+    size_t oh = (in.h + 2 * p - k) / s + 1, ow = (in.w + 2 * p - k) / s + 1;
+    tensor o = t_new(oc, oh, ow);
+    for (size_t co = 0; co < oc; co++)
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                double acc = b ? b[co] : 0.0;
+                for (size_t ci = 0; ci < in.c; ci++)
+                    for (size_t ky = 0; ky < k; ky++)
+                        for (size_t kx = 0; kx < k; kx++) {
+                            long iy = (long)(y * s + ky) - (long)p, ix = (long)(x * s + kx) - (long)p;
+                            if (iy < 0 || ix < 0 || iy >= (long)in.h || ix >= (long)in.w) continue;
+                            acc += (double)W[((co * in.c + ci) * k + ky) * k + kx] * AT(in, ci, iy, ix);
+                        }
+                AT(o, co, y, x) = acc;
+            }
+    return o;
+}
+
+static tensor ref_pool(tensor in, size_t k, size_t s, int is_max)
+{
+    size_t oh = (in.h - k) / s + 1, ow = (in.w - k) / s + 1;
+    tensor o = t_new(in.c, oh, ow);
+    for (size_t c = 0; c < in.c; c++)
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                double acc = is_max ? -1e300 : 0.0;
+                for (size_t ky = 0; ky < k; ky++)
+                    for (size_t kx = 0; kx < k; kx++) {
+                        double v = AT(in, c, y * s + ky, x * s + kx);
+                        acc = is_max ? fmax(acc, v) : acc + v;
+                    }
+                AT(o, c, y, x) = is_max ? acc : acc / (double)(k * k);
+            }
+    return o;
+}
+
+static void ref_dense(const double *x, size_t n_in, const float *W, const float *b, size_t n_out, double *y)
+{
+    for (size_t j = 0; j < n_out; j++) {
+        double acc = b ? b[j] : 0.0;
+        for (size_t i = 0; i < n_in; i++) acc += (double)W[j * n_in + i] * x[i];
+        y[j] = acc;
+    }
+}
+
+/* ---------------------------------------------------------------- 1. ideal forward vs reference */
+static void test_ideal_vs_reference(void **state)
+{
+    /* input 2x9x9 -> conv 3x(2x3x3) stride 2 pad 1 -> relu -> maxpool 2/1 -> conv 4x(3x2x2) s1 p0
+     * -> avgpool 2/2 ... keep shapes valid:
+     *   conv1: (9+2-3)/2+1 = 5 -> 3x5x5; maxpool k2 s1 -> 3x4x4; conv2 k2 -> 4x3x3;
+     *   avgpool k2 s1 -> 4x2x2; flatten 16; dense 16->7; relu; dense 7->5 (no bias); softmax. */
+    size_t shape[3] = {2, 9, 9};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    float *w1 = rand_vec(3 * 2 * 9, -1, 1), *b1 = rand_vec(3, -0.5f, 0.5f);
+    float *w2 = rand_vec(4 * 3 * 4, -1, 1), *b2 = rand_vec(4, -0.5f, 0.5f);
+    float *w3 = rand_vec(7 * 16, -1, 1), *b3 = rand_vec(7, -0.5f, 0.5f);
+    float *w4 = rand_vec(5 * 7, -1, 1);
+    assert_int_equal(xb_network_add_conv2d(net, 3, 2, 3, 3, 2, 1, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_MAXPOOL2D, 2, 1, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 4, 3, 2, 2, 1, 0, w2, b2, &err), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_AVGPOOL2D, 2, 1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 7, 16, w3, b3, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 5, 7, w4, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
+    assert_int_equal(xb_network_output_size(net), 5);
+
+    const size_t n = 6, in_sz = 2 * 81;
+    float *x = rand_vec(n * in_sz, -1, 1);
+    float **acts = acts_new(net, n);
+    assert_int_equal(xb_network_forward(net, x, n, acts, &err), XB_OK);
+    size_t nl = xb_network_n_layers(net);
+
+    for (size_t s = 0; s < n; s++) {
+        tensor in = t_new(2, 9, 9);
+        for (size_t i = 0; i < in_sz; i++) in.d[i] = x[s * in_sz + i];
+        tensor a1 = ref_conv(in, w1, b1, 3, 3, 2, 1);
+        for (size_t i = 0; i < 75; i++) a1.d[i] = a1.d[i] > 0 ? a1.d[i] : 0;
+        tensor a2 = ref_pool(a1, 2, 1, 1);
+        tensor a3 = ref_conv(a2, w2, b2, 4, 2, 1, 0);
+        tensor a4 = ref_pool(a3, 2, 1, 0);
+        double h[7], o[5];
+        ref_dense(a4.d, 16, w3, b3, 7, h);
+        for (size_t j = 0; j < 7; j++) h[j] = h[j] > 0 ? h[j] : 0;
+        ref_dense(h, 7, w4, NULL, 5, o);
+        /* intermediate: conv2 output (layer 3) and the logits (layer 8) */
+        for (size_t i = 0; i < 36; i++) assert_true(fabs(acts[3][s * 36 + i] - a3.d[i]) <= 1e-5 * fmax(1, fabs(a3.d[i])));
+        for (size_t j = 0; j < 5; j++) assert_true(fabs(acts[8][s * 5 + j] - o[j]) <= 1e-5 * fmax(1, fabs(o[j])));
+        double mx = o[0], sum = 0;
+        for (size_t j = 1; j < 5; j++) mx = fmax(mx, o[j]);
+        for (size_t j = 0; j < 5; j++) sum += exp(o[j] - mx);
+        for (size_t j = 0; j < 5; j++) assert_true(fabs(acts[nl - 1][s * 5 + j] - exp(o[j] - mx) / sum) <= 1e-5);
+        free(in.d);
+        free(a1.d);
+        free(a2.d);
+        free(a3.d);
+        free(a4.d);
+    }
+    acts_free(acts, nl);
+    xb_network_free(net);
+    free(x);
+    free(w1); free(b1); free(w2); free(b2); free(w3); free(b3); free(w4);
+}
+
+/* ---------------------------------------------------------------- 2. tiled dense vs quantization bound */
+#define NI 70
+#define NO 10
+#define NS 40
+
+static xb_network *dense_net(const float *w, const float *b)
+{
+    size_t shape[1] = {NI};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, NO, NI, w, b, &err), XB_OK);
+    return net;
+}
+
+static void tile_cfg(xb_exec_config *c, int dac_bits, int adc_bits)
+{
+    xb_exec_config_default(c, XB_DEVICE_LINEAR);
+    c->tile_rows = 16; /* 70 inputs -> 5 row tiles, the last one 6 rows */
+    c->tile_cols = 8;  /* 4 weights per tile -> 3 column tiles, the last one 2 */
+    c->dac_bits = dac_bits;
+    c->adc_bits = adc_bits;
+    c->affine_calibration = 0;
+}
+
+/* Run the tiled layer on x (calibrated on the same x); y out (NS x NO). */
+static double run_tiled(const xb_network *net, const xb_exec_config *c, const float *x, float *y, xb_exec **keep)
+{
+    xb_tile_engine eng;
+    xb_tile_engine_ideal(&eng);
+    xb_exec *ex = NULL;
+    xb_error err;
+    assert_int_equal(xb_exec_new(net, c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    float *acts[1] = {y};
+    assert_int_equal(xb_exec_forward(ex, x, NS, acts, &err), XB_OK);
+    double xr = xb_exec_dac_range(ex, 0);
+    if (keep) *keep = ex;
+    else xb_exec_free(ex);
+    return xr;
+}
+
+static void test_tiled_quantization_bound(void **state)
+{
+    float *w = malloc(NO * NI * sizeof(float)), *b = rand_vec(NO, -0.3f, 0.3f);
+    for (size_t i = 0; i < NO * NI; i++) w[i] = srand1();
+    float *x = malloc(NS * NI * sizeof(float));
+    for (size_t i = 0; i < NS * NI; i++) x[i] = srand1(); /* signed: two DAC phases */
+    xb_network *net = dense_net(w, b);
+    /* exact reference in double */
+    double *yref = malloc(NS * NO * sizeof(double)), wmax = 0, xr = 0;
+    for (size_t s = 0; s < NS; s++) {
+        double xd[NI];
+        for (size_t i = 0; i < NI; i++) xd[i] = x[s * NI + i];
+        ref_dense(xd, NI, w, b, NO, yref + s * NO);
+    }
+    for (size_t i = 0; i < NO * NI; i++) wmax = fmax(wmax, fabs(w[i]));
+    for (size_t i = 0; i < NS * NI; i++) xr = fmax(xr, fabs(x[i]));
+
+    /* (a) no quantization: tiling, differential pairs, two phases and the digital
+     *     sums reproduce W x + b up to float rounding. */
+    xb_exec_config c;
+    float *y = malloc(NS * NO * sizeof(float));
+    tile_cfg(&c, 0, 0);
+    double xr_cal = run_tiled(net, &c, x, y, NULL);
+    assert_true(fabs(xr_cal - xr) <= 1e-6 * xr);
+    for (size_t i = 0; i < NS * NO; i++) assert_true(fabs(y[i] - yref[i]) <= 1e-5 * fmax(1, fabs(yref[i])));
+
+    /* (b) DAC 5 bits, ADC 6 bits.  Bound, per output j of sample s:
+     *   DAC: every |x_i| <= xr is rounded to a grid of xr/L (L = 2^B - 1): |dx_i| <= xr/(2L),
+     *        so the error it causes is at most sum_i |w_ji| xr/(2L);
+     *   ADC: per tile, range = max over the calibration vectors of |I+ - I-|; in weight units
+     *        (I * w_max xr / (dg v_read)) that is at most  R_t = max_{s,phase,j in tile}
+     *        |sum_{i in tile} w_ji x^phase_i| + sum_{i in tile} |w_ji| xr/(2L); the ADC step is
+     *        R_t / H (H = 2^(b-1) - 1) and rounding costs <= R_t/(2H) per tile and phase. */
+    const int dbits = 5, abits = 6;
+    const double L = (1 << dbits) - 1, H = (1 << (abits - 1)) - 1, dx = xr / (2 * L);
+    tile_cfg(&c, dbits, abits);
+    run_tiled(net, &c, x, y, NULL);
+    const size_t R = 16, P = 4, nrt = (NI + R - 1) / R, nct = (NO + P - 1) / P;
+    double *Rt = calloc(nrt * nct, sizeof(double));
+    for (size_t r = 0; r < nrt; r++)
+        for (size_t ct = 0; ct < nct; ct++) {
+            double mx = 0, dac_slack = 0;
+            for (size_t j = ct * P; j < (ct + 1) * P && j < NO; j++) {
+                double sl = 0;
+                for (size_t i = r * R; i < (r + 1) * R && i < NI; i++) sl += fabs(w[j * NI + i]) * dx;
+                dac_slack = fmax(dac_slack, sl);
+                for (size_t s = 0; s < NS; s++)
+                    for (int ph = 0; ph < 2; ph++) {
+                        double acc = 0;
+                        for (size_t i = r * R; i < (r + 1) * R && i < NI; i++) {
+                            double xi = ph ? -x[s * NI + i] : x[s * NI + i];
+                            acc += w[j * NI + i] * (xi > 0 ? xi : 0);
+                        }
+                        mx = fmax(mx, fabs(acc));
+                    }
+            }
+            Rt[r * nct + ct] = mx + dac_slack;
+        }
+    double worst_ratio = 0, sum_err = 0;
+    for (size_t s = 0; s < NS; s++)
+        for (size_t j = 0; j < NO; j++) {
+            double bound = 0;
+            for (size_t i = 0; i < NI; i++) bound += fabs(w[j * NI + i]) * dx;
+            for (size_t r = 0; r < nrt; r++) bound += 2 * Rt[r * nct + j / P] / (2 * H); /* 2 phases */
+            bound += 1e-5 * (1 + fabs(yref[s * NO + j]));
+            double e = fabs(y[s * NO + j] - yref[s * NO + j]);
+            assert_true(e <= bound);
+            worst_ratio = fmax(worst_ratio, e / bound);
+            sum_err += e;
+        }
+    assert_true(sum_err > 0);         /* quantization is really applied */
+    print_message("quantization: worst error / bound = %.3f\n", worst_ratio);
+    assert_true(worst_ratio > 0.02);  /* and the bound is not vacuous */
+    (void)wmax;
+
+    /* (c) finer converters, smaller error */
+    double e_coarse = 0, e_fine = 0;
+    tile_cfg(&c, 3, 4);
+    run_tiled(net, &c, x, y, NULL);
+    for (size_t i = 0; i < NS * NO; i++) e_coarse += (y[i] - yref[i]) * (y[i] - yref[i]);
+    tile_cfg(&c, 10, 12);
+    run_tiled(net, &c, x, y, NULL);
+    for (size_t i = 0; i < NS * NO; i++) e_fine += (y[i] - yref[i]) * (y[i] - yref[i]);
+    assert_true(e_fine < e_coarse / 100);
+
+    free(Rt);
+    free(y);
+    free(yref);
+    free(x);
+    free(w);
+    free(b);
+    xb_network_free(net);
+}
+
+/* ---------------------------------------------------------------- 3. energy and counts */
+static void test_energy_closed_form(void **state)
+{
+    float *w = malloc(NO * NI * sizeof(float)), *b = rand_vec(NO, -0.3f, 0.3f);
+    for (size_t i = 0; i < NO * NI; i++) w[i] = srand1();
+    float *x = rand_vec(NS * NI, 0.0f, 1.0f); /* non-negative: one phase */
+    xb_network *net = dense_net(w, b);
+    xb_exec_config c;
+    tile_cfg(&c, 0, 7);
+    float *y = malloc(NS * NO * sizeof(float));
+    xb_exec *ex = NULL;
+    double xr = run_tiled(net, &c, x, y, &ex);
+    xb_exec_layer_stats st;
+    assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st), XB_OK);
+    const size_t R = 16, P = 4, C = 8, nrt = 5, nct = 3;
+    assert_int_equal(st.n_tiles, nrt * nct);
+    assert_true(st.n_vectors == NS && st.n_phases == NS);
+    assert_true(st.dac_conversions == (double)NS * NI * nct);
+    assert_true(st.adc_conversions == (double)NS * NO * nrt);
+    assert_true(st.macs == (double)NS * NI * NO);
+    assert_true(fabs(st.latency_s - NS * c.energy.t_mvm_s) <= 1e-20);
+    assert_true(fabs(st.e_adc_joule - st.adc_conversions * c.energy.adc_fom_joule_per_step * 128) <= 1e-25);
+    /* E = t sum_s sum_i V_si^2 sum_{all columns} G_ij, with V = x v_read / xr and, per input
+     * row, sum_j G = nct*C*g_min + dg sum_j |w_ji| / w_max (unused pairs at g_min). */
+    const xb_array_params *p = &c.array;
+    double wmax = 0, e = 0, dg = p->g_max_siemens - p->g_min_siemens;
+    for (size_t i = 0; i < NO * NI; i++) wmax = fmax(wmax, fabs(w[i]));
+    for (size_t i = 0; i < NI; i++) {
+        double gsum = nct * C * p->g_min_siemens;
+        for (size_t j = 0; j < NO; j++) gsum += dg * fabs(w[j * NI + i]) / wmax;
+        double v2 = 0;
+        for (size_t s = 0; s < NS; s++) {
+            double v = x[s * NI + i] / xr * p->v_read_volt;
+            v2 += v * v;
+        }
+        e += v2 * gsum;
+    }
+    e *= c.energy.t_mvm_s;
+    assert_true(fabs(st.e_array_joule - e) <= 1e-9 * e);
+    (void)R;
+    (void)P;
+    xb_exec_free(ex);
+    free(y);
+    free(x);
+    free(w);
+    free(b);
+    xb_network_free(net);
+}
+
+/* ---------------------------------------------------------------- 4. conv through tiles */
+static void test_tiled_conv_exact(void **state)
+{
+    size_t shape[3] = {3, 6, 6};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    float *w = rand_vec(5 * 3 * 9, -1, 1), *b = rand_vec(5, -1, 1);
+    assert_int_equal(xb_network_add_conv2d(net, 5, 3, 3, 3, 1, 1, w, b, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    const size_t n = 4, in_sz = 108, out_sz = 180;
+    float *x = rand_vec(n * in_sz, -1, 1);
+    float **ai = acts_new(net, n), **aa = acts_new(net, n);
+    assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_RRAM);
+    c.tile_rows = 8; /* 27 inputs -> 4 row tiles */
+    c.tile_cols = 4; /* 2 channels per tile -> 3 column tiles */
+    c.dac_bits = c.adc_bits = 0;
+    c.affine_calibration = 0;
+    xb_tile_engine eng;
+    xb_tile_engine_ideal(&eng);
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_EINPUT); /* not calibrated */
+    assert_non_null(strstr(err.msg, "calibrat"));
+    assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
+    for (size_t i = 0; i < n * out_sz; i++) assert_true(fabs(aa[1][i] - ai[1][i]) <= 1e-5 * fmax(1, fabs(ai[1][i])));
+    xb_exec_layer_stats st;
+    xb_exec_get_layer_stats(ex, 0, &st);
+    assert_true(st.n_vectors == (double)(n * 36)); /* one vector per output position */
+    xb_exec_free(ex);
+    acts_free(ai, 2);
+    acts_free(aa, 2);
+    free(x);
+    free(w);
+    free(b);
+    xb_network_free(net);
+}
+
+/* ---------------------------------------------------------------- 5. native circuit tiles */
+static double native_err(double r_wire, double r_driver)
+{
+    float w[6 * 12], b[6];
+    for (size_t i = 0; i < 72; i++) w[i] = srand1();
+    for (size_t i = 0; i < 6; i++) b[i] = srand1();
+    size_t shape[1] = {12};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 6, 12, w, b, &err), XB_OK);
+    const size_t n = 5;
+    float *x = rand_vec(n * 12, -1, 1), y_ideal[5 * 6], y_nat[5 * 6];
+    float *ai[1] = {y_ideal}, *an[1] = {y_nat};
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_LINEAR);
+    c.tile_rows = 8;
+    c.tile_cols = 8;
+    c.dac_bits = c.adc_bits = 0;
+    c.affine_calibration = 0;
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = r_wire;
+    c.array.r_driver_ohm = r_driver;
+    c.array.r_sense_ohm = 0;
+    xb_tile_engine ei, en;
+    xb_tile_engine_ideal(&ei);
+    xb_tile_engine_native(&en);
+    xb_exec *exi = NULL, *exn = NULL;
+    assert_int_equal(xb_exec_new(net, &c, &ei, &exi, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, &en, &exn, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(exi, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(exn, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(exi, x, n, ai, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(exn, x, n, an, &err), XB_OK);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n * 6; i++) {
+        num += (y_nat[i] - y_ideal[i]) * (y_nat[i] - y_ideal[i]);
+        den += y_ideal[i] * y_ideal[i];
+    }
+    xb_exec_free(exi);
+    xb_exec_free(exn);
+    xb_network_free(net);
+    free(x);
+    return sqrt(num / den);
+}
+
+static void test_native_tiles(void **state)
+{
+    double e0 = native_err(0.0, 0.0);
+    assert_true(e0 < 1e-6);
+    double e1 = native_err(5.0, 500.0);
+    print_message("native tiles: rel-L2 vs exact %.3g (no wires), %.3g (5 ohm wires)\n", e0, e1);
+    assert_true(e1 > 1e-4); /* IR drop visible */
+    assert_true(e1 < 0.2);
+}
+
+static void test_config_errors(void **state)
+{
+    xb_exec_config c;
+    xb_error err;
+    xb_exec_config_default(&c, XB_DEVICE_PCM);
+    assert_int_equal(xb_exec_config_check(&c, &err), XB_OK);
+    c.tile_cols = 7;
+    assert_int_equal(xb_exec_config_check(&c, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "--tile-cols"));
+    xb_exec_config_default(&c, XB_DEVICE_PCM);
+    c.adc_bits = 1;
+    assert_int_equal(xb_exec_config_check(&c, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "--adc-bits"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ideal_vs_reference),
+        cmocka_unit_test(test_tiled_quantization_bound),
+        cmocka_unit_test(test_energy_closed_form),
+        cmocka_unit_test(test_tiled_conv_exact),
+        cmocka_unit_test(test_native_tiles),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
