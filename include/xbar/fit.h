@@ -152,6 +152,38 @@ int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **
 int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,
                   xb_error *err);
 
+/* ---- from a results file (xbar fit) ---- */
+typedef struct xb_fit_model_info {
+    char point[64];           /* results group the model was fitted from (/points/NAME) */
+    xb_fit_params params;
+    xb_fit_metrics metrics;
+} xb_fit_model_info;
+
+#define XB_FIT_MAX_LEAVEOUT 64
+typedef struct xb_fit_leaveout {
+    xb_device_kind device;
+    xb_cell_kind cell;
+    size_t n;                 /* sqrt(rows*cols) of the size left out */
+    double rel_l2;            /* worst model error at that size, parameters predicted without it */
+    double ideal_rel_l2;      /* worst ideal-model error there */
+} xb_fit_leaveout;
+
+typedef struct xb_fit_summary {
+    size_t n_models;
+    xb_fit_model_info *models;
+    size_t n_sigma;           /* devices with a programming-error sigma(G) fit */
+    size_t n_transient;       /* points in the energy/settling regressions (0: none) */
+    double energy_r2, settling_r2;
+    size_t n_leaveout;
+    xb_fit_leaveout leaveout[XB_FIT_MAX_LEAVEOUT];
+} xb_fit_summary;
+
+/* Fit everything a results file supports and write the model file (overwrite: replace an
+ * existing file).  Bad or unsupported input is XB_EINPUT naming the file and object. */
+int xb_fit_results(const char *results_path, const char *model_path, int overwrite, const xb_fit_opts *o,
+                   xb_fit_summary **summary, xb_error *err);
+void xb_fit_summary_free(xb_fit_summary *s);
+
 /* ---- small regressions used for the statistics exported with models ---- */
 /* Least-squares polynomial y = sum_k c[k] x^k (deg+1 coefficients); r2 and rms residual out. */
 int xb_fit_poly(const double *x, const double *y, size_t n, size_t deg, double *c, double *r2,

@@ -1,9 +1,248 @@
-/* xbar inspect: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+/* xbar inspect: summarise any xbar HDF5 file (results, model, network) or, failing a known
+ * format, list its tree with shapes and units. */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "xbar/fit.h"
+#include "xbar/h5.h"
 
 static const char k_help[] =
-    "usage: xbar inspect [options]\n"
+    "usage: xbar inspect FILE.h5 [--tree]\n"
     "\n"
-    "Not implemented yet.\n";
+    "Summarise an xbar HDF5 file: the format and version attributes and provenance; for a\n"
+    "results file (xbar characterize) one line per point; for a model file (xbar fit) one line\n"
+    "per model with its fitted parameters and goodness of fit; for a network file its layers.\n"
+    "Files of another format get the object tree.\n"
+    "\n"
+    "options:\n"
+    "  --tree       also list every group and dataset (shape, units)\n"
+    "  -h, --help   this text\n";
 
-int xb_cmd_inspect(int argc, char **argv) { return xb_cli_not_implemented("inspect", k_help, argc, argv); }
+static char *sattr(hid_t loc, const char *obj, const char *name)
+{
+    char *s = NULL;
+    if (xb_h5_attr_exists(loc, obj, name) && xb_h5_attr_get_string(loc, obj, name, &s, NULL) == XB_OK) return s;
+    return NULL;
+}
+
+static int dattr(hid_t loc, const char *obj, const char *name, double *v)
+{
+    if (!xb_h5_attr_exists(loc, obj, name)) return 0;
+    if (xb_h5_attr_get_double(loc, obj, name, v, NULL) == XB_OK) return 1;
+    int64_t i;
+    if (xb_h5_attr_get_int64(loc, obj, name, &i, NULL) == XB_OK) {
+        *v = (double)i;
+        return 1;
+    }
+    return 0;
+}
+
+static herr_t tree_cb(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+    size_t *count = data;
+    if (++*count > 400) {
+        if (*count == 401) printf("  ... (more objects)\n");
+        return 0;
+    }
+    if (info->type == H5O_TYPE_GROUP) {
+        printf("  /%s/\n", strcmp(name, ".") == 0 ? "" : name);
+    } else if (info->type == H5O_TYPE_DATASET) {
+        hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
+        hid_t sp = H5Dget_space(ds);
+        int r = H5Sget_simple_extent_ndims(sp);
+        hsize_t d[8] = {0};
+        if (r > 0 && r <= 8) H5Sget_simple_extent_dims(sp, d, NULL);
+        char shape[128] = "scalar";
+        size_t o = 0;
+        for (int k = 0; k < r && r <= 8; k++)
+            o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%llu", k ? "x" : "", (unsigned long long)d[k]);
+        char units[64] = "";
+        if (H5Aexists(ds, "units") > 0) xb_h5_read_units(obj, name, units, sizeof units, NULL);
+        printf("  /%s  [%s]%s%s\n", name, shape, units[0] ? "  units=" : "", units);
+        H5Sclose(sp);
+        H5Dclose(ds);
+    }
+    return 0;
+}
+
+static void print_provenance(hid_t f)
+{
+    const char *keys[] = {"xbar_version", "ngspice_version", "created_utc", "created", "date", "campaign",
+                          "campaign_name", "source_file"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        char *s = sattr(f, ".", keys[k]);
+        if (s) printf("%s: %s\n", keys[k], s);
+        free(s);
+    }
+}
+
+static int inspect_results(hid_t f)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (!xb_h5_exists(f, "points") || xb_h5_list(f, "points", &names, &n, NULL) != XB_OK) {
+        printf("points: none\n");
+        return 0;
+    }
+    printf("points: %zu\n", n);
+    printf("# %-8s %-7s %-6s %-5s %9s %7s %11s  %s\n", "point", "status", "device", "cell", "size", "r_wire",
+           "mvm_err", "key");
+    for (size_t k = 0; k < n; k++) {
+        char obj[96];
+        snprintf(obj, sizeof obj, "points/%s", names[k]);
+        char *st = sattr(f, obj, "status"), *dev = sattr(f, obj, "device"), *cell = sattr(f, obj, "cell"),
+             *key = sattr(f, obj, "key");
+        double r = 0, c = 0, rw = NAN, e = NAN;
+        dattr(f, obj, "rows", &r);
+        dattr(f, obj, "cols", &c);
+        dattr(f, obj, "r_wire_row_ohm", &rw);
+        char mobj[128];
+        snprintf(mobj, sizeof mobj, "%s/mvm", obj);
+        if (xb_h5_exists(f, mobj)) dattr(f, mobj, "err_total_mean", &e);
+        char size[32];
+        snprintf(size, sizeof size, "%.0fx%.0f", r, c);
+        printf("  %-8s %-7s %-6s %-5s %9s %7.3g %11.3e  %s\n", names[k], st ? st : (xb_h5_exists(f, mobj) ? "ok" : "-"),
+               dev ? dev : "-", cell ? cell : "-", size, rw, e, key ? key : "");
+        free(st);
+        free(dev);
+        free(cell);
+        free(key);
+    }
+    xb_h5_free_names(names, n);
+    return 0;
+}
+
+static int inspect_model(const char *path, hid_t f)
+{
+    xb_fit_params *ms = NULL;
+    xb_fit_metrics *mt = NULL;
+    size_t n = 0;
+    xb_error err;
+    int rc = xb_fit_file_read(path, &ms, &mt, &n, &err);
+    if (rc) return xb_cli_fail("inspect", &err);
+    printf("models: %zu\n", n);
+    printf("# %-3s %-6s %-5s %9s %7s %6s %8s %8s %8s %8s %-22s %10s %10s %10s\n", "id", "device", "cell", "size",
+           "r_wire", "sweeps", "r_row", "r_col", "r_drv", "r_series", "V0 knots (V)", "heldout", "ideal", "gain");
+    for (size_t k = 0; k < n; k++) {
+        const xb_fit_params *m = &ms[k];
+        char size[32], knots[96] = "-";
+        snprintf(size, sizeof size, "%zux%zu", m->config.rows, m->config.cols);
+        size_t o = 0;
+        for (size_t q = 0; q < m->n_knots && o < sizeof knots - 12; q++)
+            o += (size_t)snprintf(knots + o, sizeof knots - o, "%s%.3g", q ? "," : "", m->knot_v0_volt[q]);
+        printf("  %03zu %-6s %-5s %9s %7.3g %6d %8.4g %8.4g %8.4g %8.4g %-22s %10.3e %10.3e %10.6f\n", k,
+               xb_device_name(m->config.device), xb_cell_name(m->config.cell), size,
+               0.5 * (m->config.r_wire_row_ohm + m->config.r_wire_col_ohm), m->n_sweeps, m->r_row_ohm, m->r_col_ohm,
+               m->r_driver_ohm, m->r_series_ohm, knots, mt[k].heldout_rel_l2, mt[k].heldout_ideal_rel_l2, m->gain);
+        printf("      validity: G %.4g..%.4g S, V %.4g..%.4g V; %zu train / %zu held-out vectors\n",
+               m->valid_g_min_siemens, m->valid_g_max_siemens, m->valid_v_min_volt, m->valid_v_max_volt,
+               mt[k].n_train_vectors, mt[k].n_heldout_vectors);
+    }
+    free(ms);
+    free(mt);
+    const char *extra[] = {"stats/sigma_program", "stats/energy", "stats/settling", "family"};
+    for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++) {
+        if (!xb_h5_exists(f, extra[k])) continue;
+        char **names = NULL;
+        size_t nn = 0;
+        if (xb_h5_list(f, extra[k], &names, &nn, NULL) == XB_OK) {
+            printf("/%s:", extra[k]);
+            for (size_t q = 0; q < nn; q++) printf(" %s", names[q]);
+            printf("\n");
+            xb_h5_free_names(names, nn);
+        }
+    }
+    return 0;
+}
+
+static int inspect_network(hid_t f)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (!xb_h5_exists(f, "layers") || xb_h5_list(f, "layers", &names, &n, NULL) != XB_OK) {
+        printf("layers: none\n");
+        return 0;
+    }
+    printf("layers: %zu\n", n);
+    for (size_t k = 0; k < n; k++) {
+        char obj[96];
+        snprintf(obj, sizeof obj, "layers/%s", names[k]);
+        char *t = sattr(f, obj, "type");
+        printf("  %-4s %-10s", names[k], t ? t : "?");
+        free(t);
+        char **ds = NULL;
+        size_t nd = 0;
+        if (xb_h5_list(f, obj, &ds, &nd, NULL) == XB_OK) {
+            for (size_t q = 0; q < nd; q++) {
+                char p[160];
+                snprintf(p, sizeof p, "%s/%s", obj, ds[q]);
+                double *d = NULL;
+                int r = 0;
+                hsize_t dims[4];
+                if (xb_h5_read_doubles(f, p, &d, &r, dims, NULL) == XB_OK) {
+                    printf(" %s[", ds[q]);
+                    for (int z = 0; z < r; z++) printf("%s%llu", z ? "x" : "", (unsigned long long)dims[z]);
+                    printf("]");
+                    free(d);
+                }
+            }
+            xb_h5_free_names(ds, nd);
+        }
+        printf("\n");
+    }
+    xb_h5_free_names(names, n);
+    return 0;
+}
+
+int xb_cmd_inspect(int argc, char **argv)
+{
+    if (xb_cli_wants_help(argc, argv)) {
+        fputs(k_help, stdout);
+        return 0;
+    }
+    const char *path = NULL;
+    int tree = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tree") == 0) tree = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) return xb_cli_usage_error("inspect", "unknown option '%s'", argv[i]);
+        else if (!path) path = argv[i];
+        else return xb_cli_usage_error("inspect", "unexpected argument '%s' (one file)", argv[i]);
+    }
+    if (!path) return xb_cli_usage_error("inspect", "missing FILE.h5");
+    xb_error err;
+    if (!xb_h5_is_hdf5(path)) {
+        FILE *fp = fopen(path, "rb");
+        if (!fp) xb_errorf(&err, XB_EINPUT, "%s: cannot open", path);
+        else {
+            fclose(fp);
+            xb_errorf(&err, XB_EINPUT, "%s: not an HDF5 file", path);
+        }
+        return xb_cli_fail("inspect", &err);
+    }
+    hid_t f;
+    if (xb_h5_open(path, 0, &f, &err)) return xb_cli_fail("inspect", &err);
+    char *fmt = sattr(f, ".", "format");
+    double ver = NAN;
+    if (!dattr(f, ".", "version", &ver)) dattr(f, ".", "format_version", &ver);
+    printf("file: %s\nformat: %s", path, fmt ? fmt : "(none: not an xbar file)");
+    if (!isnan(ver)) printf(" version %.0f", ver);
+    printf("\n");
+    print_provenance(f);
+    int rc = 0;
+    if (fmt && strcmp(fmt, XB_FIT_FORMAT) == 0) rc = inspect_model(path, f);
+    else if (fmt && strcmp(fmt, "xbar-results") == 0) rc = inspect_results(f);
+    else if (fmt && strcmp(fmt, "xbar-network") == 0) rc = inspect_network(f);
+    else tree = 1;
+    if (tree && rc == 0) {
+        size_t count = 0;
+        printf("tree:\n");
+        H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, tree_cb, &count, H5O_INFO_BASIC);
+    }
+    free(fmt);
+    xb_h5_close(f, NULL);
+    return rc;
+}
