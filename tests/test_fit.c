@@ -68,7 +68,7 @@ static void test_reference_vs_ngspice(void **state)
         snprintf(key, sizeof key, "i(vs%zu) = ", j);
         char *s = strstr(out, key);
         assert_non_null(s);
-        double isp = -strtod(s + strlen(key), NULL); /* ngspice: current into the + node */
+        double isp = strtod(s + strlen(key), NULL); /* into the + node (s), through the source */
         assert_true(fabs(isp - ic[j]) <= 1e-7 * fabs(ic[j]));
     }
     free(out);

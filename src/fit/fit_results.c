@@ -529,8 +529,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (!camp) camp = root_string(f, "campaign_name");
         ngv = root_string(f, "ngspice_version");
         xv = root_string(f, "xbar_version");
-        if (xb_h5_exists(f, "campaign_text")) xb_h5_read_text(f, "campaign_text", &ctext, NULL);
-        else if (!ctext) ctext = root_string(f, "campaign_text");
+        if (xb_h5_exists(f, "campaign/text")) xb_h5_read_text(f, "campaign/text", &ctext, NULL);
         prov.campaign_name = camp;
         prov.ngspice_version = ngv;
         prov.results_xbar_version = xv;

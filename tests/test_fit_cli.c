@@ -1,0 +1,269 @@
+/* xbar fit / xbar inspect / model files: end to end on a results file written here in the
+ * layout of docs/hdf5-results.md, with circuit currents from the dense Newton reference
+ * solver (tests/test_fit_support.h); bad input gives one-line errors and exit 2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support/xb_test.h"
+#include "test_fit_support.h"
+#include "xbar/fit.h"
+#include "xbar/h5.h"
+
+typedef struct {
+    xb_device_kind dev;
+    size_t n;
+    double r_wire;
+} cfg;
+
+/* One point group /points/NAME with N = sets G matrices of K vectors each. */
+static void write_point(hid_t f, const char *name, const cfg *c, size_t sets, size_t K, gsl_rng *rng,
+                        int drop_i, int bad_shape)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, c->dev);
+    p.rows = p.cols = c->n;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = c->r_wire;
+    char gp[64];
+    snprintf(gp, sizeof gp, "points/%s", name);
+    hid_t g, mg;
+    xb_error err;
+    assert_int_equal(xb_h5_group_create(f, gp, &g, &err), XB_OK);
+    xb_h5_attr_set_string(g, ".", "device", xb_device_name(c->dev), &err);
+    xb_h5_attr_set_string(g, ".", "cell", "1r", &err);
+    xb_h5_attr_set_string(g, ".", "engine", "native", &err);
+    xb_h5_attr_set_string(g, ".", "key", "test point", &err);
+    xb_h5_attr_set_int64(g, ".", "rows", (int64_t)c->n, &err);
+    xb_h5_attr_set_int64(g, ".", "cols", (int64_t)c->n, &err);
+    xb_h5_attr_set_int64(g, ".", "var_program", 0, &err);
+    const struct { const char *n; double v; } d[] = {
+        {"r_wire_row_ohm", p.r_wire_row_ohm}, {"r_wire_col_ohm", p.r_wire_col_ohm},
+        {"r_driver_ohm", p.r_driver_ohm},     {"r_sense_ohm", p.r_sense_ohm},
+        {"c_wire_farad", p.c_wire_farad},     {"v_read_volt", p.v_read_volt},
+        {"g_min_siemens", p.g_min_siemens},   {"g_max_siemens", p.g_max_siemens},
+    };
+    for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) xb_h5_attr_set_double(g, ".", d[k].n, d[k].v, &err);
+    size_t R = c->n, C = c->n;
+    double *ga = malloc(sets * R * C * sizeof *ga), *va = malloc(sets * K * R * sizeof *va);
+    double *ia = malloc(sets * K * C * sizeof *ia);
+    for (size_t s = 0; s < sets; s++) {
+        xb_matrix *gm, *vm, *im;
+        ref_sample(&p, rng, K, &gm, &vm, &im);
+        memcpy(ga + s * R * C, gm->data, R * C * sizeof(double));
+        memcpy(va + s * K * R, vm->data, K * R * sizeof(double));
+        memcpy(ia + s * K * C, im->data, K * C * sizeof(double));
+        xb_matrix_free(gm); xb_matrix_free(vm); xb_matrix_free(im);
+    }
+    assert_int_equal(xb_h5_group_create(g, "mvm", &mg, &err), XB_OK);
+    hsize_t dg[3] = {sets, R, C}, dv[3] = {sets, K, R}, di[3] = {sets, K, bad_shape ? C + 1 : C};
+    assert_int_equal(xb_h5_write_doubles(mg, "g_target", 3, dg, ga, "S", &err), XB_OK);
+    assert_int_equal(xb_h5_write_doubles(mg, "g", 3, dg, ga, "S", &err), XB_OK);
+    assert_int_equal(xb_h5_write_doubles(mg, "v", 3, dv, va, "V", &err), XB_OK);
+    if (!drop_i) {
+        double *ib = ia;
+        if (bad_shape) {
+            ib = calloc(sets * K * (C + 1), sizeof *ib);
+        }
+        assert_int_equal(xb_h5_write_doubles(mg, "i_circuit", 3, di, ib, "A", &err), XB_OK);
+        if (ib != ia) free(ib);
+    }
+    H5Gclose(mg);
+    H5Gclose(g);
+    free(ga);
+    free(va);
+    free(ia);
+}
+
+static char *write_results(const char *dir, const char *fname, const cfg *cs, size_t n, int drop_i, int bad_shape)
+{
+    char *path = xb_test_write_file(dir, fname, "");
+    remove(path);
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
+    xb_h5_attr_set_string(f, ".", "format", "xbar-results", &err);
+    xb_h5_attr_set_int64(f, ".", "format_version", 1, &err);
+    xb_h5_attr_set_string(f, ".", "ngspice_version", "ngspice-39 (test reference: dense Newton)", &err);
+    xb_h5_attr_set_string(f, ".", "campaign_name", "fit-test", &err);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 77);
+    for (size_t k = 0; k < n; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "p%05zu", k);
+        write_point(f, name, &cs[k], 4, 8, rng, drop_i, bad_shape);
+    }
+    gsl_rng_free(rng);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    return path;
+}
+
+static int run(char *const argv[], char **out, char **err)
+{
+    int rc = xb_test_run_xbar(argv, out, err);
+    return rc;
+}
+
+static void test_fit_end_to_end(void **state)
+{
+    char *dir = xb_test_tmpdir("fitcli");
+    const cfg cs[] = {
+        {XB_DEVICE_RRAM, 6, 1.0}, {XB_DEVICE_RRAM, 8, 1.0}, {XB_DEVICE_RRAM, 8, 4.0},
+        {XB_DEVICE_PCM, 6, 2.0},  {XB_DEVICE_PCM, 8, 2.0},
+    };
+    char *res = write_results(dir, "r.h5", cs, 5, 0, 0);
+    char *model = xb_test_write_file(dir, "m.h5", "");
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a1[] = {"xbar", "fit", res, "-o", model, NULL};
+    int rc = run(a1, &out, &errs);
+    if (rc) fprintf(stderr, "%s%s", out, errs);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "5 model(s)"));
+    assert_non_null(strstr(out, "left out"));
+    free(out); free(errs);
+    /* refuses to overwrite */
+    rc = run(a1, &out, &errs);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(errs, "exists (use --force"));
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    free(out); free(errs);
+    /* inspect the model and the results */
+    char *a2[] = {"xbar", "inspect", model, NULL};
+    assert_int_equal(run(a2, &out, &errs), 0);
+    assert_non_null(strstr(out, "format: xbar-model version 1"));
+    assert_non_null(strstr(out, "models: 5"));
+    assert_non_null(strstr(out, "source_file"));
+    assert_non_null(strstr(out, "/family: pcm_1r rram_1r"));
+    free(out); free(errs);
+    char *a3[] = {"xbar", "inspect", res, NULL};
+    assert_int_equal(run(a3, &out, &errs), 0);
+    assert_non_null(strstr(out, "points: 5"));
+    free(out); free(errs);
+
+    /* the written models, read back, predict fresh reference samples (never fitted) */
+    xb_fit_params *ms;
+    xb_fit_metrics *mt;
+    size_t n;
+    xb_error err;
+    assert_int_equal(xb_fit_file_read(model, &ms, &mt, &n, &err), XB_OK);
+    assert_int_equal(n, 5);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 991);
+    for (size_t k = 0; k < 5; k++) {
+        xb_array_params p;
+        xb_array_params_default(&p, cs[k].dev);
+        p.rows = p.cols = cs[k].n;
+        p.r_wire_row_ohm = p.r_wire_col_ohm = cs[k].r_wire;
+        size_t idx;
+        assert_int_equal(xb_fit_select(ms, n, &p, &idx, &err), XB_OK);
+        assert_int_equal(idx, k);
+        xb_matrix *g, *v, *i;
+        ref_sample(&p, rng, 6, &g, &v, &i);
+        xb_fit_sample s = {g, v, i};
+        double em, ei;
+        assert_int_equal(xb_fit_score(&ms[idx], &s, 1, &em, &ei, &err), XB_OK);
+        assert_true(em <= 0.01);
+        if (ei > 0.02) assert_true(20 * em <= ei);
+        assert_true(mt[k].heldout_rel_l2 <= 0.01 && mt[k].n_heldout_vectors == 8);
+        xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(i);
+    }
+    /* shape not in the file */
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = 5;
+    size_t idx;
+    assert_int_equal(xb_fit_select(ms, n, &p, &idx, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "array is 5x5 but the rram/1r models are for 6x6, 8x8, 8x8"));
+    gsl_rng_free(rng);
+    free(ms);
+    free(mt);
+    free(res);
+    free(model);
+    free(dir);
+}
+
+static void expect_fail(char *const argv[], const char *needle)
+{
+    char *out = NULL, *errs = NULL;
+    int rc = run(argv, &out, &errs);
+    if (rc != 2 || !strstr(errs, needle)) fprintf(stderr, "rc=%d stderr: %s\n", rc, errs);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(errs, needle));
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    free(out);
+    free(errs);
+}
+
+static void test_fit_bad_input(void **state)
+{
+    char *dir = xb_test_tmpdir("fitbad");
+    const cfg cs[] = {{XB_DEVICE_RRAM, 4, 1.0}};
+    char *noi = write_results(dir, "noi.h5", cs, 1, 1, 0);
+    char *bad = write_results(dir, "bad.h5", cs, 1, 0, 1);
+    char *good = write_results(dir, "good.h5", cs, 1, 0, 0);
+    char *txt = xb_test_write_file(dir, "x.h5", "not hdf5\n");
+    char *m = xb_test_write_file(dir, "m.h5", "");
+    remove(m);
+    char *a1[] = {"xbar", "fit", txt, "-o", m, NULL};
+    expect_fail(a1, "x.h5: not an HDF5 file");
+    char *a2[] = {"xbar", "fit", noi, "-o", m, NULL};
+    expect_fail(a2, "i_circuit: missing dataset");
+    char *a3[] = {"xbar", "fit", bad, "-o", m, NULL};
+    expect_fail(a3, "mvm/i_circuit: shape must be (4, 8, 4)");
+    char *a4[] = {"xbar", "fit", good, NULL};
+    expect_fail(a4, "missing -o MODEL.h5");
+    char *a5[] = {"xbar", "fit", good, "-o", m, "--knots", "99", NULL};
+    expect_fail(a5, "--knots: at most 8");
+    char *a6[] = {"xbar", "inspect", txt, NULL};
+    expect_fail(a6, "not an HDF5 file");
+    /* a results file is not a model file and vice versa */
+    char *a7[] = {"xbar", "fit", good, "-o", m, NULL};
+    char *out = NULL, *errs = NULL;
+    assert_int_equal(run(a7, &out, &errs), 0);
+    free(out); free(errs);
+    char *m2 = xb_test_write_file(dir, "m2.h5", "");
+    remove(m2);
+    char *a8[] = {"xbar", "fit", m, "-o", m2, NULL};
+    expect_fail(a8, "format 'xbar-model', expected 'xbar-results'");
+    xb_fit_params *ms;
+    size_t n;
+    xb_error err;
+    assert_int_equal(xb_fit_file_read(good, &ms, NULL, &n, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "format 'xbar-results', expected 'xbar-model'"));
+    /* wrong version, missing dataset, wrong unit: edit the model file */
+    hid_t f;
+    assert_int_equal(xb_h5_open(m, 1, &f, &err), XB_OK);
+    xb_h5_attr_set_int64(f, ".", "version", 2, &err);
+    xb_h5_close(f, &err);
+    assert_int_equal(xb_fit_file_read(m, &ms, NULL, &n, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "model format version 2, this xbar reads version 1"));
+    assert_int_equal(xb_h5_open(m, 1, &f, &err), XB_OK);
+    xb_h5_attr_set_int64(f, ".", "version", 1, &err);
+    xb_h5_delete(f, "models/000/params/gain", &err);
+    xb_h5_close(f, &err);
+    assert_int_equal(xb_fit_file_read(m, &ms, NULL, &n, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "gain: missing dataset"));
+    assert_int_equal(xb_h5_open(m, 1, &f, &err), XB_OK);
+    hid_t pg;
+    xb_h5_group_open(f, "models/000/params", &pg, &err);
+    double one = 1;
+    xb_h5_write_doubles(pg, "gain", 0, NULL, &one, "A", &err);
+    H5Gclose(pg);
+    xb_h5_close(f, &err);
+    assert_int_equal(xb_fit_file_read(m, &ms, NULL, &n, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "gain: unit 'A', expected '1'"));
+    free(noi); free(bad); free(good); free(txt); free(m); free(m2); free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_end_to_end),
+        cmocka_unit_test(test_fit_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
