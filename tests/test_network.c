@@ -1,0 +1,508 @@
+/* Network files and datasets.
+ *  - C writer -> C reader round trip;
+ *  - tools/xbar_network.py (numpy + h5py) writes a CNN and its own float64 numpy forward
+ *    pass: the C reader + forward pass must agree (1e-5); Python reads a C-written file;
+ *  - malformed files (unknown type, shape mismatch, missing dataset, wrong format or
+ *    version, missing layer) give one-line errors naming the file and the layer;
+ *  - IDX reader on small gzip and plain files written here, and its errors;
+ *  - `xbar run` end to end on a tiny dataset written here (text + JSON), and its errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "support/xb_test.h"
+#include "xbar/exec.h"
+
+static char *g_dir;
+
+static char *path_in(const char *name)
+{
+    size_t n = strlen(g_dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", g_dir, name);
+    return p;
+}
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(*s >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+}
+
+static const char *python(void)
+{
+    /* h5py comes from Debian's python3-h5py: prefer the system interpreter. */
+    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+/* ---------------------------------------------------------------- C round trip */
+static void test_roundtrip(void **state)
+{
+    uint64_t s = 7;
+    size_t shape[3] = {1, 8, 8};
+    xb_network *net = NULL, *back = NULL;
+    xb_error err;
+    float w1[4 * 1 * 3 * 3], b1[4], w2[5 * 36];
+    for (size_t i = 0; i < sizeof w1 / sizeof *w1; i++) w1[i] = frand(&s);
+    for (size_t i = 0; i < 4; i++) b1[i] = frand(&s);
+    for (size_t i = 0; i < sizeof w2 / sizeof *w2; i++) w2[i] = frand(&s);
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 4, 1, 3, 3, 2, 1, w1, b1, &err), XB_OK); /* 4x4x4 */
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_AVGPOOL2D, 2, 1, &err), XB_OK);    /* 4x3x3 */
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 5, 36, w2, NULL, &err), XB_OK);
+    char *p = path_in("rt.h5");
+    assert_int_equal(xb_network_write(net, p, &err), XB_OK);
+    assert_int_equal(xb_network_read(p, &back, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(back), 4);
+    assert_int_equal(xb_network_input_ndim(back), 3);
+    const xb_layer *c = xb_network_layer(back, 0), *d = xb_network_layer(back, 3), *pl = xb_network_layer(back, 1);
+    assert_int_equal(c->kind, XB_LAYER_CONV2D);
+    assert_int_equal(c->stride, 2);
+    assert_int_equal(c->padding, 1);
+    assert_int_equal(c->out_h, 4);
+    assert_memory_equal(c->weight, w1, sizeof w1);
+    assert_memory_equal(c->bias, b1, sizeof b1);
+    assert_int_equal(pl->kh, 2);
+    assert_int_equal(pl->stride, 1);
+    assert_int_equal(d->kind, XB_LAYER_DENSE);
+    assert_null(d->bias);
+    assert_memory_equal(d->weight, w2, sizeof w2);
+    xb_network_free(net);
+    xb_network_free(back);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- Python writer + numpy reference */
+static const char k_py_write[] =
+    "import sys, numpy as np\n"
+    "sys.path.insert(0, sys.argv[1] + '/tools')\n"
+    "import xbar_network as xn\n"
+    "rng = np.random.default_rng(3)\n"
+    "L = [xn.conv2d(rng.uniform(-1, 1, (3, 2, 3, 3)), rng.uniform(-1, 1, 3), stride=1, padding=1),\n"
+    "     xn.relu(), xn.maxpool2d(2),\n"
+    "     xn.conv2d(rng.uniform(-1, 1, (4, 3, 2, 2)), None, stride=2, padding=0),\n"
+    "     xn.avgpool2d(2, 1), xn.flatten(),\n"
+    "     xn.dense(rng.uniform(-1, 1, (6, 4)), rng.uniform(-1, 1, 6)), xn.softmax()]\n"
+    "xn.write(sys.argv[2] + '/py.h5', (2, 8, 8), L)\n"
+    "shape, L2 = xn.read(sys.argv[2] + '/py.h5')\n"
+    "x = rng.uniform(0, 1, (5, 128))\n"
+    "outs = xn.forward(shape, L2, x)\n"
+    "np.savetxt(sys.argv[2] + '/py_x.csv', x.astype(np.float32), delimiter=',', fmt='%.9g')\n"
+    "np.savetxt(sys.argv[2] + '/py_y.csv', outs[-2].reshape(5, -1), delimiter=',', fmt='%.17g')\n"
+    "np.savetxt(sys.argv[2] + '/py_c1.csv', outs[0].reshape(5, -1), delimiter=',', fmt='%.17g')\n";
+
+static void test_python_writer(void **state)
+{
+    char *argv[] = {(char *)python(), "-c", (char *)k_py_write, XB_SOURCE_DIR, g_dir, NULL};
+    char *out = NULL, *er = NULL;
+    int rc = xb_test_run(argv, &out, &er);
+    if (rc != 0) print_message("python: %s\n", er);
+    assert_int_equal(rc, 0);
+    free(out);
+    free(er);
+    char *p = path_in("py.h5"), *px = path_in("py_x.csv"), *py = path_in("py_y.csv"), *pc = path_in("py_c1.csv");
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_read(p, &net, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(net), 8);
+    xb_matrix *X = NULL, *Y = NULL, *C1 = NULL;
+    assert_int_equal(xb_csv_read_matrix(px, &X, &err), XB_OK);
+    assert_int_equal(xb_csv_read_matrix(py, &Y, &err), XB_OK);
+    assert_int_equal(xb_csv_read_matrix(pc, &C1, &err), XB_OK);
+    assert_int_equal(X->cols, 128);
+    assert_int_equal(Y->cols, 6);
+    float *x = malloc(5 * 128 * sizeof(float));
+    for (size_t i = 0; i < 5 * 128; i++) x[i] = (float)X->data[i];
+    float *acts[8];
+    for (size_t k = 0; k < 8; k++) acts[k] = malloc(5 * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    assert_int_equal(xb_network_forward(net, x, 5, acts, &err), XB_OK);
+    for (size_t i = 0; i < 5 * 6; i++) assert_true(fabs(acts[6][i] - Y->data[i]) <= 1e-5 * fmax(1, fabs(Y->data[i])));
+    assert_int_equal(C1->cols, 3 * 64);
+    for (size_t i = 0; i < 5 * 192; i++) assert_true(fabs(acts[0][i] - C1->data[i]) <= 1e-5 * fmax(1, fabs(C1->data[i])));
+    for (size_t k = 0; k < 8; k++) free(acts[k]);
+    free(x);
+    xb_matrix_free(X);
+    xb_matrix_free(Y);
+    xb_matrix_free(C1);
+    xb_network_free(net);
+    free(p);
+    free(px);
+    free(py);
+    free(pc);
+}
+
+/* Python's reader on a C-written file. */
+static void test_python_reads_c(void **state)
+{
+    float w[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b[3] = {0.5f, -1, 2};
+    size_t shape[1] = {4};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 3, 4, w, b, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    char *p = path_in("c.h5");
+    assert_int_equal(xb_network_write(net, p, &err), XB_OK);
+    static const char py[] =
+        "import sys, numpy as np\n"
+        "sys.path.insert(0, sys.argv[1] + '/tools')\n"
+        "import xbar_network as xn\n"
+        "shape, L = xn.read(sys.argv[2])\n"
+        "y = xn.forward(shape, L, np.array([[1.0, -1.0, 0.5, 2.0]]))[-1]\n"
+        "print(shape, [l['type'] for l in L], ' '.join('%g' % v for v in y.ravel()))\n";
+    char *argv[] = {(char *)python(), "-c", (char *)py, XB_SOURCE_DIR, p, NULL};
+    char *out = NULL, *er = NULL;
+    assert_int_equal(xb_test_run(argv, &out, &er), 0);
+    /* W x + b = [1-2+1.5+8+0.5, 5-6+3.5+16-1, 9-10+5.5+24+2] = [9, 17.5, 30.5] */
+    assert_non_null(strstr(out, "(4,) ['dense', 'relu'] 9 17.5 30.5"));
+    free(out);
+    free(er);
+    free(p);
+    xb_network_free(net);
+}
+
+/* ---------------------------------------------------------------- malformed files */
+static void attr_str(hid_t o, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v));
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, v);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+}
+
+static void attr_ints(hid_t o, const char *name, const long *v, size_t n)
+{
+    hsize_t d[1] = {n};
+    hid_t s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, d, NULL);
+    hid_t a = H5Acreate2(o, name, H5T_NATIVE_LONG, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_LONG, v);
+    H5Aclose(a);
+    H5Sclose(s);
+}
+
+static void dset(hid_t g, const char *name, size_t r, size_t c)
+{
+    hsize_t d[2] = {r, c};
+    hid_t s = H5Screate_simple(c ? 2 : 1, d, NULL);
+    hid_t ds = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    float *z = calloc(r * (c ? c : 1), sizeof(float));
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, z);
+    free(z);
+    H5Dclose(ds);
+    H5Sclose(s);
+}
+
+/* Layer spec: "dense:OUTxIN", "dense-noweight", a bare type name. */
+static char *make_file(const char *name, const char *format, long version, const char *const *layers, size_t n)
+{
+    char *p = path_in(name);
+    hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    attr_str(f, "format", format);
+    attr_ints(f, "version", &version, 1);
+    long shp[1] = {16};
+    attr_ints(f, "input_shape", shp, 1);
+    hid_t lg = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (size_t k = 0; k < n; k++) {
+        char gname[16];
+        snprintf(gname, sizeof gname, "%zu", k);
+        if (!layers[k]) continue; /* a gap in the numbering */
+        hid_t g = H5Gcreate2(lg, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        unsigned o = 0, i = 0;
+        if (sscanf(layers[k], "dense:%ux%u", &o, &i) == 2) {
+            attr_str(g, "type", "dense");
+            dset(g, "weight", o, i);
+        } else if (strcmp(layers[k], "dense-noweight") == 0) {
+            attr_str(g, "type", "dense");
+            dset(g, "bias", 4, 0);
+        } else {
+            attr_str(g, "type", layers[k]);
+        }
+        H5Gclose(g);
+    }
+    H5Gclose(lg);
+    H5Fclose(f);
+    return p;
+}
+
+static void expect_read_error(const char *p, const char *needle1, const char *needle2)
+{
+    xb_network *net = (xb_network *)1;
+    xb_error err;
+    xb_error_clear(&err);
+    assert_int_equal(xb_network_read(p, &net, &err), XB_EINPUT);
+    assert_null(net);
+    if (!strstr(err.msg, needle1) || (needle2 && !strstr(err.msg, needle2)))
+        print_message("message: %s (expected '%s' and '%s')\n", err.msg, needle1, needle2 ? needle2 : "");
+    assert_non_null(strstr(err.msg, needle1));
+    if (needle2) assert_non_null(strstr(err.msg, needle2));
+    assert_non_null(strstr(err.msg, p)); /* names the file */
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_malformed(void **state)
+{
+    const char *ok[] = {"dense:4x16", "relu", "dense:2x4", "softmax"};
+    char *p = make_file("ok.h5", "xbar-network", 1, ok, 4);
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_read(p, &net, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(net), 4);
+    xb_network_free(net);
+    free(p);
+
+    const char *unk[] = {"dense:4x16", "batchnorm"};
+    p = make_file("unknown.h5", "xbar-network", 1, unk, 2);
+    expect_read_error(p, "/layers/1", "unknown layer type 'batchnorm'");
+    free(p);
+
+    const char *mis[] = {"dense:4x16", "relu", "dense:3x5"};
+    p = make_file("mismatch.h5", "xbar-network", 1, mis, 3);
+    expect_read_error(p, "/layers/2 (dense)", "weight is 3x5 but the input has 4 values");
+    free(p);
+
+    const char *first[] = {"dense:4x15"};
+    p = make_file("first.h5", "xbar-network", 1, first, 1);
+    expect_read_error(p, "/layers/0 (dense)", "input has 16 values");
+    free(p);
+
+    const char *miss[] = {"dense:4x16", "dense-noweight"};
+    p = make_file("missing.h5", "xbar-network", 1, miss, 2);
+    expect_read_error(p, "/layers/1 (dense)", "missing dataset 'weight'");
+    free(p);
+
+    const char *gap[] = {"dense:4x16", NULL, "relu"};
+    p = make_file("gap.h5", "xbar-network", 1, gap, 3);
+    expect_read_error(p, "/layers/1", "missing");
+    free(p);
+
+    p = make_file("format.h5", "xbar-results", 1, ok, 4);
+    expect_read_error(p, "format is 'xbar-results'", "xbar-network");
+    free(p);
+
+    p = make_file("version.h5", "xbar-network", 2, ok, 4);
+    expect_read_error(p, "version 2", NULL);
+    free(p);
+
+    const char *pool[] = {"maxpool2d"};
+    p = make_file("pool.h5", "xbar-network", 1, pool, 1);
+    expect_read_error(p, "/layers/0 (maxpool2d)", "'kernel'");
+    free(p);
+
+    p = path_in("not_h5.h5");
+    FILE *f = fopen(p, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    expect_read_error(p, "not an HDF5 file", NULL);
+    free(p);
+    expect_read_error("/nonexistent/net.h5", "cannot open", NULL);
+}
+
+/* ---------------------------------------------------------------- IDX reader */
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* n images of r x c with pixel (s,i) = (s*31 + i*7) % 256, labels s % 10. */
+static void write_idx(const char *dir, const char *prefix, size_t n, size_t r, size_t c, int gz, int truncate)
+{
+    char ip[1024], lp[1024];
+    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
+    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
+    size_t isz = 16 + n * r * c, lsz = 8 + n;
+    unsigned char *ib = malloc(isz), *lb = malloc(lsz);
+    put_be32(ib, 0x803);
+    put_be32(ib + 4, (uint32_t)n);
+    put_be32(ib + 8, (uint32_t)r);
+    put_be32(ib + 12, (uint32_t)c);
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = 0; i < r * c; i++) ib[16 + s * r * c + i] = (unsigned char)((s * 31 + i * 7) % 256);
+    put_be32(lb, 0x801);
+    put_be32(lb + 4, (uint32_t)n);
+    for (size_t s = 0; s < n; s++) lb[8 + s] = (unsigned char)(s % 10);
+    if (truncate) isz -= 5;
+    gzFile f = gzopen(ip, gz ? "wb" : "wbT");
+    gzwrite(f, ib, (unsigned)isz);
+    gzclose(f);
+    f = gzopen(lp, gz ? "wb" : "wbT");
+    gzwrite(f, lb, (unsigned)lsz);
+    gzclose(f);
+    free(ib);
+    free(lb);
+}
+
+static void test_idx(void **state)
+{
+    char *d = path_in("idx");
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "%s", d);
+    assert_int_equal(system((snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d), cmd)), 0);
+    write_idx(d, "train", 12, 3, 5, 1, 0);
+    write_idx(d, "t10k", 7, 3, 5, 0, 0);
+    xb_dataset *ds = NULL;
+    xb_error err;
+    assert_int_equal(xb_dataset_load_fmnist(d, 1, 0, &ds, &err), XB_OK);
+    assert_int_equal(ds->n, 12);
+    assert_int_equal(ds->rows, 3);
+    assert_int_equal(ds->cols, 5);
+    for (size_t s = 0; s < 12; s++) {
+        assert_int_equal(ds->labels[s], s % 10);
+        for (size_t i = 0; i < 15; i++) assert_true(ds->images[s * 15 + i] == (float)((s * 31 + i * 7) % 256) / 255.0f);
+    }
+    xb_dataset_free(ds);
+    assert_int_equal(xb_dataset_load_fmnist(d, 0, 4, &ds, &err), XB_OK); /* plain files, limit */
+    assert_int_equal(ds->n, 4);
+    assert_true(ds->images[3 * 15 + 2] == (float)((3 * 31 + 14) % 256) / 255.0f);
+    xb_dataset_free(ds);
+
+    /* errors name the file */
+    char ip[1024], lp[1024];
+    snprintf(lp, sizeof lp, "%s/t10k-labels-idx1-ubyte", d);
+    snprintf(ip, sizeof ip, "%s/train-images-idx3-ubyte.gz", d);
+    assert_int_equal(xb_dataset_read_idx(lp, lp, 0, &ds, &err), XB_EINPUT); /* labels as images */
+    assert_non_null(strstr(err.msg, lp));
+    assert_non_null(strstr(err.msg, "1 dimensions, expected 3"));
+    assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &ds, &err), XB_EINPUT); /* 12 images, 7 labels */
+    assert_non_null(strstr(err.msg, "7 labels"));
+    write_idx(d, "trunc", 6, 3, 5, 1, 1);
+    snprintf(ip, sizeof ip, "%s/trunc-images-idx3-ubyte.gz", d);
+    snprintf(lp, sizeof lp, "%s/trunc-labels-idx1-ubyte.gz", d);
+    assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &ds, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, ip));
+    assert_non_null(strstr(err.msg, "truncated at image 5"));
+    assert_int_equal(xb_dataset_read_idx(ip, lp, 5, &ds, &err), XB_OK); /* the first 5 are whole */
+    xb_dataset_free(ds);
+    char *bad = path_in("idx/bad.gz");
+    gzFile f = gzopen(bad, "wb");
+    gzwrite(f, "\x12\x34\x08\x03", 4);
+    gzclose(f);
+    assert_int_equal(xb_dataset_read_idx(bad, lp, 0, &ds, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "bad.gz: not an IDX file"));
+    assert_int_equal(xb_dataset_load_fmnist("/nonexistent", 0, 0, &ds, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "/nonexistent/t10k-images-idx3-ubyte.gz"));
+    free(bad);
+    free(d);
+}
+
+/* ---------------------------------------------------------------- xbar run, end to end */
+static void test_cli_run(void **state)
+{
+    /* 4x4 images (16 inputs), 10 classes: a dense 16->12, relu, dense 12->10, softmax. */
+    char *d = path_in("runds");
+    char cmd[1100];
+    assert_int_equal(system((snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d), cmd)), 0);
+    write_idx(d, "train", 30, 4, 4, 1, 0);
+    write_idx(d, "t10k", 20, 4, 4, 1, 0);
+    uint64_t s = 11;
+    float w1[12 * 16], b1[12], w2[10 * 12];
+    for (size_t i = 0; i < 192; i++) w1[i] = frand(&s);
+    for (size_t i = 0; i < 12; i++) b1[i] = frand(&s);
+    for (size_t i = 0; i < 120; i++) w2[i] = frand(&s);
+    size_t shape[3] = {1, 4, 4};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 12, 16, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 10, 12, w2, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
+    char *np = path_in("run.h5"), *jp = path_in("run.json");
+    assert_int_equal(xb_network_write(net, np, &err), XB_OK);
+
+    char *a[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "tiled-ideal", "--tile-rows", "8",
+                 "--tile-cols", "8", "--calib", "30", "--batch", "7", "--json", jp, NULL};
+    char *out = NULL, *er = NULL;
+    int rc = xb_test_run_xbar(a, &out, &er);
+    if (rc) print_message("%s\n", er);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "top-1 accuracy: ideal"));
+    assert_non_null(strstr(out, "images: 20 "));
+    assert_non_null(strstr(out, "energy per inference"));
+    assert_non_null(strstr(out, "TOPS/W"));
+    free(out);
+    free(er);
+    /* the ideal accuracy in the JSON equals the C forward pass on the same images */
+    xb_dataset *ds = NULL;
+    assert_int_equal(xb_dataset_load_fmnist(d, 0, 0, &ds, &err), XB_OK);
+    float *acts[5];
+    for (size_t k = 0; k < 5; k++) acts[k] = malloc(20 * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    assert_int_equal(xb_network_forward(net, ds->images, 20, acts, &err), XB_OK);
+    double acc = xb_exec_top1(acts[4], 20, 10, ds->labels);
+    FILE *f = fopen(jp, "r");
+    assert_non_null(f);
+    char buf[8192];
+    size_t nread = fread(buf, 1, sizeof buf - 1, f);
+    buf[nread] = '\0';
+    fclose(f);
+    const char *q = strstr(buf, "\"accuracy_ideal\": ");
+    assert_non_null(q);
+    assert_true(fabs(atof(q + 18) - acc) < 1e-9);
+    assert_non_null(strstr(buf, "\"rel_l2_vs_ideal\""));
+    assert_non_null(strstr(buf, "\"tops_per_watt\""));
+    /* the JSON parses */
+    char *pa[] = {(char *)python(), "-c", "import json,sys; d=json.load(open(sys.argv[1])); print(len(d['layers']))", jp, NULL};
+    assert_int_equal(xb_test_run(pa, &out, &er), 0);
+    assert_string_equal(out, "5\n");
+    free(out);
+    free(er);
+
+    /* usage and input errors: one line, exit 2 */
+    char *b1a[] = {"xbar", "run", "--network", np, "--dataset", d, "--tile-cols", "7", NULL};
+    assert_int_equal(xb_test_run_xbar(b1a, &out, &er), 2);
+    assert_int_equal(xb_test_count_lines(er), 1);
+    assert_non_null(strstr(er, "--tile-cols"));
+    free(out);
+    free(er);
+    char *b2[] = {"xbar", "run", "--network", "/nonexistent.h5", NULL};
+    assert_int_equal(xb_test_run_xbar(b2, &out, &er), 2);
+    assert_int_equal(xb_test_count_lines(er), 1);
+    assert_non_null(strstr(er, "xbar run: /nonexistent.h5"));
+    free(out);
+    free(er);
+    char *b3[] = {"xbar", "run", "--network", np, "--engine", "quantum", NULL};
+    assert_int_equal(xb_test_run_xbar(b3, &out, &er), 2);
+    assert_non_null(strstr(er, "--engine"));
+    free(out);
+    free(er);
+
+    for (size_t k = 0; k < 5; k++) free(acts[k]);
+    xb_dataset_free(ds);
+    xb_network_free(net);
+    free(np);
+    free(jp);
+    free(d);
+}
+
+int main(void)
+{
+    g_dir = xb_test_tmpdir("network");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_python_writer),
+        cmocka_unit_test(test_python_reads_c),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_idx),
+        cmocka_unit_test(test_cli_run),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(g_dir);
+    return rc;
+}
