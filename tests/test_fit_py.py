@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""ctest: tools/xbar_model.py (numpy + h5py) against `xbar mvm --engine model` on the same
+model file and CSVs: agreement to 1e-6 relative.  The model file is written here with h5py
+straight from docs/hdf5-model.md, with every term of the model active (series resistance,
+sense resistance, three V0 knots, gain, several sweeps, a non-square array).
+
+usage: test_fit_py.py XBAR_EXE TOOLS_DIR WORK_DIR
+"""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+xbar, tools, work = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, tools)
+import xbar_model  # noqa: E402
+
+os.makedirs(work, exist_ok=True)
+R, C = 12, 10
+rng = np.random.default_rng(5)
+
+
+def scalar(g, name, value, unit):
+    ds = g.create_dataset(name, data=value)
+    ds.attrs["units"] = np.bytes_(unit)
+
+
+def write_model(path, version=1, n_sweeps=4):
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = np.bytes_("xbar-model")
+        f.attrs["version"] = np.int64(version)
+        f.attrs["xbar_version"] = np.bytes_("test")
+        m = f.create_group("models/000")
+        m.attrs["device"] = np.bytes_("pcm")
+        m.attrs["cell"] = np.bytes_("1r")
+        c = m.create_group("config")
+        scalar(c, "rows", np.int64(R), "1")
+        scalar(c, "cols", np.int64(C), "1")
+        cfg = {"r_wire_row_ohm": (2.0, "ohm"), "r_wire_col_ohm": (3.0, "ohm"), "r_driver_ohm": (150.0, "ohm"),
+               "r_sense_ohm": (10.0, "ohm"), "c_wire_farad": (2e-16, "F"), "v_read_volt": (0.2, "V"),
+               "rram_v0_volt": (0.25, "V"), "pcm_v0_low_volt": (0.15, "V"), "pcm_v0_high_volt": (1.0, "V"),
+               "g_min_siemens": (0.25e-6, "S"), "g_max_siemens": (25e-6, "S"), "nmos_kp_a_per_v2": (300e-6, "A/V^2"),
+               "nmos_w_over_l": (2.0, "1"), "nmos_vt_volt": (0.4, "V"), "nmos_lambda_per_v": (0.0, "1/V"),
+               "v_gate_volt": (1.2, "V"), "sel_is_amp": (1e-6, "A"), "sel_vs_volt": (0.1, "V"),
+               "stuck_on_rate": (0.0, "1"), "stuck_off_rate": (0.0, "1")}
+        for k, (v, u) in cfg.items():
+            scalar(c, k, v, u)
+        p = m.create_group("params")
+        for k, v, u in (("r_row_ohm", 2.1, "ohm"), ("r_col_ohm", 2.9, "ohm"), ("r_driver_ohm", 160.0, "ohm"),
+                        ("r_sense_ohm", 11.0, "ohm"), ("r_series_ohm", 900.0, "ohm"),
+                        ("g_ref_min_siemens", 0.25e-6, "S"), ("g_ref_max_siemens", 25e-6, "S"),
+                        ("v_read_volt", 0.2, "V"), ("gain", 1.003, "1"), ("resid_sigma_rel", 1e-3, "1")):
+            scalar(p, k, v, u)
+        scalar(p, "n_sweeps", np.int64(n_sweeps), "1")
+        kx = p.create_dataset("knot_x", data=np.array([0.0, 0.4, 1.0]))
+        kx.attrs["units"] = np.bytes_("1")
+        kv = p.create_dataset("knot_v0_volt", data=np.array([0.12, 0.5, 0.9]))
+        kv.attrs["units"] = np.bytes_("V")
+        v = m.create_group("validity")
+        for k, val, u in (("g_min_siemens", 0.25e-6, "S"), ("g_max_siemens", 25e-6, "S"),
+                          ("v_min_volt", 0.0, "V"), ("v_max_volt", 0.2, "V")):
+            scalar(v, k, val, u)
+
+
+def write_csv(path, a):
+    with open(path, "w") as fh:
+        for row in np.atleast_2d(a):
+            fh.write(",".join(f"{x:.17g}" for x in row) + "\n")
+
+
+def run(args):
+    return subprocess.run([xbar] + args, capture_output=True, text=True)
+
+
+model = os.path.join(work, "model.h5")
+write_model(model)
+G = rng.uniform(0.25e-6, 25e-6, size=(R, C))
+V = rng.uniform(0.0, 0.2, size=(7, R))
+gp, vp = os.path.join(work, "G.csv"), os.path.join(work, "V.csv")
+write_csv(gp, G)
+write_csv(vp, V)
+array = ["--device", "pcm", "--rows", str(R), "--cols", str(C), "--r-wire-row", "2", "--r-wire-col", "3",
+         "--r-driver", "150", "--r-sense", "10"]
+r = run(["mvm", "--engine", "model", "--model", model] + array + ["--g", gp, "--v", vp])
+if r.returncode != 0:
+    sys.exit(f"FAIL: xbar mvm --engine model exit {r.returncode}: {r.stderr.strip()}")
+if r.stderr.strip():
+    sys.exit(f"FAIL: unexpected stderr (inputs are inside the validity range): {r.stderr.strip()}")
+I_c = np.array([[float(x) for x in ln.split(",")] for ln in r.stdout.splitlines() if ln and not ln.startswith("#")])
+m = xbar_model.select(xbar_model.load(model), device="pcm", rows=R, cols=C)
+I_py = m.mvm(G, V)
+rel = np.max(np.abs(I_py - I_c)) / np.max(np.abs(I_c))
+ideal = V @ G
+print(f"python vs C: max rel difference {rel:.3e}; model vs ideal {np.linalg.norm(I_c - ideal) / np.linalg.norm(ideal):.3e}")
+if I_c.shape != (7, C) or not rel <= 1e-6:
+    sys.exit("FAIL: xbar_model.py and xbar mvm --engine model differ")
+# the model must actually differ from V.G (every term active): guards against a vacuous match
+if np.linalg.norm(I_c - ideal) / np.linalg.norm(ideal) < 1e-3:
+    sys.exit("FAIL: model output equals the ideal product; the comparison would be vacuous")
+
+# the reader's own CLI gives the same numbers
+out = subprocess.run([sys.executable, os.path.join(tools, "xbar_model.py"), model, "--g", gp, "--v", vp],
+                     capture_output=True, text=True)
+I_cli = np.array([[float(x) for x in ln.split(",")] for ln in out.stdout.splitlines() if ln])
+if out.returncode != 0 or np.max(np.abs(I_cli - I_py)) > 0:
+    sys.exit(f"FAIL: xbar_model.py CLI: {out.stderr.strip()}")
+
+# validity warning, and --strict makes it an error
+V2 = V.copy()
+V2[0, 0] = 0.3
+vp2 = os.path.join(work, "V2.csv")
+write_csv(vp2, V2)
+r = run(["mvm", "--engine", "model", "--model", model] + array + ["--g", gp, "--v", vp2])
+if r.returncode != 0 or "warning" not in r.stderr or "validity" not in r.stderr:
+    sys.exit(f"FAIL: expected a validity warning, got exit {r.returncode}: {r.stderr.strip()}")
+r = run(["mvm", "--engine", "model", "--model", model, "--strict"] + array + ["--g", gp, "--v", vp2])
+if r.returncode != 2 or len(r.stderr.strip().splitlines()) != 1:
+    sys.exit(f"FAIL: --strict outside the range: exit {r.returncode}: {r.stderr.strip()}")
+
+# bad input: exit 2 with one line
+bad = os.path.join(work, "v2.h5")
+write_model(bad, version=2)
+checks = [
+    (["--model", bad] + array + ["--g", gp, "--v", vp], "version 2"),
+    (["--model", gp] + array + ["--g", gp, "--v", vp], "not an HDF5 file"),
+    (["--model", model, "--device", "pcm", "--rows", "12", "--cols", "9", "--g", gp, "--v", vp], ""),
+]
+for args, needle in checks:
+    r = run(["mvm", "--engine", "model"] + args)
+    lines = r.stderr.strip().splitlines()
+    if r.returncode != 2 or len(lines) != 1 or needle not in r.stderr:
+        sys.exit(f"FAIL: {args}: exit {r.returncode}, stderr {r.stderr.strip()!r}, expected '{needle}'")
+try:
+    xbar_model.load(bad)
+    sys.exit("FAIL: the python reader accepted version 2")
+except xbar_model.ModelError as e:
+    if "version 2" not in str(e):
+        sys.exit(f"FAIL: python reader message: {e}")
+print("PASS")
