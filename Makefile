@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build demo check test test-asan bench clean
+.PHONY: deps build demo check test test-asan fuzz bench clean
 
 deps:
 	./tools/install-deps.sh
@@ -16,10 +16,15 @@ build: deps
 demo: build
 	./$(BUILD)/xbar demo
 
-# The whole test suite, then again under AddressSanitizer + UBSan.
+# The whole test suite, then again under AddressSanitizer + UBSan, then the fuzzers.
+FUZZ_SECONDS ?= 30
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) fuzz
+
+fuzz: deps
+	./tools/run-fuzz.sh $(FUZZ_SECONDS) build-fuzz
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DXBAR_WERROR=ON -DXBAR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
@@ -31,4 +36,4 @@ bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

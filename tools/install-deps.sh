@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian bookworm packages xbar needs, only those missing.
 set -eu
-PKGS="build-essential cmake pkg-config libngspice0-dev ngspice libgsl-dev libhdf5-dev hdf5-tools
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libngspice0-dev ngspice libgsl-dev libhdf5-dev hdf5-tools
 libcmocka-dev libopenblas-dev zlib1g-dev libinih-dev libsuitesparse-dev gnuplot-nox
 dataset-fashion-mnist python3 python3-h5py python3-numpy"
 missing=""
