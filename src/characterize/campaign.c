@@ -37,7 +37,7 @@ static const key_desc k_keys[] = {
     {"campaign", "seed", K_UINT, 0, 0, BIG, 0, NULL},
     {"campaign", "workers", K_SIZE, 0, 0, 256, 0, NULL},
     {"campaign", "timeout_s", K_DOUBLE, 0, 0, BIG, 1, NULL},
-    {"campaign", "auto_native_above", K_SIZE, 0, 1, 1e6, 0, NULL},
+    {"campaign", "auto_native_above", K_SIZE, 0, 0, 1e6, 0, NULL},
     {"campaign", "auto_spice_check", K_DOUBLE, 0, 0, 1, 0, NULL},
     {"campaign", "auto_spice_max", K_SIZE, 0, 1, 1e6, 0, NULL},
     {"array", "device", K_ENUM, 1, 0, 0, 0, k_devices},
@@ -221,8 +221,8 @@ static int parse_one(const key_desc *d, const char *item, kval *out, char *msg, 
             return -1;
         }
         if (v < d->lo || (d->lo_open && v == d->lo) || v > d->hi) {
-            snprintf(msg, msz, "%s: %s out of range %s%g, %g]", d->name, item, d->lo_open ? "(" : "[", d->lo,
-                     d->hi);
+            if (d->hi >= BIG) snprintf(msg, msz, "%s: must be %s %g, got %s", d->name, d->lo_open ? ">" : ">=", d->lo, item);
+            else snprintf(msg, msz, "%s: %s out of range %s%g, %g]", d->name, item, d->lo_open ? "(" : "[", d->lo, d->hi);
             return -1;
         }
         out->a = v;
