@@ -151,6 +151,53 @@ static void test_fit_pcm(void **state) { fit_case(XB_DEVICE_PCM, 8, 0.5, 4, 12, 
 static void test_fit_rram_12(void **state) { fit_case(XB_DEVICE_RRAM, 12, 2.0, 3, 8, 3); }
 static void test_fit_pcm_12(void **state) { fit_case(XB_DEVICE_PCM, 12, 5.0, 3, 8, 4); }
 
+/* The fit moves the parameters: data from a circuit whose V0 and driver resistance differ
+ * from the nominal values the fit starts from; the fitted values must recover the truth. */
+static void test_fit_recovers_parameters(void **state)
+{
+    for (int dev = 0; dev < 2; dev++) {
+        xb_array_params truth;
+        params(&truth, dev ? XB_DEVICE_PCM : XB_DEVICE_RRAM, 8, 2.0);
+        truth.r_driver_ohm = 140;
+        truth.rram_v0_volt = 0.35;
+        truth.pcm_v0_low_volt = 0.25;
+        truth.pcm_v0_high_volt = 0.7;
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, 21 + (unsigned)dev);
+        xb_matrix *g[5], *v[5], *i[5];
+        xb_fit_sample s[5];
+        for (int k = 0; k < 5; k++) {
+            ref_sample(&truth, rng, 12, &g[k], &v[k], &i[k]);
+            s[k] = (xb_fit_sample){g[k], v[k], i[k]};
+        }
+        xb_array_params nominal;
+        params(&nominal, truth.device, 8, 2.0); /* V0 and r_driver at their defaults */
+        xb_fit_opts o;
+        xb_fit_opts_default(&o);
+        xb_fit_params m;
+        xb_fit_metrics met;
+        xb_error err;
+        assert_int_equal(xb_fit_mvm(&nominal, s, 5, &o, &m, &met, &err), XB_OK);
+        printf("# %s: fitted r_driver %.2f ohm (true 140), V0 knots %.4f %.4f %.4f; held-out %.2e, nominal %.2e [status %d, %d it]\n",
+               xb_device_name(truth.device), m.r_driver_ohm, m.knot_v0_volt[0], m.knot_v0_volt[1], m.knot_v0_volt[2],
+               met.heldout_rel_l2, met.nominal_rel_l2, met.lm_status, met.iterations);
+        assert_true(fabs(m.r_driver_ohm - 140) < 0.05 * 140);
+        if (dev == 0) {
+            for (int k = 0; k < 3; k++) assert_true(fabs(m.knot_v0_volt[k] - 0.35) < 0.02 * 0.35);
+        } else {
+            /* knots at x = 0, 0.5, 1 of the linear V0(G) law; x = 0 is poorly excited
+             * (G near g_min carries little current), so a looser bound there */
+            assert_true(fabs(m.knot_v0_volt[1] - 0.475) < 0.05 * 0.475);
+            assert_true(fabs(m.knot_v0_volt[2] - 0.7) < 0.05 * 0.7);
+        }
+        assert_true(met.heldout_rel_l2 < 1e-3 && met.nominal_rel_l2 > 10 * met.heldout_rel_l2);
+        for (int k = 0; k < 5; k++) {
+            xb_matrix_free(g[k]); xb_matrix_free(v[k]); xb_matrix_free(i[k]);
+        }
+        gsl_rng_free(rng);
+    }
+}
+
 static void test_shape_errors(void **state)
 {
     xb_array_params p;
@@ -211,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_fit_pcm),
         cmocka_unit_test(test_fit_rram_12),
         cmocka_unit_test(test_fit_pcm_12),
+        cmocka_unit_test(test_fit_recovers_parameters),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_regressions),
     };

@@ -58,7 +58,8 @@ static void params_from_x(const fit_ctx *c, const gsl_vector *x, xb_fit_params *
             m->knot_v0_volt[k] = fmax(fabs(gsl_vector_get(x, (size_t)c->knot0 + k)), XB_FIT_V0_MIN_VOLT);
 }
 
-static int residuals(const fit_ctx *c, const xb_fit_params *m, double *f)
+/* f may be a strided view (GSL's finite-difference Jacobian passes matrix columns). */
+static int residuals(const fit_ctx *c, const xb_fit_params *m, gsl_vector *f)
 {
     size_t off = 0;
     for (size_t s = 0; s < c->n_s; s++) {
@@ -67,7 +68,8 @@ static int residuals(const fit_ctx *c, const xb_fit_params *m, double *f)
         if (!out) return GSL_ENOMEM;
         int rc = xb_fit_model_mvm(m, sm->g, sm->v, out, NULL);
         size_t n = out->rows * out->cols;
-        for (size_t q = 0; q < n; q++) f[off + q] = rc ? 1e3 : (out->data[q] - sm->i->data[q]) / c->scale;
+        for (size_t q = 0; q < n; q++)
+            gsl_vector_set(f, off + q, rc ? 1e3 : (out->data[q] - sm->i->data[q]) / c->scale);
         off += n;
         xb_matrix_free(out);
     }
@@ -79,7 +81,7 @@ static int fit_f(const gsl_vector *x, void *data, gsl_vector *f)
     const fit_ctx *c = data;
     xb_fit_params m;
     params_from_x(c, x, &m);
-    return residuals(c, &m, f->data);
+    return residuals(c, &m, f);
 }
 
 static double rms_of(const xb_fit_sample *s, size_t n)
