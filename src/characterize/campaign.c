@@ -274,9 +274,10 @@ static int handler(void *user, const char *section, const char *name, const char
         goto fail;
     }
     /* split on commas (a list); repeated keys / continuation lines append */
-    char *save = NULL;
     size_t count = 0;
-    for (char *it = strtok_r(v, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+    for (char *it = v, *nx; it; it = nx) {
+        nx = strchr(it, ',');
+        if (nx) *nx++ = '\0';
         char *item = trim(it);
         if (!*item) { free(val); snprintf(msg, sizeof msg, "%s: empty list item", name); goto fail; }
         if (d->kind == K_SET && strcasecmp(item, "none") == 0) { count++; continue; }

@@ -209,7 +209,13 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     snprintf(inc, sizeof inc, "points/.incoming_%s", P->name);
     snprintf(fin, sizeof fin, "points/%s", P->name);
     hid_t f;
-    int rc = xb_h5_open(out, 1, &f, err);
+    /* a reader (xbar report, h5py) may hold the file for a moment: retry for ~10 s */
+    int rc = XB_OK;
+    for (int attempt = 0; attempt < 200; attempt++) {
+        rc = xb_h5_open(out, 1, &f, err);
+        if (rc == XB_OK) break;
+        usleep(50000);
+    }
     if (rc) return rc;
     xb_h5_delete(f, inc, NULL);
     xb_h5_delete(f, fin, NULL);
