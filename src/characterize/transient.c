@@ -98,7 +98,12 @@ int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, co
     for (size_t k = 0; k < ns; k++)
         fprintf(f, "V%s %s %s PWL(0 0 %.17g %.17g)\n", src[k].name, src[k].node_pos, src[k].node_neg, t_rise_s, v[k]);
     emit_caps(f, p);
-    char *opt = xb_engine_options_card(eo);
+    /* The engine's static default (reltol 1e-9) would also drive ngspice's truncation-error
+     * time-step control and make transients crawl; 1e-6 keeps currents (and the energy) far
+     * inside the 1e-3 settling band at a few hundred steps. */
+    xb_engine_opts to = *eo;
+    if (to.reltol < 1e-6) to.reltol = 1e-6;
+    char *opt = xb_engine_options_card(&to);
     if (opt) fputs(opt, f);
     free(opt);
     const double tmax = t_stop / (double)t_points;
