@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "support/xb_test.h"
+#include <gsl/gsl_randist.h>
+
 #include "test_fit_support.h"
 #include "xbar/fit.h"
 #include "xbar/h5.h"
@@ -259,11 +261,129 @@ static void test_fit_bad_input(void **state)
     free(noi); free(bad); free(good); free(txt); free(m); free(m2); free(dir);
 }
 
+/* Statistics sections: programming-error sigma(G) from Monte Carlo points, energy and settling
+ * regressions from transient points.  The synthetic laws below are the closed forms the
+ * fitted coefficients must reproduce. */
+static double sigma_law(double g) { return 0.05e-6 + 0.02 * g; }
+
+static void test_fit_stats(void **state)
+{
+    char *dir = xb_test_tmpdir("fitstats");
+    char *path = xb_test_write_file(dir, "r.h5", "");
+    remove(path);
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
+    xb_h5_attr_set_string(f, ".", "format", "xbar-results", &err);
+    xb_h5_attr_set_int64(f, ".", "format_version", 1, &err);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 5);
+    const size_t S = 2, M = 25, K = 2;
+    for (size_t pt = 0; pt < 6; pt++) {
+        xb_array_params p;
+        xb_array_params_default(&p, XB_DEVICE_RRAM);
+        p.rows = p.cols = 4 + pt;
+        p.r_wire_row_ohm = p.r_wire_col_ohm = 0.5 + (double)pt;
+        p.c_wire_farad = (1.0 + (double)pt) * 1e-16;
+        const size_t R = p.rows, C = p.cols, N = S * M;
+        char gp[64];
+        snprintf(gp, sizeof gp, "points/p%05zu", pt);
+        hid_t g, mg, tg;
+        assert_int_equal(xb_h5_group_create(f, gp, &g, &err), XB_OK);
+        xb_h5_attr_set_string(g, ".", "device", "rram", &err);
+        xb_h5_attr_set_string(g, ".", "cell", "1r", &err);
+        xb_h5_attr_set_string(g, ".", "engine", "native", &err);
+        xb_h5_attr_set_int64(g, ".", "rows", (int64_t)R, &err);
+        xb_h5_attr_set_int64(g, ".", "cols", (int64_t)C, &err);
+        xb_h5_attr_set_int64(g, ".", "var_program", 1, &err);
+        xb_h5_attr_set_double(g, ".", "r_wire_row_ohm", p.r_wire_row_ohm, &err);
+        xb_h5_attr_set_double(g, ".", "r_wire_col_ohm", p.r_wire_col_ohm, &err);
+        xb_h5_attr_set_double(g, ".", "c_wire_farad", p.c_wire_farad, &err);
+        double *gt = malloc(S * R * C * sizeof *gt), *ga = malloc(N * R * C * sizeof *ga);
+        double *va = malloc(N * K * R * sizeof *va), *ia = malloc(N * K * C * sizeof *ia);
+        for (size_t q = 0; q < S * R * C; q++)
+            gt[q] = p.g_min_siemens + gsl_rng_uniform(rng) * (p.g_max_siemens - p.g_min_siemens);
+        xb_matrix *gm = xb_matrix_new(R, C);
+        for (size_t n = 0; n < N; n++) {
+            for (size_t q = 0; q < R * C; q++) {
+                double t = gt[(n / M) * R * C + q];
+                gm->data[q] = ga[n * R * C + q] = t + gsl_ran_gaussian(rng, sigma_law(t));
+            }
+            for (size_t q = 0; q < K * R; q++) va[n * K * R + q] = gsl_rng_uniform(rng) * p.v_read_volt;
+            for (size_t k = 0; k < K; k++)
+                assert_int_equal(ref_solve(&p, gm, va + n * K * R + k * R, ia + n * K * C + k * C), 0);
+        }
+        xb_matrix_free(gm);
+        assert_int_equal(xb_h5_group_create(g, "mvm", &mg, &err), XB_OK);
+        hsize_t dt[3] = {S, R, C}, dg[3] = {N, R, C}, dv[3] = {N, K, R}, di[3] = {N, K, C};
+        xb_h5_write_doubles(mg, "g_target", 3, dt, gt, "S", &err);
+        xb_h5_write_doubles(mg, "g", 3, dg, ga, "S", &err);
+        xb_h5_write_doubles(mg, "v", 3, dv, va, "V", &err);
+        xb_h5_write_doubles(mg, "i_circuit", 3, di, ia, "A", &err);
+        H5Gclose(mg);
+        /* transient of sample 0, vector 0: the synthetic laws of energy and settling */
+        double t_read = 1e-8 * (1 + (double)(pt % 3)), t_rise = 1e-10 * (1 + (double)(pt % 2));
+        double svg = 0, sv2 = 0;
+        for (size_t i = 0; i < R; i++) {
+            double gs = 0;
+            for (size_t j = 0; j < C; j++) gs += ga[i * C + j];
+            svg += va[i] * va[i] * gs;
+            sv2 += va[i] * va[i];
+        }
+        double fe = (t_read + t_rise / 2) * svg, fc = p.c_wire_farad * (double)C * sv2;
+        double tr = (p.r_driver_ohm + p.r_wire_row_ohm * (double)C / 2) * p.c_wire_farad * (double)C;
+        double tc = (p.r_sense_ohm + p.r_wire_col_ohm * (double)R / 2) * p.c_wire_farad * (double)R;
+        assert_int_equal(xb_h5_group_create(g, "transient", &tg, &err), XB_OK);
+        xb_h5_attr_set_double(tg, ".", "t_read_s", t_read, &err);
+        xb_h5_attr_set_double(tg, ".", "t_rise_s", t_rise, &err);
+        xb_h5_attr_set_double(tg, ".", "c_wire_farad", p.c_wire_farad, &err);
+        xb_h5_attr_set_double(tg, ".", "e_read_joule", 2.0 * fe + 3.0 * fc, &err);
+        xb_h5_attr_set_double(tg, ".", "t_settle_max_s", 1.5 * t_rise + 2.2 * tr + 0.7 * tc, &err);
+        H5Gclose(tg);
+        H5Gclose(g);
+        free(gt); free(ga); free(va); free(ia);
+    }
+    gsl_rng_free(rng);
+    xb_h5_close(f, &err);
+    char *model = xb_test_write_file(dir, "m.h5", "");
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a[] = {"xbar", "fit", path, "-o", model, NULL};
+    int rc = run(a, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "sigma(G) fitted for 1 device"));
+    assert_non_null(strstr(out, "energy and settling regressions over 6 transient points"));
+    free(out); free(errs);
+    assert_int_equal(xb_h5_open(model, 0, &f, &err), XB_OK);
+    double *c = NULL;
+    int rk;
+    hsize_t d[4];
+    assert_int_equal(xb_h5_read_doubles(f, "stats/energy/coef", &c, &rk, d, &err), XB_OK);
+    assert_true(fabs(c[0] - 2.0) < 1e-6 && fabs(c[1] - 3.0) < 1e-6);
+    free(c);
+    assert_int_equal(xb_h5_read_doubles(f, "stats/settling/coef", &c, &rk, d, &err), XB_OK);
+    assert_true(fabs(c[0] - 1.5) < 1e-6 && fabs(c[1] - 2.2) < 1e-6 && fabs(c[2] - 0.7) < 1e-6);
+    free(c);
+    assert_int_equal(xb_h5_read_doubles(f, "stats/sigma_program/rram/coef", &c, &rk, d, &err), XB_OK);
+    for (double gg = 5e-6; gg <= 35e-6; gg += 10e-6) {
+        double sg = c[0] + c[1] * gg + c[2] * gg * gg;
+        printf("# sigma(%.0f uS): fitted %.4f uS, true %.4f uS\n", gg * 1e6, sg * 1e6, sigma_law(gg) * 1e6);
+        assert_true(fabs(sg - sigma_law(gg)) < 0.08 * sigma_law(gg));
+    }
+    free(c);
+    xb_h5_close(f, &err);
+    free(model);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_end_to_end),
         cmocka_unit_test(test_fit_bad_input),
+        cmocka_unit_test(test_fit_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
