@@ -373,6 +373,26 @@ static void test_fit_stats(void **state)
     }
     free(c);
     xb_h5_close(f, &err);
+    /* read back for an executor: the regression reproduces the synthetic law */
+    xb_fit_stats st;
+    assert_int_equal(xb_fit_stats_read(model, &st, &err), XB_OK);
+    assert_true(st.have_energy && st.have_settling);
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = 3;
+    p.c_wire_farad = 2e-16;
+    xb_matrix *g3 = xb_matrix_new(3, 3);
+    double v3[3] = {0.1, 0.2, 0.05}, svg = 0, sv2 = 0;
+    for (size_t q = 0; q < 9; q++) g3->data[q] = (1.0 + (double)q) * 1e-6;
+    for (size_t i = 0; i < 3; i++) {
+        svg += v3[i] * v3[i] * (g3->data[3 * i] + g3->data[3 * i + 1] + g3->data[3 * i + 2]);
+        sv2 += v3[i] * v3[i];
+    }
+    double e_true = 2.0 * (1e-8 + 0.5e-10) * svg + 3.0 * 2e-16 * 3 * sv2;
+    assert_true(fabs(xb_fit_stats_energy_joule(&st, &p, g3, v3, 1e-8, 1e-10) - e_true) < 1e-6 * e_true);
+    double t_true = 1.5 * 1e-10 + 2.2 * (100 + 1.0 * 1.5) * 2e-16 * 3 + 0.7 * (0 + 1.0 * 1.5) * 2e-16 * 3;
+    assert_true(fabs(xb_fit_stats_settling_s(&st, &p, 1e-10) - t_true) < 1e-6 * t_true);
+    xb_matrix_free(g3);
     free(model);
     free(path);
     free(dir);

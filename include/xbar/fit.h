@@ -152,6 +152,20 @@ int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **
 int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,
                   xb_error *err);
 
+/* Energy and settling regressions of a model file (/stats/energy, /stats/settling), for
+ * executors: energy of one MVM with input vector v_in (length rows) and settling time. */
+typedef struct xb_fit_stats {
+    int have_energy, have_settling;
+    double energy_coef[2];
+    double settling_coef[3];
+} xb_fit_stats;
+
+int xb_fit_stats_read(const char *path, xb_fit_stats *s, xb_error *err);
+/* NAN when the file has no such regression. */
+double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_array_params *p, const xb_matrix *g,
+                                 const double *v_in, double t_read_s, double t_rise_s);
+double xb_fit_stats_settling_s(const xb_fit_stats *s, const xb_array_params *p, double t_rise_s);
+
 /* ---- from a results file (xbar fit) ---- */
 typedef struct xb_fit_model_info {
     char point[64];           /* results group the model was fitted from (/points/NAME) */
