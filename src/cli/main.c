@@ -60,8 +60,6 @@ int main(int argc, char **argv)
         print_usage(stdout);
         return 0;
     }
-    /* Hidden: the engine's worker process mode (fork/exec containment). */
-    if (strcmp(cmd, "__worker") == 0) return xb_cmd_worker(argc - 1, argv + 1);
     for (size_t k = 0; k < k_ncommands; k++)
         if (strcmp(cmd, k_commands[k].name) == 0) return k_commands[k].fn(argc - 1, argv + 1);
     fprintf(stderr, "xbar: unknown command '%s' (see 'xbar --help')\n", cmd);

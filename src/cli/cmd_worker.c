@@ -1,9 +1,0 @@
-/* xbar worker: placeholder until its issue lands (prints "not implemented yet", exit 2). */
-#include "cli/cli.h"
-
-static const char k_help[] =
-    "usage: xbar worker [options]\n"
-    "\n"
-    "Not implemented yet.\n";
-
-int xb_cmd_worker(int argc, char **argv) { return xb_cli_not_implemented("worker", k_help, argc, argv); }

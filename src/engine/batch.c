@@ -1,0 +1,240 @@
+/* Batching: one static circuit solved for K input vectors in ONE ngspice analysis.
+ *
+ * ngspice 39 (Sparse 1.3) reorders the matrix on every `op`, ~90 % of a 64x64 solve;
+ * a `.dc` sweep reorders once.  The deck sweeps an index source vxb_idx over
+ * 0, 1, ..., K-1, and every driven source is a B-source whose voltage is a pwl()
+ * table of v(xb_idx): at sweep point k it equals the k-th input vector.  A resistive
+ * `.tran` with PWL sources (one vector per time step) was measured as the other
+ * option and was far slower (docs/engine.md).
+ *
+ * The same deck runs unchanged in stock `ngspice -b`: its .control block prints the
+ * outputs with `print`, one line per input vector (format in docs/engine.md); the
+ * in-process worker strips the .control block and reads the vectors directly. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/engine_internal.h"
+
+#define IDX_SOURCE "vxb_idx"
+#define IDX_NODE "xb_idx"
+
+static int bad_name(const char *s)
+{
+    if (!s || !*s) return 1;
+    for (const char *c = s; *c; c++)
+        if (isspace((unsigned char)*c) || *c == '(' || *c == ')' || *c == ',' || *c == '=' ||
+            *c == '"' || *c == '\'')
+            return 1;
+    return 0;
+}
+
+static int check_batch(const xb_engine_batch *b, xb_error *err)
+{
+    if (!b) return xb_errorf(err, XB_EINPUT, "engine batch: NULL batch");
+    if (!b->body) return xb_errorf(err, XB_EINPUT, "engine batch: body is NULL");
+    if (b->k_vectors == 0) return xb_errorf(err, XB_EINPUT, "engine batch: k_vectors is 0");
+    if (b->n_outputs == 0 || !b->outputs)
+        return xb_errorf(err, XB_EINPUT, "engine batch: no outputs requested");
+    if (b->n_sources && (!b->sources || !b->values))
+        return xb_errorf(err, XB_EINPUT, "engine batch: %zu sources but no sources/values array",
+                         b->n_sources);
+    for (size_t s = 0; s < b->n_sources; s++) {
+        const xb_engine_source *src = &b->sources[s];
+        if (bad_name(src->name) || bad_name(src->node_pos) || bad_name(src->node_neg))
+            return xb_errorf(err, XB_EINPUT,
+                             "engine batch: source #%zu: name and nodes must be non-empty words", s);
+        for (size_t t = 0; t < s; t++)
+            if (strcasecmp(b->sources[t].name, src->name) == 0)
+                return xb_errorf(err, XB_EINPUT, "engine batch: source name '%s' used twice",
+                                 src->name);
+    }
+    for (size_t k = 0; k < b->k_vectors * b->n_sources; k++)
+        if (!isfinite(b->values[k]))
+            return xb_errorf(err, XB_EINPUT, "engine batch: values[%zu][%zu] is not finite",
+                             k / b->n_sources, k % b->n_sources);
+    for (size_t j = 0; j < b->n_outputs; j++) {
+        const char *o = b->outputs[j];
+        size_t n = o ? strlen(o) : 0;
+        if (n < 4 || o[1] != '(' || o[n - 1] != ')' ||
+            !(o[0] == 'i' || o[0] == 'I' || o[0] == 'v' || o[0] == 'V'))
+            return xb_errorf(err, XB_EINPUT,
+                             "engine batch: output #%zu '%s' is not \"i(NAME)\" or \"v(NODE)\"", j,
+                             o ? o : "(null)");
+        for (size_t c = 2; c + 1 < n; c++)
+            if (isspace((unsigned char)o[c]) || o[c] == ',' || o[c] == '(' || o[c] == ')')
+                return xb_errorf(err, XB_EINPUT,
+                                 "engine batch: output #%zu '%s' must name one node or element", j, o);
+    }
+    return XB_OK;
+}
+
+/* Index of the driven source an output "i(X)" refers to (X = name or "v"+name), or -1. */
+static long driven_source(const xb_engine_batch *b, const char *out)
+{
+    if (out[0] != 'i' && out[0] != 'I') return -1;
+    size_t n = strlen(out) - 3;
+    const char *x = out + 2;
+    for (size_t s = 0; s < b->n_sources; s++) {
+        const char *nm = b->sources[s].name;
+        size_t l = strlen(nm);
+        if (l == n && strncasecmp(x, nm, n) == 0) return (long)s;
+        if (l + 1 == n && (x[0] == 'v' || x[0] == 'V') && strncasecmp(x + 1, nm, l) == 0)
+            return (long)s;
+    }
+    return -1;
+}
+
+/* The output as ngspice's print command and as the vector name of the worker. */
+static void output_names(const xb_engine_batch *b, size_t j, char *print, size_t np, char *vec,
+                         size_t nv)
+{
+    const char *o = b->outputs[j];
+    long s = driven_source(b, o);
+    if (s >= 0) {
+        snprintf(print, np, "i(b%s)", b->sources[s].name);
+        snprintf(vec, nv, "b%s#branch", b->sources[s].name);
+    } else {
+        snprintf(print, np, "%s", o);
+        if (xb_engine_vec_canonical(o, vec, nv)) vec[0] = '\0';
+    }
+    for (char *c = print; *c; c++) *c = (char)tolower((unsigned char)*c);
+    for (char *c = vec; *c; c++) *c = (char)tolower((unsigned char)*c);
+}
+
+char *xb_engine_batch_deck(const xb_engine_opts *o, const xb_engine_batch *b, xb_error *err)
+{
+    if (check_batch(b, err)) return NULL;
+    xb_engine_opts d;
+    if (!o) {
+        xb_engine_opts_default(&d);
+        o = &d;
+    }
+    xb_buf s = {0};
+    int bad = 0;
+    /* title: the first line of a deck is always the title; keep it on one line */
+    const char *title = b->title && *b->title ? b->title : "xbar batch";
+    size_t tl = strcspn(title, "\r\n");
+    bad |= xb_buf_printf(&s, "%.*s\n", (int)tl, title);
+    bad |= xb_buf_puts(&s, b->body);
+    if (s.len && s.p[s.len - 1] != '\n') bad |= xb_buf_puts(&s, "\n");
+    bad |= xb_buf_printf(&s,
+                         "* xbar batch: %zu input vectors, selected by the swept index source " IDX_SOURCE
+                         "\n" IDX_SOURCE " " IDX_NODE " 0 0\n",
+                         b->k_vectors);
+    for (size_t src = 0; src < b->n_sources; src++) {
+        const xb_engine_source *x = &b->sources[src];
+        bad |= xb_buf_printf(&s, "b%s %s %s v=pwl(v(" IDX_NODE ")", x->name, x->node_pos, x->node_neg);
+        size_t npts = b->k_vectors > 1 ? b->k_vectors : 2; /* pwl needs two points */
+        for (size_t k = 0; k < npts; k++) {
+            size_t kk = k < b->k_vectors ? k : b->k_vectors - 1;
+            if (k % 8 == 0) bad |= xb_buf_puts(&s, "\n+");
+            bad |= xb_buf_printf(&s, " ,%zu,%.17g", k, b->values[kk * b->n_sources + src]);
+        }
+        bad |= xb_buf_puts(&s, ")\n");
+    }
+    char *opt = xb_engine_options_card(o);
+    if (!opt) bad = 1;
+    else bad |= xb_buf_puts(&s, opt);
+    free(opt);
+    bad |= xb_buf_printf(&s, ".dc " IDX_SOURCE " 0 %zu 1\n", b->k_vectors - 1);
+    /* stock ngspice -b: one line per vector "k <tab> k <tab> out_0 ... out_{n-1}" */
+    size_t width = 40 + 26 * (b->n_outputs + 2);
+    bad |= xb_buf_printf(&s,
+                         ".control\nset numdgt=17\nset width=%zu\nset nobreak\nset noasciiplotvalue\n"
+                         "run\nprint",
+                         width);
+    for (size_t j = 0; j < b->n_outputs; j++) {
+        char pr[600], vec[600];
+        output_names(b, j, pr, sizeof pr, vec, sizeof vec);
+        bad |= xb_buf_printf(&s, " %s", pr);
+    }
+    bad |= xb_buf_puts(&s, "\n.endc\n.end\n");
+    if (bad) {
+        xb_buf_free(&s);
+        xb_errorf(err, XB_ERUNTIME, "out of memory");
+        return NULL;
+    }
+    return s.p;
+}
+
+int xb_engine_batch_submit(xb_engine_pool *p, const xb_engine_batch *b, size_t *job_id,
+                           xb_error *err)
+{
+    if (!p) return xb_errorf(err, XB_EINPUT, "engine batch submit: NULL pool");
+    char *deck = xb_engine_batch_deck(xb_engine_pool_opts(p), b, err);
+    if (!deck) return err && err->code ? err->code : XB_ERUNTIME;
+    size_t nv = b->n_outputs + 1;
+    char **names = calloc(nv, sizeof *names);
+    int rc = XB_OK;
+    if (!names) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t j = 0; !rc && j < b->n_outputs; j++) {
+        char pr[600], vec[600];
+        output_names(b, j, pr, sizeof pr, vec, sizeof vec);
+        if (!(names[j] = strdup(vec))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    if (!rc && !(names[b->n_outputs] = strdup("v-sweep")))
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (!rc) rc = xb_engine_pool_submit(p, deck, nv, (const char *const *)names, job_id, err);
+    for (size_t j = 0; names && j < nv; j++) free(names[j]);
+    free(names);
+    free(deck);
+    return rc;
+}
+
+int xb_engine_batch_collect(const xb_engine_batch *b, const xb_engine_result *r, double *out,
+                            xb_error *err)
+{
+    int rc = check_batch(b, err);
+    if (rc) return rc;
+    if (!r || !out) return xb_errorf(err, XB_EINPUT, "engine batch collect: NULL result or output");
+    if (xb_engine_result_status(r) != XB_OK)
+        return xb_errorf(err, xb_engine_result_status(r), "%s", xb_engine_result_error(r));
+    size_t k = b->k_vectors, len = 0;
+    /* the sweep must have visited exactly the points 0, 1, ..., K-1 */
+    const double *sw = xb_engine_result_vec(r, "v-sweep", &len);
+    if (!sw || len != k)
+        return xb_errorf(err, XB_ERUNTIME,
+                         "engine batch: the index sweep has %zu points, expected %zu", sw ? len : 0, k);
+    for (size_t t = 0; t < k; t++)
+        if (fabs(sw[t] - (double)t) > 1e-9 * (double)(t + 1))
+            return xb_errorf(err, XB_ERUNTIME, "engine batch: sweep point %zu is at %.17g", t, sw[t]);
+    for (size_t j = 0; j < b->n_outputs; j++) {
+        char pr[600], vec[600];
+        output_names(b, j, pr, sizeof pr, vec, sizeof vec);
+        const double *d = xb_engine_result_vec(r, vec, &len);
+        if (!d)
+            return xb_errorf(err, XB_EINPUT, "engine batch: output '%s' is not in the results",
+                             b->outputs[j]);
+        if (len != k)
+            return xb_errorf(err, XB_ERUNTIME, "engine batch: output '%s' has %zu points, expected %zu",
+                             b->outputs[j], len, k);
+        for (size_t t = 0; t < k; t++) out[t * b->n_outputs + j] = d[t];
+    }
+    return XB_OK;
+}
+
+int xb_engine_batch_run(const xb_engine_opts *o, const xb_engine_batch *b, double *out,
+                        xb_error *err)
+{
+    if (!out) return xb_errorf(err, XB_EINPUT, "engine batch run: NULL output");
+    xb_engine_opts one;
+    if (o)
+        one = *o;
+    else
+        xb_engine_opts_default(&one);
+    one.n_workers = 1;
+    xb_engine_pool *p = xb_engine_pool_new(&one, err);
+    if (!p) return err && err->code ? err->code : XB_ERUNTIME;
+    size_t id;
+    xb_engine_result *r = NULL;
+    int rc = xb_engine_batch_submit(p, b, &id, err);
+    if (!rc) rc = xb_engine_pool_next(p, &id, &r, err);
+    if (!rc) rc = xb_engine_batch_collect(b, r, out, err);
+    xb_engine_result_free(r);
+    xb_engine_pool_free(p);
+    return rc;
+}
