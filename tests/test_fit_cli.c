@@ -173,6 +173,26 @@ static void test_fit_end_to_end(void **state)
         assert_true(mt[k].heldout_rel_l2 <= 0.01 && mt[k].n_heldout_vectors == 8);
         xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(i);
     }
+    /* a size between the fitted ones: parameters from the size/wire-resistance family */
+    {
+        xb_array_params p7;
+        xb_array_params_default(&p7, XB_DEVICE_RRAM);
+        p7.rows = p7.cols = 7;
+        p7.r_wire_row_ohm = p7.r_wire_col_ohm = 2.0;
+        xb_fit_params m7;
+        int fam = 0;
+        assert_int_equal(xb_fit_file_model_for(model, &p7, &m7, &fam, &err), XB_OK);
+        assert_int_equal(fam, 1);
+        assert_int_equal(m7.config.rows, 7);
+        xb_matrix *g, *v, *i;
+        ref_sample(&p7, rng, 6, &g, &v, &i);
+        xb_fit_sample s = {g, v, i};
+        double em, ei;
+        assert_int_equal(xb_fit_score(&m7, &s, 1, &em, &ei, &err), XB_OK);
+        printf("# 7x7 from the family: model %.3e ideal %.3e\n", em, ei);
+        assert_true(em <= 0.01 && 20 * em <= ei);
+        xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(i);
+    }
     /* shape not in the file */
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_RRAM);

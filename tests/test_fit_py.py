@@ -27,7 +27,7 @@ def scalar(g, name, value, unit):
     ds.attrs["units"] = np.bytes_(unit)
 
 
-def write_model(path, version=1, n_sweeps=4):
+def write_model(path, version=1, n_sweeps=4, family=False):
     with h5py.File(path, "w") as f:
         f.attrs["format"] = np.bytes_("xbar-model")
         f.attrs["version"] = np.int64(version)
@@ -62,6 +62,16 @@ def write_model(path, version=1, n_sweeps=4):
         for k, val, u in (("g_min_siemens", 0.25e-6, "S"), ("g_max_siemens", 25e-6, "S"),
                           ("v_min_volt", 0.0, "V"), ("v_max_volt", 0.2, "V")):
             scalar(v, k, val, u)
+        if family:
+            coef = np.zeros((13, 3))
+            coef[0] = [1.02, 0.001, 0.0]      # r_row / r_wire_row
+            coef[1] = [0.97, 0.0, 0.002]      # r_col / r_wire_col
+            coef[2] = [1.05, 0.0, 0.0]        # r_driver ratio
+            coef[3] = [700.0, 10.0, 0.0]      # r_series_ohm
+            coef[4] = [1.001, 0.0, 0.0]       # gain
+            coef[5:8, 0] = [0.13, 0.45, 0.95]  # V0 knots
+            ds = f.create_dataset("family/pcm_1r/coef", data=coef)
+            ds.attrs["units"] = np.bytes_("1")
 
 
 def write_csv(path, a):
@@ -106,6 +116,28 @@ out = subprocess.run([sys.executable, os.path.join(tools, "xbar_model.py"), mode
 I_cli = np.array([[float(x) for x in ln.split(",")] for ln in out.stdout.splitlines() if ln])
 if out.returncode != 0 or np.max(np.abs(I_cli - I_py)) > 0:
     sys.exit(f"FAIL: xbar_model.py CLI: {out.stderr.strip()}")
+
+# a shape without a fitted model: parameters from the size/wire-resistance family, both readers
+fam = os.path.join(work, "family.h5")
+write_model(fam, family=True)
+G9 = G[:, :9]
+g9 = os.path.join(work, "G9.csv")
+write_csv(g9, G9)
+arr9 = ["--device", "pcm", "--rows", str(R), "--cols", "9", "--r-wire-row", "2", "--r-wire-col", "3",
+        "--r-driver", "150", "--r-sense", "10"]
+r = run(["mvm", "--engine", "model", "--model", fam] + arr9 + ["--g", g9, "--v", vp])
+if r.returncode != 0 or "family" not in r.stderr:
+    sys.exit(f"FAIL: family model: exit {r.returncode}: {r.stderr.strip()}")
+I9_c = np.array([[float(x) for x in ln.split(",")] for ln in r.stdout.splitlines() if ln and not ln.startswith("#")])
+m9 = xbar_model.select(xbar_model.load(fam), device="pcm", rows=R, cols=9, r_wire_row=2, r_wire_col=3, r_driver=150)
+I9_py = m9.mvm(G9, V)
+rel9 = np.max(np.abs(I9_py - I9_c)) / np.max(np.abs(I9_c))
+print(f"family model (12x9, not fitted): python vs C max rel difference {rel9:.3e}")
+if not getattr(m9, "from_family", False) or not rel9 <= 1e-6:
+    sys.exit("FAIL: family-predicted model differs between xbar_model.py and xbar mvm")
+r = run(["mvm", "--engine", "model", "--model", fam, "--strict"] + arr9 + ["--g", g9, "--v", vp])
+if r.returncode != 2 or len(r.stderr.strip().splitlines()) != 1:
+    sys.exit(f"FAIL: --strict with a family-predicted model: exit {r.returncode}: {r.stderr.strip()}")
 
 # validity warning, and --strict makes it an error
 V2 = V.copy()

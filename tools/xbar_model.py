@@ -22,6 +22,8 @@ import numpy as np
 FORMAT = "xbar-model"
 VERSION = 1
 V0_MIN_VOLT = 1e-3
+MAX_KNOTS = 8
+FAMILY_NQ = 5 + MAX_KNOTS
 
 
 class ModelError(Exception):
@@ -146,8 +148,14 @@ class Model:
         return None
 
 
+class ModelFile(list):
+    """The models of a file (a list) plus its size/wire-resistance families."""
+
+    families = None
+
+
 def load(path):
-    """All models of a model file, in /models order."""
+    """All models of a model file, in /models order (a list; .families holds /family)."""
     try:
         f = h5py.File(path, "r")
     except OSError as e:
@@ -161,19 +169,65 @@ def load(path):
             raise ModelError(f"{path}: model format version {ver}, this reader reads version {VERSION}")
         if "models" not in f or len(f["models"]) == 0:
             raise ModelError(f"{path}: missing or empty group /models")
-        return [Model(n, f["models"][n], f"{path}:/models/{n}") for n in sorted(f["models"].keys())]
+        out = ModelFile(Model(n, f["models"][n], f"{path}:/models/{n}") for n in sorted(f["models"].keys()))
+        out.families = {}
+        if "family" in f:
+            for name in f["family"].keys():
+                coef = np.asarray(f["family"][name]["coef"][()], dtype=float)
+                if coef.shape == (FAMILY_NQ, 3):
+                    out.families[name] = coef
+        return out
 
 
-def select(models, device=None, cell=None, rows=None, cols=None, r_wire=None):
-    """The model matching device/cell/shape; among those the nearest wire resistance."""
+def _family_model(models, coef, device, cell, rows, cols, r_wire_row, r_wire_col, r_driver):
+    """Parameters predicted by /family (same rules as xb_fit_file_model_for in C)."""
+    import copy
+    fam = [m for m in models if m.device == device and m.cell == cell]
+    target = np.sqrt(rows * cols)
+    tmpl = min(fam, key=lambda m: abs(np.sqrt(m.rows * m.cols) - target))
+    m = copy.deepcopy(tmpl)
+    m.rows, m.cols = rows, cols
+    rw_row = tmpl.config["r_wire_row_ohm"] if r_wire_row is None else r_wire_row
+    rw_col = tmpl.config["r_wire_col_ohm"] if r_wire_col is None else r_wire_col
+    r_drv = tmpl.config["r_driver_ohm"] if r_driver is None else r_driver
+    m.config.update(rows=rows, cols=cols, r_wire_row_ohm=rw_row, r_wire_col_ohm=rw_col, r_driver_ohm=r_drv)
+    m.n_sweeps = max(x.n_sweeps for x in fam) + 1
+    y = coef[:, 0] + coef[:, 1] * np.sqrt(rows * cols) + coef[:, 2] * 0.5 * (rw_row + rw_col)
+    m.r_row = max(y[0], 0.0) * rw_row
+    m.r_col = max(y[1], 0.0) * rw_col
+    m.r_driver = max(y[2], 0.0) * r_drv
+    m.r_series = max(y[3], 0.0)
+    m.gain = y[4] if y[4] > 0 else 1.0
+    m.knot_v0 = np.maximum(y[5:5 + m.knot_v0.size], V0_MIN_VOLT)
+    m.from_family = True
+    return m
+
+
+def select(models, device=None, cell=None, rows=None, cols=None, r_wire=None, r_wire_row=None, r_wire_col=None,
+           r_driver=None):
+    """The model matching device/cell/shape, the nearest in circuit parameters; else, when the file
+    has a size/wire-resistance family for the device and cell, a model predicted by it."""
+    if r_wire is not None:
+        r_wire_row = r_wire if r_wire_row is None else r_wire_row
+        r_wire_col = r_wire if r_wire_col is None else r_wire_col
     cand = [m for m in models
             if (device is None or m.device == device) and (cell is None or m.cell == cell)
             and (rows is None or m.rows == rows) and (cols is None or m.cols == cols)]
     if not cand:
+        fams = getattr(models, "families", None) or {}
+        kinds = {(m.device, m.cell) for m in models
+                 if (device is None or m.device == device) and (cell is None or m.cell == cell)}
+        for dev, cel in sorted(kinds):
+            if f"{dev}_{cel}" in fams and rows is not None and cols is not None:
+                return _family_model(models, fams[f"{dev}_{cel}"], dev, cel, rows, cols, r_wire_row, r_wire_col,
+                                     r_driver)
         raise ModelError(f"no model for device={device} cell={cell} shape={rows}x{cols}")
-    if r_wire is not None:
-        cand.sort(key=lambda m: abs(m.config.get("r_wire_row_ohm", 0) - r_wire))
-    return cand[0]
+
+    def dist(m):
+        a = [r_wire_row, r_wire_col, r_driver]
+        b = [m.config.get("r_wire_row_ohm", 0), m.config.get("r_wire_col_ohm", 0), m.config.get("r_driver_ohm", 0)]
+        return sum(abs(x - y) / (abs(x) + abs(y) + 1e-12) for x, y in zip(a, b) if x is not None)
+    return min(cand, key=dist)
 
 
 def _read_csv(path):
@@ -203,6 +257,9 @@ def main(argv=None):
     ap.add_argument("--device")
     ap.add_argument("--cell")
     ap.add_argument("--r-wire", type=float)
+    ap.add_argument("--r-wire-row", type=float)
+    ap.add_argument("--r-wire-col", type=float)
+    ap.add_argument("--r-driver", type=float)
     ap.add_argument("-o", "--output", default="-")
     a = ap.parse_args(argv)
     try:
@@ -214,7 +271,11 @@ def main(argv=None):
                 raise ModelError(f"--index {a.index}: the file has {len(models)} models")
             m = models[a.index]
         else:
-            m = select(models, a.device, a.cell, G.shape[0], G.shape[1], a.r_wire)
+            m = select(models, a.device, a.cell, G.shape[0], G.shape[1], a.r_wire, a.r_wire_row, a.r_wire_col,
+                       a.r_driver)
+            if getattr(m, "from_family", False):
+                print(f"xbar_model.py: warning: no model fitted for {m.rows}x{m.cols}: parameters predicted from "
+                      "the size/wire-resistance family", file=sys.stderr)
         w = m.validity_warning(G, V)
         if w:
             print(f"xbar_model.py: warning: {w}", file=sys.stderr)

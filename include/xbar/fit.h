@@ -198,6 +198,20 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
                    xb_fit_summary **summary, xb_error *err);
 void xb_fit_summary_free(xb_fit_summary *s);
 
+/* Parameters as functions of size and wire resistance (/family/<device>_<cell>/coef, 13 x 3):
+ * q = coef[q][0] + coef[q][1] sqrt(rows cols) + coef[q][2] r_wire for the quantities
+ * r_row/r_wire_row, r_col/r_wire_col, r_driver/r_driver(circuit), r_series_ohm, gain,
+ * knot_v0_volt[0..7].  Applies the prediction to m (m->config set to the target array). */
+#define XB_FIT_FAMILY_NQ (5 + XB_FIT_MAX_KNOTS)
+void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params *m);
+
+/* The model for array p from a model file: a fitted model of the same device, cell and shape
+ * (nearest circuit parameters), else, when the file has a /family for the device and cell,
+ * parameters predicted for p's size and wire resistance (*from_family = 1; knots, sweeps and
+ * validity from the family's nearest-size model).  XB_EINPUT naming the shapes otherwise. */
+int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
+                          xb_error *err);
+
 /* ---- small regressions used for the statistics exported with models ---- */
 /* Least-squares polynomial y = sum_k c[k] x^k (deg+1 coefficients); r2 and rms residual out. */
 int xb_fit_poly(const double *x, const double *y, size_t n, size_t deg, double *c, double *r2,

@@ -121,26 +121,20 @@ int xb_cmd_fit(int argc, char **argv)
 int xb_cli_model_mvm(const char *cmd, const char *model_path, int strict, const xb_array_params *p,
                      const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
-    xb_fit_params *ms = NULL;
-    size_t n = 0, k = 0;
-    int rc = xb_fit_file_read(model_path, &ms, NULL, &n, err);
+    xb_fit_params m;
+    int fam = 0;
+    int rc = xb_fit_file_model_for(model_path, p, &m, &fam, err);
     if (rc) return rc;
-    rc = xb_fit_select(ms, n, p, &k, err);
-    if (rc) {
-        xb_error_prefix(err, "%s: ", model_path);
-        free(ms);
-        return rc;
-    }
+    if (fam && strict)
+        return xb_errorf(err, XB_EINPUT, "%s: no model fitted for %zux%zu (without --strict the size/wire-resistance "
+                         "family predicts one)", model_path, p->rows, p->cols);
+    if (fam)
+        fprintf(stderr, "xbar %s: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
+                        "size/wire-resistance family\n", cmd, p->rows, p->cols, model_path);
     char msg[512];
-    if (xb_fit_validity(&ms[k], p, g, v, msg, sizeof msg)) {
-        if (strict) {
-            rc = xb_errorf(err, XB_EINPUT, "%s: outside the model's validity range: %s", model_path, msg);
-            free(ms);
-            return rc;
-        }
+    if (xb_fit_validity(&m, p, g, v, msg, sizeof msg)) {
+        if (strict) return xb_errorf(err, XB_EINPUT, "%s: outside the model's validity range: %s", model_path, msg);
         fprintf(stderr, "xbar %s: warning: outside the model's validity range (use --strict to fail): %s\n", cmd, msg);
     }
-    rc = xb_fit_model_mvm(&ms[k], g, v, i_out, err);
-    free(ms);
-    return rc;
+    return xb_fit_model_mvm(&m, g, v, i_out, err);
 }

@@ -333,7 +333,7 @@ done:
  * (resistance ratios to the circuit values, V0 knots, gain) as c0 + c1*n + c2*r_wire with
  * n = sqrt(rows*cols); then, for each size, the same regression without that size's
  * models, and the model error of the predicted parameters on that size's samples. */
-#define NQ (5 + XB_FIT_MAX_KNOTS)
+#define NQ XB_FIT_FAMILY_NQ
 static void quantities(const xb_fit_params *m, double *y)
 {
     const xb_array_params *c = &m->config;
@@ -391,7 +391,7 @@ static int regress_family(const xb_fit_params *ms, const size_t *idx, size_t n, 
     return rc;
 }
 
-static void family_predict(const double coef[NQ][3], xb_fit_params *m)
+void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params *m)
 {
     double y[NQ], n = sqrt((double)(m->config.rows * m->config.cols));
     double r = 0.5 * (m->config.r_wire_row_ohm + m->config.r_wire_col_ohm);
@@ -430,7 +430,7 @@ static int fit_families(hid_t f, const xb_fit_params *ms, size_t nm, rpoint **mp
                 const xb_fit_params *p = &ms[idx[k]];
                 if (p->config.rows * p->config.cols != sizes[s]) continue;
                 xb_fit_params pred = *p;
-                family_predict(c2, &pred);
+                xb_fit_family_predict((const double(*)[3])c2, &pred);
                 rpoint *q = mpts[idx[k]];
                 xb_fit_sample *smp = malloc(q->N * sizeof *smp);
                 if (!smp) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }

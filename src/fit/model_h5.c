@@ -400,3 +400,64 @@ int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *
     *index = best;
     return XB_OK;
 }
+
+int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
+                          xb_error *err)
+{
+    xb_fit_params *ms = NULL;
+    size_t n = 0, k = 0;
+    *from_family = 0;
+    int rc = xb_fit_file_read(path, &ms, NULL, &n, err);
+    if (rc) return rc;
+    rc = xb_fit_select(ms, n, p, &k, err);
+    if (rc == XB_OK) {
+        *out = ms[k];
+        free(ms);
+        return XB_OK;
+    }
+    xb_error_prefix(err, "%s: ", path);
+    /* no model of this shape: a family of the same device and cell? */
+    char fam[128];
+    snprintf(fam, sizeof fam, "family/%s_%s/coef", xb_device_name(p->device), xb_cell_name(p->cell));
+    hid_t f;
+    xb_error e2;
+    if (xb_h5_open(path, 0, &f, &e2) != XB_OK) {
+        free(ms);
+        return rc;
+    }
+    int have = xb_h5_exists(f, fam);
+    double *c = NULL;
+    int rk = 0;
+    hsize_t d[4];
+    if (have && xb_h5_read_doubles(f, fam, &c, &rk, d, &e2) == XB_OK && rk == 2 && d[0] == XB_FIT_FAMILY_NQ &&
+        d[1] == 3) {
+        /* template: the family's model of the nearest size */
+        size_t best = n;
+        double bd = INFINITY, target = sqrt((double)(p->rows * p->cols));
+        for (size_t q = 0; q < n; q++) {
+            if (ms[q].config.device != p->device || ms[q].config.cell != p->cell) continue;
+            double dd = fabs(sqrt((double)(ms[q].config.rows * ms[q].config.cols)) - target);
+            if (dd < bd) { bd = dd; best = q; }
+        }
+        if (best < n) {
+            xb_fit_params m = ms[best];
+            int sweeps = 0;
+            for (size_t q = 0; q < n; q++)
+                if (ms[q].config.device == p->device && ms[q].config.cell == p->cell && ms[q].n_sweeps > sweeps)
+                    sweeps = ms[q].n_sweeps;
+            m.config = *p;
+            m.n_sweeps = sweeps + 1; /* sizes between the fitted ones: one sweep more than any of them */
+            xb_fit_family_predict((const double(*)[3])c, &m);
+            if (xb_fit_params_check(&m, &e2) == XB_OK) {
+                *out = m;
+                *from_family = 1;
+                rc = XB_OK;
+                xb_error_clear(err);
+            }
+        }
+    }
+    free(c);
+    xb_h5_close(f, NULL);
+    free(ms);
+    return rc;
+}
