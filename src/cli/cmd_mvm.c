@@ -1,9 +1,115 @@
-/* xbar mvm: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+/* xbar mvm: matrix-vector multiply on a crossbar (CSV contract: docs/cli.md). */
+#include <stdio.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "xbar/engine.h"
 
-static const char k_help[] =
-    "usage: xbar mvm [options]\n"
+static const char k_help_head[] =
+    "usage: xbar mvm [array options] --g G.csv --v V.csv [--engine spice|ideal|native|model] [-o I.csv]\n"
     "\n"
-    "Not implemented yet.\n";
+    "Multiplies K input vectors by the crossbar's conductance matrix.\n"
+    "  G.csv: rows lines of cols comma-separated conductances in siemens (line i = word line i);\n"
+    "  V.csv: K lines of rows comma-separated input voltages (one vector per line);\n"
+    "  output (stdout or -o): K lines of cols currents in amperes, flowing from each column\n"
+    "  into its sense node (with --diff: cols/2 differences I(2k) - I(2k+1)).\n"
+    "\n"
+    "options:\n"
+    "  --engine E             ideal: exact Ohm + Kirchhoff product I = V.G;\n"
+    "                         spice: ngspice solves the circuit, one analysis for all K;\n"
+    "                         native: exact nodal analysis with SuiteSparse (docs/engine.md);\n"
+    "                         model: a fitted behavioural model (--model FILE, docs/fit.md) [spice]\n"
+    "  --model FILE           model file for --engine model\n"
+    "  --strict               --engine model: fail outside the model's validity range\n"
+    "  -o FILE                write the currents to FILE instead of stdout\n"
+    "  --timeout S            ngspice job time limit in seconds                           [600]\n"
+    "  --verbose              echo the ngspice log to stderr\n"
+    "  --rows/--cols default to the shape of G.csv.  Variability switches apply to G before\n"
+    "  either engine.\n"
+    "\n";
 
-int xb_cmd_mvm(int argc, char **argv) { return xb_cli_not_implemented("mvm", k_help, argc, argv); }
+int xb_cmd_mvm(int argc, char **argv)
+{
+    if (xb_cli_wants_help(argc, argv)) {
+        fputs(k_help_head, stdout);
+        fputs(xb_cli_array_options_help, stdout);
+        return 0;
+    }
+    xb_array_params p;
+    xb_error err;
+    xb_error_clear(&err);
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    const char *gpath = NULL, *vpath = NULL, *opath = NULL, *engine = "spice", *model = NULL;
+    int strict = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = xb_cli_array_option(argc, argv, &i, &p, &err);
+        if (r < 0) return xb_cli_fail("mvm", &err);
+        if (r > 0) continue;
+        const char *a = argv[i];
+        const char **dst = xb_cli_is_flag(a, "--g") ? &gpath : xb_cli_is_flag(a, "--v") ? &vpath
+                           : xb_cli_is_flag(a, "-o") ? &opath : xb_cli_is_flag(a, "--engine") ? &engine
+                           : xb_cli_is_flag(a, "--model") ? &model : NULL;
+        if (dst) {
+            const char *flag = xb_cli_is_flag(a, "--g") ? "--g" : xb_cli_is_flag(a, "--v") ? "--v"
+                               : xb_cli_is_flag(a, "-o") ? "-o" : xb_cli_is_flag(a, "--model") ? "--model" : "--engine";
+            if (!(*dst = xb_cli_flag_value(argc, argv, &i, flag, &err))) return xb_cli_fail("mvm", &err);
+            continue;
+        }
+        if (xb_cli_is_flag(a, "--timeout")) {
+            const char *v = xb_cli_flag_value(argc, argv, &i, "--timeout", &err);
+            if (!v || xb_parse_double(v, "--timeout", &eo.timeout_s, &err)) return xb_cli_fail("mvm", &err);
+            if (!(eo.timeout_s > 0)) return xb_cli_usage_error("mvm", "--timeout: must be > 0");
+            continue;
+        }
+        if (strcmp(a, "--verbose") == 0) { eo.verbose = 1; continue; }
+        if (strcmp(a, "--strict") == 0) { strict = 1; continue; }
+        return xb_cli_usage_error("mvm", "unknown option '%s'", a);
+    }
+    if (strcmp(engine, "spice") != 0 && strcmp(engine, "ideal") != 0 && strcmp(engine, "native") != 0 &&
+        strcmp(engine, "model") != 0)
+        return xb_cli_usage_error("mvm", "--engine: unknown engine '%s' (spice, ideal, native, model)", engine);
+    if (strcmp(engine, "model") == 0 && !model)
+        return xb_cli_usage_error("mvm", "--model: --engine model needs a model file");
+    if (!gpath) return xb_cli_usage_error("mvm", "--g: missing conductance file (G.csv)");
+    if (!vpath) return xb_cli_usage_error("mvm", "--v: missing input voltage file (V.csv)");
+    xb_matrix *g = NULL, *v = NULL, *iphys = NULL, *idiff = NULL;
+    int rc = xb_cli_read_gv(gpath, vpath, &p, &g, &v, &err);
+    if (!rc) rc = xb_array_params_check(&p, &err);
+    if (!rc && p.diff_pairs && p.cols % 2)
+        rc = xb_errorf(&err, XB_EINPUT, "--diff: %s has %zu columns, differential pairs need an even count",
+                       gpath, p.cols);
+    if (!rc) rc = xb_netlist_program(&p, g, g, &err);
+    if (!rc) {
+        iphys = xb_matrix_new(v->rows, p.cols);
+        if (!iphys) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+    }
+    if (!rc) {
+        if (strcmp(engine, "ideal") == 0) {
+            rc = xb_netlist_mvm_ideal(g, v, iphys, &err);
+        } else if (strcmp(engine, "native") == 0) {
+            xb_engine_native *nat = NULL;
+            rc = xb_engine_native_new(&p, g, &nat, &err);
+            if (!rc) rc = xb_engine_native_mvm(nat, v, iphys, &err);
+            xb_engine_native_free(nat);
+        } else if (strcmp(engine, "model") == 0) {
+            rc = xb_cli_model_mvm("mvm", model, strict, &p, g, v, iphys, &err);
+        } else {
+            rc = xb_engine_mvm_spice(&eo, &p, g, v, iphys, &err);
+        }
+    }
+    xb_matrix *result = iphys;
+    if (!rc && p.diff_pairs) {
+        idiff = xb_matrix_new(v->rows, p.cols / 2);
+        if (!idiff) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+        else rc = xb_netlist_diff_combine(iphys, idiff, &err);
+        result = idiff;
+    }
+    if (!rc) rc = xb_csv_write_matrix(opath ? opath : "-", result, &err);
+    xb_matrix_free(g);
+    xb_matrix_free(v);
+    xb_matrix_free(iphys);
+    xb_matrix_free(idiff);
+    return rc ? xb_cli_fail("mvm", &err) : 0;
+}
