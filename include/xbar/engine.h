@@ -28,6 +28,9 @@ typedef struct xb_engine_opts {
     /* convergence settings, emitted as .options (documented defaults in docs/engine.md) */
     double reltol, abstol_amp, vntol_volt, gmin_siemens;
     int itl1, gminsteps, srcsteps;
+    /* ngspice's last-resort "transient op" (optran) after gmin and source stepping fail;
+     * 0 (default): off, so a DC failure is reported instead of a pseudo-transient answer */
+    int optran;
 } xb_engine_opts;
 
 void xb_engine_opts_default(xb_engine_opts *o);

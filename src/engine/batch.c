@@ -143,10 +143,12 @@ char *xb_engine_batch_deck(const xb_engine_opts *o, const xb_engine_batch *b, xb
     bad |= xb_buf_printf(&s, ".dc " IDX_SOURCE " 0 %zu 1\n", b->k_vectors - 1);
     /* stock ngspice -b: one line per vector "k <tab> k <tab> out_0 ... out_{n-1}" */
     size_t width = 40 + 26 * (b->n_outputs + 2);
+    char optran[96];
+    xb_engine_optran_command(o, optran, sizeof optran);
     bad |= xb_buf_printf(&s,
                          ".control\nset numdgt=17\nset width=%zu\nset nobreak\nset noasciiplotvalue\n"
-                         "run\nprint",
-                         width);
+                         "%s\nrun\nprint",
+                         width, optran);
     for (size_t j = 0; j < b->n_outputs; j++) {
         char pr[600], vec[600];
         output_names(b, j, pr, sizeof pr, vec, sizeof vec);

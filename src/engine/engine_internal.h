@@ -52,8 +52,11 @@ enum { XB_FRAME_LOG = 'L', XB_FRAME_VEC = 'V', XB_FRAME_STATUS = 'S' };
 /* Start a worker for one deck: fork, the child runs ngspice and writes frames to
  * *fd_data and anything printed on its stdout/stderr to *fd_raw (both read ends,
  * non-blocking, close-on-exec).  Returns 0 or -1 (errno set). */
-int xb_engine_worker_spawn(const char *deck, size_t n_vecs, const char *const *vec_names,
-                           pid_t *pid, int *fd_data, int *fd_raw);
+int xb_engine_worker_spawn(const xb_engine_opts *o, const char *deck, size_t n_vecs,
+                           const char *const *vec_names, pid_t *pid, int *fd_data, int *fd_raw);
+
+/* The ngspice command that sets the optran fallback from o ("\n"-less), into buf. */
+void xb_engine_optran_command(const xb_engine_opts *o, char *buf, size_t n);
 
 /* The options a pool was made with (pool.c). */
 const xb_engine_opts *xb_engine_pool_opts(const xb_engine_pool *p);

@@ -239,7 +239,7 @@ static void start_queued(xb_engine_pool *p)
         j->t0 = xb_now_s();
         j->deadline = p->o.timeout_s > 0 ? j->t0 + p->o.timeout_s : 0;
         fflush(stderr);
-        if (xb_engine_worker_spawn(q->deck, q->n_vecs, (const char *const *)q->names, &j->pid,
+        if (xb_engine_worker_spawn(&p->o, q->deck, q->n_vecs, (const char *const *)q->names, &j->pid,
                                    &j->fd_data, &j->fd_raw)) {
             xb_engine_result_fail(r, XB_ERUNTIME, 0, "cannot start an ngspice worker: %s",
                                   strerror(errno));

@@ -219,7 +219,8 @@ static int send_vector(const char *name, int report_missing, const char *plot)
     return 0;
 }
 
-static void child_main(const char *deck, size_t n_vecs, const char *const *vec_names)
+static void child_main(const xb_engine_opts *o, const char *deck, size_t n_vecs,
+                       const char *const *vec_names)
 {
     /* Load the deck line by line (ngSpice_Circ wants a NULL-terminated array). */
     char *text = xb_engine_strip_control(deck);
@@ -262,6 +263,9 @@ static void child_main(const char *deck, size_t n_vecs, const char *const *vec_n
                      g_child.first_error[0] ? ": " : "", g_child.first_error);
         return;
     }
+    char optran[96];
+    xb_engine_optran_command(o, optran, sizeof optran);
+    ngSpice_Command(optran);
     g_child.phase = PHASE_RUN;
     char *plot_before = ngSpice_CurPlot();
     char before[128];
@@ -333,8 +337,21 @@ static int set_flags(int fd, int nonblock)
     return 0;
 }
 
-int xb_engine_worker_spawn(const char *deck, size_t n_vecs, const char *const *vec_names,
-                           pid_t *pid, int *fd_data, int *fd_raw)
+void xb_engine_optran_command(const xb_engine_opts *o, char *buf, size_t n)
+{
+    /* "optran noopiter gminsteps srcsteps step final ramp": the first three switch the
+     * usual op steps on (they override .options noopiter/gminsteps/srcsteps, so they
+     * follow the options); final time 0 disables the transient fallback (ngspice
+     * README.optran; checked: a floating capacitor node then gives "run simulation(s)
+     * aborted" instead of a made-up operating point). */
+    if (o->optran)
+        snprintf(buf, n, "optran 1 %d %d 100n 10u 0", o->gminsteps > 0, o->srcsteps > 0);
+    else
+        snprintf(buf, n, "optran 1 %d %d 0 0 0", o->gminsteps > 0, o->srcsteps > 0);
+}
+
+int xb_engine_worker_spawn(const xb_engine_opts *o, const char *deck, size_t n_vecs,
+                           const char *const *vec_names, pid_t *pid, int *fd_data, int *fd_raw)
 {
     int pd[2], pr[2];
     if (pipe(pd) < 0) return -1;
@@ -375,7 +392,7 @@ int xb_engine_worker_spawn(const char *deck, size_t n_vecs, const char *const *v
         if (pr[1] > 2) close(pr[1]);
         memset(&g_child, 0, sizeof g_child);
         g_child.fd = pd[1];
-        child_main(deck, n_vecs, vec_names);
+        child_main(o, deck, n_vecs, vec_names);
         fflush(stdout);
         fflush(stderr);
         _exit(0);
