@@ -154,7 +154,9 @@ char *xb_engine_batch_deck(const xb_engine_opts *o, const xb_engine_batch *b, xb
         output_names(b, j, pr, sizeof pr, vec, sizeof vec);
         bad |= xb_buf_printf(&s, " %s", pr);
     }
-    bad |= xb_buf_puts(&s, "\n.endc\n.end\n");
+    /* without an explicit quit, ngspice -b exits with status 1 when the deck has no
+     * .print/.plot card, even after a good run */
+    bad |= xb_buf_puts(&s, "\nquit 0\n.endc\n.end\n");
     if (bad) {
         xb_buf_free(&s);
         xb_errorf(err, XB_ERUNTIME, "out of memory");
