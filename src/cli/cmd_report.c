@@ -1,9 +1,407 @@
-/* xbar report: placeholder until its issue lands (prints "not implemented yet", exit 2). */
+/* xbar report: PNG plots (gnuplot) and a summary table from a campaign results file. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "xbar/characterize.h"
+#include "xbar/h5.h"
 
 static const char k_help[] =
-    "usage: xbar report [options]\n"
+    "usage: xbar report RESULTS.h5 -o DIR\n"
     "\n"
-    "Not implemented yet.\n";
+    "Reads a campaign results file (docs/hdf5-results.md) and writes into DIR:\n"
+    "  summary.csv               one line per point: configuration and headline numbers\n"
+    "  mvm_error_vs_size.png     MVM relative-L2 error vs array size per device and wire resistance\n"
+    "  ir_drop_map.png           voltage across every cell of the largest array (IR-drop heat map)\n"
+    "  sneak_margin_vs_size.png  single-cell read margin vs size per read scheme\n"
+    "  settling_vs_size.png      column-current settling time (0.1%) vs size\n"
+    "  energy_vs_size.png        read energy per MVM vs size\n"
+    "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
+    "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
+    "plus the gnuplot script (report.gp) and its data files.  Plots without data in the file\n"
+    "are skipped.  Needs gnuplot (Debian package gnuplot-nox).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR   output directory (created if missing)\n";
 
-int xb_cmd_report(int argc, char **argv) { return xb_cli_not_implemented("report", k_help, argc, argv); }
+/* ------------------------------------------------------------------ series */
+typedef struct {
+    char label[400];
+    size_t n, cap;
+    double *x, *y;
+} series;
+
+typedef struct {
+    series *s;
+    size_t n, cap;
+} series_set;
+
+static series *get_series(series_set *ss, const char *label)
+{
+    for (size_t k = 0; k < ss->n; k++)
+        if (strcmp(ss->s[k].label, label) == 0) return &ss->s[k];
+    if (ss->n == ss->cap) {
+        size_t cap = ss->cap ? 2 * ss->cap : 8;
+        series *ns = realloc(ss->s, cap * sizeof *ns);
+        if (!ns) return NULL;
+        ss->s = ns;
+        ss->cap = cap;
+    }
+    series *s = &ss->s[ss->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->label, sizeof s->label, "%s", label);
+    return s;
+}
+
+static int add_xy(series_set *ss, const char *label, double x, double y)
+{
+    if (!isfinite(x) || !isfinite(y)) return 0;
+    series *s = get_series(ss, label);
+    if (!s) return -1;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        double *nx = realloc(s->x, cap * sizeof *nx), *ny;
+        if (!nx) return -1;
+        s->x = nx;
+        ny = realloc(s->y, cap * sizeof *ny);
+        if (!ny) return -1;
+        s->y = ny;
+        s->cap = cap;
+    }
+    s->x[s->n] = x;
+    s->y[s->n] = y;
+    s->n++;
+    return 0;
+}
+
+static void free_set(series_set *ss)
+{
+    for (size_t k = 0; k < ss->n; k++) {
+        free(ss->s[k].x);
+        free(ss->s[k].y);
+    }
+    free(ss->s);
+    memset(ss, 0, sizeof *ss);
+}
+
+/* Average y over equal x (several points of one configuration, e.g. input statistics),
+ * sorted by x, written as "x y" blocks separated by two blank lines (gnuplot `index`). */
+static int write_set(const char *dir, const char *name, series_set *ss, xb_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.dat", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    for (size_t k = 0; k < ss->n; k++) {
+        series *s = &ss->s[k];
+        /* insertion sort by x */
+        for (size_t a = 1; a < s->n; a++)
+            for (size_t b = a; b > 0 && s->x[b] < s->x[b - 1]; b--) {
+                double t = s->x[b]; s->x[b] = s->x[b - 1]; s->x[b - 1] = t;
+                t = s->y[b]; s->y[b] = s->y[b - 1]; s->y[b - 1] = t;
+            }
+        fprintf(f, "# %s\n", s->label);
+        for (size_t a = 0; a < s->n;) {
+            size_t b = a;
+            double sum = 0;
+            while (b < s->n && s->x[b] == s->x[a]) sum += s->y[b++];
+            fprintf(f, "%.10g %.10g\n", s->x[a], sum / (double)(b - a));
+            a = b;
+        }
+        fprintf(f, "\n\n");
+    }
+    fclose(f);
+    return XB_OK;
+}
+
+static void plot_lines(FILE *gp, const char *name, series_set *ss, const char *title, const char *xl,
+                       const char *yl, int logx, int logy, const char *extra)
+{
+    fprintf(gp, "\nset output '%s.png'\nset title \"%s\"\nset xlabel \"%s\"\nset ylabel \"%s\"\n", name, title, xl, yl);
+    fprintf(gp, "%s\n%s\n", logx ? "set logscale x 2" : "unset logscale x", logy ? "set logscale y" : "unset logscale y");
+    fprintf(gp, "plot ");
+    for (size_t k = 0; k < ss->n; k++)
+        fprintf(gp, "%s'%s.dat' index %zu using 1:2 with linespoints title \"%s\"", k ? ", \\\n     " : "", name, k,
+                ss->s[k].label);
+    if (extra && *extra) fprintf(gp, ", \\\n     %s", extra);
+    fprintf(gp, "\n");
+}
+
+/* ------------------------------------------------------------------ reading */
+typedef struct {
+    series_set err, margin, settle, energy, eop;
+    series_set prog;
+    double best_cells;          /* size of the array chosen for the IR map */
+    char ir_point[32];
+    double ir_rows, ir_cols;
+    double *ir_map;
+    double eop_first_x, eop_first_y;
+} report;
+
+static void str_attr(hid_t f, const char *obj, const char *name, char *buf, size_t n)
+{
+    char *s = NULL;
+    buf[0] = '\0';
+    if (xb_h5_attr_get_string(f, obj, name, &s, NULL) == XB_OK) snprintf(buf, n, "%s", s);
+    free(s);
+}
+
+static double num_attr(hid_t f, const char *obj, const char *name)
+{
+    double v = NAN;
+    if (xb_h5_attr_exists(f, obj, name)) xb_h5_attr_get_double(f, obj, name, &v, NULL);
+    return v;
+}
+
+static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error *err)
+{
+    char obj[128], status[32], dev[32], cell[32], engine[32], input[32], buf[256];
+    snprintf(obj, sizeof obj, "points/%s", name);
+    str_attr(f, obj, "status", status, sizeof status);
+    str_attr(f, obj, "device", dev, sizeof dev);
+    str_attr(f, obj, "cell", cell, sizeof cell);
+    str_attr(f, obj, "engine", engine, sizeof engine);
+    str_attr(f, obj, "input", input, sizeof input);
+    double rows = num_attr(f, obj, "rows"), cols = num_attr(f, obj, "cols");
+    double rw = num_attr(f, obj, "r_wire_row_ohm");
+    double n = sqrt(rows * cols);
+    snprintf(buf, sizeof buf, "%s/mvm", obj);
+    double em = num_attr(f, buf, "err_total_mean"), emax = num_attr(f, buf, "err_total_max");
+    double chk = num_attr(f, buf, "spice_check_rel_l2");
+    snprintf(buf, sizeof buf, "%s/transient", obj);
+    double ts = num_attr(f, buf, "t_settle_max_s"), er = num_attr(f, buf, "e_read_joule"),
+           eop = num_attr(f, buf, "e_per_mac_joule");
+    double mf = NAN, m2 = NAN, m3 = NAN;
+    int ok = strcmp(status, "ok") == 0;
+    if (ok) {
+        char label[400];
+        snprintf(label, sizeof label, "%s %s, %g ohm", dev, cell, rw);
+        if (add_xy(&r->err, label, n, em * 100)) goto oom;
+        snprintf(label, sizeof label, "%s %s", dev, cell);
+        if (add_xy(&r->settle, label, n, ts * 1e9) || add_xy(&r->energy, label, n, er * 1e12) ||
+            add_xy(&r->eop, label, n, eop * 1e15))
+            goto oom;
+        if (isfinite(eop) && (r->eop_first_x == 0 || n < r->eop_first_x)) {
+            r->eop_first_x = n;
+            r->eop_first_y = eop * 1e15;
+        }
+        /* read schemes */
+        snprintf(buf, sizeof buf, "%s/read", obj);
+        if (xb_h5_exists(f, buf)) {
+            char schemes[64], mpath[300];
+            str_attr(f, buf, "schemes", schemes, sizeof schemes);
+            snprintf(mpath, sizeof mpath, "%s/margin", buf);
+            double *m = NULL;
+            int rank;
+            hsize_t d[4];
+            if (xb_h5_read_doubles(f, mpath, &m, &rank, d, NULL) == XB_OK) {
+                char *save = NULL, *tok = strtok_r(schemes, ",", &save);
+                for (hsize_t q = 0; tok && q < d[0]; q++, tok = strtok_r(NULL, ",", &save)) {
+                    snprintf(label, sizeof label, "%s, %s %s", tok, dev, cell);
+                    if (add_xy(&r->margin, label, n, m[q] * 100)) { free(m); goto oom; }
+                    if (strcmp(tok, "float") == 0) mf = m[q];
+                    if (strcmp(tok, "v2") == 0) m2 = m[q];
+                    if (strcmp(tok, "v3") == 0) m3 = m[q];
+                }
+                free(m);
+            }
+        }
+        /* IR map of the largest array */
+        snprintf(buf, sizeof buf, "%s/mvm/v_cell", obj);
+        if (rows * cols > r->best_cells && xb_h5_exists(f, buf)) {
+            double *m = NULL;
+            int rank;
+            hsize_t d[4];
+            if (xb_h5_read_doubles(f, buf, &m, &rank, d, NULL) == XB_OK && rank == 2) {
+                free(r->ir_map);
+                r->ir_map = m;
+                r->ir_rows = (double)d[0];
+                r->ir_cols = (double)d[1];
+                r->best_cells = rows * cols;
+                snprintf(r->ir_point, sizeof r->ir_point, "%s", name);
+            } else {
+                free(m);
+            }
+        }
+        /* programming curves: one per device (the first point of each) */
+        snprintf(buf, sizeof buf, "%s/program/g", obj);
+        if (xb_h5_exists(f, buf)) {
+            snprintf(label, sizeof label, "%s", dev);
+            series *s = get_series(&r->prog, label);
+            if (!s) goto oom;
+            if (s->n == 0) {
+                double *g = NULL;
+                int rank;
+                hsize_t d[4];
+                if (xb_h5_read_doubles(f, buf, &g, &rank, d, NULL) == XB_OK)
+                    for (hsize_t q = 0; q < d[0]; q++)
+                        if (add_xy(&r->prog, label, (double)q, g[q] * 1e6)) { free(g); goto oom; }
+                free(g);
+            }
+        }
+    }
+    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name, status,
+            dev, cell, rows, cols, engine, rw, num_attr(f, obj, "r_wire_col_ohm"), num_attr(f, obj, "r_driver_ohm"),
+            input, em, emax, chk, ts, er, eop, mf, m2, m3);
+    return XB_OK;
+oom:
+    return xb_errorf(err, XB_ERUNTIME, "out of memory");
+}
+
+static int run_gnuplot(const char *dir, xb_error *err)
+{
+    pid_t pid = fork();
+    if (pid < 0) return xb_errorf(err, XB_ERUNTIME, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(126);
+        execlp("gnuplot", "gnuplot", "report.gp", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) < 0) return xb_errorf(err, XB_ERUNTIME, "waitpid: %s", strerror(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return xb_errorf(err, XB_ERUNTIME, "gnuplot not found (apt-get install gnuplot-nox)");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return xb_errorf(err, XB_ERUNTIME, "gnuplot failed on %s/report.gp", dir);
+    return XB_OK;
+}
+
+int xb_cmd_report(int argc, char **argv)
+{
+    if (xb_cli_wants_help(argc, argv)) {
+        fputs(k_help, stdout);
+        return 0;
+    }
+    const char *in = NULL, *dir = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (xb_cli_is_flag(a, "-o") || xb_cli_is_flag(a, "--output")) {
+            const char *v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err);
+            if (!v) return xb_cli_fail("report", &err);
+            dir = v;
+        } else if (a[0] == '-' && a[1]) {
+            return xb_cli_usage_error("report", "unknown option '%s'", a);
+        } else if (!in) {
+            in = a;
+        } else {
+            return xb_cli_usage_error("report", "unexpected argument '%s'", a);
+        }
+    }
+    if (!in) return xb_cli_usage_error("report", "missing RESULTS.h5");
+    if (!dir) return xb_cli_usage_error("report", "-o: missing output directory");
+    hid_t f;
+    if (xb_h5_open(in, 0, &f, &err)) return xb_cli_fail("report", &err);
+    char *fmt = NULL;
+    if (xb_h5_attr_get_string(f, ".", "format", &fmt, NULL) != XB_OK || strcmp(fmt, XB_CHAR_FORMAT) != 0) {
+        free(fmt);
+        xb_h5_close(f, NULL);
+        xb_errorf(&err, XB_EINPUT, "%s: not an xbar results file (root attribute format != %s)", in, XB_CHAR_FORMAT);
+        return xb_cli_fail("report", &err);
+    }
+    free(fmt);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        xb_h5_close(f, NULL);
+        xb_errorf(&err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
+        return xb_cli_fail("report", &err);
+    }
+    char **names = NULL;
+    size_t nn = 0;
+    report r;
+    memset(&r, 0, sizeof r);
+    int rc = xb_h5_list(f, "points", &names, &nn, &err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *csv = rc ? NULL : fopen(path, "w");
+    if (!rc && !csv) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    if (!rc)
+        fprintf(csv, "point,status,device,cell,rows,cols,engine,r_wire_row_ohm,r_wire_col_ohm,r_driver_ohm,input,"
+                     "err_total_mean,err_total_max,spice_check_rel_l2,t_settle_max_s,e_read_joule,e_per_mac_joule,"
+                     "margin_float,margin_v2,margin_v3\n");
+    for (size_t k = 0; k < nn && !rc; k++)
+        if (names[k][0] != '.') rc = read_point(f, names[k], &r, csv, &err);
+    if (csv) fclose(csv);
+    xb_h5_free_names(names, nn);
+    xb_h5_close(f, NULL);
+
+    FILE *gp = NULL;
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/report.gp", dir);
+        gp = fopen(path, "w");
+        if (!gp) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    }
+    size_t nplots = 0;
+    if (!rc) {
+        fprintf(gp, "# xbar report of %s (gnuplot)\nset terminal pngcairo size 900,600 noenhanced\n"
+                    "set grid\nset key outside right top\n", in);
+        struct { series_set *ss; const char *name, *title, *xl, *yl; int logx, logy; } pl[] = {
+            {&r.err, "mvm_error_vs_size", "MVM error vs array size (circuit vs ideal V.G)", "N (sqrt of rows x cols)",
+             "relative L2 error (%)", 1, 1},
+            {&r.margin, "sneak_margin_vs_size", "single-cell read margin vs size (worst case: all others at g_max)",
+             "N", "read margin (I_on - I_off)/I_on (%)", 1, 0},
+            {&r.settle, "settling_vs_size", "column current settling time to 0.1% vs size", "N", "settling time (ns)", 1, 1},
+            {&r.energy, "energy_vs_size", "read energy per MVM vs size", "N", "energy per MVM (pJ)", 1, 1},
+            {&r.eop, "energy_per_op_vs_size", "energy per multiply-accumulate vs N", "N",
+             "energy per MAC (fJ)", 1, 1},
+        };
+        for (size_t q = 0; q < sizeof pl / sizeof pl[0] && !rc; q++) {
+            size_t pts = 0;
+            for (size_t s = 0; s < pl[q].ss->n; s++)
+                for (size_t a = 0; a < pl[q].ss->s[s].n; a++) pts += !pl[q].logy || pl[q].ss->s[s].y[a] > 0;
+            if (!pts) continue;
+            rc = write_set(dir, pl[q].name, pl[q].ss, &err);
+            char extra[256] = "";
+            if (pl[q].ss == &r.eop && r.eop_first_x > 0)
+                snprintf(extra, sizeof extra, "%.10g*%.10g/x with lines dashtype 2 lc rgb 'black' title \"1/N reference\"",
+                         r.eop_first_y, r.eop_first_x);
+            plot_lines(gp, pl[q].name, pl[q].ss, pl[q].title, pl[q].xl, pl[q].yl, pl[q].logx, pl[q].logy, extra);
+            nplots++;
+        }
+        if (!rc && r.prog.n) {
+            rc = write_set(dir, "program_curves", &r.prog, &err);
+            plot_lines(gp, "program_curves", &r.prog,
+                       "programming curves: G after each pulse (potentiation then depression, repeated cycles)",
+                       "pulse number", "conductance at v_read (uS)", 0, 0, "");
+            nplots++;
+        }
+        if (!rc && r.ir_map) {
+            snprintf(path, sizeof path, "%s/ir_drop_map.dat", dir);
+            FILE *m = fopen(path, "w");
+            if (!m) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write", path);
+            else {
+                size_t R = (size_t)r.ir_rows, C = (size_t)r.ir_cols;
+                for (size_t i = 0; i < R; i++) {
+                    for (size_t j = 0; j < C; j++) fprintf(m, "%s%.8g", j ? " " : "", r.ir_map[i * C + j]);
+                    fprintf(m, "\n");
+                }
+                fclose(m);
+                fprintf(gp, "\nset output 'ir_drop_map.png'\nunset logscale x\nunset logscale y\n"
+                            "set title \"voltage across each cell, %s (%zux%zu, every row at v_read)\"\n"
+                            "set xlabel \"column j (sense at the bottom)\"\nset ylabel \"row i (driver at the left)\"\n"
+                            "set cblabel \"V\"\nset autoscale fix\nset yrange [] reverse\nset size ratio -1\n"
+                            "plot 'ir_drop_map.dat' matrix with image notitle\nset size noratio\nset yrange [] noreverse\nset autoscale\n",
+                        r.ir_point, R, C);
+                nplots++;
+            }
+        }
+        fclose(gp);
+    }
+    if (!rc && nplots) rc = run_gnuplot(dir, &err);
+    free_set(&r.err);
+    free_set(&r.margin);
+    free_set(&r.settle);
+    free_set(&r.energy);
+    free_set(&r.eop);
+    free_set(&r.prog);
+    free(r.ir_map);
+    if (rc) return xb_cli_fail("report", &err);
+    printf("%s: %zu plots and summary.csv\n", dir, nplots);
+    return 0;
+}

@@ -1,0 +1,367 @@
+/* Campaign runs: stored results equal a direct `xbar mvm --engine spice` of the same G
+ * and V; an interrupted campaign rerun computes only the rest (checked through the run
+ * number every point records); a SIGKILLed run leaves a file h5py reads, and a rerun
+ * completes it; failed points are recorded with their message and the campaign goes on;
+ * another campaign's file is not overwritten without force. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/xb_test.h"
+#include "xbar/characterize.h"
+#include "xbar/h5.h"
+
+static xb_campaign *parse(const char *text)
+{
+    xb_campaign *c = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    int rc = xb_char_campaign_parse(text, "t.ini", &c, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    return c;
+}
+
+static char *get_str(hid_t f, const char *obj, const char *name)
+{
+    char *s = NULL;
+    xb_error err;
+    assert_int_equal(xb_h5_attr_get_string(f, obj, name, &s, &err), XB_OK);
+    return s;
+}
+
+static int64_t get_int(hid_t f, const char *obj, const char *name)
+{
+    int64_t v = -1;
+    xb_error err;
+    assert_int_equal(xb_h5_attr_get_int64(f, obj, name, &v, &err), XB_OK);
+    return v;
+}
+
+/* Resume: 2 points, then the rest; the run number of every point says when it ran. */
+static void test_resume_computes_only_the_rest(void **state)
+{
+    const char *text = "[campaign]\nname = resume\nengine = native\n"
+                       "[array]\nsize = 4x4, 8x8, 6x5\ndevice = linear, rram\nr_wire_ohm = 2\n"
+                       "[inputs]\nsamples = 2\nvectors = 3\n";
+    xb_campaign *c = parse(text);
+    assert_int_equal(xb_char_campaign_npoints(c), 6);
+    char *dir = xb_test_tmpdir("charresume");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_error_clear(&err);
+    xb_char_run_opts o = {0};
+    o.max_points = 2;
+    o.n_parallel = 2;
+    xb_char_run_stats st;
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.total, 6);
+    assert_int_equal(st.ran, 2);
+    assert_int_equal(st.skipped, 0);
+    assert_int_equal(st.run_number, 1);
+
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char **names;
+    size_t n;
+    assert_int_equal(xb_h5_list(f, "points", &names, &n, &err), XB_OK);
+    assert_int_equal(n, 2);
+    char first[2][32];
+    for (size_t k = 0; k < 2; k++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "points/%s", names[k]);
+        snprintf(first[k], sizeof first[k], "%s", names[k]);
+        char *s = get_str(f, obj, "status");
+        assert_string_equal(s, "ok");
+        free(s);
+        assert_int_equal(get_int(f, obj, "run"), 1);
+    }
+    xb_h5_free_names(names, n);
+    xb_h5_close(f, &err);
+
+    /* the rerun computes the 4 others and only them */
+    o.max_points = 0;
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 4);
+    assert_int_equal(st.skipped, 2);
+    assert_int_equal(st.run_number, 2);
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    assert_int_equal(xb_h5_list(f, "points", &names, &n, &err), XB_OK);
+    assert_int_equal(n, 6);
+    size_t in_run1 = 0;
+    for (size_t k = 0; k < n; k++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "points/%s", names[k]);
+        int64_t run = get_int(f, obj, "run");
+        int was_first = strcmp(names[k], first[0]) == 0 || strcmp(names[k], first[1]) == 0;
+        assert_int_equal(run, was_first ? 1 : 2);
+        in_run1 += run == 1;
+        /* a finished point carries its data: circuit currents of the right shape */
+        char ds[96];
+        snprintf(ds, sizeof ds, "%s/mvm/i_circuit", obj);
+        double *d;
+        int rank;
+        hsize_t dims[4];
+        assert_int_equal(xb_h5_read_doubles(f, ds, &d, &rank, dims, &err), XB_OK);
+        assert_int_equal(rank, 3);
+        assert_int_equal(dims[0], 2);
+        assert_int_equal(dims[1], 3);
+        assert_int_equal(dims[2], (hsize_t)get_int(f, obj, "cols"));
+        free(d);
+    }
+    assert_int_equal(in_run1, 2);
+    assert_int_equal(get_int(f, ".", "complete"), 1);
+    assert_int_equal(get_int(f, ".", "points_ok"), 6);
+    xb_h5_free_names(names, n);
+    xb_h5_close(f, &err);
+
+    /* a third run has nothing to do */
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 0);
+    assert_int_equal(st.skipped, 6);
+
+    /* another campaign text: refused without force, recomputed with it */
+    xb_campaign *c2 = parse("[campaign]\nname = other\nengine = native\n[array]\nsize = 4x4\n");
+    assert_int_equal(xb_char_run(c2, path, &o, &st, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "--force"));
+    o.force = 1;
+    assert_int_equal(xb_char_run(c2, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 1);
+    assert_int_equal(st.run_number, 1);
+    /* a file that is not a results file is not overwritten either */
+    char *junk = xb_test_write_file(dir, "junk.h5", "precious\n");
+    o.force = 0;
+    assert_int_equal(xb_char_run(c2, junk, &o, &st, &err), XB_EINPUT);
+    FILE *jf = fopen(junk, "r");
+    char buf[32] = "";
+    assert_non_null(fgets(buf, sizeof buf, jf));
+    fclose(jf);
+    assert_string_equal(buf, "precious\n");
+    free(junk);
+    xb_char_campaign_free(c2);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
+/* The stored currents of a point equal `xbar mvm --engine spice` on the stored G and V. */
+static void test_stored_equals_direct_spice(void **state)
+{
+    const char *text = "[campaign]\nname = direct\nengine = spice\n"
+                       "[array]\nsize = 4x5\ndevice = rram\nr_wire_ohm = 2.5\nr_driver_ohm = 150\n"
+                       "[inputs]\nsamples = 2\nvectors = 3\n[read]\nschemes = none\n";
+    xb_campaign *c = parse(text);
+    char *dir = xb_test_tmpdir("chardirect");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_error_clear(&err);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char *s = get_str(f, "points/p00000", "status");
+    assert_string_equal(s, "ok");
+    free(s);
+    double *g, *v, *ic, *ii;
+    int rank;
+    hsize_t dg[4], dv[4], di[4];
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/mvm/g", &g, &rank, dg, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/mvm/v", &v, &rank, dv, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/mvm/i_circuit", &ic, &rank, di, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/mvm/i_ideal", &ii, &rank, di, &err), XB_OK);
+    char *deck = NULL;
+    assert_int_equal(xb_h5_read_text(f, "points/p00000/mvm/netlist", &deck, &err), XB_OK);
+    assert_non_null(strstr(deck, ".end"));
+    free(deck);
+    xb_h5_close(f, &err);
+    assert_int_equal(dg[0], 2);
+    assert_int_equal(dg[1], 4);
+    assert_int_equal(dg[2], 5);
+    for (size_t smp = 0; smp < 2; smp++) {
+        xb_matrix gm = {4, 5, g + smp * 20}, vm = {3, 4, v + smp * 12};
+        char gp[1100], vp[1100], ip[1100];
+        snprintf(gp, sizeof gp, "%s/G%zu.csv", dir, smp);
+        snprintf(vp, sizeof vp, "%s/V%zu.csv", dir, smp);
+        snprintf(ip, sizeof ip, "%s/I%zu.csv", dir, smp);
+        assert_int_equal(xb_csv_write_matrix(gp, &gm, &err), XB_OK);
+        assert_int_equal(xb_csv_write_matrix(vp, &vm, &err), XB_OK);
+        char *a[] = {"xbar", "mvm", "--engine", "spice", "--device", "rram", "--rows", "4", "--cols", "5",
+                     "--r-wire", "2.5", "--r-driver", "150", "--g", gp, "--v", vp, "-o", ip, NULL};
+        char *out = NULL, *e = NULL;
+        rc = xb_test_run_xbar(a, &out, &e);
+        if (rc) fprintf(stderr, "%s", e);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(e);
+        xb_matrix *im = NULL;
+        assert_int_equal(xb_csv_read_matrix(ip, &im, &err), XB_OK);
+        assert_int_equal(im->rows, 3);
+        assert_int_equal(im->cols, 5);
+        double num = 0, den = 0, dev_ideal = 0;
+        for (size_t k = 0; k < 15; k++) {
+            double a1 = ic[smp * 15 + k], b1 = im->data[k];
+            num += (a1 - b1) * (a1 - b1);
+            den += b1 * b1;
+            dev_ideal += (ii[smp * 15 + k] - b1) * (ii[smp * 15 + k] - b1);
+        }
+        assert_true(sqrt(num / den) < 1e-9);
+        /* and the circuit is not the ideal product (wires and sinh read matter here) */
+        assert_true(sqrt(dev_ideal / den) > 1e-4);
+        xb_matrix_free(im);
+    }
+    free(g);
+    free(v);
+    free(ic);
+    free(ii);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
+/* A point that cannot finish (every simulation times out) is recorded as failed with the
+ * message; the other points complete; a rerun skips it unless retry_failed. */
+static void test_failed_point_recorded(void **state)
+{
+    const char *text = "[campaign]\nname = fail\nengine = native, spice\ntimeout_s = 0.001\n"
+                       "[array]\nsize = 6x6\n[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n";
+    xb_campaign *c = parse(text);
+    assert_int_equal(xb_char_campaign_npoints(c), 2);
+    char *dir = xb_test_tmpdir("charfail");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_error_clear(&err);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 2);
+    assert_int_equal(st.failed, 1);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char *s0 = get_str(f, "points/p00000", "status"), *s1 = get_str(f, "points/p00001", "status");
+    assert_string_equal(s0, "ok");
+    assert_string_equal(s1, "failed");
+    char *msg = get_str(f, "points/p00001", "error");
+    assert_true(strlen(msg) > 0);
+    assert_null(strchr(msg, '\n'));
+    free(msg);
+    free(s0);
+    free(s1);
+    xb_h5_close(f, &err);
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 0);
+    o.retry_failed = 1;
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.ran, 1);
+    assert_int_equal(st.failed, 1);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
+/* kill -9 mid-run: the file stays readable (h5py), holds only complete points, and
+ * rerunning the same command finishes the campaign. */
+static void test_sigkill_leaves_readable_file(void **state)
+{
+    char *dir = xb_test_tmpdir("charkill");
+    /* spice points with a transient each: long enough to be killed in the middle */
+    char *ini = xb_test_write_file(dir, "k.ini",
+                                   "[campaign]\nname = kill\nengine = spice\n"
+                                   "[array]\nsize = 6x6\nr_wire_ohm = 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5\n"
+                                   "[inputs]\nsamples = 2\nvectors = 4\n[read]\nschemes = float\n"
+                                   "[transient]\nenabled = yes\n");
+    char path[1024], logp[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    snprintf(logp, sizeof logp, "%s/log.txt", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(XB_XBAR_EXE, "xbar", "characterize", ini, "-o", path, "-j", "1", (char *)NULL);
+        _exit(127);
+    }
+    /* wait until at least one point is reported finished, then kill -9 */
+    int finished = 0;
+    for (int t = 0; t < 6000 && !finished; t++) {
+        usleep(10000);
+        FILE *lf = fopen(logp, "r");
+        if (lf) {
+            char line[4096];
+            while (fgets(line, sizeof line, lf))
+                if (strstr(line, " 1/10 ")) finished = 1;
+            fclose(lf);
+        }
+    }
+    assert_true(finished);
+    kill(pid, SIGKILL);
+    int ws;
+    waitpid(pid, &ws, 0);
+    assert_true(WIFSIGNALED(ws));
+    usleep(200000); /* point processes die with their parent (PDEATHSIG) */
+
+    char script[4096];
+    snprintf(script, sizeof script,
+             "import h5py\n"
+             "f = h5py.File('%s', 'r')\n"
+             "names = [n for n in f['points']]\n"
+             "done = 0\n"
+             "for n in names:\n"
+             "    g = f['points'][n]\n"
+             "    assert not n.startswith('.'), n\n"
+             "    assert g.attrs['status'].decode() == 'ok', n\n"
+             "    assert g['mvm/i_circuit'].shape == (2, 4, 6)\n"
+             "    assert 'transient' in g\n"
+             "    done += 1\n"
+             "assert 1 <= done < 10, done\n"
+             "assert f['campaign/text'][()].decode().startswith('[campaign]')\n"
+             "print(done)\n",
+             path);
+    char *a[] = {"/usr/bin/python3", "-c", script, NULL};
+    char *out = NULL, *e = NULL;
+    int rc = xb_test_run(a, &out, &e);
+    if (rc) fprintf(stderr, "%s%s", out, e);
+    assert_int_equal(rc, 0);
+    int before = atoi(out);
+    free(out);
+    free(e);
+
+    /* the same command again: computes exactly the rest */
+    char *a2[] = {"xbar", "characterize", ini, "-o", path, NULL};
+    rc = xb_test_run_xbar(a2, &out, &e);
+    if (rc) fprintf(stderr, "%s", e);
+    assert_int_equal(rc, 0);
+    char want[128];
+    snprintf(want, sizeof want, "%d skipped (already done), %d computed, 0 failed", before, 10 - before);
+    if (!strstr(e, want)) fprintf(stderr, "want '%s' in:\n%s", want, e);
+    assert_non_null(strstr(e, want));
+    free(out);
+    free(e);
+    free(ini);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_computes_only_the_rest),
+        cmocka_unit_test(test_stored_equals_direct_spice),
+        cmocka_unit_test(test_failed_point_recorded),
+        cmocka_unit_test(test_sigkill_leaves_readable_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

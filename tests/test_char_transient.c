@@ -1,0 +1,139 @@
+/* Transient read: settling time of a single RC line against its closed form, and the read
+ * energy of a purely resistive array against sum(V*I)*t_read derived here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbar/characterize.h"
+
+/* 1x1 array, no wire resistance: the driver resistance Rd feeds the row node, which
+ * carries the wire capacitance C to ground and the cell G to the column, held at 0 V by the
+ * sense source.  One pole: v(t) = V Rc/(Rd+Rc) (1 - exp(-t/tau)), tau = C Rd Rc/(Rd+Rc),
+ * so the column current G v(t) is within tol of its final value after tau ln(1/tol). */
+static void test_rc_settling_closed_form(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    p.rows = p.cols = 1;
+    p.r_driver_ohm = 1000;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 0;
+    p.r_sense_ohm = 0;
+    p.c_wire_farad = 1e-12;
+    const double G = 1e-4, Rd = 1000, Rc = 1 / G, V = 0.2, tol = 1e-3;
+    xb_matrix *g = xb_matrix_new(1, 1);
+    g->data[0] = G;
+    double v[1] = {V};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_char_transient t;
+    char *deck = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    const double t_rise = 1e-13, t_read = 20e-9;
+    int rc = xb_char_transient_run(&eo, &p, g, v, t_rise, t_read, tol, 2000, &t, &deck, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_non_null(strstr(deck, ".tran"));
+    const double tau = p.c_wire_farad * Rd * Rc / (Rd + Rc);
+    const double ts = tau * log(1 / tol);
+    fprintf(stderr, "settling %.4g s, closed form %.4g s (tau %.4g s)\n", t.t_settle_s[0], ts, tau);
+    assert_true(fabs(t.t_settle_s[0] - ts) < 0.05 * ts);
+    assert_true(fabs(t.i_final_amp[0] - V / (Rd + Rc)) < 1e-6 * V / (Rd + Rc));
+    assert_int_equal(t.settled, 1);
+    /* the column current rises monotonically from 0 to its final value */
+    assert_true(fabs(t.i_col_amp[0]) < 1e-3 * t.i_final_amp[0]);
+    assert_true(fabs(t.i_peak_amp[0] - t.i_final_amp[0]) < 1e-6 * t.i_final_amp[0]);
+    free(deck);
+    xb_char_transient_clear(&t);
+    xb_matrix_free(g);
+}
+
+/* 2x3 linear array, no wires, no capacitance: row i draws V_i / (Rd + 1/sum_j G_ij) (the
+ * columns sit at the virtual ground), so the energy of a read is sum_i V_i I_i t_read plus
+ * the ramp, sum_i V_i I_i t_rise / 3, negligible here (t_rise = 1e-7 t_read). */
+static void test_resistive_read_energy(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    p.rows = 2;
+    p.cols = 3;
+    p.r_driver_ohm = 200;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 0;
+    p.c_wire_farad = 0;
+    xb_matrix *g = xb_matrix_new(2, 3);
+    const double gv[6] = {10e-6, 20e-6, 5e-6, 40e-6, 1e-6, 30e-6};
+    memcpy(g->data, gv, sizeof gv);
+    double v[2] = {0.2, 0.13};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_char_transient t;
+    xb_error err;
+    xb_error_clear(&err);
+    const double t_read = 10e-9, t_rise = 1e-15;
+    int rc = xb_char_transient_run(&eo, &p, g, v, t_rise, t_read, 1e-3, 100, &t, NULL, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    double pw = 0;
+    for (int i = 0; i < 2; i++) {
+        double gs = gv[3 * i] + gv[3 * i + 1] + gv[3 * i + 2];
+        double I = v[i] / (p.r_driver_ohm + 1 / gs);
+        pw += v[i] * I;
+        /* column currents too: I_j = sum_i G_ij V_row_i with V_row_i = I_i / sum_j G_ij */
+    }
+    const double e_ref = pw * t_read;
+    fprintf(stderr, "energy %.10g J, sum(V*I)*t_read %.10g J\n", t.e_read_joule, e_ref);
+    assert_true(fabs(t.e_read_joule - e_ref) < 1e-6 * e_ref);
+    for (int j = 0; j < 3; j++) {
+        double ij = 0;
+        for (int i = 0; i < 2; i++) {
+            double gs = gv[3 * i] + gv[3 * i + 1] + gv[3 * i + 2];
+            double vrow = v[i] / (p.r_driver_ohm + 1 / gs) / gs;
+            ij += gv[3 * i + j] * vrow;
+        }
+        assert_true(fabs(t.i_final_amp[j] - ij) < 1e-6 * ij);
+    }
+    /* no capacitance: settled at the first step after the rise */
+    assert_true(t.t_settle_max_s <= t_read / 50);
+    double isum = 0;
+    for (int i = 0; i < 2; i++) {
+        double gs = gv[3 * i] + gv[3 * i + 1] + gv[3 * i + 2];
+        isum += v[i] / (p.r_driver_ohm + 1 / gs);
+    }
+    assert_true(fabs(t.i_supply_peak_amp - isum) < 1e-6 * isum);
+    xb_char_transient_clear(&t);
+    xb_matrix_free(g);
+}
+
+/* Bad settings are input errors. */
+static void test_bad_settings(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    p.rows = p.cols = 1;
+    xb_matrix *g = xb_matrix_new(1, 1);
+    g->data[0] = 1e-5;
+    double v[1] = {0.1};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_char_transient t;
+    xb_error err;
+    assert_int_equal(xb_char_transient_run(&eo, &p, g, v, 0, 1e-9, 1e-3, 100, &t, NULL, &err), XB_EINPUT);
+    assert_int_equal(xb_char_transient_run(&eo, &p, g, v, 1e-12, 1e-9, 0, 100, &t, NULL, &err), XB_EINPUT);
+    xb_matrix_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rc_settling_closed_form),
+        cmocka_unit_test(test_resistive_read_energy),
+        cmocka_unit_test(test_bad_settings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
