@@ -175,32 +175,73 @@ static void linear_rhs(xb_engine_native *e, double *b)
     for (size_t n = 0; n < e->c.n; n++) b[n] = -b[n];
 }
 
-/* Newton from the guess in x (overwritten with the solution) for the current fixed nodes. */
+/* Newton from the guess in x (overwritten with the solution) for the current fixed nodes.
+ *
+ * Factorizations dominate the cost, so this is Newton with a reused iteration matrix
+ * (simplified Newton, as in stiff ODE codes): a step is first tried with the factorization
+ * already in hand (the chord circuit at the start of a block, else the Jacobian of an
+ * earlier iterate or of the previous vector) and kept if it cuts |F| at least in half;
+ * otherwise the Jacobian is refactored at x and a damped Newton step is taken. */
 static int newton(xb_engine_native *e, double *x, xb_error *err)
 {
     size_t n = e->c.n;
     double vscale = 0;
     for (size_t k = 0; k < e->c.n_fixed; k++) vscale = fmax(vscale, fabs(e->fixed[k]));
-    if (e->c.kind && e->p.cell == XB_CELL_1T1R) vscale = fmax(vscale, fabs(e->p.v_gate_volt));
+    if (e->p.cell == XB_CELL_1T1R) vscale = fmax(vscale, fabs(e->p.v_gate_volt));
     /* no node of these passive circuits leaves the range of the fixed voltages by more
      * than the drive scale: a larger step is an overshoot */
     double step_limit = fmax(vscale, 1e-3);
     double *vals = nv_sparse_values(e->sp);
-    double phi = eval(e, x, 0, e->f, e->fabs_, vals);
+    double *dx = e->dx;
+    double phi = eval(e, x, 0, e->f, e->fabs_, NULL);
+    int reuse = 1; /* the factorization in hand may serve as the iteration matrix */
     for (int it = 0; it < NV_MAX_NEWTON; it++) {
         double rel = kcl_rel(e->f, e->fabs_, n);
         if (rel <= NV_KCL_RELTOL) {
             e->st.last_kcl_rel = rel;
             return XB_OK;
         }
+        double dmax = 0;
+        if (reuse) {
+            for (size_t k = 0; k < n; k++) dx[k] = -e->f[k];
+            int rc = solve(e, dx, 1, err);
+            if (rc) return rc;
+            e->st.reuse_steps++;
+            for (size_t k = 0; k < n; k++) dmax = fmax(dmax, fabs(dx[k]));
+            if (dmax <= NV_STEP_RELTOL * vscale) {
+                /* the remaining correction is below the tolerance */
+                for (size_t k = 0; k < n; k++) x[k] += dx[k];
+                eval(e, x, 0, e->f, e->fabs_, NULL);
+                e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+                return XB_OK;
+            }
+            if (dmax <= step_limit) {
+                for (size_t k = 0; k < n; k++) e->xt[k] = x[k] + dx[k];
+                double phit = eval(e, e->xt, 0, e->ft, e->fabst, NULL);
+                if (isfinite(phit) && phit < phi) {
+                    /* progress: keep the step; go on reusing the factorization while the
+                     * steps still needed at this contraction rate cost less than a
+                     * refactorization (both timed on this engine) */
+                    double r = sqrt(phit / phi), relt = kcl_rel(e->ft, e->fabst, n);
+                    double need = relt > NV_KCL_RELTOL && r > 0 ? log(relt / NV_KCL_RELTOL) / -log(r) : 0;
+                    double ts = e->st.t_solve_s / (double)e->st.rhs_solved;
+                    double tf = e->st.t_factor_s / (double)e->st.factorizations;
+                    reuse = r <= 0.1 || need * 1.5 * ts <= tf;
+                    phi = phit;
+                    goto accept;
+                }
+            }
+            reuse = 0;
+        }
+        /* a full Newton step: Jacobian at x, fresh factorization */
+        eval(e, x, 0, e->f, e->fabs_, vals);
         int rc = factor(e, err);
         if (rc) return rc;
-        double *dx = e->dx;
         for (size_t k = 0; k < n; k++) dx[k] = -e->f[k];
         rc = solve(e, dx, 1, err);
         if (rc) return rc;
         e->st.newton_iterations++;
-        double dmax = 0;
+        dmax = 0;
         for (size_t k = 0; k < n; k++) dmax = fmax(dmax, fabs(dx[k]));
         if (!isfinite(dmax))
             return xb_errorf(err, XB_ERUNTIME, "native: Newton step is not finite (singular Jacobian)");
@@ -215,7 +256,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
         int accepted = 0;
         for (int h = 0; h < NV_MAX_HALVINGS; h++) {
             for (size_t k = 0; k < n; k++) e->xt[k] = x[k] + t * dx[k];
-            double phit = eval(e, e->xt, 0, e->ft, e->fabst, vals);
+            double phit = eval(e, e->xt, 0, e->ft, e->fabst, NULL);
             if (isfinite(phit) && phit <= (1.0 - 2e-4 * t) * phi) {
                 accepted = 1;
                 phi = phit;
@@ -225,16 +266,17 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
         }
         if (!accepted) {
             /* at the rounding floor no step decreases |F| any more */
-            double relnow = kcl_rel(e->f, e->fabs_, n);
-            if (relnow <= NV_LOOSE_RELTOL || dmax <= NV_STEP_RELTOL * vscale) {
-                e->st.last_kcl_rel = relnow;
+            if (rel <= NV_LOOSE_RELTOL) {
+                e->st.last_kcl_rel = rel;
                 return XB_OK;
             }
             return xb_errorf(err, XB_ERUNTIME,
                              "native: Newton line search failed after %d iterations (KCL error %.3g "
                              "relative)",
-                             it + 1, relnow);
+                             it + 1, rel);
         }
+        reuse = 1;
+    accept:
         memcpy(x, e->xt, n * sizeof *x);
         double *sw = e->f;
         e->f = e->ft;
@@ -272,6 +314,30 @@ static int check_vector(const double *v, size_t n, size_t k, xb_error *err)
             return xb_errorf(err, XB_EINPUT, "V(%zu,%zu) = %g: input voltages must be finite", k + 1,
                              i + 1, v[i]);
     return XB_OK;
+}
+
+/* Chord conductances of the two series elements of a 1S1R / 1T1R cell (elements e1 from
+ * the row to the internal node, e2 from there to the column): the isolated cell at v_read,
+ * its internal node found by bisection (the current of e1 falls and that of e2 rises with
+ * the internal voltage).  A guess only; Newton makes it exact. */
+static void chord_cell(xb_engine_native *e, size_t e1, size_t e2)
+{
+    double vr = e->p.v_read_volt, lo = 0, hi = vr, i1 = 0, i2 = 0, d1 = 0, d2 = 0, da, db;
+    double vm = 0.5 * vr;
+    for (int it = 0; it < 40; it++) {
+        vm = 0.5 * (lo + hi);
+        el_iv(e, e1, vr, vm, 0, &i1, &da, &db);
+        el_iv(e, e2, vm, 0.0, 0, &i2, &da, &db);
+        if (i1 > i2) lo = vm;
+        else hi = vm;
+    }
+    double cur = 0.5 * (i1 + i2);
+    el_iv(e, e1, vm, vm, 0, &i1, &d1, &db); /* small-signal values at zero bias */
+    el_iv(e, e2, 0.0, 0.0, 0, &i2, &d2, &db);
+    double g1 = vr - vm > 1e-9 * vr ? cur / (vr - vm) : d1;
+    double g2 = vm > 1e-9 * vr ? cur / vm : d2;
+    e->g_chord[e1] = g1 > 1e-12 ? g1 : 1e-12;
+    e->g_chord[e2] = g2 > 1e-12 ? g2 : 1e-12;
 }
 
 int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine_native **out,
@@ -328,19 +394,10 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
         return xb_errorf(err, XB_ERUNTIME, "native: out of memory for %zu unknowns", n);
     }
     /* chord conductances of the first-guess circuit */
-    double vr = p->v_read_volt, i_sel = 0, d, gm, gds0 = 0;
-    if (p->cell == XB_CELL_1S1R) xb_selector_iv(p, vr, &i_sel, &d);
-    if (p->cell == XB_CELL_1T1R) {
-        double id;
-        xb_nmos_iv(p, p->v_gate_volt, 0.0, &id, &gm, &gds0);
-    }
-    for (size_t k = 0; k < c->n_el; k++) {
-        switch (c->kind[k]) {
-        case NV_SEL: e->g_chord[k] = i_sel / vr; break;
-        case NV_NMOS: e->g_chord[k] = gds0 > 1e-12 ? gds0 : 1e-12; break;
-        default: e->g_chord[k] = c->g[k]; break; /* device G is its chord at v_read */
-        }
-    }
+    for (size_t k = 0; k < c->n_el; k++) e->g_chord[k] = c->g[k]; /* device G: chord at v_read */
+    if (p->cell != XB_CELL_1R)
+        for (size_t q = 0; q < p->rows * p->cols; q++)
+            if (c->cell_el[q] != SIZE_MAX) chord_cell(e, c->cell_el[q] - 1, c->cell_el[q]);
     if (n > 0) {
         rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, &e->sp, err);
         if (rc) {

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NV_METIS_MIN_UNKNOWNS 65536
+
 struct nv_sparse {
     int symmetric;
     size_t n, nnz;
@@ -62,11 +64,12 @@ int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric,
         cholmod_start(&s->cm);
         s->cm_started = 1;
         s->cm.print = 0; /* the library never prints; errors come back through cm.status */
-        /* Try AMD and METIS nested dissection and keep the ordering with the least fill:
-         * crossbars are 2-D grid-like graphs where nested dissection usually wins. */
-        s->cm.nmethods = 2;
-        s->cm.method[0].ordering = CHOLMOD_AMD;
-        s->cm.method[1].ordering = CHOLMOD_METIS;
+        /* Fill-reducing ordering: crossbars are 2-D grid-like graphs.  METIS nested
+         * dissection gives less fill than AMD (512x512 1R: 1.4e7 vs 2.2e7 entries in L,
+         * 3.5x less factor time) but costs seconds; below ~64k unknowns AMD is cheaper
+         * overall (128x128: 0.04 s vs 0.3 s analysis for 15% more fill). */
+        s->cm.nmethods = 1;
+        s->cm.method[0].ordering = n < NV_METIS_MIN_UNKNOWNS ? CHOLMOD_AMD : CHOLMOD_METIS;
         s->cm.postorder = 1;
         s->A = cholmod_allocate_sparse(n, n, nnz, 1, 1, -1, CHOLMOD_REAL, &s->cm);
         if (!s->A) {
