@@ -216,7 +216,7 @@ done:
     return rc;
 }
 
-/* Transient read of sample 0 with its first input vector. */
+/* Transient read of sample 0's programmed G with the input vector v0 (length rows). */
 static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, const xb_matrix *g0,
                           const double *v0, hid_t g, xb_error *err)
 {
@@ -240,6 +240,7 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
         if (!rc) rc = xb_h5_attr_set_double(tg, ".", "settle_tolerance", P->settle_tol, err);
         if (!rc) rc = xb_h5_attr_set_double(tg, ".", "c_wire_farad", P->array.c_wire_farad, err);
         if (!rc) rc = xb_h5_attr_set_int64(tg, ".", "settled", t.settled, err);
+        if (!rc) rc = xb_h5_attr_set_string(tg, ".", "input", "every row steps to v_read, G of sample 0", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "t_settle", 1, &dc, t.t_settle_s, "s", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "i_peak", 1, &dc, t.i_peak_amp, "A", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "i_final", 1, &dc, t.i_final_amp, "A", err);
@@ -425,7 +426,14 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     if (rc) goto done;
 
     if (P->read_schemes) rc = read_schemes(P, eo, g, err);
-    if (!rc && P->transient) rc = transient_part(P, eo, g0, v0->data, g, err);
+    if (!rc && P->transient) {
+        /* full-scale input (every row at v_read): energies comparable across points */
+        double *vfull = malloc(R * sizeof *vfull);
+        if (!vfull) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        for (size_t i = 0; vfull && i < R; i++) vfull[i] = p->v_read_volt;
+        if (!rc) rc = transient_part(P, eo, g0, vfull, g, err);
+        free(vfull);
+    }
     if (!rc && P->program) rc = xb_char_program_curves(P, eo, g, err);
 
 done:
