@@ -398,6 +398,65 @@ static void test_tiled_conv_exact(void **state)
     xb_network_free(net);
 }
 
+/* More vectors than one engine call takes (8192): chunking and two-pass calibration. */
+static void test_tiled_conv_chunks(void **state)
+{
+    size_t shape[3] = {1, 32, 32};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    float *w = rand_vec(2 * 9, -1, 1);
+    assert_int_equal(xb_network_add_conv2d(net, 2, 1, 3, 3, 1, 1, w, NULL, &err), XB_OK);
+    const size_t n = 9, in_sz = 1024, out_sz = 2048; /* 9216 vectors */
+    float *x = rand_vec(n * in_sz, 0, 1);
+    float *yi = malloc(n * out_sz * sizeof(float)), *ya = malloc(n * out_sz * sizeof(float));
+    float *ai[1] = {yi}, *aa[1] = {ya};
+    assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_LINEAR);
+    c.tile_rows = 4;
+    c.tile_cols = 2;
+    c.dac_bits = c.adc_bits = 0;
+    xb_tile_engine eng;
+    xb_tile_engine_ideal(&eng);
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
+    for (size_t i = 0; i < n * out_sz; i++) assert_true(fabs(ya[i] - yi[i]) <= 1e-5 * fmax(1, fabs(yi[i])));
+    xb_exec_free(ex);
+    /* quantized: every output within the DAC + ADC bound of 3 row tiles, one phase */
+    c.dac_bits = 6;
+    c.adc_bits = 8;
+    c.affine_calibration = 0;
+    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
+    double wsum[2] = {0, 0}, xr = xb_exec_dac_range(ex, 0), worst = 0;
+    for (size_t co = 0; co < 2; co++)
+        for (size_t i = 0; i < 9; i++) wsum[co] += fabs(w[co * 9 + i]);
+    for (size_t s = 0; s < n; s++)
+        for (size_t co = 0; co < 2; co++) {
+            /* ADC range per tile <= 4 rows x max|w| x xr (+ DAC slack); 127 levels a side */
+            double wm = 0;
+            for (size_t i = 0; i < 9; i++) wm = fmax(wm, fabs(w[co * 9 + i]));
+            double bound = wsum[co] * xr / (2 * 63) + 3 * (4 * wm * xr * 1.01) / (2 * 127) + 1e-5;
+            for (size_t p = 0; p < 1024; p++) {
+                size_t idx = s * out_sz + co * 1024 + p;
+                double e = fabs(ya[idx] - yi[idx]);
+                assert_true(e <= bound);
+                worst = fmax(worst, e);
+            }
+        }
+    assert_true(worst > 0);
+    xb_exec_free(ex);
+    free(x);
+    free(yi);
+    free(ya);
+    free(w);
+    xb_network_free(net);
+}
+
 /* ---------------------------------------------------------------- 5. native circuit tiles */
 static double native_err(double r_wire, double r_driver)
 {
@@ -475,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_tiled_quantization_bound),
         cmocka_unit_test(test_energy_closed_form),
         cmocka_unit_test(test_tiled_conv_exact),
+        cmocka_unit_test(test_tiled_conv_chunks),
         cmocka_unit_test(test_native_tiles),
         cmocka_unit_test(test_config_errors),
     };

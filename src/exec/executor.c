@@ -248,19 +248,26 @@ typedef struct {
     xb_matrix v, i;      /* views on buffers: K x R volts, K x C amperes */
     double *vbuf, *ibuf;
     double *acc;         /* chunk x n_out */
-    size_t *rows_idx;    /* vectors of the current phase */
+    size_t *rows_idx[2]; /* vectors of each input phase */
+    size_t n_rows[2];
     double *colsq;       /* R: sum over vectors of V^2 per row */
+    double *diff;        /* raw I+ - I-: 2 phases x n_rt x chunk x n_out */
+    size_t diff_cap;
 } workspace;
 
-enum { MODE_EVAL = 0, MODE_RANGE = 1 };
+/* MODE_EVAL: quantize with the current ADC ranges, accumulate, count energy.
+ * MODE_RANGE: only record the ADC ranges (max |I+ - I-| per tile); Y untouched.
+ * MODE_CALIB: both in one pass (the whole batch is one chunk): ranges from this
+ * batch, then quantize the same currents; nothing counted. */
+enum { MODE_EVAL = 0, MODE_RANGE = 1, MODE_CALIB = 2 };
 
-/* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows).
- * MODE_RANGE only records the ADC ranges (max |I+ - I-| per tile); Y untouched. */
+/* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows). */
 static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X, size_t K, float *Y, int mode,
                         workspace *w, xb_error *err)
 {
     layer_map *m = &ex->maps[k];
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, n_in = l->n_in, n_out = l->n_out;
+    const size_t nt = m->n_rt * m->n_ct;
     const double vr = ex->tile_p.v_read_volt, dg = ex->tile_p.g_max_siemens - ex->tile_p.g_min_siemens;
     const int dbits = ex->cfg.dac_bits, abits = ex->cfg.adc_bits;
     const double xr = m->dac_range;
@@ -269,34 +276,40 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
     const double t_mvm_default = ex->cfg.energy.t_mvm_s;
     xb_exec_layer_stats *st = &m->st;
     const int count = mode == MODE_EVAL;
+    if (mode == MODE_CALIB && K > XB_EXEC_CHUNK) return xb_errorf(err, XB_ERUNTIME, "internal: one-pass calibration of %zu vectors", K);
+    const size_t need = 2 * m->n_rt * (K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK) * n_out;
+    if (need > w->diff_cap) {
+        double *d = realloc(w->diff, need * sizeof(double));
+        if (!d) return xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu currents)", k);
+        w->diff = d;
+        w->diff_cap = need;
+    }
 
     for (size_t s0 = 0; s0 < K; s0 += XB_EXEC_CHUNK) {
         const size_t Kc = K - s0 < XB_EXEC_CHUNK ? K - s0 : XB_EXEC_CHUNK;
         const float *Xc = X + s0 * n_in;
-        memset(w->acc, 0, Kc * n_out * sizeof(double));
-        double phases = 0;
+        /* Phase 0 drives the positive parts of every vector, phase 1 the magnitudes of
+         * the negative parts of the vectors that have any (subtracted digitally). */
+        w->n_rows[0] = w->n_rows[1] = 0;
+        for (size_t s = 0; s < Kc; s++) {
+            w->rows_idx[0][w->n_rows[0]++] = s;
+            const float *x = Xc + s * n_in;
+            for (size_t i = 0; i < n_in; i++)
+                if (x[i] < 0.0f) {
+                    w->rows_idx[1][w->n_rows[1]++] = s;
+                    break;
+                }
+        }
+        /* 1. the array: raw differential currents of every tile */
         for (int ph = 0; ph < 2; ph++) {
             const double sgn = ph == 0 ? 1.0 : -1.0;
-            size_t Kp = 0;
-            for (size_t s = 0; s < Kc; s++) {
-                if (ph == 0) {
-                    w->rows_idx[Kp++] = s;
-                    continue;
-                }
-                const float *x = Xc + s * n_in;
-                for (size_t i = 0; i < n_in; i++)
-                    if (x[i] < 0.0f) {
-                        w->rows_idx[Kp++] = s;
-                        break;
-                    }
-            }
+            const size_t Kp = w->n_rows[ph];
             if (Kp == 0) continue;
-            phases += (double)Kp;
             w->v.rows = w->i.rows = Kp;
             for (size_t r = 0; r < m->n_rt; r++) {
                 memset(w->colsq, 0, R * sizeof(double));
                 for (size_t q = 0; q < Kp; q++) {
-                    const float *x = Xc + w->rows_idx[q] * n_in;
+                    const float *x = Xc + w->rows_idx[ph][q] * n_in;
                     double *v = w->vbuf + q * R;
                     for (size_t i = 0; i < R; i++) {
                         size_t gi = r * R + i;
@@ -313,43 +326,57 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                         return rc;
                     }
                     const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
-                    if (mode == MODE_RANGE) {
-                        double mx = m->adc_range[t];
-                        for (size_t q = 0; q < Kp; q++)
-                            for (size_t j = 0; j < pu; j++) {
-                                const double *io = w->ibuf + q * C;
-                                mx = fmax(mx, fabs(io[2 * j] - io[2 * j + 1]));
-                            }
-                        m->adc_range[t] = mx;
-                        continue;
-                    }
+                    double *D = w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out + c * P;
                     for (size_t q = 0; q < Kp; q++) {
                         const double *io = w->ibuf + q * C;
-                        double *a = w->acc + w->rows_idx[q] * n_out + c * P;
-                        for (size_t j = 0; j < pu; j++) a[j] += sgn * adc(io[2 * j] - io[2 * j + 1], m->adc_range[t], abits) * scale;
+                        for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
                     }
-                    if (count) {
-                        double e = 0;
-                        if (ex->eng.array_energy) {
-                            ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, &w->i, &e);
-                        } else {
-                            /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
-                            const double *rs = m->rowsum_g + t * R;
-                            for (size_t i = 0; i < R; i++) e += w->colsq[i] * rs[i];
-                            e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : t_mvm_default;
-                        }
-                        st->e_array_joule += e;
-                        const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R;
-                        st->dac_conversions += (double)(Kp * ru);
-                        st->adc_conversions += (double)(Kp * pu);
-                        st->dig_adds += (double)(Kp * pu);
-                        st->dig_muls += (double)(Kp * pu);
-                        st->n_tile_reads += (double)Kp;
+                    if (!count) continue;
+                    double e = 0;
+                    if (ex->eng.array_energy) {
+                        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, &w->i, &e);
+                    } else {
+                        /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
+                        const double *rs = m->rowsum_g + t * R;
+                        for (size_t i = 0; i < R; i++) e += w->colsq[i] * rs[i];
+                        e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : t_mvm_default;
                     }
+                    st->e_array_joule += e;
+                    const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R;
+                    st->dac_conversions += (double)(Kp * ru);
+                    st->adc_conversions += (double)(Kp * pu);
+                    st->dig_adds += (double)(Kp * pu);
+                    st->dig_muls += (double)(Kp * pu);
+                    st->n_tile_reads += (double)Kp;
                 }
             }
         }
+        /* 2. ADC ranges (calibration) */
+        if (mode == MODE_RANGE || mode == MODE_CALIB)
+            for (int ph = 0; ph < 2; ph++)
+                for (size_t r = 0; r < m->n_rt; r++)
+                    for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                        const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
+                        for (size_t j = 0; j < n_out; j++) {
+                            size_t t = r * m->n_ct + j / P;
+                            m->adc_range[t] = fmax(m->adc_range[t], fabs(D[j]));
+                        }
+                    }
         if (mode == MODE_RANGE) continue;
+        if (mode == MODE_CALIB)
+            for (size_t t = 0; t < nt; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
+        /* 3. ADC and the digital partial sums */
+        memset(w->acc, 0, Kc * n_out * sizeof(double));
+        for (int ph = 0; ph < 2; ph++) {
+            const double sgn = ph == 0 ? 1.0 : -1.0;
+            for (size_t r = 0; r < m->n_rt; r++)
+                for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                    const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
+                    double *a = w->acc + w->rows_idx[ph][q] * n_out;
+                    for (size_t j = 0; j < n_out; j++)
+                        a[j] += sgn * adc(D[j], m->adc_range[r * m->n_ct + j / P], abits) * scale;
+                }
+        }
         for (size_t s = 0; s < Kc; s++) {
             const double *a = w->acc + s * n_out;
             float *y = Y + (s0 + s) * n_out;
@@ -360,9 +387,10 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
             }
         }
         if (count) {
+            const double phases = (double)(w->n_rows[0] + w->n_rows[1]);
             double tm = t_mvm_default;
             if (ex->eng.mvm_time_s)
-                for (size_t t = 0; t < m->n_rt * m->n_ct; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
+                for (size_t t = 0; t < nt; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
             st->n_vectors += (double)Kc;
             st->n_phases += phases;
             st->latency_s += phases * tm; /* all tiles of a layer read in parallel */
@@ -402,9 +430,10 @@ static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_e
     w->vbuf = malloc(K * R * sizeof(double));
     w->ibuf = malloc(K * C * sizeof(double));
     w->acc = malloc(K * (n_out_max ? n_out_max : 1) * sizeof(double));
-    w->rows_idx = malloc(K * sizeof(size_t));
+    w->rows_idx[0] = malloc(K * sizeof(size_t));
+    w->rows_idx[1] = malloc(K * sizeof(size_t));
     w->colsq = malloc(R * sizeof(double));
-    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx || !w->colsq)
+    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
     w->v = (xb_matrix){0, R, w->vbuf};
     w->i = (xb_matrix){0, C, w->ibuf};
@@ -416,8 +445,10 @@ static void workspace_free(workspace *w)
     free(w->vbuf);
     free(w->ibuf);
     free(w->acc);
-    free(w->rows_idx);
+    free(w->rows_idx[0]);
+    free(w->rows_idx[1]);
     free(w->colsq);
+    free(w->diff);
 }
 
 /* Exact y = W x + b on the rows of X (used for the affine calibration target). */
@@ -486,11 +517,17 @@ static int run(xb_exec *ex, const float *x, size_t n, float *const *acts, int ca
             }
             m->affine_ready = 0;
             memset(m->adc_range, 0, m->n_rt * m->n_ct * sizeof(double));
-            for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] = 0;
-            if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_RANGE, &w, err))) break;
-            for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
+            if (K <= XB_EXEC_CHUNK) {
+                /* one pass: the tile currents of this batch set the ranges and are quantized */
+                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_CALIB, &w, err))) break;
+            } else {
+                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_RANGE, &w, err))) break;
+                for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
+                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) break;
+            }
+        } else if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) {
+            break;
         }
-        if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) break;
         if (calib && ex->cfg.affine_calibration) {
             yref = malloc(K * l->n_out * sizeof(float));
             if (!yref) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
