@@ -333,6 +333,20 @@ static void test_batch_equals_separate_runs(void **state)
     xb_engine_pool_free(p);
 }
 
+static void test_batch_parallel_split(void **state)
+{
+    /* the K vectors split over 2 workers (chunks of 3 and 2) equal one batch */
+    grid_batch g;
+    grid_batch_init(&g);
+    xb_engine_opts o = quick_opts(60);
+    o.n_workers = 2;
+    xb_error err = {0};
+    double one[GK * (GC + 2)], split[GK * (GC + 2)];
+    assert_int_equal(xb_engine_batch_run(&o, &g.b, one, &err), XB_OK);
+    assert_int_equal(xb_engine_batch_run_parallel(&o, &g.b, split, &err), XB_OK);
+    for (size_t t = 0; t < (size_t)GK * (GC + 2); t++) assert_true(rel_err(split[t], one[t]) < 1e-10);
+}
+
 static void test_batch_single_vector(void **state)
 {
     /* K = 1: a pwl table needs two points; the deck duplicates the one vector */
@@ -662,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_rc_transient),
         cmocka_unit_test(test_rl_transient),
         cmocka_unit_test(test_batch_equals_separate_runs),
+        cmocka_unit_test(test_batch_parallel_split),
         cmocka_unit_test(test_batch_single_vector),
         cmocka_unit_test(test_batch_bad_input),
         cmocka_unit_test(test_batch_deck_in_stock_ngspice),

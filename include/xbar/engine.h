@@ -109,6 +109,10 @@ int xb_engine_batch_submit(xb_engine_pool *p, const xb_engine_batch *b, size_t *
                            xb_error *err);
 int xb_engine_batch_collect(const xb_engine_batch *b, const xb_engine_result *r, double *out,
                             xb_error *err);
+/* The same K vectors split into one batch per pool worker (opts.n_workers, 0 = cores),
+ * run at the same time; out as for xb_engine_batch_run. */
+int xb_engine_batch_run_parallel(const xb_engine_opts *o, const xb_engine_batch *b, double *out,
+                                 xb_error *err);
 
 /* ------------------------------------------------------------------ crossbar MVM */
 /* MVM of a crossbar through ngspice: g is rows x cols (siemens, after variability),
@@ -142,8 +146,7 @@ typedef struct xb_engine_native_stats {
     int linear;                /* linear cells: one factorization serves every vector */
     size_t factorizations;     /* numeric factorizations */
     size_t rhs_solved;         /* right-hand-side columns solved */
-    size_t newton_iterations;  /* Newton steps with a fresh Jacobian, over all vectors */
-    size_t reuse_steps;        /* steps tried with a reused factorization (docs/native.md) */
+    size_t newton_iterations;  /* Newton steps over all vectors */
     size_t vectors;            /* input vectors solved */
     double last_kcl_rel;       /* KCL error (relative) at the end of the last Newton solve */
     double t_setup_s, t_factor_s, t_solve_s; /* build + symbolic analysis, factor, solve */

@@ -242,3 +242,41 @@ int xb_engine_batch_run(const xb_engine_opts *o, const xb_engine_batch *b, doubl
     xb_engine_pool_free(p);
     return rc;
 }
+
+int xb_engine_batch_run_parallel(const xb_engine_opts *o, const xb_engine_batch *b, double *out,
+                                 xb_error *err)
+{
+    int rc = check_batch(b, err);
+    if (rc) return rc;
+    if (!out) return xb_errorf(err, XB_EINPUT, "engine batch run: NULL output");
+    xb_engine_pool *p = xb_engine_pool_new(o, err);
+    if (!p) return err && err->code ? err->code : XB_ERUNTIME;
+    /* one chunk per worker: each chunk reorders once, the chunks run at the same time */
+    size_t nw = (size_t)xb_engine_pool_workers(p);
+    size_t chunks = nw < b->k_vectors ? nw : b->k_vectors;
+    xb_engine_batch *parts = calloc(chunks, sizeof *parts);
+    xb_engine_result **res = calloc(chunks, sizeof *res);
+    if (!parts || !res) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    size_t first = 0;
+    for (size_t c = 0; !rc && c < chunks; c++) {
+        size_t kc = b->k_vectors / chunks + (c < b->k_vectors % chunks);
+        parts[c] = *b;
+        parts[c].k_vectors = kc;
+        parts[c].values = b->values + first * b->n_sources;
+        first += kc;
+        size_t id;
+        rc = xb_engine_batch_submit(p, &parts[c], &id, err);
+    }
+    if (!rc) rc = xb_engine_pool_wait_all(p, res, chunks, err);
+    first = 0;
+    for (size_t c = 0; !rc && c < chunks; c++) {
+        rc = xb_engine_batch_collect(&parts[c], res[c], out + first * b->n_outputs, err);
+        if (rc && chunks > 1) xb_error_prefix(err, "vectors %zu..%zu: ", first, first + parts[c].k_vectors - 1);
+        first += parts[c].k_vectors;
+    }
+    for (size_t c = 0; res && c < chunks; c++) xb_engine_result_free(res[c]);
+    free(res);
+    free(parts);
+    xb_engine_pool_free(p);
+    return rc;
+}

@@ -60,6 +60,7 @@ void xb_engine_optran_command(const xb_engine_opts *o, char *buf, size_t n);
 
 /* The options a pool was made with (pool.c). */
 const xb_engine_opts *xb_engine_pool_opts(const xb_engine_pool *p);
+int xb_engine_pool_workers(const xb_engine_pool *p); /* resolved worker count */
 
 /* Remove .control ... .endc blocks (the in-process run issues its own commands);
  * malloc'ed copy or NULL on OOM. */

@@ -322,6 +322,7 @@ static int pump(xb_engine_pool *p, xb_error *err)
 
 /* ------------------------------------------------------------------ public API */
 const xb_engine_opts *xb_engine_pool_opts(const xb_engine_pool *p) { return &p->o; }
+int xb_engine_pool_workers(const xb_engine_pool *p) { return p->n_workers; }
 
 xb_engine_pool *xb_engine_pool_new(const xb_engine_opts *o, xb_error *err)
 {
