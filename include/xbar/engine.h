@@ -146,7 +146,8 @@ typedef struct xb_engine_native_stats {
     int linear;                /* linear cells: one factorization serves every vector */
     size_t factorizations;     /* numeric factorizations */
     size_t rhs_solved;         /* right-hand-side columns solved */
-    size_t newton_iterations;  /* Newton steps over all vectors */
+    size_t newton_iterations;  /* Newton steps with a fresh Jacobian, over all vectors */
+    size_t reuse_steps;        /* steps tried with a reused factorization (docs/native.md) */
     size_t vectors;            /* input vectors solved */
     double last_kcl_rel;       /* KCL error (relative) at the end of the last Newton solve */
     double t_setup_s, t_factor_s, t_solve_s; /* build + symbolic analysis, factor, solve */
