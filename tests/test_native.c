@@ -497,6 +497,52 @@ static void test_cell_voltages_spice(void **state)
     xb_matrix_free(g);
 }
 
+/* the batched ngspice path of the engine stage (xb_engine_mvm_spice: one .dc analysis for
+ * all K vectors, in a libngspice worker), every cell type, 8x8 */
+static void test_engine_mvm_spice(void **state)
+{
+    const xb_cell_kind cells[] = {XB_CELL_1R, XB_CELL_1T1R, XB_CELL_1S1R};
+    xb_engine_opts o;
+    xb_engine_opts_default(&o);
+    o.n_workers = 1;
+    o.reltol = 1e-10;
+    o.gmin_siemens = 1e-20; /* ngspice puts gmin across the MOS junctions */
+    for (size_t c = 0; c < 3; c++) {
+        xb_array_params p;
+        xb_array_params_default(&p, c == 0 ? XB_DEVICE_PCM : XB_DEVICE_RRAM);
+        p.rows = 8;
+        p.cols = 6;
+        p.cell = cells[c];
+        p.r_wire_row_ohm = 2.5;
+        p.r_wire_col_ohm = 1.5;
+        xb_matrix *g = random_g(&p, 500 + c);
+        enum { K = 3 };
+        xb_matrix *v = xb_matrix_new(K, p.rows);
+        uint64_t s = 17 + c;
+        for (size_t k = 0; k < K * p.rows; k++) v->data[k] = p.v_read_volt * (2 * urand(&s) - 1);
+        xb_matrix *ref = xb_matrix_new(K, p.cols);
+        xb_error err = {0};
+        int rc = xb_engine_mvm_spice(&o, &p, g, v, ref, &err);
+        if (rc) print_error("mvm_spice: %s\n", err.msg);
+        assert_int_equal(rc, XB_OK);
+        xb_matrix *i = native_mvm(&p, g, v);
+        for (size_t k = 0; k < K; k++) {
+            double scale = 0;
+            for (size_t j = 0; j < p.cols; j++) scale = fmax(scale, fabs(xb_matrix_row(ref, k)[j]));
+            for (size_t j = 0; j < p.cols; j++) {
+                double want = xb_matrix_row(ref, k)[j], den = fmax(fabs(want), 1e-3 * scale);
+                double r = fabs(xb_matrix_row(i, k)[j] - want) / den;
+                if (r > g_worst) g_worst = r;
+                assert_close(xb_matrix_row(i, k)[j], want, 1e-6 * den, xb_cell_name(p.cell));
+            }
+        }
+        xb_matrix_free(ref);
+        xb_matrix_free(i);
+        xb_matrix_free(v);
+        xb_matrix_free(g);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     xb_array_params p;
@@ -555,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_spice_shorts),
         cmocka_unit_test(test_spice_16x16),
         cmocka_unit_test(test_cell_voltages_spice),
+        cmocka_unit_test(test_engine_mvm_spice),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     printf("largest native vs ngspice relative difference: %.3g\n", g_worst);
