@@ -304,7 +304,7 @@ static void test_fit_stats(void **state)
         xb_array_params_default(&p, XB_DEVICE_RRAM);
         p.rows = p.cols = 4 + pt;
         p.r_wire_row_ohm = p.r_wire_col_ohm = 0.5 + (double)pt;
-        p.c_wire_farad = (1.0 + (double)pt) * 1e-16;
+        p.c_wire_farad = (1.0 + (double)pt) * 2e-14; /* line charging ~10% of the energy */
         const size_t R = p.rows, C = p.cols, N = S * M;
         char gp[64];
         snprintf(gp, sizeof gp, "points/p%05zu", pt);
@@ -341,16 +341,19 @@ static void test_fit_stats(void **state)
         xb_h5_write_doubles(mg, "v", 3, dv, va, "V", &err);
         xb_h5_write_doubles(mg, "i_circuit", 3, di, ia, "A", &err);
         H5Gclose(mg);
-        /* transient of sample 0, vector 0: the synthetic laws of energy and settling */
+        /* transient of sample 0, vector 0: the synthetic laws of energy and settling, with
+         * the exact row currents of the reference solver */
         double t_read = 1e-8 * (1 + (double)(pt % 3)), t_rise = 1e-10 * (1 + (double)(pt % 2));
-        double svg = 0, sv2 = 0;
+        double svi = 0, sv2 = 0, irow[16], icol[16];
+        xb_matrix *g0 = xb_matrix_new(R, C);
+        memcpy(g0->data, ga, R * C * sizeof(double));
+        assert_int_equal(ref_solve_rows(&p, g0, va, icol, irow), 0);
+        xb_matrix_free(g0);
         for (size_t i = 0; i < R; i++) {
-            double gs = 0;
-            for (size_t j = 0; j < C; j++) gs += ga[i * C + j];
-            svg += va[i] * va[i] * gs;
+            svi += va[i] * irow[i];
             sv2 += va[i] * va[i];
         }
-        double fe = (t_read + t_rise / 2) * svg, fc = p.c_wire_farad * (double)C * sv2;
+        double fe = (t_read + t_rise / 3) * svi, fc = p.c_wire_farad * (double)C * sv2;
         double tr = (p.r_driver_ohm + p.r_wire_row_ohm * (double)C / 2) * p.c_wire_farad * (double)C;
         double tc = (p.r_sense_ohm + p.r_wire_col_ohm * (double)R / 2) * p.c_wire_farad * (double)R;
         assert_int_equal(xb_h5_group_create(g, "transient", &tg, &err), XB_OK);
@@ -380,7 +383,9 @@ static void test_fit_stats(void **state)
     int rk;
     hsize_t d[4];
     assert_int_equal(xb_h5_read_doubles(f, "stats/energy/coef", &c, &rk, d, &err), XB_OK);
-    assert_true(fabs(c[0] - 2.0) < 1e-6 && fabs(c[1] - 3.0) < 1e-6);
+    /* the model's row currents stand in for the exact ones: agreement to the model's accuracy */
+    printf("# energy coef %.6f %.6f (true 2, 3)\n", c[0], c[1]);
+    assert_true(fabs(c[0] - 2.0) < 2e-3 * 2.0 && fabs(c[1] - 3.0) < 2e-3 * 3.0);
     free(c);
     assert_int_equal(xb_h5_read_doubles(f, "stats/settling/coef", &c, &rk, d, &err), XB_OK);
     assert_true(fabs(c[0] - 1.5) < 1e-6 && fabs(c[1] - 2.2) < 1e-6 && fabs(c[2] - 0.7) < 1e-6);
@@ -393,26 +398,35 @@ static void test_fit_stats(void **state)
     }
     free(c);
     xb_h5_close(f, &err);
-    /* read back for an executor: the regression reproduces the synthetic law */
+    /* read back for an executor: the regression reproduces the synthetic law on a new array */
     xb_fit_stats st;
     assert_int_equal(xb_fit_stats_read(model, &st, &err), XB_OK);
     assert_true(st.have_energy && st.have_settling);
-    xb_array_params p;
-    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    xb_fit_params *ms;
+    size_t nm;
+    assert_int_equal(xb_fit_file_read(model, &ms, NULL, &nm, &err), XB_OK);
+    xb_array_params p = ms[0].config; /* 4x4, 0.5 ohm */
+    xb_matrix *g4 = xb_matrix_new(4, 4);
+    double v4[4] = {0.1, 0.2, 0.05, 0.15}, ir4[4], ic4[4], svi = 0, sv2 = 0;
+    for (size_t q = 0; q < 16; q++) g4->data[q] = (2.0 + 2.0 * (double)q) * 1e-6;
+    assert_int_equal(ref_solve_rows(&p, g4, v4, ic4, ir4), 0);
+    for (size_t i = 0; i < 4; i++) {
+        svi += v4[i] * ir4[i];
+        sv2 += v4[i] * v4[i];
+    }
+    double e_true = 2.0 * (1e-8 + 1e-10 / 3) * svi + 3.0 * p.c_wire_farad * 4 * sv2;
+    double e_fit = xb_fit_stats_energy_joule(&st, &ms[0], g4, v4, 1e-8, 1e-10);
+    printf("# energy of a new 4x4 read: regression %.6e J, law %.6e J\n", e_fit, e_true);
+    assert_true(fabs(e_fit - e_true) < 2e-3 * e_true);
     p.rows = p.cols = 3;
     p.c_wire_farad = 2e-16;
-    xb_matrix *g3 = xb_matrix_new(3, 3);
-    double v3[3] = {0.1, 0.2, 0.05}, svg = 0, sv2 = 0;
-    for (size_t q = 0; q < 9; q++) g3->data[q] = (1.0 + (double)q) * 1e-6;
-    for (size_t i = 0; i < 3; i++) {
-        svg += v3[i] * v3[i] * (g3->data[3 * i] + g3->data[3 * i + 1] + g3->data[3 * i + 2]);
-        sv2 += v3[i] * v3[i];
-    }
-    double e_true = 2.0 * (1e-8 + 0.5e-10) * svg + 3.0 * 2e-16 * 3 * sv2;
-    assert_true(fabs(xb_fit_stats_energy_joule(&st, &p, g3, v3, 1e-8, 1e-10) - e_true) < 1e-6 * e_true);
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 1.0;
+    p.r_driver_ohm = 100;
+    p.r_sense_ohm = 0;
     double t_true = 1.5 * 1e-10 + 2.2 * (100 + 1.0 * 1.5) * 2e-16 * 3 + 0.7 * (0 + 1.0 * 1.5) * 2e-16 * 3;
     assert_true(fabs(xb_fit_stats_settling_s(&st, &p, 1e-10) - t_true) < 1e-6 * t_true);
-    xb_matrix_free(g3);
+    xb_matrix_free(g4);
+    free(ms);
     free(model);
     free(path);
     free(dir);

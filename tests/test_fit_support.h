@@ -16,9 +16,11 @@
 #include "xbar/common.h"
 #include "xbar/netlist.h"
 
-/* Solve for one input vector; i_col receives the column currents into the sense nodes.
+/* Solve for one input vector; i_col receives the column currents into the sense nodes and
+ * i_row (if not NULL) the current supplied by each row driver.
  * Requires r_wire_row_ohm, r_wire_col_ohm > 0 (no shorts to merge). Returns 0 on success. */
-static int ref_solve(const xb_array_params *p, const xb_matrix *g, const double *v_in, double *i_col)
+static int ref_solve_rows(const xb_array_params *p, const xb_matrix *g, const double *v_in, double *i_col,
+                          double *i_row)
 {
     size_t R = p->rows, C = p->cols, n = 2 * R * C;
     gsl_matrix *J = gsl_matrix_alloc(n, n);
@@ -85,6 +87,8 @@ static int ref_solve(const xb_array_params *p, const xb_matrix *g, const double 
         }
     }
     for (size_t j = 0; j < C; j++) i_col[j] = gsen * gsl_vector_get(x, CN(R - 1, j));
+    if (i_row)
+        for (size_t i = 0; i < R; i++) i_row[i] = gdrv * (v_in[i] - gsl_vector_get(x, RN(i, 0)));
 #undef RN
 #undef CN
     gsl_matrix_free(J);
@@ -93,6 +97,11 @@ static int ref_solve(const xb_array_params *p, const xb_matrix *g, const double 
     gsl_vector_free(dx);
     gsl_permutation_free(perm);
     return ok;
+}
+
+static int ref_solve(const xb_array_params *p, const xb_matrix *g, const double *v_in, double *i_col)
+{
+    return ref_solve_rows(p, g, v_in, i_col, NULL);
 }
 
 /* Random G in [g_min, g_max] (uniform) and K random inputs in [0, v_read]; I from ref_solve. */

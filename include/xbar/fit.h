@@ -71,6 +71,8 @@ int xb_fit_eval_new(const xb_fit_params *m, const xb_matrix *g, xb_fit_eval **ou
 int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 /* Cell voltages (rows x cols) of the model for one input vector (the model's IR-drop map). */
 int xb_fit_eval_cell_voltages(xb_fit_eval *e, const double *v_in, double *v_cell, xb_error *err);
+/* Current drawn from each row driver (length rows) for one input vector. */
+int xb_fit_eval_row_currents(xb_fit_eval *e, const double *v_in, double *i_row, xb_error *err);
 void xb_fit_eval_free(xb_fit_eval *e);
 
 /* One-shot convenience: eval_new + eval_mvm + eval_free. */
@@ -161,8 +163,13 @@ typedef struct xb_fit_stats {
 } xb_fit_stats;
 
 int xb_fit_stats_read(const char *path, xb_fit_stats *s, xb_error *err);
-/* NAN when the file has no such regression. */
-double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_array_params *p, const xb_matrix *g,
+/* The resistive-energy feature (t_read + t_rise/3) sum_i v_i I_row_i of one read with the
+ * row currents of model m (the supplied power of a ramp-and-hold pulse into a resistive array). */
+int xb_fit_energy_feature(const xb_fit_params *m, const xb_matrix *g, const double *v_in, double t_read_s,
+                          double t_rise_s, double *feature_joule, xb_error *err);
+/* Energy of one MVM (joules) from the regression, with the row currents of model m.
+ * NAN when the file has no such regression or the model cannot be evaluated. */
+double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_fit_params *m, const xb_matrix *g,
                                  const double *v_in, double t_read_s, double t_rise_s);
 double xb_fit_stats_settling_s(const xb_fit_stats *s, const xb_array_params *p, double t_rise_s);
 

@@ -165,16 +165,10 @@ static int load_point(hid_t f, const char *path, const char *name, rpoint *q, in
         }
         H5Gclose(tg);
         if (rc) goto out;
-        /* features: resistive energy t_read * sum_i v_i^2 sum_j G_ij, wire charging energy
-         * c_wire * cols * sum_i v_i^2, RC products of the row and column lines */
-        double svg = 0, sv2 = 0;
-        for (size_t ii = 0; ii < R; ii++) {
-            double vi = q->v[ii], gs = 0;
-            for (size_t j = 0; j < C; j++) gs += q->g[ii * C + j];
-            svg += vi * vi * gs;
-            sv2 += vi * vi;
-        }
-        q->feat_e_res = (q->t_read_s + q->t_rise_s / 2) * svg;
+        /* features: wire charging energy c_wire * cols * sum_i v_i^2, RC products of the
+         * row and column lines; the resistive energy needs the fitted model (after the fit) */
+        double sv2 = 0;
+        for (size_t ii = 0; ii < R; ii++) sv2 += q->v[ii] * q->v[ii];
         q->feat_e_cap = q->p.c_wire_farad * (double)C * sv2;
         q->feat_tau_row = (q->p.r_driver_ohm + q->p.r_wire_row_ohm * (double)C / 2) * q->p.c_wire_farad * (double)C;
         q->feat_tau_col = (q->p.r_sense_ohm + q->p.r_wire_col_ohm * (double)R / 2) * q->p.c_wire_farad * (double)R;
@@ -299,7 +293,7 @@ static int fit_transient(hid_t f, rpoint *pts, size_t np, xb_fit_summary *sum, x
         if (!rc) rc = xb_h5_write_doubles(g, "rms_joule", 0, NULL, &rmse, "J", err);
         if (!rc)
             rc = xb_h5_attr_set_string(g, ".", "form",
-                                       "E_read = coef[0]*(t_read + t_rise/2)*sum_i v_i^2 sum_j G_ij + "
+                                       "E_read = coef[0]*(t_read + t_rise/3)*sum_i v_i I_row_i (model row currents) + "
                                        "coef[1]*c_wire*cols*sum_i v_i^2 (joule)", err);
         H5Gclose(g);
     }
@@ -568,6 +562,11 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         snprintf(src, sizeof src, "/points/%s", q->name);
         rc = xb_fit_file_add_model(mf, nm, &ms[nm], &met, src, err);
         if (rc) break;
+        if (q->has_tr) {
+            rc = xb_fit_energy_feature(&ms[nm], q->gm[0], q->vm[0]->data, q->t_read_s, q->t_rise_s, &q->feat_e_res,
+                                       err);
+            if (rc) break;
+        }
         xb_fit_model_info *mi = &sum->models[nm];
         snprintf(mi->point, sizeof mi->point, "%s", q->name);
         mi->params = ms[nm];

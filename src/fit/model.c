@@ -284,6 +284,21 @@ int xb_fit_eval_cell_voltages(xb_fit_eval *e, const double *v_in, double *v_cell
     return XB_OK;
 }
 
+int xb_fit_eval_row_currents(xb_fit_eval *e, const double *v_in, double *i_row, xb_error *err)
+{
+    double *scratch = malloc(e->cols * sizeof *scratch);
+    if (!scratch) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    solve_vector(e, v_in, scratch);
+    free(scratch);
+    for (size_t i = 0; i < e->rows; i++) {
+        const double *a = e->a + i * e->cols, *c = e->c + i * e->cols, *v = e->vc + i * e->cols;
+        double s = 0;
+        for (size_t j = 0; j < e->cols; j++) s += a[j] * v[j] * shc(c[j] * v[j]);
+        i_row[i] = e->m.gain * s;
+    }
+    return XB_OK;
+}
+
 int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix *v,
                      xb_matrix *i_out, xb_error *err)
 {

@@ -44,20 +44,35 @@ int xb_fit_stats_read(const char *path, xb_fit_stats *s, xb_error *err)
     return rc;
 }
 
-double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_array_params *p, const xb_matrix *g,
+int xb_fit_energy_feature(const xb_fit_params *m, const xb_matrix *g, const double *v_in, double t_read_s,
+                          double t_rise_s, double *feature_joule, xb_error *err)
+{
+    xb_fit_eval *e;
+    int rc = xb_fit_eval_new(m, g, &e, err);
+    if (rc) return rc;
+    double *ir = malloc(g->rows * sizeof *ir);
+    if (!ir) {
+        xb_fit_eval_free(e);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    rc = xb_fit_eval_row_currents(e, v_in, ir, err);
+    double s = 0;
+    for (size_t i = 0; !rc && i < g->rows; i++) s += v_in[i] * ir[i];
+    free(ir);
+    xb_fit_eval_free(e);
+    if (!rc) *feature_joule = (t_read_s + t_rise_s / 3) * s;
+    return rc;
+}
+
+double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_fit_params *m, const xb_matrix *g,
                                  const double *v_in, double t_read_s, double t_rise_s)
 {
     if (!s->have_energy) return NAN;
-    double svg = 0, sv2 = 0;
-    for (size_t i = 0; i < g->rows; i++) {
-        double gs = 0;
-        const double *gr = xb_matrix_row(g, i);
-        for (size_t j = 0; j < g->cols; j++) gs += gr[j];
-        svg += v_in[i] * v_in[i] * gs;
-        sv2 += v_in[i] * v_in[i];
-    }
-    return s->energy_coef[0] * (t_read_s + t_rise_s / 2) * svg +
-           s->energy_coef[1] * p->c_wire_farad * (double)g->cols * sv2;
+    double fe;
+    if (xb_fit_energy_feature(m, g, v_in, t_read_s, t_rise_s, &fe, NULL)) return NAN;
+    double sv2 = 0;
+    for (size_t i = 0; i < g->rows; i++) sv2 += v_in[i] * v_in[i];
+    return s->energy_coef[0] * fe + s->energy_coef[1] * m->config.c_wire_farad * (double)g->cols * sv2;
 }
 
 double xb_fit_stats_settling_s(const xb_fit_stats *s, const xb_array_params *p, double t_rise_s)
