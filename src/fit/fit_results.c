@@ -20,6 +20,7 @@ typedef struct {
     double *g_target, *g, *v, *i; /* S*R*C, N*R*C, N*K*R, N*K*C */
     xb_matrix **gm, **vm, **im;   /* views as matrices, N each */
     int has_tr;
+    double *tr_v;                 /* the transient's input vector (rows) */
     double t_settle_s, e_read_joule, t_read_s, t_rise_s;
     double feat_e_res, feat_e_cap, feat_tau_row, feat_tau_col; /* regression features */
 } rpoint;
@@ -34,6 +35,7 @@ static void rpoint_free(rpoint *q)
     free(q->gm);
     free(q->vm);
     free(q->im);
+    free(q->tr_v);
     free(q->g_target);
     free(q->g);
     free(q->v);
@@ -163,12 +165,24 @@ static int load_point(hid_t f, const char *path, const char *name, rpoint *q, in
             if (!rc) rc = attr_d(tg, "c_wire_farad", &q->p.c_wire_farad, err);
             q->has_tr = !rc && isfinite(q->t_settle_s) && isfinite(q->e_read_joule);
         }
+        /* its input: every row at v_read (attribute `input`, docs/hdf5-results.md), else the
+         * first input vector of sample 0 */
+        int full = 0;
+        if (!rc && xb_h5_attr_exists(tg, ".", "input")) {
+            rc = xb_h5_attr_get_string(tg, ".", "input", &s, err);
+            full = !rc && strstr(s, "v_read") != NULL;
+            free(s);
+            s = NULL;
+        }
         H5Gclose(tg);
         if (rc) goto out;
+        q->tr_v = malloc(R * sizeof *q->tr_v);
+        if (!q->tr_v) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); goto out; }
+        for (size_t ii = 0; ii < R; ii++) q->tr_v[ii] = full ? q->p.v_read_volt : q->v[ii];
         /* features: wire charging energy c_wire * cols * sum_i v_i^2, RC products of the
          * row and column lines; the resistive energy needs the fitted model (after the fit) */
         double sv2 = 0;
-        for (size_t ii = 0; ii < R; ii++) sv2 += q->v[ii] * q->v[ii];
+        for (size_t ii = 0; ii < R; ii++) sv2 += q->tr_v[ii] * q->tr_v[ii];
         q->feat_e_cap = q->p.c_wire_farad * (double)C * sv2;
         q->feat_tau_row = (q->p.r_driver_ohm + q->p.r_wire_row_ohm * (double)C / 2) * q->p.c_wire_farad * (double)C;
         q->feat_tau_col = (q->p.r_sense_ohm + q->p.r_wire_col_ohm * (double)R / 2) * q->p.c_wire_farad * (double)R;
@@ -563,8 +577,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         rc = xb_fit_file_add_model(mf, nm, &ms[nm], &met, src, err);
         if (rc) break;
         if (q->has_tr) {
-            rc = xb_fit_energy_feature(&ms[nm], q->gm[0], q->vm[0]->data, q->t_read_s, q->t_rise_s, &q->feat_e_res,
-                                       err);
+            rc = xb_fit_energy_feature(&ms[nm], q->gm[0], q->tr_v, q->t_read_s, q->t_rise_s, &q->feat_e_res, err);
             if (rc) break;
         }
         xb_fit_model_info *mi = &sum->models[nm];
