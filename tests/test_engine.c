@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -641,6 +642,49 @@ static void test_completion_order(void **state)
     xb_engine_pool_free(p);
 }
 
+static void test_quiet_unless_verbose(void **state)
+{
+    /* In a child with stdout/stderr on a pipe: a quiet run prints nothing, a verbose
+     * run echoes the ngspice log to stderr. */
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        xb_engine_opts o = quick_opts(30);
+        char good[128];
+        snprintf(good, sizeof good, k_good_fmt, 1.0);
+        xb_engine_result *r = NULL;
+        xb_error err = {0};
+        int bad = xb_engine_run(&o, good, 0, NULL, &r, &err) || xb_engine_result_status(r);
+        xb_engine_result_free(r);
+        if (write(1, "MARK\n", 5) != 5) bad = 1;
+        o.verbose = 1;
+        bad |= xb_engine_run(&o, good, 0, NULL, &r, &err) || xb_engine_result_status(r);
+        xb_engine_result_free(r);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(bad ? 1 : 0);
+    }
+    close(pfd[1]);
+    char buf[65536];
+    size_t n = 0;
+    ssize_t k;
+    while ((k = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)k;
+    buf[n] = '\0';
+    close(pfd[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_memory_equal(buf, "MARK\n", 5); /* nothing before the marker */
+    assert_non_null(strstr(buf + 5, "Circuit: good"));
+}
+
 static void test_bad_requests(void **state)
 {
     xb_engine_opts o = quick_opts(30);
@@ -684,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_worker_sigkill),
         cmocka_unit_test(test_pool_free_kills_running),
         cmocka_unit_test(test_completion_order),
+        cmocka_unit_test(test_quiet_unless_verbose),
         cmocka_unit_test(test_bad_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
