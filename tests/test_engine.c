@@ -451,6 +451,9 @@ static void test_batch_deck_in_stock_ngspice(void **state)
 
 /* ------------------------------------------------------------------ containment */
 static const char k_good_fmt[] = "good\nV1 a 0 DC %g\nR1 a b 1k\nR2 b 0 1k\n.op\n.end\n";
+/* a healthy deck whose title and node names contain "error" */
+static const char k_good_error_words[] = "error free deck: no errors here\nV1 error_node 0 DC 2\n"
+                                         "R1 error_node b 1k\nR2 b 0 1k\n.op\n.end\n";
 static const char k_syntax[] = "syntax\nV1 in 0 DC 1\nQ1 in mid 0 nosuchmodel\nR2 mid 0 3k\n.op\n.end\n";
 static const char k_unknown_subckt[] = "subckt\nV1 in 0 1\nXU1 in 0 nosuchsub\n.op\n.end\n";
 /* a current source into a node that only a capacitor touches: no DC solution */
@@ -479,7 +482,7 @@ static void test_pool_failures_and_recovery(void **state)
     const char *names[] = {"v(b)"};
     char good[6][128];
     for (int k = 0; k < 6; k++) snprintf(good[k], sizeof good[k], k_good_fmt, 1.0 + k);
-    const char *decks[] = {good[0], k_syntax, good[1], k_nonconv, k_endless, good[2],
+    const char *decks[] = {good[0], k_syntax, k_good_error_words, k_nonconv, k_endless, good[2],
                            k_unknown_subckt, good[3], good[4], good[5]};
     size_t nd = sizeof decks / sizeof decks[0];
     for (size_t k = 0; k < nd; k++) {
@@ -492,7 +495,7 @@ static void test_pool_failures_and_recovery(void **state)
     assert_int_equal(xb_engine_pool_wait_all(p, res, nd, &err), XB_OK);
     double dt = xb_now_s() - t0;
     check_good(res[0], 1);
-    check_good(res[2], 2);
+    check_good(res[2], 2); /* "error" in the title is not an error */
     check_good(res[5], 3);
     check_good(res[7], 4);
     check_good(res[8], 5);

@@ -133,8 +133,13 @@ static int cb_print(char *line, int id, void *user)
     child_frame(XB_FRAME_LOG, s, n, "\n", 1);
     /* Failure markers of ngspice 39 (wording from its sources and observed output). */
     if (g_child.phase == PHASE_PARSE) {
-        if (contains_ci(s, "error") || contains_ci(s, "unknown device") ||
-            contains_ci(s, "unknown subckt") || contains_ci(s, "could not find")) {
+        /* ngspice starts its error lines with "Error" ("Error on line 3 ...", "Error:
+         * unknown subckt: ..."); matching only there keeps a title or node name that
+         * contains the word (echoed as "Circuit: ...") from counting */
+        const char *t = s;
+        while (*t == ' ' || *t == '\t' || *t == '*') t++;
+        if (strncasecmp(t, "error", 5) == 0 || contains_ci(s, "unknown device") ||
+            contains_ci(s, "unknown subckt") || contains_ci(s, "could not find a valid")) {
             g_child.parse_error = 1;
             note_error(s);
         }
