@@ -392,7 +392,8 @@ static void test_fit_stats(void **state)
     free(c);
     assert_int_equal(xb_h5_read_doubles(f, "stats/sigma_program/rram/coef", &c, &rk, d, &err), XB_OK);
     for (double gg = 5e-6; gg <= 35e-6; gg += 10e-6) {
-        double sg = c[0] + c[1] * gg + c[2] * gg * gg;
+        double sg = 0, gk = 1;
+        for (size_t k = 0; k < (size_t)d[0]; k++, gk *= gg) sg += c[k] * gk;
         printf("# sigma(%.0f uS): fitted %.4f uS, true %.4f uS\n", gg * 1e6, sg * 1e6, sigma_law(gg) * 1e6);
         assert_true(fabs(sg - sigma_law(gg)) < 0.08 * sigma_law(gg));
     }
@@ -432,12 +433,123 @@ static void test_fit_stats(void **state)
     free(dir);
 }
 
+/* End to end on a real campaign: xbar characterize (native engine, Monte Carlo programming
+ * error) -> xbar fit -> xbar mvm --engine model vs --engine native on fresh G and V; the fitted
+ * sigma(G) against the device's own programming-error law (xb_netlist_sigma_program). */
+static double *read_csv_out(const char *text, size_t *n)
+{
+    xb_matrix *m = NULL;
+    xb_error err;
+    if (xb_csv_parse_matrix(text, strlen(text), "stdout", &m, &err)) return NULL;
+    *n = m->rows * m->cols;
+    double *d = malloc(*n * sizeof *d);
+    memcpy(d, m->data, *n * sizeof *d);
+    xb_matrix_free(m);
+    return d;
+}
+
+static void test_fit_real_campaign(void **state)
+{
+    char *dir = xb_test_tmpdir("fitreal");
+    char *ini = xb_test_write_file(dir, "var.ini",
+                                   "[campaign]\nname = fitvar\nseed = 3\nengine = native\n"
+                                   "[array]\nsize = 8x8, 12x12\ndevice = rram, pcm\nr_wire_ohm = 2\n"
+                                   "[inputs]\nsamples = 3\nvectors = 6\n"
+                                   "[variability]\nprogram = true\nmonte_carlo = 8\n");
+    char *res = xb_test_write_file(dir, "r.h5", ""), *model = xb_test_write_file(dir, "m.h5", "");
+    remove(res);
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a1[] = {"xbar", "characterize", ini, "-o", res, NULL};
+    int rc = run(a1, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    free(out); free(errs);
+    char *a2[] = {"xbar", "fit", res, "-o", model, NULL};
+    rc = run(a2, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "4 model(s)"));
+    assert_non_null(strstr(out, "sigma(G) fitted for 2 device(s)"));
+    free(out); free(errs);
+    /* sigma(G) vs the device law that produced the Monte Carlo samples */
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(model, 0, &f, &err), XB_OK);
+    const xb_device_kind dk[2] = {XB_DEVICE_RRAM, XB_DEVICE_PCM};
+    for (int d = 0; d < 2; d++) {
+        char path[64];
+        snprintf(path, sizeof path, "stats/sigma_program/%s/coef", xb_device_name(dk[d]));
+        double *c;
+        int rk;
+        hsize_t dims[4];
+        assert_int_equal(xb_h5_read_doubles(f, path, &c, &rk, dims, &err), XB_OK);
+        xb_array_params p;
+        xb_array_params_default(&p, dk[d]);
+        for (double x = 0.2; x < 0.85; x += 0.2) {
+            double g = p.g_min_siemens + x * (p.g_max_siemens - p.g_min_siemens), sg = 0, gk = 1;
+            for (size_t k = 0; k < (size_t)dims[0]; k++, gk *= g) sg += c[k] * gk;
+            double law = xb_netlist_sigma_program(&p, g);
+            printf("# %s sigma(%.2f uS): fitted %.4f uS, device law %.4f uS\n", xb_device_name(dk[d]), g * 1e6,
+                   sg * 1e6, law * 1e6);
+            assert_true(fabs(sg - law) < 0.08 * law);
+        }
+        free(c);
+    }
+    xb_h5_close(f, &err);
+    /* xbar mvm --engine model against --engine native, fresh G and V (8x8 RRAM, 2 ohm) */
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 4242);
+    char gtxt[8192] = "", vtxt[4096] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++)
+            o += (size_t)snprintf(gtxt + o, sizeof gtxt - o, "%.17g%s", 1e-6 + 39e-6 * gsl_rng_uniform(rng),
+                                  j == 7 ? "\n" : ",");
+    o = 0;
+    for (size_t k = 0; k < 5; k++)
+        for (size_t i = 0; i < 8; i++)
+            o += (size_t)snprintf(vtxt + o, sizeof vtxt - o, "%.17g%s", 0.2 * gsl_rng_uniform(rng), i == 7 ? "\n" : ",");
+    gsl_rng_free(rng);
+    char *gp = xb_test_write_file(dir, "G.csv", gtxt), *vp = xb_test_write_file(dir, "V.csv", vtxt);
+    const char *engines[3] = {"model", "native", "ideal"};
+    double *I[3];
+    size_t n[3];
+    for (int e = 0; e < 3; e++) {
+        char *a[] = {"xbar", "mvm", "--engine", (char *)engines[e], "--model", model, "--device", "rram",
+                     "--r-wire", "2", "--g", gp, "--v", vp, NULL};
+        char **argv = a;
+        char *a_nomodel[] = {"xbar", "mvm", "--engine", (char *)engines[e], "--device", "rram", "--r-wire", "2",
+                             "--g", gp, "--v", vp, NULL};
+        if (e > 0) argv = a_nomodel;
+        rc = run(argv, &out, &errs);
+        if (rc) fprintf(stderr, "%s", errs);
+        assert_int_equal(rc, 0);
+        I[e] = read_csv_out(out, &n[e]);
+        assert_non_null(I[e]);
+        assert_int_equal(n[e], 40);
+        free(out); free(errs);
+    }
+    double nm = 0, ni = 0, den = 0;
+    for (size_t q = 0; q < 40; q++) {
+        nm += (I[0][q] - I[1][q]) * (I[0][q] - I[1][q]);
+        ni += (I[2][q] - I[1][q]) * (I[2][q] - I[1][q]);
+        den += I[1][q] * I[1][q];
+    }
+    double em = sqrt(nm / den), ei = sqrt(ni / den);
+    printf("# xbar mvm 8x8 rram: model vs native %.3e, ideal vs native %.3e\n", em, ei);
+    assert_true(em <= 0.01 && 20 * em <= ei);
+    for (int e = 0; e < 3; e++) free(I[e]);
+    free(gp); free(vp); free(ini); free(res); free(model); free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_end_to_end),
         cmocka_unit_test(test_fit_bad_input),
         cmocka_unit_test(test_fit_stats),
+        cmocka_unit_test(test_fit_real_campaign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
