@@ -364,6 +364,35 @@ static void test_batch_single_vector(void **state)
     assert_true(rel_err(out[1], 0.3 * 300 / 400) < 1e-12);
 }
 
+static void test_batch_many_vectors(void **state)
+{
+    /* K = 1500 > 1024: run as two analyses; every vector against the closed form */
+    enum { K = 1500 };
+    xb_engine_source s[2] = {{"a", "x", "0"}, {"b", "w", "0"}};
+    double *v = malloc(2 * K * sizeof *v), *out = malloc(2 * K * sizeof *out);
+    for (int k = 0; k < K; k++) {
+        v[2 * k] = 0.001 * k;
+        v[2 * k + 1] = 0.5 - 0.0002 * k;
+    }
+    /* x -1k- y -1k- w with y -2k- ground through the sense source: v(y) = (va + vb) / 2.5 */
+    const char *outs[] = {"v(y)", "i(vs)"};
+    xb_engine_batch b = {.title = "many", .body = "R1 x y 1k\nR2 w y 1k\nR3 y z 2k\nVs z 0 0\n",
+                         .n_sources = 2, .sources = s, .k_vectors = K, .values = v, .n_outputs = 2,
+                         .outputs = outs};
+    xb_engine_opts o = quick_opts(120);
+    xb_error err = {0};
+    assert_int_equal(xb_engine_batch_run(&o, &b, out, &err), XB_OK);
+    double worst = 0;
+    for (int k = 0; k < K; k++) {
+        double vy = (v[2 * k] + v[2 * k + 1]) / 2.5;
+        worst = fmax(worst, fabs(out[2 * k] - vy) / 0.5);
+        worst = fmax(worst, fabs(out[2 * k + 1] - vy / 2000) / 0.5e-3);
+    }
+    assert_true(worst < 1e-9);
+    free(v);
+    free(out);
+}
+
 static void test_batch_bad_input(void **state)
 {
     xb_engine_source s = {"a", "x", "0"};
@@ -725,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_separate_runs),
         cmocka_unit_test(test_batch_parallel_split),
         cmocka_unit_test(test_batch_single_vector),
+        cmocka_unit_test(test_batch_many_vectors),
         cmocka_unit_test(test_batch_bad_input),
         cmocka_unit_test(test_batch_deck_in_stock_ngspice),
         cmocka_unit_test(test_pool_failures_and_recovery),
