@@ -10,6 +10,7 @@
  * result.  Fork without exec keeps this usable from tests and library users, which
  * are not the xbar binary. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -331,6 +332,29 @@ static void child_main(const xb_engine_opts *o, const char *deck, size_t n_vecs,
     child_status(XB_OK, "%s", "");
 }
 
+/* Close every descriptor but 0, 1, 2 and keep: the child must not hold the pipes of
+ * other jobs (their parent would not see EOF while this child lives) or any other
+ * file of the caller. */
+static void close_other_fds(int keep)
+{
+    for (;;) { /* in rounds of 256, until a scan finds fewer */
+        DIR *d = opendir("/proc/self/fd");
+        if (!d) return;
+        int dfd = dirfd(d);
+        int fds[256];
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) && n < sizeof fds / sizeof fds[0]) {
+            if (!isdigit((unsigned char)e->d_name[0])) continue;
+            int fd = atoi(e->d_name);
+            if (fd > 2 && fd != keep && fd != dfd) fds[n++] = fd;
+        }
+        closedir(d);
+        for (size_t k = 0; k < n; k++) close(fds[k]);
+        if (n < sizeof fds / sizeof fds[0]) return;
+    }
+}
+
 static int set_flags(int fd, int nonblock)
 {
     int fl = fcntl(fd, F_GETFD);
@@ -395,6 +419,7 @@ int xb_engine_worker_spawn(const xb_engine_opts *o, const char *deck, size_t n_v
         dup2(pr[1], 1);
         dup2(pr[1], 2);
         if (pr[1] > 2) close(pr[1]);
+        close_other_fds(pd[1]);
         memset(&g_child, 0, sizeof g_child);
         g_child.fd = pd[1];
         child_main(o, deck, n_vecs, vec_names);
