@@ -355,12 +355,71 @@ static void test_sigkill_leaves_readable_file(void **state)
     free(dir);
 }
 
+/* auto engine: native above the threshold, sample 0 re-solved in ngspice with the
+ * disagreement recorded (native and ngspice solve the same circuit: tiny); Monte Carlo:
+ * every realisation of one target differs, the targets lie in [g_min, g_max]. */
+static void test_auto_check_and_monte_carlo(void **state)
+{
+    const char *text = "[campaign]\nname = auto\nengine = auto\nauto_native_above = 4\nauto_spice_check = 1\n"
+                       "[array]\nsize = 4x4, 6x6\ndevice = rram\nr_wire_ohm = 2\n"
+                       "[variability]\nprogram = yes\nmonte_carlo = 3\n"
+                       "[inputs]\nsamples = 2\nvectors = 3\n[read]\nschemes = none\n";
+    xb_campaign *c = parse(text);
+    char *dir = xb_test_tmpdir("charauto");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_error_clear(&err);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char *e0 = get_str(f, "points/p00000", "engine"), *e1 = get_str(f, "points/p00001", "engine");
+    assert_string_equal(e0, "spice");
+    assert_string_equal(e1, "native");
+    free(e0);
+    free(e1);
+    assert_false(xb_h5_attr_exists(f, "points/p00000/mvm", "spice_check_rel_l2"));
+    double d = -1;
+    assert_int_equal(xb_h5_attr_get_double(f, "points/p00001/mvm", "spice_check_rel_l2", &d, &err), XB_OK);
+    fprintf(stderr, "native vs ngspice on 6x6 rram: %.3g\n", d);
+    assert_true(d >= 0 && d < 1e-6);
+    double *gt, *g;
+    int rank;
+    hsize_t dt[4], dg[4];
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/g_target", &gt, &rank, dt, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/g", &g, &rank, dg, &err), XB_OK);
+    assert_int_equal(dt[0], 2);
+    assert_int_equal(dg[0], 6);
+    for (size_t k = 0; k < 2 * 36; k++) assert_true(gt[k] >= 1e-6 && gt[k] <= 40e-6);
+    for (size_t s = 0; s < 2; s++)
+        for (size_t m = 0; m < 3; m++) {
+            double diff = 0, other = 0;
+            for (size_t k = 0; k < 36; k++) {
+                diff += fabs(g[(s * 3 + m) * 36 + k] - gt[s * 36 + k]);
+                other += fabs(g[(s * 3 + m) * 36 + k] - g[(s * 3 + (m + 1) % 3) * 36 + k]);
+            }
+            assert_true(diff > 0);  /* programming error applied */
+            assert_true(other > 0); /* realisations differ */
+        }
+    free(gt);
+    free(g);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_computes_only_the_rest),
         cmocka_unit_test(test_stored_equals_direct_spice),
         cmocka_unit_test(test_failed_point_recorded),
+        cmocka_unit_test(test_auto_check_and_monte_carlo),
         cmocka_unit_test(test_sigkill_leaves_readable_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
