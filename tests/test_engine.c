@@ -735,6 +735,17 @@ static void test_bad_requests(void **state)
     assert_int_not_equal(xb_engine_result_status(r), XB_OK);
     assert_true(strlen(xb_engine_result_error(r)) > 0);
     xb_engine_result_free(r);
+    /* no .end, CRLF line ends; an empty deck; a deck of one blank line */
+    assert_int_equal(xb_engine_run(&o, "noend\r\nV1 a 0 1\r\nR1 a 0 1k\r\n.op\r\n", 0, NULL, &r, &err), XB_OK);
+    assert_int_equal(xb_engine_result_status(r), XB_EINPUT);
+    assert_non_null(strstr(xb_engine_result_error(r), ".end"));
+    xb_engine_result_free(r);
+    assert_int_equal(xb_engine_run(&o, "", 0, NULL, &r, &err), XB_OK);
+    assert_int_equal(xb_engine_result_status(r), XB_EINPUT);
+    xb_engine_result_free(r);
+    assert_int_equal(xb_engine_run(&o, "\n", 0, NULL, &r, &err), XB_OK);
+    assert_int_equal(xb_engine_result_status(r), XB_EINPUT);
+    xb_engine_result_free(r);
     /* bad options */
     o.n_workers = -1;
     assert_null(xb_engine_pool_new(&o, &err));

@@ -70,6 +70,7 @@ static struct {
     int phase;
     int parse_error;   /* an "error" line while loading the circuit */
     int run_abort;     /* ngspice reported that the analysis was aborted */
+    int no_circuit;    /* ngspice loaded no circuit from the deck */
     char first_error[400];
 } g_child;
 
@@ -149,6 +150,8 @@ static int cb_print(char *line, int id, void *user)
             contains_ci(s, "doanalyses") || contains_ci(s, "no circuit loaded") ||
             contains_ci(s, "there aren't any circuits loaded")) {
             g_child.run_abort = 1;
+            if (contains_ci(s, "no circuit loaded") || contains_ci(s, "there aren't any circuits loaded"))
+                g_child.no_circuit = 1;
             note_error(s);
         } else if (contains_ci(s, "error") || contains_ci(s, "singular matrix") ||
                    contains_ci(s, "timestep too small") || contains_ci(s, "no convergence") ||
@@ -280,6 +283,10 @@ static void child_main(const xb_engine_opts *o, const char *deck, size_t n_vecs,
     char *plot = ngSpice_CurPlot();
     char plotname[128];
     snprintf(plotname, sizeof plotname, "%s", plot ? plot : "");
+    if (g_child.no_circuit) {
+        child_status(XB_EINPUT, "the deck holds no circuit: %s", g_child.first_error);
+        return;
+    }
     if (rc != 0 || g_child.run_abort) {
         child_status(XB_ERUNTIME, "ngspice analysis failed%s%s", g_child.first_error[0] ? ": " : "",
                      g_child.first_error);
