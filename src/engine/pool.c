@@ -260,6 +260,8 @@ static void start_queued(xb_engine_pool *p)
 static int pump(xb_engine_pool *p, xb_error *err)
 {
     start_queued(p);
+    if (p->n_running == 0 && p->q_len > 0 && p->d_len == 0)
+        return xb_errorf(err, XB_ERUNTIME, "engine pool: out of memory starting a worker");
     size_t done_before = p->d_len;
     while (p->d_len == done_before && p->n_running > 0) {
         struct pollfd fds[2 * 64 + 2];
