@@ -27,8 +27,12 @@ static int read_str_attr(hid_t obj, const char *name, char *buf, size_t n)
     int rc = -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
+    /* Exactly one string (an array attribute overflowed buf; found by tests/fuzz). */
+    hid_t sp = H5Aget_space(a);
+    hssize_t npts = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
     hid_t t = H5Aget_type(a);
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+    if (t >= 0 && npts == 1 && H5Tget_class(t) == H5T_STRING) {
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
@@ -127,9 +131,10 @@ static int read_float_ds(hid_t g, const char *path, const char *lname, const cha
                        r, rank);
     } else {
         H5Sget_simple_extent_dims(s, dims, NULL);
-        size_t n = 1;
-        for (int k = 0; k < rank; k++) n *= (size_t)dims[k];
-        if (n == 0 || n > ((size_t)1 << 30)) {
+        size_t n = 1; /* overflow-safe: extents come from the file (found by tests/fuzz) */
+        for (int k = 0; k < rank; k++)
+            n = (dims[k] && n > ((size_t)1 << 28) / dims[k]) ? ((size_t)1 << 28) + 1 : n * (size_t)dims[k];
+        if (n == 0 || n > ((size_t)1 << 28)) {
             rc = xb_errorf(err, XB_EINPUT, "%s: %s: dataset '%s' has %zu values", path, lname, name, n);
         } else if (!(*data = malloc(n * sizeof(float)))) {
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory");

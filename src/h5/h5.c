@@ -21,6 +21,9 @@ static const char *where(hid_t loc, const char *name, char *buf, size_t n)
 
 #define WHERE(loc, name) where((loc), (name), wbuf, sizeof wbuf)
 
+/* Largest dataset xb_h5_read_doubles accepts (2^26 doubles = 512 MiB). */
+#define XB_H5_MAX_VALUES ((hsize_t)1 << 26)
+
 int xb_h5_is_hdf5(const char *path)
 {
     quiet();
@@ -286,8 +289,17 @@ int xb_h5_read_doubles(hid_t loc, const char *name, double **data, int *rank, hs
     hsize_t d[4] = {0, 0, 0, 0};
     H5Sget_simple_extent_dims(space, d, NULL);
     H5Sclose(space);
+    /* Extents come from the file: bound the product (a corrupted or hostile file may
+     * declare 2^64 values with no storage behind them; found by tests/fuzz). */
     hsize_t total = 1;
-    for (int k = 0; k < r; k++) total *= d[k];
+    for (int k = 0; k < r; k++) {
+        if (d[k] && total > XB_H5_MAX_VALUES / d[k]) {
+            H5Dclose(ds);
+            return xb_errorf(err, XB_EINPUT, "%s: more than %llu values", WHERE(loc, name),
+                             (unsigned long long)XB_H5_MAX_VALUES);
+        }
+        total *= d[k];
+    }
     double *buf = malloc((total ? total : 1) * sizeof *buf);
     if (!buf) {
         H5Dclose(ds);
@@ -310,7 +322,12 @@ static int read_string_obj(hid_t obj, int is_attr, char **text)
 {
     hid_t ft = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
     if (ft < 0) return -1;
-    if (H5Tget_class(ft) != H5T_STRING) {
+    /* Exactly one string: the reads below fill one value (an array attribute overflowed
+     * the buffer; found by tests/fuzz). */
+    hid_t sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+    hssize_t npts = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (npts != 1 || H5Tget_class(ft) != H5T_STRING) {
         H5Tclose(ft);
         return -1;
     }
