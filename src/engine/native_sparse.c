@@ -48,6 +48,27 @@ static const char *cholmod_status_text(int status)
     }
 }
 
+/* Symmetric fill-reducing METIS order of a structurally symmetric pattern (full storage). */
+static int metis_order(size_t n, const int32_t *Ap, const int32_t *Ai, int *perm)
+{
+    cholmod_common cm;
+    cholmod_start(&cm);
+    cm.print = 0;
+    size_t nnz = (size_t)Ap[n];
+    /* stype > 0: CHOLMOD reads the upper triangle only, which the full pattern contains */
+    cholmod_sparse *A = cholmod_allocate_sparse(n, n, nnz, 1, 1, 1, CHOLMOD_PATTERN, &cm);
+    int ok = A != NULL;
+    if (ok) {
+        int *p = A->p, *i = A->i;
+        for (size_t k = 0; k <= n; k++) p[k] = Ap[k];
+        for (size_t k = 0; k < nnz; k++) i[k] = Ai[k];
+        ok = cholmod_metis(A, NULL, 0, 1, perm, &cm);
+    }
+    cholmod_free_sparse(&A, &cm);
+    cholmod_finish(&cm);
+    return ok ? 0 : -1;
+}
+
 int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric, nv_sparse **out,
                   xb_error *err)
 {
@@ -98,7 +119,21 @@ int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric,
         }
         for (size_t k = 0; k <= n; k++) s->kAp[k] = Ap[k];
         for (size_t k = 0; k < nnz; k++) s->kAi[k] = Ai[k];
-        s->sym = klu_analyze((int)n, s->kAp, s->kAi, &s->kc);
+        if (n >= NV_METIS_MIN_UNKNOWNS) {
+            /* large: METIS nested dissection of the (structurally symmetric) pattern as
+             * KLU's column and row order (KLU's own AMD doubles the fill at 512x512) */
+            int *perm = malloc(n * sizeof *perm);
+            if (!perm || metis_order(n, Ap, Ai, perm)) {
+                free(perm);
+                nv_sparse_free(s);
+                return xb_errorf(err, XB_ERUNTIME, "native: METIS ordering of %zu unknowns failed", n);
+            }
+            s->kc.btf = 0;
+            s->sym = klu_analyze_given((int)n, s->kAp, s->kAi, perm, perm, &s->kc);
+            free(perm);
+        } else {
+            s->sym = klu_analyze((int)n, s->kAp, s->kAi, &s->kc);
+        }
         if (!s->sym) {
             int st = s->kc.status;
             nv_sparse_free(s);
