@@ -199,10 +199,14 @@ typedef struct xb_fit_summary {
     xb_fit_leaveout leaveout[XB_FIT_MAX_LEAVEOUT];
 } xb_fit_summary;
 
+/* Called after each point's model is fitted (k of n, 1-based), for progress output. */
+typedef void (*xb_fit_progress_fn)(void *user, size_t k, size_t n, const xb_fit_model_info *m);
+
 /* Fit everything a results file supports and write the model file (overwrite: replace an
- * existing file).  Bad or unsupported input is XB_EINPUT naming the file and object. */
+ * existing file).  Bad or unsupported input is XB_EINPUT naming the file and object.
+ * progress may be NULL. */
 int xb_fit_results(const char *results_path, const char *model_path, int overwrite, const xb_fit_opts *o,
-                   xb_fit_summary **summary, xb_error *err);
+                   xb_fit_progress_fn progress, void *user, xb_fit_summary **summary, xb_error *err);
 void xb_fit_summary_free(xb_fit_summary *s);
 
 /* Parameters as functions of size and wire resistance (/family/<device>_<cell>/coef, 13 x 3):

@@ -25,9 +25,19 @@ static const char k_help[] =
     "  --knots N           V0 knots over the conductance range, nonlinear devices [3]\n"
     "  --heldout F         fraction of samples held out of each fit for scoring [0.25]\n"
     "  --max-iter N        Levenberg-Marquardt iterations [100]\n"
+    "  --quiet             no progress lines on stderr\n"
     "  -h, --help          this text\n"
     "\n"
     "Evaluate a model with: xbar mvm --engine model --model MODEL.h5 [array options] --g G.csv --v V.csv\n";
+
+static void progress(void *user, size_t k, size_t n, const xb_fit_model_info *m)
+{
+    (void)user;
+    const xb_array_params *c = &m->params.config;
+    fprintf(stderr, "xbar fit: %zu/%zu %s %s/%s %zux%zu r_wire %g: held-out error %.3e (ideal %.3e), %.1f s\n", k, n,
+            m->point, xb_device_name(c->device), xb_cell_name(c->cell), c->rows, c->cols, c->r_wire_row_ohm,
+            m->metrics.heldout_rel_l2, m->metrics.heldout_ideal_rel_l2, m->metrics.seconds);
+}
 
 int xb_cmd_fit(int argc, char **argv)
 {
@@ -36,7 +46,7 @@ int xb_cmd_fit(int argc, char **argv)
         return 0;
     }
     const char *in = NULL, *out = NULL;
-    int force = 0;
+    int force = 0, quiet = 0;
     xb_fit_opts o;
     xb_fit_opts_default(&o);
     xb_error err;
@@ -49,6 +59,8 @@ int xb_cmd_fit(int argc, char **argv)
             out = v;
         } else if (strcmp(a, "--force") == 0) {
             force = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
         } else if (xb_cli_is_flag(a, "--sweeps") || xb_cli_is_flag(a, "--knots") || xb_cli_is_flag(a, "--max-iter")) {
             const char *flag = xb_cli_is_flag(a, "--sweeps") ? "--sweeps" : xb_cli_is_flag(a, "--knots") ? "--knots" : "--max-iter";
             size_t n;
@@ -88,7 +100,7 @@ int xb_cmd_fit(int argc, char **argv)
         }
     }
     xb_fit_summary *s = NULL;
-    int rc = xb_fit_results(in, out, force, &o, &s, &err);
+    int rc = xb_fit_results(in, out, force, &o, quiet ? NULL : progress, NULL, &s, &err);
     if (rc) return xb_cli_fail("fit", &err);
     printf("# %zu model(s) -> %s\n", s->n_models, out);
     printf("# %-8s %-6s %-5s %9s %7s %6s %11s %11s %11s %8s\n", "point", "device", "cell", "size", "r_wire",

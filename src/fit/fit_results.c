@@ -494,7 +494,7 @@ static char *root_string(hid_t f, const char *name)
 }
 
 int xb_fit_results(const char *results_path, const char *model_path, int overwrite, const xb_fit_opts *o,
-                   xb_fit_summary **summary, xb_error *err)
+                   xb_fit_progress_fn progress, void *user, xb_fit_summary **summary, xb_error *err)
 {
     *summary = NULL;
     if (!xb_h5_is_hdf5(results_path)) {
@@ -588,6 +588,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         mi->metrics = met;
         mpts[nm] = q;
         nm++;
+        if (progress) progress(user, nm, np, mi);
     }
     if (!rc) sum->n_models = nm;
     if (!rc) rc = fit_sigma(mf, pts, np, sum, err);
