@@ -413,6 +413,69 @@ static void test_auto_check_and_monte_carlo(void **state)
     free(dir);
 }
 
+/* Input statistics: one-hot rows have one v_read entry; bit-serial vectors are bit-planes
+ * (0 or v_read) of integers < 2^bits, LSB first; sparse inputs have about `density` non-zeros. */
+static void test_input_statistics(void **state)
+{
+    const char *text = "[campaign]\nengine = native\n[array]\nsize = 50x3\n"
+                       "[inputs]\ndistribution = onehot, bitserial, sparse\nbit_levels = 3\ndensity = 0.3\n"
+                       "samples = 1\nvectors = 60\n[read]\nschemes = none\n";
+    xb_campaign *c = parse(text);
+    char *dir = xb_test_tmpdir("charinputs");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    double *v;
+    int rank;
+    hsize_t d[4];
+    const double vr = 0.2;
+    /* one-hot */
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/mvm/v", &v, &rank, d, &err), XB_OK);
+    for (size_t k = 0; k < 60; k++) {
+        int nz = 0;
+        for (size_t i = 0; i < 50; i++) {
+            double x = v[k * 50 + i];
+            assert_true(x == 0 || x == vr);
+            nz += x != 0;
+        }
+        assert_int_equal(nz, 1);
+    }
+    free(v);
+    /* bit-serial: reassemble the integers from 3 consecutive planes */
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/v", &v, &rank, d, &err), XB_OK);
+    size_t ones = 0;
+    for (size_t k0 = 0; k0 < 60; k0 += 3)
+        for (size_t i = 0; i < 50; i++) {
+            unsigned x = 0;
+            for (size_t b = 0; b < 3; b++) {
+                double y = v[(k0 + b) * 50 + i];
+                assert_true(y == 0 || y == vr);
+                x |= (unsigned)(y != 0) << b;
+            }
+            assert_true(x < 8);
+            ones += x == 7;
+        }
+    assert_true(ones > 0); /* all 3 bits set happens (1/8 of 1000 integers) */
+    free(v);
+    /* sparse: 3000 entries, density 0.3 -> 900 +- 5 sigma (sigma ~ 25) */
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00002/mvm/v", &v, &rank, d, &err), XB_OK);
+    size_t nz = 0;
+    for (size_t k = 0; k < 3000; k++) {
+        assert_true(v[k] >= 0 && v[k] <= vr);
+        nz += v[k] != 0;
+    }
+    assert_true(nz > 775 && nz < 1025);
+    free(v);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_stored_equals_direct_spice),
         cmocka_unit_test(test_failed_point_recorded),
         cmocka_unit_test(test_auto_check_and_monte_carlo),
+        cmocka_unit_test(test_input_statistics),
         cmocka_unit_test(test_sigkill_leaves_readable_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,7 +34,7 @@ static gsl_rng *rng_for(uint64_t seed, uint64_t stream)
     return r;
 }
 
-static void random_inputs(const xb_char_point *P, gsl_rng *r, xb_matrix *v)
+static void random_inputs(const xb_char_point *P, gsl_rng *r, xb_matrix *v, unsigned long *xs)
 {
     const double vr = P->array.v_read_volt;
     for (size_t k = 0; k < v->rows; k++) {
@@ -50,11 +50,12 @@ static void random_inputs(const xb_char_point *P, gsl_rng *r, xb_matrix *v)
             break;
         }
         case XB_CHAR_INPUT_BITSERIAL: {
-            /* one bit-plane of a bit_levels-bit input: each row at 0 or v_read, with the
-             * bit-plane weight 2^b / (2^bits - 1) folded into the amplitude (DAC levels) */
-            unsigned long levels = (1ul << P->bit_levels) - 1;
-            for (size_t i = 0; i < v->cols; i++)
-                row[i] = vr * (double)gsl_rng_uniform_int(r, levels + 1) / (double)levels;
+            /* bit-serial: random integers x_i of bit_levels bits, applied one bit-plane per
+             * vector (LSB first) as 0 or v_read; new integers every bit_levels vectors */
+            const size_t b = (size_t)P->bit_levels, plane = k % b;
+            if (plane == 0)
+                for (size_t i = 0; i < v->cols; i++) xs[i] = gsl_rng_uniform_int(r, 1ul << b);
+            for (size_t i = 0; i < v->cols; i++) row[i] = ((xs[i] >> plane) & 1ul) ? vr : 0.0;
             break;
         }
         case XB_CHAR_INPUT_UNIFORM:
@@ -312,8 +313,9 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     xb_matrix *g0 = xb_matrix_new(R, C), *v0 = xb_matrix_new(K, R);
     gsl_rng *rg = NULL, *rv = NULL;
     char *deck = NULL;
+    unsigned long *xs = malloc(R * sizeof *xs); /* bit-serial integers */
     if (!gt_all || !g_all || !v_all || !ic_all || !ii_all || !e_out || !e_tot || !gt || !gp || !v || !ic ||
-        !ii || !g0 || !v0) {
+        !ii || !g0 || !v0 || !xs) {
         rc = xb_errorf(err, XB_ERUNTIME, "point %s: out of memory", P->name);
         goto done;
     }
@@ -330,7 +332,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
             pv.seed = P->seed + 1000003ULL * (s + 1) + m; /* variability realisation (s, m) */
             rc = xb_netlist_program(&pv, gt, gp, err);
             if (rc) break;
-            random_inputs(P, rv, v);
+            random_inputs(P, rv, v, xs);
             rc = xb_netlist_mvm_ideal(gp, v, ii, err);
             if (!rc) rc = solve_static(P, eo, p, gp, v, ic, P->use_native, err);
             if (rc) {
@@ -440,6 +442,7 @@ done:
     gsl_rng_free(rg);
     gsl_rng_free(rv);
     free(deck);
+    free(xs);
     free(gt_all);
     free(g_all);
     free(v_all);
