@@ -414,6 +414,37 @@ static void test_spice_16x16(void **state)
     compare_spice(&p, 2, 1, 410, 1e-6);
 }
 
+/* harsh operating points: strong sinh nonlinearity, steep selector, access transistor in
+ * saturation with channel-length modulation, large wire drops */
+static void test_spice_harsh(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = 6;
+    p.cols = 5;
+    p.v_read_volt = 1.0; /* V/V0 = 4 */
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 20;
+    compare_spice(&p, 2, 1, 600, 1e-6);
+    p.cell = XB_CELL_1S1R;
+    p.sel_vs_volt = 0.05;
+    p.v_read_volt = 0.5;
+    compare_spice(&p, 2, 1, 601, 1e-6);
+    p.cell = XB_CELL_1T1R;
+    p.v_gate_volt = 0.7; /* V_GS - V_T = 0.3 V: saturates at moderate V_DS */
+    p.nmos_lambda_per_v = 0.05;
+    p.nmos_w_over_l = 0.5;
+    compare_spice(&p, 2, 1, 602, 1e-6);
+    xb_array_params_default(&p, XB_DEVICE_PCM);
+    p.rows = 5;
+    p.cols = 6;
+    p.cell = XB_CELL_1S1R;
+    p.r_wire_row_ohm = 50;
+    p.r_wire_col_ohm = 30;
+    p.r_sense_ohm = 200;
+    p.v_read_volt = 0.4;
+    compare_spice(&p, 2, 1, 603, 1e-6);
+}
+
 /* K vectors in blocks equal K single solves; stats say one factorization (linear) */
 static void test_multi_vector(void **state)
 {
@@ -600,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_spice_all_modes),
         cmocka_unit_test(test_spice_shorts),
         cmocka_unit_test(test_spice_16x16),
+        cmocka_unit_test(test_spice_harsh),
         cmocka_unit_test(test_cell_voltages_spice),
         cmocka_unit_test(test_engine_mvm_spice),
     };
