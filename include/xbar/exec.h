@@ -143,6 +143,10 @@ void xb_tile_engine_ideal(xb_tile_engine *e);
 /* Every tile MVM solved by the native exact engine (xb_engine_native_*): wires,
  * driver/sense resistances, cells and device read nonlinearity. */
 void xb_tile_engine_native(xb_tile_engine *e);
+/* Every tile MVM solved by ngspice (xb_engine_mvm_spice, one batched analysis per call);
+ * o (engine.h options, NULL = defaults) must outlive the engine. */
+struct xb_engine_opts;
+void xb_tile_engine_spice(xb_tile_engine *e, const struct xb_engine_opts *o);
 
 /* ------------------------------------------------------------------ executor */
 /* Energy and timing parameters (defaults and their sources: xb_exec_config_default,

@@ -21,12 +21,13 @@ static const char k_help[] =
     "\n"
     "options:\n"
     "  --network FILE         network file (required)\n"
-    "  --engine E             ideal | tiled-ideal | native       [tiled-ideal]\n"
+    "  --engine E             ideal | tiled-ideal | native | spice [tiled-ideal]\n"
     "                         ideal: float network (OpenBLAS); tiled-ideal: tiles with exact\n"
-    "                         I = V G; native: every tile MVM solved by the native circuit engine\n"
+    "                         I = V G; native: every tile MVM solved by the native circuit engine;\n"
+    "                         spice: every tile MVM solved by ngspice (needs --limit)\n"
     "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
     "  --limit N              first N test images              [all 10000]\n"
-    "  --calib N              calibration images (from the training set) [256]\n"
+    "  --calib N              calibration images (from the training set) [256; spice 32]\n"
     "  --batch N              images per forward pass          [500]\n"
     "  --tile-rows R          array rows (inputs per tile)     [64]\n"
     "  --tile-cols C          array columns, even: C/2 weights per tile [64]\n"
@@ -46,8 +47,9 @@ static const char k_help[] =
     "  --v-read, --g-min, --g-max, --v-gate, --seed, --var-program, --stuck-on, --stuck-off\n"
     "  (see 'xbar netlist --help')\n";
 
-typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE } engine_kind;
-static const char *const k_engines[] = {"ideal", "tiled-ideal", "native"};
+typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE, ENG_SPICE } engine_kind;
+static const char *const k_engines[] = {"ideal", "tiled-ideal", "native", "spice"};
+#define N_ENGINES 4
 
 extern void openblas_set_num_threads(int num_threads);
 
@@ -103,7 +105,7 @@ int xb_cmd_run(int argc, char **argv)
     }
     const char *net_path = NULL, *dir = NULL, *json_path = NULL;
     engine_kind ek = ENG_TILED_IDEAL;
-    size_t limit = 0, calib_n = 256, batch = 500, threads = 0;
+    size_t limit = 0, calib_n = 0, batch = 500, threads = 0;
     xb_exec_config cfg;
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
     xb_array_params *p = &cfg.array;
@@ -129,8 +131,9 @@ int xb_cmd_run(int argc, char **argv)
         } else if (!strcmp(flag, "--engine")) {
             if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
             size_t e = 0;
-            while (e < 3 && strcmp(v, k_engines[e])) e++;
-            if (e == 3) return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native)", v);
+            while (e < N_ENGINES && strcmp(v, k_engines[e])) e++;
+            if (e == N_ENGINES)
+                return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native, spice)", v);
             ek = (engine_kind)e;
         } else if (!strcmp(flag, "--limit") || !strcmp(flag, "--calib") || !strcmp(flag, "--batch") ||
                    !strcmp(flag, "--tile-rows") || !strcmp(flag, "--tile-cols") || !strcmp(flag, "--dac-bits") ||
@@ -172,6 +175,10 @@ int xb_cmd_run(int argc, char **argv)
 #undef VAL
     }
     if (!net_path) return xb_cli_usage_error("run", "--network: required");
+    if (ek == ENG_SPICE && limit == 0)
+        return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
+    if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
+    if (ek == ENG_SPICE && limit > batch) batch = limit; /* one analysis per tile for all images */
     if (xb_exec_config_check(&cfg, &err)) return xb_cli_usage_error("run", "%s", err.msg);
     if (threads) openblas_set_num_threads((int)threads);
 
@@ -207,7 +214,8 @@ int xb_cmd_run(int argc, char **argv)
     if (ek != ENG_IDEAL) {
         xb_tile_engine eng;
         if (ek == ENG_TILED_IDEAL) xb_tile_engine_ideal(&eng);
-        else xb_tile_engine_native(&eng);
+        else if (ek == ENG_NATIVE) xb_tile_engine_native(&eng);
+        else xb_tile_engine_spice(&eng, NULL);
         if (!(analog = alloc_acts(net, batch))) {
             rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
             goto out;

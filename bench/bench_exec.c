@@ -1,0 +1,174 @@
+/* bench_exec: executor speed and engine agreement, measured side by side in one run.
+ *
+ *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice]
+ *
+ * 1. Speed on N test images (default 10000): the ideal float network vs the tiled
+ *    executor with exact tiles (tiled-ideal) and with native circuit tiles (linear
+ *    device, 64x64, so one factorization per tile); ratios to ideal.
+ * 2. Agreement on M images (default 200) with 32x32 tiles and the RRAM device, same
+ *    programmed conductances: native vs tiled-ideal, and with --spice, spice vs native:
+ *    accuracies and per-layer relative L2 between the engines (the model engine joins
+ *    this table when the fit stage provides it). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbar/exec.h"
+
+typedef struct {
+    const char *name;
+    xb_tile_engine eng;
+    float **acts;
+    double seconds, acc;
+} run_t;
+
+static float **acts_new(const xb_network *net, size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    for (size_t k = 0; k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    return a;
+}
+
+static void acts_free(float **a, size_t nl)
+{
+    if (!a) return;
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+}
+
+static int die(const xb_error *e)
+{
+    fprintf(stderr, "bench_exec: %s\n", e->msg);
+    return 1;
+}
+
+/* Calibrate on cal, run on test (in batches of B), time the forward passes only. */
+static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r, const xb_dataset *cal,
+                      const xb_dataset *test, size_t n, size_t B, xb_error *err)
+{
+    xb_exec *ex = NULL;
+    int rc = xb_exec_new(net, cfg, &r->eng, &ex, err);
+    if (!rc) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
+    size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
+    float **tmp = acts_new(net, B);
+    double t = 0;
+    size_t ok = 0;
+    for (size_t s0 = 0; !rc && s0 < n; s0 += B) {
+        size_t nb = n - s0 < B ? n - s0 : B;
+        double t0 = xb_now_s();
+        rc = xb_exec_forward(ex, test->images + s0 * in, nb, tmp, err);
+        t += xb_now_s() - t0;
+        ok += (size_t)llround(xb_exec_top1(tmp[nl - 1], nb, nc, test->labels + s0) * (double)nb);
+        for (size_t k = 0; !rc && r->acts && k < nl; k++) {
+            size_t sz = xb_layer_out_size(xb_network_layer(net, k));
+            memcpy(r->acts[k] + s0 * sz, tmp[k], nb * sz * sizeof(float));
+        }
+    }
+    acts_free(tmp, nl);
+    xb_exec_free(ex);
+    r->seconds = t;
+    r->acc = n ? (double)ok / (double)n : 0;
+    return rc;
+}
+
+static double rel_l2(const float *a, const float *ref, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        s += (double)ref[i] * ref[i];
+    }
+    return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+int main(int argc, char **argv)
+{
+    const char *net_path = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
+    size_t n_images = 10000, n_circ = 200;
+    int spice = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--network") && i + 1 < argc) net_path = argv[++i];
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_images = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--circuit-images") && i + 1 < argc) n_circ = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--spice")) spice = 1;
+        else {
+            fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice]\n");
+            return 2;
+        }
+    }
+    xb_error err;
+    xb_network *net = NULL;
+    xb_dataset *test = NULL, *cal = NULL;
+    if (xb_network_read(net_path, &net, &err)) return die(&err);
+    if (xb_dataset_load_fmnist(NULL, 0, n_images, &test, &err)) return die(&err);
+    if (xb_dataset_load_fmnist(NULL, 1, 256, &cal, &err)) return die(&err);
+    n_images = test->n;
+    const size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
+
+    /* ---- 1. speed ---- */
+    float **ia = acts_new(net, 500);
+    double t_ideal = 0;
+    size_t ok = 0;
+    for (size_t s0 = 0; s0 < n_images; s0 += 500) {
+        size_t nb = n_images - s0 < 500 ? n_images - s0 : 500;
+        double t0 = xb_now_s();
+        if (xb_network_forward(net, test->images + s0 * in, nb, ia, &err)) return die(&err);
+        t_ideal += xb_now_s() - t0;
+        ok += (size_t)llround(xb_exec_top1(ia[nl - 1], nb, nc, test->labels + s0) * (double)nb);
+    }
+    acts_free(ia, nl);
+    printf("speed, %zu images, %s\n", n_images, net_path);
+    printf("  %-28s %10s %10s %10s\n", "engine", "seconds", "x ideal", "accuracy");
+    printf("  %-28s %10.3f %10.1f %9.2f%%\n", "ideal (float, sgemm)", t_ideal, 1.0, 100.0 * ok / n_images);
+    xb_exec_config cfg;
+    xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
+    run_t runs[2] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0}, {"native 64x64 linear", {0}, NULL, 0, 0}};
+    xb_tile_engine_ideal(&runs[0].eng);
+    xb_tile_engine_native(&runs[1].eng);
+    for (int r = 0; r < 2; r++) {
+        if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);
+        printf("  %-28s %10.3f %10.1f %9.2f%%\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
+               100 * runs[r].acc);
+    }
+    fflush(stdout);
+
+    /* ---- 2. agreement on circuit engines ---- */
+    if (n_circ > n_images) n_circ = n_images;
+    xb_exec_config c32;
+    xb_exec_config_default(&c32, XB_DEVICE_RRAM);
+    c32.tile_rows = c32.tile_cols = 32;
+    xb_dataset cal32 = *cal;
+    cal32.n = 32; /* spice calibrates through ngspice too: keep it small, the same for all */
+    run_t cr[3] = {{"tiled-ideal", {0}, NULL, 0, 0}, {"native", {0}, NULL, 0, 0}, {"spice", {0}, NULL, 0, 0}};
+    xb_tile_engine_ideal(&cr[0].eng);
+    xb_tile_engine_native(&cr[1].eng);
+    xb_tile_engine_spice(&cr[2].eng, NULL);
+    int n_eng = spice ? 3 : 2;
+    printf("\nagreement, %zu images, RRAM 32x32 tiles, DAC/ADC 8 bit, calibration on 32 images\n", n_circ);
+    printf("  %-14s %10s %10s\n", "engine", "seconds", "accuracy");
+    for (int r = 0; r < n_eng; r++) {
+        cr[r].acts = acts_new(net, n_circ);
+        if (run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
+        printf("  %-14s %10.2f %9.2f%%\n", cr[r].name, cr[r].seconds, 100 * cr[r].acc);
+        fflush(stdout);
+    }
+    printf("  per-layer relative L2:\n  %-6s %-9s %18s", "layer", "type", "native/tiled-ideal");
+    if (spice) printf(" %14s", "spice/native");
+    printf("\n");
+    for (size_t k = 0; k < nl; k++) {
+        const xb_layer *l = xb_network_layer(net, k);
+        size_t sz = n_circ * xb_layer_out_size(l);
+        printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), rel_l2(cr[1].acts[k], cr[0].acts[k], sz));
+        if (spice) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[1].acts[k], sz));
+        printf("\n");
+    }
+    if (spice)
+        printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[2].acc - cr[1].acc));
+    for (int r = 0; r < 3; r++) acts_free(cr[r].acts, nl);
+    xb_dataset_free(test);
+    xb_dataset_free(cal);
+    xb_network_free(net);
+    return 0;
+}
