@@ -200,6 +200,30 @@ static void point_child(const xb_campaign *c, size_t k, const char *out, const x
     _exit(rc ? 3 : 0);
 }
 
+/* Make sure the results file can grow by `bytes` before HDF5 writes into it: a write that
+ * fails inside H5Ocopy (full disk, RLIMIT_FSIZE) crashes libhdf5 1.10.8 (segfault in its
+ * cleanup), losing the run; found by tests/test_fault.c.  The blocks are allocated, then
+ * released (the file keeps its size). */
+static int reserve_space(const char *out, off_t bytes, xb_error *err)
+{
+    int fd = open(out, O_WRONLY);
+    if (fd < 0) return xb_errorf(err, XB_ERUNTIME, "%s: cannot open for writing: %s", out, strerror(errno));
+    struct stat sb;
+    int rc = XB_OK;
+    if (fstat(fd, &sb) != 0) {
+        rc = xb_errorf(err, XB_ERUNTIME, "%s: %s", out, strerror(errno));
+    } else {
+        int e = posix_fallocate(fd, sb.st_size, bytes);
+        if (e && e != EOPNOTSUPP && e != EINVAL)
+            rc = xb_errorf(err, XB_ERUNTIME, "%s: no room to store another point (%s); the finished points are kept",
+                           out, strerror(e));
+        if (ftruncate(fd, sb.st_size) != 0 && !rc)
+            rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot restore the file size: %s", out, strerror(errno));
+    }
+    close(fd);
+    return rc;
+}
+
 /* Parent: move the finished point from its scratch file into the results file. */
 static int collect_point(const char *out, const xb_char_point *P, int wstatus, size_t run_number, int *point_ok,
                          char *msg, size_t msz, double *elapsed, xb_error *err)
@@ -209,8 +233,10 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     snprintf(inc, sizeof inc, "points/.incoming_%s", P->name);
     snprintf(fin, sizeof fin, "points/%s", P->name);
     hid_t f;
+    struct stat psb;
+    int rc = reserve_space(out, (stat(path, &psb) == 0 ? psb.st_size : 0) + 65536, err);
+    if (rc) return rc;
     /* a reader (xbar report, h5py) may hold the file for a moment: retry for ~10 s */
-    int rc = XB_OK;
     for (int attempt = 0; attempt < 200; attempt++) {
         rc = xb_h5_open(out, 1, &f, err);
         if (rc == XB_OK) break;
@@ -307,6 +333,17 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
         snprintf(pth, sizeof pth, "points/%s", P->name);
         int done = 0;
         if (xb_h5_exists(f, pth)) {
+            /* the point of that name must be this configuration */
+            char *key = NULL;
+            if (xb_h5_attr_get_string(f, pth, "key", &key, NULL) == XB_OK && strcmp(key, P->key) != 0) {
+                free(key);
+                rc = xb_errorf(err, XB_EINPUT,
+                               "%s:/%s: holds another configuration than this campaign's point %zu "
+                               "(file from another xbar version?); use --force to start over",
+                               out_path, pth, k);
+                break;
+            }
+            free(key);
             char *s = NULL;
             if (xb_h5_attr_get_string(f, pth, "status", &s, NULL) == XB_OK)
                 done = strcmp(s, "ok") == 0 || (strcmp(s, "failed") == 0 && !o->retry_failed);

@@ -25,7 +25,7 @@ static const char k_help[] =
     "  -q, --quiet            no progress output\n"
     "\n"
     "Progress: a bar with ETA on a terminal, one line per finished point otherwise (stderr).\n"
-    "Exit: 0 done (even with failed points; see the summary), 1 runtime failure, 2 bad input.\n";
+    "Exit: 0 every point done, 1 runtime failure or failed points (kept in FILE), 2 bad input.\n";
 
 typedef struct {
     int tty;
@@ -147,5 +147,12 @@ int xb_cmd_characterize(int argc, char **argv)
     if (!quiet)
         fprintf(stderr, "xbar characterize: %s: %zu points, %zu skipped (already done), %zu computed, %zu failed\n", out,
                 st.total, st.skipped, st.ran, st.failed);
+    /* Failed points are kept in the file (status = failed, with their error) and the other
+     * points completed, but the run did not produce everything: exit 1 (issue 9). */
+    if (st.failed) {
+        xb_errorf(&err, XB_ERUNTIME, "%s: %zu of %zu points failed this run (recorded with status=failed and "
+                  "their error; --retry-failed recomputes them)", out, st.failed, st.ran);
+        return xb_cli_fail("characterize", &err);
+    }
     return 0;
 }
