@@ -480,6 +480,23 @@ static void test_multi_vector(void **state)
     }
     xb_engine_native_get_stats(e, &st);
     assert_int_equal(st.factorizations, 1); /* still the one factorization */
+    assert_true(st.linear);
+    xb_engine_native_free(e);
+    /* the ECRAM channel reads ohmic (gate floating): also one factorization */
+    p.device = XB_DEVICE_ECRAM;
+    assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
+    assert_int_equal(xb_engine_native_mvm(e, v, i, &err), XB_OK);
+    xb_engine_native_get_stats(e, &st);
+    assert_true(st.linear);
+    assert_int_equal(st.factorizations, 1);
+    xb_engine_native_free(e);
+    /* RRAM is not */
+    p.device = XB_DEVICE_RRAM;
+    assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
+    assert_int_equal(xb_engine_native_mvm(e, v, i, &err), XB_OK);
+    xb_engine_native_get_stats(e, &st);
+    assert_false(st.linear);
+    assert_true(st.last_kcl_rel <= 1e-9);
     xb_engine_native_free(e);
     xb_matrix_free(g);
     xb_matrix_free(v);

@@ -211,13 +211,13 @@ int nv_circuit_build(const xb_array_params *p, const xb_matrix *g, int symmetric
         }
     }
     /* Cells */
-    int linear_dev = p->device == XB_DEVICE_LINEAR;
     for (size_t i = 0; i < R; i++) {
         for (size_t j = 0; j < C; j++) {
             size_t q = i * C + j;
             double gij = g->data[q];
             int32_t rn = c->cell_r[q], cn = c->cell_c[q];
-            int dev_kind = linear_dev ? NV_RES : NV_DEV;
+            /* ohmic devices (linear, ECRAM channel: V0 = 0 in netlist.h) are plain conductances */
+            int dev_kind = xb_device_v0_volt(p, gij) > 0 ? NV_DEV : NV_RES;
             if (p->cell == XB_CELL_1R) {
                 c->cell_el[q] = c->n_el;
                 if (add_el(&b, dev_kind, rn, cn, gij)) goto oom;
