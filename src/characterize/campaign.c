@@ -30,7 +30,9 @@ static const char *const k_schemes[] = {"mvm", "float", "v2", "v3", NULL}; /* xb
 
 #define BIG 1e300
 /* Order matters: the sweep's cartesian product runs over list keys in this order, the
- * last one fastest; `device` comes first because it resets the device defaults. */
+ * last one fastest; size first, so that a partial run covers every configuration of the
+ * small arrays before the large ones.  (The device is applied first in build_points
+ * because it resets the device defaults.) */
 static const key_desc k_keys[] = {
     {"campaign", "name", K_STR, 0, 0, 0, 0, NULL},
     {"campaign", "description", K_STR, 0, 0, 0, 0, NULL},
@@ -40,8 +42,8 @@ static const key_desc k_keys[] = {
     {"campaign", "auto_native_above", K_SIZE, 0, 0, 1e6, 0, NULL},
     {"campaign", "auto_spice_check", K_DOUBLE, 0, 0, 1, 0, NULL},
     {"campaign", "auto_spice_max", K_SIZE, 0, 1, 1e6, 0, NULL},
-    {"array", "device", K_ENUM, 1, 0, 0, 0, k_devices},
     {"array", "size", K_DIMS, 1, 1, 65536, 0, NULL},
+    {"array", "device", K_ENUM, 1, 0, 0, 0, k_devices},
     {"array", "cell", K_ENUM, 1, 0, 0, 0, k_cells},
     {"array", "r_wire_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
     {"array", "r_wire_row_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
