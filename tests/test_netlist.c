@@ -374,6 +374,108 @@ static void test_diff_combine(void **state)
     xb_matrix_free(o);
 }
 
+
+/* Dynamic ECRAM array with its gate lines: pulses on gate line 0 program only row 0's cell;
+ * row 1 (gate at the channel potential) holds its state; the sense current of the final read
+ * equals the channel law at the simulated states. */
+static void test_dynamic_ecram_gate_lines(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_ECRAM);
+    p.rows = 2;
+    p.cols = 1;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = p.r_driver_ohm = p.r_sense_ohm = 0;
+    p.c_wire_farad = 0;
+    xb_matrix *x0 = xb_matrix_new(2, 1);
+    x0->data[0] = 0.4;
+    x0->data[1] = 0.3;
+    xb_netlist *n;
+    xb_error err;
+    assert_int_equal(xb_netlist_dynamic_new(&p, x0, &n, &err), XB_OK);
+    /* sources: in0, gl0, in1, gl1 */
+    assert_int_equal(xb_netlist_n_sources(n), 4);
+    assert_int_equal(xb_netlist_n_outputs(n), 1 + 2);
+    assert_string_equal(xb_netlist_outputs(n)[1], "v(xg0_0.x)");
+    const xb_netlist_source *s = xb_netlist_sources(n);
+    char deck[16384];
+    size_t len = (size_t)snprintf(deck, sizeof deck, "%s", xb_netlist_body(n));
+    for (size_t k = 0; k < 4; k++) {
+        const char *wave;
+        if (strncmp(s[k].name, "in", 2) == 0) /* rows: 0 V while programming, 0.1 V read from 200 ns */
+            wave = "PWL(0 0 200n 0 200.1n 0.1 300n 0.1)";
+        else if (strcmp(s[k].name, "gl0") == 0) /* three +1 V 10 ns pulses, then at V_ch of the read */
+            wave = "PWL(0 0 10n 0 10.1n 1 20.1n 1 20.2n 0 50n 0 50.1n 1 60.1n 1 60.2n 0 90n 0 90.1n 1 "
+                   "100.1n 1 100.2n 0 200n 0 200.1n 0.05 300n 0.05)";
+        else
+            wave = "PWL(0 0 200n 0 200.1n 0.05 300n 0.05)";
+        len += (size_t)snprintf(deck + len, sizeof deck - len, "V%s %s %s %s\n", s[k].name, s[k].node_pos,
+                                s[k].node_neg, wave);
+    }
+    double *d;
+    size_t nr, nc;
+    assert_int_equal(xb_spice_ref_run(g_dir, "dyn_ecram", deck, ".tran 0.5n 300n", "i(vs0) v(xg0_0.x) v(xg1_0.x)",
+                                      &d, &nr, &nc), 0);
+    assert_int_equal(nc, 4);
+    double *last = d + (nr - 1) * nc;
+    assert_true(last[2] > 0.4 + 2.5e-3);              /* three potentiation steps of ~1e-3 */
+    assert_rel(last[3], 0.3, 1e-9, "row 1 holds");    /* its gate line never moved off V_ch */
+    double want = 0.1 * (1e-6 + 9e-6 * last[2]) + 0.1 * (1e-6 + 9e-6 * last[3]);
+    assert_rel(last[1], want, 1e-6, "read current from the states");
+    free(d);
+    xb_netlist_free(n);
+    xb_matrix_free(x0);
+}
+
+/* Dynamic RRAM 1x2 array with wires and capacitance: a SET pulse on the row shrinks both
+ * gaps; the d2d spread gives per-cell parameters that are reproducible for a seed. */
+static void test_dynamic_rram_d2d(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = 1;
+    p.cols = 2;
+    p.var_d2d = 1;
+    p.seed = 5;
+    p.r_driver_ohm = 0; /* with a driver resistance the first cell to SET starves the other */
+    xb_matrix *x0 = xb_matrix_new(1, 2);
+    x0->data[0] = x0->data[1] = 1.7;
+    xb_netlist *n, *n2;
+    xb_error err;
+    assert_int_equal(xb_netlist_dynamic_new(&p, x0, &n, &err), XB_OK);
+    assert_int_equal(xb_netlist_dynamic_new(&p, x0, &n2, &err), XB_OK);
+    assert_string_equal(xb_netlist_body(n), xb_netlist_body(n2));
+    xb_netlist_free(n2);
+    assert_non_null(strstr(xb_netlist_body(n), "\nCr0_1 "));
+    assert_non_null(strstr(xb_netlist_body(n), "\nCc0_1 "));
+    /* the two cells got different vel0 samples */
+    const char *b = xb_netlist_body(n);
+    const char *c0 = strstr(b, "Xg0_0 "), *c1 = strstr(b, "Xg0_1 ");
+    assert_non_null(c0);
+    assert_non_null(c1);
+    assert_true(strtod(strstr(c0, "vel0=") + 5, NULL) != strtod(strstr(c1, "vel0=") + 5, NULL));
+    char deck[16384];
+    const xb_netlist_source *s = xb_netlist_sources(n);
+    snprintf(deck, sizeof deck, "%sV%s %s %s PWL(0 0.1 1u 0.1 1.01u 1.6 11u 1.6 11.01u 0.1 12u 0.1)\n",
+             xb_netlist_body(n), s[0].name, s[0].node_pos, s[0].node_neg);
+    double *d;
+    size_t nr, nc;
+    assert_int_equal(xb_spice_ref_run(g_dir, "dyn_rram", deck, ".tran 10n 12u", "v(xg0_0.gap) v(xg0_1.gap)", &d,
+                                      &nr, &nc), 0);
+    assert_true(d[1] > 1.69 && d[2] > 1.69);
+    assert_true(d[(nr - 1) * nc + 1] < 0.25 && d[(nr - 1) * nc + 2] < 0.25);
+    /* the cells' own parameter samples: they cross 1 nm at different times */
+    double t_cross[2] = {0, 0};
+    for (size_t k = 0; k < nr; k++)
+        for (int c = 0; c < 2; c++)
+            if (t_cross[c] == 0 && d[k * nc + 1 + c] < 1.0) t_cross[c] = d[k * nc];
+    assert_true(t_cross[0] > 0 && t_cross[1] > 0 && t_cross[0] != t_cross[1]);
+    free(d);
+    xb_netlist_free(n);
+    p.device = XB_DEVICE_LINEAR;
+    assert_int_equal(xb_netlist_dynamic_new(&p, x0, &n, &err), XB_EINPUT);
+    xb_matrix_free(x0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_sneak_2x2),    cmocka_unit_test(test_rram_cells),
         cmocka_unit_test(test_access_cells), cmocka_unit_test(test_variability),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_diff_combine),
+        cmocka_unit_test(test_dynamic_ecram_gate_lines), cmocka_unit_test(test_dynamic_rram_d2d),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

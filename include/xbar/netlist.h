@@ -174,6 +174,17 @@ int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist 
 int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme,
                         size_t sel_row, size_t sel_col, xb_netlist **out, xb_error *err);
 
+/* Dynamic (transient programming) array: every cell is the device's dynamic subcircuit
+ * (rram_dyn / pcm_dyn / ecram_dyn) with its own parameter sample (var_d2d, per cell index
+ * i*cols+j) and initial state state0 (rows x cols, model units: RRAM gap in nm, PCM
+ * crystalline fraction, ECRAM x in [0,1]); wire capacitance c_wire_farad to ground at
+ * every wire node.  Sources for the caller to drive (PWL in a .tran): rows "in<i>", and
+ * the gate lines "gl<i>" (node gl<i>) of 1T1R access transistors or of ECRAM cells (the
+ * ECRAM gate terminal of every cell of row i is on gl<i>; ECRAM needs cell 1r).  Outputs:
+ * the cols sense currents "i(vs<j>)", then the rows*cols states "v(xg<i>_<j>.gap|c|x)". */
+int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb_netlist **out,
+                           xb_error *err);
+
 /* Circuit body: title-less element list with the .include/.model lines it needs, no
  * analysis card, no .end. */
 const char *xb_netlist_body(const xb_netlist *n);

@@ -146,9 +146,11 @@ typedef struct {
     const double *col_bias;
     /* per row gate line voltage (1T1R) */
     const double *gate_volt;
+    /* dynamic (transient) array: initial states, NULL for the static read circuit */
+    const xb_matrix *state0;
 } drive_plan;
 
-static void emit_header(FILE *f, const xb_array_params *p)
+static void emit_header(FILE *f, const xb_array_params *p, int dynamic)
 {
     const char *dir = xb_netlist_models_dir();
     fprintf(f, "* xbar crossbar %zux%zu device=%s cell=%s r_wire_row=%.17g r_wire_col=%.17g "
@@ -157,6 +159,7 @@ static void emit_header(FILE *f, const xb_array_params *p)
             p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm, p->v_read_volt);
     if (p->device == XB_DEVICE_RRAM) fprintf(f, ".include %s/rram.lib\n", dir);
     if (p->device == XB_DEVICE_PCM) fprintf(f, ".include %s/pcm.lib\n", dir);
+    if (dynamic && p->device == XB_DEVICE_ECRAM) fprintf(f, ".include %s/ecram.lib\n", dir);
     if (p->cell == XB_CELL_1S1R) fprintf(f, ".include %s/selector.lib\n", dir);
     if (p->cell == XB_CELL_1T1R)
         /* Level-1 access NMOS; is=0 removes the junction saturation current so only the
@@ -190,6 +193,25 @@ static void emit_device(FILE *f, const xb_array_params *p, size_t i, size_t j, d
     }
 }
 
+/* Dynamic cell (i,j) from a to b: the device's dynamic subcircuit with its own d2d sample
+ * and initial state; ECRAM's gate is the row's gate line gl<i>. */
+static int emit_dynamic(FILE *f, const xb_array_params *p, size_t i, size_t j, double state,
+                        const char *a, const char *b, xb_error *err)
+{
+    static const char *const state_name[] = {[XB_DEVICE_RRAM] = "gini", [XB_DEVICE_PCM] = "c0",
+                                             [XB_DEVICE_ECRAM] = "x0"};
+    char ov[64], *inst = NULL;
+    snprintf(ov, sizeof ov, "%s=%.17g", state_name[p->device], state);
+    int rc = xb_netlist_dyn_instance(p, i * p->cols + j, ov, &inst, err);
+    if (rc) return rc;
+    if (p->device == XB_DEVICE_ECRAM)
+        fprintf(f, "Xg%zu_%zu %s %s gl%zu ecram_dyn %s\n", i, j, a, b, i, inst);
+    else
+        fprintf(f, "Xg%zu_%zu %s %s %s %s\n", i, j, a, b, xb_netlist_dyn_subckt(p->device), inst);
+    free(inst);
+    return XB_OK;
+}
+
 static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix *g,
                        const drive_plan *d, xb_error *err)
 {
@@ -198,7 +220,7 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
     FILE *f = open_memstream(&buf, &len);
     if (!f) return xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
     char a[64], b[64], c[64];
-    emit_header(f, p);
+    emit_header(f, p, d->state0 != NULL);
 
     /* rows: source node, driver, wire segments */
     for (size_t i = 0; i < p->rows; i++) {
@@ -224,10 +246,35 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
                 row_node(p, i, k + 1, b, sizeof b);
                 fprintf(f, "Rr%zu_%zu %s %s %.17g\n", i, k, a, b, p->r_wire_row_ohm);
             }
-        if (p->cell == XB_CELL_1T1R) fprintf(f, "Vgl%zu gl%zu 0 DC %.17g\n", i, i, d->gate_volt[i]);
+        if (p->cell == XB_CELL_1T1R || (d->state0 && p->device == XB_DEVICE_ECRAM)) {
+            char gl[32], name[32];
+            snprintf(gl, sizeof gl, "gl%zu", i);
+            snprintf(name, sizeof name, "gl%zu", i);
+            if (d->state0) { /* the caller drives the gate lines of a transient */
+                if (add_source(n, name, gl, "0")) goto oom;
+            } else {
+                fprintf(f, "Vgl%zu gl%zu 0 DC %.17g\n", i, i, d->gate_volt[i]);
+            }
+        }
+        if (d->state0 && p->c_wire_farad > 0)
+            for (size_t k = 1; k <= p->cols; k++) {
+                /* one segment's capacitance at its cell-side node; merged nodes (r_wire = 0) get
+                 * the whole line's capacitance once */
+                if (p->r_wire_row_ohm <= 0 && k > 1) break;
+                row_node(p, i, k, a, sizeof a);
+                fprintf(f, "Cr%zu_%zu %s 0 %.17g\n", i, k, a,
+                        p->c_wire_farad * (p->r_wire_row_ohm > 0 ? 1.0 : (double)p->cols));
+            }
     }
     /* columns: wire segments, sense resistance, sense source */
     for (size_t j = 0; j < p->cols; j++) {
+        if (d->state0 && p->c_wire_farad > 0)
+            for (size_t k = 0; k < p->rows; k++) {
+                if (p->r_wire_col_ohm <= 0 && k > 0) break;
+                col_node(p, k, j, a, sizeof a);
+                fprintf(f, "Cc%zu_%zu %s 0 %.17g\n", k, j, a,
+                        p->c_wire_farad * (p->r_wire_col_ohm > 0 ? 1.0 : (double)p->rows));
+            }
         if (p->r_wire_col_ohm > 0)
             for (size_t k = 0; k < p->rows; k++) {
                 col_node(p, k, j, a, sizeof a);
@@ -258,6 +305,29 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
             double gij = g->data[i * g->cols + j];
             row_node(p, i, j + 1, a, sizeof a);
             col_node(p, i, j, b, sizeof b);
+            if (d->state0) {
+                int rc;
+                if (p->cell == XB_CELL_1R) {
+                    rc = emit_dynamic(f, p, i, j, gij, a, b, err);
+                } else {
+                    snprintf(c, sizeof c, "m%zu_%zu", i, j);
+                    if (p->cell == XB_CELL_1T1R) {
+                        rc = emit_dynamic(f, p, i, j, gij, a, c, err);
+                        fprintf(f, "Mt%zu_%zu %s gl%zu %s 0 xbnmos w=%.17gu l=1u\n", i, j, c, i, b,
+                                p->nmos_w_over_l);
+                    } else {
+                        fprintf(f, "Xs%zu_%zu %s %s sel_read is=%.17g vs=%.17g\n", i, j, a, c, p->sel_is_amp,
+                                p->sel_vs_volt);
+                        rc = emit_dynamic(f, p, i, j, gij, c, b, err);
+                    }
+                }
+                if (rc) {
+                    fclose(f);
+                    free(buf);
+                    return rc;
+                }
+                continue;
+            }
             switch (p->cell) {
             case XB_CELL_1T1R:
                 snprintf(c, sizeof c, "m%zu_%zu", i, j);
@@ -305,7 +375,7 @@ int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist 
     }
     for (size_t i = 0; i < p->rows; i++) { row_mode[i] = 1; gate[i] = p->v_gate_volt; }
     for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
-    drive_plan d = {row_mode, NULL, col_mode, NULL, gate};
+    drive_plan d = {row_mode, NULL, col_mode, NULL, gate, NULL};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -347,7 +417,7 @@ int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_sc
         col_mode[j] = j == sel_col ? 1 : (scheme == XB_READ_FLOAT ? 0 : 2);
         col_bias[j] = scheme == XB_READ_V2 ? v / 2 : 2 * v / 3;
     }
-    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate};
+    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate, NULL};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -355,6 +425,51 @@ done:
     free(row_bias);
     free(col_bias);
     free(gate);
+    if (rc) xb_netlist_free(n);
+    else *out = n;
+    return rc;
+}
+
+int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb_netlist **out,
+                           xb_error *err)
+{
+    *out = NULL;
+    int rc = xb_array_params_check(p, err);
+    if (rc) return rc;
+    if (!xb_netlist_dyn_subckt(p->device))
+        return xb_errorf(err, XB_EINPUT, "--device: %s has no dynamic model (rram, pcm, ecram)",
+                         xb_device_name(p->device));
+    if (p->device == XB_DEVICE_ECRAM && p->cell != XB_CELL_1R)
+        return xb_errorf(err, XB_EINPUT, "--cell: ECRAM is a 3-terminal cell with its own gate line; use 1r");
+    if (!state0 || state0->rows != p->rows || state0->cols != p->cols)
+        return xb_errorf(err, XB_EINPUT, "initial-state matrix is %zux%zu, array is %zux%zu",
+                         state0 ? state0->rows : 0, state0 ? state0->cols : 0, p->rows, p->cols);
+    for (size_t k = 0; k < p->rows * p->cols; k++)
+        if (!isfinite(state0->data[k]))
+            return xb_errorf(err, XB_EINPUT, "initial state (%zu,%zu) is not finite", k / p->cols + 1,
+                             k % p->cols + 1);
+    xb_netlist *n = calloc(1, sizeof *n);
+    int *row_mode = malloc(p->rows * sizeof *row_mode);
+    int *col_mode = malloc(p->cols * sizeof *col_mode);
+    if (!n || !row_mode || !col_mode) {
+        rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < p->rows; i++) row_mode[i] = 1;
+    for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
+    drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0};
+    rc = write_array(n, p, state0, &d, err);
+    /* state vectors after the column currents */
+    static const char *const st[] = {[XB_DEVICE_RRAM] = "gap", [XB_DEVICE_PCM] = "c", [XB_DEVICE_ECRAM] = "x"};
+    for (size_t i = 0; !rc && i < p->rows; i++)
+        for (size_t j = 0; !rc && j < p->cols; j++) {
+            char q[64];
+            snprintf(q, sizeof q, "v(xg%zu_%zu.%s)", i, j, st[p->device]);
+            if (add_output(n, q)) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+        }
+done:
+    free(row_mode);
+    free(col_mode);
     if (rc) xb_netlist_free(n);
     else *out = n;
     return rc;

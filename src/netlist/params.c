@@ -132,6 +132,7 @@ static const xb_dyn_param k_dyn_params[] = {
     {XB_DEVICE_RRAM, "gamma0", 16, 0.02, "field enhancement (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "beta", 0.8, 0, "gamma reduction with gap (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "fmin", 1.4, 0, "minimum switching field 1.4e9 V/m, V/nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "fsm", 0.01, 0, "width of the tanh minimum-field gate, V/nm (smoothing as Maldonado et al., JAP 130, 2021; xbar choice)"},
     {XB_DEVICE_RRAM, "t0", 298, 0, "ambient, K (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "rth", 2.1e3, 0.05, "thermal resistance, K/W (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "gapmin", 0.2, 0, "gap lower bound, nm (Stanford-PKU v1.0.0)"},
