@@ -200,6 +200,7 @@ int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_
     ex->tile_p = cfg->array;
     ex->tile_p.rows = cfg->tile_rows;
     ex->tile_p.cols = cfg->tile_cols;
+    ex->tile_p.diff_pairs = 1; /* columns 2k (G+) and 2k+1 (G-): the executor's layout */
     ex->n_layers = xb_network_n_layers(net);
     ex->maps = calloc(ex->n_layers ? ex->n_layers : 1, sizeof *ex->maps);
     if (!ex->maps) {
