@@ -1,0 +1,435 @@
+/* Fault injection on `xbar characterize` (issue 9), run as a subprocess:
+ *   - a point process SIGKILLed mid-campaign, and an engine worker (the process running
+ *     libngspice) SIGKILLed mid-point;
+ *   - an ngspice non-convergence (a device model with no DC solution, via XBAR_MODELS_DIR);
+ *   - an unwritable output: a non-existent directory, a read-only directory, /dev/full;
+ *   - a full device: RLIMIT_FSIZE with SIGXFSZ ignored.
+ * Each time: the failure is reported per point, every finished point is in the file
+ * (reopened and checked: status ok and its datasets readable), the run exits non-zero
+ * with a one-line message.  The expected verdicts are the faults we inject, not xbar's
+ * own bookkeeping: which point we killed / broke is known here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "support/xb_test.h"
+#include "xbar/h5.h"
+
+/* ------------------------------------------------------------------ helpers */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Last non-empty line of s (static buffer). */
+static const char *last_line(const char *s)
+{
+    static char buf[4096];
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n') n--;
+    size_t b = n;
+    while (b && s[b - 1] != '\n') b--;
+    snprintf(buf, sizeof buf, "%.*s", (int)(n - b), s + b);
+    return buf;
+}
+
+typedef struct {
+    int drop_to_nobody;      /* root: run as uid/gid 65534 (directory permissions apply) */
+    rlim_t fsize_limit;      /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored */
+} run_opts;
+
+/* Start `xbar characterize ARGS...` with stderr to err_path; returns the pid. */
+static pid_t start_xbar(const run_opts *ro, const char *err_path, char *const args[])
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)XB_XBAR_EXE;
+    argv[n++] = "characterize";
+    for (int k = 0; args[k] && n < 31; k++) argv[n++] = args[k];
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd >= 0) dup2(fd, 2);
+        int dn = open("/dev/null", O_RDWR);
+        if (dn >= 0) {
+            dup2(dn, 0);
+            dup2(dn, 1);
+        }
+        if (ro && ro->drop_to_nobody && geteuid() == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
+        }
+        if (ro && ro->fsize_limit) {
+            signal(SIGXFSZ, SIG_IGN); /* inherited across exec: writes fail with EFBIG */
+            struct rlimit rl = {ro->fsize_limit, ro->fsize_limit};
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return -1;
+}
+
+static int run_xbar(const run_opts *ro, const char *err_path, char *const args[])
+{
+    return wait_exit(start_xbar(ro, err_path, args));
+}
+
+/* First child pid of process `pid` (Linux /proc), 0 if none. */
+static pid_t first_child(pid_t pid)
+{
+    char p[128];
+    snprintf(p, sizeof p, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    long c = 0;
+    if (fscanf(f, "%ld", &c) != 1) c = 0;
+    fclose(f);
+    return (pid_t)c;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait (up to 60 s) until path exists; 1 if it did. */
+static int wait_for_file(const char *path)
+{
+    for (int k = 0; k < 60000; k++) {
+        if (access(path, F_OK) == 0) return 1;
+        sleep_ms(1);
+    }
+    return 0;
+}
+
+static char *attr_str(hid_t f, const char *obj, const char *name)
+{
+    char *s = NULL;
+    xb_error err;
+    if (xb_h5_attr_get_string(f, obj, name, &s, &err) != XB_OK) return NULL;
+    return s;
+}
+
+/* Point `name` is in the file with status `want`; for "ok" its circuit currents are
+ * readable and finite, of the expected K x cols shape (rows*cols known from the test). */
+static void check_point(hid_t f, const char *name, const char *want, size_t cols, const char *msg_part)
+{
+    char obj[128];
+    snprintf(obj, sizeof obj, "points/%s", name);
+    assert_true(xb_h5_exists(f, obj));
+    char *st = attr_str(f, obj, "status");
+    assert_non_null(st);
+    assert_string_equal(st, want);
+    free(st);
+    if (strcmp(want, "ok") == 0) {
+        char ds[160];
+        snprintf(ds, sizeof ds, "%s/mvm/i_circuit", obj);
+        double *d = NULL;
+        int rank = 0;
+        hsize_t dims[4];
+        xb_error err;
+        assert_int_equal(xb_h5_read_doubles(f, ds, &d, &rank, dims, &err), XB_OK);
+        assert_true(rank >= 2);
+        assert_int_equal(dims[rank - 1], cols);
+        size_t n = 1;
+        for (int k = 0; k < rank; k++) n *= dims[k];
+        double mx = 0;
+        for (size_t k = 0; k < n; k++) {
+            assert_true(d[k] == d[k]);
+            if (d[k] > mx) mx = d[k];
+        }
+        assert_true(mx > 0); /* positive inputs, positive conductances: current flows */
+        free(d);
+    } else {
+        char *e = attr_str(f, obj, "error");
+        assert_non_null(e);
+        assert_null(strchr(e, '\n'));
+        if (msg_part && !strstr(e, msg_part)) fail_msg("point %s error '%s' lacks '%s'", name, e, msg_part);
+        free(e);
+    }
+}
+
+/* stderr ends with exactly one "xbar characterize: ..." error line containing `part`. */
+static void check_final_message(const char *err_path, const char *part)
+{
+    char *e = slurp(err_path);
+    const char *l = last_line(e);
+    if (strncmp(l, "xbar characterize: ", 19) != 0 || !strstr(l, part))
+        fail_msg("last stderr line '%s' lacks '%s' (stderr: %s)", l, part, e);
+    free(e);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* ------------------------------------------------------------------ tests */
+/* Point p00001 (64x64 in ngspice, ~2 s) loses its point process to SIGKILL, point p00002
+ * (48x48) loses the engine worker running libngspice; p00000 and p00003 are unaffected. */
+static void test_killed_point_and_worker(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-kill");
+    char *ini = xb_test_write_file(dir, "k.ini",
+                                   "[campaign]\nname = kill\nseed = 1\nengine = spice\nworkers = 1\n"
+                                   "[array]\nsize = 2x2, 64x64, 48x48, 3x3\n"
+                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *out = path_in(dir, "k.h5"), *errp = path_in(dir, "k.err");
+    char parts1[4200], parts2[4200];
+    snprintf(parts1, sizeof parts1, "%s.parts/p00001.h5", out);
+    snprintf(parts2, sizeof parts2, "%s.parts/p00002.h5", out);
+    char *args[] = {ini, "-o", out, NULL};
+    pid_t pid = start_xbar(NULL, errp, args);
+    assert_true(pid > 0);
+
+    /* p00001 started: kill its point process (the child of xbar). */
+    assert_true(wait_for_file(parts1));
+    pid_t pp = 0;
+    for (int k = 0; k < 5000 && !pp; k++, sleep_ms(1)) pp = first_child(pid);
+    assert_true(pp > 0);
+    assert_int_equal(kill(pp, SIGKILL), 0);
+
+    /* p00002 started: wait for its engine worker (child of the point process), kill it. */
+    assert_true(wait_for_file(parts2));
+    pid_t worker = 0;
+    for (int k = 0; k < 20000 && !worker; k++, sleep_ms(1)) {
+        pid_t p2 = first_child(pid);
+        if (p2 && p2 != pp) worker = first_child(p2);
+    }
+    assert_true(worker > 0);
+    assert_int_equal(kill(worker, SIGKILL), 0);
+
+    assert_int_equal(wait_exit(pid), 1);
+    check_final_message(errp, "2 of 4 points failed");
+    char *e = slurp(errp);
+    assert_non_null(strstr(e, "p00001 FAILED"));
+    assert_non_null(strstr(e, "p00002 FAILED"));
+    free(e);
+
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    check_point(f, "p00000", "ok", 2, NULL);
+    check_point(f, "p00001", "failed", 0, "killed by signal 9");
+    check_point(f, "p00002", "failed", 0, NULL);
+    check_point(f, "p00003", "ok", 3, NULL);
+    xb_h5_close(f, &err);
+    assert_int_not_equal(access(parts1, F_OK), 0); /* scratch files cleaned */
+    free(ini);
+    free(out);
+    free(errp);
+    free(dir);
+}
+
+/* A device model with no DC solution (B source I = 1 + V^2 on a private node: gmin and
+ * source stepping cannot help) breaks every rram point in ngspice; linear points stay ok. */
+static void test_nonconvergence(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-nc");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/models/rram.lib", XB_SOURCE_DIR);
+    char *lib = slurp(src);
+    const char *sub = strstr(lib, ".subckt rram_read");
+    assert_non_null(sub);
+    const char *eol = strchr(sub, '\n');
+    assert_non_null(eol);
+    size_t head = (size_t)(eol + 1 - lib);
+    size_t n = strlen(lib) + 128;
+    char *broken = malloc(n);
+    snprintf(broken, n, "%.*sBnc nc 0 I = 1 + v(nc)*v(nc)\n%s", (int)head, lib, lib + head);
+    char *mdir = path_in(dir, "models");
+    assert_int_equal(mkdir(mdir, 0755), 0);
+    free(xb_test_write_file(mdir, "rram.lib", broken));
+    /* the other libraries unchanged */
+    const char *others[] = {"pcm.lib", "ecram.lib", "selector.lib"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(src, sizeof src, "%s/models/%s", XB_SOURCE_DIR, others[k]);
+        char *t = slurp(src);
+        free(xb_test_write_file(mdir, others[k], t));
+        free(t);
+    }
+    char *ini = xb_test_write_file(dir, "nc.ini",
+                                   "[campaign]\nname = nc\nseed = 1\nengine = spice\nworkers = 1\n"
+                                   "[array]\nsize = 3x3\ndevice = linear, rram\n"
+                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *out = path_in(dir, "nc.h5"), *errp = path_in(dir, "nc.err");
+    char *args[] = {ini, "-o", out, NULL};
+    setenv("XBAR_MODELS_DIR", mdir, 1);
+    int rc = run_xbar(NULL, errp, args);
+    unsetenv("XBAR_MODELS_DIR");
+    assert_int_equal(rc, 1);
+    check_final_message(errp, "1 of 2 points failed");
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    check_point(f, "p00000", "ok", 3, NULL);
+    check_point(f, "p00001", "failed", 0, "convergence");
+    xb_h5_close(f, &err);
+
+    /* With the stock models the rerun (--retry-failed) recomputes only the failed point. */
+    char *args2[] = {ini, "-o", out, "--retry-failed", NULL};
+    assert_int_equal(run_xbar(NULL, errp, args2), 0);
+    char *e = slurp(errp);
+    assert_non_null(strstr(e, "1 skipped (already done), 1 computed, 0 failed"));
+    free(e);
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    check_point(f, "p00001", "ok", 3, NULL);
+    xb_h5_close(f, &err);
+    free(broken);
+    free(lib);
+    free(mdir);
+    free(ini);
+    free(out);
+    free(errp);
+    free(dir);
+}
+
+static const char *k_small_campaign =
+    "[campaign]\nname = small\nseed = 1\nengine = native\nworkers = 1\n"
+    "[array]\nsize = 4x4, 5x5, 6x6, 7x7, 8x8, 9x9\ndevice = linear, rram\n"
+    "[inputs]\nsamples = 1\nvectors = 4\n[read]\nschemes = none\n";
+
+/* Output in a missing directory, in a read-only directory (as an unprivileged user when
+ * the tests run as root), and on /dev/full: exit 1, one line naming the output path. */
+static void test_unwritable_output(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-ro");
+    assert_int_equal(chmod(dir, 0755), 0);
+    char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
+    assert_int_equal(chmod(ini, 0644), 0);
+    char *errp = path_in(dir, "s.err");
+
+    char *missing = path_in(dir, "no/such/dir/r.h5");
+    char *a1[] = {ini, "-o", missing, NULL};
+    assert_int_equal(run_xbar(NULL, errp, a1), 1);
+    check_final_message(errp, missing);
+    char *e = slurp(errp);
+    assert_int_equal(xb_test_count_lines(e), 1);
+    free(e);
+
+    char *ro = path_in(dir, "ro");
+    assert_int_equal(mkdir(ro, 0555), 0);
+    assert_int_equal(chmod(ro, 0555), 0);
+    char *in_ro = path_in(ro, "r.h5");
+    /* stderr file must be writable by the unprivileged user */
+    int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    close(fd);
+    assert_int_equal(chmod(errp, 0666), 0);
+    run_opts nobody = {1, 0};
+    char *a2[] = {ini, "-o", in_ro, NULL};
+    assert_int_equal(run_xbar(&nobody, errp, a2), 1);
+    check_final_message(errp, in_ro);
+    assert_int_not_equal(access(in_ro, F_OK), 0);
+
+    char *a3[] = {ini, "-o", "/dev/full", "--force", NULL};
+    assert_int_equal(run_xbar(NULL, errp, a3), 1);
+    check_final_message(errp, "/dev/full");
+    free(in_ro);
+    free(ro);
+    free(missing);
+    free(errp);
+    free(ini);
+    free(dir);
+}
+
+/* The file may not grow past 160 kB (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with
+ * EFBIG as on a full disk): the run stops with exit 1 and one line, the points stored
+ * before are complete, and a rerun without the limit completes the campaign. */
+static void test_full_device(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-full");
+    char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
+    char *out = path_in(dir, "s.h5"), *errp = path_in(dir, "s.err");
+    char *args[] = {ini, "-o", out, NULL};
+    run_opts lim = {0, 160 * 1024};
+    assert_int_equal(run_xbar(&lim, errp, args), 1);
+    check_final_message(errp, out);
+
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), 0);
+    assert_true(sb.st_size <= 160 * 1024);
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    char **names = NULL;
+    size_t n = 0;
+    assert_int_equal(xb_h5_list(f, "points", &names, &n, &err), XB_OK);
+    /* some points made it, not all (12 points of >= 10 kB each do not fit) */
+    assert_true(n >= 1);
+    assert_true(n < 12);
+    static const size_t side[6] = {4, 5, 6, 7, 8, 9};
+    for (size_t k = 0; k < n; k++) {
+        unsigned idx = 0;
+        assert_int_equal(sscanf(names[k], "p%05u", &idx), 1);
+        /* points in sweep order: size is the outer axis, device the inner */
+        check_point(f, names[k], "ok", side[idx / 2], NULL);
+    }
+    xb_h5_free_names(names, n);
+    xb_h5_close(f, &err);
+
+    /* room again: the rerun resumes and completes */
+    assert_int_equal(run_xbar(NULL, errp, args), 0);
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    assert_int_equal(xb_h5_list(f, "points", &names, &n, &err), XB_OK);
+    assert_int_equal(n, 12);
+    xb_h5_free_names(names, n);
+    check_point(f, "p00011", "ok", 9, NULL);
+    xb_h5_close(f, &err);
+    free(out);
+    free(errp);
+    free(ini);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_killed_point_and_worker),
+        cmocka_unit_test(test_nonconvergence),
+        cmocka_unit_test(test_unwritable_output),
+        cmocka_unit_test(test_full_device),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
