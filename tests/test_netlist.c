@@ -476,6 +476,32 @@ static void test_dynamic_rram_d2d(void **state)
     xb_matrix_free(x0);
 }
 
+
+/* --node: segment resistances from R = rho/(w^2 AR) x length with the NeuroSim rho, AR and
+ * wire width w per node; crossbar segment 2w, 1T1R row 4w, column 12w (rounded table). */
+static void test_tech_node(void **state)
+{
+    struct { long node; double rho, ar, w; } t[] = {
+        {130, 2.20e-8, 1.6, 175e-9}, {45, 3.31e-8, 1.7, 80e-9}, {22, 4.03e-8, 1.9, 40e-9}, {14, 5.08e-8, 2.0, 25e-9}};
+    xb_error err;
+    for (int k = 0; k < 4; k++) {
+        double per_m = t[k].rho / (t[k].w * t[k].w * t[k].ar);
+        xb_array_params p;
+        xb_array_params_default(&p, XB_DEVICE_RRAM);
+        assert_int_equal(xb_array_params_tech_node(&p, t[k].node, &err), XB_OK);
+        assert_rel(p.r_wire_row_ohm, per_m * 2 * t[k].w, 0.05, "crossbar row");
+        assert_rel(p.r_wire_col_ohm, per_m * 2 * t[k].w, 0.05, "crossbar col");
+        p.cell = XB_CELL_1T1R;
+        assert_int_equal(xb_array_params_tech_node(&p, t[k].node, &err), XB_OK);
+        assert_rel(p.r_wire_row_ohm, per_m * 4 * t[k].w, 0.05, "1t1r row");
+        assert_rel(p.r_wire_col_ohm, per_m * 12 * t[k].w, 0.05, "1t1r col");
+    }
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    assert_int_equal(xb_array_params_tech_node(&p, 28, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "--node"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_access_cells), cmocka_unit_test(test_variability),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_diff_combine),
         cmocka_unit_test(test_dynamic_ecram_gate_lines), cmocka_unit_test(test_dynamic_rram_d2d),
+        cmocka_unit_test(test_tech_node),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

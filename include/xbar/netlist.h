@@ -80,6 +80,11 @@ typedef struct xb_array_params {
 /* Fill p with the default configuration for a device (rows/cols left at 0). */
 void xb_array_params_default(xb_array_params *p, xb_device_kind device);
 
+/* Set the row/column wire segment resistances for a technology node (nm) from the NeuroSim
+ * table in params.c: 2F crossbar segments, or 4F (row) / 12F (column) for p->cell == 1T1R
+ * (set the cell type first).  XB_EINPUT for a node not in the table. */
+int xb_array_params_tech_node(xb_array_params *p, long node_nm, xb_error *err);
+
 /* Check p for consistency; the message names the offending field (flag name). */
 int xb_array_params_check(const xb_array_params *p, xb_error *err);
 

@@ -71,6 +71,8 @@ const char xb_cli_array_options_help[] =
     "  --r-wire OHM           wire resistance per segment, rows and columns [1]\n"
     "  --r-wire-row OHM       row (word line) segment resistance\n"
     "  --r-wire-col OHM       column (bit line) segment resistance\n"
+    "  --node NM              wire resistances of a technology node (NeuroSim table: 130..7 nm;\n"
+    "                         1T1R: 4F row / 12F column segments, give --cell first)\n"
     "  --r-driver OHM         row driver output resistance            [100]\n"
     "  --r-sense OHM          series resistance into the virtual ground [0]\n"
     "  --c-wire F             wire capacitance per segment (transient) [2e-16]\n"
@@ -144,6 +146,13 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
         if (xb_parse_double(v, "--r-wire", &r, err)) return -1;
         if (r < 0) { xb_errorf(err, XB_EINPUT, "--r-wire: must be >= 0, got %s", v); return -1; }
         p->r_wire_row_ohm = p->r_wire_col_ohm = r;
+        return 1;
+    }
+    if (xb_cli_is_flag(arg, "--node")) {
+        if (!(v = xb_cli_flag_value(argc, argv, i, "--node", err))) return -1;
+        long nm;
+        if (xb_parse_long(v, "--node", &nm, err)) return -1;
+        if (xb_array_params_tech_node(p, nm, err)) return -1;
         return 1;
     }
     if (xb_cli_is_flag(arg, "--seed")) {

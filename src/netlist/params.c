@@ -172,3 +172,34 @@ const xb_dyn_param *xb_netlist_dyn_params(size_t *n)
     *n = sizeof k_dyn_params / sizeof k_dyn_params[0];
     return k_dyn_params;
 }
+
+/* ---- wire resistance per technology node ----
+ * NeuroSim V1.3-era table (rho, aspect ratio, wire width per node; R = rho/(w^2 AR) times
+ * the segment length): crossbar cell 2F x 2F; 1T1R cell 4F along the row, 12F along the
+ * column (device-physics.md sec. 4.1). */
+typedef struct {
+    int node_nm;
+    double xbar_seg_ohm, t1r_row_ohm, t1r_col_ohm;
+} tech_row;
+
+static const tech_row k_tech[] = {
+    {130, 0.16, 0.31, 0.94}, {90, 0.29, 0.57, 1.7}, {65, 0.30, 0.60, 1.8}, {45, 0.49, 0.97, 2.9},
+    {32, 0.73, 1.5, 4.4},    {22, 1.06, 2.1, 6.4},  {14, 2.0, 4.1, 12.2},  {10, 3.5, 7.1, 21},
+    {7, 3.5, 7.1, 21},
+};
+
+int xb_array_params_tech_node(xb_array_params *p, long node_nm, xb_error *err)
+{
+    for (size_t k = 0; k < sizeof k_tech / sizeof k_tech[0]; k++) {
+        if (k_tech[k].node_nm != node_nm) continue;
+        if (p->cell == XB_CELL_1T1R) {
+            p->r_wire_row_ohm = k_tech[k].t1r_row_ohm;
+            p->r_wire_col_ohm = k_tech[k].t1r_col_ohm;
+        } else {
+            p->r_wire_row_ohm = p->r_wire_col_ohm = k_tech[k].xbar_seg_ohm;
+        }
+        return XB_OK;
+    }
+    return xb_errorf(err, XB_EINPUT, "--node: no wire data for %ld nm (130, 90, 65, 45, 32, 22, 14, 10, 7)",
+                     node_nm);
+}
