@@ -123,13 +123,13 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
             xb_errorf(err, XB_EINPUT, "--device: unknown device '%s' (linear, rram, pcm, ecram)", v);
             return -1;
         }
-        /* A device brings its own defaults (conductance range); keep the geometry. */
-        xb_array_params keep = *p;
-        xb_array_params_default(p, d);
-        p->rows = keep.rows;
-        p->cols = keep.cols;
-        p->cell = keep.cell;
-        p->seed = keep.seed;
+        /* A device brings its own conductance range (give --g-min/--g-max after --device);
+         * every other option keeps the value already given, whatever the flag order. */
+        xb_array_params def;
+        xb_array_params_default(&def, d);
+        p->device = d;
+        p->g_min_siemens = def.g_min_siemens;
+        p->g_max_siemens = def.g_max_siemens;
         return 1;
     }
     if (xb_cli_is_flag(arg, "--cell")) {
