@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xb_fit_summary *s = NULL;
     xb_error err;
     xb_error_clear(&err);
-    int rc = xb_fit_results(path, model_path, 1, &o, &s, &err);
+    int rc = xb_fit_results(path, model_path, 1, &o, NULL, NULL, &s, &err);
     xb_fuzz_verdict("results_h5", rc, err.msg);
     if (rc == XB_OK) {
         if (!s) abort();

@@ -1,0 +1,193 @@
+/* Regression tests for the crashes the fuzz targets (tests/fuzz, docs/hardening.md) found.
+ * Each minimized input is embedded as an HDF5 recipe (tests/fuzz/fuzz_h5recipe.h: the same
+ * builder the fuzz targets use) or as text, and the loader must now reject it with one
+ * line naming the object at fault, without touching memory it does not own (the ASan+UBSan
+ * build runs this suite too). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fuzz/fuzz_h5recipe.h"
+#include "xbar/characterize.h"
+#include "xbar/exec.h"
+#include "xbar/fit.h"
+#include "xbar/h5.h"
+
+static const char *build(const char *recipe)
+{
+    const char *p = xb_recipe_file((const uint8_t *)recipe, strlen(recipe), ".regress.h5");
+    assert_non_null(p);
+    return p;
+}
+
+static void assert_one_line(const xb_error *err, const char *part)
+{
+    assert_true(err->msg[0] != '\0');
+    assert_null(strchr(err->msg, '\n'));
+    if (part && !strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", err->msg, part);
+}
+
+/* fuzz_model_h5: a root attribute 'format' holding an array of fixed-length strings was
+ * read into a one-string buffer (heap-buffer-overflow in read_string_obj, src/h5/h5.c). */
+static void test_model_format_string_array(void **state)
+{
+    (void)state;
+    const char *path = build("a / format str 4 xbar-model xbar-model a b\n");
+    xb_fit_params *models = NULL;
+    size_t n = 0;
+    xb_error err;
+    assert_int_equal(xb_fit_file_read(path, &models, NULL, &n, &err), XB_EINPUT);
+    assert_one_line(&err, "'format' is not a string");
+    assert_null(models);
+    /* the same through the generic helper, for a variable-length string array dataset */
+    hid_t f;
+    path = build("d /text vstr 3 one two three\nd /ok vstr - a whole line\n");
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char *s = NULL;
+    assert_int_equal(xb_h5_read_text(f, "text", &s, &err), XB_EINPUT);
+    assert_one_line(&err, "/text: not a string dataset");
+    assert_int_equal(xb_h5_read_text(f, "ok", &s, &err), XB_OK);
+    assert_string_equal(s, "a whole line");
+    free(s);
+    xb_h5_close(f, &err);
+}
+
+/* fuzz_network_h5: a layer 'type' (or root 'format') attribute holding an array of
+ * variable-length strings was read into one char* (stack-buffer-overflow in read_str_attr,
+ * src/exec/network_h5.c). */
+static void test_network_type_string_array(void **state)
+{
+    (void)state;
+    const char *path = build("a / format str - xbar-network\n"
+                             "a / version i64 - 1\n"
+                             "a / input_shape i64 1 6\n"
+                             "g /layers/0\n"
+                             "a /layers/0 type vstr 3 relu dense x\n");
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_read(path, &net, &err), XB_EINPUT);
+    assert_null(net);
+    assert_one_line(&err, "/layers/0: missing string attribute 'type'");
+    path = build("a / format vstr 3 xbar-network a b\n");
+    assert_int_equal(xb_network_read(path, &net, &err), XB_EINPUT);
+    assert_one_line(&err, "'format'");
+    /* control: the same file with a scalar type loads */
+    path = build("a / format str - xbar-network\n"
+                 "a / version i64 - 1\n"
+                 "a / input_shape i64 1 6\n"
+                 "g /layers/0\n"
+                 "a /layers/0 type vstr - relu\n");
+    assert_int_equal(xb_network_read(path, &net, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(net), 1);
+    xb_network_free(net);
+}
+
+/* fuzz_results_h5 / fuzz_network_h5: datasets declaring extents far beyond their storage
+ * (never written, chunked) made the readers allocate terabytes (the network reader's
+ * element count could also wrap around for large extents). */
+static void test_huge_declared_extents(void **state)
+{
+    (void)state;
+    const char *path = build("d /big f64 100000x100000\n"
+                             "d /wrap f64 1099511627776x1048576x2x1\n"
+                             "d /small f64 2x3 1 2 3 4 5 6\n");
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    double *d = NULL;
+    int rank = 0;
+    hsize_t dims[4];
+    assert_int_equal(xb_h5_read_doubles(f, "big", &d, &rank, dims, &err), XB_EINPUT);
+    assert_one_line(&err, "/big: more than");
+    assert_int_equal(xb_h5_read_doubles(f, "wrap", &d, &rank, dims, &err), XB_EINPUT);
+    assert_one_line(&err, "/wrap: more than");
+    assert_int_equal(xb_h5_read_doubles(f, "small", &d, &rank, dims, &err), XB_OK);
+    assert_int_equal(rank, 2);
+    assert_int_equal(dims[0], 2);
+    assert_int_equal(dims[1], 3);
+    assert_true(d[5] == 6.0);
+    free(d);
+    xb_h5_close(f, &err);
+
+    xb_network *net = NULL;
+    path = build("a / format str - xbar-network\n"
+                 "a / version i64 - 1\n"
+                 "a / input_shape i64 1 6\n"
+                 "g /layers/0\n"
+                 "a /layers/0 type str - dense\n"
+                 "d /layers/0/weight f32 1099511627776x1048576\n");
+    assert_int_equal(xb_network_read(path, &net, &err), XB_EINPUT);
+    assert_one_line(&err, "/layers/0 (dense): dataset 'weight' has");
+    assert_null(net);
+}
+
+/* The results-file reader with the seed that found the extent bug (a point's mvm/g
+ * declared 2 x 1e5 x 1e5): a one-line error naming the dataset. */
+static void test_results_huge_g(void **state)
+{
+    (void)state;
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/huge_g.txt", XB_SOURCE_DIR);
+    FILE *fp = fopen(src, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *text = calloc((size_t)n + 1, 1);
+    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    const char *path = build(text);
+    free(text);
+    char model[512];
+    snprintf(model, sizeof model, "%s.model.h5", path);
+    xb_fit_opts o;
+    xb_fit_opts_default(&o);
+    xb_fit_summary *s = NULL;
+    xb_error err;
+    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    assert_one_line(&err, "/points/p00000/mvm/g: more than");
+    xb_fit_summary_free(s);
+    unlink(model);
+}
+
+/* fuzz_campaign found nothing; its invariants on a tricky accepted input stay checked:
+ * every point of an accepted campaign has an array passing xb_array_params_check. */
+static void test_campaign_points_valid(void **state)
+{
+    (void)state;
+    xb_campaign *c = NULL;
+    xb_error err;
+    const char *text = "[campaign]\nname = t\n[array]\nsize = 1x1, 2x3\ndevice = linear, rram\n"
+                       "r_wire_ohm = 0, 1e-3\n[inputs]\nsamples = 1\nvectors = 1\n";
+    assert_int_equal(xb_char_campaign_parse(text, "t.ini", &c, &err), XB_OK);
+    assert_int_equal(xb_char_campaign_npoints(c), 8);
+    for (size_t k = 0; k < 8; k++)
+        assert_int_equal(xb_array_params_check(&xb_char_campaign_point(c, k)->array, &err), XB_OK);
+    xb_char_campaign_free(c);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char p[300];
+    snprintf(p, sizeof p, "%s", xb_fuzz_file((const uint8_t *)"", 0, ".regress.h5"));
+    unlink(p);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_format_string_array),
+        cmocka_unit_test(test_network_type_string_array),
+        cmocka_unit_test(test_huge_declared_extents),
+        cmocka_unit_test(test_results_huge_g),
+        cmocka_unit_test(test_campaign_points_valid),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
