@@ -157,39 +157,44 @@ static void test_nmos_level1(void **state)
 }
 
 /* State variables hold their initial value in DC: the dynamic models at their initial
- * states give the closed-form currents in a .dc analysis. */
+ * states give the closed-form currents, in a .dc point and in a plain .op. */
 static void test_dynamic_hold_dc(void **state)
 {
-    char body[2048];
-    snprintf(body, sizeof body,
-             ".include %s/rram.lib\n.include %s/pcm.lib\n.include %s/ecram.lib\n"
-             "X1 a 0 rram_dyn gini=1.0\nX2 a 0 pcm_dyn c0=0.9\nX3 a 0 gg ecram_dyn x0=0.25\nVg gg 0 DC 0.05\n"
-             "V1 a 0 DC 0\n",
-             XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models");
-    double *d;
-    size_t nr, nc;
-    assert_int_equal(xb_spice_ref_run(g_dir, "hold", body, ".dc V1 0.1 0.1 1",
-                                      "v(x1.gap) v(x2.c) v(x3.x) i(v1)", &d, &nr, &nc), 0);
-    assert_int_equal(nc, 5);
-    assert_rel(d[1], 1.0, 1e-9, 0, "rram gap held");
-    assert_rel(d[2], 0.9, 1e-9, 0, "pcm c held");
-    assert_rel(d[3], 0.25, 1e-9, 0, "ecram x held");
-    /* total current: RRAM I0 e^{-g/g0} sinh(V/V0) + PCM crystalline Gc V (T rise ~ 0)
-     * + ECRAM channel (gmin + (gmax-gmin) x) V; the ECRAM gate current (Vg = V_ch) is 0 */
-    double v = 0.1;
-    double i_rram = 1e-3 * exp(-1.0 / 0.25) * sinh(v / 0.25);
-    /* PCM at c = 0.9: crystalline 0.9 Gc V plus the amorphous branch 0.1 Ga0 V0a sinh(V/V0a)
-     * thermally activated at the self-heated T = T0 + V I Rth (fixed point; the melt and
-     * crystallization windows are ~1e-26 at this temperature) */
-    double i_pcm = 0.9 * 25e-6 * v, trise = 0;
-    for (int it = 0; it < 50; it++) {
-        double act = exp(-0.3 / 8.617333262e-5 * (1 / (300 + trise) - 1.0 / 300));
-        i_pcm = 0.9 * 25e-6 * v + 0.1 * 0.05e-6 * act * 0.15 * sinh(v / 0.15);
-        trise = v * i_pcm * 5e6;
+    const char *analyses[2] = {".dc V1 0.1 0.1 1", ".op"};
+    for (int an = 0; an < 2; an++) {
+        char body[2048];
+        snprintf(body, sizeof body,
+                 ".include %s/rram.lib\n.include %s/pcm.lib\n.include %s/ecram.lib\n"
+                 "X1 a 0 rram_dyn gini=1.0\nX2 a 0 pcm_dyn c0=0.9\nX3 a 0 gg ecram_dyn x0=0.25\n"
+                 "Vg gg 0 DC 0.05\nV1 a 0 DC %s\n",
+                 XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models", an ? "0.1" : "0");
+        double *d;
+        size_t nr, nc;
+        assert_int_equal(xb_spice_ref_run(g_dir, "hold", body, analyses[an], "v(x1.gap) v(x2.c) v(x3.x) i(v1)",
+                                          &d, &nr, &nc), 0);
+        /* wrdata writes a scale column first (the sweep; for .op a node) */
+        const double *x = d + 1;
+        assert_int_equal(nc, 5);
+        assert_rel(x[0], 1.0, 1e-9, 0, "rram gap held");
+        assert_rel(x[1], 0.9, 1e-9, 0, "pcm c held");
+        assert_rel(x[2], 0.25, 1e-9, 0, "ecram x held");
+        /* total current: RRAM I0 e^{-g/g0} sinh(V/V0) + PCM + ECRAM channel (gmin + (gmax-gmin) x) V;
+         * the ECRAM gate current (Vg = V_ch) is 0 */
+        double v = 0.1;
+        double i_rram = 1e-3 * exp(-1.0 / 0.25) * sinh(v / 0.25);
+        /* PCM at c = 0.9: crystalline 0.9 Gc V plus the amorphous branch 0.1 Ga0 V0a sinh(V/V0a)
+         * thermally activated at the self-heated T = T0 + V I Rth (fixed point; the melt and
+         * crystallization windows are ~1e-26 at this temperature) */
+        double i_pcm = 0.9 * 25e-6 * v, trise = 0;
+        for (int it = 0; it < 50; it++) {
+            double act = exp(-0.3 / 8.617333262e-5 * (1 / (300 + trise) - 1.0 / 300));
+            i_pcm = 0.9 * 25e-6 * v + 0.1 * 0.05e-6 * act * 0.15 * sinh(v / 0.15);
+            trise = v * i_pcm * 5e6;
+        }
+        double i_ec = (1e-6 + 9e-6 * 0.25) * v;
+        assert_rel(-x[3], i_rram + i_pcm + i_ec, 1e-6, 0, analyses[an]);
+        free(d);
     }
-    double i_ec = (1e-6 + 9e-6 * 0.25) * v;
-    assert_rel(-d[4], i_rram + i_pcm + i_ec, 1e-6, 0, "dc currents");
-    free(d);
 }
 
 /* RRAM SET then RESET from the reference test (device-physics.md sec. 1.1). */
