@@ -109,8 +109,10 @@ static void test_fmnist_small(void **state)
     assert_memory_not_equal(la->weight, xb_network_layer(dn, 0)->weight, la->n_in * la->n_out * sizeof(float));
     assert_true(net_accuracy(dn, te) >= 0.6);
 
+    xb_network_free(c);
     o.n_hidden = 5;
     assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_EINPUT);
+    assert_null(c);
     xb_network_free(a);
     xb_network_free(b);
     xb_network_free(c);
