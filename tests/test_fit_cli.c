@@ -543,6 +543,72 @@ static void test_fit_real_campaign(void **state)
     free(gp); free(vp); free(ini); free(res); free(model); free(dir);
 }
 
+/* PCM drift and read noise: devices drawn from known laws (x = ln(G/g_max)):
+ * nu ~ N(0.03 - 0.01 x, (0.01 - 0.003 x)^2), read noise sigma/G = exp(-4.7 - 0.6 x) *
+ * sqrt(ln((t + 250 ns)/(500 ns))); the fit must return those coefficients. */
+static void test_fit_drift(void **state)
+{
+    char *dir = xb_test_tmpdir("fitdrift");
+    char *path = xb_test_write_file(dir, "r.h5", "");
+    remove(path);
+    hid_t f, g;
+    xb_error err;
+    assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
+    xb_h5_attr_set_string(f, ".", "format", "xbar-results", &err);
+    assert_int_equal(xb_h5_group_create(f, "points/p00000/drift", &g, &err), XB_OK);
+    xb_h5_attr_set_string(f, "points/p00000", "device", "pcm", &err);
+    const double gmax = 25e-6;
+    xb_h5_attr_set_double(f, "points/p00000", "g_max_siemens", gmax, &err);
+    enum { T = 12, N = 6000 };
+    double t_s[T];
+    for (int t = 0; t < T; t++) t_s[t] = 20.0 * pow(2.0, t);
+    double *gg = malloc(T * N * sizeof *gg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 9);
+    for (int i = 0; i < N; i++) {
+        double g0 = 0.25e-6 + gsl_rng_uniform(rng) * (gmax - 0.25e-6), x = log(g0 / gmax);
+        double nu = 0.03 - 0.01 * x + gsl_ran_gaussian(rng, 0.01 - 0.003 * x), q = exp(-4.7 - 0.6 * x);
+        for (int t = 0; t < T; t++) {
+            double w = sqrt(log((t_s[t] + 250e-9) / (2 * 250e-9)));
+            gg[t * N + i] = g0 * pow(t_s[t] / t_s[0], -nu) * (1 + q * w * gsl_ran_gaussian(rng, 1.0));
+        }
+    }
+    gsl_rng_free(rng);
+    hsize_t dt = T, dg[2] = {T, N};
+    xb_h5_write_doubles(g, "t_s", 1, &dt, t_s, "s", &err);
+    xb_h5_write_doubles(g, "g", 2, dg, gg, "S", &err);
+    H5Gclose(g);
+    xb_h5_close(f, &err);
+    free(gg);
+    char *model = xb_test_write_file(dir, "m.h5", "");
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a[] = {"xbar", "fit", path, "-o", model, NULL};
+    int rc = run(a, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "PCM drift and read-noise statistics from 6000 devices"));
+    free(out); free(errs);
+    assert_int_equal(xb_h5_open(model, 0, &f, &err), XB_OK);
+    double *a1, *b1, *c1;
+    int rk;
+    hsize_t d[4];
+    assert_int_equal(xb_h5_read_doubles(f, "stats/pcm_drift/nu_mean_coef", &a1, &rk, d, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "stats/pcm_drift/nu_std_coef", &b1, &rk, d, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "stats/pcm_drift/log_q_coef", &c1, &rk, d, &err), XB_OK);
+    printf("# drift: nu_mean %.4f %+.4f x (true 0.03 -0.01), nu_std %.4f %+.4f x (true 0.01 -0.003), "
+           "ln Q %.3f %+.3f x (true -4.7 -0.6)\n", a1[0], a1[1], b1[0], b1[1], c1[0], c1[1]);
+    for (double x = -4; x <= 0; x += 1) {
+        /* at x = -4 the reads carry ~45% noise: the log-domain slope is a few % low there */
+        assert_true(fabs(a1[0] + a1[1] * x - (0.03 - 0.01 * x)) < 0.05 * (0.03 - 0.01 * x));
+        assert_true(fabs(b1[0] + b1[1] * x - (0.01 - 0.003 * x)) < 0.1 * (0.01 - 0.003 * x));
+        assert_true(fabs(exp(c1[0] + c1[1] * x) - exp(-4.7 - 0.6 * x)) < 0.08 * exp(-4.7 - 0.6 * x));
+    }
+    free(a1); free(b1); free(c1);
+    xb_h5_close(f, &err);
+    free(model); free(path); free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_fit_bad_input),
         cmocka_unit_test(test_fit_stats),
         cmocka_unit_test(test_fit_real_campaign),
+        cmocka_unit_test(test_fit_drift),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,6 +195,7 @@ typedef struct xb_fit_summary {
     size_t n_sigma;           /* devices with a programming-error sigma(G) fit */
     size_t n_transient;       /* points in the energy/settling regressions (0: none) */
     double energy_r2, settling_r2;
+    size_t n_drift_devices;   /* PCM devices in the drift/read-noise fit (0: none) */
     size_t n_leaveout;
     xb_fit_leaveout leaveout[XB_FIT_MAX_LEAVEOUT];
 } xb_fit_summary;

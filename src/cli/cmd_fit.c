@@ -119,6 +119,8 @@ int xb_cmd_fit(int argc, char **argv)
     if (s->n_transient)
         printf("# energy and settling regressions over %zu transient points: R^2 %.4f and %.4f\n", s->n_transient,
                s->energy_r2, s->settling_r2);
+    if (s->n_drift_devices)
+        printf("# PCM drift and read-noise statistics from %zu devices: /stats/pcm_drift\n", s->n_drift_devices);
     for (size_t k = 0; k < s->n_leaveout; k++) {
         const xb_fit_leaveout *l = &s->leaveout[k];
         printf("# %s/%s size n=%zu left out of the size/wire regression: model error %.3e (ideal %.3e)\n",

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xbar/fit.h"
-#include "xbar/h5.h"
+#include "fit/fit_internal.h"
 
 #define XB_RESULTS_FORMAT "xbar-results"
 
@@ -191,6 +190,60 @@ static int load_point(hid_t f, const char *path, const char *name, rpoint *q, in
 out:
     H5Gclose(g);
     return rc;
+}
+
+/* Drift records of a PCM point (/points/NAME/drift: t_s (T), g (T x n)), if any. */
+typedef struct {
+    double *t_s, *g;
+    size_t T, n;
+    double g_max_siemens;
+} rdrift;
+
+static int load_drift(hid_t f, const char *path, const char *name, rdrift *d, int *found, xb_error *err)
+{
+    memset(d, 0, sizeof *d);
+    *found = 0;
+    char gp[128];
+    snprintf(gp, sizeof gp, "points/%s/drift", name);
+    if (!xb_h5_exists(f, gp)) return XB_OK;
+    char pp[96];
+    snprintf(pp, sizeof pp, "points/%s", name);
+    char *dev = NULL;
+    if (!xb_h5_attr_exists(f, pp, "device")) return XB_OK;
+    int rc = xb_h5_attr_get_string(f, pp, "device", &dev, err);
+    int pcm = !rc && strcmp(dev, "pcm") == 0;
+    free(dev);
+    if (rc || !pcm) return rc;
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_PCM);
+    d->g_max_siemens = p.g_max_siemens;
+    if (xb_h5_attr_exists(f, pp, "g_max_siemens")) rc = xb_h5_attr_get_double(f, pp, "g_max_siemens", &d->g_max_siemens, err);
+    hid_t g;
+    if (!rc) rc = xb_h5_group_open(f, gp, &g, err);
+    if (rc) return rc;
+    int r1, r2;
+    hsize_t d1[4], d2[4];
+    rc = xb_h5_read_doubles(g, "t_s", &d->t_s, &r1, d1, err);
+    if (!rc) rc = xb_h5_read_doubles(g, "g", &d->g, &r2, d2, err);
+    H5Gclose(g);
+    if (!rc && (r1 != 1 || r2 != 2 || d2[0] != d1[0]))
+        rc = xb_errorf(err, XB_EINPUT, "%s:/%s: t_s must be (T,) and g (T, n)", path, gp);
+    if (!rc && (d1[0] < 3 || d1[0] > XB_FIT_DRIFT_MAX_T))
+        rc = xb_errorf(err, XB_EINPUT, "%s:/%s/t_s: %llu reads, need 3..%d", path, gp, (unsigned long long)d1[0],
+                       XB_FIT_DRIFT_MAX_T);
+    for (size_t t = 0; !rc && t < (size_t)d1[0]; t++)
+        if (!(d->t_s[t] > 0) || (t && !(d->t_s[t] > d->t_s[t - 1])))
+            rc = xb_errorf(err, XB_EINPUT, "%s:/%s/t_s: times must be positive and increasing", path, gp);
+    if (rc) {
+        free(d->t_s);
+        free(d->g);
+        memset(d, 0, sizeof *d);
+        return rc;
+    }
+    d->T = (size_t)d1[0];
+    d->n = (size_t)d2[1];
+    *found = 1;
+    return XB_OK;
 }
 
 static int same_kind(const xb_array_params *a, const xb_array_params *b)
@@ -412,6 +465,7 @@ void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params
 static int fit_families(hid_t f, const xb_fit_params *ms, size_t nm, rpoint **mpts, xb_fit_summary *sum,
                         xb_error *err)
 {
+    if (nm == 0) return XB_OK;
     size_t *idx = malloc(nm * sizeof *idx);
     char *done = calloc(nm, 1);
     int rc = XB_OK;
@@ -531,6 +585,14 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (rc || !usable) rpoint_free(&pts[np]);
         else np++;
     }
+    rdrift *drs = rc ? NULL : calloc(nn ? nn : 1, sizeof *drs);
+    size_t ndr = 0;
+    if (!rc && !drs) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; !rc && k < nn; k++) {
+        int found;
+        rc = load_drift(f, results_path, names[k], &drs[ndr], &found, err);
+        if (!rc && found) ndr++;
+    }
     xb_h5_free_names(names, nn);
     xb_fit_provenance prov = {results_path, NULL, NULL, NULL, NULL};
     char *camp = NULL, *ngv = NULL, *xv = NULL, *ctext = NULL;
@@ -546,8 +608,9 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         prov.campaign_text = ctext;
     }
     xb_h5_close(f, NULL);
-    if (!rc && np == 0)
-        rc = xb_errorf(err, XB_EINPUT, "%s: no finished point with circuit MVM data (/points/*/mvm)", results_path);
+    if (!rc && np == 0 && ndr == 0)
+        rc = xb_errorf(err, XB_EINPUT, "%s: no finished point with circuit MVM data (/points/*/mvm) or drift records",
+                       results_path);
 
     xb_fit_summary *sum = NULL;
     xb_fit_params *ms = NULL;
@@ -555,9 +618,9 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     hid_t mf = -1;
     if (!rc) {
         sum = calloc(1, sizeof *sum);
-        ms = calloc(np, sizeof *ms);
-        mpts = calloc(np, sizeof *mpts);
-        if (sum) sum->models = calloc(np, sizeof *sum->models);
+        ms = calloc(np ? np : 1, sizeof *ms);
+        mpts = calloc(np ? np : 1, sizeof *mpts);
+        if (sum) sum->models = calloc(np ? np : 1, sizeof *sum->models);
         if (!sum || !ms || !mpts || !sum->models) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
     if (!rc) rc = xb_fit_file_create(model_path, overwrite, &prov, &mf, err);
@@ -594,6 +657,13 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc) rc = fit_sigma(mf, pts, np, sum, err);
     if (!rc) rc = fit_transient(mf, pts, np, sum, err);
     if (!rc) rc = fit_families(mf, ms, nm, mpts, sum, err);
+    if (!rc && ndr > 0) {
+        xb_fit_drift_data *dd = calloc(ndr, sizeof *dd);
+        if (!dd) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        for (size_t k = 0; dd && k < ndr; k++) dd[k] = (xb_fit_drift_data){drs[k].T, drs[k].n, drs[k].t_s, drs[k].g, drs[k].g_max_siemens};
+        if (!rc) rc = xb_fit_drift(mf, dd, ndr, &sum->n_drift_devices, err);
+        free(dd);
+    }
     if (mf >= 0) {
         int rc2 = xb_h5_close(mf, rc ? NULL : err);
         if (!rc) rc = rc2;
@@ -601,6 +671,11 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     }
     for (size_t k = 0; k < np; k++) rpoint_free(&pts[k]);
     free(pts);
+    for (size_t k = 0; k < ndr; k++) {
+        free(drs[k].t_s);
+        free(drs[k].g);
+    }
+    free(drs);
     free(ms);
     free(mpts);
     free(camp);

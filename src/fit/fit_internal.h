@@ -1,0 +1,22 @@
+/* Internal interface of the fit stage (not installed; include/xbar/fit.h is the API). */
+#ifndef XBAR_FIT_INTERNAL_H
+#define XBAR_FIT_INTERNAL_H
+
+#include "xbar/fit.h"
+#include "xbar/h5.h"
+
+#define XB_FIT_DRIFT_MAX_T 64
+
+/* Repeated reads of n PCM devices after programming (one results point). */
+typedef struct xb_fit_drift_data {
+    size_t T, n;
+    const double *t_s;   /* T read times after programming, increasing, > 0 */
+    const double *g;     /* T x n conductances (S), row t = read at t_s[t] */
+    double g_max_siemens;
+} xb_fit_drift_data;
+
+/* Fit drift exponent and read-noise statistics over all devices; writes /stats/pcm_drift
+ * (nothing when there are too few devices).  *n_fitted: devices used. */
+int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitted, xb_error *err);
+
+#endif
