@@ -324,6 +324,38 @@ static void test_iv_cli(void **state)
     xb_matrix_free(m);
 }
 
+
+/* A 1 x N line through `xbar mvm --engine spice` (batched, two vectors) equals the
+ * closed-form ladder solution: continued fraction from the far end, then the divider. */
+static void test_ladder_cli(void **state)
+{
+    enum { N = 5 };
+    double g[N] = {1e-4, 2e-4, 0.5e-4, 3e-4, 1.5e-4};
+    double rd = 150, rw = 250, rc = 40, rs = 10;
+    char gtext[256] = "", *q = gtext;
+    for (int j = 0; j < N; j++) q += sprintf(q, "%s%.17g", j ? "," : "", g[j]);
+    strcat(gtext, "\n");
+    char *gp = xb_test_write_file(g_dir, "Gl.csv", gtext), *vp = xb_test_write_file(g_dir, "Vl.csv", "0.2\n-0.15\n");
+    char *args[] = {"mvm", "--g", gp, "--v", vp, "--r-driver", "150", "--r-wire-row", "250", "--r-wire-col", "40",
+                    "--r-sense", "10", "--engine", "spice", NULL};
+    xb_matrix *m = xbar_csv(args);
+    assert_int_equal(m->rows, 2);
+    assert_int_equal(m->cols, N);
+    double rb[N], z[N], vn[N];
+    for (int j = 0; j < N; j++) rb[j] = 1 / g[j] + rc + rs;
+    z[N - 1] = rb[N - 1];
+    for (int j = N - 1; j-- > 0;) z[j] = 1 / (1 / rb[j] + 1 / (rw + z[j + 1]));
+    double vin[2] = {0.2, -0.15};
+    for (int k = 0; k < 2; k++) {
+        vn[0] = vin[k] / (rd + rw + z[0]) * z[0];
+        for (int j = 1; j < N; j++) vn[j] = vn[j - 1] * z[j] / (rw + z[j]);
+        for (int j = 0; j < N; j++) assert_rel(m->data[k * N + j], vn[j] / rb[j], 1e-9, "ladder via xbar mvm");
+    }
+    xb_matrix_free(m);
+    free(gp);
+    free(vp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_sneak_cli),
         cmocka_unit_test(test_iv_cli),
+        cmocka_unit_test(test_ladder_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
