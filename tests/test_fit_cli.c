@@ -497,6 +497,27 @@ static void test_fit_real_campaign(void **state)
         free(c);
     }
     xb_h5_close(f, &err);
+    /* the Python reader gives the same sigma(G) */
+    {
+        char script[2048];
+        snprintf(script, sizeof script,
+                 "import sys; sys.path.insert(0, '%s/tools'); import xbar_model as xm\n"
+                 "s = xm.load_stats('%s'); print('%%.12e' %% xm.sigma_program(s, 'pcm', 10e-6))\n",
+                 XB_SOURCE_DIR, model);
+        char *pa[] = {"/usr/bin/python3", "-c", script, NULL};
+        char *pout = NULL, *perr = NULL;
+        assert_int_equal(xb_test_run(pa, &pout, &perr), 0);
+        double *c;
+        int rk;
+        hsize_t dims[4];
+        assert_int_equal(xb_h5_open(model, 0, &f, &err), XB_OK);
+        assert_int_equal(xb_h5_read_doubles(f, "stats/sigma_program/pcm/coef", &c, &rk, dims, &err), XB_OK);
+        xb_h5_close(f, &err);
+        double sg = 0, gk = 1;
+        for (size_t k = 0; k < (size_t)dims[0]; k++, gk *= 10e-6) sg += c[k] * gk;
+        assert_true(fabs(strtod(pout, NULL) - sg) <= 1e-9 * sg);
+        free(c); free(pout); free(perr);
+    }
     /* xbar mvm --engine model against --engine native, fresh G and V (8x8 RRAM, 2 ohm) */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 4242);

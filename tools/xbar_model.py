@@ -203,6 +203,33 @@ def _family_model(models, coef, device, cell, rows, cols, r_wire_row, r_wire_col
     return m
 
 
+def load_stats(path):
+    """The /stats sections of a model file as dicts of numpy arrays / floats (docs/hdf5-model.md):
+    {"sigma_program": {device: {...}}, "energy": {...}, "settling": {...}, "pcm_drift": {...}}."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        if "stats" not in f:
+            return out
+        st = f["stats"]
+
+        def grab(g):
+            return {k: (g[k][()] if g[k].shape != () else float(g[k][()])) for k in g.keys()
+                    if isinstance(g[k], h5py.Dataset)}
+        for name in st.keys():
+            if name == "sigma_program":
+                out[name] = {dev: grab(st[name][dev]) for dev in st[name].keys()}
+            else:
+                out[name] = grab(st[name])
+    return out
+
+
+def sigma_program(stats, device, g):
+    """Programming-error sigma (S) at conductance g (S) from load_stats(...)."""
+    c = stats["sigma_program"][device]["coef"]
+    g = np.asarray(g, dtype=float)
+    return sum(ck * g ** k for k, ck in enumerate(c))
+
+
 def select(models, device=None, cell=None, rows=None, cols=None, r_wire=None, r_wire_row=None, r_wire_col=None,
            r_driver=None):
     """The model matching device/cell/shape, the nearest in circuit parameters; else, when the file

@@ -144,7 +144,7 @@ static int inspect_model(const char *path, hid_t f)
     }
     free(ms);
     free(mt);
-    const char *extra[] = {"stats/sigma_program", "stats/energy", "stats/settling", "family"};
+    const char *extra[] = {"stats/sigma_program", "stats/energy", "stats/settling", "stats/pcm_drift", "family"};
     for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++) {
         if (!xb_h5_exists(f, extra[k])) continue;
         char **names = NULL;
