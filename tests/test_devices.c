@@ -381,6 +381,38 @@ static void test_d2d_instances(void **state)
     assert_int_equal(xb_netlist_dyn_instance(&p, 0, NULL, &a, &err), XB_EINPUT);
 }
 
+/* PCM threshold switching: a slow triangular sweep through a 10 kohm load snaps back (the
+ * cell voltage falls while the current rises) at V_th within the documented 0.8-1.5 V, and
+ * the sweep SETs the cell; a RESET pulse afterwards still amorphizes it. */
+static void test_pcm_threshold_sweep(void **state)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             ".include %s/pcm.lib\nX1 a 0 pcm_dyn c0=0\nRl in a 10k\n"
+             "V1 in 0 PWL(0 0 0.5u 2.0 1u 0 1.5u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 2.0115u 0.2 3u 0.2)\n",
+             XB_SOURCE_DIR "/models");
+    double *d;
+    size_t nr, nc;
+    assert_int_equal(xb_spice_ref_run(g_dir, "pcm_sweep", body, ".tran 1n 3u", "v(a) v(in) v(x1.c)", &d, &nr, &nc), 0);
+    double vth = 0, c_set = 0, c_reset = 0;
+    int snap = 0;
+    for (size_t k = 1; k < nr; k++) {
+        double t = d[k * nc], va = d[k * nc + 1], vin = d[k * nc + 2];
+        if (t < 0.5e-6) {
+            if (va > vth) vth = va;
+            /* snapback: the source still rises but the cell voltage falls clearly */
+            if (vin > d[(k - 1) * nc + 2] && va < d[(k - 1) * nc + 1] - 1e-3) snap = 1;
+        }
+        if (t < 1.9e-6) c_set = d[k * nc + 3];
+        c_reset = d[k * nc + 3];
+    }
+    assert_true(snap);
+    assert_true(vth > 0.8 && vth < 1.5);
+    assert_true(c_set > 0.9);
+    assert_true(c_reset < 0.1);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,7 +421,7 @@ int main(void)
         cmocka_unit_test(test_nmos_level1),     cmocka_unit_test(test_dynamic_hold_dc),
         cmocka_unit_test(test_rram_set_reset),  cmocka_unit_test(test_pcm_set_reset),
         cmocka_unit_test(test_ecram_pulses),    cmocka_unit_test(test_dyn_table_matches_lib),
-        cmocka_unit_test(test_d2d_instances),
+        cmocka_unit_test(test_d2d_instances),   cmocka_unit_test(test_pcm_threshold_sweep),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

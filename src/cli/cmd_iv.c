@@ -17,8 +17,9 @@ static const char k_help[] =
     "  read:    static read I-V at --states programmed conductances, log-spaced from g_min to\n"
     "           g_max; CSV columns v_volt, then one current (A) per state.\n"
     "  dynamic: rram: triangular SET (+V) / RESET (-V) sweep; CSV time_s,v_volt,i_amp,gap_nm\n"
-    "           pcm: SET pulse (2 V, 100 ns) then RESET pulse (3.5 V, 10 ns) through a 10 kohm\n"
-    "                load, 0.2 V reads between; CSV time_s,v_volt,i_amp,c_cryst,t_rise_k\n"
+    "           pcm: SET by a 0 -> 2 V -> 0 sweep (1 us, threshold switching), 0.2 V read, RESET\n"
+    "                pulse (3.5 V, 10 ns), 0.2 V read, all through a 10 kohm load;\n"
+    "                CSV time_s,v_cell_volt,i_amp,c_cryst,t_rise_k\n"
     "           ecram: --pulses potentiation then --pulses depression gate pulses (+-1 V, 10 ns,\n"
     "                every 40 ns); CSV time_s,v_gate_volt,x_state,g_siemens\n"
     "\n"
@@ -223,17 +224,16 @@ int xb_cmd_iv(int argc, char **argv)
                 logy = 1;
             } else if (d == XB_DEVICE_PCM) {
                 fprintf(f, "X1 a 0 pcm_dyn %s\nRl in a 10k\n"
-                           "V1 in 0 PWL(0 0.2 1u 0.2 1.01u 2.0 1.11u 2.0 1.12u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 "
-                           "2.0115u 0.2 3u 0.2)\nBm im 0 V = -i(V1)\n.tran 1n 3u\n.end\n", inst);
-                static const char *const nm[] = {"v(tn)", "v(in)", "v(im)", "v(x1.c)", "v(x1.t)"};
+                           "V1 in 0 PWL(0 0 0.5u 2.0 1u 0 1.5u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 2.0115u 0.2 3u 0.2)\n"
+                           "Bm im 0 V = -i(V1)\n.tran 1n 3u\n.end\n", inst);
+                static const char *const nm[] = {"v(tn)", "v(a)", "v(im)", "v(x1.c)", "v(x1.t)"};
                 names = calloc(5, sizeof *names);
                 memcpy(names, nm, sizeof nm);
                 nv = 5;
-                snprintf(header, sizeof header, "# time_s,v_volt,i_amp,c_cryst,t_rise_k");
-                xlabel = "t (s)";
+                snprintf(header, sizeof header, "# time_s,v_cell_volt,i_amp,c_cryst,t_rise_k");
+                xlabel = "V cell (V)";
                 ycols[ny++] = 3;
-                ycols[ny++] = 4;
-                ylabel = "I (A), c";
+                ylabel = "I (A)";
             } else {
                 double per = 40e-9, t_end = 2 * (double)pulses * per + 20e-9;
                 fprintf(f, "X1 0 0 gg ecram_dyn %s\n", inst);
@@ -269,7 +269,7 @@ int xb_cmd_iv(int argc, char **argv)
             strncat(def, ".png", sizeof def - strlen(def) - 1);
             png = def;
         }
-        int xcol = (dynamic && d == XB_DEVICE_RRAM) ? 2 : 1;
+        int xcol = (dynamic && (d == XB_DEVICE_RRAM || d == XB_DEVICE_PCM)) ? 2 : 1;
         plot_png(opath, png, xlabel, ylabel, ny, xcol, ycols, logy);
     }
     if (owned)
