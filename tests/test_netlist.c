@@ -502,6 +502,56 @@ static void test_tech_node(void **state)
     assert_non_null(strstr(err.msg, "--node"));
 }
 
+/* The reference decks in netlists/ run in stock ngspice from any working directory (relative
+ * .include) and print the documented values. */
+static double log_value(const char *log, const char *key)
+{
+    const char *p = strstr(log, key);
+    if (!p) {
+        print_error("'%s' missing in:\n%s\n", key, log);
+        fail();
+    }
+    p = strchr(p, '=');
+    return strtod(p + 1, NULL);
+}
+
+static char *run_reference(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/netlists/%s", XB_SOURCE_DIR, name);
+    char *argv[] = {XB_NGSPICE_EXE, "-b", path, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = xb_test_run(argv, &out, &err);
+    if (rc != 0 || strstr(out, "rror") || strstr(out, "too small")) {
+        print_error("%s: exit %d\n%s\n%s\n", name, rc, out, err ? err : "");
+        fail();
+    }
+    free(err);
+    return out;
+}
+
+static void test_reference_netlists(void **state)
+{
+    char *o = run_reference("rram_set_reset.cir");
+    assert_rel(log_value(o, "r_on ="), 0.1 / (1e-3 * exp(-0.2 / 0.25) * sinh(0.4)), 0.1, "r_on");
+    assert_rel(log_value(o, "r_off ="), 0.1 / (1e-3 * exp(-1.7 / 0.25) * sinh(0.4)), 0.1, "r_off");
+    free(o);
+    o = run_reference("pcm_set_reset.cir");
+    assert_rel(log_value(o, "g_set ="), 25e-6, 0.1, "g_set");
+    assert_true(log_value(o, "g_set =") / log_value(o, "g_reset =") >= 10);
+    free(o);
+    o = run_reference("ecram_pulses.cir");
+    double xu = log_value(o, "x_up "), xe = log_value(o, "x_end ");
+    /* 50 steps of ~0.95e-3 up; near x = 0.5 the depression steps are smaller (qdn > qup and the
+     * gamma_down soft bound), so 50 down pulses do not return to 0.5 */
+    assert_true(xu > 0.54 && xu < 0.56);
+    assert_true(xe < xu && xe > 0.5);
+    free(o);
+    o = run_reference("sneak_2x2_float.cir");
+    assert_rel(log_value(o, "i(vs0) ="), 0.2 * (2e-6 + 1 / (1 / 30e-6 + 1 / 40e-6 + 1 / 25e-6)), 1e-6, "sneak");
+    free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,7 +560,7 @@ int main(void)
         cmocka_unit_test(test_access_cells), cmocka_unit_test(test_variability),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_diff_combine),
         cmocka_unit_test(test_dynamic_ecram_gate_lines), cmocka_unit_test(test_dynamic_rram_d2d),
-        cmocka_unit_test(test_tech_node),
+        cmocka_unit_test(test_tech_node), cmocka_unit_test(test_reference_netlists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
