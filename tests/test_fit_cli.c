@@ -35,6 +35,7 @@ static void write_point(hid_t f, const char *name, const cfg *c, size_t sets, si
     hid_t g, mg;
     xb_error err;
     assert_int_equal(xb_h5_group_create(f, gp, &g, &err), XB_OK);
+    xb_h5_attr_set_string(g, ".", "status", "ok", &err);
     xb_h5_attr_set_string(g, ".", "device", xb_device_name(c->dev), &err);
     xb_h5_attr_set_string(g, ".", "cell", "1r", &err);
     xb_h5_attr_set_string(g, ".", "engine", "native", &err);
@@ -117,6 +118,24 @@ static void test_fit_end_to_end(void **state)
         {XB_DEVICE_PCM, 6, 2.0},  {XB_DEVICE_PCM, 8, 2.0},
     };
     char *res = write_results(dir, "r.h5", cs, 5, 0, 0);
+    /* a failed point and a point being copied in (no status): both skipped, though their
+     * data would not load */
+    {
+        hid_t f, g;
+        xb_error e;
+        assert_int_equal(xb_h5_open(res, 1, &f, &e), XB_OK);
+        const char *bad[2] = {"points/p00099", "points/.incoming_p00100"};
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(xb_h5_group_create(f, bad[k], &g, &e), XB_OK);
+            if (k == 0) xb_h5_attr_set_string(g, ".", "status", "failed", &e);
+            xb_h5_attr_set_string(g, ".", "device", "rram", &e);
+            hid_t mg;
+            xb_h5_group_create(g, "mvm", &mg, &e);
+            H5Gclose(mg);
+            H5Gclose(g);
+        }
+        xb_h5_close(f, &e);
+    }
     char *model = xb_test_write_file(dir, "m.h5", "");
     remove(model);
     char *out = NULL, *errs = NULL;
@@ -310,6 +329,7 @@ static void test_fit_stats(void **state)
         snprintf(gp, sizeof gp, "points/p%05zu", pt);
         hid_t g, mg, tg;
         assert_int_equal(xb_h5_group_create(f, gp, &g, &err), XB_OK);
+        xb_h5_attr_set_string(g, ".", "status", "ok", &err);
         xb_h5_attr_set_string(g, ".", "device", "rram", &err);
         xb_h5_attr_set_string(g, ".", "cell", "1r", &err);
         xb_h5_attr_set_string(g, ".", "engine", "native", &err);
@@ -578,6 +598,7 @@ static void test_fit_drift(void **state)
     xb_h5_attr_set_string(f, ".", "format", "xbar-results", &err);
     assert_int_equal(xb_h5_group_create(f, "points/p00000/drift", &g, &err), XB_OK);
     xb_h5_attr_set_string(f, "points/p00000", "device", "pcm", &err);
+    xb_h5_attr_set_string(f, "points/p00000", "status", "ok", &err);
     const double gmax = 25e-6;
     xb_h5_attr_set_double(f, "points/p00000", "g_max_siemens", gmax, &err);
     enum { T = 12, N = 6000 };

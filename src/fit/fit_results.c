@@ -59,13 +59,14 @@ static int load_point(hid_t f, const char *path, const char *name, rpoint *q, in
     int rc = xb_h5_group_open(f, gp, &g, err);
     if (rc) return rc;
     char *s = NULL;
-    if (xb_h5_attr_exists(g, ".", "status")) {
-        rc = xb_h5_attr_get_string(g, ".", "status", &s, err);
-        int ok = !rc && strcmp(s, "ok") == 0;
-        free(s);
-        s = NULL;
-        if (!ok) goto out;
-    }
+    /* only finished points: status "ok" (docs/hdf5-results.md; a group without it is a
+     * point still being written) */
+    if (!xb_h5_attr_exists(g, ".", "status")) goto out;
+    rc = xb_h5_attr_get_string(g, ".", "status", &s, err);
+    int ok = !rc && strcmp(s, "ok") == 0;
+    free(s);
+    s = NULL;
+    if (!ok) goto out;
     if (!xb_h5_exists(g, "mvm") || !xb_h5_attr_exists(g, ".", "device")) goto out;
     if (xb_h5_attr_exists(g, ".", "engine")) {
         rc = xb_h5_attr_get_string(g, ".", "engine", &s, err);
@@ -208,9 +209,13 @@ static int load_drift(hid_t f, const char *path, const char *name, rdrift *d, in
     if (!xb_h5_exists(f, gp)) return XB_OK;
     char pp[96];
     snprintf(pp, sizeof pp, "points/%s", name);
-    char *dev = NULL;
-    if (!xb_h5_attr_exists(f, pp, "device")) return XB_OK;
-    int rc = xb_h5_attr_get_string(f, pp, "device", &dev, err);
+    char *dev = NULL, *st = NULL;
+    if (!xb_h5_attr_exists(f, pp, "device") || !xb_h5_attr_exists(f, pp, "status")) return XB_OK;
+    int rc = xb_h5_attr_get_string(f, pp, "status", &st, err);
+    int ok = !rc && strcmp(st, "ok") == 0;
+    free(st);
+    if (rc || !ok) return rc;
+    rc = xb_h5_attr_get_string(f, pp, "device", &dev, err);
     int pcm = !rc && strcmp(dev, "pcm") == 0;
     free(dev);
     if (rc || !pcm) return rc;
@@ -581,6 +586,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc && !pts) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t k = 0; !rc && k < nn; k++) {
         int usable;
+        if (names[k][0] == '.') continue; /* /points/.incoming_*: a point being copied in */
         rc = load_point(f, results_path, names[k], &pts[np], &usable, err);
         if (rc || !usable) rpoint_free(&pts[np]);
         else np++;
@@ -590,6 +596,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc && !drs) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t k = 0; !rc && k < nn; k++) {
         int found;
+        if (names[k][0] == '.') continue;
         rc = load_drift(f, results_path, names[k], &drs[ndr], &found, err);
         if (!rc && found) ndr++;
     }
