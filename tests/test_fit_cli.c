@@ -162,7 +162,8 @@ static void test_fit_end_to_end(void **state)
     free(out); free(errs);
     char *a3[] = {"xbar", "inspect", res, NULL};
     assert_int_equal(run(a3, &out, &errs), 0);
-    assert_non_null(strstr(out, "points: 5"));
+    assert_non_null(strstr(out, "points: 7"));
+    assert_non_null(strstr(out, "p00099   failed"));
     free(out); free(errs);
 
     /* the written models, read back, predict fresh reference samples (never fitted) */
