@@ -652,6 +652,42 @@ static void test_fit_drift(void **state)
     free(model); free(path); free(dir);
 }
 
+/* xbar inspect on a network file and on an HDF5 file of no xbar format (tree listing). */
+static void test_inspect_other(void **state)
+{
+    char *out = NULL, *errs = NULL;
+    char net[4096];
+    snprintf(net, sizeof net, "%s/data/fmnist_mlp.h5", XB_SOURCE_DIR);
+    if (xb_h5_is_hdf5(net)) {
+        char *a[] = {"xbar", "inspect", net, NULL};
+        assert_int_equal(run(a, &out, &errs), 0);
+        assert_non_null(strstr(out, "format: xbar-network"));
+        assert_non_null(strstr(out, "layers: "));
+        free(out); free(errs);
+    }
+    char *dir = xb_test_tmpdir("fitinspect");
+    char *path = xb_test_write_file(dir, "plain.h5", "");
+    remove(path);
+    hid_t f, g;
+    xb_error err;
+    assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
+    assert_int_equal(xb_h5_group_create(f, "a/b", &g, &err), XB_OK);
+    hsize_t d[2] = {3, 2};
+    double x[6] = {0};
+    xb_h5_write_doubles(g, "volts", 2, d, x, "V", &err);
+    H5Gclose(g);
+    xb_h5_close(f, &err);
+    char *a2[] = {"xbar", "inspect", path, NULL};
+    assert_int_equal(run(a2, &out, &errs), 0);
+    assert_non_null(strstr(out, "format: (none: not an xbar file)"));
+    assert_non_null(strstr(out, "/a/b/volts  [3x2]  units=V"));
+    free(out); free(errs);
+    char *a3[] = {"xbar", "inspect", NULL};
+    expect_fail(a3, "missing FILE.h5");
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -660,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_fit_stats),
         cmocka_unit_test(test_fit_real_campaign),
         cmocka_unit_test(test_fit_drift),
+        cmocka_unit_test(test_inspect_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
