@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/xb_test.h"
 #include "xbar/characterize.h"
+#include "xbar/h5.h"
 
 /* 1x1 array, no wire resistance: the driver resistance Rd feeds the row node, which
  * carries the wire capacitance C to ground and the cell G to the column, held at 0 V by the
@@ -128,12 +130,47 @@ static void test_bad_settings(void **state)
     xb_matrix_free(g);
 }
 
+/* Two implementations of the read energy of a resistive array at full-scale input: the
+ * ngspice transient (c_wire = 0, negligible rise) and the native static solve
+ * (v_read * sum of column currents * t_read), through a whole campaign point. */
+static void test_campaign_energy_two_ways(void **state)
+{
+    const char *text = "[campaign]\nengine = spice\n[array]\nsize = 5x4\ndevice = linear\nr_wire_ohm = 3\n"
+                       "c_wire_farad = 0\n[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n"
+                       "[transient]\nenabled = yes\nt_read_s = 10e-9\nt_rise_s = 1e-15\n";
+    xb_campaign *c = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    assert_int_equal(xb_char_campaign_parse(text, "e.ini", &c, &err), XB_OK);
+    char *dir = xb_test_tmpdir("charenergy");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    double et = 0, es = 0;
+    assert_int_equal(xb_h5_attr_get_double(f, "points/p00000/transient", "e_read_joule", &et, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, "points/p00000/mvm", "e_read_static_joule", &es, &err), XB_OK);
+    fprintf(stderr, "transient %.10g J, static %.10g J\n", et, es);
+    assert_true(es > 0);
+    assert_true(fabs(et - es) < 1e-6 * es);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rc_settling_closed_form),
         cmocka_unit_test(test_resistive_read_energy),
         cmocka_unit_test(test_bad_settings),
+        cmocka_unit_test(test_campaign_energy_two_ways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -412,6 +412,24 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
                 if (vc[q] < vmin) vmin = vc[q];
             if (!rc) rc = xb_h5_attr_set_double(mg, ".", "v_cell_min_volt", vmin, err);
             if (!rc) rc = xb_h5_attr_set_string(mg, "v_cell", "input", "every row at v_read, sample 0, native engine", err);
+            /* static read power at full-scale input: every driver sits at v_read, and the
+             * static circuit's only path to ground is the sense nodes, so the power the
+             * drivers deliver is v_read * (sum of the column currents) */
+            xb_matrix vm1 = {1, R, vin};
+            xb_matrix *i1 = xb_matrix_new(1, C);
+            xb_error e3;
+            xb_error_clear(&e3);
+            if (!rc && i1 && xb_engine_native_mvm(ne, &vm1, i1, &e3) == XB_OK) {
+                double isum = 0;
+                for (size_t j = 0; j < C; j++) isum += i1->data[j];
+                double pw = p->v_read_volt * isum;
+                rc = xb_h5_attr_set_double(mg, ".", "p_read_static_watt", pw, err);
+                if (!rc) rc = xb_h5_attr_set_double(mg, ".", "e_read_static_joule", pw * P->t_read_s, err);
+                if (!rc)
+                    rc = xb_h5_attr_set_double(mg, ".", "e_per_mac_static_joule", pw * P->t_read_s / (double)(R * C), err);
+                if (!rc) rc = xb_h5_attr_set_double(mg, ".", "t_read_s", P->t_read_s, err);
+            }
+            xb_matrix_free(i1);
         } else if (!rc) {
             rc = xb_h5_attr_set_string(mg, ".", "v_cell_error", e2.msg, err);
         }

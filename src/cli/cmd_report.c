@@ -21,7 +21,7 @@ static const char k_help[] =
     "  ir_drop_map.png           voltage across every cell of the largest array (IR-drop heat map)\n"
     "  sneak_margin_vs_size.png  single-cell read margin vs size per read scheme\n"
     "  settling_vs_size.png      column-current settling time (0.1%) vs size\n"
-    "  energy_vs_size.png        read energy per MVM vs size\n"
+    "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
     "plus the gnuplot script (report.gp) and its data files.  Plots without data in the file\n"
@@ -173,6 +173,7 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
     double n = sqrt(rows * cols);
     snprintf(buf, sizeof buf, "%s/mvm", obj);
     double em = num_attr(f, buf, "err_total_mean"), emax = num_attr(f, buf, "err_total_max");
+    double es = num_attr(f, buf, "e_read_static_joule"), eops = num_attr(f, buf, "e_per_mac_static_joule");
     double chk = num_attr(f, buf, "spice_check_rel_l2");
     snprintf(buf, sizeof buf, "%s/transient", obj);
     double ts = num_attr(f, buf, "t_settle_max_s"), er = num_attr(f, buf, "e_read_joule"),
@@ -184,12 +185,15 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
         snprintf(label, sizeof label, "%s %s, %g ohm", dev, cell, rw);
         if (add_xy(&r->err, label, n, em * 100)) goto oom;
         snprintf(label, sizeof label, "%s %s", dev, cell);
-        if (add_xy(&r->settle, label, n, ts * 1e9) || add_xy(&r->energy, label, n, er * 1e12) ||
-            add_xy(&r->eop, label, n, eop * 1e15))
-            goto oom;
-        if (isfinite(eop) && (r->eop_first_x == 0 || n < r->eop_first_x)) {
+        if (add_xy(&r->settle, label, n, ts * 1e9)) goto oom;
+        snprintf(label, sizeof label, "%s %s, transient", dev, cell);
+        if (add_xy(&r->energy, label, n, er * 1e12) || add_xy(&r->eop, label, n, eop * 1e15)) goto oom;
+        snprintf(label, sizeof label, "%s %s, static V*I*t_read", dev, cell);
+        if (add_xy(&r->energy, label, n, es * 1e12) || add_xy(&r->eop, label, n, eops * 1e15)) goto oom;
+        double e1 = isfinite(eops) ? eops : eop;
+        if (isfinite(e1) && (r->eop_first_x == 0 || n < r->eop_first_x)) {
             r->eop_first_x = n;
-            r->eop_first_y = eop * 1e15;
+            r->eop_first_y = e1 * 1e15;
         }
         /* read schemes */
         snprintf(buf, sizeof buf, "%s/read", obj);
@@ -246,9 +250,9 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
             }
         }
     }
-    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name, status,
-            dev, cell, rows, cols, engine, rw, num_attr(f, obj, "r_wire_col_ohm"), num_attr(f, obj, "r_driver_ohm"),
-            input, em, emax, chk, ts, er, eop, mf, m2, m3);
+    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,
+            status, dev, cell, rows, cols, engine, rw, num_attr(f, obj, "r_wire_col_ohm"),
+            num_attr(f, obj, "r_driver_ohm"), input, em, emax, chk, ts, er, eop, mf, m2, m3, es);
     return XB_OK;
 oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
@@ -324,7 +328,7 @@ int xb_cmd_report(int argc, char **argv)
     if (!rc)
         fprintf(csv, "point,status,device,cell,rows,cols,engine,r_wire_row_ohm,r_wire_col_ohm,r_driver_ohm,input,"
                      "err_total_mean,err_total_max,spice_check_rel_l2,t_settle_max_s,e_read_joule,e_per_mac_joule,"
-                     "margin_float,margin_v2,margin_v3\n");
+                     "margin_float,margin_v2,margin_v3,e_read_static_joule\n");
     for (size_t k = 0; k < nn && !rc; k++)
         if (names[k][0] != '.') rc = read_point(f, names[k], &r, csv, &err);
     if (csv) fclose(csv);
