@@ -58,6 +58,8 @@ void xb_engine_result_free(xb_engine_result *r);
 /* ------------------------------------------------------------------ single jobs */
 /* Run one complete deck (title line ... .end, with its analysis card) in a worker
  * process and return the requested vectors of the last plot (n_vecs == 0: all).
+ * The deck runs as given (.control blocks are dropped): put xb_engine_options_card(o)
+ * in it for the engine's convergence settings; o supplies timeout, verbose and optran.
  * Returns XB_OK when a result object was produced, even if the job itself failed:
  * check xb_engine_result_status(). */
 int xb_engine_run(const xb_engine_opts *o, const char *deck, size_t n_vecs,
