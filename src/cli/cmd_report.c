@@ -126,9 +126,26 @@ static void plot_lines(FILE *gp, const char *name, series_set *ss, const char *t
     fprintf(gp, "\nset output '%s.png'\nset title \"%s\"\nset xlabel \"%s\"\nset ylabel \"%s\"\n", name, title, xl, yl);
     fprintf(gp, "%s\n%s\n", logx ? "set logscale x 2" : "unset logscale x", logy ? "set logscale y" : "unset logscale y");
     fprintf(gp, "plot ");
-    for (size_t k = 0; k < ss->n; k++)
-        fprintf(gp, "%s'%s.dat' index %zu using 1:2 with linespoints title \"%s\"", k ? ", \\\n     " : "", name, k,
-                ss->s[k].label);
+    /* style: colour by the label's part before ", " (device, cell), point type and dash by
+     * the part after it (wire resistance, energy kind) */
+    char groups[32][400], subs[32][400];
+    size_t ng = 0, nsub = 0;
+    for (size_t k = 0; k < ss->n; k++) {
+        char grp[400], sub[400] = "";
+        snprintf(grp, sizeof grp, "%s", ss->s[k].label);
+        char *comma = strstr(grp, ", ");
+        if (comma) {
+            snprintf(sub, sizeof sub, "%s", comma + 2);
+            *comma = '\0';
+        }
+        size_t gi = 0, si = 0;
+        while (gi < ng && strcmp(groups[gi], grp) != 0) gi++;
+        if (gi == ng && ng < 32) snprintf(groups[ng++], sizeof groups[0], "%s", grp);
+        while (si < nsub && strcmp(subs[si], sub) != 0) si++;
+        if (si == nsub && nsub < 32) snprintf(subs[nsub++], sizeof subs[0], "%s", sub);
+        fprintf(gp, "%s'%s.dat' index %zu using 1:2 with linespoints lc %zu pt %zu dt %zu title \"%s\"",
+                k ? ", \\\n     " : "", name, k, gi % 8 + 1, si % 12 + 1, si % 5 + 1, ss->s[k].label);
+    }
     if (extra && *extra) fprintf(gp, ", \\\n     %s", extra);
     fprintf(gp, "\n");
 }
