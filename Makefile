@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build demo check test test-asan fuzz bench clean
+.PHONY: deps build demo check test test-asan fuzz valgrind bench clean
 
 deps:
 	./tools/install-deps.sh
@@ -16,12 +16,17 @@ build: deps
 demo: build
 	./$(BUILD)/xbar demo
 
-# The whole test suite, then again under AddressSanitizer + UBSan, then the fuzzers.
+# The whole test suite, then again under AddressSanitizer + UBSan, valgrind memcheck on
+# the fast subset, then the fuzzers (docs/hardening.md).
 FUZZ_SECONDS ?= 30
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) valgrind
 	$(MAKE) fuzz
+
+valgrind: build
+	./tools/valgrind-tests.sh $(BUILD)
 
 fuzz: deps
 	./tools/run-fuzz.sh $(FUZZ_SECONDS) build-fuzz
