@@ -13,7 +13,8 @@ struct xb_fit_eval {
     double *a;      /* rows*cols: I = a * v * shc(c * v) */
     double *c;
     double *vc;     /* cell voltages */
-    double *cur;    /* cell currents, then column prefix sums */
+    double *cur;    /* column prefix sums of the cell currents */
+    double *ic;     /* cell currents */
     double *colacc; /* cols */
 };
 
@@ -135,8 +136,9 @@ int xb_fit_eval_new(const xb_fit_params *m, const xb_matrix *g, xb_fit_eval **ou
     e->c = malloc(n * sizeof *e->c);
     e->vc = malloc(n * sizeof *e->vc);
     e->cur = malloc(n * sizeof *e->cur);
+    e->ic = malloc(n * sizeof *e->ic);
     e->colacc = malloc(g->cols * sizeof *e->colacc);
-    if (!e->a || !e->c || !e->vc || !e->cur || !e->colacc) {
+    if (!e->a || !e->c || !e->vc || !e->cur || !e->ic || !e->colacc) {
         xb_fit_eval_free(e);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
@@ -172,6 +174,7 @@ void xb_fit_eval_free(xb_fit_eval *e)
     free(e->c);
     free(e->vc);
     free(e->cur);
+    free(e->ic);
     free(e->colacc);
     free(e);
 }
@@ -185,25 +188,25 @@ static inline double shc_series(double y)
                                          y2 * (1.0 / 362880 + y * (1.0 / 39916800)));
 }
 
-/* Cell currents from cell voltages; cur receives the column prefix sums P(i,j) (current in
- * the column segment below cell (i,j)); colacc the total per column. */
+/* Cell currents from cell voltages into ic; cur receives the column prefix sums P(i,j)
+ * (current in the column segment below cell (i,j)); colacc the total per column. */
 static void cell_currents(xb_fit_eval *e)
 {
     size_t R = e->rows, C = e->cols;
     memset(e->colacc, 0, C * sizeof *e->colacc);
     for (size_t i = 0; i < R; i++) {
         const double *a = e->a + i * C, *c = e->c + i * C, *v = e->vc + i * C;
-        double *p = e->cur + i * C;
+        double *p = e->cur + i * C, *q = e->ic + i * C;
         double ymax = 0;
         for (size_t j = 0; j < C; j++) {
             double x = c[j] * v[j], y = x * x;
             ymax = y > ymax ? y : ymax;
-            p[j] = a[j] * v[j] * shc_series(y);
+            q[j] = a[j] * v[j] * shc_series(y);
         }
         if (ymax > 2.25) /* rare: |v/V0| > 1.5, outside the series range */
-            for (size_t j = 0; j < C; j++) p[j] = a[j] * v[j] * shc(c[j] * v[j]);
+            for (size_t j = 0; j < C; j++) q[j] = a[j] * v[j] * shc(c[j] * v[j]);
         for (size_t j = 0; j < C; j++) {
-            e->colacc[j] += p[j];
+            e->colacc[j] += q[j];
             p[j] = e->colacc[j];
         }
     }
@@ -215,21 +218,23 @@ static void sweep(xb_fit_eval *e, const double *v_in, double *row_i)
     size_t R = e->rows, C = e->cols;
     const xb_fit_params *m = &e->m;
     cell_currents(e);
-    /* Row i: recover the cell currents from the prefix sums, then the suffix sums S_j
-     * (current in the row segment in front of cell j). */
+    /* Row i: S_j = sum_{m>=j} I_im is the current in the row segment in front of cell j, and
+     * v_row(j) = V_i - r_driver S_0 - r_row sum_{k<=j} S_k.  One backward pass gives S_0,
+     * U_j = sum_{k>j} S_k and the total sum_k S_k = U_0 + S_0, so that
+     * sum_{k<=j} S_k = total - U_j and the forward update has no serial dependency. */
     double om = e->omega;
     for (size_t i = 0; i < R; i++) {
-        const double *p = e->cur + i * C, *pu = i ? e->cur + (i - 1) * C : NULL;
-        double s = 0;
+        const double *q = e->ic + i * C;
+        double s = 0, u = 0;
         for (size_t j = C; j-- > 0;) {
-            s += p[j] - (pu ? pu[j] : 0.0);
-            row_i[j] = s;
+            u += s;
+            row_i[j] = u;
+            s += q[j];
         }
-        double vr = v_in[i] - m->r_driver_ohm * s, acc = 0;
+        double base = v_in[i] - m->r_driver_ohm * s - m->r_row_ohm * (u + s);
         double *v = e->vc + i * C;
         for (size_t j = 0; j < C; j++) {
-            acc += row_i[j];
-            double vrow = vr - m->r_row_ohm * acc;
+            double vrow = base + m->r_row_ohm * row_i[j];
             v[j] += om * (vrow - v[j]); /* column part subtracted below */
         }
     }
