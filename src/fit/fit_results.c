@@ -109,6 +109,14 @@ static int load_point(hid_t f, const char *path, const char *name, rpoint *q, in
     };
     for (size_t k = 0; !rc && k < sizeof at / sizeof at[0]; k++) rc = attr_d(g, at[k].n, at[k].v, err);
     if (rc) goto out;
+    /* The configuration comes from the file: check it like any input (a point with
+     * g_min > g_max was fitted into a model file its own reader rejects; found by
+     * tests/fuzz/fuzz_results_h5). */
+    xb_error perr;
+    if (xb_array_params_check(&q->p, &perr)) {
+        rc = xb_errorf(err, XB_EINPUT, "%s:/%s: %s", path, gp, perr.msg);
+        goto out;
+    }
 
     hid_t mg;
     rc = xb_h5_group_open(g, "mvm", &mg, err);
