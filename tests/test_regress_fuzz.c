@@ -155,6 +155,41 @@ static void test_results_huge_g(void **state)
     unlink(model);
 }
 
+/* fuzz_results_h5: a point whose g_min_siemens attribute was corrupted above g_max was
+ * fitted, and the model file written had g_ref_min > g_ref_max, which the model reader
+ * (rightly) rejects.  The minimized change to the seed: one attribute value. */
+static void test_results_gmin_above_gmax(void **state)
+{
+    (void)state;
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/res_2x2.txt", XB_SOURCE_DIR);
+    FILE *fp = fopen(src, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *text = calloc((size_t)n + 1, 1);
+    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    const char *line = "a /points/p00000 g_min_siemens f64 - 1e-06\n";
+    char *at = strstr(text, line);
+    assert_non_null(at);
+    memcpy(at + strlen(line) - 6, "1e+00", 5); /* "1e-06" -> "1e+00": 1 S > g_max */
+    const char *path = build(text);
+    free(text);
+    char model[512];
+    snprintf(model, sizeof model, "%s.model.h5", path);
+    xb_fit_opts o;
+    xb_fit_opts_default(&o);
+    xb_fit_summary *s = NULL;
+    xb_error err;
+    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    assert_one_line(&err, "/points/p00000: ");
+    assert_one_line(&err, "g_min < g_max");
+    xb_fit_summary_free(s);
+    unlink(model);
+}
+
 /* fuzz_campaign found nothing; its invariants on a tricky accepted input stay checked:
  * every point of an accepted campaign has an array passing xb_array_params_check. */
 static void test_campaign_points_valid(void **state)
@@ -187,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_network_type_string_array),
         cmocka_unit_test(test_huge_declared_extents),
         cmocka_unit_test(test_results_huge_g),
+        cmocka_unit_test(test_results_gmin_above_gmax),
         cmocka_unit_test(test_campaign_points_valid),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);

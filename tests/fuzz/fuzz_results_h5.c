@@ -32,7 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         xb_fit_params *models = NULL;
         size_t n = 0;
         if (s->n_models) {
-            if (xb_fit_file_read(model_path, &models, NULL, &n, &err) != XB_OK) abort();
+            if (xb_fit_file_read(model_path, &models, NULL, &n, &err) != XB_OK) {
+                fprintf(stderr, "written model does not read back: %s\n", err.msg);
+                abort();
+            }
             if (n != s->n_models) abort();
         }
         free(models);
