@@ -198,6 +198,47 @@ static void test_fit_recovers_parameters(void **state)
     }
 }
 
+/* Residual-noise sampling: zero mean, the stored relative spread, reproducible by seed. */
+static void test_residual_noise(void **state)
+{
+    xb_array_params p;
+    params(&p, XB_DEVICE_RRAM, 8, 1.0);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    m.resid_sigma_rel = 0.01;
+    xb_matrix *g = xb_matrix_new(8, 8), *v = xb_matrix_new(400, 8);
+    xb_matrix *clean = xb_matrix_new(400, 8), *n1 = xb_matrix_new(400, 8), *n2 = xb_matrix_new(400, 8);
+    for (size_t q = 0; q < 64; q++) g->data[q] = (1 + (double)(q % 7) * 5) * 1e-6;
+    for (size_t q = 0; q < 3200; q++) v->data[q] = 0.2 * (double)((q * 37) % 101) / 100.0;
+    xb_fit_eval *e;
+    xb_error err;
+    assert_int_equal(xb_fit_eval_new(&m, g, &e, &err), XB_OK);
+    assert_int_equal(xb_fit_eval_mvm(e, v, clean, &err), XB_OK);
+    assert_int_equal(xb_fit_eval_set_noise(e, 1, 5, &err), XB_OK);
+    assert_int_equal(xb_fit_eval_mvm(e, v, n1, &err), XB_OK);
+    assert_int_equal(xb_fit_eval_set_noise(e, 1, 5, &err), XB_OK);
+    assert_int_equal(xb_fit_eval_mvm(e, v, n2, &err), XB_OK);
+    double s = 0, s2 = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < 400; k++) {
+        double ms = 0;
+        for (size_t j = 0; j < 8; j++) ms += clean->data[k * 8 + j] * clean->data[k * 8 + j];
+        double rms = sqrt(ms / 8);
+        for (size_t j = 0; j < 8; j++) {
+            assert_true(n1->data[k * 8 + j] == n2->data[k * 8 + j]);
+            double z = (n1->data[k * 8 + j] - clean->data[k * 8 + j]) / rms;
+            s += z;
+            s2 += z * z;
+            n++;
+        }
+    }
+    double mean = s / (double)n, sd = sqrt(s2 / (double)n - mean * mean);
+    assert_true(fabs(mean) < 4 * 0.01 / sqrt((double)n));
+    assert_true(fabs(sd - 0.01) < 0.05 * 0.01);
+    xb_fit_eval_free(e);
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(clean); xb_matrix_free(n1); xb_matrix_free(n2);
+}
+
 static void test_shape_errors(void **state)
 {
     xb_array_params p;
@@ -259,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_fit_rram_12),
         cmocka_unit_test(test_fit_pcm_12),
         cmocka_unit_test(test_fit_recovers_parameters),
+        cmocka_unit_test(test_residual_noise),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_regressions),
     };

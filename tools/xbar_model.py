@@ -114,8 +114,10 @@ class Model:
         lam = (self.r_driver + self.r_row * C / 3) * gsum / R + (self.r_sense + self.r_col * R / 3) * gsum / C
         return a, c, 1.0 / (1.0 + lam)
 
-    def mvm(self, G, V):
-        """Output currents (K x cols, amperes) for conductances G (rows x cols) and inputs V (K x rows)."""
+    def mvm(self, G, V, noise_rng=None):
+        """Output currents (K x cols, amperes) for conductances G (rows x cols) and inputs V (K x rows).
+        noise_rng (a numpy Generator): add the fit's residual spread, resid_sigma_rel x the rms output
+        of each vector, as Gaussian samples (the C side draws its own, seeded, samples)."""
         G = np.asarray(G, dtype=float)
         V = np.atleast_2d(np.asarray(V, dtype=float))
         if G.shape != (self.rows, self.cols):
@@ -136,7 +138,11 @@ class Model:
             vcol = self.r_sense * pcol[:, -1:, :] + self.r_col * t
             vc = vc + om * (vrow - vcol - vc)
         i = a * vc * _shc(c * vc)
-        return self.gain * np.sum(i, axis=1)
+        out = self.gain * np.sum(i, axis=1)
+        if noise_rng is not None and self.resid_sigma_rel > 0:
+            rms = np.sqrt(np.mean(out * out, axis=1, keepdims=True))
+            out = out + noise_rng.normal(0.0, 1.0, out.shape) * self.resid_sigma_rel * rms
+        return out
 
     def validity_warning(self, G, V):
         """None when G and V are inside the fitted ranges, else a one-line description."""

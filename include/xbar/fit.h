@@ -67,6 +67,9 @@ typedef struct xb_fit_eval xb_fit_eval; /* workspace for one (model, G) pair */
 
 /* Precompute per-cell coefficients for conductance matrix g (rows x cols of the model). */
 int xb_fit_eval_new(const xb_fit_params *m, const xb_matrix *g, xb_fit_eval **out, xb_error *err);
+/* Residual noise (off by default): when on, every output gets a Gaussian sample of standard
+ * deviation resid_sigma_rel x the rms output of its vector (seeded, reproducible). */
+int xb_fit_eval_set_noise(xb_fit_eval *e, int on, uint64_t seed, xb_error *err);
 /* v: K x rows volts, i_out: K x cols amperes. */
 int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 /* Cell voltages (rows x cols) of the model for one input vector (the model's IR-drop map). */

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include "xbar/fit.h"
 
 struct xb_fit_eval {
@@ -16,6 +19,7 @@ struct xb_fit_eval {
     double *cur;    /* column prefix sums of the cell currents */
     double *ic;     /* cell currents */
     double *colacc; /* cols */
+    gsl_rng *rng;   /* residual-noise sampling, NULL = off */
 };
 
 /* sinh(x)/x: a short even series where it is exact to ~2e-9, sinh otherwise (the
@@ -176,6 +180,7 @@ void xb_fit_eval_free(xb_fit_eval *e)
     free(e->cur);
     free(e->ic);
     free(e->colacc);
+    if (e->rng) gsl_rng_free(e->rng);
     free(e);
 }
 
@@ -260,6 +265,17 @@ static void solve_vector(xb_fit_eval *e, const double *v_in, double *scratch)
     for (int s = 0; s < e->m.n_sweeps; s++) sweep(e, v_in, scratch);
 }
 
+int xb_fit_eval_set_noise(xb_fit_eval *e, int on, uint64_t seed, xb_error *err)
+{
+    if (e->rng) gsl_rng_free(e->rng);
+    e->rng = NULL;
+    if (!on) return XB_OK;
+    e->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!e->rng) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    gsl_rng_set(e->rng, (unsigned long)seed);
+    return XB_OK;
+}
+
 int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
     if (v->cols != e->rows)
@@ -274,6 +290,13 @@ int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_err
         cell_currents(e);
         double *o = xb_matrix_row(i_out, k);
         for (size_t j = 0; j < e->cols; j++) o[j] = e->m.gain * e->colacc[j];
+        if (e->rng && e->m.resid_sigma_rel > 0) {
+            /* residual spread of the fit, relative to the rms output of this vector */
+            double ms = 0;
+            for (size_t j = 0; j < e->cols; j++) ms += o[j] * o[j];
+            double sd = e->m.resid_sigma_rel * sqrt(ms / (double)e->cols);
+            for (size_t j = 0; j < e->cols; j++) o[j] += gsl_ran_gaussian(e->rng, sd);
+        }
     }
     free(scratch);
     return XB_OK;
