@@ -532,6 +532,8 @@ static void test_pool_failures_and_recovery(void **state)
     /* the netlist ngspice rejected */
     assert_int_equal(xb_engine_result_status(res[1]), XB_EINPUT);
     assert_non_null(strstr(xb_engine_result_error(res[1]), "nosuchmodel"));
+    /* the message carries ngspice's reason, before the log tail */
+    assert_non_null(strstr(xb_engine_result_error(res[1]), "or its substitute: q1 in mid 0 nosuchmodel could not find"));
     assert_int_equal(xb_engine_result_status(res[6]), XB_EINPUT);
     assert_non_null(strstr(xb_engine_result_error(res[6]), "nosuchsub"));
     /* no DC solution */

@@ -71,6 +71,7 @@ static struct {
     int parse_error;   /* an "error" line while loading the circuit */
     int run_abort;     /* ngspice reported that the analysis was aborted */
     int no_circuit;    /* ngspice loaded no circuit from the deck */
+    int error_more;    /* lines still to append to first_error */
     char first_error[400];
 } g_child;
 
@@ -125,6 +126,31 @@ static void note_error(const char *line)
     snprintf(g_child.first_error, sizeof g_child.first_error, "%s", line);
     char *nl = strpbrk(g_child.first_error, "\r\n");
     if (nl) *nl = '\0';
+    size_t n = strlen(g_child.first_error);
+    while (n && g_child.first_error[n - 1] == ' ') g_child.first_error[--n] = '\0';
+    /* "Error on line 3 or its substitute:" is followed by the line and the reason */
+    g_child.error_more = n && g_child.first_error[n - 1] == ':' ? 2 : 0;
+}
+
+/* Append a continuation line of the first error (collapsed whitespace). */
+static void note_error_more(const char *line)
+{
+    size_t n = strlen(g_child.first_error);
+    char *d = g_child.first_error + n;
+    size_t room = sizeof g_child.first_error - n;
+    if (room < 4) return;
+    *d++ = ' ';
+    room--;
+    int space = 1;
+    for (const char *c = line; *c && room > 1; c++) {
+        int sp = isspace((unsigned char)*c);
+        if (sp && space) continue;
+        *d++ = sp ? ' ' : *c;
+        room--;
+        space = sp;
+    }
+    while (d > g_child.first_error && d[-1] == ' ') d--;
+    *d = '\0';
 }
 
 static int cb_print(char *line, int id, void *user)
@@ -133,6 +159,11 @@ static int cb_print(char *line, int id, void *user)
     if (strncmp(s, "stdout ", 7) == 0 || strncmp(s, "stderr ", 7) == 0) s += 7;
     size_t n = strlen(s);
     child_frame(XB_FRAME_LOG, s, n, "\n", 1);
+    if (g_child.error_more > 0 && g_child.first_error[0]) {
+        g_child.error_more--;
+        note_error_more(s);
+        return 0;
+    }
     /* Failure markers of ngspice 39 (wording from its sources and observed output). */
     if (g_child.phase == PHASE_PARSE) {
         /* ngspice starts its error lines with "Error" ("Error on line 3 ...", "Error:
