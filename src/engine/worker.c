@@ -202,7 +202,8 @@ static int cb_exit(int status, NG_BOOL immediate, NG_BOOL quit, int id, void *us
     _exit(0);
 }
 
-static int send_vector(const char *name, int report_missing, const char *plot)
+/* Copy one vector of the current plot to the parent: 0, -1 absent, -2 out of memory. */
+static int send_vector(const char *name)
 {
     char nm[512];
     snprintf(nm, sizeof nm, "%s", name);
@@ -254,8 +255,6 @@ static int send_vector(const char *name, int report_missing, const char *plot)
     } else {
         return -1;
     }
-    (void)report_missing;
-    (void)plot;
     return 0;
 }
 
@@ -342,7 +341,7 @@ static void child_main(const xb_engine_opts *o, const char *deck, size_t n_vecs,
         }
         for (size_t j = 0; j < n; j++) copy[j] = strdup(all[j]);
         for (size_t j = 0; j < n; j++) {
-            if (!copy[j] || send_vector(copy[j], 0, plotname) == -2) {
+            if (!copy[j] || send_vector(copy[j]) == -2) {
                 child_status(XB_ERUNTIME, "out of memory in worker");
                 return;
             }
@@ -354,8 +353,8 @@ static void child_main(const xb_engine_opts *o, const char *deck, size_t n_vecs,
                 child_status(XB_EINPUT, "bad vector name #%zu", j);
                 return;
             }
-            int r = send_vector(canon, 1, plotname);
-            if (r == -1) r = send_vector(vec_names[j], 1, plotname);
+            int r = send_vector(canon);
+            if (r == -1) r = send_vector(vec_names[j]);
             if (r == -2) {
                 child_status(XB_ERUNTIME, "out of memory in worker");
                 return;
