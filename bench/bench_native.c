@@ -88,6 +88,7 @@ static double run_spice(const xb_array_params *p, const xb_matrix *g, const doub
     for (size_t j = 0; j < xb_netlist_n_outputs(nl); j++) fprintf(f, " %s", xb_netlist_outputs(nl)[j]);
     fprintf(f, "\nquit 0\n.endc\n.end\n");
     fclose(f);
+    fflush(stdout); /* the child must not flush a copy of our buffer */
     double t0 = xb_now_s();
     pid_t pid = fork();
     if (pid == 0) {
@@ -144,20 +145,13 @@ static void side_by_side(xb_device_kind dev, size_t n)
 }
 
 /* One absolute case: new + mvm of 1 vector (first solve), then mvm of k more vectors. */
-static size_t g_only; /* --only N: absolute cases of size N only */
+static size_t g_only;     /* --only N: absolute cases of size N only */
+static const char *g_self; /* argv[0]: absolute cases re-exec this program */
 
-static void absolute_case(xb_device_kind dev, xb_cell_kind cell, size_t n, size_t k, const char *target)
+/* One absolute case, in a fresh process (`--case DEV CELL N K`): new + mvm of 1 vector
+ * (first solve), then mvm of k more vectors. */
+static int run_case(xb_device_kind dev, xb_cell_kind cell, size_t n, size_t k, const char *target)
 {
-    if (g_only && n != g_only) return;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid != 0) {
-        int st;
-        waitpid(pid, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st))
-            printf("%zux%zu %s %s: child failed (status %d)\n", n, n, xb_device_name(dev), xb_cell_name(cell), st);
-        return;
-    }
     xb_array_params p;
     xb_matrix *g, *v;
     setup(&p, dev, cell, n, &g, &v, k + 1);
@@ -169,32 +163,62 @@ static void absolute_case(xb_device_kind dev, xb_cell_kind cell, size_t n, size_
     double t0 = xb_now_s();
     int rc = xb_engine_native_new(&p, g, &e, &err);
     if (!rc) rc = xb_engine_native_mvm(e, &v1, &i1, &err);
-    double t_first = xb_now_s() - t0;
+    double t_first = xb_now_s() - t0, cpu_first = cpu_s();
     t0 = xb_now_s();
     if (!rc && k) rc = xb_engine_native_mvm(e, &vk, &ik, &err);
-    double t_k = xb_now_s() - t0;
+    double t_k = xb_now_s() - t0, cpu_k = cpu_s() - cpu_first;
     if (rc) {
         printf("%zux%zu %s %s: %s\n", n, n, xb_device_name(dev), xb_cell_name(cell), err.msg);
-        _exit(1);
+        return 1;
     }
     xb_engine_native_stats st;
     xb_engine_native_get_stats(e, &st);
     printf("%4zux%-4zu %-6s %-5s  first %8.3f s  +%4zu vectors %8.3f s (%8.2f ms/vector)  total %8.3f s  "
-           "peak %7.0f MB  unknowns %zu  nnz(factor) %.3g  %s  newton %zu+%zu (setup %.2f s, factor %.2f s, solve %.2f s)  cpu %.2f s  %s\n",
+           "peak %7.0f MB  unknowns %zu  nnz(factor) %.3g  %s  newton %zu+%zu (setup %.2f s, factor %.2f s, "
+           "solve %.2f s)  cpu first %.2f s + %.2f s  %s\n",
            n, n, xb_device_name(dev), xb_cell_name(cell), t_first, k, t_k, k ? 1e3 * t_k / (double)k : 0.0,
-           t_first + t_k, peak_mb(), st.n_unknowns, st.nnz_factor, st.solver, st.newton_iterations, st.reuse_steps, st.t_setup_s, st.t_factor_s, st.t_solve_s, cpu_s(), target);
+           t_first + t_k, peak_mb(), st.n_unknowns, st.nnz_factor, st.solver, st.newton_iterations,
+           st.reuse_steps, st.t_setup_s, st.t_factor_s, st.t_solve_s, cpu_first, cpu_k, target);
     fflush(stdout);
     xb_engine_native_free(e);
     xb_matrix_free(i);
     xb_matrix_free(g);
     xb_matrix_free(v);
-    _exit(0);
+    return 0;
+}
+
+/* Spawn `self --case ...` (fork + immediate exec: BLAS threads of this process do not
+ * survive a bare fork) and wait for it. */
+static void absolute_case(xb_device_kind dev, xb_cell_kind cell, size_t n, size_t k, const char *target)
+{
+    if (g_only && n != g_only) return;
+    char sn[32], sk[32];
+    snprintf(sn, sizeof sn, "%zu", n);
+    snprintf(sk, sizeof sk, "%zu", k);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(g_self, g_self, "--case", xb_device_name(dev), xb_cell_name(cell), sn, sk, target, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        printf("%zux%zu %s %s: case process failed (status %d)\n", n, n, xb_device_name(dev),
+               xb_cell_name(cell), st);
 }
 
 int main(int argc, char **argv)
 {
     int spice = 1, big = 1;
     size_t spice_max = 128;
+    g_self = argv[0];
+    if (argc == 7 && !strcmp(argv[1], "--case")) {
+        xb_device_kind dev;
+        xb_cell_kind cell;
+        if (xb_device_from_name(argv[2], &dev) || xb_cell_from_name(argv[3], &cell)) return 2;
+        return run_case(dev, cell, (size_t)atol(argv[4]), (size_t)atol(argv[5]), argv[6]);
+    }
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--no-spice")) spice = 0;
         else if (!strcmp(argv[a], "--no-512")) big = 0;
