@@ -80,6 +80,11 @@ static pid_t start_xbar(const run_opts *ro, const char *err_path, char *const ar
             dup2(dn, 0);
             dup2(dn, 1);
         }
+        /* sanitizer builds: no LSan suppression statistics after xbar's last line */
+        const char *lo = getenv("LSAN_OPTIONS");
+        char lbuf[2048];
+        snprintf(lbuf, sizeof lbuf, "%s%sprint_suppressions=0", lo ? lo : "", lo && *lo ? ":" : "");
+        setenv("LSAN_OPTIONS", lbuf, 1);
         if (ro && ro->drop_to_nobody && geteuid() == 0) {
             if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
         }
