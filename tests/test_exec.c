@@ -512,6 +512,73 @@ static void test_native_tiles(void **state)
     assert_true(e1 < 0.2);
 }
 
+/* Executor outputs (unquantized, no affine) of one engine on a 12-input, 6-output dense
+ * layer with 8x8 tiles (2 row tiles x 2 column tiles), RRAM with 2 ohm wires. */
+static void circuit_outputs(const xb_tile_engine *eng, size_t tile_cols, float *y)
+{
+    static float w[6 * 12], b[6], x[5 * 12];
+    static int init = 0;
+    if (!init) {
+        for (size_t i = 0; i < 72; i++) w[i] = srand1();
+        for (size_t i = 0; i < 6; i++) b[i] = srand1();
+        for (size_t i = 0; i < 60; i++) x[i] = srand1();
+        init = 1;
+    }
+    size_t shape[1] = {12};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 6, 12, w, b, &err), XB_OK);
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_RRAM);
+    c.tile_rows = 8;
+    c.tile_cols = tile_cols;
+    c.dac_bits = c.adc_bits = 0;
+    c.affine_calibration = 0;
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = 2.0;
+    xb_exec *ex = NULL;
+    float *acts[1] = {y};
+    assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
+    int rc = xb_exec_calibrate(ex, x, 5, &err);
+    if (rc) print_message("%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, 5, acts, &err), XB_OK);
+    xb_exec_free(ex);
+    xb_network_free(net);
+}
+
+static double rel_l2f(const float *a, const float *ref, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        s += (double)ref[i] * ref[i];
+    }
+    return sqrt(d / s);
+}
+
+/* ngspice tiles (second implementation of the circuit) == native tiles; the column
+ * tiles of a row band solved together (mvm_multi, worker pool) == one by one. */
+static void test_spice_tiles(void **state)
+{
+    float y_nat[30], y_sp[30], y_sp1[30], y_id[30];
+    xb_tile_engine en, es, ei;
+    xb_tile_engine_native(&en);
+    xb_tile_engine_spice(&es, NULL);
+    xb_tile_engine_ideal(&ei);
+    circuit_outputs(&ei, 8, y_id);
+    circuit_outputs(&en, 8, y_nat);
+    circuit_outputs(&es, 8, y_sp); /* 2 column tiles: mvm_multi */
+    es.mvm_multi = NULL;
+    circuit_outputs(&es, 8, y_sp1); /* one ngspice run per tile */
+    double e_nat = rel_l2f(y_nat, y_id, 30), e_sp = rel_l2f(y_sp, y_nat, 30), e_sp1 = rel_l2f(y_sp1, y_sp, 30);
+    print_message("spice tiles: native vs exact %.3g, spice vs native %.3g, multi vs single %.3g\n", e_nat, e_sp,
+                  e_sp1);
+    assert_true(e_nat > 1e-3);           /* the circuit differs from I = V G ... */
+    assert_true(e_sp < 1e-3 * e_nat);    /* ... and both circuit engines agree */
+    assert_true(e_sp1 < 1e-9);
+}
+
 static void test_config_errors(void **state)
 {
     xb_exec_config c;
@@ -536,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_tiled_conv_exact),
         cmocka_unit_test(test_tiled_conv_chunks),
         cmocka_unit_test(test_native_tiles),
+        cmocka_unit_test(test_spice_tiles),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,6 +135,10 @@ typedef struct xb_tile_engine {
                         double *e_joule);
     double (*mvm_time_s)(void *ctx, void *tile);
     void (*release)(void *ctx, void *tile);
+    /* Optional: the same v on n tiles at once (the column tiles of one row band), e.g.
+     * in parallel worker processes; i_out[t] is K x cols for tiles[t]. */
+    int (*mvm_multi)(void *ctx, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
+                     xb_error *err);
 } xb_tile_engine;
 
 /* Exact I = V G (no wires, linear devices): the reference the executor's mapping,

@@ -285,6 +285,22 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         w->diff = d;
         w->diff_cap = need;
     }
+    /* An engine that solves one V on all tiles of a row band at once (e.g. in parallel
+     * worker processes) gets every column tile's current buffer in one call. */
+    const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1;
+    double *mbuf = NULL;
+    xb_matrix *mv = NULL, **mp = NULL;
+    int rc = XB_OK;
+    if (multi) {
+        size_t kmax = K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK;
+        mbuf = malloc(m->n_ct * kmax * C * sizeof(double));
+        mv = malloc(m->n_ct * sizeof *mv);
+        mp = malloc(m->n_ct * sizeof *mp);
+        if (!mbuf || !mv || !mp) {
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu currents)", k);
+            goto done;
+        }
+    }
 
     for (size_t s0 = 0; s0 < K; s0 += XB_EXEC_CHUNK) {
         const size_t Kc = K - s0 < XB_EXEC_CHUNK ? K - s0 : XB_EXEC_CHUNK;
@@ -319,23 +335,34 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                         w->colsq[i] += v[i] * v[i];
                     }
                 }
+                if (multi) {
+                    for (size_t c = 0; c < m->n_ct; c++) {
+                        mv[c] = (xb_matrix){Kp, C, mbuf + c * Kp * C};
+                        mp[c] = &mv[c];
+                    }
+                    rc = ex->eng.mvm_multi(ex->eng.ctx, m->tiles + r * m->n_ct, m->n_ct, &w->v, mp, err);
+                    if (rc) {
+                        xb_error_prefix(err, "layer %zu tile row %zu: ", k, r);
+                        goto done;
+                    }
+                }
                 for (size_t c = 0; c < m->n_ct; c++) {
                     size_t t = r * m->n_ct + c;
-                    int rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err);
-                    if (rc) {
+                    const xb_matrix *Im = multi ? &mv[c] : &w->i;
+                    if (!multi && (rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err))) {
                         xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
-                        return rc;
+                        goto done;
                     }
                     const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
                     double *D = w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out + c * P;
                     for (size_t q = 0; q < Kp; q++) {
-                        const double *io = w->ibuf + q * C;
+                        const double *io = Im->data + q * C;
                         for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
                     }
                     if (!count) continue;
                     double e = 0;
                     if (ex->eng.array_energy) {
-                        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, &w->i, &e);
+                        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, Im, &e);
                     } else {
                         /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
                         const double *rs = m->rowsum_g + t * R;
@@ -400,7 +427,11 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
             st->dig_muls += (double)Kc * (double)n_out * (m->affine_ready ? 1 : 0);
         }
     }
-    return XB_OK;
+done:
+    free(mbuf);
+    free(mv);
+    free(mp);
+    return rc;
 }
 
 /* Per-column least squares yref = a y + b over K vectors. */
