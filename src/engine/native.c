@@ -370,6 +370,7 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
     int symmetric = p->cell != XB_CELL_1T1R;
     rc = nv_circuit_build(p, g, symmetric, &e->c, err);
     if (rc) {
+        nv_circuit_free(&e->c);
         free(e);
         return rc;
     }
