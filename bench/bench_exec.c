@@ -3,8 +3,7 @@
  *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice]
  *
  * 1. Speed on N test images (default 10000): the ideal float network vs the tiled
- *    executor with exact tiles (tiled-ideal) and with native circuit tiles (linear
- *    device, 64x64, so one factorization per tile); ratios to ideal.
+ *    executor with exact tiles (tiled-ideal, 64x64); ratio to ideal.
  * 2. Agreement on M images (default 200) with 32x32 tiles and the RRAM device, same
  *    programmed conductances: native vs tiled-ideal, and with --spice, spice vs native:
  *    accuracies and per-layer relative L2 between the engines (the model engine joins
@@ -124,10 +123,11 @@ int main(int argc, char **argv)
     printf("  %-28s %10.3f %10.1f %9.2f%%\n", "ideal (float, sgemm)", t_ideal, 1.0, 100.0 * ok / n_images);
     xb_exec_config cfg;
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
-    run_t runs[2] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0}, {"native 64x64 linear", {0}, NULL, 0, 0}};
+    /* (the native engine keeps a factorization per tile: 122 of them at 64x64 use GBs;
+     * it is timed in part 2 on fewer images) */
+    run_t runs[1] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0}};
     xb_tile_engine_ideal(&runs[0].eng);
-    xb_tile_engine_native(&runs[1].eng);
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < 1; r++) {
         if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);
         printf("  %-28s %10.3f %10.1f %9.2f%%\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
                100 * runs[r].acc);
@@ -136,6 +136,12 @@ int main(int argc, char **argv)
 
     /* ---- 2. agreement on circuit engines ---- */
     if (n_circ > n_images) n_circ = n_images;
+    if (n_circ == 0) {
+        xb_dataset_free(test);
+        xb_dataset_free(cal);
+        xb_network_free(net);
+        return 0;
+    }
     xb_exec_config c32;
     xb_exec_config_default(&c32, XB_DEVICE_RRAM);
     c32.tile_rows = c32.tile_cols = 32;
