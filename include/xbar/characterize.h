@@ -68,6 +68,7 @@ typedef struct xb_char_point {
     size_t cycles;           /* potentiation/depression cycles (cycle-to-cycle spread) */
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
+    double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
 } xb_char_point;
 
 typedef struct xb_campaign xb_campaign;

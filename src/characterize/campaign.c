@@ -79,6 +79,7 @@ static const key_desc k_keys[] = {
     {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
     {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
     {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
+    {"program", "c2c_sigma", K_DOUBLE, 0, 0, 1, 0, NULL},
 };
 #define NKEYS (sizeof k_keys / sizeof k_keys[0])
 
@@ -496,6 +497,7 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->cycles = (size_t)scalar(c, "program", "cycles", 3);
         P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
         P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
+        P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
 
         char inp[64];
         if (P->input == XB_CHAR_INPUT_SPARSE) snprintf(inp, sizeof inp, "sparse:%g", P->input_density);

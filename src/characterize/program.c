@@ -6,6 +6,8 @@
  * every pulse is followed by a read window at v_read, and G after pulse n is the read
  * current at the end of its window divided by v_read (the chord conductance at v_read,
  * the same definition the static read models use). */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +66,7 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     }
     const xb_array_params *p = &P->array;
     const double vr = p->v_read_volt, w = pl.width_s, e = pl.edge_s, t_win = 40e-9;
-    const double period = w + 2 * e + t_win;
+    const double period = 2 * w + 2 * e + t_win; /* room for pulses up to 2 w (c2c jitter) */
     const size_t per_cycle = 2 * P->pulses, total = per_cycle * P->cycles;
     const double t0 = t_win; /* initial read window */
     const double t_stop = t0 + (double)total * period;
@@ -85,12 +87,27 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     fprintf(f, "Vp %s 0 PWL(0 %.17g", pos, p->device == XB_DEVICE_ECRAM ? 0.0 : vr);
     double base = p->device == XB_DEVICE_ECRAM ? 0.0 : vr;
     double t = t0;
+    /* cycle-to-cycle noise as pulse-width jitter: the programmed charge (ECRAM) or the time
+     * the gap/phase kinetics run (RRAM, PCM) scales with it, like aihwkit's multiplicative
+     * step noise; seeded from the point, within the fixed pulse period */
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (rng) gsl_rng_set(rng, (unsigned long)(P->seed ^ 0x5bd1e995ULL));
+    double *widths = malloc(total * sizeof *widths);
     for (size_t n = 0; n < total; n++) {
         double a = (n % per_cycle) < P->pulses ? pl.up_volt : pl.down_volt;
-        fprintf(f, "\n+ %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g", t, base, t + e, a, t + e + w, a, t + 2 * e + w,
-                base);
+        double wn = w;
+        if (P->c2c_sigma > 0 && rng) {
+            double fct = 1 + P->c2c_sigma * gsl_ran_gaussian(rng, 1.0);
+            if (fct < 0.05) fct = 0.05;
+            if (fct > 2) fct = 2;
+            wn = w * fct;
+        }
+        if (widths) widths[n] = wn;
+        fprintf(f, "\n+ %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g", t, base, t + e, a, t + e + wn, a,
+                t + 2 * e + wn, base);
         t += period;
     }
+    gsl_rng_free(rng);
     fprintf(f, ")\n");
     switch (p->device) {
     case XB_DEVICE_ECRAM:
@@ -116,6 +133,7 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     fprintf(f, ".tran %.17g %.17g 0 %.17g\n.end\n", tstep, t_stop, t_win / 8);
     if (fclose(f) != 0 || !deck) {
         free(deck);
+        free(widths);
         H5Gclose(pg);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
@@ -176,8 +194,11 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
         if (!rc) rc = xb_h5_attr_set_double(pg, ".", "up_volt", pl.up_volt, err);
         if (!rc) rc = xb_h5_attr_set_double(pg, ".", "down_volt", pl.down_volt, err);
         if (!rc) rc = xb_h5_attr_set_double(pg, ".", "series_ohm", pl.series_ohm, err);
+        if (!rc && widths) rc = xb_h5_write_doubles(pg, "pulse_width", 1, &dp, widths, "s", err);
+        if (!rc) rc = xb_h5_attr_set_double(pg, ".", "c2c_sigma", P->c2c_sigma, err);
         if (!rc) rc = xb_h5_write_text(pg, "netlist", deck, err);
     }
+    free(widths);
     free(gcurve);
     free(spread);
     free(pulse_v);

@@ -281,6 +281,9 @@ static int run_gnuplot(const char *dir, xb_error *err)
     if (pid < 0) return xb_errorf(err, XB_ERUNTIME, "fork: %s", strerror(errno));
     if (pid == 0) {
         if (chdir(dir) != 0) _exit(126);
+        /* gnuplot's warnings (e.g. one-size campaigns) go to DIR/gnuplot.log */
+        FILE *lg = freopen("gnuplot.log", "w", stderr);
+        (void)lg;
         execlp("gnuplot", "gnuplot", "report.gp", (char *)NULL);
         _exit(127);
     }
@@ -289,7 +292,7 @@ static int run_gnuplot(const char *dir, xb_error *err)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
         return xb_errorf(err, XB_ERUNTIME, "gnuplot not found (apt-get install gnuplot-nox)");
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return xb_errorf(err, XB_ERUNTIME, "gnuplot failed on %s/report.gp", dir);
+        return xb_errorf(err, XB_ERUNTIME, "gnuplot failed on %s/report.gp (see %s/gnuplot.log)", dir, dir);
     return XB_OK;
 }
 
