@@ -476,6 +476,55 @@ static void test_input_statistics(void **state)
     free(dir);
 }
 
+/* Programming curves: ECRAM potentiation raises G pulse by pulse, depression lowers it;
+ * the first step equals the model's closed form (models/ecram.lib): the gate charge of one
+ * trapezoidal pulse Q = i0g [w sinh((a - vch)/vg0) + 2 (e vg0 / a)(cosh((a - vch)/vg0) -
+ * cosh(vch/vg0))], vch = v_read/2, moves x by Q/qup (1 - gup x), G by (g_max - g_min) dx. */
+static void test_program_curves(void **state)
+{
+    const char *text = "[campaign]\nengine = native\n[array]\nsize = 2x2\ndevice = ecram, pcm\n"
+                       "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n"
+                       "[program]\nenabled = yes\npulses = 5\ncycles = 2\n";
+    xb_campaign *c = parse(text);
+    char *dir = xb_test_tmpdir("charprog");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_error err;
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    double *g;
+    int rank;
+    hsize_t d[4];
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00000/program/g", &g, &rank, d, &err), XB_OK);
+    assert_int_equal(d[0], 2 * 2 * 5 + 1);
+    for (int k = 1; k <= 5; k++) assert_true(g[k] > g[k - 1]);
+    for (int k = 6; k <= 10; k++) assert_true(g[k] < g[k - 1]);
+    for (hsize_t k = 0; k < d[0]; k++) assert_true(g[k] >= 1e-6 && g[k] <= 10e-6);
+    const double i0g = 1e-12, vg0 = 0.1, qup = 1.1e-13, gup = 0.115, a = 1.3, w = 10e-9, e = 1e-9, vch = 0.1;
+    const double Q = i0g * (w * sinh((a - vch) / vg0) + 2 * (e * vg0 / a) * (cosh((a - vch) / vg0) - cosh(vch / vg0)));
+    const double x0 = (g[0] - 1e-6) / 9e-6;
+    const double dx = Q / qup * (1 - gup * x0);
+    const double dg = 9e-6 * dx;
+    fprintf(stderr, "ECRAM first step %.4g S, closed form %.4g S (x0 %.4f)\n", g[1] - g[0], dg, x0);
+    assert_true(fabs(x0 - 0.5) < 1e-3);
+    assert_true(fabs((g[1] - g[0]) - dg) < 0.04 * dg); /* ngspice integration: ~2% */
+    free(g);
+    /* PCM: partial SETs raise G, the first RESET drops it by at least 5x */
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/program/g", &g, &rank, d, &err), XB_OK);
+    for (int k = 1; k <= 5; k++) assert_true(g[k] > g[k - 1]);
+    assert_true(g[6] < g[5] / 5);
+    free(g);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_failed_point_recorded),
         cmocka_unit_test(test_auto_check_and_monte_carlo),
         cmocka_unit_test(test_input_statistics),
+        cmocka_unit_test(test_program_curves),
         cmocka_unit_test(test_sigkill_leaves_readable_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
