@@ -648,6 +648,9 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         xb_fit_metrics met;
         rc = xb_fit_mvm(&q->p, smp, q->N, o, &ms[nm], &met, err);
         free(smp);
+        /* A fit of inconsistent data can leave the valid range (e.g. gain <= 0): never write a
+         * model the model reader rejects (found by tests/fuzz/fuzz_results_h5). */
+        if (!rc && (rc = xb_fit_params_check(&ms[nm], err))) xb_error_prefix(err, "fitted model rejected: ");
         if (rc) {
             xb_error_prefix(err, "%s:/points/%s: ", results_path, q->name);
             break;
