@@ -190,6 +190,49 @@ static void test_results_gmin_above_gmax(void **state)
     unlink(model);
 }
 
+/* fuzz_results_h5: circuit currents of the wrong sign fitted to a model with gain <= 0,
+ * written to a model file its own reader rejects.  Minimized: the seed with every
+ * /points/p00000/mvm/i_circuit value negated. */
+static void test_results_negative_currents(void **state)
+{
+    (void)state;
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/res_2x2.txt", XB_SOURCE_DIR);
+    FILE *fp = fopen(src, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *text = calloc((size_t)n + 1, 1);
+    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    const char *key = "d /points/p00000/mvm/i_circuit f64 ";
+    char *at = strstr(text, key);
+    assert_non_null(at);
+    char *vals = strchr(at + strlen(key), ' '); /* after the dims */
+    assert_non_null(vals);
+    char *neg = calloc(2 * (size_t)n + 1, 1), *w = neg;
+    memcpy(w, text, (size_t)(vals - text));
+    w += vals - text;
+    for (const char *r = vals; *r; r++) {
+        *w++ = *r;
+        if (*r == ' ' && r[1] && r[1] != ' ' && r < strchr(vals, '\n')) *w++ = '-';
+    }
+    free(text);
+    const char *path = build(neg);
+    free(neg);
+    char model[512];
+    snprintf(model, sizeof model, "%s.model.h5", path);
+    xb_fit_opts o;
+    xb_fit_opts_default(&o);
+    xb_fit_summary *s = NULL;
+    xb_error err;
+    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    assert_one_line(&err, "/points/p00000: fitted model rejected: gain");
+    xb_fit_summary_free(s);
+    unlink(model);
+}
+
 /* fuzz_campaign found nothing; its invariants on a tricky accepted input stay checked:
  * every point of an accepted campaign has an array passing xb_array_params_check. */
 static void test_campaign_points_valid(void **state)
@@ -223,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_huge_declared_extents),
         cmocka_unit_test(test_results_huge_g),
         cmocka_unit_test(test_results_gmin_above_gmax),
+        cmocka_unit_test(test_results_negative_currents),
         cmocka_unit_test(test_campaign_points_valid),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
