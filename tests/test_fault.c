@@ -1,6 +1,6 @@
 /* Fault injection on `xbar characterize` (issue 9), run as a subprocess:
  *   - a point process SIGKILLed mid-campaign, and an engine worker (the process running
- *     libngspice) SIGKILLed mid-point;
+ *     libngspice) SIGKILLed mid-point; a point that hangs past --timeout;
  *   - an ngspice non-convergence (a device model with no DC solution, via XBAR_MODELS_DIR);
  *   - an unwritable output: a non-existent directory, a read-only directory, /dev/full;
  *   - a full device: RLIMIT_FSIZE with SIGXFSZ ignored.
@@ -265,6 +265,34 @@ static void test_killed_point_and_worker(void **state)
     free(dir);
 }
 
+/* A point that hangs: the 64x64 ngspice solve (~2 s) against --timeout 0.3 s; the engine
+ * kills the job, the point is recorded as failed with the time limit, the other is ok. */
+static void test_hung_point_timeout(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-hang");
+    char *ini = xb_test_write_file(dir, "h.ini",
+                                   "[campaign]\nname = hang\nseed = 1\nengine = spice\nworkers = 1\n"
+                                   "[array]\nsize = 2x2, 64x64\n"
+                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *out = path_in(dir, "h.h5"), *errp = path_in(dir, "h.err");
+    char *args[] = {ini, "-o", out, "--timeout", "0.3", NULL};
+    double t0 = xb_now_s();
+    assert_int_equal(run_xbar(NULL, errp, args), 1);
+    assert_true(xb_now_s() - t0 < 30);
+    check_final_message(errp, "1 of 2 points failed");
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    check_point(f, "p00000", "ok", 2, NULL);
+    check_point(f, "p00001", "failed", 0, "timed out after 0.3 s");
+    xb_h5_close(f, &err);
+    free(ini);
+    free(out);
+    free(errp);
+    free(dir);
+}
+
 /* A device model with no DC solution (B source I = 1 + V^2 on a private node: gmin and
  * source stepping cannot help) breaks every rram point in ngspice; linear points stay ok. */
 static void test_nonconvergence(void **state)
@@ -432,6 +460,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_killed_point_and_worker),
+        cmocka_unit_test(test_hung_point_timeout),
         cmocka_unit_test(test_nonconvergence),
         cmocka_unit_test(test_unwritable_output),
         cmocka_unit_test(test_full_device),
