@@ -233,17 +233,6 @@ static double dac(double x, double range, int bits, double v_read)
     return u * v_read;
 }
 
-/* ADC: signed differential current on [-range, range], 2^(bits-1)-1 levels each side. */
-static double adc(double i, double range, int bits)
-{
-    if (bits <= 0) return i;
-    if (!(range > 0)) return 0.0;
-    if (i > range) i = range;
-    if (i < -range) i = -range;
-    double half = ldexp(1.0, bits - 1) - 1.0, step = range / half;
-    return nearbyint(i / step) * step;
-}
-
 /* ------------------------------------------------------------------ one layer */
 typedef struct {
     xb_matrix v, i;      /* views on buffers: K x R volts, K x C amperes */
@@ -396,13 +385,26 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         /* 3. ADC and the digital partial sums */
         memset(w->acc, 0, Kc * n_out * sizeof(double));
         for (int ph = 0; ph < 2; ph++) {
-            const double sgn = ph == 0 ? 1.0 : -1.0;
+            const double sgn = ph == 0 ? scale : -scale;
             for (size_t r = 0; r < m->n_rt; r++)
-                for (size_t q = 0; q < w->n_rows[ph]; q++) {
-                    const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
-                    double *a = w->acc + w->rows_idx[ph][q] * n_out;
-                    for (size_t j = 0; j < n_out; j++)
-                        a[j] += sgn * adc(D[j], m->adc_range[r * m->n_ct + j / P], abits) * scale;
+                for (size_t c = 0; c < m->n_ct; c++) {
+                    const size_t j0 = c * P, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
+                    const double range = m->adc_range[r * m->n_ct + c];
+                    /* adc() inlined per tile: 2^(B-1)-1 levels a side on [-range, range] */
+                    const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
+                    const double inv = step > 0 ? 1.0 / step : 0.0;
+                    for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                        const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
+                        double *a = w->acc + w->rows_idx[ph][q] * n_out;
+                        if (abits <= 0) {
+                            for (size_t j = j0; j < j1; j++) a[j] += sgn * D[j];
+                        } else if (step > 0) {
+                            for (size_t j = j0; j < j1; j++) {
+                                double d = D[j] > range ? range : D[j] < -range ? -range : D[j];
+                                a[j] += sgn * nearbyint(d * inv) * step;
+                            }
+                        } /* a silent tile (range 0) reads 0 */
+                    }
                 }
         }
         for (size_t s = 0; s < Kc; s++) {
