@@ -13,15 +13,20 @@
 
 #include <hdf5.h>
 
-/* Path of this process's scratch file, rewritten with (data, size); NULL on I/O failure. */
+static char xb_fuzz_path[256];
+static inline void xb_fuzz_cleanup(void) { unlink(xb_fuzz_path); }
+
+/* Path of this process's scratch file, rewritten with (data, size); NULL on I/O failure.
+ * The file is removed at exit. */
 static inline const char *xb_fuzz_file(const uint8_t *data, size_t size, const char *suffix)
 {
-    static char path[256];
+    char *path = xb_fuzz_path;
     if (!path[0]) {
         /* HDF5's own error stack printing off once: only crashes matter to the fuzzer. */
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(path, sizeof path, "%s/xbar-fuzz-%ld%s", dir, (long)getpid(), suffix);
+        snprintf(path, sizeof xb_fuzz_path, "%s/xbar-fuzz-%ld%s", dir, (long)getpid(), suffix);
+        atexit(xb_fuzz_cleanup);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) return NULL;
