@@ -579,6 +579,80 @@ static void test_spice_tiles(void **state)
     assert_true(e_sp1 < 1e-9);
 }
 
+/* A user-defined tile engine through the plug-in interface: exact V G, then a gain of
+ * 0.8 and a per-column offset (0.3 uA x column index) -- a per-column affine distortion
+ * of every pair's I+ - I-.  Its hooks report 50 ns per MVM and 1 pJ per call. */
+static int dist_mvm(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
+{
+    const xb_matrix *g = tile;
+    for (size_t k = 0; k < v->rows; k++)
+        for (size_t j = 0; j < g->cols; j++) {
+            double acc = 0;
+            for (size_t i = 0; i < g->rows; i++) acc += v->data[k * v->cols + i] * g->data[i * g->cols + j];
+            i_out->data[k * i_out->cols + j] = 0.8 * acc + 0.3e-6 * (double)j;
+        }
+    return XB_OK;
+}
+static double dist_time(void *ctx, void *tile) { return 50e-9; }
+static int dist_energy(void *ctx, void *tile, const xb_matrix *v, const xb_matrix *i, double *e)
+{
+    *e = 1e-12;
+    return XB_OK;
+}
+
+static void test_affine_calibration(void **state)
+{
+    float *w = malloc(NO * NI * sizeof(float)), *b = rand_vec(NO, -0.3f, 0.3f);
+    for (size_t i = 0; i < NO * NI; i++) w[i] = srand1();
+    float *x = rand_vec(NS * NI, 0.0f, 1.0f);
+    xb_network *net = dense_net(w, b);
+    double yref[NS * NO];
+    for (size_t s = 0; s < NS; s++) {
+        double xd[NI];
+        for (size_t i = 0; i < NI; i++) xd[i] = x[s * NI + i];
+        ref_dense(xd, NI, w, b, NO, yref + s * NO);
+    }
+    xb_tile_engine ideal, dist;
+    xb_tile_engine_ideal(&ideal);
+    dist = ideal; /* program/release: keep the conductances */
+    dist.name = "distorted";
+    dist.mvm = dist_mvm;
+    dist.mvm_time_s = dist_time;
+    dist.array_energy = dist_energy;
+    xb_exec_config c;
+    tile_cfg(&c, 0, 0);
+    float y_off[NS * NO], y_on[NS * NO];
+    xb_exec *ex = NULL;
+    xb_error err;
+    float *a1[1] = {y_off}, *a2[1] = {y_on};
+    assert_int_equal(xb_exec_new(net, &c, &dist, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, a1, &err), XB_OK);
+    xb_exec_layer_stats st;
+    xb_exec_get_layer_stats(ex, 0, &st);
+    assert_true(fabs(st.latency_s - NS * 50e-9) < 1e-18);            /* engine's settling time */
+    assert_true(fabs(st.e_array_joule - 15 * 1e-12) < 1e-24);        /* 15 tiles x 1 call x 1 pJ */
+    xb_exec_free(ex);
+    c.affine_calibration = 1;
+    assert_int_equal(xb_exec_new(net, &c, &dist, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, a2, &err), XB_OK);
+    xb_exec_free(ex);
+    double e_off = 0, e_on = 0, ref = 0;
+    for (size_t i = 0; i < NS * NO; i++) {
+        e_off += (y_off[i] - yref[i]) * (y_off[i] - yref[i]);
+        e_on += (y_on[i] - yref[i]) * (y_on[i] - yref[i]);
+        ref += yref[i] * yref[i];
+    }
+    print_message("affine calibration: rel-L2 %.3g without, %.3g with\n", sqrt(e_off / ref), sqrt(e_on / ref));
+    assert_true(sqrt(e_off / ref) > 0.1);  /* the distortion is large */
+    assert_true(sqrt(e_on / ref) < 1e-4);  /* a per-column affine map undoes it exactly */
+    free(w);
+    free(b);
+    free(x);
+    xb_network_free(net);
+}
+
 static void test_config_errors(void **state)
 {
     xb_exec_config c;
@@ -604,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_tiled_conv_chunks),
         cmocka_unit_test(test_native_tiles),
         cmocka_unit_test(test_spice_tiles),
+        cmocka_unit_test(test_affine_calibration),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -418,7 +418,8 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         }
         if (count) {
             const double phases = (double)(w->n_rows[0] + w->n_rows[1]);
-            double tm = t_mvm_default;
+            /* the slowest tile of the layer (the engine's settling time when it gives one) */
+            double tm = ex->eng.mvm_time_s ? 0.0 : t_mvm_default;
             if (ex->eng.mvm_time_s)
                 for (size_t t = 0; t < nt; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
             st->n_vectors += (double)Kc;
