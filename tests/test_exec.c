@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "xbar/exec.h"
+#include "xbar/fit.h"
 
 /* ---------------------------------------------------------------- helpers */
 static uint64_t g_rng = 12345;
@@ -653,6 +654,52 @@ static void test_affine_calibration(void **state)
     xb_network_free(net);
 }
 
+/* The fitted-model tile engine (here the fit stage's nominal, unfitted parameters) is a
+ * reduced-order circuit model: much closer to the exact circuit (native) than I = V G. */
+static void test_model_tiles(void **state)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = 8;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 2.0;
+    p.diff_pairs = 1;
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_tile_model *tm = NULL;
+    xb_error err;
+    assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
+    float y_id[30], y_nat[30], y_mod[30];
+    xb_tile_engine ei, en, em;
+    xb_tile_engine_ideal(&ei);
+    xb_tile_engine_native(&en);
+    xb_tile_engine_model(&em, tm);
+    circuit_outputs(&ei, 8, y_id);
+    circuit_outputs(&en, 8, y_nat);
+    circuit_outputs(&em, 8, y_mod);
+    double e_ideal = rel_l2f(y_id, y_nat, 30), e_model = rel_l2f(y_mod, y_nat, 30);
+    print_message("model tiles: vs native %.3g (exact I = V G: %.3g)\n", e_model, e_ideal);
+    assert_true(e_model < 0.2 * e_ideal);
+    /* a model for another array size is refused when the tiles are programmed */
+    xb_tile_model_free(tm);
+    p.rows = p.cols = 16;
+    xb_fit_params_nominal(&m, &p);
+    assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
+    xb_tile_engine_model(&em, tm);
+    float w[4] = {1, 2, 3, 4};
+    size_t shape[1] = {2};
+    xb_network *net = NULL;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 2, 2, w, NULL, &err), XB_OK);
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_RRAM);
+    c.tile_rows = c.tile_cols = 8;
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &c, &em, &ex, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "model is for 16x16 arrays"));
+    xb_network_free(net);
+    xb_tile_model_free(tm);
+}
+
 static void test_config_errors(void **state)
 {
     xb_exec_config c;
@@ -679,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_native_tiles),
         cmocka_unit_test(test_spice_tiles),
         cmocka_unit_test(test_affine_calibration),
+        cmocka_unit_test(test_model_tiles),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,6 +152,22 @@ void xb_tile_engine_native(xb_tile_engine *e);
 struct xb_engine_opts;
 void xb_tile_engine_spice(xb_tile_engine *e, const struct xb_engine_opts *o);
 
+/* Every tile MVM through a fitted behavioural model (fit.h: xb_fit_eval_*), with the
+ * model's residual read noise on every MVM when read_noise != 0 (one seeded stream per
+ * tile).  Programming variability comes from the executor (array options), drift is
+ * not modelled yet.  The model must be for the tile's rows x cols. */
+struct xb_fit_params;
+typedef struct xb_tile_model xb_tile_model;
+int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t seed, xb_tile_model **out,
+                      xb_error *err);
+/* The model for tiles tile_p (device, cell, rows x cols) from a model file
+ * (xb_fit_file_model_for; *from_family = 1 when predicted from the size family). */
+int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, int read_noise,
+                       xb_tile_model **out, int *from_family, xb_error *err);
+void xb_tile_model_free(xb_tile_model *t);
+/* m must outlive the engine. */
+void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m);
+
 /* ------------------------------------------------------------------ executor */
 /* Energy and timing parameters (defaults and their sources: xb_exec_config_default,
  * docs/executor.md). */
