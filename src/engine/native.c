@@ -41,8 +41,8 @@ struct xb_engine_native {
     double *g_chord; /* per element: linearized conductance for the first guess */
     double *fixed;   /* 1 + rows fixed node voltages of the current vector */
     double *xt, *dx, *f, *ft, *fabs_, *fabst, *zero;
-    double *blk;     /* n x blk_cols */
-    size_t blk_cols;
+    size_t blk_cols; /* vectors per block: right-hand sides are allocated per call (an engine
+                        kept per tile must stay small between calls) */
     xb_engine_native_stats st;
 };
 
@@ -107,7 +107,7 @@ static double eval(xb_engine_native *e, const double *x, int chord, double *f, d
             if (fabs_out) fabs_out[b] += fabs(i);
         }
         if (vals) {
-            const int64_t *s = c->slot + 4 * k;
+            const int32_t *s = c->slot + 4 * k;
             if (s[0] >= 0) vals[s[0]] += da;
             if (s[1] >= 0) vals[s[1]] -= db;
             if (s[2] >= 0) vals[s[2]] += db;
@@ -410,11 +410,6 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
     } else {
         e->blk_cols = 256;
     }
-    e->blk = malloc(nn * e->blk_cols * sizeof(double));
-    if (!e->blk) {
-        xb_engine_native_free(e);
-        return xb_errorf(err, XB_ERUNTIME, "native: out of memory for the right-hand-side block");
-    }
     e->st.n_unknowns = n;
     e->st.nnz_matrix = c->nnz;
     e->st.solver = e->sp ? nv_sparse_name(e->sp) : "none";
@@ -424,8 +419,9 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
     return XB_OK;
 }
 
-/* Solve the vectors v_rows[0..nk-1] (each of length rows) into the columns of e->blk. */
-static int solve_block(xb_engine_native *e, const double *const *v_rows, size_t nk, xb_error *err)
+/* Solve the vectors v_rows[0..nk-1] (each of length rows) into the columns of blk (n x nk). */
+static int solve_block(xb_engine_native *e, const double *const *v_rows, size_t nk, double *blk,
+                       xb_error *err)
 {
     size_t n = e->c.n;
     if (n == 0) return XB_OK;
@@ -433,13 +429,13 @@ static int solve_block(xb_engine_native *e, const double *const *v_rows, size_t 
     if (rc) return rc;
     for (size_t k = 0; k < nk; k++) {
         set_fixed(e, v_rows[k]);
-        linear_rhs(e, e->blk + k * n);
+        linear_rhs(e, blk + k * n);
     }
-    rc = solve(e, e->blk, nk, err);
+    rc = solve(e, blk, nk, err);
     if (rc || e->linear) return rc;
     for (size_t k = 0; k < nk; k++) {
         set_fixed(e, v_rows[k]);
-        rc = newton(e, e->blk + k * n, err);
+        rc = newton(e, blk + k * n, err);
         if (rc) return rc;
     }
     return XB_OK;
@@ -459,20 +455,29 @@ int xb_engine_native_mvm(xb_engine_native *e, const xb_matrix *v, xb_matrix *i_o
         int rc = check_vector(xb_matrix_row(v, k), R, k, err);
         if (rc) return rc;
     }
-    const double **rows = malloc((e->blk_cols ? e->blk_cols : 1) * sizeof *rows);
-    if (!rows) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
+    size_t cols = K < e->blk_cols ? K : e->blk_cols;
+    if (cols == 0) return XB_OK;
+    const double **rows = malloc(cols * sizeof *rows);
+    double *blk = malloc((e->c.n ? e->c.n : 1) * cols * sizeof *blk);
+    if (!rows || !blk) {
+        free(rows);
+        free(blk);
+        return xb_errorf(err, XB_ERUNTIME, "native: out of memory for %zu right-hand sides", cols);
+    }
     int rc = XB_OK;
-    for (size_t k0 = 0; k0 < K && rc == XB_OK; k0 += e->blk_cols) {
-        size_t nk = K - k0 < e->blk_cols ? K - k0 : e->blk_cols;
+    for (size_t k0 = 0; k0 < K && rc == XB_OK; k0 += cols) {
+        size_t nk = K - k0 < cols ? K - k0 : cols;
         for (size_t k = 0; k < nk; k++) rows[k] = xb_matrix_row(v, k0 + k);
-        rc = solve_block(e, rows, nk, err);
+        rc = solve_block(e, rows, nk, blk, err);
         for (size_t k = 0; k < nk && rc == XB_OK; k++) {
             set_fixed(e, rows[k]);
-            column_currents(e, e->blk + k * e->c.n, xb_matrix_row(i_out, k0 + k));
+            column_currents(e, blk + k * e->c.n, xb_matrix_row(i_out, k0 + k));
         }
     }
     e->st.vectors += rc == XB_OK ? K : 0;
     free(rows);
+    free(blk);
+    if (e->sp) nv_sparse_release_workspace(e->sp);
     return rc;
 }
 
@@ -482,14 +487,19 @@ int xb_engine_native_cell_voltages(xb_engine_native *e, const double *v_in, doub
     if (!e || !v_in || !v_cell) return xb_errorf(err, XB_EINPUT, "native: missing argument");
     int rc = check_vector(v_in, e->c.rows, 0, err);
     if (rc) return rc;
-    rc = solve_block(e, &v_in, 1, err);
-    if (rc) return rc;
-    set_fixed(e, v_in);
-    const nv_circuit *c = &e->c;
-    for (size_t q = 0; q < c->rows * c->cols; q++)
-        v_cell[q] = node_v(e->blk, e->fixed, c->cell_r[q]) - node_v(e->blk, e->fixed, c->cell_c[q]);
-    e->st.vectors++;
-    return XB_OK;
+    double *x = malloc((e->c.n ? e->c.n : 1) * sizeof *x);
+    if (!x) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
+    rc = solve_block(e, &v_in, 1, x, err);
+    if (rc == XB_OK) {
+        set_fixed(e, v_in);
+        const nv_circuit *c = &e->c;
+        for (size_t q = 0; q < c->rows * c->cols; q++)
+            v_cell[q] = node_v(x, e->fixed, c->cell_r[q]) - node_v(x, e->fixed, c->cell_c[q]);
+        e->st.vectors++;
+    }
+    free(x);
+    if (e->sp) nv_sparse_release_workspace(e->sp);
+    return rc;
 }
 
 int xb_engine_native_get_stats(const xb_engine_native *e, xb_engine_native_stats *st)
@@ -524,6 +534,5 @@ void xb_engine_native_free(xb_engine_native *e)
     free(e->fabs_);
     free(e->fabst);
     free(e->zero);
-    free(e->blk);
     free(e);
 }

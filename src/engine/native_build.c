@@ -124,7 +124,7 @@ static int build_pattern(nv_circuit *c, xb_error *err)
             last_c = ec[t];
             pos++;
         }
-        c->slot[eref[t]] = (int64_t)(pos - 1);
+        c->slot[eref[t]] = (int32_t)(pos - 1);
     }
     for (size_t j = 0; j < n; j++) c->Ap[j + 1] += c->Ap[j];
     c->nnz = nnz;

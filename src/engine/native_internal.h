@@ -41,7 +41,7 @@ typedef struct nv_circuit {
     /* Per element 4 slots into the CSC value array: (a,a), (b,b), (a,b), (b,a); -1 when
      * the entry does not exist (fixed terminal) or is not stored (symmetric storage keeps
      * the lower triangle only: the one off-diagonal slot stored carries J_ab = J_ba). */
-    int64_t *slot;
+    int32_t *slot;
     /* Per cell (row-major): its row-side and column-side node, and the element whose
      * current enters the column node (the cell current). */
     int32_t *cell_r, *cell_c;
@@ -70,6 +70,8 @@ double *nv_sparse_values(nv_sparse *s);
 int nv_sparse_factor(nv_sparse *s, xb_error *err);
 /* Solve A X = B in place; B is n x nrhs, column-major. */
 int nv_sparse_solve(nv_sparse *s, double *b, size_t nrhs, xb_error *err);
+/* Free the solve workspaces (sized by the last number of right-hand sides). */
+void nv_sparse_release_workspace(nv_sparse *s);
 /* Entries of the factor(s) (L for CHOLMOD, L+U for KLU) of the last factorization. */
 double nv_sparse_factor_nnz(const nv_sparse *s);
 const char *nv_sparse_name(const nv_sparse *s);

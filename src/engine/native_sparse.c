@@ -203,6 +203,15 @@ int nv_sparse_solve(nv_sparse *s, double *b, size_t nrhs, xb_error *err)
     return XB_OK;
 }
 
+void nv_sparse_release_workspace(nv_sparse *s)
+{
+    if (!s || !s->cm_started) return;
+    cholmod_free_dense(&s->X, &s->cm);
+    cholmod_free_dense(&s->Y, &s->cm);
+    cholmod_free_dense(&s->E, &s->cm);
+    cholmod_free_work(&s->cm);
+}
+
 double nv_sparse_factor_nnz(const nv_sparse *s)
 {
     if (s->symmetric) return s->cm.lnz;
