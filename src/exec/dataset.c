@@ -93,10 +93,14 @@ int xb_dataset_read_idx(const char *images_path, const char *labels_path, size_t
     d->rows = idim[1];
     d->cols = idim[2];
     size_t px = d->rows * d->cols;
-    d->images = malloc((d->n ? d->n : 1) * px * sizeof(float));
-    d->labels = malloc(d->n ? d->n : 1);
+    /* Storage grows with the images actually read: the header's count is not trusted (a
+     * 30-byte corrupted file asked for 20 GB up front; found by tests/fuzz/fuzz_idx). */
+    size_t cap = ((size_t)64 << 20) / (px * sizeof(float)); /* start with at most 64 MiB */
+    if (cap == 0) cap = 1;
+    if (cap > d->n) cap = d->n;
+    d->images = malloc((cap ? cap : 1) * px * sizeof(float));
     raw = malloc(px);
-    if (!d->images || !d->labels || !raw) {
+    if (!d->images || !raw) {
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory (%zu images)", d->n);
         goto fail;
     }
@@ -105,8 +109,22 @@ int xb_dataset_read_idx(const char *images_path, const char *labels_path, size_t
             rc = xb_errorf(err, XB_EINPUT, "%s: truncated at image %zu of %u", images_path, s, idim[0]);
             goto fail;
         }
+        if (s == cap) {
+            cap = cap * 2 < d->n ? cap * 2 : d->n;
+            float *grown = realloc(d->images, cap * px * sizeof(float));
+            if (!grown) {
+                rc = xb_errorf(err, XB_ERUNTIME, "out of memory (%zu images)", d->n);
+                goto fail;
+            }
+            d->images = grown;
+        }
         float *img = d->images + s * px;
         for (size_t i = 0; i < px; i++) img[i] = (float)raw[i] / 255.0f;
+    }
+    d->labels = malloc(d->n ? d->n : 1);
+    if (!d->labels) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory (%zu labels)", d->n);
+        goto fail;
     }
     if (d->n && gz_read_all(fl, d->labels, d->n)) {
         rc = xb_errorf(err, XB_EINPUT, "%s: truncated (fewer than %zu labels)", labels_path, d->n);
