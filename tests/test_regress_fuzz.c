@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "fuzz/fuzz_h5recipe.h"
 #include "xbar/characterize.h"
@@ -233,6 +234,74 @@ static void test_results_negative_currents(void **state)
     unlink(model);
 }
 
+/* fuzz_idx: the IDX reader allocated storage for the image count of the header before
+ * reading any image (30 bytes claiming 100000 images of 1820 x 28 asked for 20 GB).
+ * Now storage grows with the images read; checked on the minimized input and on a file
+ * whose images are large enough (2048 x 4096) that the storage has to grow twice. */
+static void write_bytes(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_idx_header_count_not_trusted(void **state)
+{
+    (void)state;
+    static const unsigned char img[] = {0, 0, 8, 3, 0, 1, 0x86, 0xa0, 0, 0, 0x07, 0x1c, 0, 0, 0, 0x1c, 1, 2, 3};
+    static const unsigned char lab[] = {0, 0, 8, 1, 0, 1, 0x86, 0xa0, 1};
+    char dir[] = "/tmp/xbar-regress-idx-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ip[128], lp[128];
+    snprintf(ip, sizeof ip, "%s/i.idx", dir);
+    snprintf(lp, sizeof lp, "%s/l.idx", dir);
+    write_bytes(ip, img, sizeof img);
+    write_bytes(lp, lab, sizeof lab);
+    xb_dataset *d = NULL;
+    xb_error err;
+    assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &d, &err), XB_EINPUT);
+    assert_null(d);
+    assert_one_line(&err, "truncated at image 0 of 100000");
+
+    /* 3 images of 2048 x 4096 (32 MiB of floats each: storage starts at 2, grows to 3),
+     * gzip; pixel (k, k) of image k is 255, the last pixel of image k is k. */
+    const size_t R = 2048, C = 4096, px = R * C;
+    unsigned char hdr[16] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0x08, 0x00, 0, 0, 0x10, 0x00};
+    snprintf(ip, sizeof ip, "%s/big.idx.gz", dir);
+    gzFile g = gzopen(ip, "wb1");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, hdr, 16), 16);
+    unsigned char *raw = calloc(px, 1);
+    for (unsigned k = 0; k < 3; k++) {
+        memset(raw, 0, px);
+        raw[k * C + k] = 255;
+        raw[px - 1] = (unsigned char)k;
+        assert_int_equal(gzwrite(g, raw, (unsigned)px), (int)px);
+    }
+    gzclose(g);
+    free(raw);
+    unsigned char l3[11] = {0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9};
+    write_bytes(lp, l3, sizeof l3);
+    assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &d, &err), XB_OK);
+    assert_int_equal(d->n, 3);
+    assert_int_equal(d->rows, R);
+    assert_int_equal(d->cols, C);
+    for (unsigned k = 0; k < 3; k++) {
+        const float *im = d->images + k * px;
+        assert_true(im[k * C + k] == 1.0f);
+        assert_true(im[px - 1] == (float)k / 255.0f);
+        assert_true(im[(k + 1) * C + k] == 0.0f);
+        assert_int_equal(d->labels[k], 7 + k);
+    }
+    xb_dataset_free(d);
+    unlink(ip);
+    unlink(lp);
+    snprintf(ip, sizeof ip, "%s/i.idx", dir);
+    unlink(ip);
+    rmdir(dir);
+}
+
 /* fuzz_campaign found nothing; its invariants on a tricky accepted input stay checked:
  * every point of an accepted campaign has an array passing xb_array_params_check. */
 static void test_campaign_points_valid(void **state)
@@ -259,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_results_huge_g),
         cmocka_unit_test(test_results_gmin_above_gmax),
         cmocka_unit_test(test_results_negative_currents),
+        cmocka_unit_test(test_idx_header_count_not_trusted),
         cmocka_unit_test(test_campaign_points_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL); /* scratch file removed at exit */
