@@ -8,13 +8,14 @@
  * the circuit equations are F(x) = 0:
  *   - linear cells: F is affine, F(x) = A x - b(v_in); A is factored once per array and
  *     every block of input vectors is one multi-column solve;
- *   - nonlinear cells (sinh devices, selectors, access transistors): Newton on F, every
- *     iteration refactors the Jacobian on the symbolic analysis made once per array.
- *     The first guess of every vector comes from the chord-linearized circuit (device G
- *     at v_read, selector chord at v_read, transistor at V_DS = 0), factored once per
- *     block of vectors; the step is damped by a backtracking line search on |F|^2 and
- *     limited in size, which makes it converge from that guess on these monotone
- *     circuits.
+ *   - nonlinear cells (sinh devices, selectors, access transistors): Newton on F with the
+ *     symbolic analysis made once per array.  The first guess of every vector comes from
+ *     the chord-linearized circuit (device G at v_read; selector / transistor at the
+ *     operating point of an isolated cell at v_read), factored once per block of vectors
+ *     and solved for the whole block at once.  Steps first reuse the factorization in hand
+ *     (simplified Newton) while that is cheaper than refactoring; full Newton steps are
+ *     limited in size and damped by a backtracking line search on |F|^2, which makes them
+ *     converge from that guess on these monotone circuits.
  * Convergence: KCL holds at every node to 1e-12 of the current magnitude flowing through
  * it (or, at the rounding floor, the full Newton step is below 1e-12 of the drive scale).
  */
