@@ -401,7 +401,11 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
         for (size_t q = 0; q < p->rows * p->cols; q++)
             if (c->cell_el[q] != SIZE_MAX) chord_cell(e, c->cell_el[q] - 1, c->cell_el[q]);
     if (n > 0) {
-        rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, &e->sp, err);
+        /* exact nested dissection of the grid when every cell has its own line nodes */
+        int32_t *perm = malloc(n * sizeof *perm);
+        int use_nd = perm && nv_circuit_nd_order(c, p, perm) == 0;
+        rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, use_nd ? perm : NULL, &e->sp, err);
+        free(perm);
         if (rc) {
             xb_engine_native_free(e);
             return rc;

@@ -58,12 +58,18 @@ int nv_circuit_build(const xb_array_params *p, const xb_matrix *g, int symmetric
                      xb_error *err);
 void nv_circuit_free(nv_circuit *c);
 
+/* Geometric nested dissection of the crossbar grid (perm: n unknowns, elimination order).
+ * Applies when both wire resistances are non-zero (every cell has its own row and column
+ * node); returns -1 otherwise. */
+int nv_circuit_nd_order(const nv_circuit *c, const xb_array_params *p, int32_t *perm);
+
 /* ------------------------------------------------------------------ sparse solver */
 typedef struct nv_sparse nv_sparse;
 
-/* Symbolic analysis (fill-reducing ordering) of the pattern; the pattern is copied. */
-int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric, nv_sparse **out,
-                  xb_error *err);
+/* Symbolic analysis of the pattern (copied).  perm: a fill-reducing order of the unknowns
+ * to use, or NULL to let the library order (AMD, or METIS on large systems). */
+int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric, const int32_t *perm,
+                  nv_sparse **out, xb_error *err);
 /* The value array (nnz entries, CSC order) that the next factorization reads. */
 double *nv_sparse_values(nv_sparse *s);
 /* Numeric factorization of the current values (reusing the analysis). */

@@ -69,8 +69,8 @@ static int metis_order(size_t n, const int32_t *Ap, const int32_t *Ai, int *perm
     return ok ? 0 : -1;
 }
 
-int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric, nv_sparse **out,
-                  xb_error *err)
+int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric, const int32_t *perm,
+                  nv_sparse **out, xb_error *err)
 {
     *out = NULL;
     size_t nnz = (size_t)Ap[n];
@@ -101,7 +101,13 @@ int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric,
         for (size_t k = 0; k <= n; k++) p[k] = Ap[k];
         for (size_t k = 0; k < nnz; k++) i[k] = Ai[k];
         memset(s->A->x, 0, nnz * sizeof(double));
-        s->L = cholmod_analyze(s->A, &s->cm);
+        if (perm) {
+            s->cm.nmethods = 1;
+            s->cm.method[0].ordering = CHOLMOD_GIVEN;
+            s->L = cholmod_analyze_p(s->A, (int *)perm, NULL, 0, &s->cm);
+        } else {
+            s->L = cholmod_analyze(s->A, &s->cm);
+        }
         if (!s->L || s->cm.status < CHOLMOD_OK) {
             int st = s->cm.status;
             nv_sparse_free(s);
@@ -119,18 +125,21 @@ int nv_sparse_new(size_t n, const int32_t *Ap, const int32_t *Ai, int symmetric,
         }
         for (size_t k = 0; k <= n; k++) s->kAp[k] = Ap[k];
         for (size_t k = 0; k < nnz; k++) s->kAi[k] = Ai[k];
-        if (n >= NV_METIS_MIN_UNKNOWNS) {
+        if (perm) {
+            s->kc.btf = 0;
+            s->sym = klu_analyze_given((int)n, s->kAp, s->kAi, (int *)perm, (int *)perm, &s->kc);
+        } else if (n >= NV_METIS_MIN_UNKNOWNS) {
             /* large: METIS nested dissection of the (structurally symmetric) pattern as
              * KLU's column and row order (KLU's own AMD doubles the fill at 512x512) */
-            int *perm = malloc(n * sizeof *perm);
-            if (!perm || metis_order(n, Ap, Ai, perm)) {
-                free(perm);
+            int *mperm = malloc(n * sizeof *mperm);
+            if (!mperm || metis_order(n, Ap, Ai, mperm)) {
+                free(mperm);
                 nv_sparse_free(s);
                 return xb_errorf(err, XB_ERUNTIME, "native: METIS ordering of %zu unknowns failed", n);
             }
             s->kc.btf = 0;
-            s->sym = klu_analyze_given((int)n, s->kAp, s->kAi, perm, perm, &s->kc);
-            free(perm);
+            s->sym = klu_analyze_given((int)n, s->kAp, s->kAi, mperm, mperm, &s->kc);
+            free(mperm);
         } else {
             s->sym = klu_analyze((int)n, s->kAp, s->kAi, &s->kc);
         }
