@@ -21,6 +21,7 @@
 
 #include "support/xb_test.h"
 #include "xbar/exec.h"
+#include "xbar/fit.h"
 
 static char *g_dir;
 
@@ -463,6 +464,38 @@ static void test_cli_run(void **state)
     assert_string_equal(out, "5\n");
     free(out);
     free(er);
+
+    /* --engine model with a model file for the 8x8 tiles (the fit stage's nominal
+     * parameters of the default linear-device array: wires 1 ohm, driver 100 ohm) */
+    {
+        xb_array_params tp;
+        xb_array_params_default(&tp, XB_DEVICE_LINEAR);
+        tp.rows = tp.cols = 8;
+        tp.diff_pairs = 1;
+        xb_fit_params fm;
+        xb_fit_params_nominal(&fm, &tp);
+        char *mp = path_in("model.h5");
+        xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
+        hid_t mf;
+        assert_int_equal(xb_fit_file_create(mp, 1, &prov, &mf, &err), XB_OK);
+        assert_int_equal(xb_fit_file_add_model(mf, 0, &fm, NULL, NULL, &err), XB_OK);
+        assert_int_equal(xb_h5_close(mf, &err), XB_OK);
+        char *am[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
+                      "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", NULL};
+        rc = xb_test_run_xbar(am, &out, &er);
+        if (rc) print_message("%s\n", er);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(out, "engine: model"));
+        assert_non_null(strstr(out, "top-1 accuracy: ideal"));
+        free(out);
+        free(er);
+        char *bm[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", NULL};
+        assert_int_equal(xb_test_run_xbar(bm, &out, &er), 2);
+        assert_non_null(strstr(er, "--model"));
+        free(out);
+        free(er);
+        free(mp);
+    }
 
     /* usage and input errors: one line, exit 2 */
     char *b1a[] = {"xbar", "run", "--network", np, "--dataset", d, "--tile-cols", "7", NULL};

@@ -21,10 +21,14 @@ static const char k_help[] =
     "\n"
     "options:\n"
     "  --network FILE         network file (required)\n"
-    "  --engine E             ideal | tiled-ideal | native | spice [tiled-ideal]\n"
+    "  --engine E             ideal | tiled-ideal | native | spice | model [tiled-ideal]\n"
     "                         ideal: float network (OpenBLAS); tiled-ideal: tiles with exact\n"
     "                         I = V G; native: every tile MVM solved by the native circuit engine;\n"
-    "                         spice: every tile MVM solved by ngspice (needs --limit)\n"
+    "                         spice: every tile MVM solved by ngspice (needs --limit);\n"
+    "                         model: the fitted behavioural model of --model FILE (xbar fit)\n"
+    "  --model FILE           model file for --engine model (a model for the tile size, or its\n"
+    "                         size family)\n"
+    "  --read-noise           --engine model: the model's residual read noise on every MVM\n"
     "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
     "  --limit N              first N test images              [all 10000]\n"
     "  --calib N              calibration images (from the training set) [256; spice 32]\n"
@@ -47,9 +51,9 @@ static const char k_help[] =
     "  --v-read, --g-min, --g-max, --v-gate, --seed, --var-program, --stuck-on, --stuck-off\n"
     "  (see 'xbar netlist --help')\n";
 
-typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE, ENG_SPICE } engine_kind;
-static const char *const k_engines[] = {"ideal", "tiled-ideal", "native", "spice"};
-#define N_ENGINES 4
+typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE, ENG_SPICE, ENG_MODEL } engine_kind;
+static const char *const k_engines[] = {"ideal", "tiled-ideal", "native", "spice", "model"};
+#define N_ENGINES 5
 
 extern void openblas_set_num_threads(int num_threads);
 
@@ -103,7 +107,8 @@ int xb_cmd_run(int argc, char **argv)
         fputs(k_help, stdout);
         return 0;
     }
-    const char *net_path = NULL, *dir = NULL, *json_path = NULL;
+    const char *net_path = NULL, *dir = NULL, *json_path = NULL, *model_path = NULL;
+    int read_noise = 0;
     engine_kind ek = ENG_TILED_IDEAL;
     size_t limit = 0, calib_n = 0, batch = 500, threads = 0;
     xb_exec_config cfg;
@@ -125,6 +130,11 @@ int xb_cmd_run(int argc, char **argv)
         } else if (!strcmp(flag, "--dataset")) {
             if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
             dir = v;
+        } else if (!strcmp(flag, "--model")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            model_path = v;
+        } else if (!strcmp(a, "--read-noise")) {
+            read_noise = 1;
         } else if (!strcmp(flag, "--json")) {
             if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
             json_path = v;
@@ -133,7 +143,8 @@ int xb_cmd_run(int argc, char **argv)
             size_t e = 0;
             while (e < N_ENGINES && strcmp(v, k_engines[e])) e++;
             if (e == N_ENGINES)
-                return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native, spice)", v);
+                return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native, spice, model)",
+                                          v);
             ek = (engine_kind)e;
         } else if (!strcmp(flag, "--limit") || !strcmp(flag, "--calib") || !strcmp(flag, "--batch") ||
                    !strcmp(flag, "--tile-rows") || !strcmp(flag, "--tile-cols") || !strcmp(flag, "--dac-bits") ||
@@ -175,6 +186,8 @@ int xb_cmd_run(int argc, char **argv)
 #undef VAL
     }
     if (!net_path) return xb_cli_usage_error("run", "--network: required");
+    if (ek == ENG_MODEL && !model_path) return xb_cli_usage_error("run", "--model: --engine model needs a model file");
+    if (model_path && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model: only with --engine model");
     if (ek == ENG_SPICE && limit == 0)
         return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
     if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
@@ -185,6 +198,7 @@ int xb_cmd_run(int argc, char **argv)
     xb_network *net = NULL;
     xb_dataset *test = NULL, *cal = NULL;
     xb_exec *ex = NULL;
+    xb_tile_model *tmodel = NULL;
     float **ideal = NULL, **analog = NULL;
     l2_acc *l2 = NULL;
     size_t nl = 0;
@@ -215,7 +229,19 @@ int xb_cmd_run(int argc, char **argv)
         xb_tile_engine eng;
         if (ek == ENG_TILED_IDEAL) xb_tile_engine_ideal(&eng);
         else if (ek == ENG_NATIVE) xb_tile_engine_native(&eng);
-        else xb_tile_engine_spice(&eng, NULL);
+        else if (ek == ENG_SPICE) xb_tile_engine_spice(&eng, NULL);
+        else {
+            xb_array_params tp = cfg.array;
+            tp.rows = cfg.tile_rows;
+            tp.cols = cfg.tile_cols;
+            tp.diff_pairs = 1;
+            int fam = 0;
+            if ((rc = xb_tile_model_load(model_path, &tp, read_noise, &tmodel, &fam, &err))) goto out;
+            if (fam)
+                fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
+                                "size/wire-resistance family\n", tp.rows, tp.cols, model_path);
+            xb_tile_engine_model(&eng, tmodel);
+        }
         if (!(analog = alloc_acts(net, batch))) {
             rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
             goto out;
@@ -356,6 +382,7 @@ out:
     free_acts(analog, nl);
     free(l2);
     xb_exec_free(ex);
+    xb_tile_model_free(tmodel);
     xb_dataset_free(test);
     xb_dataset_free(cal);
     xb_network_free(net);
