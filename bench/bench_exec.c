@@ -1,13 +1,15 @@
 /* bench_exec: executor speed and engine agreement, measured side by side in one run.
  *
- *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice]
+ *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] [--model FILE]
  *
  * 1. Speed on N test images (default 10000): the ideal float network vs the tiled
  *    executor with exact tiles (tiled-ideal, 64x64); ratio to ideal.
  * 2. Agreement on M images (default 200) with 32x32 tiles and the RRAM device, same
  *    programmed conductances: native vs tiled-ideal, and with --spice, spice vs native:
- *    accuracies and per-layer relative L2 between the engines (the model engine joins
- *    this table when the fit stage provides it). */
+ *    accuracies and per-layer relative L2 between the engines; with --model FILE (a model
+ *    file with a 32x32 RRAM model, or its family) the fitted-model engine joins both
+ *    tables (issue targets: model <= 4x ideal time on 10k images; model accuracy within
+ *    1 point of spice on 200 images, same programmed conductances). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,13 +89,16 @@ int main(int argc, char **argv)
     const char *net_path = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
     size_t n_images = 10000, n_circ = 200;
     int spice = 0;
+    const char *model_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--network") && i + 1 < argc) net_path = argv[++i];
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_images = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--circuit-images") && i + 1 < argc) n_circ = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--spice")) spice = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice]\n");
+            fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] "
+                            "[--model FILE]\n");
             return 2;
         }
     }
@@ -132,47 +137,67 @@ int main(int argc, char **argv)
         printf("  %-28s %10.3f %10.1f %9.2f%%\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
                100 * runs[r].acc);
     }
+    xb_exec_config c32;
+    xb_exec_config_default(&c32, XB_DEVICE_RRAM);
+    c32.tile_rows = c32.tile_cols = 32;
+    xb_array_params tp = c32.array;
+    tp.rows = tp.cols = 32;
+    tp.diff_pairs = 1;
+    xb_tile_model *tm = NULL;
+    if (model_path) {
+        int fam = 0;
+        if (xb_tile_model_load(model_path, &tp, 0, &tm, &fam, &err)) return die(&err);
+        run_t mr = {fam ? "model 32x32 (family)" : "model 32x32", {0}, NULL, 0, 0};
+        xb_tile_engine_model(&mr.eng, tm);
+        if (run_engine(net, &c32, &mr, cal, test, n_images, 500, &err)) return die(&err);
+        printf("  %-28s %10.3f %10.1f %9.2f%%\n", mr.name, mr.seconds, mr.seconds / t_ideal, 100 * mr.acc);
+    }
     fflush(stdout);
 
     /* ---- 2. agreement on circuit engines ---- */
     if (n_circ > n_images) n_circ = n_images;
     if (n_circ == 0) {
+        xb_tile_model_free(tm);
         xb_dataset_free(test);
         xb_dataset_free(cal);
         xb_network_free(net);
         return 0;
     }
-    xb_exec_config c32;
-    xb_exec_config_default(&c32, XB_DEVICE_RRAM);
-    c32.tile_rows = c32.tile_cols = 32;
     xb_dataset cal32 = *cal;
     cal32.n = 32; /* spice calibrates through ngspice too: keep it small, the same for all */
-    run_t cr[3] = {{"tiled-ideal", {0}, NULL, 0, 0}, {"native", {0}, NULL, 0, 0}, {"spice", {0}, NULL, 0, 0}};
+    run_t cr[4] = {{"tiled-ideal", {0}, NULL, 0, 0}, {"native", {0}, NULL, 0, 0}, {"model", {0}, NULL, 0, 0},
+                   {"spice", {0}, NULL, 0, 0}};
     xb_tile_engine_ideal(&cr[0].eng);
     xb_tile_engine_native(&cr[1].eng);
-    xb_tile_engine_spice(&cr[2].eng, NULL);
-    int n_eng = spice ? 3 : 2;
+    if (tm) xb_tile_engine_model(&cr[2].eng, tm);
+    xb_tile_engine_spice(&cr[3].eng, NULL);
     printf("\nagreement, %zu images, RRAM 32x32 tiles, DAC/ADC 8 bit, calibration on 32 images\n", n_circ);
     printf("  %-14s %10s %10s\n", "engine", "seconds", "accuracy");
-    for (int r = 0; r < n_eng; r++) {
+    for (int r = 0; r < 4; r++) {
+        if ((r == 2 && !tm) || (r == 3 && !spice)) continue;
         cr[r].acts = acts_new(net, n_circ);
         if (run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
         printf("  %-14s %10.2f %9.2f%%\n", cr[r].name, cr[r].seconds, 100 * cr[r].acc);
         fflush(stdout);
     }
     printf("  per-layer relative L2:\n  %-6s %-9s %18s", "layer", "type", "native/tiled-ideal");
+    if (tm) printf(" %14s", "model/native");
     if (spice) printf(" %14s", "spice/native");
+    if (tm && spice) printf(" %14s", "model/spice");
     printf("\n");
     for (size_t k = 0; k < nl; k++) {
         const xb_layer *l = xb_network_layer(net, k);
         size_t sz = n_circ * xb_layer_out_size(l);
         printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), rel_l2(cr[1].acts[k], cr[0].acts[k], sz));
-        if (spice) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[1].acts[k], sz));
+        if (tm) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[1].acts[k], sz));
+        if (spice) printf(" %14.3e", rel_l2(cr[3].acts[k], cr[1].acts[k], sz));
+        if (tm && spice) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[3].acts[k], sz));
         printf("\n");
     }
-    if (spice)
-        printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[2].acc - cr[1].acc));
-    for (int r = 0; r < 3; r++) acts_free(cr[r].acts, nl);
+    if (spice) printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[3].acc - cr[1].acc));
+    if (spice && tm) printf("  accuracy model - spice: %+.2f points\n", 100 * (cr[2].acc - cr[3].acc));
+    for (int r = 0; r < 4; r++) acts_free(cr[r].acts, nl);
+    xb_tile_model_free(tm);
     xb_dataset_free(test);
     xb_dataset_free(cal);
     xb_network_free(net);
