@@ -3,7 +3,8 @@
  *     libngspice) SIGKILLed mid-point; a point that hangs past --timeout;
  *   - an ngspice non-convergence (a device model with no DC solution, via XBAR_MODELS_DIR);
  *   - an unwritable output: a non-existent directory, a read-only directory, /dev/full;
- *   - a full device: RLIMIT_FSIZE with SIGXFSZ ignored.
+ *   - a full device: RLIMIT_FSIZE with SIGXFSZ ignored;
+ *   - a results file damaged (truncated) by an earlier crash.
  * Each time: the failure is reported per point, every finished point is in the file
  * (reopened and checked: status ok and its datasets readable), the run exits non-zero
  * with a one-line message.  The expected verdicts are the faults we inject, not xbar's
@@ -456,6 +457,39 @@ static void test_full_device(void **state)
     free(dir);
 }
 
+/* A results file damaged by an earlier crash (truncated to half): the rerun refuses it with
+ * one line (exit 2) instead of writing into it; --force starts over and completes. */
+static void test_damaged_results_file(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("fault-damaged");
+    char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
+    char *out = path_in(dir, "s.h5"), *errp = path_in(dir, "s.err");
+    char *args[] = {ini, "-o", out, NULL};
+    assert_int_equal(run_xbar(NULL, errp, args), 0);
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), 0);
+    assert_int_equal(truncate(out, sb.st_size / 2), 0);
+    assert_int_equal(run_xbar(NULL, errp, args), 2);
+    check_final_message(errp, out);
+    char *e = slurp(errp);
+    assert_int_equal(xb_test_count_lines(e), 1);
+    free(e);
+    assert_int_equal(stat(out, &sb), 0); /* left alone */
+    char *args2[] = {ini, "-o", out, "--force", NULL};
+    assert_int_equal(run_xbar(NULL, errp, args2), 0);
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_h5_open(out, 0, &f, &err), XB_OK);
+    check_point(f, "p00000", "ok", 4, NULL);
+    check_point(f, "p00011", "ok", 9, NULL);
+    xb_h5_close(f, &err);
+    free(out);
+    free(errp);
+    free(ini);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_nonconvergence),
         cmocka_unit_test(test_unwritable_output),
         cmocka_unit_test(test_full_device),
+        cmocka_unit_test(test_damaged_results_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
