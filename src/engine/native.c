@@ -222,12 +222,10 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
                 if (isfinite(phit) && phit < phi) {
                     /* progress: keep the step; go on reusing the factorization while the
                      * steps still needed at this contraction rate cost less than a
-                     * refactorization (both timed on this engine) */
+                     * refactorization (flop counts, so the path is deterministic) */
                     double r = sqrt(phit / phi), relt = kcl_rel(e->ft, e->fabst, n);
                     double need = relt > NV_KCL_RELTOL && r > 0 ? log(relt / NV_KCL_RELTOL) / -log(r) : 0;
-                    double ts = e->st.t_solve_s / (double)e->st.rhs_solved;
-                    double tf = e->st.t_factor_s / (double)e->st.factorizations;
-                    reuse = r <= 0.1 || need * 1.5 * ts <= tf;
+                    reuse = r <= 0.1 || need <= nv_sparse_factor_cost(e->sp);
                     phi = phit;
                     goto accept;
                 }

@@ -76,6 +76,9 @@ double *nv_sparse_values(nv_sparse *s);
 int nv_sparse_factor(nv_sparse *s, xb_error *err);
 /* Solve A X = B in place; B is n x nrhs, column-major. */
 int nv_sparse_solve(nv_sparse *s, double *b, size_t nrhs, xb_error *err);
+/* Cost of one numeric factorization in units of one reuse step (a one-column solve plus a
+ * residual evaluation), from the flop counts of the last factorization. */
+double nv_sparse_factor_cost(const nv_sparse *s);
 /* Free the solve workspaces (sized by the last number of right-hand sides). */
 void nv_sparse_release_workspace(nv_sparse *s);
 /* Entries of the factor(s) (L for CHOLMOD, L+U for KLU) of the last factorization. */

@@ -184,6 +184,7 @@ int nv_sparse_factor(nv_sparse *s, xb_error *err)
                          s->kc.status == KLU_SINGULAR ? "singular nodal matrix: a floating node"
                                                       : "out of memory or invalid matrix");
     s->refactor_ok = 1;
+    klu_flops(s->sym, s->num, &s->kc);
     return XB_OK;
 }
 
@@ -210,6 +211,15 @@ int nv_sparse_solve(nv_sparse *s, double *b, size_t nrhs, xb_error *err)
     if (nrhs > INT_MAX || !klu_solve(s->sym, s->num, (int)s->n, (int)nrhs, b, &s->kc))
         return xb_errorf(err, XB_ERUNTIME, "native: KLU solve failed (status %d)", s->kc.status);
     return XB_OK;
+}
+
+double nv_sparse_factor_cost(const nv_sparse *s)
+{
+    /* a solve reads every factor entry twice (forward, backward): ~4 flops per entry; the
+     * residual evaluation costs about as much again (transcendental device functions) */
+    double fl = s->symmetric ? s->cm.fl : s->kc.flops;
+    double nz = nv_sparse_factor_nnz(s);
+    return nz > 0 && fl > 0 ? fl / (8.0 * nz + 1.0) : 1.0;
 }
 
 void nv_sparse_release_workspace(nv_sparse *s)
