@@ -9,6 +9,7 @@ dir=${2:-build-fuzz}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CC=clang cmake -S "$top" -B "$dir" -DXBAR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$dir" -j "$(nproc)"
+dir=$(cd "$dir" && pwd) # the runs below cd into it: corpus paths must not be relative
 status=0
 for t in "$dir"/fuzz_*; do
     [ -x "$t" ] || continue
