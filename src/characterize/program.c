@@ -129,6 +129,11 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     char *opt = xb_engine_options_card(&to);
     if (opt) fputs(opt, f);
     free(opt);
+    /* Gear integration and a 1 Tohm shunt from every node to ground (rshunt): the PCM
+     * melt/quench and threshold switching are stiff, and some jittered pulse trains stopped
+     * with "timestep too small" at a RESET in stock ngspice 39 too; the shunt changes read
+     * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (device-physics.md 5.3) */
+    fprintf(f, ".options method=gear rshunt=1e12\n");
     double tstep = e / 2;
     fprintf(f, ".tran %.17g %.17g 0 %.17g\n.end\n", tstep, t_stop, t_win / 8);
     if (fclose(f) != 0 || !deck) {
@@ -140,7 +145,9 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     const char *meas = p->device == XB_DEVICE_ECRAM ? "i(vd)" : "i(vp)";
     const char *names[2] = {"time", meas};
     xb_engine_result *res = NULL;
-    rc = xb_engine_run(eo, deck, 2, names, &res, err);
+    /* the deck first, so that a failed point keeps it for a rerun by hand */
+    rc = xb_h5_write_text(pg, "netlist", deck, err);
+    if (!rc) rc = xb_engine_run(eo, deck, 2, names, &res, err);
     double *gcurve = NULL, *spread = NULL, *pulse_v = NULL;
     if (!rc && xb_engine_result_status(res) != XB_OK)
         rc = xb_errorf(err, xb_engine_result_status(res), "program: %s", xb_engine_result_error(res));
@@ -196,7 +203,6 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
         if (!rc) rc = xb_h5_attr_set_double(pg, ".", "series_ohm", pl.series_ohm, err);
         if (!rc && widths) rc = xb_h5_write_doubles(pg, "pulse_width", 1, &dp, widths, "s", err);
         if (!rc) rc = xb_h5_attr_set_double(pg, ".", "c2c_sigma", P->c2c_sigma, err);
-        if (!rc) rc = xb_h5_write_text(pg, "netlist", deck, err);
     }
     free(widths);
     free(gcurve);
