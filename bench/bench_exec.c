@@ -51,7 +51,9 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
 {
     xb_exec *ex = NULL;
     int rc = xb_exec_new(net, cfg, &r->eng, &ex, err);
-    if (!rc) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
+    /* spice, one batch: calibration fused with the evaluation (one analysis per tile) */
+    const int fused = !strcmp(r->eng.name, "spice") && n <= B;
+    if (!rc && !fused) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
     size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
     float **tmp = acts_new(net, B);
     double t = 0;
@@ -59,7 +61,8 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
     for (size_t s0 = 0; !rc && s0 < n; s0 += B) {
         size_t nb = n - s0 < B ? n - s0 : B;
         double t0 = xb_now_s();
-        rc = xb_exec_forward(ex, test->images + s0 * in, nb, tmp, err);
+        rc = fused ? xb_exec_calibrate_forward(ex, cal->images, cal->n, test->images + s0 * in, nb, tmp, err)
+                   : xb_exec_forward(ex, test->images + s0 * in, nb, tmp, err);
         t += xb_now_s() - t0;
         ok += (size_t)llround(xb_exec_top1(tmp[nl - 1], nb, nc, test->labels + s0) * (double)nb);
         for (size_t k = 0; !rc && r->acts && k < nl; k++) {

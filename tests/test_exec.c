@@ -700,6 +700,80 @@ static void test_model_tiles(void **state)
     xb_tile_model_free(tm);
 }
 
+/* Fused calibration + evaluation == calibrate then forward: outputs and statistics. */
+static void check_fused(const xb_network *net, const xb_exec_config *c, const float *xc, size_t nc, const float *x,
+                        size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a1 = acts_new(net, n), **a2 = acts_new(net, n);
+    xb_tile_engine eng;
+    xb_tile_engine_ideal(&eng);
+    xb_exec *e1 = NULL, *e2 = NULL;
+    xb_error err;
+    assert_int_equal(xb_exec_new(net, c, &eng, &e1, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, c, &eng, &e2, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(e1, xc, nc, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(e1, x, n, a1, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate_forward(e2, xc, nc, x, n, a2, &err), XB_OK);
+    for (size_t k = 0; k < nl; k++) {
+        size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
+        for (size_t i = 0; i < sz; i++) assert_true(fabs(a1[k][i] - a2[k][i]) <= 1e-5 * fmax(1, fabs(a1[k][i])));
+        xb_exec_layer_stats s1, s2;
+        xb_exec_get_layer_stats(e1, k, &s1);
+        xb_exec_get_layer_stats(e2, k, &s2);
+        const double v1[] = {s1.n_vectors, s1.n_phases, s1.n_tile_reads, s1.dac_conversions, s1.adc_conversions,
+                             s1.dig_adds, s1.dig_muls, s1.e_array_joule, s1.latency_s, s1.macs};
+        const double v2[] = {s2.n_vectors, s2.n_phases, s2.n_tile_reads, s2.dac_conversions, s2.adc_conversions,
+                             s2.dig_adds, s2.dig_muls, s2.e_array_joule, s2.latency_s, s2.macs};
+        for (size_t q = 0; q < sizeof v1 / sizeof v1[0]; q++) {
+            if (fabs(v1[q] - v2[q]) > 1e-9 * fabs(v1[q])) print_message("layer %zu stat %zu: %g vs %g\n", k, q, v1[q], v2[q]);
+            assert_true(fabs(v1[q] - v2[q]) <= 1e-9 * fabs(v1[q]));
+        }
+    }
+    xb_exec_free(e1);
+    xb_exec_free(e2);
+    acts_free(a1, nl);
+    acts_free(a2, nl);
+}
+
+static void test_fused_calibration(void **state)
+{
+    /* dense, signed inputs (two phases), quantized, affine on */
+    float *w = malloc(NO * NI * sizeof(float)), *b = rand_vec(NO, -0.3f, 0.3f);
+    for (size_t i = 0; i < NO * NI; i++) w[i] = srand1();
+    float *xc = rand_vec(NS * NI, -1, 1), *x = rand_vec(7 * NI, -1.2f, 1.2f); /* some clipping */
+    xb_network *net = dense_net(w, b);
+    xb_exec_config c;
+    tile_cfg(&c, 6, 7);
+    c.affine_calibration = 1;
+    check_fused(net, &c, xc, NS, x, 7);
+    xb_network_free(net);
+    free(w);
+    free(b);
+    free(xc);
+    free(x);
+    /* conv + relu + dense with more vectors than one chunk (two-pass path) */
+    size_t shape[3] = {1, 32, 32};
+    assert_int_equal(xb_network_new(shape, 3, &net, NULL), XB_OK);
+    float *wc = rand_vec(2 * 9, -1, 1), *wd = rand_vec(3 * 8, -1, 1);
+    assert_int_equal(xb_network_add_conv2d(net, 2, 1, 3, 3, 2, 1, wc, NULL, NULL), XB_OK); /* 2x16x16 */
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, NULL), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_AVGPOOL2D, 8, 8, NULL), XB_OK); /* 2x2x2 */
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, NULL), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 3, 8, wd, NULL, NULL), XB_OK);
+    xc = rand_vec(40 * 1024, 0, 1); /* 40 x 256 = 10240 calibration vectors in the conv */
+    x = rand_vec(3 * 1024, 0, 1);
+    xb_exec_config_default(&c, XB_DEVICE_PCM);
+    c.tile_rows = 4;
+    c.tile_cols = 2;
+    check_fused(net, &c, xc, 40, x, 3);
+    xb_network_free(net);
+    free(wc);
+    free(wd);
+    free(xc);
+    free(x);
+}
+
 static void test_config_errors(void **state)
 {
     xb_exec_config c;
@@ -727,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_spice_tiles),
         cmocka_unit_test(test_affine_calibration),
         cmocka_unit_test(test_model_tiles),
+        cmocka_unit_test(test_fused_calibration),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,13 @@ void xb_exec_free(xb_exec *ex);
  * Must be called before xb_exec_forward.  Resets the statistics. */
 int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err);
 
+/* Calibration on x_cal and a forward pass of x fused: every tile solves both batches in
+ * one engine call (half the ngspice runs of calibrate + forward with the spice engine).
+ * Same results as xb_exec_calibrate(x_cal) then xb_exec_forward(x); the statistics are
+ * reset, then count the n evaluated inputs. */
+int xb_exec_calibrate_forward(xb_exec *ex, const float *x_cal, size_t n_cal, const float *x, size_t n,
+                              float *const *acts, xb_error *err);
+
 /* Analog forward pass of n inputs; acts[k] as for xb_network_forward.  Adds to the
  * statistics. */
 int xb_exec_forward(xb_exec *ex, const float *x, size_t n, float *const *acts, xb_error *err);

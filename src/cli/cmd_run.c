@@ -249,7 +249,8 @@ int xb_cmd_run(int argc, char **argv)
         t0 = xb_now_s();
         if ((rc = xb_exec_new(net, &cfg, &eng, &ex, &err))) goto out;
         if ((rc = xb_dataset_load_fmnist(dir, 1, calib_n, &cal, &err))) goto out;
-        if ((rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
+        /* spice: calibration and evaluation fused, one ngspice analysis per tile */
+        if (ek != ENG_SPICE && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
         t_cal = xb_now_s() - t0;
     }
     size_t ok_ideal = 0, ok_analog = 0;
@@ -262,7 +263,9 @@ int xb_cmd_run(int argc, char **argv)
         ok_ideal += (size_t)llround(xb_exec_top1(ideal[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
         if (!ex) continue;
         t0 = xb_now_s();
-        if ((rc = xb_exec_forward(ex, x, nb, analog, &err))) goto out;
+        if (ek == ENG_SPICE && s0 == 0) rc = xb_exec_calibrate_forward(ex, cal->images, cal->n, x, nb, analog, &err);
+        else rc = xb_exec_forward(ex, x, nb, analog, &err);
+        if (rc) goto out;
         t_analog += xb_now_s() - t0;
         ok_analog += (size_t)llround(xb_exec_top1(analog[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
         for (size_t k = 0; k < nl; k++) {

@@ -252,8 +252,11 @@ typedef struct {
 enum { MODE_EVAL = 0, MODE_RANGE = 1, MODE_CALIB = 2 };
 
 /* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows). */
+/* k_cal > 0 (MODE_CALIB only, fused calibration + evaluation): the first k_cal rows are
+ * the calibration batch (they set the ADC ranges), the others are evaluated with those
+ * ranges and counted in the statistics. */
 static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X, size_t K, float *Y, int mode,
-                        workspace *w, xb_error *err)
+                        size_t k_cal, workspace *w, xb_error *err)
 {
     layer_map *m = &ex->maps[k];
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, n_in = l->n_in, n_out = l->n_out;
@@ -265,7 +268,9 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
     const double scale = m->w_max * xr / (dg * vr);
     const double t_mvm_default = ex->cfg.energy.t_mvm_s;
     xb_exec_layer_stats *st = &m->st;
-    const int count = mode == MODE_EVAL;
+    const int fused = mode == MODE_CALIB && k_cal > 0;
+    const int count = mode == MODE_EVAL || fused;
+    if (!fused) k_cal = 0; /* rows below k_cal: calibration only, not counted */
     if (mode == MODE_CALIB && K > XB_EXEC_CHUNK) return xb_errorf(err, XB_ERUNTIME, "internal: one-pass calibration of %zu vectors", K);
     const size_t need = 2 * m->n_rt * (K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK) * n_out;
     if (need > w->diff_cap) {
@@ -311,17 +316,20 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
             const double sgn = ph == 0 ? 1.0 : -1.0;
             const size_t Kp = w->n_rows[ph];
             if (Kp == 0) continue;
+            size_t Kp_cnt = 0; /* vectors of this phase that are counted */
+            for (size_t q = 0; q < Kp; q++) Kp_cnt += s0 + w->rows_idx[ph][q] >= k_cal;
             w->v.rows = w->i.rows = Kp;
             for (size_t r = 0; r < m->n_rt; r++) {
                 memset(w->colsq, 0, R * sizeof(double));
                 for (size_t q = 0; q < Kp; q++) {
                     const float *x = Xc + w->rows_idx[ph][q] * n_in;
+                    const int counted = s0 + w->rows_idx[ph][q] >= k_cal;
                     double *v = w->vbuf + q * R;
                     for (size_t i = 0; i < R; i++) {
                         size_t gi = r * R + i;
                         double xv = gi < n_in ? sgn * (double)x[gi] : 0.0;
                         v[i] = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
-                        w->colsq[i] += v[i] * v[i];
+                        if (counted) w->colsq[i] += v[i] * v[i];
                     }
                 }
                 if (multi) {
@@ -352,6 +360,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                     double e = 0;
                     if (ex->eng.array_energy) {
                         ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, Im, &e);
+                        e *= (double)Kp_cnt / (double)Kp; /* fused: the evaluated share */
                     } else {
                         /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
                         const double *rs = m->rowsum_g + t * R;
@@ -360,11 +369,11 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                     }
                     st->e_array_joule += e;
                     const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R;
-                    st->dac_conversions += (double)(Kp * ru);
-                    st->adc_conversions += (double)(Kp * pu);
-                    st->dig_adds += (double)(Kp * pu);
-                    st->dig_muls += (double)(Kp * pu);
-                    st->n_tile_reads += (double)Kp;
+                    st->dac_conversions += (double)(Kp_cnt * ru);
+                    st->adc_conversions += (double)(Kp_cnt * pu);
+                    st->dig_adds += (double)(Kp_cnt * pu);
+                    st->dig_muls += (double)(Kp_cnt * pu);
+                    st->n_tile_reads += (double)Kp_cnt;
                 }
             }
         }
@@ -373,6 +382,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
             for (int ph = 0; ph < 2; ph++)
                 for (size_t r = 0; r < m->n_rt; r++)
                     for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                        if (fused && w->rows_idx[ph][q] >= k_cal) continue; /* s0 = 0 when fused */
                         const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
                         for (size_t j = 0; j < n_out; j++) {
                             size_t t = r * m->n_ct + j / P;
@@ -417,17 +427,21 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
             }
         }
         if (count) {
-            const double phases = (double)(w->n_rows[0] + w->n_rows[1]);
+            double phases = 0, Kc_cnt = 0;
+            for (int ph = 0; ph < 2; ph++)
+                for (size_t q = 0; q < w->n_rows[ph]; q++) phases += s0 + w->rows_idx[ph][q] >= k_cal;
+            for (size_t s = 0; s < Kc; s++) Kc_cnt += s0 + s >= k_cal;
             /* the slowest tile of the layer (the engine's settling time when it gives one) */
             double tm = ex->eng.mvm_time_s ? 0.0 : t_mvm_default;
             if (ex->eng.mvm_time_s)
                 for (size_t t = 0; t < nt; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
-            st->n_vectors += (double)Kc;
+            st->n_vectors += Kc_cnt;
             st->n_phases += phases;
             st->latency_s += phases * tm; /* all tiles of a layer read in parallel */
-            st->macs += (double)Kc * (double)n_in * (double)n_out;
-            st->dig_adds += (double)Kc * (double)n_out * ((l->bias ? 1 : 0) + (m->affine_ready ? 1 : 0));
-            st->dig_muls += (double)Kc * (double)n_out * (m->affine_ready ? 1 : 0);
+            st->macs += Kc_cnt * (double)n_in * (double)n_out;
+            /* (fused: the affine correction is fitted after this pass; run() counts it) */
+            st->dig_adds += Kc_cnt * (double)n_out * ((l->bias ? 1 : 0) + (m->affine_ready ? 1 : 0));
+            st->dig_muls += Kc_cnt * (double)n_out * (m->affine_ready ? 1 : 0);
         }
     }
 done:
@@ -496,9 +510,12 @@ static void exact_rows(const xb_layer *l, const float *X, size_t K, float *Y)
             for (size_t j = 0; j < l->n_out; j++) Y[s * l->n_out + j] += l->bias[j];
 }
 
-/* Run the whole network (calibrating when calib != 0). */
-static int run(xb_exec *ex, const float *x, size_t n, float *const *acts, int calib, xb_error *err)
+/* Run the whole network on n samples; the first n_cal of them calibrate (n_cal = n: a
+ * calibration, 0: a forward pass, in between: calibration and evaluation fused, every
+ * tile solving both batches in one engine call).  Statistics count samples >= n_cal. */
+static int run(xb_exec *ex, const float *x, size_t n, size_t n_cal, float *const *acts, xb_error *err)
 {
+    const int calib = n_cal > 0;
     size_t n_out_max = 1;
     for (size_t k = 0; k < ex->n_layers; k++) {
         const xb_layer *l = xb_network_layer(ex->net, k);
@@ -514,17 +531,17 @@ static int run(xb_exec *ex, const float *x, size_t n, float *const *acts, int ca
         const size_t in_sz = xb_layer_in_size(l), out_sz = xb_layer_out_size(l);
         if (!m->weighted) {
             xb_exec_apply_digital(l, in, n, acts[k]);
-            if (!calib) {
+            if (n > n_cal) {
                 double adds, muls;
                 xb_exec_digital_ops(l, &adds, &muls);
-                m->st.dig_adds += adds * (double)n;
-                m->st.dig_muls += muls * (double)n;
+                m->st.dig_adds += adds * (double)(n - n_cal);
+                m->st.dig_muls += muls * (double)(n - n_cal);
             }
             in = acts[k];
             continue;
         }
         /* The layer's input vectors as rows: dense: the samples; conv: im2col rows. */
-        const size_t hw = l->out_h * l->out_w, K = n * hw;
+        const size_t hw = l->out_h * l->out_w, K = n * hw, K_cal = n_cal * hw;
         const float *X = in;
         free(rows);
         free(yrows);
@@ -547,30 +564,40 @@ static int run(xb_exec *ex, const float *x, size_t n, float *const *acts, int ca
                 m->dac_range = ex->cfg.dac_range;
             } else {
                 double mx = 0;
-                for (size_t i = 0; i < K * l->n_in; i++) mx = fmax(mx, fabs((double)X[i]));
+                for (size_t i = 0; i < K_cal * l->n_in; i++) mx = fmax(mx, fabs((double)X[i]));
                 m->dac_range = mx > 0 ? mx : 1.0;
             }
             m->affine_ready = 0;
             memset(m->adc_range, 0, m->n_rt * m->n_ct * sizeof(double));
             if (K <= XB_EXEC_CHUNK) {
-                /* one pass: the tile currents of this batch set the ranges and are quantized */
-                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_CALIB, &w, err))) break;
+                /* one pass: the tile currents of the calibration rows set the ranges, and all
+                 * rows are quantized with them */
+                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_CALIB, K_cal < K ? K_cal : 0, &w, err))) break;
             } else {
-                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_RANGE, &w, err))) break;
+                if ((rc = analog_layer(ex, k, l, X, K_cal, Y, MODE_RANGE, 0, &w, err))) break;
                 for (size_t t = 0; t < m->n_rt * m->n_ct; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
-                if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) break;
+                xb_exec_layer_stats keep = m->st; /* the calibration rows are not counted */
+                rc = analog_layer(ex, k, l, X, K_cal, Y, MODE_EVAL, 0, &w, err);
+                m->st = keep;
+                if (rc) break;
+                if (K > K_cal &&
+                    (rc = analog_layer(ex, k, l, X + K_cal * l->n_in, K - K_cal, Y + K_cal * l->n_out, MODE_EVAL, 0, &w,
+                                       err)))
+                    break;
             }
-        } else if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, &w, err))) {
+        } else if ((rc = analog_layer(ex, k, l, X, K, Y, MODE_EVAL, 0, &w, err))) {
             break;
         }
         if (calib && ex->cfg.affine_calibration) {
             yref = malloc(K * l->n_out * sizeof(float));
             if (!yref) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
-            exact_rows(l, X, K, yref);
-            fit_affine(m, Y, yref, K, l->n_out);
+            exact_rows(l, X, K_cal, yref);
+            fit_affine(m, Y, yref, K_cal, l->n_out);
             free(yref);
             yref = NULL;
             m->affine_ready = 1;
+            m->st.dig_adds += (double)(K - K_cal) * (double)l->n_out;
+            m->st.dig_muls += (double)(K - K_cal) * (double)l->n_out;
             for (size_t s = 0; s < K; s++)
                 for (size_t j = 0; j < l->n_out; j++) {
                     float *y = &Y[s * l->n_out + j];
@@ -599,7 +626,7 @@ int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err)
     for (size_t k = 0; k < nl && !rc; k++)
         if (!(acts[k] = malloc(n * xb_layer_out_size(xb_network_layer(ex->net, k)) * sizeof(float))))
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory (calibration activations)");
-    if (!rc) rc = run(ex, x, n, acts, 1, err);
+    if (!rc) rc = run(ex, x, n, n, acts, err);
     if (acts)
         for (size_t k = 0; k < nl; k++) free(acts[k]);
     free(acts);
@@ -608,10 +635,40 @@ int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err)
     return rc;
 }
 
+int xb_exec_calibrate_forward(xb_exec *ex, const float *x_cal, size_t n_cal, const float *x, size_t n,
+                              float *const *acts, xb_error *err)
+{
+    if (n_cal == 0) return xb_errorf(err, XB_EINPUT, "calibration batch is empty");
+    const size_t nl = ex->n_layers, in_sz = xb_network_input_size(ex->net), na = n_cal + n;
+    xb_exec_stats_reset(ex);
+    ex->calibrated = 0;
+    float *xa = malloc(na * in_sz * sizeof(float));
+    float **aa = calloc(nl ? nl : 1, sizeof *aa);
+    int rc = xa && aa ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < nl && !rc; k++)
+        if (!(aa[k] = malloc(na * xb_layer_out_size(xb_network_layer(ex->net, k)) * sizeof(float))))
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (activations)");
+    if (!rc) {
+        memcpy(xa, x_cal, n_cal * in_sz * sizeof(float));
+        memcpy(xa + n_cal * in_sz, x, n * in_sz * sizeof(float));
+        rc = run(ex, xa, na, n_cal, aa, err);
+    }
+    for (size_t k = 0; k < nl && !rc; k++) {
+        size_t sz = xb_layer_out_size(xb_network_layer(ex->net, k));
+        memcpy(acts[k], aa[k] + n_cal * sz, n * sz * sizeof(float));
+    }
+    for (size_t k = 0; aa && k < nl; k++) free(aa[k]);
+    free(aa);
+    free(xa);
+    if (!rc) ex->calibrated = 1;
+    else xb_exec_stats_reset(ex);
+    return rc;
+}
+
 int xb_exec_forward(xb_exec *ex, const float *x, size_t n, float *const *acts, xb_error *err)
 {
     if (!ex->calibrated) return xb_errorf(err, XB_EINPUT, "executor not calibrated (call xb_exec_calibrate first)");
-    return run(ex, x, n, acts, 0, err);
+    return run(ex, x, n, 0, acts, err);
 }
 
 int xb_exec_get_layer_stats(const xb_exec *ex, size_t k, xb_exec_layer_stats *st)
