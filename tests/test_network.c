@@ -497,6 +497,35 @@ static void test_cli_run(void **state)
         free(mp);
     }
 
+    /* spice (fused calibration) and native tiles on the same images agree */
+    {
+        double accs[2];
+        const char *engs[2] = {"native", "spice"};
+        for (int e = 0; e < 2; e++) {
+            char *as[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", (char *)engs[e], "--limit", "20",
+                          "--tile-rows", "8", "--tile-cols", "8", "--calib", "10", "--device", "rram", "--json", jp, NULL};
+            rc = xb_test_run_xbar(as, &out, &er);
+            if (rc) print_message("%s\n", er);
+            assert_int_equal(rc, 0);
+            free(out);
+            free(er);
+            FILE *jf = fopen(jp, "r");
+            char jb[8192];
+            size_t nj = fread(jb, 1, sizeof jb - 1, jf);
+            jb[nj] = '\0';
+            fclose(jf);
+            const char *qa = strstr(jb, "\"accuracy\": ");
+            assert_non_null(qa);
+            accs[e] = atof(qa + 12);
+        }
+        assert_true(fabs(accs[0] - accs[1]) < 1e-9);
+        char *ns[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "spice", NULL};
+        assert_int_equal(xb_test_run_xbar(ns, &out, &er), 2);
+        assert_non_null(strstr(er, "--limit"));
+        free(out);
+        free(er);
+    }
+
     /* usage and input errors: one line, exit 2 */
     char *b1a[] = {"xbar", "run", "--network", np, "--dataset", d, "--tile-cols", "7", NULL};
     assert_int_equal(xb_test_run_xbar(b1a, &out, &er), 2);
