@@ -19,7 +19,7 @@ VG="valgrind --leak-check=full --show-leak-kinds=definite,indirect --num-callers
 ERRORS='^==[0-9]*== (Invalid (read|write|free)|Mismatched free|Conditional jump|Use of uninitialised|Syscall param|Source and destination overlap|Argument .* of function|Process terminating)'
 LEAKS='^==[0-9]*== .* are (definitely|indirectly) lost in loss record'
 export CMOCKA_MESSAGE_OUTPUT=stdout OPENBLAS_NUM_THREADS=1
-TESTS=${XB_VALGRIND_TESTS:-"test_csv test_char_campaign test_h5 test_netlist test_network test_exec test_native test_regress_fuzz test_fault"}
+TESTS=${XB_VALGRIND_TESTS:-"test_csv test_char_campaign test_h5 test_netlist test_network test_native test_regress_fuzz test_fault"}
 status=0
 log="$dir/valgrind"
 mkdir -p "$log"
