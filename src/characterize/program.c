@@ -124,8 +124,8 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     /* dynamic models: ngspice-like tolerances (the static 1e-9 default would crawl) */
     xb_engine_opts to = *eo;
     if (to.reltol < 1e-4) to.reltol = 1e-4;
-    if (to.abstol_amp < 1e-15) to.abstol_amp = 1e-15;
-    if (to.vntol_volt < 1e-9) to.vntol_volt = 1e-9;
+    if (to.abstol_amp < 1e-12) to.abstol_amp = 1e-12; /* ngspice defaults: tighter ones made */
+    if (to.vntol_volt < 1e-6) to.vntol_volt = 1e-6;   /* PCM RESETs stop ("timestep too small") */
     char *opt = xb_engine_options_card(&to);
     if (opt) fputs(opt, f);
     free(opt);
