@@ -237,7 +237,7 @@ static void test_stored_equals_direct_spice(void **state)
 static void test_failed_point_recorded(void **state)
 {
     const char *text = "[campaign]\nname = fail\nengine = native, spice\ntimeout_s = 0.001\n"
-                       "[array]\nsize = 6x6\n[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n";
+                       "[array]\nsize = 40x40\n[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n";
     xb_campaign *c = parse(text);
     assert_int_equal(xb_char_campaign_npoints(c), 2);
     char *dir = xb_test_tmpdir("charfail");
@@ -406,6 +406,28 @@ static void test_auto_check_and_monte_carlo(void **state)
             assert_true(diff > 0);  /* programming error applied */
             assert_true(other > 0); /* realisations differ */
         }
+    /* error against the target product, recomputed here from the stored data */
+    double *v, *ic, *et;
+    hsize_t dv[4], di[4], de[4];
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/v", &v, &rank, dv, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/i_circuit", &ic, &rank, di, &err), XB_OK);
+    assert_int_equal(xb_h5_read_doubles(f, "points/p00001/mvm/err_total_target", &et, &rank, de, &err), XB_OK);
+    assert_int_equal(de[0], 6);
+    for (size_t n = 0; n < 6; n++) {
+        const double *gtn = gt + (n / 3) * 36, *vn = v + n * 3 * 6, *in = ic + n * 3 * 6;
+        double num = 0, den = 0;
+        for (size_t k = 0; k < 3; k++)
+            for (size_t j = 0; j < 6; j++) {
+                double ref = 0;
+                for (size_t i = 0; i < 6; i++) ref += vn[k * 6 + i] * gtn[i * 6 + j];
+                num += (in[k * 6 + j] - ref) * (in[k * 6 + j] - ref);
+                den += ref * ref;
+            }
+        assert_true(fabs(sqrt(num / den) - et[n]) < 1e-12);
+    }
+    free(v);
+    free(ic);
+    free(et);
     free(gt);
     free(g);
     xb_h5_close(f, &err);

@@ -308,14 +308,15 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     double *ii_all = malloc(N * K * C * sizeof *ii_all);
     double *e_out = malloc(N * C * sizeof *e_out);
     double *e_tot = malloc(N * sizeof *e_tot);
+    double *e_tgt = malloc(N * sizeof *e_tgt); /* vs the target product V.G_target */
     xb_matrix *gt = xb_matrix_new(R, C), *gp = xb_matrix_new(R, C), *v = xb_matrix_new(K, R);
-    xb_matrix *ic = xb_matrix_new(K, C), *ii = xb_matrix_new(K, C);
+    xb_matrix *ic = xb_matrix_new(K, C), *ii = xb_matrix_new(K, C), *it = xb_matrix_new(K, C);
     xb_matrix *g0 = xb_matrix_new(R, C), *v0 = xb_matrix_new(K, R);
     gsl_rng *rg = NULL, *rv = NULL;
     char *deck = NULL;
     unsigned long *xs = malloc(R * sizeof *xs); /* bit-serial integers */
     if (!gt_all || !g_all || !v_all || !ic_all || !ii_all || !e_out || !e_tot || !gt || !gp || !v || !ic ||
-        !ii || !g0 || !v0 || !xs) {
+        !ii || !g0 || !v0 || !xs || !e_tgt || !it) {
         rc = xb_errorf(err, XB_ERUNTIME, "point %s: out of memory", P->name);
         goto done;
     }
@@ -334,6 +335,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
             if (rc) break;
             random_inputs(P, rv, v, xs);
             rc = xb_netlist_mvm_ideal(gp, v, ii, err);
+            if (!rc) rc = xb_netlist_mvm_ideal(gt, v, it, err);
             if (!rc) rc = solve_static(P, eo, p, gp, v, ic, P->use_native, err);
             if (rc) {
                 xb_error_prefix(err, "sample %zu: ", n);
@@ -345,6 +347,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
             memcpy(ii_all + n * K * C, ii->data, K * C * sizeof(double));
             for (size_t j = 0; j < C; j++) e_out[n * C + j] = xb_char_rel_l2(ic->data + j, ii->data + j, K, C);
             e_tot[n] = xb_char_rel_l2(ic->data, ii->data, K * C, 1);
+            e_tgt[n] = xb_char_rel_l2(ic->data, it->data, K * C, 1);
             if (n == 0) {
                 memcpy(g0->data, gp->data, R * C * sizeof(double));
                 memcpy(v0->data, v->data, K * R * sizeof(double));
@@ -369,6 +372,10 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
         if (!rc) rc = xb_h5_write_doubles(mg, "i_ideal", 3, di, ii_all, "A", err);
         if (!rc) rc = xb_h5_write_doubles(mg, "err_out", 2, de, e_out, "1", err);
         if (!rc) rc = xb_h5_write_doubles(mg, "err_total", 1, &dn, e_tot, "1", err);
+        if (!rc) rc = xb_h5_write_doubles(mg, "err_total_target", 1, &dn, e_tgt, "1", err);
+        double tmean = 0;
+        for (size_t n = 0; n < N; n++) tmean += e_tgt[n] / (double)N;
+        if (!rc) rc = xb_h5_attr_set_double(mg, ".", "err_target_mean", tmean, err);
         double mean = 0, mx = 0;
         for (size_t n = 0; n < N; n++) {
             mean += e_tot[n] / (double)N;
@@ -468,6 +475,8 @@ done:
     free(ii_all);
     free(e_out);
     free(e_tot);
+    free(e_tgt);
+    xb_matrix_free(it);
     xb_matrix_free(gt);
     xb_matrix_free(gp);
     xb_matrix_free(v);

@@ -191,6 +191,7 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
     snprintf(buf, sizeof buf, "%s/mvm", obj);
     double em = num_attr(f, buf, "err_total_mean"), emax = num_attr(f, buf, "err_total_max");
     double es = num_attr(f, buf, "e_read_static_joule"), eops = num_attr(f, buf, "e_per_mac_static_joule");
+    double etg = num_attr(f, buf, "err_target_mean");
     double chk = num_attr(f, buf, "spice_check_rel_l2");
     snprintf(buf, sizeof buf, "%s/transient", obj);
     double ts = num_attr(f, buf, "t_settle_max_s"), er = num_attr(f, buf, "e_read_joule"),
@@ -267,9 +268,9 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
             }
         }
     }
-    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,
+    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,
             status, dev, cell, rows, cols, engine, rw, num_attr(f, obj, "r_wire_col_ohm"),
-            num_attr(f, obj, "r_driver_ohm"), input, em, emax, chk, ts, er, eop, mf, m2, m3, es);
+            num_attr(f, obj, "r_driver_ohm"), input, em, emax, chk, ts, er, eop, mf, m2, m3, es, etg);
     return XB_OK;
 oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
@@ -348,7 +349,7 @@ int xb_cmd_report(int argc, char **argv)
     if (!rc)
         fprintf(csv, "point,status,device,cell,rows,cols,engine,r_wire_row_ohm,r_wire_col_ohm,r_driver_ohm,input,"
                      "err_total_mean,err_total_max,spice_check_rel_l2,t_settle_max_s,e_read_joule,e_per_mac_joule,"
-                     "margin_float,margin_v2,margin_v3,e_read_static_joule\n");
+                     "margin_float,margin_v2,margin_v3,e_read_static_joule,err_target_mean\n");
     for (size_t k = 0; k < nn && !rc; k++)
         if (names[k][0] != '.') rc = read_point(f, names[k], &r, csv, &err);
     if (csv) fclose(csv);
