@@ -133,9 +133,7 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
      * melt/quench and threshold switching are stiff, and some jittered pulse trains stopped
      * with "timestep too small" at a RESET in stock ngspice 39 too; the shunt changes read
      * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (device-physics.md 5.3) */
-    fprintf(f, ".options method=gear rshunt=1e12\n");
     double tstep = e / 2;
-    fprintf(f, ".tran %.17g %.17g 0 %.17g\n.end\n", tstep, t_stop, t_win / 8);
     if (fclose(f) != 0 || !deck) {
         free(deck);
         free(widths);
@@ -146,11 +144,44 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     const char *names[2] = {"time", meas};
     xb_engine_result *res = NULL;
     /* the deck first, so that a failed point keeps it for a rerun by hand */
-    rc = xb_h5_write_text(pg, "netlist", deck, err);
-    if (!rc) rc = xb_engine_run(eo, deck, 2, names, &res, err);
-    double *gcurve = NULL, *spread = NULL, *pulse_v = NULL;
-    if (!rc && xb_engine_result_status(res) != XB_OK)
+    /* Solver ladder: the stiff PCM RESET stops some pulse trains with "timestep too small"
+     * in stock ngspice 39 too; each failure retries with the next integration setting. */
+    static const char *const solvers[] = {
+        ".options method=gear rshunt=1e12\n",
+        ".options method=trap rshunt=1e10\n",
+        ".options method=gear rshunt=1e10 reltol=1e-3\n",
+        /* PCM only (its series resistor makes node m): a 10 fF parasitic at the cell node
+         * (access-device drain and via; RC = 0.1 ns against 5 ns pulses) smooths the
+         * threshold-switching snapback that the other settings cannot step through */
+        "Cpar m 0 1e-14\n.options method=gear rshunt=1e12\n",
+    };
+    char tail[256];
+    snprintf(tail, sizeof tail, ".tran %.17g %.17g 0 %.17g\n.end\n", tstep, t_stop, t_win / 8);
+    char *full = NULL;
+    size_t attempt = 0;
+    const size_t n_solvers = sizeof solvers / sizeof solvers[0] - (p->device == XB_DEVICE_PCM ? 0 : 1);
+    for (; attempt < n_solvers; attempt++) {
+        free(full);
+        size_t nf = strlen(deck) + strlen(solvers[attempt]) + strlen(tail) + 1;
+        full = malloc(nf);
+        if (!full) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
+        snprintf(full, nf, "%s%s%s", deck, solvers[attempt], tail);
+        xb_engine_result_free(res);
+        res = NULL;
+        rc = xb_engine_run(eo, full, 2, names, &res, err);
+        if (rc) break;
+        if (xb_engine_result_status(res) == XB_OK) break;
         rc = xb_errorf(err, xb_engine_result_status(res), "program: %s", xb_engine_result_error(res));
+    }
+    if (attempt == n_solvers) attempt--;
+    /* the deck that ran (or failed last) stays with the point, for a rerun by hand */
+    if (full) {
+        int r2 = xb_h5_write_text(pg, "netlist", full, rc ? NULL : err);
+        if (!rc) rc = r2;
+        if (!rc) rc = xb_h5_attr_set_string(pg, ".", "solver", solvers[attempt], err);
+    }
+    free(full);
+    double *gcurve = NULL, *spread = NULL, *pulse_v = NULL;
     size_t nt = 0, ni = 0;
     const double *tv = NULL, *iv = NULL;
     if (!rc) {
