@@ -22,6 +22,7 @@
 
 #include "xbar/characterize.h"
 #include "xbar/h5.h"
+#include "characterize/run_internal.h"
 
 static void utc_now(char *buf, size_t n)
 {
@@ -298,15 +299,17 @@ typedef struct {
     double t0;
 } flight;
 
-int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
-                xb_char_run_stats *stats, xb_error *err)
+/* Open/create the results file, count this run, drop what a killed run left, and list the
+ * points to compute (*todo, malloc'd; max_points applied).  Shared with the MPI runner. */
+int xb_char_internal_prepare(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
+                             size_t **todo_out, size_t *ntodo_out, xb_char_run_stats *st_out, xb_error *err)
 {
-    xb_char_run_opts dflt = {0};
-    if (!o) o = &dflt;
     xb_char_run_stats st = {0};
     const size_t n = xb_char_campaign_npoints(c);
     st.total = n;
     hid_t f;
+    *todo_out = NULL;
+    *ntodo_out = 0;
     int rc = prepare_file(c, out_path, o->force, &f, err);
     if (rc) return rc;
 
@@ -360,17 +363,78 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
         return rc;
     }
     if (o->max_points && ntodo > o->max_points) ntodo = o->max_points;
+    *todo_out = todo;
+    *ntodo_out = ntodo;
+    *st_out = st;
+    return XB_OK;
+}
 
-    xb_engine_opts eo;
-    xb_engine_opts_default(&eo);
-    eo.n_workers = 1;
-    eo.timeout_s = o->timeout_s > 0 ? o->timeout_s : xb_char_campaign_timeout_s(c);
+/* Engine options of a point process, and the points in flight (capped at ntodo). */
+void xb_char_internal_setup(const xb_campaign *c, const xb_char_run_opts *o, size_t ntodo, xb_engine_opts *eo,
+                            int *par_out)
+{
+    xb_engine_opts_default(eo);
+    eo->n_workers = 1;
+    eo->timeout_s = o->timeout_s > 0 ? o->timeout_s : xb_char_campaign_timeout_s(c);
     int par = o->n_parallel > 0 ? o->n_parallel : xb_char_campaign_workers(c);
     if (par <= 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         par = nc > 0 ? (int)nc : 1;
     }
     if ((size_t)par > ntodo) par = ntodo ? (int)ntodo : 1;
+    *par_out = par;
+}
+
+/* Summary attributes after a run (points_ok, points_failed, complete). */
+int xb_char_internal_finish(const xb_campaign *c, const char *out_path, xb_error *err)
+{
+    const size_t n = xb_char_campaign_npoints(c);
+    hid_t f;
+    int rc = XB_OK;
+    if (xb_h5_open(out_path, 1, &f, err) == XB_OK) {
+        size_t ok = 0, failed = 0;
+        for (size_t k = 0; k < n; k++) {
+            char pth[96];
+            snprintf(pth, sizeof pth, "points/%s", xb_char_campaign_point(c, k)->name);
+            char *s = NULL;
+            if (xb_h5_attr_get_string(f, pth, "status", &s, NULL) == XB_OK) {
+                if (strcmp(s, "ok") == 0) ok++;
+                else failed++;
+            }
+            free(s);
+        }
+        xb_h5_attr_set_int64(f, ".", "points_ok", (int64_t)ok, NULL);
+        xb_h5_attr_set_int64(f, ".", "points_failed", (int64_t)failed, NULL);
+        xb_h5_attr_set_int64(f, ".", "complete", ok + failed == n, NULL);
+        rc = xb_h5_close(f, err);
+    }
+    return rc;
+}
+
+void xb_char_internal_point_child(const xb_campaign *c, size_t k, const char *out, const xb_engine_opts *eo)
+{
+    point_child(c, k, out, eo);
+}
+
+int xb_char_internal_collect_point(const char *out, const xb_char_point *P, int wstatus, size_t run_number,
+                                   int *point_ok, char *msg, size_t msz, double *elapsed, xb_error *err)
+{
+    return collect_point(out, P, wstatus, run_number, point_ok, msg, msz, elapsed, err);
+}
+
+int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
+                xb_char_run_stats *stats, xb_error *err)
+{
+    xb_char_run_opts dflt = {0};
+    if (!o) o = &dflt;
+    xb_char_run_stats st = {0};
+    const size_t n = xb_char_campaign_npoints(c);
+    size_t *todo = NULL, ntodo = 0;
+    int rc = xb_char_internal_prepare(c, out_path, o, &todo, &ntodo, &st, err);
+    if (rc) return rc;
+    xb_engine_opts eo;
+    int par;
+    xb_char_internal_setup(c, o, ntodo, &eo, &par);
 
     char dir[4096];
     snprintf(dir, sizeof dir, "%s.parts", out_path);
@@ -452,23 +516,7 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
     clean_parts_dir(out_path, 1);
 
     /* summary attributes */
-    if (!rc && xb_h5_open(out_path, 1, &f, err) == XB_OK) {
-        size_t ok = 0, failed = 0;
-        for (size_t k = 0; k < n; k++) {
-            char pth[96];
-            snprintf(pth, sizeof pth, "points/%s", xb_char_campaign_point(c, k)->name);
-            char *s = NULL;
-            if (xb_h5_attr_get_string(f, pth, "status", &s, NULL) == XB_OK) {
-                if (strcmp(s, "ok") == 0) ok++;
-                else failed++;
-            }
-            free(s);
-        }
-        xb_h5_attr_set_int64(f, ".", "points_ok", (int64_t)ok, NULL);
-        xb_h5_attr_set_int64(f, ".", "points_failed", (int64_t)failed, NULL);
-        xb_h5_attr_set_int64(f, ".", "complete", ok + failed == n, NULL);
-        rc = xb_h5_close(f, err);
-    }
+    if (!rc) rc = xb_char_internal_finish(c, out_path, err);
     if (stats) *stats = st;
     return rc;
 }
