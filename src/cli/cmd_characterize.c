@@ -5,6 +5,11 @@
 
 #include "cli/cli.h"
 #include "xbar/characterize.h"
+#ifdef XBAR_MPI
+#include <fcntl.h>
+
+#include "xbar/char_mpi.h"
+#endif
 
 static const char k_help[] =
     "usage: xbar characterize CAMPAIGN.ini -o RESULTS.h5 [options]\n"
@@ -70,7 +75,12 @@ static void on_progress(void *user, const xb_char_progress *pr)
     fflush(stderr);
 }
 
-int xb_cmd_characterize(int argc, char **argv)
+#ifdef XBAR_MPI
+static int g_stderr_fd = -1; /* ranks > 0: the real stderr (fd 2 is /dev/null there) */
+#endif
+
+/* mpi_rank: -1 serial, else this process's MPI rank (under mpirun, docs/cluster.md) */
+static int characterize_main(int argc, char **argv, int mpi_rank)
 {
     if (xb_cli_wants_help(argc, argv)) {
         fputs(k_help, stdout);
@@ -122,7 +132,16 @@ int xb_cmd_characterize(int argc, char **argv)
     }
     if (!campaign) return xb_cli_usage_error("characterize", "missing CAMPAIGN.ini");
     xb_campaign *c = NULL;
+#ifdef XBAR_MPI
+    if (mpi_rank >= 0) {
+        if (xb_char_mpi_campaign_load(campaign, &c, &err)) return xb_cli_fail("characterize", &err);
+    } else
+#endif
     if (xb_char_campaign_load(campaign, &c, &err)) return xb_cli_fail("characterize", &err);
+    if (dry && mpi_rank > 0) {
+        xb_char_campaign_free(c);
+        return 0;
+    }
     if (dry) {
         printf("# %s: %zu points\n", xb_char_campaign_name(c), xb_char_campaign_npoints(c));
         for (size_t k = 0; k < xb_char_campaign_npoints(c); k++) {
@@ -140,10 +159,24 @@ int xb_cmd_characterize(int argc, char **argv)
     progress_state ps = {isatty(2), quiet};
     o.progress = on_progress;
     o.user = &ps;
-    xb_char_run_stats st;
-    int rc = xb_char_run(c, out, &o, &st, &err);
+    xb_char_run_stats st = {0};
+    int rc;
+#ifdef XBAR_MPI
+    if (mpi_rank >= 0) {
+        rc = xb_char_run_mpi(c, out, &o, &st, &err);
+        /* an error after the collective start leaves the other ranks waiting: stop them */
+        if (rc && st.run_number) {
+            xb_char_campaign_free(c);
+            if (mpi_rank > 0 && g_stderr_fd >= 0) dup2(g_stderr_fd, 2);
+            xb_cli_fail("characterize", &err);
+            xb_char_mpi_abort(rc);
+        }
+    } else
+#endif
+    rc = xb_char_run(c, out, &o, &st, &err);
     xb_char_campaign_free(c);
     if (rc) return xb_cli_fail("characterize", &err);
+    if (mpi_rank > 0) return 0; /* rank 0 reports for the job */
     if (!quiet)
         fprintf(stderr, "xbar characterize: %s: %zu points, %zu skipped (already done), %zu computed, %zu failed\n", out,
                 st.total, st.skipped, st.ran, st.failed);
@@ -155,4 +188,34 @@ int xb_cmd_characterize(int argc, char **argv)
         return xb_cli_fail("characterize", &err);
     }
     return 0;
+}
+
+int xb_cmd_characterize(int argc, char **argv)
+{
+#ifdef XBAR_MPI
+    /* under mpirun (not for --help): one MPI job; ranks > 0 stay silent, rank 0 reports */
+    if (xb_char_mpi_launched() && !xb_cli_wants_help(argc, argv)) {
+        int rank = 0, size = 1;
+        xb_error err;
+        xb_error_clear(&err);
+        if (xb_char_mpi_init(&argc, &argv, &rank, &size, &err)) return xb_cli_fail("characterize", &err);
+        if (rank > 0) {
+            g_stderr_fd = dup(2);
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) {
+                dup2(devnull, 2);
+                close(devnull);
+            }
+        }
+        int rc = characterize_main(argc, argv, rank);
+        xb_char_mpi_finalize();
+        if (g_stderr_fd >= 0) {
+            dup2(g_stderr_fd, 2);
+            close(g_stderr_fd);
+            g_stderr_fd = -1;
+        }
+        return rc;
+    }
+#endif
+    return characterize_main(argc, argv, -1);
 }
