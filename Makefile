@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build demo check test test-asan fuzz valgrind bench clean
+.PHONY: deps build demo check test test-asan test-mpi fuzz valgrind bench clean
 
 deps:
 	./tools/install-deps.sh
@@ -22,6 +22,7 @@ FUZZ_SECONDS ?= 30
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) test-mpi
 	$(MAKE) valgrind
 	$(MAKE) fuzz
 
@@ -37,8 +38,15 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# MPI campaigns (docs/cluster.md): a -DXBAR_MPI=ON build, mpirun -np 2 against a serial run.
+MPI_BUILD ?= build-mpi
+test-mpi: deps
+	cmake -S . -B $(MPI_BUILD) -DXBAR_WERROR=ON -DXBAR_MPI=ON
+	cmake --build $(MPI_BUILD) -j $(JOBS) --target xbar
+	cd $(MPI_BUILD) && ctest --output-on-failure -R '^test_mpi$$'
+
 bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(MPI_BUILD) build-fuzz
