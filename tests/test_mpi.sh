@@ -78,6 +78,55 @@ $MPI "$XBAR" characterize "$INI" -o part.h5 -j 1 2>part2.log || { cat part2.log;
 grep -q "part.h5: 8 points, 3 skipped (already done), 5 computed, 0 failed" part2.log || { cat part2.log; fail "second summary"; }
 $CMP serial.h5 part.h5 || fail "resumed file differs from the serial file"
 
+echo "== mpirun killed (SIGTERM) mid-run: finished points kept, the rerun computes only the rest"
+cat >kill.ini <<'INI'
+[campaign]
+name = mpi-kill
+seed = 3
+engine = spice
+[array]
+size = 4x4, 20x20
+device = rram, linear
+[inputs]
+samples = 2
+vectors = 4
+[read]
+schemes = float
+[transient]
+enabled = yes
+[program]
+enabled = yes
+pulses = 10
+cycles = 2
+INI
+mkdir -p tmp
+TMPDIR=$WORK/tmp $MPI "$XBAR" characterize kill.ini -o kill.h5 -j 1 2>kill1.log &
+pid=$!
+n=0
+until grep -q " 2/4 p0" kill1.log; do
+    sleep 0.1
+    n=$((n + 1))
+    [ $n -lt 600 ] || { kill -KILL $pid; cat kill1.log; fail "no point finished in 60 s"; }
+done
+kill -TERM $pid
+wait $pid || true
+done_k=$($PY - kill.h5 <<'PYEOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+names = list(f["points"].keys())
+assert not any(n.startswith(".incoming") for n in names), names
+assert all(f["points"][n].attrs["status"] == b"ok" for n in names)
+print(len(names))
+PYEOF
+) || fail "killed run's file"
+echo "points kept after the kill: $done_k of 4"
+[ "$done_k" -ge 2 ] && [ "$done_k" -le 3 ] || fail "expected 2..3 points kept, got $done_k"
+$MPI "$XBAR" characterize kill.ini -o kill.h5 -j 1 2>kill2.log || { cat kill2.log; fail "rerun after kill"; }
+grep -q "kill.h5: 4 points, $done_k skipped (already done), $((4 - done_k)) computed, 0 failed" kill2.log ||
+    { cat kill2.log; fail "rerun summary"; }
+"$XBAR" characterize kill.ini -o kill-serial.h5 -q -j 2 || fail "serial run of kill.ini"
+$CMP kill-serial.h5 kill.h5 || fail "killed and resumed MPI file differs from the serial file"
+
 echo "== a different campaign text is refused on every rank (exit 2, one line)"
 sed 's/^seed = 1$/seed = 2/' "$INI" >other.ini
 grep -q "^seed = 2$" other.ini || fail "could not derive other.ini"
