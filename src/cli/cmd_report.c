@@ -202,7 +202,7 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
         char label[400];
         snprintf(label, sizeof label, "%s %s, %g ohm", dev, cell, rw);
         if (add_xy(&r->err, label, n, em * 100)) goto oom;
-        snprintf(label, sizeof label, "%s %s", dev, cell);
+        snprintf(label, sizeof label, "%s %s, %g fF per segment", dev, cell, num_attr(f, obj, "c_wire_farad") * 1e15);
         if (add_xy(&r->settle, label, n, ts * 1e9)) goto oom;
         snprintf(label, sizeof label, "%s %s, transient", dev, cell);
         if (add_xy(&r->energy, label, n, er * 1e12) || add_xy(&r->eop, label, n, eop * 1e15)) goto oom;
