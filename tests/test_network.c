@@ -218,7 +218,7 @@ static char *make_file(const char *name, const char *format, long version, const
     attr_ints(f, "input_shape", shp, 1);
     hid_t lg = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (size_t k = 0; k < n; k++) {
-        char gname[16];
+        char gname[32];
         snprintf(gname, sizeof gname, "%zu", k);
         if (!layers[k]) continue; /* a gap in the numbering */
         hid_t g = H5Gcreate2(lg, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
