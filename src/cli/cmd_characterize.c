@@ -30,6 +30,8 @@ static const char k_help[] =
     "  -q, --quiet            no progress output\n"
     "\n"
     "Progress: a bar with ETA on a terminal, one line per finished point otherwise (stderr).\n"
+    "MPI (build with -DXBAR_MPI=ON): `mpirun -np K xbar characterize ...` spreads the points over\n"
+    "K ranks (-j points in flight per rank); rank 0 writes RESULTS.h5 (docs/cluster.md).\n"
     "Exit: 0 every point done, 1 runtime failure or failed points (kept in FILE), 2 bad input.\n";
 
 typedef struct {
