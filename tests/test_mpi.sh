@@ -71,6 +71,17 @@ for name, p in f["points"].items():
 PYEOF
 $CMP serial.h5 mpi.h5 || fail "resumed MPI file differs from the serial file"
 
+echo "== a serial file resumed by an MPI run"
+cp serial.h5 mixed.h5
+$PY - mixed.h5 <<'PYEOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r+")
+del f["points/p00006"]
+PYEOF
+$MPI "$XBAR" characterize "$INI" -o mixed.h5 -j 1 2>mixed.log || { cat mixed.log; fail "MPI resume of a serial file"; }
+grep -q "mixed.h5: 8 points, 7 skipped (already done), 1 computed, 0 failed" mixed.log || { cat mixed.log; fail "mixed summary"; }
+$CMP serial.h5 mixed.h5 || fail "serial file resumed by MPI differs"
+
 echo "== interrupted MPI run (--max-points 3), finished by a second MPI run"
 $MPI "$XBAR" characterize "$INI" -o part.h5 -j 1 --max-points 3 2>part1.log || { cat part1.log; fail "partial run"; }
 grep -q "part.h5: 8 points, 0 skipped (already done), 3 computed, 0 failed" part1.log || { cat part1.log; fail "partial summary"; }
