@@ -152,6 +152,26 @@ double xb_netlist_sigma_program(const xb_array_params *p, double g_siemens);
 int xb_netlist_program(const xb_array_params *p, const xb_matrix *g_target, xb_matrix *g_out,
                        xb_error *err);
 
+/* ---- time after programming: drift and read noise (src/netlist/drift.c, docs/drift.md) ---- */
+#define XB_DRIFT_T0_S 20.0           /* first read after programming (Joshi 2020, aihwkit) */
+#define XB_READ_NOISE_T_READ_S 250e-9 /* read duration of the 1/f noise law (aihwkit) */
+/* PCM drift exponent statistics at normalized target g_t = G/g_max (aihwkit PCMLikeNoiseModel),
+ * and the 1/f read-noise coefficient Q_s. */
+double xb_netlist_drift_nu_mean(double g_t);
+double xb_netlist_drift_nu_sigma(double g_t);
+double xb_netlist_read_noise_qs(double g_t);
+/* Conductances t_s seconds after programming from the programmed ones (read at t0):
+ * PCM G_prog (t/t0)^-nu, nu ~ N(mu_nu, sigma_nu) truncated at 0 per cell, one seeded draw
+ * per cell in row-major order (nu_fixed >= 0: every cell uses nu_fixed); RRAM CMO mean decay
+ * and spread in ln(t/t0); ECRAM and LINEAR unchanged.  g_out may alias g_prog. */
+int xb_netlist_drift(const xb_array_params *p, const xb_matrix *g_prog, double t_s, uint64_t seed,
+                     double nu_fixed, xb_matrix *g_out, xb_error *err);
+/* Read-noise sigma (siemens) of a cell programmed to g_prog that reads g_now at t_s, and one
+ * seeded read-noise sample of a whole array (clamped >= 0; g_out may alias g_now). */
+double xb_netlist_read_noise_sigma(const xb_array_params *p, double g_prog, double g_now, double t_s);
+int xb_netlist_read_noise(const xb_array_params *p, const xb_matrix *g_prog, const xb_matrix *g_now, double t_s,
+                          uint64_t seed, xb_matrix *g_out, xb_error *err);
+
 /* ---- SPICE netlists (topology at the top of this file) ---- */
 
 /* An independent voltage source the caller drives (layout-compatible with
