@@ -190,6 +190,9 @@ typedef struct xb_exec_config {
     int affine_calibration;      /* per-column y = a*y_analog + b fitted on the calibration batch */
     xb_array_params array;       /* device and circuit; rows/cols are set from the tile size */
     xb_exec_energy energy;
+    /* drift (docs/drift.md): tests pin every PCM cell's drift exponent to drift_nu */
+    int drift_fixed_nu;
+    double drift_nu;
 } xb_exec_config;
 
 void xb_exec_config_default(xb_exec_config *c, xb_device_kind device);
@@ -219,6 +222,19 @@ int xb_exec_calibrate_forward(xb_exec *ex, const float *x_cal, size_t n_cal, con
 /* Analog forward pass of n inputs; acts[k] as for xb_network_forward.  Adds to the
  * statistics. */
 int xb_exec_forward(xb_exec *ex, const float *x, size_t n, float *const *acts, xb_error *err);
+
+/* Time after programming (docs/drift.md): every tile's programmed conductances drift to
+ * t_s seconds (xb_netlist_drift; t_s = XB_DRIFT_T0_S restores the programmed state; drift
+ * exponents are seeded per tile, so they are the same on every call: one programming) and
+ * the tiles are programmed again through the engine; the calibration (DAC/ADC ranges,
+ * affine) made before is kept, as on a chip calibrated right after programming.  With
+ * compensate, the global drift compensation: per tile, alpha = (summed column currents of
+ * an all-ones v_read input at t0) / (the same at t_s), measured through the engine, scales
+ * that tile's digitized outputs (Joshi 2020; aihwkit). */
+int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err);
+/* The compensation factor of tile t (row-major over row x column tiles) of layer k (1 when
+ * off or for digital layers). */
+double xb_exec_drift_alpha(const xb_exec *ex, size_t k, size_t t);
 
 /* Per-layer accounting, summed over the xb_exec_forward calls since the last reset. */
 typedef struct xb_exec_layer_stats {

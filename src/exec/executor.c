@@ -24,6 +24,10 @@ typedef struct {
     double *aff_a, *aff_b; /* n_out */
     int affine_ready;
     xb_exec_layer_stats st;
+    xb_matrix **g_prog;   /* per tile: programmed conductances (read at t0), for drift */
+    uint64_t *tile_seed;  /* per tile programming seed */
+    double *drift_alpha;  /* per tile global drift compensation factor (1: none) */
+    double *drift_ref;    /* per tile summed column current of an all-ones input at t0 */
 } layer_map;
 
 struct xb_exec {
@@ -103,6 +107,12 @@ static void free_map(xb_exec *ex, layer_map *m)
     free(m->adc_range);
     free(m->aff_a);
     free(m->aff_b);
+    if (m->g_prog)
+        for (size_t t = 0; t < m->n_rt * m->n_ct; t++) xb_matrix_free(m->g_prog[t]);
+    free(m->g_prog);
+    free(m->tile_seed);
+    free(m->drift_alpha);
+    free(m->drift_ref);
 }
 
 void xb_exec_free(xb_exec *ex)
@@ -128,8 +138,13 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
     m->adc_range = calloc(nt, sizeof(double));
     m->aff_a = malloc(l->n_out * sizeof(double));
     m->aff_b = malloc(l->n_out * sizeof(double));
+    m->g_prog = calloc(nt, sizeof *m->g_prog);
+    m->tile_seed = calloc(nt, sizeof *m->tile_seed);
+    m->drift_alpha = calloc(nt, sizeof(double));
+    m->drift_ref = calloc(nt, sizeof(double));
     xb_matrix *g = xb_matrix_new(R, C);
-    if (!m->tiles || !m->rowsum_g || !m->adc_range || !m->aff_a || !m->aff_b || !g) {
+    if (!m->tiles || !m->rowsum_g || !m->adc_range || !m->aff_a || !m->aff_b || !g || !m->g_prog ||
+        !m->tile_seed || !m->drift_alpha || !m->drift_ref) {
         xb_matrix_free(g);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu tiles)", k);
     }
@@ -159,13 +174,15 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                     g->data[i * C + 2 * j + 1] = gmin + dg * (w < 0 ? -w : 0.0);
                 }
             }
+            /* A seed of its own per tile (splitmix64 of seed, layer, tile). */
+            uint64_t z = ex->tile_p.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t)k << 40) + ((uint64_t)r << 20) + c);
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            m->tile_seed[r * m->n_ct + c] = z ^ (z >> 31);
+            m->drift_alpha[r * m->n_ct + c] = 1.0;
             if (ex->tile_p.var_program || ex->tile_p.stuck_on_rate > 0 || ex->tile_p.stuck_off_rate > 0) {
-                /* Program with a seed of its own per tile (splitmix64 of seed, layer, tile). */
                 xb_array_params tp = ex->tile_p;
-                uint64_t z = tp.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t)k << 40) + ((uint64_t)r << 20) + c);
-                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-                z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-                tp.seed = z ^ (z >> 31);
+                tp.seed = m->tile_seed[r * m->n_ct + c];
                 rc = xb_netlist_program(&tp, g, g, err);
                 if (rc) {
                     xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
@@ -178,6 +195,11 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                 for (size_t jj = 0; jj < C; jj++) s += g->data[i * C + jj];
                 rs[i] = s;
             }
+            if (!(m->g_prog[r * m->n_ct + c] = xb_matrix_new(R, C))) {
+                rc = xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu tiles)", k);
+                break;
+            }
+            memcpy(m->g_prog[r * m->n_ct + c]->data, g->data, R * C * sizeof(double));
             rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &m->tiles[r * m->n_ct + c], err);
             if (rc) xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
         }
@@ -395,14 +417,16 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         /* 3. ADC and the digital partial sums */
         memset(w->acc, 0, Kc * n_out * sizeof(double));
         for (int ph = 0; ph < 2; ph++) {
-            const double sgn = ph == 0 ? scale : -scale;
+            const double sgn0 = ph == 0 ? scale : -scale;
             for (size_t r = 0; r < m->n_rt; r++)
                 for (size_t c = 0; c < m->n_ct; c++) {
                     const size_t j0 = c * P, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
                     const double range = m->adc_range[r * m->n_ct + c];
+                    const double alpha = m->drift_alpha[r * m->n_ct + c]; /* drift compensation */
                     /* adc() inlined per tile: 2^(B-1)-1 levels a side on [-range, range] */
                     const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
                     const double inv = step > 0 ? 1.0 / step : 0.0;
+                    const double sgn = sgn0 * alpha;
                     for (size_t q = 0; q < w->n_rows[ph]; q++) {
                         const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
                         double *a = w->acc + w->rows_idx[ph][q] * n_out;
@@ -695,4 +719,75 @@ void xb_exec_stats_reset(xb_exec *ex)
 double xb_exec_dac_range(const xb_exec *ex, size_t k)
 {
     return k < ex->n_layers && ex->maps[k].weighted ? ex->maps[k].dac_range : 0.0;
+}
+
+/* ------------------------------------------------------------------ drift (docs/drift.md) */
+/* Summed column currents of an all-ones (v_read on every row) input through the engine. */
+static int tile_ones_current(xb_exec *ex, void *tile, double *sum, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols;
+    xb_matrix *v = xb_matrix_new(1, R), *i = xb_matrix_new(1, C);
+    int rc = XB_OK;
+    if (!v || !i) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory (drift compensation)");
+    } else {
+        for (size_t r = 0; r < R; r++) v->data[r] = ex->tile_p.v_read_volt;
+        rc = ex->eng.mvm(ex->eng.ctx, tile, v, i, err);
+        double s = 0;
+        for (size_t j = 0; j < C && !rc; j++) s += i->data[j];
+        *sum = s;
+    }
+    xb_matrix_free(v);
+    xb_matrix_free(i);
+    return rc;
+}
+
+int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err)
+{
+    if (!(t_s > 0) || !isfinite(t_s)) return xb_errorf(err, XB_EINPUT, "--time: must be > 0 s (got %g)", t_s);
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols;
+    const double nu_fixed = ex->cfg.drift_fixed_nu ? ex->cfg.drift_nu : -1.0;
+    xb_matrix *g = xb_matrix_new(R, C);
+    if (!g) return xb_errorf(err, XB_ERUNTIME, "out of memory (drift)");
+    int rc = XB_OK;
+    for (size_t k = 0; k < ex->n_layers && !rc; k++) {
+        layer_map *m = &ex->maps[k];
+        if (!m->weighted) continue;
+        for (size_t t = 0; t < m->n_rt * m->n_ct && !rc; t++) {
+            /* the reference at t0 is measured once, on the programmed conductances */
+            if (compensate && m->drift_ref[t] == 0.0) {
+                void *t0 = NULL;
+                if ((rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, m->g_prog[t], &t0, err))) break;
+                rc = tile_ones_current(ex, t0, &m->drift_ref[t], err);
+                if (ex->eng.release) ex->eng.release(ex->eng.ctx, t0);
+                if (rc) break;
+            }
+            if ((rc = xb_netlist_drift(&ex->tile_p, m->g_prog[t], t_s, m->tile_seed[t], nu_fixed, g, err))) break;
+            double *rs = m->rowsum_g + t * R;
+            for (size_t i = 0; i < R; i++) {
+                double s = 0;
+                for (size_t jj = 0; jj < C; jj++) s += g->data[i * C + jj];
+                rs[i] = s;
+            }
+            void *nt = NULL;
+            if ((rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &nt, err))) break;
+            if (ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
+            m->tiles[t] = nt;
+            m->drift_alpha[t] = 1.0;
+            if (compensate) {
+                double s_t = 0;
+                if ((rc = tile_ones_current(ex, nt, &s_t, err))) break;
+                m->drift_alpha[t] = s_t > 0 && m->drift_ref[t] > 0 ? m->drift_ref[t] / s_t : 1.0;
+            }
+        }
+        if (rc) xb_error_prefix(err, "layer %zu: ", k);
+    }
+    xb_matrix_free(g);
+    return rc;
+}
+
+double xb_exec_drift_alpha(const xb_exec *ex, size_t k, size_t t)
+{
+    if (k >= ex->n_layers || !ex->maps[k].weighted || t >= ex->maps[k].n_rt * ex->maps[k].n_ct) return 1.0;
+    return ex->maps[k].drift_alpha[t];
 }
