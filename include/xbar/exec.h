@@ -235,6 +235,9 @@ int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err);
 /* The compensation factor of tile t (row-major over row x column tiles) of layer k (1 when
  * off or for digital layers). */
 double xb_exec_drift_alpha(const xb_exec *ex, size_t k, size_t t);
+/* Parse a time after programming: a number with an optional suffix s, m, h, d, mo (30.44 d),
+ * y (365.25 d); must be > 0.  Errors name `what` (the flag). */
+int xb_exec_parse_time(const char *s, const char *what, double *t_s, xb_error *err);
 
 /* Per-layer accounting, summed over the xb_exec_forward calls since the last reset. */
 typedef struct xb_exec_layer_stats {
