@@ -43,6 +43,10 @@ static const char k_help[] =
     "  --t-mvm S              time of one array read           [1e-7]\n"
     "  --adc-fom J            ADC energy per level (Walden FOM) [6.1e-15]\n"
     "  --dac-energy J         DAC energy per input bit          [3.9e-13]\n"
+    "  --time T               read T after programming (s, or suffix m, h, d, mo, y: 1h, 1y):\n"
+    "                         every tile drifts (PCM nu(G), RRAM decay; docs/drift.md) after a\n"
+    "                         calibration at t0 = 20 s; default: reads at t0 (no drift)\n"
+    "  --no-drift-compensation  no global drift compensation (on by default with --time)\n"
     "  --json FILE            also write the results as JSON\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
     "\n"
@@ -108,7 +112,8 @@ int xb_cmd_run(int argc, char **argv)
         return 0;
     }
     const char *net_path = NULL, *dir = NULL, *json_path = NULL, *model_path = NULL;
-    int read_noise = 0;
+    int read_noise = 0, drift_comp = 1;
+    double time_s = 0; /* 0: reads at t0, no drift */
     engine_kind ek = ENG_TILED_IDEAL;
     size_t limit = 0, calib_n = 0, batch = 500, threads = 0;
     xb_exec_config cfg;
@@ -135,6 +140,10 @@ int xb_cmd_run(int argc, char **argv)
             model_path = v;
         } else if (!strcmp(a, "--read-noise")) {
             read_noise = 1;
+        } else if (!strcmp(flag, "--time")) {
+            if (!VAL() || xb_exec_parse_time(v, "--time", &time_s, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+        } else if (!strcmp(a, "--no-drift-compensation")) {
+            drift_comp = 0;
         } else if (!strcmp(flag, "--json")) {
             if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
             json_path = v;
@@ -190,6 +199,7 @@ int xb_cmd_run(int argc, char **argv)
     if (model_path && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model: only with --engine model");
     if (ek == ENG_SPICE && limit == 0)
         return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
+    if (time_s > 0 && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time: needs a tile engine (not --engine ideal)");
     if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
     if (ek == ENG_SPICE && limit > batch) batch = limit; /* one analysis per tile for all images */
     if (xb_exec_config_check(&cfg, &err)) return xb_cli_usage_error("run", "%s", err.msg);
@@ -250,7 +260,9 @@ int xb_cmd_run(int argc, char **argv)
         if ((rc = xb_exec_new(net, &cfg, &eng, &ex, &err))) goto out;
         if ((rc = xb_dataset_load_fmnist(dir, 1, calib_n, &cal, &err))) goto out;
         /* spice: calibration and evaluation fused, one ngspice analysis per tile */
-        if (ek != ENG_SPICE && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
+        if ((ek != ENG_SPICE || time_s > 0) && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
+        /* drift after a calibration at t0 (docs/drift.md) */
+        if (time_s > 0 && (rc = xb_exec_set_time(ex, time_s, drift_comp, &err))) goto out;
         t_cal = xb_now_s() - t0;
     }
     size_t ok_ideal = 0, ok_analog = 0;
@@ -263,7 +275,7 @@ int xb_cmd_run(int argc, char **argv)
         ok_ideal += (size_t)llround(xb_exec_top1(ideal[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
         if (!ex) continue;
         t0 = xb_now_s();
-        if (ek == ENG_SPICE && s0 == 0) rc = xb_exec_calibrate_forward(ex, cal->images, cal->n, x, nb, analog, &err);
+        if (ek == ENG_SPICE && s0 == 0 && time_s <= 0) rc = xb_exec_calibrate_forward(ex, cal->images, cal->n, x, nb, analog, &err);
         else rc = xb_exec_forward(ex, x, nb, analog, &err);
         if (rc) goto out;
         t_analog += xb_now_s() - t0;
@@ -305,6 +317,9 @@ int xb_cmd_run(int argc, char **argv)
                cfg.tile_cols, cfg.tile_cols / 2, cfg.dac_bits, cfg.adc_bits, cfg.affine_calibration ? "on" : "off",
                cal ? cal->n : 0, t_cal);
     else printf("engine: ideal (float, OpenBLAS)\n");
+    if (ex && time_s > 0)
+        printf("drift: read %.4g s after programming (calibrated at t0 = %g s), global drift compensation %s\n", time_s,
+               XB_DRIFT_T0_S, drift_comp ? "on" : "off");
     printf("images: %zu Fashion-MNIST test images\n", test->n);
     if (ex)
         printf("top-1 accuracy: ideal %.2f%%  %s %.2f%%  (%+.2f points)\n", 100 * acc_i, k_engines[ek], 100 * acc_a,
@@ -352,6 +367,8 @@ int xb_cmd_run(int argc, char **argv)
                 cfg.tile_rows, cfg.tile_cols, cfg.dac_bits, cfg.adc_bits);
         fprintf(f, "  \"affine_calibration\": %s,\n  \"calibration_images\": %zu,\n",
                 cfg.affine_calibration ? "true" : "false", cal ? cal->n : 0);
+        fprintf(f, "  \"time_after_programming_s\": %.6g,\n  \"drift_compensation\": %s,\n", time_s,
+                time_s > 0 && drift_comp ? "true" : "false");
         fprintf(f, "  \"accuracy_ideal\": %.6f,\n", acc_i);
         if (ex) fprintf(f, "  \"accuracy\": %.6f,\n", acc_a);
         else fprintf(f, "  \"accuracy\": %.6f,\n", acc_i);
