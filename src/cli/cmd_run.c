@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/run_drift.h"
 #include "xbar/engine.h"
 #include "xbar/exec.h"
 
@@ -47,6 +48,9 @@ static const char k_help[] =
     "                         every tile drifts (PCM nu(G), RRAM decay; docs/drift.md) after a\n"
     "                         calibration at t0 = 20 s; default: reads at t0 (no drift)\n"
     "  --no-drift-compensation  no global drift compensation (on by default with --time)\n"
+    "  --time-sweep[=LIST]    accuracy at each time (default 1s,1m,1h,1d,1mo,1y) with and without\n"
+    "                         drift compensation, same programming; prints a table instead\n"
+    "  --time-csv FILE        --time-sweep: also write the table as CSV (xbar report --accuracy-time)\n"
     "  --json FILE            also write the results as JSON\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
     "\n"
@@ -114,6 +118,9 @@ int xb_cmd_run(int argc, char **argv)
     const char *net_path = NULL, *dir = NULL, *json_path = NULL, *model_path = NULL;
     int read_noise = 0, drift_comp = 1;
     double time_s = 0; /* 0: reads at t0, no drift */
+    double sweep_t[XB_SWEEP_MAX];
+    size_t n_sweep = 0;
+    const char *time_csv = NULL;
     engine_kind ek = ENG_TILED_IDEAL;
     size_t limit = 0, calib_n = 0, batch = 500, threads = 0;
     xb_exec_config cfg;
@@ -142,6 +149,12 @@ int xb_cmd_run(int argc, char **argv)
             read_noise = 1;
         } else if (!strcmp(flag, "--time")) {
             if (!VAL() || xb_exec_parse_time(v, "--time", &time_s, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+        } else if (!strcmp(flag, "--time-sweep")) {
+            if (xb_cli_parse_time_list(a[fl] == '=' ? a + fl + 1 : NULL, sweep_t, &n_sweep, &err))
+                return xb_cli_usage_error("run", "%s", err.msg);
+        } else if (!strcmp(flag, "--time-csv")) {
+            if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
+            time_csv = v;
         } else if (!strcmp(a, "--no-drift-compensation")) {
             drift_comp = 0;
         } else if (!strcmp(flag, "--json")) {
@@ -199,6 +212,9 @@ int xb_cmd_run(int argc, char **argv)
     if (model_path && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model: only with --engine model");
     if (ek == ENG_SPICE && limit == 0)
         return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
+    if (n_sweep && time_s > 0) return xb_cli_usage_error("run", "--time-sweep: not with --time");
+    if (time_csv && !n_sweep) return xb_cli_usage_error("run", "--time-csv: only with --time-sweep");
+    if (n_sweep && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time-sweep: needs a tile engine (not --engine ideal)");
     if (time_s > 0 && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time: needs a tile engine (not --engine ideal)");
     if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
     if (ek == ENG_SPICE && limit > batch) batch = limit; /* one analysis per tile for all images */
@@ -260,7 +276,12 @@ int xb_cmd_run(int argc, char **argv)
         if ((rc = xb_exec_new(net, &cfg, &eng, &ex, &err))) goto out;
         if ((rc = xb_dataset_load_fmnist(dir, 1, calib_n, &cal, &err))) goto out;
         /* spice: calibration and evaluation fused, one ngspice analysis per tile */
-        if ((ek != ENG_SPICE || time_s > 0) && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err))) goto out;
+        if ((ek != ENG_SPICE || time_s > 0 || n_sweep) && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err)))
+            goto out;
+        if (n_sweep) {
+            rc = xb_cli_run_time_sweep(ex, net, test, batch, sweep_t, n_sweep, time_csv, &err);
+            goto out;
+        }
         /* drift after a calibration at t0 (docs/drift.md) */
         if (time_s > 0 && (rc = xb_exec_set_time(ex, time_s, drift_comp, &err))) goto out;
         t_cal = xb_now_s() - t0;
