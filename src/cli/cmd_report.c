@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_drift.h"
 #include "xbar/characterize.h"
 #include "xbar/h5.h"
 
@@ -28,7 +29,9 @@ static const char k_help[] =
     "are skipped.  Needs gnuplot (Debian package gnuplot-nox).\n"
     "\n"
     "options:\n"
-    "  -o, --output DIR   output directory (created if missing)\n";
+    "  -o, --output DIR   output directory (created if missing)\n"
+    "  --accuracy-time FILE.csv  also (or, without RESULTS.h5, only) accuracy_vs_time.png from\n"
+    "                     the CSV of 'xbar run --time-sweep --time-csv' (docs/drift.md)\n";
 
 /* ------------------------------------------------------------------ series */
 typedef struct {
@@ -303,7 +306,7 @@ int xb_cmd_report(int argc, char **argv)
         fputs(k_help, stdout);
         return 0;
     }
-    const char *in = NULL, *dir = NULL;
+    const char *in = NULL, *dir = NULL, *acc_csv = NULL;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -312,6 +315,8 @@ int xb_cmd_report(int argc, char **argv)
             const char *v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err);
             if (!v) return xb_cli_fail("report", &err);
             dir = v;
+        } else if (xb_cli_is_flag(a, "--accuracy-time")) {
+            if (!(acc_csv = xb_cli_flag_value(argc, argv, &i, "--accuracy-time", &err))) return xb_cli_fail("report", &err);
         } else if (a[0] == '-' && a[1]) {
             return xb_cli_usage_error("report", "unknown option '%s'", a);
         } else if (!in) {
@@ -320,8 +325,12 @@ int xb_cmd_report(int argc, char **argv)
             return xb_cli_usage_error("report", "unexpected argument '%s'", a);
         }
     }
-    if (!in) return xb_cli_usage_error("report", "missing RESULTS.h5");
+    if (!in && !acc_csv) return xb_cli_usage_error("report", "missing RESULTS.h5");
     if (!dir) return xb_cli_usage_error("report", "-o: missing output directory");
+    if (acc_csv) {
+        if (xb_cli_report_accuracy_time(acc_csv, dir, &err)) return xb_cli_fail("report", &err);
+        if (!in) return 0;
+    }
     hid_t f;
     if (xb_h5_open(in, 0, &f, &err)) return xb_cli_fail("report", &err);
     char *fmt = NULL;
