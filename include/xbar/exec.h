@@ -193,6 +193,10 @@ typedef struct xb_exec_config {
     /* drift (docs/drift.md): tests pin every PCM cell's drift exponent to drift_nu */
     int drift_fixed_nu;
     double drift_nu;
+    /* after xb_exec_set_time: the device read noise (PCM 1/f, RRAM 1 %; xb_netlist_read_noise_sigma)
+     * on every MVM, as the exact column-current noise of independent cell noise:
+     * N(0, sqrt(sum_i V_i^2 sigma_ij^2)) per column and input vector */
+    int drift_read_noise;
 } xb_exec_config;
 
 void xb_exec_config_default(xb_exec_config *c, xb_device_kind device);

@@ -29,7 +29,8 @@ static const char k_help[] =
     "                         model: the fitted behavioural model of --model FILE (xbar fit)\n"
     "  --model FILE           model file for --engine model (a model for the tile size, or its\n"
     "                         size family)\n"
-    "  --read-noise           --engine model: the model's residual read noise on every MVM\n"
+    "  --read-noise           --engine model: the model's residual read noise on every MVM;\n"
+    "                         with --time/--time-sweep: the device read noise (PCM 1/f) too\n"
     "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
     "  --limit N              first N test images              [all 10000]\n"
     "  --calib N              calibration images (from the training set) [256; spice 32]\n"
@@ -218,6 +219,7 @@ int xb_cmd_run(int argc, char **argv)
     if (time_s > 0 && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time: needs a tile engine (not --engine ideal)");
     if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
     if (ek == ENG_SPICE && limit > batch) batch = limit; /* one analysis per tile for all images */
+    cfg.drift_read_noise = read_noise; /* applies after xb_exec_set_time only */
     if (xb_exec_config_check(&cfg, &err)) return xb_cli_usage_error("run", "%s", err.msg);
     if (threads) openblas_set_num_threads((int)threads);
 

@@ -28,6 +28,8 @@ typedef struct {
     uint64_t *tile_seed;  /* per tile programming seed */
     double *drift_alpha;  /* per tile global drift compensation factor (1: none) */
     double *drift_ref;    /* per tile summed column current of an all-ones input at t0 */
+    double *read_sig2;    /* NULL, or per tile R x C read-noise variances (S^2) at the set time */
+    uint64_t rn_state;    /* read-noise stream of this layer */
 } layer_map;
 
 struct xb_exec {
@@ -113,6 +115,7 @@ static void free_map(xb_exec *ex, layer_map *m)
     free(m->tile_seed);
     free(m->drift_alpha);
     free(m->drift_ref);
+    free(m->read_sig2);
 }
 
 void xb_exec_free(xb_exec *ex)
@@ -239,6 +242,34 @@ int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_
     }
     *out = ex;
     return XB_OK;
+}
+
+/* Device read noise of one tile MVM: independent cell noise of variance s2[i][j] gives the
+ * column current I_j the exact Gaussian noise N(0, sqrt(sum_i V_i^2 s2_ij)) (docs/drift.md). */
+static double rn_gauss(uint64_t *s)
+{
+    double u[2];
+    for (int k = 0; k < 2; k++) {
+        uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        u[k] = ((double)((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
+    }
+    return sqrt(-2.0 * log(u[0])) * cos(2.0 * M_PI * u[1]);
+}
+
+static void add_read_noise(layer_map *m, const double *s2, const xb_matrix *v, const xb_matrix *i_out)
+{
+    const size_t R = v->cols, C = i_out->cols;
+    for (size_t q = 0; q < v->rows; q++) {
+        const double *vq = v->data + q * R;
+        double *io = i_out->data + q * C;
+        for (size_t j = 0; j < C; j++) {
+            double var = 0;
+            for (size_t i = 0; i < R; i++) var += vq[i] * vq[i] * s2[i * C + j];
+            if (var > 0) io[j] += sqrt(var) * rn_gauss(&m->rn_state);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ converters */
@@ -372,6 +403,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                         xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
                         goto done;
                     }
+                    if (m->read_sig2) add_read_noise(m, m->read_sig2 + t * R * C, &w->v, Im);
                     const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
                     double *D = w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out + c * P;
                     for (size_t q = 0; q < Kp; q++) {
@@ -774,6 +806,17 @@ int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err)
             if (ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
             m->tiles[t] = nt;
             m->drift_alpha[t] = 1.0;
+            if (ex->cfg.drift_read_noise) {
+                if (!m->read_sig2 && !(m->read_sig2 = malloc(m->n_rt * m->n_ct * R * C * sizeof(double)))) {
+                    rc = xb_errorf(err, XB_ERUNTIME, "out of memory (read noise)");
+                    break;
+                }
+                m->rn_state = m->tile_seed[0] ^ 0x5EAD5EAD5EADull;
+                for (size_t i = 0; i < R * C; i++) {
+                    double sg = xb_netlist_read_noise_sigma(&ex->tile_p, m->g_prog[t]->data[i], g->data[i], t_s);
+                    m->read_sig2[t * R * C + i] = sg * sg;
+                }
+            }
             if (compensate) {
                 double s_t = 0;
                 if ((rc = tile_ones_current(ex, nt, &s_t, err))) break;
