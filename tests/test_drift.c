@@ -284,6 +284,136 @@ static void test_cli_bad_time(void **state)
     }
 }
 
+/* read noise per MVM through the executor: one input repeated K times on one exact tile;
+ * the sample variance of each output against (w_max/dg)^2 sum_i x_i^2 (s+^2 + s-^2),
+ * s = G(t) Q_s(g_prog) sqrt(ln((t+t_read)/(2 t_read))), derived here */
+static void test_exec_read_noise(void **state)
+{
+    (void)state;
+    const size_t n_in = 4, n_out = 2, K = 4000;
+    const float w[8] = {0.9f, -0.4f, 0.2f, -1.0f, -0.3f, 0.7f, 0.5f, 0.1f};
+    const float x1[4] = {0.8f, 0.5f, 1.0f, 0.3f};
+    size_t shape[1] = {n_in};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, n_out, n_in, w, NULL, &err), XB_OK);
+    xb_exec_config cfg;
+    xb_exec_config_default(&cfg, XB_DEVICE_PCM);
+    cfg.tile_rows = 4;
+    cfg.tile_cols = 4;
+    cfg.dac_bits = cfg.adc_bits = 0;
+    cfg.affine_calibration = 0;
+    cfg.drift_fixed_nu = 1;
+    cfg.drift_nu = 0.05;
+    cfg.drift_read_noise = 1;
+    xb_tile_engine eng;
+    xb_tile_engine_ideal(&eng);
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &cfg, &eng, &ex, &err), XB_OK);
+    float *x = malloc(K * n_in * sizeof(float)), *y = malloc(K * n_out * sizeof(float));
+    for (size_t k = 0; k < K; k++) memcpy(x + k * n_in, x1, sizeof x1);
+    assert_int_equal(xb_exec_calibrate(ex, x, 8, &err), XB_OK);
+    float y0[2 * 8];
+    float *a0[1] = {y0}, *a1[1] = {y};
+    assert_int_equal(xb_exec_forward(ex, x, 8, a0, &err), XB_OK);
+    assert_true(y0[0] == y0[2] && y0[1] == y0[3]); /* no noise at t0 */
+    const double t = 3600.0, f = pow(t / 20.0, -0.05);
+    assert_int_equal(xb_exec_set_time(ex, t, 0, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, K, a1, &err), XB_OK);
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_PCM);
+    const double gmin = p.g_min_siemens, gmax = p.g_max_siemens, dg = gmax - gmin, wmax = 1.0;
+    const double ln = sqrt(log((t + 250e-9) / (2 * 250e-9)));
+    for (size_t j = 0; j < n_out; j++) {
+        double var = 0;
+        for (size_t i = 0; i < n_in; i++) {
+            double ww = w[j * n_in + i] / wmax;
+            double gp[2] = {gmin + dg * (ww > 0 ? ww : 0), gmin + dg * (ww < 0 ? -ww : 0)};
+            for (int h = 0; h < 2; h++) {
+                double qs = fmin(0.0088 / fmax(pow(gp[h] / gmax, 0.65), 1e-3), 0.2);
+                double sg = gp[h] * f * qs * ln;
+                var += (double)x1[i] * x1[i] * sg * sg;
+            }
+        }
+        var *= (wmax / dg) * (wmax / dg);
+        double s = 0, s2 = 0;
+        for (size_t k = 0; k < K; k++) {
+            s += y[k * n_out + j];
+            s2 += (double)y[k * n_out + j] * y[k * n_out + j];
+        }
+        double m = s / (double)K, v = (s2 - s * s / (double)K) / (double)(K - 1);
+        assert_true(fabs(m - f * y0[j]) < 5 * sqrt(var / (double)K));
+        assert_true(fabs(v / var - 1.0) < 5 * sqrt(2.0 / (double)(K - 1)));
+    }
+    free(x);
+    free(y);
+    xb_exec_free(ex);
+    xb_network_free(net);
+}
+
+/* the sweep's no-compensation / compensation accuracies equal single --time runs (a second
+ * code path: xbar run --time T [--no-drift-compensation] --json) and the report plots them */
+static double json_accuracy(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    const char *a = strstr(buf, "\"accuracy\": ");
+    assert_non_null(a);
+    return atof(a + 12);
+}
+
+static void test_cli_sweep(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("drift_sweep");
+    char csv[4096], js[4096], rep[4096], png[4096];
+    snprintf(csv, sizeof csv, "%s/at.csv", dir);
+    snprintf(js, sizeof js, "%s/r.json", dir);
+    snprintf(rep, sizeof rep, "%s/rep", dir);
+    snprintf(png, sizeof png, "%s/rep/accuracy_vs_time.png", dir);
+    char *argv[] = {"xbar", "run", "--network", XB_SOURCE_DIR "/data/fmnist_mlp.h5", "--device", "pcm", "--limit", "200",
+                    "--calib", "64", "--time-sweep=1m,1y", "--time-csv", csv, NULL};
+    char *out = NULL, *er = NULL;
+    assert_int_equal(xb_test_run_xbar(argv, &out, &er), 0);
+    free(out);
+    free(er);
+    FILE *f = fopen(csv, "r");
+    assert_non_null(f);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    double t[2], nc[2], c[2], id;
+    for (int k = 0; k < 2; k++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        assert_int_equal(sscanf(line, "%lf,%lf,%lf,%lf", &t[k], &nc[k], &c[k], &id), 4);
+    }
+    fclose(f);
+    assert_true(t[0] == 60.0 && t[1] == 31557600.0);
+    for (int comp = 0; comp < 2; comp++) {
+        char *a2[] = {"xbar", "run", "--network", XB_SOURCE_DIR "/data/fmnist_mlp.h5", "--device", "pcm", "--limit", "200",
+                      "--calib", "64", "--time", "1y", "--json", js, comp ? NULL : "--no-drift-compensation", NULL};
+        assert_int_equal(xb_test_run_xbar(a2, &out, &er), 0);
+        free(out);
+        free(er);
+        assert_true(fabs(json_accuracy(js) - (comp ? c[1] : nc[1])) < 1e-6);
+    }
+    char *a3[] = {"xbar", "report", "--accuracy-time", csv, "-o", rep, NULL};
+    assert_int_equal(xb_test_run_xbar(a3, &out, &er), 0);
+    free(out);
+    free(er);
+    FILE *p = fopen(png, "rb");
+    assert_non_null(p);
+    unsigned char sig[8] = {0};
+    assert_int_equal(fread(sig, 1, 8, p), 8);
+    fclose(p);
+    assert_true(sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_t0_and_seeds),      cmocka_unit_test(test_pcm_read_noise),
         cmocka_unit_test(test_rram_ecram),        cmocka_unit_test(test_exec_drift_closed_form),
         cmocka_unit_test(test_parse_time),        cmocka_unit_test(test_cli_bad_time),
+        cmocka_unit_test(test_exec_read_noise),   cmocka_unit_test(test_cli_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
