@@ -414,6 +414,72 @@ static void test_cli_sweep(void **state)
     free(dir);
 }
 
+/* drift through circuit tiles: spice and native tiles on the same drifted conductances
+ * (PCM, sampled nu, 2 x 2 tiles with wires) give the same outputs and compensation
+ * factors (a second implementation of the circuit solve), and differ from t0 */
+static void circuit_drift(const xb_tile_engine *eng, double t, int comp, float *y, double *alpha)
+{
+    const size_t n_in = 6, n_out = 4, n = 3;
+    const float w[24] = {0.9f, -0.4f, 0.2f, -1.0f, -0.3f, 0.7f, 0.5f, 0.1f, -0.6f, 0.8f, 0.3f, -0.2f,
+                         0.4f, 0.6f, -0.9f, 0.05f, 0.2f, -0.5f, -0.7f, 0.3f, 0.9f, -0.1f, 0.6f, 0.4f};
+    const float x[18] = {0.8f, 0.5f, 1.0f, 0.3f, 0.1f, 0.6f, 0.2f, 0.9f, 0.4f, 0.7f, 0.0f, 0.5f,
+                         1.0f, 0.3f, 0.6f, 0.2f, 0.8f, 0.4f};
+    size_t shape[1] = {n_in};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, n_out, n_in, w, NULL, &err), XB_OK);
+    xb_exec_config cfg;
+    xb_exec_config_default(&cfg, XB_DEVICE_PCM);
+    cfg.tile_rows = 4;
+    cfg.tile_cols = 4;
+    cfg.dac_bits = cfg.adc_bits = 0;
+    cfg.affine_calibration = 0;
+    cfg.array.r_wire_row_ohm = cfg.array.r_wire_col_ohm = 2.0;
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &cfg, eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
+    if (t > 0) assert_int_equal(xb_exec_set_time(ex, t, comp, &err), XB_OK);
+    float *a[1] = {y};
+    assert_int_equal(xb_exec_forward(ex, x, n, a, &err), XB_OK);
+    *alpha = xb_exec_drift_alpha(ex, 0, 3);
+    xb_exec_free(ex);
+    xb_network_free(net);
+}
+
+static double rel_l2(const float *a, const float *b, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d / r);
+}
+
+static void test_circuit_engines(void **state)
+{
+    (void)state;
+    xb_tile_engine en, es;
+    xb_tile_engine_native(&en);
+    xb_tile_engine_spice(&es, NULL);
+    float y0[12], yn[12], ys[12], ync[12], ysc[12];
+    double a0, an, as, anc, asc;
+    circuit_drift(&en, 0, 0, y0, &a0);
+    circuit_drift(&en, 31557600.0, 0, yn, &an);
+    circuit_drift(&es, 31557600.0, 0, ys, &as);
+    circuit_drift(&en, 31557600.0, 1, ync, &anc);
+    circuit_drift(&es, 31557600.0, 1, ysc, &asc);
+    print_message("drift: native 1y vs t0 %.3g, spice vs native %.3g (comp %.3g), alpha %.4f / %.4f\n",
+                  rel_l2(yn, y0, 12), rel_l2(ys, yn, 12), rel_l2(ysc, ync, 12), anc, asc);
+    assert_true(rel_l2(yn, y0, 12) > 0.2);      /* drifted by ~40 % */
+    assert_true(rel_l2(ys, yn, 12) < 1e-4);     /* the engines agree on the drifted G */
+    assert_true(rel_l2(ysc, ync, 12) < 1e-4);
+    assert_true(fabs(asc - anc) < 1e-4 * anc && anc > 1.3);
+    assert_true(rel_l2(ync, y0, 12) < 0.5 * rel_l2(yn, y0, 12)); /* compensation helps */
+    assert_true(an == 1.0 && as == 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_rram_ecram),        cmocka_unit_test(test_exec_drift_closed_form),
         cmocka_unit_test(test_parse_time),        cmocka_unit_test(test_cli_bad_time),
         cmocka_unit_test(test_exec_read_noise),   cmocka_unit_test(test_cli_sweep),
+        cmocka_unit_test(test_circuit_engines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
