@@ -96,7 +96,7 @@ name = mpi-kill
 seed = 3
 engine = spice
 [array]
-size = 4x4, 20x20
+size = 4x4, 20x20, 40x40
 device = rram, linear
 [inputs]
 samples = 2
@@ -114,7 +114,7 @@ mkdir -p tmp
 TMPDIR=$WORK/tmp $MPI "$XBAR" characterize kill.ini -o kill.h5 -j 1 2>kill1.log &
 pid=$!
 n=0
-until grep -q " 2/4 p0" kill1.log; do
+until grep -q " 2/6 p0" kill1.log; do
     sleep 0.1
     n=$((n + 1))
     [ $n -lt 600 ] || { kill -KILL $pid; cat kill1.log; fail "no point finished in 60 s"; }
@@ -130,10 +130,12 @@ assert all(f["points"][n].attrs["status"] == b"ok" for n in names)
 print(len(names))
 PYEOF
 ) || fail "killed run's file"
-echo "points kept after the kill: $done_k of 4"
-[ "$done_k" -ge 2 ] && [ "$done_k" -le 3 ] || fail "expected 2..3 points kept, got $done_k"
+echo "points kept after the kill: $done_k of 6"
+# Rank 0 computes points too and reports arrivals between its own points, so more than two
+# may be finished when the kill lands; the 40x40 points (seconds each) cannot all be.
+[ "$done_k" -ge 2 ] && [ "$done_k" -le 5 ] || fail "expected 2..5 points kept, got $done_k"
 $MPI "$XBAR" characterize kill.ini -o kill.h5 -j 1 2>kill2.log || { cat kill2.log; fail "rerun after kill"; }
-grep -q "kill.h5: 4 points, $done_k skipped (already done), $((4 - done_k)) computed, 0 failed" kill2.log ||
+grep -q "kill.h5: 6 points, $done_k skipped (already done), $((6 - done_k)) computed, 0 failed" kill2.log ||
     { cat kill2.log; fail "rerun summary"; }
 "$XBAR" characterize kill.ini -o kill-serial.h5 -q -j 2 || fail "serial run of kill.ini"
 $CMP kill-serial.h5 kill.h5 || fail "killed and resumed MPI file differs from the serial file"
