@@ -34,6 +34,16 @@ static void test_bad_flag_value(void **state)
     expect_usage_error(a4, "--rows");
 }
 
+static void test_demo_bad_input(void **state)
+{
+    char *a1[] = {"xbar", "demo", "--limit", "0", NULL};
+    expect_usage_error(a1, "--limit");
+    char *a2[] = {"xbar", "demo", "--campaign", "/nonexistent/demo.ini", NULL};
+    expect_usage_error(a2, "--campaign");
+    char *a3[] = {"xbar", "demo", "--frobnicate", NULL};
+    expect_usage_error(a3, "--frobnicate");
+}
+
 static void test_unknown_command(void **state)
 {
     char *a[] = {"xbar", "frobnicate", NULL};
@@ -73,6 +83,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_flag_value),
         cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_demo_bad_input),
         cmocka_unit_test(test_help_everywhere),
         cmocka_unit_test(test_version),
     };

@@ -2,7 +2,8 @@
  *
  *   characterize/demo.ini (RRAM, PCM, ECRAM arrays 16..64: ngspice, native with ngspice
  *   checks, transients) -> xbar fit -> xbar report -> xbar run on Fashion-MNIST with the
- *   fitted model of every device, with and without digital calibration -> one table.
+ *   fitted model of every device, with and without digital calibration -> PCM accuracy
+ *   from 1 s to 1 year after programming, with and without drift compensation -> one table.
  *
  * Every step is the same `xbar` subcommand a user would type, run as a child process of
  * this binary with its output in DIR/logs/, so the demo shows exactly what the commands
@@ -28,12 +29,15 @@ static const char k_help[] =
     "  3. xbar report    PNG plots of the campaign\n"
     "  4. xbar run       the shipped Fashion-MNIST MLP on 64x64 tiles of each device (fitted model,\n"
     "                    programming noise), with and without per-column calibration, vs ideal\n"
-    "Outputs in DIR: results.h5, model.h5, plots/, run-*.json, logs/ (one log per step).\n"
+    "  5. xbar run --time-sweep   PCM accuracy from 1 s to 1 year after programming (drift, 1/f\n"
+    "                    read noise), with and without global drift compensation, plotted\n"
+    "Outputs in DIR: results.h5, model.h5, plots/, run-*.json, accuracy_vs_time.csv, logs/.\n"
     "Rerunning resumes the campaign (finished points are kept).\n"
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory                      [xbar-demo]\n"
     "  --limit N          Fashion-MNIST test images per run      [2000]\n"
+    "  --drift-limit N    test images of the PCM drift sweep     [500]\n"
     "  --jobs N           campaign points in parallel            [cores]\n"
     "  --campaign FILE    campaign to characterize               [characterize/demo.ini]\n"
     "  --network FILE     network to run                         [data/fmnist_mlp.h5]\n";
@@ -148,7 +152,7 @@ int xb_cmd_demo(int argc, char **argv)
         fputs(k_help, stdout);
         return 0;
     }
-    const char *dir = "xbar-demo", *limit = "2000", *jobs = NULL;
+    const char *dir = "xbar-demo", *limit = "2000", *drift_limit = "500", *jobs = NULL;
     const char *campaign = XB_SOURCE_DIR "/characterize/demo.ini";
     const char *net = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
     xb_error err;
@@ -160,12 +164,15 @@ int xb_cmd_demo(int argc, char **argv)
             if (!(v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err)))
                 return xb_cli_usage_error("demo", "%s", err.msg);
             dir = v;
-        } else if (xb_cli_is_flag(a, "--limit") || xb_cli_is_flag(a, "--jobs")) {
-            const char *flag = a[2] == 'l' ? "--limit" : "--jobs";
+        } else if (xb_cli_is_flag(a, "--limit") || xb_cli_is_flag(a, "--jobs") ||
+                   xb_cli_is_flag(a, "--drift-limit")) {
+            const char *flag = a[2] == 'l' ? "--limit" : (a[2] == 'j' ? "--jobs" : "--drift-limit");
             if (!(v = xb_cli_flag_value(argc, argv, &i, flag, &err)) || xb_parse_size(v, flag, &n, &err))
                 return xb_cli_usage_error("demo", "%s", err.msg);
             if (n == 0) return xb_cli_usage_error("demo", "%s: must be >= 1", flag);
-            if (flag[2] == 'l') limit = v; else jobs = v;
+            if (flag[2] == 'l') limit = v;
+            else if (flag[2] == 'j') jobs = v;
+            else drift_limit = v;
         } else if (xb_cli_is_flag(a, "--campaign")) {
             if (!(v = xb_cli_flag_value(argc, argv, &i, "--campaign", &err)))
                 return xb_cli_usage_error("demo", "%s", err.msg);
@@ -204,7 +211,7 @@ int xb_cmd_demo(int argc, char **argv)
     int rc;
 
     printf("xbar demo: output in %s/\n", dir);
-    printf("[1/4] characterize %s (ngspice + native; resumes if interrupted) ...\n", campaign);
+    printf("[1/5] characterize %s (ngspice + native; resumes if interrupted) ...\n", campaign);
     t0 = xb_now_s();
     {
         char *a[] = {"characterize", (char *)campaign, "-o", results, "-q", jobs ? "-j" : NULL, (char *)jobs, NULL};
@@ -215,7 +222,7 @@ int xb_cmd_demo(int argc, char **argv)
     else if (rc) return step_failed(&c, "characterize", "characterize", rc);
     printf("      done in %.0f s\n", xb_now_s() - t0);
 
-    printf("[2/4] fit behavioural models -> %s ...\n", model);
+    printf("[2/5] fit behavioural models -> %s ...\n", model);
     t0 = xb_now_s();
     {
         char *a[] = {"fit", results, "-o", model, "--force", NULL};
@@ -223,13 +230,13 @@ int xb_cmd_demo(int argc, char **argv)
     }
     printf("      done in %.0f s (fit quality per configuration: %s/logs/fit.log)\n", xb_now_s() - t0, dir);
 
-    printf("[3/4] plots -> %s/ ...\n", plots);
+    printf("[3/5] plots -> %s/ ...\n", plots);
     {
         char *a[] = {"report", results, "-o", plots, NULL};
         if ((rc = run_step(&c, "report", a))) return step_failed(&c, "report", "report", rc);
     }
 
-    printf("[4/4] Fashion-MNIST, %s test images, 64x64 tiles, 8-bit DAC/ADC ...\n", limit);
+    printf("[4/5] Fashion-MNIST, %s test images, 64x64 tiles, 8-bit DAC/ADC ...\n", limit);
     static const char *const devices[] = {"rram", "pcm", "ecram"};
     demo_row rows[7];
     size_t nrows = 0;
@@ -255,12 +262,43 @@ int xb_cmd_demo(int argc, char **argv)
         }
     }
 
+    printf("[5/5] PCM drift: accuracy 1 s .. 1 year after programming, %s images ...\n", drift_limit);
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s/accuracy_vs_time.csv", dir);
+    {
+        char *a[] = {"run", "--network", (char *)net, "--engine", "model", "--model", model, "--device", "pcm",
+                     "--r-wire", "1", "--var-program", "--read-noise", "--limit", (char *)drift_limit,
+                     "--time-sweep", "--time-csv", csv, NULL};
+        t0 = xb_now_s();
+        if ((rc = run_step(&c, "pcm-drift", a))) return step_failed(&c, "drift sweep", "pcm-drift", rc);
+        char *r[] = {"report", "--accuracy-time", csv, "-o", plots, NULL};
+        if ((rc = run_step(&c, "report-drift", r))) return step_failed(&c, "drift plot", "report-drift", rc);
+        printf("      done in %.0f s\n", xb_now_s() - t0);
+    }
+
     printf("\n%-28s %9s %9s %14s %9s\n", "configuration", "top-1", "vs ideal", "E/inference", "TOPS/W");
     for (size_t k = 0; k < nrows; k++) {
         printf("%-28s %8.2f%% %+8.2f ", rows[k].label, 100 * rows[k].acc, 100 * (rows[k].acc - rows[0].acc));
         if (k == 0) printf("%14s %9s\n", "-", "-");
         else printf("%11.1f nJ %9.2f\n", rows[k].e_joule * 1e9, rows[k].tops_w);
     }
+    /* Drift rows from the sweep's CSV: time_s,accuracy_no_comp,accuracy_comp,accuracy_ideal */
+    char *text = slurp(csv);
+    if (!text) return step_failed(&c, "drift sweep (no CSV)", "pcm-drift", XB_ERUNTIME);
+    printf("PCM drift (%s images; ideal on them in the last column):\n", drift_limit);
+    static const struct { double t; const char *name; } k_times[] = {{3600, "1 hour"}, {86400, "1 day"},
+                                                                      {31557600, "1 year"}};
+    for (size_t k = 0; k < 3; k++) {
+        for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            double t, a0, a1, ai;
+            if (sscanf(line + 1, "%lf,%lf,%lf,%lf", &t, &a0, &a1, &ai) == 4 && t == k_times[k].t) {
+                printf("  pcm %-8s no drift compensation %6.2f%%   compensated %6.2f%%   (ideal %.2f%%)\n",
+                       k_times[k].name, 100 * a0, 100 * a1, 100 * ai);
+                break;
+            }
+        }
+    }
+    free(text);
     printf("\nEnergy: array read (fitted from the SPICE transients) + DAC + ADC + digital; see %s/run-*.json.\n",
            dir);
     printf("Plots: %s/*.png   Model: %s (tools/xbar_model.py reads it)   Total %.0f s\n", plots, model,
