@@ -36,6 +36,9 @@ const char *xb_char_engine_name(xb_char_engine e);
 typedef enum { XB_CHAR_INPUT_UNIFORM = 0, XB_CHAR_INPUT_SPARSE, XB_CHAR_INPUT_ONEHOT, XB_CHAR_INPUT_BITSERIAL } xb_char_input;
 const char *xb_char_input_name(xb_char_input in);
 
+/* Most read times of a point's drift record ([drift] times_s; the fit's limit). */
+#define XB_CHAR_DRIFT_MAX_TIMES 64
+
 /* One sweep point: everything needed to compute it. */
 typedef struct xb_char_point {
     size_t index;            /* position in the sweep, 0..N-1 */
@@ -69,6 +72,10 @@ typedef struct xb_char_point {
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
     double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
+
+    int drift;               /* PCM point with [drift] enabled: record drift + read noise */
+    size_t drift_n_times;    /* read times after programming (3..XB_CHAR_DRIFT_MAX_TIMES) */
+    double drift_times_s[XB_CHAR_DRIFT_MAX_TIMES]; /* increasing, seconds */
 } xb_char_point;
 
 typedef struct xb_campaign xb_campaign;

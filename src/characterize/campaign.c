@@ -16,7 +16,7 @@ typedef enum { K_STR, K_UINT, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_DIMS, K_SET } 
 typedef struct {
     const char *section, *name;
     key_kind kind;
-    int list;                  /* may hold a comma-separated list (a sweep axis) */
+    int list;                  /* may hold a comma-separated list: 1 a sweep axis, 2 a plain list */
     double lo, hi;             /* numeric bounds (inclusive) */
     int lo_open;               /* lo is exclusive */
     const char *const *names;  /* K_ENUM / K_SET names, NULL-terminated */
@@ -80,6 +80,8 @@ static const key_desc k_keys[] = {
     {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
     {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
     {"program", "c2c_sigma", K_DOUBLE, 0, 0, 1, 0, NULL},
+    {"drift", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
+    {"drift", "times_s", K_DOUBLE, 2, 0, 1e12, 1, NULL},
 };
 #define NKEYS (sizeof k_keys / sizeof k_keys[0])
 
@@ -371,7 +373,7 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
     /* axes: list keys that are set */
     size_t axis[NKEYS], naxes = 0, total = 1;
     for (size_t k = 0; k < NKEYS; k++)
-        if (k_keys[k].list && c->slots[k].set && c->slots[k].n) {
+        if (k_keys[k].list == 1 && c->slots[k].set && c->slots[k].n) {
             axis[naxes++] = k;
             if (total > 10000000 / c->slots[k].n)
                 return xb_errorf(err, XB_EINPUT, "%s:%d: sweep has more than 10 million points", fname,
@@ -400,6 +402,17 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
     if (check_frac > 0 && check_stride < 1) check_stride = 1;
     size_t auto_native_seen = 0;
     size_t trans_max = (size_t)scalar(c, "transient", "max_size", 64);
+    /* [drift] times_s: the fit needs 3..64 increasing read times (docs/hdf5-model.md) */
+    static const double drift_default_s[] = {20, 60, 600, 3600, 86400, 2.6e6, 3.15e7};
+    const kslot *s_dt = slot(c, "drift", "times_s");
+    size_t n_dt = s_dt->set ? s_dt->n : sizeof drift_default_s / sizeof drift_default_s[0];
+    if (n_dt < 3 || n_dt > XB_CHAR_DRIFT_MAX_TIMES)
+        return xb_errorf(err, XB_EINPUT, "%s:%d: times_s: give 3 to %d read times, got %zu", fname, s_dt->line,
+                         XB_CHAR_DRIFT_MAX_TIMES, n_dt);
+    for (size_t q = 1; s_dt->set && q < n_dt; q++)
+        if (!(s_dt->v[q].a > s_dt->v[q - 1].a))
+            return xb_errorf(err, XB_EINPUT, "%s:%d: times_s: must increase (%g after %g)", fname, s_dt->line,
+                             s_dt->v[q].a, s_dt->v[q - 1].a);
 
     for (size_t pt = 0; pt < total; pt++) {
         /* decode pt into per-axis indices, last axis fastest */
@@ -498,6 +511,10 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
         P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
         P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
+
+        P->drift = scalar(c, "drift", "enabled", 0) != 0 && p->device == XB_DEVICE_PCM;
+        P->drift_n_times = n_dt;
+        for (size_t q = 0; q < n_dt; q++) P->drift_times_s[q] = s_dt->set ? s_dt->v[q].a : drift_default_s[q];
 
         char inp[64];
         if (P->input == XB_CHAR_INPUT_SPARSE) snprintf(inp, sizeof inp, "sparse:%g", P->input_density);

@@ -256,6 +256,45 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
     return rc;
 }
 
+/* PCM drift record of sample 0's programmed G (every device): one seeded drift exponent per
+ * device for all times (the same drift seed at every time), then one independent noisy read
+ * per time -> /points/<p>/drift/t_s (T), g (T, n) (input of the fit's /stats/pcm_drift). */
+static int drift_part(const xb_char_point *P, const xb_matrix *g0, hid_t g, xb_error *err)
+{
+    const xb_array_params *p = &P->array;
+    const size_t T = P->drift_n_times, n = p->rows * p->cols;
+    const uint64_t seed_drift = P->seed ^ 0x5DEECE66DULL;
+    double *gt = malloc(T * n * sizeof *gt);
+    xb_matrix *gnow = xb_matrix_new(p->rows, p->cols), *gread = xb_matrix_new(p->rows, p->cols);
+    int rc = XB_OK;
+    if (!gt || !gnow || !gread) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t t = 0; t < T && !rc; t++) {
+        const double ts = P->drift_times_s[t];
+        rc = xb_netlist_drift(p, g0, ts, seed_drift, -1, gnow, err);
+        if (!rc) rc = xb_netlist_read_noise(p, g0, gnow, ts, seed_drift + 7919ULL * (t + 1), gread, err);
+        if (!rc) memcpy(gt + t * n, gread->data, n * sizeof(double));
+    }
+    if (rc) xb_error_prefix(err, "drift: ");
+    hid_t dg;
+    if (!rc) rc = xb_h5_group_create(g, "drift", &dg, err);
+    if (!rc) {
+        hsize_t dt = T, dgn[2] = {T, n}, dn = n;
+        rc = xb_h5_write_doubles(dg, "t_s", 1, &dt, P->drift_times_s, "s", err);
+        if (!rc) rc = xb_h5_write_doubles(dg, "g", 2, dgn, gt, "S", err);
+        if (!rc) rc = xb_h5_write_doubles(dg, "g_prog", 1, &dn, g0->data, "S", err);
+        if (!rc) rc = xb_h5_attr_set_double(dg, ".", "t0_s", XB_DRIFT_T0_S, err);
+        if (!rc)
+            rc = xb_h5_attr_set_string(dg, ".", "source",
+                                       "sample 0 programmed G (row-major), drifted to each t_s, one noisy read each",
+                                       err);
+        H5Gclose(dg);
+    }
+    free(gt);
+    xb_matrix_free(gnow);
+    xb_matrix_free(gread);
+    return rc;
+}
+
 static int write_array_attrs(hid_t g, const xb_char_point *P, xb_error *err)
 {
     const xb_array_params *p = &P->array;
@@ -465,6 +504,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
         free(vfull);
     }
     if (!rc && P->program) rc = xb_char_program_curves(P, eo, g, err);
+    if (!rc && P->drift) rc = drift_part(P, g0, g, err);
 
 done:
     gsl_rng_free(rg);
