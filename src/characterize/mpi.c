@@ -15,7 +15,6 @@
  * the datasets equal those of a serial run. */
 #ifdef XBAR_MPI
 
-#include <dirent.h>
 #include <errno.h>
 #include <mpi.h>
 #include <signal.h>
@@ -86,26 +85,6 @@ int xb_char_mpi_campaign_load(const char *path, xb_campaign **out, xb_error *err
     return XB_OK;
 }
 
-static void parts_path(const char *out, const char *name, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s.parts/%s.h5", out, name);
-}
-
-/* Remove the files of a scratch directory, then (rm_dir) the directory. */
-static void clean_dir(const char *dir, int rm_dir)
-{
-    DIR *dd = opendir(dir);
-    if (!dd) return;
-    struct dirent *e;
-    while ((e = readdir(dd))) {
-        if (e->d_name[0] == '.') continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(dd);
-    if (rm_dir) rmdir(dir);
-}
 
 static int read_file(const char *path, char **buf, size_t *n)
 {
@@ -218,7 +197,7 @@ static int worker(const xb_campaign *c, const xb_char_run_opts *o, size_t ntodo,
         if (slot == par) continue;
         const xb_char_point *P = xb_char_campaign_point(c, fl[slot].k);
         char path[4400];
-        parts_path(base, P->name, path, sizeof path);
+        xb_char_internal_part_path(base, P->name, path, sizeof path);
         char *bytes = NULL;
         size_t nb = 0;
         read_file(path, &bytes, &nb);
@@ -256,7 +235,7 @@ static int worker(const xb_campaign *c, const xb_char_run_opts *o, size_t ntodo,
                 waitpid(fl[s].pid, NULL, 0);
             }
     free(fl);
-    clean_dir(parts, 1);
+    xb_char_internal_clean_dir(parts, 1);
     rmdir(dir);
     return rc;
 }
@@ -318,7 +297,7 @@ static int owner(const xb_campaign *c, const char *out, const xb_char_run_opts *
     eo.timeout_s = timeout_s;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s.parts", out);
-    clean_dir(dir, 0);
+    xb_char_internal_clean_dir(dir, 0);
     int rc = XB_OK;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
@@ -388,7 +367,7 @@ static int owner(const xb_campaign *c, const char *out, const xb_char_run_opts *
                 break;
             }
             const xb_char_point *P = xb_char_campaign_point(c, (size_t)hdr[0]);
-            parts_path(out, P->name, part, sizeof part);
+            xb_char_internal_part_path(out, P->name, part, sizeof part);
             size_t nb = (size_t)nbytes - sizeof hdr;
             if (nb) rc = write_file(part, buf + sizeof hdr, nb, err);
             free(buf);
@@ -427,7 +406,7 @@ static int owner(const xb_campaign *c, const char *out, const xb_char_run_opts *
             }
     free(fl);
     free(t_sent);
-    clean_dir(dir, 1);
+    xb_char_internal_clean_dir(dir, 1);
     if (!rc) rc = xb_char_internal_finish(c, out, err);
     return rc;
 }

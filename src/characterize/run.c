@@ -147,15 +147,13 @@ static int prepare_file(const xb_campaign *c, const char *path, int force, hid_t
     return rc;
 }
 
-static void part_path(const char *out, const char *name, char *buf, size_t n)
+void xb_char_internal_part_path(const char *out, const char *name, char *buf, size_t n)
 {
     snprintf(buf, n, "%s.parts/%s.h5", out, name);
 }
 
-static void clean_parts_dir(const char *out, int remove_dir)
+void xb_char_internal_clean_dir(const char *dir, int remove_dir)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s.parts", out);
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
@@ -169,6 +167,13 @@ static void clean_parts_dir(const char *out, int remove_dir)
     if (remove_dir) rmdir(dir);
 }
 
+static void clean_parts_dir(const char *out, int remove_dir)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s.parts", out);
+    xb_char_internal_clean_dir(dir, remove_dir);
+}
+
 /* Point process: compute point k into its scratch file; exit status 0 ok, 3 failed point. */
 static void point_child(const xb_campaign *c, size_t k, const char *out, const xb_engine_opts *eo)
 {
@@ -176,7 +181,7 @@ static void point_child(const xb_campaign *c, size_t k, const char *out, const x
     if (getppid() == 1) _exit(4);
     const xb_char_point *P = xb_char_campaign_point(c, k);
     char path[4096];
-    part_path(out, P->name, path, sizeof path);
+    xb_char_internal_part_path(out, P->name, path, sizeof path);
     hid_t f, g;
     xb_error err;
     xb_error_clear(&err);
@@ -230,7 +235,7 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
                          char *msg, size_t msz, double *elapsed, xb_error *err)
 {
     char path[4096], inc[96], fin[96];
-    part_path(out, P->name, path, sizeof path);
+    xb_char_internal_part_path(out, P->name, path, sizeof path);
     snprintf(inc, sizeof inc, "points/.incoming_%s", P->name);
     snprintf(fin, sizeof fin, "points/%s", P->name);
     hid_t f;

@@ -17,6 +17,12 @@ int xb_char_internal_prepare(const xb_campaign *c, const char *out_path, const x
 void xb_char_internal_setup(const xb_campaign *c, const xb_char_run_opts *o, size_t ntodo, xb_engine_opts *eo,
                             int *par);
 
+/* Scratch file of point `name`: <out>.parts/<name>.h5. */
+void xb_char_internal_part_path(const char *out, const char *name, char *buf, size_t n);
+
+/* Remove the files of a scratch directory, then (remove_dir) the directory itself. */
+void xb_char_internal_clean_dir(const char *dir, int remove_dir);
+
 /* Root summary attributes (points_ok, points_failed, complete) after a run. */
 int xb_char_internal_finish(const xb_campaign *c, const char *out_path, xb_error *err);
 
