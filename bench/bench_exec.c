@@ -91,13 +91,14 @@ int main(int argc, char **argv)
 {
     const char *net_path = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
     size_t n_images = 10000, n_circ = 200;
-    int spice = 0;
+    int spice = 0, tiled = 1;
     const char *model_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--network") && i + 1 < argc) net_path = argv[++i];
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_images = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--circuit-images") && i + 1 < argc) n_circ = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--spice")) spice = 1;
+        else if (!strcmp(argv[i], "--no-tiled")) tiled = 0;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else {
             fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] "
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
      * it is timed in part 2 on fewer images) */
     run_t runs[1] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0}};
     xb_tile_engine_ideal(&runs[0].eng);
-    for (int r = 0; r < 1; r++) {
+    for (int r = 0; r < tiled; r++) {
         if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);
         printf("  %-28s %10.3f %10.1f %9.2f%%\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
                100 * runs[r].acc);

@@ -115,6 +115,7 @@ int xb_dataset_load_fmnist(const char *dir, int train, size_t limit, xb_dataset 
 void xb_dataset_free(xb_dataset *d);
 
 /* ------------------------------------------------------------------ tile engines */
+struct xb_fit_fast;
 /* The per-tile MVM, pluggable.  A tile is one physical array of cfg rows x cols
  * (xb_array_params p, rows/cols set).  `program` receives the target conductances
  * (rows x cols siemens; when the array parameters switch on variability the
@@ -139,6 +140,13 @@ typedef struct xb_tile_engine {
      * in parallel worker processes; i_out[t] is K x cols for tiles[t]. */
     int (*mvm_multi)(void *ctx, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
                      xb_error *err);
+    /* Optional: the tile in a fit-stage fast form, I = sum_p phi_p(V) M_p (fit.h), or NULL.
+     * When every tile of a layer has one with the same basis and number of terms, the
+     * executor evaluates each row band of tiles with one single-precision GEMM per term on
+     * the differential weights M_p(G+) - M_p(G-) instead of calling mvm per tile (mvm must
+     * compute the same form: it is still used for drift compensation references).  The form
+     * is valid while the tile lives. */
+    const struct xb_fit_fast *(*fast_form)(void *ctx, void *tile);
 } xb_tile_engine;
 
 /* Exact I = V G (no wires, linear devices): the reference the executor's mapping,
@@ -152,10 +160,12 @@ void xb_tile_engine_native(xb_tile_engine *e);
 struct xb_engine_opts;
 void xb_tile_engine_spice(xb_tile_engine *e, const struct xb_engine_opts *o);
 
-/* Every tile MVM through a fitted behavioural model (fit.h: xb_fit_eval_*), with the
- * model's residual read noise on every MVM when read_noise != 0 (one seeded stream per
- * tile).  Programming variability comes from the executor (array options), drift is
- * not modelled yet.  The model must be for the tile's rows x cols. */
+/* Every tile MVM through a fitted behavioural model (fit.h), with the model's residual
+ * read noise on every MVM when read_noise != 0 (one seeded stream per tile).  Tiles are
+ * held in the model's fast form (xb_fit_fast_*, fitted to the full model at each programmed
+ * G; one GEMM per term in the executor) unless xb_tile_model_set_exact(t, 1) asks for the
+ * full model per vector (xb_fit_eval_*).  Programming variability and drift come from the
+ * executor (array options, xb_exec_set_time).  The model must be for the tile's rows x cols. */
 struct xb_fit_params;
 typedef struct xb_tile_model xb_tile_model;
 int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t seed, xb_tile_model **out,
@@ -165,6 +175,12 @@ int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t se
 int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, int read_noise,
                        xb_tile_model **out, int *from_family, xb_error *err);
 void xb_tile_model_free(xb_tile_model *t);
+/* exact != 0: evaluate the full model per vector (set before the executor programs tiles). */
+void xb_tile_model_set_exact(xb_tile_model *t, int exact);
+/* Fast form: terms per tile (0 in exact mode or before any tile is programmed) and the
+ * largest held-out relative L2 error vs the full model over the tiles programmed so far. */
+size_t xb_tile_model_fast_terms(const xb_tile_model *t);
+double xb_tile_model_fast_error(const xb_tile_model *t);
 /* m must outlive the engine. */
 void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m);
 

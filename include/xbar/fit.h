@@ -82,6 +82,45 @@ void xb_fit_eval_free(xb_fit_eval *e);
 int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix *v,
                      xb_matrix *i_out, xb_error *err);
 
+/* ---- fast form (src/fit/fast.c; docs/fit.md "Fast form") ----
+ * The model at one programmed G condensed to  I ~= sum_p phi_p(V) M_p, so that an executor
+ * evaluates a tile with one GEMM per term.  phi_p are functions applied to every input
+ * voltage: the leading left singular vectors of the model's cell read I-V table
+ * I_cell(g, v)/g over its conductance and voltage range (tabulated on 1025 points,
+ * linear interpolation; odd in v).  One term (phi proportional to v shc(v/V0)) when V0 is the
+ * same for every conductance and there is no series element; phi(v) = v for ohmic cells.
+ * M_p (rows x cols) are fitted by least squares to the full model, IR drop included, on
+ * 2 x terms x rows + 32 random input vectors.  Ohmic cells: the full model is linear in V
+ * and the fast form reproduces it to rounding.  Otherwise the IR-drop x nonlinearity cross
+ * terms are approximated; xb_fit_fast_error is the relative L2 vs the full model on 16
+ * held-out vectors. */
+#define XB_FIT_FAST_MAX_TERMS 4
+#define XB_FIT_FAST_DROP 0.1 /* weight of the v dI/dv columns of the basis table */
+typedef struct xb_fit_basis xb_fit_basis;
+/* Basis of model m: the fewest terms (at most max_terms) whose dropped singular values
+ * are <= tol relative (Frobenius) to the table. */
+int xb_fit_basis_new(const xb_fit_params *m, double tol, size_t max_terms, xb_fit_basis **out, xb_error *err);
+void xb_fit_basis_free(xb_fit_basis *b);
+size_t xb_fit_basis_terms(const xb_fit_basis *b);
+double xb_fit_basis_tail(const xb_fit_basis *b);   /* relative norm of what was dropped */
+int xb_fit_basis_is_linear(const xb_fit_basis *b); /* 1: phi_0(v) = v exactly */
+double xb_fit_basis_eval(const xb_fit_basis *b, size_t p, double v);
+/* phi (n_terms x n): phi[p*n + k] = phi_p(v[k]). */
+void xb_fit_basis_eval_n(const xb_fit_basis *b, const double *v, size_t n, double *phi);
+
+typedef struct xb_fit_fast xb_fit_fast;
+/* Fast form of model m at conductances g with the first n_terms functions of b (0: all;
+ * b from the same model, must outlive it); seed draws the fit vectors. */
+int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, const xb_matrix *g,
+                    uint64_t seed, xb_fit_fast **out, xb_error *err);
+void xb_fit_fast_free(xb_fit_fast *f);
+size_t xb_fit_fast_terms(const xb_fit_fast *f);
+const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f);
+const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p); /* M_p, rows x cols row-major */
+double xb_fit_fast_error(const xb_fit_fast *f);
+/* Reference evaluation in double: v K x rows, i_out K x cols. */
+int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+
 /* The ideal product I = V.G (K x cols). */
 int xb_fit_ideal_mvm(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 

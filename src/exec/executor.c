@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "exec/exec_internal.h"
+#include "xbar/fit.h"
 
 /* Input vectors per engine call: bounds the V/I buffers (conv layers have one
  * vector per output position). */
@@ -30,6 +31,15 @@ typedef struct {
     double *drift_ref;    /* per tile summed column current of an all-ones input at t0 */
     double *read_sig2;    /* NULL, or per tile R x C read-noise variances (S^2) at the set time */
     uint64_t rn_state;    /* read-noise stream of this layer */
+    /* fast path (engines with a fast form, xb_tile_engine.fast_form): per row band the
+     * differential weights M_p(G+) - M_p(G-) of every column tile as floats; built on first
+     * use, dropped when the tiles are programmed again */
+    int fast_state;       /* 0: not built yet, 1: built, -1: not available */
+    size_t fast_terms;
+    const xb_fit_basis *fast_basis;
+    float *fast_w;        /* n_rt x (terms x R) x n_out */
+    float *fast_s2;       /* NULL, or n_rt x R x n_out: read-noise variance of each pair */
+    float *fast_lut;      /* NULL, or terms x 2^dac_bits: the basis at the DAC levels */
 } layer_map;
 
 struct xb_exec {
@@ -99,6 +109,15 @@ int xb_exec_config_check(const xb_exec_config *c, xb_error *err)
 }
 
 /* ------------------------------------------------------------------ mapping */
+static void fast_drop(layer_map *m)
+{
+    free(m->fast_w);
+    free(m->fast_s2);
+    free(m->fast_lut);
+    m->fast_w = m->fast_s2 = m->fast_lut = NULL;
+    m->fast_state = 0;
+}
+
 static void free_map(xb_exec *ex, layer_map *m)
 {
     if (m->tiles)
@@ -116,6 +135,7 @@ static void free_map(xb_exec *ex, layer_map *m)
     free(m->drift_alpha);
     free(m->drift_ref);
     free(m->read_sig2);
+    fast_drop(m);
 }
 
 void xb_exec_free(xb_exec *ex)
@@ -286,6 +306,63 @@ static double dac(double x, double range, int bits, double v_read)
     return u * v_read;
 }
 
+/* ------------------------------------------------------------------ fast path */
+/* Gather the fast forms of layer k's tiles into per-band float weights (fast_state 1), or
+ * mark the layer as per-tile (-1): engine without fast forms, an array-energy hook (it
+ * needs the per-tile currents), tiles with different bases or numbers of terms. */
+static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, n_out = l->n_out;
+    const size_t nt = m->n_rt * m->n_ct;
+    fast_drop(m);
+    m->fast_state = -1;
+    if (!ex->eng.fast_form || ex->eng.array_energy) return XB_OK;
+    const xb_fit_fast *f0 = ex->eng.fast_form(ex->eng.ctx, m->tiles[0]);
+    if (!f0) return XB_OK;
+    const size_t T = xb_fit_fast_terms(f0);
+    const xb_fit_basis *b = xb_fit_fast_basis(f0);
+    for (size_t t = 1; t < nt; t++) {
+        const xb_fit_fast *f = ex->eng.fast_form(ex->eng.ctx, m->tiles[t]);
+        if (!f || xb_fit_fast_terms(f) != T || xb_fit_fast_basis(f) != b) return XB_OK;
+    }
+    const size_t TR = T * R;
+    m->fast_w = malloc(m->n_rt * TR * n_out * sizeof(float));
+    if (m->read_sig2) m->fast_s2 = malloc(m->n_rt * R * n_out * sizeof(float));
+    const int dbits = ex->cfg.dac_bits;
+    const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
+    if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut)) {
+        fast_drop(m);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
+    }
+    for (size_t r = 0; r < m->n_rt; r++)
+        for (size_t c = 0; c < m->n_ct; c++) {
+            const size_t t = r * m->n_ct + c, pu = (c + 1) * P <= n_out ? P : n_out - c * P;
+            const xb_fit_fast *f = ex->eng.fast_form(ex->eng.ctx, m->tiles[t]);
+            for (size_t p = 0; p < T; p++) {
+                const double *M = xb_fit_fast_matrix(f, p);
+                for (size_t i = 0; i < R; i++) {
+                    float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
+                    for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
+                }
+            }
+            if (m->fast_s2)
+                for (size_t i = 0; i < R; i++) {
+                    const double *s2 = m->read_sig2 + t * R * C + i * C;
+                    float *o = m->fast_s2 + (r * R + i) * n_out + c * P;
+                    for (size_t j = 0; j < pu; j++) o[j] = (float)(s2[2 * j] + s2[2 * j + 1]);
+                }
+        }
+    const double vr = ex->tile_p.v_read_volt;
+    for (size_t p = 0; p < T && nl; p++)
+        for (size_t q = 0; q < nl; q++)
+            m->fast_lut[p * nl + q] = (float)xb_fit_basis_eval(b, p, vr * (double)q / (double)(nl - 1));
+    m->fast_terms = T;
+    m->fast_basis = b;
+    m->fast_state = 1;
+    return XB_OK;
+}
+
 /* ------------------------------------------------------------------ one layer */
 typedef struct {
     xb_matrix v, i;      /* views on buffers: K x R volts, K x C amperes */
@@ -296,6 +373,8 @@ typedef struct {
     double *colsq;       /* R: sum over vectors of V^2 per row */
     double *diff;        /* raw I+ - I-: 2 phases x n_rt x chunk x n_out */
     size_t diff_cap;
+    int *lev;            /* fast path: DAC levels of one vector's band (R) */
+    double *vsq;         /* fast path: V^2 per DAC level (2^16) */
 } workspace;
 
 /* MODE_EVAL: quantize with the current ADC ranges, accumulate, count energy.
@@ -303,6 +382,182 @@ typedef struct {
  * MODE_CALIB: both in one pass (the whole batch is one chunk): ranges from this
  * batch, then quantize the same currents; nothing counted. */
 enum { MODE_EVAL = 0, MODE_RANGE = 1, MODE_CALIB = 2 };
+
+/* Statistics of one tile read of Kp vectors (Kp_cnt of them counted): array energy
+ * (the engine's, or the Joule heat sum_i V_i^2 sum_j G_ij over the read time), conversions,
+ * digital work. */
+static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t Kp, size_t Kp_cnt,
+                       const double *colsq, const xb_matrix *v, const xb_matrix *Im)
+{
+    const size_t R = ex->cfg.tile_rows, P = m->pairs, t = r * m->n_ct + c;
+    const size_t pu = (c + 1) * P <= l->n_out ? P : l->n_out - c * P;
+    xb_exec_layer_stats *st = &m->st;
+    double e = 0;
+    if (ex->eng.array_energy) {
+        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], v, Im, &e);
+        e *= (double)Kp_cnt / (double)Kp; /* fused: the evaluated share */
+    } else {
+        const double *rs = m->rowsum_g + t * R;
+        for (size_t i = 0; i < R; i++) e += colsq[i] * rs[i];
+        e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : ex->cfg.energy.t_mvm_s;
+    }
+    st->e_array_joule += e;
+    const size_t ru = (r + 1) * R <= l->n_in ? R : l->n_in - r * R;
+    st->dac_conversions += (double)(Kp_cnt * ru);
+    st->adc_conversions += (double)(Kp_cnt * pu);
+    st->dig_adds += (double)(Kp_cnt * pu);
+    st->dig_muls += (double)(Kp_cnt * pu);
+    st->n_tile_reads += (double)Kp_cnt;
+}
+
+/* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
+ * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
+ * differential weights (Df: Kp x n_out), the pair read noise if set (a second sgemm with
+ * the squared voltages gives every output's variance), written to D (row stride n_out). */
+static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, const xb_matrix *v, float *F,
+                      float *Df, double *D)
+{
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
+    const double vr = ex->tile_p.v_read_volt;
+    const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
+    const double lev = nl ? (double)(nl - 1) / vr : 0.0;
+    for (size_t q = 0; q < Kp; q++) {
+        const double *vq = v->data + q * R;
+        float *fq = F + q * TR;
+        for (size_t i = 0; i < R; i++) {
+            if (vq[i] == 0.0) {
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = 0.0f;
+            } else if (nl) {
+                size_t n = (size_t)nearbyint(vq[i] * lev); /* the DAC level (exact) */
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = m->fast_lut[p * nl + n];
+            } else {
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
+            }
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+                m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+    for (size_t q = 0; q < Kp; q++)
+        for (size_t j = 0; j < n_out; j++) D[q * n_out + j] = (double)Df[q * n_out + j];
+    if (m->fast_s2) {
+        for (size_t q = 0; q < Kp; q++)
+            for (size_t i = 0; i < R; i++) F[q * R + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)R, 1.0f, F, (int)R,
+                    m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+        for (size_t q = 0; q < Kp * n_out; q++)
+            if (Df[q] > 0) D[q] += sqrt((double)Df[q]) * rn_gauss(&m->rn_state);
+    }
+}
+
+/* Round to nearest, ties to even (as nearbyint in the default mode), for |x| < 2^51,
+ * without a library call, so that the converter loops vectorize. */
+static inline double round_even(double x) { return (x + 0x1.8p52) - 0x1.8p52; }
+
+#define XB_FAST_BLOCK 128 /* vectors per block: features, band outputs and sums stay in cache */
+
+/* The fast path of one chunk in MODE_EVAL (the hot loop of a forward pass): per block of
+ * vectors and row band, DAC levels -> basis features -> one sgemm -> pair read noise ->
+ * ADC -> digital partial sums in w->acc, with the statistics.  The same numbers as
+ * fast_band + the general ADC step, without the full-layer current buffer. */
+static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc, workspace *w, float *F,
+                            float *Df, double *adc)
+{
+    const size_t R = ex->cfg.tile_rows, P = m->pairs, T = m->fast_terms, TR = T * R;
+    const size_t n_in = l->n_in, n_out = l->n_out;
+    const double vr = ex->tile_p.v_read_volt, dg = ex->tile_p.g_max_siemens - ex->tile_p.g_min_siemens;
+    const double xr = m->dac_range, scale = m->w_max * xr / (dg * vr);
+    const int abits = ex->cfg.adc_bits, dbits = ex->cfg.dac_bits;
+    const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
+    const double L = nl ? (double)(nl - 1) : 0.0;
+    double *rng = adc, *inv = adc + n_out, *mul = adc + 2 * n_out;
+    const double inv_xr = 1.0 / xr, vstep = nl ? vr / L : 0.0;
+    const double *vsq = w->vsq; /* V^2 at each DAC level */
+    for (size_t q = 0; q < nl; q++) w->vsq[q] = ((double)q * vstep) * ((double)q * vstep);
+    for (int ph = 0; ph < 2; ph++) {
+        const double sgn = ph == 0 ? 1.0 : -1.0;
+        const size_t Kp = w->n_rows[ph];
+        for (size_t q0 = 0; q0 < Kp; q0 += XB_FAST_BLOCK) {
+            const size_t nb = Kp - q0 < XB_FAST_BLOCK ? Kp - q0 : XB_FAST_BLOCK;
+            for (size_t r = 0; r < m->n_rt; r++) {
+                memset(w->colsq, 0, R * sizeof(double));
+                const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
+                for (size_t b = 0; b < nb; b++) {
+                    const float *x = Xc + w->rows_idx[ph][q0 + b] * n_in + r * R;
+                    float *fq = F + b * TR;
+                    double *vq = w->vbuf + b * R;
+                    if (nl) {
+                        /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
+                        int *lev = w->lev;
+                        for (size_t i = 0; i < ru; i++) {
+                            double u = sgn * (double)x[i] * inv_xr;
+                            u = u < 0.0 ? 0.0 : u;
+                            u = u > 1.0 ? 1.0 : u;
+                            lev[i] = (int)round_even(u * L);
+                        }
+                        for (size_t i = ru; i < R; i++) lev[i] = 0;
+                        for (size_t p = 0; p < T; p++) {
+                            const float *lut = m->fast_lut + p * nl;
+                            for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
+                        }
+                        for (size_t i = 0; i < R; i++) w->colsq[i] += vsq[lev[i]];
+                        if (m->fast_s2)
+                            for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
+                        continue;
+                    }
+                    for (size_t i = 0; i < R; i++) {
+                        const double xv = i < ru ? sgn * (double)x[i] : 0.0;
+                        const double v = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
+                        for (size_t p = 0; p < T; p++)
+                            fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
+                        vq[i] = v;
+                        w->colsq[i] += v * v;
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+                            m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+                float *var = Df + XB_FAST_BLOCK * n_out;
+                if (m->fast_s2) {
+                    for (size_t b = 0; b < nb; b++)
+                        for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(w->vbuf[b * R + i] * w->vbuf[b * R + i]);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
+                                m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
+                }
+                /* the converters of this band: range, 1/step and the digital weight of a level */
+                for (size_t c = 0; c < m->n_ct; c++) {
+                    const size_t t = r * m->n_ct + c, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
+                    const double range = m->adc_range[t], alpha = m->drift_alpha[t];
+                    const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
+                    for (size_t j = c * P; j < j1; j++) {
+                        rng[j] = range;
+                        inv[j] = step > 0 ? 1.0 / step : 0.0;
+                        mul[j] = (ph == 0 ? scale : -scale) * alpha * (abits > 0 ? step : 1.0);
+                    }
+                }
+                for (size_t b = 0; b < nb; b++) {
+                    double *a = w->acc + w->rows_idx[ph][q0 + b] * n_out;
+                    const float *d = Df + b * n_out;
+                    if (m->fast_s2) { /* w->acc is cleared by the caller */
+                        float *dn = Df + b * n_out;
+                        for (size_t j = 0; j < n_out; j++)
+                            if (var[b * n_out + j] > 0)
+                                dn[j] = (float)((double)dn[j] + sqrt((double)var[b * n_out + j]) * rn_gauss(&m->rn_state));
+                    }
+                    if (abits <= 0) {
+                        for (size_t j = 0; j < n_out; j++) a[j] += mul[j] * (double)d[j];
+                    } else {
+                        for (size_t j = 0; j < n_out; j++) {
+                            double dd = (double)d[j];
+                            dd = dd > rng[j] ? rng[j] : dd;
+                            dd = dd < -rng[j] ? -rng[j] : dd;
+                            a[j] += mul[j] * round_even(dd * inv[j]);
+                        }
+                    }
+                }
+                for (size_t c = 0; c < m->n_ct; c++) count_tile(ex, m, l, r, c, nb, nb, w->colsq, NULL, NULL);
+            }
+        }
+    }
+}
 
 /* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows). */
 /* k_cal > 0 (MODE_CALIB only, fused calibration + evaluation): the first k_cal rows are
@@ -332,12 +587,27 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         w->diff = d;
         w->diff_cap = need;
     }
+    int rc = XB_OK;
+    if (m->fast_state == 0 && (rc = fast_build(ex, m, l, err))) return rc;
     /* An engine that solves one V on all tiles of a row band at once (e.g. in parallel
      * worker processes) gets every column tile's current buffer in one call. */
-    const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1;
+    const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1 && m->fast_state != 1;
     double *mbuf = NULL;
     xb_matrix *mv = NULL, **mp = NULL;
-    int rc = XB_OK;
+    float *fF = NULL, *fD = NULL; /* fast path: features, band outputs (+ noise variances) */
+    double *fadc = NULL;          /* fast_eval: per-column converter constants */
+    const int fast_eval = m->fast_state == 1 && mode == MODE_EVAL;
+    if (m->fast_state == 1) {
+        size_t kmax = K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK, TR = m->fast_terms * R;
+        if (fast_eval) kmax = XB_FAST_BLOCK;
+        fF = malloc(kmax * (TR > R ? TR : R) * sizeof(float));
+        fD = malloc(2 * kmax * n_out * sizeof(float));
+        fadc = malloc(3 * n_out * sizeof(double));
+        if (!fF || !fD || !fadc) {
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu fast path)", k);
+            goto done;
+        }
+    }
     if (multi) {
         size_t kmax = K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK;
         mbuf = malloc(m->n_ct * kmax * C * sizeof(double));
@@ -364,114 +634,108 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                     break;
                 }
         }
-        /* 1. the array: raw differential currents of every tile */
-        for (int ph = 0; ph < 2; ph++) {
-            const double sgn = ph == 0 ? 1.0 : -1.0;
-            const size_t Kp = w->n_rows[ph];
-            if (Kp == 0) continue;
-            size_t Kp_cnt = 0; /* vectors of this phase that are counted */
-            for (size_t q = 0; q < Kp; q++) Kp_cnt += s0 + w->rows_idx[ph][q] >= k_cal;
-            w->v.rows = w->i.rows = Kp;
-            for (size_t r = 0; r < m->n_rt; r++) {
-                memset(w->colsq, 0, R * sizeof(double));
-                for (size_t q = 0; q < Kp; q++) {
-                    const float *x = Xc + w->rows_idx[ph][q] * n_in;
-                    const int counted = s0 + w->rows_idx[ph][q] >= k_cal;
-                    double *v = w->vbuf + q * R;
-                    for (size_t i = 0; i < R; i++) {
-                        size_t gi = r * R + i;
-                        double xv = gi < n_in ? sgn * (double)x[gi] : 0.0;
-                        v[i] = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
-                        if (counted) w->colsq[i] += v[i] * v[i];
-                    }
-                }
-                if (multi) {
-                    for (size_t c = 0; c < m->n_ct; c++) {
-                        mv[c] = (xb_matrix){Kp, C, mbuf + c * Kp * C};
-                        mp[c] = &mv[c];
-                    }
-                    rc = ex->eng.mvm_multi(ex->eng.ctx, m->tiles + r * m->n_ct, m->n_ct, &w->v, mp, err);
-                    if (rc) {
-                        xb_error_prefix(err, "layer %zu tile row %zu: ", k, r);
-                        goto done;
-                    }
-                }
-                for (size_t c = 0; c < m->n_ct; c++) {
-                    size_t t = r * m->n_ct + c;
-                    const xb_matrix *Im = multi ? &mv[c] : &w->i;
-                    if (!multi && (rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err))) {
-                        xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
-                        goto done;
-                    }
-                    if (m->read_sig2) add_read_noise(m, m->read_sig2 + t * R * C, &w->v, Im);
-                    const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
-                    double *D = w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out + c * P;
+        if (fast_eval) {
+            memset(w->acc, 0, Kc * n_out * sizeof(double));
+            fast_eval_chunk(ex, m, l, Xc, w, fF, fD, fadc);
+        } else {
+            /* 1. the array: raw differential currents of every tile */
+            for (int ph = 0; ph < 2; ph++) {
+                const double sgn = ph == 0 ? 1.0 : -1.0;
+                const size_t Kp = w->n_rows[ph];
+                if (Kp == 0) continue;
+                size_t Kp_cnt = 0; /* vectors of this phase that are counted */
+                for (size_t q = 0; q < Kp; q++) Kp_cnt += s0 + w->rows_idx[ph][q] >= k_cal;
+                w->v.rows = w->i.rows = Kp;
+                for (size_t r = 0; r < m->n_rt; r++) {
+                    memset(w->colsq, 0, R * sizeof(double));
                     for (size_t q = 0; q < Kp; q++) {
-                        const double *io = Im->data + q * C;
-                        for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
-                    }
-                    if (!count) continue;
-                    double e = 0;
-                    if (ex->eng.array_energy) {
-                        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], &w->v, Im, &e);
-                        e *= (double)Kp_cnt / (double)Kp; /* fused: the evaluated share */
-                    } else {
-                        /* Joule heat in the cells at the applied voltages: sum V_i^2 G_ij t. */
-                        const double *rs = m->rowsum_g + t * R;
-                        for (size_t i = 0; i < R; i++) e += w->colsq[i] * rs[i];
-                        e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : t_mvm_default;
-                    }
-                    st->e_array_joule += e;
-                    const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R;
-                    st->dac_conversions += (double)(Kp_cnt * ru);
-                    st->adc_conversions += (double)(Kp_cnt * pu);
-                    st->dig_adds += (double)(Kp_cnt * pu);
-                    st->dig_muls += (double)(Kp_cnt * pu);
-                    st->n_tile_reads += (double)Kp_cnt;
-                }
-            }
-        }
-        /* 2. ADC ranges (calibration) */
-        if (mode == MODE_RANGE || mode == MODE_CALIB)
-            for (int ph = 0; ph < 2; ph++)
-                for (size_t r = 0; r < m->n_rt; r++)
-                    for (size_t q = 0; q < w->n_rows[ph]; q++) {
-                        if (fused && w->rows_idx[ph][q] >= k_cal) continue; /* s0 = 0 when fused */
-                        const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
-                        for (size_t j = 0; j < n_out; j++) {
-                            size_t t = r * m->n_ct + j / P;
-                            m->adc_range[t] = fmax(m->adc_range[t], fabs(D[j]));
+                        const float *x = Xc + w->rows_idx[ph][q] * n_in;
+                        const int counted = s0 + w->rows_idx[ph][q] >= k_cal;
+                        double *v = w->vbuf + q * R;
+                        for (size_t i = 0; i < R; i++) {
+                            size_t gi = r * R + i;
+                            double xv = gi < n_in ? sgn * (double)x[gi] : 0.0;
+                            v[i] = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
+                            if (counted) w->colsq[i] += v[i] * v[i];
                         }
                     }
-        if (mode == MODE_RANGE) continue;
-        if (mode == MODE_CALIB)
-            for (size_t t = 0; t < nt; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
-        /* 3. ADC and the digital partial sums */
-        memset(w->acc, 0, Kc * n_out * sizeof(double));
-        for (int ph = 0; ph < 2; ph++) {
-            const double sgn0 = ph == 0 ? scale : -scale;
-            for (size_t r = 0; r < m->n_rt; r++)
-                for (size_t c = 0; c < m->n_ct; c++) {
-                    const size_t j0 = c * P, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
-                    const double range = m->adc_range[r * m->n_ct + c];
-                    const double alpha = m->drift_alpha[r * m->n_ct + c]; /* drift compensation */
-                    /* adc() inlined per tile: 2^(B-1)-1 levels a side on [-range, range] */
-                    const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
-                    const double inv = step > 0 ? 1.0 / step : 0.0;
-                    const double sgn = sgn0 * alpha;
-                    for (size_t q = 0; q < w->n_rows[ph]; q++) {
-                        const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
-                        double *a = w->acc + w->rows_idx[ph][q] * n_out;
-                        if (abits <= 0) {
-                            for (size_t j = j0; j < j1; j++) a[j] += sgn * D[j];
-                        } else if (step > 0) {
-                            for (size_t j = j0; j < j1; j++) {
-                                double d = D[j] > range ? range : D[j] < -range ? -range : D[j];
-                                a[j] += sgn * nearbyint(d * inv) * step;
-                            }
-                        } /* a silent tile (range 0) reads 0 */
+                    if (m->fast_state == 1) {
+                        fast_band(ex, m, l, r, &w->v, fF, fD, w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out);
+                        for (size_t c = 0; c < m->n_ct && count; c++)
+                            count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL);
+                        continue;
+                    }
+                    if (multi) {
+                        for (size_t c = 0; c < m->n_ct; c++) {
+                            mv[c] = (xb_matrix){Kp, C, mbuf + c * Kp * C};
+                            mp[c] = &mv[c];
+                        }
+                        rc = ex->eng.mvm_multi(ex->eng.ctx, m->tiles + r * m->n_ct, m->n_ct, &w->v, mp, err);
+                        if (rc) {
+                            xb_error_prefix(err, "layer %zu tile row %zu: ", k, r);
+                            goto done;
+                        }
+                    }
+                    for (size_t c = 0; c < m->n_ct; c++) {
+                        size_t t = r * m->n_ct + c;
+                        const xb_matrix *Im = multi ? &mv[c] : &w->i;
+                        if (!multi && (rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err))) {
+                            xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
+                            goto done;
+                        }
+                        if (m->read_sig2) add_read_noise(m, m->read_sig2 + t * R * C, &w->v, Im);
+                        const size_t pu = (c + 1) * P <= n_out ? P : n_out - c * P; /* pairs in use */
+                        double *D = w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out + c * P;
+                        for (size_t q = 0; q < Kp; q++) {
+                            const double *io = Im->data + q * C;
+                            for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
+                        }
+                        if (count) count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, Im);
                     }
                 }
+            }
+            /* 2. ADC ranges (calibration) */
+            if (mode == MODE_RANGE || mode == MODE_CALIB)
+                for (int ph = 0; ph < 2; ph++)
+                    for (size_t r = 0; r < m->n_rt; r++)
+                        for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                            if (fused && w->rows_idx[ph][q] >= k_cal) continue; /* s0 = 0 when fused */
+                            const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
+                            for (size_t j = 0; j < n_out; j++) {
+                                size_t t = r * m->n_ct + j / P;
+                                m->adc_range[t] = fmax(m->adc_range[t], fabs(D[j]));
+                            }
+                        }
+            if (mode == MODE_RANGE) continue;
+            if (mode == MODE_CALIB)
+                for (size_t t = 0; t < nt; t++) m->adc_range[t] *= ex->cfg.adc_headroom;
+            /* 3. ADC and the digital partial sums */
+            memset(w->acc, 0, Kc * n_out * sizeof(double));
+            for (int ph = 0; ph < 2; ph++) {
+                const double sgn0 = ph == 0 ? scale : -scale;
+                for (size_t r = 0; r < m->n_rt; r++)
+                    for (size_t c = 0; c < m->n_ct; c++) {
+                        const size_t j0 = c * P, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
+                        const double range = m->adc_range[r * m->n_ct + c];
+                        const double alpha = m->drift_alpha[r * m->n_ct + c]; /* drift compensation */
+                        /* adc() inlined per tile: 2^(B-1)-1 levels a side on [-range, range] */
+                        const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
+                        const double inv = step > 0 ? 1.0 / step : 0.0;
+                        const double sgn = sgn0 * alpha;
+                        for (size_t q = 0; q < w->n_rows[ph]; q++) {
+                            const double *D = w->diff + ((size_t)(ph * m->n_rt + r) * Kc + q) * n_out;
+                            double *a = w->acc + w->rows_idx[ph][q] * n_out;
+                            if (abits <= 0) {
+                                for (size_t j = j0; j < j1; j++) a[j] += sgn * D[j];
+                            } else if (step > 0) {
+                                for (size_t j = j0; j < j1; j++) {
+                                    double d = D[j] > range ? range : D[j] < -range ? -range : D[j];
+                                    a[j] += sgn * nearbyint(d * inv) * step;
+                                }
+                            } /* a silent tile (range 0) reads 0 */
+                        }
+                    }
+            }
         }
         for (size_t s = 0; s < Kc; s++) {
             const double *a = w->acc + s * n_out;
@@ -504,6 +768,9 @@ done:
     free(mbuf);
     free(mv);
     free(mp);
+    free(fF);
+    free(fD);
+    free(fadc);
     return rc;
 }
 
@@ -538,7 +805,9 @@ static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_e
     w->rows_idx[0] = malloc(K * sizeof(size_t));
     w->rows_idx[1] = malloc(K * sizeof(size_t));
     w->colsq = malloc(R * sizeof(double));
-    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq)
+    w->lev = malloc(R * sizeof(int));
+    w->vsq = malloc(((size_t)1 << 16) * sizeof(double));
+    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->lev || !w->vsq)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
     w->v = (xb_matrix){0, R, w->vbuf};
     w->i = (xb_matrix){0, C, w->ibuf};
@@ -554,6 +823,8 @@ static void workspace_free(workspace *w)
     free(w->rows_idx[1]);
     free(w->colsq);
     free(w->diff);
+    free(w->lev);
+    free(w->vsq);
 }
 
 /* Exact y = W x + b on the rows of X (used for the affine calibration target). */
@@ -805,6 +1076,7 @@ int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err)
             if ((rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &nt, err))) break;
             if (ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
             m->tiles[t] = nt;
+            fast_drop(m); /* rebuilt from the new tiles on the next pass */
             m->drift_alpha[t] = 1.0;
             if (ex->cfg.drift_read_noise) {
                 if (!m->read_sig2 && !(m->read_sig2 = malloc(m->n_rt * m->n_ct * R * C * sizeof(double)))) {

@@ -1,9 +1,22 @@
 /* The model tile engine: every tile MVM through a fitted behavioural model of the fit
- * stage (xb_fit_eval_*: reduced-order IR drop, device read nonlinearity, fitted gain),
- * optionally with the model's residual read noise on every MVM.  Array energy and
- * timing use the executor's defaults (docs/executor.md). */
+ * stage (reduced-order IR drop, device read nonlinearity, fitted gain).
+ *
+ * By default a tile is held in the model's fast form (fit.h, xb_fit_fast_*: I ~= sum_p
+ * phi_p(V) M_p fitted to the full model at the tile's programmed conductances), which the
+ * executor evaluates with one GEMM per term for a whole row band of tiles.  The number of
+ * terms is chosen once, on the first tile programmed: the fewest whose held-out error is
+ * within 1.5x of the error with every basis function (or below 1e-9: ohmic cells).  The
+ * largest held-out error over all tiles is reported (xb_tile_model_fast_error).  With
+ * xb_tile_model_set_exact the full model is evaluated per vector instead.  The optional
+ * residual read noise (resid_sigma_rel x rms output per vector) is added in mvm, so with
+ * it the executor takes the per-tile path.  Array energy and timing use the executor's
+ * defaults (docs/executor.md). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 
 #include "xbar/exec.h"
 #include "xbar/fit.h"
@@ -11,9 +24,19 @@
 struct xb_tile_model {
     xb_fit_params m;
     int read_noise;
+    int exact;            /* 1: full model per vector */
     uint64_t seed;
-    size_t n_programmed; /* tiles programmed so far: one noise stream each */
+    size_t n_programmed;  /* tiles programmed so far: one noise stream / fit seed each */
+    xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
+    size_t fast_terms;    /* chosen at the first programming */
+    double fast_err_max;  /* largest held-out error of a fast form so far */
 };
+
+typedef struct {
+    xb_fit_eval *e;   /* exact mode */
+    xb_fit_fast *f;   /* fast mode */
+    gsl_rng *rng;     /* residual read noise, NULL = off */
+} model_tile;
 
 int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t seed, xb_tile_model **out,
                       xb_error *err)
@@ -44,44 +67,122 @@ int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, in
     return xb_tile_model_new(&m, read_noise, tile_p->seed, out, err);
 }
 
-void xb_tile_model_free(xb_tile_model *t) { free(t); }
+void xb_tile_model_set_exact(xb_tile_model *t, int exact) { t->exact = exact != 0; }
+size_t xb_tile_model_fast_terms(const xb_tile_model *t) { return t->exact ? 0 : t->fast_terms; }
+double xb_tile_model_fast_error(const xb_tile_model *t) { return t->exact ? 0.0 : t->fast_err_max; }
+
+void xb_tile_model_free(xb_tile_model *t)
+{
+    if (!t) return;
+    xb_fit_basis_free(t->basis);
+    free(t);
+}
+
+static void tile_free(model_tile *mt)
+{
+    if (!mt) return;
+    xb_fit_eval_free(mt->e);
+    xb_fit_fast_free(mt->f);
+    if (mt->rng) gsl_rng_free(mt->rng);
+    free(mt);
+}
+
+/* splitmix64 of the seed and the tile number: one reproducible stream per tile */
+static uint64_t tile_seed(const xb_tile_model *t, uint64_t salt)
+{
+    uint64_t z = t->seed + 0x9E3779B97F4A7C15ull * t->n_programmed + salt;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The first fast form: try every number of terms of the basis, keep the fewest within
+ * 1.5x of the best held-out error. */
+static int first_fast(xb_tile_model *t, const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
+{
+    int rc = xb_fit_basis_new(&t->m, 1e-6, XB_FIT_FAST_MAX_TERMS, &t->basis, err);
+    if (rc) return rc;
+    const size_t nb = xb_fit_basis_terms(t->basis);
+    xb_fit_fast *cand[XB_FIT_FAST_MAX_TERMS] = {0};
+    double best = INFINITY;
+    for (size_t r = 1; r <= nb && !rc; r++) {
+        rc = xb_fit_fast_new(&t->m, t->basis, r, g, seed, &cand[r - 1], err);
+        if (!rc) best = fmin(best, xb_fit_fast_error(cand[r - 1]));
+    }
+    size_t pick = nb;
+    for (size_t r = 1; r <= nb && !rc; r++)
+        if (xb_fit_fast_error(cand[r - 1]) <= fmax(1.5 * best, 1e-9)) {
+            pick = r;
+            break;
+        }
+    for (size_t r = 1; r <= nb; r++)
+        if (r != pick || rc) xb_fit_fast_free(cand[r - 1]);
+    if (rc) return rc;
+    t->fast_terms = pick;
+    *out = cand[pick - 1];
+    return XB_OK;
+}
 
 static int model_program(void *ctx, const xb_array_params *p, const xb_matrix *g_target, void **tile,
                          xb_error *err)
 {
+    (void)p;
     xb_tile_model *t = ctx;
     if (g_target->rows != t->m.config.rows || g_target->cols != t->m.config.cols)
         return xb_errorf(err, XB_EINPUT, "model is for %zux%zu arrays, the tiles are %zux%zu", t->m.config.rows,
                          t->m.config.cols, g_target->rows, g_target->cols);
-    xb_fit_eval *e = NULL;
-    int rc = xb_fit_eval_new(&t->m, g_target, &e, err);
-    if (rc) return rc;
-    if (t->read_noise) {
-        /* one reproducible stream per tile (splitmix64 of the seed and the tile number) */
-        uint64_t z = t->seed + 0x9E3779B97F4A7C15ull * (++t->n_programmed);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        rc = xb_fit_eval_set_noise(e, 1, z ^ (z >> 31), err);
-        if (rc) {
-            xb_fit_eval_free(e);
-            return rc;
-        }
+    model_tile *mt = calloc(1, sizeof *mt);
+    if (!mt) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t->n_programmed++;
+    int rc;
+    if (t->exact) {
+        rc = xb_fit_eval_new(&t->m, g_target, &mt->e, err);
+    } else {
+        uint64_t fs = tile_seed(t, 0xFA57ull);
+        rc = t->basis ? xb_fit_fast_new(&t->m, t->basis, t->fast_terms, g_target, fs, &mt->f, err)
+                      : first_fast(t, g_target, fs, &mt->f, err);
+        if (!rc) t->fast_err_max = fmax(t->fast_err_max, xb_fit_fast_error(mt->f));
     }
-    *tile = e;
+    if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) {
+        if (!(mt->rng = gsl_rng_alloc(gsl_rng_mt19937))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        else gsl_rng_set(mt->rng, (unsigned long)tile_seed(t, 0));
+    }
+    if (rc) {
+        tile_free(mt);
+        return rc;
+    }
+    *tile = mt;
     return XB_OK;
 }
 
 static int model_mvm(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
-    (void)ctx;
+    const xb_tile_model *t = ctx;
+    model_tile *mt = tile;
     if (v->rows == 0) return XB_OK;
-    return xb_fit_eval_mvm(tile, v, i_out, err);
+    int rc = mt->f ? xb_fit_fast_mvm(mt->f, v, i_out, err) : xb_fit_eval_mvm(mt->e, v, i_out, err);
+    if (rc || !mt->rng) return rc;
+    /* residual spread of the fit, relative to the rms output of each vector */
+    for (size_t k = 0; k < i_out->rows; k++) {
+        double *o = xb_matrix_row(i_out, k), ms = 0;
+        for (size_t j = 0; j < i_out->cols; j++) ms += o[j] * o[j];
+        double sd = t->m.resid_sigma_rel * sqrt(ms / (double)i_out->cols);
+        for (size_t j = 0; j < i_out->cols; j++) o[j] += gsl_ran_gaussian(mt->rng, sd);
+    }
+    return XB_OK;
+}
+
+static const struct xb_fit_fast *model_fast_form(void *ctx, void *tile)
+{
+    (void)ctx;
+    const model_tile *mt = tile;
+    return mt->rng ? NULL : mt->f; /* read noise: per-vector, through mvm */
 }
 
 static void model_release(void *ctx, void *tile)
 {
     (void)ctx;
-    xb_fit_eval_free(tile);
+    tile_free(tile);
 }
 
 void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m)
@@ -92,4 +193,5 @@ void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m)
     e->program = model_program;
     e->mvm = model_mvm;
     e->release = model_release;
+    e->fast_form = model_fast_form;
 }

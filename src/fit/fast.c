@@ -1,0 +1,335 @@
+/* Fast form of a fitted model at one programmed G (include/xbar/fit.h, docs/fit.md):
+ *
+ *     I ~= sum_p phi_p(V) M_p        (phi_p applied to every input voltage)
+ *
+ * The basis functions phi_p come from the model's cell read I-V alone: the table
+ * F(v, g) = I_cell(g, v) / g over the model's conductance and voltage range has a
+ * singular value decomposition whose leading left singular vectors are the phi_p
+ * (one function, v shc(v/V0) up to scale, when V0 is the same for every conductance
+ * and there is no series element; phi(v) = v for ohmic cells).  The matrices M_p are
+ * then fitted by least squares (Householder QR) to the full model's output, IR drop
+ * included, on random input vectors, so that one GEMM per term evaluates a tile.  For
+ * ohmic cells the full model is linear in V and the fit reproduces it to rounding;
+ * otherwise the IR-drop x nonlinearity cross terms are approximated, and the error is
+ * measured on held-out vectors at construction. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cblas.h> /* resolved by OpenBLAS at link time (CMakeLists.txt) */
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+#include "xbar/fit.h"
+
+#define BASIS_NV 1025   /* voltage grid of the basis tables */
+#define BASIS_NG 64     /* columns of the SVD table: 32 conductances x (I, v dI/dv) */
+
+struct xb_fit_basis {
+    size_t n_terms;
+    double v_hi;        /* table range [0, v_hi] */
+    double h;           /* grid step */
+    double *table;      /* n_terms x BASIS_NV, NULL: ohmic (phi(v) = v) */
+    double tail_rel;    /* relative Frobenius norm of the dropped singular values */
+};
+
+struct xb_fit_fast {
+    const xb_fit_basis *basis;
+    size_t n_terms;     /* the first n_terms functions of the basis */
+    size_t rows, cols;
+    double *m;          /* n_terms x rows x cols */
+    double err_rel_l2;  /* held-out, vs the full model */
+    size_t n_fit;       /* vectors in the least squares */
+};
+
+/* sinh(x)/x (the model's own split, model.c) */
+static double shc(double x)
+{
+    double y = x * x;
+    if (y <= 2.25)
+        return 1.0 + y * (1.0 / 6 + y * (1.0 / 120 + y * (1.0 / 5040 + y * (1.0 / 362880 + y * (1.0 / 39916800)))));
+    return sinh(x) / x;
+}
+
+/* The model's cell read current at cell voltage v (as model.c: knot V0, chord at v_read,
+ * series divider), without the output gain. */
+static double cell_current(const xb_fit_params *m, double g, double v)
+{
+    double k = 0;
+    if (m->n_knots > 0) {
+        double x = (g - m->g_ref_min_siemens) / (m->g_ref_max_siemens - m->g_ref_min_siemens), v0;
+        size_t n = m->n_knots;
+        if (n == 1 || x <= m->knot_x[0]) {
+            v0 = m->knot_v0_volt[0];
+        } else if (x >= m->knot_x[n - 1]) {
+            v0 = m->knot_v0_volt[n - 1];
+        } else {
+            size_t q = 1;
+            while (x > m->knot_x[q]) q++;
+            double t = (x - m->knot_x[q - 1]) / (m->knot_x[q] - m->knot_x[q - 1]);
+            v0 = m->knot_v0_volt[q - 1] + t * (m->knot_v0_volt[q] - m->knot_v0_volt[q - 1]);
+        }
+        k = 1.0 / fmax(v0, XB_FIT_V0_MIN_VOLT);
+    }
+    double d = 1.0 / (1.0 + g * m->r_series_ohm);
+    return g * d / shc(k * m->v_read_volt) * v * shc(k * d * v);
+}
+
+int xb_fit_basis_new(const xb_fit_params *m, double tol, size_t max_terms, xb_fit_basis **out, xb_error *err)
+{
+    *out = NULL;
+    int rc = xb_fit_params_check(m, err);
+    if (rc) return rc;
+    if (!(tol > 0 && tol < 1)) return xb_errorf(err, XB_EINPUT, "basis tolerance: must be in (0, 1), got %g", tol);
+    if (max_terms < 1 || max_terms > XB_FIT_FAST_MAX_TERMS)
+        return xb_errorf(err, XB_EINPUT, "basis terms: 1 to %d, got %zu", XB_FIT_FAST_MAX_TERMS, max_terms);
+    xb_fit_basis *b = calloc(1, sizeof *b);
+    if (!b) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    b->v_hi = fmax(m->valid_v_max_volt, m->v_read_volt);
+    b->h = b->v_hi / (BASIS_NV - 1);
+    b->n_terms = 1;
+    if (m->n_knots == 0) { /* ohmic cells: the model is linear in the cell voltage */
+        *out = b;
+        return XB_OK;
+    }
+    /* the conductance range the executor programs, with room for programming errors */
+    const double g_lo = 0.5 * fmin(m->g_ref_min_siemens, m->valid_g_min_siemens);
+    const double g_hi = 1.2 * fmax(m->g_ref_max_siemens, m->valid_g_max_siemens);
+    gsl_matrix *A = gsl_matrix_alloc(BASIS_NV, BASIS_NG), *V = gsl_matrix_alloc(BASIS_NG, BASIS_NG);
+    gsl_vector *S = gsl_vector_alloc(BASIS_NG), *work = gsl_vector_alloc(BASIS_NG);
+    if (!A || !V || !S || !work) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        goto done;
+    }
+    /* columns: I_cell(g, v)/g and, weighted by XB_FIT_FAST_DROP, v dI_cell/dv / g: the first
+     * order change of the cell current when IR drop lowers its voltage by a fraction of v, so
+     * that the basis also spans the IR-drop x nonlinearity cross terms */
+    for (size_t s = 0; s < BASIS_NG / 2; s++) {
+        double g = g_lo + (g_hi - g_lo) * (double)s / (BASIS_NG / 2 - 1);
+        if (g <= 0) g = 1e-3 * g_hi;
+        for (size_t t = 0; t < BASIS_NV; t++) {
+            double v = b->h * (double)t, dv = 1e-4 * b->v_hi;
+            double d = (cell_current(m, g, v + dv) - cell_current(m, g, v - dv)) / (2 * dv);
+            gsl_matrix_set(A, t, 2 * s, cell_current(m, g, v) / g);
+            gsl_matrix_set(A, t, 2 * s + 1, XB_FIT_FAST_DROP * v * d / g);
+        }
+    }
+    if (gsl_linalg_SV_decomp(A, V, S, work)) {
+        rc = xb_errorf(err, XB_ERUNTIME, "basis: singular value decomposition failed");
+        goto done;
+    }
+    double total = 0;
+    for (size_t p = 0; p < BASIS_NG; p++) total += gsl_vector_get(S, p) * gsl_vector_get(S, p);
+    size_t r = 1;
+    for (;; r++) {
+        double tail = 0;
+        for (size_t p = r; p < BASIS_NG; p++) tail += gsl_vector_get(S, p) * gsl_vector_get(S, p);
+        b->tail_rel = total > 0 ? sqrt(tail / total) : 0;
+        if (b->tail_rel <= tol || r == max_terms) break;
+    }
+    b->n_terms = r;
+    if (!(b->table = malloc(r * BASIS_NV * sizeof(double)))) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        goto done;
+    }
+    for (size_t p = 0; p < r; p++) {
+        /* scale: max |phi_p| = v_hi, positive at v_hi (volt-like, M_p conductance-like) */
+        double mx = 0, end = gsl_matrix_get(A, BASIS_NV - 1, p);
+        for (size_t t = 0; t < BASIS_NV; t++) mx = fmax(mx, fabs(gsl_matrix_get(A, t, p)));
+        double sc = mx > 0 ? b->v_hi / mx : 1.0;
+        if (end < 0) sc = -sc;
+        for (size_t t = 0; t < BASIS_NV; t++) b->table[p * BASIS_NV + t] = sc * gsl_matrix_get(A, t, p);
+        b->table[p * BASIS_NV] = 0.0; /* odd functions: exactly 0 at 0 */
+    }
+done:
+    gsl_matrix_free(A);
+    gsl_matrix_free(V);
+    gsl_vector_free(S);
+    gsl_vector_free(work);
+    if (rc) {
+        xb_fit_basis_free(b);
+        return rc;
+    }
+    *out = b;
+    return XB_OK;
+}
+
+void xb_fit_basis_free(xb_fit_basis *b)
+{
+    if (!b) return;
+    free(b->table);
+    free(b);
+}
+
+size_t xb_fit_basis_terms(const xb_fit_basis *b) { return b->n_terms; }
+double xb_fit_basis_tail(const xb_fit_basis *b) { return b->tail_rel; }
+int xb_fit_basis_is_linear(const xb_fit_basis *b) { return b->table == NULL; }
+
+double xb_fit_basis_eval(const xb_fit_basis *b, size_t p, double v)
+{
+    if (!b->table) return p == 0 ? v : 0.0;
+    const double *tb = b->table + p * BASIS_NV;
+    double a = fabs(v), u = a / b->h;
+    size_t t = (size_t)u;
+    if (t >= BASIS_NV - 1) t = BASIS_NV - 2; /* beyond v_hi: the last segment, extended */
+    double f = u - (double)t;
+    double y = tb[t] + f * (tb[t + 1] - tb[t]);
+    return v < 0 ? -y : y;
+}
+
+static void basis_eval_n(const xb_fit_basis *b, size_t n_terms, const double *v, size_t n, double *phi)
+{
+    for (size_t p = 0; p < n_terms; p++)
+        for (size_t k = 0; k < n; k++) phi[p * n + k] = xb_fit_basis_eval(b, p, v[k]);
+}
+
+void xb_fit_basis_eval_n(const xb_fit_basis *b, const double *v, size_t n, double *phi)
+{
+    basis_eval_n(b, b->n_terms, v, n, phi);
+}
+
+/* splitmix64 stream for the fit vectors */
+static double u01(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
+
+/* Input vectors like an executor's DAC outputs: every element on with probability
+ * rho (1, 1/2, 1/4 in turn: dense images to sparse ReLU activations), uniform on
+ * (0, v_hi]; the first vector drives every row at v_hi. */
+static void fit_vectors(xb_matrix *v, double v_hi, uint64_t seed)
+{
+    static const double rho[3] = {1.0, 0.5, 0.25};
+    uint64_t s = seed;
+    for (size_t k = 0; k < v->rows; k++) {
+        double *x = xb_matrix_row(v, k);
+        for (size_t i = 0; i < v->cols; i++) {
+            if (k == 0) {
+                x[i] = v_hi;
+                continue;
+            }
+            double on = u01(&s), val = u01(&s);
+            x[i] = on < rho[k % 3] ? v_hi * (1.0 - val) : 0.0;
+        }
+    }
+}
+
+int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, const xb_matrix *g,
+                    uint64_t seed, xb_fit_fast **out, xb_error *err)
+{
+    *out = NULL;
+    if (n_terms > b->n_terms)
+        return xb_errorf(err, XB_EINPUT, "fast form: %zu terms asked, the basis has %zu", n_terms, b->n_terms);
+    if (g->rows != m->config.rows || g->cols != m->config.cols)
+        return xb_errorf(err, XB_EINPUT, "G is %zux%zu but the model is for %zux%zu arrays", g->rows, g->cols,
+                         m->config.rows, m->config.cols);
+    const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, nf = T * R;
+    const size_t K = 2 * nf + 32, Kt = 16; /* fit and held-out vectors */
+    xb_fit_eval *e = NULL;
+    xb_fit_fast *f = calloc(1, sizeof *f);
+    xb_matrix *v = xb_matrix_new(K + Kt, R), *y = xb_matrix_new(K + Kt, C);
+    double *X = malloc(K * nf * sizeof *X), *G = malloc(nf * nf * sizeof *G), *B = malloc(nf * C * sizeof *B);
+    int rc = XB_OK;
+    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(T * R * C * sizeof *f->m))) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        goto done;
+    }
+    f->basis = b;
+    f->n_terms = T;
+    f->rows = R;
+    f->cols = C;
+    f->n_fit = K;
+    if ((rc = xb_fit_eval_new(m, g, &e, err))) goto done;
+    fit_vectors(v, b->v_hi, seed);
+    if ((rc = xb_fit_eval_mvm(e, v, y, err))) goto done;
+    for (size_t k = 0; k < K; k++) basis_eval_n(b, T, xb_matrix_row(v, k), R, X + k * nf);
+    /* Normal equations (X^T X) M = X^T Y, Cholesky: the phi_p are orthogonal on their grid and
+     * every feature column is populated, so X^T X is well conditioned (one BLAS call each,
+     * not the many small ones of a Householder QR). */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)nf, (int)K, 1.0, X, (int)nf, 0.0, G, (int)nf);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nf, (int)C, (int)K, 1.0, X, (int)nf, y->data, (int)C,
+                0.0, B, (int)C);
+    /* G = U^T U in place (upper), then U^T U M = B by two triangular solves */
+    for (size_t j = 0; j < nf && !rc; j++) {
+        double *gj = G + j * nf;
+        for (size_t q = 0; q < j; q++) gj[j] -= G[q * nf + j] * G[q * nf + j];
+        if (!(gj[j] > 0)) {
+            rc = xb_errorf(err, XB_ERUNTIME, "fast form: normal equations not positive definite (feature %zu)", j + 1);
+            break;
+        }
+        gj[j] = sqrt(gj[j]);
+        for (size_t c = j + 1; c < nf; c++) {
+            double s = gj[c];
+            for (size_t q = 0; q < j; q++) s -= G[q * nf + j] * G[q * nf + c];
+            gj[c] = s / gj[j];
+        }
+    }
+    if (rc) goto done;
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, (int)nf, (int)C, 1.0, G, (int)nf, B,
+                (int)C);
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, (int)nf, (int)C, 1.0, G, (int)nf,
+                B, (int)C);
+    memcpy(f->m, B, nf * C * sizeof *B); /* row q = p*R + i: the layout of M_p */
+    /* held-out error */
+    xb_matrix vt = {Kt, R, v->data + K * R}, yt = {Kt, C, y->data + K * C};
+    xb_matrix *yf = xb_matrix_new(Kt, C);
+    if (!yf) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        goto done;
+    }
+    if (!(rc = xb_fit_fast_mvm(f, &vt, yf, err))) f->err_rel_l2 = xb_fit_rel_l2(yf, &yt);
+    xb_matrix_free(yf);
+done:
+    xb_fit_eval_free(e);
+    xb_matrix_free(v);
+    xb_matrix_free(y);
+    free(X);
+    free(G);
+    free(B);
+    if (rc) {
+        xb_fit_fast_free(f);
+        return rc;
+    }
+    *out = f;
+    return XB_OK;
+}
+
+void xb_fit_fast_free(xb_fit_fast *f)
+{
+    if (!f) return;
+    free(f->m);
+    free(f);
+}
+
+size_t xb_fit_fast_terms(const xb_fit_fast *f) { return f->n_terms; }
+const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f) { return f->basis; }
+const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p) { return f->m + p * f->rows * f->cols; }
+double xb_fit_fast_error(const xb_fit_fast *f) { return f->err_rel_l2; }
+
+int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
+{
+    const size_t R = f->rows, C = f->cols, T = f->n_terms;
+    if (v->cols != R) return xb_errorf(err, XB_EINPUT, "V has %zu columns but the fast form has %zu rows", v->cols, R);
+    if (i_out->rows != v->rows || i_out->cols != C)
+        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows, i_out->cols,
+                         v->rows, C);
+    double *phi = malloc(T * R * sizeof *phi);
+    if (!phi) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < v->rows; k++) {
+        double *o = xb_matrix_row(i_out, k);
+        memset(o, 0, C * sizeof *o);
+        basis_eval_n(f->basis, T, xb_matrix_row(v, k), R, phi);
+        for (size_t p = 0; p < T; p++)
+            for (size_t i = 0; i < R; i++) {
+                const double x = phi[p * R + i], *mr = f->m + (p * R + i) * C;
+                if (x != 0.0)
+                    for (size_t j = 0; j < C; j++) o[j] += x * mr[j];
+            }
+    }
+    free(phi);
+    return XB_OK;
+}

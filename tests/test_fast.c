@@ -1,0 +1,404 @@
+/* The fit stage's fast form (xb_fit_basis_*, xb_fit_fast_*) and the executor's GEMM path
+ * on it, checked against closed forms and against the full model evaluated per vector
+ * (a second implementation of the same model: xb_fit_eval_*, and the executor's per-tile
+ * path with xb_tile_model_set_exact). */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xbar/exec.h"
+#include "xbar/fit.h"
+
+static uint64_t g_rng = 777;
+static double urand(void)
+{
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return (double)((g_rng * 2685821657736338717ull) >> 11) * 0x1.0p-53;
+}
+
+static xb_matrix *rand_g(const xb_array_params *p)
+{
+    xb_matrix *g = xb_matrix_new(p->rows, p->cols);
+    for (size_t q = 0; q < p->rows * p->cols; q++)
+        g->data[q] = p->g_min_siemens + urand() * (p->g_max_siemens - p->g_min_siemens);
+    return g;
+}
+
+/* sparse-ish non-negative inputs on [0, v_read], like DAC outputs */
+static xb_matrix *rand_v(size_t k, size_t rows, double v_read)
+{
+    xb_matrix *v = xb_matrix_new(k, rows);
+    for (size_t q = 0; q < k * rows; q++) v->data[q] = urand() < 0.6 ? v_read * urand() : 0.0;
+    return v;
+}
+
+static void params(xb_array_params *p, xb_device_kind d, size_t n, double r_wire)
+{
+    xb_array_params_default(p, d);
+    p->rows = p->cols = n;
+    p->r_wire_row_ohm = p->r_wire_col_ohm = r_wire;
+    p->diff_pairs = 1;
+}
+
+/* Ohmic cells, no wires, no driver/sense resistance: the full model is I = V G, so the
+ * fast form must be phi(v) = v and M_0 = G (closed form); with wires it must still equal
+ * the (then linear) full model to rounding. */
+static void test_fast_ohmic_exact(void **state)
+{
+    (void)state;
+    xb_array_params p;
+    xb_error err;
+    params(&p, XB_DEVICE_LINEAR, 12, 0.0);
+    p.r_driver_ohm = p.r_sense_ohm = 0;
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_fit_basis *b = NULL;
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+    assert_int_equal(xb_fit_basis_terms(b), 1);
+    assert_true(xb_fit_basis_is_linear(b));
+    assert_true(xb_fit_basis_eval(b, 0, 0.137) == 0.137);
+    xb_matrix *g = rand_g(&p);
+    xb_fit_fast *f = NULL;
+    assert_int_equal(xb_fit_fast_new(&m, b, 0, g, 1, &f, &err), XB_OK);
+    const double *M = xb_fit_fast_matrix(f, 0);
+    double emax = 0;
+    for (size_t q = 0; q < 144; q++) emax = fmax(emax, fabs(M[q] - g->data[q]) / p.g_max_siemens);
+    print_message("ohmic, no wires: max |M - G| / g_max = %.2e\n", emax);
+    assert_true(emax < 1e-10);
+    xb_fit_fast_free(f);
+    /* with wires and drivers: equal to the full model on fresh vectors */
+    params(&p, XB_DEVICE_LINEAR, 12, 2.5);
+    xb_fit_params_nominal(&m, &p);
+    assert_int_equal(xb_fit_fast_new(&m, b, 0, g, 2, &f, &err), XB_OK);
+    xb_matrix *v = rand_v(20, 12, p.v_read_volt), *i_fast = xb_matrix_new(20, 12), *i_full = xb_matrix_new(20, 12);
+    assert_int_equal(xb_fit_fast_mvm(f, v, i_fast, &err), XB_OK);
+    assert_int_equal(xb_fit_model_mvm(&m, g, v, i_full, &err), XB_OK);
+    double e = xb_fit_rel_l2(i_fast, i_full);
+    print_message("ohmic, 2.5 ohm wires: fast vs full model %.2e (held-out %.2e)\n", e, xb_fit_fast_error(f));
+    assert_true(e < 1e-10);
+    assert_true(xb_fit_fast_error(f) < 1e-10);
+    xb_matrix_free(v);
+    xb_matrix_free(i_fast);
+    xb_matrix_free(i_full);
+    xb_matrix_free(g);
+    xb_fit_fast_free(f);
+    xb_fit_basis_free(b);
+}
+
+/* RRAM with one V0 and no series element: the cell current is G v shc(v/V0)/shc(v_read/V0);
+ * the basis spans it and its IR-drop derivative v d/dv exactly: two terms, and the closed
+ * form I_cell(v) is reproduced by the two basis functions to interpolation accuracy. */
+static void test_basis_rram_closed_form(void **state)
+{
+    (void)state;
+    xb_array_params p;
+    xb_error err;
+    params(&p, XB_DEVICE_RRAM, 8, 1.0);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_fit_basis *b = NULL;
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+    assert_int_equal(xb_fit_basis_terms(b), 2);
+    /* least squares of f(v) = v sinh(v/V0)/(v/V0) on {phi_0, phi_1} over 301 points */
+    const double V0 = p.rram_v0_volt;
+    double A[2][2] = {{0}}, y[2] = {0};
+    for (int t = 1; t <= 301; t++) {
+        double v = p.v_read_volt * t / 301.0, f = V0 * sinh(v / V0), ph[2];
+        for (int a = 0; a < 2; a++) ph[a] = xb_fit_basis_eval(b, (size_t)a, v);
+        for (int a = 0; a < 2; a++) {
+            y[a] += ph[a] * f;
+            for (int c = 0; c < 2; c++) A[a][c] += ph[a] * ph[c];
+        }
+    }
+    double det = A[0][0] * A[1][1] - A[0][1] * A[1][0];
+    double c0 = (y[0] * A[1][1] - y[1] * A[0][1]) / det, c1 = (A[0][0] * y[1] - A[1][0] * y[0]) / det;
+    double emax = 0, fmax_ = 0;
+    for (int t = 0; t <= 301; t++) {
+        double v = p.v_read_volt * t / 301.0, f = V0 * sinh(v / V0);
+        double fit = c0 * xb_fit_basis_eval(b, 0, v) + c1 * xb_fit_basis_eval(b, 1, v);
+        emax = fmax(emax, fabs(fit - f));
+        fmax_ = fmax(fmax_, fabs(f));
+        /* odd: phi(-v) = -phi(v) */
+        assert_true(xb_fit_basis_eval(b, 0, -v) == -xb_fit_basis_eval(b, 0, v));
+    }
+    print_message("RRAM basis: max |span fit - V0 sinh(v/V0)| / max = %.2e\n", emax / fmax_);
+    assert_true(emax / fmax_ < 1e-6);
+    xb_fit_basis_free(b);
+}
+
+/* Nonlinear devices with IR drop: the fast form vs the full model on fresh input vectors
+ * (not the fit set), against the size of the effects it approximates. */
+static void test_fast_vs_full_model(void **state)
+{
+    (void)state;
+    const xb_device_kind dev[2] = {XB_DEVICE_RRAM, XB_DEVICE_PCM};
+    for (int d = 0; d < 2; d++) {
+        xb_array_params p;
+        xb_error err;
+        params(&p, dev[d], 16, 1.0);
+        xb_fit_params m;
+        xb_fit_params_nominal(&m, &p);
+        xb_fit_basis *b = NULL;
+        assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+        xb_matrix *g = rand_g(&p), *v = rand_v(40, 16, p.v_read_volt);
+        xb_matrix *i_full = xb_matrix_new(40, 16), *i_fast = xb_matrix_new(40, 16), *i_id = xb_matrix_new(40, 16);
+        assert_int_equal(xb_fit_model_mvm(&m, g, v, i_full, &err), XB_OK);
+        assert_int_equal(xb_fit_ideal_mvm(g, v, i_id, &err), XB_OK);
+        double e_ideal = xb_fit_rel_l2(i_id, i_full), e_prev = INFINITY;
+        for (size_t t = 1; t <= xb_fit_basis_terms(b); t++) {
+            xb_fit_fast *f = NULL;
+            assert_int_equal(xb_fit_fast_new(&m, b, t, g, 3, &f, &err), XB_OK);
+            assert_int_equal(xb_fit_fast_terms(f), t);
+            assert_int_equal(xb_fit_fast_mvm(f, v, i_fast, &err), XB_OK);
+            double e = xb_fit_rel_l2(i_fast, i_full);
+            print_message("%s 16x16 1 ohm, %zu term(s): fast vs full %.2e (held-out %.2e; I = V G: %.2e)\n",
+                          xb_device_name(dev[d]), t, e, xb_fit_fast_error(f), e_ideal);
+            if (t >= 2) {
+                assert_true(e < 2e-3);
+                assert_true(e < 0.05 * e_ideal);
+                assert_true(e <= 1.5 * e_prev); /* more terms do not make it worse */
+            }
+            /* the held-out estimate is of the same size as the error on other vectors */
+            assert_true(xb_fit_fast_error(f) < 5 * e + 1e-12 && e < 5 * xb_fit_fast_error(f) + 1e-12);
+            e_prev = e;
+            xb_fit_fast_free(f);
+        }
+        xb_matrix_free(g);
+        xb_matrix_free(v);
+        xb_matrix_free(i_full);
+        xb_matrix_free(i_fast);
+        xb_matrix_free(i_id);
+        xb_fit_basis_free(b);
+    }
+}
+
+static void test_fast_bad_input(void **state)
+{
+    (void)state;
+    xb_array_params p;
+    xb_error err;
+    params(&p, XB_DEVICE_RRAM, 8, 1.0);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_fit_basis *b = NULL;
+    assert_int_equal(xb_fit_basis_new(&m, 0.0, 4, &b, &err), XB_EINPUT);
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 9, &b, &err), XB_EINPUT);
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+    xb_fit_fast *f = NULL;
+    xb_matrix *g = xb_matrix_new(4, 8);
+    assert_int_equal(xb_fit_fast_new(&m, b, 0, g, 1, &f, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "G is 4x8"));
+    xb_matrix_free(g);
+    g = rand_g(&p);
+    assert_int_equal(xb_fit_fast_new(&m, b, 7, g, 1, &f, &err), XB_EINPUT);
+    assert_null(f);
+    xb_matrix_free(g);
+    xb_fit_basis_free(b);
+}
+
+/* ---- executor ---- */
+#define NI 40
+#define NO 12
+#define NS 24
+
+static xb_network *small_net(void)
+{
+    size_t shape[1] = {NI};
+    xb_network *net = NULL;
+    xb_error err;
+    float w1[NO * NI], w2[5 * NO], b1[NO];
+    for (size_t i = 0; i < NO * NI; i++) w1[i] = (float)(2 * urand() - 1);
+    for (size_t i = 0; i < 5 * NO; i++) w2[i] = (float)(2 * urand() - 1);
+    for (size_t i = 0; i < NO; i++) b1[i] = (float)(0.1 * urand());
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, NO, NI, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 5, NO, w2, NULL, &err), XB_OK);
+    return net;
+}
+
+static float **acts_new(const xb_network *net, size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    for (size_t k = 0; k < nl; k++) a[k] = calloc(n * xb_layer_out_size(xb_network_layer(net, k)), sizeof(float));
+    return a;
+}
+
+static void acts_free(float **a, size_t nl)
+{
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+}
+
+static double rel_l2f(const float *a, const float *ref, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        s += (double)ref[i] * ref[i];
+    }
+    return sqrt(d / s);
+}
+
+/* Run net on the model engine of m (exact or fast) and return the activations; t_s > 0:
+ * after xb_exec_set_time(t_s) (the fast weights must be rebuilt from the drifted tiles). */
+static float **run_model(const xb_network *net, const xb_exec_config *c, const xb_fit_params *m, int exact,
+                         const float *x, double t_s, size_t *terms)
+{
+    xb_error err;
+    xb_tile_model *tm = NULL;
+    assert_int_equal(xb_tile_model_new(m, 0, 1, &tm, &err), XB_OK);
+    xb_tile_model_set_exact(tm, exact);
+    xb_tile_engine eng;
+    xb_tile_engine_model(&eng, tm);
+    xb_exec *ex = NULL;
+    float **a = acts_new(net, NS);
+    assert_int_equal(xb_exec_new(net, c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    if (t_s > 0) assert_int_equal(xb_exec_set_time(ex, t_s, 0, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, a, &err), XB_OK);
+    if (terms) *terms = xb_tile_model_fast_terms(tm);
+    xb_exec_free(ex);
+    xb_tile_model_free(tm);
+    return a;
+}
+
+static void exec_cfg(xb_exec_config *c, xb_device_kind d, int bits)
+{
+    xb_exec_config_default(c, d);
+    c->tile_rows = 16;
+    c->tile_cols = 16;
+    c->dac_bits = c->adc_bits = bits;
+    c->affine_calibration = 0;
+    c->array.r_wire_row_ohm = c->array.r_wire_col_ohm = 1.0;
+}
+
+static void model_for(const xb_exec_config *c, xb_fit_params *m)
+{
+    xb_array_params p = c->array;
+    p.rows = c->tile_rows;
+    p.cols = c->tile_cols;
+    p.diff_pairs = 1;
+    xb_fit_params_nominal(m, &p);
+}
+
+/* The executor's band GEMMs on the fast form vs the per-tile full model, ideal converters
+ * (only the fast form's approximation and float rounding differ), and with 8-bit ones. */
+static void test_exec_fast_vs_exact(void **state)
+{
+    (void)state;
+    xb_network *net = small_net();
+    const size_t nl = xb_network_n_layers(net);
+    float x[NS * NI];
+    for (size_t i = 0; i < NS * NI; i++) x[i] = urand() < 0.3 ? 0.0f : (float)urand();
+    const xb_device_kind dev[2] = {XB_DEVICE_RRAM, XB_DEVICE_PCM};
+    for (int d = 0; d < 2; d++)
+        for (int bits = 0; bits <= 8; bits += 8) {
+            xb_exec_config c;
+            exec_cfg(&c, dev[d], bits);
+            xb_fit_params m;
+            model_for(&c, &m);
+            size_t terms = 0;
+            float **ae = run_model(net, &c, &m, 1, x, 0, NULL), **af = run_model(net, &c, &m, 0, x, 0, &terms);
+            assert_true(terms >= 2);
+            for (size_t k = 0; k < nl; k++) {
+                size_t n = NS * xb_layer_out_size(xb_network_layer(net, k));
+                double e = rel_l2f(af[k], ae[k], n);
+                print_message("%s bits %d layer %zu: fast (%zu terms) vs exact model %.2e\n", xb_device_name(dev[d]),
+                              bits, k, terms, e);
+                /* ideal converters: the fast form's own error; 8 bits: a few codes flip */
+                assert_true(e < (bits ? 2e-2 : 3e-3));
+            }
+            acts_free(ae, nl);
+            acts_free(af, nl);
+        }
+    xb_network_free(net);
+}
+
+/* Ohmic cells without wires: the model engine's GEMM path equals the exact tile engine
+ * (I = V G) up to float rounding, converters ideal. */
+static void test_exec_fast_ohmic_equals_ideal(void **state)
+{
+    (void)state;
+    xb_network *net = small_net();
+    const size_t nl = xb_network_n_layers(net);
+    float x[NS * NI];
+    for (size_t i = 0; i < NS * NI; i++) x[i] = (float)urand();
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_LINEAR, 0);
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = c.array.r_driver_ohm = c.array.r_sense_ohm = 0;
+    xb_fit_params m;
+    model_for(&c, &m);
+    size_t terms = 0;
+    float **af = run_model(net, &c, &m, 0, x, 0, &terms);
+    assert_int_equal(terms, 1);
+    xb_tile_engine ei;
+    xb_tile_engine_ideal(&ei);
+    xb_exec *ex = NULL;
+    xb_error err;
+    float **ai = acts_new(net, NS);
+    assert_int_equal(xb_exec_new(net, &c, &ei, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, ai, &err), XB_OK);
+    for (size_t k = 0; k < nl; k++) {
+        double e = rel_l2f(af[k], ai[k], NS * xb_layer_out_size(xb_network_layer(net, k)));
+        print_message("ohmic layer %zu: fast model vs exact tiles %.2e\n", k, e);
+        assert_true(e < 1e-5);
+    }
+    xb_exec_free(ex);
+    acts_free(af, nl);
+    acts_free(ai, nl);
+    xb_network_free(net);
+}
+
+/* After xb_exec_set_time the tiles are reprogrammed with drifted conductances: the fast
+ * path must follow them (a stale GEMM weight would keep the t0 outputs). */
+static void test_exec_fast_drift(void **state)
+{
+    (void)state;
+    xb_network *net = small_net();
+    const size_t nl = xb_network_n_layers(net);
+    float x[NS * NI];
+    for (size_t i = 0; i < NS * NI; i++) x[i] = (float)urand();
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_PCM, 0);
+    c.drift_fixed_nu = 1;
+    c.drift_nu = 0.05;
+    xb_fit_params m;
+    model_for(&c, &m);
+    const double t_s = 86400.0;
+    float **a0 = run_model(net, &c, &m, 0, x, 0, NULL);
+    float **ae = run_model(net, &c, &m, 1, x, t_s, NULL), **af = run_model(net, &c, &m, 0, x, t_s, NULL);
+    const size_t n0 = NS * NO;
+    double moved = rel_l2f(af[0], a0[0], n0), e = rel_l2f(af[0], ae[0], n0);
+    print_message("PCM 1 day: fast vs exact %.2e, outputs moved %.2e from t0\n", e, moved);
+    assert_true(moved > 10 * e);
+    assert_true(e < 3e-3);
+    acts_free(a0, nl);
+    acts_free(ae, nl);
+    acts_free(af, nl);
+    xb_network_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fast_ohmic_exact),
+        cmocka_unit_test(test_basis_rram_closed_form),
+        cmocka_unit_test(test_fast_vs_full_model),
+        cmocka_unit_test(test_fast_bad_input),
+        cmocka_unit_test(test_exec_fast_vs_exact),
+        cmocka_unit_test(test_exec_fast_ohmic_equals_ideal),
+        cmocka_unit_test(test_exec_fast_drift),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
