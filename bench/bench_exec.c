@@ -1,15 +1,17 @@
 /* bench_exec: executor speed and engine agreement, measured side by side in one run.
  *
- *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] [--model FILE]
+ *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] [--model FILE] [--no-tiled]
  *
  * 1. Speed on N test images (default 10000): the ideal float network vs the tiled
- *    executor with exact tiles (tiled-ideal, 64x64); ratio to ideal.
+ *    executor with exact tiles (tiled-ideal, 64x64; --no-tiled skips it) and, with
+ *    --model FILE (a model file with a 32x32 RRAM model, or its family), the model engine
+ *    on 32x32 tiles in its fast form and with --model-exact; ratio to ideal, and the
+ *    setup time (programming incl. fast-form fits, calibration) apart.
  * 2. Agreement on M images (default 200) with 32x32 tiles and the RRAM device, same
- *    programmed conductances: native vs tiled-ideal, and with --spice, spice vs native:
- *    accuracies and per-layer relative L2 between the engines; with --model FILE (a model
- *    file with a 32x32 RRAM model, or its family) the fitted-model engine joins both
- *    tables (issue targets: model <= 4x ideal time on 10k images; model accuracy within
- *    1 point of spice on 200 images, same programmed conductances). */
+ *    programmed conductances: native vs tiled-ideal, the model (fast and exact) and with
+ *    --spice ngspice: accuracies and per-layer relative L2 between the engines (issue
+ *    targets: model <= 4x ideal time on 10k images; model accuracy within 1 point of spice
+ *    on 200 images, same programmed conductances). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ typedef struct {
     xb_tile_engine eng;
     float **acts;
     double seconds, acc;
+    double setup_seconds; /* programming (incl. fast-form fits) + calibration */
 } run_t;
 
 static float **acts_new(const xb_network *net, size_t n)
@@ -50,10 +53,12 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
                       const xb_dataset *test, size_t n, size_t B, xb_error *err)
 {
     xb_exec *ex = NULL;
+    double ts = xb_now_s();
     int rc = xb_exec_new(net, cfg, &r->eng, &ex, err);
     /* spice, one batch: calibration fused with the evaluation (one analysis per tile) */
     const int fused = !strcmp(r->eng.name, "spice") && n <= B;
     if (!rc && !fused) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
+    r->setup_seconds = xb_now_s() - ts;
     size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
     float **tmp = acts_new(net, B);
     double t = 0;
@@ -102,7 +107,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else {
             fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] "
-                            "[--model FILE]\n");
+                            "[--model FILE] [--no-tiled]\n");
             return 2;
         }
     }
@@ -128,7 +133,7 @@ int main(int argc, char **argv)
     }
     acts_free(ia, nl);
     printf("speed, %zu images, %s\n", n_images, net_path);
-    printf("  %-28s %10s %10s %10s\n", "engine", "seconds", "x ideal", "accuracy");
+    printf("  %-28s %10s %10s %10s %14s\n", "engine", "seconds", "x ideal", "accuracy", "setup seconds");
     printf("  %-28s %10.3f %10.1f %9.2f%%\n", "ideal (float, sgemm)", t_ideal, 1.0, 100.0 * ok / n_images);
     xb_exec_config cfg;
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
@@ -138,8 +143,8 @@ int main(int argc, char **argv)
     xb_tile_engine_ideal(&runs[0].eng);
     for (int r = 0; r < tiled; r++) {
         if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);
-        printf("  %-28s %10.3f %10.1f %9.2f%%\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
-               100 * runs[r].acc);
+        printf("  %-28s %10.3f %10.1f %9.2f%% %14.2f\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
+               100 * runs[r].acc, runs[r].setup_seconds);
     }
     xb_exec_config c32;
     xb_exec_config_default(&c32, XB_DEVICE_RRAM);
@@ -147,14 +152,22 @@ int main(int argc, char **argv)
     xb_array_params tp = c32.array;
     tp.rows = tp.cols = 32;
     tp.diff_pairs = 1;
-    xb_tile_model *tm = NULL;
+    xb_tile_model *tm = NULL, *tx = NULL; /* fast form, exact */
     if (model_path) {
         int fam = 0;
         if (xb_tile_model_load(model_path, &tp, 0, &tm, &fam, &err)) return die(&err);
-        run_t mr = {fam ? "model 32x32 (family)" : "model 32x32", {0}, NULL, 0, 0};
-        xb_tile_engine_model(&mr.eng, tm);
-        if (run_engine(net, &c32, &mr, cal, test, n_images, 500, &err)) return die(&err);
-        printf("  %-28s %10.3f %10.1f %9.2f%%\n", mr.name, mr.seconds, mr.seconds / t_ideal, 100 * mr.acc);
+        if (xb_tile_model_load(model_path, &tp, 0, &tx, &fam, &err)) return die(&err);
+        xb_tile_model_set_exact(tx, 1);
+        for (int x = 0; x < 2; x++) {
+            run_t mr = {x ? "model 32x32, --model-exact" : "model 32x32 (fast form)", {0}, NULL, 0, 0, 0};
+            xb_tile_engine_model(&mr.eng, x ? tx : tm);
+            if (run_engine(net, &c32, &mr, cal, test, n_images, 500, &err)) return die(&err);
+            printf("  %-28s %10.3f %10.1f %9.2f%% %14.2f\n", mr.name, mr.seconds, mr.seconds / t_ideal, 100 * mr.acc,
+                   mr.setup_seconds);
+        }
+        printf("  (model%s: fast form %zu terms, largest held-out error vs the full model %.2e)\n",
+               fam ? " predicted from the size family" : "", xb_tile_model_fast_terms(tm),
+               xb_tile_model_fast_error(tm));
     }
     fflush(stdout);
 
@@ -162,6 +175,7 @@ int main(int argc, char **argv)
     if (n_circ > n_images) n_circ = n_images;
     if (n_circ == 0) {
         xb_tile_model_free(tm);
+        xb_tile_model_free(tx);
         xb_dataset_free(test);
         xb_dataset_free(cal);
         xb_network_free(net);
@@ -169,39 +183,51 @@ int main(int argc, char **argv)
     }
     xb_dataset cal32 = *cal;
     cal32.n = 32; /* spice calibrates through ngspice too: keep it small, the same for all */
-    run_t cr[4] = {{"tiled-ideal", {0}, NULL, 0, 0}, {"native", {0}, NULL, 0, 0}, {"model", {0}, NULL, 0, 0},
-                   {"spice", {0}, NULL, 0, 0}};
-    xb_tile_engine_ideal(&cr[0].eng);
-    xb_tile_engine_native(&cr[1].eng);
-    if (tm) xb_tile_engine_model(&cr[2].eng, tm);
-    xb_tile_engine_spice(&cr[3].eng, NULL);
+    enum { TI, NAT, MOD, MEX, SPI, NRUN };
+    run_t cr[NRUN] = {{"tiled-ideal", {0}, NULL, 0, 0, 0}, {"native", {0}, NULL, 0, 0, 0},
+                      {"model", {0}, NULL, 0, 0, 0},       {"model-exact", {0}, NULL, 0, 0, 0},
+                      {"spice", {0}, NULL, 0, 0, 0}};
+    xb_tile_engine_ideal(&cr[TI].eng);
+    xb_tile_engine_native(&cr[NAT].eng);
+    if (tm) xb_tile_engine_model(&cr[MOD].eng, tm);
+    if (tx) xb_tile_engine_model(&cr[MEX].eng, tx);
+    xb_tile_engine_spice(&cr[SPI].eng, NULL);
     printf("\nagreement, %zu images, RRAM 32x32 tiles, DAC/ADC 8 bit, calibration on 32 images\n", n_circ);
     printf("  %-14s %10s %10s\n", "engine", "seconds", "accuracy");
-    for (int r = 0; r < 4; r++) {
-        if ((r == 2 && !tm) || (r == 3 && !spice)) continue;
+    for (int r = 0; r < NRUN; r++) {
+        if (((r == MOD || r == MEX) && !tm) || (r == SPI && !spice)) continue;
         cr[r].acts = acts_new(net, n_circ);
         if (run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
         printf("  %-14s %10.2f %9.2f%%\n", cr[r].name, cr[r].seconds, 100 * cr[r].acc);
         fflush(stdout);
     }
     printf("  per-layer relative L2:\n  %-6s %-9s %18s", "layer", "type", "native/tiled-ideal");
-    if (tm) printf(" %14s", "model/native");
+    if (tm) printf(" %14s %14s", "model/native", "exact/native");
     if (spice) printf(" %14s", "spice/native");
-    if (tm && spice) printf(" %14s", "model/spice");
+    if (tm && spice) printf(" %14s %14s", "model/spice", "exact/spice");
     printf("\n");
     for (size_t k = 0; k < nl; k++) {
         const xb_layer *l = xb_network_layer(net, k);
         size_t sz = n_circ * xb_layer_out_size(l);
-        printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), rel_l2(cr[1].acts[k], cr[0].acts[k], sz));
-        if (tm) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[1].acts[k], sz));
-        if (spice) printf(" %14.3e", rel_l2(cr[3].acts[k], cr[1].acts[k], sz));
-        if (tm && spice) printf(" %14.3e", rel_l2(cr[2].acts[k], cr[3].acts[k], sz));
+        printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), rel_l2(cr[NAT].acts[k], cr[TI].acts[k], sz));
+        if (tm)
+            printf(" %14.3e %14.3e", rel_l2(cr[MOD].acts[k], cr[NAT].acts[k], sz),
+                   rel_l2(cr[MEX].acts[k], cr[NAT].acts[k], sz));
+        if (spice) printf(" %14.3e", rel_l2(cr[SPI].acts[k], cr[NAT].acts[k], sz));
+        if (tm && spice)
+            printf(" %14.3e %14.3e", rel_l2(cr[MOD].acts[k], cr[SPI].acts[k], sz),
+                   rel_l2(cr[MEX].acts[k], cr[SPI].acts[k], sz));
         printf("\n");
     }
-    if (spice) printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[3].acc - cr[1].acc));
-    if (spice && tm) printf("  accuracy model - spice: %+.2f points\n", 100 * (cr[2].acc - cr[3].acc));
-    for (int r = 0; r < 4; r++) acts_free(cr[r].acts, nl);
+    if (spice) printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[SPI].acc - cr[NAT].acc));
+    if (tm) printf("  accuracy model - native: %+.2f points (exact model: %+.2f)\n", 100 * (cr[MOD].acc - cr[NAT].acc),
+                   100 * (cr[MEX].acc - cr[NAT].acc));
+    if (spice && tm)
+        printf("  accuracy model - spice: %+.2f points (exact model: %+.2f)\n", 100 * (cr[MOD].acc - cr[SPI].acc),
+               100 * (cr[MEX].acc - cr[SPI].acc));
+    for (int r = 0; r < NRUN; r++) acts_free(cr[r].acts, nl);
     xb_tile_model_free(tm);
+    xb_tile_model_free(tx);
     xb_dataset_free(test);
     xb_dataset_free(cal);
     xb_network_free(net);

@@ -29,6 +29,8 @@ static const char k_help[] =
     "                         model: the fitted behavioural model of --model FILE (xbar fit)\n"
     "  --model FILE           model file for --engine model (a model for the tile size, or its\n"
     "                         size family)\n"
+    "  --model-exact          --engine model: the full model per input vector instead of its fast\n"
+    "                         form (one GEMM per basis term per row band; docs/fit.md)\n"
     "  --read-noise           --engine model: the model's residual read noise on every MVM;\n"
     "                         with --time/--time-sweep: the device read noise (PCM 1/f) too\n"
     "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
@@ -117,7 +119,7 @@ int xb_cmd_run(int argc, char **argv)
         return 0;
     }
     const char *net_path = NULL, *dir = NULL, *json_path = NULL, *model_path = NULL;
-    int read_noise = 0, drift_comp = 1;
+    int read_noise = 0, drift_comp = 1, model_exact = 0;
     double time_s = 0; /* 0: reads at t0, no drift */
     double sweep_t[XB_SWEEP_MAX];
     size_t n_sweep = 0;
@@ -148,6 +150,8 @@ int xb_cmd_run(int argc, char **argv)
             model_path = v;
         } else if (!strcmp(a, "--read-noise")) {
             read_noise = 1;
+        } else if (!strcmp(a, "--model-exact")) {
+            model_exact = 1;
         } else if (!strcmp(flag, "--time")) {
             if (!VAL() || xb_exec_parse_time(v, "--time", &time_s, &err)) return xb_cli_usage_error("run", "%s", err.msg);
         } else if (!strcmp(flag, "--time-sweep")) {
@@ -211,6 +215,7 @@ int xb_cmd_run(int argc, char **argv)
     if (!net_path) return xb_cli_usage_error("run", "--network: required");
     if (ek == ENG_MODEL && !model_path) return xb_cli_usage_error("run", "--model: --engine model needs a model file");
     if (model_path && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model: only with --engine model");
+    if (model_exact && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model-exact: only with --engine model");
     if (ek == ENG_SPICE && limit == 0)
         return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
     if (n_sweep && time_s > 0) return xb_cli_usage_error("run", "--time-sweep: not with --time");
@@ -268,6 +273,7 @@ int xb_cmd_run(int argc, char **argv)
             if (fam)
                 fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
                                 "size/wire-resistance family\n", tp.rows, tp.cols, model_path);
+            xb_tile_model_set_exact(tmodel, model_exact);
             xb_tile_engine_model(&eng, tmodel);
         }
         if (!(analog = alloc_acts(net, batch))) {
@@ -340,6 +346,13 @@ int xb_cmd_run(int argc, char **argv)
                cfg.tile_cols, cfg.tile_cols / 2, cfg.dac_bits, cfg.adc_bits, cfg.affine_calibration ? "on" : "off",
                cal ? cal->n : 0, t_cal);
     else printf("engine: ideal (float, OpenBLAS)\n");
+    if (tmodel) {
+        if (model_exact) printf("model: full model per input vector (--model-exact)\n");
+        else
+            printf("model: fast form, %zu basis term(s) per tile, largest held-out error vs the full model %.2e "
+                   "(relative L2; --model-exact evaluates the full model)\n",
+                   xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
+    }
     if (ex && time_s > 0)
         printf("drift: read %.4g s after programming (calibrated at t0 = %g s), global drift compensation %s\n", time_s,
                XB_DRIFT_T0_S, drift_comp ? "on" : "off");
@@ -392,6 +405,9 @@ int xb_cmd_run(int argc, char **argv)
                 cfg.affine_calibration ? "true" : "false", cal ? cal->n : 0);
         fprintf(f, "  \"time_after_programming_s\": %.6g,\n  \"drift_compensation\": %s,\n", time_s,
                 time_s > 0 && drift_comp ? "true" : "false");
+        if (tmodel)
+            fprintf(f, "  \"model_form\": \"%s\",\n  \"model_fast_terms\": %zu,\n  \"model_fast_error\": %.6g,\n",
+                    model_exact ? "exact" : "fast", xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
         fprintf(f, "  \"accuracy_ideal\": %.6f,\n", acc_i);
         if (ex) fprintf(f, "  \"accuracy\": %.6f,\n", acc_a);
         else fprintf(f, "  \"accuracy\": %.6f,\n", acc_i);

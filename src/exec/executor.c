@@ -453,7 +453,7 @@ static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, co
  * without a library call, so that the converter loops vectorize. */
 static inline double round_even(double x) { return (x + 0x1.8p52) - 0x1.8p52; }
 
-#define XB_FAST_BLOCK 128 /* vectors per block: features, band outputs and sums stay in cache */
+#define XB_FAST_BLOCK 256 /* vectors per block: features, band outputs and sums stay in cache */
 
 /* The fast path of one chunk in MODE_EVAL (the hot loop of a forward pass): per block of
  * vectors and row band, DAC levels -> basis features -> one sgemm -> pair read noise ->
