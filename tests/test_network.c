@@ -487,6 +487,25 @@ static void test_cli_run(void **state)
         assert_int_equal(rc, 0);
         assert_non_null(strstr(out, "engine: model"));
         assert_non_null(strstr(out, "top-1 accuracy: ideal"));
+        /* ohmic model: one basis term, the fast form equals the full model */
+        assert_non_null(strstr(out, "model: fast form, 1 basis term(s)"));
+        const char *acc_fast = strstr(out, "top-1 accuracy: ideal");
+        char line_fast[160];
+        snprintf(line_fast, sizeof line_fast, "%.*s", (int)strcspn(acc_fast, "\n"), acc_fast);
+        free(out);
+        free(er);
+        char *ax[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
+                      "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", "--model-exact", NULL};
+        rc = xb_test_run_xbar(ax, &out, &er);
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(out, "model: full model per input vector"));
+        assert_non_null(strstr(out, line_fast)); /* same accuracies */
+        free(out);
+        free(er);
+        char *bx[] = {"xbar", "run", "--network", np, "--dataset", d, "--model-exact", NULL};
+        assert_int_equal(xb_test_run_xbar(bx, &out, &er), 2);
+        assert_int_equal(xb_test_count_lines(er), 1);
+        assert_non_null(strstr(er, "--model-exact: only with --engine model"));
         free(out);
         free(er);
         char *bm[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", NULL};
