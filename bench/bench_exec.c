@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
     /* (the native engine keeps a factorization per tile: 122 of them at 64x64 use GBs;
      * it is timed in part 2 on fewer images) */
-    run_t runs[1] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0}};
+    run_t runs[1] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0, 0}};
     xb_tile_engine_ideal(&runs[0].eng);
     for (int r = 0; r < tiled; r++) {
         if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);

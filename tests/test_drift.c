@@ -447,16 +447,6 @@ static void circuit_drift(const xb_tile_engine *eng, double t, int comp, float *
     xb_network_free(net);
 }
 
-static double rel_l2(const float *a, const float *b, size_t n)
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        r += (double)b[i] * b[i];
-    }
-    return sqrt(d / r);
-}
-
 static void test_circuit_engines(void **state)
 {
     (void)state;
@@ -471,12 +461,12 @@ static void test_circuit_engines(void **state)
     circuit_drift(&en, 31557600.0, 1, ync, &anc);
     circuit_drift(&es, 31557600.0, 1, ysc, &asc);
     print_message("drift: native 1y vs t0 %.3g, spice vs native %.3g (comp %.3g), alpha %.4f / %.4f\n",
-                  rel_l2(yn, y0, 12), rel_l2(ys, yn, 12), rel_l2(ysc, ync, 12), anc, asc);
-    assert_true(rel_l2(yn, y0, 12) > 0.2);      /* drifted by ~40 % */
-    assert_true(rel_l2(ys, yn, 12) < 1e-4);     /* the engines agree on the drifted G */
-    assert_true(rel_l2(ysc, ync, 12) < 1e-4);
+                  xb_test_rel_l2f(yn, y0, 12), xb_test_rel_l2f(ys, yn, 12), xb_test_rel_l2f(ysc, ync, 12), anc, asc);
+    assert_true(xb_test_rel_l2f(yn, y0, 12) > 0.2);      /* drifted by ~40 % */
+    assert_true(xb_test_rel_l2f(ys, yn, 12) < 1e-4);     /* the engines agree on the drifted G */
+    assert_true(xb_test_rel_l2f(ysc, ync, 12) < 1e-4);
     assert_true(fabs(asc - anc) < 1e-4 * anc && anc > 1.3);
-    assert_true(rel_l2(ync, y0, 12) < 0.5 * rel_l2(yn, y0, 12)); /* compensation helps */
+    assert_true(xb_test_rel_l2f(ync, y0, 12) < 0.5 * xb_test_rel_l2f(yn, y0, 12)); /* compensation helps */
     assert_true(an == 1.0 && as == 1.0);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "xbar/exec.h"
+#include "support/xb_test.h"
 #include "xbar/fit.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -34,19 +35,6 @@ static float *rand_vec(size_t n, float lo, float hi)
     float *v = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)urand();
     return v;
-}
-
-static float **acts_new(const xb_network *net, size_t n)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    return a;
-}
-static void acts_free(float **a, size_t nl)
-{
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
 }
 
 /* ---------------------------------------------------------------- reference forward (double, naive loops) */
@@ -138,7 +126,7 @@ static void test_ideal_vs_reference(void **state)
 
     const size_t n = 6, in_sz = 2 * 81;
     float *x = rand_vec(n * in_sz, -1, 1);
-    float **acts = acts_new(net, n);
+    float **acts = xb_test_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, acts, &err), XB_OK);
     size_t nl = xb_network_n_layers(net);
 
@@ -167,7 +155,7 @@ static void test_ideal_vs_reference(void **state)
         free(a3.d);
         free(a4.d);
     }
-    acts_free(acts, nl);
+    xb_test_acts_free(acts, nl);
     xb_network_free(net);
     free(x);
     free(w1); free(b1); free(w2); free(b2); free(w3); free(b3); free(w4);
@@ -370,7 +358,7 @@ static void test_tiled_conv_exact(void **state)
     assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
     const size_t n = 4, in_sz = 108, out_sz = 180;
     float *x = rand_vec(n * in_sz, -1, 1);
-    float **ai = acts_new(net, n), **aa = acts_new(net, n);
+    float **ai = xb_test_acts_new(net, n), **aa = xb_test_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
     xb_exec_config c;
     xb_exec_config_default(&c, XB_DEVICE_RRAM);
@@ -391,8 +379,8 @@ static void test_tiled_conv_exact(void **state)
     xb_exec_get_layer_stats(ex, 0, &st);
     assert_true(st.n_vectors == (double)(n * 36)); /* one vector per output position */
     xb_exec_free(ex);
-    acts_free(ai, 2);
-    acts_free(aa, 2);
+    xb_test_acts_free(ai, 2);
+    xb_test_acts_free(aa, 2);
     free(x);
     free(w);
     free(b);
@@ -548,16 +536,6 @@ static void circuit_outputs(const xb_tile_engine *eng, size_t tile_cols, float *
     xb_network_free(net);
 }
 
-static double rel_l2f(const float *a, const float *ref, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        s += (double)ref[i] * ref[i];
-    }
-    return sqrt(d / s);
-}
-
 /* ngspice tiles (second implementation of the circuit) == native tiles; the column
  * tiles of a row band solved together (mvm_multi, worker pool) == one by one. */
 static void test_spice_tiles(void **state)
@@ -572,7 +550,7 @@ static void test_spice_tiles(void **state)
     circuit_outputs(&es, 8, y_sp); /* 2 column tiles: mvm_multi */
     es.mvm_multi = NULL;
     circuit_outputs(&es, 8, y_sp1); /* one ngspice run per tile */
-    double e_nat = rel_l2f(y_nat, y_id, 30), e_sp = rel_l2f(y_sp, y_nat, 30), e_sp1 = rel_l2f(y_sp1, y_sp, 30);
+    double e_nat = xb_test_rel_l2f(y_nat, y_id, 30), e_sp = xb_test_rel_l2f(y_sp, y_nat, 30), e_sp1 = xb_test_rel_l2f(y_sp1, y_sp, 30);
     print_message("spice tiles: native vs exact %.3g, spice vs native %.3g, multi vs single %.3g\n", e_nat, e_sp,
                   e_sp1);
     assert_true(e_nat > 1e-3);           /* the circuit differs from I = V G ... */
@@ -676,7 +654,7 @@ static void test_model_tiles(void **state)
     circuit_outputs(&ei, 8, y_id);
     circuit_outputs(&en, 8, y_nat);
     circuit_outputs(&em, 8, y_mod);
-    double e_ideal = rel_l2f(y_id, y_nat, 30), e_model = rel_l2f(y_mod, y_nat, 30);
+    double e_ideal = xb_test_rel_l2f(y_id, y_nat, 30), e_model = xb_test_rel_l2f(y_mod, y_nat, 30);
     print_message("model tiles: vs native %.3g (exact I = V G: %.3g)\n", e_model, e_ideal);
     assert_true(e_model < 0.2 * e_ideal);
     /* a model for another array size is refused when the tiles are programmed */
@@ -705,7 +683,7 @@ static void check_fused(const xb_network *net, const xb_exec_config *c, const fl
                         size_t n)
 {
     size_t nl = xb_network_n_layers(net);
-    float **a1 = acts_new(net, n), **a2 = acts_new(net, n);
+    float **a1 = xb_test_acts_new(net, n), **a2 = xb_test_acts_new(net, n);
     xb_tile_engine eng;
     xb_tile_engine_ideal(&eng);
     xb_exec *e1 = NULL, *e2 = NULL;
@@ -732,8 +710,8 @@ static void check_fused(const xb_network *net, const xb_exec_config *c, const fl
     }
     xb_exec_free(e1);
     xb_exec_free(e2);
-    acts_free(a1, nl);
-    acts_free(a2, nl);
+    xb_test_acts_free(a1, nl);
+    xb_test_acts_free(a2, nl);
 }
 
 static void test_fused_calibration(void **state)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "xbar/exec.h"
+#include "support/xb_test.h"
 #include "xbar/fit.h"
 
 static uint64_t g_rng = 777;
@@ -225,30 +226,6 @@ static xb_network *small_net(void)
     return net;
 }
 
-static float **acts_new(const xb_network *net, size_t n)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; k < nl; k++) a[k] = calloc(n * xb_layer_out_size(xb_network_layer(net, k)), sizeof(float));
-    return a;
-}
-
-static void acts_free(float **a, size_t nl)
-{
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
-}
-
-static double rel_l2f(const float *a, const float *ref, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        s += (double)ref[i] * ref[i];
-    }
-    return sqrt(d / s);
-}
-
 /* Run net on the model engine of m (exact or fast) and return the activations; t_s > 0:
  * after xb_exec_set_time(t_s) (the fast weights must be rebuilt from the drifted tiles). */
 static float **run_model(const xb_network *net, const xb_exec_config *c, const xb_fit_params *m, int exact,
@@ -261,7 +238,7 @@ static float **run_model(const xb_network *net, const xb_exec_config *c, const x
     xb_tile_engine eng;
     xb_tile_engine_model(&eng, tm);
     xb_exec *ex = NULL;
-    float **a = acts_new(net, NS);
+    float **a = xb_test_acts_new(net, NS);
     assert_int_equal(xb_exec_new(net, c, &eng, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     if (t_s > 0) assert_int_equal(xb_exec_set_time(ex, t_s, 0, &err), XB_OK);
@@ -312,14 +289,14 @@ static void test_exec_fast_vs_exact(void **state)
             assert_true(terms >= 2);
             for (size_t k = 0; k < nl; k++) {
                 size_t n = NS * xb_layer_out_size(xb_network_layer(net, k));
-                double e = rel_l2f(af[k], ae[k], n);
+                double e = xb_test_rel_l2f(af[k], ae[k], n);
                 print_message("%s bits %d layer %zu: fast (%zu terms) vs exact model %.2e\n", xb_device_name(dev[d]),
                               bits, k, terms, e);
                 /* ideal converters: the fast form's own error; 8 bits: a few codes flip */
                 assert_true(e < (bits ? 2e-2 : 3e-3));
             }
-            acts_free(ae, nl);
-            acts_free(af, nl);
+            xb_test_acts_free(ae, nl);
+            xb_test_acts_free(af, nl);
         }
     xb_network_free(net);
 }
@@ -345,18 +322,18 @@ static void test_exec_fast_ohmic_equals_ideal(void **state)
     xb_tile_engine_ideal(&ei);
     xb_exec *ex = NULL;
     xb_error err;
-    float **ai = acts_new(net, NS);
+    float **ai = xb_test_acts_new(net, NS);
     assert_int_equal(xb_exec_new(net, &c, &ei, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, NS, ai, &err), XB_OK);
     for (size_t k = 0; k < nl; k++) {
-        double e = rel_l2f(af[k], ai[k], NS * xb_layer_out_size(xb_network_layer(net, k)));
+        double e = xb_test_rel_l2f(af[k], ai[k], NS * xb_layer_out_size(xb_network_layer(net, k)));
         print_message("ohmic layer %zu: fast model vs exact tiles %.2e\n", k, e);
         assert_true(e < 1e-5);
     }
     xb_exec_free(ex);
-    acts_free(af, nl);
-    acts_free(ai, nl);
+    xb_test_acts_free(af, nl);
+    xb_test_acts_free(ai, nl);
     xb_network_free(net);
 }
 
@@ -379,13 +356,13 @@ static void test_exec_fast_drift(void **state)
     float **a0 = run_model(net, &c, &m, 0, x, 0, NULL);
     float **ae = run_model(net, &c, &m, 1, x, t_s, NULL), **af = run_model(net, &c, &m, 0, x, t_s, NULL);
     const size_t n0 = NS * NO;
-    double moved = rel_l2f(af[0], a0[0], n0), e = rel_l2f(af[0], ae[0], n0);
+    double moved = xb_test_rel_l2f(af[0], a0[0], n0), e = xb_test_rel_l2f(af[0], ae[0], n0);
     print_message("PCM 1 day: fast vs exact %.2e, outputs moved %.2e from t0\n", e, moved);
     assert_true(moved > 10 * e);
     assert_true(e < 3e-3);
-    acts_free(a0, nl);
-    acts_free(ae, nl);
-    acts_free(af, nl);
+    xb_test_acts_free(a0, nl);
+    xb_test_acts_free(ae, nl);
+    xb_test_acts_free(af, nl);
     xb_network_free(net);
 }
 

@@ -21,7 +21,7 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 
 #define BASIS_NV 1025   /* voltage grid of the basis tables */
 #define BASIS_NG 64     /* columns of the SVD table: 32 conductances x (I, v dI/dv) */
@@ -43,37 +43,12 @@ struct xb_fit_fast {
     size_t n_fit;       /* vectors in the least squares */
 };
 
-/* sinh(x)/x (the model's own split, model.c) */
-static double shc(double x)
-{
-    double y = x * x;
-    if (y <= 2.25)
-        return 1.0 + y * (1.0 / 6 + y * (1.0 / 120 + y * (1.0 / 5040 + y * (1.0 / 362880 + y * (1.0 / 39916800)))));
-    return sinh(x) / x;
-}
-
 /* The model's cell read current at cell voltage v (as model.c: knot V0, chord at v_read,
  * series divider), without the output gain. */
 static double cell_current(const xb_fit_params *m, double g, double v)
 {
-    double k = 0;
-    if (m->n_knots > 0) {
-        double x = (g - m->g_ref_min_siemens) / (m->g_ref_max_siemens - m->g_ref_min_siemens), v0;
-        size_t n = m->n_knots;
-        if (n == 1 || x <= m->knot_x[0]) {
-            v0 = m->knot_v0_volt[0];
-        } else if (x >= m->knot_x[n - 1]) {
-            v0 = m->knot_v0_volt[n - 1];
-        } else {
-            size_t q = 1;
-            while (x > m->knot_x[q]) q++;
-            double t = (x - m->knot_x[q - 1]) / (m->knot_x[q] - m->knot_x[q - 1]);
-            v0 = m->knot_v0_volt[q - 1] + t * (m->knot_v0_volt[q] - m->knot_v0_volt[q - 1]);
-        }
-        k = 1.0 / fmax(v0, XB_FIT_V0_MIN_VOLT);
-    }
-    double d = 1.0 / (1.0 + g * m->r_series_ohm);
-    return g * d / shc(k * m->v_read_volt) * v * shc(k * d * v);
+    const double k = xb_fit_knot_k(m, g), d = 1.0 / (1.0 + g * m->r_series_ohm);
+    return g * d / xb_fit_shc(k * m->v_read_volt) * v * xb_fit_shc(k * d * v);
 }
 
 int xb_fit_basis_new(const xb_fit_params *m, double tol, size_t max_terms, xb_fit_basis **out, xb_error *err)

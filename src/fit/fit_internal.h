@@ -7,6 +7,11 @@
 
 #define XB_FIT_DRIFT_MAX_T 64
 
+/* The model's device read I-V pieces (model.c): sinh(x)/x, and 1/V0 at conductance g
+ * (V0 piecewise-linear over the knots, clamped; 0 for an ohmic model). */
+double xb_fit_shc(double x);
+double xb_fit_knot_k(const xb_fit_params *m, double g);
+
 /* Repeated reads of n PCM devices after programming (one results point). */
 typedef struct xb_fit_drift_data {
     size_t T, n;

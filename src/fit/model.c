@@ -7,7 +7,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 
 struct xb_fit_eval {
     xb_fit_params m;
@@ -32,6 +32,8 @@ static inline double shc(double x)
                                                                          y * (1.0 / 39916800)))));
     return sinh(x) / x;
 }
+
+double xb_fit_shc(double x) { return shc(x); }
 
 void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p)
 {
@@ -105,7 +107,7 @@ int xb_fit_params_check(const xb_fit_params *m, xb_error *err)
 }
 
 /* 1/V0 for a device of conductance g: V0 piecewise-linear over the knots, clamped. */
-static double knot_k(const xb_fit_params *m, double g)
+double xb_fit_knot_k(const xb_fit_params *m, double g)
 {
     if (m->n_knots == 0) return 0;
     double x = (g - m->g_ref_min_siemens) / (m->g_ref_max_siemens - m->g_ref_min_siemens);
@@ -154,7 +156,7 @@ int xb_fit_eval_new(const xb_fit_params *m, const xb_matrix *g, xb_fit_eval **ou
             return xb_errorf(err, XB_EINPUT, "G(%zu,%zu) = %g: conductances must be finite and >= 0",
                              q / g->cols + 1, q % g->cols + 1, gq);
         }
-        double k = knot_k(m, gq);
+        double k = xb_fit_knot_k(m, gq);
         double d = 1.0 / (1.0 + gq * m->r_series_ohm);
         e->a[q] = gq * d / shc(k * m->v_read_volt);
         e->c[q] = k * d;

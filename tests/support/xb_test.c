@@ -1,3 +1,4 @@
+#include <math.h>
 #include "support/xb_test.h"
 
 #include <errno.h>
@@ -109,4 +110,29 @@ size_t xb_test_count_lines(const char *s)
     size_t n = 0;
     for (; s && *s; s++) n += (*s == '\n');
     return n;
+}
+
+float **xb_test_acts_new(const xb_network *net, size_t n)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl ? nl : 1, sizeof *a);
+    for (size_t k = 0; a && k < nl; k++) a[k] = calloc(n * xb_layer_out_size(xb_network_layer(net, k)), sizeof(float));
+    return a;
+}
+
+void xb_test_acts_free(float **a, size_t n_layers)
+{
+    if (!a) return;
+    for (size_t k = 0; k < n_layers; k++) free(a[k]);
+    free(a);
+}
+
+double xb_test_rel_l2f(const float *a, const float *ref, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
 }

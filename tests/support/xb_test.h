@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "xbar/exec.h"
+
 /* Run `xbar` (the binary under test) with the given argument vector (NULL-terminated,
  * argv[0] is ignored), capturing stdout and stderr.  Returns the exit status
  * (128+signal if killed).  *out / *err are malloc'ed, NUL-terminated (may be NULL args). */
@@ -20,5 +22,13 @@ char *xb_test_write_file(const char *dir, const char *name, const char *text);
 
 /* Number of newline characters in s. */
 size_t xb_test_count_lines(const char *s);
+
+/* Activation buffers for every layer of net, n samples each (zero-filled), as
+ * xb_network_forward / xb_exec_forward fill them; free with xb_test_acts_free. */
+float **xb_test_acts_new(const xb_network *net, size_t n);
+void xb_test_acts_free(float **a, size_t n_layers);
+
+/* Relative L2 ||a - ref|| / ||ref|| over n floats, in double. */
+double xb_test_rel_l2f(const float *a, const float *ref, size_t n);
 
 #endif
