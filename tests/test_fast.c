@@ -226,8 +226,23 @@ static xb_network *small_net(void)
     return net;
 }
 
-/* Run net on the model engine of m (exact or fast) and return the activations; t_s > 0:
- * after xb_exec_set_time(t_s) (the fast weights must be rebuilt from the drifted tiles). */
+/* Calibrate on x, optionally move to t_s after programming, and run x through net on eng. */
+static float **run_engine(const xb_network *net, const xb_exec_config *c, const xb_tile_engine *eng, const float *x,
+                          double t_s)
+{
+    xb_error err;
+    xb_exec *ex = NULL;
+    float **a = xb_test_acts_new(net, NS);
+    assert_int_equal(xb_exec_new(net, c, eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    if (t_s > 0) assert_int_equal(xb_exec_set_time(ex, t_s, 0, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, a, &err), XB_OK);
+    xb_exec_free(ex);
+    return a;
+}
+
+/* The same on the model engine of m (exact or fast); t_s > 0: after xb_exec_set_time (the
+ * fast weights must be rebuilt from the drifted tiles). */
 static float **run_model(const xb_network *net, const xb_exec_config *c, const xb_fit_params *m, int exact,
                          const float *x, double t_s, size_t *terms)
 {
@@ -237,14 +252,8 @@ static float **run_model(const xb_network *net, const xb_exec_config *c, const x
     xb_tile_model_set_exact(tm, exact);
     xb_tile_engine eng;
     xb_tile_engine_model(&eng, tm);
-    xb_exec *ex = NULL;
-    float **a = xb_test_acts_new(net, NS);
-    assert_int_equal(xb_exec_new(net, c, &eng, &ex, &err), XB_OK);
-    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
-    if (t_s > 0) assert_int_equal(xb_exec_set_time(ex, t_s, 0, &err), XB_OK);
-    assert_int_equal(xb_exec_forward(ex, x, NS, a, &err), XB_OK);
+    float **a = run_engine(net, c, &eng, x, t_s);
     if (terms) *terms = xb_tile_model_fast_terms(tm);
-    xb_exec_free(ex);
     xb_tile_model_free(tm);
     return a;
 }
@@ -320,18 +329,12 @@ static void test_exec_fast_ohmic_equals_ideal(void **state)
     assert_int_equal(terms, 1);
     xb_tile_engine ei;
     xb_tile_engine_ideal(&ei);
-    xb_exec *ex = NULL;
-    xb_error err;
-    float **ai = xb_test_acts_new(net, NS);
-    assert_int_equal(xb_exec_new(net, &c, &ei, &ex, &err), XB_OK);
-    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
-    assert_int_equal(xb_exec_forward(ex, x, NS, ai, &err), XB_OK);
+    float **ai = run_engine(net, &c, &ei, x, 0);
     for (size_t k = 0; k < nl; k++) {
         double e = xb_test_rel_l2f(af[k], ai[k], NS * xb_layer_out_size(xb_network_layer(net, k)));
         print_message("ohmic layer %zu: fast model vs exact tiles %.2e\n", k, e);
         assert_true(e < 1e-5);
     }
-    xb_exec_free(ex);
     xb_test_acts_free(af, nl);
     xb_test_acts_free(ai, nl);
     xb_network_free(net);
