@@ -15,6 +15,7 @@
 #include "xbar/exec.h"
 #include "support/xb_test.h"
 #include "xbar/fit.h"
+#include "xbar/h5.h"
 
 static uint64_t g_rng = 777;
 static double urand(void)
@@ -369,6 +370,107 @@ static void test_exec_fast_drift(void **state)
     xb_network_free(net);
 }
 
+/* Energy and latency from a model file's regressions on the fast path: with coef (1, 0) the
+ * fitted law over the read window equals the executor's Joule-heat default sum V^2 G t
+ * (ohmic cells, no wires: I_row = v sum_j G); with coef (0.9, 0.5) the fast path's row
+ * currents (row sums of the fast form) agree with the full model's (--model-exact path, a
+ * second implementation); the read time is the fitted settling time when it exceeds the window. */
+static double layer0_energy(const xb_network *net, const xb_exec_config *c, const xb_tile_engine *eng,
+                            const float *x, double *latency)
+{
+    xb_error err;
+    xb_exec *ex = NULL;
+    float **a = xb_test_acts_new(net, NS);
+    assert_int_equal(xb_exec_new(net, c, eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, NS, a, &err), XB_OK);
+    xb_exec_layer_stats st;
+    assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st), XB_OK);
+    if (latency) *latency = st.latency_s / st.n_phases;
+    xb_exec_free(ex);
+    xb_test_acts_free(a, xb_network_n_layers(net));
+    return st.e_array_joule;
+}
+
+static char *model_file_with_stats(const xb_exec_config *c, double e0, double e1, double s0, const char *tag)
+{
+    xb_error err;
+    xb_fit_params m;
+    model_for(c, &m);
+    char *dir = xb_test_tmpdir(tag), *path = malloc(strlen(dir) + 16);
+    sprintf(path, "%s/m.h5", dir);
+    free(dir);
+    xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
+    hid_t f, g;
+    assert_int_equal(xb_fit_file_create(path, 1, &prov, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_file_add_model(f, 0, &m, NULL, NULL, &err), XB_OK);
+    assert_int_equal(xb_h5_group_create(f, "stats", &g, &err), XB_OK);
+    H5Gclose(g);
+    const double ec[2] = {e0, e1}, sc[3] = {s0, 0, 0};
+    hsize_t d2 = 2, d3 = 3;
+    assert_int_equal(xb_h5_group_create(f, "stats/energy", &g, &err), XB_OK);
+    assert_int_equal(xb_h5_write_doubles(g, "coef", 1, &d2, ec, "1", &err), XB_OK);
+    H5Gclose(g);
+    assert_int_equal(xb_h5_group_create(f, "stats/settling", &g, &err), XB_OK);
+    assert_int_equal(xb_h5_write_doubles(g, "coef", 1, &d3, sc, "1", &err), XB_OK);
+    H5Gclose(g);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    return path;
+}
+
+static void test_exec_fast_energy_law(void **state)
+{
+    (void)state;
+    xb_network *net = small_net();
+    float x[NS * NI];
+    for (size_t i = 0; i < NS * NI; i++) x[i] = urand() < 0.3 ? 0.0f : (float)urand();
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_LINEAR, 8);
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = c.array.r_driver_ohm = c.array.r_sense_ohm = 0;
+    xb_array_params tp = c.array;
+    tp.rows = c.tile_rows;
+    tp.cols = c.tile_cols;
+    tp.diff_pairs = 1;
+    xb_error err;
+    xb_tile_engine ei;
+    xb_tile_engine_ideal(&ei);
+    const double e_joule = layer0_energy(net, &c, &ei, x, NULL);
+    /* coef (1, 0), t_rise -> 0: the law is the executor's default */
+    char *p1 = model_file_with_stats(&c, 1.0, 0.0, 1.0, "fastlaw1");
+    xb_tile_model *tm = NULL;
+    int fam = 0;
+    assert_int_equal(xb_tile_model_load(p1, &tp, 0, &tm, &fam, &err), XB_OK);
+    xb_tile_model_set_timing(tm, c.energy.t_mvm_s, 1e-18);
+    xb_tile_engine em;
+    xb_tile_engine_model(&em, tm);
+    double e_law = layer0_energy(net, &c, &em, x, NULL);
+    print_message("energy law (1, 0) %.6e J vs Joule heat default %.6e J\n", e_law, e_joule);
+    assert_true(fabs(e_law - e_joule) <= 1e-6 * e_joule);
+    xb_tile_model_free(tm);
+    /* coef (0.9, 0.5): fast path vs the full model's row currents; settling 400 x t_rise */
+    char *p2 = model_file_with_stats(&c, 0.9, 0.5, 400.0, "fastlaw2");
+    double e[2], lat[2];
+    for (int exact = 0; exact < 2; exact++) {
+        assert_int_equal(xb_tile_model_load(p2, &tp, 0, &tm, &fam, &err), XB_OK);
+        xb_tile_model_set_exact(tm, exact);
+        xb_tile_model_set_timing(tm, 1e-9, 10e-12);
+        xb_tile_engine_model(&em, tm);
+        e[exact] = layer0_energy(net, &c, &em, x, &lat[exact]);
+        assert_true(fabs(xb_tile_model_settling_s(tm) - 4e-9) < 1e-15);
+        xb_tile_model_free(tm);
+    }
+    print_message("energy law (0.9, 0.5): fast %.6e J, exact %.6e J; read time %.3g s\n", e[0], e[1], lat[0]);
+    assert_true(fabs(e[0] - e[1]) <= 1e-5 * e[1]);
+    /* resistive part: 0.9 (t - t_rise + t_rise/3) sum v I_row = that / t_mvm x the Joule default */
+    const double res = 0.9 * (4e-9 - 10e-12 + 10e-12 / 3) / c.energy.t_mvm_s * e_joule;
+    print_message("resistive part %.6e J, capacitive %.6e J\n", res, e[0] - res);
+    assert_true(e[0] > res * (1 + 1e-9)); /* the wire-charging term adds */
+    assert_true(fabs(lat[0] - 4e-9) < 1e-15 && fabs(lat[1] - 4e-9) < 1e-15);
+    free(p1);
+    free(p2);
+    xb_network_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_exec_fast_vs_exact),
         cmocka_unit_test(test_exec_fast_ohmic_equals_ideal),
         cmocka_unit_test(test_exec_fast_drift),
+        cmocka_unit_test(test_exec_fast_energy_law),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,12 @@ typedef struct xb_tile_engine {
      * compute the same form: it is still used for drift compensation references).  The form
      * is valid while the tile lives. */
     const struct xb_fit_fast *(*fast_form)(void *ctx, void *tile);
+    /* Optional: the engine's array energy as a law of the row currents,
+     *   e = k_res * sum_i v_i I_row_i + k_cap * sum_i v_i^2   (per input vector),
+     * returns 1 and sets k_res (seconds) and k_cap (farads) when the engine has one.  On the
+     * fast path the executor evaluates it with row currents from the fast form
+     * (I_row_i = sum_p phi_p(v_i) sum_j M_p[i][j]) instead of calling array_energy. */
+    int (*energy_law)(void *ctx, double *k_res_s, double *k_cap_farad);
 } xb_tile_engine;
 
 /* Exact I = V G (no wires, linear devices): the reference the executor's mapping,
@@ -177,6 +183,18 @@ int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, in
 void xb_tile_model_free(xb_tile_model *t);
 /* exact != 0: evaluate the full model per vector (set before the executor programs tiles). */
 void xb_tile_model_set_exact(xb_tile_model *t, int exact);
+/* Energy and latency from the model file's regressions (/stats/energy, /stats/settling; read
+ * by xb_tile_model_load): a tile read lasts t = max(t_window_s, fitted settling time at
+ * t_rise_s) (mvm_time_s hook), and its array energy is the fitted law
+ *   e = coef0 (t - t_rise + t_rise/3) sum_i v_i I_row_i + coef1 c_wire cols sum_i v_i^2
+ * with the model's row currents (array_energy / energy_law hooks).  Without the regressions
+ * the executor's defaults apply.  Defaults: t_window_s = 100 ns (xb_exec_energy.t_mvm_s),
+ * t_rise_s = 10 ps (the campaigns' [transient] default). */
+void xb_tile_model_set_timing(xb_tile_model *t, double t_window_s, double t_rise_s);
+/* The fitted settling time of one tile read (NAN without the regression); 1 when the file
+ * has the energy regression. */
+double xb_tile_model_settling_s(const xb_tile_model *t);
+int xb_tile_model_has_energy(const xb_tile_model *t);
 /* Fast form: terms per tile (0 in exact mode or before any tile is programmed) and the
  * largest held-out relative L2 error vs the full model over the tiles programmed so far. */
 size_t xb_tile_model_fast_terms(const xb_tile_model *t);

@@ -274,6 +274,7 @@ int xb_cmd_run(int argc, char **argv)
                 fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
                                 "size/wire-resistance family\n", tp.rows, tp.cols, model_path);
             xb_tile_model_set_exact(tmodel, model_exact);
+            xb_tile_model_set_timing(tmodel, cfg.energy.t_mvm_s, 10e-12);
             xb_tile_engine_model(&eng, tmodel);
         }
         if (!(analog = alloc_acts(net, batch))) {
@@ -352,6 +353,12 @@ int xb_cmd_run(int argc, char **argv)
             printf("model: fast form, %zu basis term(s) per tile, largest held-out error vs the full model %.2e "
                    "(relative L2; --model-exact evaluates the full model)\n",
                    xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
+        const double ts = xb_tile_model_settling_s(tmodel);
+        if (isfinite(ts))
+            printf("model: fitted settling time %.3g ns per read (a read takes max(--t-mvm, settling))\n", ts * 1e9);
+        printf("model: array energy %s\n", xb_tile_model_has_energy(tmodel)
+                                              ? "from the fitted law (/stats/energy) with the model's row currents"
+                                              : "Joule heat sum V^2 G t (the model file has no /stats/energy)");
     }
     if (ex && time_s > 0)
         printf("drift: read %.4g s after programming (calibrated at t0 = %g s), global drift compensation %s\n", time_s,
@@ -408,6 +415,9 @@ int xb_cmd_run(int argc, char **argv)
         if (tmodel)
             fprintf(f, "  \"model_form\": \"%s\",\n  \"model_fast_terms\": %zu,\n  \"model_fast_error\": %.6g,\n",
                     model_exact ? "exact" : "fast", xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
+        if (tmodel && isfinite(xb_tile_model_settling_s(tmodel)))
+            fprintf(f, "  \"model_settling_s\": %.6g,\n", xb_tile_model_settling_s(tmodel));
+        if (tmodel) fprintf(f, "  \"model_energy_law\": %s,\n", xb_tile_model_has_energy(tmodel) ? "true" : "false");
         fprintf(f, "  \"accuracy_ideal\": %.6f,\n", acc_i);
         if (ex) fprintf(f, "  \"accuracy\": %.6f,\n", acc_a);
         else fprintf(f, "  \"accuracy\": %.6f,\n", acc_i);

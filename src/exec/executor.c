@@ -40,6 +40,9 @@ typedef struct {
     float *fast_w;        /* n_rt x (terms x R) x n_out */
     float *fast_s2;       /* NULL, or n_rt x R x n_out: read-noise variance of each pair */
     float *fast_lut;      /* NULL, or terms x 2^dac_bits: the basis at the DAC levels */
+    int law;              /* the engine's energy law is used on the fast path */
+    double law_k_res, law_k_cap;
+    double *fast_rs;      /* law: n_tiles x terms x R, sum over a tile's columns of M_p[i][.] */
 } layer_map;
 
 struct xb_exec {
@@ -114,8 +117,11 @@ static void fast_drop(layer_map *m)
     free(m->fast_w);
     free(m->fast_s2);
     free(m->fast_lut);
+    free(m->fast_rs);
     m->fast_w = m->fast_s2 = m->fast_lut = NULL;
+    m->fast_rs = NULL;
     m->fast_state = 0;
+    m->law = 0;
 }
 
 static void free_map(xb_exec *ex, layer_map *m)
@@ -316,7 +322,9 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     const size_t nt = m->n_rt * m->n_ct;
     fast_drop(m);
     m->fast_state = -1;
-    if (!ex->eng.fast_form || ex->eng.array_energy) return XB_OK;
+    double k_res = 0, k_cap = 0;
+    const int law = ex->eng.energy_law && ex->eng.energy_law(ex->eng.ctx, &k_res, &k_cap);
+    if (!ex->eng.fast_form || (ex->eng.array_energy && !law)) return XB_OK;
     const xb_fit_fast *f0 = ex->eng.fast_form(ex->eng.ctx, m->tiles[0]);
     if (!f0) return XB_OK;
     const size_t T = xb_fit_fast_terms(f0);
@@ -331,7 +339,8 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
     if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
-    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut)) {
+    if (law) m->fast_rs = calloc(nt * TR, sizeof(double));
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) || (law && !m->fast_rs)) {
         fast_drop(m);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
     }
@@ -344,6 +353,8 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
                 for (size_t i = 0; i < R; i++) {
                     float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
                     for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
+                    if (law) /* every physical column draws current, used pairs or not */
+                        for (size_t jj = 0; jj < C; jj++) m->fast_rs[t * TR + p * R + i] += M[i * C + jj];
                 }
             }
             if (m->fast_s2)
@@ -360,6 +371,9 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     m->fast_terms = T;
     m->fast_basis = b;
     m->fast_state = 1;
+    m->law = law;
+    m->law_k_res = k_res;
+    m->law_k_cap = k_cap;
     return XB_OK;
 }
 
@@ -375,6 +389,7 @@ typedef struct {
     size_t diff_cap;
     int *lev;            /* fast path: DAC levels of one vector's band (R) */
     double *vsq;         /* fast path: V^2 per DAC level (2^16) */
+    double *sp;          /* fast path, energy law: sum over vectors of v phi_p(v), terms x R */
 } workspace;
 
 /* MODE_EVAL: quantize with the current ADC ranges, accumulate, count energy.
@@ -387,13 +402,21 @@ enum { MODE_EVAL = 0, MODE_RANGE = 1, MODE_CALIB = 2 };
  * (the engine's, or the Joule heat sum_i V_i^2 sum_j G_ij over the read time), conversions,
  * digital work. */
 static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t Kp, size_t Kp_cnt,
-                       const double *colsq, const xb_matrix *v, const xb_matrix *Im)
+                       const double *colsq, const xb_matrix *v, const xb_matrix *Im, const double *sp)
 {
     const size_t R = ex->cfg.tile_rows, P = m->pairs, t = r * m->n_ct + c;
     const size_t pu = (c + 1) * P <= l->n_out ? P : l->n_out - c * P;
     xb_exec_layer_stats *st = &m->st;
     double e = 0;
-    if (ex->eng.array_energy) {
+    if (sp) {
+        /* fast path, the engine's energy law: sum_q v I_row from the fast form's row sums */
+        const size_t TR = m->fast_terms * R;
+        const double *rs = m->fast_rs + t * TR;
+        double res = 0, cap = 0;
+        for (size_t q = 0; q < TR; q++) res += sp[q] * rs[q];
+        for (size_t i = 0; i < R; i++) cap += colsq[i];
+        e = m->law_k_res * res + m->law_k_cap * cap;
+    } else if (ex->eng.array_energy) {
         ex->eng.array_energy(ex->eng.ctx, m->tiles[t], v, Im, &e);
         e *= (double)Kp_cnt / (double)Kp; /* fused: the evaluated share */
     } else {
@@ -480,6 +503,7 @@ static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const 
             const size_t nb = Kp - q0 < XB_FAST_BLOCK ? Kp - q0 : XB_FAST_BLOCK;
             for (size_t r = 0; r < m->n_rt; r++) {
                 memset(w->colsq, 0, R * sizeof(double));
+                if (m->law) memset(w->sp, 0, TR * sizeof(double));
                 const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
                 for (size_t b = 0; b < nb; b++) {
                     const float *x = Xc + w->rows_idx[ph][q0 + b] * n_in + r * R;
@@ -500,6 +524,9 @@ static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const 
                             for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
                         }
                         for (size_t i = 0; i < R; i++) w->colsq[i] += vsq[lev[i]];
+                        if (m->law)
+                            for (size_t p = 0; p < T; p++)
+                                for (size_t i = 0; i < R; i++) w->sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
                         if (m->fast_s2)
                             for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
                         continue;
@@ -507,8 +534,10 @@ static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const 
                     for (size_t i = 0; i < R; i++) {
                         const double xv = i < ru ? sgn * (double)x[i] : 0.0;
                         const double v = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
-                        for (size_t p = 0; p < T; p++)
+                        for (size_t p = 0; p < T; p++) {
                             fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
+                            if (m->law) w->sp[p * R + i] += v * fq[p * R + i];
+                        }
                         vq[i] = v;
                         w->colsq[i] += v * v;
                     }
@@ -553,7 +582,8 @@ static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const 
                         }
                     }
                 }
-                for (size_t c = 0; c < m->n_ct; c++) count_tile(ex, m, l, r, c, nb, nb, w->colsq, NULL, NULL);
+                for (size_t c = 0; c < m->n_ct; c++)
+                    count_tile(ex, m, l, r, c, nb, nb, w->colsq, NULL, NULL, m->law ? w->sp : NULL);
             }
         }
     }
@@ -661,8 +691,19 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                     }
                     if (m->fast_state == 1) {
                         fast_band(ex, m, l, r, &w->v, fF, fD, w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out);
+                        if (count && m->law) { /* sum over counted vectors of v phi_p(v) */
+                            memset(w->sp, 0, m->fast_terms * R * sizeof(double));
+                            for (size_t q = 0; q < Kp; q++) {
+                                if (s0 + w->rows_idx[ph][q] < k_cal) continue;
+                                for (size_t i = 0; i < R; i++) {
+                                    const double vv = w->vbuf[q * R + i];
+                                    for (size_t p = 0; p < m->fast_terms && vv != 0.0; p++)
+                                        w->sp[p * R + i] += vv * xb_fit_basis_eval(m->fast_basis, p, vv);
+                                }
+                            }
+                        }
                         for (size_t c = 0; c < m->n_ct && count; c++)
-                            count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL);
+                            count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL, m->law ? w->sp : NULL);
                         continue;
                     }
                     if (multi) {
@@ -690,7 +731,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                             const double *io = Im->data + q * C;
                             for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
                         }
-                        if (count) count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, Im);
+                        if (count) count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, Im, NULL);
                     }
                 }
             }
@@ -807,7 +848,8 @@ static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_e
     w->colsq = malloc(R * sizeof(double));
     w->lev = malloc(R * sizeof(int));
     w->vsq = malloc(((size_t)1 << 16) * sizeof(double));
-    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->lev || !w->vsq)
+    w->sp = malloc(XB_FIT_FAST_MAX_TERMS * R * sizeof(double));
+    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->lev || !w->vsq || !w->sp)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
     w->v = (xb_matrix){0, R, w->vbuf};
     w->i = (xb_matrix){0, C, w->ibuf};
@@ -825,6 +867,7 @@ static void workspace_free(workspace *w)
     free(w->diff);
     free(w->lev);
     free(w->vsq);
+    free(w->sp);
 }
 
 /* Exact y = W x + b on the rows of X (used for the affine calibration target). */

@@ -30,6 +30,8 @@ struct xb_tile_model {
     xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
     size_t fast_terms;    /* chosen at the first programming */
     double fast_err_max;  /* largest held-out error of a fast form so far */
+    xb_fit_stats stats;   /* energy and settling regressions of the model file */
+    double t_window_s, t_rise_s;
 };
 
 typedef struct {
@@ -49,6 +51,8 @@ int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t se
     t->m = *m;
     t->read_noise = read_noise;
     t->seed = seed;
+    t->t_window_s = 100e-9;
+    t->t_rise_s = 10e-12;
     *out = t;
     return XB_OK;
 }
@@ -64,7 +68,43 @@ int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, in
     if (from_family) *from_family = fam;
     /* the executor programs conductances itself: evaluate the model at this array's
      * circuit description (rows/cols, device range), as fitted */
-    return xb_tile_model_new(&m, read_noise, tile_p->seed, out, err);
+    xb_fit_stats st;
+    if ((rc = xb_fit_stats_read(model_path, &st, err))) return rc;
+    if ((rc = xb_tile_model_new(&m, read_noise, tile_p->seed, out, err))) return rc;
+    (*out)->stats = st;
+    return XB_OK;
+}
+
+void xb_tile_model_set_timing(xb_tile_model *t, double t_window_s, double t_rise_s)
+{
+    t->t_window_s = t_window_s;
+    t->t_rise_s = t_rise_s;
+}
+
+double xb_tile_model_settling_s(const xb_tile_model *t)
+{
+    return xb_fit_stats_settling_s(&t->stats, &t->m.config, t->t_rise_s);
+}
+
+int xb_tile_model_has_energy(const xb_tile_model *t) { return t->stats.have_energy; }
+
+/* One tile read: at least the read window, and not before the array has settled. */
+static double model_time(void *ctx, void *tile)
+{
+    (void)tile;
+    const xb_tile_model *t = ctx;
+    double ts = t->stats.have_settling ? xb_tile_model_settling_s(t) : 0.0;
+    return isfinite(ts) && ts > t->t_window_s ? ts : t->t_window_s;
+}
+
+static int model_energy_law(void *ctx, double *k_res_s, double *k_cap_farad)
+{
+    const xb_tile_model *t = ctx;
+    if (!t->stats.have_energy) return 0;
+    double tr = model_time(ctx, NULL) - t->t_rise_s;
+    *k_res_s = t->stats.energy_coef[0] * ((tr > 0 ? tr : 0.0) + t->t_rise_s / 3);
+    *k_cap_farad = t->stats.energy_coef[1] * t->m.config.c_wire_farad * (double)t->m.config.cols;
+    return 1;
 }
 
 void xb_tile_model_set_exact(xb_tile_model *t, int exact) { t->exact = exact != 0; }
@@ -172,6 +212,51 @@ static int model_mvm(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out
     return XB_OK;
 }
 
+/* Array energy of an mvm by the fitted law, row currents from the tile's form (the fast
+ * form: sum_p phi_p(v_i) sum_j M_p[i][j]; exact: the full model's row currents). */
+static int model_array_energy(void *ctx, void *tile, const xb_matrix *v, const xb_matrix *i_out, double *e_joule)
+{
+    (void)i_out;
+    model_tile *mt = tile;
+    double k_res, k_cap;
+    *e_joule = 0;
+    if (!model_energy_law(ctx, &k_res, &k_cap)) return XB_EINPUT;
+    const size_t R = v->cols;
+    double *ir = malloc(R * sizeof *ir), *rs = NULL;
+    if (!ir) return XB_ERUNTIME;
+    size_t T = 0;
+    if (mt->f) {
+        T = xb_fit_fast_terms(mt->f);
+        const size_t C = ((const xb_tile_model *)ctx)->m.config.cols;
+        if (!(rs = calloc(T * R, sizeof *rs))) {
+            free(ir);
+            return XB_ERUNTIME;
+        }
+        for (size_t p = 0; p < T; p++) {
+            const double *M = xb_fit_fast_matrix(mt->f, p);
+            for (size_t i = 0; i < R; i++)
+                for (size_t j = 0; j < C; j++) rs[p * R + i] += M[i * C + j];
+        }
+    }
+    int rc = XB_OK;
+    for (size_t k = 0; k < v->rows && !rc; k++) {
+        const double *vk = xb_matrix_row(v, k);
+        if (mt->f) {
+            for (size_t i = 0; i < R; i++) {
+                ir[i] = 0;
+                for (size_t p = 0; p < T && vk[i] != 0.0; p++)
+                    ir[i] += xb_fit_basis_eval(xb_fit_fast_basis(mt->f), p, vk[i]) * rs[p * R + i];
+            }
+        } else {
+            rc = xb_fit_eval_row_currents(mt->e, vk, ir, NULL);
+        }
+        for (size_t i = 0; i < R && !rc; i++) *e_joule += k_res * vk[i] * ir[i] + k_cap * vk[i] * vk[i];
+    }
+    free(ir);
+    free(rs);
+    return rc;
+}
+
 static const struct xb_fit_fast *model_fast_form(void *ctx, void *tile)
 {
     (void)ctx;
@@ -194,4 +279,9 @@ void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m)
     e->mvm = model_mvm;
     e->release = model_release;
     e->fast_form = model_fast_form;
+    e->mvm_time_s = model_time;
+    if (m->stats.have_energy) {
+        e->array_energy = model_array_energy;
+        e->energy_law = model_energy_law;
+    }
 }
