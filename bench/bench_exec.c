@@ -1,6 +1,7 @@
 /* bench_exec: executor speed and engine agreement, measured side by side in one run.
  *
- *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] [--model FILE] [--no-tiled]
+ *   bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice [--spice-cache FILE]]
+ *              [--model FILE] [--no-tiled]
  *
  * 1. Speed on N test images (default 10000): the ideal float network vs the tiled
  *    executor with exact tiles (tiled-ideal, 64x64; --no-tiled skips it) and, with
@@ -82,6 +83,49 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
     return rc;
 }
 
+/* --spice-cache FILE: the spice run's activations and accuracy, so that later runs (other
+ * model versions, the same images and programmed conductances) skip ngspice.  Binary:
+ * "XBSC1", n, layers, per layer its output size, accuracy, then the floats. */
+static int cache_load(const char *path, const xb_network *net, size_t n, run_t *r)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    char magic[6] = {0};
+    size_t nn = 0, nl = 0, ok = fread(magic, 1, 5, f) == 5 && !strcmp(magic, "XBSC1");
+    ok = ok && fread(&nn, sizeof nn, 1, f) == 1 && fread(&nl, sizeof nl, 1, f) == 1 && nn == n &&
+         nl == xb_network_n_layers(net);
+    for (size_t k = 0; ok && k < nl; k++) {
+        size_t sz = 0;
+        ok = fread(&sz, sizeof sz, 1, f) == 1 && sz == xb_layer_out_size(xb_network_layer(net, k));
+    }
+    ok = ok && fread(&r->acc, sizeof r->acc, 1, f) == 1 && fread(&r->seconds, sizeof r->seconds, 1, f) == 1;
+    for (size_t k = 0; ok && k < nl; k++) {
+        size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
+        ok = fread(r->acts[k], sizeof(float), sz, f) == sz;
+    }
+    fclose(f);
+    if (!ok) fprintf(stderr, "bench_exec: %s: not a spice cache for these images and network, ignored\n", path);
+    return (int)ok;
+}
+
+static void cache_save(const char *path, const xb_network *net, size_t n, const run_t *r)
+{
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    if (!f) return;
+    size_t nl = xb_network_n_layers(net);
+    fwrite("XBSC1", 1, 5, f);
+    fwrite(&n, sizeof n, 1, f);
+    fwrite(&nl, sizeof nl, 1, f);
+    for (size_t k = 0; k < nl; k++) {
+        size_t sz = xb_layer_out_size(xb_network_layer(net, k));
+        fwrite(&sz, sizeof sz, 1, f);
+    }
+    fwrite(&r->acc, sizeof r->acc, 1, f);
+    fwrite(&r->seconds, sizeof r->seconds, 1, f);
+    for (size_t k = 0; k < nl; k++) fwrite(r->acts[k], sizeof(float), n * xb_layer_out_size(xb_network_layer(net, k)), f);
+    if (fclose(f)) fprintf(stderr, "bench_exec: %s: write failed\n", path);
+}
+
 static double rel_l2(const float *a, const float *ref, size_t n)
 {
     double d = 0, s = 0;
@@ -97,17 +141,18 @@ int main(int argc, char **argv)
     const char *net_path = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
     size_t n_images = 10000, n_circ = 200;
     int spice = 0, tiled = 1;
-    const char *model_path = NULL;
+    const char *model_path = NULL, *spice_cache = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--network") && i + 1 < argc) net_path = argv[++i];
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_images = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--circuit-images") && i + 1 < argc) n_circ = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--spice")) spice = 1;
         else if (!strcmp(argv[i], "--no-tiled")) tiled = 0;
+        else if (!strcmp(argv[i], "--spice-cache") && i + 1 < argc) spice_cache = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else {
             fprintf(stderr, "usage: bench_exec [--network NET.h5] [--images N] [--circuit-images M] [--spice] "
-                            "[--model FILE] [--no-tiled]\n");
+                            "[--spice-cache FILE] [--model FILE] [--no-tiled]\n");
             return 2;
         }
     }
@@ -197,8 +242,11 @@ int main(int argc, char **argv)
     for (int r = 0; r < NRUN; r++) {
         if (((r == MOD || r == MEX) && !tm) || (r == SPI && !spice)) continue;
         cr[r].acts = acts_new(net, n_circ);
-        if (run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
-        printf("  %-14s %10.2f %9.2f%%\n", cr[r].name, cr[r].seconds, 100 * cr[r].acc);
+        const int cached = r == SPI && cache_load(spice_cache, net, n_circ, &cr[r]);
+        if (!cached && run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
+        if (r == SPI && !cached) cache_save(spice_cache, net, n_circ, &cr[r]);
+        printf("  %-14s %10.2f %9.2f%%%s\n", cr[r].name, cr[r].seconds, 100 * cr[r].acc,
+               cached ? "  (from --spice-cache)" : "");
         fflush(stdout);
     }
     printf("  per-layer relative L2:\n  %-6s %-9s %18s", "layer", "type", "native/tiled-ideal");
