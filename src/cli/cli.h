@@ -44,6 +44,11 @@ int xb_cli_not_implemented(const char *cmd, const char *help, int argc, char **a
 /* Text for --help listing the array options. */
 extern const char xb_cli_array_options_help[];
 
+/* Start of a command taking array options: with -h/--help prints help_head and the array
+ * options and returns 1 (the command then exits 0); otherwise sets p to the defaults (linear
+ * device), clears err and returns 0. */
+int xb_cli_array_command(int argc, char **argv, const char *help_head, xb_array_params *p, xb_error *err);
+
 /* Try to consume argv[*i] (and its value) as an array option into p.
  * Returns 1 if consumed, 0 if not an array option, -1 on error (err filled,
  * message names the flag). */

@@ -20,15 +20,9 @@ static const char k_help_head[] =
 
 int xb_cmd_netlist(int argc, char **argv)
 {
-    if (xb_cli_wants_help(argc, argv)) {
-        fputs(k_help_head, stdout);
-        fputs(xb_cli_array_options_help, stdout);
-        return 0;
-    }
     xb_array_params p;
     xb_error err;
-    xb_error_clear(&err);
-    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    if (xb_cli_array_command(argc, argv, k_help_head, &p, &err)) return 0;
     const char *gpath = NULL, *vpath = NULL, *opath = NULL;
     for (int i = 1; i < argc; i++) {
         int r = xb_cli_array_option(argc, argv, &i, &p, &err);

@@ -52,15 +52,9 @@ static int read_once(const xb_engine_opts *eo, const xb_array_params *p, const x
 
 int xb_cmd_sneak(int argc, char **argv)
 {
-    if (xb_cli_wants_help(argc, argv)) {
-        fputs(k_help_head, stdout);
-        fputs(xb_cli_array_options_help, stdout);
-        return 0;
-    }
     xb_array_params p;
     xb_error err;
-    xb_error_clear(&err);
-    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    if (xb_cli_array_command(argc, argv, k_help_head, &p, &err)) return 0;
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
     const char *gpath = NULL, *cell_at = NULL, *scheme_s = NULL;

@@ -33,6 +33,18 @@ int xb_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+int xb_cli_array_command(int argc, char **argv, const char *help_head, xb_array_params *p, xb_error *err)
+{
+    if (xb_cli_wants_help(argc, argv)) {
+        fputs(help_head, stdout);
+        fputs(xb_cli_array_options_help, stdout);
+        return 1;
+    }
+    xb_error_clear(err);
+    xb_array_params_default(p, XB_DEVICE_LINEAR);
+    return 0;
+}
+
 int xb_cli_not_implemented(const char *cmd, const char *help, int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
