@@ -80,6 +80,14 @@ int xb_parse_long(const char *s, const char *what, long *out, xb_error *err);
 /* Monotonic wall clock in seconds. */
 double xb_now_s(void);
 
+/* BLAS threads (OpenBLAS): the per-tile GEMMs of the executor and the fast-form fits are
+ * small, and OpenBLAS's worker threads cost more than they give there (on a loaded machine
+ * several times the work itself, in sched_yield).  xb_blas_serial_begin switches the library
+ * to one thread and returns the previous count, xb_blas_serial_end restores it. The count is
+ * process-wide: callers that run BLAS in other threads at the same time see it too. */
+int xb_blas_serial_begin(void);
+void xb_blas_serial_end(int previous);
+
 #ifdef __cplusplus
 }
 #endif

@@ -883,7 +883,18 @@ static void exact_rows(const xb_layer *l, const float *X, size_t K, float *Y)
 /* Run the whole network on n samples; the first n_cal of them calibrate (n_cal = n: a
  * calibration, 0: a forward pass, in between: calibration and evaluation fused, every
  * tile solving both batches in one engine call).  Statistics count samples >= n_cal. */
+static int run_layers(xb_exec *ex, const float *x, size_t n, size_t n_cal, float *const *acts, xb_error *err);
+
+/* The tiles' GEMMs are small: BLAS on one thread for the pass (xb_blas_serial_begin). */
 static int run(xb_exec *ex, const float *x, size_t n, size_t n_cal, float *const *acts, xb_error *err)
+{
+    const int nth = xb_blas_serial_begin();
+    int rc = run_layers(ex, x, n, n_cal, acts, err);
+    xb_blas_serial_end(nth);
+    return rc;
+}
+
+static int run_layers(xb_exec *ex, const float *x, size_t n, size_t n_cal, float *const *acts, xb_error *err)
 {
     const int calib = n_cal > 0;
     size_t n_out_max = 1;

@@ -205,6 +205,7 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, nf = T * R;
     const size_t K = 2 * nf + 32, Kt = 16; /* fit and held-out vectors */
     xb_fit_eval *e = NULL;
+    int nth = -1; /* BLAS threads to restore */
     xb_fit_fast *f = calloc(1, sizeof *f);
     xb_matrix *v = xb_matrix_new(K + Kt, R), *y = xb_matrix_new(K + Kt, C);
     double *X = malloc(K * nf * sizeof *X), *G = malloc(nf * nf * sizeof *G), *B = malloc(nf * C * sizeof *B);
@@ -219,6 +220,7 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     f->cols = C;
     f->n_fit = K;
     if ((rc = xb_fit_eval_new(m, g, &e, err))) goto done;
+    nth = xb_blas_serial_begin(); /* small BLAS calls: one thread */
     fit_vectors(v, b->v_hi, seed);
     if ((rc = xb_fit_eval_mvm(e, v, y, err))) goto done;
     for (size_t k = 0; k < K; k++) basis_eval_n(b, T, xb_matrix_row(v, k), R, X + k * nf);
@@ -259,6 +261,7 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     if (!(rc = xb_fit_fast_mvm(f, &vt, yf, err))) f->err_rel_l2 = xb_fit_rel_l2(yf, &yt);
     xb_matrix_free(yf);
 done:
+    if (nth >= 0) xb_blas_serial_end(nth);
     xb_fit_eval_free(e);
     xb_matrix_free(v);
     xb_matrix_free(y);
