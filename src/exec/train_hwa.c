@@ -8,6 +8,9 @@
 #include "exec/train_internal.h"
 #include "xbar/fit.h"
 
+_Static_assert(sizeof(((xb_train_hwa *)0)->coef) == XB_FIT_SIGMA_MAX_COEF * sizeof(double),
+               "xb_train_hwa.coef holds the coefficients of an xb_fit_sigma");
+
 int xb_train_hwa_load(const char *model_path, xb_device_kind device, xb_train_hwa *out, xb_error *err)
 {
     memset(out, 0, sizeof *out);
