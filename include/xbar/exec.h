@@ -306,9 +306,43 @@ typedef struct xb_train_opts {
                                  to the layer's max |w|, resampled every minibatch (0 = off) */
     uint64_t seed;
     size_t threads;           /* OpenBLAS threads (0 = leave as is) */
+    /* hardware-aware training with a fitted model (xb_train_hwa below; exclusive with
+     * weight_noise): the model file written by `xbar fit`, NULL = off */
+    const char *hw_model;
+    xb_device_kind hw_device; /* device whose sigma_program/resid_sigma_rel are used [rram] */
+    size_t cnn_channels[2];   /* xb_train_cnn: output channels of the two conv layers [8, 16] */
 } xb_train_opts;
 
 void xb_train_opts_default(xb_train_opts *o);
+
+/* Hardware-aware training noise from a fitted model file (docs/executor.md, "Training").
+ * Weights map as in the executor: with w_max = max|W| of the layer and dg = g_max - g_min
+ * of the device (xb_array_params_default), G+ = g_min + dg max(w,0)/w_max, G- = g_min +
+ * dg max(-w,0)/w_max; every minibatch G' = max(0, G + N(0, sigma_program(G))) and
+ * w' = (G+' - G-') w_max / dg.  The output residual adds N(0, resid_sigma_rel x rms) to
+ * every analog output vector (a dense layer's W'x of one sample, a conv layer's out_c
+ * outputs at one position; bias excluded, it is digital), rms over that vector. */
+typedef struct xb_train_hwa {
+    xb_device_kind device;
+    double g_min_siemens, g_max_siemens; /* the device's range (xb_array_params_default) */
+    size_t n_coef;                       /* sigma(G) = sum_k coef[k] G^k, siemens */
+    double coef[8];
+    double valid_g_siemens[2];           /* sigma(G) is held constant outside */
+    double resid_sigma_rel;              /* of the model for a 64x64 tile (or nearest size) */
+    int resid_from_family;               /* 1: 64x64 parameters predicted from the size family */
+    size_t resid_rows, resid_cols;       /* the tile size resid_sigma_rel belongs to */
+} xb_train_hwa;
+
+/* Read sigma_program/<device> and resid_sigma_rel of the executor's default tile
+ * (xb_exec_config_default: 64x64, 1R) through xb_fit_file_model_for, else of the model of
+ * that device nearest in size.  XB_EINPUT naming the file: missing/unreadable file, no
+ * sigma_program for the device, no model of the device. */
+int xb_train_hwa_load(const char *model_path, xb_device_kind device, xb_train_hwa *out, xb_error *err);
+/* sigma_program(G) in siemens (G clamped to the fitted range, >= 0). */
+double xb_train_hwa_sigma_siemens(const xb_train_hwa *h, double g_siemens);
+/* One sample of the noisy weights of a layer: w_out[i] = w'(w[i]) (n weights, w_max = max|w|;
+ * all zero weights are copied).  rng_state: a splitmix64 state, advanced. */
+void xb_train_hwa_perturb(const xb_train_hwa *h, const float *w, size_t n, uint64_t *rng_state, float *w_out);
 
 /* Progress callback per epoch (may be NULL): epoch, mean training loss, test accuracy
  * (or -1 when no test set). */
@@ -318,6 +352,16 @@ typedef void (*xb_train_progress)(void *user, size_t epoch, double loss, double 
  * Adam; He-uniform initialisation from the seed.  The network ends with a softmax
  * layer.  Deterministic for a given seed and thread count. */
 int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_classes,
+                 const xb_train_opts *o, xb_train_progress cb, void *user, xb_network **out,
+                 xb_error *err);
+
+/* Train a small CNN (Fashion-MNIST size inputs, 1 x rows x cols): conv2d 1->c1 3x3 pad 1,
+ * ReLU, maxpool 2, conv2d c1->c2 3x3 pad 1, ReLU, maxpool 2, flatten, dense -> n_classes,
+ * softmax (c1, c2 = o->cnn_channels).  Convolutions as im2col + sgemm over the whole
+ * minibatch; softmax cross-entropy, Adam, He-uniform initialisation; the same noise
+ * options as xb_train_mlp (conv weights map as n_out x n_in = out_c x in_c*3*3).  Image
+ * sides must be divisible by 4.  Deterministic for a given seed and thread count. */
+int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_classes,
                  const xb_train_opts *o, xb_train_progress cb, void *user, xb_network **out,
                  xb_error *err);
 

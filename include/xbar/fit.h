@@ -215,6 +215,20 @@ double xb_fit_stats_energy_joule(const xb_fit_stats *s, const xb_fit_params *m, 
                                  const double *v_in, double t_read_s, double t_rise_s);
 double xb_fit_stats_settling_s(const xb_fit_stats *s, const xb_array_params *p, double t_rise_s);
 
+/* The programming-error law of a model file, /stats/sigma_program/<device>: sigma(G) =
+ * sum_k coef[k] G^k (siemens), fitted on valid_g_siemens. */
+#define XB_FIT_SIGMA_MAX_COEF 8
+typedef struct xb_fit_sigma {
+    size_t n_coef;
+    double coef[XB_FIT_SIGMA_MAX_COEF];
+    double valid_g_siemens[2];
+} xb_fit_sigma;
+
+/* XB_EINPUT naming the file and group when the file has no law for the device. */
+int xb_fit_sigma_read(const char *path, xb_device_kind device, xb_fit_sigma *out, xb_error *err);
+/* sigma(G) in siemens, G clamped to the fitted range (no extrapolation), never negative. */
+double xb_fit_sigma_eval(const xb_fit_sigma *s, double g_siemens);
+
 /* ---- from a results file (xbar fit) ---- */
 typedef struct xb_fit_model_info {
     char point[64];           /* results group the model was fitted from (/points/NAME) */

@@ -1,4 +1,4 @@
-/* xbar train: train an MLP on Fashion-MNIST in C and write the network file. */
+/* xbar train: train an MLP or a small CNN on Fashion-MNIST in C and write the network file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +9,19 @@
 static const char k_help[] =
     "usage: xbar train --out NET.h5 [options]\n"
     "\n"
-    "Train an MLP (input -> hidden ReLU layers -> 10-way softmax) on Fashion-MNIST with\n"
-    "Adam, deterministic for a given seed and thread count, and write it as an xbar\n"
-    "network file (docs/hdf5-network.md).  Prints one line per epoch: loss, test accuracy.\n"
+    "Train an MLP (input -> hidden ReLU layers -> 10-way softmax) or a small CNN on\n"
+    "Fashion-MNIST with Adam, deterministic for a given seed and thread count, and write it\n"
+    "as an xbar network file (docs/hdf5-network.md).  Prints one line per epoch: loss, test\n"
+    "accuracy.\n"
     "\n"
     "options:\n"
     "  --out FILE             network file to write (required)\n"
     "  --dataset DIR          IDX .gz files (train-*, t10k-*)  [" XB_FMNIST_DEFAULT_DIR "]\n"
-    "  --hidden N,N,...       hidden layer widths (up to 4)    [256,128]\n"
+    "  --arch mlp|cnn         mlp: dense layers (--hidden); cnn: conv 3x3 pad 1 (1->C1),\n"
+    "                         relu, maxpool 2, conv 3x3 pad 1 (C1->C2), relu, maxpool 2,\n"
+    "                         flatten, dense -> 10, softmax   [mlp]\n"
+    "  --hidden N,N,...       mlp: hidden layer widths (up to 4) [256,128]\n"
+    "  --channels C1,C2       cnn: conv output channels       [8,16]\n"
     "  --epochs N             [15]\n"
     "  --batch N              minibatch size                   [128]\n"
     "  --lr X                 Adam step size                   [0.001]\n"
@@ -24,6 +29,11 @@ static const char k_help[] =
     "  --seed N               initialisation and shuffling     [1]\n"
     "  --weight-noise S       hardware-aware training: Gaussian weight noise, sigma = S x\n"
     "                         max|w| of the layer, resampled per minibatch   [0 = off]\n"
+    "  --hw-model FILE        hardware-aware training with a fitted model (xbar fit): weights\n"
+    "                         mapped to differential pairs as in xbar run, the fitted\n"
+    "                         programming error sigma(G) sampled per minibatch, plus the\n"
+    "                         model's output residual (64x64 tile)  [off]\n"
+    "  --device rram|pcm|ecram  the device of --hw-model      [rram]\n"
     "  --limit N              use the first N training images  [all]\n"
     "  --test-limit N         evaluate on the first N test images [all]\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
@@ -70,6 +80,7 @@ int xb_cmd_train(int argc, char **argv)
     const char *out_path = NULL, *dir = NULL;
     size_t limit = 0, test_limit = 0;
     progress_ctx pc = {0};
+    int cnn = 0, device_set = 0;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -116,6 +127,32 @@ int xb_cmd_train(int argc, char **argv)
                 if (!(d >= 0)) return xb_cli_usage_error("train", "--weight-noise: must be >= 0");
                 o.weight_noise = d;
             }
+        } else if (xb_cli_is_flag(a, "--arch")) {
+            if (!VAL("--arch")) return xb_cli_usage_error("train", "%s", err.msg);
+            if (!strcmp(v, "cnn")) cnn = 1;
+            else if (!strcmp(v, "mlp")) cnn = 0;
+            else return xb_cli_usage_error("train", "--arch: '%s' is not mlp or cnn", v);
+        } else if (xb_cli_is_flag(a, "--channels")) {
+            if (!VAL("--channels")) return xb_cli_usage_error("train", "%s", err.msg);
+            size_t c1, c2;
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *comma = strchr(buf, ',');
+            if (!comma) return xb_cli_usage_error("train", "--channels: expected C1,C2, got '%s'", v);
+            *comma = 0;
+            if (xb_parse_size(buf, "--channels", &c1, &err) || xb_parse_size(comma + 1, "--channels", &c2, &err))
+                return xb_cli_usage_error("train", "%s", err.msg);
+            if (c1 == 0 || c2 == 0) return xb_cli_usage_error("train", "--channels: must be >= 1");
+            o.cnn_channels[0] = c1;
+            o.cnn_channels[1] = c2;
+        } else if (xb_cli_is_flag(a, "--hw-model")) {
+            if (!VAL("--hw-model")) return xb_cli_usage_error("train", "%s", err.msg);
+            o.hw_model = v;
+        } else if (xb_cli_is_flag(a, "--device")) {
+            if (!VAL("--device")) return xb_cli_usage_error("train", "%s", err.msg);
+            if (xb_device_from_name(v, &o.hw_device) || o.hw_device == XB_DEVICE_LINEAR)
+                return xb_cli_usage_error("train", "--device: '%s' is not rram, pcm or ecram", v);
+            device_set = 1;
         } else if (!strcmp(a, "--quiet")) {
             pc.quiet = 1;
         } else {
@@ -124,13 +161,30 @@ int xb_cmd_train(int argc, char **argv)
 #undef VAL
     }
     if (!out_path) return xb_cli_usage_error("train", "--out: required");
+    if (device_set && !o.hw_model) return xb_cli_usage_error("train", "--device: only with --hw-model");
+    if (o.hw_model && o.weight_noise > 0)
+        return xb_cli_usage_error("train", "--weight-noise and --hw-model exclude each other");
+    if (o.hw_model) {
+        /* check the model file before loading the data set: a bad file fails at once */
+        xb_train_hwa h;
+        if (xb_train_hwa_load(o.hw_model, o.hw_device, &h, &err)) {
+            xb_error_prefix(&err, "--hw-model: ");
+            return xb_cli_fail("train", &err);
+        }
+        if (!pc.quiet)
+            printf("hardware-aware training: %s %s, sigma_program(G) over [%.3g, %.3g] S, output residual %.3g "
+                   "(%zux%zu tile%s)\n", o.hw_model, xb_device_name(h.device), h.valid_g_siemens[0],
+                   h.valid_g_siemens[1], h.resid_sigma_rel, h.resid_rows, h.resid_cols,
+                   h.resid_from_family ? ", predicted from the size family" : "");
+    }
 
     xb_dataset *train = NULL, *test = NULL;
     xb_network *net = NULL;
     int rc = xb_dataset_load_fmnist(dir, 1, limit, &train, &err);
     if (!rc) rc = xb_dataset_load_fmnist(dir, 0, test_limit, &test, &err);
     double t0 = xb_now_s();
-    if (!rc) rc = xb_train_mlp(train, test, 10, &o, progress, &pc, &net, &err);
+    if (!rc) rc = cnn ? xb_train_cnn(train, test, 10, &o, progress, &pc, &net, &err)
+                      : xb_train_mlp(train, test, 10, &o, progress, &pc, &net, &err);
     double t1 = xb_now_s();
     if (!rc) rc = xb_network_write(net, out_path, &err);
     if (!rc) {
@@ -141,11 +195,13 @@ int xb_cmd_train(int argc, char **argv)
         for (size_t k = 0; ok && k < nl; k++) ok = acts[k] != NULL;
         if (!ok) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
         if (!rc) rc = xb_network_forward(net, test->images, test->n, acts, &err);
-        if (!rc)
+        if (!rc && cnn)
+            printf("trained CNN conv%zu-conv%zu-dense10", o.cnn_channels[0], o.cnn_channels[1]);
+        if (!rc && !cnn)
             printf("trained %zu-", xb_network_input_size(net));
-        for (size_t k = 0; !rc && k < o.n_hidden; k++) printf("%zu-", o.hidden[k]);
+        for (size_t k = 0; !rc && !cnn && k < o.n_hidden; k++) printf("%zu-", o.hidden[k]);
         if (!rc)
-            printf("10 MLP on %zu images in %.1f s: test accuracy %.2f%% (%zu images); wrote %s\n", train->n, t1 - t0,
+            printf("%s on %zu images in %.1f s: test accuracy %.2f%% (%zu images); wrote %s\n", cnn ? "" : "10 MLP", train->n, t1 - t0,
                    100.0 * xb_exec_top1(acts[nl - 1], test->n, 10, test->labels), test->n, out_path);
         for (size_t k = 0; acts && k < nl; k++) free(acts[k]);
         free(acts);

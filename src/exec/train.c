@@ -2,35 +2,20 @@
  * Adam (Kingma & Ba, ICLR 2015), minibatches through OpenBLAS sgemm.  Optional
  * hardware-aware training: Gaussian weight noise resampled every minibatch
  * (forward and backward through the noisy weights, update of the clean ones),
- * the "ADD_NORMAL" modifier of aihwkit. */
+ * the "ADD_NORMAL" modifier of aihwkit; or the noise of a fitted model file
+ * (train_hwa.c: programming error of the differential-pair conductances and the
+ * output residual). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/train_internal.h"
 #include "xbar/exec.h"
 
-/* Deterministic RNG: splitmix64 (Steele, Lea & Flood, OOPSLA 2014); uniforms from
- * the top 53 bits, Gaussians by Box-Muller. */
-typedef struct {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+typedef uint64_t rng_t; /* splitmix64 state (train_internal.h) */
+static double rng_uniform(rng_t *r) { return xb_train_rng_uniform(r); }
 static size_t rng_below(rng_t *r, size_t n) { return (size_t)(rng_uniform(r) * (double)n) % n; }
-static double rng_gauss(rng_t *r, double sd)
-{
-    double u1 = rng_uniform(r), u2 = rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sd * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 void xb_train_opts_default(xb_train_opts *o)
 {
@@ -45,6 +30,10 @@ void xb_train_opts_default(xb_train_opts *o)
     o->weight_noise = 0.0;
     o->seed = 1;
     o->threads = 0;
+    o->hw_model = NULL;
+    o->hw_device = XB_DEVICE_RRAM;
+    o->cnn_channels[0] = 8;
+    o->cnn_channels[1] = 16;
 }
 
 typedef struct {
@@ -67,14 +56,16 @@ static void layers_free(mlp_layer *L, size_t n)
     free(L);
 }
 
-/* Forward of B rows of X through all layers with weights wn; last layer softmax. */
-static void forward(mlp_layer *L, size_t nl, const float *X, size_t B)
+/* Forward of B rows of X through all layers with weights wn; last layer softmax.  With
+ * nz (training), the fitted output residual on every layer's W x. */
+static void forward(mlp_layer *L, size_t nl, const float *X, size_t B, const xb_train_noise *nz, rng_t *rng)
 {
     const float *in = X;
     for (size_t k = 0; k < nl; k++) {
         mlp_layer *l = &L[k];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)l->n_out, (int)l->n_in, 1.0f, in,
                     (int)l->n_in, l->wn, (int)l->n_in, 0.0f, l->z, (int)l->n_out);
+        if (nz) xb_train_noise_outputs(nz, l->z, B, l->n_out, 1, l->n_out, rng);
         for (size_t s = 0; s < B; s++) {
             float *z = l->z + s * l->n_out, *a = l->a + s * l->n_out;
             for (size_t j = 0; j < l->n_out; j++) z[j] += l->b[j];
@@ -97,7 +88,7 @@ static double accuracy(mlp_layer *L, size_t nl, const xb_dataset *d, size_t max_
     size_t ok = 0, px = d->rows * d->cols, nc = L[nl - 1].n_out;
     for (size_t s0 = 0; s0 < d->n; s0 += max_b) {
         size_t B = d->n - s0 < max_b ? d->n - s0 : max_b;
-        forward(L, nl, d->images + s0 * px, B);
+        forward(L, nl, d->images + s0 * px, B, NULL, NULL);
         for (size_t s = 0; s < B; s++) {
             const float *p = L[nl - 1].a + s * nc;
             size_t best = 0;
@@ -119,18 +110,28 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
     if (o->batch == 0 || o->epochs == 0) return xb_errorf(err, XB_EINPUT, "--batch and --epochs must be >= 1");
     if (!(o->lr > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
     if (!(o->weight_noise >= 0)) return xb_errorf(err, XB_EINPUT, "--weight-noise: must be >= 0");
+    if (o->weight_noise > 0 && o->hw_model)
+        return xb_errorf(err, XB_EINPUT, "--weight-noise and --hw-model exclude each other");
     if (n_classes < 2) return xb_errorf(err, XB_EINPUT, "need at least 2 classes");
     for (size_t s = 0; s < train->n; s++)
         if (train->labels[s] >= n_classes)
             return xb_errorf(err, XB_EINPUT, "training label %u at sample %zu is >= %zu classes", train->labels[s], s, n_classes);
     for (size_t k = 0; k < o->n_hidden; k++)
         if (o->hidden[k] == 0) return xb_errorf(err, XB_EINPUT, "--hidden: layer %zu has width 0", k);
+    xb_train_hwa hwa;
+    xb_train_noise nz = {o->weight_noise, NULL};
+    if (o->hw_model) {
+        int hrc = xb_train_hwa_load(o->hw_model, o->hw_device, &hwa, err);
+        if (hrc) return hrc;
+        nz.hwa = &hwa;
+    }
+    const int noisy = o->weight_noise > 0 || nz.hwa;
     if (o->threads) openblas_set_num_threads((int)o->threads);
 
     const size_t px = train->rows * train->cols, nl = o->n_hidden + 1, B = o->batch;
     const size_t eval_b = 1000 > B ? 1000 : B;
     mlp_layer *L = calloc(nl, sizeof *L);
-    rng_t rng_state = {o->seed}, *rng = &rng_state;
+    rng_t rng_state = o->seed, *rng = &rng_state;
     size_t *perm = malloc(train->n * sizeof *perm);
     float *xb = malloc(B * px * sizeof(float)), *dbuf = NULL;
     int rc = (L && perm && xb) ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
@@ -152,7 +153,7 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
         l->z = malloc(rows * l->n_out * sizeof(float));
         l->a = malloc(rows * l->n_out * sizeof(float));
         l->dz = malloc(rows * l->n_out * sizeof(float));
-        l->wn = o->weight_noise > 0 ? malloc(nw * sizeof(float)) : l->w;
+        l->wn = noisy ? malloc(nw * sizeof(float)) : l->w;
         if (!l->w || !l->gw || !l->mw || !l->vw || !l->b || !l->gb || !l->mb || !l->vb || !l->z || !l->a || !l->dz ||
             !l->wn) {
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
@@ -178,16 +179,9 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
         for (size_t s0 = 0; s0 < train->n; s0 += B) {
             const size_t nb = train->n - s0 < B ? train->n - s0 : B;
             for (size_t s = 0; s < nb; s++) memcpy(xb + s * px, train->images + perm[s0 + s] * px, px * sizeof(float));
-            if (o->weight_noise > 0)
-                for (size_t k = 0; k < nl; k++) {
-                    mlp_layer *l = &L[k];
-                    size_t nw = l->n_in * l->n_out;
-                    double mx = 0;
-                    for (size_t i = 0; i < nw; i++) mx = fmax(mx, fabs((double)l->w[i]));
-                    double sd = o->weight_noise * mx;
-                    for (size_t i = 0; i < nw; i++) l->wn[i] = l->w[i] + (float)rng_gauss(rng, sd);
-                }
-            forward(L, nl, xb, nb);
+            if (noisy)
+                for (size_t k = 0; k < nl; k++) xb_train_noise_weights(&nz, L[k].w, L[k].n_in * L[k].n_out, rng, L[k].wn);
+            forward(L, nl, xb, nb, nz.hwa ? &nz : NULL, rng);
             /* softmax + cross-entropy: dz = (p - onehot) / nb */
             mlp_layer *top = &L[nl - 1];
             for (size_t s = 0; s < nb; s++) {

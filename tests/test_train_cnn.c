@@ -1,0 +1,470 @@
+/* CNN training and hardware-aware training noise (src/exec/train_net.c, train_hwa.c).
+ *  - conv2d (padding), maxpool, relu, flatten and dense backward: every weight and bias
+ *    gradient against a central finite difference of the loss (double-checked reference
+ *    independent of the backward code);
+ *  - the trainer's forward pass equals xb_network_forward of the exported network (1e-5);
+ *  - the fitted-model noise sampler: mean and variance of w' - w against the closed form
+ *    (sigma(G+)^2 + sigma(G-)^2) (w_max/dg)^2 of the differential-pair mapping; the output
+ *    residual's spread; model-file selection of resid_sigma_rel;
+ *  - a short CNN run on 2000 Fashion-MNIST images clears a modest accuracy bound, with
+ *    and without --hw-model, deterministic for a seed; the MLP with --hw-model;
+ *  - `xbar train --arch cnn` and bad --hw-model input as one-line CLI errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/train_internal.h"
+#include "support/xb_test.h"
+#include "xbar/exec.h"
+#include "xbar/fit.h"
+
+static double lcg_uniform(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) * 0x1.0p-53;
+}
+
+static void fill(float *w, size_t n, double scale, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * lcg_uniform(s) - 1.0) * scale);
+}
+
+/* input 2x6x6: conv 2->3 3x3 pad 1, relu, maxpool 2, conv 3->4 2x2 pad 0, relu, flatten,
+ * dense 16->5, relu, dense 5->3, softmax */
+static xb_network *tiny_net(uint64_t *s)
+{
+    xb_network *net = NULL;
+    xb_error err;
+    size_t shape[3] = {2, 6, 6};
+    float w1[3 * 2 * 9], b1[3], w2[4 * 3 * 4], b2[4], w3[5 * 16], b3[5], w4[3 * 5], b4[3];
+    fill(w1, 54, 0.6, s); fill(b1, 3, 0.2, s);
+    fill(w2, 48, 0.6, s); fill(b2, 4, 0.2, s);
+    fill(w3, 80, 0.5, s); fill(b3, 5, 0.2, s);
+    fill(w4, 15, 0.8, s); fill(b4, 3, 0.2, s);
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 3, 2, 3, 3, 1, 1, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_MAXPOOL2D, 2, 2, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 4, 3, 2, 2, 1, 0, w2, b2, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 5, 16, w3, b3, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 3, 5, w4, b4, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
+    return net;
+}
+
+/* mean cross-entropy in double from the exported network's forward pass (the reference
+ * forward of xb_network_forward, not the trainer's) */
+static double ref_loss(xb_tnet *t, const float *x, const unsigned char *lab, size_t n)
+{
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_tnet_export(t, &net, &err), XB_OK);
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    for (size_t k = 0; k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    assert_int_equal(xb_network_forward(net, x, n, a, &err), XB_OK);
+    /* cross-entropy from the logits (the layer before softmax) in double */
+    const float *z = a[nl - 2];
+    size_t nc = xb_network_output_size(net);
+    double loss = 0;
+    for (size_t s = 0; s < n; s++) {
+        double mx = z[s * nc], sum = 0;
+        for (size_t c = 1; c < nc; c++) mx = fmax(mx, z[s * nc + c]);
+        for (size_t c = 0; c < nc; c++) sum += exp((double)z[s * nc + c] - mx);
+        loss -= (double)z[s * nc + lab[s]] - mx - log(sum);
+    }
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+    xb_network_free(net);
+    return loss / (double)n;
+}
+
+static void test_backward_vs_finite_differences(void **state)
+{
+    uint64_t s = 7;
+    xb_network *net = tiny_net(&s);
+    const size_t n = 4, in = 72;
+    float x[4 * 72];
+    unsigned char lab[4] = {0, 2, 1, 2};
+    fill(x, n * in, 1.0, &s);
+    xb_tnet *t = NULL;
+    xb_error err;
+    assert_int_equal(xb_tnet_new(net, n, &t, &err), XB_OK);
+    double l_sum = xb_tnet_loss_grad(t, x, lab, n, NULL);
+    assert_true(fabs(l_sum / n - ref_loss(t, x, lab, n)) < 1e-5);
+    const float eps = 2e-3f;
+    size_t checked = 0, bad = 0;
+    double worst = 0;
+    for (size_t k = 0; k < xb_tnet_n_layers(t); k++) {
+        float *w, *gw, *b, *gb;
+        size_t nw, nb;
+        xb_tnet_params(t, k, &w, &gw, &nw, &b, &gb, &nb);
+        for (int pass = 0; pass < 2; pass++) {
+            float *p = pass ? b : w, *g = pass ? gb : gw;
+            size_t np = pass ? nb : nw;
+            for (size_t i = 0; i < np; i++) {
+                float keep = p[i];
+                p[i] = keep + eps;
+                double lp = ref_loss(t, x, lab, n);
+                p[i] = keep - eps;
+                double lm = ref_loss(t, x, lab, n);
+                p[i] = keep;
+                double fd = (lp - lm) / (2.0 * (double)eps), e = fabs(fd - (double)g[i]);
+                /* float32 forward: ~1e-7 loss resolution / eps, plus the O(eps^2) term */
+                double tol = 3e-4 + 2e-2 * fabs(fd);
+                if (e > tol) {
+                    bad++;
+                    print_message("layer %zu %s[%zu]: backward %.6g, finite difference %.6g\n", k,
+                                  pass ? "bias" : "weight", i, g[i], fd);
+                }
+                worst = fmax(worst, e / (1e-3 + fabs(fd)));
+                checked++;
+            }
+        }
+    }
+    print_message("finite differences: %zu parameters, worst |err|/(1e-3+|fd|) = %.3g\n", checked, worst);
+    assert_int_equal(checked, 54 + 3 + 48 + 4 + 80 + 5 + 15 + 3);
+    assert_int_equal(bad, 0);
+    xb_tnet_free(t);
+    xb_network_free(net);
+}
+
+/* the trainer's forward pass vs xb_network_forward of the exported network, after
+ * a few Adam steps of training on Fashion-MNIST (CNN of xb_train_cnn's shape) */
+static void test_trainer_forward_equals_network(void **state)
+{
+    xb_dataset *tr = NULL;
+    xb_error err;
+    assert_int_equal(xb_dataset_load_fmnist(NULL, 1, 300, &tr, &err), XB_OK);
+    uint64_t s = 11;
+    size_t shape[3] = {1, 28, 28};
+    float w1[8 * 9], w2[16 * 72], w3[10 * 784];
+    fill(w1, 72, sqrt(6.0 / 9), &s);
+    fill(w2, 16 * 72, sqrt(6.0 / 72), &s);
+    fill(w3, 7840, sqrt(6.0 / 784), &s);
+    xb_network *net = NULL;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 8, 1, 3, 3, 1, 1, w1, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_MAXPOOL2D, 2, 2, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 16, 8, 3, 3, 1, 1, w2, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_pool(net, XB_LAYER_MAXPOOL2D, 2, 2, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 10, 784, w3, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
+    xb_tnet *t = NULL;
+    assert_int_equal(xb_tnet_new(net, 100, &t, &err), XB_OK);
+    for (size_t s0 = 0; s0 < 300; s0 += 50) {
+        xb_tnet_loss_grad(t, tr->images + s0 * 784, tr->labels + s0, 50, NULL);
+        xb_tnet_adam(t, 2e-3);
+    }
+    float *p = malloc(300 * 10 * sizeof(float));
+    assert_int_equal(xb_tnet_predict(t, tr->images, 300, p, &err), XB_OK);
+    xb_network *ex = NULL;
+    assert_int_equal(xb_tnet_export(t, &ex, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(ex), 9);
+    size_t nl = 9;
+    float *a[9];
+    for (size_t k = 0; k < nl; k++) a[k] = malloc(300 * xb_layer_out_size(xb_network_layer(ex, k)) * sizeof(float));
+    assert_int_equal(xb_network_forward(ex, tr->images, 300, a, &err), XB_OK);
+    double worst = 0;
+    for (size_t i = 0; i < 3000; i++) worst = fmax(worst, fabs((double)p[i] - a[8][i]));
+    print_message("trainer forward vs xb_network_forward: max |dp| = %.3g\n", worst);
+    assert_true(worst <= 1e-5);
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(p);
+    xb_network_free(ex);
+    xb_tnet_free(t);
+    xb_network_free(net);
+    xb_dataset_free(tr);
+}
+
+/* A model file with one rram model of size n x n (resid_sigma_rel = resid) and, when
+ * coef != NULL, sigma_program/rram with those coefficients. */
+static char *write_model(const char *dir, const char *name, size_t n, double resid, const double *coef, size_t nc)
+{
+    char *path = xb_test_write_file(dir, name, "");
+    remove(path);
+    xb_array_params tp;
+    xb_array_params_default(&tp, XB_DEVICE_RRAM);
+    tp.rows = tp.cols = n;
+    xb_fit_params fm;
+    xb_fit_params_nominal(&fm, &tp);
+    fm.resid_sigma_rel = resid;
+    xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
+    hid_t f, g;
+    xb_error err;
+    assert_int_equal(xb_fit_file_create(path, 1, &prov, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_file_add_model(f, 0, &fm, NULL, NULL, &err), XB_OK);
+    if (coef) {
+        assert_int_equal(xb_h5_group_create(f, "stats/sigma_program/rram", &g, &err), XB_OK);
+        hsize_t d = nc, d2 = 2;
+        double vr[2] = {tp.g_min_siemens, tp.g_max_siemens};
+        assert_int_equal(xb_h5_write_doubles(g, "coef", 1, &d, coef, "S^(1-k)", &err), XB_OK);
+        assert_int_equal(xb_h5_write_doubles(g, "valid_g_siemens", 1, &d2, vr, "S", &err), XB_OK);
+        H5Gclose(g);
+    }
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    return path;
+}
+
+static void test_hwa_sampler_variance(void **state)
+{
+    char *dir = xb_test_tmpdir("train-hwa");
+    /* sigma(G) = 5e-8 + 0.03 G - 2e2 G^2 (siemens): positive, well above zero at g_min, so
+     * clipping at 0 S is > 10 sigma away and the closed form holds */
+    const double coef[3] = {5e-8, 0.03, -2e2};
+    char *path = write_model(dir, "m16.h5", 16, 0.02, coef, 3);
+    xb_train_hwa h;
+    xb_error err;
+    assert_int_equal(xb_train_hwa_load(path, XB_DEVICE_RRAM, &h, &err), XB_OK);
+    /* no 64x64 model and no family: the nearest size, 16x16 */
+    assert_int_equal(h.resid_rows, 16);
+    assert_true(h.resid_sigma_rel == 0.02);
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    assert_true(h.g_min_siemens == p.g_min_siemens && h.g_max_siemens == p.g_max_siemens);
+    const double g0 = p.g_min_siemens, dg = p.g_max_siemens - p.g_min_siemens;
+    for (double g = g0; g <= p.g_max_siemens; g += dg / 7)
+        assert_true(fabs(xb_train_hwa_sigma_siemens(&h, g) - (coef[0] + coef[1] * g + coef[2] * g * g)) <
+                    1e-12 * coef[0] + 1e-20);
+
+    /* weights at 8 levels (w_max = 0.8 fixed by the first), each repeated R times */
+    const double lv[8] = {0.8, 0.5, 0.25, 0.01, 0.0, -0.1, -0.4, -0.8};
+    const size_t R = 6000, N = 8 * R;
+    float *w = malloc(N * sizeof(float)), *wo = malloc(N * sizeof(float));
+    for (size_t i = 0; i < N; i++) w[i] = (float)lv[i % 8];
+    uint64_t rng = 99;
+    xb_train_hwa_perturb(&h, w, N, &rng, wo);
+    const double w_max = 0.8;
+    for (int q = 0; q < 8; q++) {
+        double s1 = 0, s2 = 0;
+        for (size_t r = 0; r < R; r++) {
+            double d = (double)wo[r * 8 + q] - (double)w[r * 8 + q];
+            s1 += d;
+            s2 += d * d;
+        }
+        double mean = s1 / R, var = s2 / R - mean * mean;
+        double x = lv[q] / w_max, gp = g0 + dg * fmax(x, 0), gm = g0 + dg * fmax(-x, 0);
+        double sp = coef[0] + coef[1] * gp + coef[2] * gp * gp, sm = coef[0] + coef[1] * gm + coef[2] * gm * gm;
+        double var_cf = (sp * sp + sm * sm) * (w_max / dg) * (w_max / dg);
+        /* the sample variance has relative sd sqrt(2/R) = 1.8 %: 5 sd; the mean sd/sqrt(R) */
+        print_message("w = %+.2f: var(w'-w) %.4g, closed form %.4g (ratio %.4f), mean %.2g\n", lv[q], var, var_cf,
+                      var / var_cf, mean);
+        assert_true(fabs(var / var_cf - 1.0) < 5.0 * sqrt(2.0 / R));
+        assert_true(fabs(mean) < 5.0 * sqrt(var_cf / R) + 1e-7 * w_max);
+    }
+    /* all-zero weights stay zero (no mapping range) */
+    float z[4] = {0, 0, 0, 0}, zo[4];
+    xb_train_hwa_perturb(&h, z, 4, &rng, zo);
+    assert_memory_equal(z, zo, sizeof z);
+
+    /* output residual: N(0, resid x rms) per vector */
+    xb_train_noise nz = {0, &h};
+    const size_t len = 500, nv = 40;
+    float *y = malloc(len * nv * sizeof(float));
+    for (size_t i = 0; i < len * nv; i++) y[i] = (i % 2 ? 3.0f : -3.0f) * (float)(1 + (i / len) % 3); /* rms 3, 6, 9 */
+    xb_train_noise_outputs(&nz, y, nv, len, 1, len, &rng);
+    double ss = 0;
+    for (size_t i = 0; i < len * nv; i++) {
+        double ref = (i % 2 ? 3.0 : -3.0) * (double)(1 + (i / len) % 3), e = (y[i] - ref) / (0.02 * fabs(ref));
+        ss += e * e;
+    }
+    double ratio = sqrt(ss / (double)(len * nv));
+    print_message("output residual: sd / (resid x rms) = %.4f\n", ratio);
+    assert_true(fabs(ratio - 1.0) < 5.0 * sqrt(0.5 / (double)(len * nv)));
+
+    /* a file without sigma_program for the device: error naming the file and device */
+    assert_int_equal(xb_train_hwa_load(path, XB_DEVICE_PCM, &h, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "sigma_program/pcm"));
+    char *nos = write_model(dir, "nosigma.h5", 16, 0.02, NULL, 0);
+    assert_int_equal(xb_train_hwa_load(nos, XB_DEVICE_RRAM, &h, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "sigma_program/rram"));
+    free(y);
+    free(w);
+    free(wo);
+    free(nos);
+    free(path);
+    free(dir);
+}
+
+static void record(void *user, size_t epoch, double loss, double acc)
+{
+    double *last = user;
+    last[0] = loss;
+    last[1] = acc;
+}
+
+static double net_accuracy(const xb_network *net, const xb_dataset *d)
+{
+    size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl, sizeof *a);
+    for (size_t k = 0; k < nl; k++) a[k] = malloc(d->n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    xb_error err;
+    assert_int_equal(xb_network_forward(net, d->images, d->n, a, &err), XB_OK);
+    double acc = xb_exec_top1(a[nl - 1], d->n, xb_network_output_size(net), d->labels);
+    for (size_t k = 0; k < nl; k++) free(a[k]);
+    free(a);
+    return acc;
+}
+
+static void test_cnn_short_run(void **state)
+{
+    char *dir = xb_test_tmpdir("train-cnn");
+    const double coef[3] = {5e-8, 0.03, -2e2};
+    char *model = write_model(dir, "m.h5", 16, 0.02, coef, 3);
+    xb_dataset *tr = NULL, *te = NULL;
+    xb_error err;
+    assert_int_equal(xb_dataset_load_fmnist(NULL, 1, 2000, &tr, &err), XB_OK);
+    assert_int_equal(xb_dataset_load_fmnist(NULL, 0, 1000, &te, &err), XB_OK);
+    xb_train_opts o;
+    xb_train_opts_default(&o);
+    o.epochs = 1;
+    o.batch = 32;
+    o.lr = 2e-3;
+    o.threads = 1;
+    xb_network *a = NULL, *b = NULL, *c = NULL;
+    double last[2] = {0, -1};
+    assert_int_equal(xb_train_cnn(tr, te, 10, &o, record, last, &a, &err), XB_OK);
+    double acc = net_accuracy(a, te);
+    print_message("CNN, 2000 images, 1 epoch: test accuracy %.3f (1000 images), loss %.3f\n", acc, last[0]);
+    assert_true(acc >= 0.6);
+    assert_true(fabs(acc - last[1]) < 1e-12); /* the trainer's evaluation == the C forward pass */
+    assert_int_equal(xb_network_n_layers(a), 9);
+    assert_int_equal(xb_network_layer(a, 0)->kind, XB_LAYER_CONV2D);
+    assert_int_equal(xb_network_layer(a, 7)->n_in, 784);
+    /* deterministic for seed and threads */
+    assert_int_equal(xb_train_cnn(tr, NULL, 10, &o, NULL, NULL, &b, &err), XB_OK);
+    for (size_t k = 0; k < 9; k++) {
+        const xb_layer *la = xb_network_layer(a, k), *lb = xb_network_layer(b, k);
+        if (la->weight) assert_memory_equal(la->weight, lb->weight, la->n_out * la->n_in * sizeof(float));
+    }
+    /* hardware-aware: different weights, still learns */
+    o.hw_model = model;
+    assert_int_equal(xb_train_cnn(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_OK);
+    assert_memory_not_equal(xb_network_layer(a, 0)->weight, xb_network_layer(c, 0)->weight, 72 * sizeof(float));
+    double acc_h = net_accuracy(c, te);
+    print_message("CNN --hw-model (synthetic sigma): test accuracy %.3f\n", acc_h);
+    assert_true(acc_h >= 0.55);
+    xb_network_free(c);
+    c = NULL;
+    o.weight_noise = 0.05; /* exclusive with hw_model */
+    assert_int_equal(xb_train_cnn(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_EINPUT);
+    assert_null(c);
+    /* the MLP with the same option */
+    o.weight_noise = 0;
+    o.n_hidden = 1;
+    o.hidden[0] = 32;
+    o.epochs = 2;
+    assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_OK);
+    double acc_m = net_accuracy(c, te);
+    print_message("MLP --hw-model (synthetic sigma): test accuracy %.3f\n", acc_m);
+    assert_true(acc_m >= 0.6);
+    o.hw_device = XB_DEVICE_ECRAM;
+    xb_network *d = NULL;
+    assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &d, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "sigma_program/ecram"));
+    xb_network_free(a);
+    xb_network_free(b);
+    xb_network_free(c);
+    xb_dataset_free(tr);
+    xb_dataset_free(te);
+    free(model);
+    free(dir);
+}
+
+static void test_cli_train_cnn(void **state)
+{
+    char *dir = xb_test_tmpdir("train-cnn-cli");
+    const double coef[3] = {5e-8, 0.03, -2e2};
+    char *model = write_model(dir, "m.h5", 16, 0.02, coef, 3);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cnn.h5", dir);
+    char *out = NULL, *er = NULL;
+    char *a[] = {"xbar", "train", "--arch", "cnn", "--channels", "4,8", "--out", path, "--limit", "300",
+                 "--test-limit", "100", "--epochs", "1", "--threads", "1", "--hw-model", model, NULL};
+    int rc = xb_test_run_xbar(a, &out, &er);
+    if (rc) print_message("%s\n", er);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "hardware-aware training:"));
+    assert_non_null(strstr(out, "trained CNN conv4-conv8-dense10 on 300 images"));
+    free(out);
+    free(er);
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_read(path, &net, &err), XB_OK);
+    assert_int_equal(xb_network_layer(net, 3)->n_out, 8);
+    xb_network_free(net);
+    /* xbar run executes it on tiles */
+    char *r[] = {"xbar", "run", "--network", path, "--limit", "20", "--calib", "16", NULL};
+    rc = xb_test_run_xbar(r, &out, &er);
+    if (rc) print_message("%s\n", er);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "top-1 accuracy"));
+    free(out);
+    free(er);
+
+    /* bad input: one line naming the flag and the file, non-zero exit */
+    char missing[4300];
+    snprintf(missing, sizeof missing, "%s/missing.h5", dir);
+    char *b[] = {"xbar", "train", "--out", path, "--hw-model", missing, NULL};
+    assert_int_equal(xb_test_run_xbar(b, &out, &er), 2);
+    assert_int_equal(xb_test_count_lines(er), 1);
+    assert_non_null(strstr(er, "--hw-model"));
+    assert_non_null(strstr(er, missing));
+    free(out);
+    free(er);
+    char *c[] = {"xbar", "train", "--out", path, "--hw-model", model, "--device", "pcm", NULL};
+    assert_int_equal(xb_test_run_xbar(c, &out, &er), 2);
+    assert_int_equal(xb_test_count_lines(er), 1);
+    assert_non_null(strstr(er, model));
+    assert_non_null(strstr(er, "sigma_program/pcm"));
+    free(out);
+    free(er);
+    char *d[] = {"xbar", "train", "--out", path, "--device", "pcm", NULL};
+    assert_int_equal(xb_test_run_xbar(d, &out, &er), 2);
+    assert_non_null(strstr(er, "--device"));
+    free(out);
+    free(er);
+    char *e[] = {"xbar", "train", "--out", path, "--arch", "rnn", NULL};
+    assert_int_equal(xb_test_run_xbar(e, &out, &er), 2);
+    assert_int_equal(xb_test_count_lines(er), 1);
+    assert_non_null(strstr(er, "--arch"));
+    free(out);
+    free(er);
+    char *f[] = {"xbar", "train", "--out", path, "--hw-model", model, "--weight-noise", "0.1", NULL};
+    assert_int_equal(xb_test_run_xbar(f, &out, &er), 2);
+    assert_non_null(strstr(er, "--hw-model"));
+    free(out);
+    free(er);
+    char *g[] = {"xbar", "train", "--out", path, "--arch", "cnn", "--channels", "8", NULL};
+    assert_int_equal(xb_test_run_xbar(g, &out, &er), 2);
+    assert_non_null(strstr(er, "--channels"));
+    free(out);
+    free(er);
+    free(model);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backward_vs_finite_differences),
+        cmocka_unit_test(test_trainer_forward_equals_network),
+        cmocka_unit_test(test_hwa_sampler_variance),
+        cmocka_unit_test(test_cnn_short_run),
+        cmocka_unit_test(test_cli_train_cnn),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
