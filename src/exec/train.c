@@ -105,28 +105,14 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
                  xb_error *err)
 {
     *out = NULL;
-    if (!train || train->n == 0) return xb_errorf(err, XB_EINPUT, "training set is empty");
     if (o->n_hidden > 4) return xb_errorf(err, XB_EINPUT, "--hidden: at most 4 hidden layers");
-    if (o->batch == 0 || o->epochs == 0) return xb_errorf(err, XB_EINPUT, "--batch and --epochs must be >= 1");
-    if (!(o->lr > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
-    if (!(o->weight_noise >= 0)) return xb_errorf(err, XB_EINPUT, "--weight-noise: must be >= 0");
-    if (o->weight_noise > 0 && o->hw_model)
-        return xb_errorf(err, XB_EINPUT, "--weight-noise and --hw-model exclude each other");
-    if (n_classes < 2) return xb_errorf(err, XB_EINPUT, "need at least 2 classes");
-    for (size_t s = 0; s < train->n; s++)
-        if (train->labels[s] >= n_classes)
-            return xb_errorf(err, XB_EINPUT, "training label %u at sample %zu is >= %zu classes", train->labels[s], s, n_classes);
     for (size_t k = 0; k < o->n_hidden; k++)
         if (o->hidden[k] == 0) return xb_errorf(err, XB_EINPUT, "--hidden: layer %zu has width 0", k);
     xb_train_hwa hwa;
-    xb_train_noise nz = {o->weight_noise, NULL};
-    if (o->hw_model) {
-        int hrc = xb_train_hwa_load(o->hw_model, o->hw_device, &hwa, err);
-        if (hrc) return hrc;
-        nz.hwa = &hwa;
-    }
+    xb_train_noise nz;
+    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
+    if (brc) return brc;
     const int noisy = o->weight_noise > 0 || nz.hwa;
-    if (o->threads) openblas_set_num_threads((int)o->threads);
 
     const size_t px = train->rows * train->cols, nl = o->n_hidden + 1, B = o->batch;
     const size_t eval_b = 1000 > B ? 1000 : B;

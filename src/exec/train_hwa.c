@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "exec/train_internal.h"
+
+extern void openblas_set_num_threads(int num_threads);
 #include "xbar/fit.h"
 
 _Static_assert(sizeof(((xb_train_hwa *)0)->coef) == XB_FIT_SIGMA_MAX_COEF * sizeof(double),
@@ -127,4 +129,29 @@ void xb_train_noise_outputs(const xb_train_noise *nz, float *y, size_t nv, size_
         if (!(sd > 0)) continue;
         for (size_t j = 0; j < len; j++) yv[j * step] += (float)xb_train_rng_gauss(rng, sd);
     }
+}
+
+int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, xb_train_hwa *hwa,
+                   xb_train_noise *nz, xb_error *err)
+{
+    nz->weight_noise = o->weight_noise;
+    nz->hwa = NULL;
+    if (!train || train->n == 0) return xb_errorf(err, XB_EINPUT, "training set is empty");
+    if (o->batch == 0 || o->epochs == 0) return xb_errorf(err, XB_EINPUT, "--batch and --epochs must be >= 1");
+    if (!(o->lr > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
+    if (!(o->weight_noise >= 0)) return xb_errorf(err, XB_EINPUT, "--weight-noise: must be >= 0");
+    if (o->weight_noise > 0 && o->hw_model)
+        return xb_errorf(err, XB_EINPUT, "--weight-noise and --hw-model exclude each other");
+    if (n_classes < 2) return xb_errorf(err, XB_EINPUT, "need at least 2 classes");
+    for (size_t s = 0; s < train->n; s++)
+        if (train->labels[s] >= n_classes)
+            return xb_errorf(err, XB_EINPUT, "training label %u at sample %zu is >= %zu classes", train->labels[s], s,
+                             n_classes);
+    if (o->hw_model) {
+        int rc = xb_train_hwa_load(o->hw_model, o->hw_device, hwa, err);
+        if (rc) return rc;
+        nz->hwa = hwa;
+    }
+    if (o->threads) openblas_set_num_threads((int)o->threads);
+    return XB_OK;
 }

@@ -31,6 +31,12 @@ typedef struct xb_train_noise {
     const xb_train_hwa *hwa;
 } xb_train_noise;
 
+/* Checks shared by the trainers (dataset, batch/epochs, step size, noise options, labels),
+ * then the hardware-aware model (o->hw_model; *hwa filled, nz->hwa set) and the OpenBLAS
+ * thread count (o->threads).  Errors name the flag or sample. */
+int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, xb_train_hwa *hwa,
+                   xb_train_noise *nz, xb_error *err);
+
 /* Noisy weights of one layer for a minibatch (w_out = w when no noise is set). */
 void xb_train_noise_weights(const xb_train_noise *nz, const float *w, size_t n, uint64_t *rng, float *w_out);
 /* The fitted output residual on nv analog output vectors of length len with stride `step`

@@ -385,30 +385,15 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
                  xb_train_progress cb, void *user, xb_network **out, xb_error *err)
 {
     *out = NULL;
-    if (!train || train->n == 0) return xb_errorf(err, XB_EINPUT, "training set is empty");
-    if (o->batch == 0 || o->epochs == 0) return xb_errorf(err, XB_EINPUT, "--batch and --epochs must be >= 1");
-    if (!(o->lr > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
-    if (!(o->weight_noise >= 0)) return xb_errorf(err, XB_EINPUT, "--weight-noise: must be >= 0");
-    if (o->weight_noise > 0 && o->hw_model)
-        return xb_errorf(err, XB_EINPUT, "--weight-noise and --hw-model exclude each other");
-    if (n_classes < 2) return xb_errorf(err, XB_EINPUT, "need at least 2 classes");
-    if (train->rows % 4 || train->cols % 4 || train->rows == 0 || train->cols == 0)
+    if (train && (train->rows % 4 || train->cols % 4 || train->rows == 0 || train->cols == 0))
         return xb_errorf(err, XB_EINPUT, "--arch cnn: image sides must be multiples of 4 (got %zux%zu)", train->rows,
                          train->cols);
     const size_t c1 = o->cnn_channels[0], c2 = o->cnn_channels[1];
     if (c1 == 0 || c2 == 0) return xb_errorf(err, XB_EINPUT, "--channels: must be >= 1");
-    for (size_t s = 0; s < train->n; s++)
-        if (train->labels[s] >= n_classes)
-            return xb_errorf(err, XB_EINPUT, "training label %u at sample %zu is >= %zu classes", train->labels[s], s,
-                             n_classes);
     xb_train_hwa hwa;
-    xb_train_noise nz = {o->weight_noise, NULL};
-    if (o->hw_model) {
-        int rc = xb_train_hwa_load(o->hw_model, o->hw_device, &hwa, err);
-        if (rc) return rc;
-        nz.hwa = &hwa;
-    }
-    if (o->threads) openblas_set_num_threads((int)o->threads);
+    xb_train_noise nz;
+    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
+    if (brc) return brc;
 
     uint64_t rng = o->seed;
     const size_t H = train->rows, Wd = train->cols, px = H * Wd, nd = c2 * (H / 4) * (Wd / 4);
