@@ -471,6 +471,56 @@ static void test_exec_fast_energy_law(void **state)
     xb_network_free(net);
 }
 
+/* The fast path spreads blocks of 256 vectors over the BLAS thread count: outputs are
+ * identical with one and with three workers (disjoint rows), statistics equal to rounding. */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
+
+static void test_exec_fast_workers(void **state)
+{
+    (void)state;
+    enum { NB = 700 };
+    xb_network *net = small_net();
+    const size_t nl = xb_network_n_layers(net);
+    float *x = malloc(NB * NI * sizeof(float));
+    for (size_t i = 0; i < NB * NI; i++) x[i] = urand() < 0.3 ? 0.0f : (float)urand();
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_RRAM, 8);
+    xb_fit_params m;
+    model_for(&c, &m);
+    const int keep = openblas_get_num_threads();
+    float **a[2];
+    xb_exec_layer_stats st[2];
+    for (int v = 0; v < 2; v++) {
+        openblas_set_num_threads(v ? 3 : 1);
+        xb_error err;
+        xb_tile_model *tm = NULL;
+        assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
+        xb_tile_engine eng;
+        xb_tile_engine_model(&eng, tm);
+        xb_exec *ex = NULL;
+        a[v] = xb_test_acts_new(net, NB);
+        assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+        assert_int_equal(xb_exec_calibrate(ex, x, 64, &err), XB_OK);
+        assert_int_equal(xb_exec_forward(ex, x, NB, a[v], &err), XB_OK);
+        assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st[v]), XB_OK);
+        xb_exec_free(ex);
+        xb_tile_model_free(tm);
+    }
+    openblas_set_num_threads(keep);
+    for (size_t k = 0; k < nl; k++)
+        assert_memory_equal(a[0][k], a[1][k], NB * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    print_message("1 vs 3 workers: outputs identical, array energy %.9e vs %.9e J\n", st[0].e_array_joule,
+                  st[1].e_array_joule);
+    assert_true(fabs(st[0].e_array_joule - st[1].e_array_joule) <= 1e-12 * st[0].e_array_joule);
+    assert_true(st[0].adc_conversions == st[1].adc_conversions && st[0].n_tile_reads == st[1].n_tile_reads);
+    assert_true(st[0].n_tile_reads > 0);
+    xb_test_acts_free(a[0], nl);
+    xb_test_acts_free(a[1], nl);
+    free(x);
+    xb_network_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_exec_fast_ohmic_equals_ideal),
         cmocka_unit_test(test_exec_fast_drift),
         cmocka_unit_test(test_exec_fast_energy_law),
+        cmocka_unit_test(test_exec_fast_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,8 @@
  * affine calibration, energy/latency accounting.  docs/executor.md. */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,7 @@ struct xb_exec {
     size_t n_layers;
     layer_map *maps;
     int calibrated;
+    size_t n_workers; /* fast-path threads in this pass: the BLAS thread count before it */
 };
 
 /* ------------------------------------------------------------------ config */
@@ -402,11 +405,11 @@ enum { MODE_EVAL = 0, MODE_RANGE = 1, MODE_CALIB = 2 };
  * (the engine's, or the Joule heat sum_i V_i^2 sum_j G_ij over the read time), conversions,
  * digital work. */
 static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t Kp, size_t Kp_cnt,
-                       const double *colsq, const xb_matrix *v, const xb_matrix *Im, const double *sp)
+                       const double *colsq, const xb_matrix *v, const xb_matrix *Im, const double *sp,
+                       xb_exec_layer_stats *st)
 {
     const size_t R = ex->cfg.tile_rows, P = m->pairs, t = r * m->n_ct + c;
     const size_t pu = (c + 1) * P <= l->n_out ? P : l->n_out - c * P;
-    xb_exec_layer_stats *st = &m->st;
     double e = 0;
     if (sp) {
         /* fast path, the engine's energy law: sum_q v I_row from the fast form's row sums */
@@ -476,15 +479,33 @@ static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, co
  * without a library call, so that the converter loops vectorize. */
 static inline double round_even(double x) { return (x + 0x1.8p52) - 0x1.8p52; }
 
+#define XB_EXEC_MAX_WORKERS 8
 #define XB_FAST_BLOCK 256 /* vectors per block: features, band outputs and sums stay in cache */
 
-/* The fast path of one chunk in MODE_EVAL (the hot loop of a forward pass): per block of
- * vectors and row band, DAC levels -> basis features -> one sgemm -> pair read noise ->
- * ADC -> digital partial sums in w->acc, with the statistics.  The same numbers as
- * fast_band + the general ADC step, without the full-layer current buffer. */
-static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc, workspace *w, float *F,
-                            float *Df, double *adc)
+/* One worker of fast_eval_chunk: the blocks tid, tid + nthr, ... of one input phase, with
+ * buffers and statistics of its own (vector rows of w->acc are disjoint between blocks). */
+typedef struct {
+    xb_exec *ex;
+    layer_map *m;
+    const xb_layer *l;
+    const float *Xc;
+    const workspace *w;
+    int ph;
+    size_t tid, nthr;
+    float *F, *Df;             /* block features (B x max(terms R, R)), outputs (+ variances) */
+    double *adc, *colsq, *sp, *vbuf;
+    int *lev;
+    xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
+} fast_job;
+
+static void *fast_job_run(void *arg)
 {
+    fast_job *jb = arg;
+    xb_exec *ex = jb->ex;
+    layer_map *m = jb->m;
+    const workspace *w = jb->w;
+    const xb_layer *l = jb->l;
+    const int ph = jb->ph;
     const size_t R = ex->cfg.tile_rows, P = m->pairs, T = m->fast_terms, TR = T * R;
     const size_t n_in = l->n_in, n_out = l->n_out;
     const double vr = ex->tile_p.v_read_volt, dg = ex->tile_p.g_max_siemens - ex->tile_p.g_min_siemens;
@@ -492,101 +513,182 @@ static void fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const 
     const int abits = ex->cfg.adc_bits, dbits = ex->cfg.dac_bits;
     const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
     const double L = nl ? (double)(nl - 1) : 0.0;
-    double *rng = adc, *inv = adc + n_out, *mul = adc + 2 * n_out;
+    double *rng = jb->adc, *inv = jb->adc + n_out, *mul = jb->adc + 2 * n_out;
     const double inv_xr = 1.0 / xr, vstep = nl ? vr / L : 0.0;
     const double *vsq = w->vsq; /* V^2 at each DAC level */
-    for (size_t q = 0; q < nl; q++) w->vsq[q] = ((double)q * vstep) * ((double)q * vstep);
-    for (int ph = 0; ph < 2; ph++) {
-        const double sgn = ph == 0 ? 1.0 : -1.0;
-        const size_t Kp = w->n_rows[ph];
-        for (size_t q0 = 0; q0 < Kp; q0 += XB_FAST_BLOCK) {
-            const size_t nb = Kp - q0 < XB_FAST_BLOCK ? Kp - q0 : XB_FAST_BLOCK;
-            for (size_t r = 0; r < m->n_rt; r++) {
-                memset(w->colsq, 0, R * sizeof(double));
-                if (m->law) memset(w->sp, 0, TR * sizeof(double));
-                const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
-                for (size_t b = 0; b < nb; b++) {
-                    const float *x = Xc + w->rows_idx[ph][q0 + b] * n_in + r * R;
-                    float *fq = F + b * TR;
-                    double *vq = w->vbuf + b * R;
-                    if (nl) {
-                        /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
-                        int *lev = w->lev;
-                        for (size_t i = 0; i < ru; i++) {
-                            double u = sgn * (double)x[i] * inv_xr;
-                            u = u < 0.0 ? 0.0 : u;
-                            u = u > 1.0 ? 1.0 : u;
-                            lev[i] = (int)round_even(u * L);
-                        }
-                        for (size_t i = ru; i < R; i++) lev[i] = 0;
-                        for (size_t p = 0; p < T; p++) {
-                            const float *lut = m->fast_lut + p * nl;
-                            for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
-                        }
-                        for (size_t i = 0; i < R; i++) w->colsq[i] += vsq[lev[i]];
-                        if (m->law)
-                            for (size_t p = 0; p < T; p++)
-                                for (size_t i = 0; i < R; i++) w->sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
-                        if (m->fast_s2)
-                            for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
-                        continue;
+    const double sgn = ph == 0 ? 1.0 : -1.0;
+    const size_t Kp = w->n_rows[ph];
+    float *F = jb->F, *Df = jb->Df;
+    double *colsq = jb->colsq, *sp = jb->sp, *vbuf = jb->vbuf;
+    int *lev = jb->lev;
+    for (size_t q0 = jb->tid * XB_FAST_BLOCK; q0 < Kp; q0 += jb->nthr * XB_FAST_BLOCK) {
+        const size_t nb = Kp - q0 < XB_FAST_BLOCK ? Kp - q0 : XB_FAST_BLOCK;
+        for (size_t r = 0; r < m->n_rt; r++) {
+            memset(colsq, 0, R * sizeof(double));
+            if (m->law) memset(sp, 0, TR * sizeof(double));
+            const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
+            for (size_t b = 0; b < nb; b++) {
+                const float *x = jb->Xc + w->rows_idx[ph][q0 + b] * n_in + r * R;
+                float *fq = F + b * TR;
+                double *vq = vbuf + b * R;
+                if (nl) {
+                    /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
+                    for (size_t i = 0; i < ru; i++) {
+                        double u = sgn * (double)x[i] * inv_xr;
+                        u = u < 0.0 ? 0.0 : u;
+                        u = u > 1.0 ? 1.0 : u;
+                        lev[i] = (int)round_even(u * L);
                     }
-                    for (size_t i = 0; i < R; i++) {
-                        const double xv = i < ru ? sgn * (double)x[i] : 0.0;
-                        const double v = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
-                        for (size_t p = 0; p < T; p++) {
-                            fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
-                            if (m->law) w->sp[p * R + i] += v * fq[p * R + i];
-                        }
-                        vq[i] = v;
-                        w->colsq[i] += v * v;
+                    for (size_t i = ru; i < R; i++) lev[i] = 0;
+                    for (size_t p = 0; p < T; p++) {
+                        const float *lut = m->fast_lut + p * nl;
+                        for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
                     }
+                    for (size_t i = 0; i < R; i++) colsq[i] += vsq[lev[i]];
+                    if (m->law)
+                        for (size_t p = 0; p < T; p++)
+                            for (size_t i = 0; i < R; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
+                    if (m->fast_s2)
+                        for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
+                    continue;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
-                            m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
-                float *var = Df + XB_FAST_BLOCK * n_out;
-                if (m->fast_s2) {
-                    for (size_t b = 0; b < nb; b++)
-                        for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(w->vbuf[b * R + i] * w->vbuf[b * R + i]);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
-                                m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
-                }
-                /* the converters of this band: range, 1/step and the digital weight of a level */
-                for (size_t c = 0; c < m->n_ct; c++) {
-                    const size_t t = r * m->n_ct + c, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
-                    const double range = m->adc_range[t], alpha = m->drift_alpha[t];
-                    const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
-                    for (size_t j = c * P; j < j1; j++) {
-                        rng[j] = range;
-                        inv[j] = step > 0 ? 1.0 / step : 0.0;
-                        mul[j] = (ph == 0 ? scale : -scale) * alpha * (abits > 0 ? step : 1.0);
+                for (size_t i = 0; i < R; i++) {
+                    const double xv = i < ru ? sgn * (double)x[i] : 0.0;
+                    const double v = xv > 0 ? dac(xv, xr, dbits, vr) : 0.0;
+                    for (size_t p = 0; p < T; p++) {
+                        fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
+                        if (m->law) sp[p * R + i] += v * fq[p * R + i];
                     }
+                    vq[i] = v;
+                    colsq[i] += v * v;
                 }
-                for (size_t b = 0; b < nb; b++) {
-                    double *a = w->acc + w->rows_idx[ph][q0 + b] * n_out;
-                    const float *d = Df + b * n_out;
-                    if (m->fast_s2) { /* w->acc is cleared by the caller */
-                        float *dn = Df + b * n_out;
-                        for (size_t j = 0; j < n_out; j++)
-                            if (var[b * n_out + j] > 0)
-                                dn[j] = (float)((double)dn[j] + sqrt((double)var[b * n_out + j]) * rn_gauss(&m->rn_state));
-                    }
-                    if (abits <= 0) {
-                        for (size_t j = 0; j < n_out; j++) a[j] += mul[j] * (double)d[j];
-                    } else {
-                        for (size_t j = 0; j < n_out; j++) {
-                            double dd = (double)d[j];
-                            dd = dd > rng[j] ? rng[j] : dd;
-                            dd = dd < -rng[j] ? -rng[j] : dd;
-                            a[j] += mul[j] * round_even(dd * inv[j]);
-                        }
-                    }
-                }
-                for (size_t c = 0; c < m->n_ct; c++)
-                    count_tile(ex, m, l, r, c, nb, nb, w->colsq, NULL, NULL, m->law ? w->sp : NULL);
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+                        m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+            float *var = Df + XB_FAST_BLOCK * n_out;
+            if (m->fast_s2) {
+                for (size_t b = 0; b < nb; b++)
+                    for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(vbuf[b * R + i] * vbuf[b * R + i]);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
+                            m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
+            }
+            /* the converters of this band: range, 1/step and the digital weight of a level */
+            for (size_t c = 0; c < m->n_ct; c++) {
+                const size_t t = r * m->n_ct + c, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
+                const double range = m->adc_range[t], alpha = m->drift_alpha[t];
+                const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
+                for (size_t j = c * P; j < j1; j++) {
+                    rng[j] = range;
+                    inv[j] = step > 0 ? 1.0 / step : 0.0;
+                    mul[j] = (ph == 0 ? scale : -scale) * alpha * (abits > 0 ? step : 1.0);
+                }
+            }
+            for (size_t b = 0; b < nb; b++) {
+                double *a = w->acc + w->rows_idx[ph][q0 + b] * n_out;
+                float *d = Df + b * n_out;
+                if (m->fast_s2) /* one worker only: the layer's noise stream is sequential */
+                    for (size_t j = 0; j < n_out; j++)
+                        if (var[b * n_out + j] > 0)
+                            d[j] = (float)((double)d[j] + sqrt((double)var[b * n_out + j]) * rn_gauss(&m->rn_state));
+                if (abits <= 0) {
+                    for (size_t j = 0; j < n_out; j++) a[j] += mul[j] * (double)d[j];
+                } else {
+                    for (size_t j = 0; j < n_out; j++) {
+                        double dd = (double)d[j];
+                        dd = dd > rng[j] ? rng[j] : dd;
+                        dd = dd < -rng[j] ? -rng[j] : dd;
+                        a[j] += mul[j] * round_even(dd * inv[j]);
+                    }
+                }
+            }
+            for (size_t c = 0; c < m->n_ct; c++)
+                count_tile(ex, m, l, r, c, nb, nb, colsq, NULL, NULL, m->law ? sp : NULL, &jb->st);
         }
     }
+    return NULL;
+}
+
+/* The fast path of one chunk in MODE_EVAL (the hot loop of a forward pass): per block of
+ * vectors and row band, DAC levels -> basis features -> one sgemm -> pair read noise ->
+ * ADC -> digital partial sums in w->acc (cleared by the caller), with the statistics.  The
+ * same numbers as fast_band + the general ADC step, without the full-layer current buffer.
+ * Blocks are spread over up to ex->n_workers threads, each calling single-threaded BLAS
+ * (statistics merged in worker order: deterministic for a given thread count); with pair
+ * read noise one worker keeps the layer's noise stream in order. */
+static int fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc, workspace *w, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_out = l->n_out;
+    const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
+    const double vstep = nl ? ex->tile_p.v_read_volt / (double)(nl - 1) : 0.0;
+    for (size_t q = 0; q < nl; q++) w->vsq[q] = ((double)q * vstep) * ((double)q * vstep);
+    const size_t Kmax = w->n_rows[0] > w->n_rows[1] ? w->n_rows[0] : w->n_rows[1];
+    const size_t nblk = (Kmax + XB_FAST_BLOCK - 1) / XB_FAST_BLOCK;
+    size_t nthr = m->fast_s2 ? 1 : ex->n_workers;
+    if (nthr > nblk) nthr = nblk;
+    if (nthr > XB_EXEC_MAX_WORKERS) nthr = XB_EXEC_MAX_WORKERS;
+    if (nthr < 1) nthr = 1;
+    fast_job jobs[XB_EXEC_MAX_WORKERS];
+    memset(jobs, 0, sizeof jobs);
+    int rc = XB_OK;
+    for (size_t t = 0; t < nthr && !rc; t++) {
+        fast_job *jb = &jobs[t];
+        jb->F = malloc(XB_FAST_BLOCK * (TR > R ? TR : R) * sizeof(float));
+        jb->Df = malloc(2 * XB_FAST_BLOCK * n_out * sizeof(float));
+        jb->adc = malloc(3 * n_out * sizeof(double));
+        jb->colsq = malloc(R * sizeof(double));
+        jb->sp = malloc(TR * sizeof(double));
+        jb->vbuf = malloc(XB_FAST_BLOCK * R * sizeof(double));
+        jb->lev = malloc(R * sizeof(int));
+        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev)
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (fast path)");
+    }
+    for (int ph = 0; ph < 2 && !rc; ph++) {
+        if (w->n_rows[ph] == 0) continue;
+        pthread_t th[XB_EXEC_MAX_WORKERS];
+        int started[XB_EXEC_MAX_WORKERS] = {0};
+        for (size_t t = 0; t < nthr; t++) {
+            fast_job *jb = &jobs[t];
+            jb->ex = ex;
+            jb->m = m;
+            jb->l = l;
+            jb->Xc = Xc;
+            jb->w = w;
+            jb->ph = ph;
+            jb->tid = t;
+            jb->nthr = nthr;
+            memset(&jb->st, 0, sizeof jb->st);
+            if (t > 0) started[t] = pthread_create(&th[t], NULL, fast_job_run, jb) == 0;
+            if (t > 0 && !started[t]) jb->tid = SIZE_MAX; /* run below, in this thread */
+        }
+        fast_job_run(&jobs[0]);
+        for (size_t t = 1; t < nthr; t++) {
+            if (started[t]) {
+                pthread_join(th[t], NULL);
+            } else { /* thread creation failed: this block share runs here */
+                jobs[t].tid = t;
+                fast_job_run(&jobs[t]);
+            }
+        }
+        for (size_t t = 0; t < nthr; t++) {
+            const xb_exec_layer_stats *s = &jobs[t].st;
+            m->st.e_array_joule += s->e_array_joule;
+            m->st.dac_conversions += s->dac_conversions;
+            m->st.adc_conversions += s->adc_conversions;
+            m->st.dig_adds += s->dig_adds;
+            m->st.dig_muls += s->dig_muls;
+            m->st.n_tile_reads += s->n_tile_reads;
+        }
+    }
+    for (size_t t = 0; t < nthr; t++) {
+        free(jobs[t].F);
+        free(jobs[t].Df);
+        free(jobs[t].adc);
+        free(jobs[t].colsq);
+        free(jobs[t].sp);
+        free(jobs[t].vbuf);
+        free(jobs[t].lev);
+    }
+    return rc;
 }
 
 /* Analog y = W x (+ bias, + affine) for K input vectors X (K x n_in, float rows). */
@@ -624,16 +726,13 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
     const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1 && m->fast_state != 1;
     double *mbuf = NULL;
     xb_matrix *mv = NULL, **mp = NULL;
-    float *fF = NULL, *fD = NULL; /* fast path: features, band outputs (+ noise variances) */
-    double *fadc = NULL;          /* fast_eval: per-column converter constants */
+    float *fF = NULL, *fD = NULL; /* fast_band: features, band outputs (+ noise variances) */
     const int fast_eval = m->fast_state == 1 && mode == MODE_EVAL;
-    if (m->fast_state == 1) {
+    if (m->fast_state == 1 && !fast_eval) {
         size_t kmax = K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK, TR = m->fast_terms * R;
-        if (fast_eval) kmax = XB_FAST_BLOCK;
         fF = malloc(kmax * (TR > R ? TR : R) * sizeof(float));
         fD = malloc(2 * kmax * n_out * sizeof(float));
-        fadc = malloc(3 * n_out * sizeof(double));
-        if (!fF || !fD || !fadc) {
+        if (!fF || !fD) {
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu fast path)", k);
             goto done;
         }
@@ -666,7 +765,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
         }
         if (fast_eval) {
             memset(w->acc, 0, Kc * n_out * sizeof(double));
-            fast_eval_chunk(ex, m, l, Xc, w, fF, fD, fadc);
+            if ((rc = fast_eval_chunk(ex, m, l, Xc, w, err))) goto done;
         } else {
             /* 1. the array: raw differential currents of every tile */
             for (int ph = 0; ph < 2; ph++) {
@@ -703,7 +802,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                             }
                         }
                         for (size_t c = 0; c < m->n_ct && count; c++)
-                            count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL, m->law ? w->sp : NULL);
+                            count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL, m->law ? w->sp : NULL, &m->st);
                         continue;
                     }
                     if (multi) {
@@ -731,7 +830,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                             const double *io = Im->data + q * C;
                             for (size_t j = 0; j < pu; j++) D[q * n_out + j] = io[2 * j] - io[2 * j + 1];
                         }
-                        if (count) count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, Im, NULL);
+                        if (count) count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, Im, NULL, &m->st);
                     }
                 }
             }
@@ -811,7 +910,6 @@ done:
     free(mp);
     free(fF);
     free(fD);
-    free(fadc);
     return rc;
 }
 
@@ -889,6 +987,7 @@ static int run_layers(xb_exec *ex, const float *x, size_t n, size_t n_cal, float
 static int run(xb_exec *ex, const float *x, size_t n, size_t n_cal, float *const *acts, xb_error *err)
 {
     const int nth = xb_blas_serial_begin();
+    ex->n_workers = nth > 1 ? (size_t)nth : 1;
     int rc = run_layers(ex, x, n, n_cal, acts, err);
     xb_blas_serial_end(nth);
     return rc;
