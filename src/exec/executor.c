@@ -390,7 +390,6 @@ typedef struct {
     double *colsq;       /* R: sum over vectors of V^2 per row */
     double *diff;        /* raw I+ - I-: 2 phases x n_rt x chunk x n_out */
     size_t diff_cap;
-    int *lev;            /* fast path: DAC levels of one vector's band (R) */
     double *vsq;         /* fast path: V^2 per DAC level (2^16) */
     double *sp;          /* fast path, energy law: sum over vectors of v phi_p(v), terms x R */
 } workspace;
@@ -944,10 +943,9 @@ static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_e
     w->rows_idx[0] = malloc(K * sizeof(size_t));
     w->rows_idx[1] = malloc(K * sizeof(size_t));
     w->colsq = malloc(R * sizeof(double));
-    w->lev = malloc(R * sizeof(int));
     w->vsq = malloc(((size_t)1 << 16) * sizeof(double));
     w->sp = malloc(XB_FIT_FAST_MAX_TERMS * R * sizeof(double));
-    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->lev || !w->vsq || !w->sp)
+    if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->vsq || !w->sp)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
     w->v = (xb_matrix){0, R, w->vbuf};
     w->i = (xb_matrix){0, C, w->ibuf};
@@ -963,7 +961,6 @@ static void workspace_free(workspace *w)
     free(w->rows_idx[1]);
     free(w->colsq);
     free(w->diff);
-    free(w->lev);
     free(w->vsq);
     free(w->sp);
 }
