@@ -45,6 +45,8 @@ static const char k_help[] =
     "  --adc-headroom X       calibrated ADC range x X         [1]\n"
     "  --no-calibration       no per-column affine calibration\n"
     "  --t-mvm S              time of one array read           [1e-7]\n"
+    "                         (--engine model: at least the model file's fitted settling time,\n"
+    "                         and the array energy from its fitted law when it has them)\n"
     "  --adc-fom J            ADC energy per level (Walden FOM) [6.1e-15]\n"
     "  --dac-energy J         DAC energy per input bit          [3.9e-13]\n"
     "  --time T               read T after programming (s, or suffix m, h, d, mo, y: 1h, 1y):\n"
