@@ -472,7 +472,8 @@ static void test_exec_fast_energy_law(void **state)
 }
 
 /* The fast path spreads blocks of 256 vectors over the BLAS thread count: outputs are
- * identical with one and with three workers (disjoint rows), statistics equal to rounding. */
+ * identical with one and with three workers (disjoint rows; the residual noise is drawn
+ * from counters), statistics equal to rounding. */
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
 
@@ -488,36 +489,108 @@ static void test_exec_fast_workers(void **state)
     exec_cfg(&c, XB_DEVICE_RRAM, 8);
     xb_fit_params m;
     model_for(&c, &m);
+    m.resid_sigma_rel = 0.01;
     const int keep = openblas_get_num_threads();
-    float **a[2];
-    xb_exec_layer_stats st[2];
-    for (int v = 0; v < 2; v++) {
-        openblas_set_num_threads(v ? 3 : 1);
-        xb_error err;
+    for (int noise = 0; noise < 2; noise++) {
+        float **a[2];
+        xb_exec_layer_stats st[2];
+        for (int v = 0; v < 2; v++) {
+            openblas_set_num_threads(v ? 3 : 1);
+            xb_error err;
+            xb_tile_model *tm = NULL;
+            assert_int_equal(xb_tile_model_new(&m, noise, 1, &tm, &err), XB_OK);
+            xb_tile_engine eng;
+            xb_tile_engine_model(&eng, tm);
+            xb_exec *ex = NULL;
+            a[v] = xb_test_acts_new(net, NB);
+            assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+            assert_int_equal(xb_exec_calibrate(ex, x, 64, &err), XB_OK);
+            assert_int_equal(xb_exec_forward(ex, x, NB, a[v], &err), XB_OK);
+            assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st[v]), XB_OK);
+            xb_exec_free(ex);
+            xb_tile_model_free(tm);
+        }
+        openblas_set_num_threads(keep);
+        for (size_t k = 0; k < nl; k++)
+            assert_memory_equal(a[0][k], a[1][k], NB * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+        print_message("1 vs 3 workers%s: outputs identical, array energy %.9e vs %.9e J\n",
+                      noise ? ", residual noise" : "", st[0].e_array_joule, st[1].e_array_joule);
+        assert_true(fabs(st[0].e_array_joule - st[1].e_array_joule) <= 1e-12 * st[0].e_array_joule);
+        assert_true(st[0].adc_conversions == st[1].adc_conversions && st[0].n_tile_reads == st[1].n_tile_reads);
+        assert_true(st[0].n_tile_reads > 0);
+        xb_test_acts_free(a[0], nl);
+        xb_test_acts_free(a[1], nl);
+    }
+    free(x);
+    xb_network_free(net);
+}
+
+/* The model's residual read noise (--read-noise): every physical column current gets
+ * N(0, rel x rms over the tile's columns), so a pair difference y_j (output units) has
+ * variance scale^2 x 2 rel^2 rms^2, rms from I = V G (ohmic cells, no wires: closed form).
+ * Checked on the fast path (counter-based draws in the executor) and on the per-tile path
+ * (--model-exact: the model tile's own stream), 4000 repeats of one input. */
+static void test_exec_fast_residual_noise(void **state)
+{
+    (void)state;
+    enum { KR = 4000, NIN = 4, NOUT = 2 };
+    const float w[NOUT * NIN] = {0.9f, -0.4f, 0.2f, -1.0f, -0.3f, 0.7f, 0.5f, 0.1f};
+    const float x1[NIN] = {0.8f, 0.5f, 1.0f, 0.3f};
+    size_t shape[1] = {NIN};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, NOUT, NIN, w, NULL, &err), XB_OK);
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_LINEAR, 0);
+    c.tile_rows = c.tile_cols = 4;
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = c.array.r_driver_ohm = c.array.r_sense_ohm = 0;
+    xb_fit_params m;
+    model_for(&c, &m);
+    const double rel = 0.02;
+    m.resid_sigma_rel = rel;
+    float *x = malloc(KR * NIN * sizeof(float)), *y = malloc(KR * NOUT * sizeof(float));
+    for (size_t k = 0; k < KR; k++) memcpy(x + k * NIN, x1, sizeof x1);
+    /* closed form: v = x / max(x) v_read, G from the differential mapping, I = v G */
+    const xb_array_params *ap = &c.array;
+    const double gmin = ap->g_min_siemens, dg = ap->g_max_siemens - gmin, vr = ap->v_read_volt, xr = 1.0;
+    double I[4] = {0}, ms = 0;
+    for (size_t j = 0; j < NOUT; j++)
+        for (size_t i = 0; i < NIN; i++) {
+            const double ww = w[j * NIN + i] / 1.0, v = x1[i] / xr * vr;
+            I[2 * j] += v * (gmin + dg * (ww > 0 ? ww : 0));
+            I[2 * j + 1] += v * (gmin + dg * (ww < 0 ? -ww : 0));
+        }
+    for (size_t j = 0; j < 4; j++) ms += I[j] * I[j] / 4.0;
+    const double scale = 1.0 * xr / (dg * vr), var_ref = scale * scale * 2.0 * rel * rel * ms;
+    for (int exact = 0; exact < 2; exact++) {
         xb_tile_model *tm = NULL;
-        assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
+        assert_int_equal(xb_tile_model_new(&m, 1, 5, &tm, &err), XB_OK);
+        xb_tile_model_set_exact(tm, exact);
         xb_tile_engine eng;
         xb_tile_engine_model(&eng, tm);
         xb_exec *ex = NULL;
-        a[v] = xb_test_acts_new(net, NB);
+        float *a[1] = {y};
         assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
-        assert_int_equal(xb_exec_calibrate(ex, x, 64, &err), XB_OK);
-        assert_int_equal(xb_exec_forward(ex, x, NB, a[v], &err), XB_OK);
-        assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st[v]), XB_OK);
+        assert_int_equal(xb_exec_calibrate(ex, x, 8, &err), XB_OK);
+        assert_int_equal(xb_exec_forward(ex, x, KR, a, &err), XB_OK);
+        for (size_t j = 0; j < NOUT; j++) {
+            double s1 = 0, s2 = 0, y0 = scale * (I[2 * j] - I[2 * j + 1]);
+            for (size_t k = 0; k < KR; k++) {
+                s1 += y[k * NOUT + j];
+                s2 += (double)y[k * NOUT + j] * y[k * NOUT + j];
+            }
+            const double mean = s1 / KR, var = (s2 - s1 * s1 / KR) / (KR - 1);
+            print_message("%s: output %zu mean %.5f (noiseless %.5f), variance / closed form %.4f\n",
+                          exact ? "per-tile (exact model)" : "fast path", j, mean, y0, var / var_ref);
+            assert_true(fabs(mean - y0) < 5 * sqrt(var_ref / KR));
+            assert_true(fabs(var / var_ref - 1.0) < 5 * sqrt(2.0 / (KR - 1)));
+        }
         xb_exec_free(ex);
         xb_tile_model_free(tm);
     }
-    openblas_set_num_threads(keep);
-    for (size_t k = 0; k < nl; k++)
-        assert_memory_equal(a[0][k], a[1][k], NB * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    print_message("1 vs 3 workers: outputs identical, array energy %.9e vs %.9e J\n", st[0].e_array_joule,
-                  st[1].e_array_joule);
-    assert_true(fabs(st[0].e_array_joule - st[1].e_array_joule) <= 1e-12 * st[0].e_array_joule);
-    assert_true(st[0].adc_conversions == st[1].adc_conversions && st[0].n_tile_reads == st[1].n_tile_reads);
-    assert_true(st[0].n_tile_reads > 0);
-    xb_test_acts_free(a[0], nl);
-    xb_test_acts_free(a[1], nl);
     free(x);
+    free(y);
     xb_network_free(net);
 }
 
@@ -533,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_exec_fast_drift),
         cmocka_unit_test(test_exec_fast_energy_law),
         cmocka_unit_test(test_exec_fast_workers),
+        cmocka_unit_test(test_exec_fast_residual_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

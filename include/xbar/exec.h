@@ -153,6 +153,11 @@ typedef struct xb_tile_engine {
      * fast path the executor evaluates it with row currents from the fast form
      * (I_row_i = sum_p phi_p(v_i) sum_j M_p[i][j]) instead of calling array_energy. */
     int (*energy_law)(void *ctx, double *k_res_s, double *k_cap_farad);
+    /* Optional: output noise the engine adds in mvm, relative: every physical column current
+     * gets N(0, rel x rms over the tile's columns of that vector's currents).  On the fast
+     * path the executor draws it itself (from the pair sums and differences, with a counter-
+     * based generator: the same numbers for any worker count); 0 = none. */
+    double (*residual_noise)(void *ctx);
 } xb_tile_engine;
 
 /* Exact I = V G (no wires, linear devices): the reference the executor's mapping,

@@ -45,6 +45,10 @@ typedef struct {
     int law;              /* the engine's energy law is used on the fast path */
     double law_k_res, law_k_cap;
     double *fast_rs;      /* law: n_tiles x terms x R, sum over a tile's columns of M_p[i][.] */
+    double resid_rel;     /* the engine's residual output noise (relative), 0: none */
+    float *fast_wsum;     /* resid_rel > 0: n_rt x (terms x R) x (n_ct x pairs), M_p(G+) + M_p(G-) */
+    uint64_t resid_seed;  /* counter-based residual noise: layer key ... */
+    uint64_t resid_base;  /* ... and vectors drawn so far */
 } layer_map;
 
 struct xb_exec {
@@ -121,6 +125,9 @@ static void fast_drop(layer_map *m)
     free(m->fast_s2);
     free(m->fast_lut);
     free(m->fast_rs);
+    free(m->fast_wsum);
+    m->fast_wsum = NULL;
+    m->resid_rel = 0;
     m->fast_w = m->fast_s2 = m->fast_lut = NULL;
     m->fast_rs = NULL;
     m->fast_state = 0;
@@ -343,7 +350,11 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
     if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
     if (law) m->fast_rs = calloc(nt * TR, sizeof(double));
-    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) || (law && !m->fast_rs)) {
+    const double rel = ex->eng.residual_noise ? ex->eng.residual_noise(ex->eng.ctx) : 0.0;
+    const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
+    if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) || (law && !m->fast_rs) ||
+        (rel > 0 && !m->fast_wsum)) {
         fast_drop(m);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
     }
@@ -358,6 +369,10 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
                     for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
                     if (law) /* every physical column draws current, used pairs or not */
                         for (size_t jj = 0; jj < C; jj++) m->fast_rs[t * TR + p * R + i] += M[i * C + jj];
+                    if (rel > 0) {
+                        float *ws = m->fast_wsum + (r * TR + p * R + i) * NP + c * P;
+                        for (size_t j = 0; j < P; j++) ws[j] = (float)(M[i * C + 2 * j] + M[i * C + 2 * j + 1]);
+                    }
                 }
             }
             if (m->fast_s2)
@@ -377,6 +392,8 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     m->law = law;
     m->law_k_res = k_res;
     m->law_k_cap = k_cap;
+    m->resid_rel = rel;
+    m->resid_seed = m->tile_seed[0] ^ 0x2E51D0A15E0ull;
     return XB_OK;
 }
 
@@ -435,12 +452,59 @@ static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, s
     st->n_tile_reads += (double)Kp_cnt;
 }
 
+/* Counter-based standard normal (splitmix64 finalizer + Box-Muller): the same number for
+ * the same key in any thread and order. */
+static inline uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double key_gauss(uint64_t key)
+{
+    uint64_t a = mix64(key), b = mix64(key ^ 0x632BE59BD9B4E019ull);
+    double u1 = ((double)(a >> 11) + 0.5) * 0x1.0p-53, u2 = (double)(b >> 11) * 0x1.0p-53;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* The engine's residual output noise (resid_rel) on a band's differential outputs Df (nb
+ * rows, stride n_out; vectors idx[b] of the chunk, phase ph): every physical column gets
+ * N(0, rel x rms_tile), rms over the tile's C column currents of that vector, from the pair
+ * sums S = F Wsum_r and differences D: sum_j I_j^2 = sum_pairs (S^2 + D^2)/2; a pair's
+ * difference then carries sqrt(2) x that. */
+static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l, size_t r, int ph, size_t nb,
+                       const float *F, const size_t *idx, float *S, float *Df)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = m->fast_terms * R;
+    const size_t n_out = l->n_out, NP = m->n_ct * P;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TR, 1.0f, F, (int)TR,
+                m->fast_wsum + r * TR * NP, (int)NP, 0.0f, S, (int)NP);
+    for (size_t b = 0; b < nb; b++) {
+        float *d = Df + b * n_out;
+        const float *sb = S + b * NP;
+        const uint64_t kv = mix64(m->resid_seed ^ ((m->resid_base + idx[b]) * 0xD1B54A32D192ED03ull)) ^ ((uint64_t)ph << 62);
+        for (size_t c = 0; c < m->n_ct; c++) {
+            double sum = 0;
+            for (size_t j = c * P; j < (c + 1) * P; j++) {
+                const double dj = j < n_out ? (double)d[j] : 0.0;
+                sum += (double)sb[j] * sb[j] + dj * dj;
+            }
+            const double sd = sqrt(2.0) * m->resid_rel * sqrt(0.5 * sum / (double)C);
+            const size_t j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out, t = r * m->n_ct + c;
+            for (size_t j = c * P; j < j1; j++)
+                d[j] = (float)((double)d[j] + sd * key_gauss(kv ^ ((uint64_t)t << 24) ^ (uint64_t)(j - c * P)));
+        }
+    }
+}
+
 /* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
  * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
  * differential weights (Df: Kp x n_out), the pair read noise if set (a second sgemm with
  * the squared voltages gives every output's variance), written to D (row stride n_out). */
-static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, const xb_matrix *v, float *F,
-                      float *Df, double *D)
+static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
+                      const xb_matrix *v, float *F, float *Df, float *S, double *D)
 {
     const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
     const double vr = ex->tile_p.v_read_volt;
@@ -462,6 +526,7 @@ static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, co
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
                 m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+    if (m->resid_rel > 0) resid_band(ex, m, l, r, ph, Kp, F, idx, S, Df);
     for (size_t q = 0; q < Kp; q++)
         for (size_t j = 0; j < n_out; j++) D[q * n_out + j] = (double)Df[q * n_out + j];
     if (m->fast_s2) {
@@ -492,6 +557,7 @@ typedef struct {
     int ph;
     size_t tid, nthr;
     float *F, *Df;             /* block features (B x max(terms R, R)), outputs (+ variances) */
+    float *S;                  /* residual noise: pair sums (B x n_ct pairs) */
     double *adc, *colsq, *sp, *vbuf;
     int *lev;
     xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
@@ -564,6 +630,7 @@ static void *fast_job_run(void *arg)
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
                         m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+            if (m->resid_rel > 0) resid_band(ex, m, l, r, ph, nb, F, w->rows_idx[ph] + q0, jb->S, Df);
             float *var = Df + XB_FAST_BLOCK * n_out;
             if (m->fast_s2) {
                 for (size_t b = 0; b < nb; b++)
@@ -638,7 +705,9 @@ static int fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const f
         jb->sp = malloc(TR * sizeof(double));
         jb->vbuf = malloc(XB_FAST_BLOCK * R * sizeof(double));
         jb->lev = malloc(R * sizeof(int));
-        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev)
+        if (m->resid_rel > 0) jb->S = malloc(XB_FAST_BLOCK * m->n_ct * m->pairs * sizeof(float));
+        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev ||
+            (m->resid_rel > 0 && !jb->S))
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory (fast path)");
     }
     for (int ph = 0; ph < 2 && !rc; ph++) {
@@ -686,6 +755,7 @@ static int fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const f
         free(jobs[t].sp);
         free(jobs[t].vbuf);
         free(jobs[t].lev);
+        free(jobs[t].S);
     }
     return rc;
 }
@@ -725,13 +795,14 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
     const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1 && m->fast_state != 1;
     double *mbuf = NULL;
     xb_matrix *mv = NULL, **mp = NULL;
-    float *fF = NULL, *fD = NULL; /* fast_band: features, band outputs (+ noise variances) */
+    float *fF = NULL, *fD = NULL, *fS = NULL; /* fast_band: features, band outputs (+ noise variances), pair sums */
     const int fast_eval = m->fast_state == 1 && mode == MODE_EVAL;
     if (m->fast_state == 1 && !fast_eval) {
         size_t kmax = K < XB_EXEC_CHUNK ? K : XB_EXEC_CHUNK, TR = m->fast_terms * R;
         fF = malloc(kmax * (TR > R ? TR : R) * sizeof(float));
         fD = malloc(2 * kmax * n_out * sizeof(float));
-        if (!fF || !fD) {
+        if (m->resid_rel > 0) fS = malloc(kmax * m->n_ct * P * sizeof(float));
+        if (!fF || !fD || (m->resid_rel > 0 && !fS)) {
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu fast path)", k);
             goto done;
         }
@@ -788,7 +859,8 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                         }
                     }
                     if (m->fast_state == 1) {
-                        fast_band(ex, m, l, r, &w->v, fF, fD, w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out);
+                        fast_band(ex, m, l, r, ph, w->rows_idx[ph], &w->v, fF, fD, fS,
+                                  w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out);
                         if (count && m->law) { /* sum over counted vectors of v phi_p(v) */
                             memset(w->sp, 0, m->fast_terms * R * sizeof(double));
                             for (size_t q = 0; q < Kp; q++) {
@@ -885,6 +957,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                 y[j] = (float)v;
             }
         }
+        if (m->resid_rel > 0) m->resid_base += Kc; /* counter of the residual noise */
         if (count) {
             double phases = 0, Kc_cnt = 0;
             for (int ph = 0; ph < 2; ph++)
@@ -909,6 +982,7 @@ done:
     free(mp);
     free(fF);
     free(fD);
+    free(fS);
     return rc;
 }
 

@@ -8,9 +8,11 @@
  * within 1.5x of the error with every basis function (or below 1e-9: ohmic cells).  The
  * largest held-out error over all tiles is reported (xb_tile_model_fast_error).  With
  * xb_tile_model_set_exact the full model is evaluated per vector instead.  The optional
- * residual read noise (resid_sigma_rel x rms output per vector) is added in mvm, so with
- * it the executor takes the per-tile path.  Array energy and timing use the executor's
- * defaults (docs/executor.md). */
+ * residual read noise (every column N(0, resid_sigma_rel x rms of the vector's column
+ * currents)) is added in mvm from a stream per tile, and declared through the
+ * residual_noise hook so that the executor's fast path draws the same law itself.  Array
+ * energy and read time come from the model file's regressions when it has them
+ * (xb_tile_model_set_timing; docs/executor.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +263,13 @@ static const struct xb_fit_fast *model_fast_form(void *ctx, void *tile)
 {
     (void)ctx;
     const model_tile *mt = tile;
-    return mt->rng ? NULL : mt->f; /* read noise: per-vector, through mvm */
+    return mt->f;
+}
+
+static double model_residual_noise(void *ctx)
+{
+    const xb_tile_model *t = ctx;
+    return t->read_noise ? t->m.resid_sigma_rel : 0.0;
 }
 
 static void model_release(void *ctx, void *tile)
@@ -279,6 +287,7 @@ void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m)
     e->mvm = model_mvm;
     e->release = model_release;
     e->fast_form = model_fast_form;
+    e->residual_noise = model_residual_noise;
     e->mvm_time_s = model_time;
     if (m->stats.have_energy) {
         e->array_energy = model_array_energy;
