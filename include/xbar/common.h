@@ -9,7 +9,9 @@
 #ifndef XBAR_COMMON_H
 #define XBAR_COMMON_H
 
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -76,6 +78,27 @@ int xb_csv_fwrite_matrix(FILE *f, const xb_matrix *m);
 int xb_parse_double(const char *s, const char *what, double *out, xb_error *err);
 int xb_parse_size(const char *s, const char *what, size_t *out, xb_error *err);
 int xb_parse_long(const char *s, const char *what, long *out, xb_error *err);
+
+/* splitmix64 (Steele, Lea & Flood, OOPSLA 2014), behind every seeded stream and derived seed
+ * outside GSL: xb_splitmix64 advances the state *s by the golden gamma and returns the mixed
+ * new state; xb_hash64 is the mixer alone (a seed from a key). */
+#define XB_SPLITMIX64_GAMMA 0x9E3779B97F4A7C15ull
+static inline uint64_t xb_hash64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t xb_splitmix64(uint64_t *s) { return xb_hash64(*s += XB_SPLITMIX64_GAMMA); }
+/* Uniform on [0, 1) from the top 53 bits of the next output. */
+static inline double xb_splitmix64_uniform(uint64_t *s) { return (double)(xb_splitmix64(s) >> 11) * 0x1.0p-53; }
+/* A standard normal from two 64-bit words (Box-Muller on their top 53 bits, each offset by
+ * half a step, so never log(0)). */
+static inline double xb_gauss_from_bits(uint64_t a, uint64_t b)
+{
+    double u1 = ((double)(a >> 11) + 0.5) * 0x1.0p-53, u2 = ((double)(b >> 11) + 0.5) * 0x1.0p-53;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
 
 /* Monotonic wall clock in seconds. */
 double xb_now_s(void);

@@ -214,10 +214,8 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                 }
             }
             /* A seed of its own per tile (splitmix64 of seed, layer, tile). */
-            uint64_t z = ex->tile_p.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t)k << 40) + ((uint64_t)r << 20) + c);
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-            m->tile_seed[r * m->n_ct + c] = z ^ (z >> 31);
+            m->tile_seed[r * m->n_ct + c] = xb_hash64(
+                ex->tile_p.seed + XB_SPLITMIX64_GAMMA * (1 + ((uint64_t)k << 40) + ((uint64_t)r << 20) + c));
             m->drift_alpha[r * m->n_ct + c] = 1.0;
             if (ex->tile_p.var_program || ex->tile_p.stuck_on_rate > 0 || ex->tile_p.stuck_off_rate > 0) {
                 xb_array_params tp = ex->tile_p;
@@ -284,14 +282,8 @@ int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_
  * column current I_j the exact Gaussian noise N(0, sqrt(sum_i V_i^2 s2_ij)) (docs/drift.md). */
 static double rn_gauss(uint64_t *s)
 {
-    double u[2];
-    for (int k = 0; k < 2; k++) {
-        uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        u[k] = ((double)((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
-    }
-    return sqrt(-2.0 * log(u[0])) * cos(2.0 * M_PI * u[1]);
+    const uint64_t a = xb_splitmix64(s);
+    return xb_gauss_from_bits(a, xb_splitmix64(s));
 }
 
 static void add_read_noise(layer_map *m, const double *s2, const xb_matrix *v, const xb_matrix *i_out)
@@ -452,21 +444,11 @@ static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, s
     st->n_tile_reads += (double)Kp_cnt;
 }
 
-/* Counter-based standard normal (splitmix64 finalizer + Box-Muller): the same number for
- * the same key in any thread and order. */
-static inline uint64_t mix64(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
+/* Counter-based standard normal: the same number for the same key in any thread and order. */
 static double key_gauss(uint64_t key)
 {
-    uint64_t a = mix64(key), b = mix64(key ^ 0x632BE59BD9B4E019ull);
-    double u1 = ((double)(a >> 11) + 0.5) * 0x1.0p-53, u2 = (double)(b >> 11) * 0x1.0p-53;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    return xb_gauss_from_bits(xb_hash64(key + XB_SPLITMIX64_GAMMA),
+                              xb_hash64((key ^ 0x632BE59BD9B4E019ull) + XB_SPLITMIX64_GAMMA));
 }
 
 /* The engine's residual output noise (resid_rel) on a band's differential outputs Df (nb
@@ -484,7 +466,9 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
     for (size_t b = 0; b < nb; b++) {
         float *d = Df + b * n_out;
         const float *sb = S + b * NP;
-        const uint64_t kv = mix64(m->resid_seed ^ ((m->resid_base + idx[b]) * 0xD1B54A32D192ED03ull)) ^ ((uint64_t)ph << 62);
+        const uint64_t kv =
+            xb_hash64((m->resid_seed ^ ((m->resid_base + idx[b]) * 0xD1B54A32D192ED03ull)) + XB_SPLITMIX64_GAMMA) ^
+            ((uint64_t)ph << 62);
         for (size_t c = 0; c < m->n_ct; c++) {
             double sum = 0;
             for (size_t j = c * P; j < (c + 1) * P; j++) {

@@ -132,10 +132,7 @@ static void tile_free(model_tile *mt)
 /* splitmix64 of the seed and the tile number: one reproducible stream per tile */
 static uint64_t tile_seed(const xb_tile_model *t, uint64_t salt)
 {
-    uint64_t z = t->seed + 0x9E3779B97F4A7C15ull * t->n_programmed + salt;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return xb_hash64(t->seed + XB_SPLITMIX64_GAMMA * t->n_programmed + salt);
 }
 
 /* The first fast form: try every number of terms of the basis, keep the fewest within

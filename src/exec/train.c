@@ -14,8 +14,6 @@
 #include "xbar/exec.h"
 
 typedef uint64_t rng_t; /* splitmix64 state (train_internal.h) */
-static double rng_uniform(rng_t *r) { return xb_train_rng_uniform(r); }
-static size_t rng_below(rng_t *r, size_t n) { return (size_t)(rng_uniform(r) * (double)n) % n; }
 
 void xb_train_opts_default(xb_train_opts *o)
 {
@@ -147,7 +145,7 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
         }
         /* He-uniform initialisation (He et al., ICCV 2015): U(-sqrt(6/fan_in), +). */
         double lim = sqrt(6.0 / (double)l->n_in);
-        for (size_t i = 0; i < nw; i++) l->w[i] = (float)((2.0 * rng_uniform(rng) - 1.0) * lim);
+        for (size_t i = 0; i < nw; i++) l->w[i] = (float)((2.0 * xb_splitmix64_uniform(rng) - 1.0) * lim);
     }
     if (!rc && !(dbuf = malloc(B * max_w * sizeof(float)))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
@@ -156,11 +154,7 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
     double lr = o->lr;
     size_t step = 0;
     for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
-        for (size_t s = train->n - 1; s > 0; s--) { /* Fisher-Yates */
-            size_t j = rng_below(rng, s + 1), t = perm[s];
-            perm[s] = perm[j];
-            perm[j] = t;
-        }
+        xb_train_shuffle(perm, train->n, rng);
         double loss = 0;
         for (size_t s0 = 0; s0 < train->n; s0 += B) {
             const size_t nb = train->n - s0 < B ? train->n - s0 : B;

@@ -7,19 +7,19 @@
 
 #include "xbar/exec.h"
 
-/* Deterministic RNG: splitmix64 (Steele, Lea & Flood, OOPSLA 2014); uniforms from the top
- * 53 bits, Gaussians by Box-Muller. */
-static inline uint64_t xb_train_rng_next(uint64_t *s)
+/* Deterministic RNG: splitmix64 (common.h: xb_splitmix64_uniform); Gaussians by Box-Muller. */
+/* Fisher-Yates shuffle of perm[0..n) (the epoch order of both trainers). */
+static inline void xb_train_shuffle(size_t *perm, size_t n, uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    for (size_t k = n - 1; n > 1 && k > 0; k--) {
+        size_t j = (size_t)(xb_splitmix64_uniform(s) * (double)(k + 1)) % (k + 1), t = perm[k];
+        perm[k] = perm[j];
+        perm[j] = t;
+    }
 }
-static inline double xb_train_rng_uniform(uint64_t *s) { return (double)(xb_train_rng_next(s) >> 11) * 0x1.0p-53; }
 static inline double xb_train_rng_gauss(uint64_t *s, double sd)
 {
-    double u1 = xb_train_rng_uniform(s), u2 = xb_train_rng_uniform(s);
+    double u1 = xb_splitmix64_uniform(s), u2 = xb_splitmix64_uniform(s);
     if (u1 < 1e-300) u1 = 1e-300;
     return sd * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }

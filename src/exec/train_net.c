@@ -378,7 +378,7 @@ static void he_uniform(float *w, size_t n, size_t fan_in, uint64_t *rng)
 {
     /* He et al., ICCV 2015: U(-sqrt(6/fan_in), +) */
     double lim = sqrt(6.0 / (double)fan_in);
-    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * xb_train_rng_uniform(rng) - 1.0) * lim);
+    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * xb_splitmix64_uniform(rng) - 1.0) * lim);
 }
 
 int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_classes, const xb_train_opts *o,
@@ -435,11 +435,7 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
     for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
     double lr = o->lr;
     for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
-        for (size_t s = train->n - 1; s > 0; s--) { /* Fisher-Yates */
-            size_t j = (size_t)(xb_train_rng_uniform(&rng) * (double)(s + 1)) % (s + 1), tmp = perm[s];
-            perm[s] = perm[j];
-            perm[j] = tmp;
-        }
+        xb_train_shuffle(perm, train->n, &rng);
         double loss = 0;
         for (size_t s0 = 0; s0 < train->n; s0 += B) {
             const size_t nb = train->n - s0 < B ? train->n - s0 : B;

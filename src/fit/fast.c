@@ -164,15 +164,6 @@ void xb_fit_basis_eval_n(const xb_fit_basis *b, const double *v, size_t n, doubl
     basis_eval_n(b, b->n_terms, v, n, phi);
 }
 
-/* splitmix64 stream for the fit vectors */
-static double u01(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
-
 /* Input vectors like an executor's DAC outputs: every element on with probability
  * rho (1, 1/2, 1/4 in turn: dense images to sparse ReLU activations), uniform on
  * (0, v_hi]; the first vector drives every row at v_hi. */
@@ -187,7 +178,7 @@ static void fit_vectors(xb_matrix *v, double v_hi, uint64_t seed)
                 x[i] = v_hi;
                 continue;
             }
-            double on = u01(&s), val = u01(&s);
+            double on = xb_splitmix64_uniform(&s), val = xb_splitmix64_uniform(&s);
             x[i] = on < rho[k % 3] ? v_hi * (1.0 - val) : 0.0;
         }
     }
