@@ -118,6 +118,11 @@ size_t xb_fit_fast_terms(const xb_fit_fast *f);
 const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f);
 const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p); /* M_p, rows x cols row-major */
 double xb_fit_fast_error(const xb_fit_fast *f);
+/* sum over the columns of M_p[i][.], terms x rows (row p*rows + i), kept at construction, and
+ * the row currents they give for one input vector: I_row_i = sum_p phi_p(v_i) sums_p[i]
+ * (exact when the full model is linear; otherwise the IR-drop redistribution is approximated). */
+const double *xb_fit_fast_row_sums(const xb_fit_fast *f);
+void xb_fit_fast_row_currents(const xb_fit_fast *f, const double *v_in, double *i_row);
 /* Reference evaluation in double: v K x rows, i_out K x cols. */
 int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 

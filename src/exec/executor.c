@@ -44,7 +44,6 @@ typedef struct {
     float *fast_lut;      /* NULL, or terms x 2^dac_bits: the basis at the DAC levels */
     int law;              /* the engine's energy law is used on the fast path */
     double law_k_res, law_k_cap;
-    double *fast_rs;      /* law: n_tiles x terms x R, sum over a tile's columns of M_p[i][.] */
     double resid_rel;     /* the engine's residual output noise (relative), 0: none */
     float *fast_wsum;     /* resid_rel > 0: n_rt x (terms x R) x (n_ct x pairs), M_p(G+) + M_p(G-) */
     uint64_t resid_seed;  /* counter-based residual noise: layer key ... */
@@ -124,12 +123,10 @@ static void fast_drop(layer_map *m)
     free(m->fast_w);
     free(m->fast_s2);
     free(m->fast_lut);
-    free(m->fast_rs);
     free(m->fast_wsum);
     m->fast_wsum = NULL;
     m->resid_rel = 0;
     m->fast_w = m->fast_s2 = m->fast_lut = NULL;
-    m->fast_rs = NULL;
     m->fast_state = 0;
     m->law = 0;
 }
@@ -341,11 +338,10 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
     if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
-    if (law) m->fast_rs = calloc(nt * TR, sizeof(double));
     const double rel = ex->eng.residual_noise ? ex->eng.residual_noise(ex->eng.ctx) : 0.0;
     const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
     if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
-    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) || (law && !m->fast_rs) ||
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) ||
         (rel > 0 && !m->fast_wsum)) {
         fast_drop(m);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
@@ -359,8 +355,6 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
                 for (size_t i = 0; i < R; i++) {
                     float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
                     for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
-                    if (law) /* every physical column draws current, used pairs or not */
-                        for (size_t jj = 0; jj < C; jj++) m->fast_rs[t * TR + p * R + i] += M[i * C + jj];
                     if (rel > 0) {
                         float *ws = m->fast_wsum + (r * TR + p * R + i) * NP + c * P;
                         for (size_t j = 0; j < P; j++) ws[j] = (float)(M[i * C + 2 * j] + M[i * C + 2 * j + 1]);
@@ -420,9 +414,10 @@ static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, s
     const size_t pu = (c + 1) * P <= l->n_out ? P : l->n_out - c * P;
     double e = 0;
     if (sp) {
-        /* fast path, the engine's energy law: sum_q v I_row from the fast form's row sums */
+        /* fast path, the engine's energy law: sum_q v I_row from the fast form's row sums
+         * (every physical column draws current, used pairs or not) */
         const size_t TR = m->fast_terms * R;
-        const double *rs = m->fast_rs + t * TR;
+        const double *rs = xb_fit_fast_row_sums(ex->eng.fast_form(ex->eng.ctx, m->tiles[t]));
         double res = 0, cap = 0;
         for (size_t q = 0; q < TR; q++) res += sp[q] * rs[q];
         for (size_t i = 0; i < R; i++) cap += colsq[i];

@@ -221,38 +221,16 @@ static int model_array_energy(void *ctx, void *tile, const xb_matrix *v, const x
     *e_joule = 0;
     if (!model_energy_law(ctx, &k_res, &k_cap)) return XB_EINPUT;
     const size_t R = v->cols;
-    double *ir = malloc(R * sizeof *ir), *rs = NULL;
+    double *ir = malloc(R * sizeof *ir);
     if (!ir) return XB_ERUNTIME;
-    size_t T = 0;
-    if (mt->f) {
-        T = xb_fit_fast_terms(mt->f);
-        const size_t C = ((const xb_tile_model *)ctx)->m.config.cols;
-        if (!(rs = calloc(T * R, sizeof *rs))) {
-            free(ir);
-            return XB_ERUNTIME;
-        }
-        for (size_t p = 0; p < T; p++) {
-            const double *M = xb_fit_fast_matrix(mt->f, p);
-            for (size_t i = 0; i < R; i++)
-                for (size_t j = 0; j < C; j++) rs[p * R + i] += M[i * C + j];
-        }
-    }
     int rc = XB_OK;
     for (size_t k = 0; k < v->rows && !rc; k++) {
         const double *vk = xb_matrix_row(v, k);
-        if (mt->f) {
-            for (size_t i = 0; i < R; i++) {
-                ir[i] = 0;
-                for (size_t p = 0; p < T && vk[i] != 0.0; p++)
-                    ir[i] += xb_fit_basis_eval(xb_fit_fast_basis(mt->f), p, vk[i]) * rs[p * R + i];
-            }
-        } else {
-            rc = xb_fit_eval_row_currents(mt->e, vk, ir, NULL);
-        }
+        if (mt->f) xb_fit_fast_row_currents(mt->f, vk, ir);
+        else rc = xb_fit_eval_row_currents(mt->e, vk, ir, NULL);
         for (size_t i = 0; i < R && !rc; i++) *e_joule += k_res * vk[i] * ir[i] + k_cap * vk[i] * vk[i];
     }
     free(ir);
-    free(rs);
     return rc;
 }
 

@@ -39,6 +39,7 @@ struct xb_fit_fast {
     size_t n_terms;     /* the first n_terms functions of the basis */
     size_t rows, cols;
     double *m;          /* n_terms x rows x cols */
+    double *rs;         /* n_terms x rows: sum over the columns of M_p[i][.] */
     double err_rel_l2;  /* held-out, vs the full model */
     size_t n_fit;       /* vectors in the least squares */
 };
@@ -201,7 +202,8 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     xb_matrix *v = xb_matrix_new(K + Kt, R), *y = xb_matrix_new(K + Kt, C);
     double *X = malloc(K * nf * sizeof *X), *G = malloc(nf * nf * sizeof *G), *B = malloc(nf * C * sizeof *B);
     int rc = XB_OK;
-    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(T * R * C * sizeof *f->m))) {
+    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(T * R * C * sizeof *f->m)) ||
+        !(f->rs = calloc(T * R, sizeof *f->rs))) {
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         goto done;
     }
@@ -242,6 +244,8 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, (int)nf, (int)C, 1.0, G, (int)nf,
                 B, (int)C);
     memcpy(f->m, B, nf * C * sizeof *B); /* row q = p*R + i: the layout of M_p */
+    for (size_t q = 0; q < nf; q++)
+        for (size_t j = 0; j < C; j++) f->rs[q] += B[q * C + j];
     /* held-out error */
     xb_matrix vt = {Kt, R, v->data + K * R}, yt = {Kt, C, y->data + K * C};
     xb_matrix *yf = xb_matrix_new(Kt, C);
@@ -271,6 +275,7 @@ void xb_fit_fast_free(xb_fit_fast *f)
 {
     if (!f) return;
     free(f->m);
+    free(f->rs);
     free(f);
 }
 
@@ -278,6 +283,16 @@ size_t xb_fit_fast_terms(const xb_fit_fast *f) { return f->n_terms; }
 const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f) { return f->basis; }
 const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p) { return f->m + p * f->rows * f->cols; }
 double xb_fit_fast_error(const xb_fit_fast *f) { return f->err_rel_l2; }
+const double *xb_fit_fast_row_sums(const xb_fit_fast *f) { return f->rs; }
+
+void xb_fit_fast_row_currents(const xb_fit_fast *f, const double *v_in, double *i_row)
+{
+    for (size_t i = 0; i < f->rows; i++) {
+        i_row[i] = 0;
+        for (size_t p = 0; p < f->n_terms && v_in[i] != 0.0; p++)
+            i_row[i] += xb_fit_basis_eval(f->basis, p, v_in[i]) * f->rs[p * f->rows + i];
+    }
+}
 
 int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
