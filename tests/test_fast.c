@@ -466,6 +466,22 @@ static void test_exec_fast_energy_law(void **state)
     print_message("resistive part %.6e J, capacitive %.6e J\n", res, e[0] - res);
     assert_true(e[0] > res * (1 + 1e-9)); /* the wire-charging term adds */
     assert_true(fabs(lat[0] - 4e-9) < 1e-15 && fabs(lat[1] - 4e-9) < 1e-15);
+    /* calibration fused with the evaluation (the fast path's per-band route, energy counted
+     * for the evaluated rows only) == calibrate, then forward */
+    assert_int_equal(xb_tile_model_load(p2, &tp, 0, &tm, &fam, &err), XB_OK);
+    xb_tile_model_set_timing(tm, 1e-9, 10e-12);
+    xb_tile_engine_model(&em, tm);
+    xb_exec *ex = NULL;
+    float **af = xb_test_acts_new(net, NS);
+    assert_int_equal(xb_exec_new(net, &c, &em, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate_forward(ex, x, NS, x, NS, af, &err), XB_OK);
+    xb_exec_layer_stats stf;
+    assert_int_equal(xb_exec_get_layer_stats(ex, 0, &stf), XB_OK);
+    print_message("fused calibration + evaluation: %.9e J (calibrate, forward: %.9e J)\n", stf.e_array_joule, e[0]);
+    assert_true(fabs(stf.e_array_joule - e[0]) <= 1e-9 * e[0]);
+    xb_exec_free(ex);
+    xb_test_acts_free(af, xb_network_n_layers(net));
+    xb_tile_model_free(tm);
     free(p1);
     free(p2);
     xb_network_free(net);

@@ -481,9 +481,10 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
 /* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
  * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
  * differential weights (Df: Kp x n_out), the pair read noise if set (a second sgemm with
- * the squared voltages gives every output's variance), written to D (row stride n_out). */
+ * the squared voltages gives every output's variance), written to D (row stride n_out).
+ * sp (energy law, or NULL): sum over the vectors with idx >= k_first of v phi_p(v). */
 static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
-                      const xb_matrix *v, float *F, float *Df, float *S, double *D)
+                      const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
 {
     const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
     const double vr = ex->tile_p.v_read_volt;
@@ -502,6 +503,9 @@ static void fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, in
                 for (size_t p = 0; p < T; p++) fq[p * R + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
             }
         }
+        if (sp && idx[q] >= k_first)
+            for (size_t p = 0; p < T; p++)
+                for (size_t i = 0; i < R; i++) sp[p * R + i] += vq[i] * fq[p * R + i];
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
                 m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
@@ -838,19 +842,10 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                         }
                     }
                     if (m->fast_state == 1) {
+                        double *sp = count && m->law ? w->sp : NULL; /* counted: s0 + idx >= k_cal */
+                        if (sp) memset(sp, 0, m->fast_terms * R * sizeof(double));
                         fast_band(ex, m, l, r, ph, w->rows_idx[ph], &w->v, fF, fD, fS,
-                                  w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out);
-                        if (count && m->law) { /* sum over counted vectors of v phi_p(v) */
-                            memset(w->sp, 0, m->fast_terms * R * sizeof(double));
-                            for (size_t q = 0; q < Kp; q++) {
-                                if (s0 + w->rows_idx[ph][q] < k_cal) continue;
-                                for (size_t i = 0; i < R; i++) {
-                                    const double vv = w->vbuf[q * R + i];
-                                    for (size_t p = 0; p < m->fast_terms && vv != 0.0; p++)
-                                        w->sp[p * R + i] += vv * xb_fit_basis_eval(m->fast_basis, p, vv);
-                                }
-                            }
-                        }
+                                  w->diff + (size_t)(ph * m->n_rt + r) * Kc * n_out, sp, k_cal > s0 ? k_cal - s0 : 0);
                         for (size_t c = 0; c < m->n_ct && count; c++)
                             count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL, m->law ? w->sp : NULL, &m->st);
                         continue;
