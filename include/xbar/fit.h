@@ -123,6 +123,8 @@ double xb_fit_fast_error(const xb_fit_fast *f);
  * (exact when the full model is linear; otherwise the IR-drop redistribution is approximated). */
 const double *xb_fit_fast_row_sums(const xb_fit_fast *f);
 void xb_fit_fast_row_currents(const xb_fit_fast *f, const double *v_in, double *i_row);
+/* Residual noise in xb_fit_fast_mvm (off by default), as xb_fit_eval_set_noise. */
+int xb_fit_fast_set_noise(xb_fit_fast *f, int on, uint64_t seed, xb_error *err);
 /* Reference evaluation in double: v K x rows, i_out K x cols. */
 int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 

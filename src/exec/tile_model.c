@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 
 #include "xbar/exec.h"
 #include "xbar/fit.h"
@@ -39,7 +37,6 @@ struct xb_tile_model {
 typedef struct {
     xb_fit_eval *e;   /* exact mode */
     xb_fit_fast *f;   /* fast mode */
-    gsl_rng *rng;     /* residual read noise, NULL = off */
 } model_tile;
 
 int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t seed, xb_tile_model **out,
@@ -125,7 +122,6 @@ static void tile_free(model_tile *mt)
     if (!mt) return;
     xb_fit_eval_free(mt->e);
     xb_fit_fast_free(mt->f);
-    if (mt->rng) gsl_rng_free(mt->rng);
     free(mt);
 }
 
@@ -182,10 +178,9 @@ static int model_program(void *ctx, const xb_array_params *p, const xb_matrix *g
                       : first_fast(t, g_target, fs, &mt->f, err);
         if (!rc) t->fast_err_max = fmax(t->fast_err_max, xb_fit_fast_error(mt->f));
     }
-    if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) {
-        if (!(mt->rng = gsl_rng_alloc(gsl_rng_mt19937))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-        else gsl_rng_set(mt->rng, (unsigned long)tile_seed(t, 0));
-    }
+    if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) /* one stream per tile */
+        rc = mt->f ? xb_fit_fast_set_noise(mt->f, 1, tile_seed(t, 0), err)
+                   : xb_fit_eval_set_noise(mt->e, 1, tile_seed(t, 0), err);
     if (rc) {
         tile_free(mt);
         return rc;
@@ -196,19 +191,10 @@ static int model_program(void *ctx, const xb_array_params *p, const xb_matrix *g
 
 static int model_mvm(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
-    const xb_tile_model *t = ctx;
+    (void)ctx;
     model_tile *mt = tile;
     if (v->rows == 0) return XB_OK;
-    int rc = mt->f ? xb_fit_fast_mvm(mt->f, v, i_out, err) : xb_fit_eval_mvm(mt->e, v, i_out, err);
-    if (rc || !mt->rng) return rc;
-    /* residual spread of the fit, relative to the rms output of each vector */
-    for (size_t k = 0; k < i_out->rows; k++) {
-        double *o = xb_matrix_row(i_out, k), ms = 0;
-        for (size_t j = 0; j < i_out->cols; j++) ms += o[j] * o[j];
-        double sd = t->m.resid_sigma_rel * sqrt(ms / (double)i_out->cols);
-        for (size_t j = 0; j < i_out->cols; j++) o[j] += gsl_ran_gaussian(mt->rng, sd);
-    }
-    return XB_OK;
+    return mt->f ? xb_fit_fast_mvm(mt->f, v, i_out, err) : xb_fit_eval_mvm(mt->e, v, i_out, err);
 }
 
 /* Array energy of an mvm by the fitted law, row currents from the tile's form (the fast

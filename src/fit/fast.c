@@ -40,6 +40,8 @@ struct xb_fit_fast {
     size_t rows, cols;
     double *m;          /* n_terms x rows x cols */
     double *rs;         /* n_terms x rows: sum over the columns of M_p[i][.] */
+    double resid_rel;   /* the model's residual read noise (relative) */
+    gsl_rng *rng;       /* its stream, NULL = off */
     double err_rel_l2;  /* held-out, vs the full model */
     size_t n_fit;       /* vectors in the least squares */
 };
@@ -209,6 +211,7 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     }
     f->basis = b;
     f->n_terms = T;
+    f->resid_rel = m->resid_sigma_rel;
     f->rows = R;
     f->cols = C;
     f->n_fit = K;
@@ -276,10 +279,19 @@ void xb_fit_fast_free(xb_fit_fast *f)
     if (!f) return;
     free(f->m);
     free(f->rs);
+    if (f->rng) gsl_rng_free(f->rng);
     free(f);
 }
 
 size_t xb_fit_fast_terms(const xb_fit_fast *f) { return f->n_terms; }
+
+int xb_fit_fast_set_noise(xb_fit_fast *f, int on, uint64_t seed, xb_error *err)
+{
+    if (f->rng) gsl_rng_free(f->rng);
+    f->rng = NULL;
+    if (on && !(f->rng = xb_fit_noise_rng(seed))) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    return XB_OK;
+}
 const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f) { return f->basis; }
 const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p) { return f->m + p * f->rows * f->cols; }
 double xb_fit_fast_error(const xb_fit_fast *f) { return f->err_rel_l2; }
@@ -313,6 +325,7 @@ int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, 
                 if (x != 0.0)
                     for (size_t j = 0; j < C; j++) o[j] += x * mr[j];
             }
+        if (f->rng && f->resid_rel > 0) xb_fit_resid_noise(f->rng, f->resid_rel, o, C);
     }
     free(phi);
     return XB_OK;

@@ -2,6 +2,8 @@
 #ifndef XBAR_FIT_INTERNAL_H
 #define XBAR_FIT_INTERNAL_H
 
+#include <gsl/gsl_rng.h>
+
 #include "xbar/fit.h"
 #include "xbar/h5.h"
 
@@ -11,6 +13,12 @@
  * (V0 piecewise-linear over the knots, clamped; 0 for an ohmic model). */
 double xb_fit_shc(double x);
 double xb_fit_knot_k(const xb_fit_params *m, double g);
+
+/* The model's residual read noise on one output vector o (n columns): N(0, rel x rms(o)) on
+ * each, from rng (model.c; the full model and the fast form share it).  A seeded mt19937
+ * stream for it (NULL on failure). */
+void xb_fit_resid_noise(gsl_rng *rng, double rel, double *o, size_t n);
+gsl_rng *xb_fit_noise_rng(uint64_t seed);
 
 /* Repeated reads of n PCM devices after programming (one results point). */
 typedef struct xb_fit_drift_data {

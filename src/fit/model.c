@@ -267,14 +267,27 @@ static void solve_vector(xb_fit_eval *e, const double *v_in, double *scratch)
     for (int s = 0; s < e->m.n_sweeps; s++) sweep(e, v_in, scratch);
 }
 
+gsl_rng *xb_fit_noise_rng(uint64_t seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (r) gsl_rng_set(r, (unsigned long)seed);
+    return r;
+}
+
+void xb_fit_resid_noise(gsl_rng *rng, double rel, double *o, size_t n)
+{
+    /* residual spread of the fit, relative to the rms output of this vector */
+    double ms = 0;
+    for (size_t j = 0; j < n; j++) ms += o[j] * o[j];
+    double sd = rel * sqrt(ms / (double)n);
+    for (size_t j = 0; j < n; j++) o[j] += gsl_ran_gaussian(rng, sd);
+}
+
 int xb_fit_eval_set_noise(xb_fit_eval *e, int on, uint64_t seed, xb_error *err)
 {
     if (e->rng) gsl_rng_free(e->rng);
     e->rng = NULL;
-    if (!on) return XB_OK;
-    e->rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!e->rng) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    gsl_rng_set(e->rng, (unsigned long)seed);
+    if (on && !(e->rng = xb_fit_noise_rng(seed))) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     return XB_OK;
 }
 
@@ -292,13 +305,7 @@ int xb_fit_eval_mvm(xb_fit_eval *e, const xb_matrix *v, xb_matrix *i_out, xb_err
         cell_currents(e);
         double *o = xb_matrix_row(i_out, k);
         for (size_t j = 0; j < e->cols; j++) o[j] = e->m.gain * e->colacc[j];
-        if (e->rng && e->m.resid_sigma_rel > 0) {
-            /* residual spread of the fit, relative to the rms output of this vector */
-            double ms = 0;
-            for (size_t j = 0; j < e->cols; j++) ms += o[j] * o[j];
-            double sd = e->m.resid_sigma_rel * sqrt(ms / (double)e->cols);
-            for (size_t j = 0; j < e->cols; j++) o[j] += gsl_ran_gaussian(e->rng, sd);
-        }
+        if (e->rng && e->m.resid_sigma_rel > 0) xb_fit_resid_noise(e->rng, e->m.resid_sigma_rel, o, e->cols);
     }
     free(scratch);
     return XB_OK;
