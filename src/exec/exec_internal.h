@@ -4,6 +4,17 @@
 
 #include "xbar/exec.h"
 
+/* The executor's differential mapping (docs/executor.md, Mapping): weight w of a layer whose
+ * largest |w| is w_max to the pair G+ = g_min + dg max(w, 0)/w_max, G- = g_min + dg max(-w, 0)/w_max;
+ * the tiles and the hardware-aware training sampler both use it. */
+static inline void xb_exec_weight_pair(double w, double w_max, double g_min, double dg, double *g_plus,
+                                       double *g_minus)
+{
+    const double x = w / w_max;
+    *g_plus = g_min + dg * (x > 0 ? x : 0.0);
+    *g_minus = g_min + dg * (x < 0 ? -x : 0.0);
+}
+
 /* im2col of one C x H x W image for layer l (conv2d): cols is (out_h*out_w) x n_in,
  * column index ci*kh*kw + ky*kw + kx (the PyTorch weight layout); zero padding. */
 void xb_exec_im2col(const xb_layer *l, const float *img, float *cols);

@@ -205,9 +205,8 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                 for (size_t j = 0; j < P; j++) {
                     size_t gj = c * P + j;
                     if (gj >= l->n_out) break;
-                    double w = (double)l->weight[gj * l->n_in + gi] / m->w_max;
-                    g->data[i * C + 2 * j] = gmin + dg * (w > 0 ? w : 0.0);
-                    g->data[i * C + 2 * j + 1] = gmin + dg * (w < 0 ? -w : 0.0);
+                    xb_exec_weight_pair((double)l->weight[gj * l->n_in + gi], m->w_max, gmin, dg,
+                                        &g->data[i * C + 2 * j], &g->data[i * C + 2 * j + 1]);
                 }
             }
             /* A seed of its own per tile (splitmix64 of seed, layer, tile). */

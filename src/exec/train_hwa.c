@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/exec_internal.h"
 #include "exec/train_internal.h"
 
 extern void openblas_set_num_threads(int num_threads);
@@ -91,8 +92,9 @@ void xb_train_hwa_perturb(const xb_train_hwa *h, const float *w, size_t n, uint6
     const double g0 = h->g_min_siemens, dg = h->g_max_siemens - h->g_min_siemens, back = w_max / dg;
     const double s0 = xb_train_hwa_sigma_siemens(h, g0);
     for (size_t i = 0; i < n; i++) {
-        double x = (double)w[i] / w_max;
-        double gp = g0 + dg * (x > 0 ? x : 0), gm = g0 + dg * (x < 0 ? -x : 0);
+        double gp, gm;
+        xb_exec_weight_pair((double)w[i], w_max, g0, dg, &gp, &gm);
+        const double x = (double)w[i] / w_max;
         double sp = x > 0 ? xb_train_hwa_sigma_siemens(h, gp) : s0, sm = x < 0 ? xb_train_hwa_sigma_siemens(h, gm) : s0;
         gp += xb_train_rng_gauss(rng_state, sp);
         gm += xb_train_rng_gauss(rng_state, sm);
