@@ -25,6 +25,7 @@ int xb_cmd_inspect(int argc, char **argv);
 int xb_cmd_train(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
 int xb_cmd_demo(int argc, char **argv);
+int xb_cmd_export(int argc, char **argv);
 
 /* Print "xbar CMD: message" on one line to stderr and return err->code
  * (XB_ERUNTIME if the error carries no code). */
