@@ -76,6 +76,56 @@ def _shc(x):
     return torch.where(big, torch.sinh(xs) / xs, poly)
 
 
+def _shc_parts(x):
+    """shc(x) = sinh(x)/x, cosh(x) and (cosh(x) - shc(x))/x (series where x^2 <= 2.25, else closed forms)."""
+    y = x * x
+    big = y > 2.25
+    s = 1.0 + y * (1.0 / 6 + y * (1.0 / 120 + y * (1.0 / 5040 + y * (1.0 / 362880 + y * (1.0 / 39916800)))))
+    ch = 1.0 + y * (0.5 + y * (1.0 / 24 + y * (1.0 / 720 + y * (1.0 / 40320 + y * (1.0 / 3628800 + y / 479001600)))))
+    d = x * (1.0 / 3 + y * (1.0 / 30 + y * (1.0 / 840 + y * (1.0 / 45360 + y * (1.0 / 3991680 + y / 518918400)))))
+    if bool(big.any()):
+        xs = torch.where(big, x, torch.ones_like(x))
+        sb = torch.sinh(xs) / xs
+        cb = torch.cosh(xs)
+        s = torch.where(big, sb, s)
+        ch = torch.where(big, cb, ch)
+        d = torch.where(big, (cb - sb) / xs, d)
+    return s, ch, d
+
+
+class _CellCurrent(torch.autograd.Function):
+    """i = a v shc(c v): d i/d v = a cosh(c v), d i/d a = v shc(c v), d i/d c = a v^2 shc'(c v) with
+    shc'(x) = (cosh x - shc x)/x.  One node instead of the dozen of the polynomial."""
+
+    @staticmethod
+    def forward(ctx, a, c, v):
+        ctx.save_for_backward(a, c, v)
+        return a * v * _shc(c * v)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, c, v = ctx.saved_tensors
+        s, ch, d = _shc_parts(c * v)
+        ga = gc = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = _sum_to(g * v * s, a.shape)
+        if ctx.needs_input_grad[1]:
+            gc = _sum_to(g * a * v * v * d, c.shape)
+        if ctx.needs_input_grad[2]:
+            gv = _sum_to(g * a * ch, v.shape)
+        return ga, gc, gv
+
+
+def _sum_to(t, shape):
+    """Reduce a broadcast gradient back to shape."""
+    if t.shape == shape:
+        return t
+    lead = t.dim() - len(shape)
+    t = t.sum(dim=tuple(range(lead))) if lead > 0 else t
+    dims = tuple(k for k, n in enumerate(shape) if n == 1 and t.shape[k] != 1)
+    return t.sum(dim=dims, keepdim=True) if dims else t
+
+
 def _np_shc(x):
     return _xm._shc(x)
 
@@ -153,8 +203,8 @@ class TileModel:
         return self.gain * cell(a, c, vc).sum(-2)
 
     def _cell(self, a, c, v):
-        """Cell currents a v shc(c v) (differentiable)."""
-        return a * v if not self.knot_x else a * v * _shc(c * v)
+        """Cell currents a v shc(c v) (differentiable: one autograd node with analytic derivatives)."""
+        return a * v if not self.knot_x else _CellCurrent.apply(a, c, v)
 
     def _cell_nograd(self, a, c, v):
         """The same with in-place arithmetic (inference: fewer temporaries)."""
@@ -699,37 +749,44 @@ class _AnalogLayer(nn.Module):
         if self._read_s2 is not None:
             s2 = self._read_s2.to(dt)
             s2p = (s2[..., 0::2] + s2[..., 1::2]).permute(0, 2, 1, 3).reshape(n_rt, R, self.n_ct * P)[..., :n_out]
-        Xp = F.pad(X.to(dt), (0, n_rt * R - self.n_in))
+        Xd = X.to(dt)
         neg = bool((X < 0).any())
+        n_in = self.n_in
         lut = st["lut"]
+        need_v = resid or s2p is not None or lut is None
         y = torch.empty(K, n_out, dtype=dt)
         KB = 1024
         for k0 in range(0, K, KB):
-            xk = Xp[k0:k0 + KB]
+            xk = Xd[k0:k0 + KB]
             kb = xk.shape[0]
             acc = torch.zeros(kb, n_out, dtype=dt)
             for sg in ((1.0, -1.0) if neg else (1.0,)):
-                u = (xk * (sg / xr)).clamp_(0.0, 1.0)
-                if L > 0:
-                    u = torch.round(u * L)
                 if lut is not None:
-                    Fall = F.embedding(u.long(), st["lutT"])                  # (kb, n_rt R, T)
-                    V = u * (xb.v_read / L)
+                    # the DAC level of every input (x / x_r L, clipped, rounded), then the T basis
+                    # values of each level in one embedding lookup: features laid out i T + p
+                    lev = torch.round((xk * (sg * L / xr)).clamp_(0.0, float(L)))
+                    Fall = F.embedding(lev.long(), st["lutT"]).view(kb, n_in * T)
+                    V = lev * (xb.v_read / L) if need_v else None
                 else:
-                    V = u * (xb.v_read / L) if L > 0 else u * xb.v_read
-                    Fall = self._phi(V, T, dt).permute(1, 2, 0).contiguous()
-                Fall = Fall.view(kb, n_rt, R * T)
+                    u = (xk * (sg / xr)).clamp_(0.0, 1.0)
+                    if L > 0:
+                        u = torch.round(u * L) / L
+                    V = u * xb.v_read
+                    Fall = self._phi(V, T, dt).permute(1, 2, 0).reshape(kb, n_in * T)
                 for r in range(n_rt):
-                    Fr = Fall[:, r]
-                    D = Fr @ (st["Wdq"][r] if scaled else st["Wdu"][r])
+                    i1 = min(n_in, (r + 1) * R)
+                    Fr = Fall[:, r * R * T:i1 * T]
+                    Wr = st["Wdq"][r] if scaled else st["Wdu"][r]
+                    D = Fr @ (Wr if i1 - r * R == R else Wr[:(i1 - r * R) * T])
                     if resid:
-                        S = Fr @ st["Wsu"][r]
+                        Ws = st["Wsu"][r] if i1 - r * R == R else st["Wsu"][r][:(i1 - r * R) * T]
+                        S = Fr @ Ws
                         ss = (S * S).reshape(kb, self.n_ct, P).sum(-1)
                         dd = F.pad(D * D, (0, self.n_ct * P - n_out)).reshape(kb, self.n_ct, P).sum(-1)
                         sd = math.sqrt(2.0) * xb.tm.resid_sigma_rel * torch.sqrt(0.5 * (ss + dd) / xb.tile_cols)
                         D = D + sd.repeat_interleave(P, -1)[:, :n_out] * self._randn(D.shape, D)
                     if s2p is not None:
-                        Vr = V[:, r * R:(r + 1) * R]
+                        Vr = F.pad(V[:, r * R:i1], (0, R - (i1 - r * R)))
                         D = D + torch.sqrt((Vr * Vr) @ s2p[r]) * self._randn(D.shape, D)
                     if xb.adc_bits > 0:
                         if scaled:
