@@ -856,11 +856,16 @@ class _AnalogLayer(nn.Module):
                     self._nu = self.xb.laws.nu(g0, torch.randn(g0.shape, dtype=torch.float64))
                 g = g0 * (t_s / T0_S) ** (-self._nu)
             self._t_s = t_s
+            prev = (self._state_key, self._state)
             self._g_now = None if t_s == T0_S else g
             self.drift_alpha.fill_(1.0)
+            # the tile state at t (used by the next forward passes) and, for the compensation, at t0
+            st1 = self._build_state(g)
+            self._state, self._state_key = st1, ("g", id(g), self._cdtype())
             if compensate and t_s != T0_S:
-                s0 = self._ones_sum(self._build_state(g0)).double()
-                s1 = self._ones_sum(self._build_state(g)).double()
+                st0 = prev[1] if prev[0] == ("g", id(g0), self._cdtype()) else self._build_state(g0)
+                s0 = self._ones_sum(st0).double()
+                s1 = self._ones_sum(st1).double()
                 ok = (s0 > 0) & (s1 > 0)
                 self.drift_alpha.copy_(torch.where(ok, s0 / torch.where(ok, s1, torch.ones_like(s1)),
                                                    torch.ones_like(s1)))
@@ -870,7 +875,6 @@ class _AnalogLayer(nn.Module):
                 self._read_s2 = sg * sg
             if self._noise_gen is None:
                 self._noise_gen = torch.Generator().manual_seed(0x5EAD)
-            self._state_key = None
 
 
 def _fit_affine(y, yref):
