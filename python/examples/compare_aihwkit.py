@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The shipped MLP in IBM aihwkit with `xbar export aihwkit`, beside `xbar run` on the same
-model file and device, at several times after programming (docs/interop.md, "aihwkit").
+model file and device, at several times after programming (docs/interop.md, "aihwkit"),
+and xbar.torch with the same fitted laws.
 
     /usr/bin/python3 python/examples/compare_aihwkit.py --model MODEL.h5 --device pcm
         --aihwkit ../shared/peers [--xbar build/xbar] [--tile 32] [--images 2000] [--seeds 3]
@@ -12,7 +13,10 @@ programmings.  xbar side: `xbar run --engine tiled-ideal --var-program --time t`
 the exact I = V G: IR drop and read nonlinearity off, as in aihwkit's tiles; programming error,
 drift and read noise from the device laws of docs/drift.md, which the campaign behind the
 model file sampled), same tile size and converters; and `--engine model --model MODEL.h5` with
-IR drop and nonlinearity on, for reference.
+IR drop and nonlinearity on, for reference.  xbar.torch side: the same fitted programming-error,
+drift and read-noise laws as the export (the executor uses its device table instead) on a copy
+of the model file with the wire, driver, sense and series resistances set to 0 and ohmic cells
+(IR drop and nonlinearity off): the remaining difference to aihwkit is the periphery.
 """
 import argparse
 import importlib.util
@@ -76,6 +80,35 @@ def main():
             with torch.no_grad():
                 rows.setdefault(("aihwkit + export", name), []).append(
                     float((analog(x).argmax(1).numpy() == y).mean()))
+    # xbar.torch with the same fitted laws as the export, on a wire-free ohmic copy of the model
+    # (IR drop and read nonlinearity off): what differs from aihwkit is then the periphery
+    import shutil
+
+    import h5py
+    import xbar.torch as xt
+    ideal = os.path.join(work, "no-wires.h5")
+    shutil.copy(a.model, ideal)
+    with h5py.File(ideal, "r+") as f:
+        for name in f["models"]:
+            p = f["models"][name]["params"]
+            for k in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm", "r_series_ohm"):
+                p[k][()] = 0.0
+            p["gain"][()] = 1.0
+            for k, u in (("knot_x", "1"), ("knot_v0_volt", "V")):
+                del p[k]
+                p.create_dataset(k, data=np.zeros(0)).attrs["units"] = np.bytes_(u)
+    xc, _ = xbar.data.load_fmnist(train=True, limit=256)
+    xc = torch.from_numpy(xc)
+    label = "xbar.torch, fitted laws, no IR drop"
+    for seed in range(1, a.seeds + 1):
+        an = xt.convert(net, ideal, device=a.device, tile=a.tile, dac_bits=a.bits, adc_bits=a.bits)
+        xt.program(an, seed=seed)
+        xt.calibrate(an, xc)
+        an.eval()
+        for name, t in TIMES:
+            xt.set_time(an, t, compensate=True, read_noise=True)
+            with torch.no_grad():
+                rows.setdefault((label, name), []).append(float((an(x).argmax(1).numpy() == y).mean()))
     for label, eng in (("xbar run tiled-ideal (no IR drop)", ["--engine", "tiled-ideal"]),
                        ("xbar run model (IR drop, nonlinearity)", ["--engine", "model", "--model", a.model])):
         for seed in range(1, a.seeds + 1):
@@ -90,7 +123,8 @@ def main():
     print(f"shipped MLP, {a.images} test images (float {100 * acc_f:.2f} %), {a.device} {a.tile}x{a.tile} tiles, "
           f"{a.bits}-bit DAC/ADC (0: ideal), drift compensation on, programming seeds 1..{a.seeds} (mean):")
     print(f"{'':40s}" + "".join(f"{n:>10s}" for n, _ in TIMES))
-    for label in ("aihwkit + export", "xbar run tiled-ideal (no IR drop)", "xbar run model (IR drop, nonlinearity)"):
+    for label in ("aihwkit + export", "xbar.torch, fitted laws, no IR drop", "xbar run tiled-ideal (no IR drop)",
+                  "xbar run model (IR drop, nonlinearity)"):
         print(f"{label:40s}" + "".join(f"{100 * np.mean(rows[(label, n)]):9.2f}%" for n, _ in TIMES))
     return 0
 
