@@ -197,7 +197,8 @@ static void test_dynamic_hold_dc(void **state)
     }
 }
 
-/* RRAM SET then RESET from the reference test (device-physics.md sec. 1.1). */
+/* RRAM SET then RESET (+1.6 V then -1.5 V, 10 us each) on the Stanford-PKU v1.0.0 model
+ * (Jiang et al., IEEE TED 63(5) 1884, 2016; docs/physics.md "RRAM: the Stanford-PKU model"). */
 static void test_rram_set_reset(void **state)
 {
     char body[1024];

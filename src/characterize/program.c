@@ -27,7 +27,7 @@ typedef struct {
 /* Defaults chosen so that `pulses` of 20 move the state by a visible fraction of its range
  * on the models of models/ (measured with stock ngspice 39, see docs/campaigns.md):
  * RRAM +-1.4 V / 20 ns: ~3% of G per pulse from the HRS; PCM: 2.0 V / 5 ns partial SET
- * through 10 kohm (device-physics.md sec. 2.3 test circuit), 4.0 V / 10 ns RESET with a
+ * through 10 kohm (test circuit of docs/physics.md "PCM electro-thermal switching"), 4.0 V / 10 ns RESET with a
  * 0.5 ns quench; ECRAM gate +-1.3 V / 10 ns: ~1% up, larger down (the model's asymmetry). */
 static int plan_for(const xb_char_point *P, pulse_plan *pl)
 {
@@ -132,7 +132,8 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     /* Gear integration and a 1 Tohm shunt from every node to ground (rshunt): the PCM
      * melt/quench and threshold switching are stiff, and some jittered pulse trains stopped
      * with "timestep too small" at a RESET in stock ngspice 39 too; the shunt changes read
-     * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (device-physics.md 5.3) */
+     * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (ngspice 39 manual, .options;
+     * docs/physics.md "ngspice 39 numerics") */
     double tstep = e / 2;
     if (fclose(f) != 0 || !deck) {
         free(deck);

@@ -45,7 +45,8 @@ void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p)
     m->r_sense_ohm = p->r_sense_ohm;
     m->r_series_ohm = 0;
     if (p->cell == XB_CELL_1T1R) {
-        /* triode on-resistance 1/(kp W/L (Vgs - Vt)) (device-physics.md sec. 4.2) */
+        /* triode on-resistance 1/(kp W/L (Vgs - Vt)) (Shichman & Hodges, IEEE JSSC 3(3) 285,
+         * 1968; docs/physics.md "Driver, sense and access transistor") */
         double ov = p->v_gate_volt - p->nmos_vt_volt;
         if (p->nmos_kp_a_per_v2 > 0 && p->nmos_w_over_l > 0 && ov > 0)
             m->r_series_ohm = 1.0 / (p->nmos_kp_a_per_v2 * p->nmos_w_over_l * ov);

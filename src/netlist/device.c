@@ -3,7 +3,8 @@
  * These are the C twins of the read-mode SPICE subcircuits in models/ and of the
  * elements src/netlist/netlist.c emits; docs/devices.md gives the derivations.
  * The sinh arguments are clamped to +-XB_SINH_CLAMP exactly as in the SPICE
- * expressions (ngspice's sinh() is unguarded, device-physics.md sec. 5.1), so the
+ * expressions (ngspice's sinh() is unguarded: ngspice 39 src/spicelib/parser/ptfuncs.c;
+ * docs/physics.md "ngspice 39 numerics"), so the
  * two implementations agree everywhere, not only in the normal operating range. */
 #include "xbar/netlist.h"
 

@@ -1,6 +1,6 @@
 /* Device statistics over time after programming: conductance drift/decay and the
  * accumulated read noise, applied to programmed conductances before any engine sees
- * them (device-physics.md sec. 2.2; docs/drift.md).
+ * them (docs/physics.md "PCM drift and read-noise statistics"; docs/drift.md).
  *
  * Defaults (one table, a citation beside each number):
  *   PCM (IBM statistical inference model, Nandakumar et al. ICECS 2019; Joshi et al.,
@@ -16,8 +16,8 @@
  *     already samples); read noise ~1 % of G (Wan et al., Nature 608, 504, 2022, as
  *     recommended beside aihwkit's ReRamWan2022NoiseModel), time independent.
  *   ECRAM: no retention loss and no read noise.  ASSUMPTION: Tang et al. (IEDM 2018) and
- *     Kim et al. (IEDM 2019) report retention without a fitted decay law; the device
- *     reference gives none, so G(t) = G_prog.
+ *     Kim et al. (IEDM 2019) report retention without a fitted decay law, so
+ *     G(t) = G_prog.
  *   LINEAR: ideal, no drift. */
 #include "xbar/netlist.h"
 

@@ -3,7 +3,7 @@
  * Zero resistances are shorts: the two ends then get the same node name, so no
  * 0-ohm resistor ever reaches ngspice.  Device cells use the read-mode subcircuits of
  * models/ (docs/devices.md); linear and ECRAM-channel cells are plain R elements
- * (fastest for Sparse 1.3, device-physics.md sec. 5.6). */
+ * (fastest for Sparse 1.3: measured in docs/physics.md "ngspice 39 numerics"). */
 #include "xbar/netlist.h"
 
 #include <math.h>
