@@ -183,8 +183,9 @@ static void test_dynamic_hold_dc(void **state)
         double v = 0.1;
         double i_rram = 1e-3 * exp(-1.0 / 0.25) * sinh(v / 0.25);
         /* PCM at c = 0.9: crystalline 0.9 Gc V plus the amorphous branch 0.1 Ga0 V0a sinh(V/V0a)
-         * thermally activated at the self-heated T = T0 + V I Rth (fixed point; the melt and
-         * crystallization windows are ~1e-26 at this temperature) */
+         * thermally activated at the self-heated T = T0 + V I Rth (fixed point; the melt window
+         * in c_eff is ~1e-26 at this temperature, and the crystallization window (3e-7) only
+         * drives dc/dt, which a DC analysis does not integrate) */
         double i_pcm = 0.9 * 25e-6 * v, trise = 0;
         for (int it = 0; it < 50; it++) {
             double act = exp(-0.3 / 8.617333262e-5 * (1 / (300 + trise) - 1.0 / 300));

@@ -79,7 +79,7 @@ int xb_netlist_drift(const xb_array_params *p, const xb_matrix *g_prog, double t
             } else {
                 const double gt = g_norm(p, g);
                 nu = xb_netlist_drift_nu_mean(gt) + xb_netlist_drift_nu_sigma(gt) * z;
-                if (nu < 0) nu = 0; /* truncated at 0 (aihwkit clamps) */
+                if (nu < 0) nu = 0; /* truncated at 0 (aihwkit folds, |nu|: docs/physics.md) */
             }
             g_out->data[i] = g * exp(-nu * lt);
         } else { /* RRAM */
