@@ -219,8 +219,13 @@ size_t xb_netlist_n_outputs(const xb_netlist *n);
 const char *const *xb_netlist_outputs(const xb_netlist *n);
 void xb_netlist_free(xb_netlist *n);
 
-/* Directory of the SPICE model libraries: $XBAR_MODELS_DIR, else <source dir>/models. */
+/* Directory of the SPICE model libraries (src/netlist/models_dir.c): $XBAR_MODELS_DIR, else
+ * share/xbar/models found relative to the program or libxbar.so holding the library (installed:
+ * <prefix>/share/xbar/models; build tree: build/share/xbar/models).  When it is not found,
+ * the first place looked at (decks then fail naming it); xb_netlist_models_dir_find gives
+ * XB_ERUNTIME with every place looked at instead. */
 const char *xb_netlist_models_dir(void);
+int xb_netlist_models_dir_find(const char **dir, xb_error *err);
 
 /* Exact ideal product I = V.G (v: K x rows, g: rows x cols, i_out: K x cols). */
 int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);

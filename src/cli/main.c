@@ -22,6 +22,23 @@ static const xb_cli_command k_commands[] = {
 };
 static const size_t k_ncommands = sizeof k_commands / sizeof k_commands[0];
 
+/* Commands whose SPICE decks .include the device libraries (models/): on an installation
+ * where they cannot be found, these stop at once naming every place looked at, instead of
+ * failing later inside ngspice. */
+static int check_models(const char *cmd, int argc, char **argv)
+{
+    static const char *const k_need[] = {"netlist", "mvm", "iv", "sneak", "characterize", "run", "demo"};
+    int need = 0;
+    for (size_t k = 0; k < sizeof k_need / sizeof k_need[0]; k++) need |= strcmp(cmd, k_need[k]) == 0;
+    if (!need || xb_cli_wants_help(argc, argv)) return XB_OK;
+    const char *dir;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_netlist_models_dir_find(&dir, &err) == XB_OK) return XB_OK;
+    fprintf(stderr, "xbar %s: %s\n", cmd, err.msg);
+    return err.code;
+}
+
 static void print_usage(FILE *f)
 {
     fprintf(f,
@@ -61,7 +78,10 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t k = 0; k < k_ncommands; k++)
-        if (strcmp(cmd, k_commands[k].name) == 0) return k_commands[k].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, k_commands[k].name) == 0) {
+            int rc = check_models(cmd, argc - 1, argv + 1);
+            return rc ? rc : k_commands[k].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "xbar: unknown command '%s' (see 'xbar --help')\n", cmd);
     return XB_EINPUT;
 }

@@ -20,13 +20,6 @@ struct xb_netlist {
     char **outputs;
 };
 
-const char *xb_netlist_models_dir(void)
-{
-    const char *e = getenv("XBAR_MODELS_DIR");
-    if (e && *e) return e;
-    return XB_SOURCE_DIR "/models";
-}
-
 /* ---------------------------------------------------------------- node names */
 /* Row i, position k: k = 0 is the node after the driver, k = j+1 is r(i,j). */
 static void row_node(const xb_array_params *p, size_t i, size_t k, char *buf, size_t n)
