@@ -222,10 +222,9 @@ static void test_exec_drift_closed_form(void **state)
     cfg.affine_calibration = 0;
     cfg.drift_fixed_nu = 1;
     cfg.drift_nu = 0.05;
-    xb_tile_engine eng;
-    xb_tile_engine_ideal(&eng);
+    xb_engine *eng = xb_test_engine("ideal");
     xb_exec *ex = NULL;
-    assert_int_equal(xb_exec_new(net, &cfg, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &cfg, eng, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
     float y0[30], y1[30], y2[30], y3[30];
     float *a0[1] = {y0}, *a1[1] = {y1}, *a2[1] = {y2}, *a3[1] = {y3};
@@ -248,6 +247,7 @@ static void test_exec_drift_closed_form(void **state)
     }
     assert_int_equal(xb_exec_set_time(ex, -1.0, 1, &err), XB_EINPUT);
     xb_exec_free(ex);
+    xb_engine_free(eng);
     xb_network_free(net);
 }
 
@@ -308,8 +308,7 @@ static void check_exec_read_noise(int use_model)
     cfg.drift_fixed_nu = 1;
     cfg.drift_nu = 0.05;
     cfg.drift_read_noise = 1;
-    xb_tile_engine eng;
-    xb_tile_model *tm = NULL;
+    xb_engine *eng = NULL;
     if (use_model) {
         /* the model engine's fast path: the pair variances through a second GEMM */
         xb_array_params tp = cfg.array;
@@ -317,13 +316,12 @@ static void check_exec_read_noise(int use_model)
         tp.diff_pairs = 1;
         xb_fit_params fm;
         xb_fit_params_nominal(&fm, &tp);
-        assert_int_equal(xb_tile_model_new(&fm, 0, 1, &tm, &err), XB_OK);
-        xb_tile_engine_model(&eng, tm);
+        eng = xb_test_model_engine(&fm, 0, 1, 0);
     } else {
-        xb_tile_engine_ideal(&eng);
+        eng = xb_test_engine("ideal");
     }
     xb_exec *ex = NULL;
-    assert_int_equal(xb_exec_new(net, &cfg, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &cfg, eng, &ex, &err), XB_OK);
     float *x = malloc(K * n_in * sizeof(float)), *y = malloc(K * n_out * sizeof(float));
     for (size_t k = 0; k < K; k++) memcpy(x + k * n_in, x1, sizeof x1);
     assert_int_equal(xb_exec_calibrate(ex, x, 8, &err), XB_OK);
@@ -365,7 +363,7 @@ static void check_exec_read_noise(int use_model)
     free(x);
     free(y);
     xb_exec_free(ex);
-    xb_tile_model_free(tm);
+    xb_engine_free(eng);
     xb_network_free(net);
 }
 
@@ -441,7 +439,7 @@ static void test_cli_sweep(void **state)
 /* drift through circuit tiles: spice and native tiles on the same drifted conductances
  * (PCM, sampled nu, 2 x 2 tiles with wires) give the same outputs and compensation
  * factors (a second implementation of the circuit solve), and differ from t0 */
-static void circuit_drift(const xb_tile_engine *eng, double t, int comp, float *y, double *alpha)
+static void circuit_drift(xb_engine *eng, double t, int comp, float *y, double *alpha)
 {
     const size_t n_in = 6, n_out = 4, n = 3;
     const float w[24] = {0.9f, -0.4f, 0.2f, -1.0f, -0.3f, 0.7f, 0.5f, 0.1f, -0.6f, 0.8f, 0.3f, -0.2f,
@@ -474,16 +472,14 @@ static void circuit_drift(const xb_tile_engine *eng, double t, int comp, float *
 static void test_circuit_engines(void **state)
 {
     (void)state;
-    xb_tile_engine en, es;
-    xb_tile_engine_native(&en);
-    xb_tile_engine_spice(&es, NULL);
+    xb_engine *en = xb_test_engine("native"), *es = xb_test_engine("spice");
     float y0[12], yn[12], ys[12], ync[12], ysc[12];
     double a0, an, as, anc, asc;
-    circuit_drift(&en, 0, 0, y0, &a0);
-    circuit_drift(&en, 31557600.0, 0, yn, &an);
-    circuit_drift(&es, 31557600.0, 0, ys, &as);
-    circuit_drift(&en, 31557600.0, 1, ync, &anc);
-    circuit_drift(&es, 31557600.0, 1, ysc, &asc);
+    circuit_drift(en, 0, 0, y0, &a0);
+    circuit_drift(en, 31557600.0, 0, yn, &an);
+    circuit_drift(es, 31557600.0, 0, ys, &as);
+    circuit_drift(en, 31557600.0, 1, ync, &anc);
+    circuit_drift(es, 31557600.0, 1, ysc, &asc);
     print_message("drift: native 1y vs t0 %.3g, spice vs native %.3g (comp %.3g), alpha %.4f / %.4f\n",
                   xb_test_rel_l2f(yn, y0, 12), xb_test_rel_l2f(ys, yn, 12), xb_test_rel_l2f(ysc, ync, 12), anc, asc);
     assert_true(xb_test_rel_l2f(yn, y0, 12) > 0.2);      /* drifted by ~40 % */
@@ -492,6 +488,8 @@ static void test_circuit_engines(void **state)
     assert_true(fabs(asc - anc) < 1e-4 * anc && anc > 1.3);
     assert_true(xb_test_rel_l2f(ync, y0, 12) < 0.5 * xb_test_rel_l2f(yn, y0, 12)); /* compensation helps */
     assert_true(an == 1.0 && as == 1.0);
+    xb_engine_free(en);
+    xb_engine_free(es);
 }
 
 int main(void)

@@ -106,8 +106,8 @@ static void test_linear_ideal(void **state)
     /* the C ideal product agrees */
     xb_matrix *vm = xb_matrix_new(1, 3), *im = xb_matrix_new(1, 4);
     memcpy(vm->data, v, sizeof v);
-    assert_int_equal(xb_netlist_mvm_ideal(g, vm, im, &err), XB_OK);
-    for (size_t j = 0; j < 4; j++) assert_rel(im->data[j], i[j], 1e-9, "xb_netlist_mvm_ideal");
+    assert_int_equal(xb_engine_mvm_ideal(g, vm, im, &err), XB_OK);
+    for (size_t j = 0; j < 4; j++) assert_rel(im->data[j], i[j], 1e-9, "xb_engine_mvm_ideal");
     free(i);
     xb_matrix_free(vm);
     xb_matrix_free(im);

@@ -227,9 +227,6 @@ void xb_netlist_free(xb_netlist *n);
 const char *xb_netlist_models_dir(void);
 int xb_netlist_models_dir_find(const char **dir, xb_error *err);
 
-/* Exact ideal product I = V.G (v: K x rows, g: rows x cols, i_out: K x cols). */
-int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
-
 /* Differential pairs: i_phys K x cols -> i_out K x cols/2 with I_k = I_2k - I_2k+1. */
 int xb_netlist_diff_combine(const xb_matrix *i_phys, xb_matrix *i_out, xb_error *err);
 

@@ -9,6 +9,7 @@
 #include "cli/run_drift.h"
 #include "xbar/engine.h"
 #include "xbar/exec.h"
+#include "xbar/fit.h"
 
 static const char k_help[] =
     "usage: xbar run --network NET.h5 [options]\n"
@@ -64,9 +65,29 @@ static const char k_help[] =
     "  --v-read, --g-min, --g-max, --v-gate, --seed, --var-program, --stuck-on, --stuck-off\n"
     "  (see 'xbar netlist --help')\n";
 
-typedef enum { ENG_IDEAL = 0, ENG_TILED_IDEAL, ENG_NATIVE, ENG_SPICE, ENG_MODEL } engine_kind;
-static const char *const k_engines[] = {"ideal", "tiled-ideal", "native", "spice", "model"};
-#define N_ENGINES 5
+/* --engine: "ideal" is the float network (no tiles); the tile engines are the classes of
+ * xb_fit_engines, where the ideal class is called "tiled-ideal". */
+static const char *run_engine_name(const xb_engine_class *cls)
+{
+    return !cls ? "ideal" : cls == &xb_engine_class_ideal ? "tiled-ideal" : cls->name;
+}
+
+/* The class of --engine v (NULL: the float network), or XB_EINPUT listing the names. */
+static int run_engine_find(const char *v, const xb_engine_class **cls, xb_error *err)
+{
+    *cls = NULL;
+    if (!strcmp(v, "ideal")) return XB_OK;
+    for (size_t k = 0; xb_fit_engines[k]; k++)
+        if (!strcmp(v, run_engine_name(xb_fit_engines[k]))) {
+            *cls = xb_fit_engines[k];
+            return XB_OK;
+        }
+    char names[256];
+    size_t n = (size_t)snprintf(names, sizeof names, "%s", run_engine_name(NULL));
+    for (size_t k = 0; xb_fit_engines[k] && n < sizeof names; k++)
+        n += (size_t)snprintf(names + n, sizeof names - n, ", %s", run_engine_name(xb_fit_engines[k]));
+    return xb_errorf(err, XB_EINPUT, "--engine: unknown engine '%s' (%s)", v, names);
+}
 
 extern void openblas_set_num_threads(int num_threads);
 
@@ -126,7 +147,7 @@ int xb_cmd_run(int argc, char **argv)
     double sweep_t[XB_SWEEP_MAX];
     size_t n_sweep = 0;
     const char *time_csv = NULL;
-    engine_kind ek = ENG_TILED_IDEAL;
+    const xb_engine_class *cls = &xb_engine_class_ideal; /* tiled-ideal; NULL: --engine ideal */
     size_t limit = 0, calib_n = 0, batch = 500, threads = 0;
     xb_exec_config cfg;
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
@@ -169,12 +190,7 @@ int xb_cmd_run(int argc, char **argv)
             json_path = v;
         } else if (!strcmp(flag, "--engine")) {
             if (!VAL()) return xb_cli_usage_error("run", "%s", err.msg);
-            size_t e = 0;
-            while (e < N_ENGINES && strcmp(v, k_engines[e])) e++;
-            if (e == N_ENGINES)
-                return xb_cli_usage_error("run", "--engine: unknown engine '%s' (ideal, tiled-ideal, native, spice, model)",
-                                          v);
-            ek = (engine_kind)e;
+            if (run_engine_find(v, &cls, &err)) return xb_cli_usage_error("run", "%s", err.msg);
         } else if (!strcmp(flag, "--limit") || !strcmp(flag, "--calib") || !strcmp(flag, "--batch") ||
                    !strcmp(flag, "--tile-rows") || !strcmp(flag, "--tile-cols") || !strcmp(flag, "--dac-bits") ||
                    !strcmp(flag, "--adc-bits") || !strcmp(flag, "--threads")) {
@@ -215,17 +231,19 @@ int xb_cmd_run(int argc, char **argv)
 #undef VAL
     }
     if (!net_path) return xb_cli_usage_error("run", "--network: required");
-    if (ek == ENG_MODEL && !model_path) return xb_cli_usage_error("run", "--model: --engine model needs a model file");
-    if (model_path && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model: only with --engine model");
-    if (model_exact && ek != ENG_MODEL) return xb_cli_usage_error("run", "--model-exact: only with --engine model");
-    if (ek == ENG_SPICE && limit == 0)
+    const int is_model = cls == &xb_fit_engine_class_model, is_spice = cls == &xb_engine_class_spice;
+    const char *eng_name = run_engine_name(cls);
+    if (is_model && !model_path) return xb_cli_usage_error("run", "--model: --engine model needs a model file");
+    if (model_path && !is_model) return xb_cli_usage_error("run", "--model: only with --engine model");
+    if (model_exact && !is_model) return xb_cli_usage_error("run", "--model-exact: only with --engine model");
+    if (is_spice && limit == 0)
         return xb_cli_usage_error("run", "--engine spice needs --limit N (every tile MVM is an ngspice run)");
     if (n_sweep && time_s > 0) return xb_cli_usage_error("run", "--time-sweep: not with --time");
     if (time_csv && !n_sweep) return xb_cli_usage_error("run", "--time-csv: only with --time-sweep");
-    if (n_sweep && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time-sweep: needs a tile engine (not --engine ideal)");
-    if (time_s > 0 && ek == ENG_IDEAL) return xb_cli_usage_error("run", "--time: needs a tile engine (not --engine ideal)");
-    if (calib_n == 0) calib_n = ek == ENG_SPICE ? 32 : 256;
-    if (ek == ENG_SPICE && limit > batch) batch = limit; /* one analysis per tile for all images */
+    if (n_sweep && !cls) return xb_cli_usage_error("run", "--time-sweep: needs a tile engine (not --engine ideal)");
+    if (time_s > 0 && !cls) return xb_cli_usage_error("run", "--time: needs a tile engine (not --engine ideal)");
+    if (calib_n == 0) calib_n = is_spice ? 32 : 256;
+    if (is_spice && limit > batch) batch = limit; /* one analysis per tile for all images */
     cfg.drift_read_noise = read_noise; /* applies after xb_exec_set_time only */
     if (xb_exec_config_check(&cfg, &err)) return xb_cli_usage_error("run", "%s", err.msg);
     if (threads) openblas_set_num_threads((int)threads);
@@ -233,7 +251,7 @@ int xb_cmd_run(int argc, char **argv)
     xb_network *net = NULL;
     xb_dataset *test = NULL, *cal = NULL;
     xb_exec *ex = NULL;
-    xb_tile_model *tmodel = NULL;
+    xb_engine *eng = NULL;
     float **ideal = NULL, **analog = NULL;
     l2_acc *l2 = NULL;
     size_t nl = 0;
@@ -260,34 +278,34 @@ int xb_cmd_run(int argc, char **argv)
         goto out;
     }
     double t_cal = 0, t0, t_ideal = 0, t_analog = 0;
-    if (ek != ENG_IDEAL) {
-        xb_tile_engine eng;
-        if (ek == ENG_TILED_IDEAL) xb_tile_engine_ideal(&eng);
-        else if (ek == ENG_NATIVE) xb_tile_engine_native(&eng);
-        else if (ek == ENG_SPICE) xb_tile_engine_spice(&eng, NULL);
-        else {
-            xb_array_params tp = cfg.array;
-            tp.rows = cfg.tile_rows;
-            tp.cols = cfg.tile_cols;
-            tp.diff_pairs = 1;
-            int fam = 0;
-            if ((rc = xb_tile_model_load(model_path, &tp, read_noise, &tmodel, &fam, &err))) goto out;
-            if (fam)
-                fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
-                                "size/wire-resistance family\n", tp.rows, tp.cols, model_path);
-            xb_tile_model_set_exact(tmodel, model_exact);
-            xb_tile_model_set_timing(tmodel, cfg.energy.t_mvm_s, 10e-12);
-            xb_tile_engine_model(&eng, tmodel);
-        }
+    if (cls) {
+        /* the tiles' configuration: the model engine selects its model for it */
+        xb_array_params tp = cfg.array;
+        tp.rows = cfg.tile_rows;
+        tp.cols = cfg.tile_cols;
+        tp.diff_pairs = 1;
+        xb_engine_config ec;
+        xb_engine_config_default(&ec);
+        ec.array = &tp;
+        ec.file = model_path;
+        ec.seed = tp.seed;
+        ec.read_noise = read_noise;
+        ec.exact = model_exact;
+        ec.t_window_s = cfg.energy.t_mvm_s;
+        if ((rc = xb_engine_new(cls, &ec, &eng, &err))) goto out;
+        xb_fit_engine_info mi;
+        if (is_model && xb_fit_engine_get_info(eng, &mi, NULL) == XB_OK && mi.from_family)
+            fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
+                            "size/wire-resistance family\n", tp.rows, tp.cols, model_path);
         if (!(analog = alloc_acts(net, batch))) {
             rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
             goto out;
         }
         t0 = xb_now_s();
-        if ((rc = xb_exec_new(net, &cfg, &eng, &ex, &err))) goto out;
+        if ((rc = xb_exec_new(net, &cfg, eng, &ex, &err))) goto out;
         if ((rc = xb_dataset_load_fmnist(dir, 1, calib_n, &cal, &err))) goto out;
         /* spice: calibration and evaluation fused, one ngspice analysis per tile */
-        if ((ek != ENG_SPICE || time_s > 0 || n_sweep) && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err)))
+        if ((!is_spice || time_s > 0 || n_sweep) && (rc = xb_exec_calibrate(ex, cal->images, cal->n, &err)))
             goto out;
         if (n_sweep) {
             rc = xb_cli_run_time_sweep(ex, net, test, batch, sweep_t, n_sweep, time_csv, &err);
@@ -307,7 +325,7 @@ int xb_cmd_run(int argc, char **argv)
         ok_ideal += (size_t)llround(xb_exec_top1(ideal[nl - 1], nb, n_classes, test->labels + s0) * (double)nb);
         if (!ex) continue;
         t0 = xb_now_s();
-        if (ek == ENG_SPICE && s0 == 0 && time_s <= 0) rc = xb_exec_calibrate_forward(ex, cal->images, cal->n, x, nb, analog, &err);
+        if (is_spice && s0 == 0 && time_s <= 0) rc = xb_exec_calibrate_forward(ex, cal->images, cal->n, x, nb, analog, &err);
         else rc = xb_exec_forward(ex, x, nb, analog, &err);
         if (rc) goto out;
         t_analog += xb_now_s() - t0;
@@ -345,20 +363,22 @@ int xb_cmd_run(int argc, char **argv)
     if (ex)
         printf("engine: %s, device %s [%.3g, %.3g] S, tiles %zux%zu (%zu weight columns), DAC %d bit, ADC %d bit, "
                "affine calibration %s, %zu calibration images (%.2f s)\n",
-               k_engines[ek], xb_device_name(p->device), p->g_min_siemens, p->g_max_siemens, cfg.tile_rows,
+               eng_name, xb_device_name(p->device), p->g_min_siemens, p->g_max_siemens, cfg.tile_rows,
                cfg.tile_cols, cfg.tile_cols / 2, cfg.dac_bits, cfg.adc_bits, cfg.affine_calibration ? "on" : "off",
                cal ? cal->n : 0, t_cal);
     else printf("engine: ideal (float, OpenBLAS)\n");
-    if (tmodel) {
+    xb_fit_engine_info mi;
+    const int have_mi = is_model && xb_fit_engine_get_info(eng, &mi, NULL) == XB_OK;
+    if (have_mi) {
         if (model_exact) printf("model: full model per input vector (--model-exact)\n");
         else
             printf("model: fast form, %zu basis term(s) per tile, largest held-out error vs the full model %.2e "
                    "(relative L2; --model-exact evaluates the full model)\n",
-                   xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
-        const double ts = xb_tile_model_settling_s(tmodel);
-        if (isfinite(ts))
-            printf("model: fitted settling time %.3g ns per read (a read takes max(--t-mvm, settling))\n", ts * 1e9);
-        printf("model: array energy %s\n", xb_tile_model_has_energy(tmodel)
+                   mi.fast_terms, mi.fast_error);
+        if (isfinite(mi.settling_s))
+            printf("model: fitted settling time %.3g ns per read (a read takes max(--t-mvm, settling))\n",
+                   mi.settling_s * 1e9);
+        printf("model: array energy %s\n", mi.has_energy
                                               ? "from the fitted law (/stats/energy) with the model's row currents"
                                               : "Joule heat sum V^2 G t (the model file has no /stats/energy)");
     }
@@ -367,11 +387,11 @@ int xb_cmd_run(int argc, char **argv)
                XB_DRIFT_T0_S, drift_comp ? "on" : "off");
     printf("images: %zu Fashion-MNIST test images\n", test->n);
     if (ex)
-        printf("top-1 accuracy: ideal %.2f%%  %s %.2f%%  (%+.2f points)\n", 100 * acc_i, k_engines[ek], 100 * acc_a,
+        printf("top-1 accuracy: ideal %.2f%%  %s %.2f%%  (%+.2f points)\n", 100 * acc_i, eng_name, 100 * acc_a,
                100 * (acc_a - acc_i));
     else printf("top-1 accuracy: %.2f%%\n", 100 * acc_i);
     printf("time: ideal %.3f s", t_ideal);
-    if (ex) printf(", %s %.3f s (%.1fx ideal)", k_engines[ek], t_analog, t_ideal > 0 ? t_analog / t_ideal : 0.0);
+    if (ex) printf(", %s %.3f s (%.1fx ideal)", eng_name, t_analog, t_ideal > 0 ? t_analog / t_ideal : 0.0);
     printf("\n");
     if (ex) {
         printf("per layer (error = relative L2 of the layer output vs ideal, over all images):\n");
@@ -405,7 +425,7 @@ int xb_cmd_run(int argc, char **argv)
         }
         fprintf(f, "{\n  \"network\": ");
         json_str(f, net_path);
-        fprintf(f, ",\n  \"engine\": \"%s\",\n  \"images\": %zu,\n", k_engines[ek], test->n);
+        fprintf(f, ",\n  \"engine\": \"%s\",\n  \"images\": %zu,\n", eng_name, test->n);
         fprintf(f, "  \"device\": \"%s\",\n  \"g_min_siemens\": %.6g,\n  \"g_max_siemens\": %.6g,\n",
                 xb_device_name(p->device), p->g_min_siemens, p->g_max_siemens);
         fprintf(f, "  \"tile_rows\": %zu,\n  \"tile_cols\": %zu,\n  \"dac_bits\": %d,\n  \"adc_bits\": %d,\n",
@@ -414,12 +434,11 @@ int xb_cmd_run(int argc, char **argv)
                 cfg.affine_calibration ? "true" : "false", cal ? cal->n : 0);
         fprintf(f, "  \"time_after_programming_s\": %.6g,\n  \"drift_compensation\": %s,\n", time_s,
                 time_s > 0 && drift_comp ? "true" : "false");
-        if (tmodel)
+        if (have_mi)
             fprintf(f, "  \"model_form\": \"%s\",\n  \"model_fast_terms\": %zu,\n  \"model_fast_error\": %.6g,\n",
-                    model_exact ? "exact" : "fast", xb_tile_model_fast_terms(tmodel), xb_tile_model_fast_error(tmodel));
-        if (tmodel && isfinite(xb_tile_model_settling_s(tmodel)))
-            fprintf(f, "  \"model_settling_s\": %.6g,\n", xb_tile_model_settling_s(tmodel));
-        if (tmodel) fprintf(f, "  \"model_energy_law\": %s,\n", xb_tile_model_has_energy(tmodel) ? "true" : "false");
+                    model_exact ? "exact" : "fast", mi.fast_terms, mi.fast_error);
+        if (have_mi && isfinite(mi.settling_s)) fprintf(f, "  \"model_settling_s\": %.6g,\n", mi.settling_s);
+        if (have_mi) fprintf(f, "  \"model_energy_law\": %s,\n", mi.has_energy ? "true" : "false");
         fprintf(f, "  \"accuracy_ideal\": %.6f,\n", acc_i);
         if (ex) fprintf(f, "  \"accuracy\": %.6f,\n", acc_a);
         else fprintf(f, "  \"accuracy\": %.6f,\n", acc_i);
@@ -453,7 +472,7 @@ out:
     free_acts(analog, nl);
     free(l2);
     xb_exec_free(ex);
-    xb_tile_model_free(tmodel);
+    xb_engine_free(eng);
     xb_dataset_free(test);
     xb_dataset_free(cal);
     xb_network_free(net);

@@ -19,7 +19,7 @@ typedef struct {
     int weighted;
     size_t n_rt, n_ct;    /* row tiles (inputs), column tiles (outputs) */
     size_t pairs;         /* logical outputs per tile = tile_cols / 2 */
-    void **tiles;         /* n_rt x n_ct engine handles */
+    xb_engine_tile **tiles; /* n_rt x n_ct programmed tiles */
     double *rowsum_g;     /* n_rt x n_ct x tile_rows: sum over columns of G (energy estimate) */
     double w_max;         /* max |w| of the layer: maps to g_max - g_min */
     double dac_range;     /* input full scale */
@@ -33,7 +33,7 @@ typedef struct {
     double *drift_ref;    /* per tile summed column current of an all-ones input at t0 */
     double *read_sig2;    /* NULL, or per tile R x C read-noise variances (S^2) at the set time */
     uint64_t rn_state;    /* read-noise stream of this layer */
-    /* fast path (engines with a fast form, xb_tile_engine.fast_form): per row band the
+    /* fast path (engines with a fast form, xb_engine_fast_form): per row band the
      * differential weights M_p(G+) - M_p(G-) of every column tile as floats; built on first
      * use, dropped when the tiles are programmed again */
     int fast_state;       /* 0: not built yet, 1: built, -1: not available */
@@ -53,7 +53,7 @@ typedef struct {
 struct xb_exec {
     const xb_network *net;
     xb_exec_config cfg;
-    xb_tile_engine eng;
+    xb_engine *eng;         /* borrowed */
     xb_array_params tile_p; /* cfg.array with rows/cols = tile size */
     size_t n_layers;
     layer_map *maps;
@@ -88,7 +88,7 @@ void xb_exec_config_default(xb_exec_config *c, xb_device_kind device)
     c->energy.base_mac_fp32_joule = 4.6e-12;
     c->energy.base_mac_int8_joule = 0.23e-12;
     /* One crossbar read incl. conversion: 100 ns (ISAAC, ISCA 2016). The fitted
-     * settling time replaces it when the tile engine provides mvm_time_s. */
+     * settling time replaces it when the engine has a read time (xb_engine_read_time_s). */
     c->energy.t_mvm_s = 100e-9;
 }
 
@@ -135,7 +135,7 @@ static void free_map(xb_exec *ex, layer_map *m)
 {
     if (m->tiles)
         for (size_t t = 0; t < m->n_rt * m->n_ct; t++)
-            if (m->tiles[t] && ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
+            xb_engine_tile_free(m->tiles[t]);
     free(m->tiles);
     free(m->rowsum_g);
     free(m->adc_range);
@@ -233,25 +233,25 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
                 break;
             }
             memcpy(m->g_prog[r * m->n_ct + c]->data, g->data, R * C * sizeof(double));
-            rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &m->tiles[r * m->n_ct + c], err);
+            rc = xb_engine_program(ex->eng, &ex->tile_p, g, &m->tiles[r * m->n_ct + c], err);
             if (rc) xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
         }
     xb_matrix_free(g);
     return rc;
 }
 
-int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_engine *eng,
-                xb_exec **out, xb_error *err)
+int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, xb_engine *eng, xb_exec **out,
+                xb_error *err)
 {
     *out = NULL;
     int rc = xb_exec_config_check(cfg, err);
     if (rc) return rc;
-    if (!eng || !eng->program || !eng->mvm) return xb_errorf(err, XB_EINPUT, "tile engine: program and mvm are required");
+    if (!net || !eng || !out) return xb_errorf(err, XB_EINPUT, "executor: missing network or engine");
     xb_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     ex->net = net;
     ex->cfg = *cfg;
-    ex->eng = *eng;
+    ex->eng = eng;
     ex->tile_p = cfg->array;
     ex->tile_p.rows = cfg->tile_rows;
     ex->tile_p.cols = cfg->tile_cols;
@@ -321,14 +321,14 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     fast_drop(m);
     m->fast_state = -1;
     double k_res = 0, k_cap = 0;
-    const int law = ex->eng.energy_law && ex->eng.energy_law(ex->eng.ctx, &k_res, &k_cap);
-    if (!ex->eng.fast_form || (ex->eng.array_energy && !law)) return XB_OK;
-    const xb_fit_fast *f0 = ex->eng.fast_form(ex->eng.ctx, m->tiles[0]);
+    const int law = xb_engine_energy_law(ex->eng, &k_res, &k_cap);
+    if (xb_engine_provides(ex->eng, XB_ENGINE_OP_ARRAY_ENERGY) && !law) return XB_OK;
+    const xb_fit_fast *f0 = xb_engine_fast_form(m->tiles[0]);
     if (!f0) return XB_OK;
     const size_t T = xb_fit_fast_terms(f0);
     const xb_fit_basis *b = xb_fit_fast_basis(f0);
     for (size_t t = 1; t < nt; t++) {
-        const xb_fit_fast *f = ex->eng.fast_form(ex->eng.ctx, m->tiles[t]);
+        const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
         if (!f || xb_fit_fast_terms(f) != T || xb_fit_fast_basis(f) != b) return XB_OK;
     }
     const size_t TR = T * R;
@@ -337,7 +337,7 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
     if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
-    const double rel = ex->eng.residual_noise ? ex->eng.residual_noise(ex->eng.ctx) : 0.0;
+    const double rel = xb_engine_residual_noise(ex->eng);
     const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
     if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
     if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) ||
@@ -348,7 +348,7 @@ static int fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *er
     for (size_t r = 0; r < m->n_rt; r++)
         for (size_t c = 0; c < m->n_ct; c++) {
             const size_t t = r * m->n_ct + c, pu = (c + 1) * P <= n_out ? P : n_out - c * P;
-            const xb_fit_fast *f = ex->eng.fast_form(ex->eng.ctx, m->tiles[t]);
+            const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
             for (size_t p = 0; p < T; p++) {
                 const double *M = xb_fit_fast_matrix(f, p);
                 for (size_t i = 0; i < R; i++) {
@@ -416,18 +416,19 @@ static void count_tile(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, s
         /* fast path, the engine's energy law: sum_q v I_row from the fast form's row sums
          * (every physical column draws current, used pairs or not) */
         const size_t TR = m->fast_terms * R;
-        const double *rs = xb_fit_fast_row_sums(ex->eng.fast_form(ex->eng.ctx, m->tiles[t]));
+        const double *rs = xb_fit_fast_row_sums(xb_engine_fast_form(m->tiles[t]));
         double res = 0, cap = 0;
         for (size_t q = 0; q < TR; q++) res += sp[q] * rs[q];
         for (size_t i = 0; i < R; i++) cap += colsq[i];
         e = m->law_k_res * res + m->law_k_cap * cap;
-    } else if (ex->eng.array_energy) {
-        ex->eng.array_energy(ex->eng.ctx, m->tiles[t], v, Im, &e);
+    } else if (xb_engine_provides(ex->eng, XB_ENGINE_OP_ARRAY_ENERGY)) {
+        xb_engine_array_energy(m->tiles[t], v, Im, &e);
         e *= (double)Kp_cnt / (double)Kp; /* fused: the evaluated share */
     } else {
         const double *rs = m->rowsum_g + t * R;
         for (size_t i = 0; i < R; i++) e += colsq[i] * rs[i];
-        e *= ex->eng.mvm_time_s ? ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]) : ex->cfg.energy.t_mvm_s;
+        e *= xb_engine_provides(ex->eng, XB_ENGINE_OP_READ_TIME) ? xb_engine_read_time_s(m->tiles[t])
+                                                                 : ex->cfg.energy.t_mvm_s;
     }
     st->e_array_joule += e;
     const size_t ru = (r + 1) * R <= l->n_in ? R : l->n_in - r * R;
@@ -774,7 +775,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
     if (m->fast_state == 0 && (rc = fast_build(ex, m, l, err))) return rc;
     /* An engine that solves one V on all tiles of a row band at once (e.g. in parallel
      * worker processes) gets every column tile's current buffer in one call. */
-    const int multi = ex->eng.mvm_multi != NULL && m->n_ct > 1 && m->fast_state != 1;
+    const int multi = xb_engine_provides(ex->eng, XB_ENGINE_OP_MVM_MULTI) && m->n_ct > 1 && m->fast_state != 1;
     double *mbuf = NULL;
     xb_matrix *mv = NULL, **mp = NULL;
     float *fF = NULL, *fD = NULL, *fS = NULL; /* fast_band: features, band outputs (+ noise variances), pair sums */
@@ -854,7 +855,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                             mv[c] = (xb_matrix){Kp, C, mbuf + c * Kp * C};
                             mp[c] = &mv[c];
                         }
-                        rc = ex->eng.mvm_multi(ex->eng.ctx, m->tiles + r * m->n_ct, m->n_ct, &w->v, mp, err);
+                        rc = xb_engine_mvm_multi(m->tiles + r * m->n_ct, m->n_ct, &w->v, mp, err);
                         if (rc) {
                             xb_error_prefix(err, "layer %zu tile row %zu: ", k, r);
                             goto done;
@@ -863,7 +864,7 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                     for (size_t c = 0; c < m->n_ct; c++) {
                         size_t t = r * m->n_ct + c;
                         const xb_matrix *Im = multi ? &mv[c] : &w->i;
-                        if (!multi && (rc = ex->eng.mvm(ex->eng.ctx, m->tiles[t], &w->v, &w->i, err))) {
+                        if (!multi && (rc = xb_engine_mvm(m->tiles[t], &w->v, &w->i, err))) {
                             xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
                             goto done;
                         }
@@ -937,9 +938,9 @@ static int analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X
                 for (size_t q = 0; q < w->n_rows[ph]; q++) phases += s0 + w->rows_idx[ph][q] >= k_cal;
             for (size_t s = 0; s < Kc; s++) Kc_cnt += s0 + s >= k_cal;
             /* the slowest tile of the layer (the engine's settling time when it gives one) */
-            double tm = ex->eng.mvm_time_s ? 0.0 : t_mvm_default;
-            if (ex->eng.mvm_time_s)
-                for (size_t t = 0; t < nt; t++) tm = fmax(tm, ex->eng.mvm_time_s(ex->eng.ctx, m->tiles[t]));
+            const int has_time = xb_engine_provides(ex->eng, XB_ENGINE_OP_READ_TIME);
+            double tm = has_time ? 0.0 : t_mvm_default;
+            for (size_t t = 0; has_time && t < nt; t++) tm = fmax(tm, xb_engine_read_time_s(m->tiles[t]));
             st->n_vectors += Kc_cnt;
             st->n_phases += phases;
             st->latency_s += phases * tm; /* all tiles of a layer read in parallel */
@@ -1223,7 +1224,7 @@ double xb_exec_dac_range(const xb_exec *ex, size_t k)
 
 /* ------------------------------------------------------------------ drift (docs/drift.md) */
 /* Summed column currents of an all-ones (v_read on every row) input through the engine. */
-static int tile_ones_current(xb_exec *ex, void *tile, double *sum, xb_error *err)
+static int tile_ones_current(xb_exec *ex, xb_engine_tile *tile, double *sum, xb_error *err)
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols;
     xb_matrix *v = xb_matrix_new(1, R), *i = xb_matrix_new(1, C);
@@ -1232,7 +1233,7 @@ static int tile_ones_current(xb_exec *ex, void *tile, double *sum, xb_error *err
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory (drift compensation)");
     } else {
         for (size_t r = 0; r < R; r++) v->data[r] = ex->tile_p.v_read_volt;
-        rc = ex->eng.mvm(ex->eng.ctx, tile, v, i, err);
+        rc = xb_engine_mvm(tile, v, i, err);
         double s = 0;
         for (size_t j = 0; j < C && !rc; j++) s += i->data[j];
         *sum = s;
@@ -1256,10 +1257,10 @@ int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err)
         for (size_t t = 0; t < m->n_rt * m->n_ct && !rc; t++) {
             /* the reference at t0 is measured once, on the programmed conductances */
             if (compensate && m->drift_ref[t] == 0.0) {
-                void *t0 = NULL;
-                if ((rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, m->g_prog[t], &t0, err))) break;
+                xb_engine_tile *t0 = NULL;
+                if ((rc = xb_engine_program(ex->eng, &ex->tile_p, m->g_prog[t], &t0, err))) break;
                 rc = tile_ones_current(ex, t0, &m->drift_ref[t], err);
-                if (ex->eng.release) ex->eng.release(ex->eng.ctx, t0);
+                xb_engine_tile_free(t0);
                 if (rc) break;
             }
             if ((rc = xb_netlist_drift(&ex->tile_p, m->g_prog[t], t_s, m->tile_seed[t], nu_fixed, g, err))) break;
@@ -1269,9 +1270,9 @@ int xb_exec_set_time(xb_exec *ex, double t_s, int compensate, xb_error *err)
                 for (size_t jj = 0; jj < C; jj++) s += g->data[i * C + jj];
                 rs[i] = s;
             }
-            void *nt = NULL;
-            if ((rc = ex->eng.program(ex->eng.ctx, &ex->tile_p, g, &nt, err))) break;
-            if (ex->eng.release) ex->eng.release(ex->eng.ctx, m->tiles[t]);
+            xb_engine_tile *nt = NULL;
+            if ((rc = xb_engine_program(ex->eng, &ex->tile_p, g, &nt, err))) break;
+            xb_engine_tile_free(m->tiles[t]);
             m->tiles[t] = nt;
             fast_drop(m); /* rebuilt from the new tiles on the next pass */
             m->drift_alpha[t] = 1.0;

@@ -348,25 +348,6 @@ int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix
     return rc;
 }
 
-int xb_fit_ideal_mvm(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
-{
-    if (v->cols != g->rows)
-        return xb_errorf(err, XB_EINPUT, "V has %zu columns but G has %zu rows", v->cols, g->rows);
-    if (i_out->rows != v->rows || i_out->cols != g->cols)
-        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows,
-                         i_out->cols, v->rows, g->cols);
-    for (size_t k = 0; k < v->rows; k++) {
-        double *o = xb_matrix_row(i_out, k);
-        const double *x = xb_matrix_row(v, k);
-        memset(o, 0, g->cols * sizeof *o);
-        for (size_t i = 0; i < g->rows; i++) {
-            const double *gr = xb_matrix_row(g, i);
-            for (size_t j = 0; j < g->cols; j++) o[j] += x[i] * gr[j];
-        }
-    }
-    return XB_OK;
-}
-
 double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref)
 {
     double num = 0, den = 0;

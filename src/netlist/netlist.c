@@ -468,26 +468,6 @@ done:
     return rc;
 }
 
-/* ---------------------------------------------------------------- ideal product */
-int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
-{
-    if (v->cols != g->rows)
-        return xb_errorf(err, XB_EINPUT, "input vectors have %zu values, array has %zu rows", v->cols, g->rows);
-    if (i_out->rows != v->rows || i_out->cols != g->cols)
-        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows,
-                         i_out->cols, v->rows, g->cols);
-    for (size_t k = 0; k < v->rows; k++) {
-        double *o = xb_matrix_row(i_out, k);
-        const double *x = xb_matrix_row(v, k);
-        for (size_t j = 0; j < g->cols; j++) o[j] = 0;
-        for (size_t i = 0; i < g->rows; i++) {
-            const double *gr = xb_matrix_row(g, i);
-            for (size_t j = 0; j < g->cols; j++) o[j] += x[i] * gr[j];
-        }
-    }
-    return XB_OK;
-}
-
 int xb_netlist_diff_combine(const xb_matrix *i_phys, xb_matrix *i_out, xb_error *err)
 {
     if (i_phys->cols % 2 || i_out->cols * 2 != i_phys->cols || i_out->rows != i_phys->rows)

@@ -136,3 +136,32 @@ double xb_test_rel_l2f(const float *a, const float *ref, size_t n)
     }
     return r > 0 ? sqrt(d / r) : sqrt(d);
 }
+
+xb_engine *xb_test_engine(const char *name)
+{
+    xb_engine *e = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_engine_new_by_name(xb_fit_engines, name, NULL, &e, &err)) {
+        fprintf(stderr, "xb_test_engine(%s): %s\n", name, err.msg);
+        abort();
+    }
+    return e;
+}
+
+xb_engine *xb_test_model_engine(const xb_fit_params *m, int read_noise, uint64_t seed, int exact)
+{
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.read_noise = read_noise;
+    cfg.seed = seed;
+    cfg.exact = exact;
+    xb_engine *e = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_fit_engine_new(m, &cfg, &e, &err)) {
+        fprintf(stderr, "xb_test_model_engine: %s\n", err.msg);
+        abort();
+    }
+    return e;
+}

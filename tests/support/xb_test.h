@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "xbar/exec.h"
+#include "xbar/fit.h"
 
 /* Run `xbar` (the binary under test) with the given argument vector (NULL-terminated,
  * argv[0] is ignored), capturing stdout and stderr.  Returns the exit status
@@ -30,5 +33,13 @@ void xb_test_acts_free(float **a, size_t n_layers);
 
 /* Relative L2 ||a - ref|| / ||ref|| over n floats, in double. */
 double xb_test_rel_l2f(const float *a, const float *ref, size_t n);
+
+/* An engine of the complete registry (xb_fit_engines: "ideal", "native", "spice") with the
+ * default configuration; aborts the test program on failure.  Free with xb_engine_free. */
+xb_engine *xb_test_engine(const char *name);
+
+/* The fitted-model engine over parameters m (read noise on/off, noise seed, exact: the full
+ * model per vector instead of the fast form); aborts on failure. */
+xb_engine *xb_test_model_engine(const xb_fit_params *m, int read_noise, uint64_t seed, int exact);
 
 #endif
