@@ -297,10 +297,10 @@ static void test_ecram_pulses(void **state)
  * writer passes the table values, so a drift between the two would go unnoticed). */
 static void test_dyn_table_matches_lib(void **state)
 {
-    size_t n;
-    const xb_dyn_param *t = xb_netlist_dyn_params(&n);
     xb_device_kind devs[3] = {XB_DEVICE_RRAM, XB_DEVICE_PCM, XB_DEVICE_ECRAM};
     for (int d = 0; d < 3; d++) {
+        size_t n;
+        const xb_dyn_param *t = xb_netlist_dyn_params(devs[d], &n);
         char path[512];
         snprintf(path, sizeof path, "%s/models/%s", XB_SOURCE_DIR, xb_netlist_model_lib(devs[d]));
         FILE *f = fopen(path, "r");
