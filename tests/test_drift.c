@@ -159,7 +159,8 @@ static void test_pcm_read_noise(void **state)
     double m = s / (double)N, sd = sqrt((s2 - s * s / (double)N) / (double)(N - 1));
     assert_true(fabs(m) < 5 * rel / sqrt((double)N));
     assert_true(fabs(sd - rel) < 5 * rel / sqrt(2.0 * (double)N));
-    /* reference table of device-physics.md sec. 2.2: 11.9 % at g_T = 0.2, 1 h */
+    /* reference value of the IBM PCM read-noise law (Joshi et al., Nat. Commun. 11, 2473, 2020;
+     * docs/physics.md, "PCM drift and read-noise statistics"): 11.9 % at g_T = 0.2, 1 h */
     assert_true(fabs(rel - 0.119) < 0.001);
     xb_matrix_free(g0);
     xb_matrix_free(gd);

@@ -120,8 +120,10 @@ typedef struct xb_read_law {
     xb_read_law_kind kind;
     xb_v0_rule v0_rule;
     double v0_lo_volt, v0_hi_volt; /* defaults of V0 at g_min and at g_max (CONSTANT: lo only) */
-    size_t v0_lo_field, v0_hi_field; /* offsetof(xb_array_params, ...) of their tunable copies */
+    size_t v0_lo_field, v0_hi_field; /* offsetof(xb_array_params, ...) of their tunable copies, or
+                                      * XB_V0_TABLE: not tunable, the table's value */
 } xb_read_law;
+#define XB_V0_TABLE ((size_t)-1)
 
 /* Conductance after programming: POWER_LAW G (t/t0)^-nu, nu ~ N(mu(gT), sigma(gT)) truncated
  * at 0, gT = G/g_max, mu = min(max(a ln gT + b, lo), hi) (sigma likewise); LOG_DECAY

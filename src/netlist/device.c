@@ -25,9 +25,12 @@ static void sinh_clamped(double x, double *s, double *ds)
     }
 }
 
-/* The tunable copy of a V0 knot in p (the field the read law names). */
-static double v0_field(const xb_array_params *p, size_t offset)
+/* A V0 knot of the read law: its tunable copy in p (the field the law names), or the table's
+ * value for a law without one. */
+static double v0_knot(const xb_array_params *p, const xb_read_law *law, int hi)
 {
+    size_t offset = hi ? law->v0_hi_field : law->v0_lo_field;
+    if (offset == XB_V0_TABLE) return hi ? law->v0_hi_volt : law->v0_lo_volt;
     return *(const double *)((const char *)p + offset);
 }
 
@@ -35,10 +38,10 @@ double xb_device_v0_volt(const xb_array_params *p, double g_siemens)
 {
     const xb_device_info *di = xb_device_info_get(p->device);
     if (!di || di->read.kind != XB_READ_SINH) return 0.0; /* ohmic */
-    if (di->read.v0_rule == XB_V0_CONSTANT) return v0_field(p, di->read.v0_lo_field);
+    if (di->read.v0_rule == XB_V0_CONSTANT) return v0_knot(p, &di->read, 0);
     /* V0 rises linearly with the normalized state: for PCM amorphous (g_min) most nonlinear,
      * crystalline (g_max) nearly ohmic. */
-    double lo = v0_field(p, di->read.v0_lo_field), hi = v0_field(p, di->read.v0_hi_field);
+    double lo = v0_knot(p, &di->read, 0), hi = v0_knot(p, &di->read, 1);
     double f = (g_siemens - p->g_min_siemens) / (p->g_max_siemens - p->g_min_siemens);
     if (!(f > 0)) f = 0;
     if (f > 1) f = 1;
@@ -50,8 +53,8 @@ void xb_device_v0_knots(const xb_array_params *p, double *v0_lo_volt, double *v0
     const xb_device_info *di = xb_device_info_get(p->device);
     double lo = 0, hi = 0;
     if (di && di->read.kind == XB_READ_SINH) {
-        lo = v0_field(p, di->read.v0_lo_field);
-        hi = di->read.v0_rule == XB_V0_CONSTANT ? lo : v0_field(p, di->read.v0_hi_field);
+        lo = v0_knot(p, &di->read, 0);
+        hi = di->read.v0_rule == XB_V0_CONSTANT ? lo : v0_knot(p, &di->read, 1);
     }
     if (v0_lo_volt) *v0_lo_volt = lo;
     if (v0_hi_volt) *v0_hi_volt = hi;

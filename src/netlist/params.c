@@ -30,8 +30,9 @@ void xb_array_params_default(xb_array_params *p, xb_device_kind device)
     for (int d = 0; d < XB_DEVICE_COUNT; d++) {
         const xb_read_law *law = &xb_device_info_get((xb_device_kind)d)->read;
         if (law->kind != XB_READ_SINH) continue;
-        *(double *)((char *)p + law->v0_lo_field) = law->v0_lo_volt;
-        if (law->v0_rule == XB_V0_LINEAR_IN_G) *(double *)((char *)p + law->v0_hi_field) = law->v0_hi_volt;
+        if (law->v0_lo_field != XB_V0_TABLE) *(double *)((char *)p + law->v0_lo_field) = law->v0_lo_volt;
+        if (law->v0_rule == XB_V0_LINEAR_IN_G && law->v0_hi_field != XB_V0_TABLE)
+            *(double *)((char *)p + law->v0_hi_field) = law->v0_hi_volt;
     }
     const xb_device_info *di = xb_device_info_get(device);
     p->g_min_siemens = di ? di->g_min_siemens : 0;
