@@ -98,7 +98,7 @@ X=$P/bin/xbar
 printf '%s\n' 2e-5,3.5e-5,1e-5,4e-5 3e-5,1.5e-5,2.5e-5,5e-6 1e-5,4e-5,3e-5,2e-5 4e-5,2e-5,1.5e-5,3e-5 > g.csv
 printf '%s\n' 0.2,0.1,0.15,0.05 0.05,0.2,0,0.1 > v.csv
 "$X" netlist --device rram --r-wire 2 --g g.csv --v v.csv -o deck.cir || fail "xbar netlist"
-grep -qxF ".include $MODELS/rram.lib" deck.cir || fail "deck.cir does not include $MODELS/rram.lib"
+grep -q "^\.subckt rram_read" deck.cir && ! grep -q "^\.include" deck.cir || fail "deck.cir does not carry the installed rram_read model (self-contained)"
 # stock ngspice prints one line per input vector: index, sweep value, the column currents
 "$NGSPICE" -b deck.cir 2> /dev/null |
     awk -F'\t' '/^[0-9]+\t/ {s = ""; for (k = 3; k <= NF; k++) if ($k != "") s = s (s == "" ? "" : ",") $k; print s}' \
@@ -143,14 +143,14 @@ EOF
 nok=$(awk '$1 ~ /^p0000[01]$/ && $2 == "ok" && $3 == "rram" && $5 == "4x4" && $7 > 0' inspect.txt | wc -l)
 [ "$nok" -eq 2 ] && grep -q "engine=spice" inspect.txt && grep -q "engine=native" inspect.txt ||
     { cat inspect.txt; fail "res.h5: expected 2 points ok, engines spice and native"; }
-grep -aqF ".include $MODELS/rram.lib" res.h5 || fail "the campaign's netlist does not include $MODELS/rram.lib"
+grep -aqF ".subckt rram_read" res.h5 || fail "the campaign's netlist does not carry the installed rram_read model"
 ok "installed xbar: two-point campaign (spice, native) with the installed models"
 
 # ---- 4. a moved prefix, and a prefix without its models ----
 cp -a "$P" "$W/moved"
 rm -rf "$P"
 M=$(cd "$W/moved/share/xbar/models" && pwd -P)
-"$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv -o moved.cir || fail "moved prefix: xbar netlist"
+"$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv --include-models -o moved.cir || fail "moved prefix: xbar netlist"
 grep -qxF ".include $M/rram.lib" moved.cir || fail "moved prefix: deck does not include $M/rram.lib"
 rm -rf "$W/moved/share/xbar/models"
 if "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv -o none.cir 2> err.txt; then rc=0; else rc=$?; fi
@@ -158,7 +158,7 @@ if "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv -o none.cir 2> 
 grep -qF "$W/moved/bin/../share/xbar/models" err.txt || { cat err.txt; fail "no models: error does not name the place looked at"; }
 grep -q "XBAR_MODELS_DIR" err.txt || fail "no models: error does not mention XBAR_MODELS_DIR"
 "$W/moved/bin/xbar" mvm --help > /dev/null || fail "no models: --help must still work"
-XBAR_MODELS_DIR=$SRC/models "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv -o env.cir ||
+XBAR_MODELS_DIR=$SRC/models "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv --include-models -o env.cir ||
     fail "no models: XBAR_MODELS_DIR"
 grep -qxF ".include $SRC/models/rram.lib" env.cir || fail "XBAR_MODELS_DIR not used"
 echo "no models: $(cat err.txt)"

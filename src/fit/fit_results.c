@@ -268,7 +268,7 @@ static int same_kind(const xb_array_params *a, const xb_array_params *b)
  * (degree 4 with 8+ populated bins: the published RRAM law is a quartic, docs/devices.md) ---- */
 static int fit_sigma(hid_t f, rpoint *pts, size_t np, xb_fit_summary *sum, xb_error *err)
 {
-    for (int d = 0; d <= XB_DEVICE_ECRAM; d++) {
+    for (int d = 0; d < XB_DEVICE_COUNT; d++) {
         /* collect (target, deviation) pairs */
         size_t cnt = 0;
         for (size_t k = 0; k < np; k++)

@@ -60,16 +60,14 @@ void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p)
     m->n_sweeps = 3;
     m->gain = 1.0;
     m->resid_sigma_rel = 0;
-    if (p->device == XB_DEVICE_RRAM || p->device == XB_DEVICE_PCM) {
+    /* sinh-law devices: two V0 knots seeded from the read law of the device table, V0(g_min)
+     * at x = 0 and V0(g_max) at x = 1 */
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (di && di->read.kind == XB_READ_SINH) {
         m->n_knots = 2;
         m->knot_x[0] = 0;
         m->knot_x[1] = 1;
-        if (p->device == XB_DEVICE_RRAM) {
-            m->knot_v0_volt[0] = m->knot_v0_volt[1] = p->rram_v0_volt;
-        } else {
-            m->knot_v0_volt[0] = p->pcm_v0_low_volt;
-            m->knot_v0_volt[1] = p->pcm_v0_high_volt;
-        }
+        xb_device_v0_knots(p, &m->knot_v0_volt[0], &m->knot_v0_volt[1]);
     }
     m->valid_g_min_siemens = p->g_min_siemens;
     m->valid_g_max_siemens = p->g_max_siemens;

@@ -144,6 +144,7 @@ static void models_case(const char *expect)
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_RRAM);
     p.rows = p.cols = 2;
+    p.include_models = 1; /* .include the library by path instead of copying it in */
     xb_matrix *G = xb_matrix_new(2, 2);
     xb_netlist *n = NULL;
     char line[4200];
