@@ -257,7 +257,7 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     msg[0] = '\0';
     *elapsed = 0;
     if (have) {
-        rc = H5Ocopy(pf, "point", f, inc, H5P_DEFAULT, H5P_DEFAULT) < 0
+        rc = xb_h5_copy(pf, "point", f, inc, NULL) != XB_OK
                  ? xb_errorf(err, XB_ERUNTIME, "%s: cannot copy point %s into %s", path, P->name, out)
                  : XB_OK;
         char *st = NULL;
@@ -291,7 +291,7 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     }
     if (pf >= 0) xb_h5_close(pf, NULL);
     if (!rc) rc = xb_h5_attr_set_int64(f, inc, "run", (int64_t)run_number, err);
-    if (!rc && H5Lmove(f, inc, f, fin, H5P_DEFAULT, H5P_DEFAULT) < 0)
+    if (!rc && xb_h5_move(f, inc, fin, NULL) != XB_OK)
         rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot rename %s", out, inc);
     int rc2 = xb_h5_close(f, err);
     unlink(path);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "xbar/engine.h"
+#include "xbar/h5.h"
 
 static const xb_cli_command k_commands[] = {
     {"netlist", xb_cmd_netlist, "write the SPICE netlist of a crossbar read (runs in stock ngspice -b)"},
@@ -54,6 +55,9 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return XB_EINPUT;
     }
+    /* the binary prints its own errors: HDF5's stack dumps off for the whole process (the
+     * library restores the caller's setting after each call; this process is ours) */
+    xb_h5_errors_off();
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) return print_version();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
