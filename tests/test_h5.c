@@ -1,6 +1,7 @@
 /* HDF5 helpers: what is written is read back by an independent reader (python3 h5py),
  * and by our own readers; extendible tables grow; overwrite protection holds; HDF5's error
- * printing is off inside every helper and the caller's handler is back after it. */
+ * printing is off inside every helper and the caller's handler is back after it, including
+ * through the results, model and network readers built on them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,9 @@
 #include <string.h>
 
 #include "support/xb_test.h"
+#include "xbar/characterize.h"
+#include "xbar/exec.h"
+#include "xbar/fit.h"
 #include "xbar/h5.h"
 
 static int run_python(const char *script)
@@ -182,7 +186,8 @@ static void assert_handler_is(H5E_auto2_t func, void *data)
 
 /* Process-wide HDF5 error printing: switched off only inside xbar's calls.  With a counting
  * handler installed, a raw failing HDF5 call reports (the control: the handler is live);
- * failing xb_h5 calls report nothing, and the handler is still the caller's afterwards. */
+ * failing xb_h5 calls and the schema readers report nothing, and the handler is still the
+ * caller's afterwards. */
 static void test_error_printing_restored(void **state)
 {
     char *dir = xb_test_tmpdir("h5quiet");
@@ -225,6 +230,15 @@ static void test_error_printing_restored(void **state)
     assert_int_equal(xb_h5_open(txt, 0, &f, &err), XB_EINPUT);
     assert_false(xb_h5_is_hdf5(txt));
     assert_int_equal(xb_h5_create(dir, 1, &f, &err), XB_ERUNTIME); /* a directory */
+    /* the schema readers, each on a file of another schema */
+    xb_char_results *res = NULL;
+    assert_int_equal(xb_char_results_open(path, &res, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "'format'"));
+    xb_fit_params *ms = NULL;
+    size_t n = 0;
+    assert_int_equal(xb_fit_file_read(path, &ms, NULL, &n, &err), XB_EINPUT);
+    xb_network *net = NULL;
+    assert_int_equal(xb_network_read(path, &net, &err), XB_EINPUT);
     assert_int_equal(reports, 0);
     assert_handler_is(count_reports, &reports);
 
