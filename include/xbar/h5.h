@@ -45,6 +45,8 @@ int xb_h5_close(hid_t file, xb_error *err);
  * own report at exit (1.10 prints "infinite loop closing library" after a failed file
  * creation, e.g. on a full disk).  The program prints its own one-line errors. */
 void xb_h5_errors_off(void);
+/* The HDF5 library's version, "1.10.8" (provenance, --version). */
+void xb_h5_library_version(char *buf, size_t n);
 /* Is `path` an HDF5 file? 1 yes, 0 no (missing or another format). */
 int xb_h5_is_hdf5(const char *path);
 

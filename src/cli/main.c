@@ -1,6 +1,5 @@
 /* xbar: one binary, one subcommand per job.  Exit codes: docs/cli.md. */
 #include <gsl/gsl_version.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,15 +36,14 @@ static void print_usage(FILE *f)
 
 static int print_version(void)
 {
-    char ng[256];
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
+    char ng[256], h5v[64];
+    xb_h5_library_version(h5v, sizeof h5v);
     printf("xbar %s\n", xb_version());
     fflush(stdout);
     if (xb_engine_ngspice_version_inprocess(ng, sizeof ng) == XB_OK) printf("libngspice %s\n", ng);
     else printf("libngspice (version not reported)\n");
     printf("GSL %s\n", gsl_version);
-    printf("HDF5 %u.%u.%u\n", maj, min, rel);
+    printf("HDF5 %s\n", h5v);
     return 0;
 }
 

@@ -20,6 +20,13 @@ void xb_h5i_quiet_end(const xb_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func,
 
 void xb_h5_errors_off(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+void xb_h5_library_version(char *buf, size_t n)
+{
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    if (buf && n) snprintf(buf, n, "%u.%u.%u", maj, min, rel);
+}
+
 const char *xb_h5i_where(hid_t loc, const char *name, char *buf, size_t n)
 {
     char f[512] = "?", o[512] = "";
