@@ -212,7 +212,7 @@ static void test_format_checks(void **state)
     expect_open_error("v2.h5", "root attribute 'format_version' is 2, this xbar reads version 1");
     expect_open_error("nover.h5", "missing root attribute 'format_version'");
     expect_open_error("nopoints.h5", "missing group /points");
-    expect_open_error("none.h5", "no such file");
+    expect_open_error("none.h5", "none.h5: cannot open: No such file or directory");
 }
 
 /* A point's first bad object, named with the file. */

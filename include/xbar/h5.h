@@ -34,7 +34,7 @@ extern "C" {
 /* Create a file. Fails (XB_EINPUT) if it exists and overwrite == 0. */
 int xb_h5_create(const char *path, int overwrite, hid_t *out, xb_error *err);
 /* Open an existing file read-only (writable == 0) or read-write. XB_EINPUT if the file is
- * missing or not HDF5. */
+ * missing ("cannot open: <reason>"), not HDF5 ("not an HDF5 file") or damaged. */
 int xb_h5_open(const char *path, int writable, hid_t *out, xb_error *err);
 /* Flush everything under a file to disk (H5F_SCOPE_GLOBAL). */
 int xb_h5_flush(hid_t file, xb_error *err);

@@ -177,15 +177,6 @@ int xb_cmd_inspect(int argc, char **argv)
     }
     if (!path) return xb_cli_usage_error("inspect", "missing FILE.h5");
     xb_error err;
-    if (!xb_h5_is_hdf5(path)) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp) xb_errorf(&err, XB_EINPUT, "%s: cannot open", path);
-        else {
-            fclose(fp);
-            xb_errorf(&err, XB_EINPUT, "%s: not an HDF5 file", path);
-        }
-        return xb_cli_fail("inspect", &err);
-    }
     hid_t f;
     if (xb_h5_open(path, 0, &f, &err)) return xb_cli_fail("inspect", &err);
     char *fmt = sattr(f, "format");

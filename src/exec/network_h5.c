@@ -214,16 +214,11 @@ int xb_network_read(const char *path, xb_network **out, xb_error *err)
     if (!out) return xb_errorf(err, XB_EINPUT, "xb_network_read: no output");
     *out = NULL;
     if (!path) return xb_errorf(err, XB_EINPUT, "xb_network_read: no path");
-    if (!xb_h5_is_hdf5(path)) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp) return xb_errorf(err, XB_EINPUT, "%s: cannot open", path);
-        fclose(fp);
-        return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
-    }
     hid_t f;
-    if (xb_h5_open(path, 0, &f, NULL) != XB_OK) return xb_errorf(err, XB_EINPUT, "%s: cannot open as HDF5", path);
+    int rc = xb_h5_open(path, 0, &f, err);
+    if (rc) return rc;
     xb_network *net = NULL;
-    int rc = read_network(f, path, &net, err);
+    rc = read_network(f, path, &net, err);
     xb_h5_close(f, NULL);
     if (rc) xb_network_free(net);
     else *out = net;

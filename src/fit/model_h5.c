@@ -308,12 +308,6 @@ int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **
     *models = NULL;
     if (metrics) *metrics = NULL;
     *n = 0;
-    if (!xb_h5_is_hdf5(path)) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp) return xb_errorf(err, XB_EINPUT, "%s: cannot open", path);
-        fclose(fp);
-        return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
-    }
     hid_t f;
     int rc = xb_h5_open(path, 0, &f, err);
     if (rc) return rc;

@@ -1,5 +1,6 @@
 /* HDF5 helpers: the error-printing window, files, groups and links, tree walks.
  * Datasets: h5_dataset.c; attributes: h5_attr.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,7 +74,7 @@ int xb_h5_create(const char *path, int overwrite, hid_t *out, xb_error *err)
 
 static int open_file(const char *path, int writable, hid_t *out, xb_error *err)
 {
-    if (access(path, F_OK) != 0) return xb_errorf(err, XB_EINPUT, "%s: no such file", path);
+    if (access(path, F_OK) != 0) return xb_errorf(err, XB_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0) return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
