@@ -4,7 +4,9 @@
  *  - an MLP on 600 Fashion-MNIST images generalises (>= 65% on 500 test images),
  *    the C forward pass of the returned network agrees with the trainer's own accuracy;
  *  - same seed -> bit-identical weights; another seed or weight noise -> different ones;
- *  - `xbar train` writes a readable network file; bad flags are one-line errors. */
+ *  - `xbar train` writes a readable network file; bad flags are one-line errors;
+ *  - the OpenBLAS thread count of the options holds during training and the caller's count
+ *    is back afterwards (it is process-wide), for both trainers and on errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,12 +168,70 @@ static void test_cli_train(void **state)
     free(dir);
 }
 
+/* OpenBLAS (tests link it through xbar_core) */
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int num_threads);
+
+static void record_threads(void *user, size_t epoch, double loss, double acc)
+{
+    (void)epoch;
+    (void)loss;
+    (void)acc;
+    *(int *)user = openblas_get_num_threads();
+}
+
+static void test_threads_restored(void **state)
+{
+    (void)state;
+    const size_t n = 32;
+    xb_dataset d = {n, 4, 4, malloc(n * 16 * sizeof(float)), malloc(n)};
+    for (size_t i = 0; i < n * 16; i++) d.images[i] = (float)((i * 37) % 11) / 11.0f;
+    for (size_t i = 0; i < n; i++) d.labels[i] = (unsigned char)(i % 2);
+    xb_train_opts o;
+    xb_train_opts_default(&o);
+    o.epochs = 1;
+    o.batch = 8;
+    o.hidden[0] = 8;
+    o.n_hidden = 1;
+    o.cnn_channels[0] = 2;
+    o.cnn_channels[1] = 2;
+    const int keep = openblas_get_num_threads();
+    for (int arch = 0; arch < 2; arch++) {
+        for (int before = 1; before <= 2; before++) {
+            openblas_set_num_threads(before);
+            assert_int_equal(openblas_get_num_threads(), before); /* the switch itself works */
+            o.threads = (size_t)(3 - before);
+            int during = 0;
+            xb_network *net = NULL;
+            xb_error err;
+            int rc = arch ? xb_train_cnn(&d, NULL, 2, &o, record_threads, &during, &net, &err)
+                          : xb_train_mlp(&d, NULL, 2, &o, record_threads, &during, &net, &err);
+            assert_int_equal(rc, XB_OK);
+            assert_int_equal(during, 3 - before);
+            assert_int_equal(openblas_get_num_threads(), before);
+            xb_network_free(net);
+            /* bad options: rejected before anything is switched */
+            o.lr = 0;
+            assert_int_equal(xb_train_mlp(&d, NULL, 2, &o, NULL, NULL, &net, &err), XB_EINPUT);
+            o.lr = 1e-3;
+            o.cnn_channels[0] = 0;
+            assert_int_equal(xb_train_cnn(&d, NULL, 2, &o, NULL, NULL, &net, &err), XB_EINPUT);
+            o.cnn_channels[0] = 2;
+            assert_int_equal(openblas_get_num_threads(), before);
+        }
+    }
+    openblas_set_num_threads(keep);
+    free(d.images);
+    free(d.labels);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_separable),
         cmocka_unit_test(test_fmnist_small),
         cmocka_unit_test(test_cli_train),
+        cmocka_unit_test(test_threads_restored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,8 +87,11 @@ size_t xb_layer_in_size(const xb_layer *l);
 /* Multiply-accumulates of one inference through dense/conv layers. */
 double xb_network_macs(const xb_network *net);
 
-/* The HDF5 network file (docs/hdf5-network.md).  Reader errors name the file and
- * the layer ("net.h5: /layers/2 (dense): ..."). The writer stores float32, deflated. */
+/* The HDF5 network file (docs/hdf5-network.md), root attributes format and version.
+ * Reader errors name the file and the layer ("net.h5: /layers/2 (dense): ..."). The
+ * writer stores float32, deflated. */
+#define XB_NETWORK_FORMAT "xbar-network"
+#define XB_NETWORK_FORMAT_VERSION 1
 int xb_network_read(const char *path, xb_network **out, xb_error *err);
 int xb_network_write(const xb_network *net, const char *path, xb_error *err);
 

@@ -196,6 +196,17 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
  * *models and *metrics are malloc'ed arrays of *n entries (metrics may be NULL). */
 int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **metrics, size_t *n,
                      xb_error *err);
+/* The optional sections of a model file (for summaries: xbar inspect): each of
+ * stats/sigma_program, stats/energy, stats/settling, stats/pcm_drift and family that the file
+ * has, with the names of its members.  *out malloc'ed (*n entries), free with
+ * xb_fit_sections_free. */
+typedef struct xb_fit_section {
+    const char *name;   /* "stats/energy", ... */
+    char **members;     /* in name order */
+    size_t n_members;
+} xb_fit_section;
+int xb_fit_file_sections(const char *path, xb_fit_section **out, size_t *n, xb_error *err);
+void xb_fit_sections_free(xb_fit_section *s, size_t n);
 /* The model for array p: same device, cell, rows and cols (XB_EINPUT naming the available
  * shapes otherwise), nearest circuit parameters among those. */
 int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,

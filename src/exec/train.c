@@ -108,7 +108,8 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
         if (o->hidden[k] == 0) return xb_errorf(err, XB_EINPUT, "--hidden: layer %zu has width 0", k);
     xb_train_hwa hwa;
     xb_train_noise nz;
-    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
+    int blas_prev;
+    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, &blas_prev, err);
     if (brc) return brc;
     const int noisy = o->weight_noise > 0 || nz.hwa;
 
@@ -240,6 +241,7 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
     free(perm);
     free(xb);
     free(dbuf);
+    xb_train_end(blas_prev);
     *out = net;
     return rc;
 }

@@ -33,9 +33,12 @@ typedef struct xb_train_noise {
 
 /* Checks shared by the trainers (dataset, batch/epochs, step size, noise options, labels),
  * then the hardware-aware model (o->hw_model; *hwa filled, nz->hwa set) and the OpenBLAS
- * thread count (o->threads).  Errors name the flag or sample. */
+ * thread count (o->threads; the previous count in *blas_prev).  Errors name the flag or
+ * sample.  After XB_OK, the trainer calls xb_train_end(*blas_prev) on every way out: the
+ * thread count is process-wide, restored for the caller. */
 int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, xb_train_hwa *hwa,
-                   xb_train_noise *nz, xb_error *err);
+                   xb_train_noise *nz, int *blas_prev, xb_error *err);
+void xb_train_end(int blas_prev);
 
 /* Noisy weights of one layer for a minibatch (w_out = w when no noise is set). */
 void xb_train_noise_weights(const xb_train_noise *nz, const float *w, size_t n, uint64_t *rng, float *w_out);

@@ -392,7 +392,8 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
     if (c1 == 0 || c2 == 0) return xb_errorf(err, XB_EINPUT, "--channels: must be >= 1");
     xb_train_hwa hwa;
     xb_train_noise nz;
-    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
+    int blas_prev;
+    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, &blas_prev, err);
     if (brc) return brc;
 
     uint64_t rng = o->seed;
@@ -424,7 +425,10 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
     free(w2);
     free(w3);
     xb_network_free(init);
-    if (rc) return rc;
+    if (rc) {
+        xb_train_end(blas_prev);
+        return rc;
+    }
     xb_tnet_set_noise(t, &nz);
 
     size_t *perm = malloc(train->n * sizeof *perm);
@@ -460,5 +464,6 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
     free(xb);
     free(lb);
     free(probs);
+    xb_train_end(blas_prev);
     return rc;
 }
