@@ -14,9 +14,10 @@
 static const char k_help[] =
     "usage: xbar run --network NET.h5 [options]\n"
     "\n"
-    "Run a network (docs/hdf5-network.md) on Fashion-MNIST test images: top-1 accuracy,\n"
-    "per-layer output error (relative L2) against the ideal float network, energy and\n"
-    "latency per inference.  Dense/conv layers are split into tiles of the array size,\n"
+    "Run a network (docs/hdf5-network.md) on Fashion-MNIST test images or on inputs from a\n"
+    "file (--input): top-1 accuracy (with labels), per-layer output error (relative L2)\n"
+    "against the ideal float network, energy and latency per inference, optionally the\n"
+    "network's outputs (--logits).  Dense/conv layers are split into tiles of the array size,\n"
     "weights mapped to differential column pairs (G+ - G-) in [g_min, g_max], inputs go\n"
     "through a DAC (negative inputs in a second phase), outputs through a calibrated ADC,\n"
     "partial sums are added digitally (docs/executor.md).\n"
@@ -35,8 +36,16 @@ static const char k_help[] =
     "  --read-noise           --engine model: the model's residual read noise on every MVM;\n"
     "                         with --time/--time-sweep: the device read noise (PCM 1/f) too\n"
     "  --dataset DIR          Fashion-MNIST IDX .gz files      [" XB_FMNIST_DEFAULT_DIR "]\n"
+    "  --input FILE           inputs instead of Fashion-MNIST: FILE.npy or FILE.h5[:/DATASET]\n"
+    "                         (without the name: the file's only dataset), shaped (N, input\n"
+    "                         shape) or (N, input size); float32, float64, or uint8 (/255)\n"
+    "  --labels FILE          --input: integer labels (N,) (.npy or .h5[:/DATASET]); without\n"
+    "                         them no accuracy is reported\n"
+    "  --calib-input FILE     calibration inputs (as --input) [--input: its first images;\n"
+    "                         otherwise Fashion-MNIST training images]\n"
+    "  --logits FILE.npy      write the network's outputs per image (N x outputs, float32)\n"
     "  --limit N              first N test images              [all 10000]\n"
-    "  --calib N              calibration images (from the training set) [256; spice 32]\n"
+    "  --calib N              calibration images               [256; spice 32]\n"
     "  --batch N              images per forward pass          [500]\n"
     "  --tile-rows R          array rows (inputs per tile)     [64]\n"
     "  --tile-cols C          array columns, even: C/2 weights per tile [64]\n"
@@ -94,6 +103,7 @@ extern void openblas_set_num_threads(int num_threads);
 /* ------------------------------------------------------------------ options */
 typedef struct {
     const char *net_path, *dir, *json_path, *model_path, *time_csv;
+    const char *input, *labels, *calib_input, *logits; /* --input ... (NULL: Fashion-MNIST) */
     int read_noise, drift_comp, model_exact;
     double time_s; /* 0: reads at t0, no drift */
     double sweep_t[XB_SWEEP_MAX];
@@ -163,7 +173,8 @@ static int parse_flag(run_opts *o, int argc, char **argv, int *i, xb_error *err)
     static const char *const k_counts[] = {"--limit",     "--calib",    "--batch",    "--tile-rows",
                                            "--tile-cols", "--dac-bits", "--adc-bits", "--threads", NULL};
     static const char *const k_reals[] = {"--dac-range", "--adc-headroom", "--t-mvm", "--adc-fom", "--dac-energy", NULL};
-    static const char *const k_paths[] = {"--network", "--dataset", "--model", "--time-csv", "--json", NULL};
+    static const char *const k_paths[] = {"--network", "--dataset",     "--model",  "--time-csv", "--json",
+                                          "--input",   "--calib-input", "--labels", "--logits",   NULL};
     const char *a = argv[*i], *v;
     char flag[32];
     size_t fl = strcspn(a, "=");
@@ -183,7 +194,8 @@ static int parse_flag(run_opts *o, int argc, char **argv, int *i, xb_error *err)
         if (is_one_of(flag, k_reals)) return parse_real(o, flag, v, err);
         if (!strcmp(flag, "--time")) return xb_exec_parse_time(v, "--time", &o->time_s, err);
         if (!strcmp(flag, "--engine")) return run_engine_find(v, &o->cls, err);
-        const char **dst[] = {&o->net_path, &o->dir, &o->model_path, &o->time_csv, &o->json_path};
+        const char **dst[] = {&o->net_path, &o->dir,         &o->model_path, &o->time_csv, &o->json_path,
+                              &o->input,    &o->calib_input, &o->labels,     &o->logits};
         for (size_t k = 0; k_paths[k]; k++)
             if (!strcmp(flag, k_paths[k])) *dst[k] = v;
     } else {
@@ -209,6 +221,11 @@ static int parse_check(run_opts *o, xb_error *err)
     if (o->time_csv && !o->n_sweep) return xb_errorf(err, XB_EINPUT, "--time-csv: only with --time-sweep");
     if (o->n_sweep && !o->cls) return xb_errorf(err, XB_EINPUT, "--time-sweep: needs a tile engine (not --engine ideal)");
     if (o->time_s > 0 && !o->cls) return xb_errorf(err, XB_EINPUT, "--time: needs a tile engine (not --engine ideal)");
+    if (o->labels && !o->input) return xb_errorf(err, XB_EINPUT, "--labels: only with --input");
+    if (o->logits && o->n_sweep) return xb_errorf(err, XB_EINPUT, "--logits: not with --time-sweep");
+    if (o->dir && o->input) return xb_errorf(err, XB_EINPUT, "--dataset: not with --input");
+    if (o->n_sweep && o->input && !o->labels)
+        return xb_errorf(err, XB_EINPUT, "--time-sweep: needs labels (--labels) with --input");
     if (o->calib_n == 0) o->calib_n = o->is_spice ? 32 : 256;
     if (o->is_spice && o->limit > o->batch) o->batch = o->limit; /* one analysis per tile for all images */
     o->cfg.drift_read_noise = o->read_noise; /* applies after xb_exec_set_time only */
@@ -236,6 +253,7 @@ typedef struct {
     size_t nl, n_classes, in_sz, batch;
     float **ideal, **analog; /* activations of one batch */
     l2_acc *l2;              /* per layer, analog vs ideal over all images */
+    float *logits;           /* --logits: the network's outputs, images x n_classes */
     size_t ok_ideal, ok_analog;
     double t_cal, t_ideal, t_analog;
     int swept; /* --time-sweep printed its table: no report */
@@ -267,11 +285,51 @@ static void run_free(run_state *s)
     free_acts(s->ideal, s->nl);
     free_acts(s->analog, s->nl);
     free(s->l2);
+    free(s->logits);
     xb_exec_free(s->ex);
     xb_engine_free(s->eng);
     xb_dataset_free(s->test);
     xb_dataset_free(s->cal);
     xb_network_free(s->net);
+}
+
+/* Inputs of the network from an array file (xb_dataset_read_array), at most limit. */
+static int read_inputs(const run_state *s, const char *spec, const char *labels, size_t limit, xb_dataset **out,
+                       xb_error *err)
+{
+    return xb_dataset_read_array(spec, labels, xb_network_input_shape(s->net), xb_network_input_ndim(s->net),
+                                 s->n_classes, limit, out, err);
+}
+
+/* The test images: --input, or Fashion-MNIST (checked against the network). */
+static int load_test(const run_opts *o, run_state *s, xb_error *err)
+{
+    if (o->input) return read_inputs(s, o->input, o->labels, o->limit, &s->test, err);
+    int rc = xb_dataset_load_fmnist(o->dir, 0, o->limit, &s->test, err);
+    if (rc) return rc;
+    if (s->test->rows * s->test->cols != s->in_sz)
+        return xb_errorf(err, XB_EINPUT, "%s: input size %zu, but the dataset images have %zux%zu pixels", o->net_path,
+                         s->in_sz, s->test->rows, s->test->cols);
+    if (s->n_classes < 10)
+        return xb_errorf(err, XB_EINPUT, "%s: the network has %zu outputs, Fashion-MNIST has 10 classes", o->net_path,
+                         s->n_classes);
+    return XB_OK;
+}
+
+/* The calibration images: --calib-input, else the first of --input, else Fashion-MNIST
+ * training images; at most --calib of them. */
+static int load_calibration(const run_opts *o, run_state *s, xb_error *err)
+{
+    if (o->calib_input) return read_inputs(s, o->calib_input, NULL, o->calib_n, &s->cal, err);
+    if (!o->input) return xb_dataset_load_fmnist(o->dir, 1, o->calib_n, &s->cal, err);
+    const size_t n = o->calib_n < s->test->n ? o->calib_n : s->test->n;
+    if (!(s->cal = calloc(1, sizeof *s->cal)) || !(s->cal->images = malloc(n * s->in_sz * sizeof(float))))
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    memcpy(s->cal->images, s->test->images, n * s->in_sz * sizeof(float));
+    s->cal->n = n;
+    s->cal->rows = 1;
+    s->cal->cols = s->in_sz;
+    return XB_OK;
 }
 
 /* The network, the test images and the buffers of a batch. */
@@ -282,17 +340,13 @@ static int run_load(const run_opts *o, run_state *s, xb_error *err)
     s->nl = xb_network_n_layers(s->net);
     s->n_classes = xb_network_output_size(s->net);
     s->in_sz = xb_network_input_size(s->net);
-    if ((rc = xb_dataset_load_fmnist(o->dir, 0, o->limit, &s->test, err))) return rc;
-    if (s->test->rows * s->test->cols != s->in_sz)
-        return xb_errorf(err, XB_EINPUT, "%s: input size %zu, but the dataset images have %zux%zu pixels", o->net_path,
-                         s->in_sz, s->test->rows, s->test->cols);
-    if (s->n_classes < 10)
-        return xb_errorf(err, XB_EINPUT, "%s: the network has %zu outputs, Fashion-MNIST has 10 classes", o->net_path,
-                         s->n_classes);
+    if ((rc = load_test(o, s, err))) return rc;
     s->batch = o->batch > s->test->n ? s->test->n : o->batch;
     s->ideal = alloc_acts(s->net, s->batch);
     s->l2 = calloc(s->nl, sizeof *s->l2);
     if (!s->ideal || !s->l2) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (o->logits && !(s->logits = malloc(s->test->n * s->n_classes * sizeof(float))))
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (--logits)");
     return XB_OK;
 }
 
@@ -330,7 +384,7 @@ static int run_setup(const run_opts *o, run_state *s, xb_error *err)
     if (!(s->analog = alloc_acts(s->net, s->batch))) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     double t0 = xb_now_s();
     if ((rc = xb_exec_new(s->net, &o->cfg, s->eng, &s->ex, err))) return rc;
-    if ((rc = xb_dataset_load_fmnist(o->dir, 1, o->calib_n, &s->cal, err))) return rc;
+    if ((rc = load_calibration(o, s, err))) return rc;
     /* spice: calibration and evaluation fused, one ngspice analysis per tile */
     if ((!o->is_spice || o->time_s > 0 || o->n_sweep) && (rc = xb_exec_calibrate(s->ex, s->cal->images, s->cal->n, err)))
         return rc;
@@ -368,17 +422,23 @@ static int run_forward(const run_opts *o, run_state *s, xb_error *err)
         double t0 = xb_now_s();
         if ((rc = xb_network_forward(s->net, x, nb, s->ideal, err))) return rc;
         s->t_ideal += xb_now_s() - t0;
-        s->ok_ideal +=
-            (size_t)llround(xb_exec_top1(s->ideal[s->nl - 1], nb, s->n_classes, test->labels + s0) * (double)nb);
-        if (!s->ex) continue;
+        if (test->labels)
+            s->ok_ideal +=
+                (size_t)llround(xb_exec_top1(s->ideal[s->nl - 1], nb, s->n_classes, test->labels + s0) * (double)nb);
+        if (!s->ex) {
+            if (s->logits) memcpy(s->logits + s0 * s->n_classes, s->ideal[s->nl - 1], nb * s->n_classes * sizeof(float));
+            continue;
+        }
         t0 = xb_now_s();
         if (o->is_spice && s0 == 0 && o->time_s <= 0)
             rc = xb_exec_calibrate_forward(s->ex, s->cal->images, s->cal->n, x, nb, s->analog, err);
         else rc = xb_exec_forward(s->ex, x, nb, s->analog, err);
         if (rc) return rc;
         s->t_analog += xb_now_s() - t0;
-        s->ok_analog +=
-            (size_t)llround(xb_exec_top1(s->analog[s->nl - 1], nb, s->n_classes, test->labels + s0) * (double)nb);
+        if (test->labels)
+            s->ok_analog +=
+                (size_t)llround(xb_exec_top1(s->analog[s->nl - 1], nb, s->n_classes, test->labels + s0) * (double)nb);
+        if (s->logits) memcpy(s->logits + s0 * s->n_classes, s->analog[s->nl - 1], nb * s->n_classes * sizeof(float));
         accumulate_l2(s, nb);
     }
     return XB_OK;
@@ -484,11 +544,12 @@ static void report_text(const run_opts *o, const run_state *s, const run_totals 
     const char *eng_name = run_engine_name(o->cls);
     printf("network: %s (%zu layers, %.0f MACs per inference)\n", o->net_path, s->nl, t->macs);
     report_engine(o, s, t);
-    printf("images: %zu Fashion-MNIST test images\n", s->test->n);
-    if (s->ex)
+    if (o->input) printf("images: %zu from %s%s\n", s->test->n, o->input, s->test->labels ? "" : " (no labels)");
+    else printf("images: %zu Fashion-MNIST test images\n", s->test->n);
+    if (s->test->labels && s->ex) /* no accuracy without labels */
         printf("top-1 accuracy: ideal %.2f%%  %s %.2f%%  (%+.2f points)\n", 100 * t->acc_i, eng_name, 100 * t->acc_a,
                100 * (t->acc_a - t->acc_i));
-    else printf("top-1 accuracy: %.2f%%\n", 100 * t->acc_i);
+    else if (s->test->labels) printf("top-1 accuracy: %.2f%%\n", 100 * t->acc_i);
     printf("time: ideal %.3f s", s->t_ideal);
     if (s->ex)
         printf(", %s %.3f s (%.1fx ideal)", eng_name, s->t_analog, s->t_ideal > 0 ? s->t_analog / s->t_ideal : 0.0);
@@ -533,8 +594,20 @@ static void json_head(FILE *f, const run_opts *o, const run_state *s, const run_
                 o->model_exact ? "exact" : "fast", t->mi.fast_terms, t->mi.fast_error);
     if (t->have_mi && isfinite(t->mi.settling_s)) fprintf(f, "  \"model_settling_s\": %.6g,\n", t->mi.settling_s);
     if (t->have_mi) fprintf(f, "  \"model_energy_law\": %s,\n", t->mi.has_energy ? "true" : "false");
-    fprintf(f, "  \"accuracy_ideal\": %.6f,\n", t->acc_i);
-    fprintf(f, "  \"accuracy\": %.6f,\n", s->ex ? t->acc_a : t->acc_i);
+    if (o->input) {
+        fprintf(f, "  \"input\": ");
+        json_str(f, o->input);
+        fprintf(f, ",\n  \"labels\": ");
+        if (o->labels) json_str(f, o->labels);
+        else fprintf(f, "null");
+        fprintf(f, ",\n");
+    }
+    if (s->test->labels) {
+        fprintf(f, "  \"accuracy_ideal\": %.6f,\n", t->acc_i);
+        fprintf(f, "  \"accuracy\": %.6f,\n", s->ex ? t->acc_a : t->acc_i);
+    } else {
+        fprintf(f, "  \"accuracy_ideal\": null,\n  \"accuracy\": null,\n");
+    }
     fprintf(f, "  \"time_ideal_s\": %.6g,\n  \"time_engine_s\": %.6g,\n  \"time_calibration_s\": %.6g,\n", s->t_ideal,
             s->t_analog, s->t_cal);
     fprintf(f, "  \"macs_per_inference\": %.0f,\n", t->macs);
@@ -595,6 +668,9 @@ int xb_cmd_run(int argc, char **argv)
     int rc = run_load(&o, &s, &err);
     if (!rc && o.cls) rc = run_setup(&o, &s, &err);
     if (!rc && !s.swept) rc = run_forward(&o, &s, &err);
+    if (!rc && !s.swept && o.logits &&
+        (rc = xb_npy_write_f32(o.logits, s.logits, s.test->n, s.n_classes, &err)))
+        xb_error_prefix(&err, "--logits: ");
     if (!rc && !s.swept) rc = run_report(&o, &s, &err);
     run_free(&s);
     if (rc) return xb_cli_fail("run", &err);
