@@ -60,6 +60,8 @@ typedef struct xb_network xb_network; /* opaque */
 const char *xb_layer_kind_name(xb_layer_kind k);
 /* Parse "dense", "conv2d", ...; XB_EINPUT if unknown. */
 int xb_layer_kind_from_name(const char *s, xb_layer_kind *out);
+/* 1 for the kinds with a weight matrix (dense, conv2d: on tiles in the executor). */
+int xb_layer_kind_has_weights(xb_layer_kind k);
 
 /* A network with an input of ndim = 1 (length) or 3 (C,H,W) dimensions. */
 int xb_network_new(const size_t *input_shape, size_t ndim, xb_network **out, xb_error *err);

@@ -167,7 +167,7 @@ int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, xb_engine *eng
     }
     for (size_t k = 0; k < ex->n_layers && !rc; k++) {
         const xb_layer *l = xb_network_layer(net, k);
-        if (l->kind == XB_LAYER_DENSE || l->kind == XB_LAYER_CONV2D) rc = map_layer(ex, k, l, err);
+        if (xb_layer_kind_has_weights(l->kind)) rc = map_layer(ex, k, l, err);
     }
     if (rc) {
         xb_exec_free(ex);

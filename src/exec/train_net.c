@@ -224,19 +224,19 @@ typedef void (*tbackward_fn)(xb_tnet *t, tlayer *l, const float *in, const float
 static const struct {
     tforward_fn forward;
     tbackward_fn backward;
-    int weights; /* has a weight matrix and bias */
 } k_tkinds[] = {
-    [XB_LAYER_DENSE] = {dense_forward, dense_backward, 1},
-    [XB_LAYER_CONV2D] = {conv_forward, conv_backward, 1},
-    [XB_LAYER_MAXPOOL2D] = {maxpool_forward, maxpool_backward, 0},
-    [XB_LAYER_AVGPOOL2D] = {NULL, NULL, 0},
-    [XB_LAYER_RELU] = {relu_forward, relu_backward, 0},
-    [XB_LAYER_FLATTEN] = {flatten_forward, flatten_backward, 0},
-    [XB_LAYER_SOFTMAX] = {softmax_forward, NULL, 0},
+    [XB_LAYER_DENSE] = {dense_forward, dense_backward},
+    [XB_LAYER_CONV2D] = {conv_forward, conv_backward},
+    [XB_LAYER_MAXPOOL2D] = {maxpool_forward, maxpool_backward},
+    [XB_LAYER_AVGPOOL2D] = {NULL, NULL},
+    [XB_LAYER_RELU] = {relu_forward, relu_backward},
+    [XB_LAYER_FLATTEN] = {flatten_forward, flatten_backward},
+    [XB_LAYER_SOFTMAX] = {softmax_forward, NULL},
 };
 #define N_TKINDS (sizeof k_tkinds / sizeof k_tkinds[0])
 
-static int has_weights(xb_layer_kind k) { return (unsigned)k < N_TKINDS && k_tkinds[k].weights; }
+/* dense, conv2d: a weight matrix and bias (the network's table of kinds) */
+static int has_weights(xb_layer_kind k) { return xb_layer_kind_has_weights(k); }
 
 /* ------------------------------------------------------------------ the network */
 void xb_tnet_free(xb_tnet *t)
