@@ -3,14 +3,16 @@
  *
  *  - networks: the HDF5 network file contract (docs/hdf5-network.md), a builder,
  *    and an ideal float forward pass (OpenBLAS sgemm, conv through im2col);
- *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib;
+ *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib; arrays from .npy and HDF5
+ *    files as network inputs and labels, and .npy output files;
  *  - the executor: every dense/conv layer split into tiles of the array size,
  *    weights mapped to differential conductance pairs, inputs through a DAC,
  *    outputs through an ADC, partial sums added digitally; every tile is programmed
  *    and read through an engine of the engine interface (engine.h: ideal, native,
  *    spice; fit.h: the fitted model), so all share one executor; energy and latency
  *    accounting;
- *  - training: a small MLP trained with Adam in C (deterministic).
+ *  - training: an MLP or a small CNN trained in C by one network trainer with Adam
+ *    (deterministic).
  *
  * docs/executor.md describes the numerics (mapping, DAC/ADC, calibration, energy).
  */

@@ -105,12 +105,34 @@ static int train_adam(const xb_network *init, size_t eval_batch, const xb_datase
     return rc;
 }
 
+/* Builds the initial network of an entry point from the seed's stream rng. */
+typedef int (*init_fn)(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, uint64_t *rng,
+                       xb_network **out, xb_error *err);
+
+/* An entry point after its own checks: the shared checks and noise settings
+ * (xb_train_begin), the initial network, Adam training (eval_batch: the largest pass). */
+static int train_entry(const xb_dataset *train, const xb_dataset *test, size_t n_classes, const xb_train_opts *o,
+                       init_fn init, size_t eval_batch, xb_train_progress cb, void *user, xb_network **out,
+                       xb_error *err)
+{
+    xb_train_hwa hwa;
+    xb_train_noise nz;
+    int rc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
+    if (rc) return rc;
+    uint64_t rng = o->seed;
+    xb_network *net = NULL;
+    rc = init(train, n_classes, o, &rng, &net, err);
+    if (!rc) rc = train_adam(net, eval_batch, train, test, o, &nz, &rng, cb, user, out, err);
+    xb_network_free(net);
+    return rc;
+}
+
 /* The MLP px -> hidden... -> n_classes (ReLU between, softmax at the end), He-uniform
  * weights in layer order from rng, zero biases. */
-static int mlp_init(size_t px, size_t n_classes, const xb_train_opts *o, uint64_t *rng, xb_network **out,
-                    xb_error *err)
+static int mlp_init(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, uint64_t *rng,
+                    xb_network **out, xb_error *err)
 {
-    const size_t shape[1] = {px}, nl = o->n_hidden + 1;
+    const size_t px = train->rows * train->cols, shape[1] = {px}, nl = o->n_hidden + 1;
     int rc = xb_network_new(shape, 1, out, err);
     for (size_t k = 0; k < nl && !rc; k++) {
         const size_t n_in = k == 0 ? px : o->hidden[k - 1], n_out = k + 1 < nl ? o->hidden[k] : n_classes;
@@ -135,23 +157,15 @@ int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_class
     if (o->n_hidden > 4) return xb_errorf(err, XB_EINPUT, "--hidden: at most 4 hidden layers");
     for (size_t k = 0; k < o->n_hidden; k++)
         if (o->hidden[k] == 0) return xb_errorf(err, XB_EINPUT, "--hidden: layer %zu has width 0", k);
-    xb_train_hwa hwa;
-    xb_train_noise nz;
-    int rc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
-    if (rc) return rc;
-    uint64_t rng = o->seed;
-    xb_network *init = NULL;
-    rc = mlp_init(train->rows * train->cols, n_classes, o, &rng, &init, err);
-    if (!rc) rc = train_adam(init, o->batch > 1000 ? o->batch : 1000, train, test, o, &nz, &rng, cb, user, out, err);
-    xb_network_free(init);
-    return rc;
+    return train_entry(train, test, n_classes, o, mlp_init, o->batch > 1000 ? o->batch : 1000, cb, user, out, err);
 }
 
 /* The CNN of xb_train_cnn for 1 x H x W images: He-uniform weights (conv1, conv2, dense)
  * from rng, zero biases. */
-static int cnn_init(size_t H, size_t W, size_t n_classes, const xb_train_opts *o, uint64_t *rng, xb_network **out,
-                    xb_error *err)
+static int cnn_init(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, uint64_t *rng,
+                    xb_network **out, xb_error *err)
 {
+    const size_t H = train->rows, W = train->cols;
     const size_t c1 = o->cnn_channels[0], c2 = o->cnn_channels[1], nd = c2 * (H / 4) * (W / 4);
     const size_t shape[3] = {1, H, W};
     float *w1 = malloc(c1 * 9 * sizeof(float)), *w2 = malloc(c2 * c1 * 9 * sizeof(float)),
@@ -186,14 +200,5 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
         return xb_errorf(err, XB_EINPUT, "--arch cnn: image sides must be multiples of 4 (got %zux%zu)", train->rows,
                          train->cols);
     if (o->cnn_channels[0] == 0 || o->cnn_channels[1] == 0) return xb_errorf(err, XB_EINPUT, "--channels: must be >= 1");
-    xb_train_hwa hwa;
-    xb_train_noise nz;
-    int rc = xb_train_begin(train, n_classes, o, &hwa, &nz, err);
-    if (rc) return rc;
-    uint64_t rng = o->seed;
-    xb_network *init = NULL;
-    rc = cnn_init(train->rows, train->cols, n_classes, o, &rng, &init, err);
-    if (!rc) rc = train_adam(init, o->batch > 500 ? o->batch : 500, train, test, o, &nz, &rng, cb, user, out, err);
-    xb_network_free(init);
-    return rc;
+    return train_entry(train, test, n_classes, o, cnn_init, o->batch > 500 ? o->batch : 500, cb, user, out, err);
 }
