@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build demo check test test-asan test-mpi fuzz valgrind bench clean
+.PHONY: deps build demo check test test-asan test-mpi fuzz valgrind bench install clean
 
 deps:
 	./tools/install-deps.sh
@@ -44,6 +44,12 @@ test-mpi: deps
 	cmake -S . -B $(MPI_BUILD) -DXBAR_WERROR=ON -DXBAR_MPI=ON
 	cmake --build $(MPI_BUILD) -j $(JOBS) --target xbar
 	cd $(MPI_BUILD) && ctest --output-on-failure -R '^test_mpi$$'
+
+# Install the xbar binary, libxbar (shared and static), headers, xbar.pc, models, man page and
+# bash completion under PREFIX (docs/architecture.md); DESTDIR is honoured for packaging.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	@for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done

@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "xbar/exec.h"
+#include "xbar/fit.h"
 
 typedef struct {
     const char *name;
-    xb_tile_engine eng;
+    xb_engine *eng;
     float **acts;
     double seconds, acc;
     double setup_seconds; /* programming (incl. fast-form fits) + calibration */
@@ -55,9 +56,9 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
 {
     xb_exec *ex = NULL;
     double ts = xb_now_s();
-    int rc = xb_exec_new(net, cfg, &r->eng, &ex, err);
+    int rc = xb_exec_new(net, cfg, r->eng, &ex, err);
     /* spice, one batch: calibration fused with the evaluation (one analysis per tile) */
-    const int fused = !strcmp(r->eng.name, "spice") && n <= B;
+    const int fused = !strcmp(xb_engine_name(r->eng), "spice") && n <= B;
     if (!rc && !fused) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
     r->setup_seconds = xb_now_s() - ts;
     size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
@@ -184,8 +185,8 @@ int main(int argc, char **argv)
     xb_exec_config_default(&cfg, XB_DEVICE_LINEAR);
     /* (the native engine keeps a factorization per tile: 122 of them at 64x64 use GBs;
      * it is timed in part 2 on fewer images) */
-    run_t runs[1] = {{"tiled-ideal 64x64", {0}, NULL, 0, 0, 0}};
-    xb_tile_engine_ideal(&runs[0].eng);
+    run_t runs[1] = {{"tiled-ideal 64x64", NULL, NULL, 0, 0, 0}};
+    if (xb_engine_new(&xb_engine_class_ideal, NULL, &runs[0].eng, &err)) return die(&err);
     for (int r = 0; r < tiled; r++) {
         if (run_engine(net, &cfg, &runs[r], cal, test, n_images, 500, &err)) return die(&err);
         printf("  %-28s %10.3f %10.1f %9.2f%% %14.2f\n", runs[r].name, runs[r].seconds, runs[r].seconds / t_ideal,
@@ -197,24 +198,28 @@ int main(int argc, char **argv)
     xb_array_params tp = c32.array;
     tp.rows = tp.cols = 32;
     tp.diff_pairs = 1;
-    xb_tile_model *tm = NULL, *tx = NULL; /* fast form, exact */
+    xb_engine *tm = NULL, *tx = NULL; /* fast form, exact */
     double t_model_fast = 0;
     if (model_path) {
-        int fam = 0;
-        if (xb_tile_model_load(model_path, &tp, 0, &tm, &fam, &err)) return die(&err);
-        if (xb_tile_model_load(model_path, &tp, 0, &tx, &fam, &err)) return die(&err);
-        xb_tile_model_set_exact(tx, 1);
+        xb_engine_config ec;
+        xb_engine_config_default(&ec);
+        ec.array = &tp;
+        ec.file = model_path;
+        ec.seed = tp.seed;
+        if (xb_engine_new(&xb_fit_engine_class_model, &ec, &tm, &err)) return die(&err);
+        ec.exact = 1;
+        if (xb_engine_new(&xb_fit_engine_class_model, &ec, &tx, &err)) return die(&err);
         for (int x = 0; x < 2; x++) {
-            run_t mr = {x ? "model 32x32, --model-exact" : "model 32x32 (fast form)", {0}, NULL, 0, 0, 0};
-            xb_tile_engine_model(&mr.eng, x ? tx : tm);
+            run_t mr = {x ? "model 32x32, --model-exact" : "model 32x32 (fast form)", x ? tx : tm, NULL, 0, 0, 0};
             if (run_engine(net, &c32, &mr, cal, test, n_images, 500, &err)) return die(&err);
             printf("  %-28s %10.3f %10.1f %9.2f%% %14.2f\n", mr.name, mr.seconds, mr.seconds / t_ideal, 100 * mr.acc,
                    mr.setup_seconds);
             if (x == 0) t_model_fast = mr.seconds;
         }
+        xb_fit_engine_info mi;
+        if (xb_fit_engine_get_info(tm, &mi, &err)) return die(&err);
         printf("  (model%s: fast form %zu terms, largest held-out error vs the full model %.2e)\n",
-               fam ? " predicted from the size family" : "", xb_tile_model_fast_terms(tm),
-               xb_tile_model_fast_error(tm));
+               mi.from_family ? " predicted from the size family" : "", mi.fast_terms, mi.fast_error);
         printf("  target model (fast form) <= 4x ideal on %zu images: %s (%.1fx)\n", n_images,
                t_model_fast <= 4 * t_ideal ? "met" : "NOT met", t_model_fast / t_ideal);
     }
@@ -223,8 +228,9 @@ int main(int argc, char **argv)
     /* ---- 2. agreement on circuit engines ---- */
     if (n_circ > n_images) n_circ = n_images;
     if (n_circ == 0) {
-        xb_tile_model_free(tm);
-        xb_tile_model_free(tx);
+        xb_engine_free(runs[0].eng);
+        xb_engine_free(tm);
+        xb_engine_free(tx);
         xb_dataset_free(test);
         xb_dataset_free(cal);
         xb_network_free(net);
@@ -233,14 +239,13 @@ int main(int argc, char **argv)
     xb_dataset cal32 = *cal;
     cal32.n = 32; /* spice calibrates through ngspice too: keep it small, the same for all */
     enum { TI, NAT, MOD, MEX, SPI, NRUN };
-    run_t cr[NRUN] = {{"tiled-ideal", {0}, NULL, 0, 0, 0}, {"native", {0}, NULL, 0, 0, 0},
-                      {"model", {0}, NULL, 0, 0, 0},       {"model-exact", {0}, NULL, 0, 0, 0},
-                      {"spice", {0}, NULL, 0, 0, 0}};
-    xb_tile_engine_ideal(&cr[TI].eng);
-    xb_tile_engine_native(&cr[NAT].eng);
-    if (tm) xb_tile_engine_model(&cr[MOD].eng, tm);
-    if (tx) xb_tile_engine_model(&cr[MEX].eng, tx);
-    xb_tile_engine_spice(&cr[SPI].eng, NULL);
+    xb_engine *native = NULL, *spice_eng = NULL;
+    if (xb_engine_new(&xb_engine_class_native, NULL, &native, &err) ||
+        xb_engine_new(&xb_engine_class_spice, NULL, &spice_eng, &err))
+        return die(&err);
+    run_t cr[NRUN] = {{"tiled-ideal", runs[0].eng, NULL, 0, 0, 0}, {"native", native, NULL, 0, 0, 0},
+                      {"model", tm, NULL, 0, 0, 0},                {"model-exact", tx, NULL, 0, 0, 0},
+                      {"spice", spice_eng, NULL, 0, 0, 0}};
     printf("\nagreement, %zu images, RRAM 32x32 tiles, DAC/ADC 8 bit, calibration on 32 images\n", n_circ);
     printf("  %-14s %10s %10s\n", "engine", "seconds", "accuracy");
     for (int r = 0; r < NRUN; r++) {
@@ -281,8 +286,11 @@ int main(int argc, char **argv)
                fabs(cr[MOD].acc - cr[SPI].acc) <= 0.01 + 1e-12 ? "met" : "NOT met");
     }
     for (int r = 0; r < NRUN; r++) acts_free(cr[r].acts, nl);
-    xb_tile_model_free(tm);
-    xb_tile_model_free(tx);
+    xb_engine_free(runs[0].eng);
+    xb_engine_free(native);
+    xb_engine_free(spice_eng);
+    xb_engine_free(tm);
+    xb_engine_free(tx);
     xb_dataset_free(test);
     xb_dataset_free(cal);
     xb_network_free(net);

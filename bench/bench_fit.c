@@ -194,7 +194,7 @@ int main(int argc, char **argv)
             double ti;
             t0 = xb_now_s();
             do {
-                xb_fit_ideal_mvm(keep_g[d], keep_v[d], ii, &err);
+                xb_engine_mvm_ideal(keep_g[d], keep_v[d], ii, &err);
                 ri++;
                 ti = xb_now_s() - t0;
             } while (ti < 0.3);

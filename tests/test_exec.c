@@ -20,6 +20,25 @@
 #include "support/xb_test.h"
 #include "xbar/fit.h"
 
+/* The registry's engines, made once for the whole suite (group setup). */
+static xb_engine *g_ideal, *g_native, *g_spice;
+
+static int engines_setup(void **state)
+{
+    g_ideal = xb_test_engine("ideal");
+    g_native = xb_test_engine("native");
+    g_spice = xb_test_engine("spice");
+    return 0;
+}
+
+static int engines_teardown(void **state)
+{
+    xb_engine_free(g_ideal);
+    xb_engine_free(g_native);
+    xb_engine_free(g_spice);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- helpers */
 static uint64_t g_rng = 12345;
 static double urand(void) /* [0,1), xorshift64* */
@@ -189,11 +208,9 @@ static void tile_cfg(xb_exec_config *c, int dac_bits, int adc_bits)
 /* Run the tiled layer on x (calibrated on the same x); y out (NS x NO). */
 static double run_tiled(const xb_network *net, const xb_exec_config *c, const float *x, float *y, xb_exec **keep)
 {
-    xb_tile_engine eng;
-    xb_tile_engine_ideal(&eng);
     xb_exec *ex = NULL;
     xb_error err;
-    assert_int_equal(xb_exec_new(net, c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, c, g_ideal, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     float *acts[1] = {y};
     assert_int_equal(xb_exec_forward(ex, x, NS, acts, &err), XB_OK);
@@ -366,10 +383,8 @@ static void test_tiled_conv_exact(void **state)
     c.tile_cols = 4; /* 2 channels per tile -> 3 column tiles */
     c.dac_bits = c.adc_bits = 0;
     c.affine_calibration = 0;
-    xb_tile_engine eng;
-    xb_tile_engine_ideal(&eng);
     xb_exec *ex = NULL;
-    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, g_ideal, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_EINPUT); /* not calibrated */
     assert_non_null(strstr(err.msg, "calibrat"));
     assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
@@ -406,10 +421,8 @@ static void test_tiled_conv_chunks(void **state)
     c.tile_rows = 4;
     c.tile_cols = 2;
     c.dac_bits = c.adc_bits = 0;
-    xb_tile_engine eng;
-    xb_tile_engine_ideal(&eng);
     xb_exec *ex = NULL;
-    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, g_ideal, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
     for (size_t i = 0; i < n * out_sz; i++) assert_true(fabs(ya[i] - yi[i]) <= 1e-5 * fmax(1, fabs(yi[i])));
@@ -418,7 +431,7 @@ static void test_tiled_conv_chunks(void **state)
     c.dac_bits = 6;
     c.adc_bits = 8;
     c.affine_calibration = 0;
-    assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, g_ideal, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
     double wsum[2] = {0, 0}, xr = xb_exec_dac_range(ex, 0), worst = 0;
@@ -469,12 +482,9 @@ static double native_err(double r_wire, double r_driver)
     c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = r_wire;
     c.array.r_driver_ohm = r_driver;
     c.array.r_sense_ohm = 0;
-    xb_tile_engine ei, en;
-    xb_tile_engine_ideal(&ei);
-    xb_tile_engine_native(&en);
     xb_exec *exi = NULL, *exn = NULL;
-    assert_int_equal(xb_exec_new(net, &c, &ei, &exi, &err), XB_OK);
-    assert_int_equal(xb_exec_new(net, &c, &en, &exn, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, g_ideal, &exi, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, g_native, &exn, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(exi, x, n, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(exn, x, n, &err), XB_OK);
     assert_int_equal(xb_exec_forward(exi, x, n, ai, &err), XB_OK);
@@ -503,7 +513,7 @@ static void test_native_tiles(void **state)
 
 /* Executor outputs (unquantized, no affine) of one engine on a 12-input, 6-output dense
  * layer with 8x8 tiles (2 row tiles x 2 column tiles), RRAM with 2 ohm wires. */
-static void circuit_outputs(const xb_tile_engine *eng, size_t tile_cols, float *y)
+static void circuit_outputs(xb_engine *eng, size_t tile_cols, float *y)
 {
     static float w[6 * 12], b[6], x[5 * 12];
     static int init = 0;
@@ -536,20 +546,35 @@ static void circuit_outputs(const xb_tile_engine *eng, size_t tile_cols, float *
     xb_network_free(net);
 }
 
+/* An engine defined here over another one (its self): program, mvm and release only, so
+ * the executor solves tile by tile (no several-tiles-at-once operation). */
+static int one_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
+{
+    return xb_engine_program(self, p, g, (xb_engine_tile **)tile, err);
+}
+static int one_mvm(void *self, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
+{
+    return xb_engine_mvm(tile, v, i_out, err);
+}
+static void one_release(void *self, void *tile) { xb_engine_tile_free(tile); }
+static const xb_engine_class k_one_by_one = {"one-by-one", "inner engine, one tile at a time", 0, NULL};
+
 /* ngspice tiles (second implementation of the circuit) == native tiles; the column
  * tiles of a row band solved together (mvm_multi, worker pool) == one by one. */
 static void test_spice_tiles(void **state)
 {
     float y_nat[30], y_sp[30], y_sp1[30], y_id[30];
-    xb_tile_engine en, es, ei;
-    xb_tile_engine_native(&en);
-    xb_tile_engine_spice(&es, NULL);
-    xb_tile_engine_ideal(&ei);
-    circuit_outputs(&ei, 8, y_id);
-    circuit_outputs(&en, 8, y_nat);
-    circuit_outputs(&es, 8, y_sp); /* 2 column tiles: mvm_multi */
-    es.mvm_multi = NULL;
-    circuit_outputs(&es, 8, y_sp1); /* one ngspice run per tile */
+    circuit_outputs(g_ideal, 8, y_id);
+    circuit_outputs(g_native, 8, y_nat);
+    assert_true(xb_engine_provides(g_spice, XB_ENGINE_OP_MVM_MULTI));
+    circuit_outputs(g_spice, 8, y_sp); /* 2 column tiles: mvm_multi */
+    const xb_engine_ops ops = {.program = one_program, .mvm = one_mvm, .release = one_release};
+    xb_engine *one = NULL;
+    xb_error err;
+    assert_int_equal(xb_engine_wrap(&k_one_by_one, &ops, g_spice, 0, &one, &err), XB_OK);
+    assert_false(xb_engine_provides(one, XB_ENGINE_OP_MVM_MULTI));
+    circuit_outputs(one, 8, y_sp1); /* one ngspice run per tile */
+    xb_engine_free(one);
     double e_nat = xb_test_rel_l2f(y_nat, y_id, 30), e_sp = xb_test_rel_l2f(y_sp, y_nat, 30), e_sp1 = xb_test_rel_l2f(y_sp1, y_sp, 30);
     print_message("spice tiles: native vs exact %.3g, spice vs native %.3g, multi vs single %.3g\n", e_nat, e_sp,
                   e_sp1);
@@ -558,9 +583,17 @@ static void test_spice_tiles(void **state)
     assert_true(e_sp1 < 1e-9);
 }
 
-/* A user-defined tile engine through the plug-in interface: exact V G, then a gain of
- * 0.8 and a per-column offset (0.3 uA x column index) -- a per-column affine distortion
- * of every pair's I+ - I-.  Its hooks report 50 ns per MVM and 1 pJ per call. */
+/* A user-defined engine through the engine interface: exact V G, then a gain of 0.8 and a
+ * per-column offset (0.3 uA x column index) -- a per-column affine distortion of every
+ * pair's I+ - I-.  Its optional operations report 50 ns per MVM and 1 pJ per call. */
+static int dist_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
+{
+    xb_matrix *c = xb_matrix_new(g->rows, g->cols);
+    memcpy(c->data, g->data, g->rows * g->cols * sizeof(double));
+    *tile = c;
+    return XB_OK;
+}
+static void dist_release(void *self, void *tile) { xb_matrix_free(tile); }
 static int dist_mvm(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
     const xb_matrix *g = tile;
@@ -591,20 +624,18 @@ static void test_affine_calibration(void **state)
         for (size_t i = 0; i < NI; i++) xd[i] = x[s * NI + i];
         ref_dense(xd, NI, w, b, NO, yref + s * NO);
     }
-    xb_tile_engine ideal, dist;
-    xb_tile_engine_ideal(&ideal);
-    dist = ideal; /* program/release: keep the conductances */
-    dist.name = "distorted";
-    dist.mvm = dist_mvm;
-    dist.mvm_time_s = dist_time;
-    dist.array_energy = dist_energy;
+    static const xb_engine_class k_dist = {"distorted", "exact V G, gain and per-column offset", 0, NULL};
+    const xb_engine_ops ops = {.program = dist_program, .mvm = dist_mvm, .release = dist_release,
+                               .read_time_s = dist_time, .array_energy = dist_energy};
+    xb_engine *dist = NULL;
+    xb_error err;
+    assert_int_equal(xb_engine_wrap(&k_dist, &ops, NULL, XB_ENGINE_CAP_DETERMINISTIC, &dist, &err), XB_OK);
     xb_exec_config c;
     tile_cfg(&c, 0, 0);
     float y_off[NS * NO], y_on[NS * NO];
     xb_exec *ex = NULL;
-    xb_error err;
     float *a1[1] = {y_off}, *a2[1] = {y_on};
-    assert_int_equal(xb_exec_new(net, &c, &dist, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, dist, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, NS, a1, &err), XB_OK);
     xb_exec_layer_stats st;
@@ -613,10 +644,11 @@ static void test_affine_calibration(void **state)
     assert_true(fabs(st.e_array_joule - 15 * 1e-12) < 1e-24);        /* 15 tiles x 1 call x 1 pJ */
     xb_exec_free(ex);
     c.affine_calibration = 1;
-    assert_int_equal(xb_exec_new(net, &c, &dist, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, dist, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, NS, a2, &err), XB_OK);
     xb_exec_free(ex);
+    xb_engine_free(dist);
     double e_off = 0, e_on = 0, ref = 0;
     for (size_t i = 0; i < NS * NO; i++) {
         e_off += (y_off[i] - yref[i]) * (y_off[i] - yref[i]);
@@ -643,26 +675,20 @@ static void test_model_tiles(void **state)
     p.diff_pairs = 1;
     xb_fit_params m;
     xb_fit_params_nominal(&m, &p);
-    xb_tile_model *tm = NULL;
     xb_error err;
-    assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
+    xb_engine *em = xb_test_model_engine(&m, 0, 1, 0);
     float y_id[30], y_nat[30], y_mod[30];
-    xb_tile_engine ei, en, em;
-    xb_tile_engine_ideal(&ei);
-    xb_tile_engine_native(&en);
-    xb_tile_engine_model(&em, tm);
-    circuit_outputs(&ei, 8, y_id);
-    circuit_outputs(&en, 8, y_nat);
-    circuit_outputs(&em, 8, y_mod);
+    circuit_outputs(g_ideal, 8, y_id);
+    circuit_outputs(g_native, 8, y_nat);
+    circuit_outputs(em, 8, y_mod);
     double e_ideal = xb_test_rel_l2f(y_id, y_nat, 30), e_model = xb_test_rel_l2f(y_mod, y_nat, 30);
     print_message("model tiles: vs native %.3g (exact I = V G: %.3g)\n", e_model, e_ideal);
     assert_true(e_model < 0.2 * e_ideal);
     /* a model for another array size is refused when the tiles are programmed */
-    xb_tile_model_free(tm);
+    xb_engine_free(em);
     p.rows = p.cols = 16;
     xb_fit_params_nominal(&m, &p);
-    assert_int_equal(xb_tile_model_new(&m, 0, 1, &tm, &err), XB_OK);
-    xb_tile_engine_model(&em, tm);
+    em = xb_test_model_engine(&m, 0, 1, 0);
     float w[4] = {1, 2, 3, 4};
     size_t shape[1] = {2};
     xb_network *net = NULL;
@@ -672,10 +698,10 @@ static void test_model_tiles(void **state)
     xb_exec_config_default(&c, XB_DEVICE_RRAM);
     c.tile_rows = c.tile_cols = 8;
     xb_exec *ex = NULL;
-    assert_int_equal(xb_exec_new(net, &c, &em, &ex, &err), XB_EINPUT);
+    assert_int_equal(xb_exec_new(net, &c, em, &ex, &err), XB_EINPUT);
     assert_non_null(strstr(err.msg, "model is for 16x16 arrays"));
     xb_network_free(net);
-    xb_tile_model_free(tm);
+    xb_engine_free(em);
 }
 
 /* Fused calibration + evaluation == calibrate then forward: outputs and statistics. */
@@ -684,12 +710,10 @@ static void check_fused(const xb_network *net, const xb_exec_config *c, const fl
 {
     size_t nl = xb_network_n_layers(net);
     float **a1 = xb_test_acts_new(net, n), **a2 = xb_test_acts_new(net, n);
-    xb_tile_engine eng;
-    xb_tile_engine_ideal(&eng);
     xb_exec *e1 = NULL, *e2 = NULL;
     xb_error err;
-    assert_int_equal(xb_exec_new(net, c, &eng, &e1, &err), XB_OK);
-    assert_int_equal(xb_exec_new(net, c, &eng, &e2, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, c, g_ideal, &e1, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, c, g_ideal, &e2, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(e1, xc, nc, &err), XB_OK);
     assert_int_equal(xb_exec_forward(e1, x, n, a1, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate_forward(e2, xc, nc, x, n, a2, &err), XB_OK);
@@ -782,5 +806,5 @@ int main(void)
         cmocka_unit_test(test_fused_calibration),
         cmocka_unit_test(test_config_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, engines_setup, engines_teardown);
 }

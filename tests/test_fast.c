@@ -1,7 +1,7 @@
 /* The fit stage's fast form (xb_fit_basis_*, xb_fit_fast_*) and the executor's GEMM path
  * on it, checked against closed forms and against the full model evaluated per vector
  * (a second implementation of the same model: xb_fit_eval_*, and the executor's per-tile
- * path with xb_tile_model_set_exact). */
+ * path of the model engine with cfg.exact). */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +153,7 @@ static void test_fast_vs_full_model(void **state)
         xb_matrix *g = rand_g(&p), *v = rand_v(40, 16, p.v_read_volt);
         xb_matrix *i_full = xb_matrix_new(40, 16), *i_fast = xb_matrix_new(40, 16), *i_id = xb_matrix_new(40, 16);
         assert_int_equal(xb_fit_model_mvm(&m, g, v, i_full, &err), XB_OK);
-        assert_int_equal(xb_fit_ideal_mvm(g, v, i_id, &err), XB_OK);
+        assert_int_equal(xb_engine_mvm_ideal(g, v, i_id, &err), XB_OK);
         double e_ideal = xb_fit_rel_l2(i_id, i_full), e_prev = INFINITY;
         for (size_t t = 1; t <= xb_fit_basis_terms(b); t++) {
             xb_fit_fast *f = NULL;
@@ -228,7 +228,7 @@ static xb_network *small_net(void)
 }
 
 /* Calibrate on x, optionally move to t_s after programming, and run x through net on eng. */
-static float **run_engine(const xb_network *net, const xb_exec_config *c, const xb_tile_engine *eng, const float *x,
+static float **run_engine(const xb_network *net, const xb_exec_config *c, xb_engine *eng, const float *x,
                           double t_s)
 {
     xb_error err;
@@ -247,15 +247,12 @@ static float **run_engine(const xb_network *net, const xb_exec_config *c, const 
 static float **run_model(const xb_network *net, const xb_exec_config *c, const xb_fit_params *m, int exact,
                          const float *x, double t_s, size_t *terms)
 {
-    xb_error err;
-    xb_tile_model *tm = NULL;
-    assert_int_equal(xb_tile_model_new(m, 0, 1, &tm, &err), XB_OK);
-    xb_tile_model_set_exact(tm, exact);
-    xb_tile_engine eng;
-    xb_tile_engine_model(&eng, tm);
-    float **a = run_engine(net, c, &eng, x, t_s);
-    if (terms) *terms = xb_tile_model_fast_terms(tm);
-    xb_tile_model_free(tm);
+    xb_engine *eng = xb_test_model_engine(m, 0, 1, exact);
+    float **a = run_engine(net, c, eng, x, t_s);
+    xb_fit_engine_info info;
+    assert_int_equal(xb_fit_engine_get_info(eng, &info, NULL), XB_OK);
+    if (terms) *terms = info.fast_terms;
+    xb_engine_free(eng);
     return a;
 }
 
@@ -328,9 +325,9 @@ static void test_exec_fast_ohmic_equals_ideal(void **state)
     size_t terms = 0;
     float **af = run_model(net, &c, &m, 0, x, 0, &terms);
     assert_int_equal(terms, 1);
-    xb_tile_engine ei;
-    xb_tile_engine_ideal(&ei);
-    float **ai = run_engine(net, &c, &ei, x, 0);
+    xb_engine *ei = xb_test_engine("ideal");
+    float **ai = run_engine(net, &c, ei, x, 0);
+    xb_engine_free(ei);
     for (size_t k = 0; k < nl; k++) {
         double e = xb_test_rel_l2f(af[k], ai[k], NS * xb_layer_out_size(xb_network_layer(net, k)));
         print_message("ohmic layer %zu: fast model vs exact tiles %.2e\n", k, e);
@@ -375,7 +372,7 @@ static void test_exec_fast_drift(void **state)
  * (ohmic cells, no wires: I_row = v sum_j G); with coef (0.9, 0.5) the fast path's row
  * currents (row sums of the fast form) agree with the full model's (--model-exact path, a
  * second implementation); the read time is the fitted settling time when it exceeds the window. */
-static double layer0_energy(const xb_network *net, const xb_exec_config *c, const xb_tile_engine *eng,
+static double layer0_energy(const xb_network *net, const xb_exec_config *c, xb_engine *eng,
                             const float *x, double *latency)
 {
     xb_error err;
@@ -432,32 +429,38 @@ static void test_exec_fast_energy_law(void **state)
     tp.cols = c.tile_cols;
     tp.diff_pairs = 1;
     xb_error err;
-    xb_tile_engine ei;
-    xb_tile_engine_ideal(&ei);
-    const double e_joule = layer0_energy(net, &c, &ei, x, NULL);
+    xb_engine *ei = xb_test_engine("ideal");
+    const double e_joule = layer0_energy(net, &c, ei, x, NULL);
+    xb_engine_free(ei);
     /* coef (1, 0), t_rise -> 0: the law is the executor's default */
     char *p1 = model_file_with_stats(&c, 1.0, 0.0, 1.0, "fastlaw1");
-    xb_tile_model *tm = NULL;
-    int fam = 0;
-    assert_int_equal(xb_tile_model_load(p1, &tp, 0, &tm, &fam, &err), XB_OK);
-    xb_tile_model_set_timing(tm, c.energy.t_mvm_s, 1e-18);
-    xb_tile_engine em;
-    xb_tile_engine_model(&em, tm);
-    double e_law = layer0_energy(net, &c, &em, x, NULL);
+    xb_engine_config ec;
+    xb_engine_config_default(&ec);
+    ec.array = &tp;
+    ec.file = p1;
+    ec.seed = tp.seed;
+    ec.t_window_s = c.energy.t_mvm_s;
+    ec.t_rise_s = 1e-18;
+    xb_engine *em = NULL;
+    xb_fit_engine_info info;
+    assert_int_equal(xb_engine_new(&xb_fit_engine_class_model, &ec, &em, &err), XB_OK);
+    double e_law = layer0_energy(net, &c, em, x, NULL);
     print_message("energy law (1, 0) %.6e J vs Joule heat default %.6e J\n", e_law, e_joule);
     assert_true(fabs(e_law - e_joule) <= 1e-6 * e_joule);
-    xb_tile_model_free(tm);
+    xb_engine_free(em);
     /* coef (0.9, 0.5): fast path vs the full model's row currents; settling 400 x t_rise */
     char *p2 = model_file_with_stats(&c, 0.9, 0.5, 400.0, "fastlaw2");
+    ec.file = p2;
+    ec.t_window_s = 1e-9;
+    ec.t_rise_s = 10e-12;
     double e[2], lat[2];
     for (int exact = 0; exact < 2; exact++) {
-        assert_int_equal(xb_tile_model_load(p2, &tp, 0, &tm, &fam, &err), XB_OK);
-        xb_tile_model_set_exact(tm, exact);
-        xb_tile_model_set_timing(tm, 1e-9, 10e-12);
-        xb_tile_engine_model(&em, tm);
-        e[exact] = layer0_energy(net, &c, &em, x, &lat[exact]);
-        assert_true(fabs(xb_tile_model_settling_s(tm) - 4e-9) < 1e-15);
-        xb_tile_model_free(tm);
+        ec.exact = exact;
+        assert_int_equal(xb_engine_new(&xb_fit_engine_class_model, &ec, &em, &err), XB_OK);
+        e[exact] = layer0_energy(net, &c, em, x, &lat[exact]);
+        assert_int_equal(xb_fit_engine_get_info(em, &info, &err), XB_OK);
+        assert_true(fabs(info.settling_s - 4e-9) < 1e-15);
+        xb_engine_free(em);
     }
     print_message("energy law (0.9, 0.5): fast %.6e J, exact %.6e J; read time %.3g s\n", e[0], e[1], lat[0]);
     assert_true(fabs(e[0] - e[1]) <= 1e-5 * e[1]);
@@ -468,12 +471,11 @@ static void test_exec_fast_energy_law(void **state)
     assert_true(fabs(lat[0] - 4e-9) < 1e-15 && fabs(lat[1] - 4e-9) < 1e-15);
     /* calibration fused with the evaluation (the fast path's per-band route, energy counted
      * for the evaluated rows only) == calibrate, then forward */
-    assert_int_equal(xb_tile_model_load(p2, &tp, 0, &tm, &fam, &err), XB_OK);
-    xb_tile_model_set_timing(tm, 1e-9, 10e-12);
-    xb_tile_engine_model(&em, tm);
+    ec.exact = 0;
+    assert_int_equal(xb_engine_new(&xb_fit_engine_class_model, &ec, &em, &err), XB_OK);
     xb_exec *ex = NULL;
     float **af = xb_test_acts_new(net, NS);
-    assert_int_equal(xb_exec_new(net, &c, &em, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_new(net, &c, em, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate_forward(ex, x, NS, x, NS, af, &err), XB_OK);
     xb_exec_layer_stats stf;
     assert_int_equal(xb_exec_get_layer_stats(ex, 0, &stf), XB_OK);
@@ -481,7 +483,7 @@ static void test_exec_fast_energy_law(void **state)
     assert_true(fabs(stf.e_array_joule - e[0]) <= 1e-9 * e[0]);
     xb_exec_free(ex);
     xb_test_acts_free(af, xb_network_n_layers(net));
-    xb_tile_model_free(tm);
+    xb_engine_free(em);
     free(p1);
     free(p2);
     xb_network_free(net);
@@ -513,18 +515,15 @@ static void test_exec_fast_workers(void **state)
         for (int v = 0; v < 2; v++) {
             openblas_set_num_threads(v ? 3 : 1);
             xb_error err;
-            xb_tile_model *tm = NULL;
-            assert_int_equal(xb_tile_model_new(&m, noise, 1, &tm, &err), XB_OK);
-            xb_tile_engine eng;
-            xb_tile_engine_model(&eng, tm);
+            xb_engine *eng = xb_test_model_engine(&m, noise, 1, 0);
             xb_exec *ex = NULL;
             a[v] = xb_test_acts_new(net, NB);
-            assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+            assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
             assert_int_equal(xb_exec_calibrate(ex, x, 64, &err), XB_OK);
             assert_int_equal(xb_exec_forward(ex, x, NB, a[v], &err), XB_OK);
             assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st[v]), XB_OK);
             xb_exec_free(ex);
-            xb_tile_model_free(tm);
+            xb_engine_free(eng);
         }
         openblas_set_num_threads(keep);
         for (size_t k = 0; k < nl; k++)
@@ -580,14 +579,11 @@ static void test_exec_fast_residual_noise(void **state)
     for (size_t j = 0; j < 4; j++) ms += I[j] * I[j] / 4.0;
     const double scale = 1.0 * xr / (dg * vr), var_ref = scale * scale * 2.0 * rel * rel * ms;
     for (int exact = 0; exact < 2; exact++) {
-        xb_tile_model *tm = NULL;
-        assert_int_equal(xb_tile_model_new(&m, 1, 5, &tm, &err), XB_OK);
-        xb_tile_model_set_exact(tm, exact);
-        xb_tile_engine eng;
-        xb_tile_engine_model(&eng, tm);
+        xb_engine *eng = xb_test_model_engine(&m, 1, 5, exact);
+        assert_false(xb_engine_caps(eng) & XB_ENGINE_CAP_DETERMINISTIC); /* noisy */
         xb_exec *ex = NULL;
         float *a[1] = {y};
-        assert_int_equal(xb_exec_new(net, &c, &eng, &ex, &err), XB_OK);
+        assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
         assert_int_equal(xb_exec_calibrate(ex, x, 8, &err), XB_OK);
         assert_int_equal(xb_exec_forward(ex, x, KR, a, &err), XB_OK);
         for (size_t j = 0; j < NOUT; j++) {
@@ -603,7 +599,7 @@ static void test_exec_fast_residual_noise(void **state)
             assert_true(fabs(var / var_ref - 1.0) < 5 * sqrt(2.0 / (KR - 1)));
         }
         xb_exec_free(ex);
-        xb_tile_model_free(tm);
+        xb_engine_free(eng);
     }
     free(x);
     free(y);

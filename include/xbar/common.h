@@ -27,6 +27,13 @@ enum {
 
 #define XB_ERROR_MSG_MAX 1024
 
+/* printf format checking where the compiler has it (GCC, Clang); nothing elsewhere. */
+#if defined(__GNUC__)
+#define XB_PRINTF_FORMAT(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define XB_PRINTF_FORMAT(fmt, first)
+#endif
+
 typedef struct xb_error {
     int code;                    /* last status stored, XB_OK when clear */
     char msg[XB_ERROR_MSG_MAX];  /* one line, no trailing newline */
@@ -38,12 +45,10 @@ void xb_error_clear(xb_error *err);
 /* Store a formatted one-line message and the code; returns code so callers can
  * write `return xb_errorf(err, XB_EINPUT, "%s:%zu: ...", path, line);`.
  * err may be NULL (the message is then dropped). */
-int xb_errorf(xb_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int xb_errorf(xb_error *err, int code, const char *fmt, ...) XB_PRINTF_FORMAT(3, 4);
 
 /* Prefix an existing message with context ("reading G.csv: " ...). */
-int xb_error_prefix(xb_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int xb_error_prefix(xb_error *err, const char *fmt, ...) XB_PRINTF_FORMAT(2, 3);
 
 /* xbar's own version string ("0.1.0"). */
 const char *xb_version(void);
@@ -97,7 +102,8 @@ static inline double xb_splitmix64_uniform(uint64_t *s) { return (double)(xb_spl
 static inline double xb_gauss_from_bits(uint64_t a, uint64_t b)
 {
     double u1 = ((double)(a >> 11) + 0.5) * 0x1.0p-53, u2 = ((double)(b >> 11) + 0.5) * 0x1.0p-53;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    /* 2 pi as a literal: M_PI is not ISO C (this header compiles with -std=c11 alone) */
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925286766559 * u2);
 }
 
 /* Monotonic wall clock in seconds. */
@@ -110,6 +116,10 @@ double xb_now_s(void);
  * process-wide: callers that run BLAS in other threads at the same time see it too. */
 int xb_blas_serial_begin(void);
 void xb_blas_serial_end(int previous);
+/* The same for a chosen count (training: xb_train_opts.threads): n >= 1 switches to n
+ * threads (0 leaves the count as is); returns the previous count for xb_blas_threads_end. */
+int xb_blas_threads_begin(int n);
+void xb_blas_threads_end(int previous);
 
 #ifdef __cplusplus
 }

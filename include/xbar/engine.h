@@ -7,11 +7,15 @@
  *  2. Batching: K input vectors of one static circuit are solved in ONE analysis, so
  *     Sparse 1.3 reorders once (docs/engine.md says which analysis is used and why).
  *  3. The native exact sparse engine (SuiteSparse) for large static reads.
+ *  4. The engine interface: every solver (ideal, native, spice; the fit stage's model)
+ *     as a class with one program/MVM/read interface, and the name -> class registry.
  *
  * Everything here returns XB_OK or an error code and fills xb_error.
  */
 #ifndef XBAR_ENGINE_H
 #define XBAR_ENGINE_H
+
+#include <stdint.h>
 
 #include "xbar/common.h"
 #include "xbar/netlist.h"
@@ -161,6 +165,176 @@ int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats
  * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */
 int xb_engine_mvm_native(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
                          xb_matrix *i_out, xb_error *err);
+
+/* ------------------------------------------------------------------ ideal product */
+/* The exact product I = V.G (Ohm + Kirchhoff without wires or device nonlinearity):
+ * g rows x cols siemens, v K x rows volts, i_out K x cols amperes.  The one ideal MVM of
+ * the tree: the ideal engine, the campaigns' i_ideal and the fit's ideal error use it. */
+int xb_engine_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+
+/* ================================================================== engine interface
+ * Every crossbar solver behind one interface (docs/engine.md, "Engine interface").  An
+ * engine class (name, summary, capabilities, constructor) makes a configured engine
+ * (xb_engine: e.g. an ngspice option set, a loaded model); the engine programs tiles
+ * (one array: configuration + conductances), and a tile answers MVMs of a batch of
+ * input vectors and, when the engine can, single-cell reads.  Commands, campaigns and the
+ * executor pick a class by name from a table (xb_engine_builtins here; the fit stage's
+ * xb_fit_engines adds its fitted model). */
+typedef struct xb_engine xb_engine;           /* a configured engine (opaque) */
+typedef struct xb_engine_tile xb_engine_tile; /* one programmed array (opaque) */
+
+/* Capabilities (xb_engine_class.caps, xb_engine_caps). */
+enum {
+    XB_ENGINE_CAP_DETERMINISTIC = 1u << 0, /* the same inputs give the same currents on every call */
+    XB_ENGINE_CAP_CIRCUIT = 1u << 1,       /* solves the array's circuit: wires, driver/sense, cells,
+                                              device I-V (not an approximation of it) */
+    XB_ENGINE_CAP_CELL_READ = 1u << 2,     /* single-cell reads (xb_engine_cell_read) */
+    XB_ENGINE_CAP_TRANSIENT = 1u << 3      /* transient reads through this interface (reserved for
+                                              native transients: no engine has it yet) */
+};
+
+/* What a constructor may use.  Each class reads the fields it needs and ignores the rest
+ * (docs/engine.md lists them per class); xb_engine_config_default fills every field. */
+typedef struct xb_engine_config {
+    const xb_engine_opts *opts;    /* ngspice settings (spice; NULL = xb_engine_opts_default); copied */
+    const xb_array_params *array;  /* the configuration the tiles will have, when the engine needs it
+                                      ahead (model: selects the fitted model); NULL = not given */
+    const char *file;              /* a file the engine loads (model: the model file of `xbar fit`) */
+    uint64_t seed;                 /* the engine's own random streams (model: noise, fast-form fits) */
+    int read_noise;                /* add the engine's read noise to every MVM (model: its residual) */
+    int exact;                     /* evaluate exactly instead of a fast approximation (model: the
+                                      full model per vector instead of its fast form) */
+    double t_window_s;             /* read window of the energy/read-time laws [100 ns] (model) */
+    double t_rise_s;               /* input rise time of those laws [10 ps] (model) */
+} xb_engine_config;
+
+void xb_engine_config_default(xb_engine_config *c);
+
+typedef struct xb_engine_class {
+    const char *name;     /* as given to --engine */
+    const char *summary;  /* one line */
+    unsigned caps;        /* XB_ENGINE_CAP_* of an engine made with the default configuration */
+    int (*create)(const struct xb_engine_class *cls, const xb_engine_config *cfg, xb_engine **out,
+                  xb_error *err);
+} xb_engine_class;
+
+/* ---- the registry: NULL-terminated tables of classes ----
+ * The engine stage's classes, in list order.  X(n) names the class object
+ * `xb_engine_class_<n>` defined by one file of src/engine; a new engine of this stage is
+ * one line here (docs/architecture.md, "How to extend: a new engine"). */
+#define XB_ENGINE_BUILTINS(X) X(ideal) X(native) X(spice)
+#define XB_ENGINE_CLASS_DECLARE(n) extern const xb_engine_class xb_engine_class_##n;
+#define XB_ENGINE_CLASS_REF(n) &xb_engine_class_##n,
+XB_ENGINE_BUILTINS(XB_ENGINE_CLASS_DECLARE)
+/* { XB_ENGINE_BUILTINS, NULL }: the engines campaigns use */
+extern const xb_engine_class *const xb_engine_builtins[];
+
+/* The class called name in table (NULL-terminated); XB_EINPUT "unknown engine 'x' (a, b, c)"
+ * listing the table otherwise. */
+int xb_engine_class_find(const xb_engine_class *const *table, const char *name,
+                         const xb_engine_class **out, xb_error *err);
+/* The names of a table joined by sep ("ideal, native, spice"), truncated to n; returns the
+ * length of the whole list (as snprintf). */
+size_t xb_engine_class_names(const xb_engine_class *const *table, const char *sep, char *buf, size_t n);
+
+/* ---- configured engines ---- */
+/* cfg NULL: xb_engine_config_default. */
+int xb_engine_new(const xb_engine_class *cls, const xb_engine_config *cfg, xb_engine **out, xb_error *err);
+/* xb_engine_class_find + xb_engine_new. */
+int xb_engine_new_by_name(const xb_engine_class *const *table, const char *name, const xb_engine_config *cfg,
+                          xb_engine **out, xb_error *err);
+/* Free an engine after every tile it programmed. */
+void xb_engine_free(xb_engine *e);
+const xb_engine_class *xb_engine_class_of(const xb_engine *e);
+const char *xb_engine_name(const xb_engine *e);
+/* Capabilities of this configured engine (e.g. the model with read noise is not deterministic). */
+unsigned xb_engine_caps(const xb_engine *e);
+
+/* ---- tiles ---- */
+/* Program an array: configuration p (rows, cols, device, cell, wires, ...) and conductances
+ * g (p->rows x p->cols siemens, as programmed: variability already applied by the caller,
+ * e.g. xb_netlist_program).  An engine with its own programming-noise model samples it here,
+ * once.  The tile keeps a copy of p; free it before its engine. */
+int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_engine_tile **out,
+                      xb_error *err);
+void xb_engine_tile_free(xb_engine_tile *t);
+xb_engine *xb_engine_tile_engine(const xb_engine_tile *t);
+/* MVM of K input vectors: v K x rows (volts on the row drivers), i_out K x cols (amperes into
+ * each column's sense node).  K = 0 does nothing. */
+int xb_engine_mvm(xb_engine_tile *t, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+/* The same v on n tiles of one engine (e.g. the column tiles of a row band), i_out[k] for
+ * tiles[k]: at the same time when the engine can (spice: one worker process per tile),
+ * otherwise one after the other. */
+int xb_engine_mvm_multi(xb_engine_tile *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
+                        xb_error *err);
+/* Single-cell read of (row, col) with scheme XB_READ_FLOAT / V2 / V3 (netlist.h,
+ * xb_netlist_read_new): the selected row driven at the tile's v_read_volt; *i_read_amp is the
+ * current into the selected column's sense node.  XB_EINPUT for an engine without
+ * XB_ENGINE_CAP_CELL_READ. */
+int xb_engine_cell_read(xb_engine_tile *t, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
+                        xb_error *err);
+
+/* One-shot forms: program g on p, one MVM / one cell read, free the tile. */
+int xb_engine_mvm_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
+                       xb_matrix *i_out, xb_error *err);
+int xb_engine_cell_read_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme,
+                             size_t row, size_t col, double *i_read_amp, xb_error *err);
+
+/* ---- optional operations, for executors ---- */
+typedef enum {
+    XB_ENGINE_OP_MVM_MULTI = 1u << 0,    /* several tiles at once (else xb_engine_mvm_multi loops) */
+    XB_ENGINE_OP_ARRAY_ENERGY = 1u << 1, /* xb_engine_array_energy */
+    XB_ENGINE_OP_READ_TIME = 1u << 2,    /* xb_engine_read_time_s */
+    XB_ENGINE_OP_FAST_FORM = 1u << 3,    /* xb_engine_fast_form */
+    XB_ENGINE_OP_ENERGY_LAW = 1u << 4,   /* xb_engine_energy_law */
+    XB_ENGINE_OP_RESIDUAL_NOISE = 1u << 5 /* xb_engine_residual_noise */
+} xb_engine_op;
+
+/* 1 when the engine provides op. */
+int xb_engine_provides(const xb_engine *e, xb_engine_op op);
+/* Array energy (joules, all K vectors) of an MVM of v that gave i_out; XB_EINPUT without it. */
+int xb_engine_array_energy(xb_engine_tile *t, const xb_matrix *v, const xb_matrix *i_out, double *e_joule);
+/* Settling/read time of one MVM of the tile (seconds); NAN without it. */
+double xb_engine_read_time_s(xb_engine_tile *t);
+/* The tile in the fit stage's fast form I = sum_p phi_p(V) M_p (fit.h xb_fit_fast: engines of
+ * the fit stage provide it), valid while the tile lives; NULL without it.  Its mvm computes
+ * the same form. */
+struct xb_fit_fast;
+const struct xb_fit_fast *xb_engine_fast_form(xb_engine_tile *t);
+/* The engine's array energy as a law of the row currents, per input vector
+ *   e = k_res * sum_i v_i I_row_i + k_cap * sum_i v_i^2;
+ * 1 with k_res (seconds) and k_cap (farads) set when it has one, 0 otherwise. */
+int xb_engine_energy_law(xb_engine *e, double *k_res_s, double *k_cap_farad);
+/* Output noise the engine adds in mvm, relative: every physical column current gets
+ * N(0, rel x rms over the tile's columns of that vector's currents); 0 = none. */
+double xb_engine_residual_noise(xb_engine *e);
+
+/* ---- implementing an engine ----
+ * A class's create fills an xb_engine_ops (program and mvm required, the rest may be NULL)
+ * and wraps its state with xb_engine_wrap.  Tile handles are the implementation's own
+ * pointers; the interface checks every argument (shapes included) before calling. */
+typedef struct xb_engine_ops {
+    int (*program)(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err);
+    int (*mvm)(void *self, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+    void (*release)(void *self, void *tile); /* free a tile */
+    void (*destroy)(void *self);             /* free self */
+    int (*cell_read)(void *self, void *tile, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
+                     xb_error *err);
+    int (*mvm_multi)(void *self, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
+                     xb_error *err);
+    int (*array_energy)(void *self, void *tile, const xb_matrix *v, const xb_matrix *i_out, double *e_joule);
+    double (*read_time_s)(void *self, void *tile);
+    const struct xb_fit_fast *(*fast_form)(void *self, void *tile);
+    int (*energy_law)(void *self, double *k_res_s, double *k_cap_farad);
+    double (*residual_noise)(void *self);
+} xb_engine_ops;
+
+/* A configured engine of class cls with ops (copied) on self, capabilities caps.  On failure
+ * ops->destroy(self) is called. */
+int xb_engine_wrap(const xb_engine_class *cls, const xb_engine_ops *ops, void *self, unsigned caps,
+                   xb_engine **out, xb_error *err);
+/* The self pointer given to xb_engine_wrap. */
+void *xb_engine_self(const xb_engine *e);
 
 /* ------------------------------------------------------------------ misc */
 /* Initialise libngspice in THIS process and read back the version line it prints

@@ -3,13 +3,16 @@
  *
  *  - networks: the HDF5 network file contract (docs/hdf5-network.md), a builder,
  *    and an ideal float forward pass (OpenBLAS sgemm, conv through im2col);
- *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib;
+ *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib; arrays from .npy and HDF5
+ *    files as network inputs and labels, and .npy output files;
  *  - the executor: every dense/conv layer split into tiles of the array size,
  *    weights mapped to differential conductance pairs, inputs through a DAC,
- *    outputs through an ADC, partial sums added digitally; the per-tile MVM is a
- *    pluggable engine (xb_tile_engine) so ideal, circuit (native, spice) and
- *    fitted-model tiles share one executor; energy and latency accounting;
- *  - training: a small MLP trained with Adam in C (deterministic).
+ *    outputs through an ADC, partial sums added digitally; every tile is programmed
+ *    and read through an engine of the engine interface (engine.h: ideal, native,
+ *    spice; fit.h: the fitted model), so all share one executor; energy and latency
+ *    accounting;
+ *  - training: an MLP or a small CNN trained in C by one network trainer with Adam
+ *    (deterministic).
  *
  * docs/executor.md describes the numerics (mapping, DAC/ADC, calibration, energy).
  */
@@ -19,6 +22,7 @@
 #include <stdint.h>
 
 #include "xbar/common.h"
+#include "xbar/engine.h"
 #include "xbar/netlist.h"
 
 #ifdef __cplusplus
@@ -58,6 +62,8 @@ typedef struct xb_network xb_network; /* opaque */
 const char *xb_layer_kind_name(xb_layer_kind k);
 /* Parse "dense", "conv2d", ...; XB_EINPUT if unknown. */
 int xb_layer_kind_from_name(const char *s, xb_layer_kind *out);
+/* 1 for the kinds with a weight matrix (dense, conv2d: on tiles in the executor). */
+int xb_layer_kind_has_weights(xb_layer_kind k);
 
 /* A network with an input of ndim = 1 (length) or 3 (C,H,W) dimensions. */
 int xb_network_new(const size_t *input_shape, size_t ndim, xb_network **out, xb_error *err);
@@ -85,8 +91,11 @@ size_t xb_layer_in_size(const xb_layer *l);
 /* Multiply-accumulates of one inference through dense/conv layers. */
 double xb_network_macs(const xb_network *net);
 
-/* The HDF5 network file (docs/hdf5-network.md).  Reader errors name the file and
- * the layer ("net.h5: /layers/2 (dense): ..."). The writer stores float32, deflated. */
+/* The HDF5 network file (docs/hdf5-network.md), root attributes format and version.
+ * Reader errors name the file and the layer ("net.h5: /layers/2 (dense): ..."). The
+ * writer stores float32, deflated. */
+#define XB_NETWORK_FORMAT "xbar-network"
+#define XB_NETWORK_FORMAT_VERSION 1
 int xb_network_read(const char *path, xb_network **out, xb_error *err);
 int xb_network_write(const xb_network *net, const char *path, xb_error *err);
 
@@ -100,9 +109,9 @@ int xb_network_forward(const xb_network *net, const float *x, size_t n, float *c
 
 typedef struct xb_dataset {
     size_t n;            /* samples */
-    size_t rows, cols;   /* image size (28 x 28) */
+    size_t rows, cols;   /* image size (28 x 28); arrays (xb_dataset_read_array): 1 x values */
     float *images;       /* n x rows*cols, pixel/255 in [0, 1] */
-    unsigned char *labels; /* n */
+    unsigned char *labels; /* n; NULL for arrays read without labels */
 } xb_dataset;
 
 /* Read an IDX image file (magic 0x00000803) and label file (0x00000801), gzip or
@@ -114,98 +123,43 @@ int xb_dataset_load_fmnist(const char *dir, int train, size_t limit, xb_dataset 
                            xb_error *err);
 void xb_dataset_free(xb_dataset *d);
 
-/* ------------------------------------------------------------------ tile engines */
-struct xb_fit_fast;
-/* The per-tile MVM, pluggable.  A tile is one physical array of cfg rows x cols
- * (xb_array_params p, rows/cols set).  `program` receives the target conductances
- * (rows x cols siemens; when the array parameters switch on variability the
- * executor has already applied xb_netlist_program with a per-tile seed, so every
- * engine sees the same programmed conductances) and returns an engine-owned tile
- * handle; an engine with its own programming-noise model samples it here, once.  `mvm` takes v (K x rows, volts) and
- * fills i_out (K x cols, amperes into the column sense nodes).
- * Optional hooks (NULL = executor default): `array_energy` returns the array
- * energy of that mvm (joules, all K vectors), `mvm_time_s` the settling/read time
- * of one MVM (seconds). */
-typedef struct xb_tile_engine {
-    const char *name;
-    void *ctx;
-    int (*program)(void *ctx, const xb_array_params *p, const xb_matrix *g_target, void **tile,
-                   xb_error *err);
-    int (*mvm)(void *ctx, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
-    int (*array_energy)(void *ctx, void *tile, const xb_matrix *v, const xb_matrix *i_out,
-                        double *e_joule);
-    double (*mvm_time_s)(void *ctx, void *tile);
-    void (*release)(void *ctx, void *tile);
-    /* Optional: the same v on n tiles at once (the column tiles of one row band), e.g.
-     * in parallel worker processes; i_out[t] is K x cols for tiles[t]. */
-    int (*mvm_multi)(void *ctx, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
-                     xb_error *err);
-    /* Optional: the tile in a fit-stage fast form, I = sum_p phi_p(V) M_p (fit.h), or NULL.
-     * When every tile of a layer has one with the same basis and number of terms, the
-     * executor evaluates each row band of tiles with one single-precision GEMM per term on
-     * the differential weights M_p(G+) - M_p(G-) instead of calling mvm per tile (mvm must
-     * compute the same form: it is still used for drift compensation references).  The form
-     * is valid while the tile lives. */
-    const struct xb_fit_fast *(*fast_form)(void *ctx, void *tile);
-    /* Optional: the engine's array energy as a law of the row currents,
-     *   e = k_res * sum_i v_i I_row_i + k_cap * sum_i v_i^2   (per input vector),
-     * returns 1 and sets k_res (seconds) and k_cap (farads) when the engine has one.  On the
-     * fast path the executor evaluates it with row currents from the fast form
-     * (I_row_i = sum_p phi_p(v_i) sum_j M_p[i][j]) instead of calling array_energy. */
-    int (*energy_law)(void *ctx, double *k_res_s, double *k_cap_farad);
-    /* Optional: output noise the engine adds in mvm, relative: every physical column current
-     * gets N(0, rel x rms over the tile's columns of that vector's currents).  On the fast
-     * path the executor draws it itself (from the pair sums and differences, with a counter-
-     * based generator: the same numbers for any worker count); 0 = none. */
-    double (*residual_noise)(void *ctx);
-} xb_tile_engine;
+/* ------------------------------------------------------------------ arrays (.npy, HDF5) */
+#define XB_ARRAY_MAX_DIMS 8
 
-/* Exact I = V G (no wires, linear devices): the reference the executor's mapping,
- * DAC and ADC are checked against. */
-void xb_tile_engine_ideal(xb_tile_engine *e);
-/* Every tile MVM solved by the native exact engine (xb_engine_native_*): wires,
- * driver/sense resistances, cells and device read nonlinearity. */
-void xb_tile_engine_native(xb_tile_engine *e);
-/* Every tile MVM solved by ngspice (xb_engine_mvm_spice, one batched analysis per call);
- * o (engine.h options, NULL = defaults) must outlive the engine. */
-struct xb_engine_opts;
-void xb_tile_engine_spice(xb_tile_engine *e, const struct xb_engine_opts *o);
+/* A numeric array read from a file, in C order and the host's byte order. */
+typedef struct xb_array {
+    char kind;        /* 'f' float, 'i' signed integer, 'u' unsigned integer, 'b' bool */
+    size_t itemsize;  /* bytes per element: f 4 or 8; i, u 1, 2, 4 or 8; b 1 */
+    size_t ndim;
+    size_t shape[XB_ARRAY_MAX_DIMS];
+    size_t n;         /* elements */
+    void *data;
+} xb_array;
 
-/* Every tile MVM through a fitted behavioural model (fit.h), with the model's residual
- * read noise on every MVM when read_noise != 0 (one seeded stream per tile).  Tiles are
- * held in the model's fast form (xb_fit_fast_*, fitted to the full model at each programmed
- * G; one GEMM per term in the executor) unless xb_tile_model_set_exact(t, 1) asks for the
- * full model per vector (xb_fit_eval_*).  Programming variability and drift come from the
- * executor (array options, xb_exec_set_time).  The model must be for the tile's rows x cols. */
-struct xb_fit_params;
-typedef struct xb_tile_model xb_tile_model;
-int xb_tile_model_new(const struct xb_fit_params *m, int read_noise, uint64_t seed, xb_tile_model **out,
-                      xb_error *err);
-/* The model for tiles tile_p (device, cell, rows x cols) from a model file
- * (xb_fit_file_model_for; *from_family = 1 when predicted from the size family). */
-int xb_tile_model_load(const char *model_path, const xb_array_params *tile_p, int read_noise,
-                       xb_tile_model **out, int *from_family, xb_error *err);
-void xb_tile_model_free(xb_tile_model *t);
-/* exact != 0: evaluate the full model per vector (set before the executor programs tiles). */
-void xb_tile_model_set_exact(xb_tile_model *t, int exact);
-/* Energy and latency from the model file's regressions (/stats/energy, /stats/settling; read
- * by xb_tile_model_load): a tile read lasts t = max(t_window_s, fitted settling time at
- * t_rise_s) (mvm_time_s hook), and its array energy is the fitted law
- *   e = coef0 (t - t_rise + t_rise/3) sum_i v_i I_row_i + coef1 c_wire cols sum_i v_i^2
- * with the model's row currents (array_energy / energy_law hooks).  Without the regressions
- * the executor's defaults apply.  Defaults: t_window_s = 100 ns (xb_exec_energy.t_mvm_s),
- * t_rise_s = 10 ps (the campaigns' [transient] default). */
-void xb_tile_model_set_timing(xb_tile_model *t, double t_window_s, double t_rise_s);
-/* The fitted settling time of one tile read (NAN without the regression); 1 when the file
- * has the energy regression. */
-double xb_tile_model_settling_s(const xb_tile_model *t);
-int xb_tile_model_has_energy(const xb_tile_model *t);
-/* Fast form: terms per tile (0 in exact mode or before any tile is programmed) and the
- * largest held-out relative L2 error vs the full model over the tiles programmed so far. */
-size_t xb_tile_model_fast_terms(const xb_tile_model *t);
-double xb_tile_model_fast_error(const xb_tile_model *t);
-/* m must outlive the engine. */
-void xb_tile_engine_model(xb_tile_engine *e, xb_tile_model *m);
+/* Read a .npy file (numpy.lib.format 1.0-3.0), strictly: the magic, a header dict with
+ * exactly 'descr', 'fortran_order' (False) and 'shape', a plain numeric dtype of either byte
+ * order, and exactly the bytes the header declares.  Errors name the file and what is wrong
+ * (bad magic, dtype, fortran_order, truncation). */
+int xb_npy_read(const char *path, xb_array **out, xb_error *err);
+/* Write rows x cols floats as a float32 .npy (version 1.0): to a temporary file in the same
+ * directory, renamed over path when every write succeeded. */
+int xb_npy_write_f32(const char *path, const float *data, size_t rows, size_t cols, xb_error *err);
+/* Read an array from "FILE.npy" or "FILE.h5[:/dataset]" (an HDF5 numeric dataset; without
+ * the name: the file's only dataset).  The format is that of the file's content (.npy magic
+ * or HDF5 signature).  Errors name the file (and dataset). */
+int xb_array_read(const char *spec, xb_array **out, xb_error *err);
+void xb_array_free(xb_array *a);
+
+/* Inputs (and labels) for a network from arrays (docs/executor.md, "Inputs"): x_spec as for
+ * xb_array_read, shaped (N, input shape...) or (N, input size) (a network with a vector
+ * input: any (N, ...) whose trailing dimensions hold input-size values, flattened in C
+ * order); float32 and float64 are taken as they are, uint8 divided by 255 (pixels, as the IDX
+ * reader does).  labels_spec (NULL: no labels, d->labels NULL): integers, shape (N,) or
+ * (N, 1), each in [0, n_classes) and below 256.  At most limit samples (0: all).  The dataset
+ * has rows = 1 and cols = the input size.  Errors name the file and what is wrong (dtype,
+ * shape against the network's input, label values, sample counts). */
+int xb_dataset_read_array(const char *x_spec, const char *labels_spec, const size_t *input_shape, size_t ndim,
+                          size_t n_classes, size_t limit, xb_dataset **out, xb_error *err);
 
 /* ------------------------------------------------------------------ executor */
 /* Energy and timing parameters (defaults and their sources: xb_exec_config_default,
@@ -243,10 +197,14 @@ int xb_exec_config_check(const xb_exec_config *c, xb_error *err);
 
 typedef struct xb_exec xb_exec; /* opaque */
 
-/* Map every dense/conv layer of net (which must outlive ex) onto tiles and program
- * them through the engine. */
-int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, const xb_tile_engine *eng,
-                xb_exec **out, xb_error *err);
+/* Map every dense/conv layer of net onto tiles and program them through the engine
+ * (engine.h; net and eng must outlive ex).  The executor applies programming variability
+ * (xb_netlist_program, a seed per tile) before it programs a tile, so every engine sees the
+ * same programmed conductances, and uses the engine's optional operations when it has them:
+ * several tiles at once, array energy, read time, fast form, energy law, residual noise
+ * (docs/executor.md). */
+int xb_exec_new(const xb_network *net, const xb_exec_config *cfg, xb_engine *eng, xb_exec **out,
+                xb_error *err);
 void xb_exec_free(xb_exec *ex);
 
 /* Calibrate on n inputs, layer by layer on the analog activations: DAC range

@@ -20,6 +20,7 @@
 #define XBAR_FIT_H
 
 #include "xbar/common.h"
+#include "xbar/engine.h"
 #include "xbar/h5.h"
 #include "xbar/netlist.h"
 
@@ -128,9 +129,6 @@ int xb_fit_fast_set_noise(xb_fit_fast *f, int on, uint64_t seed, xb_error *err);
 /* Reference evaluation in double: v K x rows, i_out K x cols. */
 int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 
-/* The ideal product I = V.G (K x cols). */
-int xb_fit_ideal_mvm(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
-
 /* Relative L2 error ||a - ref|| / ||ref|| over all entries. */
 double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref);
 
@@ -198,6 +196,17 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
  * *models and *metrics are malloc'ed arrays of *n entries (metrics may be NULL). */
 int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **metrics, size_t *n,
                      xb_error *err);
+/* The optional sections of a model file (for summaries: xbar inspect): each of
+ * stats/sigma_program, stats/energy, stats/settling, stats/pcm_drift and family that the file
+ * has, with the names of its members.  *out malloc'ed (*n entries), free with
+ * xb_fit_sections_free. */
+typedef struct xb_fit_section {
+    const char *name;   /* "stats/energy", ... */
+    char **members;     /* in name order */
+    size_t n_members;
+} xb_fit_section;
+int xb_fit_file_sections(const char *path, xb_fit_section **out, size_t *n, xb_error *err);
+void xb_fit_sections_free(xb_fit_section *s, size_t n);
 /* The model for array p: same device, cell, rows and cols (XB_EINPUT naming the available
  * shapes otherwise), nearest circuit parameters among those. */
 int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,
@@ -286,6 +295,42 @@ void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params
  * validity from the family's nearest-size model).  XB_EINPUT naming the shapes otherwise. */
 int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
                           xb_error *err);
+
+/* ---- the fitted model as an engine (src/fit/engine_model.c; engine.h interface) ----
+ * Class "model": every tile MVM through a fitted model.  From a model file (cfg.file) for
+ * the arrays cfg.array (xb_fit_file_model_for: a fitted model of the same device, cell and
+ * shape, else its size family), with the file's energy and settling regressions.  Tiles are
+ * held in the model's fast form (xb_fit_fast_*, fitted to the full model at each programmed
+ * G; the executor evaluates a row band of tiles with one GEMM per term) unless cfg.exact
+ * asks for the full model per vector (xb_fit_eval_*).  cfg.read_noise: the model's residual
+ * read noise on every MVM, one stream per tile seeded from cfg.seed.  A read lasts
+ * t = max(cfg.t_window_s, fitted settling time at cfg.t_rise_s) (read-time operation), and
+ * with the energy regression its array energy is the fitted law
+ *   e = coef0 (t - t_rise + t_rise/3) sum_i v_i I_row_i + coef1 c_wire cols sum_i v_i^2
+ * with the model's row currents (array-energy and energy-law operations).  Programming
+ * variability and drift come from the caller (the executor).  Tiles must have the model's
+ * rows x cols. */
+extern const xb_engine_class xb_fit_engine_class_model;
+
+/* Every engine class: the engine stage's built-ins (XB_ENGINE_BUILTINS), then the fit
+ * stage's model: the table commands and executors choose from (NULL-terminated). */
+extern const xb_engine_class *const xb_fit_engines[];
+
+/* A model engine over parameters m (checked; no energy/settling regressions). */
+int xb_fit_engine_new(const xb_fit_params *m, const xb_engine_config *cfg, xb_engine **out, xb_error *err);
+
+typedef struct xb_fit_engine_info {
+    const xb_fit_params *model; /* the model evaluated (valid while the engine lives) */
+    int from_family;            /* 1: predicted from the model file's size/wire-resistance family */
+    int exact;                  /* full model per vector */
+    size_t fast_terms;          /* fast form terms per tile (0: exact mode or nothing programmed yet) */
+    double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so far */
+    double settling_s;          /* fitted settling time of one read (NAN without the regression) */
+    int has_energy;             /* the model file has the energy regression */
+} xb_fit_engine_info;
+
+/* XB_EINPUT when e is not a model engine. */
+int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error *err);
 
 /* ---- small regressions used for the statistics exported with models ---- */
 /* Least-squares polynomial y = sum_k c[k] x^k (deg+1 coefficients); r2 and rms residual out. */

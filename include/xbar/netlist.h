@@ -27,13 +27,21 @@
 extern "C" {
 #endif
 
-typedef enum { XB_DEVICE_LINEAR = 0, XB_DEVICE_RRAM, XB_DEVICE_PCM, XB_DEVICE_ECRAM } xb_device_kind;
+/* The devices; everything device-specific lives in their descriptor table (below). */
+typedef enum {
+    XB_DEVICE_LINEAR = 0,
+    XB_DEVICE_RRAM,
+    XB_DEVICE_PCM,
+    XB_DEVICE_ECRAM,
+    XB_DEVICE_COUNT /* number of devices, not a device */
+} xb_device_kind;
 typedef enum { XB_CELL_1R = 0, XB_CELL_1T1R, XB_CELL_1S1R } xb_cell_kind;
 typedef enum { XB_READ_MVM = 0, XB_READ_FLOAT, XB_READ_V2, XB_READ_V3 } xb_read_scheme;
 
 /* Everything that defines one array configuration.  Fill with
- * xb_array_params_default(); the defaults table (src/netlist/defaults.c) cites
- * the source of every number.  Stages may add fields at the end. */
+ * xb_array_params_default(); the defaults tables (src/netlist/params.c for the array and
+ * periphery, src/netlist/device_table.c for the devices) cite the source of every number.
+ * Stages may add fields at the end. */
 typedef struct xb_array_params {
     size_t rows, cols;
     xb_device_kind device;
@@ -47,7 +55,8 @@ typedef struct xb_array_params {
     double c_wire_farad;     /* per segment to ground, transient only */
     double v_read_volt;      /* read voltage; device G is the chord conductance at it */
 
-    /* device read nonlinearity: I = G * v_read * sinh(V/v0) / sinh(v_read/v0) */
+    /* device read nonlinearity: I = G * v_read * sinh(V/v0) / sinh(v_read/v0); the user-tunable
+     * copies of the V0 knots of the devices' read laws (xb_read_law names which field is whose) */
     double rram_v0_volt;     /* Stanford-PKU V0 */
     double pcm_v0_low_volt;  /* PCM V0 at g_min (amorphous, most nonlinear) */
     double pcm_v0_high_volt; /* PCM V0 at g_max (crystalline, nearly ohmic) */
@@ -75,6 +84,11 @@ typedef struct xb_array_params {
     /* differential pairs: physical columns 2k (G+) and 2k+1 (G-) form logical output k,
      * I_k = I_2k - I_2k+1 (xb_netlist_diff_combine); cols must be even */
     int diff_pairs;
+
+    /* SPICE decks: 0 (default) copies the text of the models/ subcircuits a deck needs into
+     * it (self-contained, runs on any machine); 1 writes `.include <models dir>/<lib>` lines
+     * (xb_netlist_models_dir()) instead (`xbar netlist --include-models`) */
+    int include_models;
 } xb_array_params;
 
 /* Fill p with the default configuration for a device (rows/cols left at 0). */
@@ -88,10 +102,134 @@ int xb_array_params_tech_node(xb_array_params *p, long node_nm, xb_error *err);
 /* Check p for consistency; the message names the offending field (flag name). */
 int xb_array_params_check(const xb_array_params *p, xb_error *err);
 
-const char *xb_device_name(xb_device_kind d);
-int xb_device_from_name(const char *s, xb_device_kind *out);
 const char *xb_cell_name(xb_cell_kind c);
 int xb_cell_from_name(const char *s, xb_cell_kind *out);
+
+/* ---- the device descriptor table (src/netlist/device_table.c; fields in docs/devices.md) ----
+ * One xb_device_info per device holds everything device-specific: its name, conductance
+ * window, read law, SPICE subcircuits, dynamic-model parameters, statistics laws and test
+ * recipes.  Code that differs per device reads the table; the laws below are kinds with
+ * coefficients, implemented once (device.c, drift.c, program.c) for every device. */
+
+/* Static read law: OHMIC I = G V, or SINH I = G v_read sinh(V/V0) / sinh(v_read/V0) (G is the
+ * chord conductance at v_read) with V0 CONSTANT or LINEAR_IN_G: V0 = V0(g_min) + (V0(g_max) -
+ * V0(g_min)) clamp((G - g_min)/(g_max - g_min), 0, 1). */
+typedef enum { XB_READ_OHMIC = 0, XB_READ_SINH } xb_read_law_kind;
+typedef enum { XB_V0_CONSTANT = 0, XB_V0_LINEAR_IN_G } xb_v0_rule;
+typedef struct xb_read_law {
+    xb_read_law_kind kind;
+    xb_v0_rule v0_rule;
+    double v0_lo_volt, v0_hi_volt; /* defaults of V0 at g_min and at g_max (CONSTANT: lo only) */
+    size_t v0_lo_field, v0_hi_field; /* offsetof(xb_array_params, ...) of their tunable copies, or
+                                      * XB_V0_TABLE: not tunable, the table's value */
+} xb_read_law;
+#define XB_V0_TABLE ((size_t)-1)
+
+/* Conductance after programming: POWER_LAW G (t/t0)^-nu, nu ~ N(mu(gT), sigma(gT)) truncated
+ * at 0, gT = G/g_max, mu = min(max(a ln gT + b, lo), hi) (sigma likewise); LOG_DECAY
+ * G + (decay + spread z) ln(t/t0) for t > t0, z ~ N(0,1), clamped >= 0; NONE unchanged. */
+typedef enum { XB_DRIFT_NONE = 0, XB_DRIFT_POWER_LAW, XB_DRIFT_LOG_DECAY } xb_drift_kind;
+typedef struct xb_drift_law {
+    xb_drift_kind kind;
+    double nu_mean[4], nu_sigma[4];  /* POWER_LAW: {a, b, lo, hi} */
+    double decay_siemens_per_ln;     /* LOG_DECAY */
+    double spread_siemens_per_ln;
+} xb_drift_law;
+
+/* Read noise sigma of one read: FLICKER G(t) Q_s(gT) sqrt(ln((t + t_read)/(2 t_read))),
+ * Q_s = min(c / max(gT^e, floor), max), gT = G_prog/g_max; RELATIVE rel G(t); NONE 0. */
+typedef enum { XB_READ_NOISE_NONE = 0, XB_READ_NOISE_FLICKER, XB_READ_NOISE_RELATIVE } xb_read_noise_kind;
+typedef struct xb_read_noise_law {
+    xb_read_noise_kind kind;
+    double qs_coef, qs_exp, qs_floor, qs_max, t_read_s; /* FLICKER */
+    double rel;                                         /* RELATIVE */
+} xb_read_noise_law;
+
+/* Programming error sigma(G): a polynomial in uS of x = max(G/g_max, 0), clamped at >= 0 and
+ * scaled by g_max/g_ref (POLY_HORNER evaluates c0 + x(c1 + x(c2 + ...)), POLY_SUM
+ * c_n x^n + ... + c1 x + c0 left to right: each in the form of its source, so that the
+ * rounding is the published expression's), or RANGE_FRACTION f (g_max - g_min). */
+typedef enum { XB_SIGMA_POLY_HORNER = 0, XB_SIGMA_POLY_SUM, XB_SIGMA_RANGE_FRACTION } xb_sigma_kind;
+typedef struct xb_sigma_law {
+    xb_sigma_kind kind;
+    size_t degree;
+    double coef_us[5];      /* ascending powers of x */
+    double g_ref_siemens;
+    double range_fraction;  /* RANGE_FRACTION */
+} xb_sigma_law;
+
+/* Programming curve of a campaign point (src/characterize/program.c): pulses of up_volt then
+ * down_volt (signed), width_s at full amplitude with edge_s ramps, between read windows at
+ * v_read.  Two-terminal devices: the pulse source drives the top electrode through series_ohm
+ * (0: none) and reads between pulses; gate_pulsed (three-terminal) devices: pulses on the gate,
+ * the channel read by a DC source at v_read.  The cell starts at its state parameter's table
+ * value (window_params, if any, set from the array's g window). */
+typedef struct xb_program_recipe {
+    int gate_pulsed;
+    double up_volt, down_volt, width_s, edge_s, series_ohm;
+} xb_program_recipe;
+
+/* `xbar iv --mode dynamic` test circuit: SWEEP a triangle 0 -> +v_max -> 0 -> -v_max -> 0 (at the
+ * times sweep_t_s) on the top electrode; PWL the waveform pwl_spice (SPICE text: ngspice's number
+ * reader is not correctly rounded, so the text as first written is the reference) through
+ * load_ohm; GATE_PULSES trains of `--pulses` +pulse_volt then -pulse_volt gate pulses
+ * (pulse_width_s, pulse_edge_s ramps, every pulse_period_s, the first after pulse_delay_s)
+ * with drain and source grounded, the simulation running tail_s past the last period.
+ * extra_node/extra_label: one more internal node of the dynamic subcircuit to record. */
+typedef enum { XB_IV_SWEEP = 0, XB_IV_PWL, XB_IV_GATE_PULSES } xb_iv_kind;
+typedef struct xb_iv_recipe {
+    xb_iv_kind kind;
+    double v_max_volt, sweep_t_s[4];          /* SWEEP (v_max: default of --v-max) */
+    const char *pwl_spice;                    /* PWL */
+    double load_ohm;                          /* PWL */
+    double pulse_volt, pulse_width_s, pulse_edge_s, pulse_period_s, pulse_delay_s, tail_s;
+    double t_step_s, t_stop_s;                /* .tran step and stop (GATE_PULSES: stop from the count) */
+    const char *extra_node, *extra_label;
+} xb_iv_recipe;
+
+/* One dynamic-model parameter: instance parameter of the device's dynamic subcircuit. */
+typedef struct xb_dyn_param {
+    xb_device_kind device;
+    const char *name;    /* instance parameter name in the subcircuit */
+    double value;        /* default (units in the note) */
+    double d2d_sigma;    /* relative lognormal device-to-device spread under var_d2d */
+    const char *note;    /* meaning, unit and citation */
+} xb_dyn_param;
+
+typedef struct xb_device_info {
+    xb_device_kind kind;
+    const char *name;                   /* --device / INI / HDF5 name */
+    const char *title;                  /* one line for listings */
+    double g_min_siemens, g_max_siemens; /* default programmable window */
+    xb_read_law read;
+    const char *lib;                    /* models/<lib> (NULL: no SPICE model, plain R) */
+    const char *read_subckt;            /* static read subcircuit in lib (NULL: plain R) */
+    const char *dyn_subckt;             /* dynamic subcircuit in lib (NULL: none) */
+    int dyn_gated;                      /* dynamic subcircuit has a gate terminal (d s g) */
+    const char *state_node;             /* state variable node inside dyn_subckt ("gap") */
+    const char *state_param;            /* its initial-state instance parameter ("gini") */
+    const char *state_label;            /* CSV column name with unit ("gap_nm") */
+    const char *window_params[2];       /* dyn parameters set from g_min, g_max (or NULL) */
+    const xb_dyn_param *dyn_params;     /* the dynamic model's parameter rows */
+    size_t n_dyn_params;
+    xb_drift_law drift;
+    xb_read_noise_law read_noise;
+    xb_sigma_law sigma_program;
+    xb_program_recipe program;
+    xb_iv_recipe iv;
+} xb_device_info;
+
+/* The row of device d, NULL when d is not a device (d >= XB_DEVICE_COUNT). */
+const xb_device_info *xb_device_info_get(xb_device_kind d);
+const char *xb_device_name(xb_device_kind d); /* "?" when not a device */
+/* Exact name lookup over the table (case-insensitive when nocase); XB_EINPUT if unknown. */
+int xb_device_from_name(const char *s, xb_device_kind *out);
+int xb_device_from_name_nocase(const char *s, xb_device_kind *out);
+/* "linear, rram, pcm, ecram" into buf (only devices with a dynamic model when dynamic_only). */
+void xb_device_list(char *buf, size_t n, int dynamic_only);
+/* V0 knots of the read law of p->device at g_min and g_max from p's tunable fields (0, 0 for
+ * ohmic devices); the fitter's initial knots. */
+void xb_device_v0_knots(const xb_array_params *p, double *v0_lo_volt, double *v0_hi_volt);
 
 /* ---- static read equations (one C implementation; models/ holds the SPICE one) ---- */
 
@@ -107,24 +245,16 @@ void xb_nmos_iv(const xb_array_params *p, double vgs, double vds, double *id_amp
 
 /* sinh arguments are clamped to +-XB_SINH_CLAMP in C and in SPICE alike. */
 #define XB_SINH_CLAMP 40.0
-/* Read-nonlinearity voltage V0 of a device programmed to g_siemens (RRAM: rram_v0_volt;
- * PCM: linear in (g-g_min)/(g_max-g_min) from pcm_v0_low_volt to pcm_v0_high_volt);
- * 0 for ohmic devices (linear, ECRAM channel). */
+/* Read-nonlinearity voltage V0 of a device programmed to g_siemens by its read law (RRAM:
+ * constant rram_v0_volt; PCM: linear in (g-g_min)/(g_max-g_min) from pcm_v0_low_volt to
+ * pcm_v0_high_volt); 0 for ohmic devices (linear, ECRAM channel). */
 double xb_device_v0_volt(const xb_array_params *p, double g_siemens);
 /* K in I = K sinh(V/V0), i.e. g v_read / sinh(v_read/V0); 0 for ohmic devices. */
 double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens);
 
 /* ---- dynamic models (rram_dyn, pcm_dyn, ecram_dyn in the models/ libraries) ---- */
-typedef struct xb_dyn_param {
-    xb_device_kind device;
-    const char *name;    /* instance parameter name in the subcircuit */
-    double value;        /* default (units in the note) */
-    double d2d_sigma;    /* relative lognormal device-to-device spread under var_d2d */
-    const char *note;    /* meaning, unit and citation */
-} xb_dyn_param;
-
-/* The defaults table of all dynamic-model parameters (src/netlist/params.c). */
-const xb_dyn_param *xb_netlist_dyn_params(size_t *n);
+/* The dynamic-model parameter rows of device d (the table's dyn_params); NULL, *n = 0 if none. */
+const xb_dyn_param *xb_netlist_dyn_params(xb_device_kind d, size_t *n);
 
 /* Instance parameter list ("name=value ...", malloc'ed into *out) for the dynamic model of
  * p->device; with p->var_d2d each parameter with a d2d_sigma is multiplied by
@@ -134,15 +264,16 @@ const xb_dyn_param *xb_netlist_dyn_params(size_t *n);
 int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const char *overrides,
                             char **out, xb_error *err);
 
-/* Subcircuit name of the dynamic model ("rram_dyn", ...) and its library file name. */
+/* Subcircuit name of the dynamic model ("rram_dyn", ...) and its library file name (the
+ * table's dyn_subckt and lib; NULL when none). */
 const char *xb_netlist_dyn_subckt(xb_device_kind d);
 const char *xb_netlist_model_lib(xb_device_kind d);
 
 /* ---- variability (seeded GSL RNG, reproducible for a given p->seed) ---- */
 
-/* Programming error sigma(G) in siemens for a target conductance (device-specific:
- * PCM IBM polynomial (Joshi 2020 / aihwkit), RRAM Wan 2022 polynomial, ECRAM one update
- * step; see params.c). */
+/* Programming error sigma(G) in siemens for a target conductance: the device's
+ * sigma_program law (PCM IBM polynomial (Joshi 2020 / aihwkit), RRAM Wan 2022 polynomial,
+ * ECRAM one update step; src/netlist/device_table.c). */
 double xb_netlist_sigma_program(const xb_array_params *p, double g_siemens);
 
 /* Apply the variability switched on in p (stuck-at-ON/OFF at their rates, then
@@ -219,11 +350,54 @@ size_t xb_netlist_n_outputs(const xb_netlist *n);
 const char *const *xb_netlist_outputs(const xb_netlist *n);
 void xb_netlist_free(xb_netlist *n);
 
-/* Directory of the SPICE model libraries: $XBAR_MODELS_DIR, else <source dir>/models. */
-const char *xb_netlist_models_dir(void);
+/* ---- single-device test circuits (src/netlist/testdeck.c): the device's recipes ---- */
 
-/* Exact ideal product I = V.G (v: K x rows, g: rows x cols, i_out: K x cols). */
-int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
+/* A complete deck (title, models, circuit, analysis, .end) for xb_engine_run or stock
+ * ngspice, with the vectors to read and their CSV column names (unit in the name). */
+typedef struct xb_netlist_deck {
+    char *text;
+    size_t n_vectors;
+    char **vectors; /* ngspice vector names, e.g. "v(x1.gap)" */
+    char **labels;  /* CSV column names, e.g. "gap_nm" */
+} xb_netlist_deck;
+void xb_netlist_deck_free(xb_netlist_deck *d);
+
+/* `xbar iv --mode read`: `states` programmed conductances log-spaced from g_min to g_max
+ * (g_max alone for 1), each the device's read element (read subcircuit, or R for a device
+ * without one) behind a 0 V ammeter on node a, swept from -v_max to v_max in `points` steps by
+ * .dc.  Vectors: v(a), then the current of each state ("i_amp_g=<G>"). */
+int xb_netlist_iv_read_deck(const xb_array_params *p, size_t states, double v_max_volt, size_t points,
+                            xb_netlist_deck *out, xb_error *err);
+
+/* `xbar iv --mode dynamic`: the device's iv recipe (xb_iv_recipe) on its dynamic subcircuit X1
+ * with the parameters of cell 0 (xb_netlist_dyn_instance: a d2d sample with p->var_d2d).
+ * v_max_volt > 0 replaces the SWEEP amplitude; pulses is the GATE_PULSES count per direction.
+ * Vectors: time_s, then per kind (SWEEP: v_volt, i_amp, state; PWL: v_cell_volt, i_amp, state;
+ * GATE_PULSES: v_gate_volt, state, g_siemens), then the recipe's extra node.  XB_EINPUT for a
+ * device without a dynamic model. */
+int xb_netlist_iv_dynamic_deck(const xb_array_params *p, double v_max_volt, size_t pulses, xb_netlist_deck *out,
+                               xb_error *err);
+
+/* Programming circuit of a campaign point (the device's xb_program_recipe): the pulse source
+ * Vp on the pulsed terminal (the top electrode, through the series load if any, or the gate)
+ * with the PWL points pwl[2k] = t_s, pwl[2k+1] = v_volt, the dynamic subcircuit X1 at its
+ * state parameter's table value (window_params from p's g window), and for gate-pulsed devices
+ * the DC read source Vd at v_read on the channel.  Body only (models, elements; no title, no
+ * analysis); its one output is the read current ("i(vp)" or "i(vd)", negative while the source
+ * drives current into the device).  XB_EINPUT for a device without a dynamic model. */
+int xb_netlist_program_new(const xb_array_params *p, const double *pwl, size_t n_points, xb_netlist **out,
+                           xb_error *err);
+/* The card of a parasitic capacitance c_farad at the cell node behind the series load of the
+ * programming circuit into buf ("" when the recipe has no load). */
+void xb_netlist_program_cpar_card(const xb_array_params *p, double c_farad, char *buf, size_t n);
+
+/* Directory of the SPICE model libraries (src/netlist/models_dir.c): $XBAR_MODELS_DIR, else
+ * share/xbar/models found relative to the program or libxbar.so holding the library (installed:
+ * <prefix>/share/xbar/models; build tree: build/share/xbar/models).  When it is not found,
+ * the first place looked at (decks then fail naming it); xb_netlist_models_dir_find gives
+ * XB_ERUNTIME with every place looked at instead. */
+const char *xb_netlist_models_dir(void);
+int xb_netlist_models_dir_find(const char **dir, xb_error *err);
 
 /* Differential pairs: i_phys K x cols -> i_out K x cols/2 with I_k = I_2k - I_2k+1. */
 int xb_netlist_diff_combine(const xb_matrix *i_phys, xb_matrix *i_out, xb_error *err);

@@ -11,7 +11,7 @@
 #include "xbar/characterize.h"
 
 /* ------------------------------------------------------------------ key table */
-typedef enum { K_STR, K_UINT, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_DIMS, K_SET } key_kind;
+typedef enum { K_STR, K_UINT, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_DIMS, K_SET, K_DEVICE } key_kind;
 
 typedef struct {
     const char *section, *name;
@@ -23,7 +23,6 @@ typedef struct {
 } key_desc;
 
 static const char *const k_engines[] = {"spice", "native", "auto", "ideal", NULL};
-static const char *const k_devices[] = {"linear", "rram", "pcm", "ecram", NULL};
 static const char *const k_cells[] = {"1r", "1t1r", "1s1r", NULL};
 static const char *const k_inputs[] = {"uniform", "sparse", "onehot", "bitserial", NULL};
 static const char *const k_schemes[] = {"mvm", "float", "v2", "v3", NULL}; /* xb_read_scheme order */
@@ -43,7 +42,7 @@ static const key_desc k_keys[] = {
     {"campaign", "auto_spice_check", K_DOUBLE, 0, 0, 1, 0, NULL},
     {"campaign", "auto_spice_max", K_SIZE, 0, 1, 1e6, 0, NULL},
     {"array", "size", K_DIMS, 1, 1, 65536, 0, NULL},
-    {"array", "device", K_ENUM, 1, 0, 0, 0, k_devices},
+    {"array", "device", K_DEVICE, 1, 0, 0, 0, NULL}, /* names: the device table */
     {"array", "cell", K_ENUM, 1, 0, 0, 0, k_cells},
     {"array", "r_wire_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
     {"array", "r_wire_row_ohm", K_DOUBLE, 1, 0, BIG, 0, NULL},
@@ -178,6 +177,17 @@ static int parse_one(const key_desc *d, const char *item, kval *out, char *msg, 
             return -1;
         }
         out->a = i;
+        return 0;
+    }
+    case K_DEVICE: {
+        xb_device_kind dev;
+        if (xb_device_from_name_nocase(item, &dev)) {
+            char list[256];
+            xb_device_list(list, sizeof list, 0);
+            snprintf(msg, msz, "%s: unknown value '%s' (%s)", d->name, item, list);
+            return -1;
+        }
+        out->a = dev;
         return 0;
     }
     case K_DIMS: {
@@ -512,7 +522,8 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
         P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
 
-        P->drift = scalar(c, "drift", "enabled", 0) != 0 && p->device == XB_DEVICE_PCM;
+        /* drift records: devices whose drift law is the power law (PCM; the fit's drift statistics) */
+        P->drift = scalar(c, "drift", "enabled", 0) != 0 && xb_device_info_get(p->device)->drift.kind == XB_DRIFT_POWER_LAW;
         P->drift_n_times = n_dt;
         for (size_t q = 0; q < n_dt; q++) P->drift_times_s[q] = s_dt->set ? s_dt->v[q].a : drift_default_s[q];
 

@@ -72,20 +72,19 @@ static void random_targets(const xb_array_params *p, gsl_rng *r, xb_matrix *g)
         g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * gsl_rng_uniform(r);
 }
 
-/* Solve one static read with the point's engine. */
-static int solve_static(const xb_char_point *P, const xb_engine_opts *eo, const xb_array_params *p,
-                        const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, int use_native,
-                        xb_error *err)
+/* The engine class that solves the point's static reads (xb_engine_builtins): the requested
+ * engine, with `auto` resolved by the campaign (use_native). */
+static const char *point_engine_name(const xb_char_point *P)
 {
-    if (P->engine == XB_CHAR_ENGINE_IDEAL) return xb_netlist_mvm_ideal(g, v, i_out, err);
-    if (use_native) {
-        xb_engine_native *n = NULL;
-        int rc = xb_engine_native_new(p, g, &n, err);
-        if (!rc) rc = xb_engine_native_mvm(n, v, i_out, err);
-        xb_engine_native_free(n);
-        return rc;
-    }
-    return xb_engine_mvm_spice(eo, p, g, v, i_out, err);
+    return P->engine == XB_CHAR_ENGINE_IDEAL ? "ideal" : P->use_native ? "native" : "spice";
+}
+
+static int point_engine(const char *name, const xb_engine_opts *eo, xb_engine **out, xb_error *err)
+{
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.opts = eo;
+    return xb_engine_new_by_name(xb_engine_builtins, name, &cfg, out, err);
 }
 
 /* The ngspice deck of one MVM (stock `ngspice -b` prints the column currents). */
@@ -110,36 +109,11 @@ static int mvm_deck(const xb_engine_opts *eo, const xb_array_params *p, const xb
     return *deck ? XB_OK : (err && err->code ? err->code : XB_ERUNTIME);
 }
 
-/* One single-output static read (k = 1) of a netlist whose driven source gets `volt`. */
-static int single_read(const xb_engine_opts *eo, xb_netlist *nl, double volt, double *i_out, xb_error *err)
-{
-    size_t ns = xb_netlist_n_sources(nl);
-    double *vals = calloc(ns ? ns : 1, sizeof *vals);
-    if (!vals) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; k < ns; k++) vals[k] = volt;
-    xb_engine_batch b = {
-        .title = "xbar characterize: single-cell read",
-        .body = xb_netlist_body(nl),
-        .n_sources = ns,
-        .sources = (const xb_engine_source *)xb_netlist_sources(nl),
-        .k_vectors = 1,
-        .values = vals,
-        .n_outputs = xb_netlist_n_outputs(nl),
-        .outputs = xb_netlist_outputs(nl),
-    };
-    double *out = calloc(b.n_outputs ? b.n_outputs : 1, sizeof *out);
-    int rc = out ? xb_engine_batch_run(eo, &b, out, err) : xb_errorf(err, XB_ERUNTIME, "out of memory");
-    if (!rc) *i_out = out[0];
-    free(out);
-    free(vals);
-    return rc;
-}
-
 /* Single-cell read schemes: worst case (all unselected cells at g_max), the far corner
  * cell (row 0, last column: farthest from its driver and from its sense node), selected
  * cell ON (g_max) and OFF (g_min); the same cell alone (1x1 array) gives the current
  * without sneak paths. */
-static int read_schemes(const xb_char_point *P, const xb_engine_opts *eo, hid_t g, xb_error *err)
+static int read_schemes(const xb_char_point *P, xb_engine *eng, hid_t g, xb_error *err)
 {
     const xb_array_params *p = &P->array;
     int rc = XB_OK;
@@ -154,12 +128,12 @@ static int read_schemes(const xb_char_point *P, const xb_engine_opts *eo, hid_t 
         p1.rows = p1.cols = 1;
         xb_matrix *g1 = xb_matrix_new(1, 1);
         if (!g1) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+        double vr = p->v_read_volt;
+        xb_matrix v1 = {1, 1, &vr}, i1 = {1, 1, NULL};
         for (int on = 0; on < 2 && !rc; on++) {
             g1->data[0] = on ? p->g_max_siemens : p->g_min_siemens;
-            xb_netlist *nl = NULL;
-            rc = xb_netlist_mvm_new(&p1, g1, &nl, err);
-            if (!rc) rc = single_read(eo, nl, p->v_read_volt, &alone[on], err);
-            xb_netlist_free(nl);
+            i1.data = &alone[on];
+            rc = xb_engine_mvm_once(eng, &p1, g1, &v1, &i1, err);
         }
         xb_matrix_free(g1);
         if (rc) return xb_error_prefix(err, "read, cell alone: "), rc;
@@ -176,10 +150,7 @@ static int read_schemes(const xb_char_point *P, const xb_engine_opts *eo, hid_t 
         for (int on = 0; on < 2 && !rc; on++) {
             for (size_t k = 0; k < p->rows * p->cols; k++) gm->data[k] = p->g_max_siemens;
             gm->data[sr * p->cols + sc] = on ? p->g_max_siemens : p->g_min_siemens;
-            xb_netlist *nl = NULL;
-            rc = xb_netlist_read_new(p, gm, (xb_read_scheme)sch[s], sr, sc, &nl, err);
-            if (!rc) rc = single_read(eo, nl, p->v_read_volt, on ? &i_on[s] : &i_off[s], err);
-            xb_netlist_free(nl);
+            rc = xb_engine_cell_read_once(eng, p, gm, (xb_read_scheme)sch[s], sr, sc, on ? &i_on[s] : &i_off[s], err);
             if (rc) xb_error_prefix(err, "read scheme %s: ", xb_read_scheme_name((xb_read_scheme)sch[s]));
         }
         sneak[s] = i_off[s] - alone[0];
@@ -205,7 +176,7 @@ static int read_schemes(const xb_char_point *P, const xb_engine_opts *eo, hid_t 
             if (!rc) rc = xb_h5_write_doubles(rg, "margin", 1, &d, margin, "1", err);
             hsize_t d2 = 2;
             if (!rc) rc = xb_h5_write_doubles(rg, "i_cell_alone", 1, &d2, alone, "A", err);
-            H5Gclose(rg);
+            xb_h5_group_close(rg);
         }
     }
 done:
@@ -249,7 +220,7 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
         if (!rc) rc = xb_h5_write_doubles(tg, "i_col", 2, dtc, t.i_col_amp, "A", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "p_supply", 1, &dt, t.p_supply_watt, "W", err);
         if (!rc && deck) rc = xb_h5_write_text(tg, "netlist", deck, err);
-        H5Gclose(tg);
+        xb_h5_group_close(tg);
     }
     free(deck);
     xb_char_transient_clear(&t);
@@ -287,7 +258,7 @@ static int drift_part(const xb_char_point *P, const xb_matrix *g0, hid_t g, xb_e
             rc = xb_h5_attr_set_string(dg, ".", "source",
                                        "sample 0 programmed G (row-major), drifted to each t_s, one noisy read each",
                                        err);
-        H5Gclose(dg);
+        xb_h5_group_close(dg);
     }
     free(gt);
     xb_matrix_free(gnow);
@@ -319,8 +290,7 @@ static int write_array_attrs(hid_t g, const xb_char_point *P, xb_error *err)
     if (!rc) rc = xb_h5_attr_set_int64(g, ".", "seed", (int64_t)P->seed, err);
     if (!rc) rc = xb_h5_attr_set_string(g, ".", "engine_requested", xb_char_engine_name(P->engine), err);
     if (!rc)
-        rc = xb_h5_attr_set_string(g, ".", "engine",
-                                   P->engine == XB_CHAR_ENGINE_IDEAL ? "ideal" : P->use_native ? "native" : "spice", err);
+        rc = xb_h5_attr_set_string(g, ".", "engine", point_engine_name(P), err);
     if (!rc) rc = xb_h5_attr_set_string(g, ".", "input", xb_char_input_name(P->input), err);
     if (!rc) rc = xb_h5_attr_set_int64(g, ".", "bit_levels", P->bit_levels, err);
     if (!rc) rc = xb_h5_attr_set_int64(g, ".", "samples", (int64_t)P->samples, err);
@@ -353,12 +323,14 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     xb_matrix *g0 = xb_matrix_new(R, C), *v0 = xb_matrix_new(K, R);
     gsl_rng *rg = NULL, *rv = NULL;
     char *deck = NULL;
+    xb_engine *eng = NULL;
     unsigned long *xs = malloc(R * sizeof *xs); /* bit-serial integers */
     if (!gt_all || !g_all || !v_all || !ic_all || !ii_all || !e_out || !e_tot || !gt || !gp || !v || !ic ||
         !ii || !g0 || !v0 || !xs || !e_tgt || !it) {
         rc = xb_errorf(err, XB_ERUNTIME, "point %s: out of memory", P->name);
         goto done;
     }
+    if ((rc = point_engine(point_engine_name(P), eo, &eng, err))) goto done;
     double t0 = xb_now_s();
     for (size_t s = 0; s < S && !rc; s++) {
         rg = rng_for(P->seed, 2 * s + 1);
@@ -373,9 +345,9 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
             rc = xb_netlist_program(&pv, gt, gp, err);
             if (rc) break;
             random_inputs(P, rv, v, xs);
-            rc = xb_netlist_mvm_ideal(gp, v, ii, err);
-            if (!rc) rc = xb_netlist_mvm_ideal(gt, v, it, err);
-            if (!rc) rc = solve_static(P, eo, p, gp, v, ic, P->use_native, err);
+            rc = xb_engine_mvm_ideal(gp, v, ii, err);
+            if (!rc) rc = xb_engine_mvm_ideal(gt, v, it, err);
+            if (!rc) rc = xb_engine_mvm_once(eng, p, gp, v, ic, err);
             if (rc) {
                 xb_error_prefix(err, "sample %zu: ", n);
                 break;
@@ -423,9 +395,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
         if (!rc) rc = xb_h5_attr_set_double(mg, ".", "err_total_mean", mean, err);
         if (!rc) rc = xb_h5_attr_set_double(mg, ".", "err_total_max", mx, err);
         if (!rc) rc = xb_h5_attr_set_double(mg, ".", "solve_s", t_static, err);
-        if (!rc)
-            rc = xb_h5_attr_set_string(mg, ".", "engine",
-                                       P->engine == XB_CHAR_ENGINE_IDEAL ? "ideal" : P->use_native ? "native" : "spice", err);
+        if (!rc) rc = xb_h5_attr_set_string(mg, ".", "engine", xb_engine_name(eng), err);
     }
     /* auto engine: re-solve sample 0 in ngspice, record the disagreement */
     if (!rc && P->spice_check) {
@@ -433,7 +403,11 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
          * results: it is recorded as spice_check_error */
         xb_error ce;
         xb_error_clear(&ce);
-        if (xb_engine_mvm_spice(eo, p, g0, v0, ic, &ce) == XB_OK) {
+        xb_engine *sp = NULL;
+        int rs = point_engine("spice", eo, &sp, &ce);
+        if (!rs) rs = xb_engine_mvm_once(sp, p, g0, v0, ic, &ce);
+        xb_engine_free(sp);
+        if (rs == XB_OK) {
             double d = xb_char_rel_l2(ic_all, ic->data, K * C, 1);
             hsize_t di2[2] = {K, C};
             rc = xb_h5_write_doubles(mg, "i_spice_check", 2, di2, ic->data, "A", err);
@@ -491,10 +465,10 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
         rc = mvm_deck(eo, p, g0, v0, &deck, err);
         if (!rc) rc = xb_h5_write_text(mg, "netlist", deck, err);
     }
-    H5Gclose(mg);
+    xb_h5_group_close(mg);
     if (rc) goto done;
 
-    if (P->read_schemes) rc = read_schemes(P, eo, g, err);
+    if (P->read_schemes) rc = read_schemes(P, eng, g, err);
     if (!rc && P->transient) {
         /* full-scale input (every row at v_read): energies comparable across points */
         double *vfull = malloc(R * sizeof *vfull);
@@ -507,6 +481,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     if (!rc && P->drift) rc = drift_part(P, g0, g, err);
 
 done:
+    xb_engine_free(eng);
     gsl_rng_free(rg);
     gsl_rng_free(rv);
     free(deck);

@@ -17,34 +17,14 @@
 #include "xbar/characterize.h"
 #include "xbar/h5.h"
 
-typedef struct {
-    double up_volt, down_volt; /* pulse amplitudes (signed) */
-    double width_s;            /* pulse width at full amplitude */
-    double edge_s;             /* rise/fall */
-    double series_ohm;         /* current limiter in series (PCM: access-device stand-in) */
-} pulse_plan;
-
-/* Defaults chosen so that `pulses` of 20 move the state by a visible fraction of its range
- * on the models of models/ (measured with stock ngspice 39, see docs/campaigns.md):
- * RRAM +-1.4 V / 20 ns: ~3% of G per pulse from the HRS; PCM: 2.0 V / 5 ns partial SET
- * through 10 kohm (device-physics.md sec. 2.3 test circuit), 4.0 V / 10 ns RESET with a
- * 0.5 ns quench; ECRAM gate +-1.3 V / 10 ns: ~1% up, larger down (the model's asymmetry). */
-static int plan_for(const xb_char_point *P, pulse_plan *pl)
+/* The device's programming recipe (device table, xb_program_recipe) with the point's
+ * overrides of the amplitude and width; -1 for a device without a dynamic model. */
+static int plan_for(const xb_char_point *P, xb_program_recipe *pl)
 {
+    const xb_device_info *di = xb_device_info_get(P->array.device);
     memset(pl, 0, sizeof *pl);
-    switch (P->array.device) {
-    case XB_DEVICE_RRAM:
-        *pl = (pulse_plan){1.4, -1.4, 20e-9, 1e-9, 0};
-        break;
-    case XB_DEVICE_PCM:
-        *pl = (pulse_plan){2.0, 4.0, 5e-9, 0.5e-9, 10e3};
-        break;
-    case XB_DEVICE_ECRAM:
-        *pl = (pulse_plan){1.3, -1.3, 10e-9, 1e-9, 0};
-        break;
-    default:
-        return -1;
-    }
+    if (!di || !di->dyn_subckt) return -1;
+    *pl = di->program;
     if (P->pulse_volt > 0) {
         pl->up_volt = P->pulse_volt;
         pl->down_volt = pl->down_volt < 0 ? -P->pulse_volt : pl->down_volt;
@@ -55,12 +35,14 @@ static int plan_for(const xb_char_point *P, pulse_plan *pl)
 
 int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid_t g, xb_error *err)
 {
-    pulse_plan pl;
+    xb_program_recipe pl;
     hid_t pg;
     int rc = xb_h5_group_create(g, "program", &pg, err);
     if (rc) return rc;
     if (plan_for(P, &pl)) {
-        rc = xb_h5_attr_set_string(pg, ".", "skipped", "the linear device has no dynamic model", err);
+        char why[128];
+        snprintf(why, sizeof why, "the %s device has no dynamic model", xb_device_name(P->array.device));
+        rc = xb_h5_attr_set_string(pg, ".", "skipped", why, err);
         H5Gclose(pg);
         return rc;
     }
@@ -71,28 +53,25 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     const double t0 = t_win; /* initial read window */
     const double t_stop = t0 + (double)total * period;
 
-    char *deck = NULL;
-    size_t dlen = 0;
-    FILE *f = open_memstream(&deck, &dlen);
-    if (!f) {
+    /* the programming source: PWL of pulses between read windows (on the top electrode, read
+     * at v_read in the windows; or on the gate, at 0 V between pulses) */
+    const double base = pl.gate_pulsed ? 0.0 : vr;
+    double *pwl = malloc((2 + 8 * total) * sizeof *pwl);
+    double *widths = malloc(total * sizeof *widths);
+    if (!pwl) {
+        free(widths);
         H5Gclose(pg);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
-    const char *dev = xb_device_name(p->device);
-    fprintf(f, "xbar characterize: %s programming curve, %zu cycles of %zu up + %zu down pulses\n", dev,
-            P->cycles, P->pulses, P->pulses);
-    fprintf(f, ".include %s/%s.lib\n", xb_netlist_models_dir(), dev);
-    /* the programming source: PWL of pulses between read windows */
-    const char *pos = p->device == XB_DEVICE_ECRAM ? "g" : "te";
-    fprintf(f, "Vp %s 0 PWL(0 %.17g", pos, p->device == XB_DEVICE_ECRAM ? 0.0 : vr);
-    double base = p->device == XB_DEVICE_ECRAM ? 0.0 : vr;
+    size_t np = 0;
+    pwl[np++] = 0;
+    pwl[np++] = base;
     double t = t0;
     /* cycle-to-cycle noise as pulse-width jitter: the programmed charge (ECRAM) or the time
      * the gap/phase kinetics run (RRAM, PCM) scales with it, like aihwkit's multiplicative
      * step noise; seeded from the point, within the fixed pulse period */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (rng) gsl_rng_set(rng, (unsigned long)(P->seed ^ 0x5bd1e995ULL));
-    double *widths = malloc(total * sizeof *widths);
     for (size_t n = 0; n < total; n++) {
         double a = (n % per_cycle) < P->pulses ? pl.up_volt : pl.down_volt;
         double wn = w;
@@ -103,24 +82,33 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
             wn = w * fct;
         }
         if (widths) widths[n] = wn;
-        fprintf(f, "\n+ %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g", t, base, t + e, a, t + e + wn, a,
-                t + 2 * e + wn, base);
+        const double pt[8] = {t, base, t + e, a, t + e + wn, a, t + 2 * e + wn, base};
+        memcpy(pwl + np, pt, sizeof pt);
+        np += 8;
         t += period;
     }
     gsl_rng_free(rng);
-    fprintf(f, ")\n");
-    switch (p->device) {
-    case XB_DEVICE_ECRAM:
-        fprintf(f, "Vd d 0 DC %.17g\n", vr);
-        fprintf(f, "X1 d 0 g ecram_dyn x0=0.5 gmin=%.17g gmax=%.17g\n", p->g_min_siemens, p->g_max_siemens);
-        break;
-    case XB_DEVICE_PCM:
-        fprintf(f, "Rser te m %.17g\nX1 m 0 pcm_dyn c0=0\n", pl.series_ohm);
-        break;
-    default:
-        fprintf(f, "X1 te 0 rram_dyn gini=1.7\n");
-        break;
+    /* the circuit (netlist stage): title, then the body with the models and the cell */
+    xb_netlist *nl = NULL;
+    rc = xb_netlist_program_new(p, pwl, np / 2, &nl, err);
+    free(pwl);
+    if (rc) {
+        free(widths);
+        H5Gclose(pg);
+        return rc;
     }
+    char *deck = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&deck, &dlen);
+    if (!f) {
+        xb_netlist_free(nl);
+        free(widths);
+        H5Gclose(pg);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    fprintf(f, "xbar characterize: %s programming curve, %zu cycles of %zu up + %zu down pulses\n",
+            xb_device_name(p->device), P->cycles, P->pulses, P->pulses);
+    fputs(xb_netlist_body(nl), f);
     /* dynamic models: ngspice-like tolerances (the static 1e-9 default would crawl) */
     xb_engine_opts to = *eo;
     if (to.reltol < 1e-4) to.reltol = 1e-4;
@@ -132,15 +120,19 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     /* Gear integration and a 1 Tohm shunt from every node to ground (rshunt): the PCM
      * melt/quench and threshold switching are stiff, and some jittered pulse trains stopped
      * with "timestep too small" at a RESET in stock ngspice 39 too; the shunt changes read
-     * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (device-physics.md 5.3) */
+     * currents by < 1e-4 relative (0.2 V / 1e12 ohm vs >= 10 nA) (ngspice 39 manual, .options;
+     * docs/physics.md "ngspice 39 numerics") */
     double tstep = e / 2;
     if (fclose(f) != 0 || !deck) {
+        xb_netlist_free(nl);
         free(deck);
         free(widths);
         H5Gclose(pg);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
-    const char *meas = p->device == XB_DEVICE_ECRAM ? "i(vd)" : "i(vp)";
+    char meas[64];
+    snprintf(meas, sizeof meas, "%s", xb_netlist_outputs(nl)[0]);
+    xb_netlist_free(nl);
     const char *names[2] = {"time", meas};
     xb_engine_result *res = NULL;
     /* the deck first, so that a failed point keeps it for a rerun by hand */
@@ -150,22 +142,25 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
         ".options method=gear rshunt=1e12\n",
         ".options method=trap rshunt=1e10\n",
         ".options method=gear rshunt=1e10 reltol=1e-3\n",
-        /* PCM only (its series resistor makes node m): a 10 fF parasitic at the cell node
+        /* with a series load only (its cell node): a 10 fF parasitic at the cell node
          * (access-device drain and via; RC = 0.1 ns against 5 ns pulses) smooths the
          * threshold-switching snapback that the other settings cannot step through */
-        "Cpar m 0 1e-14\n.options method=gear rshunt=1e12\n",
+        ".options method=gear rshunt=1e12\n",
     };
+    char cpar[96];
+    xb_netlist_program_cpar_card(p, 1e-14, cpar, sizeof cpar);
     char tail[256];
     snprintf(tail, sizeof tail, ".tran %.17g %.17g 0 %.17g\n.end\n", tstep, t_stop, t_win / 8);
-    char *full = NULL;
+    char *full = NULL, solver[256] = "";
     size_t attempt = 0;
-    const size_t n_solvers = sizeof solvers / sizeof solvers[0] - (p->device == XB_DEVICE_PCM ? 0 : 1);
+    const size_t n_solvers = sizeof solvers / sizeof solvers[0] - (cpar[0] ? 0 : 1);
     for (; attempt < n_solvers; attempt++) {
         free(full);
-        size_t nf = strlen(deck) + strlen(solvers[attempt]) + strlen(tail) + 1;
+        snprintf(solver, sizeof solver, "%s%s", attempt == 3 ? cpar : "", solvers[attempt]);
+        size_t nf = strlen(deck) + strlen(solver) + strlen(tail) + 1;
         full = malloc(nf);
         if (!full) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); break; }
-        snprintf(full, nf, "%s%s%s", deck, solvers[attempt], tail);
+        snprintf(full, nf, "%s%s%s", deck, solver, tail);
         xb_engine_result_free(res);
         res = NULL;
         rc = xb_engine_run(eo, full, 2, names, &res, err);
@@ -178,7 +173,7 @@ int xb_char_program_curves(const xb_char_point *P, const xb_engine_opts *eo, hid
     if (full) {
         int r2 = xb_h5_write_text(pg, "netlist", full, rc ? NULL : err);
         if (!rc) rc = r2;
-        if (!rc) rc = xb_h5_attr_set_string(pg, ".", "solver", solvers[attempt], err);
+        if (!rc) rc = xb_h5_attr_set_string(pg, ".", "solver", solver, err);
     }
     free(full);
     double *gcurve = NULL, *spread = NULL, *pulse_v = NULL;

@@ -71,9 +71,4 @@ int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_
 /* Does argv[i] name `flag` (either "--flag" or "--flag=...")? */
 int xb_cli_is_flag(const char *arg, const char *flag);
 
-/* `xbar mvm --engine model --model FILE` (src/cli/cmd_fit.c): pick the model of FILE for
- * array p, print a validity warning on stderr (or fail, XB_EINPUT, when strict), evaluate. */
-int xb_cli_model_mvm(const char *cmd, const char *model_path, int strict, const xb_array_params *p,
-                     const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err);
-
 #endif

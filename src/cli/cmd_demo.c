@@ -237,8 +237,12 @@ int xb_cmd_demo(int argc, char **argv)
     }
 
     printf("[4/5] Fashion-MNIST, %s test images, 64x64 tiles, 8-bit DAC/ADC ...\n", limit);
-    static const char *const devices[] = {"rram", "pcm", "ecram"};
-    demo_row rows[7];
+    /* every device with a dynamic model (the physical ones of characterize/demo.ini) */
+    const char *devices[XB_DEVICE_COUNT];
+    size_t n_dev = 0;
+    for (int d = 0; d < XB_DEVICE_COUNT; d++)
+        if (xb_device_info_get((xb_device_kind)d)->dyn_subckt) devices[n_dev++] = xb_device_name((xb_device_kind)d);
+    demo_row rows[1 + 2 * XB_DEVICE_COUNT];
     size_t nrows = 0;
     {
         char *a[] = {"--engine", "ideal", NULL};
@@ -246,8 +250,8 @@ int xb_cmd_demo(int argc, char **argv)
         if ((rc = run_network(&c, "ideal", a, net, limit, &rows[nrows]))) return step_failed(&c, "run", "ideal", rc);
         nrows++;
     }
-    static char labels[6][64];
-    for (size_t d = 0; d < 3; d++) {
+    static char labels[2 * XB_DEVICE_COUNT][64];
+    for (size_t d = 0; d < n_dev; d++) {
         for (int cal = 1; cal >= 0; cal--) {
             char name[64];
             snprintf(name, sizeof name, "%s-%s", devices[d], cal ? "calibrated" : "raw");

@@ -1,5 +1,4 @@
-/* xbar fit: behavioural MVM models from characterization results (docs/fit.md), and the
- * model engine of `xbar mvm --engine model` (xb_cli_model_mvm). */
+/* xbar fit: behavioural MVM models from characterization results (docs/fit.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,27 +127,4 @@ int xb_cmd_fit(int argc, char **argv)
     }
     xb_fit_summary_free(s);
     return 0;
-}
-
-/* `xbar mvm --engine model`: select the model for the array, warn (or fail with strict)
- * outside its validity range, evaluate. */
-int xb_cli_model_mvm(const char *cmd, const char *model_path, int strict, const xb_array_params *p,
-                     const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
-{
-    xb_fit_params m;
-    int fam = 0;
-    int rc = xb_fit_file_model_for(model_path, p, &m, &fam, err);
-    if (rc) return rc;
-    if (fam && strict)
-        return xb_errorf(err, XB_EINPUT, "%s: no model fitted for %zux%zu (without --strict the size/wire-resistance "
-                         "family predicts one)", model_path, p->rows, p->cols);
-    if (fam)
-        fprintf(stderr, "xbar %s: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
-                        "size/wire-resistance family\n", cmd, p->rows, p->cols, model_path);
-    char msg[512];
-    if (xb_fit_validity(&m, p, g, v, msg, sizeof msg)) {
-        if (strict) return xb_errorf(err, XB_EINPUT, "%s: outside the model's validity range: %s", model_path, msg);
-        fprintf(stderr, "xbar %s: warning: outside the model's validity range (use --strict to fail): %s\n", cmd, msg);
-    }
-    return xb_fit_model_mvm(&m, g, v, i_out, err);
 }

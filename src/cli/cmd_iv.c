@@ -9,32 +9,63 @@
 #include "cli/cli.h"
 #include "xbar/engine.h"
 
-static const char k_help[] =
+static const char k_help_head[] =
     "usage: xbar iv --device D --mode read|dynamic [options] -o FILE.csv\n"
     "\n"
     "Device I-V curves computed by ngspice from the models/ subcircuits; a PNG next to the CSV\n"
     "(FILE.png) when gnuplot is installed.\n"
     "  read:    static read I-V at --states programmed conductances, log-spaced from g_min to\n"
     "           g_max; CSV columns v_volt, then one current (A) per state.\n"
-    "  dynamic: rram: triangular SET (+V) / RESET (-V) sweep; CSV time_s,v_volt,i_amp,gap_nm\n"
-    "           pcm: SET by a 0 -> 2 V -> 0 sweep (1 us, threshold switching), 0.2 V read, RESET\n"
-    "                pulse (3.5 V, 10 ns), 0.2 V read, all through a 10 kohm load;\n"
-    "                CSV time_s,v_cell_volt,i_amp,c_cryst,t_rise_k\n"
-    "           ecram: --pulses potentiation then --pulses depression gate pulses (+-1 V, 10 ns,\n"
-    "                every 40 ns); CSV time_s,v_gate_volt,x_state,g_siemens\n"
-    "\n"
-    "options:\n"
-    "  --device D             linear | rram | pcm | ecram (dynamic: rram, pcm, ecram)\n"
+    "  dynamic: the device's test recipe (device table, docs/devices.md):\n";
+
+static const char k_help_tail[] =
     "  --mode M               read | dynamic\n"
     "  -o FILE.csv            output (required)\n"
     "  --states N             read: number of programmed states            [5]\n"
-    "  --v-max V              read: sweep -V..V [0.5]; rram dynamic: sweep amplitude [2]\n"
+    "  --v-max V              read: sweep -V..V [0.5]; sweep recipes: amplitude\n"
     "  --points N             read: sweep points                           [41]\n"
-    "  --pulses N             ecram: pulses per direction                  [50]\n"
+    "  --pulses N             gate-pulse recipes: pulses per direction     [50]\n"
     "  --v-read V             read voltage (G is the chord conductance at it) [0.2]\n"
     "  --var-d2d, --seed N    dynamic: device-to-device parameter sample\n"
     "  --png FILE             PNG path (default FILE.csv with .png); --no-png to skip\n"
     "  --timeout S            ngspice job time limit in seconds\n";
+
+/* The help, with one line per device recipe from the device table. */
+static void print_help(void)
+{
+    fputs(k_help_head, stdout);
+    for (int d = 0; d < XB_DEVICE_COUNT; d++) {
+        const xb_device_info *di = xb_device_info_get((xb_device_kind)d);
+        if (!di->dyn_subckt) continue;
+        const xb_iv_recipe *r = &di->iv;
+        printf("           %s: ", di->name);
+        if (r->kind == XB_IV_SWEEP)
+            printf("triangular SET (+V) / RESET (-V) sweep, V = %g V (--v-max)\n", r->v_max_volt);
+        else if (r->kind == XB_IV_PWL)
+            printf("the waveform PWL(%s)\n             through a %g ohm load\n", r->pwl_spice, r->load_ohm);
+        else
+            printf("--pulses potentiation then --pulses depression gate pulses (+-%g V, %g ns,\n"
+                   "             every %g ns)\n",
+                   r->pulse_volt, r->pulse_width_s * 1e9, r->pulse_period_s * 1e9);
+        /* the CSV columns are the deck's (written with .include lines: no model file read) */
+        xb_array_params p;
+        xb_array_params_default(&p, (xb_device_kind)d);
+        p.include_models = 1;
+        xb_netlist_deck deck;
+        xb_error e;
+        if (xb_netlist_iv_dynamic_deck(&p, 0, 1, &deck, &e) == XB_OK) {
+            printf("             CSV ");
+            for (size_t k = 0; k < deck.n_vectors; k++) printf("%s%s", k ? "," : "", deck.labels[k]);
+            printf("\n");
+            xb_netlist_deck_free(&deck);
+        }
+    }
+    char all[256], dyn[256];
+    xb_device_list(all, sizeof all, 0);
+    xb_device_list(dyn, sizeof dyn, 1);
+    printf("\noptions:\n  --device D             %s (dynamic: %s)\n", all, dyn);
+    fputs(k_help_tail, stdout);
+}
 
 static int have_gnuplot(void)
 {
@@ -67,11 +98,12 @@ static void plot_png(const char *csv, const char *png, const char *xlabel, const
     pclose(g);
 }
 
-static int run_deck(const xb_engine_opts *eo, const char *deck, size_t nv, const char *const *names,
-                    xb_matrix **out, xb_error *err)
+static int run_deck(const xb_engine_opts *eo, const xb_netlist_deck *d, xb_matrix **out, xb_error *err)
 {
+    const size_t nv = d->n_vectors;
+    const char *const *names = (const char *const *)d->vectors;
     xb_engine_result *r = NULL;
-    int rc = xb_engine_run(eo, deck, nv, names, &r, err);
+    int rc = xb_engine_run(eo, d->text, nv, names, &r, err);
     if (rc) return rc;
     if (xb_engine_result_status(r) != XB_OK) {
         rc = xb_errorf(err, xb_engine_result_status(r), "ngspice: %s", xb_engine_result_error(r));
@@ -110,7 +142,7 @@ static int write_csv(const char *path, const char *header, const xb_matrix *m, x
 int xb_cmd_iv(int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
-        fputs(k_help, stdout);
+        print_help();
         return 0;
     }
     xb_error err;
@@ -152,10 +184,11 @@ int xb_cmd_iv(int argc, char **argv)
         }
         if (bad) return xb_cli_usage_error("iv", "%s: bad value '%s'", flags[k], v);
     }
-    if (!dev) return xb_cli_usage_error("iv", "--device: missing (linear, rram, pcm, ecram)");
+    char list[256];
+    xb_device_list(list, sizeof list, 0);
+    if (!dev) return xb_cli_usage_error("iv", "--device: missing (%s)", list);
     xb_device_kind d;
-    if (xb_device_from_name(dev, &d))
-        return xb_cli_usage_error("iv", "--device: unknown device '%s' (linear, rram, pcm, ecram)", dev);
+    if (xb_device_from_name(dev, &d)) return xb_cli_usage_error("iv", "--device: unknown device '%s' (%s)", dev, list);
     if (!mode || (strcmp(mode, "read") != 0 && strcmp(mode, "dynamic") != 0))
         return xb_cli_usage_error("iv", "--mode: expected read or dynamic, got '%s'", mode ? mode : "");
     if (!opath) return xb_cli_usage_error("iv", "-o: missing output CSV");
@@ -164,101 +197,49 @@ int xb_cmd_iv(int argc, char **argv)
     p.var_d2d = d2d;
     if (vread > 0) p.v_read_volt = vread;
     int dynamic = strcmp(mode, "dynamic") == 0;
-    if (dynamic && d == XB_DEVICE_LINEAR)
-        return xb_cli_usage_error("iv", "--device: linear has no dynamic model (rram, pcm, ecram)");
+    const xb_device_info *di = xb_device_info_get(d);
+    if (dynamic && !di->dyn_subckt) {
+        xb_device_list(list, sizeof list, 1);
+        return xb_cli_usage_error("iv", "--device: %s has no dynamic model (%s)", dev, list);
+    }
+    if (!dynamic && states > 60) return xb_cli_usage_error("iv", "--states: at most 60");
 
-    char *deck = NULL, *inst = NULL;
-    size_t dlen = 0;
-    FILE *f = open_memstream(&deck, &dlen);
-    const char *dir = xb_netlist_models_dir();
-    const char **names = NULL;
-    char **owned = NULL;
-    size_t nv = 0;
-    char header[4096];
-    int ycols[64], ny = 0, logy = 0;
+    /* the deck (netlist stage) and how to plot its columns (CSV column numbers, 1-based) */
+    xb_netlist_deck deck;
+    int ycols[64], ny = 0, logy = 0, xcol = 1;
     const char *xlabel = "V (V)", *ylabel = "I (A)";
-    int rc = XB_OK;
+    int rc;
     if (!dynamic) {
-        if (states > 60) { fclose(f); free(deck); return xb_cli_usage_error("iv", "--states: at most 60"); }
-        if (vmax < 0) vmax = 0.5;
-        fprintf(f, "xbar iv read %s\n", dev);
-        if (xb_netlist_model_lib(d)) fprintf(f, ".include %s/%s\n", dir, xb_netlist_model_lib(d));
-        fprintf(f, "V1 a 0 DC 0\n");
-        nv = states + 1;
-        names = calloc(nv, sizeof *names);
-        owned = calloc(nv, sizeof *owned);
-        names[0] = "v(a)";
-        int hl = snprintf(header, sizeof header, "# v_volt");
-        for (size_t s = 0; s < states; s++) {
-            double g = states == 1 ? p.g_max_siemens
-                                   : p.g_min_siemens * pow(p.g_max_siemens / p.g_min_siemens, (double)s / (double)(states - 1));
-            fprintf(f, "Va%zu a n%zu DC 0\n", s, s);
-            if (d == XB_DEVICE_LINEAR) fprintf(f, "R%zu n%zu 0 %.17g\n", s, s, 1 / g);
-            else if (d == XB_DEVICE_ECRAM) fprintf(f, "X%zu n%zu 0 ecram_read g=%.17g\n", s, s, g);
-            else fprintf(f, "X%zu n%zu 0 %s g=%.17g vr=%.17g v0=%.17g\n", s, s, d == XB_DEVICE_RRAM ? "rram_read" : "pcm_read",
-                         g, p.v_read_volt, xb_device_v0_volt(&p, g));
-            fprintf(f, "Bm%zu im%zu 0 V = i(Va%zu)\n", s, s, s);
-            owned[s + 1] = malloc(32);
-            snprintf(owned[s + 1], 32, "v(im%zu)", s);
-            names[s + 1] = owned[s + 1];
-            hl += snprintf(header + hl, sizeof header - (size_t)hl, ",i_amp_g=%.4g", g);
-            ycols[ny++] = (int)s + 2;
-        }
-        fprintf(f, ".dc V1 %.17g %.17g %.17g\n.end\n", -vmax, vmax, 2 * vmax / (double)(points - 1));
+        rc = xb_netlist_iv_read_deck(&p, states, vmax > 0 ? vmax : 0.5, points, &deck, &err);
+        for (size_t s = 0; !rc && s < states; s++) ycols[ny++] = (int)s + 2;
         logy = 1;
     } else {
-        rc = xb_netlist_dyn_instance(&p, 0, NULL, &inst, &err);
-        if (!rc) {
-            fprintf(f, "xbar iv dynamic %s\n.include %s/%s\nBt tn 0 V = time\n", dev, dir, xb_netlist_model_lib(d));
-            if (d == XB_DEVICE_RRAM) {
-                if (vmax < 0) vmax = 2.0;
-                fprintf(f, "X1 a 0 rram_dyn %s\nV1 a 0 PWL(0 0 10u %.17g 20u 0 30u %.17g 40u 0)\n"
-                           "Bm im 0 V = -i(V1)\n.tran 20n 40u\n.end\n", inst, vmax, -vmax);
-                static const char *const nm[] = {"v(tn)", "v(a)", "v(im)", "v(x1.gap)"};
-                names = calloc(4, sizeof *names);
-                memcpy(names, nm, sizeof nm);
-                nv = 4;
-                snprintf(header, sizeof header, "# time_s,v_volt,i_amp,gap_nm");
-                xlabel = "V (V)";
-                ycols[ny++] = 3;
-                logy = 1;
-            } else if (d == XB_DEVICE_PCM) {
-                fprintf(f, "X1 a 0 pcm_dyn %s\nRl in a 10k\n"
-                           "V1 in 0 PWL(0 0 0.5u 2.0 1u 0 1.5u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 2.0115u 0.2 3u 0.2)\n"
-                           "Bm im 0 V = -i(V1)\n.tran 1n 3u\n.end\n", inst);
-                static const char *const nm[] = {"v(tn)", "v(a)", "v(im)", "v(x1.c)", "v(x1.t)"};
-                names = calloc(5, sizeof *names);
-                memcpy(names, nm, sizeof nm);
-                nv = 5;
-                snprintf(header, sizeof header, "# time_s,v_cell_volt,i_amp,c_cryst,t_rise_k");
-                xlabel = "V cell (V)";
-                ycols[ny++] = 3;
-                ylabel = "I (A)";
-            } else {
-                double per = 40e-9, t_end = 2 * (double)pulses * per + 20e-9;
-                fprintf(f, "X1 0 0 gg ecram_dyn %s\n", inst);
-                fprintf(f, "Vu gu 0 PULSE(0 1 10n 0.1n 0.1n 10n %.17g %zu)\n", per, pulses);
-                fprintf(f, "Vd gd 0 PULSE(0 -1 %.17g 0.1n 0.1n 10n %.17g %zu)\n", 10e-9 + (double)pulses * per, per,
-                        pulses);
-                fprintf(f, "Bgg gg 0 V = v(gu) + v(gd)\n");
-                char *gmin = strstr(inst, "gmin="), *gmax = strstr(inst, "gmax=");
-                fprintf(f, "Bg gs 0 V = %.17g + (%.17g - %.17g)*v(x1.x)\n", strtod(gmin + 5, NULL),
-                        strtod(gmax + 5, NULL), strtod(gmin + 5, NULL));
-                fprintf(f, ".tran 0.5n %.17g\n.end\n", t_end);
-                static const char *const nm[] = {"v(tn)", "v(gg)", "v(x1.x)", "v(gs)"};
-                names = calloc(4, sizeof *names);
-                memcpy(names, nm, sizeof nm);
-                nv = 4;
-                snprintf(header, sizeof header, "# time_s,v_gate_volt,x_state,g_siemens");
-                xlabel = "t (s)";
-                ylabel = "G (S)";
-                ycols[ny++] = 4;
-            }
+        rc = xb_netlist_iv_dynamic_deck(&p, vmax, pulses, &deck, &err);
+        switch (di->iv.kind) {
+        case XB_IV_SWEEP: /* I (column 3) against the applied V (column 2), log scale */
+            xcol = 2;
+            ycols[ny++] = 3;
+            logy = 1;
+            break;
+        case XB_IV_PWL: /* I against the cell voltage behind the load */
+            xcol = 2;
+            ycols[ny++] = 3;
+            xlabel = "V cell (V)";
+            break;
+        case XB_IV_GATE_PULSES: /* G (column 4) against time */
+        default:
+            xlabel = "t (s)";
+            ylabel = "G (S)";
+            ycols[ny++] = 4;
+            break;
         }
     }
-    fclose(f);
+    char header[4096];
+    size_t hl = (size_t)snprintf(header, sizeof header, "# ");
+    for (size_t k = 0; !rc && k < deck.n_vectors && hl < sizeof header; k++)
+        hl += (size_t)snprintf(header + hl, sizeof header - hl, "%s%s", k ? "," : "", deck.labels[k]);
     xb_matrix *m = NULL;
-    if (!rc) rc = run_deck(&eo, deck, nv, names, &m, &err);
+    if (!rc) rc = run_deck(&eo, &deck, &m, &err);
     if (!rc) rc = write_csv(opath, header, m, &err);
     if (!rc && !no_png && have_gnuplot()) {
         char def[4096];
@@ -269,15 +250,9 @@ int xb_cmd_iv(int argc, char **argv)
             strncat(def, ".png", sizeof def - strlen(def) - 1);
             png = def;
         }
-        int xcol = (dynamic && (d == XB_DEVICE_RRAM || d == XB_DEVICE_PCM)) ? 2 : 1;
         plot_png(opath, png, xlabel, ylabel, ny, xcol, ycols, logy);
     }
-    if (owned)
-        for (size_t k = 0; k < nv; k++) free(owned[k]);
-    free(owned);
-    free(names);
-    free(inst);
-    free(deck);
+    xb_netlist_deck_free(&deck);
     xb_matrix_free(m);
     return rc ? xb_cli_fail("iv", &err) : 0;
 }

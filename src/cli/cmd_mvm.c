@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "xbar/engine.h"
+#include "xbar/fit.h"
 
 static const char k_help_head[] =
     "usage: xbar mvm [array options] --g G.csv --v V.csv [--engine spice|ideal|native|model] [-o I.csv]\n"
@@ -27,6 +28,47 @@ static const char k_help_head[] =
     "  --rows/--cols default to the shape of G.csv.  Variability switches apply to G before\n"
     "  either engine.\n"
     "\n";
+
+/* --engine model: warn (or fail with strict) when the model was predicted from the file's
+ * size family or the inputs leave its validity range. */
+static int model_checks(const xb_engine *e, const char *model_path, int strict, const xb_array_params *p,
+                        const xb_matrix *g, const xb_matrix *v, xb_error *err)
+{
+    xb_fit_engine_info info;
+    int rc = xb_fit_engine_get_info(e, &info, err);
+    if (rc) return rc;
+    if (info.from_family && strict)
+        return xb_errorf(err, XB_EINPUT, "%s: no model fitted for %zux%zu (without --strict the size/wire-resistance "
+                         "family predicts one)", model_path, p->rows, p->cols);
+    if (info.from_family)
+        fprintf(stderr, "xbar mvm: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
+                        "size/wire-resistance family\n", p->rows, p->cols, model_path);
+    char msg[512];
+    if (xb_fit_validity(info.model, p, g, v, msg, sizeof msg)) {
+        if (strict) return xb_errorf(err, XB_EINPUT, "%s: outside the model's validity range: %s", model_path, msg);
+        fprintf(stderr, "xbar mvm: warning: outside the model's validity range (use --strict to fail): %s\n", msg);
+    }
+    return XB_OK;
+}
+
+/* The currents of v on g (programmed) through the engine chosen by --engine. */
+static int engine_mvm(const xb_engine_class *cls, const xb_engine_opts *eo, const char *model_path, int strict,
+                      const xb_array_params *p, const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out,
+                      xb_error *err)
+{
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.opts = eo;
+    cfg.array = p;
+    cfg.file = model_path;
+    cfg.exact = 1; /* the model: its full form per vector */
+    xb_engine *e = NULL;
+    int rc = xb_engine_new(cls, &cfg, &e, err);
+    if (!rc && cls == &xb_fit_engine_class_model) rc = model_checks(e, model_path, strict, p, g, v, err);
+    if (!rc) rc = xb_engine_mvm_once(e, p, g, v, i_out, err);
+    xb_engine_free(e);
+    return rc;
+}
 
 int xb_cmd_mvm(int argc, char **argv)
 {
@@ -61,10 +103,9 @@ int xb_cmd_mvm(int argc, char **argv)
         if (strcmp(a, "--strict") == 0) { strict = 1; continue; }
         return xb_cli_usage_error("mvm", "unknown option '%s'", a);
     }
-    if (strcmp(engine, "spice") != 0 && strcmp(engine, "ideal") != 0 && strcmp(engine, "native") != 0 &&
-        strcmp(engine, "model") != 0)
-        return xb_cli_usage_error("mvm", "--engine: unknown engine '%s' (spice, ideal, native, model)", engine);
-    if (strcmp(engine, "model") == 0 && !model)
+    const xb_engine_class *cls = NULL;
+    if (xb_engine_class_find(xb_fit_engines, engine, &cls, &err)) return xb_cli_usage_error("mvm", "--engine: %s", err.msg);
+    if (cls == &xb_fit_engine_class_model && !model)
         return xb_cli_usage_error("mvm", "--model: --engine model needs a model file");
     if (!gpath) return xb_cli_usage_error("mvm", "--g: missing conductance file (G.csv)");
     if (!vpath) return xb_cli_usage_error("mvm", "--v: missing input voltage file (V.csv)");
@@ -79,20 +120,7 @@ int xb_cmd_mvm(int argc, char **argv)
         iphys = xb_matrix_new(v->rows, p.cols);
         if (!iphys) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
     }
-    if (!rc) {
-        if (strcmp(engine, "ideal") == 0) {
-            rc = xb_netlist_mvm_ideal(g, v, iphys, &err);
-        } else if (strcmp(engine, "native") == 0) {
-            xb_engine_native *nat = NULL;
-            rc = xb_engine_native_new(&p, g, &nat, &err);
-            if (!rc) rc = xb_engine_native_mvm(nat, v, iphys, &err);
-            xb_engine_native_free(nat);
-        } else if (strcmp(engine, "model") == 0) {
-            rc = xb_cli_model_mvm("mvm", model, strict, &p, g, v, iphys, &err);
-        } else {
-            rc = xb_engine_mvm_spice(&eo, &p, g, v, iphys, &err);
-        }
-    }
+    if (!rc) rc = engine_mvm(cls, &eo, model, strict, &p, g, v, iphys, &err);
     xb_matrix *result = iphys;
     if (!rc && p.diff_pairs) {
         idiff = xb_matrix_new(v->rows, p.cols / 2);

@@ -11,11 +11,14 @@ static const char k_help_head[] =
     "\n"
     "Writes the netlist that 'xbar mvm --engine spice' solves (same options and files); it\n"
     "runs unchanged in stock 'ngspice -b FILE.cir' and prints the column currents, one line\n"
-    "per input vector (docs/engine.md gives the format).  Device models are .include'd from\n"
-    "$XBAR_MODELS_DIR or the xbar source tree's models/.\n"
+    "per input vector (docs/engine.md gives the format).  The deck is self-contained (layout:\n"
+    "docs/netlist.md): parameters, the device subcircuits copied from models/, the cell\n"
+    "subcircuit, then rows, columns and cells; it runs on any machine with ngspice.\n"
     "\n"
     "options:\n"
     "  -o FILE                output deck (required; '-' for stdout)\n"
+    "  --include-models       .include the models/ libraries (absolute path of the models directory:\n"
+    "                         $XBAR_MODELS_DIR or share/xbar/models) instead of copying them\n"
     "\n";
 
 int xb_cmd_netlist(int argc, char **argv)
@@ -24,10 +27,15 @@ int xb_cmd_netlist(int argc, char **argv)
     xb_error err;
     if (xb_cli_array_command(argc, argv, k_help_head, &p, &err)) return 0;
     const char *gpath = NULL, *vpath = NULL, *opath = NULL;
+    int include_models = 0;
     for (int i = 1; i < argc; i++) {
         int r = xb_cli_array_option(argc, argv, &i, &p, &err);
         if (r < 0) return xb_cli_fail("netlist", &err);
         if (r > 0) continue;
+        if (strcmp(argv[i], "--include-models") == 0) {
+            include_models = 1;
+            continue;
+        }
         if (xb_cli_is_flag(argv[i], "--g") || xb_cli_is_flag(argv[i], "--v") || xb_cli_is_flag(argv[i], "-o")) {
             const char *flag = argv[i][1] == 'o' ? "-o" : (argv[i][2] == 'g' ? "--g" : "--v");
             const char *val = xb_cli_flag_value(argc, argv, &i, flag, &err);
@@ -44,6 +52,7 @@ int xb_cmd_netlist(int argc, char **argv)
     xb_netlist *n = NULL;
     xb_engine_source *src = NULL;
     char *deck = NULL;
+    p.include_models = include_models;
     int rc = xb_cli_read_gv(gpath, vpath, &p, &g, &v, &err);
     if (!rc) rc = xb_array_params_check(&p, &err);
     if (!rc) rc = xb_netlist_program(&p, g, g, &err);

@@ -26,30 +26,6 @@ static const char k_help_head[] =
     "  --timeout S            ngspice job time limit in seconds\n"
     "\n";
 
-static int read_once(const xb_engine_opts *eo, const xb_array_params *p, const xb_matrix *g,
-                     xb_read_scheme s, size_t i, size_t j, double *out, xb_error *err)
-{
-    xb_netlist *n;
-    int rc = xb_netlist_read_new(p, g, s, i, j, &n, err);
-    if (rc) return rc;
-    const xb_netlist_source *ns = xb_netlist_sources(n);
-    xb_engine_source src = {ns[0].name, ns[0].node_pos, ns[0].node_neg};
-    double v = p->v_read_volt;
-    xb_engine_batch b = {
-        .title = "xbar sneak",
-        .body = xb_netlist_body(n),
-        .n_sources = 1,
-        .sources = &src,
-        .k_vectors = 1,
-        .values = &v,
-        .n_outputs = 1,
-        .outputs = xb_netlist_outputs(n),
-    };
-    rc = xb_engine_batch_run(eo, &b, out, err);
-    xb_netlist_free(n);
-    return rc;
-}
-
 int xb_cmd_sneak(int argc, char **argv)
 {
     xb_array_params p;
@@ -106,16 +82,23 @@ int xb_cmd_sneak(int argc, char **argv)
         rc = xb_errorf(&err, XB_EINPUT, "--cell-at: cell %zu,%zu is outside the %zux%zu array", ci, cj, p.rows,
                        p.cols);
     if (!rc) rc = xb_netlist_program(&p, g, g, &err);
+    xb_engine *eng = NULL;
+    if (!rc) {
+        xb_engine_config ec;
+        xb_engine_config_default(&ec);
+        ec.opts = &eo;
+        rc = xb_engine_new(&xb_engine_class_spice, &ec, &eng, &err);
+    }
     double i_read = 0, i_on = 0, i_off = 0, i_cell = 0;
-    if (!rc) rc = read_once(&eo, &p, g, scheme, ci, cj, &i_read, &err);
+    if (!rc) rc = xb_engine_cell_read_once(eng, &p, g, scheme, ci, cj, &i_read, &err);
     double keep = rc ? 0 : g->data[ci * p.cols + cj];
     if (!rc) {
         g->data[ci * p.cols + cj] = p.g_max_siemens;
-        rc = read_once(&eo, &p, g, scheme, ci, cj, &i_on, &err);
+        rc = xb_engine_cell_read_once(eng, &p, g, scheme, ci, cj, &i_on, &err);
     }
     if (!rc) {
         g->data[ci * p.cols + cj] = p.g_min_siemens;
-        rc = read_once(&eo, &p, g, scheme, ci, cj, &i_off, &err);
+        rc = xb_engine_cell_read_once(eng, &p, g, scheme, ci, cj, &i_off, &err);
     }
     if (!rc) {
         xb_array_params p1 = p;
@@ -125,10 +108,11 @@ int xb_cmd_sneak(int argc, char **argv)
         if (!g1) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
         else {
             g1->data[0] = keep;
-            rc = read_once(&eo, &p1, g1, XB_READ_FLOAT, 0, 0, &i_cell, &err);
+            rc = xb_engine_cell_read_once(eng, &p1, g1, XB_READ_FLOAT, 0, 0, &i_cell, &err);
             xb_matrix_free(g1);
         }
     }
+    xb_engine_free(eng);
     xb_matrix_free(g);
     if (rc) return xb_cli_fail("sneak", &err);
     printf("cell=%zu,%zu\nscheme=%s\nv_read_volt=%.17g\n", ci, cj, xb_read_scheme_name(scheme), p.v_read_volt);

@@ -33,7 +33,7 @@ static const char k_help[] =
     "                         mapped to differential pairs as in xbar run, the fitted\n"
     "                         programming error sigma(G) sampled per minibatch, plus the\n"
     "                         model's output residual (64x64 tile)  [off]\n"
-    "  --device rram|pcm|ecram  the device of --hw-model      [rram]\n"
+    "  --device D             the device of --hw-model (one with a dynamic model) [rram]\n"
     "  --limit N              use the first N training images  [all]\n"
     "  --test-limit N         evaluate on the first N test images [all]\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
@@ -73,6 +73,9 @@ int xb_cmd_train(int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
         fputs(k_help, stdout);
+        char list[256];
+        xb_device_list(list, sizeof list, 1);
+        printf("devices with a dynamic model (--device): %s\n", list);
         return 0;
     }
     xb_train_opts o;
@@ -150,8 +153,12 @@ int xb_cmd_train(int argc, char **argv)
             o.hw_model = v;
         } else if (xb_cli_is_flag(a, "--device")) {
             if (!VAL("--device")) return xb_cli_usage_error("train", "%s", err.msg);
-            if (xb_device_from_name(v, &o.hw_device) || o.hw_device == XB_DEVICE_LINEAR)
-                return xb_cli_usage_error("train", "--device: '%s' is not rram, pcm or ecram", v);
+            /* the physical devices (with a dynamic model) have fitted models to train against */
+            if (xb_device_from_name(v, &o.hw_device) || !xb_device_info_get(o.hw_device)->dyn_subckt) {
+                char list[256];
+                xb_device_list(list, sizeof list, 1);
+                return xb_cli_usage_error("train", "--device: '%s' is not one of %s", v, list);
+            }
             device_set = 1;
         } else if (!strcmp(a, "--quiet")) {
             pc.quiet = 1;

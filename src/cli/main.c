@@ -1,11 +1,11 @@
 /* xbar: one binary, one subcommand per job.  Exit codes: docs/cli.md. */
 #include <gsl/gsl_version.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "xbar/engine.h"
+#include "xbar/h5.h"
 
 static const xb_cli_command k_commands[] = {
     {"netlist", xb_cmd_netlist, "write the SPICE netlist of a crossbar read (runs in stock ngspice -b)"},
@@ -23,6 +23,23 @@ static const xb_cli_command k_commands[] = {
 };
 static const size_t k_ncommands = sizeof k_commands / sizeof k_commands[0];
 
+/* Commands whose SPICE decks .include the device libraries (models/): on an installation
+ * where they cannot be found, these stop at once naming every place looked at, instead of
+ * failing later inside ngspice. */
+static int check_models(const char *cmd, int argc, char **argv)
+{
+    static const char *const k_need[] = {"netlist", "mvm", "iv", "sneak", "characterize", "run", "demo"};
+    int need = 0;
+    for (size_t k = 0; k < sizeof k_need / sizeof k_need[0]; k++) need |= strcmp(cmd, k_need[k]) == 0;
+    if (!need || xb_cli_wants_help(argc, argv)) return XB_OK;
+    const char *dir;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_netlist_models_dir_find(&dir, &err) == XB_OK) return XB_OK;
+    fprintf(stderr, "xbar %s: %s\n", cmd, err.msg);
+    return err.code;
+}
+
 static void print_usage(FILE *f)
 {
     fprintf(f,
@@ -37,15 +54,14 @@ static void print_usage(FILE *f)
 
 static int print_version(void)
 {
-    char ng[256];
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
+    char ng[256], h5v[64];
+    xb_h5_library_version(h5v, sizeof h5v);
     printf("xbar %s\n", xb_version());
     fflush(stdout);
     if (xb_engine_ngspice_version_inprocess(ng, sizeof ng) == XB_OK) printf("libngspice %s\n", ng);
     else printf("libngspice (version not reported)\n");
     printf("GSL %s\n", gsl_version);
-    printf("HDF5 %u.%u.%u\n", maj, min, rel);
+    printf("HDF5 %s\n", h5v);
     return 0;
 }
 
@@ -55,6 +71,9 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return XB_EINPUT;
     }
+    /* the binary prints its own errors: HDF5's stack dumps off for the whole process (the
+     * library restores the caller's setting after each call; this process is ours) */
+    xb_h5_errors_off();
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) return print_version();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -62,7 +81,10 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t k = 0; k < k_ncommands; k++)
-        if (strcmp(cmd, k_commands[k].name) == 0) return k_commands[k].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, k_commands[k].name) == 0) {
+            int rc = check_models(cmd, argc - 1, argv + 1);
+            return rc ? rc : k_commands[k].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "xbar: unknown command '%s' (see 'xbar --help')\n", cmd);
     return XB_EINPUT;
 }

@@ -38,6 +38,9 @@ int xb_cli_array_command(int argc, char **argv, const char *help_head, xb_array_
     if (xb_cli_wants_help(argc, argv)) {
         fputs(help_head, stdout);
         fputs(xb_cli_array_options_help, stdout);
+        char list[256];
+        xb_device_list(list, sizeof list, 0);
+        printf("devices (docs/devices.md): %s\n", list);
         return 1;
     }
     xb_error_clear(err);
@@ -78,7 +81,7 @@ const char xb_cli_array_options_help[] =
     "array options:\n"
     "  --rows N               word lines (required)\n"
     "  --cols M               bit lines (required)\n"
-    "  --device D             linear | rram | pcm | ecram            [linear]\n"
+    "  --device D             a device of the list below             [linear]\n"
     "  --cell C               1r | 1t1r | 1s1r                       [1r]\n"
     "  --r-wire OHM           wire resistance per segment, rows and columns [1]\n"
     "  --r-wire-row OHM       row (word line) segment resistance\n"
@@ -132,7 +135,9 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
         if (!(v = xb_cli_flag_value(argc, argv, i, "--device", err))) return -1;
         xb_device_kind d;
         if (xb_device_from_name(v, &d)) {
-            xb_errorf(err, XB_EINPUT, "--device: unknown device '%s' (linear, rram, pcm, ecram)", v);
+            char list[256];
+            xb_device_list(list, sizeof list, 0);
+            xb_errorf(err, XB_EINPUT, "--device: unknown device '%s' (%s)", v, list);
             return -1;
         }
         /* A device brings its own conductance range (give --g-min/--g-max after --device);

@@ -5,7 +5,8 @@
  * reads), then the amplitude A_i = mean of g_i(t) (t/t0)^nu_i and the relative residual
  * g_i(t) (t/t0)^nu_i / A_i - 1 (linear domain: unbiased for large noise, reads <= 0 kept):
  * the relative read noise, modelled as in the IBM PCM
- * statistical model (device-physics.md 2.2): sigma_rel(t) = Q * sqrt(ln((t + t_r)/(2 t_r))),
+ * statistical model (Nandakumar et al., ICECS 2019; Joshi et al., Nat. Commun. 11, 2473, 2020;
+ * docs/physics.md "PCM drift and read-noise statistics"): sigma_rel(t) = Q * sqrt(ln((t + t_r)/(2 t_r))),
  * t_r = 250 ns.  Lines in x = ln(G/g_max): nu_mean = a0 + a1 x and ln Q = c0 + c1 x by least
  * squares over all devices; nu_std = b0 + b1 x over equal-count bins of the spread about
  * the mean line, minus the part the read noise adds to each slope estimate. */
@@ -208,7 +209,7 @@ int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitte
                                        "nu_mean_coef[1] x, (nu_std_coef[0] + nu_std_coef[1] x)^2); read noise "
                                        "sigma/G = exp(log_q_coef[0] + log_q_coef[1] x) sqrt(ln((t + t_r)/(2 t_r)))",
                                        err);
-        H5Gclose(g);
+        xb_h5_group_close(g);
         if (!rc) *n_fitted = m;
     }
 done:

@@ -110,7 +110,7 @@ int xb_fit_score(const xb_fit_params *m, const xb_fit_sample *samples, size_t n,
             return xb_errorf(err, XB_ERUNTIME, "out of memory");
         }
         int rc = xb_fit_model_mvm(m, sm->g, sm->v, om, err);
-        if (!rc) rc = xb_fit_ideal_mvm(sm->g, sm->v, oi, err);
+        if (!rc) rc = xb_engine_mvm_ideal(sm->g, sm->v, oi, err);
         if (!rc && (sm->i->rows != om->rows || sm->i->cols != om->cols))
             rc = xb_errorf(err, XB_EINPUT, "sample %zu: I is %zux%zu, expected %zux%zu", s, sm->i->rows,
                            sm->i->cols, om->rows, om->cols);

@@ -45,7 +45,8 @@ void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p)
     m->r_sense_ohm = p->r_sense_ohm;
     m->r_series_ohm = 0;
     if (p->cell == XB_CELL_1T1R) {
-        /* triode on-resistance 1/(kp W/L (Vgs - Vt)) (device-physics.md sec. 4.2) */
+        /* triode on-resistance 1/(kp W/L (Vgs - Vt)) (Shichman & Hodges, IEEE JSSC 3(3) 285,
+         * 1968; docs/physics.md "Driver, sense and access transistor") */
         double ov = p->v_gate_volt - p->nmos_vt_volt;
         if (p->nmos_kp_a_per_v2 > 0 && p->nmos_w_over_l > 0 && ov > 0)
             m->r_series_ohm = 1.0 / (p->nmos_kp_a_per_v2 * p->nmos_w_over_l * ov);
@@ -59,16 +60,14 @@ void xb_fit_params_nominal(xb_fit_params *m, const xb_array_params *p)
     m->n_sweeps = 3;
     m->gain = 1.0;
     m->resid_sigma_rel = 0;
-    if (p->device == XB_DEVICE_RRAM || p->device == XB_DEVICE_PCM) {
+    /* sinh-law devices: two V0 knots seeded from the read law of the device table, V0(g_min)
+     * at x = 0 and V0(g_max) at x = 1 */
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (di && di->read.kind == XB_READ_SINH) {
         m->n_knots = 2;
         m->knot_x[0] = 0;
         m->knot_x[1] = 1;
-        if (p->device == XB_DEVICE_RRAM) {
-            m->knot_v0_volt[0] = m->knot_v0_volt[1] = p->rram_v0_volt;
-        } else {
-            m->knot_v0_volt[0] = p->pcm_v0_low_volt;
-            m->knot_v0_volt[1] = p->pcm_v0_high_volt;
-        }
+        xb_device_v0_knots(p, &m->knot_v0_volt[0], &m->knot_v0_volt[1]);
     }
     m->valid_g_min_siemens = p->g_min_siemens;
     m->valid_g_max_siemens = p->g_max_siemens;
@@ -345,25 +344,6 @@ int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix
     rc = xb_fit_eval_mvm(e, v, i_out, err);
     xb_fit_eval_free(e);
     return rc;
-}
-
-int xb_fit_ideal_mvm(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
-{
-    if (v->cols != g->rows)
-        return xb_errorf(err, XB_EINPUT, "V has %zu columns but G has %zu rows", v->cols, g->rows);
-    if (i_out->rows != v->rows || i_out->cols != g->cols)
-        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows,
-                         i_out->cols, v->rows, g->cols);
-    for (size_t k = 0; k < v->rows; k++) {
-        double *o = xb_matrix_row(i_out, k);
-        const double *x = xb_matrix_row(v, k);
-        memset(o, 0, g->cols * sizeof *o);
-        for (size_t i = 0; i < g->rows; i++) {
-            const double *gr = xb_matrix_row(g, i);
-            for (size_t j = 0; j < g->cols; j++) o[j] += x[i] * gr[j];
-        }
-    }
-    return XB_OK;
 }
 
 double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref)

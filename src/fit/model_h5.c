@@ -65,7 +65,7 @@ static int put_fields(hid_t loc, const char *group, const void *obj, const dfiel
     if (rc) return rc;
     for (size_t k = 0; !rc && k < n; k++)
         rc = put(g, f[k].name, *(const double *)((const char *)obj + f[k].offset), f[k].unit, err);
-    H5Gclose(g);
+    xb_h5_group_close(g);
     return rc;
 }
 
@@ -96,14 +96,14 @@ int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance 
             rc = xb_h5_group_create(f, "provenance", &g, err);
             if (!rc) {
                 rc = xb_h5_write_text(g, "campaign_text", prov->campaign_text, err);
-                H5Gclose(g);
+                xb_h5_group_close(g);
             }
         }
     }
     if (!rc) {
         hid_t g;
         rc = xb_h5_group_create(f, "models", &g, err);
-        if (!rc) H5Gclose(g);
+        if (!rc) xb_h5_group_close(g);
     }
     if (rc) {
         xb_h5_close(f, NULL);
@@ -133,7 +133,7 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
         if (!rc) {
             rc = put_i(c, "rows", (int64_t)m->config.rows, err);
             if (!rc) rc = put_i(c, "cols", (int64_t)m->config.cols, err);
-            H5Gclose(c);
+            xb_h5_group_close(c);
         }
     }
     /* params */
@@ -146,7 +146,7 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
             hsize_t d = m->n_knots;
             if (!rc) rc = xb_h5_write_doubles(c, "knot_x", 1, &d, m->knot_x, "1", err);
             if (!rc) rc = xb_h5_write_doubles(c, "knot_v0_volt", 1, &d, m->knot_v0_volt, "V", err);
-            H5Gclose(c);
+            xb_h5_group_close(c);
         }
     }
     if (!rc) rc = put_fields(g, "validity", m, k_valid, NF(k_valid), err);
@@ -160,11 +160,11 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
                 if (!rc) rc = put_i(c, "n_heldout_vectors", (int64_t)met->n_heldout_vectors, err);
                 if (!rc) rc = put_i(c, "iterations", met->iterations, err);
                 if (!rc) rc = put_i(c, "lm_status", met->lm_status, err);
-                H5Gclose(c);
+                xb_h5_group_close(c);
             }
         }
     }
-    H5Gclose(g);
+    xb_h5_group_close(g);
     return rc;
 }
 
@@ -203,7 +203,7 @@ static int get_fields(hid_t loc, const char *where, const char *group, void *obj
     if (rc) return rc;
     for (size_t k = 0; !rc && k < n; k++)
         rc = get_scalar(g, gname, f[k].name, f[k].unit, (double *)((char *)obj + f[k].offset), err);
-    H5Gclose(g);
+    xb_h5_group_close(g);
     return rc;
 }
 
@@ -217,7 +217,7 @@ static int get_int(hid_t loc, const char *where, const char *group, const char *
     if (rc) return rc;
     double v;
     rc = get_scalar(g, gname, name, "1", &v, err);
-    H5Gclose(g);
+    xb_h5_group_close(g);
     if (rc) return rc;
     if (!(v >= (double)lo && v <= (double)hi) || v != floor(v))
         return xb_errorf(err, XB_EINPUT, "%s/%s: %g is not an integer in [%lld, %lld]", gname, name, v,
@@ -269,7 +269,7 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         if (!rc) {
             rc = xb_h5_read_doubles(p, "knot_x", &kx, &r1, d1, err);
             if (!rc) rc = xb_h5_read_doubles(p, "knot_v0_volt", &kv, &r2, d2, err);
-            H5Gclose(p);
+            xb_h5_group_close(p);
         }
         if (!rc && (r1 != 1 || r2 != 1 || d1[0] != d2[0] || d1[0] > XB_FIT_MAX_KNOTS))
             rc = xb_errorf(err, XB_EINPUT, "%s/params: knot_x and knot_v0_volt must be 1-D of equal length <= %d",
@@ -294,7 +294,7 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         if (!rc) rc = get_int(g, where, "metrics", "iterations", 0, INT32_MAX, &iv, err);
         if (!rc) met->iterations = (int)iv;
     }
-    H5Gclose(g);
+    xb_h5_group_close(g);
     if (!rc) {
         rc = xb_fit_params_check(m, err);
         if (rc) xb_error_prefix(err, "%s: ", where);
@@ -308,12 +308,6 @@ int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **
     *models = NULL;
     if (metrics) *metrics = NULL;
     *n = 0;
-    if (!xb_h5_is_hdf5(path)) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp) return xb_errorf(err, XB_EINPUT, "%s: cannot open", path);
-        fclose(fp);
-        return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
-    }
     hid_t f;
     int rc = xb_h5_open(path, 0, &f, err);
     if (rc) return rc;
@@ -357,6 +351,44 @@ int xb_fit_file_read(const char *path, xb_fit_params **models, xb_fit_metrics **
     if (metrics) *metrics = mt;
     else free(mt);
     *n = nn;
+    return XB_OK;
+}
+
+/* The sections beside /models (docs/hdf5-model.md), in the order summaries list them. */
+static const char *const k_sections[] = {"stats/sigma_program", "stats/energy", "stats/settling", "stats/pcm_drift",
+                                         "family"};
+
+void xb_fit_sections_free(xb_fit_section *s, size_t n)
+{
+    if (!s) return;
+    for (size_t k = 0; k < n; k++) xb_h5_free_names(s[k].members, s[k].n_members);
+    free(s);
+}
+
+int xb_fit_file_sections(const char *path, xb_fit_section **out, size_t *n, xb_error *err)
+{
+    if (!path || !out || !n) return xb_errorf(err, XB_EINPUT, "xb_fit_file_sections: no path");
+    *out = NULL;
+    *n = 0;
+    hid_t f;
+    int rc = xb_h5_open(path, 0, &f, err);
+    if (rc) return rc;
+    xb_fit_section *s = calloc(NF(k_sections), sizeof *s);
+    if (!s) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    size_t m = 0;
+    for (size_t k = 0; !rc && k < NF(k_sections); k++) {
+        if (!xb_h5_exists(f, k_sections[k])) continue;
+        s[m].name = k_sections[k];
+        rc = xb_h5_list(f, k_sections[k], &s[m].members, &s[m].n_members, err);
+        if (!rc) m++;
+    }
+    xb_h5_close(f, NULL);
+    if (rc) {
+        xb_fit_sections_free(s, m);
+        return rc;
+    }
+    *out = s;
+    *n = m;
     return XB_OK;
 }
 

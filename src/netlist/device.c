@@ -1,9 +1,11 @@
 /* Static read equations of the devices, the selector and the access NMOS.
  *
  * These are the C twins of the read-mode SPICE subcircuits in models/ and of the
- * elements src/netlist/netlist.c emits; docs/devices.md gives the derivations.
+ * elements src/netlist/netlist.c emits; docs/devices.md gives the laws, the device table
+ * (src/netlist/device_table.c) says which law and which V0 each device has.
  * The sinh arguments are clamped to +-XB_SINH_CLAMP exactly as in the SPICE
- * expressions (ngspice's sinh() is unguarded, device-physics.md sec. 5.1), so the
+ * expressions (ngspice's sinh() is unguarded: ngspice 39 src/spicelib/parser/ptfuncs.c;
+ * docs/physics.md "ngspice 39 numerics"), so the
  * two implementations agree everywhere, not only in the normal operating range. */
 #include "xbar/netlist.h"
 
@@ -24,24 +26,39 @@ static void sinh_clamped(double x, double *s, double *ds)
     }
 }
 
+/* A V0 knot of the read law: its tunable copy in p (the field the law names), or the table's
+ * value for a law without one. */
+static double v0_knot(const xb_array_params *p, const xb_read_law *law, int hi)
+{
+    size_t offset = hi ? law->v0_hi_field : law->v0_lo_field;
+    if (offset == XB_V0_TABLE) return hi ? law->v0_hi_volt : law->v0_lo_volt;
+    return *(const double *)((const char *)p + offset);
+}
+
 double xb_device_v0_volt(const xb_array_params *p, double g_siemens)
 {
-    switch (p->device) {
-    case XB_DEVICE_RRAM:
-        return p->rram_v0_volt;
-    case XB_DEVICE_PCM: {
-        /* V0 rises linearly with the crystalline share of the conductance range:
-         * amorphous (g_min) most nonlinear, crystalline (g_max) nearly ohmic. */
-        double f = (g_siemens - p->g_min_siemens) / (p->g_max_siemens - p->g_min_siemens);
-        if (!(f > 0)) f = 0;
-        if (f > 1) f = 1;
-        return p->pcm_v0_low_volt + (p->pcm_v0_high_volt - p->pcm_v0_low_volt) * f;
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di || di->read.kind != XB_READ_SINH) return 0.0; /* ohmic */
+    if (di->read.v0_rule == XB_V0_CONSTANT) return v0_knot(p, &di->read, 0);
+    /* V0 rises linearly with the normalized state: for PCM amorphous (g_min) most nonlinear,
+     * crystalline (g_max) nearly ohmic. */
+    double lo = v0_knot(p, &di->read, 0), hi = v0_knot(p, &di->read, 1);
+    double f = (g_siemens - p->g_min_siemens) / (p->g_max_siemens - p->g_min_siemens);
+    if (!(f > 0)) f = 0;
+    if (f > 1) f = 1;
+    return lo + (hi - lo) * f;
+}
+
+void xb_device_v0_knots(const xb_array_params *p, double *v0_lo_volt, double *v0_hi_volt)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    double lo = 0, hi = 0;
+    if (di && di->read.kind == XB_READ_SINH) {
+        lo = v0_knot(p, &di->read, 0);
+        hi = di->read.v0_rule == XB_V0_CONSTANT ? lo : v0_knot(p, &di->read, 1);
     }
-    case XB_DEVICE_LINEAR:
-    case XB_DEVICE_ECRAM:
-    default:
-        return 0.0;
-    }
+    if (v0_lo_volt) *v0_lo_volt = lo;
+    if (v0_hi_volt) *v0_hi_volt = hi;
 }
 
 double xb_device_sinh_prefactor_amp(const xb_array_params *p, double g_siemens)

@@ -1,51 +1,36 @@
 /* Device statistics over time after programming: conductance drift/decay and the
  * accumulated read noise, applied to programmed conductances before any engine sees
- * them (device-physics.md sec. 2.2; docs/drift.md).
- *
- * Defaults (one table, a citation beside each number):
- *   PCM (IBM statistical inference model, Nandakumar et al. ICECS 2019; Joshi et al.,
- *   Nat. Commun. 11, 2473, 2020; IBM/aihwkit inference/noise/pcm.py PCMLikeNoiseModel):
- *     t0 = 20 s first read after programming; nu ~ N(mu_nu(g_T), sigma_nu(g_T)) truncated at 0;
- *     mu_nu    = min(max(-0.0155 ln g_T + 0.0244, 0.049), 0.1);
- *     sigma_nu = min(max(-0.0125 ln g_T - 0.0059, 0.008), 0.045);
- *     read noise sigma = G(t) Q_s sqrt(ln((t + t_read)/(2 t_read))), t_read = 250 ns,
- *     Q_s = min(0.0088 / max(g_T^0.65, 1e-3), 0.2).
- *   RRAM (IBM CMO/HfOx, aihwkit inference/noise/reram.py ReRamCMONoiseModel):
- *     mean decay -0.089 uS per ln(t) and spread 0.042 uS per ln(t), counted from t0 here
- *     (the constant 0.41 uS of that fit is the spread at programming, which xb_netlist_program
- *     already samples); read noise ~1 % of G (Wan et al., Nature 608, 504, 2022, as
- *     recommended beside aihwkit's ReRamWan2022NoiseModel), time independent.
- *   ECRAM: no retention loss and no read noise.  ASSUMPTION: Tang et al. (IEDM 2018) and
- *     Kim et al. (IEDM 2019) report retention without a fitted decay law; the device
- *     reference gives none, so G(t) = G_prog.
- *   LINEAR: ideal, no drift. */
+ * them (docs/drift.md; docs/physics.md, "PCM drift and read-noise statistics").  Which law a
+ * device follows and its coefficients (with their sources) are the device table's drift and
+ * read_noise fields (src/netlist/device_table.c); the laws are implemented here once. */
 #include "xbar/netlist.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 
-static const double k_rram_decay_siemens_per_ln = -0.089e-6; /* aihwkit ReRamCMONoiseModel */
-static const double k_rram_spread_siemens_per_ln = 0.042e-6; /* aihwkit ReRamCMONoiseModel */
-static const double k_rram_read_rel = 0.01;                   /* Wan 2022, ~1 % read noise */
-
-double xb_netlist_drift_nu_mean(double g_t)
+/* min(max(a ln gT + b, lo), hi), c = {a, b, lo, hi} */
+static double clamped_log_law(const double c[4], double g_t)
 {
     double lg = log(g_t > 1e-300 ? g_t : 1e-300);
-    return fmin(fmax(-0.0155 * lg + 0.0244, 0.049), 0.1);
+    return fmin(fmax(c[0] * lg + c[1], c[2]), c[3]);
 }
 
-double xb_netlist_drift_nu_sigma(double g_t)
+static double nu_mean(const xb_drift_law *d, double g_t) { return clamped_log_law(d->nu_mean, g_t); }
+static double nu_sigma(const xb_drift_law *d, double g_t) { return clamped_log_law(d->nu_sigma, g_t); }
+
+static double qs(const xb_read_noise_law *r, double g_t)
 {
-    double lg = log(g_t > 1e-300 ? g_t : 1e-300);
-    return fmin(fmax(-0.0125 * lg - 0.0059, 0.008), 0.045);
+    double p = pow(g_t > 0 ? g_t : 0.0, r->qs_exp);
+    return fmin(r->qs_coef / fmax(p, r->qs_floor), r->qs_max);
 }
 
-double xb_netlist_read_noise_qs(double g_t)
-{
-    double p = pow(g_t > 0 ? g_t : 0.0, 0.65);
-    return fmin(0.0088 / fmax(p, 1e-3), 0.2);
-}
+/* The PCM row's statistics (the public PCM-law helpers below). */
+static const xb_device_info *pcm(void) { return xb_device_info_get(XB_DEVICE_PCM); }
+
+double xb_netlist_drift_nu_mean(double g_t) { return nu_mean(&pcm()->drift, g_t); }
+double xb_netlist_drift_nu_sigma(double g_t) { return nu_sigma(&pcm()->drift, g_t); }
+double xb_netlist_read_noise_qs(double g_t) { return qs(&pcm()->read_noise, g_t); }
 
 /* Normalized target conductance g_T in [0, 1]: 1 <-> g_max (aihwkit's convention). */
 static double g_norm(const xb_array_params *p, double g)
@@ -62,7 +47,10 @@ int xb_netlist_drift(const xb_array_params *p, const xb_matrix *g_prog, double t
         return xb_errorf(err, XB_EINPUT, "drift: g_prog and g_out shapes differ");
     const size_t n = g_prog->rows * g_prog->cols;
     const double lt = log(t_s / XB_DRIFT_T0_S);
-    if (p->device == XB_DEVICE_LINEAR || p->device == XB_DEVICE_ECRAM) {
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di) return xb_errorf(err, XB_EINPUT, "drift: unknown device");
+    const xb_drift_law *law = &di->drift;
+    if (law->kind == XB_DRIFT_NONE) {
         for (size_t i = 0; i < n; i++) g_out->data[i] = g_prog->data[i];
         return XB_OK;
     }
@@ -72,19 +60,19 @@ int xb_netlist_drift(const xb_array_params *p, const xb_matrix *g_prog, double t
     for (size_t i = 0; i < n; i++) {
         const double g = g_prog->data[i];
         double z = gsl_ran_gaussian_ziggurat(r, 1.0); /* one draw per cell: the stream never shifts */
-        if (p->device == XB_DEVICE_PCM) {
+        if (law->kind == XB_DRIFT_POWER_LAW) {
             double nu;
             if (nu_fixed >= 0) {
                 nu = nu_fixed;
             } else {
                 const double gt = g_norm(p, g);
-                nu = xb_netlist_drift_nu_mean(gt) + xb_netlist_drift_nu_sigma(gt) * z;
-                if (nu < 0) nu = 0; /* truncated at 0 (aihwkit clamps) */
+                nu = nu_mean(law, gt) + nu_sigma(law, gt) * z;
+                if (nu < 0) nu = 0; /* truncated at 0 (aihwkit folds, |nu|: docs/physics.md) */
             }
             g_out->data[i] = g * exp(-nu * lt);
-        } else { /* RRAM */
+        } else { /* XB_DRIFT_LOG_DECAY */
             double a = lt > 0 ? lt : 0; /* no change before the first read */
-            double v = g + k_rram_decay_siemens_per_ln * a + k_rram_spread_siemens_per_ln * a * z;
+            double v = g + law->decay_siemens_per_ln * a + law->spread_siemens_per_ln * a * z;
             g_out->data[i] = v > 0 ? v : 0;
         }
     }
@@ -94,11 +82,14 @@ int xb_netlist_drift(const xb_array_params *p, const xb_matrix *g_prog, double t
 
 double xb_netlist_read_noise_sigma(const xb_array_params *p, double g_prog, double g_now, double t_s)
 {
-    if (p->device == XB_DEVICE_PCM) {
-        double a = log((t_s + XB_READ_NOISE_T_READ_S) / (2.0 * XB_READ_NOISE_T_READ_S));
-        return g_now * xb_netlist_read_noise_qs(g_norm(p, g_prog)) * sqrt(a > 0 ? a : 0);
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di) return 0.0;
+    const xb_read_noise_law *r = &di->read_noise;
+    if (r->kind == XB_READ_NOISE_FLICKER) {
+        double a = log((t_s + r->t_read_s) / (2.0 * r->t_read_s));
+        return g_now * qs(r, g_norm(p, g_prog)) * sqrt(a > 0 ? a : 0);
     }
-    if (p->device == XB_DEVICE_RRAM) return k_rram_read_rel * g_now;
+    if (r->kind == XB_READ_NOISE_RELATIVE) return r->rel * g_now;
     return 0.0;
 }
 

@@ -1,4 +1,5 @@
-/* Instance parameters of the dynamic device models, with device-to-device spread. */
+/* Instance parameters of the dynamic device models (the device table's dyn_params rows), with
+ * device-to-device spread. */
 #include "xbar/netlist.h"
 
 #include <gsl/gsl_randist.h>
@@ -7,26 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *xb_netlist_dyn_subckt(xb_device_kind d)
-{
-    switch (d) {
-    case XB_DEVICE_RRAM: return "rram_dyn";
-    case XB_DEVICE_PCM: return "pcm_dyn";
-    case XB_DEVICE_ECRAM: return "ecram_dyn";
-    default: return NULL;
-    }
-}
-
-const char *xb_netlist_model_lib(xb_device_kind d)
-{
-    switch (d) {
-    case XB_DEVICE_RRAM: return "rram.lib";
-    case XB_DEVICE_PCM: return "pcm.lib";
-    case XB_DEVICE_ECRAM: return "ecram.lib";
-    default: return NULL;
-    }
-}
 
 /* Value of `name` in an override list "a=1 b=2", if present. */
 static int find_override(const char *ov, const char *name, double *out, xb_error *err, int *bad)
@@ -58,11 +39,13 @@ int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const c
                             char **out, xb_error *err)
 {
     *out = NULL;
-    if (!xb_netlist_dyn_subckt(p->device))
-        return xb_errorf(err, XB_EINPUT, "--device: %s has no dynamic model (rram, pcm, ecram)",
-                         xb_device_name(p->device));
+    if (!xb_netlist_dyn_subckt(p->device)) {
+        char list[256];
+        xb_device_list(list, sizeof list, 1);
+        return xb_errorf(err, XB_EINPUT, "--device: %s has no dynamic model (%s)", xb_device_name(p->device), list);
+    }
     size_t n;
-    const xb_dyn_param *t = xb_netlist_dyn_params(&n);
+    const xb_dyn_param *t = xb_netlist_dyn_params(p->device, &n);
     gsl_rng *r = NULL;
     if (p->var_d2d) {
         r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -83,7 +66,6 @@ int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const c
     }
     int rc = XB_OK;
     for (size_t k = 0; k < n; k++) {
-        if (t[k].device != p->device) continue;
         double v = t[k].value;
         int bad;
         find_override(overrides, t[k].name, &v, err, &bad);

@@ -1,9 +1,13 @@
-/* SPICE netlist writer for crossbar reads (topology: include/xbar/netlist.h).
+/* SPICE netlist writer for crossbar reads and dynamic arrays (topology:
+ * include/xbar/netlist.h; the deck layout: docs/netlist.md).
  *
- * Zero resistances are shorts: the two ends then get the same node name, so no
- * 0-ohm resistor ever reaches ngspice.  Device cells use the read-mode subcircuits of
- * models/ (docs/devices.md); linear and ECRAM-channel cells are plain R elements
- * (fastest for Sparse 1.3, device-physics.md sec. 5.6). */
+ * A body is self-contained: parameters, the device models copied from models/ (or
+ * .include'd with p->include_models), the cell as a subcircuit, then the drivers, gate lines,
+ * row wires, column wires + sense and the cells, each section under a comment.  Zero
+ * resistances are shorts: the two ends then get the same node name, so no 0-ohm resistor ever
+ * reaches ngspice.  Ohmic cells (linear, the ECRAM channel in reads) are plain R elements
+ * (fastest for Sparse 1.3; docs/physics.md, "ngspice 39 numerics").  What a device brings
+ * (its subcircuits, law, state) comes from the device table. */
 #include "xbar/netlist.h"
 
 #include <math.h>
@@ -11,21 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct xb_netlist {
-    char *body;
-    size_t n_sources;
-    xb_netlist_source *sources;
-    char **src_strings; /* 3 per source */
-    size_t n_outputs;
-    char **outputs;
-};
-
-const char *xb_netlist_models_dir(void)
-{
-    const char *e = getenv("XBAR_MODELS_DIR");
-    if (e && *e) return e;
-    return XB_SOURCE_DIR "/models";
-}
+#include "netlist/netlist_internal.h"
 
 /* ---------------------------------------------------------------- node names */
 /* Row i, position k: k = 0 is the node after the driver, k = j+1 is r(i,j). */
@@ -79,7 +69,7 @@ void xb_netlist_free(xb_netlist *n)
     free(n);
 }
 
-static int add_source(xb_netlist *n, const char *name, const char *pos, const char *neg)
+int xb_netlist_add_source(xb_netlist *n, const char *name, const char *pos, const char *neg)
 {
     size_t k = n->n_sources;
     xb_netlist_source *s = realloc(n->sources, (k + 1) * sizeof *s);
@@ -99,7 +89,7 @@ static int add_source(xb_netlist *n, const char *name, const char *pos, const ch
     return 0;
 }
 
-static int add_output(xb_netlist *n, const char *q)
+int xb_netlist_add_output(xb_netlist *n, const char *q)
 {
     char **o = realloc(n->outputs, (n->n_outputs + 1) * sizeof *o);
     if (!o) return -1;
@@ -150,91 +140,207 @@ typedef struct {
     const xb_matrix *state0;
 } drive_plan;
 
-static void emit_header(FILE *f, const xb_array_params *p, int dynamic)
+static const char *const k_cell_title[] = {"1R: the device alone", "1T1R: the device in series with the access NMOS",
+                                           "1S1R: the selector in series with the device"};
+
+/* Static cells whose device is its read subcircuit (sinh law); ohmic devices are plain R. */
+static int static_subckt_device(const xb_device_info *di) { return di->read.kind == XB_READ_SINH; }
+
+/* Does the cell subcircuit of p carry a gate terminal (1T1R access gate or gated dynamic device)? */
+static int cell_gated(const xb_array_params *p, const xb_device_info *di, int dynamic)
 {
-    const char *dir = xb_netlist_models_dir();
-    fprintf(f, "* xbar crossbar %zux%zu device=%s cell=%s r_wire_row=%.17g r_wire_col=%.17g "
-               "r_driver=%.17g r_sense=%.17g v_read=%.17g\n",
-            p->rows, p->cols, xb_device_name(p->device), xb_cell_name(p->cell), p->r_wire_row_ohm,
-            p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm, p->v_read_volt);
-    if (p->device == XB_DEVICE_RRAM) fprintf(f, ".include %s/rram.lib\n", dir);
-    if (p->device == XB_DEVICE_PCM) fprintf(f, ".include %s/pcm.lib\n", dir);
-    if (dynamic && p->device == XB_DEVICE_ECRAM) fprintf(f, ".include %s/ecram.lib\n", dir);
-    if (p->cell == XB_CELL_1S1R) fprintf(f, ".include %s/selector.lib\n", dir);
-    if (p->cell == XB_CELL_1T1R)
+    return p->cell == XB_CELL_1T1R || (dynamic && di->dyn_gated);
+}
+
+/* Parameters: every value of the periphery in one place.  Values that reach a subcircuit
+ * (v_read, the selector's is/vs) are .params: ngspice hands subcircuit parameters over as
+ * numbers.  Resistances and source voltages are written out in their element lines, as in
+ * the flat decks before: ngspice 39 writes a {param} into an element line with 16 significant
+ * digits (numparam's double_to_string), and resistor models change the order in which the
+ * stamps of a node are summed; either moves results in the last bits. */
+static void emit_parameters(FILE *f, const xb_array_params *p, const xb_device_info *di, int dynamic)
+{
+    fputs("* ---- parameters ----\n", f);
+    if (!dynamic && static_subckt_device(di)) fprintf(f, ".param v_read=%.17g\n", p->v_read_volt);
+    if (p->cell == XB_CELL_1S1R) fprintf(f, ".param sel_is=%.17g sel_vs=%.17g\n", p->sel_is_amp, p->sel_vs_volt);
+    fputs("* written out in the element lines (ngspice 39 would round a {param} there to 16 digits):\n", f);
+    fprintf(f, "*   r_driver = %.17g ohm (Rd<i>), r_wire_row = %.17g ohm (Rr<i>_<k>),\n", p->r_driver_ohm,
+            p->r_wire_row_ohm);
+    fprintf(f, "*   r_wire_col = %.17g ohm (Rc<k>_<j>), r_sense = %.17g ohm (Rs<j>); 0 ohm is a short (no element)\n",
+            p->r_wire_col_ohm, p->r_sense_ohm);
+    if (p->cell == XB_CELL_1T1R) {
+        if (!dynamic) fprintf(f, "*   v_gate = %.17g V on the selected rows' gate lines (Vgl<i>)\n", p->v_gate_volt);
+        fprintf(f, "*   access NMOS W/L = %.17g (Mt in the cell)\n", p->nmos_w_over_l);
         /* Level-1 access NMOS; is=0 removes the junction saturation current so only the
          * channel conducts (ngspice still adds gmin across the junctions). */
         fprintf(f, ".model xbnmos nmos level=1 kp=%.17g vto=%.17g lambda=%.17g gamma=0 is=0\n",
                 p->nmos_kp_a_per_v2, p->nmos_vt_volt, p->nmos_lambda_per_v);
+    }
+    if (dynamic && p->c_wire_farad > 0)
+        fprintf(f, "*   c_wire = %.17g F per wire segment to ground (Cr, Cc)\n", p->c_wire_farad);
 }
 
-/* One device element from node a to node b (current a -> b for v(a,b) > 0). */
-static void emit_device(FILE *f, const xb_array_params *p, size_t i, size_t j, double g,
-                        const char *a, const char *b)
+static int emit_models(FILE *f, const xb_array_params *p, const xb_device_info *di, int dynamic, xb_error *err)
 {
-    if (g <= 0) {
-        fprintf(f, "* cell %zu,%zu: G = 0 (open)\n", i, j);
+    xb_model_ref m[2];
+    size_t n = 0;
+    if (dynamic) m[n++] = (xb_model_ref){di->lib, di->dyn_subckt};
+    else if (static_subckt_device(di)) m[n++] = (xb_model_ref){di->lib, di->read_subckt};
+    if (p->cell == XB_CELL_1S1R) m[n++] = (xb_model_ref){XB_SELECTOR_LIB, XB_SELECTOR_SUBCKT};
+    if (!n) return XB_OK;
+    fputs("* ---- device models ----\n", f);
+    return xb_netlist_write_models(f, p->include_models, m, n, err);
+}
+
+/* The access element of a cell from a to b (1T1R: NMOS with its gate on g; 1S1R: selector). */
+static void emit_access(FILE *f, const xb_array_params *p, const char *a, const char *b, const char *g)
+{
+    if (p->cell == XB_CELL_1T1R)
+        fprintf(f, "Mt %s %s %s 0 xbnmos w=%.17gu l=1u\n", a, g, b, p->nmos_w_over_l);
+    else
+        fprintf(f, "Xs %s %s %s is={sel_is} vs={sel_vs}\n", a, b, XB_SELECTOR_SUBCKT);
+}
+
+/* The device of the cell subcircuit from a to b: its read subcircuit (static) or its dynamic
+ * subcircuit with every parameter passed on (dynamic); gated devices get the gate line gl. */
+static void emit_cell_device(FILE *f, const xb_device_info *di, int dynamic, const char *a, const char *b)
+{
+    if (!dynamic) {
+        fprintf(f, "Xd %s %s %s g={g} vr={v_read} v0={v0}\n", a, b, di->read_subckt);
         return;
     }
-    switch (p->device) {
-    case XB_DEVICE_RRAM:
-        fprintf(f, "Xg%zu_%zu %s %s rram_read g=%.17g vr=%.17g v0=%.17g\n", i, j, a, b, g, p->v_read_volt,
-                xb_device_v0_volt(p, g));
+    fprintf(f, "Xd %s %s%s %s", a, b, di->dyn_gated ? " gl" : "", di->dyn_subckt);
+    for (size_t k = 0; k < di->n_dyn_params; k++) {
+        fprintf(f, "%s%s={%s}", k % 8 == 7 ? "\n+ " : " ", di->dyn_params[k].name, di->dyn_params[k].name);
+    }
+    fputs("\n", f);
+}
+
+/* The cell subcircuit(s): xb_cell (terminals r c [gl]) for subcircuit devices, with the
+ * per-cell values as parameters; xb_cell_open (the access element alone) for G = 0 cells of
+ * 1T1R/1S1R; xb_access (the access element, d s [g]) for ohmic devices, whose resistor stays
+ * in the cells section (its value would reach the R line with 16 digits only). */
+static void emit_cell_subckts(FILE *f, const xb_array_params *p, const xb_device_info *di, const xb_matrix *g,
+                              int dynamic)
+{
+    const char *gl = cell_gated(p, di, dynamic) ? " gl" : "";
+    fprintf(f, "* ---- cell: %s; terminals r (row) c (column)%s ----\n", k_cell_title[p->cell],
+            *gl ? " gl (gate line)" : "");
+    if (!dynamic && !static_subckt_device(di)) {
+        if (p->cell == XB_CELL_1R) {
+            fputs("* the device is one resistor 1/G per cell (cells section)\n", f);
+            return;
+        }
+        fputs("* the device resistor 1/G is in the cells section; the access element:\n", f);
+        fprintf(f, ".subckt xb_access d s%s\n", p->cell == XB_CELL_1T1R ? " g" : "");
+        emit_access(f, p, "d", "s", "g");
+        fputs(".ends xb_access\n", f);
+        return;
+    }
+    fprintf(f, ".subckt xb_cell r c%s params:", gl);
+    if (dynamic) {
+        for (size_t k = 0; k < di->n_dyn_params; k++)
+            fprintf(f, "%s%s=%.17g", k % 6 == 5 ? "\n+ " : " ", di->dyn_params[k].name, di->dyn_params[k].value);
+        fputs("\n", f);
+    } else {
+        fprintf(f, " g=%.17g v0=%.17g\n", p->g_max_siemens, xb_device_v0_volt(p, p->g_max_siemens));
+    }
+    switch (p->cell) {
+    case XB_CELL_1T1R:
+        emit_cell_device(f, di, dynamic, "r", "m");
+        emit_access(f, p, "m", "c", "gl");
         break;
-    case XB_DEVICE_PCM:
-        fprintf(f, "Xg%zu_%zu %s %s pcm_read g=%.17g vr=%.17g v0=%.17g\n", i, j, a, b, g, p->v_read_volt,
-                xb_device_v0_volt(p, g));
+    case XB_CELL_1S1R:
+        emit_access(f, p, "r", "m", NULL);
+        emit_cell_device(f, di, dynamic, "m", "c");
         break;
-    case XB_DEVICE_LINEAR:
-    case XB_DEVICE_ECRAM: /* ECRAM channel with the gate floating: ohmic (models/ecram.lib) */
+    case XB_CELL_1R:
     default:
-        fprintf(f, "Rg%zu_%zu %s %s %.17g\n", i, j, a, b, 1.0 / g);
+        emit_cell_device(f, di, dynamic, "r", "c");
         break;
+    }
+    fputs(".ends xb_cell\n", f);
+    int open = 0;
+    for (size_t k = 0; !dynamic && p->cell != XB_CELL_1R && k < g->rows * g->cols; k++) open |= g->data[k] <= 0;
+    if (open) {
+        fprintf(f, "* G = 0: the access element alone\n.subckt xb_cell_open r c%s\n", gl);
+        emit_access(f, p, p->cell == XB_CELL_1T1R ? "m" : "r", p->cell == XB_CELL_1T1R ? "c" : "m", "gl");
+        fputs(".ends xb_cell_open\n", f);
     }
 }
 
-/* Dynamic cell (i,j) from a to b: the device's dynamic subcircuit with its own d2d sample
- * and initial state; ECRAM's gate is the row's gate line gl<i>. */
-static int emit_dynamic(FILE *f, const xb_array_params *p, size_t i, size_t j, double state,
-                        const char *a, const char *b, xb_error *err)
+/* Cell (i,j) between a (row) and b (column). */
+static int emit_cell(FILE *f, const xb_array_params *p, const xb_device_info *di, size_t i, size_t j, double gij,
+                     int dynamic, const char *a, const char *b, xb_error *err)
 {
-    static const char *const state_name[] = {[XB_DEVICE_RRAM] = "gini", [XB_DEVICE_PCM] = "c0",
-                                             [XB_DEVICE_ECRAM] = "x0"};
-    char ov[64], *inst = NULL;
-    snprintf(ov, sizeof ov, "%s=%.17g", state_name[p->device], state);
-    int rc = xb_netlist_dyn_instance(p, i * p->cols + j, ov, &inst, err);
-    if (rc) return rc;
-    if (p->device == XB_DEVICE_ECRAM)
-        fprintf(f, "Xg%zu_%zu %s %s gl%zu ecram_dyn %s\n", i, j, a, b, i, inst);
-    else
-        fprintf(f, "Xg%zu_%zu %s %s %s %s\n", i, j, a, b, xb_netlist_dyn_subckt(p->device), inst);
-    free(inst);
+    char gl[32] = "";
+    if (cell_gated(p, di, dynamic)) snprintf(gl, sizeof gl, " gl%zu", i);
+    if (dynamic) {
+        /* every dynamic parameter per cell: its own d2d sample and initial state */
+        char ov[64], *inst = NULL;
+        snprintf(ov, sizeof ov, "%s=%.17g", di->state_param, gij);
+        int rc = xb_netlist_dyn_instance(p, i * p->cols + j, ov, &inst, err);
+        if (rc) return rc;
+        fprintf(f, "Xg%zu_%zu %s %s%s xb_cell %s\n", i, j, a, b, gl, inst);
+        free(inst);
+        return XB_OK;
+    }
+    if (static_subckt_device(di)) {
+        if (gij > 0)
+            fprintf(f, "Xg%zu_%zu %s %s%s xb_cell g=%.17g v0=%.17g\n", i, j, a, b, gl, gij, xb_device_v0_volt(p, gij));
+        else if (p->cell == XB_CELL_1R)
+            fprintf(f, "* cell %zu,%zu: G = 0 (open)\n", i, j);
+        else
+            fprintf(f, "Xg%zu_%zu %s %s%s xb_cell_open\n", i, j, a, b, gl);
+        return XB_OK;
+    }
+    /* ohmic device: the resistor here, the access element (if any) as xb_access */
+    char m[64];
+    snprintf(m, sizeof m, "m%zu_%zu", i, j);
+    if (p->cell == XB_CELL_1S1R) fprintf(f, "Xa%zu_%zu %s %s xb_access\n", i, j, a, m);
+    const char *ra = a, *rb = p->cell == XB_CELL_1R ? b : (p->cell == XB_CELL_1T1R ? m : b);
+    if (p->cell == XB_CELL_1S1R) ra = m;
+    if (gij > 0) fprintf(f, "Rg%zu_%zu %s %s %.17g\n", i, j, ra, rb, 1.0 / gij);
+    else fprintf(f, "* cell %zu,%zu: G = 0 (open)\n", i, j);
+    if (p->cell == XB_CELL_1T1R) fprintf(f, "Xa%zu_%zu %s %s%s xb_access\n", i, j, m, b, gl);
     return XB_OK;
 }
 
-static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix *g,
-                       const drive_plan *d, xb_error *err)
+/* The caller-driven sources, in the order of the contract: per row its input "in<i>", then
+ * (dynamic arrays with gate lines) its gate line "gl<i>". */
+static int register_sources(xb_netlist *n, const xb_array_params *p, const xb_device_info *di, const drive_plan *d)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
-    char a[64], b[64], c[64];
-    emit_header(f, p, d->state0 != NULL);
+    char a[64], name[32], gl[32];
+    for (size_t i = 0; i < p->rows; i++) {
+        if (d->row_mode[i] == 1) {
+            drive_node(p, i, a, sizeof a);
+            snprintf(name, sizeof name, "in%zu", i);
+            if (xb_netlist_add_source(n, name, a, "0")) return -1;
+        }
+        if (d->state0 && cell_gated(p, di, 1)) {
+            snprintf(gl, sizeof gl, "gl%zu", i);
+            if (xb_netlist_add_source(n, gl, gl, "0")) return -1;
+        }
+    }
+    return 0;
+}
 
-    /* rows: source node, driver, wire segments */
+/* Rows, each in the order driver, row wire, gate line, wire capacitance: the element order
+ * fixes ngspice's node numbering and with it Sparse's pivot order, so it stays the order of
+ * the flat decks before (the same numbers to the last bit). */
+static void emit_rows(FILE *f, const xb_array_params *p, const xb_device_info *di, const drive_plan *d)
+{
+    char a[64], b[64];
+    const int gated = cell_gated(p, di, d->state0 != NULL);
+    fprintf(f, "* ---- rows: driver (the caller's source Vin<i> on d<i>, r_driver), row wire (an r_wire_row\n"
+               "* segment in front of every cell, nodes r<i>_<k>)%s ----\n",
+            !gated ? "" : d->state0 ? ", gate line gl<i> (the caller's source Vgl<i>)" : ", gate line Vgl<i> (v_gate on selected rows)");
     for (size_t i = 0; i < p->rows; i++) {
         if (d->row_mode[i] == 0) {
             fprintf(f, "* row %zu floating\n", i);
         } else {
             drive_node(p, i, a, sizeof a);
-            if (d->row_mode[i] == 1) {
-                char name[32];
-                snprintf(name, sizeof name, "in%zu", i);
-                if (add_source(n, name, a, "0")) goto oom;
-            } else {
-                fprintf(f, "Vb%zu %s 0 DC %.17g\n", i, a, d->row_bias[i]);
-            }
+            if (d->row_mode[i] == 2) fprintf(f, "Vb%zu %s 0 DC %.17g\n", i, a, d->row_bias[i]);
             if (p->r_driver_ohm > 0) {
                 row_node(p, i, 0, b, sizeof b);
                 fprintf(f, "Rd%zu %s %s %.17g\n", i, a, b, p->r_driver_ohm);
@@ -246,16 +352,7 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
                 row_node(p, i, k + 1, b, sizeof b);
                 fprintf(f, "Rr%zu_%zu %s %s %.17g\n", i, k, a, b, p->r_wire_row_ohm);
             }
-        if (p->cell == XB_CELL_1T1R || (d->state0 && p->device == XB_DEVICE_ECRAM)) {
-            char gl[32], name[32];
-            snprintf(gl, sizeof gl, "gl%zu", i);
-            snprintf(name, sizeof name, "gl%zu", i);
-            if (d->state0) { /* the caller drives the gate lines of a transient */
-                if (add_source(n, name, gl, "0")) goto oom;
-            } else {
-                fprintf(f, "Vgl%zu gl%zu 0 DC %.17g\n", i, i, d->gate_volt[i]);
-            }
-        }
+        if (gated && !d->state0) fprintf(f, "Vgl%zu gl%zu 0 DC %.17g\n", i, i, d->gate_volt[i]);
         if (d->state0 && p->c_wire_farad > 0)
             for (size_t k = 1; k <= p->cols; k++) {
                 /* one segment's capacitance at its cell-side node; merged nodes (r_wire = 0) get
@@ -266,7 +363,14 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
                         p->c_wire_farad * (p->r_wire_row_ohm > 0 ? 1.0 : (double)p->cols));
             }
     }
-    /* columns: wire segments, sense resistance, sense source */
+}
+
+static int emit_columns(FILE *f, xb_netlist *n, const xb_array_params *p, const drive_plan *d)
+{
+    char a[64], b[64];
+    fputs("* ---- columns: column wire (an r_wire_col segment below every cell, nodes c<k>_<j>) and\n"
+          "* sense (r_sense, then the 0 V source Vs<j> whose current is the output) ----\n",
+          f);
     for (size_t j = 0; j < p->cols; j++) {
         if (d->state0 && p->c_wire_farad > 0)
             for (size_t k = 0; k < p->rows; k++) {
@@ -294,69 +398,56 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
             fprintf(f, "Vs%zu %s 0 DC 0\n", j, a);
             char q[32];
             snprintf(q, sizeof q, "i(vs%zu)", j);
-            if (add_output(n, q)) goto oom;
+            if (xb_netlist_add_output(n, q)) return -1;
         } else {
             fprintf(f, "Vcb%zu %s 0 DC %.17g\n", j, a, d->col_bias[j]);
         }
     }
-    /* cells */
-    for (size_t i = 0; i < p->rows; i++)
-        for (size_t j = 0; j < p->cols; j++) {
-            double gij = g->data[i * g->cols + j];
-            row_node(p, i, j + 1, a, sizeof a);
-            col_node(p, i, j, b, sizeof b);
-            if (d->state0) {
-                int rc;
-                if (p->cell == XB_CELL_1R) {
-                    rc = emit_dynamic(f, p, i, j, gij, a, b, err);
-                } else {
-                    snprintf(c, sizeof c, "m%zu_%zu", i, j);
-                    if (p->cell == XB_CELL_1T1R) {
-                        rc = emit_dynamic(f, p, i, j, gij, a, c, err);
-                        fprintf(f, "Mt%zu_%zu %s gl%zu %s 0 xbnmos w=%.17gu l=1u\n", i, j, c, i, b,
-                                p->nmos_w_over_l);
-                    } else {
-                        fprintf(f, "Xs%zu_%zu %s %s sel_read is=%.17g vs=%.17g\n", i, j, a, c, p->sel_is_amp,
-                                p->sel_vs_volt);
-                        rc = emit_dynamic(f, p, i, j, gij, c, b, err);
-                    }
-                }
-                if (rc) {
-                    fclose(f);
-                    free(buf);
-                    return rc;
-                }
-                continue;
+    return 0;
+}
+
+static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix *g, const drive_plan *d,
+                       xb_error *err)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    const int dynamic = d->state0 != NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+    int rc = XB_OK;
+    fprintf(f, "* xbar crossbar %zux%zu device=%s cell=%s r_wire_row=%.17g r_wire_col=%.17g "
+               "r_driver=%.17g r_sense=%.17g v_read=%.17g%s\n",
+            p->rows, p->cols, di->name, xb_cell_name(p->cell), p->r_wire_row_ohm, p->r_wire_col_ohm, p->r_driver_ohm,
+            p->r_sense_ohm, p->v_read_volt, dynamic ? " (dynamic)" : "");
+    emit_parameters(f, p, di, dynamic);
+    rc = emit_models(f, p, di, dynamic, err);
+    if (!rc) {
+        emit_cell_subckts(f, p, di, g, dynamic);
+        if (register_sources(n, p, di, d)) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+    }
+    if (!rc) {
+        emit_rows(f, p, di, d);
+        if (emit_columns(f, n, p, d)) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+    }
+    if (!rc) {
+        fprintf(f, "* ---- cells Xg<i>_<j>: %s ----\n",
+                dynamic ? "dynamic parameters and initial state per cell" : "G in siemens (and its V0) per cell");
+        char a[64], b[64];
+        for (size_t i = 0; !rc && i < p->rows; i++)
+            for (size_t j = 0; !rc && j < p->cols; j++) {
+                row_node(p, i, j + 1, a, sizeof a);
+                col_node(p, i, j, b, sizeof b);
+                rc = emit_cell(f, p, di, i, j, g->data[i * g->cols + j], dynamic, a, b, err);
             }
-            switch (p->cell) {
-            case XB_CELL_1T1R:
-                snprintf(c, sizeof c, "m%zu_%zu", i, j);
-                emit_device(f, p, i, j, gij, a, c);
-                fprintf(f, "Mt%zu_%zu %s gl%zu %s 0 xbnmos w=%.17gu l=1u\n", i, j, c, i, b,
-                        p->nmos_w_over_l);
-                break;
-            case XB_CELL_1S1R:
-                snprintf(c, sizeof c, "m%zu_%zu", i, j);
-                fprintf(f, "Xs%zu_%zu %s %s sel_read is=%.17g vs=%.17g\n", i, j, a, c, p->sel_is_amp,
-                        p->sel_vs_volt);
-                emit_device(f, p, i, j, gij, c, b);
-                break;
-            case XB_CELL_1R:
-            default:
-                emit_device(f, p, i, j, gij, a, b);
-                break;
-            }
-        }
-    if (fclose(f) != 0) {
+    }
+    if (fclose(f) != 0 && !rc) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+    if (rc) {
         free(buf);
-        return xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+        return rc;
     }
     n->body = buf;
     return XB_OK;
-oom:
-    fclose(f);
-    free(buf);
-    return xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
 }
 
 int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist **out,
@@ -436,11 +527,14 @@ int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb
     *out = NULL;
     int rc = xb_array_params_check(p, err);
     if (rc) return rc;
-    if (!xb_netlist_dyn_subckt(p->device))
-        return xb_errorf(err, XB_EINPUT, "--device: %s has no dynamic model (rram, pcm, ecram)",
-                         xb_device_name(p->device));
-    if (p->device == XB_DEVICE_ECRAM && p->cell != XB_CELL_1R)
-        return xb_errorf(err, XB_EINPUT, "--cell: ECRAM is a 3-terminal cell with its own gate line; use 1r");
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di->dyn_subckt) {
+        char list[256];
+        xb_device_list(list, sizeof list, 1);
+        return xb_errorf(err, XB_EINPUT, "--device: %s has no dynamic model (%s)", di->name, list);
+    }
+    if (di->dyn_gated && p->cell != XB_CELL_1R)
+        return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
     if (!state0 || state0->rows != p->rows || state0->cols != p->cols)
         return xb_errorf(err, XB_EINPUT, "initial-state matrix is %zux%zu, array is %zux%zu",
                          state0 ? state0->rows : 0, state0 ? state0->cols : 0, p->rows, p->cols);
@@ -459,13 +553,12 @@ int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb
     for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
     drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0};
     rc = write_array(n, p, state0, &d, err);
-    /* state vectors after the column currents */
-    static const char *const st[] = {[XB_DEVICE_RRAM] = "gap", [XB_DEVICE_PCM] = "c", [XB_DEVICE_ECRAM] = "x"};
+    /* state vectors after the column currents: the state node of the device Xd in cell Xg<i>_<j> */
     for (size_t i = 0; !rc && i < p->rows; i++)
         for (size_t j = 0; !rc && j < p->cols; j++) {
-            char q[64];
-            snprintf(q, sizeof q, "v(xg%zu_%zu.%s)", i, j, st[p->device]);
-            if (add_output(n, q)) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
+            char q[96];
+            snprintf(q, sizeof q, "v(xg%zu_%zu.xd.%s)", i, j, di->state_node);
+            if (xb_netlist_add_output(n, q)) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
         }
 done:
     free(row_mode);
@@ -473,26 +566,6 @@ done:
     if (rc) xb_netlist_free(n);
     else *out = n;
     return rc;
-}
-
-/* ---------------------------------------------------------------- ideal product */
-int xb_netlist_mvm_ideal(const xb_matrix *g, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
-{
-    if (v->cols != g->rows)
-        return xb_errorf(err, XB_EINPUT, "input vectors have %zu values, array has %zu rows", v->cols, g->rows);
-    if (i_out->rows != v->rows || i_out->cols != g->cols)
-        return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows,
-                         i_out->cols, v->rows, g->cols);
-    for (size_t k = 0; k < v->rows; k++) {
-        double *o = xb_matrix_row(i_out, k);
-        const double *x = xb_matrix_row(v, k);
-        for (size_t j = 0; j < g->cols; j++) o[j] = 0;
-        for (size_t i = 0; i < g->rows; i++) {
-            const double *gr = xb_matrix_row(g, i);
-            for (size_t j = 0; j < g->cols; j++) o[j] += x[i] * gr[j];
-        }
-    }
-    return XB_OK;
 }
 
 int xb_netlist_diff_combine(const xb_matrix *i_phys, xb_matrix *i_out, xb_error *err)

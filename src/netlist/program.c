@@ -6,39 +6,33 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 
-/* Programming-error polynomials (sigma in uS of the normalized target g/g_ref), from
- * params.c's citations:
- *  PCM:  IBM PCM model, sigma_prog = max(-1.1731 x^2 + 1.9650 x + 0.2635, 0) uS at
- *        g_ref = 25 uS, scaled by g_max/25 uS (Nandakumar ICECS 2019, Joshi Nat. Commun.
- *        11, 2473, 2020; aihwkit inference/noise/pcm.py PCMLikeNoiseModel).
- *  RRAM (and --device linear, the RRAM array without nonlinearity): Wan et al., Nature 608,
- *        504, 2022 fit at 1 s, sigma = 0.348 + 16.030 x - 43.853 x^2 + 45.393 x^3 -
- *        16.815 x^4 uS at g_ref = 40 uS (aihwkit inference/noise/reram.py
- *        ReRamWan2022NoiseModel), scaled by g_max/40 uS.
- *  ECRAM: program-and-verify ends within one update step; one step of the Tang IEDM 2018
- *        fit is dw_min = 0.002 of the range (aihwkit EcRamPresetDevice), so
- *        sigma = 0.002 (g_max - g_min). */
+/* sigma(G) of the device's sigma_program law (coefficients and sources: the device table,
+ * src/netlist/device_table.c). */
 double xb_netlist_sigma_program(const xb_array_params *p, double g_siemens)
 {
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di) return 0.0;
+    const xb_sigma_law *law = &di->sigma_program;
     double gmax = p->g_max_siemens;
+    if (law->kind == XB_SIGMA_RANGE_FRACTION) return law->range_fraction * (p->g_max_siemens - p->g_min_siemens);
     double x = g_siemens / gmax;
     if (x < 0) x = 0;
-    switch (p->device) {
-    case XB_DEVICE_PCM: {
-        double s_us = -1.1731 * x * x + 1.9650 * x + 0.2635;
-        if (s_us < 0) s_us = 0;
-        return s_us * 1e-6 * (gmax / 25e-6);
+    const double *c = law->coef_us;
+    const size_t n = law->degree < 5 ? law->degree : 4;
+    double s_us;
+    if (law->kind == XB_SIGMA_POLY_HORNER) {
+        s_us = c[n];
+        for (size_t k = n; k-- > 0;) s_us = c[k] + x * s_us;
+    } else { /* XB_SIGMA_POLY_SUM: c_n x^n + ... + c_1 x + c_0, left to right */
+        s_us = 0;
+        for (size_t k = n + 1; k-- > 0;) {
+            double t = c[k];
+            for (size_t q = 0; q < k; q++) t = t * x;
+            s_us = k == n ? t : s_us + t;
+        }
     }
-    case XB_DEVICE_ECRAM:
-        return 0.002 * (p->g_max_siemens - p->g_min_siemens);
-    case XB_DEVICE_RRAM:
-    case XB_DEVICE_LINEAR:
-    default: {
-        double s_us = 0.348 + x * (16.030 + x * (-43.853 + x * (45.393 + x * -16.815)));
-        if (s_us < 0) s_us = 0;
-        return s_us * 1e-6 * (gmax / 40e-6);
-    }
-    }
+    if (s_us < 0) s_us = 0;
+    return s_us * 1e-6 * (gmax / law->g_ref_siemens);
 }
 
 int xb_netlist_program(const xb_array_params *p, const xb_matrix *g_target, xb_matrix *g_out,

@@ -1,0 +1,268 @@
+/* The model engine class: every tile MVM through a fitted behavioural model (reduced-order
+ * IR drop, device read nonlinearity, fitted gain; model.c).
+ *
+ * By default a tile is held in the model's fast form (fit.h, xb_fit_fast_*: I ~= sum_p
+ * phi_p(V) M_p fitted to the full model at the tile's programmed conductances), which the
+ * executor evaluates with one GEMM per term for a whole row band of tiles.  The number of
+ * terms is chosen once, on the first tile programmed: the fewest whose held-out error is
+ * within 1.5x of the error with every basis function (or below 1e-9: ohmic cells).  The
+ * largest held-out error over all tiles is reported (xb_fit_engine_get_info).  With
+ * cfg.exact the full model is evaluated per vector instead.  The optional residual read
+ * noise (cfg.read_noise: every column N(0, resid_sigma_rel x rms of the vector's column
+ * currents)) is added in mvm from a stream per tile, and declared through the
+ * residual_noise operation so that the executor's fast path draws the same law itself.
+ * Array energy and read time come from the model file's regressions when it has them
+ * (cfg.t_window_s, cfg.t_rise_s; docs/executor.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbar/fit.h"
+
+typedef struct {
+    xb_fit_params m;
+    int read_noise;
+    int exact;            /* 1: full model per vector */
+    int from_family;      /* the parameters were predicted from the model file's size family */
+    uint64_t seed;
+    size_t n_programmed;  /* tiles programmed so far: one noise stream / fit seed each */
+    xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
+    size_t fast_terms;    /* chosen at the first programming */
+    double fast_err_max;  /* largest held-out error of a fast form so far */
+    xb_fit_stats stats;   /* energy and settling regressions of the model file */
+    double t_window_s, t_rise_s;
+} model_engine;
+
+typedef struct {
+    xb_fit_eval *e;   /* exact mode */
+    xb_fit_fast *f;   /* fast mode */
+} model_tile;
+
+static double settling_s(const model_engine *t)
+{
+    return xb_fit_stats_settling_s(&t->stats, &t->m.config, t->t_rise_s);
+}
+
+/* One tile read: at least the read window, and not before the array has settled. */
+static double model_time(void *self, void *tile)
+{
+    const model_engine *t = self;
+    double ts = t->stats.have_settling ? settling_s(t) : 0.0;
+    return isfinite(ts) && ts > t->t_window_s ? ts : t->t_window_s;
+}
+
+static int model_energy_law(void *self, double *k_res_s, double *k_cap_farad)
+{
+    const model_engine *t = self;
+    if (!t->stats.have_energy) return 0;
+    double tr = model_time(self, NULL) - t->t_rise_s;
+    *k_res_s = t->stats.energy_coef[0] * ((tr > 0 ? tr : 0.0) + t->t_rise_s / 3);
+    *k_cap_farad = t->stats.energy_coef[1] * t->m.config.c_wire_farad * (double)t->m.config.cols;
+    return 1;
+}
+
+static void tile_free(model_tile *mt)
+{
+    if (!mt) return;
+    xb_fit_eval_free(mt->e);
+    xb_fit_fast_free(mt->f);
+    free(mt);
+}
+
+/* splitmix64 of the seed and the tile number: one reproducible stream per tile */
+static uint64_t tile_seed(const model_engine *t, uint64_t salt)
+{
+    return xb_hash64(t->seed + XB_SPLITMIX64_GAMMA * t->n_programmed + salt);
+}
+
+/* The first fast form: try every number of terms of the basis, keep the fewest within
+ * 1.5x of the best held-out error. */
+static int first_fast(model_engine *t, const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
+{
+    int rc = xb_fit_basis_new(&t->m, 1e-6, XB_FIT_FAST_MAX_TERMS, &t->basis, err);
+    if (rc) return rc;
+    const size_t nb = xb_fit_basis_terms(t->basis);
+    xb_fit_fast *cand[XB_FIT_FAST_MAX_TERMS] = {0};
+    double best = INFINITY;
+    for (size_t r = 1; r <= nb && !rc; r++) {
+        rc = xb_fit_fast_new(&t->m, t->basis, r, g, seed, &cand[r - 1], err);
+        if (!rc) best = fmin(best, xb_fit_fast_error(cand[r - 1]));
+    }
+    size_t pick = nb;
+    for (size_t r = 1; r <= nb && !rc; r++)
+        if (xb_fit_fast_error(cand[r - 1]) <= fmax(1.5 * best, 1e-9)) {
+            pick = r;
+            break;
+        }
+    for (size_t r = 1; r <= nb; r++)
+        if (r != pick || rc) xb_fit_fast_free(cand[r - 1]);
+    if (rc) return rc;
+    t->fast_terms = pick;
+    *out = cand[pick - 1];
+    return XB_OK;
+}
+
+static int model_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
+{
+    model_engine *t = self;
+    if (g->rows != t->m.config.rows || g->cols != t->m.config.cols)
+        return xb_errorf(err, XB_EINPUT, "model is for %zux%zu arrays, the tiles are %zux%zu", t->m.config.rows,
+                         t->m.config.cols, g->rows, g->cols);
+    model_tile *mt = calloc(1, sizeof *mt);
+    if (!mt) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t->n_programmed++;
+    int rc;
+    if (t->exact) {
+        rc = xb_fit_eval_new(&t->m, g, &mt->e, err);
+    } else {
+        uint64_t fs = tile_seed(t, 0xFA57ull);
+        rc = t->basis ? xb_fit_fast_new(&t->m, t->basis, t->fast_terms, g, fs, &mt->f, err)
+                      : first_fast(t, g, fs, &mt->f, err);
+        if (!rc) t->fast_err_max = fmax(t->fast_err_max, xb_fit_fast_error(mt->f));
+    }
+    if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) /* one stream per tile */
+        rc = mt->f ? xb_fit_fast_set_noise(mt->f, 1, tile_seed(t, 0), err)
+                   : xb_fit_eval_set_noise(mt->e, 1, tile_seed(t, 0), err);
+    if (rc) {
+        tile_free(mt);
+        return rc;
+    }
+    *tile = mt;
+    return XB_OK;
+}
+
+static int model_mvm(void *self, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
+{
+    model_tile *mt = tile;
+    return mt->f ? xb_fit_fast_mvm(mt->f, v, i_out, err) : xb_fit_eval_mvm(mt->e, v, i_out, err);
+}
+
+/* Array energy of an mvm by the fitted law, row currents from the tile's form (the fast
+ * form: sum_p phi_p(v_i) sum_j M_p[i][j]; exact: the full model's row currents). */
+static int model_array_energy(void *self, void *tile, const xb_matrix *v, const xb_matrix *i_out, double *e_joule)
+{
+    model_tile *mt = tile;
+    double k_res, k_cap;
+    *e_joule = 0;
+    if (!model_energy_law(self, &k_res, &k_cap)) return XB_EINPUT;
+    const size_t R = v->cols;
+    double *ir = malloc(R * sizeof *ir);
+    if (!ir) return XB_ERUNTIME;
+    int rc = XB_OK;
+    for (size_t k = 0; k < v->rows && !rc; k++) {
+        const double *vk = xb_matrix_row(v, k);
+        if (mt->f) xb_fit_fast_row_currents(mt->f, vk, ir);
+        else rc = xb_fit_eval_row_currents(mt->e, vk, ir, NULL);
+        for (size_t i = 0; i < R && !rc; i++) *e_joule += k_res * vk[i] * ir[i] + k_cap * vk[i] * vk[i];
+    }
+    free(ir);
+    return rc;
+}
+
+static const struct xb_fit_fast *model_fast_form(void *self, void *tile)
+{
+    const model_tile *mt = tile;
+    return mt->f;
+}
+
+static double model_residual_noise(void *self)
+{
+    const model_engine *t = self;
+    return t->read_noise ? t->m.resid_sigma_rel : 0.0;
+}
+
+static void model_release(void *self, void *tile) { tile_free(tile); }
+
+static void model_destroy(void *self)
+{
+    model_engine *t = self;
+    if (!t) return;
+    xb_fit_basis_free(t->basis);
+    free(t);
+}
+
+/* The engine over model m (checked) with the file's regressions st (NULL: none). */
+static int model_wrap(const xb_fit_params *m, const xb_fit_stats *st, int from_family, const xb_engine_config *cfg,
+                      xb_engine **out, xb_error *err)
+{
+    int rc = xb_fit_params_check(m, err);
+    if (rc) return rc;
+    model_engine *t = calloc(1, sizeof *t);
+    if (!t) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t->m = *m;
+    t->read_noise = cfg->read_noise != 0;
+    t->exact = cfg->exact != 0;
+    t->from_family = from_family;
+    t->seed = cfg->seed;
+    t->t_window_s = cfg->t_window_s;
+    t->t_rise_s = cfg->t_rise_s;
+    if (st) t->stats = *st;
+    xb_engine_ops ops = {
+        .program = model_program,
+        .mvm = model_mvm,
+        .release = model_release,
+        .destroy = model_destroy,
+        .read_time_s = model_time,
+        .fast_form = model_fast_form,
+        .residual_noise = model_residual_noise,
+    };
+    if (t->stats.have_energy) {
+        ops.array_energy = model_array_energy;
+        ops.energy_law = model_energy_law;
+    }
+    unsigned caps = xb_fit_engine_class_model.caps;
+    if (t->read_noise && t->m.resid_sigma_rel > 0) caps &= ~(unsigned)XB_ENGINE_CAP_DETERMINISTIC;
+    return xb_engine_wrap(&xb_fit_engine_class_model, &ops, t, caps, out, err);
+}
+
+int xb_fit_engine_new(const xb_fit_params *m, const xb_engine_config *cfg, xb_engine **out, xb_error *err)
+{
+    if (out) *out = NULL;
+    if (!m || !out) return xb_errorf(err, XB_EINPUT, "model engine: missing argument");
+    xb_engine_config def;
+    if (!cfg) {
+        xb_engine_config_default(&def);
+        cfg = &def;
+    }
+    return model_wrap(m, NULL, 0, cfg, out, err);
+}
+
+/* From a model file: the model for cfg->array (xb_fit_file_model_for) and the file's energy
+ * and settling regressions.  The caller programs conductances itself: the model is
+ * evaluated at that array's circuit description, as fitted. */
+static int model_create(const xb_engine_class *cls, const xb_engine_config *cfg, xb_engine **out, xb_error *err)
+{
+    if (!cfg->file) return xb_errorf(err, XB_EINPUT, "engine model: needs a model file");
+    if (!cfg->array) return xb_errorf(err, XB_EINPUT, "engine model: needs the array configuration");
+    xb_fit_params m;
+    int fam = 0;
+    int rc = xb_fit_file_model_for(cfg->file, cfg->array, &m, &fam, err);
+    if (rc) return rc;
+    xb_fit_stats st;
+    if ((rc = xb_fit_stats_read(cfg->file, &st, err))) return rc;
+    return model_wrap(&m, &st, fam, cfg, out, err);
+}
+
+const xb_engine_class xb_fit_engine_class_model = {
+    .name = "model",
+    .summary = "a fitted behavioural model of a model file (docs/fit.md)",
+    .caps = XB_ENGINE_CAP_DETERMINISTIC,
+    .create = model_create,
+};
+
+int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error *err)
+{
+    if (!e || !out) return xb_errorf(err, XB_EINPUT, "model engine info: missing argument");
+    if (xb_engine_class_of(e) != &xb_fit_engine_class_model)
+        return xb_errorf(err, XB_EINPUT, "engine %s is not a fitted model", xb_engine_name(e));
+    const model_engine *t = xb_engine_self(e);
+    memset(out, 0, sizeof *out);
+    out->model = &t->m;
+    out->from_family = t->from_family;
+    out->exact = t->exact;
+    out->fast_terms = t->exact ? 0 : t->fast_terms;
+    out->fast_error = t->exact ? 0.0 : t->fast_err_max;
+    out->settling_s = settling_s(t);
+    out->has_energy = t->stats.have_energy;
+    return XB_OK;
+}
