@@ -171,20 +171,20 @@ class TileModel:
         lam = (self.r_driver + self.r_row * C / 3) * gsum / R + (self.r_sense + self.r_col * R / 3) * gsum / C
         return a, c, 1.0 / (1.0 + lam)
 
-    def _wire_matrices(self, dtype):
-        """The IR-drop sums of src/fit/model.c as two constant matrices: with cell currents i
-        (R x C), r_driver S_i0 + r_row sum_{k<=j} S_ik = (i A)_ij with A[m, j] = r_row (min(m, j)
-        + 1) + r_driver, and r_sense P_(R-1)j + r_col sum_{k>=i} P_kj = (B i)_ij with B[i, m] =
-        r_col (R - max(i, m)) + r_sense (S: row suffix sums, P: column prefix sums; docs/fit.md)."""
-        key = ("wm", dtype)
-        if key not in self.__dict__:
-            R, C = self.rows, self.cols
-            m = np.arange(C)
-            A = self.r_row * (np.minimum.outer(m, m) + 1.0) + self.r_driver
-            r = np.arange(R)
-            B = self.r_col * (R - np.maximum.outer(r, r)) + self.r_sense
-            self.__dict__[key] = (torch.from_numpy(A).to(dtype), torch.from_numpy(B).to(dtype))
-        return self.__dict__[key]
+    def _wire_drop(self, i):
+        """The IR drop of src/fit/model.c for cell currents i (..., R, C): r_driver S_i0 + r_row
+        sum_{k<=j} S_ik + r_sense P_(R-1)j + r_col sum_{k>=i} P_kj, with S the row suffix sums
+        (current in the row segment in front of cell j) and P the column prefix sums (current in
+        the column segment below cell i); cumulative sums, O(1) per cell, differentiable."""
+        S = i.flip(-1).cumsum(-1).flip(-1)
+        P = i.cumsum(-2)
+        T = P.flip(-2).cumsum(-2).flip(-2)
+        drop = self.r_row * S.cumsum(-1) + self.r_col * T
+        if self.r_driver != 0:
+            drop = drop + self.r_driver * S[..., :1]
+        if self.r_sense != 0:
+            drop = drop + self.r_sense * P[..., -1:, :]
+        return drop
 
     def mvm(self, coef, V):
         """Column currents (K, ..., C) for inputs V (K, ..., R) volts on the tiles of coef
@@ -196,10 +196,9 @@ class TileModel:
         vc = vin.expand(torch.broadcast_shapes(vin.shape, a.shape))
         cell = self._cell_nograd if not torch.is_grad_enabled() else self._cell
         if self.wires and self.n_sweeps > 0:
-            A, B = self._wire_matrices(a.dtype)
             for _ in range(self.n_sweeps):
                 i = cell(a, c, vc)
-                vc = vc + om * (vin - torch.matmul(i, A) - torch.matmul(B, i) - vc)
+                vc = vc + om * (vin - self._wire_drop(i) - vc)
         return self.gain * cell(a, c, vc).sum(-2)
 
     def _cell(self, a, c, v):
@@ -489,6 +488,8 @@ class _AnalogLayer(nn.Module):
         R, P = self.xb.tile_rows, self.pairs
         g0, dg = self.xb.g_min, self.xb.g_max - self.xb.g_min
         W = W.reshape(self.n_out, self.n_in)
+        if self.xb.form == "exact":
+            W = W.to(torch.float64)  # the executor maps float weights in double (w / w_max)
         x = F.pad(W.t(), (0, self.n_ct * P - self.n_out, 0, self.n_rt * R - self.n_in)) / self.w_max(W)
         G = torch.stack([g0 + dg * x.clamp(min=0.0), g0 + dg * (-x).clamp(min=0.0)], -1)
         return G.reshape(self.n_rt, R, self.n_ct, 2 * P).permute(0, 2, 1, 3)
