@@ -718,7 +718,7 @@ class _AnalogLayer(nn.Module):
         n_rt, n_out, P = self.n_rt, self.n_out, self.pairs
         if "Wdu" not in st:
             # rows reordered to i T + p: the features of input i are the T basis values at its level,
-            # gathered as one embedding lookup (no transposition per band)
+            # gathered as one row lookup (no transposition per band)
             def perm(W):
                 return W.reshape(T, R, W.shape[-1]).permute(1, 0, 2).reshape(R * T, W.shape[-1]).contiguous()
             st["Wdu"] = [perm(st["Wd"][r, :, :n_out]) for r in range(n_rt)]
@@ -764,9 +764,9 @@ class _AnalogLayer(nn.Module):
             for sg in ((1.0, -1.0) if neg else (1.0,)):
                 if lut is not None:
                     # the DAC level of every input (x / x_r L, clipped, rounded), then the T basis
-                    # values of each level in one embedding lookup: features laid out i T + p
-                    lev = torch.round((xk * (sg * L / xr)).clamp_(0.0, float(L)))
-                    Fall = F.embedding(lev.long(), st["lutT"]).view(kb, n_in * T)
+                    # values of each level in one row lookup (index_select: 3x F.embedding): features laid out i T + p
+                    lev = (xk * (sg * L / xr)).clamp_(0.0, float(L)).round_()
+                    Fall = torch.index_select(st["lutT"], 0, lev.int().view(-1)).view(kb, n_in * T)
                     V = lev * (xb.v_read / L) if need_v else None
                 else:
                     u = (xk * (sg / xr)).clamp_(0.0, 1.0)
