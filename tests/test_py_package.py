@@ -9,8 +9,17 @@
   x.view(x.size(0), -1): the written file's layers through xbar.network.forward (numpy float64)
   equal the torch model in eval mode (1e-5), and `xbar run --engine ideal` (the C reader and
   forward pass) gives the torch model's top-1 on 300 test images; to_torch(read(...)) equals
-  it too.  Unsupported models fail with one message naming the node: residual add, GELU,
-  batch norm after a ReLU, an adaptive pool that is not a plain pool.
+  it too.
+- Residual networks: a custom model with residual adds (from the input, across a block,
+  `+=` and torch.add), batch norm after a ReLU and after an add (affine layers), a batch norm
+  folded into a convolution whose output is also a skip (must not be folded: affine), in-place
+  ReLUs, on 3-channel inputs: the numpy forward of the exported layers equals torch (1e-5),
+  to_torch of them too and from_torch of that gives the same layers, and `xbar run --engine
+  ideal --input X.npy --logits` (the C reader and forward pass with its add/affine layers)
+  gives torch's outputs per image (1e-5).
+- Unsupported models fail with one message naming the node: a projection shortcut (a branch
+  with layers), concatenation, GELU, an in-place operation on a value used again, an adaptive
+  pool that is not a plain pool.
 - xbar.data.load_fmnist matches the C reader's image count and scaling (first image, via the
   network's ideal run above).
 
@@ -146,21 +155,130 @@ print(f"from_torch: xbar run --engine ideal top-1 {100 * acc_c:.2f}% vs torch {1
 check(abs(acc_c - acc_t) < 1e-9 and acc_t > 0.5, "the C forward pass disagrees with torch on the exported network")
 
 
+# ---------------------------------------------------------------- residual networks
+class ResBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.b1 = nn.BatchNorm2d(c)
+        self.c2 = nn.Conv2d(c, c, 3, padding="same")
+        self.b2 = nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.b1(self.c1(x)))
+        out = self.b2(self.c2(out))
+        out += identity
+        return self.relu(out)
+
+
+class ResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.stem_bn = nn.BatchNorm2d(4)         # the stem's output is also a skip: kept as affine
+        self.blocks = nn.Sequential(ResBlock(4), nn.Sequential(ResBlock(4)))
+        self.post_bn = nn.BatchNorm2d(4)         # after a ReLU: affine
+        self.fc1 = nn.Linear(4 * 4 * 4, 16)
+        self.bn1 = nn.BatchNorm1d(16)            # after an add: affine
+        self.fc2 = nn.Linear(16, 16)
+        self.fc3 = nn.Linear(16, 5)
+
+    def forward(self, x):
+        s = self.stem(x)
+        h = torch.add(F.relu(self.stem_bn(s)), s)
+        h = self.blocks(h)
+        h = F.max_pool2d(self.post_bn(h), 2)
+        h = torch.flatten(h, 1)
+        a = F.relu(self.fc1(h))
+        a = self.bn1(a + F.relu(self.fc2(a)))
+        return self.fc3(a)
+
+
+torch.manual_seed(3)
+rnet = ResNet()
+with torch.no_grad():  # non-trivial batch-norm statistics and affine parameters
+    for m in rnet.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.3, 0.3)
+rnet.eval()
+rl = xn.from_torch(rnet, (3, 8, 8))
+rtypes = [la["type"] for la in rl]
+print(f"from_torch (residual): {rtypes}")
+check(rtypes == ["conv2d", "affine", "relu", "add",
+                 "conv2d", "relu", "conv2d", "add", "relu",
+                 "conv2d", "relu", "conv2d", "add", "relu",
+                 "affine", "maxpool2d", "flatten", "dense", "relu", "dense", "relu", "add", "affine", "dense"],
+      "from_torch layer list of the residual network")
+check([la["source"] for la in rl if la["type"] == "add"] == [0, 3, 8, 18], "add sources")
+xr = rng.uniform(-1, 1, (40, 3, 8, 8)).astype(np.float32)
+with torch.no_grad():
+    rref = rnet(torch.from_numpy(xr)).numpy()
+rel = np.max(np.abs(xn.forward((3, 8, 8), rl, xr)[-1] - rref)) / np.max(np.abs(rref))
+print(f"residual network: numpy forward of the exported layers vs torch: max rel {rel:.1e}")
+check(rel <= 1e-5, "exported residual network differs from the torch model")
+rt = xn.to_torch((3, 8, 8), rl).eval()
+with torch.no_grad():
+    rel_t = float(np.max(np.abs(rt(torch.from_numpy(xr)).numpy() - rref)) / np.max(np.abs(rref)))
+rl2 = xn.from_torch(rt, (3, 8, 8))
+same = [la["type"] for la in rl2] == rtypes and all(
+    la.get("source") == lb.get("source") and all(np.array_equal(la.get(k), lb.get(k)) for k in ("weight", "bias")
+                                                 if la.get(k) is not None) for la, lb in zip(rl, rl2))
+print(f"residual network: to_torch vs torch {rel_t:.1e}; from_torch(to_torch) gives the same layers: {same}")
+check(rel_t <= 1e-5 and same, "to_torch / from_torch round trip of the residual network")
+res_h5 = os.path.join(work, "resnet.h5")
+xn.write(res_h5, (3, 8, 8), rl)
+check(xn.read(res_h5)[1][3]["source"] == 0, "add source read back")
+xr_npy, lg = os.path.join(work, "xr.npy"), os.path.join(work, "resnet_logits.npy")
+np.save(xr_npy, xr)
+r = subprocess.run([xbar_exe, "run", "--network", res_h5, "--engine", "ideal", "--input", xr_npy, "--logits", lg],
+                   capture_output=True, text=True)
+check(r.returncode == 0, f"xbar run on the residual network: {r.stderr.strip()}")
+rel_c = float(np.max(np.abs(np.load(lg) - rref)) / np.max(np.abs(rref)))
+print(f"residual network: xbar run --engine ideal --input (3-channel) --logits vs torch: max rel {rel_c:.1e}")
+check(rel_c <= 1e-5, "the C forward pass of the residual network differs from torch")
+
+
 # ---------------------------------------------------------------- unsupported models name the node
-class Res(nn.Module):
+class Projection(nn.Module):
     def __init__(self):
         super().__init__()
         self.a = nn.Linear(4, 4)
         self.b = nn.Linear(4, 4)
+        self.short = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.b(F.relu(self.a(x))) + self.short(x)
+
+
+class Cat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.cat([self.a(x), x], 1)
+
+
+class InPlace(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
 
     def forward(self, x):
         h = self.a(x)
-        return self.b(h) + h
+        y = F.relu(h, inplace=True)
+        return y + h
 
 
-bad = [(Res(), None, "residual add"),
+bad = [(Projection(), None, "a branch with layers of its own"),
+       (Cat(), None, "operation on two tensors"),
+       (InPlace(), None, "in-place operation on 'a'"),
        (nn.Sequential(nn.Linear(3, 3), nn.GELU()), None, "GELU"),
-       (nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3)), None, "batch norm not directly after"),
        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(5)), (1, 9, 9), "not a plain square pool")]
 for mdl, shp, needle in bad:
     try:

@@ -14,10 +14,13 @@ PyTorch layouts) to the layer helpers below, then calls write():
     ]
     xn.write("net.h5", (1, 28, 28), layers)
 
-Batch norm must be folded into the preceding conv/dense first (fold_batchnorm()).
+Batch norm after a conv/dense is folded into it (fold_batchnorm()); elsewhere it is an
+affine layer (affine(), per-channel scale and shift).  A residual connection is an add layer
+(add(source): the output of an earlier layer added to the current one).
 from_torch(model, input_shape) converts a PyTorch model (torch.fx tracing: custom modules,
-nested Sequentials, Dropout dropped, BatchNorm folded) when torch is installed; to_torch()
-builds the nn.Sequential of a network.  read() returns (input_shape, layers); forward() is a
+nested Sequentials, Dropout dropped, BatchNorm folded or kept as affine, residual adds) when
+torch is installed; to_torch() builds the torch module of a network (an nn.Sequential when it
+is a plain chain).  read() returns (input_shape, layers); forward() is a
 float64 numpy reference forward pass.
 
 Command line:  python3 -m xbar.network show FILE  (or tools/xbar_network.py show FILE)
@@ -30,7 +33,7 @@ import numpy as np
 
 FORMAT = "xbar-network"
 VERSION = 1
-TYPES = ("dense", "conv2d", "maxpool2d", "avgpool2d", "relu", "flatten", "softmax")
+TYPES = ("dense", "conv2d", "maxpool2d", "avgpool2d", "relu", "flatten", "softmax", "affine", "add")
 
 
 # ---------------------------------------------------------------- layer helpers
@@ -77,6 +80,29 @@ def flatten():
 
 def softmax():
     return {"type": "softmax"}
+
+
+def affine(scale, shift=None):
+    """Per-channel y = scale[c] x + shift[c] (a vector input: per element); e.g. a batch norm
+    that does not follow a conv/dense (batchnorm_affine())."""
+    a = _f32(scale, "affine scale", 1)
+    b = np.zeros_like(a) if shift is None else _f32(shift, "affine shift", 1)
+    if b.shape != a.shape:
+        raise ValueError(f"affine: shift has {b.shape[0]} values, scale has {a.shape[0]}")
+    return {"type": "affine", "weight": a, "bias": b}
+
+
+def add(source):
+    """Residual add: the output of layer `source` (an earlier index; -1: the network input)
+    added to the current output (same shape)."""
+    return {"type": "add", "source": int(source)}
+
+
+def batchnorm_affine(gamma, beta, mean, var, eps=1e-5):
+    """An eval-mode BatchNorm as an affine layer: scale = gamma/sqrt(var + eps), shift =
+    beta - mean scale."""
+    s = np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(var, dtype=np.float64) + eps)
+    return affine(s, np.asarray(beta, dtype=np.float64) - np.asarray(mean, dtype=np.float64) * s)
 
 
 def fold_batchnorm(weight, bias, gamma, beta, mean, var, eps=1e-5):
@@ -130,12 +156,16 @@ def from_torch(model, input_shape=None):
     """Layers (for write()) from a PyTorch module, traced with torch.fx: custom nn.Module
     classes, nested nn.Sequential and functional calls (F.relu, torch.flatten, x.view(n, -1),
     F.max_pool2d, ...) are followed through.  Dropout and Identity are dropped; BatchNorm1d/2d
-    right after a Linear/Conv2d is folded into it (eval-mode running statistics); padding='same'
-    (odd kernel, stride 1) becomes explicit padding; AdaptiveAvgPool2d/AdaptiveMaxPool2d become
-    a plain pool when the input size divides into the output size (needs input_shape, (C, H, W)
-    or (n,)).  The model must be a chain: a residual add, a branch, a batch norm that does not
-    directly follow a weighted layer, or any other module is an UnsupportedModel error naming
-    the node (the executor's layer types: docs/hdf5-network.md)."""
+    right after a Linear/Conv2d is folded into it (eval-mode running statistics), elsewhere it
+    becomes an affine layer; padding='same' (odd kernel, stride 1) becomes explicit padding;
+    AdaptiveAvgPool2d/AdaptiveMaxPool2d become a plain pool when the input size divides into
+    the output size (needs input_shape, (C, H, W) or (n,)).  The model must be a chain of
+    layers with residual connections: `x + skip` (operator.add, torch.add, +=) where one
+    operand is the chain's current output and the other an earlier point of the chain (or the
+    input) becomes an add layer.  A branch with layers of its own (a projection shortcut, two
+    paths), any other join (concatenation, products), an in-place operation on a value that is
+    used again, or any other module is an UnsupportedModel error naming the node (the
+    executor's layer types: docs/hdf5-network.md)."""
     import operator
 
     import torch
@@ -143,8 +173,14 @@ def from_torch(model, input_shape=None):
     import torch.nn as nn
     import torch.nn.functional as F
 
+    affine_cls = torch_classes()["Affine"]
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m, qualname):  # to_torch's Affine is a layer, not traced into
+            return isinstance(m, affine_cls) or super().is_leaf_module(m, qualname)
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        gm = torch.fx.GraphModule(model, Tracer().trace(model))
     except Exception as e:  # tracing failures (data-dependent control flow, ...)
         raise UnsupportedModel(f"torch.fx cannot trace {type(model).__name__}: {e.__class__.__name__}: "
                                f"{str(e).splitlines()[0] if str(e) else ''}")
@@ -171,8 +207,24 @@ def from_torch(model, input_shape=None):
 
     layers = []
     produced_by = {}  # fx node -> index of the weighted layer whose output it is (batch-norm folding)
+    node_index = {}   # fx node -> index of the layer whose output is its value (-1: the input)
     current = None    # the node whose value is the output of `layers` so far
     tensor_nodes = set()
+    add_fns = (operator.add, torch.add, operator.iadd)
+
+    def users(node):
+        return [u for u in node.users if not (u.op == "call_method" and u.target == "size")]
+
+    def is_add(node):
+        return (node.op == "call_function" and node.target in add_fns) or \
+            (node.op == "call_method" and node.target in ("add", "add_"))
+
+    def inplace(node):
+        if node.op == "call_method":
+            return node.target.endswith("_")
+        if node.op == "call_function":
+            return node.target is operator.iadd or bool(node.kwargs.get("inplace", False))
+        return node.op == "call_module" and bool(getattr(mods[node.target], "inplace", False))
 
     def where_of(node):
         if node.op == "call_module":
@@ -182,29 +234,48 @@ def from_torch(model, input_shape=None):
         return f"node '{node.name}' ({node.op} {node.target})"
 
     def tensor_args(node):
-        return [a for a in list(node.args) + list(node.kwargs.values())
-                if isinstance(a, torch.fx.Node) and a in tensor_nodes]
+        flat = []
+        for a in list(node.args) + list(node.kwargs.values()):
+            flat.extend(a if isinstance(a, (list, tuple)) else [a])  # torch.cat([a, b]), ...
+        return [a for a in flat if isinstance(a, torch.fx.Node) and a in tensor_nodes]
 
     def take(node):
-        """The chain check: node's tensor input must be the current output."""
+        """The chain check: node's tensor input must be the current output (every node is a
+        step of the chain, so a value used twice is either a residual add's skip, checked
+        there, or a branch that fails here)."""
         ta = tensor_args(node)
         if len(ta) > 1:
-            kind = "residual add" if node.target in (operator.add, torch.add, operator.iadd) or \
-                node.target == "add" else "operation on two tensors"
-            raise UnsupportedModel(f"{where_of(node)}: {kind} of {', '.join(a.name for a in ta)}: the executor "
-                                   "runs a chain of layers (no add/concat layer)")
+            raise UnsupportedModel(f"{where_of(node)}: operation on two tensors ({', '.join(a.name for a in ta)}): "
+                                   "the executor joins values only by a residual add")
         if not ta or ta[0] is not current:
             raise UnsupportedModel(f"{where_of(node)}: takes '{ta[0].name if ta else '?'}' but the chain's "
-                                   f"current output is '{current.name}' (branching models are not supported)")
-        if len([u for u in current.users if not (u.op == "call_method" and u.target == "size")]) > 1:
-            for n2 in gm.graph.nodes:  # name the join when there is one (a residual connection)
-                if (n2.target in (operator.add, torch.add, operator.iadd, "add", "add_", torch.cat)) and \
-                        len([a for a in n2.args if isinstance(a, torch.fx.Node)]) > 1:
-                    raise UnsupportedModel(f"{where_of(n2)}: residual add (joins the output of '{current.name}' "
-                                           "with a later layer's): the executor runs a chain of layers (no add "
-                                           "layer)")
-            raise UnsupportedModel(f"{where_of(node)}: the output of '{current.name}' feeds several layers "
-                                   "(a branch): the executor runs a chain")
+                                   f"current output is '{current.name}' (a branch with layers of its own, e.g. a "
+                                   "projection shortcut, is not supported)")
+        if inplace(node) and len(users(current)) > 1:
+            raise UnsupportedModel(f"{where_of(node)}: in-place operation on '{current.name}', which is used again "
+                                   "(a residual's skip would see the changed value)")
+
+    def residual(node):
+        """x + skip: one operand the current output, the other an earlier point of the chain."""
+        ta = [a for a in node.args[:2] if isinstance(a, torch.fx.Node)]
+        alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
+        if len(ta) != 2 or any(a not in tensor_nodes for a in ta) or alpha != 1:
+            raise UnsupportedModel(f"{where_of(node)}: only the sum of two tensors (a residual add) is supported")
+        if ta[0] is current:
+            other = ta[1]
+        elif ta[1] is current:
+            other = ta[0]
+        else:
+            raise UnsupportedModel(f"{where_of(node)}: adds '{ta[0].name}' and '{ta[1].name}', neither of them the "
+                                   f"chain's current output '{current.name}' (a branch with layers of its own)")
+        if other not in node_index:
+            raise UnsupportedModel(f"{where_of(node)}: '{other.name}' is not a point of the chain")
+        if other in shapes and current in shapes and shapes[other] != shapes[current]:
+            raise UnsupportedModel(f"{where_of(node)}: adds shapes {shapes[current][1:]} and {shapes[other][1:]}: "
+                                   "only equal shapes (no broadcasting)")
+        if inplace(node) and len(users(current)) > 1:
+            raise UnsupportedModel(f"{where_of(node)}: in-place add into '{current.name}', which is used again")
+        return add(node_index[other])
 
     def pool(kind, kernel, stride, where):
         k = _pair(kernel, "kernel", where)
@@ -233,21 +304,24 @@ def from_torch(model, input_shape=None):
             a = list(a[0])
         return len(a) == 2 and a[1] == -1
 
-    def add(layer, node, weighted=False):
-        if layer is not None:
-            layers.append(layer)
+    def push(layer, node, weighted=False):
+        if layer is not None and not (layer["type"] == "flatten" and layers and layers[-1]["type"] == "flatten"
+                                      and node_index[current] == len(layers) - 1):
+            layers.append(layer)  # (consecutive flattens are one)
             if weighted:
                 produced_by[node] = len(layers) - 1
 
-    def fold(node, bn, where):
+    def batchnorm(node, bn, where):
+        """Folded into the Linear/Conv2d it directly follows when that layer's output is not used
+        elsewhere (a skip would lose the unnormalized value); else an affine layer."""
         src = node.args[0]
-        if src not in produced_by or produced_by[src] != len(layers) - 1:
-            raise UnsupportedModel(f"{where}: batch norm not directly after a Linear/Conv2d cannot be folded; "
-                                   "the executor has no affine (batch-norm) layer")
-        prev = layers[-1]
         gamma, beta, mean, var, eps = _bn_params(bn, where)
-        prev["weight"], prev["bias"] = fold_batchnorm(prev["weight"], prev["bias"], gamma, beta, mean, var, eps)
-        produced_by[node] = len(layers) - 1
+        if src in produced_by and produced_by[src] == len(layers) - 1 and len(users(src)) == 1:
+            prev = layers[-1]
+            prev["weight"], prev["bias"] = fold_batchnorm(prev["weight"], prev["bias"], gamma, beta, mean, var, eps)
+            produced_by[node] = len(layers) - 1
+            return None
+        return batchnorm_affine(gamma, beta, mean, var, eps)
 
     skip_fns = {F.dropout, F.dropout2d, F.alpha_dropout}
     relu_fns = {F.relu, torch.relu}
@@ -257,6 +331,7 @@ def from_torch(model, input_shape=None):
                 raise UnsupportedModel(f"{where_of(node)}: a second input: the executor takes one input")
             current = node
             tensor_nodes.add(node)
+            node_index[node] = -1
             continue
         if node.op == "output":
             out = node.args[0]
@@ -272,9 +347,14 @@ def from_torch(model, input_shape=None):
                 not (isinstance(node.args[0], torch.fx.Node) and node.args[0] in tensor_nodes):
             continue
         where = where_of(node)
-        take(node)
         layer, weighted = None, False
-        if node.op == "call_module":
+        if is_add(node):
+            layer = residual(node)
+        else:
+            take(node)
+        if layer is not None:
+            pass
+        elif node.op == "call_module":
             m = mods[node.target]
             if isinstance(m, nn.Linear):
                 layer, weighted = dense(np_(m.weight), np_(m.bias)), True
@@ -284,10 +364,9 @@ def from_torch(model, input_shape=None):
                 layer, weighted = conv2d(np_(m.weight), np_(m.bias), _pair(m.stride, "stride", where),
                                          _conv_padding(m, where)), True
             elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                fold(node, m, where)
-                current = node
-                tensor_nodes.add(node)
-                continue
+                layer = batchnorm(node, m, where)
+            elif isinstance(m, affine_cls):
+                layer = affine(m.scale.detach().cpu().numpy(), m.shift.detach().cpu().numpy())
             elif isinstance(m, nn.ReLU):
                 layer = relu()
             elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -311,8 +390,8 @@ def from_torch(model, input_shape=None):
                 layer = None
             else:
                 raise UnsupportedModel(f"{where}: unsupported module (xbar layers: Linear, Conv2d, ReLU, MaxPool2d, "
-                                       "AvgPool2d, AdaptiveAvg/MaxPool2d to a plain pool, Flatten, Softmax; "
-                                       "BatchNorm folded, Dropout dropped)")
+                                       "AvgPool2d, AdaptiveAvg/MaxPool2d to a plain pool, Flatten, Softmax, "
+                                       "BatchNorm (folded or affine), residual add; Dropout dropped)")
         elif node.op == "call_function":
             t = node.target
             if t in relu_fns:
@@ -361,30 +440,78 @@ def from_torch(model, input_shape=None):
                 layer = None
             else:
                 raise UnsupportedModel(f"{where}: unsupported tensor method '{t}'")
-        add(layer, node, weighted)
+        push(layer, node, weighted)
         current = node
         tensor_nodes.add(node)
-    # consecutive flattens are one
-    out = []
-    for layer in layers:
-        if layer["type"] == "flatten" and out and out[-1]["type"] == "flatten":
-            continue
-        out.append(layer)
-    return out
+        node_index[node] = len(layers) - 1
+    return layers
 
 
-def to_torch(input_shape, layers):
-    """A torch nn.Sequential computing the network (float32), e.g. from read(path).  Weights
-    are copied; the inverse of from_torch for the layer types of docs/hdf5-network.md."""
+_TORCH_CLASSES = {}
+
+
+def torch_classes():
+    """The torch modules to_torch builds beyond torch's own (made on first use: torch is
+    optional): Affine (per-channel scale and shift) and Network (a chain of layers with
+    residual adds)."""
+    if _TORCH_CLASSES:
+        return _TORCH_CLASSES
     import torch
     import torch.nn as nn
 
-    mods = []
+    class Affine(nn.Module):
+        """y = scale[c] x + shift[c] over dim 1 (channels of an (N, C, H, W) input when
+        spatial, else the features of an (N, n) input)."""
+
+        def __init__(self, scale, shift, spatial):
+            super().__init__()
+            self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+            self.register_buffer("shift", torch.as_tensor(np.asarray(shift, dtype=np.float32)))
+            self.spatial = bool(spatial)
+
+        def forward(self, x):
+            view = (1, -1, 1, 1) if self.spatial else (1, -1)
+            return x * self.scale.view(view) + self.shift.view(view)
+
+        def extra_repr(self):
+            return f"{self.scale.numel()}, spatial={self.spatial}"
+
+    class Network(nn.Module):
+        """The layers of a network file in order; sources[k] is not None for an add layer:
+        the index of the layer whose output it adds (-1: the input)."""
+
+        def __init__(self, mods, sources):
+            super().__init__()
+            self.layers = nn.ModuleList(mods)
+            self.sources = list(sources)
+
+        def forward(self, x):
+            x_in, outs = x, []
+            for m, src in zip(self.layers, self.sources):
+                x = m(x) if src is None else x + (x_in if src < 0 else outs[src])
+                outs.append(x)
+            return x
+
+    _TORCH_CLASSES.update(Affine=Affine, Network=Network)
+    return _TORCH_CLASSES
+
+
+def to_torch(input_shape, layers):
+    """A torch module computing the network (float32), e.g. from read(path): an nn.Sequential
+    for a chain, a Network (torch_classes()) when it has residual adds.  Weights are copied;
+    the inverse of from_torch for the layer types of docs/hdf5-network.md."""
+    import torch
+    import torch.nn as nn
+
+    mods, sources = [], []
+    spatial = len(tuple(input_shape)) == 3
     for k, layer in enumerate(layers):
         t = layer["type"]
+        src = None
         if t == "dense":
             w = np.asarray(layer["weight"], dtype=np.float32)
             m = nn.Linear(w.shape[1], w.shape[0], bias=layer.get("bias") is not None)
+            spatial = False
         elif t == "conv2d":
             w = np.asarray(layer["weight"], dtype=np.float32)
             m = nn.Conv2d(w.shape[1], w.shape[0], (w.shape[2], w.shape[3]), stride=layer.get("stride", 1),
@@ -397,8 +524,16 @@ def to_torch(input_shape, layers):
             m = nn.ReLU()
         elif t == "flatten":
             m = nn.Flatten()
+            spatial = False
         elif t == "softmax":
             m = nn.Softmax(dim=1)
+        elif t == "affine":
+            m = torch_classes()["Affine"](layer["weight"], layer["bias"], spatial)
+        elif t == "add":
+            src = int(layer["source"])
+            if not -1 <= src < k:
+                raise ValueError(f"layer {k} (add): source {src} is not an earlier layer")
+            m = nn.Identity()
         else:
             raise ValueError(f"layer {k}: unknown type {t!r}")
         if t in ("dense", "conv2d"):
@@ -407,9 +542,12 @@ def to_torch(input_shape, layers):
                 if layer.get("bias") is not None:
                     m.bias.copy_(torch.from_numpy(np.asarray(layer["bias"], dtype=np.float32)))
         mods.append(m)
+        sources.append(src)
     if len(tuple(input_shape)) == 1 and mods and isinstance(mods[0], nn.Conv2d):
         raise ValueError("a vector input_shape cannot feed a conv2d layer")
-    return nn.Sequential(*mods)
+    if all(src is None for src in sources):
+        return nn.Sequential(*mods)
+    return torch_classes()["Network"](mods, sources)
 
 
 # ---------------------------------------------------------------- files
@@ -433,7 +571,7 @@ def write(path, input_shape, layers, compression="gzip"):
                 if layer.get(name) is not None:
                     lg.create_dataset(name, data=np.asarray(layer[name], dtype=np.float32),
                                       compression=compression, shuffle=compression is not None)
-            for name in ("stride", "padding", "kernel"):
+            for name in ("stride", "padding", "kernel", "source"):
                 if name in layer:
                     lg.attrs[name] = np.int64(layer[name])
 
@@ -457,7 +595,7 @@ def read(path):
             for name in ("weight", "bias"):
                 if name in g:
                     layer[name] = g[name][()]
-            for name in ("stride", "padding", "kernel"):
+            for name in ("stride", "padding", "kernel", "source"):
                 if name in g.attrs:
                     layer[name] = int(g.attrs[name])
             layers.append(layer)
@@ -470,8 +608,9 @@ def forward(input_shape, layers, x):
     of every layer (list of arrays, N x ...)."""
     shape = tuple(input_shape)
     a = np.asarray(x, dtype=np.float64).reshape((-1,) + (shape if len(shape) == 3 else (shape[0],)))
+    x0 = a
     outs = []
-    for layer in layers:
+    for k, layer in enumerate(layers):
         t = layer["type"]
         if t == "dense":
             a = a.reshape(a.shape[0], -1) @ layer["weight"].astype(np.float64).T
@@ -510,6 +649,17 @@ def forward(input_shape, layers, x):
             axis = 1
             e = np.exp(a - a.max(axis=axis, keepdims=True))
             a = e / e.sum(axis=axis, keepdims=True)
+        elif t == "affine":
+            view = (1, -1) + (1,) * (a.ndim - 2)
+            a = a * layer["weight"].astype(np.float64).reshape(view) + layer["bias"].astype(np.float64).reshape(view)
+        elif t == "add":
+            src = layer["source"]
+            if not -1 <= src < k:
+                raise ValueError(f"layer {k} (add): source {src} is not an earlier layer")
+            other = x0 if src < 0 else outs[src]
+            if other.shape != a.shape:
+                raise ValueError(f"layer {k} (add): source {src} has shape {other.shape[1:]}, the input {a.shape[1:]}")
+            a = a + other
         else:
             raise ValueError(f"unknown layer type {t!r}")
         outs.append(a)
@@ -521,7 +671,7 @@ def main(argv):
         shape, layers = read(argv[2])
         print(f"input_shape {shape}")
         for k, layer in enumerate(layers):
-            extra = {n: layer[n] for n in ("stride", "padding", "kernel") if n in layer}
+            extra = {n: layer[n] for n in ("stride", "padding", "kernel", "source") if n in layer}
             w = layer.get("weight")
             print(f"{k}: {layer['type']}" + (f" weight {w.shape}" if w is not None else "")
                   + (f" {extra}" if extra else ""))
