@@ -21,9 +21,11 @@
  * rule: the input's kink would otherwise leave undamped stiff modes ringing).  With
  * lte_rtol > 0 the local truncation error of every step is estimated from divided
  * differences of the accepted points of the segment (h^2 |DD2| for BE, h^3/2 |DD3| for
- * TRAP, as SPICE does) and compared with lte_rtol times each node's magnitude (its value
- * now, before, or at the DC operating point of the full input); a step above it is redone
- * at a lower level, a step far below it lets the next one double.
+ * TRAP, as SPICE does) for every node voltage and column current, and compared with
+ * lte_rtol times that quantity's magnitude (its value now, before, or at the DC operating
+ * point of the full input); a step above it is redone at a lower level, a step far below it
+ * lets the next ones climb as many levels as the error allows.  Once the state is the DC
+ * solution (last segment, inputs constant) the run jumps to its end.
  */
 #include "engine/native_internal.h"
 #include "xbar/engine.h"
@@ -244,6 +246,7 @@ static int tr_step(tran *T, double t_new, double s, int theta, xb_error *err)
         }
         double t = dmax > step_limit ? step_limit / dmax : 1.0;
         int accepted = 0;
+        double rate = 1.0;
         for (int hlv = 0; hlv < (fresh ? 40 : 1); hlv++) {
             for (size_t q = 0; q < n; q++) T->xt[q] = T->xn[q] + t * T->dx[q];
             double phit = eval(T, T->xt, s, theta, T->ft, T->fabst, NULL);
@@ -251,6 +254,7 @@ static int tr_step(tran *T, double t_new, double s, int theta, xb_error *err)
                 /* a reused factorization that contracts slowly is refreshed next time */
                 if (!fresh && phit > 0.25 * phi) T->have_fact = 0;
                 accepted = 1;
+                rate = sqrt(phit / phi);
                 phi = phit;
                 break;
             }
@@ -273,6 +277,16 @@ static int tr_step(tran *T, double t_new, double s, int theta, xb_error *err)
         sw = T->fabs_;
         T->fabs_ = T->fabst;
         T->fabst = sw;
+        /* the error left after a full step of a contracting iteration is about
+         * rate / (1 - rate) times that step (Hairer & Wanner, Solving ODEs II, IV.8), with
+         * the rate measured on |F|: stop when that is below the Newton tolerance */
+        if (t == 1.0 && rate < 0.5) {
+            double eta = rate / (1.0 - rate);
+            int done = 1;
+            for (size_t q = 0; q < n && done; q++)
+                if (eta * fabs(T->dx[q]) > TR_NEWTON_FRAC * node_tol(T, q, T->xn[q], T->x[q])) done = 0;
+            if (done) return XB_OK;
+        }
     }
     return -1;
 }
@@ -399,15 +413,26 @@ static int commit(tran *T, double t_new, double s, int theta, xb_error *err)
     return append_output(T, t_new, err);
 }
 
-/* Newton's first guess: linear extrapolation through the two newest accepted points. */
+/* Newton's first guess: extrapolation through the newest accepted points of the segment
+ * (quadratic from three, linear from two; Lagrange form). */
 static void predict(tran *T, double t_new)
 {
     if (T->linear || T->nh < 2) {
         memcpy(T->xn, T->x, T->n * sizeof *T->xn);
         return;
     }
-    double w = (t_new - T->ht[0]) / (T->ht[0] - T->ht[1]);
-    for (size_t q = 0; q < T->n; q++) T->xn[q] = T->hx[0][q] + w * (T->hx[0][q] - T->hx[1][q]);
+    const double *t = T->ht;
+    double w0, w1, w2 = 0;
+    if (T->nh >= 3) {
+        w0 = (t_new - t[1]) * (t_new - t[2]) / ((t[0] - t[1]) * (t[0] - t[2]));
+        w1 = (t_new - t[0]) * (t_new - t[2]) / ((t[1] - t[0]) * (t[1] - t[2]));
+        w2 = (t_new - t[0]) * (t_new - t[1]) / ((t[2] - t[0]) * (t[2] - t[1]));
+    } else {
+        w0 = (t_new - t[1]) / (t[0] - t[1]);
+        w1 = (t_new - t[0]) / (t[1] - t[0]);
+    }
+    for (size_t q = 0; q < T->n; q++)
+        T->xn[q] = w0 * T->hx[0][q] + w1 * T->hx[1][q] + (w2 != 0 ? w2 * T->hx[2][q] : 0.0);
 }
 
 /* Levels to drop after an error ratio E (> 1) of a method of the given order. */
@@ -465,107 +490,117 @@ static int jump_to_end(tran *T, double t_now, double t_end, xb_error *err)
     return append_output(T, t_end, err);
 }
 
+/* One input segment [t0, t1] on its step ladder: positions u in units of h_top 2^-TR_KMAX,
+ * U at the end; the step of level k is h_top 2^-k exactly, so that s (hence the matrix) is
+ * the same bits for every step of a level, and BE at level k+1 equals TRAP at level k. */
+typedef struct {
+    double t0, t1, h_top;
+    uint64_t u, U;
+    int k;
+} segment;
+
+static double seg_at(const segment *g, uint64_t u) { return seg_time(g->t0, g->t1, u, g->U); }
+
+/* Back to the segment's first point (a rejected start), with its history. */
+static void restart_segment(tran *T, const segment *g, size_t nt, size_t steps)
+{
+    memcpy(T->x, T->x_save, T->n * sizeof *T->x);
+    for (size_t m = 0; m < T->n_caps; m++) {
+        T->ic[T->caps[m]] = T->ic_save[T->caps[m]];
+        T->vc[T->caps[m]] = T->vc_save[T->caps[m]];
+    }
+    set_inputs(T, g->t0, T->fixed_old);
+    T->nt = nt;
+    T->r->steps = steps;
+    T->nh = 1;
+    T->seg_pts = 0;
+    T->ht[0] = g->t0;
+    memcpy(T->hx[0], T->x, T->n * sizeof *T->x);
+}
+
+/* The segment's start: two backward-Euler steps of half the level's step (the matrix of the
+ * trapezoidal steps that follow; BE runs: two steps of the level), checked together.
+ * Returns XB_OK when accepted, -1 when redone at a lower level (g->k updated), or an error. */
+static int start_segment(tran *T, segment *g, int adaptive, int trap, xb_error *err)
+{
+    int kb = trap ? g->k + 1 : g->k;
+    uint64_t su = kb > TR_KMAX ? 0 : (uint64_t)1 << (TR_KMAX - kb);
+    if (kb > TR_KMAX || g->u + 2 * su > g->U) {
+        g->k++;
+        return -1;
+    }
+    double hb = ldexp(g->h_top, -kb), s = 1.0 / hb, E = 0;
+    memcpy(T->x_save, T->x, T->n * sizeof *T->x);
+    for (size_t m = 0; m < T->n_caps; m++) {
+        T->ic_save[T->caps[m]] = T->ic[T->caps[m]];
+        T->vc_save[T->caps[m]] = T->vc[T->caps[m]];
+    }
+    size_t nt_save = T->nt, steps_save = T->r->steps;
+    for (int b = 0; b < 2; b++) {
+        double tn = seg_at(g, g->u + (uint64_t)(b + 1) * su);
+        predict(T, tn);
+        int rc = tr_step(T, tn, s, 0, err);
+        if (rc > 0) return rc;
+        if (rc == 0 && b == 1 && adaptive) E = tr_error(T, tn, hb, 1, s, 0);
+        if (rc < 0 || E > 1) {
+            restart_segment(T, g, nt_save, steps_save);
+            T->r->rejected++;
+            g->k += E > 1 ? levels_down(E, 1) : 2;
+            return -1;
+        }
+        rc = commit(T, tn, s, 0, err);
+        if (rc) return rc;
+    }
+    g->u += 2 * su;
+    if (!trap && adaptive) g->k -= levels_up(E, 1, g->k, g->u, su);
+    return XB_OK;
+}
+
 /* Integrate one segment [t0, t1] of smooth input (last: the inputs stay constant in it). */
 static int run_segment(tran *T, double t0, double t1, int last, xb_error *err)
 {
-    const int adaptive = T->o.lte_rtol > 0;
-    const int trap = T->o.method == XB_TRAN_TRAP;
-    double t_stop = T->o.t_rise_s + T->o.t_read_s;
-    double tmax = t_stop / (double)T->o.t_points;
+    const int adaptive = T->o.lte_rtol > 0, trap = T->o.method == XB_TRAN_TRAP;
+    const int order = trap ? 2 : 1, th = trap ? 1 : 0;
+    double tmax = (T->o.t_rise_s + T->o.t_read_s) / (double)T->o.t_points;
     double nseg = ceil((t1 - t0) / tmax * (1.0 - 1e-12));
     if (nseg < 1) nseg = 1;
     if (nseg > 1e6) return xb_errorf(err, XB_EINPUT, "native transient: more than 1e6 steps per segment (t_points)");
-    const uint64_t U = (uint64_t)nseg << TR_KMAX;
-    /* the step of level k is h_top 2^-k exactly, so that s (hence the matrix) is the same
-     * bits for every step of a level, and BE at level k+1 equals TRAP at level k */
-    const double h_top = (t1 - t0) / nseg;
+    segment g = {t0, t1, (t1 - t0) / nseg, 0, (uint64_t)nseg << TR_KMAX, adaptive ? TR_K0 : 0};
     /* the history restarts at the segment's first point */
     T->nh = 1;
     T->seg_pts = 0;
     T->ht[0] = t0;
     memcpy(T->hx[0], T->x, T->n * sizeof *T->x);
-    int k = adaptive ? TR_K0 : 0;
-    uint64_t u = 0;
     int started = 0;
-    while (u < U) {
-        if (k > TR_KMAX)
-            return xb_errorf(err, XB_ERUNTIME, "native transient: time step too small at t = %.6g s", seg_time(t0, t1, u, U));
+    while (g.u < g.U) {
+        if (g.k > TR_KMAX)
+            return xb_errorf(err, XB_ERUNTIME, "native transient: time step too small at t = %.6g s", seg_at(&g, g.u));
         if (!started) {
-            /* two backward-Euler steps of half the level's step (the same matrix as the
-             * trapezoidal steps that follow) */
-            int kb = trap ? k + 1 : k;
-            uint64_t su = (uint64_t)1 << (TR_KMAX - kb);
-            if (kb > TR_KMAX || u + 2 * su > U) { k++; continue; }
-            double hb = ldexp(h_top, -kb), s = 1.0 / hb;
-            memcpy(T->x_save, T->x, T->n * sizeof *T->x);
-            for (size_t m = 0; m < T->n_caps; m++) {
-                T->ic_save[T->caps[m]] = T->ic[T->caps[m]];
-                T->vc_save[T->caps[m]] = T->vc[T->caps[m]];
-            }
-            size_t nt_save = T->nt, steps_save = T->r->steps;
-            int rc = XB_OK, fail = 0, order_be = 1;
-            double E = 0;
-            for (int b = 0; b < 2 && !fail; b++) {
-                double tn = seg_time(t0, t1, u + (uint64_t)(b + 1) * su, U);
-                predict(T, tn);
-                rc = tr_step(T, tn, s, 0, err);
-                if (rc > 0) return rc;
-                if (rc < 0) { fail = 1; break; }
-                if (b == 1 && adaptive) E = tr_error(T, tn, hb, 1, s, 0);
-                if (E > 1) { fail = 1; break; }
-                rc = commit(T, tn, s, 0, err);
-                if (rc) return rc;
-            }
-            if (fail) {
-                /* back to the segment's first point, one level lower */
-                memcpy(T->x, T->x_save, T->n * sizeof *T->x);
-                for (size_t m = 0; m < T->n_caps; m++) {
-                    T->ic[T->caps[m]] = T->ic_save[T->caps[m]];
-                    T->vc[T->caps[m]] = T->vc_save[T->caps[m]];
-                }
-                set_inputs(T, t0, T->fixed_old);
-                T->nt = nt_save;
-                T->r->steps = steps_save;
-                T->nh = 1;
-                T->seg_pts = 0;
-                T->ht[0] = t0;
-                memcpy(T->hx[0], T->x, T->n * sizeof *T->x);
-                T->r->rejected++;
-                k += E > 1 ? levels_down(E, 1) : 2;
-                continue;
-            }
-            u += 2 * su;
-            started = 1;
-            if (!trap && adaptive) k -= levels_up(E, order_be, k, u, su);
+            int rc = start_segment(T, &g, adaptive, trap, err);
+            if (rc > 0) return rc;
+            started = rc == XB_OK;
             continue;
         }
-        uint64_t su = (uint64_t)1 << (TR_KMAX - k);
-        if (u + su > U) { k++; continue; }
-        double tn = seg_time(t0, t1, u + su, U), h = ldexp(h_top, -k);
-        double s = trap ? 2.0 / h : 1.0 / h;
-        int th = trap ? 1 : 0, order = trap ? 2 : 1;
+        uint64_t su = (uint64_t)1 << (TR_KMAX - g.k);
+        if (g.u + su > g.U) {
+            g.k++;
+            continue;
+        }
+        double tn = seg_at(&g, g.u + su), h = ldexp(g.h_top, -g.k), s = trap ? 2.0 / h : 1.0 / h, E = 0;
         predict(T, tn);
         int rc = tr_step(T, tn, s, th, err);
         if (rc > 0) return rc;
-        if (rc < 0) {
+        if (rc == 0 && adaptive && T->nh >= (size_t)(order + 1)) E = tr_error(T, tn, h, order, s, th);
+        if (rc < 0 || E > 1) {
             T->r->rejected++;
-            k += 2;
+            g.k += rc < 0 ? 2 : levels_down(E, order);
             continue;
-        }
-        double E = 0;
-        if (adaptive && T->nh >= (size_t)(order + 1)) {
-            E = tr_error(T, tn, h, order, s, th);
-            if (E > 1) {
-                T->r->rejected++;
-                k += levels_down(E, order);
-                continue;
-            }
         }
         rc = commit(T, tn, s, th, err);
         if (rc) return rc;
-        u += su;
-        if (adaptive && last && u < U && at_steady_state(T)) return jump_to_end(T, tn, t1, err);
-        if (adaptive) k -= levels_up(E, order, k, u, su);
+        g.u += su;
+        if (adaptive && last && g.u < g.U && at_steady_state(T)) return jump_to_end(T, tn, t1, err);
+        if (adaptive) g.k -= levels_up(E, order, g.k, g.u, su);
     }
     return XB_OK;
 }
