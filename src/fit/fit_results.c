@@ -608,6 +608,8 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         rc = load_drift(f, results_path, names[k], &drs[ndr], &found, err);
         if (!rc && found) ndr++;
     }
+    xb_update_set *trains = NULL;
+    if (!rc) rc = xb_fit_trains_load(f, results_path, names, nn, &trains, err);
     xb_h5_free_names(names, nn);
     xb_fit_provenance prov = {results_path, NULL, NULL, NULL, NULL};
     char *camp = NULL, *ngv = NULL, *xv = NULL, *ctext = NULL;
@@ -623,8 +625,10 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         prov.campaign_text = ctext;
     }
     xb_h5_close(f, NULL);
-    if (!rc && np == 0 && ndr == 0)
-        rc = xb_errorf(err, XB_EINPUT, "%s: no finished point with circuit MVM data (/points/*/mvm) or drift records",
+    if (!rc && np == 0 && ndr == 0 && xb_update_set_count(trains) == 0)
+        rc = xb_errorf(err, XB_EINPUT,
+                       "%s: no finished point with circuit MVM data (/points/*/mvm), drift records or pulse trains "
+                       "(/points/*/program/train_g)",
                        results_path);
 
     xb_fit_summary *sum = NULL;
@@ -682,6 +686,8 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (!rc) rc = xb_fit_drift(mf, dd, ndr, &sum->n_drift_devices, err);
         free(dd);
     }
+    if (!rc) rc = xb_fit_trains_fit(trains, mf, sum, err);
+    xb_update_set_free(trains);
     if (mf >= 0) {
         int rc2 = xb_h5_close(mf, rc ? NULL : err);
         if (!rc) rc = rc2;
@@ -711,6 +717,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
 void xb_fit_summary_free(xb_fit_summary *s)
 {
     if (!s) return;
+    for (size_t k = 0; k < s->n_update; k++) xb_fit_update_clear(&s->update[k]);
     free(s->models);
     free(s);
 }
