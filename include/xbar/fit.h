@@ -150,6 +150,8 @@ typedef struct xb_fit_opts {
     size_t n_knots;        /* V0 knots for nonlinear devices [3] */
     double heldout_frac;   /* fraction of samples (whole sets, or vectors if one set) kept out [0.25] */
     int max_iter;          /* Levenberg-Marquardt iterations [100] */
+    int update_law;        /* pulse-update step law: XB_UPDATE_AUTO (-1, by held-out error) or an
+                            * xb_update_law [auto] */
 } xb_fit_opts;
 
 void xb_fit_opts_default(xb_fit_opts *o);

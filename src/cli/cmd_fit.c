@@ -26,6 +26,8 @@ static const char k_help[] =
     "  --knots N           V0 knots over the conductance range, nonlinear devices [3]\n"
     "  --heldout F         fraction of samples held out of each fit for scoring [0.25]\n"
     "  --max-iter N        Levenberg-Marquardt iterations [100]\n"
+    "  --update-law LAW    step law of the pulse-update models: auto (by held-out error),\n"
+    "                      softbounds, exp, pwl [auto]\n"
     "  --quiet             no progress lines on stderr\n"
     "  -h, --help          this text\n"
     "\n"
@@ -92,6 +94,13 @@ int xb_cmd_fit(int argc, char **argv)
                 if (n < 1 || n > 100000) return xb_cli_usage_error("fit", "--max-iter: must be 1..100000");
                 o.max_iter = (int)n;
             }
+        } else if (xb_cli_is_flag(a, "--update-law")) {
+            xb_update_law law;
+            if (!(v = xb_cli_flag_value(argc, argv, &i, "--update-law", &err)))
+                return xb_cli_usage_error("fit", "%s", err.msg);
+            if (strcmp(v, "auto") == 0) o.update_law = XB_UPDATE_AUTO;
+            else if (xb_update_law_from_name(v, &law) == XB_OK) o.update_law = (int)law;
+            else return xb_cli_usage_error("fit", "--update-law: unknown law '%s' (auto, softbounds, exp, pwl)", v);
         } else if (xb_cli_is_flag(a, "--heldout")) {
             double f;
             if (!(v = xb_cli_flag_value(argc, argv, &i, "--heldout", &err)) || xb_parse_double(v, "--heldout", &f, &err))

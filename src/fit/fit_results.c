@@ -686,7 +686,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (!rc) rc = xb_fit_drift(mf, dd, ndr, &sum->n_drift_devices, err);
         free(dd);
     }
-    if (!rc) rc = xb_fit_trains_fit(trains, mf, sum, err);
+    if (!rc) rc = xb_fit_trains_fit(trains, o ? o->update_law : XB_UPDATE_AUTO, mf, sum, err);
     xb_update_set_free(trains);
     if (mf >= 0) {
         int rc2 = xb_h5_close(mf, rc ? NULL : err);

@@ -214,11 +214,11 @@ static int group_device(xb_update_set *ts, xb_device_kind dev, xb_error *err)
 }
 
 /* Fit and write the update model of one device group. */
-static int fit_group(hid_t mf, const dev_group *g, xb_fit_summary *sum, xb_error *err)
+static int fit_group(hid_t mf, const dev_group *g, int law, xb_fit_summary *sum, xb_error *err)
 {
     const xb_device_kind dev = g->data.device;
     xb_update_model *m = &sum->update[sum->n_update];
-    int rc = xb_fit_update(&g->data, XB_UPDATE_AUTO, m, err);
+    int rc = xb_fit_update(&g->data, law, m, err);
     if (rc == XB_EINPUT) {
         /* trains that determine no model (e.g. a device that never switched): a note, no model */
         snprintf(sum->update_notes[sum->n_update_notes++], sizeof sum->update_notes[0], "no model: %.230s", err->msg);
@@ -264,10 +264,10 @@ int xb_fit_trains_load(hid_t results, const char *path, char **names, size_t nn,
     return XB_OK;
 }
 
-int xb_fit_trains_fit(const xb_update_set *ts, hid_t model, xb_fit_summary *sum, xb_error *err)
+int xb_fit_trains_fit(const xb_update_set *ts, int law, hid_t model, xb_fit_summary *sum, xb_error *err)
 {
     int rc = XB_OK;
-    for (size_t k = 0; !rc && ts && k < ts->ng; k++) rc = fit_group(model, &ts->groups[k], sum, err);
+    for (size_t k = 0; !rc && ts && k < ts->ng; k++) rc = fit_group(model, &ts->groups[k], law, sum, err);
     return rc;
 }
 
