@@ -664,7 +664,10 @@ static int get_array(hid_t g, const char *where, const char *name, const char *u
     int rk;
     hsize_t d[4];
     int rc = xb_h5_read_doubles(g, name, out, &rk, d, err);
-    if (rc) return xb_error_prefix(err, "%s/%s: ", where, name), rc;
+    if (rc) {
+        xb_error_prefix(err, "%s/%s: ", where, name);
+        return rc;
+    }
     int bad = rk != rank;
     for (int k = 0; !bad && k < rank; k++) bad = dims[k] && d[k] != dims[k];
     char u[64] = "";

@@ -396,11 +396,11 @@ static int choose_law(const xb_update_data *d, int law_req, xb_update_model *m, 
     int rc = (hi > lo) ? collect_steps(d, lo, hi, &ss, err) : XB_EINPUT;
     if (rc == XB_EINPUT) return xb_errorf(err, XB_EINPUT, "the training trains never change G");
     if (rc) return rc;
-    double best = INFINITY, best_aic = INFINITY;
+    double best = INFINITY, best_aic = INFINITY, tmax[XB_UPDATE_N_LAWS];
     int any_held = 0;
     *chosen = law_req >= 0 ? (xb_update_law)law_req : XB_UPDATE_SOFTBOUNDS;
     for (int L = 0; L < XB_UPDATE_N_LAWS; L++) {
-        m->heldout_traj_rel[L] = m->heldout_step_rms_siemens[L] = NAN;
+        m->heldout_traj_rel[L] = m->heldout_step_rms_siemens[L] = tmax[L] = NAN;
         law_model lm = {(xb_update_law)L, {{0}}, lo, hi};
         xb_error e2;
         if (fit_selected(lm.law, &ss, 0, SEL_TRAIN, ANY_DEV, lm.p[0], NULL, &e2) ||
@@ -414,6 +414,7 @@ static int choose_law(const xb_update_data *d, int law_req, xb_update_model *m, 
             any_held = 1;
             m->heldout_traj_rel[L] = tr / (hi - lo);
             m->heldout_step_rms_siemens[L] = sr;
+            tmax[L] = tm / (hi - lo);
             if (law_req < 0 && tr < best) {
                 best = tr;
                 *chosen = lm.law;
@@ -429,6 +430,7 @@ static int choose_law(const xb_update_data *d, int law_req, xb_update_model *m, 
     steps_free(&ss);
     if (law_req < 0 && any_held && !isfinite(best))
         return xb_errorf(err, XB_EINPUT, "no step law could be fitted to the training pulses");
+    m->heldout_traj_max_rel = tmax[*chosen];
     return XB_OK;
 }
 
@@ -663,23 +665,6 @@ int xb_fit_update(const xb_update_data *d, int law, xb_update_model *out, xb_err
     out->heldout_traj_max_rel = NAN;
     rc = choose_law(d, law, out, &out->law, err);
     if (!rc) rc = fit_final(d, out, err);
-    if (!rc && out->n_heldout_slots) {
-        /* the chosen law's largest held-out error (refitted on the training steps) */
-        double lo, hi, tr, tm, sr;
-        size_t n;
-        window_of(d, &lo, &hi);
-        step_set ss;
-        law_model lm = {out->law, {{0}}, lo, hi};
-        xb_error e2;
-        if (collect_steps(d, lo, hi, &ss, &e2) == XB_OK) {
-            if (!fit_selected(lm.law, &ss, 0, SEL_TRAIN, ANY_DEV, lm.p[0], NULL, &e2) &&
-                !fit_selected(lm.law, &ss, 1, SEL_TRAIN, ANY_DEV, lm.p[1], NULL, &e2)) {
-                heldout_score(d, &lm, &tr, &tm, &sr, &n);
-                out->heldout_traj_max_rel = tm / (hi - lo);
-            }
-            steps_free(&ss);
-        }
-    }
     if (rc) {
         xb_fit_update_clear(out);
         xb_error_prefix(err, "%s update model: ", xb_device_name(d->device));

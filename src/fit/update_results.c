@@ -53,7 +53,10 @@ static int read_ds(hid_t g, const char *where, const char *name, int rank, const
     if (!xb_h5_exists(g, name)) return xb_errorf(err, XB_EINPUT, "%s/%s: missing dataset", where, name);
     int rk;
     int rc = xb_h5_read_doubles(g, name, v, &rk, d, err);
-    if (rc) return xb_error_prefix(err, "%s/%s: ", where, name), rc;
+    if (rc) {
+        xb_error_prefix(err, "%s/%s: ", where, name);
+        return rc;
+    }
     char u[32] = "";
     xb_h5_read_units(g, name, u, sizeof u, NULL);
     if (rk != rank) rc = xb_errorf(err, XB_EINPUT, "%s/%s: rank %d, expected %d", where, name, rk, rank);
