@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/run_drift.h"
 #include "xbar/characterize.h"
+#include "xbar/fit.h"
 
 static const char k_help[] =
     "usage: xbar report RESULTS.h5 -o DIR\n"
@@ -24,11 +25,15 @@ static const char k_help[] =
     "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
+    "  update_model_<device>.png the pulse-update model against the SPICE pulse trains: mean\n"
+    "                            trajectory and spread, step vs state (campaigns with [program]\n"
+    "                            trains; the model from --model, else fitted here as xbar fit does)\n"
     "plus the gnuplot script (report.gp) and its data files.  Plots without data in the file\n"
     "are skipped.  Needs gnuplot (Debian package gnuplot-nox).\n"
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing)\n"
+    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png\n"
     "  --accuracy-time FILE.csv  also (or, without RESULTS.h5, only) accuracy_vs_time.png from\n"
     "                     the CSV of 'xbar run --time-sweep --time-csv' (docs/drift.md)\n";
 
@@ -249,6 +254,160 @@ oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
 }
 
+/* ------------------------------------------------------------------ update models */
+/* update_model_<device>.png: the SPICE trains of the first start state (mean and std over
+ * the Monte Carlo devices after every slot) against the update model run from each train's
+ * first state (every fitted device law in turn, 16 runs each with cycle-to-cycle noise: mean
+ * and std); and the measured steps against the law's mean step +- its c2c spread. */
+static const xb_update_model *find_update(const xb_update_model *ms, size_t n, xb_device_kind d)
+{
+    for (size_t k = 0; k < n; k++)
+        if (ms[k].device == d) return &ms[k];
+    return NULL;
+}
+
+static int update_traj(FILE *f, const xb_update_data *d, const xb_update_model *m, xb_error *err)
+{
+    size_t K = 0, nt = 0;
+    for (size_t t = 0; t < d->n_trains; t++)
+        if (d->trains[t].start == 0) {
+            K = d->trains[t].n_slots;
+            nt++;
+        }
+    enum { RUNS = 16 };
+    double *acc = calloc(4 * (K + 1), sizeof *acc), *gs = malloc((K + 1) * sizeof *gs);
+    int *dirs = malloc((K ? K : 1) * sizeof *dirs);
+    if (!acc || !gs || !dirs) {
+        free(acc);
+        free(gs);
+        free(dirs);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    double *om = acc, *os = acc + K + 1, *mm = acc + 2 * (K + 1), *ms = acc + 3 * (K + 1);
+    size_t nm = 0;
+    int rc = XB_OK;
+    for (size_t t = 0; !rc && t < d->n_trains; t++) {
+        const xb_update_train *tr = &d->trains[t];
+        if (tr->start != 0 || tr->n_slots != K) continue;
+        for (size_t k = 0; k <= K; k++) {
+            om[k] += tr->g_siemens[k] / (double)nt;
+            os[k] += tr->g_siemens[k] * tr->g_siemens[k] / (double)nt;
+        }
+        memcpy(dirs, tr->dir, K * sizeof *dirs);
+        for (size_t r = 0; !rc && r < RUNS * (m->n_devices ? m->n_devices : 1); r++) {
+            const size_t dev = m->n_devices ? r % m->n_devices : 0;
+            xb_error e2;
+            int st = m->n_devices ? xb_fit_update_simulate_device(m, dev, tr->g_siemens[0], dirs, K, 1, 1000 * t + r, gs, &e2)
+                                  : XB_EINPUT;
+            if (st == XB_EINPUT) st = xb_fit_update_simulate(m, tr->g_siemens[0], dirs, K, 1, 1000 * t + r, gs, &e2);
+            if (st) rc = xb_errorf(err, st, "%s", e2.msg);
+            for (size_t k = 0; !rc && k <= K; k++) {
+                mm[k] += gs[k];
+                ms[k] += gs[k] * gs[k];
+            }
+            nm++;
+        }
+    }
+    for (size_t k = 0; !rc && k <= K; k++) {
+        double sm = mm[k] / (double)nm;
+        fprintf(f, "%zu %.8g %.8g %.8g %.8g\n", k, om[k] * 1e6, sqrt(fmax(os[k] - om[k] * om[k], 0)) * 1e6, sm * 1e6,
+                sqrt(fmax(ms[k] / (double)nm - sm * sm, 0)) * 1e6);
+    }
+    free(acc);
+    free(gs);
+    free(dirs);
+    return rc;
+}
+
+static void update_steps(FILE *f, const xb_update_data *d, const xb_update_model *m)
+{
+    for (int q = 1; q >= -1; q -= 2) {
+        for (size_t t = 0; t < d->n_trains; t++)
+            for (size_t k = 0; k < d->trains[t].n_slots; k++)
+                if (d->trains[t].dir[k] == q)
+                    fprintf(f, "%.8g %.8g\n", d->trains[t].g_siemens[k] * 1e6,
+                            (d->trains[t].g_siemens[k + 1] - d->trains[t].g_siemens[k]) * 1e6);
+        fprintf(f, "\n\n");
+    }
+    enum { N = 129 };
+    for (int k = 0; k < N; k++) {
+        const double g = m->g_min_siemens + (m->g_max_siemens - m->g_min_siemens) * k / (N - 1);
+        fprintf(f, "%.8g %.8g %.8g %.8g %.8g\n", g * 1e6, xb_fit_update_step(m, g, 1) * 1e6,
+                xb_fit_update_sigma(m, g, 1) * 1e6, xb_fit_update_step(m, g, -1) * 1e6, xb_fit_update_sigma(m, g, -1) * 1e6);
+    }
+}
+
+static int update_plot(const char *dir, FILE *gp, const xb_update_data *d, const xb_update_model *m, xb_error *err)
+{
+    const char *dev = xb_device_name(d->device);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/update_model_%s.dat", dir, dev);
+    FILE *f = fopen(path, "w");
+    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    int rc = update_traj(f, d, m, err);
+    fprintf(f, "\n\n");
+    if (!rc) update_steps(f, d, m);
+    fclose(f);
+    if (rc) return rc;
+    fprintf(gp, "\nset terminal pngcairo size 1400,600 noenhanced\nset output 'update_model_%s.png'\n"
+                "unset logscale x\nunset logscale y\nset multiplot layout 1,2 title \"%s pulse-update model (law %s) vs "
+                "SPICE pulse trains\"\n",
+            dev, dev, xb_update_law_name(m->law));
+    fprintf(gp, "set title \"trains of the first start state: mean and +-1 std over devices\"\nset xlabel \"slot (pulse) "
+                "number\"\nset ylabel \"G after the slot (uS)\"\nset key top right\n"
+                "plot 'update_model_%s.dat' index 0 using 1:2 with lines lw 2 lc rgb 'black' title \"SPICE mean\", \\\n"
+                "     '' index 0 using 1:($2-$3):($2+$3) with filledcurves fc rgb '#c0c0c0' fs transparent solid 0.5 "
+                "title \"SPICE +-std\", \\\n"
+                "     '' index 0 using 1:4 with lines lw 2 lc rgb 'red' title \"model mean\", \\\n"
+                "     '' index 0 using 1:($4-$5) with lines dt 2 lc rgb 'red' title \"model +-std\", \\\n"
+                "     '' index 0 using 1:($4+$5) with lines dt 2 lc rgb 'red' notitle\n",
+            dev);
+    fprintf(gp, "set title \"change of G per pulse vs the state before it\"\nset xlabel \"G before the pulse (uS)\"\n"
+                "set ylabel \"dG (uS)\"\n"
+                "plot 'update_model_%s.dat' index 1 using 1:2 with points pt 7 ps 0.4 lc rgb '#4060c0' title \"SPICE up\", "
+                "\\\n     '' index 2 using 1:2 with points pt 7 ps 0.4 lc rgb '#c04040' title \"SPICE down\", \\\n"
+                "     '' index 3 using 1:2 with lines lw 2 lc rgb 'blue' title \"law up\", \\\n"
+                "     '' index 3 using 1:($2-$3) with lines dt 2 lc rgb 'blue' title \"+-c2c\", \\\n"
+                "     '' index 3 using 1:($2+$3) with lines dt 2 lc rgb 'blue' notitle, \\\n"
+                "     '' index 3 using 1:4 with lines lw 2 lc rgb 'red' title \"law down\", \\\n"
+                "     '' index 3 using 1:($4-$5) with lines dt 2 lc rgb 'red' notitle, \\\n"
+                "     '' index 3 using 1:($4+$5) with lines dt 2 lc rgb 'red' notitle\n"
+                "unset multiplot\nset terminal pngcairo size 900,600 noenhanced\n",
+            dev);
+    return XB_OK;
+}
+
+static int report_update(const char *in, const char *model, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+{
+    xb_update_set *set = NULL;
+    xb_update_model *ms = NULL;
+    size_t nm = 0;
+    int rc = xb_update_set_load(in, &set, err);
+    if (!rc && model && xb_update_set_count(set)) rc = xb_fit_update_read_all(model, &ms, &nm, err);
+    for (size_t k = 0; !rc && k < xb_update_set_count(set); k++) {
+        const xb_update_data *d = xb_update_set_data(set, k);
+        xb_update_model own;
+        memset(&own, 0, sizeof own);
+        const xb_update_model *m = NULL;
+        if (model) {
+            m = find_update(ms, nm, d->device);
+            if (!m) rc = xb_errorf(err, XB_EINPUT, "%s: no /update/%s for the %s pulse trains of %s", model,
+                                   xb_device_name(d->device), xb_device_name(d->device), in);
+        } else {
+            xb_error e2;
+            if (xb_fit_update(d, XB_UPDATE_AUTO, &own, &e2) == XB_OK) m = &own; /* no model: no plot */
+        }
+        if (!rc && m) {
+            rc = update_plot(dir, gp, d, m, err);
+            if (!rc) (*nplots)++;
+        }
+        xb_fit_update_clear(&own);
+    }
+    xb_fit_update_free_all(ms, nm);
+    xb_update_set_free(set);
+    return rc;
+}
+
 static int run_gnuplot(const char *dir, xb_error *err)
 {
     pid_t pid = fork();
@@ -276,7 +435,7 @@ int xb_cmd_report(int argc, char **argv)
         fputs(k_help, stdout);
         return 0;
     }
-    const char *in = NULL, *dir = NULL, *acc_csv = NULL;
+    const char *in = NULL, *dir = NULL, *acc_csv = NULL, *model = NULL;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -285,6 +444,8 @@ int xb_cmd_report(int argc, char **argv)
             const char *v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err);
             if (!v) return xb_cli_fail("report", &err);
             dir = v;
+        } else if (xb_cli_is_flag(a, "--model")) {
+            if (!(model = xb_cli_flag_value(argc, argv, &i, "--model", &err))) return xb_cli_fail("report", &err);
         } else if (xb_cli_is_flag(a, "--accuracy-time")) {
             if (!(acc_csv = xb_cli_flag_value(argc, argv, &i, "--accuracy-time", &err))) return xb_cli_fail("report", &err);
         } else if (a[0] == '-' && a[1]) {
@@ -383,6 +544,7 @@ int xb_cmd_report(int argc, char **argv)
                 nplots++;
             }
         }
+        if (!rc) rc = report_update(in, model, dir, gp, &nplots, &err);
         fclose(gp);
     }
     if (!rc && nplots) rc = run_gnuplot(dir, &err);
