@@ -491,7 +491,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     const xb_fit_provenance prov = {results_path, pv.campaign_name, pv.campaign_text, pv.ngspice_version,
                                     pv.xbar_version};
     xb_update_set *trains = NULL;
-    if (!rc) rc = xb_update_set_load(results_path, &trains, err);
+    if (!rc) rc = xb_fit_trains_load(res, results_path, &trains, err);
     if (!rc && np == 0 && ld.ndr == 0 && xb_update_set_count(trains) == 0)
         rc = xb_errorf(err, XB_EINPUT,
                        "%s: no finished point with circuit MVM data (/points/*/mvm), drift records or pulse trains "
