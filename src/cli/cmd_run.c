@@ -417,12 +417,13 @@ int xb_cmd_run(int argc, char **argv)
     printf("\n");
 
     if (json_path) {
-        FILE *f = fopen(json_path, "w");
-        if (!f) {
-            rc = xb_errorf(&err, XB_ERUNTIME, "--json: cannot write %s", json_path);
+        xb_afile *af = NULL; /* whole file or none (src/common/atomic.c) */
+        if ((rc = xb_afile_open(json_path, &af, &err))) {
+            xb_error_prefix(&err, "--json: ");
             free(st);
             goto out;
         }
+        FILE *f = xb_afile_stream(af);
         fprintf(f, "{\n  \"network\": ");
         json_str(f, net_path);
         fprintf(f, ",\n  \"engine\": \"%s\",\n  \"images\": %zu,\n", eng_name, test->n);
@@ -464,7 +465,7 @@ int xb_cmd_run(int argc, char **argv)
         fprintf(f, "  \"latency_per_inference_s\": %.6g,\n", lat);
         fprintf(f, "  \"tops_per_watt\": %.6g,\n", e_tot > 0 ? 2 * macs / e_tot / 1e12 : 0.0);
         fprintf(f, "  \"baseline_fp32_joule\": %.6g,\n  \"baseline_int8_joule\": %.6g\n}\n", e_fp32, e_int8);
-        if (fclose(f) != 0) rc = xb_errorf(&err, XB_ERUNTIME, "--json: cannot write %s", json_path);
+        if ((rc = xb_afile_commit(af, &err))) xb_error_prefix(&err, "--json: ");
     }
     free(st);
 out:
