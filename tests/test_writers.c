@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "support/xb_test.h"
+#include "xbar/exec.h"
 #include "xbar/h5.h"
 
 /* ------------------------------------------------------------------ running xbar */
@@ -122,14 +123,6 @@ static void xbar_ok(const char *what, ...)
 }
 
 /* ------------------------------------------------------------------ files */
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -170,7 +163,7 @@ static void snap(const char *dir, dir_snap *s)
     closedir(d);
     qsort(s->name, s->n, sizeof s->name[0], cmp_str);
     for (size_t k = 0; k < s->n; k++) {
-        char *p = path_in(dir, s->name[k]);
+        char *p = xb_test_path(dir, s->name[k]);
         struct stat sb;
         if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) s->data[k] = slurp(p, &s->len[k]);
         free(p);
@@ -248,8 +241,8 @@ static int setup(void **state)
     F.g40 = matrix_csv(F.dir, "g40.csv", 40, 40, 1e-6, 4e-5);
     F.v40 = matrix_csv(F.dir, "v40.csv", 2, 40, -0.2, 0.2);
     F.ini = xb_test_write_file(F.dir, "w.ini", k_campaign);
-    F.results = path_in(F.dir, "r.h5");
-    F.model = path_in(F.dir, "m.h5");
+    F.results = xb_test_path(F.dir, "r.h5");
+    F.model = xb_test_path(F.dir, "m.h5");
     F.acc_csv = xb_test_write_file(F.dir, "acc.csv",
                                    "time_s,accuracy_no_comp,accuracy_comp,accuracy_ideal\n"
                                    "1,0.8,0.81,0.85\n3600,0.7,0.8,0.85\n31557600,0.5,0.78,0.85\n");
@@ -269,7 +262,7 @@ static int teardown(void **state)
     free(F.results);
     free(F.model);
     free(F.acc_csv);
-    free(F.dir);
+    xb_test_tmpdir_remove(F.dir);
     return 0;
 }
 
@@ -281,7 +274,7 @@ static char *outdir(const char *tag) { return xb_test_tmpdir(tag); }
 static void test_netlist_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-netlist"), *deck = path_in(d, "deck.cir");
+    char *d = outdir("w-netlist"), *deck = xb_test_path(d, "deck.cir");
     xbar_ok("netlist", "netlist", "--g", F.g40, "--v", F.v40, "-o", deck, NULL);
     size_t len = 0;
     free(slurp(deck, &len));
@@ -295,7 +288,7 @@ static void test_netlist_full_disk(void **state)
     expect_unchanged(d, &before);
     free(e);
     /* no previous file: none is left */
-    char *deck2 = path_in(d, "new.cir");
+    char *deck2 = xb_test_path(d, "new.cir");
     rc = xbar(&o, &e, "netlist", "--g", F.g40, "--v", F.v40, "-o", deck2, NULL);
     expect_one_line(rc, e, deck2, NULL);
     expect_unchanged(d, &before);
@@ -306,14 +299,14 @@ static void test_netlist_full_disk(void **state)
     snap_free(&before);
     free(deck2);
     free(deck);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* mvm -o: a CSV of 5 x 6 currents (~700 bytes) on a disk with 256 bytes left. */
 static void test_mvm_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-mvm"), *csv = path_in(d, "i.csv");
+    char *d = outdir("w-mvm"), *csv = xb_test_path(d, "i.csv");
     xbar_ok("mvm", "mvm", "--g", F.g6, "--v", F.v6, "--engine", "ideal", "-o", csv, NULL);
     dir_snap before;
     snap(d, &before);
@@ -328,7 +321,7 @@ static void test_mvm_full_disk(void **state)
     free(e);
     snap_free(&before);
     free(csv);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* iv -o: the CSV (~6 kB) with 1 kB left; then room for the CSV but not the PNG (~10 kB):
@@ -336,7 +329,7 @@ static void test_mvm_full_disk(void **state)
 static void test_iv_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-iv"), *csv = path_in(d, "iv.csv"), *png = path_in(d, "iv.png");
+    char *d = outdir("w-iv"), *csv = xb_test_path(d, "iv.csv"), *png = xb_test_path(d, "iv.png");
     xbar_ok("iv", "iv", "--device", "rram", "--mode", "read", "-o", csv, NULL);
     assert_int_equal(access(png, F_OK), 0);
     dir_snap before;
@@ -356,7 +349,7 @@ static void test_iv_full_disk(void **state)
     snap_free(&before);
     /* --mode dynamic (the rram SET/RESET sweep, ~170 kB of CSV) with 64 kB left: the
      * previous sweep and its PNG stay, no partial CSV */
-    char *dyn = path_in(d, "dyn.csv");
+    char *dyn = xb_test_path(d, "dyn.csv");
     xbar_ok("iv dynamic", "iv", "--device", "rram", "--mode", "dynamic", "-o", dyn, NULL);
     snap(d, &before);
     wopts o64 = {.fsize = 64 * 1024};
@@ -368,7 +361,7 @@ static void test_iv_full_disk(void **state)
     free(dyn);
     free(csv);
     free(png);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* iv -o /dev/full used to hang forever (gnuplot read /dev/full as its data) and create
@@ -385,7 +378,7 @@ static void test_iv_dev_full(void **state)
     if (!had) assert_int_not_equal(access("/dev/full.png", F_OK), 0);
     free(e);
     /* /dev/stdout: written through, no PNG named after it */
-    char *d = outdir("w-ivstdout"), *out = path_in(d, "stdout.csv");
+    char *d = outdir("w-ivstdout"), *out = xb_test_path(d, "stdout.csv");
     wopts o = {.stdout_path = out};
     had = access("/dev/stdout.png", F_OK) == 0;
     rc = xbar(&o, &e, "iv", "--device", "rram", "--mode", "read", "--states", "2", "--points", "5", "-o", "/dev/stdout",
@@ -398,7 +391,7 @@ static void test_iv_dev_full(void **state)
     free(t);
     if (!had) assert_int_not_equal(access("/dev/stdout.png", F_OK), 0);
     /* a PNG is renamed into place: never over a device (as root that would replace it) */
-    char *csv = path_in(d, "iv.csv");
+    char *csv = xb_test_path(d, "iv.csv");
     rc = xbar(NULL, &e, "iv", "--device", "rram", "--mode", "read", "--states", "2", "--points", "5", "-o", csv, "--png",
               "/dev/null", NULL);
     if (rc != 2 || xb_test_count_lines(e) != 1 || !strstr(e, "--png") || !strstr(e, "/dev/null"))
@@ -409,7 +402,7 @@ static void test_iv_dev_full(void **state)
     assert_true(S_ISCHR(sb.st_mode));
     free(csv);
     free(out);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* A gnuplot that never finishes is killed after XBAR_GNUPLOT_TIMEOUT s with its process
@@ -417,13 +410,13 @@ static void test_iv_dev_full(void **state)
 static void test_gnuplot_timeout(void **state)
 {
     (void)state;
-    char *d = outdir("w-gnuplot"), *bin = path_in(d, "bin"), *pidf = path_in(d, "fake.pid");
+    char *d = outdir("w-gnuplot"), *bin = xb_test_path(d, "bin"), *pidf = xb_test_path(d, "fake.pid");
     assert_int_equal(mkdir(bin, 0755), 0);
     char script[8192];
     snprintf(script, sizeof script, "#!/bin/sh\necho $$ > '%s'\nexec sleep 600\n", pidf);
     char *fake = xb_test_write_file(bin, "gnuplot", script);
     assert_int_equal(chmod(fake, 0755), 0);
-    char *csv = path_in(d, "iv.csv"), *png = path_in(d, "iv.png");
+    char *csv = xb_test_path(d, "iv.csv"), *png = xb_test_path(d, "iv.png");
     wopts o = {.path_first = bin, .env_name = "XBAR_GNUPLOT_TIMEOUT", .env_value = "1"};
     char *e;
     double t0 = xb_now_s();
@@ -448,7 +441,7 @@ static void test_gnuplot_timeout(void **state)
     free(png);
     free(pidf);
     free(bin);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* report -o DIR: summary.csv cannot be written (256 bytes), then the PNGs cannot (8 kB): the
@@ -456,7 +449,7 @@ static void test_gnuplot_timeout(void **state)
 static void test_report_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-report"), *plots = path_in(d, "plots");
+    char *d = outdir("w-report"), *plots = xb_test_path(d, "plots");
     xbar_ok("report", "report", F.results, "-o", plots, NULL);
     dir_snap before;
     snap(plots, &before);
@@ -473,14 +466,14 @@ static void test_report_full_disk(void **state)
     }
     snap_free(&before);
     free(plots);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* report --accuracy-time: the PNG cannot be written (4 kB). */
 static void test_report_accuracy_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-acc"), *plots = path_in(d, "plots");
+    char *d = outdir("w-acc"), *plots = xb_test_path(d, "plots");
     xbar_ok("report --accuracy-time", "report", "--accuracy-time", F.acc_csv, "-o", plots, NULL);
     dir_snap before;
     snap(plots, &before);
@@ -496,16 +489,16 @@ static void test_report_accuracy_full_disk(void **state)
     free(e);
     snap_free(&before);
     free(plots);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
-/* run --json and --time-csv. */
+/* run --json, --time-csv and --logits. */
 static void test_run_outputs_full_disk(void **state)
 {
     (void)state;
     char net[4096];
     snprintf(net, sizeof net, "%s/data/fmnist_mlp.h5", XB_SOURCE_DIR);
-    char *d = outdir("w-run"), *json = path_in(d, "r.json"), *tcsv = path_in(d, "t.csv");
+    char *d = outdir("w-run"), *json = xb_test_path(d, "r.json"), *tcsv = xb_test_path(d, "t.csv");
     xbar_ok("run --json", "run", "--network", net, "--engine", "ideal", "--limit", "20", "--json", json, NULL);
     xbar_ok("run --time-csv", "run", "--network", net, "--engine", "tiled-ideal", "--device", "pcm", "--limit", "20",
             "--calib", "16", "--tile-rows", "16", "--tile-cols", "16", "--time-sweep=1h,1y", "--time-csv", tcsv, NULL);
@@ -525,9 +518,26 @@ static void test_run_outputs_full_disk(void **state)
     expect_unchanged(d, &before);
     free(e);
     snap_free(&before);
+    /* --logits (20 x 10 float32 after a 128-byte header) with 300 bytes left */
+    char *x = xb_test_path(F.dir, "x20.npy"), *lg = xb_test_path(d, "l.npy");
+    float px[20 * 784];
+    uint64_t seed = 7;
+    for (size_t k = 0; k < 20 * 784; k++) px[k] = (float)xb_splitmix64_uniform(&seed);
+    xb_error err;
+    assert_int_equal(xb_npy_write_f32(x, px, 20, 784, &err), XB_OK);
+    xbar_ok("run --logits", "run", "--network", net, "--engine", "ideal", "--input", x, "--logits", lg, NULL);
+    snap(d, &before);
+    o.fsize = 300;
+    rc = xbar(&o, &e, "run", "--network", net, "--engine", "ideal", "--input", x, "--logits", lg, NULL);
+    expect_one_line(rc, e, lg, "File too large");
+    expect_unchanged(d, &before);
+    free(e);
+    snap_free(&before);
+    free(x);
+    free(lg);
     free(json);
     free(tcsv);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* ------------------------------------------------------------------ HDF5 writers */
@@ -535,7 +545,7 @@ static void test_run_outputs_full_disk(void **state)
 static void test_fit_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-fit"), *m = path_in(d, "m.h5");
+    char *d = outdir("w-fit"), *m = xb_test_path(d, "m.h5");
     xbar_ok("fit", "fit", F.results, "-o", m, "--quiet", NULL);
     dir_snap before;
     snap(d, &before);
@@ -550,7 +560,7 @@ static void test_fit_full_disk(void **state)
     free(e);
     snap_free(&before);
     free(m);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* train --out on a full disk used to segfault and leave an unusable network file; an
@@ -558,7 +568,7 @@ static void test_fit_full_disk(void **state)
 static void test_train_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-train"), *n = path_in(d, "n.h5");
+    char *d = outdir("w-train"), *n = xb_test_path(d, "n.h5");
     xbar_ok("train", "train", "--out", n, "--hidden", "4", "--epochs", "1", "--limit", "200", "--test-limit", "50",
             "--threads", "1", "--quiet", NULL);
     dir_snap before;
@@ -585,7 +595,7 @@ static void test_train_full_disk(void **state)
     free(e);
     snap_free(&before);
     free(n);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* characterize --force on a full disk: the new file's header cannot be written, the
@@ -593,7 +603,7 @@ static void test_train_full_disk(void **state)
 static void test_characterize_force_full_disk(void **state)
 {
     (void)state;
-    char *d = outdir("w-char"), *r = path_in(d, "r.h5");
+    char *d = outdir("w-char"), *r = xb_test_path(d, "r.h5");
     xbar_ok("characterize", "characterize", F.ini, "-o", r, "-q", NULL);
     dir_snap before;
     snap(d, &before);
@@ -605,7 +615,7 @@ static void test_characterize_force_full_disk(void **state)
     free(e);
     snap_free(&before);
     free(r);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* ------------------------------------------------------------------ standard output */
@@ -613,7 +623,7 @@ static void test_characterize_force_full_disk(void **state)
 static void test_stdout_full(void **state)
 {
     (void)state;
-    char *d = outdir("w-stdout"), *m = path_in(d, "m.h5");
+    char *d = outdir("w-stdout"), *m = xb_test_path(d, "m.h5");
     char net[4096];
     snprintf(net, sizeof net, "%s/data/fmnist_mlp.h5", XB_SOURCE_DIR);
     wopts o = {.stdout_path = "/dev/full"};
@@ -644,7 +654,7 @@ static void test_stdout_full(void **state)
         free(e);
     }
     free(m);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* ------------------------------------------------------------------ concurrent writers */
@@ -654,7 +664,7 @@ static void test_stdout_full(void **state)
 static void test_output_locked(void **state)
 {
     (void)state;
-    char *d = outdir("w-lock"), *out = path_in(d, "o.h5"), *lockp = path_in(d, "o.h5.lock");
+    char *d = outdir("w-lock"), *out = xb_test_path(d, "o.h5"), *lockp = xb_test_path(d, "o.h5.lock");
     int fd = open(lockp, O_RDWR | O_CREAT, 0666);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
@@ -687,7 +697,7 @@ static void test_output_locked(void **state)
     snap_free(&before);
     free(lockp);
     free(out);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 /* A results file held open by another process (this test, read-only through libhdf5,
@@ -696,7 +706,7 @@ static void test_output_locked(void **state)
 static void test_results_held_by_reader(void **state)
 {
     (void)state;
-    char *d = outdir("w-reader"), *r = path_in(d, "r.h5");
+    char *d = outdir("w-reader"), *r = xb_test_path(d, "r.h5");
     xbar_ok("characterize", "characterize", F.ini, "-o", r, "-q", NULL);
     hid_t f;
     xb_error err;
@@ -711,14 +721,14 @@ static void test_results_held_by_reader(void **state)
     rc = xbar(NULL, &e, "inspect", r, NULL);
     expect_one_line(rc, e, r, "open in another process");
     free(e);
-    char *m = path_in(d, "m.h5");
+    char *m = xb_test_path(d, "m.h5");
     rc = xbar(NULL, &e, "fit", r, "-o", m, NULL);
     expect_one_line(rc, e, r, "open in another process");
     free(e);
     xb_h5_close(f, &err);
     free(m);
     free(r);
-    free(d);
+    xb_test_tmpdir_remove(d);
 }
 
 int main(void)

@@ -38,6 +38,8 @@ const char *xb_char_input_name(xb_char_input in);
 
 /* Most read times of a point's drift record ([drift] times_s; the fit's limit). */
 #define XB_CHAR_DRIFT_MAX_TIMES 64
+/* Most start states of a point's pulse trains ([program] start_pulses). */
+#define XB_CHAR_PROGRAM_MAX_STARTS 16
 
 /* One sweep point: everything needed to compute it. */
 typedef struct xb_char_point {
@@ -72,6 +74,10 @@ typedef struct xb_char_point {
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
     double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
+    size_t devices;          /* Monte Carlo devices, one pulse train per start state each (their own
+                              * parameter sample with array.var_d2d) */
+    size_t n_starts;         /* start states of the trains (>= 1) */
+    long start_pulses[XB_CHAR_PROGRAM_MAX_STARTS]; /* pulses before the cycles: +m up, -m down */
 
     int drift;               /* PCM point with [drift] enabled: record drift + read noise */
     size_t drift_n_times;    /* read times after programming (3..XB_CHAR_DRIFT_MAX_TIMES) */
