@@ -124,15 +124,12 @@ int xb_cmd_fit(int argc, char **argv)
     }
     if (!in) return xb_cli_usage_error("fit", "missing RESULTS.h5");
     if (!out) return xb_cli_usage_error("fit", "missing -o MODEL.h5");
-    if (!force) {
-        FILE *fp = fopen(out, "rb");
-        if (fp) {
-            fclose(fp);
-            return xb_cli_usage_error("fit", "%s exists (use --force to overwrite)", out);
-        }
-    }
+    xb_lock *lock = NULL;
+    int rc = xb_cli_claim_output("fit", out, force, &lock);
+    if (rc) return rc;
     xb_fit_summary *s = NULL;
-    int rc = xb_fit_results(in, out, force, &o, quiet ? NULL : progress, NULL, &s, &err);
+    rc = xb_fit_results(in, out, force, &o, quiet ? NULL : progress, NULL, &s, &err);
+    xb_lock_release(lock);
     if (rc) return xb_cli_fail("fit", &err);
     printf("# %zu model(s) -> %s\n", s->n_models, out);
     printf("# %-8s %-6s %-5s %9s %7s %6s %11s %11s %11s %8s\n", "point", "device", "cell", "size", "r_wire",

@@ -550,11 +550,10 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc && ld.ndr > 0) rc = xb_fit_drift(mf, ld.drift, ld.ndr, &sum->n_drift_devices, err);
     if (!rc) rc = xb_fit_trains_fit(trains, o ? o->update_law : XB_UPDATE_AUTO, mf, sum, err);
     xb_update_set_free(trains);
-    if (mf >= 0) {
-        int rc2 = xb_h5_close(mf, rc ? NULL : err);
-        if (!rc) rc = rc2;
-        if (rc) remove(model_path); /* never leave a half-written model file */
-    }
+    /* the model file is written to model_path only now, in one piece (xb_h5_create_atomic):
+     * a failed fit never leaves a half-written file nor replaces an existing one */
+    if (mf >= 0 && rc) xb_h5_discard(mf);
+    else if (mf >= 0) rc = xb_h5_close(mf, err);
     loaded_free(&ld);
     free(ms);
     free(mpts);
