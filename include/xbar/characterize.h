@@ -38,6 +38,8 @@ const char *xb_char_input_name(xb_char_input in);
 
 /* Most read times of a point's drift record ([drift] times_s; the fit's limit). */
 #define XB_CHAR_DRIFT_MAX_TIMES 64
+/* Most start states of a point's pulse trains ([program] start_pulses). */
+#define XB_CHAR_PROGRAM_MAX_STARTS 16
 
 /* One sweep point: everything needed to compute it. */
 typedef struct xb_char_point {
@@ -72,6 +74,10 @@ typedef struct xb_char_point {
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
     double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
+    size_t devices;          /* Monte Carlo devices, one pulse train per start state each (their own
+                              * parameter sample with array.var_d2d) */
+    size_t n_starts;         /* start states of the trains (>= 1) */
+    long start_pulses[XB_CHAR_PROGRAM_MAX_STARTS]; /* pulses before the cycles: +m up, -m down */
 
     int drift;               /* PCM point with [drift] enabled: record drift + read noise */
     size_t drift_n_times;    /* read times after programming (3..XB_CHAR_DRIFT_MAX_TIMES) */
@@ -176,6 +182,7 @@ typedef struct xb_char_result_point {
     double g_min_siemens, g_max_siemens, v_gate_volt;
     /* which sections the point has */
     int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift;
+    int has_trains;           /* program/train_g: pulse-train records (xb_char_results_read_trains) */
     struct {                  /* mvm/ attributes */
         double err_total_mean, err_total_max, err_target_mean, spice_check_rel_l2;
         double e_read_static_joule, e_per_mac_static_joule;
@@ -225,6 +232,22 @@ int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_
  * siemens); *g malloc'ed. */
 int xb_char_results_read_program(const xb_char_results *r, const xb_char_result_point *pt, double **g, size_t *n,
                                  xb_error *err);
+
+/* Pulse-train records program/train_* (campaigns with [program] trains, docs/hdf5-results.md):
+ * D Monte Carlo devices, S start states, K pulse slots each.  Shapes, units (S, 1, J),
+ * directions (-1, 0, +1) and the slot count 2 x cycles x pulses + preset_slots = K are
+ * checked.  Free with xb_char_result_trains_clear. */
+typedef struct xb_char_result_trains {
+    size_t D, S, K;
+    double *g;          /* D x S x (K+1): read conductance before the first slot and after each (S) */
+    double *e;          /* D x S x K: energy the pulse source delivered per slot (J) */
+    int *dir;           /* S x K: +1 potentiating pulse, -1 depressing, 0 idle read */
+    double up_volt, down_volt, pulse_width_s;
+    size_t cycles, pulses, preset_slots;
+} xb_char_result_trains;
+int xb_char_results_read_trains(const xb_char_results *r, const xb_char_result_point *pt,
+                                xb_char_result_trains *out, xb_error *err);
+void xb_char_result_trains_clear(xb_char_result_trains *t);
 
 /* Drift record drift/ (PCM points): T read times t_s (3..XB_CHAR_DRIFT_MAX_TIMES, positive,
  * increasing) and g (T x n).  Free with xb_char_result_drift_clear. */

@@ -5,6 +5,8 @@
     m = xbar.model.select(models, device="rram", rows=64, cols=64)
     I = m.mvm(G, V)                                   # docs/hdf5-model.md
 
+    ups = xbar.update.load("model.h5")                # pulse-update models (docs/fit.md)
+
     import xbar.network as xn                         # network files (docs/hdf5-network.md)
     xn.write("net.h5", (1, 28, 28), xn.from_torch(torch_model, (1, 28, 28)))
 
@@ -13,8 +15,8 @@
 
 `import xbar` needs numpy and h5py only; `xbar.torch` and `xbar.network.from_torch` need torch.
 """
-from . import data, model, network  # noqa: F401
+from . import data, model, network, update  # noqa: F401
 from .model import ModelError, load as load_model, load_stats, select as select_model  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["model", "network", "ModelError", "load_model", "load_stats", "select_model"]
+__all__ = ["model", "network", "update", "ModelError", "load_model", "load_stats", "select_model"]
