@@ -32,7 +32,7 @@ static const char k_help[] =
     "options:\n"
     "  --device D             linear | rram | pcm | ecram (required)\n"
     "  --cell C               1r | 1t1r | 1s1r                        [1r]\n"
-    "  -o, --output FILE      Python module to write (required)\n"
+    "  -o, --output FILE      Python module to write (required; - for standard output)\n"
     "  --force                overwrite an existing output file\n"
     "  --tile-rows R, --tile-cols C  the tile (array) size of the circuit model; default: the\n"
     "                         largest fitted model of the device (a size without a fitted model\n"
@@ -552,26 +552,17 @@ static void emit_crosssim(FILE *f, const export_opts *o, const export_data *d)
             cls, cls);
 }
 
-/* Write to FILE.tmp, then rename: a failed export never leaves a partial module behind. */
+/* The module appears whole or not at all (xb_afile, src/common/atomic.c): written to a
+ * temporary beside it, every write checked, then renamed; "-" is stdout. */
 static int write_module(const export_opts *o, const export_data *d, xb_error *err)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", o->out) >= sizeof tmp)
-        return xb_errorf(err, XB_EINPUT, "-o: path too long");
-    FILE *f = fopen(tmp, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write", o->out);
+    xb_afile *a = NULL;
+    int rc = xb_afile_open(o->out, &a, err);
+    if (rc) return rc;
+    FILE *f = xb_afile_stream(a);
     if (o->aihwkit) emit_aihwkit(f, o, d);
     else emit_crosssim(f, o, d);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return xb_errorf(err, XB_ERUNTIME, "%s: write failed", o->out);
-    }
-    if (rename(tmp, o->out) != 0) {
-        remove(tmp);
-        return xb_errorf(err, XB_ERUNTIME, "%s: cannot write", o->out);
-    }
-    return XB_OK;
+    return xb_afile_commit(a, err);
 }
 
 static int parse_bits(const char *flag, const char *v, int adc, int *out, xb_error *err)
@@ -647,7 +638,7 @@ int xb_cmd_export(int argc, char **argv)
     if (!o.out) return xb_cli_usage_error("export", "-o FILE.py: required");
     if ((o.rows == 0) != (o.cols == 0)) return xb_cli_usage_error("export", "--tile-rows and --tile-cols: give both");
     if (o.cols % 2) return xb_cli_usage_error("export", "--tile-cols: must be even (differential column pairs)");
-    if (!o.force && access(o.out, F_OK) == 0)
+    if (!o.force && !xb_output_in_place(o.out) && access(o.out, F_OK) == 0)
         return xb_cli_usage_error("export", "%s: exists (--force overwrites)", o.out);
     export_data d;
     int rc = load(&o, &d, &err);
