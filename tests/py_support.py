@@ -104,6 +104,48 @@ def write_model(path, models, stats=None):
                     g.create_dataset(key, data=np.asarray(val, dtype=float)).attrs["units"] = np.bytes_("1")
 
 
+def write_pulse_results(path, device="rram"):
+    """A results file with pulse-train records (docs/hdf5-results.md, program/train_*), as
+    tests/test_update_py.py writes one: 3 devices x 2 start states x 2 cycles of 30 up + 30
+    down pulses from f_up = 0.05 (9 uS - G), f_down = -0.05 (G - 1 uS) with 5 % multiplicative
+    noise and a 10 % device spread of the rates; `xbar fit [--update-law L]` makes
+    /update/<device> of it."""
+    D, S, P, C, NPRE = 3, 2, 30, 2, 4
+    K = NPRE + 2 * P * C
+    rng = np.random.default_rng(3)
+    dirs = np.zeros((S, K), dtype=np.int64)
+    for s in range(S):
+        for k in range(K):
+            dirs[s, k] = (1 if s else 0) if k < NPRE else (1 if (k - NPRE) % (2 * P) < P else -1)
+    g = np.zeros((D, S, K + 1))
+    for d in range(D):
+        au, ad = 0.05 * (1 + 0.1 * rng.standard_normal(2))
+        for s in range(S):
+            x = 4e-6
+            g[d, s, 0] = x
+            for k in range(K):
+                q = dirs[s, k]
+                f = au * (9e-6 - x) if q > 0 else (-ad * (x - 1e-6) if q < 0 else 0.0)
+                x += f * (1 + 0.05 * rng.standard_normal())
+                g[d, s, k + 1] = x
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = np.bytes_("xbar-results")
+        f.attrs["format_version"] = 1
+        p = f.create_group("points/p00000")
+        p.attrs["status"] = np.bytes_("ok")
+        p.attrs["device"] = np.bytes_(device)
+        pg = p.create_group("program")
+        for name, data, unit in (("train_g", g, "S"), ("train_energy", np.where(dirs[None] != 0, 2e-15, 0.0) +
+                                                       np.zeros((D, S, K)), "J"),
+                                 ("train_direction", dirs, "1")):
+            pg[name] = data
+            pg[name].attrs["units"] = np.bytes_(unit)
+        for k, v in (("up_volt", 1.3), ("down_volt", -1.3), ("pulse_width_s", 1e-8)):
+            pg.attrs[k] = v
+        for k, v in (("pulses", P), ("cycles", C), ("preset_slots", NPRE), ("devices", D)):
+            pg.attrs[k] = np.int64(v)
+
+
 def real_campaign(xbar, work, fresh=False):
     """A tiny real campaign (16x16 linear/RRAM/PCM at 2 ohm, native engine, Monte Carlo
     programming error, PCM drift records; under a second) fitted by `xbar fit` (about a second;

@@ -19,6 +19,16 @@ from that file with xbar.model (numpy), independently of the exported module.
    export runs in aihwkit at 1 s, 1 day, 1 year (500 test images, accuracies printed; tiles of
    128 inputs x 64 outputs instead of the fitted 16x16 to keep the test short).
 4. CLI: --help; bad input gives one line naming the file or flag and exit 2.
+5. Training devices: pulse-train records written here (tests/py_support.py, a soft-bounds
+   device) fitted by `xbar fit --update-law L` for each law (softbounds, exp, pwl) and
+   exported with --update-model: every family of the module builds its real aihwkit device
+   (and training_rpu_config() a SingleRPUConfig); the device's mean step from its parameters
+   through aihwkit's documented step equations (written here) against the update model read by
+   xbar.update (weights w = 2x - 1): the rms residual equals the module's TRAINING_RESIDUAL;
+   the linear law is exact in LinearStepDevice and the pwl law in PiecewiseStepDevice (1e-9),
+   and each is the chosen family; the chosen family is within the tie of the best; dw_min_std,
+   dw_min_dtod and w_min/max_dtod against the model file's c2c law and d2d tables.  Without an
+   update model: TRAINING_FAMILY None and training_device() raises.
 
 usage: test_export_aihwkit.py XBAR_EXE WORK_DIR
 """
@@ -197,6 +207,101 @@ print(f"3. shipped MLP in aihwkit with the export (128 x 64 tiles, 8-bit): float
       "(500 images, drift compensation on)")
 check(all(a > 0.6 for a in accs) and accs[0] > acc_f - 0.1, "the converted MLP does not run sensibly")
 
+# ---------------------------------------------------------------- 5. training devices
+import h5py  # noqa: E402
+import xbar.update as xupd  # noqa: E402
+from aihwkit.simulator.configs import SingleRPUConfig  # noqa: E402
+
+
+def aihwkit_step(dev, di, w):
+    """Mean step magnitude of an aihwkit pulsed device (direction index di: 0 up, 1 down) at
+    weights w, from aihwkit 1.1's documented equations (devices.py): dw_d = dw_min (1 + d
+    up_down); constant; soft bounds dw_d (1 - w/b_d); linear step dw_d (1 + gamma_d' w) with
+    gamma_up' = -gamma_up/w_max, gamma_down' = -gamma_down/w_min (allow_increasing keeps the
+    sign); piecewise: dw_min times the linear interpolation of the node values spaced evenly
+    from w_min to w_max."""
+    name = type(dev).__name__
+    d = 1 if di == 0 else -1
+    dw = dev.dw_min * (1 + d * dev.up_down)
+    if name == "ConstantStepDevice":
+        return dw + 0 * w
+    if name == "SoftBoundsDevice":
+        return dw * (1 - w / (dev.w_max if di == 0 else dev.w_min))
+    if name == "LinearStepDevice":
+        g = dev.gamma_up if di == 0 else dev.gamma_down
+        if not dev.allow_increasing:
+            g = abs(g)
+        gp = -g / dev.w_max if di == 0 else -g / dev.w_min
+        return dw * (1 + gp * w)
+    if name == "PiecewiseStepDevice":
+        v = np.asarray(dev.piecewise_up if di == 0 else dev.piecewise_down, dtype=float)
+        nodes = np.linspace(dev.w_min, dev.w_max, len(v))
+        return dev.dw_min * np.interp(w, nodes, v)
+    raise ValueError(name)
+
+
+pulse_res = os.path.join(work, "pulses.h5")
+ps.write_pulse_results(pulse_res, "rram")
+print("5. training devices (aihwkit pulsed devices) from update models of each law:")
+for law in ("softbounds", "exp", "pwl"):
+    upd = os.path.join(work, f"update-{law}.h5")
+    r = subprocess.run([xbar_exe, "fit", pulse_res, "-o", upd, "--update-law", law, "--force"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"xbar fit --update-law {law}: {r.stderr.strip()}")
+    outt = os.path.join(work, f"aihwkit_train_{law}.py")
+    r = subprocess.run([xbar_exe, "export", "aihwkit", model, "--device", "rram", "--update-model", upd, "-o", outt,
+                        "--force"], capture_output=True, text=True)
+    check(r.returncode == 0 and "training device" in r.stdout, f"export with --update-model: {r.stderr.strip()}")
+    spec = importlib.util.spec_from_file_location(f"train_{law}", outt)
+    tm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tm)
+    um = xupd.load(upd)["rram"]
+    W = um.g_max - um.g_min
+    G = um.g_min + W * np.linspace(0, 1, 201)  # the grid of the export's least squares
+    w = tm.conductance_to_weight(G)
+    check(np.allclose(tm.weight_to_conductance(w), G, rtol=1e-12) and abs(w[0] + 1) < 1e-12 and abs(w[-1] - 1) < 1e-12,
+          "weight mapping")
+    target = [2 * um.law_step(G, +1) / W, -2 * um.law_step(G, -1) / W]
+    res = {}
+    for fam, stated in tm.TRAINING_RESIDUAL.items():
+        dev = tm.training_device(fam)
+        check(type(dev).__name__ == fam and type(dev).__module__.startswith("aihwkit."), f"{fam}: a real aihwkit device")
+        check(dev.w_min == -1.0 and dev.w_max == 1.0, f"{fam}: weight bounds")
+        e = np.concatenate([aihwkit_step(dev, di, w) - target[di] for di in (0, 1)])
+        res[fam] = float(np.sqrt(np.mean(e ** 2) / np.mean(np.concatenate(target) ** 2)))
+        check(abs(res[fam] - stated) <= 1e-5 * stated + 1e-9, f"{law}/{fam}: residual {res[fam]:.6g} vs stated {stated:.6g}")
+    cfg = tm.training_rpu_config()
+    check(isinstance(cfg, SingleRPUConfig) and type(cfg.device).__name__ == tm.TRAINING_FAMILY, "training_rpu_config")
+    best = min(res.values())
+    print(f"   {law}: chosen {tm.TRAINING_FAMILY}; residual of the mean step, recomputed through aihwkit's equations: "
+          + ", ".join(f"{k.replace('Device', '')} {v:.3g}" for k, v in res.items()))
+    check(res[tm.TRAINING_FAMILY] <= best + 2e-3, f"{law}: the chosen family is not within the tie of the best")
+    if law == "softbounds":
+        check(res["LinearStepDevice"] <= 1e-9 and tm.TRAINING_FAMILY == "LinearStepDevice", "linear law -> LinearStep")
+    if law == "pwl":
+        check(res["PiecewiseStepDevice"] <= 1e-9 and tm.TRAINING_FAMILY == "PiecewiseStepDevice", "pwl law -> Piecewise")
+    # noise and spreads against the model file's law and tables (its 129-state grid)
+    Gg = um.g
+    f2 = sum(np.sum(um.law_step(Gg, d) ** 2) for d in (1, -1))
+    s2 = sum(np.sum(um.sigma(Gg, d) ** 2) for d in (1, -1))
+    v2 = np.sum(um.d2d_dg_up_std ** 2) + np.sum(um.d2d_dg_down_std ** 2)
+    with h5py.File(upd, "r") as fh:
+        gmin_std = float(fh["update/rram/d2d/g_min_std_siemens"][()])
+        gmax_std = float(fh["update/rram/d2d/g_max_std_siemens"][()])
+    p = tm._TRAINING_PARAMS[tm.TRAINING_FAMILY]
+    ok = (abs(p["dw_min_std"] - math.sqrt(s2 / f2)) <= 1e-9 and abs(p["dw_min_dtod"] - math.sqrt(v2 / f2)) <= 1e-6 *
+          max(p["dw_min_dtod"], 1e-3) and abs(p["w_min_dtod"] - 2 * gmin_std / W) <= 1e-12 and
+          abs(p["w_max_dtod"] - 2 * gmax_std / W) <= 1e-12)
+    print(f"   {law}: dw_min_std {p['dw_min_std']:.4f} (c2c rel {um.c2c['up_rel']:.4f}/{um.c2c['down_rel']:.4f}), "
+          f"dw_min_dtod {p['dw_min_dtod']:.4f}, w_min/max_dtod {p['w_min_dtod']:.2e}/{p['w_max_dtod']:.2e}")
+    check(ok, f"{law}: noise and spread parameters against the model file")
+check(xm.TRAINING_FAMILY is None and xm.UPDATE is None, "no update model: no training device")
+try:
+    xm.training_device()
+    ps.fail("training_device() without an update model")
+except ValueError as e:
+    check("no pulse-update model" in str(e), f"training_device() error: {e}")
+
 # ---------------------------------------------------------------- 4. CLI
 r = subprocess.run([xbar_exe, "export", "--help"], capture_output=True, text=True)
 check(r.returncode == 0 and "aihwkit" in r.stdout and "crosssim" in r.stdout, "xbar export --help")
@@ -212,7 +317,11 @@ bad = [(["aihwkit", os.path.join(work, "missing.h5"), "--device", "pcm", "-o", o
          "--tile-cols", "24"], "24x24"),
        (["tensorflow", model, "--device", "pcm", "-o", os.path.join(work, "o6.py")], "unknown target"),
        (["aihwkit", model, "-o", os.path.join(work, "o7.py")], "--device"),
-       (["aihwkit", model, "--device", "pcm", "-o", os.path.join(work, "o8.py"), "--bogus"], "--bogus")]
+       (["aihwkit", model, "--device", "pcm", "-o", os.path.join(work, "o8.py"), "--bogus"], "--bogus"),
+       (["aihwkit", model, "--device", "pcm", "-o", os.path.join(work, "o9.py"), "--update-model",
+         os.path.join(work, "missing-update.h5")], "missing-update.h5"),
+       (["crosssim", model, "--device", "pcm", "-o", os.path.join(work, "o10.py"), "--update-model", model],
+        "--update-model: aihwkit only")]
 for args, needle in bad:
     r = subprocess.run([xbar_exe, "export"] + args, capture_output=True, text=True)
     lines = r.stderr.strip().splitlines()

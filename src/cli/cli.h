@@ -89,4 +89,11 @@ int xb_cli_gnuplot(xb_stage *s, const char *script, const char *const *pngs, siz
 /* 1 if path is a whole PNG file (signature, and the IEND chunk at its end). */
 int xb_cli_png_complete(const char *path);
 
+/* xbar export aihwkit: the training-device section of the module (aihwkit pulsed devices fitted
+ * to the pulse-update model u of update_path; u NULL: none), and its one-line summary
+ * (", training device F (residual r)") in buf (src/cli/export_train.c). */
+struct xb_update_model;
+void xb_cli_export_training(FILE *f, const struct xb_update_model *u, const char *update_path, const char *device);
+const char *xb_cli_export_training_summary(const struct xb_update_model *u, char *buf, size_t n);
+
 #endif

@@ -39,6 +39,8 @@ static const char k_help[] =
     "                         is predicted from the file's size family, with a note)\n"
     "  --dac-bits B           input DAC bits (magnitude; the sign is a second phase) [8]\n"
     "  --adc-bits B           output ADC bits (signed)                 [8]\n"
+    "  --update-model FILE    aihwkit: the pulse-update models (/update/<device>, xbar fit of a\n"
+    "                         campaign with pulse trains) for the training device [MODEL.h5]\n"
     "  -h, --help             this text\n";
 
 typedef struct {
@@ -49,7 +51,7 @@ typedef struct {
 
 typedef struct {
     int aihwkit; /* 1: aihwkit, 0: crosssim */
-    const char *model_path, *out;
+    const char *model_path, *out, *update_path;
     xb_device_kind device;
     xb_cell_kind cell;
     size_t rows, cols;
@@ -63,6 +65,9 @@ typedef struct {
     xb_fit_sigma sigma;
     drift_law drift;
     char created[64], xbar_version[64];
+    xb_update_model *updates; /* aihwkit: the update models of update_path (n_updates) */
+    size_t n_updates;
+    const xb_update_model *update; /* the device's, or NULL */
 } export_data;
 
 /* ------------------------------------------------------------------ reading */
@@ -163,6 +168,11 @@ static int load(const export_opts *o, export_data *d, xb_error *err)
     if (o->device == XB_DEVICE_PCM && (rc = read_drift(o->model_path, &d->drift, err))) return rc;
     read_root_attr(o->model_path, "created_utc", d->created, sizeof d->created);
     read_root_attr(o->model_path, "xbar_version", d->xbar_version, sizeof d->xbar_version);
+    if (o->aihwkit) {
+        if ((rc = xb_fit_update_read_all(o->update_path, &d->updates, &d->n_updates, err))) return rc;
+        for (size_t k = 0; k < d->n_updates; k++)
+            if (d->updates[k].device == o->device) d->update = &d->updates[k];
+    }
     return XB_OK;
 }
 
@@ -273,6 +283,9 @@ static void emit_aihwkit(FILE *f, const export_opts *o, const export_data *d)
             "\n"
             "Exported: the programming error sigma(G) fitted by xbar fit (%s); %s;\n"
             "the DAC/ADC resolution; the tile size (aihwkit's mapping max_input_size/max_output_size).\n"
+            "Training (pulsed updates): training_device() / training_rpu_config(), the aihwkit step\n"
+            "device fitted to the pulse-update model (TRAINING_FAMILY, TRAINING_RESIDUAL; none when\n"
+            "the update-model file has no /update/<device>).\n"
             "Not exported (aihwkit's torch tiles have no such model): IR drop, read nonlinearity and\n"
             "the fitted output gain of the circuit model; xbar's per-tile calibrated DAC/ADC ranges\n"
             "(aihwkit scales every input vector to its abs-max and uses a fixed output bound) and its\n"
@@ -292,9 +305,6 @@ static void emit_aihwkit(FILE *f, const export_opts *o, const export_data *d)
             d->drift.have ? "PCM drift nu(G) and read noise (/stats/pcm_drift)" : "no drift or read noise (no fitted law for this device)");
     emit_constants(f, o, d);
     fprintf(f,
-            "\n\n# Training devices (pulsed updates, aihwkit's analog training): not exported yet.  The\n"
-            "# write-path work will fit pulse-update models and put their aihwkit device parameters here.\n"
-            "TRAINING_DEVICE = None\n"
             "\n\n"
             "def aihwkit_time(t_s):\n"
             "    \"\"\"aihwkit's t_inference for a read t_s seconds after programming in xbar's time.\"\"\"\n"
@@ -365,6 +375,7 @@ static void emit_aihwkit(FILE *f, const export_opts *o, const export_data *d)
             "    cfg.mapping.max_output_size = TILE_COLS // 2\n"
             "    cfg.drift_compensation = GlobalDriftCompensation() if drift_compensation else None\n"
             "    return cfg\n");
+    xb_cli_export_training(f, d->update, o->update_path, xb_device_name(o->device));
 }
 
 static void emit_crosssim(FILE *f, const export_opts *o, const export_data *d)
@@ -592,6 +603,9 @@ int xb_cmd_export(int argc, char **argv)
             if (!(v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err)))
                 return xb_cli_usage_error("export", "%s", err.msg);
             o.out = v;
+        } else if (xb_cli_is_flag(a, "--update-model")) {
+            if (!(o.update_path = xb_cli_flag_value(argc, argv, &i, "--update-model", &err)))
+                return xb_cli_usage_error("export", "%s", err.msg);
         } else if (strcmp(a, "--force") == 0) {
             o.force = 1;
         } else if (xb_cli_is_flag(a, "--device")) {
@@ -638,11 +652,16 @@ int xb_cmd_export(int argc, char **argv)
     if (!o.out) return xb_cli_usage_error("export", "-o FILE.py: required");
     if ((o.rows == 0) != (o.cols == 0)) return xb_cli_usage_error("export", "--tile-rows and --tile-cols: give both");
     if (o.cols % 2) return xb_cli_usage_error("export", "--tile-cols: must be even (differential column pairs)");
+    if (o.update_path && !o.aihwkit) return xb_cli_usage_error("export", "--update-model: aihwkit only");
+    if (!o.update_path) o.update_path = o.model_path;
     if (!o.force && !xb_output_in_place(o.out) && access(o.out, F_OK) == 0)
         return xb_cli_usage_error("export", "%s: exists (--force overwrites)", o.out);
     export_data d;
     int rc = load(&o, &d, &err);
-    if (rc) return xb_cli_fail("export", &err);
+    if (rc) {
+        xb_fit_update_free_all(d.updates, d.n_updates);
+        return xb_cli_fail("export", &err);
+    }
     if (d.from_family)
         fprintf(stderr, "xbar export: note: %s has no %zux%zu %s model: parameters predicted from its size family\n",
                 o.model_path, o.rows, o.cols, xb_device_name(o.device));
@@ -652,9 +671,18 @@ int xb_cmd_export(int argc, char **argv)
     if (o.device == XB_DEVICE_PCM && !d.drift.have)
         fprintf(stderr, "xbar export: note: %s has no /stats/pcm_drift: no drift or read noise exported\n",
                 o.model_path);
-    if ((rc = write_module(&o, &d, &err))) return xb_cli_fail("export", &err);
-    printf("xbar export %s: %s (%s/%s, %zux%zu model%s%s%s)\n", kind, o.out, xb_device_name(o.device),
-           xb_cell_name(o.cell), d.m.config.rows, d.m.config.cols, d.have_sigma ? ", sigma(G)" : "",
-           d.drift.have ? ", drift and read noise" : "", o.aihwkit ? "" : ", parasitics");
+    if (o.aihwkit && !d.update)
+        fprintf(stderr, "xbar export: note: %s has no /update/%s: no training device exported\n", o.update_path,
+                xb_device_name(o.device));
+    char tsum[160] = "";
+    if (o.aihwkit) xb_cli_export_training_summary(d.update, tsum, sizeof tsum);
+    rc = write_module(&o, &d, &err);
+    xb_fit_update_free_all(d.updates, d.n_updates);
+    if (rc) return xb_cli_fail("export", &err);
+    /* the summary on stderr when the module itself went to stdout */
+    fprintf(strcmp(o.out, "-") == 0 ? stderr : stdout, "xbar export %s: %s (%s/%s, %zux%zu model%s%s%s%s)\n", kind,
+            o.out, xb_device_name(o.device), xb_cell_name(o.cell), d.m.config.rows, d.m.config.cols,
+            d.have_sigma ? ", sigma(G)" : "", d.drift.have ? ", drift and read noise" : "",
+            o.aihwkit ? "" : ", parasitics", tsum);
     return 0;
 }
