@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench_torch: xbar.torch's analog layers vs the plain torch model, forward pass on the
-Fashion-MNIST test images (issue 17 item 6: target <= 5x the plain model on CPU).
+Fashion-MNIST test images (issue 17, "Checks": target <= 5x the plain model on CPU).
 
-    /usr/bin/python3 bench/bench_torch.py --model MODEL.h5 --device rram [--tile 32]
+    /usr/bin/python3 bench/bench_torch.py --model MODEL.h5 --device rram [--tile 64]
         [--network data/fmnist_mlp.h5] [--images 10000] [--threads 1] [--reps 5] [--form fast]
 
 The network file is loaded into torch through xbar.network (to_torch); the analog copy is
@@ -32,7 +32,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="model file (xbar fit)")
     ap.add_argument("--device", default="rram")
-    ap.add_argument("--tile", type=int, default=32)
+    ap.add_argument("--tile", type=int, default=64, help="tile size (xbar run's default 64)")
     ap.add_argument("--network", default=os.path.join(HERE, "..", "data", "fmnist_mlp.h5"))
     ap.add_argument("--images", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=1)
