@@ -171,10 +171,13 @@ static char *ref_flat_body(const xb_array_params *p, const xb_matrix *g, const r
                 if (d->state0) ref_dynamic(f, p, i, j, gij, a, c);
                 else ref_device(f, p, i, j, gij, a, c);
                 fprintf(f, "Mt%zu_%zu %s gl%zu %s 0 xbnmos w=%.17gu l=1u\n", i, j, c, i, b, p->nmos_w_over_l);
+                /* dynamic cells: the capacitance of the node between device and access element */
+                if (d->state0) fprintf(f, "Cm%zu_%zu %s 0 %.17g\n", i, j, c, p->c_node_farad);
             } else {
                 fprintf(f, "Xs%zu_%zu %s %s sel_read is=%.17g vs=%.17g\n", i, j, a, c, p->sel_is_amp, p->sel_vs_volt);
                 if (d->state0) ref_dynamic(f, p, i, j, gij, c, b);
                 else ref_device(f, p, i, j, gij, c, b);
+                if (d->state0) fprintf(f, "Cm%zu_%zu %s 0 %.17g\n", i, j, c, p->c_node_farad);
             }
         }
     fclose(f);

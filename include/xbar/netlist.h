@@ -98,6 +98,9 @@ typedef struct xb_array_params {
      * holding current, turn-on and relaxation times. */
     xb_selector_kind selector;
     double sel_vth_volt, sel_vhold_volt, sel_ron_ohm, sel_roff_ohm, sel_ihold_amp, sel_ton_s, sel_toff_s;
+    /* dynamic circuits: capacitance of the node between the device and its access element
+     * (1T1R, 1S1R: drain junction and via) */
+    double c_node_farad;
 } xb_array_params;
 
 /* Fill p with the default configuration for a device (rows/cols left at 0). */

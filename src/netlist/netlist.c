@@ -191,6 +191,8 @@ static void emit_parameters(FILE *f, const xb_array_params *p, const xb_device_i
     }
     if (dynamic && p->c_wire_farad > 0)
         fprintf(f, "*   c_wire = %.17g F per wire segment to ground (Cr, Cc)\n", p->c_wire_farad);
+    if (dynamic && p->cell != XB_CELL_1R && p->c_node_farad > 0)
+        fprintf(f, ".param c_node=%.17g\n", p->c_node_farad);
 }
 
 static int emit_models(FILE *f, const xb_array_params *p, const xb_device_info *di, int dynamic, xb_error *err)
@@ -270,10 +272,12 @@ static void emit_cell_subckts(FILE *f, const xb_array_params *p, const xb_device
     case XB_CELL_1T1R:
         emit_cell_device(f, di, dynamic, "r", "m");
         emit_access(f, p, dynamic, "m", "c", "gl");
+        if (dynamic && p->c_node_farad > 0) fputs("Cm m 0 {c_node}\n", f);
         break;
     case XB_CELL_1S1R:
         emit_access(f, p, dynamic, "r", "m", NULL);
         emit_cell_device(f, di, dynamic, "m", "c");
+        if (dynamic && p->c_node_farad > 0) fputs("Cm m 0 {c_node}\n", f);
         break;
     case XB_CELL_1R:
     default:

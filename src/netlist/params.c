@@ -62,6 +62,11 @@ void xb_array_params_default(xb_array_params *p, xb_device_kind device)
     p->sel_ihold_amp = 0.1e-6;
     p->sel_ton_s = 1e-9;
     p->sel_toff_s = 10e-9;
+    /* The node between the device and its access element in programming circuits: the drain
+     * junction and contact/via of a minimum access transistor, ~0.1 fF (xbar's estimate at the
+     * scale of c_wire_farad).  Without it that node has no capacitance, and a 1T1R row whose
+     * gate switches on with the pulse stops ngspice ("timestep too small"). */
+    p->c_node_farad = 1e-15;
     p->seed = 1;
 }
 
