@@ -28,7 +28,7 @@ static const char k_help[] =
     "target G, disturb from the other cells' pulses, energy), per pulse and per round, in\n"
     "PROG.h5 (docs/hdf5-program.md); a summary on stdout.\n"
     "\n"
-    "options:\n"
+    "options (--rows .. --v-gate: the array options of `man xbar`, without its read statistics):\n"
     "  --g TARGET.csv         target conductances, rows x cols (required)\n"
     "  -o PROG.h5             output (required; written to a temporary file, then renamed)\n"
     "  --device D             a device with a dynamic model (required)\n"
