@@ -31,18 +31,11 @@
 #include "xbar/h5.h"
 
 /* ------------------------------------------------------------------ helpers */
+/* The file's text ("" when it cannot be read). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
-    s[got] = '\0';
-    fclose(f);
-    return s;
+    char *s = xb_test_read_file(path);
+    return s ? s : strdup("");
 }
 
 /* Last non-empty line of s (static buffer). */
@@ -62,56 +55,41 @@ typedef struct {
     rlim_t fsize_limit;      /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored */
 } run_opts;
 
+/* In the child before exec: the options, and no LSan suppression statistics after xbar's
+ * last line in sanitizer builds. */
+static int child_setup(void *user)
+{
+    const run_opts *ro = user;
+    const char *lo = getenv("LSAN_OPTIONS");
+    char lbuf[2048];
+    snprintf(lbuf, sizeof lbuf, "%s%sprint_suppressions=0", lo ? lo : "", lo && *lo ? ":" : "");
+    setenv("LSAN_OPTIONS", lbuf, 1);
+    if (ro && ro->drop_to_nobody && geteuid() == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) return 1;
+    }
+    if (ro && ro->fsize_limit) {
+        signal(SIGXFSZ, SIG_IGN); /* inherited across exec: writes fail with EFBIG */
+        struct rlimit rl = {ro->fsize_limit, ro->fsize_limit};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) return 1;
+    }
+    return 0;
+}
+
 /* Start `xbar characterize ARGS...` with stderr to err_path; returns the pid. */
 static pid_t start_xbar(const run_opts *ro, const char *err_path, char *const args[])
 {
     char *argv[32];
     int n = 0;
-    argv[n++] = (char *)XB_XBAR_EXE;
+    argv[n++] = "xbar";
     argv[n++] = "characterize";
     for (int k = 0; args[k] && n < 31; k++) argv[n++] = args[k];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd >= 0) dup2(fd, 2);
-        int dn = open("/dev/null", O_RDWR);
-        if (dn >= 0) {
-            dup2(dn, 0);
-            dup2(dn, 1);
-        }
-        /* sanitizer builds: no LSan suppression statistics after xbar's last line */
-        const char *lo = getenv("LSAN_OPTIONS");
-        char lbuf[2048];
-        snprintf(lbuf, sizeof lbuf, "%s%sprint_suppressions=0", lo ? lo : "", lo && *lo ? ":" : "");
-        setenv("LSAN_OPTIONS", lbuf, 1);
-        if (ro && ro->drop_to_nobody && geteuid() == 0) {
-            if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
-        }
-        if (ro && ro->fsize_limit) {
-            signal(SIGXFSZ, SIG_IGN); /* inherited across exec: writes fail with EFBIG */
-            struct rlimit rl = {ro->fsize_limit, ro->fsize_limit};
-            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return -1;
+    return (pid_t)xb_test_xbar_start(argv, err_path, child_setup, (void *)ro);
 }
 
 static int run_xbar(const run_opts *ro, const char *err_path, char *const args[])
 {
-    return wait_exit(start_xbar(ro, err_path, args));
+    return xb_test_wait(start_xbar(ro, err_path, args));
 }
 
 /* First child pid of process `pid` (Linux /proc), 0 if none. */
@@ -200,12 +178,31 @@ static void check_final_message(const char *err_path, const char *part)
     free(e);
 }
 
-static char *path_in(const char *dir, const char *name)
+/* One test's files: a temporary directory with the campaign NAME.ini, the output NAME.h5 and
+ * xbar's stderr NAME.err. */
+typedef struct {
+    char *dir, *ini, *out, *errp;
+} fcase;
+
+static void fcase_new(fcase *c, const char *tag, const char *name, const char *ini_text)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
+    char f[64];
+    c->dir = xb_test_tmpdir(tag);
+    assert_non_null(c->dir);
+    snprintf(f, sizeof f, "%s.ini", name);
+    c->ini = xb_test_write_file(c->dir, f, ini_text);
+    snprintf(f, sizeof f, "%s.h5", name);
+    c->out = xb_test_path(c->dir, f);
+    snprintf(f, sizeof f, "%s.err", name);
+    c->errp = xb_test_path(c->dir, f);
+}
+
+static void fcase_free(fcase *c)
+{
+    free(c->ini);
+    free(c->out);
+    free(c->errp);
+    xb_test_tmpdir_remove(c->dir);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -214,12 +211,12 @@ static char *path_in(const char *dir, const char *name)
 static void test_killed_point_and_worker(void **state)
 {
     (void)state;
-    char *dir = xb_test_tmpdir("fault-kill");
-    char *ini = xb_test_write_file(dir, "k.ini",
-                                   "[campaign]\nname = kill\nseed = 1\nengine = spice\nworkers = 1\n"
-                                   "[array]\nsize = 2x2, 64x64, 48x48, 3x3\n"
-                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
-    char *out = path_in(dir, "k.h5"), *errp = path_in(dir, "k.err");
+    fcase fc;
+    fcase_new(&fc, "fault-kill", "k",
+              "[campaign]\nname = kill\nseed = 1\nengine = spice\nworkers = 1\n"
+              "[array]\nsize = 2x2, 64x64, 48x48, 3x3\n"
+              "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *ini = fc.ini, *out = fc.out, *errp = fc.errp;
     char parts1[4200], parts2[4200];
     snprintf(parts1, sizeof parts1, "%s.parts/p00001.h5", out);
     snprintf(parts2, sizeof parts2, "%s.parts/p00002.h5", out);
@@ -244,7 +241,7 @@ static void test_killed_point_and_worker(void **state)
     assert_true(worker > 0);
     assert_int_equal(kill(worker, SIGKILL), 0);
 
-    assert_int_equal(wait_exit(pid), 1);
+    assert_int_equal(xb_test_wait(pid), 1);
     check_final_message(errp, "2 of 4 points failed");
     char *e = slurp(errp);
     assert_non_null(strstr(e, "p00001 FAILED"));
@@ -260,10 +257,7 @@ static void test_killed_point_and_worker(void **state)
     check_point(f, "p00003", "ok", 3, NULL);
     xb_h5_close(f, &err);
     assert_int_not_equal(access(parts1, F_OK), 0); /* scratch files cleaned */
-    free(ini);
-    free(out);
-    free(errp);
-    free(dir);
+    fcase_free(&fc);
 }
 
 /* A point that hangs: the 64x64 ngspice solve (~2 s) against --timeout 0.3 s; the engine
@@ -271,12 +265,12 @@ static void test_killed_point_and_worker(void **state)
 static void test_hung_point_timeout(void **state)
 {
     (void)state;
-    char *dir = xb_test_tmpdir("fault-hang");
-    char *ini = xb_test_write_file(dir, "h.ini",
-                                   "[campaign]\nname = hang\nseed = 1\nengine = spice\nworkers = 1\n"
-                                   "[array]\nsize = 2x2, 64x64\n"
-                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
-    char *out = path_in(dir, "h.h5"), *errp = path_in(dir, "h.err");
+    fcase fc;
+    fcase_new(&fc, "fault-hang", "h",
+              "[campaign]\nname = hang\nseed = 1\nengine = spice\nworkers = 1\n"
+              "[array]\nsize = 2x2, 64x64\n"
+              "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *ini = fc.ini, *out = fc.out, *errp = fc.errp;
     char *args[] = {ini, "-o", out, "--timeout", "0.3", NULL};
     double t0 = xb_now_s();
     assert_int_equal(run_xbar(NULL, errp, args), 1);
@@ -288,10 +282,7 @@ static void test_hung_point_timeout(void **state)
     check_point(f, "p00000", "ok", 2, NULL);
     check_point(f, "p00001", "failed", 0, "timed out after 0.3 s");
     xb_h5_close(f, &err);
-    free(ini);
-    free(out);
-    free(errp);
-    free(dir);
+    fcase_free(&fc);
 }
 
 /* A device model with no DC solution (B source I = 1 + V^2 on a private node: gmin and
@@ -299,7 +290,12 @@ static void test_hung_point_timeout(void **state)
 static void test_nonconvergence(void **state)
 {
     (void)state;
-    char *dir = xb_test_tmpdir("fault-nc");
+    fcase fc;
+    fcase_new(&fc, "fault-nc", "nc",
+              "[campaign]\nname = nc\nseed = 1\nengine = spice\nworkers = 1\n"
+              "[array]\nsize = 3x3\ndevice = linear, rram\n"
+              "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
+    char *dir = fc.dir, *ini = fc.ini, *out = fc.out, *errp = fc.errp;
     char src[4096];
     snprintf(src, sizeof src, "%s/models/rram.lib", XB_SOURCE_DIR);
     char *lib = slurp(src);
@@ -311,7 +307,7 @@ static void test_nonconvergence(void **state)
     size_t n = strlen(lib) + 128;
     char *broken = malloc(n);
     snprintf(broken, n, "%.*sBnc nc 0 I = 1 + v(nc)*v(nc)\n%s", (int)head, lib, lib + head);
-    char *mdir = path_in(dir, "models");
+    char *mdir = xb_test_path(dir, "models");
     assert_int_equal(mkdir(mdir, 0755), 0);
     free(xb_test_write_file(mdir, "rram.lib", broken));
     /* the other libraries unchanged */
@@ -322,11 +318,6 @@ static void test_nonconvergence(void **state)
         free(xb_test_write_file(mdir, others[k], t));
         free(t);
     }
-    char *ini = xb_test_write_file(dir, "nc.ini",
-                                   "[campaign]\nname = nc\nseed = 1\nengine = spice\nworkers = 1\n"
-                                   "[array]\nsize = 3x3\ndevice = linear, rram\n"
-                                   "[inputs]\nsamples = 1\nvectors = 2\n[read]\nschemes = none\n");
-    char *out = path_in(dir, "nc.h5"), *errp = path_in(dir, "nc.err");
     char *args[] = {ini, "-o", out, NULL};
     setenv("XBAR_MODELS_DIR", mdir, 1);
     int rc = run_xbar(NULL, errp, args);
@@ -352,10 +343,7 @@ static void test_nonconvergence(void **state)
     free(broken);
     free(lib);
     free(mdir);
-    free(ini);
-    free(out);
-    free(errp);
-    free(dir);
+    fcase_free(&fc);
 }
 
 static const char *k_small_campaign =
@@ -372,9 +360,9 @@ static void test_unwritable_output(void **state)
     assert_int_equal(chmod(dir, 0755), 0);
     char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
     assert_int_equal(chmod(ini, 0644), 0);
-    char *errp = path_in(dir, "s.err");
+    char *errp = xb_test_path(dir, "s.err");
 
-    char *missing = path_in(dir, "no/such/dir/r.h5");
+    char *missing = xb_test_path(dir, "no/such/dir/r.h5");
     char *a1[] = {ini, "-o", missing, NULL};
     assert_int_equal(run_xbar(NULL, errp, a1), 1);
     check_final_message(errp, missing);
@@ -382,10 +370,10 @@ static void test_unwritable_output(void **state)
     assert_int_equal(xb_test_count_lines(e), 1);
     free(e);
 
-    char *ro = path_in(dir, "ro");
+    char *ro = xb_test_path(dir, "ro");
     assert_int_equal(mkdir(ro, 0555), 0);
     assert_int_equal(chmod(ro, 0555), 0);
-    char *in_ro = path_in(ro, "r.h5");
+    char *in_ro = xb_test_path(ro, "r.h5");
     /* stderr file must be writable by the unprivileged user */
     int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     close(fd);
@@ -404,7 +392,7 @@ static void test_unwritable_output(void **state)
     free(missing);
     free(errp);
     free(ini);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* The file may not grow past 160 kB (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with
@@ -413,9 +401,9 @@ static void test_unwritable_output(void **state)
 static void test_full_device(void **state)
 {
     (void)state;
-    char *dir = xb_test_tmpdir("fault-full");
-    char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
-    char *out = path_in(dir, "s.h5"), *errp = path_in(dir, "s.err");
+    fcase fc;
+    fcase_new(&fc, "fault-full", "s", k_small_campaign);
+    char *ini = fc.ini, *out = fc.out, *errp = fc.errp;
     char *args[] = {ini, "-o", out, NULL};
     run_opts lim = {0, 160 * 1024};
     assert_int_equal(run_xbar(&lim, errp, args), 1);
@@ -451,10 +439,7 @@ static void test_full_device(void **state)
     xb_h5_free_names(names, n);
     check_point(f, "p00011", "ok", 9, NULL);
     xb_h5_close(f, &err);
-    free(out);
-    free(errp);
-    free(ini);
-    free(dir);
+    fcase_free(&fc);
 }
 
 /* A results file damaged by an earlier crash (truncated to half): the rerun refuses it with
@@ -462,9 +447,9 @@ static void test_full_device(void **state)
 static void test_damaged_results_file(void **state)
 {
     (void)state;
-    char *dir = xb_test_tmpdir("fault-damaged");
-    char *ini = xb_test_write_file(dir, "s.ini", k_small_campaign);
-    char *out = path_in(dir, "s.h5"), *errp = path_in(dir, "s.err");
+    fcase fc;
+    fcase_new(&fc, "fault-damaged", "s", k_small_campaign);
+    char *ini = fc.ini, *out = fc.out, *errp = fc.errp;
     char *args[] = {ini, "-o", out, NULL};
     assert_int_equal(run_xbar(NULL, errp, args), 0);
     struct stat sb;
@@ -484,10 +469,7 @@ static void test_damaged_results_file(void **state)
     check_point(f, "p00000", "ok", 4, NULL);
     check_point(f, "p00011", "ok", 9, NULL);
     xb_h5_close(f, &err);
-    free(out);
-    free(errp);
-    free(ini);
-    free(dir);
+    fcase_free(&fc);
 }
 
 int main(void)

@@ -270,7 +270,7 @@ static void test_fit_bad_input(void **state)
     char *m2 = xb_test_write_file(dir, "m2.h5", "");
     remove(m2);
     char *a8[] = {"xbar", "fit", m, "-o", m2, NULL};
-    expect_fail(a8, "format 'xbar-model', expected 'xbar-results'");
+    expect_fail(a8, "root attribute 'format' is 'xbar-model', expected 'xbar-results'");
     xb_fit_params *ms;
     size_t n;
     xb_error err;
@@ -597,6 +597,7 @@ static void test_fit_drift(void **state)
     xb_error err;
     assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
     xb_h5_attr_set_string(f, ".", "format", "xbar-results", &err);
+    xb_h5_attr_set_int64(f, ".", "format_version", 1, &err);
     assert_int_equal(xb_h5_group_create(f, "points/p00000/drift", &g, &err), XB_OK);
     xb_h5_attr_set_string(f, "points/p00000", "device", "pcm", &err);
     xb_h5_attr_set_string(f, "points/p00000", "status", "ok", &err);

@@ -127,7 +127,8 @@ static void ecram_train(int c2c)
     assert_int_equal(xb_netlist_program_c2c_new(&p, pwl, m / 2, c2c ? xi : NULL, c2c ? total : 0, &nl, &err), XB_OK);
     /* the device's bias: a drain source stepping to 0 around each pulse, the gate offset */
     assert_non_null(strstr(xb_netlist_body(nl), "Vd d 0 PWL("));
-    assert_non_null(strstr(xb_netlist_body(nl), "Bgate g 0 V = v(gp) + 0.5*v(d)"));
+    assert_non_null(strstr(xb_netlist_body(nl), "Vp g go PWL("));
+    assert_non_null(strstr(xb_netlist_body(nl), "Bgate go 0 V = 0.5*v(d)"));
     const char *vecs[3] = {"time", "v(x1.x)", "v(d)"};
     xb_engine_result *r = run_body(xb_netlist_body(nl), win + (double)total * period, 0.05e-9, vecs, 3);
     size_t nt;

@@ -38,6 +38,8 @@ const char *xb_char_input_name(xb_char_input in);
 
 /* Most read times of a point's drift record ([drift] times_s; the fit's limit). */
 #define XB_CHAR_DRIFT_MAX_TIMES 64
+/* Most start states of a point's pulse trains ([program] start_pulses). */
+#define XB_CHAR_PROGRAM_MAX_STARTS 16
 
 /* One sweep point: everything needed to compute it. */
 typedef struct xb_char_point {
@@ -72,6 +74,10 @@ typedef struct xb_char_point {
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
     double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
+    size_t devices;          /* Monte Carlo devices, one pulse train per start state each (their own
+                              * parameter sample with array.var_d2d) */
+    size_t n_starts;         /* start states of the trains (>= 1) */
+    long start_pulses[XB_CHAR_PROGRAM_MAX_STARTS]; /* pulses before the cycles: +m up, -m down */
 
     int write;               /* [write] enabled: program sample 0's target G into the array in circuit */
     int write_scheme;        /* xb_write_scheme */
@@ -146,6 +152,103 @@ typedef struct xb_char_run_stats {
  * not fail the run. */
 int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
                 xb_char_run_stats *stats, xb_error *err);
+
+/* ------------------------------------------------------------------ reading a results file */
+/* The one reader of results files (docs/hdf5-results.md): `xbar fit`, `xbar report` and
+ * `xbar inspect` read them through these functions only.  Attributes that are absent read
+ * as NAN (numbers) or "" (strings); present attributes of the wrong type, missing datasets
+ * and wrong shapes are XB_EINPUT with one line naming the file and the object. */
+typedef struct xb_char_results xb_char_results;
+
+/* Open read-only; checks the root attributes format (XB_CHAR_FORMAT) and format_version
+ * (XB_CHAR_FORMAT_VERSION) and that /points exists. */
+int xb_char_results_open(const char *path, xb_char_results **out, xb_error *err);
+void xb_char_results_close(xb_char_results *r);
+
+/* Provenance (root attributes, /campaign/text); NULL when absent.  Owned by r. */
+typedef struct xb_char_results_prov {
+    const char *campaign_name, *xbar_version, *ngspice_version, *campaign_text;
+} xb_char_results_prov;
+void xb_char_results_provenance(const xb_char_results *r, xb_char_results_prov *out);
+
+/* Groups under /points, in name order, including points a running campaign is moving in
+ * (in_flight below). */
+size_t xb_char_results_npoints(const xb_char_results *r);
+
+#define XB_CHAR_MAX_SCHEMES 8
+/* One point's attributes (the datasets are read by the functions after it). */
+typedef struct xb_char_result_point {
+    size_t index;             /* k of xb_char_results_point */
+    char name[64];            /* group under /points: "p00012" */
+    int in_flight;            /* ".incoming_*": being moved in by a running campaign, not finished */
+    char status[16];          /* "ok", "failed"; "" while the point is being written */
+    char device[32], cell[32], engine[32], input[32];
+    char key[1024];
+    /* configuration; NAN when absent */
+    double rows, cols, var_program;
+    double r_wire_row_ohm, r_wire_col_ohm, r_driver_ohm, r_sense_ohm, c_wire_farad, v_read_volt;
+    double g_min_siemens, g_max_siemens, v_gate_volt;
+    /* which sections the point has */
+    int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift;
+    struct {                  /* mvm/ attributes */
+        double err_total_mean, err_total_max, err_target_mean, spice_check_rel_l2;
+        double e_read_static_joule, e_per_mac_static_joule;
+    } mvm;
+    struct {                  /* transient/ attributes */
+        double t_settle_max_s, e_read_joule, e_per_mac_joule, t_read_s, t_rise_s, c_wire_farad;
+        char input[64];
+    } transient;
+} xb_char_result_point;
+
+int xb_char_results_point(const xb_char_results *r, size_t k, xb_char_result_point *out, xb_error *err);
+
+/* The array configuration of a point: the device's defaults with the point's attributes
+ * over them, checked (xb_array_params_check).  XB_EINPUT naming the point for a missing or
+ * unknown device or cell, rows/cols that are not integers >= 1, or a bad combination. */
+int xb_char_results_point_config(const xb_char_results *r, const xb_char_result_point *pt, xb_array_params *p,
+                                 xb_error *err);
+
+/* Static MVM samples (mvm/): N realisations (samples x monte_carlo, n = s*M + m), K vectors,
+ * shapes checked against the point's rows and cols.  Free with xb_char_result_mvm_clear. */
+typedef struct xb_char_result_mvm {
+    size_t rows, cols, S, N, K; /* S = 0 without g_target */
+    double *g_target;           /* S x rows x cols, or NULL */
+    double *g;                  /* N x rows x cols */
+    double *v;                  /* N x K x rows */
+    double *i_circuit;          /* N x K x cols */
+} xb_char_result_mvm;
+int xb_char_results_read_mvm(const xb_char_results *r, const xb_char_result_point *pt, xb_char_result_mvm *out,
+                             xb_error *err);
+void xb_char_result_mvm_clear(xb_char_result_mvm *m);
+
+/* The IR-drop map mvm/v_cell (rows x cols volts, row-major); *v_cell malloc'ed. */
+int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_point *pt, double **v_cell,
+                                size_t *rows, size_t *cols, xb_error *err);
+
+/* Single-cell read schemes (read/): the attribute `schemes` split at commas, paired with
+ * the dataset `margin` (the shorter of the two counts). */
+typedef struct xb_char_result_read {
+    size_t n;
+    char scheme[XB_CHAR_MAX_SCHEMES][16];
+    double margin[XB_CHAR_MAX_SCHEMES];
+} xb_char_result_read;
+int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_point *pt,
+                                 xb_char_result_read *out, xb_error *err);
+
+/* The programming curve program/g (conductance before the first pulse and after each,
+ * siemens); *g malloc'ed. */
+int xb_char_results_read_program(const xb_char_results *r, const xb_char_result_point *pt, double **g, size_t *n,
+                                 xb_error *err);
+
+/* Drift record drift/ (PCM points): T read times t_s (3..XB_CHAR_DRIFT_MAX_TIMES, positive,
+ * increasing) and g (T x n).  Free with xb_char_result_drift_clear. */
+typedef struct xb_char_result_drift {
+    size_t T, n;
+    double *t_s, *g;
+} xb_char_result_drift;
+int xb_char_results_read_drift(const xb_char_results *r, const xb_char_result_point *pt,
+                               xb_char_result_drift *out, xb_error *err);
+void xb_char_result_drift_clear(xb_char_result_drift *d);
 
 /* ------------------------------------------------------------------ pieces, for tests */
 /* Transient read of the static MVM circuit with wire capacitance c_wire_farad per segment:

@@ -116,6 +116,10 @@ double xb_now_s(void);
  * process-wide: callers that run BLAS in other threads at the same time see it too. */
 int xb_blas_serial_begin(void);
 void xb_blas_serial_end(int previous);
+/* The same for a chosen count (training: xb_train_opts.threads): n >= 1 switches to n
+ * threads (0 leaves the count as is); returns the previous count for xb_blas_threads_end. */
+int xb_blas_threads_begin(int n);
+void xb_blas_threads_end(int previous);
 
 #ifdef __cplusplus
 }

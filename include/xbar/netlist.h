@@ -487,8 +487,8 @@ int xb_netlist_read_validity(const xb_array_params *p, double v_max_volt, double
  * Vp on the pulsed terminal (the top electrode, through the series load if any, or the gate)
  * with the PWL points pwl[2k] = t_s, pwl[2k+1] = v_volt, the dynamic subcircuit X1 at its
  * state parameter's table value (window_params from p's g window), and for gate-pulsed devices
- * the DC read source Vd at v_read on the channel.  Body only (models, elements; no title, no
- * analysis); its one output is the read current ("i(vp)" or "i(vd)", negative while the source
+ * the read source Vd on the drain (v_read between pulses, 0 during them; below).  Body only
+ * (models, elements; no title, no analysis); its one output is the read current ("i(vp)" or "i(vd)", negative while the source
  * drives current into the device).  XB_EINPUT for a device without a dynamic model. */
 int xb_netlist_program_new(const xb_array_params *p, const double *pwl, size_t n_points, xb_netlist **out,
                            xb_error *err);
@@ -497,7 +497,8 @@ int xb_netlist_program_new(const xb_array_params *p, const double *pwl, size_t n
  * the middle of the windows between pulses.  Gate-pulsed devices are biased as the device is:
  * drain and source grounded during each gate pulse (the drain source Vd steps from v_read to 0
  * within 0.5 ns before the pulse and back after it), the gate held at the channel potential
- * during reads (no gate current, as a floating gate). */
+ * during reads (no gate current, as a floating gate): Vp in series with that offset, so that
+ * i(vp) is the gate current. */
 int xb_netlist_program_c2c_new(const xb_array_params *p, const double *pwl, size_t n_points, const double *xi,
                                size_t n_xi, xb_netlist **out, xb_error *err);
 /* The card of a parasitic capacitance c_farad at the cell node behind the series load of the

@@ -79,6 +79,8 @@ static const key_desc k_keys[] = {
     {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
     {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
     {"program", "c2c_sigma", K_DOUBLE, 0, 0, 1, 0, NULL},
+    {"program", "devices", K_SIZE, 0, 1, 1000, 0, NULL},
+    {"program", "start_pulses", K_DOUBLE, 2, -100000, 100000, 0, NULL},
     {"drift", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
     {"drift", "times_s", K_DOUBLE, 2, 0, 1e12, 1, NULL},
 };
@@ -424,6 +426,16 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
             return xb_errorf(err, XB_EINPUT, "%s:%d: times_s: must increase (%g after %g)", fname, s_dt->line,
                              s_dt->v[q].a, s_dt->v[q - 1].a);
 
+    /* [program] start_pulses: signed whole pulse counts, a plain list (docs/campaigns.md) */
+    const kslot *s_sp = slot(c, "program", "start_pulses");
+    if (s_sp->set && s_sp->n > XB_CHAR_PROGRAM_MAX_STARTS)
+        return xb_errorf(err, XB_EINPUT, "%s:%d: start_pulses: at most %d start states, got %zu", fname, s_sp->line,
+                         XB_CHAR_PROGRAM_MAX_STARTS, s_sp->n);
+    for (size_t q = 0; s_sp->set && q < s_sp->n; q++)
+        if (s_sp->v[q].a != floor(s_sp->v[q].a))
+            return xb_errorf(err, XB_EINPUT, "%s:%d: start_pulses: %g is not a whole number of pulses", fname,
+                             s_sp->line, s_sp->v[q].a);
+
     for (size_t pt = 0; pt < total; pt++) {
         /* decode pt into per-axis indices, last axis fastest */
         size_t r = pt;
@@ -521,6 +533,9 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
         P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
         P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
+        P->devices = (size_t)scalar(c, "program", "devices", 1);
+        P->n_starts = s_sp->set ? s_sp->n : 1;
+        for (size_t q = 0; q < P->n_starts; q++) P->start_pulses[q] = s_sp->set ? (long)s_sp->v[q].a : 0;
 
         /* drift records: devices whose drift law is the power law (PCM; the fit's drift statistics) */
         P->drift = scalar(c, "drift", "enabled", 0) != 0 && xb_device_info_get(p->device)->drift.kind == XB_DRIFT_POWER_LAW;

@@ -176,7 +176,7 @@ static int read_schemes(const xb_char_point *P, xb_engine *eng, hid_t g, xb_erro
             if (!rc) rc = xb_h5_write_doubles(rg, "margin", 1, &d, margin, "1", err);
             hsize_t d2 = 2;
             if (!rc) rc = xb_h5_write_doubles(rg, "i_cell_alone", 1, &d2, alone, "A", err);
-            H5Gclose(rg);
+            xb_h5_group_close(rg);
         }
     }
 done:
@@ -220,7 +220,7 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
         if (!rc) rc = xb_h5_write_doubles(tg, "i_col", 2, dtc, t.i_col_amp, "A", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "p_supply", 1, &dt, t.p_supply_watt, "W", err);
         if (!rc && deck) rc = xb_h5_write_text(tg, "netlist", deck, err);
-        H5Gclose(tg);
+        xb_h5_group_close(tg);
     }
     free(deck);
     xb_char_transient_clear(&t);
@@ -258,7 +258,7 @@ static int drift_part(const xb_char_point *P, const xb_matrix *g0, hid_t g, xb_e
             rc = xb_h5_attr_set_string(dg, ".", "source",
                                        "sample 0 programmed G (row-major), drifted to each t_s, one noisy read each",
                                        err);
-        H5Gclose(dg);
+        xb_h5_group_close(dg);
     }
     free(gt);
     xb_matrix_free(gnow);
@@ -465,7 +465,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
         rc = mvm_deck(eo, p, g0, v0, &deck, err);
         if (!rc) rc = xb_h5_write_text(mg, "netlist", deck, err);
     }
-    H5Gclose(mg);
+    xb_h5_group_close(mg);
     if (rc) goto done;
 
     if (P->read_schemes) rc = read_schemes(P, eng, g, err);

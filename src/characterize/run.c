@@ -74,9 +74,7 @@ static void ngspice_version(char *buf, size_t n)
 static int write_header(hid_t f, const xb_campaign *c, xb_error *err)
 {
     char now[64], ng[256], h5v[64];
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
-    snprintf(h5v, sizeof h5v, "%u.%u.%u", maj, min, rel);
+    xb_h5_library_version(h5v, sizeof h5v);
     utc_now(now, sizeof now);
     ngspice_version(ng, sizeof ng);
     int rc = xb_h5_attr_set_string(f, ".", "format", XB_CHAR_FORMAT, err);
@@ -106,7 +104,7 @@ static int write_header(hid_t f, const xb_campaign *c, xb_error *err)
     if (!rc) {
         hid_t g;
         rc = xb_h5_group_create(f, "points", &g, err);
-        if (!rc) H5Gclose(g);
+        if (!rc) xb_h5_group_close(g);
     }
     return rc;
 }
@@ -201,7 +199,7 @@ static void point_child(const xb_campaign *c, size_t k, const char *out, const x
     xb_h5_attr_set_double(g, ".", "elapsed_s", dt, NULL);
     xb_h5_attr_set_string(g, ".", "finished_utc", now, NULL);
     xb_h5_attr_set_string(g, ".", "status", rc ? "failed" : "ok", NULL);
-    H5Gclose(g);
+    xb_h5_group_close(g);
     if (xb_h5_close(f, NULL)) _exit(5);
     _exit(rc ? 3 : 0);
 }
@@ -257,7 +255,7 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     msg[0] = '\0';
     *elapsed = 0;
     if (have) {
-        rc = H5Ocopy(pf, "point", f, inc, H5P_DEFAULT, H5P_DEFAULT) < 0
+        rc = xb_h5_copy(pf, "point", f, inc, NULL) != XB_OK
                  ? xb_errorf(err, XB_ERUNTIME, "%s: cannot copy point %s into %s", path, P->name, out)
                  : XB_OK;
         char *st = NULL;
@@ -286,12 +284,12 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
             if (!rc) rc = xb_h5_attr_set_string(g, ".", "error", msg, err);
             if (!rc) rc = xb_h5_attr_set_string(g, ".", "finished_utc", now, err);
             if (!rc) rc = xb_h5_attr_set_string(g, ".", "status", "failed", err);
-            H5Gclose(g);
+            xb_h5_group_close(g);
         }
     }
     if (pf >= 0) xb_h5_close(pf, NULL);
     if (!rc) rc = xb_h5_attr_set_int64(f, inc, "run", (int64_t)run_number, err);
-    if (!rc && H5Lmove(f, inc, f, fin, H5P_DEFAULT, H5P_DEFAULT) < 0)
+    if (!rc && xb_h5_move(f, inc, fin, NULL) != XB_OK)
         rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot rename %s", out, inc);
     int rc2 = xb_h5_close(f, err);
     unlink(path);

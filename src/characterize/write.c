@@ -502,7 +502,7 @@ int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o
     if (!rc) rc = wr_d(g, "e_joule", R, C, r->e_cell_joule, "J", err);
     if (!rc) rc = wr_i(g, "converged", R, C, r->converged, "1", err);
     if (!rc) rc = wr_d(g, "state_final", R, C, r->state_final, di->state_label, err);
-    if (g >= 0) H5Gclose(g);
+    xb_h5_group_close(g);
     /* per pulse */
     g = -1;
     if (!rc) rc = xb_h5_group_create(loc, "pulses", &g, err);
@@ -517,7 +517,7 @@ int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o
         if (!rc) rc = wr_d(g, "g_after", np, 0, r->p_g_after, "S", err);
         if (!rc) rc = wr_d(g, "e_joule", np, 0, r->p_e_joule, "J", err);
     }
-    if (g >= 0) H5Gclose(g);
+    xb_h5_group_close(g);
     /* per round */
     g = -1;
     if (!rc) rc = xb_h5_group_create(loc, "rounds", &g, err);
@@ -526,7 +526,7 @@ int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o
         if (!rc) rc = wr_d(g, "wall_s", r->n_rounds, 0, r->r_wall_s, "s", err);
         if (!rc) rc = wr_d(g, "t_sim_s", r->n_rounds, 0, r->r_t_sim_s, "s", err);
     }
-    if (g >= 0) H5Gclose(g);
+    xb_h5_group_close(g);
     if (!rc && r->deck) rc = xb_h5_write_text(loc, "netlist", r->deck, err);
     return rc;
 }

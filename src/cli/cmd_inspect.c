@@ -1,14 +1,20 @@
 /* xbar inspect: summarise any xbar HDF5 file (results, model, network) or, failing a known
  * format, list its tree with shapes and units. */
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "xbar/characterize.h"
+#include "xbar/exec.h"
 #include "xbar/fit.h"
 #include "xbar/h5.h"
+
+typedef struct {
+    hid_t f;
+    size_t count;
+} tree_walk;
 
 static const char k_help[] =
     "usage: xbar inspect FILE.h5 [--tree]\n"
@@ -22,50 +28,38 @@ static const char k_help[] =
     "  --tree       also list every group and dataset (shape, units)\n"
     "  -h, --help   this text\n";
 
-static char *sattr(hid_t loc, const char *obj, const char *name)
+/* Root attributes of any HDF5 file (format, version, provenance): not a schema of its own. */
+static char *sattr(hid_t loc, const char *name)
 {
     char *s = NULL;
-    if (xb_h5_attr_exists(loc, obj, name) && xb_h5_attr_get_string(loc, obj, name, &s, NULL) == XB_OK) return s;
+    if (xb_h5_attr_exists(loc, ".", name) && xb_h5_attr_get_string(loc, ".", name, &s, NULL) == XB_OK) return s;
     return NULL;
 }
 
-static int dattr(hid_t loc, const char *obj, const char *name, double *v)
+static int dattr(hid_t loc, const char *name, double *v)
 {
-    if (!xb_h5_attr_exists(loc, obj, name)) return 0;
-    if (xb_h5_attr_get_double(loc, obj, name, v, NULL) == XB_OK) return 1;
-    int64_t i;
-    if (xb_h5_attr_get_int64(loc, obj, name, &i, NULL) == XB_OK) {
-        *v = (double)i;
-        return 1;
-    }
-    return 0;
+    if (!xb_h5_attr_exists(loc, ".", name)) return 0;
+    return xb_h5_attr_get_double(loc, ".", name, v, NULL) == XB_OK;
 }
 
-static herr_t tree_cb(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+static int tree_cb(void *user, const char *name, int is_group, const xb_h5_info *info)
 {
-    size_t *count = data;
-    if (++*count > 400) {
-        if (*count == 401) printf("  ... (more objects)\n");
+    tree_walk *t = user;
+    if (++t->count > 400) {
+        printf("  ... (more objects)\n");
+        return 1;
+    }
+    if (is_group) {
+        printf("  /%s/\n", strcmp(name, ".") == 0 ? "" : name);
         return 0;
     }
-    if (info->type == H5O_TYPE_GROUP) {
-        printf("  /%s/\n", strcmp(name, ".") == 0 ? "" : name);
-    } else if (info->type == H5O_TYPE_DATASET) {
-        hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
-        hid_t sp = H5Dget_space(ds);
-        int r = H5Sget_simple_extent_ndims(sp);
-        hsize_t d[8] = {0};
-        if (r > 0 && r <= 8) H5Sget_simple_extent_dims(sp, d, NULL);
-        char shape[128] = "scalar";
-        size_t o = 0;
-        for (int k = 0; k < r && r <= 8; k++)
-            o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%llu", k ? "x" : "", (unsigned long long)d[k]);
-        char units[64] = "";
-        if (H5Aexists(ds, "units") > 0) xb_h5_read_units(obj, name, units, sizeof units, NULL);
-        printf("  /%s  [%s]%s%s\n", name, shape, units[0] ? "  units=" : "", units);
-        H5Sclose(sp);
-        H5Dclose(ds);
-    }
+    char shape[128] = "scalar";
+    size_t o = 0;
+    for (int k = 0; k < info->rank && o < sizeof shape; k++)
+        o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%llu", k ? "x" : "", (unsigned long long)info->dims[k]);
+    char units[64] = "";
+    xb_h5_read_units(t->f, name, units, sizeof units, NULL);
+    printf("  /%s  [%s]%s%s\n", name, shape, units[0] ? "  units=" : "", units);
     return 0;
 }
 
@@ -74,56 +68,49 @@ static void print_provenance(hid_t f)
     const char *keys[] = {"xbar_version", "ngspice_version", "created_utc", "created", "date", "campaign",
                           "campaign_name", "source_file"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        char *s = sattr(f, ".", keys[k]);
+        char *s = sattr(f, keys[k]);
         if (s) printf("%s: %s\n", keys[k], s);
         free(s);
     }
 }
 
-static int inspect_results(hid_t f)
+/* Results file (xb_char_results_*, the characterize stage's reader): one line per point. */
+static int inspect_results(const char *path)
 {
-    char **names = NULL;
-    size_t n = 0;
-    if (!xb_h5_exists(f, "points") || xb_h5_list(f, "points", &names, &n, NULL) != XB_OK) {
-        printf("points: none\n");
-        return 0;
-    }
+    xb_char_results *res = NULL;
+    xb_error err;
+    if (xb_char_results_open(path, &res, &err)) return xb_cli_fail("inspect", &err);
+    const size_t n = xb_char_results_npoints(res);
     printf("points: %zu\n", n);
     printf("# %-8s %-7s %-6s %-5s %9s %7s %11s  %s\n", "point", "status", "device", "cell", "size", "r_wire",
            "mvm_err", "key");
-    for (size_t k = 0; k < n; k++) {
-        char obj[96];
-        snprintf(obj, sizeof obj, "points/%s", names[k]);
-        char *st = sattr(f, obj, "status"), *dev = sattr(f, obj, "device"), *cell = sattr(f, obj, "cell"),
-             *key = sattr(f, obj, "key");
-        double r = 0, c = 0, rw = NAN, e = NAN;
-        dattr(f, obj, "rows", &r);
-        dattr(f, obj, "cols", &c);
-        dattr(f, obj, "r_wire_row_ohm", &rw);
-        char mobj[128];
-        snprintf(mobj, sizeof mobj, "%s/mvm", obj);
-        if (xb_h5_exists(f, mobj)) dattr(f, mobj, "err_total_mean", &e);
-        char size[32];
-        snprintf(size, sizeof size, "%.0fx%.0f", r, c);
-        printf("  %-8s %-7s %-6s %-5s %9s %7.3g %11.3e  %s\n", names[k], st ? st : (xb_h5_exists(f, mobj) ? "ok" : "-"),
-               dev ? dev : "-", cell ? cell : "-", size, rw, e, key ? key : "");
-        free(st);
-        free(dev);
-        free(cell);
-        free(key);
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        xb_char_result_point pt;
+        if (xb_char_results_point(res, k, &pt, &err)) {
+            rc = xb_cli_fail("inspect", &err);
+            break;
+        }
+        char size[64];
+        snprintf(size, sizeof size, "%.0fx%.0f", isnan(pt.rows) ? 0 : pt.rows, isnan(pt.cols) ? 0 : pt.cols);
+        /* a point without status is one being written: "ok" once its mvm/ is there */
+        const char *st = pt.status[0] ? pt.status : pt.has_mvm ? "ok" : "-";
+        printf("  %-8s %-7s %-6s %-5s %9s %7.3g %11.3e  %s\n", pt.name, st, pt.device[0] ? pt.device : "-",
+               pt.cell[0] ? pt.cell : "-", size, pt.r_wire_row_ohm, pt.mvm.err_total_mean, pt.key);
     }
-    xb_h5_free_names(names, n);
-    return 0;
+    xb_char_results_close(res);
+    return rc;
 }
 
-static int inspect_model(const char *path, hid_t f)
+/* Model file (the fit stage's reader): one line per model, then the other sections. */
+static int inspect_model(const char *path)
 {
     xb_fit_params *ms = NULL;
     xb_fit_metrics *mt = NULL;
-    size_t n = 0;
+    xb_fit_section *sec = NULL;
+    size_t n = 0, ns = 0;
     xb_error err;
-    int rc = xb_fit_file_read(path, &ms, &mt, &n, &err);
-    if (rc) return xb_cli_fail("inspect", &err);
+    if (xb_fit_file_read(path, &ms, &mt, &n, &err)) return xb_cli_fail("inspect", &err);
     printf("models: %zu\n", n);
     printf("# %-3s %-6s %-5s %9s %7s %6s %8s %8s %8s %8s %-22s %10s %10s %10s\n", "id", "device", "cell", "size",
            "r_wire", "sweeps", "r_row", "r_col", "r_drv", "r_series", "V0 knots (V)", "heldout", "ideal", "gain");
@@ -144,57 +131,102 @@ static int inspect_model(const char *path, hid_t f)
     }
     free(ms);
     free(mt);
-    const char *extra[] = {"stats/sigma_program", "stats/energy", "stats/settling", "stats/pcm_drift", "family"};
-    for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++) {
-        if (!xb_h5_exists(f, extra[k])) continue;
-        char **names = NULL;
-        size_t nn = 0;
-        if (xb_h5_list(f, extra[k], &names, &nn, NULL) == XB_OK) {
-            printf("/%s:", extra[k]);
-            for (size_t q = 0; q < nn; q++) printf(" %s", names[q]);
-            printf("\n");
-            xb_h5_free_names(names, nn);
-        }
+    if (xb_fit_file_sections(path, &sec, &ns, &err)) return xb_cli_fail("inspect", &err);
+    for (size_t k = 0; k < ns; k++) {
+        printf("/%s:", sec[k].name);
+        for (size_t q = 0; q < sec[k].n_members; q++) printf(" %s", sec[k].members[q]);
+        printf("\n");
     }
+    xb_fit_sections_free(sec, ns);
     return 0;
 }
 
-static int inspect_network(hid_t f)
+/* Pulse-update models (/update/<device>): one line per device.  Kept apart from
+ * inspect_model: a model file may hold update models only. */
+static void update_grid_stats(const xb_update_model *m, int dir, double *mean_abs, double *d2d_rel, double *c2c_rel)
+{
+    double sa = 0, sd = 0, sc = 0, s2 = 0;
+    enum { N = 65 };
+    for (int k = 0; k < N; k++) {
+        const double g = m->g_min_siemens + (m->g_max_siemens - m->g_min_siemens) * k / (N - 1);
+        const double dg = xb_fit_update_step(m, g, dir), sg = xb_fit_update_sigma(m, g, dir);
+        double s = 0, q = 0;
+        size_t n = 0;
+        for (size_t d = 0; d < m->n_devices; d++) {
+            double v = xb_fit_update_device_step(m, d, g, dir);
+            if (isfinite(v)) { s += v; q += v * v; n++; }
+        }
+        sa += fabs(dg);
+        s2 += dg * dg;
+        sc += sg * sg;
+        sd += n > 1 ? fmax(q - s * s / (double)n, 0) / (double)(n - 1) : 0;
+    }
+    *mean_abs = sa / N;
+    *d2d_rel = s2 > 0 ? sqrt(sd / s2) : 0;
+    *c2c_rel = s2 > 0 ? sqrt(sc / s2) : 0;
+}
+
+static int inspect_update(const char *path)
+{
+    xb_update_model *ms = NULL;
+    size_t n = 0;
+    xb_error err;
+    if (xb_fit_update_read_all(path, &ms, &n, &err)) return xb_cli_fail("inspect", &err);
+    if (n) {
+        printf("update models: %zu (mean step of one pulse over the window; spreads rms over the window relative to it)\n", n);
+        printf("# %-6s %-10s %-21s %-34s %7s %13s %13s %-19s %s\n", "device", "law", "window (S)", "law parameters",
+               "dn/up", "c2c up/down", "d2d up/down", "energy up/down (J)", "held-out rms/max");
+    }
+    for (size_t k = 0; k < n; k++) {
+        const xb_update_model *m = &ms[k];
+        char par[128];
+        if (m->law == XB_UPDATE_EXP)
+            snprintf(par, sizeof par, "a %.3g/%.3g S b %.3g/%.3g", m->up[0], m->down[0], m->up[1], m->down[1]);
+        else
+            snprintf(par, sizeof par, "up %+.3g..%+.3g dn %+.3g..%+.3g S", m->up[0], m->up[m->n_params - 1],
+                     m->down[0], m->down[m->n_params - 1]);
+        double au, ad, du, dd, cu, cd;
+        update_grid_stats(m, 1, &au, &du, &cu);
+        update_grid_stats(m, -1, &ad, &dd, &cd);
+        char win[48], c2c[32], d2d[32], en[48], ho[32];
+        snprintf(win, sizeof win, "%.3g..%.3g", m->g_min_siemens, m->g_max_siemens);
+        snprintf(c2c, sizeof c2c, "%.0f%%/%.0f%%", 100 * cu, 100 * cd);
+        snprintf(d2d, sizeof d2d, "%.0f%%/%.0f%%", 100 * du, 100 * dd);
+        snprintf(en, sizeof en, "%.3g/%.3g", m->energy_up_joule, m->energy_down_joule);
+        snprintf(ho, sizeof ho, "%.2f%%/%.2f%%", 100 * m->heldout_traj_rel[m->law], 100 * m->heldout_traj_max_rel);
+        printf("  %-6s %-10s %-21s %-34s %7.3g %13s %13s %-19s %s\n", xb_device_name(m->device),
+               xb_update_law_name(m->law), win, par, au > 0 ? ad / au : INFINITY, c2c, d2d, en, ho);
+    }
+    xb_fit_update_free_all(ms, n);
+    return 0;
+}
+
+static size_t model_count(hid_t f)
 {
     char **names = NULL;
     size_t n = 0;
-    if (!xb_h5_exists(f, "layers") || xb_h5_list(f, "layers", &names, &n, NULL) != XB_OK) {
-        printf("layers: none\n");
-        return 0;
-    }
+    if (!xb_h5_exists(f, "models") || xb_h5_list(f, "models", &names, &n, NULL) != XB_OK) return 0;
+    xb_h5_free_names(names, n);
+    return n;
+}
+
+/* Network file (the exec stage's reader): its layers and their weight shapes. */
+static int inspect_network(const char *path)
+{
+    xb_network *net = NULL;
+    xb_error err;
+    if (xb_network_read(path, &net, &err)) return xb_cli_fail("inspect", &err);
+    const size_t n = xb_network_n_layers(net);
     printf("layers: %zu\n", n);
     for (size_t k = 0; k < n; k++) {
-        char obj[96];
-        snprintf(obj, sizeof obj, "layers/%s", names[k]);
-        char *t = sattr(f, obj, "type");
-        printf("  %-4s %-10s", names[k], t ? t : "?");
-        free(t);
-        char **ds = NULL;
-        size_t nd = 0;
-        if (xb_h5_list(f, obj, &ds, &nd, NULL) == XB_OK) {
-            for (size_t q = 0; q < nd; q++) {
-                char p[160];
-                snprintf(p, sizeof p, "%s/%s", obj, ds[q]);
-                double *d = NULL;
-                int r = 0;
-                hsize_t dims[4];
-                if (xb_h5_read_doubles(f, p, &d, &r, dims, NULL) == XB_OK) {
-                    printf(" %s[", ds[q]);
-                    for (int z = 0; z < r; z++) printf("%s%llu", z ? "x" : "", (unsigned long long)dims[z]);
-                    printf("]");
-                    free(d);
-                }
-            }
-            xb_h5_free_names(ds, nd);
-        }
+        const xb_layer *l = xb_network_layer(net, k);
+        printf("  %-4zu %-10s", k, xb_layer_kind_name(l->kind));
+        if (l->bias) printf(" bias[%zu]", l->n_out);
+        if (l->kind == XB_LAYER_DENSE) printf(" weight[%zux%zu]", l->n_out, l->n_in);
+        if (l->kind == XB_LAYER_CONV2D) printf(" weight[%zux%zux%zux%zu]", l->out_c, l->in_c, l->kh, l->kw);
         printf("\n");
     }
-    xb_h5_free_names(names, n);
+    xb_network_free(net);
     return 0;
 }
 
@@ -214,33 +246,28 @@ int xb_cmd_inspect(int argc, char **argv)
     }
     if (!path) return xb_cli_usage_error("inspect", "missing FILE.h5");
     xb_error err;
-    if (!xb_h5_is_hdf5(path)) {
-        FILE *fp = fopen(path, "rb");
-        if (!fp) xb_errorf(&err, XB_EINPUT, "%s: cannot open", path);
-        else {
-            fclose(fp);
-            xb_errorf(&err, XB_EINPUT, "%s: not an HDF5 file", path);
-        }
-        return xb_cli_fail("inspect", &err);
-    }
     hid_t f;
     if (xb_h5_open(path, 0, &f, &err)) return xb_cli_fail("inspect", &err);
-    char *fmt = sattr(f, ".", "format");
+    char *fmt = sattr(f, "format");
     double ver = NAN;
-    if (!dattr(f, ".", "version", &ver)) dattr(f, ".", "format_version", &ver);
+    if (!dattr(f, "version", &ver)) dattr(f, "format_version", &ver);
     printf("file: %s\nformat: %s", path, fmt ? fmt : "(none: not an xbar file)");
     if (!isnan(ver)) printf(" version %.0f", ver);
     printf("\n");
     print_provenance(f);
     int rc = 0;
-    if (fmt && strcmp(fmt, XB_FIT_FORMAT) == 0) rc = inspect_model(path, f);
-    else if (fmt && strcmp(fmt, "xbar-results") == 0) rc = inspect_results(f);
-    else if (fmt && strcmp(fmt, "xbar-network") == 0) rc = inspect_network(f);
+    if (fmt && strcmp(fmt, XB_FIT_FORMAT) == 0) {
+        /* a file of update models only has an empty /models */
+        if (!xb_h5_exists(f, "update") || model_count(f) > 0) rc = inspect_model(path);
+        if (rc == 0 && xb_h5_exists(f, "update")) rc = inspect_update(path);
+    }
+    else if (fmt && strcmp(fmt, XB_CHAR_FORMAT) == 0) rc = inspect_results(path);
+    else if (fmt && strcmp(fmt, XB_NETWORK_FORMAT) == 0) rc = inspect_network(path);
     else tree = 1;
     if (tree && rc == 0) {
-        size_t count = 0;
+        tree_walk t = {f, 0};
         printf("tree:\n");
-        H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, tree_cb, &count, H5O_INFO_BASIC);
+        if (xb_h5_visit(f, tree_cb, &t, &err)) rc = xb_cli_fail("inspect", &err);
     }
     free(fmt);
     xb_h5_close(f, NULL);

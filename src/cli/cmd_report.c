@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/run_drift.h"
 #include "xbar/characterize.h"
-#include "xbar/h5.h"
+#include "xbar/fit.h"
 
 static const char k_help[] =
     "usage: xbar report RESULTS.h5 -o DIR\n"
@@ -25,11 +25,15 @@ static const char k_help[] =
     "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
+    "  update_model_<device>.png the pulse-update model against the SPICE pulse trains: mean\n"
+    "                            trajectory and spread, step vs state (campaigns with [program]\n"
+    "                            trains; the model from --model, else fitted here as xbar fit does)\n"
     "plus the gnuplot script (report.gp) and its data files.  Plots without data in the file\n"
     "are skipped.  Needs gnuplot (Debian package gnuplot-nox).\n"
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing)\n"
+    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png\n"
     "  --accuracy-time FILE.csv  also (or, without RESULTS.h5, only) accuracy_vs_time.png from\n"
     "                     the CSV of 'xbar run --time-sweep --time-csv' (docs/drift.md)\n";
 
@@ -158,54 +162,75 @@ typedef struct {
     series_set err, margin, settle, energy, eop;
     series_set prog;
     double best_cells;          /* size of the array chosen for the IR map */
-    char ir_point[32];
+    char ir_point[64];
     double ir_rows, ir_cols;
     double *ir_map;
     double eop_first_x, eop_first_y;
 } report;
 
-static void str_attr(hid_t f, const char *obj, const char *name, char *buf, size_t n)
+/* The read margin of every scheme of a point (read/). */
+static int add_margins(const xb_char_results *res, const xb_char_result_point *pt, report *r, double n,
+                       double *mf, double *m2, double *m3, xb_error *err)
 {
-    char *s = NULL;
-    buf[0] = '\0';
-    if (xb_h5_attr_get_string(f, obj, name, &s, NULL) == XB_OK) snprintf(buf, n, "%s", s);
-    free(s);
+    xb_char_result_read rd;
+    int rc = xb_char_results_read_schemes(res, pt, &rd, err);
+    for (size_t q = 0; !rc && q < rd.n; q++) {
+        char label[400];
+        snprintf(label, sizeof label, "%s, %s %s", rd.scheme[q], pt->device, pt->cell);
+        if (add_xy(&r->margin, label, n, rd.margin[q] * 100)) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+        if (strcmp(rd.scheme[q], "float") == 0) *mf = rd.margin[q];
+        if (strcmp(rd.scheme[q], "v2") == 0) *m2 = rd.margin[q];
+        if (strcmp(rd.scheme[q], "v3") == 0) *m3 = rd.margin[q];
+    }
+    return rc;
 }
 
-static double num_attr(hid_t f, const char *obj, const char *name)
+/* The IR-drop map of the largest array so far. */
+static int keep_ir_map(const xb_char_results *res, const xb_char_result_point *pt, report *r, xb_error *err)
 {
-    double v = NAN;
-    if (xb_h5_attr_exists(f, obj, name)) xb_h5_attr_get_double(f, obj, name, &v, NULL);
-    return v;
+    double *m = NULL;
+    size_t R, C;
+    int rc = xb_char_results_read_ir_map(res, pt, &m, &R, &C, err);
+    if (rc) return rc;
+    free(r->ir_map);
+    r->ir_map = m;
+    r->ir_rows = (double)R;
+    r->ir_cols = (double)C;
+    r->best_cells = pt->rows * pt->cols;
+    snprintf(r->ir_point, sizeof r->ir_point, "%s", pt->name);
+    return XB_OK;
 }
 
-static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error *err)
+/* The programming curve of the first point of each device. */
+static int add_program(const xb_char_results *res, const xb_char_result_point *pt, report *r, xb_error *err)
 {
-    char obj[128], status[32], dev[32], cell[32], engine[32], input[32], buf[256];
-    snprintf(obj, sizeof obj, "points/%s", name);
-    str_attr(f, obj, "status", status, sizeof status);
-    str_attr(f, obj, "device", dev, sizeof dev);
-    str_attr(f, obj, "cell", cell, sizeof cell);
-    str_attr(f, obj, "engine", engine, sizeof engine);
-    str_attr(f, obj, "input", input, sizeof input);
-    double rows = num_attr(f, obj, "rows"), cols = num_attr(f, obj, "cols");
-    double rw = num_attr(f, obj, "r_wire_row_ohm");
-    double n = sqrt(rows * cols);
-    snprintf(buf, sizeof buf, "%s/mvm", obj);
-    double em = num_attr(f, buf, "err_total_mean"), emax = num_attr(f, buf, "err_total_max");
-    double es = num_attr(f, buf, "e_read_static_joule"), eops = num_attr(f, buf, "e_per_mac_static_joule");
-    double etg = num_attr(f, buf, "err_target_mean");
-    double chk = num_attr(f, buf, "spice_check_rel_l2");
-    snprintf(buf, sizeof buf, "%s/transient", obj);
-    double ts = num_attr(f, buf, "t_settle_max_s"), er = num_attr(f, buf, "e_read_joule"),
-           eop = num_attr(f, buf, "e_per_mac_joule");
+    series *s = get_series(&r->prog, pt->device);
+    if (!s) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (s->n) return XB_OK;
+    double *g = NULL;
+    size_t n = 0;
+    int rc = xb_char_results_read_program(res, pt, &g, &n, err);
+    for (size_t q = 0; !rc && q < n; q++)
+        if (add_xy(&r->prog, pt->device, (double)q, g[q] * 1e6)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    free(g);
+    return rc;
+}
+
+static int read_point(const xb_char_results *res, size_t k, report *r, FILE *csv, xb_error *err)
+{
+    xb_char_result_point pt;
+    int rc = xb_char_results_point(res, k, &pt, err);
+    if (rc || pt.in_flight) return rc;
+    const char *dev = pt.device, *cell = pt.cell;
+    const double rows = pt.rows, cols = pt.cols, rw = pt.r_wire_row_ohm, n = sqrt(rows * cols);
+    const double em = pt.mvm.err_total_mean, es = pt.mvm.e_read_static_joule, eops = pt.mvm.e_per_mac_static_joule;
+    const double ts = pt.transient.t_settle_max_s, er = pt.transient.e_read_joule, eop = pt.transient.e_per_mac_joule;
     double mf = NAN, m2 = NAN, m3 = NAN;
-    int ok = strcmp(status, "ok") == 0;
-    if (ok) {
+    if (strcmp(pt.status, "ok") == 0) {
         char label[400];
         snprintf(label, sizeof label, "%s %s, %g ohm", dev, cell, rw);
         if (add_xy(&r->err, label, n, em * 100)) goto oom;
-        snprintf(label, sizeof label, "%s %s, %g fF per segment", dev, cell, num_attr(f, obj, "c_wire_farad") * 1e15);
+        snprintf(label, sizeof label, "%s %s, %g fF per segment", dev, cell, pt.c_wire_farad * 1e15);
         if (add_xy(&r->settle, label, n, ts * 1e9)) goto oom;
         snprintf(label, sizeof label, "%s %s, transient", dev, cell);
         if (add_xy(&r->energy, label, n, er * 1e12) || add_xy(&r->eop, label, n, eop * 1e15)) goto oom;
@@ -216,67 +241,171 @@ static int read_point(hid_t f, const char *name, report *r, FILE *csv, xb_error 
             r->eop_first_x = n;
             r->eop_first_y = e1 * 1e15;
         }
-        /* read schemes */
-        snprintf(buf, sizeof buf, "%s/read", obj);
-        if (xb_h5_exists(f, buf)) {
-            char schemes[64], mpath[300];
-            str_attr(f, buf, "schemes", schemes, sizeof schemes);
-            snprintf(mpath, sizeof mpath, "%s/margin", buf);
-            double *m = NULL;
-            int rank;
-            hsize_t d[4];
-            if (xb_h5_read_doubles(f, mpath, &m, &rank, d, NULL) == XB_OK) {
-                char *save = NULL, *tok = strtok_r(schemes, ",", &save);
-                for (hsize_t q = 0; tok && q < d[0]; q++, tok = strtok_r(NULL, ",", &save)) {
-                    snprintf(label, sizeof label, "%s, %s %s", tok, dev, cell);
-                    if (add_xy(&r->margin, label, n, m[q] * 100)) { free(m); goto oom; }
-                    if (strcmp(tok, "float") == 0) mf = m[q];
-                    if (strcmp(tok, "v2") == 0) m2 = m[q];
-                    if (strcmp(tok, "v3") == 0) m3 = m[q];
-                }
-                free(m);
-            }
-        }
-        /* IR map of the largest array */
-        snprintf(buf, sizeof buf, "%s/mvm/v_cell", obj);
-        if (rows * cols > r->best_cells && xb_h5_exists(f, buf)) {
-            double *m = NULL;
-            int rank;
-            hsize_t d[4];
-            if (xb_h5_read_doubles(f, buf, &m, &rank, d, NULL) == XB_OK && rank == 2) {
-                free(r->ir_map);
-                r->ir_map = m;
-                r->ir_rows = (double)d[0];
-                r->ir_cols = (double)d[1];
-                r->best_cells = rows * cols;
-                snprintf(r->ir_point, sizeof r->ir_point, "%s", name);
-            } else {
-                free(m);
-            }
-        }
-        /* programming curves: one per device (the first point of each) */
-        snprintf(buf, sizeof buf, "%s/program/g", obj);
-        if (xb_h5_exists(f, buf)) {
-            snprintf(label, sizeof label, "%s", dev);
-            series *s = get_series(&r->prog, label);
-            if (!s) goto oom;
-            if (s->n == 0) {
-                double *g = NULL;
-                int rank;
-                hsize_t d[4];
-                if (xb_h5_read_doubles(f, buf, &g, &rank, d, NULL) == XB_OK)
-                    for (hsize_t q = 0; q < d[0]; q++)
-                        if (add_xy(&r->prog, label, (double)q, g[q] * 1e6)) { free(g); goto oom; }
-                free(g);
-            }
-        }
+        if (pt.has_read) rc = add_margins(res, &pt, r, n, &mf, &m2, &m3, err);
+        if (!rc && pt.has_ir_map && rows * cols > r->best_cells) rc = keep_ir_map(res, &pt, r, err);
+        if (!rc && pt.has_program) rc = add_program(res, &pt, r, err);
+        if (rc) return rc;
     }
-    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,
-            status, dev, cell, rows, cols, engine, rw, num_attr(f, obj, "r_wire_col_ohm"),
-            num_attr(f, obj, "r_driver_ohm"), input, em, emax, chk, ts, er, eop, mf, m2, m3, es, etg);
+    fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", pt.name,
+            pt.status, dev, cell, rows, cols, pt.engine, rw, pt.r_wire_col_ohm, pt.r_driver_ohm, pt.input, em,
+            pt.mvm.err_total_max, pt.mvm.spice_check_rel_l2, ts, er, eop, mf, m2, m3, es, pt.mvm.err_target_mean);
     return XB_OK;
 oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
+}
+
+/* ------------------------------------------------------------------ update models */
+/* update_model_<device>.png: the SPICE trains of the first start state (mean and std over
+ * the Monte Carlo devices after every slot) against the update model run from each train's
+ * first state (every fitted device law in turn, 16 runs each with cycle-to-cycle noise: mean
+ * and std); and the measured steps against the law's mean step +- its c2c spread. */
+static const xb_update_model *find_update(const xb_update_model *ms, size_t n, xb_device_kind d)
+{
+    for (size_t k = 0; k < n; k++)
+        if (ms[k].device == d) return &ms[k];
+    return NULL;
+}
+
+static int update_traj(FILE *f, const xb_update_data *d, const xb_update_model *m, xb_error *err)
+{
+    size_t K = 0, nt = 0;
+    for (size_t t = 0; t < d->n_trains; t++)
+        if (d->trains[t].start == 0) {
+            K = d->trains[t].n_slots;
+            nt++;
+        }
+    enum { RUNS = 16 };
+    double *acc = calloc(4 * (K + 1), sizeof *acc), *gs = malloc((K + 1) * sizeof *gs);
+    int *dirs = malloc((K ? K : 1) * sizeof *dirs);
+    if (!acc || !gs || !dirs) {
+        free(acc);
+        free(gs);
+        free(dirs);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    double *om = acc, *os = acc + K + 1, *mm = acc + 2 * (K + 1), *ms = acc + 3 * (K + 1);
+    size_t nm = 0;
+    int rc = XB_OK;
+    for (size_t t = 0; !rc && t < d->n_trains; t++) {
+        const xb_update_train *tr = &d->trains[t];
+        if (tr->start != 0 || tr->n_slots != K) continue;
+        for (size_t k = 0; k <= K; k++) {
+            om[k] += tr->g_siemens[k] / (double)nt;
+            os[k] += tr->g_siemens[k] * tr->g_siemens[k] / (double)nt;
+        }
+        memcpy(dirs, tr->dir, K * sizeof *dirs);
+        for (size_t r = 0; !rc && r < RUNS * (m->n_devices ? m->n_devices : 1); r++) {
+            const size_t dev = m->n_devices ? r % m->n_devices : 0;
+            xb_error e2;
+            int st = m->n_devices ? xb_fit_update_simulate_device(m, dev, tr->g_siemens[0], dirs, K, 1, 1000 * t + r, gs, &e2)
+                                  : XB_EINPUT;
+            if (st == XB_EINPUT) st = xb_fit_update_simulate(m, tr->g_siemens[0], dirs, K, 1, 1000 * t + r, gs, &e2);
+            if (st) rc = xb_errorf(err, st, "%s", e2.msg);
+            for (size_t k = 0; !rc && k <= K; k++) {
+                mm[k] += gs[k];
+                ms[k] += gs[k] * gs[k];
+            }
+            nm++;
+        }
+    }
+    for (size_t k = 0; !rc && k <= K; k++) {
+        double sm = mm[k] / (double)nm;
+        fprintf(f, "%zu %.8g %.8g %.8g %.8g\n", k, om[k] * 1e6, sqrt(fmax(os[k] - om[k] * om[k], 0)) * 1e6, sm * 1e6,
+                sqrt(fmax(ms[k] / (double)nm - sm * sm, 0)) * 1e6);
+    }
+    free(acc);
+    free(gs);
+    free(dirs);
+    return rc;
+}
+
+static void update_steps(FILE *f, const xb_update_data *d, const xb_update_model *m)
+{
+    for (int q = 1; q >= -1; q -= 2) {
+        for (size_t t = 0; t < d->n_trains; t++)
+            for (size_t k = 0; k < d->trains[t].n_slots; k++)
+                if (d->trains[t].dir[k] == q)
+                    fprintf(f, "%.8g %.8g\n", d->trains[t].g_siemens[k] * 1e6,
+                            (d->trains[t].g_siemens[k + 1] - d->trains[t].g_siemens[k]) * 1e6);
+        fprintf(f, "\n\n");
+    }
+    enum { N = 129 };
+    for (int k = 0; k < N; k++) {
+        const double g = m->g_min_siemens + (m->g_max_siemens - m->g_min_siemens) * k / (N - 1);
+        fprintf(f, "%.8g %.8g %.8g %.8g %.8g\n", g * 1e6, xb_fit_update_step(m, g, 1) * 1e6,
+                xb_fit_update_sigma(m, g, 1) * 1e6, xb_fit_update_step(m, g, -1) * 1e6, xb_fit_update_sigma(m, g, -1) * 1e6);
+    }
+}
+
+static int update_plot(const char *dir, FILE *gp, const xb_update_data *d, const xb_update_model *m, xb_error *err)
+{
+    const char *dev = xb_device_name(d->device);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/update_model_%s.dat", dir, dev);
+    FILE *f = fopen(path, "w");
+    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    int rc = update_traj(f, d, m, err);
+    fprintf(f, "\n\n");
+    if (!rc) update_steps(f, d, m);
+    fclose(f);
+    if (rc) return rc;
+    fprintf(gp, "\nset terminal pngcairo size 1400,600 noenhanced\nset output 'update_model_%s.png'\n"
+                "unset logscale x\nunset logscale y\nset multiplot layout 1,2 title \"%s pulse-update model (law %s) vs "
+                "SPICE pulse trains\"\n",
+            dev, dev, xb_update_law_name(m->law));
+    fprintf(gp, "set title \"trains of the first start state: mean and +-1 std over devices\"\nset xlabel \"slot (pulse) "
+                "number\"\nset ylabel \"G after the slot (uS)\"\nset key top right\n"
+                "plot 'update_model_%s.dat' index 0 using 1:2 with lines lw 2 lc rgb 'black' title \"SPICE mean\", \\\n"
+                "     '' index 0 using 1:($2-$3):($2+$3) with filledcurves fc rgb '#c0c0c0' fs transparent solid 0.5 "
+                "title \"SPICE +-std\", \\\n"
+                "     '' index 0 using 1:4 with lines lw 2 lc rgb 'red' title \"model mean\", \\\n"
+                "     '' index 0 using 1:($4-$5) with lines dt 2 lc rgb 'red' title \"model +-std\", \\\n"
+                "     '' index 0 using 1:($4+$5) with lines dt 2 lc rgb 'red' notitle\n",
+            dev);
+    fprintf(gp, "set title \"change of G per pulse vs the state before it\"\nset xlabel \"G before the pulse (uS)\"\n"
+                "set ylabel \"dG (uS)\"\n"
+                "plot 'update_model_%s.dat' index 1 using 1:2 with points pt 7 ps 0.4 lc rgb '#4060c0' title \"SPICE up\", "
+                "\\\n     '' index 2 using 1:2 with points pt 7 ps 0.4 lc rgb '#c04040' title \"SPICE down\", \\\n"
+                "     '' index 3 using 1:2 with lines lw 2 lc rgb 'blue' title \"law up\", \\\n"
+                "     '' index 3 using 1:($2-$3) with lines dt 2 lc rgb 'blue' title \"+-c2c\", \\\n"
+                "     '' index 3 using 1:($2+$3) with lines dt 2 lc rgb 'blue' notitle, \\\n"
+                "     '' index 3 using 1:4 with lines lw 2 lc rgb 'red' title \"law down\", \\\n"
+                "     '' index 3 using 1:($4-$5) with lines dt 2 lc rgb 'red' notitle, \\\n"
+                "     '' index 3 using 1:($4+$5) with lines dt 2 lc rgb 'red' notitle\n"
+                "unset multiplot\nset terminal pngcairo size 900,600 noenhanced\n",
+            dev);
+    return XB_OK;
+}
+
+static int report_update(const char *in, const char *model, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+{
+    xb_update_set *set = NULL;
+    xb_update_model *ms = NULL;
+    size_t nm = 0;
+    int rc = xb_update_set_load(in, &set, err);
+    if (!rc && model && xb_update_set_count(set)) rc = xb_fit_update_read_all(model, &ms, &nm, err);
+    for (size_t k = 0; !rc && k < xb_update_set_count(set); k++) {
+        const xb_update_data *d = xb_update_set_data(set, k);
+        xb_update_model own;
+        memset(&own, 0, sizeof own);
+        const xb_update_model *m = NULL;
+        if (model) {
+            m = find_update(ms, nm, d->device);
+            if (!m) rc = xb_errorf(err, XB_EINPUT, "%s: no /update/%s for the %s pulse trains of %s", model,
+                                   xb_device_name(d->device), xb_device_name(d->device), in);
+        } else {
+            xb_error e2;
+            if (xb_fit_update(d, XB_UPDATE_AUTO, &own, &e2) == XB_OK) m = &own; /* no model: no plot */
+        }
+        if (!rc && m) {
+            rc = update_plot(dir, gp, d, m, err);
+            if (!rc) (*nplots)++;
+        }
+        xb_fit_update_clear(&own);
+    }
+    xb_fit_update_free_all(ms, nm);
+    xb_update_set_free(set);
+    return rc;
 }
 
 static int run_gnuplot(const char *dir, xb_error *err)
@@ -306,7 +435,7 @@ int xb_cmd_report(int argc, char **argv)
         fputs(k_help, stdout);
         return 0;
     }
-    const char *in = NULL, *dir = NULL, *acc_csv = NULL;
+    const char *in = NULL, *dir = NULL, *acc_csv = NULL, *model = NULL;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -315,6 +444,8 @@ int xb_cmd_report(int argc, char **argv)
             const char *v = xb_cli_flag_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err);
             if (!v) return xb_cli_fail("report", &err);
             dir = v;
+        } else if (xb_cli_is_flag(a, "--model")) {
+            if (!(model = xb_cli_flag_value(argc, argv, &i, "--model", &err))) return xb_cli_fail("report", &err);
         } else if (xb_cli_is_flag(a, "--accuracy-time")) {
             if (!(acc_csv = xb_cli_flag_value(argc, argv, &i, "--accuracy-time", &err))) return xb_cli_fail("report", &err);
         } else if (a[0] == '-' && a[1]) {
@@ -331,39 +462,27 @@ int xb_cmd_report(int argc, char **argv)
         if (xb_cli_report_accuracy_time(acc_csv, dir, &err)) return xb_cli_fail("report", &err);
         if (!in) return 0;
     }
-    hid_t f;
-    if (xb_h5_open(in, 0, &f, &err)) return xb_cli_fail("report", &err);
-    char *fmt = NULL;
-    if (xb_h5_attr_get_string(f, ".", "format", &fmt, NULL) != XB_OK || strcmp(fmt, XB_CHAR_FORMAT) != 0) {
-        free(fmt);
-        xb_h5_close(f, NULL);
-        xb_errorf(&err, XB_EINPUT, "%s: not an xbar results file (root attribute format != %s)", in, XB_CHAR_FORMAT);
-        return xb_cli_fail("report", &err);
-    }
-    free(fmt);
+    xb_char_results *res = NULL;
+    if (xb_char_results_open(in, &res, &err)) return xb_cli_fail("report", &err);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        xb_h5_close(f, NULL);
+        xb_char_results_close(res);
         xb_errorf(&err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
         return xb_cli_fail("report", &err);
     }
-    char **names = NULL;
-    size_t nn = 0;
     report r;
     memset(&r, 0, sizeof r);
-    int rc = xb_h5_list(f, "points", &names, &nn, &err);
+    int rc = XB_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
-    FILE *csv = rc ? NULL : fopen(path, "w");
-    if (!rc && !csv) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    FILE *csv = fopen(path, "w");
+    if (!csv) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
     if (!rc)
         fprintf(csv, "point,status,device,cell,rows,cols,engine,r_wire_row_ohm,r_wire_col_ohm,r_driver_ohm,input,"
                      "err_total_mean,err_total_max,spice_check_rel_l2,t_settle_max_s,e_read_joule,e_per_mac_joule,"
                      "margin_float,margin_v2,margin_v3,e_read_static_joule,err_target_mean\n");
-    for (size_t k = 0; k < nn && !rc; k++)
-        if (names[k][0] != '.') rc = read_point(f, names[k], &r, csv, &err);
+    for (size_t k = 0; k < xb_char_results_npoints(res) && !rc; k++) rc = read_point(res, k, &r, csv, &err);
     if (csv) fclose(csv);
-    xb_h5_free_names(names, nn);
-    xb_h5_close(f, NULL);
+    xb_char_results_close(res);
 
     FILE *gp = NULL;
     if (!rc) {
@@ -425,6 +544,7 @@ int xb_cmd_report(int argc, char **argv)
                 nplots++;
             }
         }
+        if (!rc) rc = report_update(in, model, dir, gp, &nplots, &err);
         fclose(gp);
     }
     if (!rc && nplots) rc = run_gnuplot(dir, &err);

@@ -1,11 +1,11 @@
 /* xbar: one binary, one subcommand per job.  Exit codes: docs/cli.md. */
 #include <gsl/gsl_version.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "xbar/engine.h"
+#include "xbar/h5.h"
 
 static const xb_cli_command k_commands[] = {
     {"netlist", xb_cmd_netlist, "write the SPICE netlist of a crossbar read (runs in stock ngspice -b)"},
@@ -54,15 +54,14 @@ static void print_usage(FILE *f)
 
 static int print_version(void)
 {
-    char ng[256];
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
+    char ng[256], h5v[64];
+    xb_h5_library_version(h5v, sizeof h5v);
     printf("xbar %s\n", xb_version());
     fflush(stdout);
     if (xb_engine_ngspice_version_inprocess(ng, sizeof ng) == XB_OK) printf("libngspice %s\n", ng);
     else printf("libngspice (version not reported)\n");
     printf("GSL %s\n", gsl_version);
-    printf("HDF5 %u.%u.%u\n", maj, min, rel);
+    printf("HDF5 %s\n", h5v);
     return 0;
 }
 
@@ -72,6 +71,9 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return XB_EINPUT;
     }
+    /* the binary prints its own errors: HDF5's stack dumps off for the whole process (the
+     * library restores the caller's setting after each call; this process is ours) */
+    xb_h5_errors_off();
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) return print_version();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

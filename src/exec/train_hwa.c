@@ -8,7 +8,6 @@
 #include "exec/exec_internal.h"
 #include "exec/train_internal.h"
 
-extern void openblas_set_num_threads(int num_threads);
 #include "xbar/fit.h"
 
 _Static_assert(sizeof(((xb_train_hwa *)0)->coef) == XB_FIT_SIGMA_MAX_COEF * sizeof(double),
@@ -134,7 +133,7 @@ void xb_train_noise_outputs(const xb_train_noise *nz, float *y, size_t nv, size_
 }
 
 int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, xb_train_hwa *hwa,
-                   xb_train_noise *nz, xb_error *err)
+                   xb_train_noise *nz, int *blas_prev, xb_error *err)
 {
     nz->weight_noise = o->weight_noise;
     nz->hwa = NULL;
@@ -154,6 +153,9 @@ int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opt
         if (rc) return rc;
         nz->hwa = hwa;
     }
-    if (o->threads) openblas_set_num_threads((int)o->threads);
+    /* last, after every check: nothing to undo on an error */
+    *blas_prev = xb_blas_threads_begin((int)o->threads);
     return XB_OK;
 }
+
+void xb_train_end(int blas_prev) { xb_blas_threads_end(blas_prev); }

@@ -209,7 +209,7 @@ int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitte
                                        "nu_mean_coef[1] x, (nu_std_coef[0] + nu_std_coef[1] x)^2); read noise "
                                        "sigma/G = exp(log_q_coef[0] + log_q_coef[1] x) sqrt(ln((t + t_r)/(2 t_r)))",
                                        err);
-        H5Gclose(g);
+        xb_h5_group_close(g);
         if (!rc) *n_fitted = m;
     }
 done:

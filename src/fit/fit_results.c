@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "fit/fit_internal.h"
+#include "xbar/characterize.h"
 
-#define XB_RESULTS_FORMAT "xbar-results"
+_Static_assert(XB_FIT_DRIFT_MAX_T >= XB_CHAR_DRIFT_MAX_TIMES, "the fit takes every drift record a results file holds");
 
 /* One point of the results file, loaded. */
 typedef struct {
@@ -41,220 +42,99 @@ static void rpoint_free(rpoint *q)
     free(q->i);
 }
 
-static int attr_d(hid_t g, const char *name, double *v, xb_error *err)
+/* The samples as matrices (the fitter's input). */
+static int sample_views(rpoint *q, xb_error *err)
 {
-    if (!xb_h5_attr_exists(g, ".", name)) return XB_OK; /* keep the device default */
-    return xb_h5_attr_get_double(g, ".", name, v, err);
-}
-
-/* Load one point; *usable = 0 when it has no circuit MVM data (failed, ideal-only). */
-static int load_point(hid_t f, const char *path, const char *name, rpoint *q, int *usable, xb_error *err)
-{
-    memset(q, 0, sizeof *q);
-    *usable = 0;
-    snprintf(q->name, sizeof q->name, "%s", name);
-    char gp[128];
-    snprintf(gp, sizeof gp, "points/%s", name);
-    hid_t g;
-    int rc = xb_h5_group_open(f, gp, &g, err);
-    if (rc) return rc;
-    char *s = NULL;
-    /* only finished points: status "ok" (docs/hdf5-results.md; a group without it is a
-     * point still being written) */
-    if (!xb_h5_attr_exists(g, ".", "status")) goto out;
-    rc = xb_h5_attr_get_string(g, ".", "status", &s, err);
-    int ok = !rc && strcmp(s, "ok") == 0;
-    free(s);
-    s = NULL;
-    if (!ok) goto out;
-    if (!xb_h5_exists(g, "mvm") || !xb_h5_attr_exists(g, ".", "device")) goto out;
-    if (xb_h5_attr_exists(g, ".", "engine")) {
-        rc = xb_h5_attr_get_string(g, ".", "engine", &s, err);
-        int ideal = !rc && strcmp(s, "ideal") == 0;
-        free(s);
-        s = NULL;
-        if (rc || ideal) goto out;
-    }
-    xb_device_kind d;
-    rc = xb_h5_attr_get_string(g, ".", "device", &s, err);
-    if (!rc && xb_device_from_name(s, &d)) rc = xb_errorf(err, XB_EINPUT, "%s:/%s: unknown device '%s'", path, gp, s);
-    free(s);
-    s = NULL;
-    if (rc) goto out;
-    xb_array_params_default(&q->p, d);
-    if (xb_h5_attr_exists(g, ".", "cell")) {
-        rc = xb_h5_attr_get_string(g, ".", "cell", &s, err);
-        if (!rc && xb_cell_from_name(s, &q->p.cell))
-            rc = xb_errorf(err, XB_EINPUT, "%s:/%s: unknown cell '%s'", path, gp, s);
-        free(s);
-        s = NULL;
-        if (rc) goto out;
-    }
-    int64_t r = 0, c = 0, vp = 0;
-    rc = xb_h5_attr_get_int64(g, ".", "rows", &r, err);
-    if (!rc) rc = xb_h5_attr_get_int64(g, ".", "cols", &c, err);
-    if (!rc && xb_h5_attr_exists(g, ".", "var_program")) rc = xb_h5_attr_get_int64(g, ".", "var_program", &vp, err);
-    if (rc) goto out;
-    if (r < 1 || c < 1) { rc = xb_errorf(err, XB_EINPUT, "%s:/%s: rows/cols must be >= 1", path, gp); goto out; }
-    q->p.rows = (size_t)r;
-    q->p.cols = (size_t)c;
-    q->var_program = (int)vp;
-    q->p.var_program = (int)vp;
-    const struct { const char *n; double *v; } at[] = {
-        {"r_wire_row_ohm", &q->p.r_wire_row_ohm}, {"r_wire_col_ohm", &q->p.r_wire_col_ohm},
-        {"r_driver_ohm", &q->p.r_driver_ohm},     {"r_sense_ohm", &q->p.r_sense_ohm},
-        {"c_wire_farad", &q->p.c_wire_farad},     {"v_read_volt", &q->p.v_read_volt},
-        {"g_min_siemens", &q->p.g_min_siemens},   {"g_max_siemens", &q->p.g_max_siemens},
-        {"v_gate_volt", &q->p.v_gate_volt},
-    };
-    for (size_t k = 0; !rc && k < sizeof at / sizeof at[0]; k++) rc = attr_d(g, at[k].n, at[k].v, err);
-    if (rc) goto out;
-    /* The configuration comes from the file: check it like any input (a point with
-     * g_min > g_max was fitted into a model file its own reader rejects; found by
-     * tests/fuzz/fuzz_results_h5). */
-    xb_error perr;
-    if (xb_array_params_check(&q->p, &perr)) {
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s: %s", path, gp, perr.msg);
-        goto out;
-    }
-
-    hid_t mg;
-    rc = xb_h5_group_open(g, "mvm", &mg, err);
-    if (rc) goto out;
-    int rk;
-    hsize_t dg[4], dv[4], di[4], dt[4];
     const size_t R = q->p.rows, C = q->p.cols;
-    rc = xb_h5_read_doubles(mg, "g", &q->g, &rk, dg, err);
-    if (!rc && (rk != 3 || dg[1] != R || dg[2] != C))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s/mvm/g: shape must be (N, %zu, %zu)", path, gp, R, C);
-    if (!rc) rc = xb_h5_read_doubles(mg, "v", &q->v, &rk, dv, err);
-    if (!rc && (rk != 3 || dv[0] != dg[0] || dv[2] != R))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s/mvm/v: shape must be (%llu, K, %zu)", path, gp,
-                       (unsigned long long)dg[0], R);
-    if (!rc) rc = xb_h5_read_doubles(mg, "i_circuit", &q->i, &rk, di, err);
-    if (!rc && (rk != 3 || di[0] != dg[0] || di[1] != dv[1] || di[2] != C))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s/mvm/i_circuit: shape must be (%llu, %llu, %zu)", path, gp,
-                       (unsigned long long)dg[0], (unsigned long long)dv[1], C);
-    if (!rc && xb_h5_exists(mg, "g_target")) {
-        rc = xb_h5_read_doubles(mg, "g_target", &q->g_target, &rk, dt, err);
-        if (!rc && (rk != 3 || dt[1] != R || dt[2] != C || dt[0] == 0 || dg[0] % dt[0] != 0))
-            rc = xb_errorf(err, XB_EINPUT, "%s:/%s/mvm/g_target: shape must be (S, %zu, %zu), S dividing N", path,
-                           gp, R, C);
-        if (!rc) q->S = (size_t)dt[0];
-    }
-    H5Gclose(mg);
-    if (rc) goto out;
-    q->N = (size_t)dg[0];
-    q->K = (size_t)dv[1];
     q->gm = calloc(q->N, sizeof *q->gm);
     q->vm = calloc(q->N, sizeof *q->vm);
     q->im = calloc(q->N, sizeof *q->im);
-    if (!q->gm || !q->vm || !q->im) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); goto out; }
+    if (!q->gm || !q->vm || !q->im) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t n = 0; n < q->N; n++) {
         q->gm[n] = xb_matrix_new(R, C);
         q->vm[n] = xb_matrix_new(q->K, R);
         q->im[n] = xb_matrix_new(q->K, C);
-        if (!q->gm[n] || !q->vm[n] || !q->im[n]) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); goto out; }
+        if (!q->gm[n] || !q->vm[n] || !q->im[n]) return xb_errorf(err, XB_ERUNTIME, "out of memory");
         memcpy(q->gm[n]->data, q->g + n * R * C, R * C * sizeof(double));
         memcpy(q->vm[n]->data, q->v + n * q->K * R, q->K * R * sizeof(double));
         memcpy(q->im[n]->data, q->i + n * q->K * C, q->K * C * sizeof(double));
     }
-    /* transient of sample 0 with its first input vector (docs/hdf5-results.md) */
-    if (xb_h5_exists(g, "transient") && q->K > 0) {
-        hid_t tg;
-        rc = xb_h5_group_open(g, "transient", &tg, err);
-        if (rc) goto out;
-        if (xb_h5_attr_exists(tg, ".", "t_settle_max_s") && xb_h5_attr_exists(tg, ".", "e_read_joule") &&
-            xb_h5_attr_exists(tg, ".", "t_read_s")) {
-            rc = xb_h5_attr_get_double(tg, ".", "t_settle_max_s", &q->t_settle_s, err);
-            if (!rc) rc = xb_h5_attr_get_double(tg, ".", "e_read_joule", &q->e_read_joule, err);
-            if (!rc) rc = xb_h5_attr_get_double(tg, ".", "t_read_s", &q->t_read_s, err);
-            if (!rc) rc = attr_d(tg, "t_rise_s", &q->t_rise_s, err);
-            if (!rc) rc = attr_d(tg, "c_wire_farad", &q->p.c_wire_farad, err);
-            q->has_tr = !rc && isfinite(q->t_settle_s) && isfinite(q->e_read_joule);
-        }
-        /* its input: every row at v_read (attribute `input`, docs/hdf5-results.md), else the
-         * first input vector of sample 0 */
-        int full = 0;
-        if (!rc && xb_h5_attr_exists(tg, ".", "input")) {
-            rc = xb_h5_attr_get_string(tg, ".", "input", &s, err);
-            full = !rc && strstr(s, "v_read") != NULL;
-            free(s);
-            s = NULL;
-        }
-        H5Gclose(tg);
-        if (rc) goto out;
-        q->tr_v = malloc(R * sizeof *q->tr_v);
-        if (!q->tr_v) { rc = xb_errorf(err, XB_ERUNTIME, "out of memory"); goto out; }
-        for (size_t ii = 0; ii < R; ii++) q->tr_v[ii] = full ? q->p.v_read_volt : q->v[ii];
-        /* features: wire charging energy c_wire * cols * sum_i v_i^2, RC products of the
-         * row and column lines; the resistive energy needs the fitted model (after the fit) */
-        double sv2 = 0;
-        for (size_t ii = 0; ii < R; ii++) sv2 += q->tr_v[ii] * q->tr_v[ii];
-        q->feat_e_cap = q->p.c_wire_farad * (double)C * sv2;
-        q->feat_tau_row = (q->p.r_driver_ohm + q->p.r_wire_row_ohm * (double)C / 2) * q->p.c_wire_farad * (double)C;
-        q->feat_tau_col = (q->p.r_sense_ohm + q->p.r_wire_col_ohm * (double)R / 2) * q->p.c_wire_farad * (double)R;
-    }
-    *usable = q->N > 0 && q->K > 0;
-out:
-    H5Gclose(g);
-    return rc;
+    return XB_OK;
 }
 
-/* Drift records of a PCM point (/points/NAME/drift: t_s (T), g (T x n)), if any. */
-typedef struct {
-    double *t_s, *g;
-    size_t T, n;
-    double g_max_siemens;
-} rdrift;
-
-static int load_drift(hid_t f, const char *path, const char *name, rdrift *d, int *found, xb_error *err)
+/* The transient of sample 0 (docs/hdf5-results.md): its headline numbers, its input vector
+ * and the regression features. */
+static int transient_features(const xb_char_result_point *pt, rpoint *q, xb_error *err)
 {
-    memset(d, 0, sizeof *d);
+    const size_t R = q->p.rows, C = q->p.cols;
+    const double t_settle = pt->transient.t_settle_max_s, e_read = pt->transient.e_read_joule;
+    if (!isnan(t_settle) && !isnan(e_read) && !isnan(pt->transient.t_read_s)) {
+        q->t_settle_s = t_settle;
+        q->e_read_joule = e_read;
+        q->t_read_s = pt->transient.t_read_s;
+        if (!isnan(pt->transient.t_rise_s)) q->t_rise_s = pt->transient.t_rise_s;
+        if (!isnan(pt->transient.c_wire_farad)) q->p.c_wire_farad = pt->transient.c_wire_farad;
+        q->has_tr = isfinite(t_settle) && isfinite(e_read);
+    }
+    /* its input: every row at v_read (attribute `input`), else the first input vector of
+     * sample 0 */
+    const int full = strstr(pt->transient.input, "v_read") != NULL;
+    q->tr_v = malloc(R * sizeof *q->tr_v);
+    if (!q->tr_v) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t ii = 0; ii < R; ii++) q->tr_v[ii] = full ? q->p.v_read_volt : q->v[ii];
+    /* features: wire charging energy c_wire * cols * sum_i v_i^2, RC products of the
+     * row and column lines; the resistive energy needs the fitted model (after the fit) */
+    double sv2 = 0;
+    for (size_t ii = 0; ii < R; ii++) sv2 += q->tr_v[ii] * q->tr_v[ii];
+    q->feat_e_cap = q->p.c_wire_farad * (double)C * sv2;
+    q->feat_tau_row = (q->p.r_driver_ohm + q->p.r_wire_row_ohm * (double)C / 2) * q->p.c_wire_farad * (double)C;
+    q->feat_tau_col = (q->p.r_sense_ohm + q->p.r_wire_col_ohm * (double)R / 2) * q->p.c_wire_farad * (double)R;
+    return XB_OK;
+}
+
+/* Load one point; *usable = 0 when it has no circuit MVM data (failed, unfinished,
+ * ideal-only). */
+static int load_point(const xb_char_results *res, const xb_char_result_point *pt, rpoint *q, int *usable,
+                      xb_error *err)
+{
+    memset(q, 0, sizeof *q);
+    *usable = 0;
+    snprintf(q->name, sizeof q->name, "%s", pt->name);
+    if (strcmp(pt->status, "ok") != 0 || !pt->has_mvm || !pt->device[0] || strcmp(pt->engine, "ideal") == 0)
+        return XB_OK;
+    int rc = xb_char_results_point_config(res, pt, &q->p, err);
+    if (rc) return rc;
+    q->var_program = q->p.var_program;
+    xb_char_result_mvm m;
+    rc = xb_char_results_read_mvm(res, pt, &m, err);
+    if (rc) return rc;
+    q->g_target = m.g_target;
+    q->g = m.g;
+    q->v = m.v;
+    q->i = m.i_circuit;
+    q->S = m.S;
+    q->N = m.N;
+    q->K = m.K;
+    rc = sample_views(q, err);
+    if (!rc && pt->has_transient && q->K > 0) rc = transient_features(pt, q, err);
+    if (rc) return rc;
+    *usable = q->N > 0 && q->K > 0;
+    return XB_OK;
+}
+
+/* Drift records of a finished PCM point, if any: *found = 1 and d filled (d->g_max_siemens
+ * from the point, else the PCM default). */
+static int load_drift(const xb_char_results *res, const xb_char_result_point *pt, xb_fit_drift_data *d,
+                      xb_char_result_drift *rec, int *found, xb_error *err)
+{
     *found = 0;
-    char gp[128];
-    snprintf(gp, sizeof gp, "points/%s/drift", name);
-    if (!xb_h5_exists(f, gp)) return XB_OK;
-    char pp[96];
-    snprintf(pp, sizeof pp, "points/%s", name);
-    char *dev = NULL, *st = NULL;
-    if (!xb_h5_attr_exists(f, pp, "device") || !xb_h5_attr_exists(f, pp, "status")) return XB_OK;
-    int rc = xb_h5_attr_get_string(f, pp, "status", &st, err);
-    int ok = !rc && strcmp(st, "ok") == 0;
-    free(st);
-    if (rc || !ok) return rc;
-    rc = xb_h5_attr_get_string(f, pp, "device", &dev, err);
-    int pcm = !rc && strcmp(dev, "pcm") == 0;
-    free(dev);
-    if (rc || !pcm) return rc;
+    if (!pt->has_drift || strcmp(pt->status, "ok") != 0 || strcmp(pt->device, "pcm") != 0) return XB_OK;
+    int rc = xb_char_results_read_drift(res, pt, rec, err);
+    if (rc) return rc;
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_PCM);
-    d->g_max_siemens = p.g_max_siemens;
-    if (xb_h5_attr_exists(f, pp, "g_max_siemens")) rc = xb_h5_attr_get_double(f, pp, "g_max_siemens", &d->g_max_siemens, err);
-    hid_t g;
-    if (!rc) rc = xb_h5_group_open(f, gp, &g, err);
-    if (rc) return rc;
-    int r1, r2;
-    hsize_t d1[4], d2[4];
-    rc = xb_h5_read_doubles(g, "t_s", &d->t_s, &r1, d1, err);
-    if (!rc) rc = xb_h5_read_doubles(g, "g", &d->g, &r2, d2, err);
-    H5Gclose(g);
-    if (!rc && (r1 != 1 || r2 != 2 || d2[0] != d1[0]))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s: t_s must be (T,) and g (T, n)", path, gp);
-    if (!rc && (d1[0] < 3 || d1[0] > XB_FIT_DRIFT_MAX_T))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s/t_s: %llu reads, need 3..%d", path, gp, (unsigned long long)d1[0],
-                       XB_FIT_DRIFT_MAX_T);
-    for (size_t t = 0; !rc && t < (size_t)d1[0]; t++)
-        if (!(d->t_s[t] > 0) || (t && !(d->t_s[t] > d->t_s[t - 1])))
-            rc = xb_errorf(err, XB_EINPUT, "%s:/%s/t_s: times must be positive and increasing", path, gp);
-    if (rc) {
-        free(d->t_s);
-        free(d->g);
-        memset(d, 0, sizeof *d);
-        return rc;
-    }
-    d->T = (size_t)d1[0];
-    d->n = (size_t)d2[1];
+    *d = (xb_fit_drift_data){rec->T, rec->n, rec->t_s, rec->g,
+                             isnan(pt->g_max_siemens) ? p.g_max_siemens : pt->g_max_siemens};
     *found = 1;
     return XB_OK;
 }
@@ -377,7 +257,7 @@ static int fit_transient(hid_t f, rpoint *pts, size_t np, xb_fit_summary *sum, x
             rc = xb_h5_attr_set_string(g, ".", "form",
                                        "E_read = coef[0]*(t_read + t_rise/3)*sum_i v_i I_row_i (model row currents) + "
                                        "coef[1]*c_wire*cols*sum_i v_i^2 (joule)", err);
-        H5Gclose(g);
+        xb_h5_group_close(g);
     }
     if (!rc) rc = xb_h5_group_create(f, "stats/settling", &g, err);
     if (!rc) {
@@ -389,7 +269,7 @@ static int fit_transient(hid_t f, rpoint *pts, size_t np, xb_fit_summary *sum, x
             rc = xb_h5_attr_set_string(g, ".", "form",
                                        "t_settle = coef[0]*t_rise + coef[1]*(r_driver + r_row*cols/2)*c_wire*cols + "
                                        "coef[2]*(r_sense + r_col*rows/2)*c_wire*rows (second)", err);
-        H5Gclose(g);
+        xb_h5_group_close(g);
     }
     if (!rc) {
         sum->energy_r2 = r2e;
@@ -538,7 +418,7 @@ static int fit_families(hid_t f, const xb_fit_params *ms, size_t nm, rpoint **mp
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_n", 1, &dn, lo_n, "1", err);
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_rel_l2", 1, &dn, lo_err, "1", err);
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_ideal_rel_l2", 1, &dn, lo_ideal, "1", err);
-        H5Gclose(g);
+        xb_h5_group_close(g);
         for (size_t s = 0; s < ns && sum->n_leaveout < XB_FIT_MAX_LEAVEOUT; s++) {
             xb_fit_leaveout *lo = &sum->leaveout[sum->n_leaveout++];
             lo->device = ms[a].config.device;
@@ -553,78 +433,69 @@ static int fit_families(hid_t f, const xb_fit_params *ms, size_t nm, rpoint **mp
     return rc;
 }
 
-static char *root_string(hid_t f, const char *name)
+/* The points with circuit MVM data and the drift records of a results file, read through
+ * the characterize stage's reader (docs/hdf5-results.md). */
+typedef struct {
+    rpoint *pts;
+    size_t np;
+    xb_fit_drift_data *drift;
+    xb_char_result_drift *records;
+    size_t ndr;
+} loaded;
+
+static void loaded_free(loaded *l)
 {
-    char *s = NULL;
-    if (xb_h5_attr_exists(f, ".", name) && xb_h5_attr_get_string(f, ".", name, &s, NULL) == XB_OK) return s;
-    return NULL;
+    for (size_t k = 0; k < l->np; k++) rpoint_free(&l->pts[k]);
+    for (size_t k = 0; k < l->ndr; k++) xb_char_result_drift_clear(&l->records[k]);
+    free(l->pts);
+    free(l->drift);
+    free(l->records);
+}
+
+static int load_results(const xb_char_results *res, loaded *l, xb_error *err)
+{
+    const size_t nn = xb_char_results_npoints(res);
+    memset(l, 0, sizeof *l);
+    l->pts = calloc(nn ? nn : 1, sizeof *l->pts);
+    l->drift = calloc(nn ? nn : 1, sizeof *l->drift);
+    l->records = calloc(nn ? nn : 1, sizeof *l->records);
+    if (!l->pts || !l->drift || !l->records) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    int rc = XB_OK;
+    for (size_t k = 0; !rc && k < nn; k++) {
+        xb_char_result_point pt;
+        rc = xb_char_results_point(res, k, &pt, err);
+        if (rc || pt.in_flight) continue;
+        int usable, found;
+        rc = load_point(res, &pt, &l->pts[l->np], &usable, err);
+        if (rc || !usable) rpoint_free(&l->pts[l->np]);
+        else l->np++;
+        if (!rc) rc = load_drift(res, &pt, &l->drift[l->ndr], &l->records[l->ndr], &found, err);
+        if (!rc && found) l->ndr++;
+    }
+    return rc;
 }
 
 int xb_fit_results(const char *results_path, const char *model_path, int overwrite, const xb_fit_opts *o,
                    xb_fit_progress_fn progress, void *user, xb_fit_summary **summary, xb_error *err)
 {
     *summary = NULL;
-    if (!xb_h5_is_hdf5(results_path)) {
-        FILE *fp = fopen(results_path, "rb");
-        if (!fp) return xb_errorf(err, XB_EINPUT, "%s: cannot open", results_path);
-        fclose(fp);
-        return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", results_path);
-    }
-    hid_t f;
-    int rc = xb_h5_open(results_path, 0, &f, err);
+    xb_char_results *res = NULL;
+    int rc = xb_char_results_open(results_path, &res, err);
     if (rc) return rc;
-    char *fmt = root_string(f, "format");
-    if (!fmt || strcmp(fmt, XB_RESULTS_FORMAT) != 0) {
-        rc = xb_errorf(err, XB_EINPUT, "%s: format '%s', expected '%s' (a file from xbar characterize)", results_path,
-                       fmt ? fmt : "(none)", XB_RESULTS_FORMAT);
-        free(fmt);
-        xb_h5_close(f, NULL);
-        return rc;
-    }
-    free(fmt);
-    if (!xb_h5_exists(f, "points")) {
-        xb_h5_close(f, NULL);
-        return xb_errorf(err, XB_EINPUT, "%s: missing group /points", results_path);
-    }
-    char **names = NULL;
-    size_t nn = 0;
-    rc = xb_h5_list(f, "points", &names, &nn, err);
-    rpoint *pts = rc ? NULL : calloc(nn ? nn : 1, sizeof *pts);
-    size_t np = 0;
-    if (!rc && !pts) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; !rc && k < nn; k++) {
-        int usable;
-        if (names[k][0] == '.') continue; /* /points/.incoming_*: a point being copied in */
-        rc = load_point(f, results_path, names[k], &pts[np], &usable, err);
-        if (rc || !usable) rpoint_free(&pts[np]);
-        else np++;
-    }
-    rdrift *drs = rc ? NULL : calloc(nn ? nn : 1, sizeof *drs);
-    size_t ndr = 0;
-    if (!rc && !drs) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; !rc && k < nn; k++) {
-        int found;
-        if (names[k][0] == '.') continue;
-        rc = load_drift(f, results_path, names[k], &drs[ndr], &found, err);
-        if (!rc && found) ndr++;
-    }
-    xb_h5_free_names(names, nn);
-    xb_fit_provenance prov = {results_path, NULL, NULL, NULL, NULL};
-    char *camp = NULL, *ngv = NULL, *xv = NULL, *ctext = NULL;
-    if (!rc) {
-        camp = root_string(f, "campaign");
-        if (!camp) camp = root_string(f, "campaign_name");
-        ngv = root_string(f, "ngspice_version");
-        xv = root_string(f, "xbar_version");
-        if (xb_h5_exists(f, "campaign/text")) xb_h5_read_text(f, "campaign/text", &ctext, NULL);
-        prov.campaign_name = camp;
-        prov.ngspice_version = ngv;
-        prov.results_xbar_version = xv;
-        prov.campaign_text = ctext;
-    }
-    xb_h5_close(f, NULL);
-    if (!rc && np == 0 && ndr == 0)
-        rc = xb_errorf(err, XB_EINPUT, "%s: no finished point with circuit MVM data (/points/*/mvm) or drift records",
+    loaded ld;
+    rc = load_results(res, &ld, err);
+    rpoint *pts = ld.pts;
+    const size_t np = ld.np;
+    xb_char_results_prov pv;
+    xb_char_results_provenance(res, &pv);
+    const xb_fit_provenance prov = {results_path, pv.campaign_name, pv.campaign_text, pv.ngspice_version,
+                                    pv.xbar_version};
+    xb_update_set *trains = NULL;
+    if (!rc) rc = xb_update_set_load(results_path, &trains, err);
+    if (!rc && np == 0 && ld.ndr == 0 && xb_update_set_count(trains) == 0)
+        rc = xb_errorf(err, XB_EINPUT,
+                       "%s: no finished point with circuit MVM data (/points/*/mvm), drift records or pulse trains "
+                       "(/points/*/program/train_g)",
                        results_path);
 
     xb_fit_summary *sum = NULL;
@@ -639,6 +510,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (!sum || !ms || !mpts || !sum->models) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
     if (!rc) rc = xb_fit_file_create(model_path, overwrite, &prov, &mf, err);
+    xb_char_results_close(res); /* everything is loaded (prov was its last use) */
     size_t nm = 0;
     for (size_t k = 0; !rc && k < np; k++) {
         rpoint *q = &pts[k];
@@ -675,31 +547,17 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc) rc = fit_sigma(mf, pts, np, sum, err);
     if (!rc) rc = fit_transient(mf, pts, np, sum, err);
     if (!rc) rc = fit_families(mf, ms, nm, mpts, sum, err);
-    if (!rc && ndr > 0) {
-        xb_fit_drift_data *dd = calloc(ndr, sizeof *dd);
-        if (!dd) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-        for (size_t k = 0; dd && k < ndr; k++) dd[k] = (xb_fit_drift_data){drs[k].T, drs[k].n, drs[k].t_s, drs[k].g, drs[k].g_max_siemens};
-        if (!rc) rc = xb_fit_drift(mf, dd, ndr, &sum->n_drift_devices, err);
-        free(dd);
-    }
+    if (!rc && ld.ndr > 0) rc = xb_fit_drift(mf, ld.drift, ld.ndr, &sum->n_drift_devices, err);
+    if (!rc) rc = xb_fit_trains_fit(trains, o ? o->update_law : XB_UPDATE_AUTO, mf, sum, err);
+    xb_update_set_free(trains);
     if (mf >= 0) {
         int rc2 = xb_h5_close(mf, rc ? NULL : err);
         if (!rc) rc = rc2;
         if (rc) remove(model_path); /* never leave a half-written model file */
     }
-    for (size_t k = 0; k < np; k++) rpoint_free(&pts[k]);
-    free(pts);
-    for (size_t k = 0; k < ndr; k++) {
-        free(drs[k].t_s);
-        free(drs[k].g);
-    }
-    free(drs);
+    loaded_free(&ld);
     free(ms);
     free(mpts);
-    free(camp);
-    free(ngv);
-    free(xv);
-    free(ctext);
     if (rc) {
         xb_fit_summary_free(sum);
         return rc;
@@ -711,6 +569,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
 void xb_fit_summary_free(xb_fit_summary *s)
 {
     if (!s) return;
+    for (size_t k = 0; k < s->n_update; k++) xb_fit_update_clear(&s->update[k]);
     free(s->models);
     free(s);
 }

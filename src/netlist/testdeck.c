@@ -267,9 +267,9 @@ static size_t find_pulses(const double *pwl, size_t n_points, size_t *a, size_t 
 }
 
 /* PWL source `name` on node from the points (t, v) pairs, four per continuation line. */
-static void emit_pwl(FILE *f, const char *name, const char *node, const double *pts, size_t n)
+static void emit_pwl(FILE *f, const char *name, const char *node, const char *neg, const double *pts, size_t n)
 {
-    fprintf(f, "%s %s 0 PWL(%.17g %.17g", name, node, pts[0], pts[1]);
+    fprintf(f, "%s %s %s PWL(%.17g %.17g", name, node, neg, pts[0], pts[1]);
     for (size_t k = 1; k < n; k++) fprintf(f, "%s%.17g %.17g", (k - 1) % 4 == 0 ? "\n+ " : " ", pts[2 * k], pts[2 * k + 1]);
     fprintf(f, ")\n");
 }
@@ -298,7 +298,7 @@ static int emit_drain(FILE *f, const double *pwl, size_t n_points, const size_t 
             if (q[i] > pts[m - 2]) { pts[m++] = q[i]; pts[m++] = q[i + 1]; }
         t_prev = tb;
     }
-    emit_pwl(f, "Vd", "d", pts, m / 2);
+    emit_pwl(f, "Vd", "d", "0", pts, m / 2);
     free(pts);
     return 0;
 }
@@ -326,7 +326,7 @@ static int emit_noise_pwl(FILE *f, const double *pwl, const size_t *a, const siz
         pts[m++] = ts + h;
         pts[m++] = xi[k];
     }
-    emit_pwl(f, "Vnz", "nz", pts, m / 2);
+    emit_pwl(f, "Vnz", "nz", "0", pts, m / 2);
     free(pts);
     return 0;
 }
@@ -367,9 +367,10 @@ int xb_netlist_program_c2c_new(const xb_array_params *p, const double *pwl, size
     const size_t np = find_pulses(pwl, n_points, pa, pb, n_points + 1);
     int rc = models_of(f, p, di->lib, di->dyn_subckt, err);
     if (!rc) {
-        /* the programming source: the PWL points, four per continuation line (on the gate
-         * through the channel-potential offset below, or on the top electrode) */
-        emit_pwl(f, "Vp", r->gate_pulsed ? "gp" : "te", pwl, n_points);
+        /* the programming source: the PWL points, four per continuation line (on the top
+         * electrode, or on the gate in series with the channel-potential offset below, so
+         * that the gate current flows through Vp and i(vp) measures the pulse's charge) */
+        emit_pwl(f, "Vp", r->gate_pulsed ? "g" : "te", r->gate_pulsed ? "go" : "0", pwl, n_points);
         if (emit_noise_pwl(f, pwl, pa, pb, np, xi, n_xi)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
     if (!rc) {
@@ -388,7 +389,7 @@ int xb_netlist_program_c2c_new(const xb_array_params *p, const double *pwl, size
             /* the device's biasing: drain (and source) grounded during a gate pulse, the channel
              * read at v_read between pulses with the gate at the channel potential */
             if (emit_drain(f, pwl, n_points, pa, pb, np, p->v_read_volt)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-            fprintf(f, "Bgate g 0 V = v(gp) + 0.5*v(d)\n");
+            fprintf(f, "Bgate go 0 V = 0.5*v(d)\n");
             fprintf(f, "X1 d 0 g nz %s %s\n", di->dyn_subckt, init);
         } else if (r->series_ohm > 0) {
             fprintf(f, "Rser te m %.17g\nX1 m 0 nz %s %s\n", r->series_ohm, di->dyn_subckt, init);
