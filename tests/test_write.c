@@ -792,7 +792,8 @@ static double *h5_vec(hid_t f, const char *name, size_t *n)
     hsize_t dims[4];
     xb_error e;
     assert_int_equal(xb_h5_read_doubles(f, name, &d, &rank, dims, &e), XB_OK);
-    *n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
+    *n = 1;
+    for (int k = 0; k < rank; k++) *n *= (size_t)dims[k];
     return d;
 }
 
@@ -995,6 +996,134 @@ static void test_program_cli_rram(void **state)
     free(gp);
 }
 
+/* ------------------------------------------------------------------ [write] campaigns */
+/* A campaign with [write]: the point's write/ group is exactly what xb_char_write gives on
+ * the point's sample-0 targets with the point's seed (the campaign adds nothing of its own);
+ * a device without a dynamic model skips it; `xbar report` turns it into write_summary.csv
+ * (the file's numbers), histograms that count every cell once, and the four plots. */
+static void test_write_campaign(void **state)
+{
+    (void)state;
+    const char *ini = "[campaign]\nname = w\nengine = ideal\n[array]\nsize = 2x2\ndevice = ecram, linear\n"
+                      "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n"
+                      "[write]\nenabled = yes\nscheme = v3\ntol = 0.04\nmax_pulses = 25\n";
+    xb_campaign *c = NULL;
+    xb_error err;
+    assert_int_equal(xb_char_campaign_parse(ini, "w.ini", &c, &err), XB_OK);
+    assert_int_equal(xb_char_campaign_npoints(c), 2);
+    const xb_char_point *P = xb_char_campaign_point(c, 0);
+    assert_true(P->write && !xb_char_campaign_point(c, 1)->write);
+    assert_non_null(strstr(P->key, " write=v3"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/wc.h5", g_dir);
+    xb_char_run_stats st;
+    xb_char_run_opts ro = {0};
+    int rc = xb_char_run(c, path, &ro, &st, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    assert_false(xb_h5_exists(f, "points/p00001/write"));
+    size_t n;
+    double *gt = h5_vec(f, "points/p00000/mvm/g_target", &n);
+    assert_int_equal(n, 4);
+    xb_write_opts o;
+    xb_write_opts_default(&o);
+    o.scheme = XB_WRITE_V3;
+    o.tol = 0.04;
+    o.max_pulses = 25;
+    o.seed = P->seed;
+    xb_matrix gm = {2, 2, gt};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_write_result r;
+    assert_int_equal(xb_char_write(&eo, &P->array, &gm, &o, NULL, &r, &err), XB_OK);
+    const char *cells[] = {"g_target", "g_verify", "g_final", "disturb", "e_joule", "pulses"};
+    const double *mine[] = {r.g_target, r.g_verify, r.g_final, r.disturb, r.e_cell_joule, NULL};
+    for (size_t q = 0; q < 6; q++) {
+        char name[96];
+        snprintf(name, sizeof name, "points/p00000/write/cells/%s", cells[q]);
+        double *d = h5_vec(f, name, &n);
+        assert_int_equal(n, 4);
+        for (size_t k = 0; k < 4; k++) assert_true(d[k] == (mine[q] ? mine[q][k] : (double)r.pulses[k]));
+        free(d);
+    }
+    char *sch = NULL;
+    assert_int_equal(xb_h5_attr_get_string(f, "points/p00000/write", "scheme", &sch, &err), XB_OK);
+    assert_string_equal(sch, "v3");
+    free(sch);
+    xb_h5_close(f, &err);
+    /* the report */
+    char dir[1024], line[4096];
+    snprintf(dir, sizeof dir, "%s/wrep", g_dir);
+    char *argv[] = {"xbar", "report", path, "-o", dir, NULL};
+    char *out = NULL, *eout = NULL;
+    rc = run_xbar(argv, &out, &eout);
+    if (rc) print_error("%s\n%s\n", out, eout);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "4 plots"));
+    free(out);
+    free(eout);
+    const char *pngs[] = {"write_error_hist", "write_pulses_hist", "write_disturb_map", "write_energy_vs_size"};
+    for (size_t q = 0; q < 4; q++) {
+        snprintf(line, sizeof line, "%s/%s.png", dir, pngs[q]);
+        FILE *pf = fopen(line, "rb");
+        assert_non_null(pf);
+        fclose(pf);
+    }
+    snprintf(line, sizeof line, "%s/write_summary.csv", dir);
+    FILE *cf = fopen(line, "r");
+    assert_non_null(cf);
+    assert_non_null(fgets(line, sizeof line, cf));
+    assert_non_null(fgets(line, sizeof line, cf));
+    assert_null(fgets(line + 2048, 2048, cf)); /* one programmed point */
+    fclose(cf);
+    double se = 0, esum = 0, pm = 0;
+    for (size_t k = 0; k < 4; k++) {
+        se += (r.g_final[k] - r.g_target[k]) * (r.g_final[k] - r.g_target[k]);
+        pm += (double)r.pulses[k] / 4;
+    }
+    esum = r.e_total_joule;
+    char want[512];
+    snprintf(want, sizeof want, "p00000,ecram,1r,v3,2,2,1,0.04,%.6g,", pm);
+    assert_true(strncmp(line, want, strlen(want)) == 0);
+    double v[6];
+    const char *q = line + strlen(want);
+    assert_int_equal(sscanf(q, "%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4]), 5);
+    assert_rel(v[1], sqrt(se / 4), 1e-5, "rms error in write_summary.csv");
+    assert_rel(v[3], esum, 1e-5, "energy in write_summary.csv");
+    /* the pulses histogram: fractions of the 4 cells, summing to 1, at the cells' counts */
+    snprintf(line, sizeof line, "%s/write_pulses_hist.dat", dir);
+    FILE *hf = fopen(line, "r");
+    assert_non_null(hf);
+    double tot = 0, x, y;
+    size_t at_counts = 0;
+    while (fgets(line, sizeof line, hf))
+        if (sscanf(line, "%lf %lf", &x, &y) == 2) {
+            tot += y;
+            for (size_t k = 0; k < 4; k++) at_counts += y > 0 && x == (double)r.pulses[k];
+        }
+    fclose(hf);
+    assert_rel(tot, 1, 1e-9, "histogram sums to 1");
+    assert_true(at_counts >= 1);
+    xb_write_result_clear(&r);
+    free(gt);
+    xb_char_campaign_free(c);
+    /* bad [write] keys name FILE:LINE */
+    const char *bad[] = {"[array]\nsize = 2\n[write]\nscheme = v4\n", "[array]\nsize = 2\n[write]\ntol = 1.5\n",
+                         "[array]\nsize = 2\n[write]\nselector = diode\n"};
+    for (size_t k = 0; k < 3; k++) {
+        c = NULL;
+        assert_int_equal(xb_char_campaign_parse(bad[k], "x.ini", &c, &err), XB_EINPUT);
+        if (!strstr(err.msg, "x.ini:4:")) {
+            print_error("case %zu: %s\n", k, err.msg);
+            fail();
+        }
+        fprintf(stderr, "%s\n", err.msg);
+    }
+}
+
 /* Bad input: one line naming the flag or file:line, exit 2. */
 static void test_program_cli_errors(void **state)
 {
@@ -1072,6 +1201,7 @@ int main(void)
         cmocka_unit_test(test_program_cli_verify),
         cmocka_unit_test(test_program_cli_rram),
         cmocka_unit_test(test_program_cli_errors),
+        cmocka_unit_test(test_write_campaign),
         cmocka_unit_test(test_iv_validity_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -189,7 +189,7 @@ typedef struct xb_char_result_point {
     double r_wire_row_ohm, r_wire_col_ohm, r_driver_ohm, r_sense_ohm, c_wire_farad, v_read_volt;
     double g_min_siemens, g_max_siemens, v_gate_volt;
     /* which sections the point has */
-    int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift;
+    int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift, has_write;
     struct {                  /* mvm/ attributes */
         double err_total_mean, err_total_max, err_target_mean, spice_check_rel_l2;
         double e_read_static_joule, e_per_mac_static_joule;
@@ -249,6 +249,21 @@ typedef struct xb_char_result_drift {
 int xb_char_results_read_drift(const xb_char_results *r, const xb_char_result_point *pt,
                                xb_char_result_drift *out, xb_error *err);
 void xb_char_result_drift_clear(xb_char_result_drift *d);
+
+/* Array programming in circuit (write/, the layout of docs/hdf5-program.md): per cell
+ * (rows x cols, row-major, shapes checked against the point's) the targets, the conductance
+ * after the whole programming, the disturb from the other cells' pulses, the pulses used and
+ * their energy; the summary attributes.  Free with xb_char_result_write_clear. */
+typedef struct xb_char_result_write {
+    size_t rows, cols;
+    char scheme[8];
+    double verify, tol, e_total_joule, t_program_s, pulses_mean, converged_fraction, rms_error_siemens,
+        max_abs_disturb_siemens;
+    double *g_target, *g_final, *disturb, *pulses, *e_joule;
+} xb_char_result_write;
+int xb_char_results_read_write(const xb_char_results *r, const xb_char_result_point *pt, xb_char_result_write *out,
+                               xb_error *err);
+void xb_char_result_write_clear(xb_char_result_write *w);
 
 /* ------------------------------------------------------------------ pieces, for tests */
 /* Transient read of the static MVM circuit with wire capacitance c_wire_farad per segment:
