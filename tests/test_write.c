@@ -1142,6 +1142,7 @@ static void test_program_cli_errors(void **state)
         {"--selector", {"xbar", "program", "--device", "rram", "--selector", "ts", "--g", gok, "-o", "x.h5", NULL}},
         {"--var-program", {"xbar", "program", "--device", "rram", "--var-program", "--g", gok, "-o", "x.h5", NULL}},
         {"--max-pulses", {"xbar", "program", "--device", "rram", "--max-pulses", "0", "--g", gok, "-o", "x.h5", NULL}},
+        {"--force", {"xbar", "program", "--device", "rram", "--g", gok, "-o", gp, NULL}}, /* an existing output */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *out = NULL, *err = NULL;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "xbar/characterize.h"
@@ -30,7 +29,8 @@ static const char k_help[] =
     "\n"
     "options (--rows .. --v-gate: the array options of `man xbar`, without its read statistics):\n"
     "  --g TARGET.csv         target conductances, rows x cols (required)\n"
-    "  -o PROG.h5             output (required; written to a temporary file, then renamed)\n"
+    "  -o PROG.h5             output (required; written whole when done, locked meanwhile)\n"
+    "  --force                overwrite an existing PROG.h5\n"
     "  --device D             a device with a dynamic model (required)\n"
     "  --cell C               1r | 1t1r | 1s1r                         [1r]\n"
     "  --scheme S             v2 | v3                                  [v2]\n"
@@ -86,26 +86,24 @@ static void print_summary(const xb_array_params *p, const xb_write_opts *o, cons
            r->n_pulses ? r->e_total_joule / (double)r->n_pulses : 0.0, r->t_program_s, r->wall_s);
 }
 
-/* Write the result to a temporary file beside `path`, then rename it over `path`. */
+/* Write the result to `path` in one piece (xb_h5_create_atomic: in memory until the close,
+ * then a checked temporary renamed over the target), so that a failure never leaves a
+ * damaged file or replaces a good one. */
 static int save(const char *path, const xb_array_params *p, const xb_write_opts *o, const xb_write_result *r,
                 xb_error *err)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return xb_errorf(err, XB_EINPUT, "-o: path too long");
     hid_t f;
-    int rc = xb_h5_create(tmp, 1, &f, err);
-    if (rc) return xb_errorf(err, XB_ERUNTIME, "-o: cannot write '%s': %s", path, err->msg);
+    int rc = xb_h5_create_atomic(path, 1, &f, err);
+    if (rc) return rc;
     rc = xb_h5_attr_set_string(f, ".", "format", XB_PROGRAM_FORMAT, err);
     if (!rc) rc = xb_h5_attr_set_int64(f, ".", "format_version", XB_PROGRAM_FORMAT_VERSION, err);
     if (!rc) rc = xb_h5_attr_set_string(f, ".", "xbar_version", xb_version(), err);
     if (!rc) rc = xb_char_write_h5(f, p, o, r, err);
-    xb_error e2;
-    int rc2 = xb_h5_close(f, rc ? &e2 : err);
-    if (!rc) rc = rc2;
-    if (!rc && rename(tmp, path) != 0) rc = xb_errorf(err, XB_ERUNTIME, "-o: cannot rename '%s' to '%s'", tmp, path);
-    if (rc) unlink(tmp);
-    return rc;
+    if (rc) {
+        xb_h5_discard(f);
+        return rc;
+    }
+    return xb_h5_close(f, err);
 }
 
 int xb_cmd_program(int argc, char **argv)
@@ -127,7 +125,7 @@ int xb_cmd_program(int argc, char **argv)
     xb_write_opts_default(&o);
     o.verify = 0;
     const char *gpath = NULL, *opath = NULL;
-    int have_device = 0;
+    int have_device = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (not_for_program(a)) return xb_cli_usage_error("program", "%.40s: not an option of program", a);
@@ -137,6 +135,7 @@ int xb_cmd_program(int argc, char **argv)
         if (r > 0) continue;
         if (strcmp(a, "--verify") == 0) { o.verify = 1; continue; }
         if (strcmp(a, "--no-c2c") == 0) { o.c2c = 0; continue; }
+        if (strcmp(a, "--force") == 0) { force = 1; continue; }
         static const char *const flags[] = {"--g", "-o", "--scheme", "--tol", "--max-pulses", "--pulse-width",
                                             "--compliance", "--selector", "--timeout"};
         int k = -1;
@@ -188,10 +187,16 @@ int xb_cmd_program(int argc, char **argv)
                                       gpath, line, x, k % p.cols + 1, p.g_min_siemens, p.g_max_siemens);
         }
     }
+    xb_lock *lock = NULL;
+    if ((rc = xb_cli_claim_output("program", opath, force, &lock))) {
+        xb_matrix_free(g);
+        return rc;
+    }
     xb_write_result r;
     rc = xb_char_write(&eo, &p, g, &o, NULL, &r, &err);
     xb_matrix_free(g);
     if (!rc) rc = save(opath, &p, &o, &r, &err);
+    xb_lock_release(lock);
     if (!rc) print_summary(&p, &o, &r);
     xb_write_result_clear(&r);
     return rc ? xb_cli_fail("program", &err) : 0;
