@@ -521,6 +521,49 @@ static void test_pcm_c2c_factor(void **state)
     free(d);
 }
 
+/* 1S1R with the threshold-switching selector, V/2: the selected cell's selector switches on
+ * (2 V > V_th = 1 V) and its RRAM SETs; the half-selected cells' selectors see 1 V - the
+ * selected lines' drop, stay below V_th (off, 100 Mohm) and their gaps do not move; the
+ * selected pulse costs orders of magnitude more energy than a pulse that only half-selects. */
+static void test_1s1r_threshold_selector_round(void **state)
+{
+    (void)state;
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = 2;
+    p.cell = XB_CELL_1S1R;
+    p.selector = XB_SELECTOR_THRESHOLD;
+    double st[4] = {1.0, 1.0, 1.0, 1.0}, end[4], sb, sa, ej;
+    xb_write_pulse q = {0, 0, 2.0, 20e-9, 0};
+    xb_write_round in = {&p, XB_WRITE_V2, st, NULL, 1, &q, 1e-9, 5e-9, 0};
+    xb_write_round_out out = {end, &sb, &sa, &ej, 0, NULL};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_error err;
+    int rc = xb_write_solver_spice.solve(&xb_write_solver_spice, &eo, &in, &out, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_non_null(strstr(out.deck, "sel_ts"));
+    free(out.deck);
+    fprintf(stderr, "1S1R ts, V/2 at 2 V: selected gap 1.0 -> %.4f nm, half-selected %.3g %.3g, unselected %.3g nm; "
+                    "%.3g J\n",
+            end[0], end[1] - 1, end[2] - 1, end[3] - 1, ej);
+    assert_true(end[0] < 0.99);
+    for (int k = 1; k < 4; k++) assert_true(fabs(end[k] - 1.0) < 1e-9);
+    /* the same pulse on an array whose selected cell is the only one (1x1): the half-selected
+     * cells of the 2x2 add next to nothing (their selectors are off) */
+    xb_array_params p1 = p;
+    p1.rows = p1.cols = 1;
+    double s1 = 1.0, e1, sb1, sa1, ej1;
+    xb_write_round in1 = {&p1, XB_WRITE_V2, &s1, NULL, 1, &q, 1e-9, 5e-9, 0};
+    xb_write_round_out out1 = {&e1, &sb1, &sa1, &ej1, 0, NULL};
+    assert_int_equal(xb_write_solver_spice.solve(&xb_write_solver_spice, &eo, &in1, &out1, &err), XB_OK);
+    free(out1.deck);
+    fprintf(stderr, "  alone: gap -> %.4f nm, %.3g J\n", e1, ej1);
+    assert_rel(end[0] - 1, e1 - 1, 2e-2, "selected cell as if alone");
+    assert_rel(ej, ej1, 5e-2, "energy as if alone");
+}
+
 /* ------------------------------------------------------------------ programming logic */
 /* A second round solver: ECRAM in closed form.  Every cell of the array gets, per pulse, the
  * integrated step law at its gate-to-channel voltage under the scheme (characterize.h: V on
@@ -1196,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_threshold_selector),
         cmocka_unit_test(test_v2_disturb_equals_single_cell),
         cmocka_unit_test(test_v3_disturb_closed_form),
+        cmocka_unit_test(test_1s1r_threshold_selector_round),
         cmocka_unit_test(test_write_verify_logic),
         cmocka_unit_test(test_write_seeds),
         cmocka_unit_test(test_write_open_loop),
