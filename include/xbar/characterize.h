@@ -26,9 +26,9 @@ extern "C" {
 #define XB_CHAR_FORMAT "xbar-results"
 #define XB_CHAR_FORMAT_VERSION 1
 
-/* Engine requested for a point's static solves (issue 8): spice, native (SuiteSparse),
- * auto (native above a size threshold, a sample re-solved in ngspice), ideal (V.G only,
- * no circuit: for smoke runs). */
+/* Engine requested for a point's solves (static MVM, IR-drop map, single-cell reads, read
+ * transient): spice, native (SuiteSparse), auto (native above a size threshold, a sample
+ * of points re-solved in ngspice), ideal (V.G only, no circuit: for smoke runs). */
 typedef enum { XB_CHAR_ENGINE_SPICE = 0, XB_CHAR_ENGINE_NATIVE, XB_CHAR_ENGINE_AUTO, XB_CHAR_ENGINE_IDEAL } xb_char_engine;
 const char *xb_char_engine_name(xb_char_engine e);
 
@@ -50,8 +50,11 @@ typedef struct xb_char_point {
 
     xb_array_params array;   /* complete array configuration (variability switches included) */
     xb_char_engine engine;   /* as requested */
-    int use_native;          /* resolved engine for static solves: 1 native, 0 spice/ideal */
-    int spice_check;         /* auto: also solve sample 0 in ngspice and record the disagreement */
+    int use_native;          /* resolved engine for every solve: 1 native, 0 spice/ideal */
+    int spice_check;         /* auto: also solve sample 0 in ngspice (MVM, single-cell reads) and record
+                                the disagreement */
+    int transient_check;     /* auto: also run the transient in ngspice (spice_check and the size
+                                within [transient] max_size) */
 
     xb_char_input input;
     double input_density;    /* sparse: probability that an input is non-zero */
