@@ -161,6 +161,18 @@ typedef struct xb_engine_native_stats {
 
 int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats *st);
 
+/* Memory before allocating (src/engine/native_memory.c, docs/native.md "Memory").  The
+ * estimate of what xb_engine_native_new and its MVMs take for array p (bytes; the factor's
+ * entries in *nnz_factor when not NULL), from the shape alone; xb_engine_memory_available:
+ * what this process may still use (MemAvailable, within RLIMIT_AS), INFINITY if unknown;
+ * xb_engine_native_memory_check: XB_ERUNTIME naming the array, the need and avail_bytes
+ * when the estimate exceeds it.  xb_engine_native_new checks the estimate against the
+ * available memory before it allocates, and the factor's exact size after its symbolic
+ * analysis, so a tile too big for the machine is refused at once. */
+int xb_engine_native_memory_estimate(const xb_array_params *p, double *bytes, double *nnz_factor);
+double xb_engine_memory_available(void);
+int xb_engine_native_memory_check(const xb_array_params *p, double avail_bytes, xb_error *err);
+
 /* One-shot convenience with the signature of xb_engine_mvm_spice (minus the ngspice
  * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */
 int xb_engine_mvm_native(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
