@@ -58,10 +58,44 @@ static void test_report_all_plots(void **state)
     free(err);
     const char *pngs[] = {"mvm_error_vs_size.png", "ir_drop_map.png", "sneak_margin_vs_size.png",
                           "settling_vs_size.png", "energy_vs_size.png", "energy_per_op_vs_size.png",
-                          "program_curves.png"};
+                          "program_curves.png", "settling_waveforms.png", "i_col_waveforms.png",
+                          "energy_per_mac_tile.png", "g_histogram.png"};
     for (size_t k = 0; k < sizeof pngs / sizeof pngs[0]; k++) {
         if (!is_png(outdir, pngs[k])) fprintf(stderr, "missing %s\n", pngs[k]);
         assert_true(is_png(outdir, pngs[k]));
+    }
+    /* energy_per_mac_tile.csv, 4x4 linear (p00002): the array's share is the transient's energy
+     * per MAC; the periphery per MAC of one 4x4 MVM, written out here from the cited figures
+     * (ISAAC, ISCA 2016: 4 mW per 1024 1-bit DACs and 2 mW per 8-bit 1.28 GS/s ADC at a 100 ns
+     * read; 10 uW per 1024 S&H; Horowitz 2014: 0.1 pJ per 32-bit add): 8 DAC bits per row and
+     * one ADC conversion, one sense and one add per column, over 16 MACs */
+    {
+        char tp[1100], tl[512];
+        snprintf(tp, sizeof tp, "%s/energy_per_mac_tile.csv", outdir);
+        FILE *tf = fopen(tp, "r");
+        assert_non_null(tf);
+        int found = 0;
+        while (fgets(tl, sizeof tl, tf)) {
+            double n, arr, dac, sense, adc, dig, per, tot, share;
+            if (strncmp(tl, "linear 1r, 2 ohm,4,", 19) != 0) continue;
+            assert_int_equal(sscanf(tl + 17, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &n, &arr, &dac, &sense, &adc, &dig,
+                                    &per, &tot, &share), 9);
+            xb_assert_near(dac, 4 * 8 * (4e-3 / 1024 * 100e-9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(adc, 4 * (2e-3 / 1.28e9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(sense, 4 * (10e-6 / 1024 * 100e-9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(dig, 4 * 0.1e-12 / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(tot, arr + dac + sense + adc + dig, 1e-3, 0);
+            hid_t th;
+            xb_error te;
+            double epm = 0;
+            assert_int_equal(xb_h5_open(h5, 0, &th, &te), XB_OK);
+            assert_int_equal(xb_h5_attr_get_double(th, "points/p00002/transient", "e_per_mac_joule", &epm, &te), XB_OK);
+            xb_h5_close(th, &te);
+            xb_assert_near(arr, epm * 1e15, 1e-3, 0);
+            found = 1;
+        }
+        fclose(tf);
+        assert_true(found);
     }
     /* summary.csv: header + 4 points, and its error column is the stored mean error */
     char sp[1100];

@@ -220,6 +220,16 @@ void xb_char_result_mvm_clear(xb_char_result_mvm *m);
 int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_point *pt, double **v_cell,
                                 size_t *rows, size_t *cols, xb_error *err);
 
+/* The read transient's waveforms (transient/): T >= 2 time points time_s and the column
+ * currents i_col_amp (T x cols).  Free with xb_char_result_transient_clear. */
+typedef struct xb_char_result_transient {
+    size_t T, cols;
+    double *time_s, *i_col_amp;
+} xb_char_result_transient;
+int xb_char_results_read_transient(const xb_char_results *r, const xb_char_result_point *pt,
+                                   xb_char_result_transient *out, xb_error *err);
+void xb_char_result_transient_clear(xb_char_result_transient *t);
+
 /* Single-cell read schemes (read/): the attribute `schemes` split at commas, paired with
  * the dataset `margin` (the shorter of the two counts). */
 typedef struct xb_char_result_read {

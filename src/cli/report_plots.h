@@ -1,0 +1,15 @@
+/* xbar report: the plots of the array's physics that read point datasets (report_plots.c):
+ * settling waveforms, whole-tile energy per MAC, conductance histograms (programmed, drift). */
+#ifndef XBAR_CLI_REPORT_PLOTS_H
+#define XBAR_CLI_REPORT_PLOTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "xbar/characterize.h"
+
+/* Write the data files into dir and their gnuplot commands to gp; *nplots counts the plots
+ * added.  Plots without data in the file are skipped. */
+int xb_cli_report_physics(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err);
+
+#endif
