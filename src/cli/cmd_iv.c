@@ -82,18 +82,47 @@ static int have_gnuplot(void)
     return found;
 }
 
-static void plot_png(const char *csv, const char *png, const char *xlabel, const char *ylabel, int ncols,
-                     int xcol, const int *ycols, int logy)
+/* A curve's legend: "G = 4.47 uS" for the read sweep's "i_amp_g=4.472e-06" columns, else the
+ * column's CSV label. */
+static void curve_title(const char *label, char *buf, size_t n)
+{
+    const char *g = label ? strstr(label, "_g=") : NULL;
+    if (g) snprintf(buf, n, "G = %.3g uS", strtod(g + 3, NULL) * 1e6);
+    else snprintf(buf, n, "%s", label ? label : "");
+}
+
+/* The PNG of the CSV: a title, one curve per y column with its legend, and on a log axis the
+ * range trimmed to 1e-3 of the smallest curve's largest |y| (the |I| -> 0 dip at V = 0 would
+ * otherwise stretch it over tens of decades). */
+static void plot_png(const char *csv, const char *png, const char *title, const char *xlabel, const char *ylabel,
+                     int ncols, int xcol, const int *ycols, char *const *labels, int logy, const xb_matrix *m)
 {
     FILE *g = popen("gnuplot 2>/dev/null", "w");
     if (!g) return;
     fprintf(g, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", png);
-    fprintf(g, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
-    if (logy) fprintf(g, "set logscale y\n");
+    fprintf(g, "set title \"%s\" noenhanced\nset xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside noenhanced\n",
+            title, xlabel, ylabel);
+    if (logy) {
+        double lo = INFINITY, hi = 0;
+        for (int k = 0; m && k < ncols; k++) {
+            double mx = 0;
+            for (size_t r = 0; r < m->rows; r++) {
+                double y = fabs(m->data[r * m->cols + (size_t)ycols[k] - 1]);
+                if (isfinite(y) && y > mx) mx = y;
+            }
+            if (mx > 0 && mx < lo) lo = mx;
+            if (mx > hi) hi = mx;
+        }
+        fprintf(g, "set logscale y\nset format y '%%.0e'\n");
+        if (hi > 0 && isfinite(lo)) fprintf(g, "set yrange [%.6g:%.6g]\n", lo * 1e-3, hi * 2);
+    }
     fprintf(g, "plot ");
-    for (int k = 0; k < ncols; k++)
-        fprintf(g, "%s'%s' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", csv, xcol,
-                logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
+    for (int k = 0; k < ncols; k++) {
+        char t[128];
+        curve_title(labels ? labels[ycols[k] - 1] : NULL, t, sizeof t);
+        fprintf(g, "%s'%s' using %d:%s%d%s with lines lw 2 title \"%s\"", k ? ", " : "", csv, xcol, logy ? "(abs($" : "",
+                ycols[k], logy ? "))" : "", t);
+    }
     fprintf(g, "\n");
     pclose(g);
 }
@@ -250,7 +279,15 @@ int xb_cmd_iv(int argc, char **argv)
             strncat(def, ".png", sizeof def - strlen(def) - 1);
             png = def;
         }
-        plot_png(opath, png, xlabel, ylabel, ny, xcol, ycols, logy);
+        char title[256];
+        if (!dynamic)
+            snprintf(title, sizeof title, "%s read I-V at %zu programmed states (G = chord conductance at %g V)", dev,
+                     states, p.v_read_volt);
+        else
+            snprintf(title, sizeof title, "%s %s", dev, di->iv.kind == XB_IV_SWEEP ? "SET/RESET sweep"
+                                                       : di->iv.kind == XB_IV_PWL ? "programming waveform"
+                                                                                  : "gate-pulse potentiation/depression");
+        plot_png(opath, png, title, xlabel, ylabel, ny, xcol, ycols, deck.labels, logy, m);
     }
     xb_netlist_deck_free(&deck);
     xb_matrix_free(m);
