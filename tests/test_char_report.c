@@ -97,6 +97,43 @@ static void test_report_all_plots(void **state)
         fclose(tf);
         assert_true(found);
     }
+    /* model_parity.png: the fitted model of these points against their stored currents; the
+     * data file's first pair is (stored circuit current, the model engine's own MVM) */
+    {
+        char mp[1100];
+        snprintf(mp, sizeof mp, "%s/m.h5", dir);
+        char *fa[] = {"xbar", "fit", h5, "-o", mp, "--quiet", NULL};
+        rc = xb_test_run_xbar(fa, &out, &err);
+        if (rc) fprintf(stderr, "%s", err);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(err);
+        char *ra[] = {"xbar", "report", h5, "-o", outdir, "--model", mp, NULL};
+        rc = xb_test_run_xbar(ra, &out, &err);
+        if (rc) fprintf(stderr, "%s", err);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(err);
+        assert_true(is_png(outdir, "model_parity.png"));
+        char dp[1100];
+        snprintf(dp, sizeof dp, "%s/model_parity.dat", outdir);
+        FILE *pf = fopen(dp, "r");
+        assert_non_null(pf);
+        double xc = 0, ym = 0;
+        assert_int_equal(fscanf(pf, "%lf %lf", &xc, &ym), 2);
+        fclose(pf);
+        hid_t ph;
+        xb_error pe;
+        assert_int_equal(xb_h5_open(h5, 0, &ph, &pe), XB_OK);
+        double *icp;
+        int prk;
+        hsize_t pd[4];
+        assert_int_equal(xb_h5_read_doubles(ph, "points/p00000/mvm/i_circuit", &icp, &prk, pd, &pe), XB_OK);
+        xb_h5_close(ph, &pe);
+        xb_assert_near(xc, icp[0] * 1e6, 1e-6, 0);
+        xb_assert_near(ym, xc, 0.05, 0); /* the fit of a linear 3x3 point: close to the circuit */
+        free(icp);
+    }
     /* summary.csv: header + 4 points, and its error column is the stored mean error */
     char sp[1100];
     snprintf(sp, sizeof sp, "%s/summary.csv", outdir);

@@ -30,6 +30,8 @@ static const char k_help[] =
     "                            digital accumulation (cited periphery table), + its CSV\n"
     "  g_histogram.png           programmed conductances against their targets\n"
     "  drift_histogram.png       G(t) at every read time of a drift record (PCM campaigns)\n"
+    "  model_parity.png          with --model: fitted-model vs circuit column currents (points up\n"
+    "                            to 128x128)\n"
     "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
@@ -41,7 +43,8 @@ static const char k_help[] =
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing)\n"
-    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png\n"
+    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png, and the\n"
+    "                     fitted read models for model_parity.png (model vs circuit currents)\n"
     "  --accuracy-time FILE.csv  also (or, without RESULTS.h5, only) accuracy_vs_time.png from\n"
     "                     the CSV of 'xbar run --time-sweep --time-csv' (docs/drift.md)\n";
 
@@ -560,6 +563,7 @@ int xb_cmd_report(int argc, char **argv)
             }
         }
         if (!rc) rc = xb_cli_report_physics(res, dir, gp, &nplots, &err);
+        if (!rc) rc = xb_cli_report_parity(res, model, dir, gp, &nplots, &err);
         if (!rc) rc = report_update(in, model, dir, gp, &nplots, &err);
         fclose(gp);
     }

@@ -10,6 +10,8 @@
  *                            digital accumulation (periphery table, src/netlist/params.c)
  *   g_histogram.png          programmed conductances against their targets (first point)
  *   drift_histogram.png      G(t) at every read time of the drift record (first PCM point)
+ *   model_parity.png         with --model: the fitted model's column currents against the
+ *                            stored circuit currents (ngspice, or native on native points)
  */
 #include "cli/report_plots.h"
 
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xbar/fit.h"
 #include "xbar/netlist.h"
 
 static FILE *open_dat(const char *dir, const char *name, xb_error *err)
@@ -309,6 +312,79 @@ static int drift_histogram(const xb_char_results *res, const char *dir, FILE *gp
         break;
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------ model parity */
+/* The model engine (fit stage) on the stored G and V of every point up to 128x128 (first
+ * four realisations): one "i_circuit i_model" pair per output current, in uA, one block per
+ * device.  Points whose configuration the model file has no model for are skipped. */
+static int parity_point(const xb_char_results *res, const xb_char_result_point *pt, const char *model, FILE *f,
+                        double *worst, size_t *npairs, xb_error *err)
+{
+    xb_array_params p;
+    int rc = xb_char_results_point_config(res, pt, &p, err);
+    if (rc) return rc;
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.file = model;
+    cfg.array = &p;
+    xb_engine *e = NULL;
+    xb_error skip;
+    xb_error_clear(&skip);
+    if (xb_engine_new(&xb_fit_engine_class_model, &cfg, &e, &skip) != XB_OK) return XB_OK; /* no model for it */
+    xb_char_result_mvm m;
+    rc = xb_char_results_read_mvm(res, pt, &m, err);
+    const size_t R = m.rows, C = m.cols, K = m.K, nmax = m.N < 4 ? m.N : 4;
+    xb_matrix *out = rc ? NULL : xb_matrix_new(K, C);
+    if (!rc && !out) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t n = 0; !rc && n < nmax; n++) {
+        xb_matrix g = {R, C, m.g + n * R * C}, v = {K, R, m.v + n * K * R};
+        rc = xb_engine_mvm_once(e, &p, &g, &v, out, err);
+        const double *ic = m.i_circuit + n * K * C;
+        double scale = 0;
+        for (size_t q = 0; q < K * C; q++)
+            if (fabs(ic[q]) > scale) scale = fabs(ic[q]);
+        for (size_t q = 0; !rc && q < K * C; q++) {
+            fprintf(f, "%.8g %.8g\n", ic[q] * 1e6, out->data[q] * 1e6);
+            double d = scale > 0 ? fabs(out->data[q] - ic[q]) / scale : 0;
+            if (d > *worst) *worst = d;
+            (*npairs)++;
+        }
+    }
+    xb_matrix_free(out);
+    xb_char_result_mvm_clear(&m);
+    xb_engine_free(e);
+    return rc;
+}
+
+int xb_cli_report_parity(const xb_char_results *res, const char *model, const char *dir, FILE *gp, size_t *nplots,
+                         xb_error *err)
+{
+    if (!model) return XB_OK;
+    FILE *f = open_dat(dir, "model_parity", err);
+    if (!f) return XB_ERUNTIME;
+    double worst = 0;
+    size_t npairs = 0;
+    int rc = XB_OK;
+    for (size_t k = 0; k < xb_char_results_npoints(res) && !rc; k++) {
+        xb_char_result_point pt;
+        if ((rc = xb_char_results_point(res, k, &pt, err)) != XB_OK) break;
+        if (pt.in_flight || strcmp(pt.status, "ok") != 0 || !pt.has_mvm || pt.rows * pt.cols > 128 * 128) continue;
+        rc = parity_point(res, &pt, model, f, &worst, &npairs, err);
+        if (rc) xb_error_prefix(err, "%s: ", pt.name);
+    }
+    fclose(f);
+    if (rc || !npairs) return rc;
+    fprintf(gp, "\nset output 'model_parity.png'\nunset logscale x\nunset logscale y\nset xrange [*:*]\nset yrange [*:*]\n"
+                "set size ratio -1\nset key inside left top\n"
+                "set title \"fitted model vs circuit, every column current (%zu; largest difference %.2g of the "
+                "largest current)\"\n"
+                "set xlabel \"circuit (SPICE / native) I (uA)\"\nset ylabel \"fitted model I (uA)\"\n"
+                "plot 'model_parity.dat' using 1:2 with points pt 7 ps 0.4 title \"column currents\", "
+                "x with lines dt 2 lc rgb 'black' title \"y = x\"\nset size noratio\nset key outside right top\n",
+            npairs, worst);
+    (*nplots)++;
+    return XB_OK;
 }
 
 int xb_cli_report_physics(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)

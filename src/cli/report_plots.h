@@ -12,4 +12,9 @@
  * added.  Plots without data in the file are skipped. */
 int xb_cli_report_physics(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err);
 
+/* model_parity.png: the fitted model (MODEL.h5 of `xbar fit`) against the stored circuit
+ * currents; nothing when model is NULL or has no model for any point. */
+int xb_cli_report_parity(const xb_char_results *res, const char *model, const char *dir, FILE *gp, size_t *nplots,
+                         xb_error *err);
+
 #endif
