@@ -10,7 +10,8 @@
  *   mvm1024  1024x1024 linear 1R DC MVM, 256 input vectors        [target: <= 60 s, <= 8 GB]
  *   mvm2048  2048x2048 linear 1R DC MVM, 16 input vectors (time and memory reported; the
  *            engine refuses before allocating when the estimate exceeds the memory)
- *   scipy    native vs scipy SuperLU (bench/scipy_superlu.py, /usr/bin/python3) on the same
+ *   scipy    native vs scipy SuperLU (bench/scipy_superlu.py, /usr/bin/python3; minimum degree
+ *            on A'+A, SuperLU's ordering for a symmetric matrix) on the same
  *            linear circuit, one vector, at 256 and 512; the currents compared
  *                                                                 [target: native >= 3x faster]
  * Every case prints the native memory estimate (xb_engine_native_memory_estimate) beside
@@ -296,7 +297,7 @@ int main(int argc, char **argv)
         }
     }
     if (!only || !strcmp(only, "scipy")) {
-        printf("native vs scipy SuperLU (splu, COLAMD; factor + solve, Python assembly excluded), linear 1R, one "
+        printf("native vs scipy SuperLU (splu, MMD on A'+A; factor + solve, Python assembly excluded), linear 1R, one "
                "vector   [target: native >= 3x faster]\n");
         scipy_case(256);
         scipy_case(512);
