@@ -23,20 +23,37 @@
 #include "xbar/fit.h"
 #include "xbar/netlist.h"
 
-static FILE *open_dat(const char *dir, const char *name, xb_error *err)
+/* Where the plots go: the report's staging directory, its gnuplot script, its PNG list. */
+typedef struct {
+    xb_stage *stage;
+    FILE *gp;
+    char (*names)[64];
+    size_t max, *n;
+} sink;
+
+static FILE *open_dat(const sink *o, const char *name, xb_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.dat", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    return f;
+    char fname[128];
+    snprintf(fname, sizeof fname, "%s.dat", name);
+    FILE *f = NULL;
+    return xb_stage_fopen(o->stage, fname, 1, &f, err) == XB_OK ? f : NULL;
+}
+
+static int close_dat(const sink *o, FILE *f, xb_error *err) { return xb_stage_fclose(o->stage, f, err); }
+
+static int add_png(const sink *o, const char *name, xb_error *err)
+{
+    if (*o->n >= o->max) return xb_errorf(err, XB_ERUNTIME, "report: more than %zu plots", o->max);
+    snprintf(o->names[(*o->n)++], 64, "%s.png", name);
+    return XB_OK;
 }
 
 /* ------------------------------------------------------------------ waveforms */
 /* Settling waveforms of every transient point: index k of settling_waveforms.dat is point
  * k's far column, time in ps, current over its final value. */
-static int waveforms(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+static int waveforms(const xb_char_results *res, const sink *o, xb_error *err)
 {
+    FILE *gp = o->gp;
     FILE *f = NULL, *big = NULL;
     char labels[64][256];
     size_t n = 0;
@@ -49,7 +66,7 @@ static int waveforms(const xb_char_results *res, const char *dir, FILE *gp, size
         if (pt.in_flight || strcmp(pt.status, "ok") != 0 || !pt.has_transient) continue;
         xb_char_result_transient tr;
         if ((rc = xb_char_results_read_transient(res, &pt, &tr, err)) != XB_OK) break;
-        if (!f && !(f = open_dat(dir, "settling_waveforms", err))) rc = XB_ERUNTIME;
+        if (!f && !(f = open_dat(o, "settling_waveforms", err))) rc = XB_ERUNTIME;
         const size_t C = tr.cols, j = C - 1;
         const double fin = tr.i_col_amp[(tr.T - 1) * C + j];
         if (!rc && fin != 0) {
@@ -64,8 +81,9 @@ static int waveforms(const xb_char_results *res, const char *dir, FILE *gp, size
         if (!rc && pt.rows * pt.cols > best_cells) {
             best_cells = pt.rows * pt.cols;
             snprintf(best_name, sizeof best_name, "%gx%g %s %s (%s)", pt.rows, pt.cols, pt.device, pt.cell, pt.name);
-            if (big) fclose(big);
-            if (!(big = open_dat(dir, "i_col_waveforms", err))) rc = XB_ERUNTIME;
+            if (big) rc = close_dat(o, big, err); /* a larger point replaces it */
+            big = NULL;
+            if (!rc && !(big = open_dat(o, "i_col_waveforms", err))) rc = XB_ERUNTIME;
             const size_t cs[3] = {0, C / 2, C - 1};
             for (int c = 0; c < 3 && !rc; c++) {
                 fprintf(big, "# column %zu\n", cs[c]);
@@ -76,8 +94,10 @@ static int waveforms(const xb_char_results *res, const char *dir, FILE *gp, size
         }
         xb_char_result_transient_clear(&tr);
     }
-    if (f) fclose(f);
-    if (big) fclose(big);
+    int rc2 = f ? close_dat(o, f, err) : XB_OK;
+    if (!rc) rc = rc2;
+    rc2 = big ? close_dat(o, big, err) : XB_OK;
+    if (!rc) rc = rc2;
     if (rc || !n) return rc;
     const double xr = t_max > 0 ? 2.5 * t_max * 1e12 : 100;
     fprintf(gp, "\nset output 'settling_waveforms.png'\nunset logscale x\nunset logscale y\n"
@@ -97,8 +117,9 @@ static int waveforms(const xb_char_results *res, const char *dir, FILE *gp, size
                 "     'i_col_waveforms.dat' index 2 using 1:2 with lines lw 2 title \"last column\"\nset xrange [*:*]\n"
                 "set key outside right top\n",
             best_name, xr);
-    *nplots += 2;
-    return XB_OK;
+    rc = add_png(o, "settling_waveforms", err);
+    if (!rc) rc = add_png(o, "i_col_waveforms", err);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ tile energy */
@@ -110,8 +131,9 @@ typedef struct {
     double n, array, dac, sense, adc, digital;
 } tile_row;
 
-static int tile_energy(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+static int tile_energy(const xb_char_results *res, const sink *o, xb_error *err)
 {
+    FILE *gp = o->gp;
     xb_periphery q;
     xb_periphery_default(&q);
     const double e_dac = q.dac_bits * q.dac_joule_per_bit, e_adc = q.adc_fom_joule_per_step * pow(2, q.adc_bits);
@@ -144,11 +166,8 @@ static int tile_energy(const xb_char_results *res, const char *dir, FILE *gp, si
     }
     FILE *f = NULL, *csv = NULL;
     if (!rc && ng) {
-        f = open_dat(dir, "energy_per_mac_tile", err);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/energy_per_mac_tile.csv", dir);
-        csv = fopen(path, "w");
-        if (!f || !csv) rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot write", dir);
+        if (!(f = open_dat(o, "energy_per_mac_tile", err))) rc = XB_ERUNTIME;
+        if (!rc) rc = xb_stage_fopen(o->stage, "energy_per_mac_tile.csv", 1, &csv, err);
     }
     for (size_t gi = 0; gi < ng && !rc; gi++) {
         tile_row *r = rows[gi];
@@ -171,8 +190,10 @@ static int tile_energy(const xb_char_results *res, const char *dir, FILE *gp, si
         }
         fprintf(f, "\n\n");
     }
-    if (f) fclose(f);
-    if (csv) fclose(csv);
+    int rc2 = f ? close_dat(o, f, err) : XB_OK;
+    if (!rc) rc = rc2;
+    rc2 = csv ? xb_stage_fclose(o->stage, csv, err) : XB_OK;
+    if (!rc) rc = rc2;
     for (size_t gi = 0; gi < 8; gi++) free(rows[gi]);
     if (rc || !ng) return rc;
     fprintf(gp, "\nset output 'energy_per_mac_tile.png'\nset logscale x 2\nset logscale y\n"
@@ -192,8 +213,7 @@ static int tile_energy(const xb_char_results *res, const char *dir, FILE *gp, si
                     "     'energy_per_mac_tile.dat' index %zu using 1:7 with linespoints lw 3 title \"whole tile, %s\"",
                 gi, groups[gi], gi, groups[gi]);
     fprintf(gp, "\nset key default\nset key outside right top\n");
-    (*nplots)++;
-    return XB_OK;
+    return add_png(o, "energy_per_mac_tile", err);
 }
 
 /* ------------------------------------------------------------------ histograms */
@@ -227,8 +247,9 @@ static void range_of(const double *v, size_t n, double scale, double *lo, double
 
 /* Programmed conductances of the first point with programming variability (else the first
  * point) against their targets: sample 0, every Monte Carlo realisation. */
-static int g_histogram(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+static int g_histogram(const xb_char_results *res, const sink *o, xb_error *err)
 {
+    FILE *gp = o->gp;
     int rc = XB_OK;
     xb_char_result_point pick;
     int have = 0;
@@ -248,12 +269,12 @@ static int g_histogram(const xb_char_results *res, const char *dir, FILE *gp, si
     double lo = INFINITY, hi = -INFINITY;
     if (m.S) range_of(m.g_target, rc_n, 1e6, &lo, &hi);
     range_of(m.g, per * rc_n, 1e6, &lo, &hi);
-    FILE *f = open_dat(dir, "g_histogram", err);
+    FILE *f = open_dat(o, "g_histogram", err);
     if (!f) rc = XB_ERUNTIME;
     else {
         if (m.S) histogram(f, "target", m.g_target, rc_n, lo, hi, 60, 1e6);
         histogram(f, "programmed", m.g, per * rc_n, lo, hi, 60, 1e6);
-        fclose(f);
+        rc = close_dat(o, f, err);
         fprintf(gp, "\nset output 'g_histogram.png'\nunset logscale x\nunset logscale y\nset xrange [*:*]\nset yrange [0:*]\n"
                     "set title \"conductances of %gx%g %s %s (%s): targets and as programmed\\n(%zu realisation%s, "
                     "programming variability %s)\"\n"
@@ -265,7 +286,7 @@ static int g_histogram(const xb_char_results *res, const char *dir, FILE *gp, si
         fprintf(gp, "'g_histogram.dat' index %d using 1:2 with boxes title \"programmed\"\nset style fill empty\n"
                     "set yrange [*:*]\nset key outside right top\n",
                 m.S ? 1 : 0);
-        (*nplots)++;
+        if (!rc) rc = add_png(o, "g_histogram", err);
     }
     xb_char_result_mvm_clear(&m);
     return rc;
@@ -273,8 +294,9 @@ static int g_histogram(const xb_char_results *res, const char *dir, FILE *gp, si
 
 /* G(t) under drift: the first point with a drift record, a histogram per read time, on a
  * log conductance axis (drift divides G by (t/t0)^nu). */
-static int drift_histogram(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+static int drift_histogram(const xb_char_results *res, const sink *o, xb_error *err)
 {
+    FILE *gp = o->gp;
     int rc = XB_OK;
     for (size_t k = 0; k < xb_char_results_npoints(res) && !rc; k++) {
         xb_char_result_point pt;
@@ -284,7 +306,7 @@ static int drift_histogram(const xb_char_results *res, const char *dir, FILE *gp
         if ((rc = xb_char_results_read_drift(res, &pt, &d, err)) != XB_OK) break;
         /* log10(G / uS) bins */
         double *lg = malloc(d.T * d.n * sizeof *lg);
-        FILE *f = lg ? open_dat(dir, "drift_histogram", err) : NULL;
+        FILE *f = lg ? open_dat(o, "drift_histogram", err) : NULL;
         if (!lg) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         else if (!f) rc = XB_ERUNTIME;
         if (!rc) {
@@ -296,7 +318,7 @@ static int drift_histogram(const xb_char_results *res, const char *dir, FILE *gp
                 snprintf(label, sizeof label, "t = %g s", d.t_s[t]);
                 histogram(f, label, lg + t * d.n, d.n, lo, hi, 50, 1);
             }
-            fclose(f);
+            rc = close_dat(o, f, err);
             fprintf(gp, "\nset output 'drift_histogram.png'\nunset logscale x\nunset logscale y\nset xrange [*:*]\n"
                         "set title \"conductance distribution read at each time after programming\\n(%gx%g %s, drift + read noise)\"\n"
                         "set xlabel \"log10(G / 1 uS)\"\nset ylabel \"cells per bin\"\nplot ",
@@ -305,7 +327,7 @@ static int drift_histogram(const xb_char_results *res, const char *dir, FILE *gp
                 fprintf(gp, "%s'drift_histogram.dat' index %zu using 1:2 with steps lw 2 title \"t = %g s\"", t ? ", " : "",
                         t, d.t_s[t]);
             fprintf(gp, "\n");
-            (*nplots)++;
+            if (!rc) rc = add_png(o, "drift_histogram", err);
         }
         free(lg);
         xb_char_result_drift_clear(&d);
@@ -357,11 +379,12 @@ static int parity_point(const xb_char_results *res, const xb_char_result_point *
     return rc;
 }
 
-int xb_cli_report_parity(const xb_char_results *res, const char *model, const char *dir, FILE *gp, size_t *nplots,
-                         xb_error *err)
+int xb_cli_report_parity(const xb_char_results *res, const char *model, xb_stage *stage, FILE *gp, char (*names)[64],
+                         size_t max, size_t *n, xb_error *err)
 {
     if (!model) return XB_OK;
-    FILE *f = open_dat(dir, "model_parity", err);
+    const sink so = {stage, gp, names, max, n}, *o = &so;
+    FILE *f = open_dat(o, "model_parity", err);
     if (!f) return XB_ERUNTIME;
     double worst = 0;
     size_t npairs = 0;
@@ -373,7 +396,8 @@ int xb_cli_report_parity(const xb_char_results *res, const char *model, const ch
         rc = parity_point(res, &pt, model, f, &worst, &npairs, err);
         if (rc) xb_error_prefix(err, "%s: ", pt.name);
     }
-    fclose(f);
+    int rc2 = close_dat(o, f, err);
+    if (!rc) rc = rc2;
     if (rc || !npairs) return rc;
     fprintf(gp, "\nset output 'model_parity.png'\nunset logscale x\nunset logscale y\nset xrange [*:*]\nset yrange [*:*]\n"
                 "set size ratio -1\nset key inside left top\n"
@@ -383,15 +407,16 @@ int xb_cli_report_parity(const xb_char_results *res, const char *model, const ch
                 "plot 'model_parity.dat' using 1:2 with points pt 7 ps 0.4 title \"column currents\", "
                 "x with lines dt 2 lc rgb 'black' title \"y = x\"\nset size noratio\nset key outside right top\n",
             npairs, worst);
-    (*nplots)++;
-    return XB_OK;
+    return add_png(o, "model_parity", err);
 }
 
-int xb_cli_report_physics(const xb_char_results *res, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+int xb_cli_report_physics(const xb_char_results *res, xb_stage *stage, FILE *gp, char (*names)[64], size_t max,
+                          size_t *n, xb_error *err)
 {
-    int rc = waveforms(res, dir, gp, nplots, err);
-    if (!rc) rc = tile_energy(res, dir, gp, nplots, err);
-    if (!rc) rc = g_histogram(res, dir, gp, nplots, err);
-    if (!rc) rc = drift_histogram(res, dir, gp, nplots, err);
+    const sink o = {stage, gp, names, max, n};
+    int rc = waveforms(res, &o, err);
+    if (!rc) rc = tile_energy(res, &o, err);
+    if (!rc) rc = g_histogram(res, &o, err);
+    if (!rc) rc = drift_histogram(res, &o, err);
     return rc;
 }
