@@ -3,10 +3,11 @@
  * its own child process so that its wall time, CPU time and peak memory (ru_maxrss of the
  * child) are its own.
  *
- *   bench_scale [--only tran|mvm1024|mvm2048|scipy]
+ *   bench_scale [--only tran|mvm1024|mvm2048|scipy|tran1024]
  *
  *   tran     256x256 read transient (settling + energy) through the engine interface
  *            (xb_engine_transient), linear and RRAM 1R           [target: <= 60 s each]
+ *   tran1024 1024x1024 linear 1R read transient (only with --only: tens of minutes)
  *   mvm1024  1024x1024 linear 1R DC MVM, 256 input vectors        [target: <= 60 s, <= 8 GB]
  *   mvm2048  2048x2048 linear 1R DC MVM, 16 input vectors (time and memory reported; the
  *            engine refuses before allocating when the estimate exceeds the memory)
@@ -97,13 +98,18 @@ static double estimate_mb(const xb_array_params *p)
 }
 
 /* ---- 256x256 read transient through the interface ---- */
+typedef struct {
+    xb_device_kind dev;
+    size_t n;
+} tran_arg;
+
 static void tran_case(const void *arg, child_out *o)
 {
-    xb_device_kind dev = *(const xb_device_kind *)arg;
+    const tran_arg *a = arg;
     xb_array_params p;
     xb_matrix *g, *v;
-    setup(&p, dev, 256, &g, &v, 1);
-    for (size_t i = 0; i < 256; i++) v->data[i] = p.v_read_volt; /* every row steps to v_read */
+    setup(&p, a->dev, a->n, &g, &v, 1);
+    for (size_t i = 0; i < a->n; i++) v->data[i] = p.v_read_volt; /* every row steps to v_read */
     xb_error err = {0};
     double t0 = xb_now_s();
     xb_engine *e = NULL;
@@ -250,7 +256,7 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--only") && a + 1 < argc) only = argv[++a];
         else {
-            fprintf(stderr, "usage: bench_scale [--only tran|mvm1024|mvm2048|scipy]\n");
+            fprintf(stderr, "usage: bench_scale [--only tran|mvm1024|mvm2048|scipy|tran1024]\n");
             return 2;
         }
     }
@@ -263,7 +269,8 @@ int main(int argc, char **argv)
         for (int d = 0; d < 2; d++) {
             child_out o;
             double mb, cpu;
-            in_child(tran_case, &devs[d], &o, &mb, &cpu);
+            tran_arg ta = {devs[d], 256};
+            in_child(tran_case, &ta, &o, &mb, &cpu);
             if (!o.ok) printf("  %-6s failed: %s\n", xb_device_name(devs[d]), o.msg);
             else
                 printf("  %-6s wall %6.1f s, CPU %6.1f s, peak %5.0f MB | settling %.4g ps, energy %.4g fJ, %g steps | %s\n",
@@ -295,6 +302,17 @@ int main(int argc, char **argv)
                    m ? "" : met ? "target met" : (cpu <= 60 && mb <= 8192) ? "TARGET NOT MET in wall time (met in CPU time)"
                                                                             : "TARGET NOT MET");
         }
+    }
+    if (only && !strcmp(only, "tran1024")) {
+        tran_arg ta = {XB_DEVICE_LINEAR, 1024};
+        child_out o;
+        double mb, cpu;
+        printf("1024x1024 linear 1R read transient through xb_engine_transient   [reported]\n");
+        in_child(tran_case, &ta, &o, &mb, &cpu);
+        if (!o.ok) printf("  failed: %s\n", o.msg);
+        else
+            printf("  wall %6.1f s, CPU %6.1f s, peak %5.0f MB | settling %.4g ps, energy %.4g pJ, %g steps\n", o.wall_s, cpu,
+                   mb, o.a * 1e12, o.b * 1e12, o.c);
     }
     if (!only || !strcmp(only, "scipy")) {
         printf("native vs scipy SuperLU (splu, MMD on A'+A; factor + solve, Python assembly excluded), linear 1R, one "
