@@ -59,6 +59,7 @@ static const char k_help[] =
     "  --time-csv FILE        --time-sweep: also write the table as CSV (xbar report --accuracy-time)\n"
     "  --json FILE            also write the results as JSON\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
+    XB_CLI_MAX_MEMORY_HELP
     "\n"
     "array options (the tile circuit; --rows/--cols are set by --tile-rows/--tile-cols):\n"
     "  --device, --cell, --r-wire, --r-wire-row, --r-wire-col, --r-driver, --r-sense,\n"
@@ -195,13 +196,18 @@ int xb_cmd_run(int argc, char **argv)
                    !strcmp(flag, "--tile-rows") || !strcmp(flag, "--tile-cols") || !strcmp(flag, "--dac-bits") ||
                    !strcmp(flag, "--adc-bits") || !strcmp(flag, "--threads")) {
             if (!VAL() || xb_parse_size(v, flag, &n, &err)) return xb_cli_usage_error("run", "%s", err.msg);
+            /* quote the input (a clamp to 64 used to report "got 64" for --adc-bits 1000) */
+            if (!strcmp(flag, "--dac-bits") && n > 24)
+                return xb_cli_usage_error("run", "--dac-bits: 0 (ideal) to 24, got '%s'", v);
+            if (!strcmp(flag, "--adc-bits") && (n > 24 || n == 1))
+                return xb_cli_usage_error("run", "--adc-bits: 0 (ideal) or 2 to 24 (signed), got '%s'", v);
             if (!strcmp(flag, "--limit")) limit = n;
             else if (!strcmp(flag, "--calib")) calib_n = n;
             else if (!strcmp(flag, "--batch")) batch = n;
             else if (!strcmp(flag, "--tile-rows")) cfg.tile_rows = n;
             else if (!strcmp(flag, "--tile-cols")) cfg.tile_cols = n;
-            else if (!strcmp(flag, "--dac-bits")) cfg.dac_bits = n > 64 ? 64 : (int)n;
-            else if (!strcmp(flag, "--adc-bits")) cfg.adc_bits = n > 64 ? 64 : (int)n;
+            else if (!strcmp(flag, "--dac-bits")) cfg.dac_bits = (int)n;
+            else if (!strcmp(flag, "--adc-bits")) cfg.adc_bits = (int)n;
             else threads = n;
             if ((!strcmp(flag, "--calib") || !strcmp(flag, "--batch") || !strcmp(flag, "--limit")) && n == 0)
                 return xb_cli_usage_error("run", "%s: must be >= 1", flag);
