@@ -48,6 +48,24 @@ static int64_t get_int(hid_t f, const char *obj, const char *name)
     return v;
 }
 
+/* Run campaign c with the default options into a fresh temporary directory (*dir, tagged)
+ * as r.h5 (path, n bytes): no point fails; the file is opened for reading (*f). */
+static void run_ok(xb_campaign *c, const char *tag, char **dir, char *path, size_t n, hid_t *f)
+{
+    *dir = xb_test_tmpdir(tag);
+    assert_non_null(*dir);
+    snprintf(path, n, "%s/r.h5", *dir);
+    xb_error err;
+    xb_error_clear(&err);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(xb_h5_open(path, 0, f, &err), XB_OK);
+}
+
 /* Resume: 2 points, then the rest; the run number of every point says when it ran. */
 static void test_resume_computes_only_the_rest(void **state)
 {
@@ -151,7 +169,7 @@ static void test_resume_computes_only_the_rest(void **state)
     free(junk);
     xb_char_campaign_free(c2);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* The stored currents of a point equal `xbar mvm --engine spice` on the stored G and V. */
@@ -161,19 +179,10 @@ static void test_stored_equals_direct_spice(void **state)
                        "[array]\nsize = 4x5\ndevice = rram\nr_wire_ohm = 2.5\nr_driver_ohm = 150\n"
                        "[inputs]\nsamples = 2\nvectors = 3\n[read]\nschemes = none\n";
     xb_campaign *c = parse(text);
-    char *dir = xb_test_tmpdir("chardirect");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/r.h5", dir);
-    xb_error err;
-    xb_error_clear(&err);
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    int rc = xb_char_run(c, path, &o, &st, &err);
-    if (rc) fprintf(stderr, "%s\n", err.msg);
-    assert_int_equal(rc, XB_OK);
-    assert_int_equal(st.failed, 0);
+    char *dir, path[1024];
     hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    run_ok(c, "chardirect", &dir, path, sizeof path, &f);
+    xb_error err;
     char *s = get_str(f, "points/p00000", "status");
     assert_string_equal(s, "ok");
     free(s);
@@ -202,12 +211,7 @@ static void test_stored_equals_direct_spice(void **state)
         assert_int_equal(xb_csv_write_matrix(vp, &vm, &err), XB_OK);
         char *a[] = {"xbar", "mvm", "--engine", "spice", "--device", "rram", "--rows", "4", "--cols", "5",
                      "--r-wire", "2.5", "--r-driver", "150", "--g", gp, "--v", vp, "-o", ip, NULL};
-        char *out = NULL, *e = NULL;
-        rc = xb_test_run_xbar(a, &out, &e);
-        if (rc) fprintf(stderr, "%s", e);
-        assert_int_equal(rc, 0);
-        free(out);
-        free(e);
+        free(xb_test_xbar_ok(a));
         xb_matrix *im = NULL;
         assert_int_equal(xb_csv_read_matrix(ip, &im, &err), XB_OK);
         assert_int_equal(im->rows, 3);
@@ -219,9 +223,9 @@ static void test_stored_equals_direct_spice(void **state)
             den += b1 * b1;
             dev_ideal += (ii[smp * 15 + k] - b1) * (ii[smp * 15 + k] - b1);
         }
-        assert_true(sqrt(num / den) < 1e-9);
+        xb_assert_below(sqrt(num / den), 1e-9);
         /* and the circuit is not the ideal product (wires and sinh read matter here) */
-        assert_true(sqrt(dev_ideal / den) > 1e-4);
+        xb_assert_below(1e-4, sqrt(dev_ideal / den));
         xb_matrix_free(im);
     }
     free(g);
@@ -229,7 +233,7 @@ static void test_stored_equals_direct_spice(void **state)
     free(ic);
     free(ii);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* A point that cannot finish (every simulation times out) is recorded as failed with the
@@ -269,7 +273,7 @@ static void test_failed_point_recorded(void **state)
     assert_int_equal(st.ran, 1);
     assert_int_equal(st.failed, 1);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* kill -9 mid-run: the file stays readable (h5py), holds only complete points, and
@@ -286,15 +290,9 @@ static void test_sigkill_leaves_readable_file(void **state)
     char path[1024], logp[1024];
     snprintf(path, sizeof path, "%s/r.h5", dir);
     snprintf(logp, sizeof logp, "%s/log.txt", dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        dup2(fd, 1);
-        execl(XB_XBAR_EXE, "xbar", "characterize", ini, "-o", path, "-j", "1", (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"xbar", "characterize", ini, "-o", path, "-j", "1", NULL};
+    int pid = xb_test_xbar_start(argv, logp, NULL, NULL); /* progress lines on stderr */
+    assert_true(pid > 0);
     /* wait until at least one point is reported finished, then kill -9 */
     int finished = 0;
     for (int t = 0; t < 6000 && !finished; t++) {
@@ -309,9 +307,7 @@ static void test_sigkill_leaves_readable_file(void **state)
     }
     assert_true(finished);
     kill(pid, SIGKILL);
-    int ws;
-    waitpid(pid, &ws, 0);
-    assert_true(WIFSIGNALED(ws));
+    assert_int_equal(xb_test_wait(pid), 128 + SIGKILL);
     usleep(200000); /* point processes die with their parent (PDEATHSIG) */
 
     char script[4096];
@@ -331,28 +327,23 @@ static void test_sigkill_leaves_readable_file(void **state)
              "assert f['campaign/text'][()].decode().startswith('[campaign]')\n"
              "print(done)\n",
              path);
-    char *a[] = {"/usr/bin/python3", "-c", script, NULL};
-    char *out = NULL, *e = NULL;
-    int rc = xb_test_run(a, &out, &e);
-    if (rc) fprintf(stderr, "%s%s", out, e);
-    assert_int_equal(rc, 0);
+    char *a[] = {XB_TEST_PYTHON, "-c", script, NULL};
+    char *out = xb_test_run_ok(a);
     int before = atoi(out);
     free(out);
-    free(e);
 
     /* the same command again: computes exactly the rest */
     char *a2[] = {"xbar", "characterize", ini, "-o", path, NULL};
-    rc = xb_test_run_xbar(a2, &out, &e);
-    if (rc) fprintf(stderr, "%s", e);
-    assert_int_equal(rc, 0);
+    xb_test_cli r;
+    xb_test_cli_run(&r, a2);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    assert_int_equal(r.status, 0);
     char want[128];
     snprintf(want, sizeof want, "%d skipped (already done), %d computed, 0 failed", before, 10 - before);
-    if (!strstr(e, want)) fprintf(stderr, "want '%s' in:\n%s", want, e);
-    assert_non_null(strstr(e, want));
-    free(out);
-    free(e);
+    xb_assert_contains(r.err, want);
+    xb_test_cli_free(&r);
     free(ini);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* auto engine: native above the threshold, sample 0 re-solved in ngspice with the
@@ -365,19 +356,10 @@ static void test_auto_check_and_monte_carlo(void **state)
                        "[variability]\nprogram = yes\nmonte_carlo = 3\n"
                        "[inputs]\nsamples = 2\nvectors = 3\n[read]\nschemes = none\n";
     xb_campaign *c = parse(text);
-    char *dir = xb_test_tmpdir("charauto");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/r.h5", dir);
-    xb_error err;
-    xb_error_clear(&err);
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    int rc = xb_char_run(c, path, &o, &st, &err);
-    if (rc) fprintf(stderr, "%s\n", err.msg);
-    assert_int_equal(rc, XB_OK);
-    assert_int_equal(st.failed, 0);
+    char *dir, path[1024];
     hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    run_ok(c, "charauto", &dir, path, sizeof path, &f);
+    xb_error err;
     char *e0 = get_str(f, "points/p00000", "engine"), *e1 = get_str(f, "points/p00001", "engine");
     assert_string_equal(e0, "spice");
     assert_string_equal(e1, "native");
@@ -423,7 +405,7 @@ static void test_auto_check_and_monte_carlo(void **state)
                 num += (in[k * 6 + j] - ref) * (in[k * 6 + j] - ref);
                 den += ref * ref;
             }
-        assert_true(fabs(sqrt(num / den) - et[n]) < 1e-12);
+        xb_assert_near(sqrt(num / den), et[n], 0, 1e-12);
     }
     free(v);
     free(ic);
@@ -432,7 +414,7 @@ static void test_auto_check_and_monte_carlo(void **state)
     free(g);
     xb_h5_close(f, &err);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* Input statistics: one-hot rows have one v_read entry; bit-serial vectors are bit-planes
@@ -443,15 +425,10 @@ static void test_input_statistics(void **state)
                        "[inputs]\ndistribution = onehot, bitserial, sparse\nbit_levels = 3\ndensity = 0.3\n"
                        "samples = 1\nvectors = 60\n[read]\nschemes = none\n";
     xb_campaign *c = parse(text);
-    char *dir = xb_test_tmpdir("charinputs");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/r.h5", dir);
-    xb_error err;
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    char *dir, path[1024];
     hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    run_ok(c, "charinputs", &dir, path, sizeof path, &f);
+    xb_error err;
     double *v;
     int rank;
     hsize_t d[4];
@@ -491,35 +468,28 @@ static void test_input_statistics(void **state)
         assert_true(v[k] >= 0 && v[k] <= vr);
         nz += v[k] != 0;
     }
-    assert_true(nz > 775 && nz < 1025);
+    xb_assert_near((double)nz, 900.0, 0, 125.0);
     free(v);
     xb_h5_close(f, &err);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 /* Programming curves: ECRAM potentiation raises G pulse by pulse, depression lowers it;
  * the first step equals the model's closed form (models/ecram.lib): the gate charge of one
- * trapezoidal pulse Q = i0g [w sinh((a - vch)/vg0) + 2 (e vg0 / a)(cosh((a - vch)/vg0) -
- * cosh(vch/vg0))], vch = v_read/2, moves x by Q/qup (1 - gup x), G by (g_max - g_min) dx. */
+ * trapezoidal pulse with drain and source grounded (the device's biasing, vch = 0)
+ * Q = i0g [w sinh(a/vg0) + 2 (e vg0 / a)(cosh(a/vg0) - 1)] moves x by Q/qup (1 - gup x) to
+ * first order, G by (g_max - g_min) dx. */
 static void test_program_curves(void **state)
 {
     const char *text = "[campaign]\nengine = native\n[array]\nsize = 2x2\ndevice = ecram, pcm\n"
                        "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n"
                        "[program]\nenabled = yes\npulses = 5\ncycles = 2\n";
     xb_campaign *c = parse(text);
-    char *dir = xb_test_tmpdir("charprog");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/r.h5", dir);
-    xb_error err;
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    int rc = xb_char_run(c, path, &o, &st, &err);
-    if (rc) fprintf(stderr, "%s\n", err.msg);
-    assert_int_equal(rc, XB_OK);
-    assert_int_equal(st.failed, 0);
+    char *dir, path[1024];
     hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    run_ok(c, "charprog", &dir, path, sizeof path, &f);
+    xb_error err;
     double *g;
     int rank;
     hsize_t d[4];
@@ -528,14 +498,14 @@ static void test_program_curves(void **state)
     for (int k = 1; k <= 5; k++) assert_true(g[k] > g[k - 1]);
     for (int k = 6; k <= 10; k++) assert_true(g[k] < g[k - 1]);
     for (hsize_t k = 0; k < d[0]; k++) assert_true(g[k] >= 1e-6 && g[k] <= 10e-6);
-    const double i0g = 1e-12, vg0 = 0.1, qup = 1.1e-13, gup = 0.115, a = 1.3, w = 10e-9, e = 1e-9, vch = 0.1;
+    const double i0g = 1e-12, vg0 = 0.1, qup = 1.1e-13, gup = 0.115, a = 1.3, w = 10e-9, e = 1e-9, vch = 0.0;
     const double Q = i0g * (w * sinh((a - vch) / vg0) + 2 * (e * vg0 / a) * (cosh((a - vch) / vg0) - cosh(vch / vg0)));
     const double x0 = (g[0] - 1e-6) / 9e-6;
     const double dx = Q / qup * (1 - gup * x0);
     const double dg = 9e-6 * dx;
     fprintf(stderr, "ECRAM first step %.4g S, closed form %.4g S (x0 %.4f)\n", g[1] - g[0], dg, x0);
-    assert_true(fabs(x0 - 0.5) < 1e-3);
-    assert_true(fabs((g[1] - g[0]) - dg) < 0.04 * dg); /* ngspice integration: ~2% */
+    xb_assert_near(x0, 0.5, 0, 1e-3);
+    xb_assert_near(g[1] - g[0], dg, 0, 0.04 * dg); /* ngspice integration: ~2% */
     free(g);
     /* PCM: partial SETs raise G, the first RESET drops it by at least 5x */
     assert_int_equal(xb_h5_read_doubles(f, "points/p00001/program/g", &g, &rank, d, &err), XB_OK);
@@ -544,7 +514,7 @@ static void test_program_curves(void **state)
     free(g);
     xb_h5_close(f, &err);
     xb_char_campaign_free(c);
-    free(dir);
+    xb_test_tmpdir_remove(dir);
 }
 
 int main(void)

@@ -38,6 +38,15 @@ static xb_matrix *filled(size_t r, size_t c, double v)
     return m;
 }
 
+/* Mean and variance of max(0, N(mu, sg^2)) (the drift exponent, censored at 0):
+ * E = mu Phi(a) + s phi(a), E[Y^2] = (mu^2 + s^2) Phi(a) + mu s phi(a), a = mu / s. */
+static void censored_moments(double mu, double sg, double *mean, double *var)
+{
+    const double a = mu / sg;
+    *mean = mu * Phi(a) + sg * phi(a);
+    *var = (mu * mu + sg * sg) * Phi(a) + mu * sg * phi(a) - *mean * *mean;
+}
+
 /* sample mean and std of the estimated drift exponents */
 static void nu_stats(const xb_matrix *g0, const xb_matrix *gt, double t, double *mean, double *sd)
 {
@@ -67,16 +76,13 @@ static void test_pcm_nu_statistics(void **state)
         assert_int_equal(xb_netlist_drift(&p, g0, t, 7 + k, -1.0, g, &err), XB_OK);
         double m, sd;
         nu_stats(g0, g, t, &m, &sd);
-        double mu = mu_nu(gt), sg = sig_nu(gt);
         /* truncation at 0 is > 2 sigma away for these g_T: a P < 0.01 effect, still use the
          * censored-normal moments so the bound is exact */
-        double a = mu / sg;
-        double em = mu * Phi(a) + sg * phi(a);
-        double e2 = (mu * mu + sg * sg) * Phi(a) + mu * sg * phi(a);
-        double var = e2 - em * em;
+        double em, var;
+        censored_moments(mu_nu(gt), sig_nu(gt), &em, &var);
         double se_m = sqrt(var / (double)N), se_s = sqrt(var / (2.0 * (double)N)) * 1.5;
-        assert_true(fabs(m - em) < 5 * se_m);
-        assert_true(fabs(sd - sqrt(var)) < 5 * se_s);
+        xb_assert_near(m, em, 0, 5 * se_m);
+        xb_assert_near(sd, sqrt(var), 0, 5 * se_s);
         xb_matrix_free(g0);
         xb_matrix_free(g);
     }
@@ -92,17 +98,15 @@ static void test_pcm_nu_truncated(void **state)
     xb_matrix *g0 = filled(200, N / 200, gt * p.g_max_siemens), *g = xb_matrix_new(200, N / 200);
     xb_error err;
     assert_int_equal(xb_netlist_drift(&p, g0, t, 99, -1.0, g, &err), XB_OK);
-    double mu = mu_nu(gt), sg = sig_nu(gt), a = mu / sg;
-    /* censored at 0: E = mu Phi(a) + s phi(a); E[Y^2] = (mu^2+s^2) Phi(a) + mu s phi(a) */
-    double em = mu * Phi(a) + sg * phi(a);
-    double var = (mu * mu + sg * sg) * Phi(a) + mu * sg * phi(a) - em * em;
+    double em, var;
+    censored_moments(mu_nu(gt), sig_nu(gt), &em, &var);
     double m, sd;
     nu_stats(g0, g, t, &m, &sd);
-    assert_true(fabs(m - em) < 5 * sqrt(var / (double)N));
+    xb_assert_near(m, em, 0, 5 * sqrt(var / (double)N));
     size_t zeros = 0;
     for (size_t i = 0; i < N; i++) zeros += g->data[i] == g0->data[i];
-    double pz = Phi(-a); /* P(nu <= 0) */
-    assert_true(fabs((double)zeros / (double)N - pz) < 5 * sqrt(pz * (1 - pz) / (double)N));
+    double pz = Phi(-mu_nu(gt) / sig_nu(gt)); /* P(nu <= 0) */
+    xb_assert_near((double)zeros / (double)N, pz, 0, 5 * sqrt(pz * (1 - pz) / (double)N));
     assert_true(zeros > 0);
     xb_matrix_free(g0);
     xb_matrix_free(g);
@@ -127,7 +131,7 @@ static void test_t0_and_seeds(void **state)
     assert_true(same < 8);
     /* a fixed exponent: the closed form */
     assert_int_equal(xb_netlist_drift(&p, g0, 1e6, 6, 0.07, b, &err), XB_OK);
-    for (size_t i = 0; i < 64; i++) assert_true(fabs(b->data[i] - g0->data[i] * pow(1e6 / 20.0, -0.07)) <= 1e-12 * g0->data[i] + 1e-30);
+    for (size_t i = 0; i < 64; i++) xb_assert_near(b->data[i], g0->data[i] * pow(1e6 / 20.0, -0.07), 0, 1e-12 * g0->data[i] + 1e-30);
     /* bad time */
     assert_int_equal(xb_netlist_drift(&p, g0, 0.0, 6, -1.0, b, &err), XB_EINPUT);
     assert_int_equal(xb_netlist_drift(&p, g0, -5.0, 6, -1.0, b, &err), XB_EINPUT);
@@ -157,11 +161,11 @@ static void test_pcm_read_noise(void **state)
         s2 += z * z;
     }
     double m = s / (double)N, sd = sqrt((s2 - s * s / (double)N) / (double)(N - 1));
-    assert_true(fabs(m) < 5 * rel / sqrt((double)N));
-    assert_true(fabs(sd - rel) < 5 * rel / sqrt(2.0 * (double)N));
+    xb_assert_below(fabs(m), 5 * rel / sqrt((double)N));
+    xb_assert_near(sd, rel, 0, 5 * rel / sqrt(2.0 * (double)N));
     /* IBM PCM model (Joshi et al., Nat. Commun. 11, 2473, 2020): 11.9 % at g_T = 0.2, 1 h after
      * the first read (reference table in docs/physics.md "PCM drift and read-noise statistics") */
-    assert_true(fabs(rel - 0.119) < 0.001);
+    xb_assert_near(rel, 0.119, 0, 0.001);
     xb_matrix_free(g0);
     xb_matrix_free(gd);
     xb_matrix_free(gr);
@@ -185,8 +189,8 @@ static void test_rram_ecram(void **state)
     }
     double m = s / (double)N, sd = sqrt((s2 - s * s / (double)N) / (double)(N - 1));
     double em = -0.089e-6 * l, es = 0.042e-6 * l;
-    assert_true(fabs(m - em) < 5 * es / sqrt((double)N));
-    assert_true(fabs(sd - es) < 5 * es / sqrt(2.0 * (double)N));
+    xb_assert_near(m, em, 0, 5 * es / sqrt((double)N));
+    xb_assert_near(sd, es, 0, 5 * es / sqrt(2.0 * (double)N));
     xb_array_params_default(&p, XB_DEVICE_ECRAM);
     assert_int_equal(xb_netlist_drift(&p, g0, t, 11, -1.0, g, &err), XB_OK);
     assert_memory_equal(g->data, g0->data, N * sizeof(double));
@@ -233,7 +237,7 @@ static void test_exec_drift_closed_form(void **state)
     assert_int_equal(xb_exec_set_time(ex, t, 0, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, n, a1, &err), XB_OK);
     assert_int_equal(xb_exec_set_time(ex, t, 1, &err), XB_OK);
-    assert_true(fabs(xb_exec_drift_alpha(ex, 0, 4) - 1.0 / f) < 1e-9);
+    xb_assert_near(xb_exec_drift_alpha(ex, 0, 4), 1.0 / f, 0, 1e-9);
     assert_int_equal(xb_exec_forward(ex, x, n, a2, &err), XB_OK);
     assert_int_equal(xb_exec_set_time(ex, 20.0, 0, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, n, a3, &err), XB_OK);
@@ -241,9 +245,9 @@ static void test_exec_drift_closed_form(void **state)
     for (size_t i = 0; i < 30; i++) ymax = fmax(ymax, fabs(y0[i]));
     assert_true(ymax > 0.1 && f < 0.6);
     for (size_t i = 0; i < 30; i++) {
-        assert_true(fabs(y1[i] - f * y0[i]) < 1e-5 * ymax);
-        assert_true(fabs(y2[i] - y0[i]) < 1e-5 * ymax);
-        assert_true(fabs(y3[i] - y0[i]) < 1e-5 * ymax);
+        xb_assert_near(y1[i], f * y0[i], 0, 1e-5 * ymax);
+        xb_assert_near(y2[i], y0[i], 0, 1e-5 * ymax);
+        xb_assert_near(y3[i], y0[i], 0, 1e-5 * ymax);
     }
     assert_int_equal(xb_exec_set_time(ex, -1.0, 1, &err), XB_EINPUT);
     xb_exec_free(ex);
@@ -265,7 +269,7 @@ static void test_parse_time(void **state)
     assert_int_equal(xb_exec_parse_time("7", "--time", &t, &err), XB_OK);
     assert_true(t == 7.0);
     assert_int_equal(xb_exec_parse_time("1x", "--time", &t, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, "--time"));
+    xb_assert_contains(err.msg, "--time");
     assert_int_equal(xb_exec_parse_time("-1", "--time", &t, &err), XB_EINPUT);
     assert_int_equal(xb_exec_parse_time("0d", "--time", &t, &err), XB_EINPUT);
 }
@@ -276,13 +280,7 @@ static void test_cli_bad_time(void **state)
     const char *bad[] = {"-1", "1x"};
     for (size_t k = 0; k < 2; k++) {
         char *argv[] = {"xbar", "run", "--network", XB_SOURCE_DIR "/data/fmnist_mlp.h5", "--time", (char *)bad[k], NULL};
-        char *out = NULL, *er = NULL;
-        int rc = xb_test_run_xbar(argv, &out, &er);
-        assert_int_equal(rc, 2);
-        assert_int_equal(xb_test_count_lines(er), 1);
-        assert_non_null(strstr(er, "xbar run: --time"));
-        free(out);
-        free(er);
+        xb_test_xbar_fails(2, argv, "xbar run: --time");
     }
 }
 
@@ -355,10 +353,10 @@ static void check_exec_read_noise(int use_model)
         }
         double m = s / (double)K, v = (s2 - s * s / (double)K) / (double)(K - 1);
         if (!use_model) /* (nonlinear PCM cells: the drifted mean is not f x the t0 one) */
-            assert_true(fabs(m - f * y0[j]) < 5 * sqrt(var / (double)K));
+            xb_assert_near(m, f * y0[j], 0, 5 * sqrt(var / (double)K));
         print_message("%s: output %zu variance / closed form %.4f\n", use_model ? "model (fast path)" : "exact tiles",
                       j, v / var);
-        assert_true(fabs(v / var - 1.0) < 5 * sqrt(2.0 / (double)(K - 1)));
+        xb_assert_near(v / var, 1.0, 0, 5 * sqrt(2.0 / (double)(K - 1)));
     }
     free(x);
     free(y);
@@ -376,34 +374,16 @@ static void test_exec_read_noise(void **state)
 
 /* the sweep's no-compensation / compensation accuracies equal single --time runs (a second
  * code path: xbar run --time T [--no-drift-compensation] --json) and the report plots them */
-static double json_accuracy(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    const char *a = strstr(buf, "\"accuracy\": ");
-    assert_non_null(a);
-    return atof(a + 12);
-}
-
+/* the sweep's no-compensation / compensation accuracies equal single --time runs (a second
+ * code path: xbar run --time T [--no-drift-compensation] --json) and the report plots them */
 static void test_cli_sweep(void **state)
 {
-    (void)state;
-    char *dir = xb_test_tmpdir("drift_sweep");
-    char csv[4096], js[4096], rep[4096], png[4096];
-    snprintf(csv, sizeof csv, "%s/at.csv", dir);
-    snprintf(js, sizeof js, "%s/r.json", dir);
-    snprintf(rep, sizeof rep, "%s/rep", dir);
-    snprintf(png, sizeof png, "%s/rep/accuracy_vs_time.png", dir);
+    const char *dir = *state;
+    char *csv = xb_test_path(dir, "at.csv"), *js = xb_test_path(dir, "r.json"), *rep = xb_test_path(dir, "rep");
+    char *png = xb_test_path(rep, "accuracy_vs_time.png");
     char *argv[] = {"xbar", "run", "--network", XB_SOURCE_DIR "/data/fmnist_mlp.h5", "--device", "pcm", "--limit", "200",
                     "--calib", "64", "--time-sweep=1m,1y", "--time-csv", csv, NULL};
-    char *out = NULL, *er = NULL;
-    assert_int_equal(xb_test_run_xbar(argv, &out, &er), 0);
-    free(out);
-    free(er);
+    free(xb_test_xbar_ok(argv));
     FILE *f = fopen(csv, "r");
     assert_non_null(f);
     char line[256];
@@ -418,22 +398,21 @@ static void test_cli_sweep(void **state)
     for (int comp = 0; comp < 2; comp++) {
         char *a2[] = {"xbar", "run", "--network", XB_SOURCE_DIR "/data/fmnist_mlp.h5", "--device", "pcm", "--limit", "200",
                       "--calib", "64", "--time", "1y", "--json", js, comp ? NULL : "--no-drift-compensation", NULL};
-        assert_int_equal(xb_test_run_xbar(a2, &out, &er), 0);
-        free(out);
-        free(er);
-        assert_true(fabs(json_accuracy(js) - (comp ? c[1] : nc[1])) < 1e-6);
+        free(xb_test_xbar_ok(a2));
+        xb_assert_near(xb_test_json_file_number(js, "accuracy"), comp ? c[1] : nc[1], 0, 1e-6);
     }
     char *a3[] = {"xbar", "report", "--accuracy-time", csv, "-o", rep, NULL};
-    assert_int_equal(xb_test_run_xbar(a3, &out, &er), 0);
-    free(out);
-    free(er);
+    free(xb_test_xbar_ok(a3));
     FILE *p = fopen(png, "rb");
     assert_non_null(p);
     unsigned char sig[8] = {0};
     assert_int_equal(fread(sig, 1, 8, p), 8);
     fclose(p);
     assert_true(sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
-    free(dir);
+    free(csv);
+    free(js);
+    free(rep);
+    free(png);
 }
 
 /* drift through circuit tiles: spice and native tiles on the same drifted conductances
@@ -482,11 +461,12 @@ static void test_circuit_engines(void **state)
     circuit_drift(es, 31557600.0, 1, ysc, &asc);
     print_message("drift: native 1y vs t0 %.3g, spice vs native %.3g (comp %.3g), alpha %.4f / %.4f\n",
                   xb_test_rel_l2f(yn, y0, 12), xb_test_rel_l2f(ys, yn, 12), xb_test_rel_l2f(ysc, ync, 12), anc, asc);
-    assert_true(xb_test_rel_l2f(yn, y0, 12) > 0.2);      /* drifted by ~40 % */
-    assert_true(xb_test_rel_l2f(ys, yn, 12) < 1e-4);     /* the engines agree on the drifted G */
-    assert_true(xb_test_rel_l2f(ysc, ync, 12) < 1e-4);
-    assert_true(fabs(asc - anc) < 1e-4 * anc && anc > 1.3);
-    assert_true(xb_test_rel_l2f(ync, y0, 12) < 0.5 * xb_test_rel_l2f(yn, y0, 12)); /* compensation helps */
+    xb_assert_below(0.2, xb_test_rel_l2f(yn, y0, 12));     /* drifted by ~40 % */
+    xb_assert_below(xb_test_rel_l2f(ys, yn, 12), 1e-4);    /* the engines agree on the drifted G */
+    xb_assert_below(xb_test_rel_l2f(ysc, ync, 12), 1e-4);
+    xb_assert_near(asc, anc, 1e-4, 0);
+    xb_assert_below(1.3, anc);
+    xb_assert_below(xb_test_rel_l2f(ync, y0, 12), 0.5 * xb_test_rel_l2f(yn, y0, 12)); /* compensation helps */
     assert_true(an == 1.0 && as == 1.0);
     xb_engine_free(en);
     xb_engine_free(es);
@@ -502,5 +482,5 @@ int main(void)
         cmocka_unit_test(test_exec_read_noise),   cmocka_unit_test(test_cli_sweep),
         cmocka_unit_test(test_circuit_engines),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, xb_test_group_tmpdir, xb_test_group_tmpdir_remove);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -25,24 +26,12 @@
 
 static char *g_dir;
 
-static char *path_in(const char *name)
-{
-    size_t n = strlen(g_dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", g_dir, name);
-    return p;
-}
+static char *path_in(const char *name) { return xb_test_path(g_dir, name); }
 
 static float frand(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((double)(*s >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-}
-
-static const char *python(void)
-{
-    /* h5py comes from Debian's python3-h5py: prefer the system interpreter. */
-    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
 /* ---------------------------------------------------------------- C round trip */
@@ -104,13 +93,8 @@ static const char k_py_write[] =
 
 static void test_python_writer(void **state)
 {
-    char *argv[] = {(char *)python(), "-c", (char *)k_py_write, XB_SOURCE_DIR, g_dir, NULL};
-    char *out = NULL, *er = NULL;
-    int rc = xb_test_run(argv, &out, &er);
-    if (rc != 0) print_message("python: %s\n", er);
-    assert_int_equal(rc, 0);
-    free(out);
-    free(er);
+    char *argv[] = {XB_TEST_PYTHON, "-c", (char *)k_py_write, XB_SOURCE_DIR, g_dir, NULL};
+    free(xb_test_run_ok(argv));
     char *p = path_in("py.h5"), *px = path_in("py_x.csv"), *py = path_in("py_y.csv"), *pc = path_in("py_c1.csv");
     xb_network *net = NULL;
     xb_error err;
@@ -124,13 +108,12 @@ static void test_python_writer(void **state)
     assert_int_equal(Y->cols, 6);
     float *x = malloc(5 * 128 * sizeof(float));
     for (size_t i = 0; i < 5 * 128; i++) x[i] = (float)X->data[i];
-    float *acts[8];
-    for (size_t k = 0; k < 8; k++) acts[k] = malloc(5 * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    float **acts = xb_test_acts_new(net, 5);
     assert_int_equal(xb_network_forward(net, x, 5, acts, &err), XB_OK);
-    for (size_t i = 0; i < 5 * 6; i++) assert_true(fabs(acts[6][i] - Y->data[i]) <= 1e-5 * fmax(1, fabs(Y->data[i])));
+    for (size_t i = 0; i < 5 * 6; i++) xb_assert_near(acts[6][i], Y->data[i], 1e-5, 1e-5);
     assert_int_equal(C1->cols, 3 * 64);
-    for (size_t i = 0; i < 5 * 192; i++) assert_true(fabs(acts[0][i] - C1->data[i]) <= 1e-5 * fmax(1, fabs(C1->data[i])));
-    for (size_t k = 0; k < 8; k++) free(acts[k]);
+    for (size_t i = 0; i < 5 * 192; i++) xb_assert_near(acts[0][i], C1->data[i], 1e-5, 1e-5);
+    xb_test_acts_free(acts, 8);
     free(x);
     xb_matrix_free(X);
     xb_matrix_free(Y);
@@ -161,13 +144,11 @@ static void test_python_reads_c(void **state)
         "shape, L = xn.read(sys.argv[2])\n"
         "y = xn.forward(shape, L, np.array([[1.0, -1.0, 0.5, 2.0]]))[-1]\n"
         "print(shape, [l['type'] for l in L], ' '.join('%g' % v for v in y.ravel()))\n";
-    char *argv[] = {(char *)python(), "-c", (char *)py, XB_SOURCE_DIR, p, NULL};
-    char *out = NULL, *er = NULL;
-    assert_int_equal(xb_test_run(argv, &out, &er), 0);
+    char *argv[] = {XB_TEST_PYTHON, "-c", (char *)py, XB_SOURCE_DIR, p, NULL};
+    char *out = xb_test_run_ok(argv);
     /* W x + b = [1-2+1.5+8+0.5, 5-6+3.5+16-1, 9-10+5.5+24+2] = [9, 17.5, 30.5] */
-    assert_non_null(strstr(out, "(4,) ['dense', 'relu'] 9 17.5 30.5"));
+    xb_assert_contains(out, "(4,) ['dense', 'relu'] 9 17.5 30.5");
     free(out);
-    free(er);
     free(p);
     xb_network_free(net);
 }
@@ -246,11 +227,9 @@ static void expect_read_error(const char *p, const char *needle1, const char *ne
     xb_error_clear(&err);
     assert_int_equal(xb_network_read(p, &net, &err), XB_EINPUT);
     assert_null(net);
-    if (!strstr(err.msg, needle1) || (needle2 && !strstr(err.msg, needle2)))
-        print_message("message: %s (expected '%s' and '%s')\n", err.msg, needle1, needle2 ? needle2 : "");
-    assert_non_null(strstr(err.msg, needle1));
-    if (needle2) assert_non_null(strstr(err.msg, needle2));
-    assert_non_null(strstr(err.msg, p)); /* names the file */
+    xb_assert_contains(err.msg, needle1);
+    if (needle2) xb_assert_contains(err.msg, needle2);
+    xb_assert_contains(err.msg, p); /* names the file */
     assert_null(strchr(err.msg, '\n'));
 }
 
@@ -352,9 +331,7 @@ static void write_idx(const char *dir, const char *prefix, size_t n, size_t r, s
 static void test_idx(void **state)
 {
     char *d = path_in("idx");
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "%s", d);
-    assert_int_equal(system((snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d), cmd)), 0);
+    assert_int_equal(mkdir(d, 0777), 0);
     write_idx(d, "train", 12, 3, 5, 1, 0);
     write_idx(d, "t10k", 7, 3, 5, 0, 0);
     xb_dataset *ds = NULL;
@@ -378,16 +355,16 @@ static void test_idx(void **state)
     snprintf(lp, sizeof lp, "%s/t10k-labels-idx1-ubyte", d);
     snprintf(ip, sizeof ip, "%s/train-images-idx3-ubyte.gz", d);
     assert_int_equal(xb_dataset_read_idx(lp, lp, 0, &ds, &err), XB_EINPUT); /* labels as images */
-    assert_non_null(strstr(err.msg, lp));
-    assert_non_null(strstr(err.msg, "1 dimensions, expected 3"));
+    xb_assert_contains(err.msg, lp);
+    xb_assert_contains(err.msg, "1 dimensions, expected 3");
     assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &ds, &err), XB_EINPUT); /* 12 images, 7 labels */
-    assert_non_null(strstr(err.msg, "7 labels"));
+    xb_assert_contains(err.msg, "7 labels");
     write_idx(d, "trunc", 6, 3, 5, 1, 1);
     snprintf(ip, sizeof ip, "%s/trunc-images-idx3-ubyte.gz", d);
     snprintf(lp, sizeof lp, "%s/trunc-labels-idx1-ubyte.gz", d);
     assert_int_equal(xb_dataset_read_idx(ip, lp, 0, &ds, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, ip));
-    assert_non_null(strstr(err.msg, "truncated at image 5"));
+    xb_assert_contains(err.msg, ip);
+    xb_assert_contains(err.msg, "truncated at image 5");
     assert_int_equal(xb_dataset_read_idx(ip, lp, 5, &ds, &err), XB_OK); /* the first 5 are whole */
     xb_dataset_free(ds);
     char *bad = path_in("idx/bad.gz");
@@ -395,20 +372,79 @@ static void test_idx(void **state)
     gzwrite(f, "\x12\x34\x08\x03", 4);
     gzclose(f);
     assert_int_equal(xb_dataset_read_idx(bad, lp, 0, &ds, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, "bad.gz: not an IDX file"));
+    xb_assert_contains(err.msg, "bad.gz: not an IDX file");
     assert_int_equal(xb_dataset_load_fmnist("/nonexistent", 0, 0, &ds, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, "/nonexistent/t10k-images-idx3-ubyte.gz"));
+    xb_assert_contains(err.msg, "/nonexistent/t10k-images-idx3-ubyte.gz");
     free(bad);
     free(d);
 }
 
 /* ---------------------------------------------------------------- xbar run, end to end */
+/* --engine model with a model file for the 8x8 tiles (the fit stage's nominal parameters of
+ * the default linear-device array: wires 1 ohm, driver 100 ohm): fast form == full model. */
+static void cli_run_model(char *np, char *d)
+{
+    xb_array_params tp;
+    xb_array_params_default(&tp, XB_DEVICE_LINEAR);
+    tp.rows = tp.cols = 8;
+    tp.diff_pairs = 1;
+    xb_fit_params fm;
+    xb_fit_params_nominal(&fm, &tp);
+    char *mp = path_in("model.h5");
+    xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
+    hid_t mf;
+    xb_error err;
+    assert_int_equal(xb_fit_file_create(mp, 1, &prov, &mf, &err), XB_OK);
+    assert_int_equal(xb_fit_file_add_model(mf, 0, &fm, NULL, NULL, &err), XB_OK);
+    assert_int_equal(xb_h5_close(mf, &err), XB_OK);
+    char *am[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
+                  "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", NULL};
+    char *out = xb_test_xbar_ok(am);
+    xb_assert_contains(out, "engine: model");
+    xb_assert_contains(out, "top-1 accuracy: ideal");
+    /* ohmic model: one basis term, the fast form equals the full model */
+    xb_assert_contains(out, "model: fast form, 1 basis term(s)");
+    const char *acc_fast = strstr(out, "top-1 accuracy: ideal");
+    char line_fast[160];
+    snprintf(line_fast, sizeof line_fast, "%.*s", (int)strcspn(acc_fast, "\n"), acc_fast);
+    free(out);
+    char *ax[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
+                  "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", "--model-exact", NULL};
+    out = xb_test_xbar_ok(ax);
+    xb_assert_contains(out, "model: full model per input vector");
+    xb_assert_contains(out, line_fast); /* same accuracies */
+    free(out);
+    char *bx[] = {"xbar", "run", "--network", np, "--dataset", d, "--model-exact", NULL};
+    xb_test_xbar_fails(2, bx, "--model-exact: only with --engine model");
+    char *bm[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", NULL};
+    xb_test_xbar_fails(2, bm, "--model");
+    free(mp);
+}
+
+/* spice (fused calibration) and native tiles on the same images agree. */
+static void cli_run_spice_native(char *np, char *d, char *jp)
+{
+    double accs[2];
+    const char *engs[2] = {"native", "spice"};
+    for (int e = 0; e < 2; e++) {
+        char *as[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", (char *)engs[e], "--limit", "20",
+                      "--tile-rows", "8", "--tile-cols", "8", "--calib", "10", "--device", "rram", "--json", jp, NULL};
+        free(xb_test_xbar_ok(as));
+        char *jb = xb_test_read_file(jp);
+        assert_non_null(jb);
+        accs[e] = xb_test_json_number(jb, "accuracy");
+        free(jb);
+    }
+    xb_assert_near(accs[0], accs[1], 0, 1e-9);
+    char *ns[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "spice", NULL};
+    xb_test_xbar_fails(2, ns, "--limit");
+}
+
 static void test_cli_run(void **state)
 {
     /* 4x4 images (16 inputs), 10 classes: a dense 16->12, relu, dense 12->10, softmax. */
     char *d = path_in("runds");
-    char cmd[1100];
-    assert_int_equal(system((snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d), cmd)), 0);
+    assert_int_equal(mkdir(d, 0777), 0);
     write_idx(d, "train", 30, 4, 4, 1, 0);
     write_idx(d, "t10k", 20, 4, 4, 1, 0);
     uint64_t s = 11;
@@ -430,141 +466,39 @@ static void test_cli_run(void **state)
 
     char *a[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "tiled-ideal", "--tile-rows", "8",
                  "--tile-cols", "8", "--calib", "30", "--batch", "7", "--json", jp, NULL};
-    char *out = NULL, *er = NULL;
-    int rc = xb_test_run_xbar(a, &out, &er);
-    if (rc) print_message("%s\n", er);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "top-1 accuracy: ideal"));
-    assert_non_null(strstr(out, "images: 20 "));
-    assert_non_null(strstr(out, "energy per inference"));
-    assert_non_null(strstr(out, "TOPS/W"));
+    char *out = xb_test_xbar_ok(a);
+    xb_assert_contains(out, "top-1 accuracy: ideal");
+    xb_assert_contains(out, "images: 20 ");
+    xb_assert_contains(out, "energy per inference");
+    xb_assert_contains(out, "TOPS/W");
     free(out);
-    free(er);
     /* the ideal accuracy in the JSON equals the C forward pass on the same images */
     xb_dataset *ds = NULL;
     assert_int_equal(xb_dataset_load_fmnist(d, 0, 0, &ds, &err), XB_OK);
-    float *acts[5];
-    for (size_t k = 0; k < 5; k++) acts[k] = malloc(20 * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    assert_int_equal(xb_network_forward(net, ds->images, 20, acts, &err), XB_OK);
-    double acc = xb_exec_top1(acts[4], 20, 10, ds->labels);
-    FILE *f = fopen(jp, "r");
-    assert_non_null(f);
-    char buf[8192];
-    size_t nread = fread(buf, 1, sizeof buf - 1, f);
-    buf[nread] = '\0';
-    fclose(f);
-    const char *q = strstr(buf, "\"accuracy_ideal\": ");
-    assert_non_null(q);
-    assert_true(fabs(atof(q + 18) - acc) < 1e-9);
-    assert_non_null(strstr(buf, "\"rel_l2_vs_ideal\""));
-    assert_non_null(strstr(buf, "\"tops_per_watt\""));
+    double acc = xb_test_net_accuracy(net, ds);
+    char *buf = xb_test_read_file(jp);
+    assert_non_null(buf);
+    xb_assert_near(xb_test_json_number(buf, "accuracy_ideal"), acc, 0, 1e-9);
+    xb_assert_contains(buf, "\"rel_l2_vs_ideal\"");
+    xb_assert_contains(buf, "\"tops_per_watt\"");
+    free(buf);
     /* the JSON parses */
-    char *pa[] = {(char *)python(), "-c", "import json,sys; d=json.load(open(sys.argv[1])); print(len(d['layers']))", jp, NULL};
-    assert_int_equal(xb_test_run(pa, &out, &er), 0);
+    char *pa[] = {XB_TEST_PYTHON, "-c", "import json,sys; d=json.load(open(sys.argv[1])); print(len(d['layers']))", jp, NULL};
+    out = xb_test_run_ok(pa);
     assert_string_equal(out, "5\n");
     free(out);
-    free(er);
 
-    /* --engine model with a model file for the 8x8 tiles (the fit stage's nominal
-     * parameters of the default linear-device array: wires 1 ohm, driver 100 ohm) */
-    {
-        xb_array_params tp;
-        xb_array_params_default(&tp, XB_DEVICE_LINEAR);
-        tp.rows = tp.cols = 8;
-        tp.diff_pairs = 1;
-        xb_fit_params fm;
-        xb_fit_params_nominal(&fm, &tp);
-        char *mp = path_in("model.h5");
-        xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
-        hid_t mf;
-        assert_int_equal(xb_fit_file_create(mp, 1, &prov, &mf, &err), XB_OK);
-        assert_int_equal(xb_fit_file_add_model(mf, 0, &fm, NULL, NULL, &err), XB_OK);
-        assert_int_equal(xb_h5_close(mf, &err), XB_OK);
-        char *am[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
-                      "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", NULL};
-        rc = xb_test_run_xbar(am, &out, &er);
-        if (rc) print_message("%s\n", er);
-        assert_int_equal(rc, 0);
-        assert_non_null(strstr(out, "engine: model"));
-        assert_non_null(strstr(out, "top-1 accuracy: ideal"));
-        /* ohmic model: one basis term, the fast form equals the full model */
-        assert_non_null(strstr(out, "model: fast form, 1 basis term(s)"));
-        const char *acc_fast = strstr(out, "top-1 accuracy: ideal");
-        char line_fast[160];
-        snprintf(line_fast, sizeof line_fast, "%.*s", (int)strcspn(acc_fast, "\n"), acc_fast);
-        free(out);
-        free(er);
-        char *ax[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
-                      "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", "--model-exact", NULL};
-        rc = xb_test_run_xbar(ax, &out, &er);
-        assert_int_equal(rc, 0);
-        assert_non_null(strstr(out, "model: full model per input vector"));
-        assert_non_null(strstr(out, line_fast)); /* same accuracies */
-        free(out);
-        free(er);
-        char *bx[] = {"xbar", "run", "--network", np, "--dataset", d, "--model-exact", NULL};
-        assert_int_equal(xb_test_run_xbar(bx, &out, &er), 2);
-        assert_int_equal(xb_test_count_lines(er), 1);
-        assert_non_null(strstr(er, "--model-exact: only with --engine model"));
-        free(out);
-        free(er);
-        char *bm[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", NULL};
-        assert_int_equal(xb_test_run_xbar(bm, &out, &er), 2);
-        assert_non_null(strstr(er, "--model"));
-        free(out);
-        free(er);
-        free(mp);
-    }
-
-    /* spice (fused calibration) and native tiles on the same images agree */
-    {
-        double accs[2];
-        const char *engs[2] = {"native", "spice"};
-        for (int e = 0; e < 2; e++) {
-            char *as[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", (char *)engs[e], "--limit", "20",
-                          "--tile-rows", "8", "--tile-cols", "8", "--calib", "10", "--device", "rram", "--json", jp, NULL};
-            rc = xb_test_run_xbar(as, &out, &er);
-            if (rc) print_message("%s\n", er);
-            assert_int_equal(rc, 0);
-            free(out);
-            free(er);
-            FILE *jf = fopen(jp, "r");
-            char jb[8192];
-            size_t nj = fread(jb, 1, sizeof jb - 1, jf);
-            jb[nj] = '\0';
-            fclose(jf);
-            const char *qa = strstr(jb, "\"accuracy\": ");
-            assert_non_null(qa);
-            accs[e] = atof(qa + 12);
-        }
-        assert_true(fabs(accs[0] - accs[1]) < 1e-9);
-        char *ns[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "spice", NULL};
-        assert_int_equal(xb_test_run_xbar(ns, &out, &er), 2);
-        assert_non_null(strstr(er, "--limit"));
-        free(out);
-        free(er);
-    }
+    cli_run_model(np, d);
+    cli_run_spice_native(np, d, jp);
 
     /* usage and input errors: one line, exit 2 */
     char *b1a[] = {"xbar", "run", "--network", np, "--dataset", d, "--tile-cols", "7", NULL};
-    assert_int_equal(xb_test_run_xbar(b1a, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, "--tile-cols"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, b1a, "--tile-cols");
     char *b2[] = {"xbar", "run", "--network", "/nonexistent.h5", NULL};
-    assert_int_equal(xb_test_run_xbar(b2, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, "xbar run: /nonexistent.h5"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, b2, "xbar run: /nonexistent.h5");
     char *b3[] = {"xbar", "run", "--network", np, "--engine", "quantum", NULL};
-    assert_int_equal(xb_test_run_xbar(b3, &out, &er), 2);
-    assert_non_null(strstr(er, "--engine"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, b3, "--engine");
 
-    for (size_t k = 0; k < 5; k++) free(acts[k]);
     xb_dataset_free(ds);
     xb_network_free(net);
     free(np);
@@ -584,6 +518,6 @@ int main(void)
         cmocka_unit_test(test_cli_run),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    free(g_dir);
+    xb_test_tmpdir_remove(g_dir);
     return rc;
 }

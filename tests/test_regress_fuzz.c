@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "fuzz/fuzz_h5recipe.h"
+#include "support/xb_test.h"
 #include "xbar/characterize.h"
 #include "xbar/exec.h"
 #include "xbar/fit.h"
@@ -26,11 +27,35 @@ static const char *build(const char *recipe)
     return p;
 }
 
+/* A seed of tests/fuzz/corpus/results_h5 (NAME.txt), as text. */
+static char *corpus(const char *name)
+{
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/%s.txt", XB_SOURCE_DIR, name);
+    char *text = xb_test_read_file(src);
+    assert_non_null(text);
+    return text;
+}
+
 static void assert_one_line(const xb_error *err, const char *part)
 {
     assert_true(err->msg[0] != '\0');
     assert_null(strchr(err->msg, '\n'));
     if (part && !strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", err->msg, part);
+}
+
+/* Fitting the results file at path is rejected (XB_EINPUT, message in *err); no model file
+ * is left behind. */
+static void fit_rejects(const char *path, xb_error *err)
+{
+    char model[512];
+    snprintf(model, sizeof model, "%s.model.h5", path);
+    xb_fit_opts o;
+    xb_fit_opts_default(&o);
+    xb_fit_summary *s = NULL;
+    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, err), XB_EINPUT);
+    xb_fit_summary_free(s);
+    unlink(model);
 }
 
 /* fuzz_model_h5: a root attribute 'format' holding an array of fixed-length strings was
@@ -132,28 +157,12 @@ static void test_huge_declared_extents(void **state)
 static void test_results_huge_g(void **state)
 {
     (void)state;
-    char src[4096];
-    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/huge_g.txt", XB_SOURCE_DIR);
-    FILE *fp = fopen(src, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = calloc((size_t)n + 1, 1);
-    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
+    char *text = corpus("huge_g");
     const char *path = build(text);
     free(text);
-    char model[512];
-    snprintf(model, sizeof model, "%s.model.h5", path);
-    xb_fit_opts o;
-    xb_fit_opts_default(&o);
-    xb_fit_summary *s = NULL;
     xb_error err;
-    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    fit_rejects(path, &err);
     assert_one_line(&err, "/points/p00000/mvm/g: more than");
-    xb_fit_summary_free(s);
-    unlink(model);
 }
 
 /* fuzz_results_h5: a point whose g_min_siemens attribute was corrupted above g_max was
@@ -162,33 +171,17 @@ static void test_results_huge_g(void **state)
 static void test_results_gmin_above_gmax(void **state)
 {
     (void)state;
-    char src[4096];
-    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/res_2x2.txt", XB_SOURCE_DIR);
-    FILE *fp = fopen(src, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = calloc((size_t)n + 1, 1);
-    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
+    char *text = corpus("res_2x2");
     const char *line = "a /points/p00000 g_min_siemens f64 - 1e-06\n";
     char *at = strstr(text, line);
     assert_non_null(at);
     memcpy(at + strlen(line) - 6, "1e+00", 5); /* "1e-06" -> "1e+00": 1 S > g_max */
     const char *path = build(text);
     free(text);
-    char model[512];
-    snprintf(model, sizeof model, "%s.model.h5", path);
-    xb_fit_opts o;
-    xb_fit_opts_default(&o);
-    xb_fit_summary *s = NULL;
     xb_error err;
-    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    fit_rejects(path, &err);
     assert_one_line(&err, "/points/p00000: ");
     assert_one_line(&err, "g_min < g_max");
-    xb_fit_summary_free(s);
-    unlink(model);
 }
 
 /* fuzz_results_h5: circuit currents of the wrong sign fitted to a model with gain <= 0,
@@ -197,22 +190,14 @@ static void test_results_gmin_above_gmax(void **state)
 static void test_results_negative_currents(void **state)
 {
     (void)state;
-    char src[4096];
-    snprintf(src, sizeof src, "%s/tests/fuzz/corpus/results_h5/res_2x2.txt", XB_SOURCE_DIR);
-    FILE *fp = fopen(src, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = calloc((size_t)n + 1, 1);
-    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
+    char *text = corpus("res_2x2");
+    const size_t n = strlen(text);
     const char *key = "d /points/p00000/mvm/i_circuit f64 ";
     char *at = strstr(text, key);
     assert_non_null(at);
     char *vals = strchr(at + strlen(key), ' '); /* after the dims */
     assert_non_null(vals);
-    char *neg = calloc(2 * (size_t)n + 1, 1), *w = neg;
+    char *neg = calloc(2 * n + 1, 1), *w = neg;
     memcpy(w, text, (size_t)(vals - text));
     w += vals - text;
     for (const char *r = vals; *r; r++) {
@@ -222,16 +207,9 @@ static void test_results_negative_currents(void **state)
     free(text);
     const char *path = build(neg);
     free(neg);
-    char model[512];
-    snprintf(model, sizeof model, "%s.model.h5", path);
-    xb_fit_opts o;
-    xb_fit_opts_default(&o);
-    xb_fit_summary *s = NULL;
     xb_error err;
-    assert_int_equal(xb_fit_results(path, model, 1, &o, NULL, NULL, &s, &err), XB_EINPUT);
+    fit_rejects(path, &err);
     assert_one_line(&err, "/points/p00000: fitted model rejected: gain");
-    xb_fit_summary_free(s);
-    unlink(model);
 }
 
 /* fuzz_idx: the IDX reader allocated storage for the image count of the header before
@@ -248,12 +226,10 @@ static void write_bytes(const char *path, const unsigned char *b, size_t n)
 
 static void test_idx_header_count_not_trusted(void **state)
 {
-    (void)state;
     static const unsigned char img[] = {0, 0, 8, 3, 0, 1, 0x86, 0xa0, 0, 0, 0x07, 0x1c, 0, 0, 0, 0x1c, 1, 2, 3};
     static const unsigned char lab[] = {0, 0, 8, 1, 0, 1, 0x86, 0xa0, 1};
-    char dir[] = "/tmp/xbar-regress-idx-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char ip[128], lp[128];
+    const char *dir = *state;
+    char ip[4200], lp[4200];
     snprintf(ip, sizeof ip, "%s/i.idx", dir);
     snprintf(lp, sizeof lp, "%s/l.idx", dir);
     write_bytes(ip, img, sizeof img);
@@ -295,11 +271,6 @@ static void test_idx_header_count_not_trusted(void **state)
         assert_int_equal(d->labels[k], 7 + k);
     }
     xb_dataset_free(d);
-    unlink(ip);
-    unlink(lp);
-    snprintf(ip, sizeof ip, "%s/i.idx", dir);
-    unlink(ip);
-    rmdir(dir);
 }
 
 /* fuzz_campaign found nothing; its invariants on a tricky accepted input stay checked:
@@ -331,5 +302,6 @@ int main(void)
         cmocka_unit_test(test_idx_header_count_not_trusted),
         cmocka_unit_test(test_campaign_points_valid),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL); /* scratch file removed at exit */
+    /* the recipe files are removed at exit; the IDX files with the temporary directory */
+    return cmocka_run_group_tests(tests, xb_test_group_tmpdir, xb_test_group_tmpdir_remove);
 }

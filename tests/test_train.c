@@ -19,19 +19,6 @@
 #include "support/xb_test.h"
 #include "xbar/exec.h"
 
-static double net_accuracy(const xb_network *net, const xb_dataset *d)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; k < nl; k++) a[k] = malloc(d->n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    xb_error err;
-    assert_int_equal(xb_network_forward(net, d->images, d->n, a, &err), XB_OK);
-    double acc = xb_exec_top1(a[nl - 1], d->n, xb_network_output_size(net), d->labels);
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
-    return acc;
-}
-
 static void record(void *user, size_t epoch, double loss, double acc)
 {
     double *last = user;
@@ -63,10 +50,10 @@ static void test_separable(void **state)
     xb_error err;
     double last[2] = {0, 0};
     assert_int_equal(xb_train_mlp(&d, &d, 2, &o, record, last, &net, &err), XB_OK);
-    double acc = net_accuracy(net, &d);
+    double acc = xb_test_net_accuracy(net, &d);
     print_message("separable: accuracy %.3f, loss %.4f\n", acc, last[0]);
-    assert_true(acc >= 0.97);
-    assert_true(fabs(acc - last[1]) < 1e-12); /* trainer's evaluation == C forward pass */
+    xb_assert_below(0.97, acc + 1e-12);
+    xb_assert_near(acc, last[1], 0, 1e-12); /* trainer's evaluation == C forward pass */
     /* the learnt boundary is w.x: weights of the two classes differ along (1, -1) */
     const xb_layer *l = xb_network_layer(net, 0);
     double d0 = l->weight[2] - l->weight[0], d1 = l->weight[3] - l->weight[1];
@@ -92,10 +79,10 @@ static void test_fmnist_small(void **state)
     xb_network *a = NULL, *b = NULL, *c = NULL, *dn = NULL;
     double last[2];
     assert_int_equal(xb_train_mlp(tr, te, 10, &o, record, last, &a, &err), XB_OK);
-    double acc = net_accuracy(a, te);
+    double acc = xb_test_net_accuracy(a, te);
     print_message("fashion-mnist 600 images: test accuracy %.3f\n", acc);
-    assert_true(acc >= 0.65);
-    assert_true(fabs(acc - last[1]) < 1e-12);
+    xb_assert_below(0.65, acc + 1e-12);
+    xb_assert_near(acc, last[1], 0, 1e-12);
     assert_int_equal(xb_network_n_layers(a), 4); /* dense relu dense softmax */
     assert_int_equal(xb_network_layer(a, 3)->kind, XB_LAYER_SOFTMAX);
 
@@ -109,7 +96,7 @@ static void test_fmnist_small(void **state)
     o.weight_noise = 0.05;
     assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &dn, &err), XB_OK);
     assert_memory_not_equal(la->weight, xb_network_layer(dn, 0)->weight, la->n_in * la->n_out * sizeof(float));
-    assert_true(net_accuracy(dn, te) >= 0.6);
+    xb_assert_below(0.6, xb_test_net_accuracy(dn, te) + 1e-12);
 
     xb_network_free(c);
     o.n_hidden = 5;
@@ -125,19 +112,13 @@ static void test_fmnist_small(void **state)
 
 static void test_cli_train(void **state)
 {
-    char *dir = xb_test_tmpdir("train");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/t.h5", dir);
+    char *path = xb_test_path(*state, "t.h5");
     char *a[] = {"xbar", "train", "--out", path, "--limit", "300", "--test-limit", "200", "--epochs", "2",
                  "--hidden", "16", "--threads", "1", NULL};
-    char *out = NULL, *er = NULL;
-    int rc = xb_test_run_xbar(a, &out, &er);
-    if (rc) print_message("%s\n", er);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "epoch 2: loss"));
-    assert_non_null(strstr(out, "trained 784-16-10 MLP on 300 images"));
+    char *out = xb_test_xbar_ok(a);
+    xb_assert_contains(out, "epoch 2: loss");
+    xb_assert_contains(out, "trained 784-16-10 MLP on 300 images");
     free(out);
-    free(er);
     xb_network *net = NULL;
     xb_error err;
     assert_int_equal(xb_network_read(path, &net, &err), XB_OK);
@@ -145,27 +126,14 @@ static void test_cli_train(void **state)
     xb_network_free(net);
 
     char *b[] = {"xbar", "train", "--out", path, "--epochs", "0", NULL};
-    assert_int_equal(xb_test_run_xbar(b, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, "--epochs"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, b, "--epochs");
     char *c[] = {"xbar", "train", "--hidden", "16,x", "--out", path, NULL};
-    assert_int_equal(xb_test_run_xbar(c, &out, &er), 2);
-    assert_non_null(strstr(er, "--hidden"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, c, "--hidden");
     char *d[] = {"xbar", "train", "--epochs", "1", NULL};
-    assert_int_equal(xb_test_run_xbar(d, &out, &er), 2);
-    assert_non_null(strstr(er, "--out"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, d, "--out");
     char *e[] = {"xbar", "train", "--out", path, "--dataset", "/nonexistent", NULL};
-    assert_int_equal(xb_test_run_xbar(e, &out, &er), 2);
-    assert_non_null(strstr(er, "/nonexistent/train-images-idx3-ubyte.gz"));
-    free(out);
-    free(er);
-    free(dir);
+    xb_test_xbar_fails(2, e, "/nonexistent/train-images-idx3-ubyte.gz");
+    free(path);
 }
 
 /* OpenBLAS (tests link it through xbar_core) */
@@ -233,5 +201,5 @@ int main(void)
         cmocka_unit_test(test_cli_train),
         cmocka_unit_test(test_threads_restored),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, xb_test_group_tmpdir, xb_test_group_tmpdir_remove);
 }

@@ -100,7 +100,7 @@ static void test_backward_vs_finite_differences(void **state)
     xb_error err;
     assert_int_equal(xb_tnet_new(net, n, &t, &err), XB_OK);
     double l_sum = xb_tnet_loss_grad(t, x, lab, n, NULL);
-    assert_true(fabs(l_sum / n - ref_loss(t, x, lab, n)) < 1e-5);
+    xb_assert_near(l_sum / n, ref_loss(t, x, lab, n), 0, 1e-5);
     const float eps = 2e-3f;
     size_t checked = 0, bad = 0;
     double worst = 0;
@@ -164,10 +164,13 @@ static void test_trainer_forward_equals_network(void **state)
     assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
     xb_tnet *t = NULL;
     assert_int_equal(xb_tnet_new(net, 100, &t, &err), XB_OK);
+    xb_train_optimizer opt;
+    assert_int_equal(xb_train_adam_new(t, NULL, &opt, &err), XB_OK);
     for (size_t s0 = 0; s0 < 300; s0 += 50) {
         xb_tnet_loss_grad(t, tr->images + s0 * 784, tr->labels + s0, 50, NULL);
-        xb_tnet_adam(t, 2e-3);
+        assert_int_equal(xb_tnet_update(t, &opt, 2e-3, &err), XB_OK);
     }
+    xb_train_optimizer_free(&opt);
     float *p = malloc(300 * 10 * sizeof(float));
     assert_int_equal(xb_tnet_predict(t, tr->images, 300, p, &err), XB_OK);
     xb_network *ex = NULL;
@@ -180,7 +183,7 @@ static void test_trainer_forward_equals_network(void **state)
     double worst = 0;
     for (size_t i = 0; i < 3000; i++) worst = fmax(worst, fabs((double)p[i] - a[8][i]));
     print_message("trainer forward vs xb_network_forward: max |dp| = %.3g\n", worst);
-    assert_true(worst <= 1e-5);
+    xb_assert_below(worst, 1e-5 + 1e-12);
     for (size_t k = 0; k < nl; k++) free(a[k]);
     free(p);
     xb_network_free(ex);
@@ -220,7 +223,7 @@ static char *write_model(const char *dir, const char *name, size_t n, double res
 
 static void test_hwa_sampler_variance(void **state)
 {
-    char *dir = xb_test_tmpdir("train-hwa");
+    const char *dir = *state;
     /* sigma(G) = 5e-8 + 0.03 G - 2e2 G^2 (siemens): positive, well above zero at g_min, so
      * clipping at 0 S is > 10 sigma away and the closed form holds */
     const double coef[3] = {5e-8, 0.03, -2e2};
@@ -236,8 +239,8 @@ static void test_hwa_sampler_variance(void **state)
     assert_true(h.g_min_siemens == p.g_min_siemens && h.g_max_siemens == p.g_max_siemens);
     const double g0 = p.g_min_siemens, dg = p.g_max_siemens - p.g_min_siemens;
     for (double g = g0; g <= p.g_max_siemens; g += dg / 7)
-        assert_true(fabs(xb_train_hwa_sigma_siemens(&h, g) - (coef[0] + coef[1] * g + coef[2] * g * g)) <
-                    1e-12 * coef[0] + 1e-20);
+        xb_assert_near(xb_train_hwa_sigma_siemens(&h, g), coef[0] + coef[1] * g + coef[2] * g * g, 0,
+                       1e-12 * coef[0] + 1e-20);
 
     /* weights at 8 levels (w_max = 0.8 fixed by the first), each repeated R times */
     const double lv[8] = {0.8, 0.5, 0.25, 0.01, 0.0, -0.1, -0.4, -0.8};
@@ -261,8 +264,8 @@ static void test_hwa_sampler_variance(void **state)
         /* the sample variance has relative sd sqrt(2/R) = 1.8 %: 5 sd; the mean sd/sqrt(R) */
         print_message("w = %+.2f: var(w'-w) %.4g, closed form %.4g (ratio %.4f), mean %.2g\n", lv[q], var, var_cf,
                       var / var_cf, mean);
-        assert_true(fabs(var / var_cf - 1.0) < 5.0 * sqrt(2.0 / R));
-        assert_true(fabs(mean) < 5.0 * sqrt(var_cf / R) + 1e-7 * w_max);
+        xb_assert_near(var / var_cf, 1.0, 0, 5.0 * sqrt(2.0 / R));
+        xb_assert_below(fabs(mean), 5.0 * sqrt(var_cf / R) + 1e-7 * w_max);
     }
     /* all-zero weights stay zero (no mapping range) */
     float z[4] = {0, 0, 0, 0}, zo[4];
@@ -282,21 +285,20 @@ static void test_hwa_sampler_variance(void **state)
     }
     double ratio = sqrt(ss / (double)(len * nv));
     print_message("output residual: sd / (resid x rms) = %.4f\n", ratio);
-    assert_true(fabs(ratio - 1.0) < 5.0 * sqrt(0.5 / (double)(len * nv)));
+    xb_assert_near(ratio, 1.0, 0, 5.0 * sqrt(0.5 / (double)(len * nv)));
 
     /* a file without sigma_program for the device: error naming the file and device */
     assert_int_equal(xb_train_hwa_load(path, XB_DEVICE_PCM, &h, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, path));
-    assert_non_null(strstr(err.msg, "sigma_program/pcm"));
+    xb_assert_contains(err.msg, path);
+    xb_assert_contains(err.msg, "sigma_program/pcm");
     char *nos = write_model(dir, "nosigma.h5", 16, 0.02, NULL, 0);
     assert_int_equal(xb_train_hwa_load(nos, XB_DEVICE_RRAM, &h, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, "sigma_program/rram"));
+    xb_assert_contains(err.msg, "sigma_program/rram");
     free(y);
     free(w);
     free(wo);
     free(nos);
     free(path);
-    free(dir);
 }
 
 static void record(void *user, size_t epoch, double loss, double acc)
@@ -306,22 +308,9 @@ static void record(void *user, size_t epoch, double loss, double acc)
     last[1] = acc;
 }
 
-static double net_accuracy(const xb_network *net, const xb_dataset *d)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; k < nl; k++) a[k] = malloc(d->n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    xb_error err;
-    assert_int_equal(xb_network_forward(net, d->images, d->n, a, &err), XB_OK);
-    double acc = xb_exec_top1(a[nl - 1], d->n, xb_network_output_size(net), d->labels);
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
-    return acc;
-}
-
 static void test_cnn_short_run(void **state)
 {
-    char *dir = xb_test_tmpdir("train-cnn");
+    const char *dir = *state;
     const double coef[3] = {5e-8, 0.03, -2e2};
     char *model = write_model(dir, "m.h5", 16, 0.02, coef, 3);
     xb_dataset *tr = NULL, *te = NULL;
@@ -337,10 +326,10 @@ static void test_cnn_short_run(void **state)
     xb_network *a = NULL, *b = NULL, *c = NULL;
     double last[2] = {0, -1};
     assert_int_equal(xb_train_cnn(tr, te, 10, &o, record, last, &a, &err), XB_OK);
-    double acc = net_accuracy(a, te);
+    double acc = xb_test_net_accuracy(a, te);
     print_message("CNN, 2000 images, 1 epoch: test accuracy %.3f (1000 images), loss %.3f\n", acc, last[0]);
-    assert_true(acc >= 0.6);
-    assert_true(fabs(acc - last[1]) < 1e-12); /* the trainer's evaluation == the C forward pass */
+    xb_assert_below(0.6, acc + 1e-12);
+    xb_assert_near(acc, last[1], 0, 1e-12); /* the trainer's evaluation == the C forward pass */
     assert_int_equal(xb_network_n_layers(a), 9);
     assert_int_equal(xb_network_layer(a, 0)->kind, XB_LAYER_CONV2D);
     assert_int_equal(xb_network_layer(a, 7)->n_in, 784);
@@ -354,9 +343,9 @@ static void test_cnn_short_run(void **state)
     o.hw_model = model;
     assert_int_equal(xb_train_cnn(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_OK);
     assert_memory_not_equal(xb_network_layer(a, 0)->weight, xb_network_layer(c, 0)->weight, 72 * sizeof(float));
-    double acc_h = net_accuracy(c, te);
+    double acc_h = xb_test_net_accuracy(c, te);
     print_message("CNN --hw-model (synthetic sigma): test accuracy %.3f\n", acc_h);
-    assert_true(acc_h >= 0.55);
+    xb_assert_below(0.55, acc_h + 1e-12);
     xb_network_free(c);
     c = NULL;
     o.weight_noise = 0.05; /* exclusive with hw_model */
@@ -368,39 +357,33 @@ static void test_cnn_short_run(void **state)
     o.hidden[0] = 32;
     o.epochs = 2;
     assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &c, &err), XB_OK);
-    double acc_m = net_accuracy(c, te);
+    double acc_m = xb_test_net_accuracy(c, te);
     print_message("MLP --hw-model (synthetic sigma): test accuracy %.3f\n", acc_m);
-    assert_true(acc_m >= 0.6);
+    xb_assert_below(0.6, acc_m + 1e-12);
     o.hw_device = XB_DEVICE_ECRAM;
     xb_network *d = NULL;
     assert_int_equal(xb_train_mlp(tr, NULL, 10, &o, NULL, NULL, &d, &err), XB_EINPUT);
-    assert_non_null(strstr(err.msg, "sigma_program/ecram"));
+    xb_assert_contains(err.msg, "sigma_program/ecram");
     xb_network_free(a);
     xb_network_free(b);
     xb_network_free(c);
     xb_dataset_free(tr);
     xb_dataset_free(te);
     free(model);
-    free(dir);
 }
 
 static void test_cli_train_cnn(void **state)
 {
-    char *dir = xb_test_tmpdir("train-cnn-cli");
+    const char *dir = *state;
     const double coef[3] = {5e-8, 0.03, -2e2};
-    char *model = write_model(dir, "m.h5", 16, 0.02, coef, 3);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/cnn.h5", dir);
-    char *out = NULL, *er = NULL;
+    char *model = write_model(dir, "m-cli.h5", 16, 0.02, coef, 3);
+    char *path = xb_test_path(dir, "cnn.h5");
     char *a[] = {"xbar", "train", "--arch", "cnn", "--channels", "4,8", "--out", path, "--limit", "300",
                  "--test-limit", "100", "--epochs", "1", "--threads", "1", "--hw-model", model, NULL};
-    int rc = xb_test_run_xbar(a, &out, &er);
-    if (rc) print_message("%s\n", er);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "hardware-aware training:"));
-    assert_non_null(strstr(out, "trained CNN conv4-conv8-dense10 on 300 images"));
+    char *out = xb_test_xbar_ok(a);
+    xb_assert_contains(out, "hardware-aware training:");
+    xb_assert_contains(out, "trained CNN conv4-conv8-dense10 on 300 images");
     free(out);
-    free(er);
     xb_network *net = NULL;
     xb_error err;
     assert_int_equal(xb_network_read(path, &net, &err), XB_OK);
@@ -408,53 +391,27 @@ static void test_cli_train_cnn(void **state)
     xb_network_free(net);
     /* xbar run executes it on tiles */
     char *r[] = {"xbar", "run", "--network", path, "--limit", "20", "--calib", "16", NULL};
-    rc = xb_test_run_xbar(r, &out, &er);
-    if (rc) print_message("%s\n", er);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "top-1 accuracy"));
+    out = xb_test_xbar_ok(r);
+    xb_assert_contains(out, "top-1 accuracy");
     free(out);
-    free(er);
 
     /* bad input: one line naming the flag and the file, non-zero exit */
-    char missing[4300];
-    snprintf(missing, sizeof missing, "%s/missing.h5", dir);
+    char *missing = xb_test_path(dir, "missing.h5");
     char *b[] = {"xbar", "train", "--out", path, "--hw-model", missing, NULL};
-    assert_int_equal(xb_test_run_xbar(b, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, "--hw-model"));
-    assert_non_null(strstr(er, missing));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, b, "--hw-model", missing);
     char *c[] = {"xbar", "train", "--out", path, "--hw-model", model, "--device", "pcm", NULL};
-    assert_int_equal(xb_test_run_xbar(c, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, model));
-    assert_non_null(strstr(er, "sigma_program/pcm"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, c, model, "sigma_program/pcm");
     char *d[] = {"xbar", "train", "--out", path, "--device", "pcm", NULL};
-    assert_int_equal(xb_test_run_xbar(d, &out, &er), 2);
-    assert_non_null(strstr(er, "--device"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, d, "--device");
     char *e[] = {"xbar", "train", "--out", path, "--arch", "rnn", NULL};
-    assert_int_equal(xb_test_run_xbar(e, &out, &er), 2);
-    assert_int_equal(xb_test_count_lines(er), 1);
-    assert_non_null(strstr(er, "--arch"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, e, "--arch");
     char *f[] = {"xbar", "train", "--out", path, "--hw-model", model, "--weight-noise", "0.1", NULL};
-    assert_int_equal(xb_test_run_xbar(f, &out, &er), 2);
-    assert_non_null(strstr(er, "--hw-model"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, f, "--hw-model");
     char *g[] = {"xbar", "train", "--out", path, "--arch", "cnn", "--channels", "8", NULL};
-    assert_int_equal(xb_test_run_xbar(g, &out, &er), 2);
-    assert_non_null(strstr(er, "--channels"));
-    free(out);
-    free(er);
+    xb_test_xbar_fails(2, g, "--channels");
+    free(missing);
+    free(path);
     free(model);
-    free(dir);
 }
 
 int main(void)
@@ -466,5 +423,5 @@ int main(void)
         cmocka_unit_test(test_cnn_short_run),
         cmocka_unit_test(test_cli_train_cnn),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, xb_test_group_tmpdir, xb_test_group_tmpdir_remove);
 }

@@ -350,6 +350,90 @@ int xb_engine_wrap(const xb_engine_class *cls, const xb_engine_ops *ops, void *s
                    xb_engine **out, xb_error *err);
 /* The self pointer given to xb_engine_wrap. */
 void *xb_engine_self(const xb_engine *e);
+/* ================================================================== native transients and
+ * single-cell reads (src/engine/native_tran.c, native_read.c; docs/native.md).  Plain
+ * functions and structs on the same circuits and solvers as the native engine above. */
+
+/* ---- read transient: the circuit of src/characterize/transient.c solved natively ---- */
+typedef enum {
+    XB_TRAN_TRAP = 0, /* trapezoidal rule (2nd order), backward-Euler start after each breakpoint */
+    XB_TRAN_BE = 1    /* backward Euler (1st order, L-stable) */
+} xb_engine_tran_method;
+
+typedef struct xb_engine_tran_opts {
+    double t_rise_s;        /* row inputs ramp from 0 V to v over t_rise (> 0) ... */
+    double t_read_s;        /* ... then stay at v for t_read; the run ends at t_rise + t_read */
+    double settle_tol;      /* settling band relative to each column's final current */
+    size_t t_points;        /* largest step = (t_rise + t_read) / t_points (transient.c's meaning) */
+    xb_engine_tran_method method;
+    double lte_rtol;        /* local truncation error per step, relative to each node voltage;
+                               0: fixed steps (largest step, BE start for TRAP) */
+    double c_cell_farad;    /* per-cell capacitance between the cell's row and column node
+                               (0: the circuit ngspice gets from transient.c) */
+} xb_engine_tran_opts;
+
+/* Defaults (docs/native.md): t_rise 10 ps, t_read 10 ns, settle_tol 1e-3, t_points 200 (the
+ * campaign's [transient] defaults), TRAP, lte_rtol 1e-6, c_cell 0. */
+void xb_engine_tran_opts_default(xb_engine_tran_opts *o);
+
+/* Same fields and meanings as xb_char_transient (characterize.h), plus the work done. */
+typedef struct xb_engine_tran_result {
+    size_t cols;
+    double *t_settle_s;       /* cols: last time |I - I_final| > tol |I_final| (interpolated) */
+    double t_settle_max_s;
+    double e_read_joule;      /* integral of sum_i V_i(t) I_i(t) over the run (trapezoid) */
+    double *i_peak_amp;       /* cols: max |I_col(t)| */
+    double i_supply_peak_amp; /* max |sum_i I_i(t)| over the row sources */
+    double *i_final_amp;      /* cols: currents at the end of the run */
+    int settled;              /* every column settled before t_rise + 0.9 t_read */
+    size_t n_time;            /* accepted time points, t = 0 included */
+    double *time_s;           /* n_time */
+    double *i_col_amp;        /* n_time x cols, current into each column's sense node */
+    double *p_supply_watt;    /* n_time */
+    /* work */
+    size_t steps, rejected, factorizations, newton_iterations, solves;
+    size_t n_unknowns;
+    double t_steady_s;        /* time from which the state was the DC solution to within
+                                 1e-3 of the error tolerance and the run jumped to the end
+                                 (0: never) */
+    double t_factor_s, t_solve_s, t_total_s; /* factorizations, solves, whole call */
+} xb_engine_tran_result;
+
+void xb_engine_tran_result_clear(xb_engine_tran_result *r);
+
+/* Read transient of array p with conductances g (rows x cols, programmed) and input step
+ * amplitudes v (length rows, volts): wire capacitance p->c_wire_farad per segment at its
+ * cell-side node, drivers = ideal sources behind r_driver, sense = 0 V virtual ground
+ * behind r_sense, every device and cell type of the static engine.  r is filled (clear it
+ * with xb_engine_tran_result_clear). */
+int xb_engine_native_transient(const xb_array_params *p, const xb_matrix *g, const double *v,
+                               const xb_engine_tran_opts *o, xb_engine_tran_result *r,
+                               xb_error *err);
+
+/* ---- single-cell reads: the circuits of xb_netlist_read_new solved natively ---- */
+/* Current into the selected column's sense node when row sel_row is driven at p->v_read_volt
+ * and the other lines float (XB_READ_FLOAT) or are biased (XB_READ_V2, XB_READ_V3) as in
+ * xb_netlist_read_new.  o may be NULL (defaults); only o->gmin_siemens is used: ngspice puts
+ * that conductance across the access transistor's junctions, and so does this circuit (1T1R). */
+int xb_engine_native_read(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
+                          xb_read_scheme scheme, size_t sel_row, size_t sel_col, double *i_read_amp,
+                          xb_error *err);
+
+/* The quantities of `xbar sneak` (src/cli/cmd_sneak.c), from four native reads. */
+typedef struct xb_engine_sneak_result {
+    double i_read_amp;     /* read current with g as given */
+    double i_cell_amp;     /* the selected cell alone: 1x1 array, same periphery */
+    double i_sneak_amp;    /* i_read - i_cell */
+    double i_read_on_amp;  /* read current with the selected cell at g_max ... */
+    double i_read_off_amp; /* ... and at g_min */
+    double margin;         /* (i_read_on - i_read_off) / i_read_on (0 when i_read_on = 0) */
+} xb_engine_sneak_result;
+
+int xb_engine_native_sneak(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
+                           xb_read_scheme scheme, size_t sel_row, size_t sel_col,
+                           xb_engine_sneak_result *out, xb_error *err);
+/* ================================================================== end of native transients
+ * and single-cell reads */
 
 /* ------------------------------------------------------------------ misc */
 /* Initialise libngspice in THIS process and read back the version line it prints

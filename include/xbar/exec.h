@@ -3,14 +3,16 @@
  *
  *  - networks: the HDF5 network file contract (docs/hdf5-network.md), a builder,
  *    and an ideal float forward pass (OpenBLAS sgemm, conv through im2col);
- *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib;
+ *  - datasets: Fashion-MNIST IDX (gzip) files read with zlib; arrays from .npy and HDF5
+ *    files as network inputs and labels, and .npy output files;
  *  - the executor: every dense/conv layer split into tiles of the array size,
  *    weights mapped to differential conductance pairs, inputs through a DAC,
  *    outputs through an ADC, partial sums added digitally; every tile is programmed
  *    and read through an engine of the engine interface (engine.h: ideal, native,
  *    spice; fit.h: the fitted model), so all share one executor; energy and latency
  *    accounting;
- *  - training: a small MLP trained with Adam in C (deterministic).
+ *  - training: an MLP or a small CNN trained in C by one network trainer with Adam
+ *    (deterministic).
  *
  * docs/executor.md describes the numerics (mapping, DAC/ADC, calibration, energy).
  */
@@ -60,6 +62,8 @@ typedef struct xb_network xb_network; /* opaque */
 const char *xb_layer_kind_name(xb_layer_kind k);
 /* Parse "dense", "conv2d", ...; XB_EINPUT if unknown. */
 int xb_layer_kind_from_name(const char *s, xb_layer_kind *out);
+/* 1 for the kinds with a weight matrix (dense, conv2d: on tiles in the executor). */
+int xb_layer_kind_has_weights(xb_layer_kind k);
 
 /* A network with an input of ndim = 1 (length) or 3 (C,H,W) dimensions. */
 int xb_network_new(const size_t *input_shape, size_t ndim, xb_network **out, xb_error *err);
@@ -105,9 +109,9 @@ int xb_network_forward(const xb_network *net, const float *x, size_t n, float *c
 
 typedef struct xb_dataset {
     size_t n;            /* samples */
-    size_t rows, cols;   /* image size (28 x 28) */
+    size_t rows, cols;   /* image size (28 x 28); arrays (xb_dataset_read_array): 1 x values */
     float *images;       /* n x rows*cols, pixel/255 in [0, 1] */
-    unsigned char *labels; /* n */
+    unsigned char *labels; /* n; NULL for arrays read without labels */
 } xb_dataset;
 
 /* Read an IDX image file (magic 0x00000803) and label file (0x00000801), gzip or
@@ -118,6 +122,44 @@ int xb_dataset_read_idx(const char *images_path, const char *labels_path, size_t
 int xb_dataset_load_fmnist(const char *dir, int train, size_t limit, xb_dataset **out,
                            xb_error *err);
 void xb_dataset_free(xb_dataset *d);
+
+/* ------------------------------------------------------------------ arrays (.npy, HDF5) */
+#define XB_ARRAY_MAX_DIMS 8
+
+/* A numeric array read from a file, in C order and the host's byte order. */
+typedef struct xb_array {
+    char kind;        /* 'f' float, 'i' signed integer, 'u' unsigned integer, 'b' bool */
+    size_t itemsize;  /* bytes per element: f 4 or 8; i, u 1, 2, 4 or 8; b 1 */
+    size_t ndim;
+    size_t shape[XB_ARRAY_MAX_DIMS];
+    size_t n;         /* elements */
+    void *data;
+} xb_array;
+
+/* Read a .npy file (numpy.lib.format 1.0-3.0), strictly: the magic, a header dict with
+ * exactly 'descr', 'fortran_order' (False) and 'shape', a plain numeric dtype of either byte
+ * order, and exactly the bytes the header declares.  Errors name the file and what is wrong
+ * (bad magic, dtype, fortran_order, truncation). */
+int xb_npy_read(const char *path, xb_array **out, xb_error *err);
+/* Write rows x cols floats as a float32 .npy (version 1.0): to a temporary file in the same
+ * directory, renamed over path when every write succeeded. */
+int xb_npy_write_f32(const char *path, const float *data, size_t rows, size_t cols, xb_error *err);
+/* Read an array from "FILE.npy" or "FILE.h5[:/dataset]" (an HDF5 numeric dataset; without
+ * the name: the file's only dataset).  The format is that of the file's content (.npy magic
+ * or HDF5 signature).  Errors name the file (and dataset). */
+int xb_array_read(const char *spec, xb_array **out, xb_error *err);
+void xb_array_free(xb_array *a);
+
+/* Inputs (and labels) for a network from arrays (docs/executor.md, "Inputs"): x_spec as for
+ * xb_array_read, shaped (N, input shape...) or (N, input size) (a network with a vector
+ * input: any (N, ...) whose trailing dimensions hold input-size values, flattened in C
+ * order); float32 and float64 are taken as they are, uint8 divided by 255 (pixels, as the IDX
+ * reader does).  labels_spec (NULL: no labels, d->labels NULL): integers, shape (N,) or
+ * (N, 1), each in [0, n_classes) and below 256.  At most limit samples (0: all).  The dataset
+ * has rows = 1 and cols = the input size.  Errors name the file and what is wrong (dtype,
+ * shape against the network's input, label values, sample counts). */
+int xb_dataset_read_array(const char *x_spec, const char *labels_spec, const size_t *input_shape, size_t ndim,
+                          size_t n_classes, size_t limit, xb_dataset **out, xb_error *err);
 
 /* ------------------------------------------------------------------ executor */
 /* Energy and timing parameters (defaults and their sources: xb_exec_config_default,

@@ -150,6 +150,8 @@ typedef struct xb_fit_opts {
     size_t n_knots;        /* V0 knots for nonlinear devices [3] */
     double heldout_frac;   /* fraction of samples (whole sets, or vectors if one set) kept out [0.25] */
     int max_iter;          /* Levenberg-Marquardt iterations [100] */
+    int update_law;        /* pulse-update step law: XB_UPDATE_AUTO (-1, by held-out error) or an
+                            * xb_update_law [auto] */
 } xb_fit_opts;
 
 void xb_fit_opts_default(xb_fit_opts *o);
@@ -245,6 +247,127 @@ int xb_fit_sigma_read(const char *path, xb_device_kind device, xb_fit_sigma *out
 /* sigma(G) in siemens, G clamped to the fitted range (no extrapolation), never negative. */
 double xb_fit_sigma_eval(const xb_fit_sigma *s, double g_siemens);
 
+/* ---- pulse-update models (src/fit/update.c; docs/fit.md "Update models") ----
+ * How a dynamic device's conductance responds to programming pulses, condensed from SPICE
+ * pulse trains (the [program] records of a campaign): the mean change of one up and of one
+ * down pulse as a function of the state G (a step law f), its cycle-to-cycle spread, its
+ * device-to-device spread, the bounds reached and the pulse energy.  With
+ * x = (G - g_min)/(g_max - g_min) over the window reached, the step laws are
+ *   SOFTBOUNDS  f(x) = s0 + (s1 - s0) x: linear in G, vanishing at a soft bound (aihwkit
+ *               SoftBoundsDevice; Fusi & Abbott, Nat. Neurosci. 10, 485, 2007), params {s0, s1}
+ *               = the step at g_min and at g_max (siemens);
+ *   EXP         f_up(x) = a exp(-b x), f_down(x) = -a exp(-b (1 - x)) (Querlioz et al., IEEE
+ *               Trans. Nanotechnol. 12(3), 288, 2013; aihwkit ExpStepDevice), params {a (S), b};
+ *   PWL         f linear between XB_UPDATE_PWL_KNOTS knots evenly spaced in x, params the steps
+ *               at the knots (siemens);
+ * one law per direction (up f > 0, down f < 0 as measured), the law family chosen by the
+ * held-out open-loop trajectory error.  A pulse moves G to
+ *   clip(G + f(x) + sigma(G) xi, g_min, g_max),  xi ~ N(0, 1),  sigma^2 = c2c_abs^2 + (c2c_rel f(x))^2
+ * (the relative part is aihwkit's multiplicative step noise dw_min_std). */
+typedef enum { XB_UPDATE_SOFTBOUNDS = 0, XB_UPDATE_EXP, XB_UPDATE_PWL } xb_update_law;
+#define XB_UPDATE_N_LAWS 3
+#define XB_UPDATE_AUTO (-1)        /* choose the law by held-out error */
+#define XB_UPDATE_PWL_KNOTS 6
+#define XB_UPDATE_MAX_PARAMS XB_UPDATE_PWL_KNOTS
+#define XB_UPDATE_GRID 129         /* tabulated states over [g_min, g_max] */
+#define XB_UPDATE_C2C_BINS 8       /* state bins of the measured step spread */
+#define XB_UPDATE_FORM "xbar-update-v1"
+#define XB_UPDATE_VERSION 1
+
+const char *xb_update_law_name(xb_update_law law);           /* "softbounds", "exp", "pwl" */
+int xb_update_law_from_name(const char *s, xb_update_law *out); /* XB_EINPUT if unknown */
+size_t xb_update_law_nparams(xb_update_law law);
+/* The law's step f(x) for direction dir (+1 up, -1 down) with parameters p (no bounds). */
+double xb_update_law_eval(xb_update_law law, const double *p, double x, int dir);
+
+/* One pulse train: slots of a pulse (or none) followed by a read. */
+typedef struct xb_update_train {
+    size_t n_slots;
+    const double *g_siemens;       /* n_slots + 1: G before the first slot and after each */
+    const int *dir;                /* n_slots: +1 up, -1 down, 0 no pulse (a read only) */
+    const double *energy_joule;    /* n_slots: energy of each pulse (NULL: not recorded) */
+    const unsigned char *heldout;  /* n_slots: 1 = kept out of the fits to choose and score
+                                    * the law (NULL: none) */
+    size_t device;                 /* Monte Carlo device (device-to-device grouping) */
+    size_t start;                  /* start state (trains of equal start share their slots) */
+} xb_update_train;
+
+typedef struct xb_update_data {
+    xb_device_kind device;
+    size_t n_trains;
+    const xb_update_train *trains;
+    double up_volt, down_volt, width_s; /* the pulse recipe, recorded with the model */
+} xb_update_data;
+
+/* A fitted update model.  The per-device arrays are malloc'ed: xb_fit_update_clear. */
+typedef struct xb_update_model {
+    xb_device_kind device;
+    xb_update_law law;
+    size_t n_params;                               /* per direction */
+    double up[XB_UPDATE_MAX_PARAMS], down[XB_UPDATE_MAX_PARAMS];
+    double g_min_siemens, g_max_siemens;           /* window reached: the hard bounds */
+    double c2c_up_abs_siemens, c2c_up_rel;         /* cycle-to-cycle spread of one step */
+    double c2c_down_abs_siemens, c2c_down_rel;
+    double c2c_bin_g_siemens[XB_UPDATE_C2C_BINS];  /* measured spread in state bins (NaN: empty) */
+    double c2c_bin_up_siemens[XB_UPDATE_C2C_BINS], c2c_bin_down_siemens[XB_UPDATE_C2C_BINS];
+    double up_volt, down_volt, width_s;
+    double energy_up_joule, energy_down_joule;     /* mean energy of one pulse (NaN: not recorded) */
+    size_t n_devices;                              /* Monte Carlo devices */
+    double *dev_up, *dev_down;                     /* n_devices x n_params (NaN: too few steps) */
+    double *dev_g_min_siemens, *dev_g_max_siemens; /* n_devices: extremes each device reached */
+    double d2d_up_std[XB_UPDATE_MAX_PARAMS], d2d_down_std[XB_UPDATE_MAX_PARAMS]; /* over devices */
+    double d2d_g_min_std_siemens, d2d_g_max_std_siemens;
+    size_t n_trains, n_up_steps, n_down_steps, n_heldout_slots;
+    size_t n_up_bound_steps, n_down_bound_steps;   /* pulses held at the bound they pushed against
+                                                    * (left out of the fits): > 0 = a hard bound */
+    double resid_up_rms_siemens, resid_down_rms_siemens; /* one-step residuals about the device laws */
+    double heldout_traj_rel[XB_UPDATE_N_LAWS];     /* per candidate law: rms open-loop trajectory
+                                                    * error over the held-out slots / window (NaN: none) */
+    double heldout_step_rms_siemens[XB_UPDATE_N_LAWS]; /* per candidate: one-step rms error, held out */
+    double heldout_traj_max_rel;                   /* chosen law: largest held-out |error| / window */
+} xb_update_model;
+
+/* Fit the update model of data d with law (XB_UPDATE_AUTO: the candidate with the smallest
+ * held-out trajectory error; without held-out slots the smallest AIC of the one-step
+ * residuals).  Steps from a bound into it that do not move G (|dG| <= 1e-3 window) are left
+ * out (the hard bound, not the law).  XB_EINPUT when the trains do not determine a model (no
+ * window, fewer than 4 steps in a direction). */
+int xb_fit_update(const xb_update_data *d, int law, xb_update_model *out, xb_error *err);
+void xb_fit_update_clear(xb_update_model *m);
+int xb_fit_update_copy(const xb_update_model *src, xb_update_model *dst, xb_error *err);
+/* Mean change of one pulse from state g: clip(g + f, g_min, g_max) - g (the tabulated dg). */
+double xb_fit_update_step(const xb_update_model *m, double g_siemens, int dir);
+/* Cycle-to-cycle standard deviation of one pulse's change from state g. */
+double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir);
+/* Step law f of Monte Carlo device k (NaN when that device has no fit). */
+double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir);
+/* Apply pulses dir[0..n-1] (0: none) from g0: g_out[0] = g0, g_out[k+1] after pulse k,
+ * g <- clip(g + step(g) + sigma(g) xi) with seeded xi when noise, else the mean step. */
+int xb_fit_update_simulate(const xb_update_model *m, double g0_siemens, const int *dir, size_t n, int noise,
+                           uint64_t seed, double *g_out, xb_error *err);
+/* The same with the step law of Monte Carlo device k (its own fit: the model's
+ * device-to-device spread) instead of the mean law; XB_EINPUT when device k has no fit. */
+int xb_fit_update_simulate_device(const xb_update_model *m, size_t k, double g0_siemens, const int *dir, size_t n,
+                                  int noise, uint64_t seed, double *g_out, xb_error *err);
+/* Write /update/<device> (docs/hdf5-model.md) into an open model file; source: the results
+ * groups it came from (may be NULL). */
+int xb_fit_update_write(hid_t f, const xb_update_model *m, const char *source, xb_error *err);
+/* Read every /update/<device> group of a model file (checked: version, units, shapes,
+ * the law); *n = 0 and *out = NULL when the file has none.  xb_fit_update_free_all. */
+int xb_fit_update_read_all(const char *path, xb_update_model **out, size_t *n, xb_error *err);
+void xb_fit_update_free_all(xb_update_model *m, size_t n);
+/* The pulse trains of a results file (/points/<p>/program/train_*, docs/hdf5-results.md),
+ * one xb_update_data per device as `xbar fit` pools them (points of one device with the
+ * first point's pulse recipe; held-out slots: the last cycle of every train with two cycles
+ * or more, else the cycles of the last start state with two start states or more).  Bad
+ * records are XB_EINPUT naming the file and dataset. */
+typedef struct xb_update_set xb_update_set;
+int xb_update_set_load(const char *results_path, xb_update_set **out, xb_error *err);
+size_t xb_update_set_count(const xb_update_set *s);
+const xb_update_data *xb_update_set_data(const xb_update_set *s, size_t k);
+const char *xb_update_set_source(const xb_update_set *s, size_t k); /* "/points/p00000,..." */
+void xb_update_set_free(xb_update_set *s);
+
 /* ---- from a results file (xbar fit) ---- */
 typedef struct xb_fit_model_info {
     char point[64];           /* results group the model was fitted from (/points/NAME) */
@@ -270,6 +393,10 @@ typedef struct xb_fit_summary {
     size_t n_drift_devices;   /* PCM devices in the drift/read-noise fit (0: none) */
     size_t n_leaveout;
     xb_fit_leaveout leaveout[XB_FIT_MAX_LEAVEOUT];
+    size_t n_update;          /* devices with a pulse-update model (/update/<device>) */
+    xb_update_model update[XB_DEVICE_COUNT];
+    size_t n_update_notes;    /* devices with pulse trains but no model, and why */
+    char update_notes[2 * XB_DEVICE_COUNT][256];
 } xb_fit_summary;
 
 /* Called after each point's model is fitted (k of n, 1-based), for progress output. */

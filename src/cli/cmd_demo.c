@@ -1,7 +1,8 @@
 /* xbar demo: the main job end to end on built-in defaults.
  *
  *   characterize/demo.ini (RRAM, PCM, ECRAM arrays 16..64: ngspice, native with ngspice
- *   checks, transients) -> xbar fit -> xbar report -> xbar run on Fashion-MNIST with the
+ *   checks, transients) -> xbar fit -> characterize/write.ini (pulse trains) -> xbar fit
+ *   (pulse-update models) -> xbar report -> xbar run on Fashion-MNIST with the
  *   fitted model of every device, with and without digital calibration -> PCM accuracy
  *   from 1 s to 1 year after programming, with and without drift compensation -> one table.
  *
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "xbar/fit.h"
 
 static const char k_help[] =
     "usage: xbar demo [-o DIR] [--limit N] [--jobs N]\n"
@@ -26,12 +28,15 @@ static const char k_help[] =
     "  1. xbar characterize characterize/demo.ini   RRAM, PCM, ECRAM 1R arrays 16x16..64x64, 1 ohm\n"
     "     wires: static MVM in ngspice (native engine at 64x64, re-solved in ngspice), transient reads\n"
     "  2. xbar fit       behavioural MVM models (IR drop, read nonlinearity, energy, settling)\n"
-    "  3. xbar report    PNG plots of the campaign\n"
-    "  4. xbar run       the shipped Fashion-MNIST MLP on 64x64 tiles of each device (fitted model,\n"
+    "  3. xbar characterize characterize/write.ini + xbar fit   pulse trains of RRAM, PCM, ECRAM\n"
+    "                    devices -> pulse-update models (step vs state, c2c and d2d spread, energy)\n"
+    "  4. xbar report    PNG plots of the campaigns (plots/, the update models in plots/update/)\n"
+    "  5. xbar run       the shipped Fashion-MNIST MLP on 64x64 tiles of each device (fitted model,\n"
     "                    programming noise), with and without per-column calibration, vs ideal\n"
-    "  5. xbar run --time-sweep   PCM accuracy from 1 s to 1 year after programming (drift, 1/f\n"
+    "  6. xbar run --time-sweep   PCM accuracy from 1 s to 1 year after programming (drift, 1/f\n"
     "                    read noise), with and without global drift compensation, plotted\n"
-    "Outputs in DIR: results.h5, model.h5, plots/, run-*.json, accuracy_vs_time.csv, logs/.\n"
+    "Outputs in DIR: results.h5, model.h5, results-write.h5, update.h5, plots/, run-*.json,\n"
+    "accuracy_vs_time.csv, logs/.\n"
     "Rerunning resumes the campaign (finished points are kept).\n"
     "\n"
     "options:\n"
@@ -40,6 +45,7 @@ static const char k_help[] =
     "  --drift-limit N    test images of the PCM drift sweep     [500]\n"
     "  --jobs N           campaign points in parallel            [cores]\n"
     "  --campaign FILE    campaign to characterize               [characterize/demo.ini]\n"
+    "  --write-campaign FILE  pulse-train campaign               [characterize/write.ini]\n"
     "  --network FILE     network to run                         [data/fmnist_mlp.h5]\n";
 
 typedef struct {
@@ -146,6 +152,66 @@ static int step_failed(const demo_ctx *c, const char *what, const char *name, in
     return rc == XB_EINPUT ? XB_EINPUT : XB_ERUNTIME;
 }
 
+/* Step 3: the pulse-train campaign and its pulse-update models, one line per device. */
+static int write_step(const demo_ctx *c, const char *campaign, const char *wresults, const char *update,
+                      const char *jobs)
+{
+    printf("[3/6] pulse trains %s -> pulse-update models %s ...\n", campaign, update);
+    double t0 = xb_now_s();
+    char *a[] = {"characterize", (char *)campaign, "-o", (char *)wresults, "-q", jobs ? "-j" : NULL, (char *)jobs, NULL};
+    int rc = run_step(c, "characterize-write", a);
+    if (rc == XB_ERUNTIME && access(wresults, R_OK) == 0)
+        printf("      some points failed (recorded in %s); continuing with the others\n", wresults);
+    else if (rc) return step_failed(c, "characterize (pulse trains)", "characterize-write", rc);
+    char *f[] = {"fit", (char *)wresults, "-o", (char *)update, "--force", NULL};
+    if ((rc = run_step(c, "fit-write", f))) return step_failed(c, "fit (pulse trains)", "fit-write", rc);
+    xb_update_model *ms = NULL;
+    size_t n = 0;
+    xb_error err;
+    if (xb_fit_update_read_all(update, &ms, &n, &err)) {
+        fprintf(stderr, "xbar demo: %s\n", err.msg);
+        return err.code;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const xb_update_model *m = &ms[k];
+        const double mid = 0.5 * (m->g_min_siemens + m->g_max_siemens);
+        printf("      %-5s law %-10s window %.3g..%.3g uS, at mid-window up %+.3g / down %+.3g uS per pulse, "
+               "held-out %.1f%% of the window\n",
+               xb_device_name(m->device), xb_update_law_name(m->law), m->g_min_siemens * 1e6, m->g_max_siemens * 1e6,
+               xb_fit_update_step(m, mid, 1) * 1e6, xb_fit_update_step(m, mid, -1) * 1e6,
+               100 * m->heldout_traj_rel[m->law]);
+    }
+    xb_fit_update_free_all(ms, n);
+    printf("      done in %.0f s (%s/logs/fit-write.log)\n", xb_now_s() - t0, c->dir);
+    return XB_OK;
+}
+
+/* A shipped input of the demo: <share>/xbar/<rel>, where <share>/xbar/models is the models
+ * directory the netlist stage found (an install, a moved install, the build tree's links, or
+ * $XBAR_MODELS_DIR's parent).  One line naming the path and exit 1 when it is not there. */
+static int demo_share_file(const char *rel, char *buf, size_t n, const char **out)
+{
+    const char *models;
+    xb_error err;
+    if (xb_netlist_models_dir_find(&models, &err)) {
+        fprintf(stderr, "xbar demo: %s\n", err.msg);
+        return XB_ERUNTIME;
+    }
+    const char *slash = strrchr(models, '/');
+    const int dlen = slash ? (int)(slash - models) : 1;
+    if ((size_t)snprintf(buf, n, "%.*s/%s", dlen, slash ? models : ".", rel) >= n) {
+        fprintf(stderr, "xbar demo: path of %s too long\n", rel);
+        return XB_ERUNTIME;
+    }
+    if (access(buf, R_OK) != 0) {
+        fprintf(stderr, "xbar demo: cannot read the shipped %s (%s: %s); give it with a flag (see --help)\n", rel,
+                buf, strerror(errno));
+        return XB_ERUNTIME;
+    }
+    *out = buf;
+    return XB_OK;
+}
+
 int xb_cmd_demo(int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
@@ -153,8 +219,10 @@ int xb_cmd_demo(int argc, char **argv)
         return 0;
     }
     const char *dir = "xbar-demo", *limit = "2000", *drift_limit = "500", *jobs = NULL;
-    const char *campaign = XB_SOURCE_DIR "/characterize/demo.ini";
-    const char *net = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
+    /* the shipped inputs live next to the models: share/xbar/{characterize,data} of the
+     * install, or the same links in the build tree (demo_share_file) */
+    static char d_campaign[4096], d_write[4096], d_net[4096];
+    const char *campaign = NULL, *write_campaign = NULL, *net = NULL;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -177,6 +245,10 @@ int xb_cmd_demo(int argc, char **argv)
             if (!(v = xb_cli_flag_value(argc, argv, &i, "--campaign", &err)))
                 return xb_cli_usage_error("demo", "%s", err.msg);
             campaign = v;
+        } else if (xb_cli_is_flag(a, "--write-campaign")) {
+            if (!(v = xb_cli_flag_value(argc, argv, &i, "--write-campaign", &err)))
+                return xb_cli_usage_error("demo", "%s", err.msg);
+            write_campaign = v;
         } else if (xb_cli_is_flag(a, "--network")) {
             if (!(v = xb_cli_flag_value(argc, argv, &i, "--network", &err)))
                 return xb_cli_usage_error("demo", "%s", err.msg);
@@ -185,9 +257,15 @@ int xb_cmd_demo(int argc, char **argv)
             return xb_cli_usage_error("demo", "unknown option '%s'", a);
         }
     }
+    if ((!campaign && demo_share_file("characterize/demo.ini", d_campaign, sizeof d_campaign, &campaign)) ||
+        (!write_campaign && demo_share_file("characterize/write.ini", d_write, sizeof d_write, &write_campaign)) ||
+        (!net && demo_share_file("data/fmnist_mlp.h5", d_net, sizeof d_net, &net)))
+        return XB_ERUNTIME;
     if (access(campaign, R_OK) != 0)
         return xb_cli_usage_error("demo", "--campaign: cannot read %s", campaign);
     if (access(net, R_OK) != 0) return xb_cli_usage_error("demo", "--network: cannot read %s", net);
+    if (access(write_campaign, R_OK) != 0)
+        return xb_cli_usage_error("demo", "--write-campaign: cannot read %s", write_campaign);
 
     static char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -203,15 +281,18 @@ int xb_cmd_demo(int argc, char **argv)
         return XB_ERUNTIME;
     }
     demo_ctx c = {self, dir};
-    char results[4096], model[4096], plots[4096];
+    char results[4096], model[4096], plots[4096], wresults[4096], update[4096], uplots[4200];
     snprintf(results, sizeof results, "%s/results.h5", dir);
     snprintf(model, sizeof model, "%s/model.h5", dir);
     snprintf(plots, sizeof plots, "%s/plots", dir);
+    snprintf(wresults, sizeof wresults, "%s/results-write.h5", dir);
+    snprintf(update, sizeof update, "%s/update.h5", dir);
+    snprintf(uplots, sizeof uplots, "%s/update", plots);
     double t_start = xb_now_s(), t0;
     int rc;
 
     printf("xbar demo: output in %s/\n", dir);
-    printf("[1/5] characterize %s (ngspice + native; resumes if interrupted) ...\n", campaign);
+    printf("[1/6] characterize %s (ngspice + native; resumes if interrupted) ...\n", campaign);
     t0 = xb_now_s();
     {
         char *a[] = {"characterize", (char *)campaign, "-o", results, "-q", jobs ? "-j" : NULL, (char *)jobs, NULL};
@@ -222,7 +303,7 @@ int xb_cmd_demo(int argc, char **argv)
     else if (rc) return step_failed(&c, "characterize", "characterize", rc);
     printf("      done in %.0f s\n", xb_now_s() - t0);
 
-    printf("[2/5] fit behavioural models -> %s ...\n", model);
+    printf("[2/6] fit behavioural models -> %s ...\n", model);
     t0 = xb_now_s();
     {
         char *a[] = {"fit", results, "-o", model, "--force", NULL};
@@ -230,13 +311,17 @@ int xb_cmd_demo(int argc, char **argv)
     }
     printf("      done in %.0f s (fit quality per configuration: %s/logs/fit.log)\n", xb_now_s() - t0, dir);
 
-    printf("[3/5] plots -> %s/ ...\n", plots);
+    if ((rc = write_step(&c, write_campaign, wresults, update, jobs))) return rc;
+
+    printf("[4/6] plots -> %s/ ...\n", plots);
     {
         char *a[] = {"report", results, "-o", plots, NULL};
         if ((rc = run_step(&c, "report", a))) return step_failed(&c, "report", "report", rc);
+        char *b[] = {"report", wresults, "-o", uplots, "--model", update, NULL};
+        if ((rc = run_step(&c, "report-write", b))) return step_failed(&c, "report", "report-write", rc);
     }
 
-    printf("[4/5] Fashion-MNIST, %s test images, 64x64 tiles, 8-bit DAC/ADC ...\n", limit);
+    printf("[5/6] Fashion-MNIST, %s test images, 64x64 tiles, 8-bit DAC/ADC ...\n", limit);
     /* every device with a dynamic model (the physical ones of characterize/demo.ini) */
     const char *devices[XB_DEVICE_COUNT];
     size_t n_dev = 0;
@@ -266,7 +351,7 @@ int xb_cmd_demo(int argc, char **argv)
         }
     }
 
-    printf("[5/5] PCM drift: accuracy 1 s .. 1 year after programming, %s images ...\n", drift_limit);
+    printf("[6/6] PCM drift: accuracy 1 s .. 1 year after programming, %s images ...\n", drift_limit);
     char csv[4096];
     snprintf(csv, sizeof csv, "%s/accuracy_vs_time.csv", dir);
     {

@@ -141,6 +141,75 @@ static int inspect_model(const char *path)
     return 0;
 }
 
+/* Pulse-update models (/update/<device>): one line per device.  Kept apart from
+ * inspect_model: a model file may hold update models only. */
+static void update_grid_stats(const xb_update_model *m, int dir, double *mean_abs, double *d2d_rel, double *c2c_rel)
+{
+    double sa = 0, sd = 0, sc = 0, s2 = 0;
+    enum { N = 65 };
+    for (int k = 0; k < N; k++) {
+        const double g = m->g_min_siemens + (m->g_max_siemens - m->g_min_siemens) * k / (N - 1);
+        const double dg = xb_fit_update_step(m, g, dir), sg = xb_fit_update_sigma(m, g, dir);
+        double s = 0, q = 0;
+        size_t n = 0;
+        for (size_t d = 0; d < m->n_devices; d++) {
+            double v = xb_fit_update_device_step(m, d, g, dir);
+            if (isfinite(v)) { s += v; q += v * v; n++; }
+        }
+        sa += fabs(dg);
+        s2 += dg * dg;
+        sc += sg * sg;
+        sd += n > 1 ? fmax(q - s * s / (double)n, 0) / (double)(n - 1) : 0;
+    }
+    *mean_abs = sa / N;
+    *d2d_rel = s2 > 0 ? sqrt(sd / s2) : 0;
+    *c2c_rel = s2 > 0 ? sqrt(sc / s2) : 0;
+}
+
+static int inspect_update(const char *path)
+{
+    xb_update_model *ms = NULL;
+    size_t n = 0;
+    xb_error err;
+    if (xb_fit_update_read_all(path, &ms, &n, &err)) return xb_cli_fail("inspect", &err);
+    if (n) {
+        printf("update models: %zu (mean step of one pulse over the window; spreads rms over the window relative to it)\n", n);
+        printf("# %-6s %-10s %-21s %-34s %7s %13s %13s %-19s %s\n", "device", "law", "window (S)", "law parameters",
+               "dn/up", "c2c up/down", "d2d up/down", "energy up/down (J)", "held-out rms/max");
+    }
+    for (size_t k = 0; k < n; k++) {
+        const xb_update_model *m = &ms[k];
+        char par[128];
+        if (m->law == XB_UPDATE_EXP)
+            snprintf(par, sizeof par, "a %.3g/%.3g S b %.3g/%.3g", m->up[0], m->down[0], m->up[1], m->down[1]);
+        else
+            snprintf(par, sizeof par, "up %+.3g..%+.3g dn %+.3g..%+.3g S", m->up[0], m->up[m->n_params - 1],
+                     m->down[0], m->down[m->n_params - 1]);
+        double au, ad, du, dd, cu, cd;
+        update_grid_stats(m, 1, &au, &du, &cu);
+        update_grid_stats(m, -1, &ad, &dd, &cd);
+        char win[48], c2c[32], d2d[32], en[48], ho[32];
+        snprintf(win, sizeof win, "%.3g..%.3g", m->g_min_siemens, m->g_max_siemens);
+        snprintf(c2c, sizeof c2c, "%.0f%%/%.0f%%", 100 * cu, 100 * cd);
+        snprintf(d2d, sizeof d2d, "%.0f%%/%.0f%%", 100 * du, 100 * dd);
+        snprintf(en, sizeof en, "%.3g/%.3g", m->energy_up_joule, m->energy_down_joule);
+        snprintf(ho, sizeof ho, "%.2f%%/%.2f%%", 100 * m->heldout_traj_rel[m->law], 100 * m->heldout_traj_max_rel);
+        printf("  %-6s %-10s %-21s %-34s %7.3g %13s %13s %-19s %s\n", xb_device_name(m->device),
+               xb_update_law_name(m->law), win, par, au > 0 ? ad / au : INFINITY, c2c, d2d, en, ho);
+    }
+    xb_fit_update_free_all(ms, n);
+    return 0;
+}
+
+static size_t model_count(hid_t f)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (!xb_h5_exists(f, "models") || xb_h5_list(f, "models", &names, &n, NULL) != XB_OK) return 0;
+    xb_h5_free_names(names, n);
+    return n;
+}
+
 /* Network file (the exec stage's reader): its layers and their weight shapes. */
 static int inspect_network(const char *path)
 {
@@ -187,7 +256,11 @@ int xb_cmd_inspect(int argc, char **argv)
     printf("\n");
     print_provenance(f);
     int rc = 0;
-    if (fmt && strcmp(fmt, XB_FIT_FORMAT) == 0) rc = inspect_model(path);
+    if (fmt && strcmp(fmt, XB_FIT_FORMAT) == 0) {
+        /* a file of update models only has an empty /models */
+        if (!xb_h5_exists(f, "update") || model_count(f) > 0) rc = inspect_model(path);
+        if (rc == 0 && xb_h5_exists(f, "update")) rc = inspect_update(path);
+    }
     else if (fmt && strcmp(fmt, XB_CHAR_FORMAT) == 0) rc = inspect_results(path);
     else if (fmt && strcmp(fmt, XB_NETWORK_FORMAT) == 0) rc = inspect_network(path);
     else tree = 1;

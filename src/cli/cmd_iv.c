@@ -15,7 +15,8 @@ static const char k_help_head[] =
     "Device I-V curves computed by ngspice from the models/ subcircuits; a PNG next to the CSV\n"
     "(FILE.png) when gnuplot is installed.\n"
     "  read:    static read I-V at --states programmed conductances, log-spaced from g_min to\n"
-    "           g_max; CSV columns v_volt, then one current (A) per state.\n"
+    "           g_max; CSV columns v_volt, then one current (A) per state.  A sweep beyond the\n"
+    "           read law's validity (device table) prints one warning line on stderr.\n"
     "  dynamic: the device's test recipe (device table, docs/devices.md):\n";
 
 static const char k_help_tail[] =
@@ -27,6 +28,11 @@ static const char k_help_tail[] =
     "  --pulses N             gate-pulse recipes: pulses per direction     [50]\n"
     "  --v-read V             read voltage (G is the chord conductance at it) [0.2]\n"
     "  --var-d2d, --seed N    dynamic: device-to-device parameter sample\n"
+    "  --c2c                  dynamic: cycle-to-cycle noise, one seeded draw per pulse (per run\n"
+    "                         for sweep/PWL recipes; --seed)\n"
+    "  --compliance I         dynamic, two-terminal recipes: SET current limit in amperes (the\n"
+    "                         access NMOS gate biased for saturation at I); 0 for none\n"
+    "                         [recipe's: rram 100e-6]\n"
     "  --png FILE             PNG path (default FILE.csv with .png); --no-png to skip\n"
     "  --timeout S            ngspice job time limit in seconds\n";
 
@@ -40,7 +46,9 @@ static void print_help(void)
         const xb_iv_recipe *r = &di->iv;
         printf("           %s: ", di->name);
         if (r->kind == XB_IV_SWEEP)
-            printf("triangular SET (+V) / RESET (-V) sweep, V = %g V (--v-max)\n", r->v_max_volt);
+            printf("triangular SET (+V) / RESET (-V) sweep, V = %g V (--v-max), %g ohm series,\n"
+                   "             %g A compliance\n",
+                   r->v_max_volt, r->series_ohm, r->compliance_amp);
         else if (r->kind == XB_IV_PWL)
             printf("the waveform PWL(%s)\n             through a %g ohm load\n", r->pwl_spice, r->load_ohm);
         else
@@ -67,35 +75,45 @@ static void print_help(void)
     fputs(k_help_tail, stdout);
 }
 
-static int have_gnuplot(void)
+/* The PNG of the I-V data m: gnuplot (gnuplot.c) plots a copy of the data in a staging
+ * directory beside the PNG, never the -o path itself (a device such as /dev/full once fed
+ * gnuplot an endless input), and the PNG is moved into place only when complete. */
+static int plot_png(const xb_matrix *m, const char *png, const char *xlabel, const char *ylabel, int ncols, int xcol,
+                    const int *ycols, int logy, xb_error *err)
 {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char *dup = strdup(path);
-    int found = 0;
-    for (char *save = NULL, *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s/gnuplot", d);
-        found = access(buf, X_OK) == 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", png);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : png;
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    if (!*base || strchr(base, '\'')) return xb_errorf(err, XB_EINPUT, "--png: '%s' is not a file name gnuplot can take", png);
+    xb_stage *s = NULL;
+    FILE *f = NULL;
+    int rc = xb_stage_new(dir, &s, err);
+    if (!rc) rc = xb_stage_fopen(s, "iv.dat", 0, &f, err);
+    if (!rc) {
+        xb_csv_fwrite_matrix(f, m);
+        rc = xb_stage_fclose(s, f, err);
     }
-    free(dup);
-    return found;
-}
-
-static void plot_png(const char *csv, const char *png, const char *xlabel, const char *ylabel, int ncols,
-                     int xcol, const int *ycols, int logy)
-{
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
-    fprintf(g, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", png);
-    fprintf(g, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
-    if (logy) fprintf(g, "set logscale y\n");
-    fprintf(g, "plot ");
-    for (int k = 0; k < ncols; k++)
-        fprintf(g, "%s'%s' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", csv, xcol,
-                logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
-    fprintf(g, "\n");
-    pclose(g);
+    if (!rc) rc = xb_stage_fopen(s, "iv.gp", 0, &f, err);
+    if (!rc) {
+        fprintf(f, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", base);
+        fprintf(f, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
+        if (logy) fprintf(f, "set logscale y\n");
+        fprintf(f, "plot ");
+        for (int k = 0; k < ncols; k++)
+            fprintf(f, "%s'iv.dat' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", xcol,
+                    logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
+        fprintf(f, "\n");
+        rc = xb_stage_fclose(s, f, err);
+    }
+    if (!rc) rc = xb_cli_gnuplot(s, "iv.gp", &base, 1, err);
+    if (!rc) rc = xb_stage_keep(s, base, base, err);
+    if (!rc) return xb_stage_commit(s, err);
+    xb_stage_free(s);
+    return rc;
 }
 
 static int run_deck(const xb_engine_opts *eo, const xb_netlist_deck *d, xb_matrix **out, xb_error *err)
@@ -131,12 +149,24 @@ static int run_deck(const xb_engine_opts *eo, const xb_netlist_deck *d, xb_matri
 
 static int write_csv(const char *path, const char *header, const xb_matrix *m, xb_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "-o: cannot write '%s'", path);
-    fprintf(f, "%s\n", header);
-    xb_csv_fwrite_matrix(f, m);
-    if (fclose(f) != 0) return xb_errorf(err, XB_ERUNTIME, "-o: error writing '%s'", path);
-    return XB_OK;
+    xb_afile *a; /* whole file or none (src/common/atomic.c) */
+    int rc = xb_afile_open(path, &a, err);
+    if (rc) return rc;
+    fprintf(xb_afile_stream(a), "%s\n", header);
+    xb_csv_fwrite_matrix(xb_afile_stream(a), m);
+    return xb_afile_commit(a, err);
+}
+
+/* The PNG of -o FILE.csv: FILE.png; none when -o is not a regular file (a device, a pipe:
+ * no "/dev/stdout.png"), unless --png names one. */
+static int default_png(const char *opath, char *buf, size_t n)
+{
+    if (xb_output_in_place(opath)) return 0;
+    snprintf(buf, n, "%s", opath);
+    char *dot = strrchr(buf, '.');
+    if (dot && !strchr(dot, '/')) *dot = 0;
+    strncat(buf, ".png", n - strlen(buf) - 1);
+    return 1;
 }
 
 int xb_cmd_iv(int argc, char **argv)
@@ -154,16 +184,18 @@ int xb_cmd_iv(int argc, char **argv)
     const char *dev = NULL, *mode = NULL, *opath = NULL, *png = NULL;
     size_t states = 5, points = 41, pulses = 50;
     double vmax = -1, vread = -1;
-    int no_png = 0, d2d = 0;
+    int no_png = 0, d2d = 0, c2c = 0;
+    double icomp = -1;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--var-d2d") == 0) { d2d = 1; continue; }
         if (strcmp(a, "--no-png") == 0) { no_png = 1; continue; }
+        if (strcmp(a, "--c2c") == 0) { c2c = 1; continue; }
         static const char *const flags[] = {"--device", "--mode", "-o", "--png", "--states", "--points",
-                                            "--pulses", "--v-max", "--v-read", "--seed", "--timeout"};
+                                            "--pulses", "--v-max", "--v-read", "--seed", "--timeout", "--compliance"};
         int k = -1;
-        for (int f = 0; f < 11; f++)
+        for (int f = 0; f < 12; f++)
             if (xb_cli_is_flag(a, flags[f])) k = f;
         if (k < 0) return xb_cli_usage_error("iv", "unknown option '%s'", a);
         if (!(v = xb_cli_flag_value(argc, argv, &i, flags[k], &err))) return xb_cli_fail("iv", &err);
@@ -180,7 +212,8 @@ int xb_cmd_iv(int argc, char **argv)
         case 7: bad = xb_parse_double(v, "--v-max", &vmax, &err) || !(vmax > 0); break;
         case 8: bad = xb_parse_double(v, "--v-read", &vread, &err) || !(vread > 0); break;
         case 9: bad = xb_parse_size(v, "--seed", &sz, &err); seed = (uint64_t)sz; break;
-        default: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        case 10: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        default: bad = xb_parse_double(v, "--compliance", &icomp, &err) || !(icomp >= 0) || !isfinite(icomp); break;
         }
         if (bad) return xb_cli_usage_error("iv", "%s: bad value '%s'", flags[k], v);
     }
@@ -192,6 +225,10 @@ int xb_cmd_iv(int argc, char **argv)
     if (!mode || (strcmp(mode, "read") != 0 && strcmp(mode, "dynamic") != 0))
         return xb_cli_usage_error("iv", "--mode: expected read or dynamic, got '%s'", mode ? mode : "");
     if (!opath) return xb_cli_usage_error("iv", "-o: missing output CSV");
+    /* the PNG is moved into place by a rename: never over a device node (as root, --png
+     * /dev/null would replace it) */
+    if (png && !no_png && xb_output_in_place(png))
+        return xb_cli_usage_error("iv", "--png: '%s' is not a regular file (use --no-png)", png);
     xb_array_params_default(&p, d);
     p.seed = seed;
     p.var_d2d = d2d;
@@ -203,6 +240,8 @@ int xb_cmd_iv(int argc, char **argv)
         return xb_cli_usage_error("iv", "--device: %s has no dynamic model (%s)", dev, list);
     }
     if (!dynamic && states > 60) return xb_cli_usage_error("iv", "--states: at most 60");
+    if (!dynamic && (c2c || icomp >= 0))
+        return xb_cli_usage_error("iv", "%s: only with --mode dynamic", c2c ? "--c2c" : "--compliance");
 
     /* the deck (netlist stage) and how to plot its columns (CSV column numbers, 1-based) */
     xb_netlist_deck deck;
@@ -210,11 +249,18 @@ int xb_cmd_iv(int argc, char **argv)
     const char *xlabel = "V (V)", *ylabel = "I (A)";
     int rc;
     if (!dynamic) {
-        rc = xb_netlist_iv_read_deck(&p, states, vmax > 0 ? vmax : 0.5, points, &deck, &err);
+        double vsweep = vmax > 0 ? vmax : 0.5, vlim;
+        const char *why;
+        if (xb_netlist_read_validity(&p, vsweep, &vlim, &why))
+            fprintf(stderr, "xbar iv: warning: the %s read law holds for |V| <= %g V (%s); this sweep reaches %g V\n",
+                    dev, vlim, why, vsweep);
+        rc = xb_netlist_iv_read_deck(&p, states, vsweep, points, &deck, &err);
         for (size_t s = 0; !rc && s < states; s++) ycols[ny++] = (int)s + 2;
         logy = 1;
     } else {
-        rc = xb_netlist_iv_dynamic_deck(&p, vmax, pulses, &deck, &err);
+        /* --compliance 0: no limit (-1 in the options); not given: the recipe's */
+        xb_iv_opts io = {vmax, pulses, icomp < 0 ? 0 : icomp == 0 ? -1 : icomp, c2c};
+        rc = xb_netlist_iv_dynamic_deck_opts(&p, &io, &deck, &err);
         switch (di->iv.kind) {
         case XB_IV_SWEEP: /* I (column 3) against the applied V (column 2), log scale */
             xcol = 2;
@@ -241,17 +287,9 @@ int xb_cmd_iv(int argc, char **argv)
     xb_matrix *m = NULL;
     if (!rc) rc = run_deck(&eo, &deck, &m, &err);
     if (!rc) rc = write_csv(opath, header, m, &err);
-    if (!rc && !no_png && have_gnuplot()) {
-        char def[4096];
-        if (!png) {
-            snprintf(def, sizeof def, "%s", opath);
-            char *dot = strrchr(def, '.');
-            if (dot && !strchr(dot, '/')) *dot = 0;
-            strncat(def, ".png", sizeof def - strlen(def) - 1);
-            png = def;
-        }
-        plot_png(opath, png, xlabel, ylabel, ny, xcol, ycols, logy);
-    }
+    char def[4096];
+    if (!rc && !no_png && !png && default_png(opath, def, sizeof def)) png = def;
+    if (!rc && !no_png && png && xb_cli_have_gnuplot()) rc = plot_png(m, png, xlabel, ylabel, ny, xcol, ycols, logy, &err);
     xb_netlist_deck_free(&deck);
     xb_matrix_free(m);
     return rc ? xb_cli_fail("iv", &err) : 0;

@@ -29,6 +29,8 @@
 #define NV_KCL_RELTOL 1e-12  /* per-node |sum I| / sum |I| at convergence */
 #define NV_STEP_RELTOL 1e-12 /* Newton step / drive voltage scale at the rounding floor */
 #define NV_LOOSE_RELTOL 1e-9 /* accepted when the line search can no longer make progress */
+#define NV_MAX_FORCED 4          /* read circuits: see newton() */
+#define NV_FORCED_STEP_REL 1e-6  /* ... for steps below this share of the drive voltage scale */
 #define NV_MAX_NEWTON 200
 #define NV_MAX_HALVINGS 60
 #define NV_BLOCK_DOUBLES (16u << 20) /* right-hand-side block budget: 128 MB */
@@ -42,6 +44,7 @@ struct xb_engine_native {
     double *g_chord; /* per element: linearized conductance for the first guess */
     double *fixed;   /* 1 + rows fixed node voltages of the current vector */
     double *xt, *dx, *f, *ft, *fabs_, *fabst, *zero;
+    int read_circuit; /* built from a plan (single-cell reads): see newton() */
     size_t blk_cols; /* vectors per block: right-hand sides are allocated per call (an engine
                         kept per tile must stay small between calls) */
     xb_engine_native_stats st;
@@ -57,33 +60,14 @@ static inline void el_iv(const xb_engine_native *e, size_t k, double va, double 
                          double *i, double *di_a, double *di_b)
 {
     const nv_circuit *c = &e->c;
-    double v = va - vb, cur, d;
-    if (chord || c->kind[k] == NV_RES) {
-        double g = chord ? e->g_chord[k] : c->g[k];
+    if (chord) {
+        double g = e->g_chord[k], v = va - vb;
         *i = g * v;
         *di_a = g;
         *di_b = -g;
         return;
     }
-    switch (c->kind[k]) {
-    case NV_DEV:
-        xb_device_read_iv(&e->p, c->g[k], v, &cur, &d);
-        break;
-    case NV_SEL:
-        xb_selector_iv(&e->p, v, &cur, &d);
-        break;
-    default: { /* NV_NMOS: drain a, source b, gate at v_gate */
-        double gm, gds;
-        xb_nmos_iv(&e->p, e->p.v_gate_volt - vb, v, &cur, &gm, &gds);
-        *i = cur;
-        *di_a = gds;
-        *di_b = -gm - gds;
-        return;
-    }
-    }
-    *i = cur;
-    *di_a = d;
-    *di_b = -d;
+    nv_el_iv(&e->p, c->kind, c->g, k, va, vb, i, di_a, di_b);
 }
 
 /* F(x) (currents leaving each unknown node), sum of |currents| per node, and when vals
@@ -99,38 +83,11 @@ static double eval(xb_engine_native *e, const double *x, int chord, double *f, d
         int32_t a = c->na[k], b = c->nb[k];
         double i, da, db;
         el_iv(e, k, node_v(x, e->fixed, a), node_v(x, e->fixed, b), chord, &i, &da, &db);
-        if (a >= 0) {
-            f[a] += i;
-            if (fabs_out) fabs_out[a] += fabs(i);
-        }
-        if (b >= 0) {
-            f[b] -= i;
-            if (fabs_out) fabs_out[b] += fabs(i);
-        }
-        if (vals) {
-            const int32_t *s = c->slot + 4 * k;
-            if (s[0] >= 0) vals[s[0]] += da;
-            if (s[1] >= 0) vals[s[1]] -= db;
-            if (s[2] >= 0) vals[s[2]] += db;
-            if (s[3] >= 0) vals[s[3]] -= da;
-        }
+        nv_stamp(c, k, i, da, db, f, fabs_out, vals);
     }
     double phi = 0;
     for (size_t n = 0; n < c->n; n++) phi += f[n] * f[n];
     return 0.5 * phi;
-}
-
-/* Worst per-node KCL error relative to the current through the node. */
-static double kcl_rel(const double *f, const double *fabs_, size_t n)
-{
-    double worst = 0;
-    for (size_t k = 0; k < n; k++) {
-        double r = fabs(f[k]);
-        if (r == 0) continue;
-        r = fabs_[k] > 0 ? r / fabs_[k] : INFINITY;
-        if (!(r <= worst)) worst = r;
-    }
-    return worst;
 }
 
 static void set_fixed(xb_engine_native *e, const double *v_in)
@@ -196,8 +153,9 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
     double *dx = e->dx;
     double phi = eval(e, x, 0, e->f, e->fabs_, NULL);
     int reuse = 1; /* the factorization in hand may serve as the iteration matrix */
+    int forced = 0; /* full steps taken without a decrease of |F| (read circuits) */
     for (int it = 0; it < NV_MAX_NEWTON; it++) {
-        double rel = kcl_rel(e->f, e->fabs_, n);
+        double rel = nv_kcl_rel(e->f, e->fabs_, n);
         if (rel <= NV_KCL_RELTOL) {
             e->st.last_kcl_rel = rel;
             return XB_OK;
@@ -213,7 +171,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
                 /* the remaining correction is below the tolerance */
                 for (size_t k = 0; k < n; k++) x[k] += dx[k];
                 eval(e, x, 0, e->f, e->fabs_, NULL);
-                e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+                e->st.last_kcl_rel = nv_kcl_rel(e->f, e->fabs_, n);
                 return XB_OK;
             }
             if (dmax <= step_limit) {
@@ -223,7 +181,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
                     /* progress: keep the step; go on reusing the factorization while the
                      * steps still needed at this contraction rate cost less than a
                      * refactorization (flop counts, so the path is deterministic) */
-                    double r = sqrt(phit / phi), relt = kcl_rel(e->ft, e->fabst, n);
+                    double r = sqrt(phit / phi), relt = nv_kcl_rel(e->ft, e->fabst, n);
                     double need = relt > NV_KCL_RELTOL && r > 0 ? log(relt / NV_KCL_RELTOL) / -log(r) : 0;
                     reuse = r <= 0.1 || need <= nv_sparse_factor_cost(e->sp);
                     phi = phit;
@@ -248,8 +206,19 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
             /* at the rounding floor: the remaining correction is below the tolerance */
             for (size_t k = 0; k < n; k++) x[k] += dx[k];
             eval(e, x, 0, e->f, e->fabs_, NULL);
-            e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+            e->st.last_kcl_rel = nv_kcl_rel(e->f, e->fabs_, n);
             return XB_OK;
+        }
+        if (e->read_circuit && forced < NV_MAX_FORCED && dmax <= NV_FORCED_STEP_REL * vscale) {
+            /* read circuits: |F| is at its rounding floor everywhere but on a floating line
+             * held by junction leakage alone, whose tiny currents do not show in |F|, so
+             * the line search would take a null step; this small full Newton step settles
+             * that line (its equations are linear there) */
+            for (size_t k = 0; k < n; k++) e->xt[k] = x[k] + dx[k];
+            phi = eval(e, e->xt, 0, e->ft, e->fabst, NULL);
+            forced++;
+            reuse = 1;
+            goto accept;
         }
         double t = dmax > step_limit ? step_limit / dmax : 1.0;
         int accepted = 0;
@@ -286,7 +255,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
     }
     return xb_errorf(err, XB_ERUNTIME, "native: Newton did not converge in %d iterations (KCL error "
                      "%.3g relative)",
-                     NV_MAX_NEWTON, kcl_rel(e->f, e->fabs_, n));
+                     NV_MAX_NEWTON, nv_kcl_rel(e->f, e->fabs_, n));
 }
 
 /* Sum of cell currents into every column for the solution x (length n). */
@@ -391,6 +360,12 @@ static void memory_what(const xb_array_params *p, const char *stage, char *buf, 
 int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine_native **out,
                          xb_error *err)
 {
+    return nv_engine_new(p, g, NULL, NULL, out, err);
+}
+
+int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *plan,
+                  const double *col_bias, xb_engine_native **out, xb_error *err)
+{
     if (!out) return xb_errorf(err, XB_EINPUT, "native: no output handle");
     *out = NULL;
     if (!p || !g) return xb_errorf(err, XB_EINPUT, "native: missing array parameters or conductances");
@@ -418,11 +393,12 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
     xb_engine_native *e = calloc(1, sizeof *e);
     if (!e) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
     e->p = *p;
+    e->read_circuit = plan != NULL;
     double t0 = xb_now_s();
     /* CHOLMOD when every Jacobian is symmetric positive definite: two-terminal elements
      * with positive differential conductance (1R, 1S1R); KLU for the access transistor. */
     int symmetric = p->cell != XB_CELL_1T1R;
-    rc = nv_circuit_build(p, g, symmetric, &e->c, err);
+    rc = nv_circuit_build_plan(p, g, symmetric, plan, &e->c, err);
     if (rc) {
         nv_circuit_free(&e->c);
         free(e);
@@ -448,6 +424,8 @@ int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine
         xb_engine_native_free(e);
         return xb_errorf(err, XB_ERUNTIME, "native: out of memory for %zu unknowns", n);
     }
+    if (col_bias && c->n_fixed > 1 + c->rows) /* biased columns' sources (read circuits) */
+        memcpy(e->fixed + 1 + c->rows, col_bias, c->cols * sizeof *col_bias);
     /* chord conductances of the first-guess circuit */
     for (size_t k = 0; k < c->n_el; k++) e->g_chord[k] = c->g[k]; /* device G: chord at v_read */
     if (p->cell != XB_CELL_1R)
@@ -564,6 +542,21 @@ int xb_engine_native_cell_voltages(xb_engine_native *e, const double *v_in, doub
     if (e->sp) nv_sparse_release_workspace(e->sp);
     return rc;
 }
+
+int nv_engine_solve(xb_engine_native *e, const double *v_rows, double *x, double *fixed_out,
+                    xb_error *err)
+{
+    int rc = solve_block(e, &v_rows, 1, x, err);
+    if (rc == XB_OK) {
+        set_fixed(e, v_rows);
+        if (fixed_out) memcpy(fixed_out, e->fixed, e->c.n_fixed * sizeof *fixed_out);
+        e->st.vectors++;
+    }
+    if (e->sp) nv_sparse_release_workspace(e->sp);
+    return rc;
+}
+
+const nv_circuit *nv_engine_circuit(const xb_engine_native *e) { return &e->c; }
 
 int xb_engine_native_get_stats(const xb_engine_native *e, xb_engine_native_stats *st)
 {

@@ -7,7 +7,10 @@
  *   native_sparse.c  one sparse direct solver behind one interface: CHOLMOD (symmetric
  *                    positive definite systems) or KLU (general), symbolic analysis once,
  *                    numeric factorization many times, multi-column solves;
- *   native.c         the public API of engine.h: linear solves, Newton, outputs.
+ *   native.c         the public API of engine.h: linear solves, Newton, outputs;
+ *   native_read.c    single-cell reads (float, V/2, V/3) through native.c's solver on
+ *                    the read circuits of the builder (nv_plan);
+ *   native_tran.c    read transients: capacitors, implicit integration, step control.
  */
 #ifndef XBAR_ENGINE_NATIVE_INTERNAL_H
 #define XBAR_ENGINE_NATIVE_INTERNAL_H
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #include "xbar/common.h"
+#include "xbar/engine.h"
 #include "xbar/netlist.h"
 
 /* Element kinds.  Currents flow from terminal a to terminal b. */
@@ -23,21 +27,75 @@ enum {
     NV_RES = 0, /* linear conductance g */
     NV_DEV,     /* memory device programmed to g, read I-V xb_device_read_iv */
     NV_SEL,     /* static selector, xb_selector_iv */
-    NV_NMOS     /* access NMOS: a = drain, b = source, gate at p->v_gate_volt */
+    NV_NMOS,    /* access NMOS: a = drain, b = source, g = its gate voltage */
+    NV_CAP      /* capacitor, g = capacitance (farad); open at DC: only transients stamp it */
 };
 
+/* Current of element k from a to b with va, vb at its terminals, and its derivatives with
+ * respect to va and vb (the static I-V; a capacitor carries none).  One implementation for
+ * every solver of the engine. */
+static inline void nv_el_iv(const xb_array_params *p, const uint8_t *kind, const double *g, size_t k,
+                            double va, double vb, double *i, double *di_a, double *di_b)
+{
+    double v = va - vb, cur = 0, d = 0;
+    switch (kind[k]) {
+    case NV_RES:
+        *i = g[k] * v;
+        *di_a = g[k];
+        *di_b = -g[k];
+        return;
+    case NV_DEV:
+        xb_device_read_iv(p, g[k], v, &cur, &d);
+        break;
+    case NV_SEL:
+        xb_selector_iv(p, v, &cur, &d);
+        break;
+    case NV_NMOS: { /* drain a, source b, gate at g[k] */
+        double gm, gds;
+        xb_nmos_iv(p, g[k] - vb, v, &cur, &gm, &gds);
+        *i = cur;
+        *di_a = gds;
+        *di_b = -gm - gds;
+        return;
+    }
+    default: /* NV_CAP */
+        break;
+    }
+    *i = cur;
+    *di_a = d;
+    *di_b = -d;
+}
+
 /* Node ids: >= 0 is an unknown; < 0 is a fixed node whose voltage is fixed[-1 - id]:
- * fixed[0] is ground (0 V), fixed[1 + i] is the source of row i. */
+ * fixed[0] is ground (0 V), fixed[1 + i] is the source of row i, and (read circuits with
+ * biased columns only) fixed[1 + rows + j] is the bias source of column j. */
 #define NV_FIXED(k) (-1 - (int32_t)(k))
+
+/* How the lines of a circuit are driven: the MVM read (plan NULL: every row driven, every
+ * column sensed, every gate at v_gate, no capacitors), the single-cell reads of
+ * xb_netlist_read_new, and the read transient (capacitors). */
+enum { NV_COL_SENSE = 0, NV_COL_BIAS, NV_COL_FLOAT };
+typedef struct nv_plan {
+    const uint8_t *row_driven;  /* per row: 1 driven by its source behind r_driver, 0 floating;
+                                   NULL: all driven */
+    const uint8_t *col_mode;    /* per column: NV_COL_*; NULL: all sensed (0 V) */
+    const double *gate_volt;    /* per row, 1T1R gate lines; NULL: all at p->v_gate_volt */
+    double g_junction_siemens;  /* 1T1R: conductance from the NMOS drain and source to ground
+                                   (ngspice's gmin across the bulk junctions, bulk at 0 V) */
+    double c_wire_farad;        /* per wire segment at its cell-side node, as
+                                   src/characterize/transient.c places it; 0 = none */
+    double c_cell_farad;        /* per cell between its row and column node; 0 = none */
+} nv_plan;
 
 typedef struct nv_circuit {
     size_t rows, cols;
     size_t n;       /* unknown node voltages */
-    size_t n_fixed; /* 1 + rows */
+    size_t n_fixed; /* 1 + rows (+ cols with biased columns) */
     size_t n_el;
     uint8_t *kind;
     int32_t *na, *nb;
-    double *g;      /* NV_RES: conductance; NV_DEV: programmed conductance; else 0 */
+    double *g;      /* NV_RES: conductance; NV_DEV: programmed conductance; NV_NMOS: gate
+                       voltage; NV_CAP: capacitance; NV_SEL: 0 */
     /* Per element 4 slots into the CSC value array: (a,a), (b,b), (a,b), (b,a); -1 when
      * the entry does not exist (fixed terminal) or is not stored (symmetric storage keeps
      * the lower triangle only: the one off-diagonal slot stored carries J_ab = J_ba). */
@@ -46,6 +104,14 @@ typedef struct nv_circuit {
      * current enters the column node (the cell current). */
     int32_t *cell_r, *cell_c;
     size_t *cell_el;
+    size_t *cell_cap; /* per cell: its capacitor element (c_cell), SIZE_MAX if none */
+    /* Currents of the lines (read circuits and transients): for column j the elements
+     * col_el[col_ptr[j] .. col_ptr[j+1]) whose current enters the column line from outside
+     * it, with sign col_sign (+1: a -> b enters it), so that the sum is the current into
+     * the column's sense (or bias) node; likewise row_el / row_sign over row_ptr for the
+     * current the source of row i delivers (elements touching its fixed node). */
+    size_t *col_ptr, *col_el, *row_ptr, *row_el;
+    int8_t *col_sign, *row_sign;
     /* CSC pattern (n x n), rows sorted within each column. */
     int symmetric;  /* 1: lower triangle only */
     int32_t *Ap, *Ai;
@@ -56,7 +122,27 @@ typedef struct nv_circuit {
  * symmetric = 1 stores the lower triangle only (for CHOLMOD). */
 int nv_circuit_build(const xb_array_params *p, const xb_matrix *g, int symmetric, nv_circuit *c,
                      xb_error *err);
+/* The same with a drive plan (NULL = the MVM circuit, exactly as nv_circuit_build).  Unknowns
+ * that no element ties, directly or through other unknowns, to a fixed node (a floating line
+ * whose cells are all open) carry no current: they are pinned to ground.  Also builds the
+ * line-current lists. */
+int nv_circuit_build_plan(const xb_array_params *p, const xb_matrix *g, int symmetric,
+                          const nv_plan *plan, nv_circuit *c, xb_error *err);
+/* Current into the sense/bias node of column j, and delivered by the source of row i, for
+ * node voltages x (unknowns) and fixed (fixed nodes); cap_i: current of every element
+ * (indexed by element; only NV_CAP entries are read), or NULL at DC. */
+double nv_circuit_col_current(const xb_array_params *p, const nv_circuit *c, const double *x,
+                              const double *fixed, const double *cap_i, size_t j);
+double nv_circuit_row_current(const xb_array_params *p, const nv_circuit *c, const double *x,
+                              const double *fixed, const double *cap_i, size_t i);
 void nv_circuit_free(nv_circuit *c);
+/* Element k's current i (a -> b) and its derivatives da = di/dva, db = di/dvb into the KCL
+ * residual f (and the absolute-current sums fabs_out, the Jacobian values vals; either may
+ * be NULL): the one stamp of the static solve and the transient. */
+void nv_stamp(const nv_circuit *c, size_t k, double i, double da, double db, double *f, double *fabs_out,
+              double *vals);
+/* Worst per-node KCL error relative to the current through the node. */
+double nv_kcl_rel(const double *f, const double *fabs_, size_t n);
 
 /* Geometric nested dissection of the crossbar grid (perm: n unknowns, elimination order).
  * Applies when both wire resistances are non-zero (every cell has its own row and column
@@ -88,5 +174,16 @@ double nv_sparse_factor_nnz(const nv_sparse *s);
 double nv_sparse_factor_nnz_predicted(const nv_sparse *s);
 const char *nv_sparse_name(const nv_sparse *s);
 void nv_sparse_free(nv_sparse *s);
+
+/* ------------------------------------------------------------------ native.c internals */
+/* xb_engine_native_new on the circuit of a plan (NULL = MVM); col_bias (length cols, or NULL)
+ * holds the voltages of the biased columns' fixed nodes. */
+int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *plan,
+                  const double *col_bias, xb_engine_native **out, xb_error *err);
+/* Solve the static circuit for one vector of row-source voltages (length rows): x gets the
+ * n unknowns, fixed_out (n_fixed, may be NULL) the fixed node voltages. */
+int nv_engine_solve(xb_engine_native *e, const double *v_rows, double *x, double *fixed_out,
+                    xb_error *err);
+const nv_circuit *nv_engine_circuit(const xb_engine_native *e);
 
 #endif

@@ -15,27 +15,40 @@ struct xb_network {
     xb_layer *layers;
 };
 
-static const char *const k_kind_names[] = {
-    [XB_LAYER_DENSE] = "dense",         [XB_LAYER_CONV2D] = "conv2d",
-    [XB_LAYER_MAXPOOL2D] = "maxpool2d", [XB_LAYER_AVGPOOL2D] = "avgpool2d",
-    [XB_LAYER_RELU] = "relu",           [XB_LAYER_FLATTEN] = "flatten",
-    [XB_LAYER_SOFTMAX] = "softmax",
-};
-#define N_KINDS (sizeof k_kind_names / sizeof k_kind_names[0])
+/* The table of layer kinds (end of this file): name, parameters, output shape, and for the
+ * layers without weights the float kernel and its digital work.  A new kind of layer is a
+ * row there (docs/architecture.md, "How to extend: a new layer"). */
+typedef enum { PARAMS_NONE, PARAMS_POOL, PARAMS_WEIGHTS } layer_params;
+typedef struct {
+    const char *name;
+    layer_params params; /* NONE: xb_network_add; POOL: kernel, stride (xb_network_add_pool);
+                            WEIGHTS: a builder of its own (dense, conv2d), on tiles in the executor */
+    void (*shape)(xb_layer *l); /* output shape from the input shape (and kernel, stride) */
+    void (*forward)(const xb_layer *l, const float *in, size_t n, float *out); /* digital layers */
+    void (*ops)(const xb_layer *l, double *adds, double *muls); /* digital work per sample (NULL: none) */
+} layer_class;
+static const layer_class *kind_class(xb_layer_kind k);
 
 const char *xb_layer_kind_name(xb_layer_kind k)
 {
-    return (unsigned)k < N_KINDS ? k_kind_names[k] : "?";
+    const layer_class *c = kind_class(k);
+    return c ? c->name : "?";
 }
 
 int xb_layer_kind_from_name(const char *s, xb_layer_kind *out)
 {
-    for (size_t k = 0; k < N_KINDS; k++)
-        if (s && strcmp(s, k_kind_names[k]) == 0) {
+    for (int k = 0; s && kind_class((xb_layer_kind)k); k++)
+        if (strcmp(s, kind_class((xb_layer_kind)k)->name) == 0) {
             *out = (xb_layer_kind)k;
             return XB_OK;
         }
     return XB_EINPUT;
+}
+
+int xb_layer_kind_has_weights(xb_layer_kind k)
+{
+    const layer_class *c = kind_class(k);
+    return c && c->params == PARAMS_WEIGHTS;
 }
 
 int xb_network_new(const size_t *input_shape, size_t ndim, xb_network **out, xb_error *err)
@@ -170,7 +183,7 @@ int xb_network_add_pool(xb_network *net, xb_layer_kind kind, size_t kernel, size
                         xb_error *err)
 {
     size_t idx = net->n_layers;
-    if (kind != XB_LAYER_MAXPOOL2D && kind != XB_LAYER_AVGPOOL2D)
+    if (!kind_class(kind) || kind_class(kind)->params != PARAMS_POOL)
         return xb_errorf(err, XB_EINPUT, "layer %zu: %s is not a pool", idx, xb_layer_kind_name(kind));
     xb_layer *l = push_layer(net, kind, err);
     if (!l) return XB_ERUNTIME;
@@ -181,9 +194,7 @@ int xb_network_add_pool(xb_network *net, xb_layer_kind kind, size_t kernel, size
                          xb_layer_kind_name(kind), kernel, l->in_h, l->in_w);
     l->kh = l->kw = kernel;
     l->stride = stride;
-    l->out_c = l->in_c;
-    l->out_h = (l->in_h - kernel) / stride + 1;
-    l->out_w = (l->in_w - kernel) / stride + 1;
+    kind_class(kind)->shape(l);
     net->n_layers++;
     return XB_OK;
 }
@@ -191,18 +202,11 @@ int xb_network_add_pool(xb_network *net, xb_layer_kind kind, size_t kernel, size
 int xb_network_add(xb_network *net, xb_layer_kind kind, xb_error *err)
 {
     size_t idx = net->n_layers;
-    if (kind != XB_LAYER_RELU && kind != XB_LAYER_FLATTEN && kind != XB_LAYER_SOFTMAX)
+    if (!kind_class(kind) || kind_class(kind)->params != PARAMS_NONE)
         return xb_errorf(err, XB_EINPUT, "layer %zu: %s needs parameters", idx, xb_layer_kind_name(kind));
     xb_layer *l = push_layer(net, kind, err);
     if (!l) return XB_ERUNTIME;
-    if (kind == XB_LAYER_FLATTEN) {
-        l->out_c = l->in_c * l->in_h * l->in_w;
-        l->out_h = l->out_w = 1;
-    } else {
-        l->out_c = l->in_c;
-        l->out_h = l->in_h;
-        l->out_w = l->in_w;
-    }
+    kind_class(kind)->shape(l);
     net->n_layers++;
     return XB_OK;
 }
@@ -227,7 +231,7 @@ double xb_network_macs(const xb_network *net)
     double m = 0;
     for (size_t k = 0; k < net->n_layers; k++) {
         const xb_layer *l = &net->layers[k];
-        if (l->kind == XB_LAYER_DENSE || l->kind == XB_LAYER_CONV2D)
+        if (xb_layer_kind_has_weights(l->kind))
             m += (double)l->n_out * (double)l->n_in * (double)(l->out_h * l->out_w);
     }
     return m;
@@ -254,69 +258,111 @@ void xb_exec_im2col(const xb_layer *l, const float *img, float *cols)
         }
 }
 
-void xb_exec_apply_digital(const xb_layer *l, const float *in, size_t n, float *out)
+/* ------------------------------------------------------------------ the layers without weights */
+static void relu_forward(const xb_layer *l, const float *in, size_t n, float *out)
+{
+    const size_t in_sz = xb_layer_in_size(l);
+    for (size_t i = 0; i < n * in_sz; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+static void flatten_forward(const xb_layer *l, const float *in, size_t n, float *out)
+{
+    memcpy(out, in, n * xb_layer_in_size(l) * sizeof(float));
+}
+
+/* over the channel axis at every position (a vector for dense outputs) */
+static void softmax_forward(const xb_layer *l, const float *in, size_t n, float *out)
+{
+    const size_t in_sz = xb_layer_in_size(l), out_sz = xb_layer_out_size(l), hw = l->in_h * l->in_w;
+    for (size_t s = 0; s < n; s++)
+        for (size_t p = 0; p < hw; p++) {
+            const float *x = in + s * in_sz + p;
+            float *y = out + s * out_sz + p;
+            float mx = x[0];
+            for (size_t c = 1; c < l->in_c; c++) mx = x[c * hw] > mx ? x[c * hw] : mx;
+            double sum = 0;
+            for (size_t c = 0; c < l->in_c; c++) sum += exp((double)x[c * hw] - mx);
+            for (size_t c = 0; c < l->in_c; c++) y[c * hw] = (float)(exp((double)x[c * hw] - mx) / sum);
+        }
+}
+
+static void pool_forward(const xb_layer *l, const float *in, size_t n, float *out, int is_max)
 {
     const size_t in_sz = xb_layer_in_size(l), out_sz = xb_layer_out_size(l);
-    switch (l->kind) {
-    case XB_LAYER_RELU:
-        for (size_t i = 0; i < n * in_sz; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
-        break;
-    case XB_LAYER_FLATTEN:
-        memcpy(out, in, n * in_sz * sizeof(float));
-        break;
-    case XB_LAYER_SOFTMAX:
-        /* over the channel axis at every position (a vector for dense outputs) */
-        for (size_t s = 0; s < n; s++) {
-            const size_t hw = l->in_h * l->in_w;
-            for (size_t p = 0; p < hw; p++) {
-                const float *x = in + s * in_sz + p;
-                float *y = out + s * out_sz + p;
-                float mx = x[0];
-                for (size_t c = 1; c < l->in_c; c++) mx = x[c * hw] > mx ? x[c * hw] : mx;
-                double sum = 0;
-                for (size_t c = 0; c < l->in_c; c++) sum += exp((double)x[c * hw] - mx);
-                for (size_t c = 0; c < l->in_c; c++) y[c * hw] = (float)(exp((double)x[c * hw] - mx) / sum);
-            }
+    const float inv = 1.0f / (float)(l->kh * l->kw);
+    for (size_t s = 0; s < n; s++)
+        for (size_t c = 0; c < l->in_c; c++) {
+            const float *x = in + s * in_sz + c * l->in_h * l->in_w;
+            float *y = out + s * out_sz + c * l->out_h * l->out_w;
+            for (size_t oy = 0; oy < l->out_h; oy++)
+                for (size_t ox = 0; ox < l->out_w; ox++) {
+                    float acc = is_max ? -INFINITY : 0.0f;
+                    for (size_t ky = 0; ky < l->kh; ky++)
+                        for (size_t kx = 0; kx < l->kw; kx++) {
+                            float v = x[(oy * l->stride + ky) * l->in_w + ox * l->stride + kx];
+                            if (is_max) acc = v > acc ? v : acc;
+                            else acc += v;
+                        }
+                    y[oy * l->out_w + ox] = is_max ? acc : acc * inv;
+                }
         }
-        break;
-    case XB_LAYER_MAXPOOL2D:
-    case XB_LAYER_AVGPOOL2D: {
-        const int is_max = l->kind == XB_LAYER_MAXPOOL2D;
-        const float inv = 1.0f / (float)(l->kh * l->kw);
-        for (size_t s = 0; s < n; s++)
-            for (size_t c = 0; c < l->in_c; c++) {
-                const float *x = in + s * in_sz + c * l->in_h * l->in_w;
-                float *y = out + s * out_sz + c * l->out_h * l->out_w;
-                for (size_t oy = 0; oy < l->out_h; oy++)
-                    for (size_t ox = 0; ox < l->out_w; ox++) {
-                        float acc = is_max ? -INFINITY : 0.0f;
-                        for (size_t ky = 0; ky < l->kh; ky++)
-                            for (size_t kx = 0; kx < l->kw; kx++) {
-                                float v = x[(oy * l->stride + ky) * l->in_w + ox * l->stride + kx];
-                                if (is_max) acc = v > acc ? v : acc;
-                                else acc += v;
-                            }
-                        y[oy * l->out_w + ox] = is_max ? acc : acc * inv;
-                    }
-            }
-        break;
-    }
-    default:
-        break;
-    }
+}
+
+static void maxpool_forward(const xb_layer *l, const float *in, size_t n, float *out) { pool_forward(l, in, n, out, 1); }
+static void avgpool_forward(const xb_layer *l, const float *in, size_t n, float *out) { pool_forward(l, in, n, out, 0); }
+
+/* Digital work per sample: adds (or compares) and multiplies. */
+static void relu_ops(const xb_layer *l, double *adds, double *muls)
+{
+    *adds = (double)xb_layer_out_size(l); /* one compare each */
+}
+static void maxpool_ops(const xb_layer *l, double *adds, double *muls)
+{
+    *adds = (double)xb_layer_out_size(l) * ((double)(l->kh * l->kw) - 1); /* compares */
+}
+static void avgpool_ops(const xb_layer *l, double *adds, double *muls)
+{
+    const double out = (double)xb_layer_out_size(l);
+    *adds = out * ((double)(l->kh * l->kw) - 1);
+    *muls = out;
+}
+static void softmax_ops(const xb_layer *l, double *adds, double *muls)
+{
+    const double out = (double)xb_layer_out_size(l); /* max, exp (~1 mul), sum, divide */
+    *adds = 3 * out;
+    *muls = 2 * out;
+}
+
+/* Output shapes. */
+static void same_shape(xb_layer *l)
+{
+    l->out_c = l->in_c;
+    l->out_h = l->in_h;
+    l->out_w = l->in_w;
+}
+static void flatten_shape(xb_layer *l)
+{
+    l->out_c = l->in_c * l->in_h * l->in_w;
+    l->out_h = l->out_w = 1;
+}
+static void pool_shape(xb_layer *l)
+{
+    l->out_c = l->in_c;
+    l->out_h = (l->in_h - l->kh) / l->stride + 1;
+    l->out_w = (l->in_w - l->kw) / l->stride + 1;
+}
+
+void xb_exec_apply_digital(const xb_layer *l, const float *in, size_t n, float *out)
+{
+    const layer_class *c = kind_class(l->kind);
+    if (c && c->forward) c->forward(l, in, n, out);
 }
 
 void xb_exec_digital_ops(const xb_layer *l, double *adds, double *muls)
 {
-    const double out = (double)xb_layer_out_size(l), k = (double)(l->kh * l->kw);
+    const layer_class *c = kind_class(l->kind);
     *adds = *muls = 0;
-    switch (l->kind) {
-    case XB_LAYER_RELU: *adds = out; break;                      /* one compare each */
-    case XB_LAYER_MAXPOOL2D: *adds = out * (k - 1); break;       /* compares */
-    case XB_LAYER_AVGPOOL2D: *adds = out * (k - 1); *muls = out; break;
-    case XB_LAYER_SOFTMAX: *adds = 3 * out; *muls = 2 * out; break; /* max, exp (~1 mul), sum, divide */
-    default: break;
-    }
+    if (c && c->ops) c->ops(l, adds, muls);
 }
 
 /* Dense or conv layer, float: y = W x + b for n samples. */
@@ -355,7 +401,7 @@ int xb_network_forward(const xb_network *net, const float *x, size_t n, float *c
     const float *in = x;
     for (size_t k = 0; k < net->n_layers; k++) {
         const xb_layer *l = &net->layers[k];
-        if (l->kind == XB_LAYER_DENSE || l->kind == XB_LAYER_CONV2D) {
+        if (xb_layer_kind_has_weights(l->kind)) {
             int rc = ideal_weighted(l, in, n, acts[k], err);
             if (rc) return rc;
         } else {
@@ -378,4 +424,20 @@ double xb_exec_top1(const float *out, size_t n, size_t n_classes, const unsigned
         ok += best == labels[s];
     }
     return (double)ok / (double)n;
+}
+
+/* ------------------------------------------------------------------ the table of layer kinds */
+static const layer_class k_layers[] = {
+    [XB_LAYER_DENSE] = {"dense", PARAMS_WEIGHTS, NULL, NULL, NULL},
+    [XB_LAYER_CONV2D] = {"conv2d", PARAMS_WEIGHTS, NULL, NULL, NULL},
+    [XB_LAYER_MAXPOOL2D] = {"maxpool2d", PARAMS_POOL, pool_shape, maxpool_forward, maxpool_ops},
+    [XB_LAYER_AVGPOOL2D] = {"avgpool2d", PARAMS_POOL, pool_shape, avgpool_forward, avgpool_ops},
+    [XB_LAYER_RELU] = {"relu", PARAMS_NONE, same_shape, relu_forward, relu_ops},
+    [XB_LAYER_FLATTEN] = {"flatten", PARAMS_NONE, flatten_shape, flatten_forward, NULL},
+    [XB_LAYER_SOFTMAX] = {"softmax", PARAMS_NONE, same_shape, softmax_forward, softmax_ops},
+};
+
+static const layer_class *kind_class(xb_layer_kind k)
+{
+    return (unsigned)k < sizeof k_layers / sizeof k_layers[0] && k_layers[k].name ? &k_layers[k] : NULL;
 }

@@ -1,8 +1,9 @@
-/* Training of sequential networks with convolutions (xb_train_cnn): conv2d as im2col over
- * the whole minibatch + one OpenBLAS sgemm per layer and pass, max pooling, ReLU, dense,
- * softmax cross-entropy, Adam (Kingma & Ba, ICLR 2015).  The optional hardware-aware noise
- * (train_hwa.c) perturbs the weights used in forward and backward every minibatch and adds
- * the fitted output residual to the analog outputs; Adam updates the clean weights. */
+/* The network trainer (xb_tnet): forward and backward passes of a sequential network over
+ * its layer table, one row of kernels per layer kind: dense, conv2d (im2col over the whole
+ * minibatch + one OpenBLAS sgemm per layer and pass), max pooling, ReLU, flatten, softmax
+ * with cross-entropy.  The optional hardware-aware noise (train_hwa.c) perturbs the weights
+ * used in forward and backward every minibatch and adds the fitted output residual to the
+ * analog outputs; the optimizer (train_opt.c) updates the clean weights. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ typedef struct {
     size_t in_c, in_h, in_w, out_c, out_h, out_w, in_size, out_size;
     size_t kh, kw, stride, pad;
     size_t n_out, n_in;                 /* dense/conv weights: n_out x n_in */
-    float *w, *b, *wn, *gw, *gb, *mw, *vw, *mb, *vb;
+    float *w, *b, *wn, *gw, *gb;        /* weights, bias, the noisy weights of a pass, gradients */
     float *out;                         /* max_batch x out_size */
     float *cols;                        /* conv: n_in x (max_batch * out_h*out_w) */
     float *y;                           /* conv: out_c x (max_batch * out_h*out_w) */
@@ -28,17 +29,222 @@ struct xb_tnet {
     float *d0, *d1, *dcols;             /* backward scratch */
     const xb_train_noise *nz;
     int noisy;                          /* the last forward used wn */
-    size_t step;                        /* Adam steps */
 };
 
-static int has_weights(xb_layer_kind k) { return k == XB_LAYER_DENSE || k == XB_LAYER_CONV2D; }
+/* ------------------------------------------------------------------ forward kernels
+ * (t, layer, its input, n inputs, the weights of this pass, noisy: with the output residual) */
+static void dense_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy, uint64_t *rng)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, in, (int)l->n_in,
+                W, (int)l->n_in, 0.0f, l->out, (int)l->n_out);
+    if (noisy) xb_train_noise_outputs(t->nz, l->out, n, l->n_out, 1, l->n_out, rng);
+    for (size_t s = 0; s < n; s++)
+        for (size_t j = 0; j < l->n_out; j++) l->out[s * l->n_out + j] += l->b[j];
+}
 
+/* im2col of the whole minibatch: cols[(ci*kh + ki)*kw + kj][b*P + oy*out_w + ox] */
+static void conv_im2col(const tlayer *l, const float *in, size_t n)
+{
+    const size_t P = l->out_h * l->out_w, np = n * P;
+    for (size_t ci = 0; ci < l->in_c; ci++)
+        for (size_t ki = 0; ki < l->kh; ki++)
+            for (size_t kj = 0; kj < l->kw; kj++) {
+                float *row = l->cols + ((ci * l->kh + ki) * l->kw + kj) * np;
+                for (size_t b = 0; b < n; b++) {
+                    const float *src = in + b * l->in_size + ci * l->in_h * l->in_w;
+                    for (size_t oy = 0; oy < l->out_h; oy++) {
+                        long iy = (long)(oy * l->stride + ki) - (long)l->pad;
+                        float *dst = row + b * P + oy * l->out_w;
+                        for (size_t ox = 0; ox < l->out_w; ox++) {
+                            long ix = (long)(ox * l->stride + kj) - (long)l->pad;
+                            dst[ox] = (iy >= 0 && iy < (long)l->in_h && ix >= 0 && ix < (long)l->in_w)
+                                          ? src[iy * (long)l->in_w + ix]
+                                          : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+static void conv_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy, uint64_t *rng)
+{
+    const size_t P = l->out_h * l->out_w, np = n * P;
+    conv_im2col(l, in, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out_c, (int)np, (int)l->n_in, 1.0f, W,
+                (int)l->n_in, l->cols, (int)np, 0.0f, l->y, (int)np);
+    /* one analog output vector per position: out_c values, stride np */
+    if (noisy) xb_train_noise_outputs(t->nz, l->y, np, l->out_c, np, 1, rng);
+    for (size_t b = 0; b < n; b++)
+        for (size_t c = 0; c < l->out_c; c++) {
+            const float *src = l->y + c * np + b * P;
+            float *dst = l->out + b * l->out_size + c * P;
+            for (size_t p = 0; p < P; p++) dst[p] = src[p] + l->b[c];
+        }
+}
+
+static void maxpool_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy, uint64_t *rng)
+{
+    for (size_t b = 0; b < n; b++)
+        for (size_t c = 0; c < l->out_c; c++)
+            for (size_t oy = 0; oy < l->out_h; oy++)
+                for (size_t ox = 0; ox < l->out_w; ox++) {
+                    size_t best = (c * l->in_h + oy * l->stride) * l->in_w + ox * l->stride;
+                    const float *src = in + b * l->in_size;
+                    for (size_t ki = 0; ki < l->kh; ki++)
+                        for (size_t kj = 0; kj < l->kh; kj++) {
+                            size_t q = (c * l->in_h + oy * l->stride + ki) * l->in_w + ox * l->stride + kj;
+                            if (src[q] > src[best]) best = q;
+                        }
+                    size_t o = b * l->out_size + (c * l->out_h + oy) * l->out_w + ox;
+                    l->out[o] = src[best];
+                    l->arg[o] = best;
+                }
+}
+
+static void relu_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy, uint64_t *rng)
+{
+    for (size_t i = 0; i < n * l->out_size; i++) l->out[i] = in[i] > 0 ? in[i] : 0.0f;
+}
+
+static void softmax_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy,
+                            uint64_t *rng)
+{
+    for (size_t s = 0; s < n; s++) {
+        const float *z = in + s * l->in_size;
+        float *a = l->out + s * l->out_size, mx = z[0];
+        for (size_t j = 1; j < l->out_size; j++) mx = z[j] > mx ? z[j] : mx;
+        double sum = 0;
+        for (size_t j = 0; j < l->out_size; j++) sum += exp((double)(z[j] - mx));
+        for (size_t j = 0; j < l->out_size; j++) a[j] = (float)(exp((double)(z[j] - mx)) / sum);
+    }
+}
+
+static void flatten_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy,
+                            uint64_t *rng)
+{
+    memcpy(l->out, in, n * l->out_size * sizeof(float));
+}
+
+/* ------------------------------------------------------------------ backward kernels
+ * (t, layer, its input, the weights of the pass, d = gradient at its output, n inputs;
+ * need_dn: write the gradient at its input to dn) */
+static void dense_backward(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                           int need_dn, float *dn)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out, (int)l->n_in, (int)n, 1.0f, d, (int)l->n_out,
+                in, (int)l->n_in, 0.0f, l->gw, (int)l->n_in);
+    for (size_t j = 0; j < l->n_out; j++) {
+        double g = 0;
+        for (size_t s = 0; s < n; s++) g += d[s * l->n_out + j];
+        l->gb[j] = (float)g;
+    }
+    if (need_dn)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->n_in, (int)l->n_out, 1.0f, d,
+                    (int)l->n_out, W, (int)l->n_in, 0.0f, dn, (int)l->n_in);
+}
+
+/* col2im: the gradient of the im2col rows (t->dcols) added back onto the input positions */
+static void conv_col2im(const xb_tnet *t, const tlayer *l, size_t n, float *dn)
+{
+    const size_t P = l->out_h * l->out_w, np = n * P;
+    memset(dn, 0, n * l->in_size * sizeof(float));
+    for (size_t ci = 0; ci < l->in_c; ci++)
+        for (size_t ki = 0; ki < l->kh; ki++)
+            for (size_t kj = 0; kj < l->kw; kj++) {
+                const float *row = t->dcols + ((ci * l->kh + ki) * l->kw + kj) * np;
+                for (size_t b = 0; b < n; b++) {
+                    float *dst = dn + b * l->in_size + ci * l->in_h * l->in_w;
+                    for (size_t oy = 0; oy < l->out_h; oy++) {
+                        long iy = (long)(oy * l->stride + ki) - (long)l->pad;
+                        if (iy < 0 || iy >= (long)l->in_h) continue;
+                        const float *src = row + b * P + oy * l->out_w;
+                        for (size_t ox = 0; ox < l->out_w; ox++) {
+                            long ix = (long)(ox * l->stride + kj) - (long)l->pad;
+                            if (ix >= 0 && ix < (long)l->in_w) dst[iy * (long)l->in_w + ix] += src[ox];
+                        }
+                    }
+                }
+            }
+}
+
+static void conv_backward(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                          int need_dn, float *dn)
+{
+    const size_t P = l->out_h * l->out_w, np = n * P;
+    float *dy = l->y; /* the forward outputs are no longer needed */
+    for (size_t c = 0; c < l->out_c; c++) {
+        double g = 0;
+        for (size_t b = 0; b < n; b++) {
+            const float *src = d + b * l->out_size + c * P;
+            float *dst = dy + c * np + b * P;
+            for (size_t q = 0; q < P; q++) {
+                dst[q] = src[q];
+                g += src[q];
+            }
+        }
+        l->gb[c] = (float)g;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out_c, (int)l->n_in, (int)np, 1.0f, dy, (int)np,
+                l->cols, (int)np, 0.0f, l->gw, (int)l->n_in);
+    if (!need_dn) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_in, (int)np, (int)l->out_c, 1.0f, W, (int)l->n_in,
+                dy, (int)np, 0.0f, t->dcols, (int)np);
+    conv_col2im(t, l, n, dn);
+}
+
+static void maxpool_backward(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                             int need_dn, float *dn)
+{
+    if (!need_dn) return;
+    memset(dn, 0, n * l->in_size * sizeof(float));
+    for (size_t b = 0; b < n; b++)
+        for (size_t o = 0; o < l->out_size; o++) dn[b * l->in_size + l->arg[b * l->out_size + o]] += d[b * l->out_size + o];
+}
+
+static void relu_backward(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                          int need_dn, float *dn)
+{
+    for (size_t i = 0; i < n * l->out_size; i++) dn[i] = l->out[i] > 0 ? d[i] : 0.0f;
+}
+
+static void flatten_backward(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                             int need_dn, float *dn)
+{
+    memcpy(dn, d, n * l->out_size * sizeof(float));
+}
+
+/* ------------------------------------------------------------------ the layer table */
+typedef void (*tforward_fn)(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy,
+                            uint64_t *rng);
+typedef void (*tbackward_fn)(xb_tnet *t, tlayer *l, const float *in, const float *W, const float *d, size_t n,
+                             int need_dn, float *dn);
+
+/* One row per trainable layer kind (others: forward NULL).  Softmax is trained only as the
+ * last layer, with cross-entropy: its backward is the loss's (xb_tnet_loss_grad). */
+static const struct {
+    tforward_fn forward;
+    tbackward_fn backward;
+} k_tkinds[] = {
+    [XB_LAYER_DENSE] = {dense_forward, dense_backward},
+    [XB_LAYER_CONV2D] = {conv_forward, conv_backward},
+    [XB_LAYER_MAXPOOL2D] = {maxpool_forward, maxpool_backward},
+    [XB_LAYER_AVGPOOL2D] = {NULL, NULL},
+    [XB_LAYER_RELU] = {relu_forward, relu_backward},
+    [XB_LAYER_FLATTEN] = {flatten_forward, flatten_backward},
+    [XB_LAYER_SOFTMAX] = {softmax_forward, NULL},
+};
+#define N_TKINDS (sizeof k_tkinds / sizeof k_tkinds[0])
+
+/* dense, conv2d: a weight matrix and bias (the network's table of kinds) */
+static int has_weights(xb_layer_kind k) { return xb_layer_kind_has_weights(k); }
+
+/* ------------------------------------------------------------------ the network */
 void xb_tnet_free(xb_tnet *t)
 {
     if (!t) return;
     for (size_t k = 0; t->L && k < t->nl; k++) {
         tlayer *l = &t->L[k];
-        float *p[] = {l->w, l->b, l->wn, l->gw, l->gb, l->mw, l->vw, l->mb, l->vb, l->out, l->cols, l->y};
+        float *p[] = {l->w, l->b, l->wn, l->gw, l->gb, l->out, l->cols, l->y};
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
         free(l->arg);
     }
@@ -47,6 +253,42 @@ void xb_tnet_free(xb_tnet *t)
     free(t->d1);
     free(t->dcols);
     free(t);
+}
+
+/* Layer k of t from layer s of the network: shapes, parameters, buffers for max_batch
+ * inputs; *max_cols grows to its im2col size. */
+static int tlayer_init(xb_tnet *t, size_t k, const xb_layer *s, size_t *max_cols, xb_error *err)
+{
+    tlayer *l = &t->L[k];
+    const size_t max_batch = t->max_batch;
+    l->kind = s->kind;
+    l->in_c = s->in_c; l->in_h = s->in_h; l->in_w = s->in_w;
+    l->out_c = s->out_c; l->out_h = s->out_h; l->out_w = s->out_w;
+    l->in_size = xb_layer_in_size(s);
+    l->out_size = xb_layer_out_size(s);
+    l->kh = s->kh; l->kw = s->kw; l->stride = s->stride; l->pad = s->padding;
+    if ((unsigned)s->kind >= N_TKINDS || !k_tkinds[s->kind].forward || (s->kind == XB_LAYER_SOFTMAX && k + 1 != t->nl))
+        return xb_errorf(err, XB_EINPUT, "training: layer %zu (%s) is not supported", k, xb_layer_kind_name(s->kind));
+    int ok = (l->out = malloc(max_batch * l->out_size * sizeof(float))) != NULL;
+    if (has_weights(s->kind)) {
+        l->n_out = s->n_out;
+        l->n_in = s->n_in;
+        size_t nw = l->n_out * l->n_in;
+        ok = ok && (l->w = malloc(nw * sizeof(float))) && (l->wn = malloc(nw * sizeof(float))) &&
+             (l->gw = calloc(nw, sizeof(float))) && (l->b = calloc(l->n_out, sizeof(float))) &&
+             (l->gb = calloc(l->n_out, sizeof(float)));
+        if (ok) {
+            memcpy(l->w, s->weight, nw * sizeof(float));
+            if (s->bias) memcpy(l->b, s->bias, l->n_out * sizeof(float));
+        }
+    }
+    if (ok && s->kind == XB_LAYER_CONV2D) {
+        size_t np = max_batch * l->out_h * l->out_w;
+        ok = (l->cols = malloc(l->n_in * np * sizeof(float))) && (l->y = malloc(l->out_c * np * sizeof(float)));
+        if (l->n_in * np > *max_cols) *max_cols = l->n_in * np;
+    }
+    if (ok && s->kind == XB_LAYER_MAXPOOL2D) ok = (l->arg = malloc(max_batch * l->out_size * sizeof(size_t))) != NULL;
+    return ok ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
 }
 
 int xb_tnet_new(const xb_network *net, size_t max_batch, xb_tnet **out, xb_error *err)
@@ -69,44 +311,12 @@ int xb_tnet_new(const xb_network *net, size_t max_batch, xb_tnet **out, xb_error
     t->n_classes = xb_network_output_size(net);
     size_t max_act = t->in_size, max_cols = 0;
     for (size_t k = 0; k < nl; k++) {
-        const xb_layer *s = xb_network_layer(net, k);
-        tlayer *l = &t->L[k];
-        l->kind = s->kind;
-        l->in_c = s->in_c; l->in_h = s->in_h; l->in_w = s->in_w;
-        l->out_c = s->out_c; l->out_h = s->out_h; l->out_w = s->out_w;
-        l->in_size = xb_layer_in_size(s);
-        l->out_size = xb_layer_out_size(s);
-        l->kh = s->kh; l->kw = s->kw; l->stride = s->stride; l->pad = s->padding;
-        if (s->kind == XB_LAYER_AVGPOOL2D || (s->kind == XB_LAYER_SOFTMAX && k + 1 != nl)) {
+        int rc = tlayer_init(t, k, xb_network_layer(net, k), &max_cols, err);
+        if (rc) {
             xb_tnet_free(t);
-            return xb_errorf(err, XB_EINPUT, "training: layer %zu (%s) is not supported", k, xb_layer_kind_name(s->kind));
+            return rc;
         }
-        if (l->out_size > max_act) max_act = l->out_size;
-        int ok = (l->out = malloc(max_batch * l->out_size * sizeof(float))) != NULL;
-        if (has_weights(s->kind)) {
-            l->n_out = s->n_out;
-            l->n_in = s->n_in;
-            size_t nw = l->n_out * l->n_in;
-            ok = ok && (l->w = malloc(nw * sizeof(float))) && (l->wn = malloc(nw * sizeof(float))) &&
-                 (l->gw = calloc(nw, sizeof(float))) && (l->mw = calloc(nw, sizeof(float))) &&
-                 (l->vw = calloc(nw, sizeof(float))) && (l->b = calloc(l->n_out, sizeof(float))) &&
-                 (l->gb = calloc(l->n_out, sizeof(float))) && (l->mb = calloc(l->n_out, sizeof(float))) &&
-                 (l->vb = calloc(l->n_out, sizeof(float)));
-            if (ok) {
-                memcpy(l->w, s->weight, nw * sizeof(float));
-                if (s->bias) memcpy(l->b, s->bias, l->n_out * sizeof(float));
-            }
-        }
-        if (ok && s->kind == XB_LAYER_CONV2D) {
-            size_t np = max_batch * l->out_h * l->out_w;
-            ok = (l->cols = malloc(l->n_in * np * sizeof(float))) && (l->y = malloc(l->out_c * np * sizeof(float)));
-            if (l->n_in * np > max_cols) max_cols = l->n_in * np;
-        }
-        if (ok && s->kind == XB_LAYER_MAXPOOL2D) ok = (l->arg = malloc(max_batch * l->out_size * sizeof(size_t))) != NULL;
-        if (!ok) {
-            xb_tnet_free(t);
-            return xb_errorf(err, XB_ERUNTIME, "out of memory");
-        }
+        if (t->L[k].out_size > max_act) max_act = t->L[k].out_size;
     }
     t->d0 = malloc(max_batch * max_act * sizeof(float));
     t->d1 = malloc(max_batch * max_act * sizeof(float));
@@ -121,6 +331,8 @@ int xb_tnet_new(const xb_network *net, size_t max_batch, xb_tnet **out, xb_error
 
 void xb_tnet_set_noise(xb_tnet *t, const xb_train_noise *nz) { t->nz = nz; }
 size_t xb_tnet_n_layers(const xb_tnet *t) { return t->nl; }
+size_t xb_tnet_n_classes(const xb_tnet *t) { return t->n_classes; }
+xb_layer_kind xb_tnet_layer_kind(const xb_tnet *t, size_t k) { return t->L[k].kind; }
 
 void xb_tnet_params(xb_tnet *t, size_t k, float **w, float **gw, size_t *nw, float **b, float **gb, size_t *nb)
 {
@@ -133,91 +345,58 @@ void xb_tnet_params(xb_tnet *t, size_t k, float **w, float **gw, size_t *nw, flo
     *nb = l->n_out;
 }
 
+/* ------------------------------------------------------------------ passes */
 /* Forward of n inputs; noisy: the weights wn (already sampled) and the output residual. */
 static void forward(xb_tnet *t, const float *x, size_t n, int noisy, uint64_t *rng)
 {
     const float *in = x;
     for (size_t k = 0; k < t->nl; k++) {
         tlayer *l = &t->L[k];
-        const float *W = noisy ? l->wn : l->w;
-        switch (l->kind) {
-        case XB_LAYER_DENSE:
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, in,
-                        (int)l->n_in, W, (int)l->n_in, 0.0f, l->out, (int)l->n_out);
-            if (noisy) xb_train_noise_outputs(t->nz, l->out, n, l->n_out, 1, l->n_out, rng);
-            for (size_t s = 0; s < n; s++)
-                for (size_t j = 0; j < l->n_out; j++) l->out[s * l->n_out + j] += l->b[j];
-            break;
-        case XB_LAYER_CONV2D: {
-            const size_t P = l->out_h * l->out_w, np = n * P;
-            /* im2col: cols[(ci*kh + ki)*kw + kj][b*P + oy*out_w + ox] */
-            for (size_t ci = 0; ci < l->in_c; ci++)
-                for (size_t ki = 0; ki < l->kh; ki++)
-                    for (size_t kj = 0; kj < l->kw; kj++) {
-                        float *row = l->cols + ((ci * l->kh + ki) * l->kw + kj) * np;
-                        for (size_t b = 0; b < n; b++) {
-                            const float *src = in + b * l->in_size + ci * l->in_h * l->in_w;
-                            for (size_t oy = 0; oy < l->out_h; oy++) {
-                                long iy = (long)(oy * l->stride + ki) - (long)l->pad;
-                                float *dst = row + b * P + oy * l->out_w;
-                                for (size_t ox = 0; ox < l->out_w; ox++) {
-                                    long ix = (long)(ox * l->stride + kj) - (long)l->pad;
-                                    dst[ox] = (iy >= 0 && iy < (long)l->in_h && ix >= 0 && ix < (long)l->in_w)
-                                                  ? src[iy * (long)l->in_w + ix]
-                                                  : 0.0f;
-                                }
-                            }
-                        }
-                    }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out_c, (int)np, (int)l->n_in, 1.0f, W,
-                        (int)l->n_in, l->cols, (int)np, 0.0f, l->y, (int)np);
-            /* one analog output vector per position: out_c values, stride np */
-            if (noisy) xb_train_noise_outputs(t->nz, l->y, np, l->out_c, np, 1, rng);
-            for (size_t b = 0; b < n; b++)
-                for (size_t c = 0; c < l->out_c; c++) {
-                    const float *src = l->y + c * np + b * P;
-                    float *dst = l->out + b * l->out_size + c * P;
-                    for (size_t p = 0; p < P; p++) dst[p] = src[p] + l->b[c];
-                }
-            break;
-        }
-        case XB_LAYER_MAXPOOL2D:
-            for (size_t b = 0; b < n; b++)
-                for (size_t c = 0; c < l->out_c; c++)
-                    for (size_t oy = 0; oy < l->out_h; oy++)
-                        for (size_t ox = 0; ox < l->out_w; ox++) {
-                            size_t best = (c * l->in_h + oy * l->stride) * l->in_w + ox * l->stride;
-                            const float *src = in + b * l->in_size;
-                            for (size_t ki = 0; ki < l->kh; ki++)
-                                for (size_t kj = 0; kj < l->kh; kj++) {
-                                    size_t q = (c * l->in_h + oy * l->stride + ki) * l->in_w + ox * l->stride + kj;
-                                    if (src[q] > src[best]) best = q;
-                                }
-                            size_t o = b * l->out_size + (c * l->out_h + oy) * l->out_w + ox;
-                            l->out[o] = src[best];
-                            l->arg[o] = best;
-                        }
-            break;
-        case XB_LAYER_RELU:
-            for (size_t i = 0; i < n * l->out_size; i++) l->out[i] = in[i] > 0 ? in[i] : 0.0f;
-            break;
-        case XB_LAYER_SOFTMAX:
-            for (size_t s = 0; s < n; s++) {
-                const float *z = in + s * l->in_size;
-                float *a = l->out + s * l->out_size, mx = z[0];
-                for (size_t j = 1; j < l->out_size; j++) mx = z[j] > mx ? z[j] : mx;
-                double sum = 0;
-                for (size_t j = 0; j < l->out_size; j++) sum += exp((double)(z[j] - mx));
-                for (size_t j = 0; j < l->out_size; j++) a[j] = (float)(exp((double)(z[j] - mx)) / sum);
-            }
-            break;
-        default: /* flatten */
-            memcpy(l->out, in, n * l->out_size * sizeof(float));
-            break;
-        }
+        k_tkinds[l->kind].forward(t, l, in, n, noisy ? l->wn : l->w, noisy, rng);
         in = l->out;
     }
     t->noisy = noisy;
+}
+
+const float *xb_tnet_forward(xb_tnet *t, const float *x, size_t n, uint64_t *rng)
+{
+    const xb_train_noise *nz = t->nz;
+    int noisy = nz && (nz->hwa || nz->weight_noise > 0);
+    if (noisy)
+        for (size_t k = 0; k < t->nl; k++)
+            if (has_weights(t->L[k].kind))
+                xb_train_noise_weights(nz, t->L[k].w, t->L[k].n_out * t->L[k].n_in, rng, t->L[k].wn);
+    forward(t, x, n, noisy, rng);
+    return t->L[t->nl - 1].out;
+}
+
+void xb_tnet_backward(xb_tnet *t, const float *x, size_t n, const float *d_logits)
+{
+    float *d = t->d0, *dn = t->d1;
+    if (d_logits != d) memcpy(d, d_logits, n * t->n_classes * sizeof(float));
+    for (size_t k = t->nl - 1; k-- > 0;) {
+        tlayer *l = &t->L[k];
+        k_tkinds[l->kind].backward(t, l, k ? t->L[k - 1].out : x, t->noisy ? l->wn : l->w, d, n, k > 0, dn);
+        float *tmp = d;
+        d = dn;
+        dn = tmp;
+    }
+}
+
+double xb_tnet_loss_grad(xb_tnet *t, const float *x, const unsigned char *labels, size_t n, uint64_t *rng)
+{
+    const float *p = xb_tnet_forward(t, x, n, rng);
+    /* softmax + cross-entropy: d(mean loss)/dz = (p - onehot) / n */
+    const size_t nc = t->n_classes;
+    float *d = t->d0;
+    double loss = 0;
+    for (size_t s = 0; s < n; s++) {
+        unsigned lab = labels[s];
+        loss -= log(fmax((double)p[s * nc + lab], 1e-30));
+        for (size_t c = 0; c < nc; c++) d[s * nc + c] = (p[s * nc + c] - (c == lab ? 1.0f : 0.0f)) / (float)n;
+    }
+    xb_tnet_backward(t, x, n, d);
+    return loss;
 }
 
 int xb_tnet_predict(xb_tnet *t, const float *x, size_t n, float *probs, xb_error *err)
@@ -230,124 +409,17 @@ int xb_tnet_predict(xb_tnet *t, const float *x, size_t n, float *probs, xb_error
     return XB_OK;
 }
 
-double xb_tnet_loss_grad(xb_tnet *t, const float *x, const unsigned char *labels, size_t n, uint64_t *rng)
+int xb_tnet_update(xb_tnet *t, xb_train_optimizer *o, double lr, xb_error *err)
 {
-    const xb_train_noise *nz = t->nz;
-    int noisy = nz && (nz->hwa || nz->weight_noise > 0);
-    if (noisy)
-        for (size_t k = 0; k < t->nl; k++)
-            if (has_weights(t->L[k].kind))
-                xb_train_noise_weights(nz, t->L[k].w, t->L[k].n_out * t->L[k].n_in, rng, t->L[k].wn);
-    forward(t, x, n, noisy, rng);
-    /* softmax + cross-entropy: d(mean loss)/dz = (p - onehot) / n */
-    const size_t nc = t->n_classes;
-    const float *p = t->L[t->nl - 1].out;
-    float *d = t->d0, *dn = t->d1;
-    double loss = 0;
-    for (size_t s = 0; s < n; s++) {
-        unsigned lab = labels[s];
-        loss -= log(fmax((double)p[s * nc + lab], 1e-30));
-        for (size_t c = 0; c < nc; c++) d[s * nc + c] = (p[s * nc + c] - (c == lab ? 1.0f : 0.0f)) / (float)n;
-    }
-    for (size_t k = t->nl - 1; k-- > 0;) {
-        tlayer *l = &t->L[k];
-        const float *in = k ? t->L[k - 1].out : x;
-        const float *W = noisy ? l->wn : l->w;
-        switch (l->kind) {
-        case XB_LAYER_DENSE:
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out, (int)l->n_in, (int)n, 1.0f, d,
-                        (int)l->n_out, in, (int)l->n_in, 0.0f, l->gw, (int)l->n_in);
-            for (size_t j = 0; j < l->n_out; j++) {
-                double g = 0;
-                for (size_t s = 0; s < n; s++) g += d[s * l->n_out + j];
-                l->gb[j] = (float)g;
-            }
-            if (k)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->n_in, (int)l->n_out, 1.0f, d,
-                            (int)l->n_out, W, (int)l->n_in, 0.0f, dn, (int)l->n_in);
-            break;
-        case XB_LAYER_CONV2D: {
-            const size_t P = l->out_h * l->out_w, np = n * P;
-            float *dy = l->y; /* the forward outputs are no longer needed */
-            for (size_t c = 0; c < l->out_c; c++) {
-                double g = 0;
-                for (size_t b = 0; b < n; b++) {
-                    const float *src = d + b * l->out_size + c * P;
-                    float *dst = dy + c * np + b * P;
-                    for (size_t q = 0; q < P; q++) {
-                        dst[q] = src[q];
-                        g += src[q];
-                    }
-                }
-                l->gb[c] = (float)g;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out_c, (int)l->n_in, (int)np, 1.0f, dy,
-                        (int)np, l->cols, (int)np, 0.0f, l->gw, (int)l->n_in);
-            if (!k) break;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_in, (int)np, (int)l->out_c, 1.0f, W,
-                        (int)l->n_in, dy, (int)np, 0.0f, t->dcols, (int)np);
-            memset(dn, 0, n * l->in_size * sizeof(float));
-            for (size_t ci = 0; ci < l->in_c; ci++)
-                for (size_t ki = 0; ki < l->kh; ki++)
-                    for (size_t kj = 0; kj < l->kw; kj++) {
-                        const float *row = t->dcols + ((ci * l->kh + ki) * l->kw + kj) * np;
-                        for (size_t b = 0; b < n; b++) {
-                            float *dst = dn + b * l->in_size + ci * l->in_h * l->in_w;
-                            for (size_t oy = 0; oy < l->out_h; oy++) {
-                                long iy = (long)(oy * l->stride + ki) - (long)l->pad;
-                                if (iy < 0 || iy >= (long)l->in_h) continue;
-                                const float *src = row + b * P + oy * l->out_w;
-                                for (size_t ox = 0; ox < l->out_w; ox++) {
-                                    long ix = (long)(ox * l->stride + kj) - (long)l->pad;
-                                    if (ix >= 0 && ix < (long)l->in_w) dst[iy * (long)l->in_w + ix] += src[ox];
-                                }
-                            }
-                        }
-                    }
-            break;
-        }
-        case XB_LAYER_MAXPOOL2D:
-            if (!k) break;
-            memset(dn, 0, n * l->in_size * sizeof(float));
-            for (size_t b = 0; b < n; b++)
-                for (size_t o = 0; o < l->out_size; o++)
-                    dn[b * l->in_size + l->arg[b * l->out_size + o]] += d[b * l->out_size + o];
-            break;
-        case XB_LAYER_RELU:
-            for (size_t i = 0; i < n * l->out_size; i++) dn[i] = l->out[i] > 0 ? d[i] : 0.0f;
-            break;
-        default: /* flatten */
-            memcpy(dn, d, n * l->out_size * sizeof(float));
-            break;
-        }
-        float *tmp = d;
-        d = dn;
-        dn = tmp;
-    }
-    return loss;
-}
-
-static void adam_update(float *w, const float *g, float *m, float *v, size_t n, float a_t)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * g[i];
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        w[i] -= a_t * m[i] / (sqrtf(v[i]) + eps);
-    }
-}
-
-void xb_tnet_adam(xb_tnet *t, double lr)
-{
-    t->step++;
-    const double c1 = 1.0 - pow(0.9, (double)t->step), c2 = 1.0 - pow(0.999, (double)t->step);
-    const float a_t = (float)(lr * sqrt(c2) / c1);
+    o->step(o->self, lr);
     for (size_t k = 0; k < t->nl; k++) {
         tlayer *l = &t->L[k];
         if (!has_weights(l->kind)) continue;
-        adam_update(l->w, l->gw, l->mw, l->vw, l->n_out * l->n_in, a_t);
-        adam_update(l->b, l->gb, l->mb, l->vb, l->n_out, a_t);
+        const xb_train_params p = {k, l->kind, l->n_out, l->n_in, l->w, l->gw, l->b, l->gb};
+        int rc = o->update(o->self, &p, lr, err);
+        if (rc) return rc;
     }
+    return XB_OK;
 }
 
 int xb_tnet_export(const xb_tnet *t, xb_network **out, xb_error *err)
@@ -370,100 +442,5 @@ int xb_tnet_export(const xb_tnet *t, xb_network **out, xb_error *err)
         net = NULL;
     }
     *out = net;
-    return rc;
-}
-
-/* ------------------------------------------------------------------ xb_train_cnn */
-static void he_uniform(float *w, size_t n, size_t fan_in, uint64_t *rng)
-{
-    /* He et al., ICCV 2015: U(-sqrt(6/fan_in), +) */
-    double lim = sqrt(6.0 / (double)fan_in);
-    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * xb_splitmix64_uniform(rng) - 1.0) * lim);
-}
-
-int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_classes, const xb_train_opts *o,
-                 xb_train_progress cb, void *user, xb_network **out, xb_error *err)
-{
-    *out = NULL;
-    if (train && (train->rows % 4 || train->cols % 4 || train->rows == 0 || train->cols == 0))
-        return xb_errorf(err, XB_EINPUT, "--arch cnn: image sides must be multiples of 4 (got %zux%zu)", train->rows,
-                         train->cols);
-    const size_t c1 = o->cnn_channels[0], c2 = o->cnn_channels[1];
-    if (c1 == 0 || c2 == 0) return xb_errorf(err, XB_EINPUT, "--channels: must be >= 1");
-    xb_train_hwa hwa;
-    xb_train_noise nz;
-    int blas_prev;
-    int brc = xb_train_begin(train, n_classes, o, &hwa, &nz, &blas_prev, err);
-    if (brc) return brc;
-
-    uint64_t rng = o->seed;
-    const size_t H = train->rows, Wd = train->cols, px = H * Wd, nd = c2 * (H / 4) * (Wd / 4);
-    const size_t shape[3] = {1, H, Wd};
-    float *w1 = malloc(c1 * 9 * sizeof(float)), *w2 = malloc(c2 * c1 * 9 * sizeof(float)),
-          *w3 = malloc(n_classes * nd * sizeof(float));
-    xb_network *init = NULL;
-    xb_tnet *t = NULL;
-    int rc = (w1 && w2 && w3) ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
-    if (!rc) {
-        he_uniform(w1, c1 * 9, 9, &rng);
-        he_uniform(w2, c2 * c1 * 9, c1 * 9, &rng);
-        he_uniform(w3, n_classes * nd, nd, &rng);
-        rc = xb_network_new(shape, 3, &init, err);
-    }
-    if (!rc) rc = xb_network_add_conv2d(init, c1, 1, 3, 3, 1, 1, w1, NULL, err);
-    if (!rc) rc = xb_network_add(init, XB_LAYER_RELU, err);
-    if (!rc) rc = xb_network_add_pool(init, XB_LAYER_MAXPOOL2D, 2, 2, err);
-    if (!rc) rc = xb_network_add_conv2d(init, c2, c1, 3, 3, 1, 1, w2, NULL, err);
-    if (!rc) rc = xb_network_add(init, XB_LAYER_RELU, err);
-    if (!rc) rc = xb_network_add_pool(init, XB_LAYER_MAXPOOL2D, 2, 2, err);
-    if (!rc) rc = xb_network_add(init, XB_LAYER_FLATTEN, err);
-    if (!rc) rc = xb_network_add_dense(init, n_classes, nd, w3, NULL, err);
-    if (!rc) rc = xb_network_add(init, XB_LAYER_SOFTMAX, err);
-    const size_t B = o->batch, eval_b = B > 500 ? B : 500;
-    if (!rc) rc = xb_tnet_new(init, eval_b, &t, err);
-    free(w1);
-    free(w2);
-    free(w3);
-    xb_network_free(init);
-    if (rc) {
-        xb_train_end(blas_prev);
-        return rc;
-    }
-    xb_tnet_set_noise(t, &nz);
-
-    size_t *perm = malloc(train->n * sizeof *perm);
-    float *xb = malloc(B * px * sizeof(float)), *probs = NULL;
-    unsigned char *lb = malloc(B);
-    if (test && test->n) probs = malloc(test->n * n_classes * sizeof(float));
-    if (!perm || !xb || !lb || (test && test->n && !probs)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
-    double lr = o->lr;
-    for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
-        xb_train_shuffle(perm, train->n, &rng);
-        double loss = 0;
-        for (size_t s0 = 0; s0 < train->n; s0 += B) {
-            const size_t nb = train->n - s0 < B ? train->n - s0 : B;
-            for (size_t s = 0; s < nb; s++) {
-                memcpy(xb + s * px, train->images + perm[s0 + s] * px, px * sizeof(float));
-                lb[s] = train->labels[perm[s0 + s]];
-            }
-            loss += xb_tnet_loss_grad(t, xb, lb, nb, &rng);
-            xb_tnet_adam(t, lr);
-        }
-        lr *= o->lr_decay > 0 ? o->lr_decay : 1.0;
-        if (cb) {
-            double acc = -1;
-            if (probs && !(rc = xb_tnet_predict(t, test->images, test->n, probs, err)))
-                acc = xb_exec_top1(probs, test->n, n_classes, test->labels);
-            cb(user, ep, loss / (double)train->n, acc);
-        }
-    }
-    if (!rc) rc = xb_tnet_export(t, out, err);
-    xb_tnet_free(t);
-    free(perm);
-    free(xb);
-    free(lb);
-    free(probs);
-    xb_train_end(blas_prev);
     return rc;
 }

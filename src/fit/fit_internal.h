@@ -4,6 +4,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "xbar/characterize.h"
 #include "xbar/fit.h"
 #include "xbar/h5.h"
 
@@ -31,5 +32,11 @@ typedef struct xb_fit_drift_data {
 /* Fit drift exponent and read-noise statistics over all devices; writes /stats/pcm_drift
  * (nothing when there are too few devices).  *n_fitted: devices used. */
 int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitted, xb_error *err);
+
+/* Pulse-train records of an open results file (src/fit/update_results.c, read through
+ * xb_char_results_read_trains), then fitted into /update/<device> of the open model file (summary: sum->update,
+ * sum->update_notes).  Bad records are XB_EINPUT naming the file and dataset. */
+int xb_fit_trains_load(const xb_char_results *res, const char *path, xb_update_set **out, xb_error *err);
+int xb_fit_trains_fit(const xb_update_set *ts, int law, hid_t model, xb_fit_summary *sum, xb_error *err);
 
 #endif

@@ -16,6 +16,7 @@ void xb_fit_opts_default(xb_fit_opts *o)
     o->n_knots = 3;
     o->heldout_frac = 0.25;
     o->max_iter = 100;
+    o->update_law = XB_UPDATE_AUTO;
 }
 
 /* Which model fields are free, and how the fit vector maps onto them. */

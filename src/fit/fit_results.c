@@ -490,8 +490,12 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     xb_char_results_provenance(res, &pv);
     const xb_fit_provenance prov = {results_path, pv.campaign_name, pv.campaign_text, pv.ngspice_version,
                                     pv.xbar_version};
-    if (!rc && np == 0 && ld.ndr == 0)
-        rc = xb_errorf(err, XB_EINPUT, "%s: no finished point with circuit MVM data (/points/*/mvm) or drift records",
+    xb_update_set *trains = NULL;
+    if (!rc) rc = xb_fit_trains_load(res, results_path, &trains, err);
+    if (!rc && np == 0 && ld.ndr == 0 && xb_update_set_count(trains) == 0)
+        rc = xb_errorf(err, XB_EINPUT,
+                       "%s: no finished point with circuit MVM data (/points/*/mvm), drift records or pulse trains "
+                       "(/points/*/program/train_g)",
                        results_path);
 
     xb_fit_summary *sum = NULL;
@@ -544,11 +548,12 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc) rc = fit_transient(mf, pts, np, sum, err);
     if (!rc) rc = fit_families(mf, ms, nm, mpts, sum, err);
     if (!rc && ld.ndr > 0) rc = xb_fit_drift(mf, ld.drift, ld.ndr, &sum->n_drift_devices, err);
-    if (mf >= 0) {
-        int rc2 = xb_h5_close(mf, rc ? NULL : err);
-        if (!rc) rc = rc2;
-        if (rc) remove(model_path); /* never leave a half-written model file */
-    }
+    if (!rc) rc = xb_fit_trains_fit(trains, o ? o->update_law : XB_UPDATE_AUTO, mf, sum, err);
+    xb_update_set_free(trains);
+    /* the model file is written to model_path only now, in one piece (xb_h5_create_atomic):
+     * a failed fit never leaves a half-written file nor replaces an existing one */
+    if (mf >= 0 && rc) xb_h5_discard(mf);
+    else if (mf >= 0) rc = xb_h5_close(mf, err);
     loaded_free(&ld);
     free(ms);
     free(mpts);
@@ -563,6 +568,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
 void xb_fit_summary_free(xb_fit_summary *s)
 {
     if (!s) return;
+    for (size_t k = 0; k < s->n_update; k++) xb_fit_update_clear(&s->update[k]);
     free(s->models);
     free(s);
 }

@@ -73,7 +73,7 @@ int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance 
                        xb_error *err)
 {
     hid_t f;
-    int rc = xb_h5_create(path, overwrite, &f, err);
+    int rc = xb_h5_create_atomic(path, overwrite, &f, err); /* written to path by xb_h5_close */
     if (rc) return rc;
     char date[64];
     time_t now = time(NULL);
@@ -106,7 +106,7 @@ int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance 
         if (!rc) xb_h5_group_close(g);
     }
     if (rc) {
-        xb_h5_close(f, NULL);
+        xb_h5_discard(f);
         return rc;
     }
     *out = f;
@@ -530,4 +530,452 @@ int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_par
     xb_h5_close(f, NULL);
     free(ms);
     return rc;
+}
+
+/* ------------------------------------------------------------------ /update/<device> */
+/* Pulse-update models (docs/hdf5-model.md "Update models"): the law's parameters, the law
+ * tabulated over the window (the mean change of one pulse, its cycle-to-cycle spread, the
+ * device-to-device spread of the step), the per-device fits and the scores. */
+
+static const char k_update_formula[XB_UPDATE_N_LAWS][200] = {
+    "x = (G - g_min)/(g_max - g_min); f(x) = knot values linear in x over knot_x = {0, 1} (soft bounds)",
+    "x = (G - g_min)/(g_max - g_min); f_up = a exp(-b x), f_down = -a exp(-b (1 - x))",
+    "x = (G - g_min)/(g_max - g_min); f(x) linear between the knot values at knot_x",
+};
+
+/* Parameters of one direction `dir` ("up"/"down") of law, rows x P (rows 0: one set), as
+ * named datasets: <dir>_knot_siemens (knot laws) or <dir>_a_siemens and <dir>_b (exp);
+ * suffix "_std" for spreads. */
+static int put_law_params(hid_t g, const char *dir, const char *suffix, xb_update_law law, size_t rows, size_t P,
+                          const double *v, xb_error *err)
+{
+    char name[64];
+    if (law != XB_UPDATE_EXP) {
+        snprintf(name, sizeof name, "%s_knot%s_siemens", dir, suffix);
+        hsize_t d[2] = {rows, P};
+        return rows ? xb_h5_write_doubles(g, name, 2, d, v, "S", err) : xb_h5_write_doubles(g, name, 1, d + 1, v, "S", err);
+    }
+    const size_t n = rows ? rows : 1;
+    double *col = malloc(n * sizeof *col);
+    if (!col) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    int rc = XB_OK;
+    for (size_t j = 0; !rc && j < 2; j++) {
+        for (size_t r = 0; r < n; r++) col[r] = v[r * P + j];
+        snprintf(name, sizeof name, "%s_%s%s", dir, j ? "b" : "a", suffix);
+        if (!j) strncat(name, "_siemens", sizeof name - strlen(name) - 1);
+        hsize_t d = rows;
+        rc = xb_h5_write_doubles(g, name, rows ? 1 : 0, rows ? &d : NULL, col, j ? "1" : "S", err);
+    }
+    free(col);
+    return rc;
+}
+
+/* The law tabulated on XB_UPDATE_GRID states over the window. */
+static int put_update_tables(hid_t g, const xb_update_model *m, xb_error *err)
+{
+    enum { NG = XB_UPDATE_GRID, NT = 7 };
+    double *t = malloc((size_t)NT * NG * sizeof *t);
+    if (!t) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    double *gs = t, *up = t + NG, *dn = t + 2 * NG, *su = t + 3 * NG, *sd = t + 4 * NG, *du = t + 5 * NG, *dd = t + 6 * NG;
+    const double W = m->g_max_siemens - m->g_min_siemens;
+    for (size_t k = 0; k < NG; k++) {
+        gs[k] = k == NG - 1 ? m->g_max_siemens : m->g_min_siemens + W * (double)k / (NG - 1);
+        up[k] = xb_fit_update_step(m, gs[k], 1);
+        dn[k] = xb_fit_update_step(m, gs[k], -1);
+        su[k] = xb_fit_update_sigma(m, gs[k], 1);
+        sd[k] = xb_fit_update_sigma(m, gs[k], -1);
+        /* device-to-device: std over the devices' own laws at this state */
+        for (int q = 0; q < 2; q++) {
+            double s = 0, s2 = 0;
+            size_t n = 0;
+            for (size_t d = 0; d < m->n_devices; d++) {
+                double v = xb_fit_update_device_step(m, d, gs[k], q ? -1 : 1);
+                if (isfinite(v)) {
+                    s += v;
+                    s2 += v * v;
+                    n++;
+                }
+            }
+            (q ? dd : du)[k] = n > 1 ? sqrt(fmax(s2 - s * s / (double)n, 0) / (double)(n - 1)) : 0;
+        }
+    }
+    static const char *const names[NT] = {"g_siemens", "dg_up_siemens", "dg_down_siemens", "sigma_c2c_up_siemens",
+                                          "sigma_c2c_down_siemens", "d2d_dg_up_std_siemens", "d2d_dg_down_std_siemens"};
+    hsize_t dn1 = NG;
+    int rc = XB_OK;
+    for (int k = 0; !rc && k < NT; k++) rc = xb_h5_write_doubles(g, names[k], 1, &dn1, t + (size_t)k * NG, "S", err);
+    free(t);
+    return rc;
+}
+
+static int put_update_law(hid_t g, const xb_update_model *m, xb_error *err)
+{
+    hid_t lg;
+    int rc = xb_h5_group_create(g, "law", &lg, err);
+    if (rc) return rc;
+    const size_t P = m->n_params;
+    if (m->law != XB_UPDATE_EXP) {
+        double kx[XB_UPDATE_MAX_PARAMS];
+        for (size_t j = 0; j < P; j++) kx[j] = (double)j / (double)(P - 1);
+        hsize_t d = P;
+        rc = xb_h5_write_doubles(lg, "knot_x", 1, &d, kx, "1", err);
+    }
+    if (!rc) rc = put_law_params(lg, "up", "", m->law, 0, P, m->up, err);
+    if (!rc) rc = put_law_params(lg, "down", "", m->law, 0, P, m->down, err);
+    if (!rc) rc = xb_h5_attr_set_string(lg, ".", "formula", k_update_formula[m->law], err);
+    H5Gclose(lg);
+    return rc;
+}
+
+static int put_update_c2c(hid_t g, const xb_update_model *m, xb_error *err)
+{
+    hid_t cg;
+    int rc = xb_h5_group_create(g, "c2c", &cg, err);
+    if (rc) return rc;
+    rc = put(cg, "up_abs_siemens", m->c2c_up_abs_siemens, "S", err);
+    if (!rc) rc = put(cg, "up_rel", m->c2c_up_rel, "1", err);
+    if (!rc) rc = put(cg, "down_abs_siemens", m->c2c_down_abs_siemens, "S", err);
+    if (!rc) rc = put(cg, "down_rel", m->c2c_down_rel, "1", err);
+    hsize_t nb = XB_UPDATE_C2C_BINS;
+    if (!rc) rc = xb_h5_write_doubles(cg, "bin_g_siemens", 1, &nb, m->c2c_bin_g_siemens, "S", err);
+    if (!rc) rc = xb_h5_write_doubles(cg, "bin_up_siemens", 1, &nb, m->c2c_bin_up_siemens, "S", err);
+    if (!rc) rc = xb_h5_write_doubles(cg, "bin_down_siemens", 1, &nb, m->c2c_bin_down_siemens, "S", err);
+    if (!rc)
+        rc = xb_h5_attr_set_string(cg, ".", "form",
+                                   "sigma(G)^2 = abs^2 + (rel f(G))^2 per direction; bins: rms residual of the steps "
+                                   "about their own device's law in 8 state bins (NaN: fewer than 3 steps)", err);
+    H5Gclose(cg);
+    return rc;
+}
+
+static int put_update_d2d(hid_t g, const xb_update_model *m, xb_error *err)
+{
+    hid_t dg;
+    int rc = xb_h5_group_create(g, "d2d", &dg, err);
+    if (rc) return rc;
+    const size_t D = m->n_devices, P = m->n_params;
+    rc = put_i(dg, "n_devices", (int64_t)D, err);
+    if (!rc && D) rc = put_law_params(dg, "up", "", m->law, D, P, m->dev_up, err);
+    if (!rc && D) rc = put_law_params(dg, "down", "", m->law, D, P, m->dev_down, err);
+    if (!rc) rc = put_law_params(dg, "up", "_std", m->law, 0, P, m->d2d_up_std, err);
+    if (!rc) rc = put_law_params(dg, "down", "_std", m->law, 0, P, m->d2d_down_std, err);
+    hsize_t dd = D;
+    if (!rc && D) rc = xb_h5_write_doubles(dg, "g_min_siemens", 1, &dd, m->dev_g_min_siemens, "S", err);
+    if (!rc && D) rc = xb_h5_write_doubles(dg, "g_max_siemens", 1, &dd, m->dev_g_max_siemens, "S", err);
+    if (!rc) rc = put(dg, "g_min_std_siemens", m->d2d_g_min_std_siemens, "S", err);
+    if (!rc) rc = put(dg, "g_max_std_siemens", m->d2d_g_max_std_siemens, "S", err);
+    H5Gclose(dg);
+    return rc;
+}
+
+static int put_update_metrics(hid_t g, const xb_update_model *m, xb_error *err)
+{
+    hid_t mg;
+    int rc = xb_h5_group_create(g, "metrics", &mg, err);
+    if (rc) return rc;
+    hsize_t nl = XB_UPDATE_N_LAWS;
+    rc = xb_h5_write_doubles(mg, "heldout_traj_rel", 1, &nl, m->heldout_traj_rel, "1", err);
+    if (!rc) rc = xb_h5_write_doubles(mg, "heldout_step_rms_siemens", 1, &nl, m->heldout_step_rms_siemens, "S", err);
+    if (!rc) rc = xb_h5_attr_set_string(mg, ".", "laws", "softbounds,exp,pwl", err);
+    if (!rc) rc = put(mg, "heldout_traj_max_rel", m->heldout_traj_max_rel, "1", err);
+    if (!rc) rc = put(mg, "resid_up_rms_siemens", m->resid_up_rms_siemens, "S", err);
+    if (!rc) rc = put(mg, "resid_down_rms_siemens", m->resid_down_rms_siemens, "S", err);
+    if (!rc) rc = put_i(mg, "n_trains", (int64_t)m->n_trains, err);
+    if (!rc) rc = put_i(mg, "n_up_steps", (int64_t)m->n_up_steps, err);
+    if (!rc) rc = put_i(mg, "n_down_steps", (int64_t)m->n_down_steps, err);
+    if (!rc) rc = put_i(mg, "n_heldout_slots", (int64_t)m->n_heldout_slots, err);
+    if (!rc) rc = put_i(mg, "n_up_bound_steps", (int64_t)m->n_up_bound_steps, err);
+    if (!rc) rc = put_i(mg, "n_down_bound_steps", (int64_t)m->n_down_bound_steps, err);
+    H5Gclose(mg);
+    return rc;
+}
+
+int xb_fit_update_write(hid_t f, const xb_update_model *m, const char *source, xb_error *err)
+{
+    if (!m || (unsigned)m->law >= XB_UPDATE_N_LAWS || !(m->g_max_siemens > m->g_min_siemens))
+        return xb_errorf(err, XB_EINPUT, "update model: nothing fitted to write");
+    char path[96];
+    snprintf(path, sizeof path, "update/%s", xb_device_name(m->device));
+    hid_t g;
+    int rc = xb_h5_group_create(f, path, &g, err);
+    if (rc) return rc;
+    const double pv[2] = {m->up_volt, m->down_volt}, en[2] = {m->energy_up_joule, m->energy_down_joule};
+    rc = xb_h5_attr_set_string(g, ".", "form", XB_UPDATE_FORM, err);
+    if (!rc) rc = xb_h5_attr_set_int64(g, ".", "version", XB_UPDATE_VERSION, err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "device", xb_device_name(m->device), err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "law", xb_update_law_name(m->law), err);
+    if (!rc) rc = xb_h5_attr_set_string(g, ".", "source", source ? source : "", err);
+    if (!rc) rc = xb_h5_attr_set_doubles(g, ".", "pulse_volt", 2, pv, err);
+    if (!rc) rc = xb_h5_attr_set_double(g, ".", "pulse_width_s", m->width_s, err);
+    if (!rc) rc = xb_h5_attr_set_doubles(g, ".", "energy_per_pulse_joule", 2, en, err);
+    if (!rc)
+        rc = xb_h5_attr_set_string(g, ".", "pulse",
+                                   "G <- clip(G + dg(G) + sigma_c2c(G) xi, g_min, g_max), xi ~ N(0,1); dg = "
+                                   "clip(G + f(G), g_min, g_max) - G; [up, down] in pulse_volt, energy_per_pulse_joule",
+                                   err);
+    if (!rc) rc = put(g, "g_min_siemens", m->g_min_siemens, "S", err);
+    if (!rc) rc = put(g, "g_max_siemens", m->g_max_siemens, "S", err);
+    if (!rc) rc = put_update_tables(g, m, err);
+    if (!rc) rc = put_update_law(g, m, err);
+    if (!rc) rc = put_update_c2c(g, m, err);
+    if (!rc) rc = put_update_d2d(g, m, err);
+    if (!rc) rc = put_update_metrics(g, m, err);
+    H5Gclose(g);
+    return rc;
+}
+
+/* ---- reading /update ---- */
+/* A dataset of doubles with the expected unit and shape (rank, dims; dims[k] = 0: any). */
+static int get_array(hid_t g, const char *where, const char *name, const char *unit, int rank, const hsize_t *dims,
+                     double **out, hsize_t *got, xb_error *err)
+{
+    *out = NULL;
+    if (!xb_h5_exists(g, name)) return xb_errorf(err, XB_EINPUT, "%s/%s: missing dataset", where, name);
+    int rk;
+    hsize_t d[4];
+    int rc = xb_h5_read_doubles(g, name, out, &rk, d, err);
+    if (rc) {
+        xb_error_prefix(err, "%s/%s: ", where, name);
+        return rc;
+    }
+    int bad = rk != rank;
+    for (int k = 0; !bad && k < rank; k++) bad = dims[k] && d[k] != dims[k];
+    char u[64] = "";
+    if (!bad && unit && xb_h5_read_units(g, name, u, sizeof u, err) == XB_OK && strcmp(u, unit) != 0) {
+        free(*out);
+        *out = NULL;
+        return xb_errorf(err, XB_EINPUT, "%s/%s: unit '%s', expected '%s'", where, name, u, unit);
+    }
+    if (bad) {
+        free(*out);
+        *out = NULL;
+        return xb_errorf(err, XB_EINPUT, "%s/%s: rank %d shape does not match the model (expected rank %d)", where, name,
+                         rk, rank);
+    }
+    for (int k = 0; got && k < rank; k++) got[k] = d[k];
+    return XB_OK;
+}
+
+/* Parameters of one direction written by put_law_params back into v (rows x P). */
+static int get_law_params(hid_t g, const char *where, const char *dir, const char *suffix, xb_update_law law,
+                          size_t rows, size_t P, double *v, xb_error *err)
+{
+    char name[64];
+    double *a = NULL;
+    int rc;
+    if (law != XB_UPDATE_EXP) {
+        snprintf(name, sizeof name, "%s_knot%s_siemens", dir, suffix);
+        hsize_t d[2] = {rows, P};
+        rc = rows ? get_array(g, where, name, "S", 2, d, &a, NULL, err) : get_array(g, where, name, "S", 1, d + 1, &a, NULL, err);
+        if (!rc) memcpy(v, a, (rows ? rows : 1) * P * sizeof *v);
+        free(a);
+        return rc;
+    }
+    for (size_t j = 0; j < 2; j++) {
+        snprintf(name, sizeof name, "%s_%s%s%s", dir, j ? "b" : "a", suffix, j ? "" : "_siemens");
+        hsize_t d = rows;
+        rc = get_array(g, where, name, j ? "1" : "S", rows ? 1 : 0, &d, &a, NULL, err);
+        if (rc) return rc;
+        for (size_t r = 0; r < (rows ? rows : 1); r++) v[r * P + j] = a[r];
+        free(a);
+        a = NULL;
+    }
+    return XB_OK;
+}
+
+static int get_update_scalar(hid_t loc, const char *where, const char *group, const char *name, const char *unit,
+                             double *v, xb_error *err)
+{
+    char gname[700];
+    snprintf(gname, sizeof gname, "%s%s%s", where, group ? "/" : "", group ? group : "");
+    hid_t g = loc;
+    if (group && xb_h5_group_open(loc, group, &g, err)) return xb_errorf(err, XB_EINPUT, "%s: missing group", gname);
+    int rc = xb_h5_exists(g, name) ? get_scalar(g, gname, name, unit, v, err)
+                                   : xb_errorf(err, XB_EINPUT, "%s/%s: missing dataset", gname, name);
+    if (group) H5Gclose(g);
+    return rc;
+}
+
+static int read_update_group(hid_t g, const char *where, xb_device_kind dev, xb_update_model *m, xb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->device = dev;
+    char *s = NULL;
+    int64_t ver = 0;
+    int rc = xb_h5_attr_exists(g, ".", "version") ? xb_h5_attr_get_int64(g, ".", "version", &ver, err)
+                                                     : xb_errorf(err, XB_EINPUT, "%s: missing attribute 'version'", where);
+    if (!rc && ver != XB_UPDATE_VERSION)
+        rc = xb_errorf(err, XB_EINPUT, "%s: update model version %lld, this xbar reads version %d", where,
+                       (long long)ver, XB_UPDATE_VERSION);
+    if (!rc) rc = xb_h5_attr_exists(g, ".", "law") ? xb_h5_attr_get_string(g, ".", "law", &s, err)
+                                                   : xb_errorf(err, XB_EINPUT, "%s: missing attribute 'law'", where);
+    if (!rc && xb_update_law_from_name(s, &m->law))
+        rc = xb_errorf(err, XB_EINPUT, "%s: unknown law '%s' (softbounds, exp, pwl)", where, s);
+    free(s);
+    if (rc) return rc;
+    m->n_params = xb_update_law_nparams(m->law);
+    if (xb_h5_attr_exists(g, ".", "pulse_width_s")) xb_h5_attr_get_double(g, ".", "pulse_width_s", &m->width_s, NULL);
+    rc = get_update_scalar(g, where, NULL, "g_min_siemens", "S", &m->g_min_siemens, err);
+    if (!rc) rc = get_update_scalar(g, where, NULL, "g_max_siemens", "S", &m->g_max_siemens, err);
+    if (!rc && !(m->g_max_siemens > m->g_min_siemens))
+        rc = xb_errorf(err, XB_EINPUT, "%s: g_max_siemens must exceed g_min_siemens", where);
+    char lw[640];
+    snprintf(lw, sizeof lw, "%s/law", where);
+    hid_t lg;
+    if (!rc && !xb_h5_exists(g, "law")) rc = xb_errorf(err, XB_EINPUT, "%s: missing group", lw);
+    if (!rc && !(rc = xb_h5_group_open(g, "law", &lg, err))) {
+        rc = get_law_params(lg, lw, "up", "", m->law, 0, m->n_params, m->up, err);
+        if (!rc) rc = get_law_params(lg, lw, "down", "", m->law, 0, m->n_params, m->down, err);
+        H5Gclose(lg);
+    }
+    static const struct { const char *n, *u; size_t off; } cs[] = {
+        {"up_abs_siemens", "S", offsetof(xb_update_model, c2c_up_abs_siemens)},
+        {"up_rel", "1", offsetof(xb_update_model, c2c_up_rel)},
+        {"down_abs_siemens", "S", offsetof(xb_update_model, c2c_down_abs_siemens)},
+        {"down_rel", "1", offsetof(xb_update_model, c2c_down_rel)},
+    };
+    for (size_t k = 0; !rc && k < sizeof cs / sizeof cs[0]; k++)
+        rc = get_update_scalar(g, where, "c2c", cs[k].n, cs[k].u, (double *)((char *)m + cs[k].off), err);
+    for (size_t k = 0; !rc && k < m->n_params; k++)
+        if (!isfinite(m->up[k]) || !isfinite(m->down[k])) rc = xb_errorf(err, XB_EINPUT, "%s/law: non-finite parameter", where);
+    return rc;
+}
+
+/* Per-device fits and spreads (d2d/), metrics and energies: what inspect and report show. */
+static int read_update_extras(hid_t g, const char *where, xb_update_model *m, xb_error *err)
+{
+    char dw[640];
+    snprintf(dw, sizeof dw, "%s/d2d", where);
+    if (!xb_h5_exists(g, "d2d")) return xb_errorf(err, XB_EINPUT, "%s: missing group", dw);
+    hid_t dg;
+    int rc = xb_h5_group_open(g, "d2d", &dg, err);
+    if (rc) return rc;
+    double nd = 0;
+    rc = get_scalar(dg, dw, "n_devices", "1", &nd, err);
+    if (!rc && !(nd >= 0 && nd <= 1e6 && nd == floor(nd)))
+        rc = xb_errorf(err, XB_EINPUT, "%s/n_devices: %g is not a device count", dw, nd);
+    const size_t D = rc ? 0 : (size_t)nd, P = m->n_params;
+    if (!rc && D) {
+        m->n_devices = D;
+        m->dev_up = malloc(D * P * sizeof(double));
+        m->dev_down = malloc(D * P * sizeof(double));
+        if (!m->dev_up || !m->dev_down) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        if (!rc) rc = get_law_params(dg, dw, "up", "", m->law, D, P, m->dev_up, err);
+        if (!rc) rc = get_law_params(dg, dw, "down", "", m->law, D, P, m->dev_down, err);
+        hsize_t dd = D;
+        hsize_t got;
+        if (!rc) rc = get_array(dg, dw, "g_min_siemens", "S", 1, &dd, &m->dev_g_min_siemens, &got, err);
+        if (!rc) rc = get_array(dg, dw, "g_max_siemens", "S", 1, &dd, &m->dev_g_max_siemens, &got, err);
+    }
+    if (!rc) rc = get_law_params(dg, dw, "up", "_std", m->law, 0, P, m->d2d_up_std, err);
+    if (!rc) rc = get_law_params(dg, dw, "down", "_std", m->law, 0, P, m->d2d_down_std, err);
+    if (!rc) rc = get_scalar(dg, dw, "g_min_std_siemens", "S", &m->d2d_g_min_std_siemens, err);
+    if (!rc) rc = get_scalar(dg, dw, "g_max_std_siemens", "S", &m->d2d_g_max_std_siemens, err);
+    H5Gclose(dg);
+    if (rc) return rc;
+    char mw[640];
+    snprintf(mw, sizeof mw, "%s/metrics", where);
+    if (!xb_h5_exists(g, "metrics")) return xb_errorf(err, XB_EINPUT, "%s: missing group", mw);
+    hid_t mg;
+    rc = xb_h5_group_open(g, "metrics", &mg, err);
+    if (rc) return rc;
+    double *a = NULL;
+    hsize_t nl = XB_UPDATE_N_LAWS;
+    rc = get_array(mg, mw, "heldout_traj_rel", "1", 1, &nl, &a, NULL, err);
+    if (!rc) memcpy(m->heldout_traj_rel, a, sizeof m->heldout_traj_rel);
+    free(a);
+    a = NULL;
+    if (!rc) rc = get_array(mg, mw, "heldout_step_rms_siemens", "S", 1, &nl, &a, NULL, err);
+    if (!rc) memcpy(m->heldout_step_rms_siemens, a, sizeof m->heldout_step_rms_siemens);
+    free(a);
+    if (!rc) rc = get_scalar(mg, mw, "heldout_traj_max_rel", "1", &m->heldout_traj_max_rel, err);
+    if (!rc) rc = get_scalar(mg, mw, "resid_up_rms_siemens", "S", &m->resid_up_rms_siemens, err);
+    if (!rc) rc = get_scalar(mg, mw, "resid_down_rms_siemens", "S", &m->resid_down_rms_siemens, err);
+    static const char *const cnt[] = {"n_trains",        "n_up_steps",       "n_down_steps",
+                                      "n_heldout_slots", "n_up_bound_steps", "n_down_bound_steps"};
+    size_t *dst[] = {&m->n_trains,        &m->n_up_steps,       &m->n_down_steps,
+                     &m->n_heldout_slots, &m->n_up_bound_steps, &m->n_down_bound_steps};
+    for (size_t k = 0; !rc && k < 6; k++) {
+        double v = 0;
+        rc = get_scalar(mg, mw, cnt[k], "1", &v, err);
+        *dst[k] = v >= 0 ? (size_t)v : 0;
+    }
+    H5Gclose(mg);
+    return rc;
+}
+
+/* pulse_volt and energy_per_pulse_joule: [up, down] attributes. */
+static void read_update_attrs(hid_t g, xb_update_model *m)
+{
+    m->up_volt = m->down_volt = m->energy_up_joule = m->energy_down_joule = NAN;
+    hid_t a;
+    double v[2];
+    if (H5Aexists(g, "pulse_volt") > 0 && (a = H5Aopen(g, "pulse_volt", H5P_DEFAULT)) >= 0) {
+        hid_t sp = H5Aget_space(a);
+        if (H5Sget_simple_extent_npoints(sp) == 2 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) {
+            m->up_volt = v[0];
+            m->down_volt = v[1];
+        }
+        H5Sclose(sp);
+        H5Aclose(a);
+    }
+    if (H5Aexists(g, "energy_per_pulse_joule") > 0 && (a = H5Aopen(g, "energy_per_pulse_joule", H5P_DEFAULT)) >= 0) {
+        hid_t sp = H5Aget_space(a);
+        if (H5Sget_simple_extent_npoints(sp) == 2 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) {
+            m->energy_up_joule = v[0];
+            m->energy_down_joule = v[1];
+        }
+        H5Sclose(sp);
+        H5Aclose(a);
+    }
+}
+
+void xb_fit_update_free_all(xb_update_model *m, size_t n)
+{
+    for (size_t k = 0; m && k < n; k++) xb_fit_update_clear(&m[k]);
+    free(m);
+}
+
+int xb_fit_update_read_all(const char *path, xb_update_model **out, size_t *n, xb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!xb_h5_is_hdf5(path)) return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file (or cannot open)", path);
+    hid_t f;
+    int rc = xb_h5_open(path, 0, &f, err);
+    if (rc) return rc;
+    char **names = NULL;
+    size_t nn = 0;
+    if (xb_h5_exists(f, "update")) rc = xb_h5_list(f, "update", &names, &nn, err);
+    xb_update_model *ms = nn ? calloc(nn, sizeof *ms) : NULL;
+    if (!rc && nn && !ms) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    size_t got = 0;
+    for (size_t k = 0; !rc && k < nn; k++) {
+        char where[512], gp[300];
+        where[0] = '\0';
+        snprintf(where, sizeof where, "%s:/update/%s", path, names[k]);
+        snprintf(gp, sizeof gp, "update/%s", names[k]);
+        xb_device_kind dev;
+        if (xb_device_from_name(names[k], &dev)) {
+            rc = xb_errorf(err, XB_EINPUT, "%s: not a device name", where);
+            break;
+        }
+        hid_t g;
+        rc = xb_h5_group_open(f, gp, &g, err);
+        if (rc) break;
+        rc = read_update_group(g, where, dev, &ms[got], err);
+        if (!rc) rc = read_update_extras(g, where, &ms[got], err);
+        if (!rc) read_update_attrs(g, &ms[got]);
+        H5Gclose(g);
+        got++;
+    }
+    xb_h5_free_names(names, nn);
+    xb_h5_close(f, NULL);
+    if (rc) {
+        xb_fit_update_free_all(ms, got);
+        return rc;
+    }
+    *out = ms;
+    *n = got;
+    return XB_OK;
 }

@@ -1,0 +1,458 @@
+/* The executor's fast path (docs/executor.md, "Engines"; docs/fit.md "Fast form"): when
+ * every tile of a layer has the fit stage's fast form I = sum_p phi_p(V) M_p with one
+ * basis, the differential matrices of all column tiles of a row band are gathered into one
+ * float matrix, and a forward pass costs per block of vectors and row band: DAC levels, a
+ * table lookup of the basis, one sgemm, the pair read noise and the engine's residual noise
+ * when set, ADC and partial sums.  Blocks are spread over the executor's worker threads. */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/executor_internal.h"
+
+#define XB_EXEC_MAX_WORKERS 8
+#define XB_FAST_BLOCK 256 /* vectors per block: features, band outputs and sums stay in cache */
+
+/* ------------------------------------------------------------------ the band weights */
+void ex_fast_drop(layer_map *m)
+{
+    free(m->fast_w);
+    free(m->fast_s2);
+    free(m->fast_lut);
+    free(m->fast_wsum);
+    m->fast_wsum = NULL;
+    m->resid_rel = 0;
+    m->fast_w = m->fast_s2 = m->fast_lut = NULL;
+    m->fast_state = 0;
+    m->law = 0;
+}
+
+/* The fast form's matrices of tile (r, c) into the band weights: differences of used pairs
+ * (fast_w), sums of every pair (fast_wsum, residual noise), pair read-noise variances. */
+static void fast_fill_tile(const xb_exec *ex, layer_map *m, size_t n_out, size_t r, size_t c, size_t T, double rel)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = T * R, NP = m->n_ct * P;
+    const size_t t = r * m->n_ct + c, pu = (c + 1) * P <= n_out ? P : n_out - c * P;
+    const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
+    for (size_t p = 0; p < T; p++) {
+        const double *M = xb_fit_fast_matrix(f, p);
+        for (size_t i = 0; i < R; i++) {
+            float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
+            for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
+            if (rel > 0) {
+                float *ws = m->fast_wsum + (r * TR + p * R + i) * NP + c * P;
+                for (size_t j = 0; j < P; j++) ws[j] = (float)(M[i * C + 2 * j] + M[i * C + 2 * j + 1]);
+            }
+        }
+    }
+    if (m->fast_s2)
+        for (size_t i = 0; i < R; i++) {
+            const double *s2 = m->read_sig2 + t * R * C + i * C;
+            float *o = m->fast_s2 + (r * R + i) * n_out + c * P;
+            for (size_t j = 0; j < pu; j++) o[j] = (float)(s2[2 * j] + s2[2 * j + 1]);
+        }
+}
+
+/* Gather the fast forms of layer k's tiles into per-band float weights (fast_state 1), or
+ * mark the layer as per-tile (-1): engine without fast forms, an array-energy hook (it
+ * needs the per-tile currents), tiles with different bases or numbers of terms. */
+int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, P = m->pairs, n_out = l->n_out;
+    const size_t nt = m->n_rt * m->n_ct;
+    ex_fast_drop(m);
+    m->fast_state = -1;
+    double k_res = 0, k_cap = 0;
+    const int law = xb_engine_energy_law(ex->eng, &k_res, &k_cap);
+    if (xb_engine_provides(ex->eng, XB_ENGINE_OP_ARRAY_ENERGY) && !law) return XB_OK;
+    const xb_fit_fast *f0 = xb_engine_fast_form(m->tiles[0]);
+    if (!f0) return XB_OK;
+    const size_t T = xb_fit_fast_terms(f0);
+    const xb_fit_basis *b = xb_fit_fast_basis(f0);
+    for (size_t t = 1; t < nt; t++) {
+        const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
+        if (!f || xb_fit_fast_terms(f) != T || xb_fit_fast_basis(f) != b) return XB_OK;
+    }
+    const size_t TR = T * R;
+    m->fast_w = malloc(m->n_rt * TR * n_out * sizeof(float));
+    if (m->read_sig2) m->fast_s2 = malloc(m->n_rt * R * n_out * sizeof(float));
+    const int dbits = ex->cfg.dac_bits;
+    const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
+    if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
+    const double rel = xb_engine_residual_noise(ex->eng);
+    const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
+    if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) ||
+        (rel > 0 && !m->fast_wsum)) {
+        ex_fast_drop(m);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
+    }
+    for (size_t r = 0; r < m->n_rt; r++)
+        for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, n_out, r, c, T, rel);
+    const double vr = ex->tile_p.v_read_volt;
+    for (size_t p = 0; p < T && nl; p++)
+        for (size_t q = 0; q < nl; q++)
+            m->fast_lut[p * nl + q] = (float)xb_fit_basis_eval(b, p, vr * (double)q / (double)(nl - 1));
+    m->fast_terms = T;
+    m->fast_basis = b;
+    m->fast_state = 1;
+    m->law = law;
+    m->law_k_res = k_res;
+    m->law_k_cap = k_cap;
+    m->resid_rel = rel;
+    m->resid_seed = m->tile_seed[0] ^ 0x2E51D0A15E0ull;
+    return XB_OK;
+}
+
+/* ------------------------------------------------------------------ residual noise */
+/* Counter-based standard normal: the same number for the same key in any thread and order. */
+static double key_gauss(uint64_t key)
+{
+    return xb_gauss_from_bits(xb_hash64(key + XB_SPLITMIX64_GAMMA),
+                              xb_hash64((key ^ 0x632BE59BD9B4E019ull) + XB_SPLITMIX64_GAMMA));
+}
+
+/* The engine's residual output noise (resid_rel) on a band's differential outputs Df (nb
+ * rows, stride n_out; vectors idx[b] of the chunk, phase ph): every physical column gets
+ * N(0, rel x rms_tile), rms over the tile's C column currents of that vector, from the pair
+ * sums S = F Wsum_r and differences D: sum_j I_j^2 = sum_pairs (S^2 + D^2)/2; a pair's
+ * difference then carries sqrt(2) x that. */
+static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l, size_t r, int ph, size_t nb,
+                       const float *F, const size_t *idx, float *S, float *Df)
+{
+    const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = m->fast_terms * R;
+    const size_t n_out = l->n_out, NP = m->n_ct * P;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TR, 1.0f, F, (int)TR,
+                m->fast_wsum + r * TR * NP, (int)NP, 0.0f, S, (int)NP);
+    for (size_t b = 0; b < nb; b++) {
+        float *d = Df + b * n_out;
+        const float *sb = S + b * NP;
+        const uint64_t kv =
+            xb_hash64((m->resid_seed ^ ((m->resid_base + idx[b]) * 0xD1B54A32D192ED03ull)) + XB_SPLITMIX64_GAMMA) ^
+            ((uint64_t)ph << 62);
+        for (size_t c = 0; c < m->n_ct; c++) {
+            double sum = 0;
+            for (size_t j = c * P; j < (c + 1) * P; j++) {
+                const double dj = j < n_out ? (double)d[j] : 0.0;
+                sum += (double)sb[j] * sb[j] + dj * dj;
+            }
+            const double sd = sqrt(2.0) * m->resid_rel * sqrt(0.5 * sum / (double)C);
+            const size_t j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out, t = r * m->n_ct + c;
+            for (size_t j = c * P; j < j1; j++)
+                d[j] = (float)((double)d[j] + sd * key_gauss(kv ^ ((uint64_t)t << 24) ^ (uint64_t)(j - c * P)));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ one band (calibration passes) */
+/* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
+ * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
+ * differential weights (Df: Kp x n_out), the pair read noise if set (a second sgemm with
+ * the squared voltages gives every output's variance), written to D (row stride n_out).
+ * sp (energy law, or NULL): sum over the vectors with idx >= k_first of v phi_p(v). */
+void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
+                  const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
+{
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
+    const double vr = ex->tile_p.v_read_volt;
+    const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
+    const double lev = nl ? (double)(nl - 1) / vr : 0.0;
+    for (size_t q = 0; q < Kp; q++) {
+        const double *vq = v->data + q * R;
+        float *fq = F + q * TR;
+        for (size_t i = 0; i < R; i++) {
+            if (vq[i] == 0.0) {
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = 0.0f;
+            } else if (nl) {
+                size_t n = (size_t)nearbyint(vq[i] * lev); /* the DAC level (exact) */
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = m->fast_lut[p * nl + n];
+            } else {
+                for (size_t p = 0; p < T; p++) fq[p * R + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
+            }
+        }
+        if (sp && idx[q] >= k_first)
+            for (size_t p = 0; p < T; p++)
+                for (size_t i = 0; i < R; i++) sp[p * R + i] += vq[i] * fq[p * R + i];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+                m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+    if (m->resid_rel > 0) resid_band(ex, m, l, r, ph, Kp, F, idx, S, Df);
+    for (size_t q = 0; q < Kp; q++)
+        for (size_t j = 0; j < n_out; j++) D[q * n_out + j] = (double)Df[q * n_out + j];
+    if (m->fast_s2) {
+        for (size_t q = 0; q < Kp; q++)
+            for (size_t i = 0; i < R; i++) F[q * R + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)R, 1.0f, F, (int)R,
+                    m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+        for (size_t q = 0; q < Kp * n_out; q++)
+            if (Df[q] > 0) D[q] += sqrt((double)Df[q]) * ex_rn_gauss(&m->rn_state);
+    }
+}
+
+/* ------------------------------------------------------------------ forward passes: worker blocks */
+/* One worker of ex_fast_eval_chunk: the blocks tid, tid + nthr, ... of one input phase, with
+ * buffers and statistics of its own (vector rows of w->acc are disjoint between blocks). */
+typedef struct {
+    xb_exec *ex;
+    layer_map *m;
+    const xb_layer *l;
+    const float *Xc;
+    const workspace *w;
+    int ph;
+    size_t tid, nthr;
+    float *F, *Df;             /* block features (B x max(terms R, R)), outputs (+ variances) */
+    float *S;                  /* residual noise: pair sums (B x n_ct pairs) */
+    double *adc, *colsq, *sp, *vbuf;
+    int *lev;
+    xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
+} fast_job;
+
+/* The basis features F of the nb vectors of block q0 on row band r: DAC levels and table
+ * lookups (or the basis evaluated at the DAC voltages), the row sums of V^2 (colsq), the
+ * energy-law sums (sp) and, with pair read noise, the voltages (vbuf). */
+static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
+{
+    const xb_exec *ex = jb->ex;
+    const layer_map *m = jb->m;
+    const workspace *w = jb->w;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_in = jb->l->n_in;
+    const double vr = ex->tile_p.v_read_volt, xr = m->dac_range;
+    const int dbits = ex->cfg.dac_bits;
+    const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
+    const double L = nl ? (double)(nl - 1) : 0.0;
+    const double inv_xr = 1.0 / xr, vstep = nl ? vr / L : 0.0;
+    const double *vsq = w->vsq; /* V^2 at each DAC level */
+    const double sgn = jb->ph == 0 ? 1.0 : -1.0;
+    double *colsq = jb->colsq, *sp = jb->sp, *vbuf = jb->vbuf;
+    int *lev = jb->lev;
+    const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
+    for (size_t b = 0; b < nb; b++) {
+        const float *x = jb->Xc + w->rows_idx[jb->ph][q0 + b] * n_in + r * R;
+        float *fq = jb->F + b * TR;
+        double *vq = vbuf + b * R;
+        if (nl) {
+            /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
+            for (size_t i = 0; i < ru; i++) {
+                double u = sgn * (double)x[i] * inv_xr;
+                u = u < 0.0 ? 0.0 : u;
+                u = u > 1.0 ? 1.0 : u;
+                lev[i] = (int)ex_round_even(u * L);
+            }
+            for (size_t i = ru; i < R; i++) lev[i] = 0;
+            for (size_t p = 0; p < T; p++) {
+                const float *lut = m->fast_lut + p * nl;
+                for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
+            }
+            for (size_t i = 0; i < R; i++) colsq[i] += vsq[lev[i]];
+            if (m->law)
+                for (size_t p = 0; p < T; p++)
+                    for (size_t i = 0; i < R; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
+            if (m->fast_s2)
+                for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
+            continue;
+        }
+        for (size_t i = 0; i < R; i++) {
+            const double xv = i < ru ? sgn * (double)x[i] : 0.0;
+            const double v = xv > 0 ? ex_dac(xv, xr, dbits, vr) : 0.0;
+            for (size_t p = 0; p < T; p++) {
+                fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
+                if (m->law) sp[p * R + i] += v * fq[p * R + i];
+            }
+            vq[i] = v;
+            colsq[i] += v * v;
+        }
+    }
+}
+
+/* The converters of row band r: per output the ADC range, 1/step and the digital weight of a
+ * level (scale, phase sign, drift compensation). */
+static void band_converters(const fast_job *jb, size_t r, double scale, double *rng, double *inv, double *mul)
+{
+    const layer_map *m = jb->m;
+    const size_t P = m->pairs, n_out = jb->l->n_out;
+    const int abits = jb->ex->cfg.adc_bits;
+    for (size_t c = 0; c < m->n_ct; c++) {
+        const size_t t = r * m->n_ct + c, j1 = (c + 1) * P <= n_out ? (c + 1) * P : n_out;
+        const double range = m->adc_range[t], alpha = m->drift_alpha[t];
+        const double step = abits > 0 && range > 0 ? range / (ldexp(1.0, abits - 1) - 1.0) : 0.0;
+        for (size_t j = c * P; j < j1; j++) {
+            rng[j] = range;
+            inv[j] = step > 0 ? 1.0 / step : 0.0;
+            mul[j] = (jb->ph == 0 ? scale : -scale) * alpha * (abits > 0 ? step : 1.0);
+        }
+    }
+}
+
+/* Pair read noise (variances var), ADC and partial sums of the block's band outputs Df. */
+static void block_adc(fast_job *jb, size_t q0, size_t nb, const float *var)
+{
+    layer_map *m = jb->m;
+    const workspace *w = jb->w;
+    const size_t n_out = jb->l->n_out;
+    const int abits = jb->ex->cfg.adc_bits;
+    const double *rng = jb->adc, *inv = jb->adc + n_out, *mul = jb->adc + 2 * n_out;
+    for (size_t b = 0; b < nb; b++) {
+        double *a = w->acc + w->rows_idx[jb->ph][q0 + b] * n_out;
+        float *d = jb->Df + b * n_out;
+        if (m->fast_s2) /* one worker only: the layer's noise stream is sequential */
+            for (size_t j = 0; j < n_out; j++)
+                if (var[b * n_out + j] > 0)
+                    d[j] = (float)((double)d[j] + sqrt((double)var[b * n_out + j]) * ex_rn_gauss(&m->rn_state));
+        if (abits <= 0) {
+            for (size_t j = 0; j < n_out; j++) a[j] += mul[j] * (double)d[j];
+        } else {
+            for (size_t j = 0; j < n_out; j++) {
+                double dd = (double)d[j];
+                dd = dd > rng[j] ? rng[j] : dd;
+                dd = dd < -rng[j] ? -rng[j] : dd;
+                a[j] += mul[j] * ex_round_even(dd * inv[j]);
+            }
+        }
+    }
+}
+
+static void *fast_job_run(void *arg)
+{
+    fast_job *jb = arg;
+    xb_exec *ex = jb->ex;
+    layer_map *m = jb->m;
+    const workspace *w = jb->w;
+    const xb_layer *l = jb->l;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_out = l->n_out;
+    const double vr = ex->tile_p.v_read_volt, dg = ex->tile_p.g_max_siemens - ex->tile_p.g_min_siemens;
+    const double scale = m->w_max * m->dac_range / (dg * vr);
+    const size_t Kp = w->n_rows[jb->ph];
+    float *F = jb->F, *Df = jb->Df;
+    for (size_t q0 = jb->tid * XB_FAST_BLOCK; q0 < Kp; q0 += jb->nthr * XB_FAST_BLOCK) {
+        const size_t nb = Kp - q0 < XB_FAST_BLOCK ? Kp - q0 : XB_FAST_BLOCK;
+        for (size_t r = 0; r < m->n_rt; r++) {
+            memset(jb->colsq, 0, R * sizeof(double));
+            if (m->law) memset(jb->sp, 0, TR * sizeof(double));
+            block_features(jb, q0, nb, r);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+                        m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
+            if (m->resid_rel > 0) resid_band(ex, m, l, r, jb->ph, nb, F, w->rows_idx[jb->ph] + q0, jb->S, Df);
+            float *var = Df + XB_FAST_BLOCK * n_out;
+            if (m->fast_s2) {
+                for (size_t b = 0; b < nb; b++)
+                    for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(jb->vbuf[b * R + i] * jb->vbuf[b * R + i]);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
+                            m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
+            }
+            band_converters(jb, r, scale, jb->adc, jb->adc + n_out, jb->adc + 2 * n_out);
+            block_adc(jb, q0, nb, var);
+            for (size_t c = 0; c < m->n_ct; c++)
+                ex_count_tile(ex, m, l, r, c, nb, nb, jb->colsq, NULL, NULL, m->law ? jb->sp : NULL, &jb->st);
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ forward passes: one chunk */
+/* Buffers of the workers (nthr of them). */
+static int jobs_alloc(fast_job *jobs, size_t nthr, const layer_map *m, size_t R, size_t TR, size_t n_out,
+                      xb_error *err)
+{
+    int rc = XB_OK;
+    for (size_t t = 0; t < nthr && !rc; t++) {
+        fast_job *jb = &jobs[t];
+        jb->F = malloc(XB_FAST_BLOCK * (TR > R ? TR : R) * sizeof(float));
+        jb->Df = malloc(2 * XB_FAST_BLOCK * n_out * sizeof(float));
+        jb->adc = malloc(3 * n_out * sizeof(double));
+        jb->colsq = malloc(R * sizeof(double));
+        jb->sp = malloc(TR * sizeof(double));
+        jb->vbuf = malloc(XB_FAST_BLOCK * R * sizeof(double));
+        jb->lev = malloc(R * sizeof(int));
+        if (m->resid_rel > 0) jb->S = malloc(XB_FAST_BLOCK * m->n_ct * m->pairs * sizeof(float));
+        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev ||
+            (m->resid_rel > 0 && !jb->S))
+            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (fast path)");
+    }
+    return rc;
+}
+
+static void jobs_free(fast_job *jobs, size_t nthr)
+{
+    for (size_t t = 0; t < nthr; t++) {
+        free(jobs[t].F);
+        free(jobs[t].Df);
+        free(jobs[t].adc);
+        free(jobs[t].colsq);
+        free(jobs[t].sp);
+        free(jobs[t].vbuf);
+        free(jobs[t].lev);
+        free(jobs[t].S);
+    }
+}
+
+/* Phase ph on nthr workers (the first in this thread), their statistics merged in worker
+ * order. */
+static void phase_run(fast_job *jobs, size_t nthr, xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc,
+                      const workspace *w, int ph)
+{
+    pthread_t th[XB_EXEC_MAX_WORKERS];
+    int started[XB_EXEC_MAX_WORKERS] = {0};
+    for (size_t t = 0; t < nthr; t++) {
+        fast_job *jb = &jobs[t];
+        jb->ex = ex;
+        jb->m = m;
+        jb->l = l;
+        jb->Xc = Xc;
+        jb->w = w;
+        jb->ph = ph;
+        jb->tid = t;
+        jb->nthr = nthr;
+        memset(&jb->st, 0, sizeof jb->st);
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, fast_job_run, jb) == 0;
+        if (t > 0 && !started[t]) jb->tid = SIZE_MAX; /* run below, in this thread */
+    }
+    fast_job_run(&jobs[0]);
+    for (size_t t = 1; t < nthr; t++) {
+        if (started[t]) {
+            pthread_join(th[t], NULL);
+        } else { /* thread creation failed: this block share runs here */
+            jobs[t].tid = t;
+            fast_job_run(&jobs[t]);
+        }
+    }
+    for (size_t t = 0; t < nthr; t++) {
+        const xb_exec_layer_stats *s = &jobs[t].st;
+        m->st.e_array_joule += s->e_array_joule;
+        m->st.dac_conversions += s->dac_conversions;
+        m->st.adc_conversions += s->adc_conversions;
+        m->st.dig_adds += s->dig_adds;
+        m->st.dig_muls += s->dig_muls;
+        m->st.n_tile_reads += s->n_tile_reads;
+    }
+}
+
+/* The fast path of one chunk in MODE_EVAL (the hot loop of a forward pass): per block of
+ * vectors and row band, DAC levels -> basis features -> one sgemm -> pair read noise ->
+ * ADC -> digital partial sums in w->acc (cleared by the caller), with the statistics.  The
+ * same numbers as ex_fast_band + the general ADC step, without the full-layer current buffer.
+ * Blocks are spread over up to ex->n_workers threads, each calling single-threaded BLAS
+ * (statistics merged in worker order: deterministic for a given thread count); with pair
+ * read noise one worker keeps the layer's noise stream in order. */
+int ex_fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc, workspace *w, xb_error *err)
+{
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_out = l->n_out;
+    const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
+    const double vstep = nl ? ex->tile_p.v_read_volt / (double)(nl - 1) : 0.0;
+    for (size_t q = 0; q < nl; q++) w->vsq[q] = ((double)q * vstep) * ((double)q * vstep);
+    const size_t Kmax = w->n_rows[0] > w->n_rows[1] ? w->n_rows[0] : w->n_rows[1];
+    const size_t nblk = (Kmax + XB_FAST_BLOCK - 1) / XB_FAST_BLOCK;
+    size_t nthr = m->fast_s2 ? 1 : ex->n_workers;
+    if (nthr > nblk) nthr = nblk;
+    if (nthr > XB_EXEC_MAX_WORKERS) nthr = XB_EXEC_MAX_WORKERS;
+    if (nthr < 1) nthr = 1;
+    fast_job jobs[XB_EXEC_MAX_WORKERS];
+    memset(jobs, 0, sizeof jobs);
+    int rc = jobs_alloc(jobs, nthr, m, R, TR, n_out, err);
+    for (int ph = 0; ph < 2 && !rc; ph++)
+        if (w->n_rows[ph] > 0) phase_run(jobs, nthr, ex, m, l, Xc, w, ph);
+    jobs_free(jobs, nthr);
+    return rc;
+}

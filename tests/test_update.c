@@ -1,0 +1,644 @@
+/* Pulse-update models (src/fit/update.c, docs/fit.md "Update models"): the fit recovers
+ * known laws from synthetic pulse trains drawn here from closed forms with known
+ * cycle-to-cycle and device-to-device noise, to tolerances derived from the sample size
+ * (below); the tabulated datasets equal the law evaluated here from the stored parameters;
+ * bounds, simulation, the file reader and bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/xb_test.h"
+#include "xbar/fit.h"
+#include "xbar/h5.h"
+
+/* Every test tolerance below is Z standard errors of the estimate, the standard error
+ * computed here from the synthetic design and noise: |estimate - truth| > 4.5 SE has a
+ * probability of 7e-6 for a Gaussian estimate (the estimates are averages of hundreds to
+ * thousands of steps). */
+#define Z 4.5
+
+/* ------------------------------------------------------------------ synthetic trains */
+/* Soft-bounds law f_up(G) = au (bu - G), f_down(G) = -ad (G - bd) (aihwkit SoftBounds with
+ * free bounds), or the exponential law f_up = au exp(-bu (G - lo)/W0), f_down =
+ * -ad exp(-bd (hi - G)/W0).  The change of one pulse is f (1 + rel xi) + abs eta. */
+typedef struct {
+    int exp_law;
+    double au, bu, ad, bd; /* soft bounds: rates (1/pulse) and bounds (S); exp: amplitudes (S) and exponents */
+    double lo, hi;         /* exp: the generator's normalisation */
+    double hard_hi;        /* > 0: a hard bound (G clipped there) */
+} law_def;
+
+static double law_f(const law_def *L, double au, double ad, double g, int dir)
+{
+    if (!L->exp_law) return dir > 0 ? au * (L->bu - g) : -ad * (g - L->bd);
+    const double W0 = L->hi - L->lo;
+    return dir > 0 ? au * exp(-L->bu * (g - L->lo) / W0) : -ad * exp(-L->bd * (L->hi - g) / W0);
+}
+
+typedef struct {
+    size_t D, S, K;          /* devices, starts, slots per train */
+    double *g, *e;           /* D*S x (K+1), D*S x K */
+    int *dir;                /* K (every train the same slots) */
+    unsigned char *held;     /* K */
+    double *au_d, *ad_d;     /* each device's true rates / amplitudes */
+    xb_update_train *tr;
+    xb_update_data data;
+} synth;
+
+/* D devices x starts g0[]: cycles x (n up, n down), the last cycle held out.  Device k's
+ * rates are au (1 + d2d z) and ad (1 + d2d z') (a Gaussian device-to-device spread). */
+static void synth_make(synth *s, const law_def *L, size_t D, const double *g0, size_t S, size_t cycles, size_t n,
+                       double d2d, double rel, double abs_s, unsigned long seed)
+{
+    memset(s, 0, sizeof *s);
+    s->D = D;
+    s->S = S;
+    s->K = cycles * 2 * n;
+    const size_t K = s->K;
+    s->g = malloc(D * S * (K + 1) * sizeof *s->g);
+    s->e = malloc(D * S * K * sizeof *s->e);
+    s->dir = malloc(K * sizeof *s->dir);
+    s->held = malloc(K);
+    s->au_d = malloc(D * sizeof *s->au_d);
+    s->ad_d = malloc(D * sizeof *s->ad_d);
+    s->tr = calloc(D * S, sizeof *s->tr);
+    assert_non_null(s->tr);
+    for (size_t k = 0; k < K; k++) {
+        s->dir[k] = (k % (2 * n)) < n ? 1 : -1;
+        s->held[k] = k >= K - 2 * n;
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    for (size_t d = 0; d < D; d++) {
+        s->au_d[d] = L->au * (1 + d2d * gsl_ran_gaussian(r, 1.0));
+        s->ad_d[d] = L->ad * (1 + d2d * gsl_ran_gaussian(r, 1.0));
+        for (size_t q = 0; q < S; q++) {
+            double *g = s->g + (d * S + q) * (K + 1), gg = g0[q];
+            g[0] = gg;
+            for (size_t k = 0; k < K; k++) {
+                const double f = law_f(L, s->au_d[d], s->ad_d[d], gg, s->dir[k]);
+                gg += f * (1 + rel * gsl_ran_gaussian(r, 1.0)) + abs_s * gsl_ran_gaussian(r, 1.0);
+                if (L->hard_hi > 0 && gg > L->hard_hi) gg = L->hard_hi;
+                g[k + 1] = gg;
+                s->e[(d * S + q) * K + k] = (s->dir[k] > 0 ? 1e-12 : 3e-12) * (1 + 0.1 * gsl_rng_uniform(r));
+            }
+            s->tr[d * S + q] = (xb_update_train){K, g, s->dir, s->e + (d * S + q) * K, s->held, d, q};
+        }
+    }
+    gsl_rng_free(r);
+    s->data = (xb_update_data){XB_DEVICE_ECRAM, D * S, s->tr, 1.3, -1.3, 10e-9};
+}
+
+static void synth_free(synth *s)
+{
+    free(s->g);
+    free(s->e);
+    free(s->dir);
+    free(s->held);
+    free(s->au_d);
+    free(s->ad_d);
+    free(s->tr);
+}
+
+/* ------------------------------------------------------------------ standard errors */
+/* The fit's rule: a pulse from within 1e-3 W of the bound it pushes against that moves G by
+ * no more than that is the bound, not a step of the law. */
+static int at_bound(double g0, double g1, int dir, double lo, double hi)
+{
+    const double tol = 1e-3 * (hi - lo);
+    return fabs(g1 - g0) <= tol && (dir > 0 ? g0 >= hi - tol : g0 <= lo + tol);
+}
+
+/* Least squares on the knots basis (1 - x, x) of steps with variances v_i: the normal matrix
+ * A = X'X and the meat B = X' diag(v) X, accumulated. */
+typedef struct {
+    double A[3], B[3], Ay[2]; /* symmetric 2x2: [00, 01, 11] */
+} ls2;
+
+static void ls2_add(ls2 *a, double x0, double x1, double y, double v)
+{
+    a->A[0] += x0 * x0;
+    a->A[1] += x0 * x1;
+    a->A[2] += x1 * x1;
+    a->B[0] += v * x0 * x0;
+    a->B[1] += v * x0 * x1;
+    a->B[2] += v * x1 * x1;
+    a->Ay[0] += x0 * y;
+    a->Ay[1] += x1 * y;
+}
+
+/* beta = A^-1 Ay; covariance A^-1 B A^-1 (the sandwich: heteroscedastic noise). */
+static void ls2_solve(const ls2 *a, double beta[2], double cov[3])
+{
+    const double det = a->A[0] * a->A[2] - a->A[1] * a->A[1];
+    const double i0 = a->A[2] / det, i1 = -a->A[1] / det, i2 = a->A[0] / det;
+    beta[0] = i0 * a->Ay[0] + i1 * a->Ay[1];
+    beta[1] = i1 * a->Ay[0] + i2 * a->Ay[1];
+    /* M = Ainv B Ainv */
+    const double m00 = i0 * a->B[0] + i1 * a->B[1], m01 = i0 * a->B[1] + i1 * a->B[2];
+    const double m10 = i1 * a->B[0] + i2 * a->B[1], m11 = i1 * a->B[1] + i2 * a->B[2];
+    cov[0] = m00 * i0 + m01 * i1;
+    cov[1] = m00 * i1 + m01 * i2;
+    cov[2] = m10 * i1 + m11 * i2;
+}
+
+/* ------------------------------------------------------------------ recovery */
+/* Soft-bounds law, 60 devices x 2 start states x 3 cycles of 60 up + 60 down pulses, 10 %
+ * device-to-device spread of the rates, 20 % multiplicative cycle-to-cycle noise (aihwkit's
+ * dw_min_std form).  Expected values and their standard errors from the realised design:
+ *  - each device's law (s0, s1) = (f_d(g_min), f_d(g_max)) is a least-squares line through
+ *    its ~360 steps per direction with variances (0.2 f_d)^2: sandwich covariance;
+ *  - the pooled law is the design-weighted mean (sum A_d)^-1 sum A_d beta_d of the device
+ *    laws with covariance (sum A)^-1 (sum B) (sum A)^-1;
+ *  - c2c: r^2 regressed on (1, f^2) with Var(r^2) = 2 sigma^4 (Gaussian): sandwich SE of
+ *    the coefficient rel^2 (truth 0.04) and of abs^2 (truth 0);
+ *  - d2d: the spread over devices of the fitted step far from the soft bound (up: s0, down:
+ *    s1) = the sample spread of the true ones plus
+ *    the fitting noise: Var = V_true + mean(SE^2) within Z sqrt(4 V_true mSE^2/D + 2 mSE^4/D);
+ *    against the population (10 %): the sample std has relative SE 1/sqrt(2(D-1)). */
+static void check_device_laws(const synth *s, const law_def *L, const xb_update_model *m, double rel, int q, int jd,
+                              double *v_true, double *m_se2)
+{
+    const double lo = m->g_min_siemens, hi = m->g_max_siemens, W = hi - lo;
+    const int dir = q == 0 ? 1 : -1;
+    ls2 pool;
+    memset(&pool, 0, sizeof pool);
+    double pool_b[2] = {0, 0}; /* sum A_d beta_d */
+    double s0s = 0, s0s2 = 0, se2 = 0;
+    size_t worst_ok = 1;
+    for (size_t d = 0; d < s->D; d++) {
+        ls2 a;
+        memset(&a, 0, sizeof a);
+        const double au = s->au_d[d], ad = s->ad_d[d];
+        for (size_t t = 0; t < s->S; t++) {
+            const double *g = s->g + (d * s->S + t) * (s->K + 1);
+            for (size_t k = 0; k < s->K; k++) {
+                if (s->dir[k] != dir || at_bound(g[k], g[k + 1], dir, lo, hi)) continue;
+                const double x = (g[k] - lo) / W, f = law_f(L, au, ad, g[k], dir);
+                ls2_add(&a, 1 - x, x, g[k + 1] - g[k], rel * rel * f * f);
+                ls2_add(&pool, 1 - x, x, g[k + 1] - g[k], rel * rel * f * f);
+            }
+        }
+        double beta[2], cov[3];
+        ls2_solve(&a, beta, cov);
+        const double tb[2] = {law_f(L, au, ad, lo, dir), law_f(L, au, ad, hi, dir)};
+        const double *fit = (q == 0 ? m->dev_up : m->dev_down) + d * m->n_params;
+        for (int j = 0; j < 2; j++) {
+            const double se = sqrt(cov[j ? 2 : 0]);
+            if (fabs(fit[j] - tb[j]) > Z * se) {
+                fprintf(stderr, "device %zu dir %d s%d: fitted %.6g true %.6g SE %.3g\n", d, dir, j, fit[j], tb[j], se);
+                worst_ok = 0;
+            }
+            /* the design's own least-squares solution agrees with the fit's */
+            assert_true(fabs(fit[j] - beta[j]) <= 1e-9 * fabs(tb[j]) + 1e-18);
+        }
+        pool_b[0] += a.A[0] * tb[0] + a.A[1] * tb[1];
+        pool_b[1] += a.A[1] * tb[0] + a.A[2] * tb[1];
+        s0s += tb[jd];
+        s0s2 += tb[jd] * tb[jd];
+        se2 += cov[jd ? 2 : 0];
+    }
+    assert_true(worst_ok);
+    /* the pooled law against the design-weighted mean of the device laws */
+    ls2 pe = pool;
+    pe.Ay[0] = pool_b[0];
+    pe.Ay[1] = pool_b[1];
+    double expect[2], cov[3];
+    ls2_solve(&pe, expect, cov);
+    const double *pp = q == 0 ? m->up : m->down;
+    for (int j = 0; j < 2; j++) {
+        const double se = sqrt(cov[j ? 2 : 0]);
+        fprintf(stderr, "pooled %s s%d: fitted %.6g expected %.6g (SE %.2g, %.2f SE)\n", q ? "down" : "up", j, pp[j],
+                expect[j], se, (pp[j] - expect[j]) / se);
+        assert_true(fabs(pp[j] - expect[j]) <= Z * se);
+    }
+    const double D = (double)s->D;
+    *v_true = (s0s2 - s0s * s0s / D) / (D - 1);
+    *m_se2 = se2 / D;
+}
+
+static void test_softbounds_recovery(void **state)
+{
+    (void)state;
+    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
+    const double g0[2] = {3e-6, 7e-6}, rel = 0.2, d2d = 0.10;
+    synth s;
+    synth_make(&s, &L, 60, g0, 2, 3, 60, d2d, rel, 0, 11);
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&s.data, XB_UPDATE_SOFTBOUNDS, &m, &err), XB_OK);
+    assert_int_equal(m.law, XB_UPDATE_SOFTBOUNDS);
+    assert_int_equal(m.n_devices, 60);
+    /* bounds: the extremes of the reads */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t k = 0; k < s.D * s.S * (s.K + 1); k++) {
+        lo = fmin(lo, s.g[k]);
+        hi = fmax(hi, s.g[k]);
+    }
+    assert_true(m.g_min_siemens == lo && m.g_max_siemens == hi);
+    for (int q = 0; q < 2; q++) {
+        /* d2d of the step far from the soft bound: up at g_min (s0), down at g_max (s1) */
+        const int jd = q;
+        double v_true, mse2;
+        check_device_laws(&s, &L, &m, rel, q, jd, &v_true, &mse2);
+        const double fit_sd = q == 0 ? m.d2d_up_std[jd] : m.d2d_down_std[jd];
+        const double D = (double)s.D, tol = Z * sqrt(4 * v_true * mse2 / D + 2 * mse2 * mse2 / D);
+        fprintf(stderr, "d2d %s s%d: fitted std %.4g, true sample std %.4g (+fit noise %.3g), tol %.3g\n", q ? "down" : "up", jd,
+                fit_sd, sqrt(v_true), sqrt(mse2), tol);
+        assert_true(fabs(fit_sd * fit_sd - v_true - mse2) <= tol);
+        /* against the population: the step = rate_d x (distance to the bound), the rate's 10 % spread */
+        const double s0_mean = q == 0 ? L.au * (L.bu - lo) : -L.ad * (hi - L.bd);
+        const double rel_sd = fit_sd / fabs(s0_mean);
+        assert_true(fabs(rel_sd / d2d - 1) <= Z / sqrt(2 * (D - 1)));
+    }
+    /* c2c: r^2 = c0 + c1 f^2 with f the device law; expected c1 = rel^2, c0 = 0.  The
+     * coefficients' sandwich SE with Var(r^2) = 2 (rel f)^4 over the fitted steps. */
+    for (int q = 0; q < 2; q++) {
+        const int dir = q ? -1 : 1;
+        double A[3] = {0}, B[3] = {0};
+        for (size_t d = 0; d < s.D; d++)
+            for (size_t t = 0; t < s.S; t++) {
+                const double *g = s.g + (d * s.S + t) * (s.K + 1);
+                for (size_t k = 0; k < s.K; k++) {
+                    if (s.dir[k] != dir || at_bound(g[k], g[k + 1], dir, lo, hi)) continue;
+                    const double f = law_f(&L, s.au_d[d], s.ad_d[d], g[k], dir), f2 = f * f;
+                    const double v = 2 * pow(rel * rel * f2, 2);
+                    A[0] += 1;
+                    A[1] += f2;
+                    A[2] += f2 * f2;
+                    B[0] += v;
+                    B[1] += v * f2;
+                    B[2] += v * f2 * f2;
+                }
+            }
+        ls2 c = {{A[0], A[1], A[2]}, {B[0], B[1], B[2]}, {0, 0}};
+        double beta[2], cov[3];
+        ls2_solve(&c, beta, cov);
+        const double c1 = pow(q ? m.c2c_down_rel : m.c2c_up_rel, 2), c0 = pow(q ? m.c2c_down_abs_siemens : m.c2c_up_abs_siemens, 2);
+        fprintf(stderr, "c2c %s: rel %.4f (truth %.2f, SE of rel^2 %.2g), abs %.3g S (SE of abs^2 %.2g)\n",
+                q ? "down" : "up", sqrt(c1), rel, sqrt(cov[2]), sqrt(c0), sqrt(cov[0]));
+        assert_true(fabs(c1 - rel * rel) <= Z * sqrt(cov[2]));
+        assert_true(c0 <= Z * sqrt(cov[0]));
+    }
+    /* energies: the mean of the recorded energies, up and down apart */
+    double su = 0, sd = 0;
+    size_t nu = 0, nd = 0;
+    for (size_t t = 0; t < s.D * s.S; t++)
+        for (size_t k = 0; k < s.K; k++) {
+            if (s.dir[k] > 0) { su += s.e[t * s.K + k]; nu++; }
+            else { sd += s.e[t * s.K + k]; nd++; }
+        }
+    assert_true(fabs(m.energy_up_joule - su / (double)nu) <= 1e-12 * su / (double)nu);
+    assert_true(fabs(m.energy_down_joule - sd / (double)nd) <= 1e-12 * sd / (double)nd);
+    assert_int_equal(m.n_heldout_slots, s.D * s.S * 2 * 60);
+    xb_fit_update_clear(&m);
+    synth_free(&s);
+}
+
+/* An exponential-step device (Querlioz 2013 form, exponents 3): the held-out trajectories
+ * choose the exponential law over the soft-bounds line; its parameters, transformed to the
+ * window the fit normalises by (f_up = a exp(-b x), x over [g_min, g_max]: b = bu W/W0,
+ * a = au exp(-bu (g_min - lo)/W0)), recovered.  5 % multiplicative noise on ~8000 steps per
+ * direction: the least-squares exponent has SE < 0.01; checked to 3 %. */
+static void test_exp_law_chosen(void **state)
+{
+    (void)state;
+    const law_def L = {1, 0.3e-6, 3.0, 0.4e-6, 3.0, 1e-6, 10e-6, 0};
+    const double g0[2] = {2e-6, 6e-6};
+    synth s;
+    synth_make(&s, &L, 20, g0, 2, 3, 35, 0.0, 0.05, 0, 5);
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&s.data, XB_UPDATE_AUTO, &m, &err), XB_OK);
+    fprintf(stderr, "held-out trajectory error: softbounds %.4f exp %.4f pwl %.4f -> %s\n", m.heldout_traj_rel[0],
+            m.heldout_traj_rel[1], m.heldout_traj_rel[2], xb_update_law_name(m.law));
+    assert_int_equal(m.law, XB_UPDATE_EXP);
+    assert_true(m.heldout_traj_rel[XB_UPDATE_EXP] < m.heldout_traj_rel[XB_UPDATE_SOFTBOUNDS]);
+    const double W0 = L.hi - L.lo, W = m.g_max_siemens - m.g_min_siemens;
+    const double bu = L.bu * W / W0, au = L.au * exp(-L.bu * (m.g_min_siemens - L.lo) / W0);
+    const double bd = L.bd * W / W0, ad = L.ad * exp(-L.bd * (L.hi - m.g_max_siemens) / W0);
+    fprintf(stderr, "exp law: a %.4g/%.4g (true %.4g/%.4g), b %.4f/%.4f (true %.4f/%.4f)\n", m.up[0], m.down[0], au, ad,
+            m.up[1], m.down[1], bu, bd);
+    assert_true(fabs(m.up[0] / au - 1) < 0.03 && fabs(m.down[0] / ad - 1) < 0.03);
+    assert_true(fabs(m.up[1] / bu - 1) < 0.03 && fabs(m.down[1] / bd - 1) < 0.03);
+    xb_fit_update_clear(&m);
+    synth_free(&s);
+}
+
+/* A hard upper bound H (G clipped there; constant up steps c = 0.5 uS, ECRAM-like) with
+ * additive noise sigma = 0.02 uS.  Pulses that start at H and stay there are the bound:
+ * left out (counted).  A pulse clipped part-way is kept as measured, so the expected change
+ * of a kept pulse from G0 is the censored-Gaussian mean E[min(G0 + c + sigma xi, H)] - G0
+ * = mu Phi(a) - sigma phi(a) + H (1 - Phi(a)) - G0, a = (H - mu)/sigma, mu = G0 + c, with
+ * variance from E[min^2] = (mu^2 + sigma^2) Phi(a) - sigma (mu + H) phi(a) + H^2 (1 - Phi(a)).
+ * The fitted up line is checked against the least-squares line through those expectations
+ * (sandwich SE); the zeros at the bound, had they been kept, would pull it far outside. */
+static void test_hard_bound(void **state)
+{
+    (void)state;
+    const double c = 0.5e-6, H = 9e-6, sig = 0.02e-6;
+    /* the soft-bounds form with small rates: up +c - 1e-3 (G - 5 uS), down -0.1 uS - 1e-3 (G - 5 uS) */
+    const law_def L = {0, 1e-3, 5e-6 + c / 1e-3, 1e-3, 5e-6 - 0.1e-6 / 1e-3, 0, 0, H};
+    const double g0[1] = {5e-6};
+    synth s;
+    synth_make(&s, &L, 10, g0, 1, 2, 40, 0, 0, sig, 3);
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&s.data, XB_UPDATE_SOFTBOUNDS, &m, &err), XB_OK);
+    assert_true(fabs(m.g_max_siemens - H) < 1e-18);
+    const double lo = m.g_min_siemens, W = H - lo;
+    ls2 a;
+    memset(&a, 0, sizeof a);
+    size_t kept = 0, bound = 0, zeros_kept_would_be = 0;
+    double s_unclip = 0;
+    for (size_t t = 0; t < s.D * s.S; t++) {
+        const double *g = s.g + t * (s.K + 1);
+        for (size_t k = 0; k < s.K; k++) {
+            if (s.dir[k] != 1) continue;
+            if (at_bound(g[k], g[k + 1], 1, lo, H)) {
+                bound++;
+                zeros_kept_would_be++;
+                continue;
+            }
+            const double mu = g[k] + law_f(&L, L.au, L.ad, g[k], 1), al = (H - mu) / sig;
+            const double P = gsl_cdf_ugaussian_P(al), ph = gsl_ran_ugaussian_pdf(al);
+            const double e1 = mu * P - sig * ph + H * (1 - P);
+            const double e2 = (mu * mu + sig * sig) * P - sig * (mu + H) * ph + H * H * (1 - P);
+            const double x = (g[k] - lo) / W;
+            ls2_add(&a, 1 - x, x, e1 - g[k], fmax(e2 - e1 * e1, 0));
+            s_unclip += law_f(&L, L.au, L.ad, g[k], 1);
+            kept++;
+        }
+    }
+    assert_int_equal(m.n_up_bound_steps, bound);
+    assert_int_equal(m.n_up_steps, kept);
+    assert_true(bound > 100); /* the trains sit at H for many pulses */
+    double beta[2], cov[3];
+    ls2_solve(&a, beta, cov);
+    for (int j = 0; j < 2; j++) {
+        const double se = sqrt(cov[j ? 2 : 0]);
+        fprintf(stderr, "hard bound: up s%d fitted %.5g, expected %.5g (SE %.2g); %zu pulses at the bound left out\n", j,
+                m.up[j], beta[j], se, bound);
+        assert_true(fabs(m.up[j] - beta[j]) <= Z * se);
+    }
+    /* kept zeros would have lowered the mean step by about c x (zeros / all) */
+    const double mean_kept = s_unclip / (double)kept;
+    assert_true(c * (double)zeros_kept_would_be / (double)(kept + zeros_kept_would_be) > 100 * sqrt(cov[0]));
+    assert_true(mean_kept > 0.4e-6);
+    /* the model never leaves the window */
+    assert_true(xb_fit_update_step(&m, H, 1) == 0);
+    xb_fit_update_clear(&m);
+    synth_free(&s);
+}
+
+/* ------------------------------------------------------------------ tables = law */
+static double read_scalar(hid_t g, const char *name)
+{
+    double *v = NULL;
+    int rk;
+    hsize_t d[4];
+    xb_error err;
+    assert_int_equal(xb_h5_read_doubles(g, name, &v, &rk, d, &err), XB_OK);
+    double x = v[0];
+    free(v);
+    return x;
+}
+
+static double *read_vec(hid_t g, const char *name, size_t n)
+{
+    double *v = NULL;
+    int rk;
+    hsize_t d[4];
+    xb_error err;
+    if (xb_h5_read_doubles(g, name, &v, &rk, d, &err)) fprintf(stderr, "%s\n", err.msg);
+    assert_non_null(v);
+    size_t tot = 1;
+    for (int k = 0; k < rk; k++) tot *= d[k];
+    assert_int_equal(tot, n);
+    return v;
+}
+
+/* The law in the test's own words, from the parameters as stored (law/): the soft-bounds
+ * line, the exponential, the piecewise-linear knots; up = +1, down = -1. */
+static double stored_law(const char *law, const double *p, double x, int dir)
+{
+    if (strcmp(law, "softbounds") == 0) return p[0] * (1 - x) + p[1] * x;
+    if (strcmp(law, "exp") == 0) return dir > 0 ? p[0] * exp(-p[1] * x) : -p[0] * exp(-p[1] * (1 - x));
+    double t = (x < 0 ? 0 : x > 1 ? 1 : x) * 5;
+    int k = (int)floor(t);
+    if (k > 4) k = 4;
+    return p[k] + (p[k + 1] - p[k]) * (t - k);
+}
+
+static void check_tables(const char *path, const char *dev)
+{
+    hid_t f, g;
+    xb_error err;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    char gp[64];
+    snprintf(gp, sizeof gp, "update/%s", dev);
+    assert_int_equal(xb_h5_group_open(f, gp, &g, &err), XB_OK);
+    char *law = NULL;
+    assert_int_equal(xb_h5_attr_get_string(g, ".", "law", &law, &err), XB_OK);
+    const int is_exp = strcmp(law, "exp") == 0;
+    const size_t P = strcmp(law, "pwl") == 0 ? 6 : 2;
+    double pu[6], pd[6];
+    if (is_exp) {
+        pu[0] = read_scalar(g, "law/up_a_siemens");
+        pu[1] = read_scalar(g, "law/up_b");
+        pd[0] = read_scalar(g, "law/down_a_siemens");
+        pd[1] = read_scalar(g, "law/down_b");
+    } else {
+        double *a = read_vec(g, "law/up_knot_siemens", P), *b = read_vec(g, "law/down_knot_siemens", P);
+        memcpy(pu, a, P * sizeof *a);
+        memcpy(pd, b, P * sizeof *b);
+        free(a);
+        free(b);
+    }
+    const double lo = read_scalar(g, "g_min_siemens"), hi = read_scalar(g, "g_max_siemens"), W = hi - lo;
+    const double cua = read_scalar(g, "c2c/up_abs_siemens"), cur = read_scalar(g, "c2c/up_rel");
+    const double cda = read_scalar(g, "c2c/down_abs_siemens"), cdr = read_scalar(g, "c2c/down_rel");
+    const size_t N = XB_UPDATE_GRID;
+    double *gs = read_vec(g, "g_siemens", N), *du = read_vec(g, "dg_up_siemens", N), *dd = read_vec(g, "dg_down_siemens", N);
+    double *su = read_vec(g, "sigma_c2c_up_siemens", N), *sd = read_vec(g, "sigma_c2c_down_siemens", N);
+    double *xu = read_vec(g, "d2d_dg_up_std_siemens", N);
+    const size_t D = (size_t)read_scalar(g, "d2d/n_devices");
+    double *dev_u = NULL;
+    if (is_exp) {
+        double *a = read_vec(g, "d2d/up_a_siemens", D), *b = read_vec(g, "d2d/up_b", D);
+        dev_u = malloc(2 * D * sizeof *dev_u);
+        for (size_t k = 0; k < D; k++) {
+            dev_u[2 * k] = a[k];
+            dev_u[2 * k + 1] = b[k];
+        }
+        free(a);
+        free(b);
+    } else {
+        dev_u = read_vec(g, "d2d/up_knot_siemens", D * P);
+    }
+    double worst = 0;
+    for (size_t k = 0; k < N; k++) {
+        const double x = (gs[k] - lo) / W;
+        assert_true(fabs(gs[k] - (lo + W * (double)k / (double)(N - 1))) <= 1e-15 * hi);
+        const double fu = stored_law(law, pu, x, 1), fd = stored_law(law, pd, x, -1);
+        const double eu = fmin(fmax(gs[k] + fu, lo), hi) - gs[k], ed = fmin(fmax(gs[k] + fd, lo), hi) - gs[k];
+        worst = fmax(worst, fmax(fabs(du[k] - eu), fabs(dd[k] - ed)));
+        worst = fmax(worst, fabs(su[k] - sqrt(cua * cua + cur * cur * fu * fu)));
+        worst = fmax(worst, fabs(sd[k] - sqrt(cda * cda + cdr * cdr * fd * fd)));
+        /* d2d: sample std over the devices' own laws at this state */
+        double s = 0, s2 = 0;
+        for (size_t d = 0; d < D; d++) {
+            const double v = stored_law(law, dev_u + d * P, x, 1);
+            s += v;
+            s2 += v * v;
+        }
+        const double sdv = D > 1 ? sqrt(fmax(s2 - s * s / (double)D, 0) / (double)(D - 1)) : 0;
+        worst = fmax(worst, fabs(xu[k] - sdv));
+    }
+    fprintf(stderr, "%s tables (%s) vs the stored law evaluated here: largest difference %.3g S (window %.3g S)\n", dev,
+            law, worst, W);
+    assert_true(worst <= 1e-12 * W);
+    free(gs);
+    free(du);
+    free(dd);
+    free(su);
+    free(sd);
+    free(xu);
+    free(dev_u);
+    free(law);
+    H5Gclose(g);
+    xb_h5_close(f, &err);
+}
+
+/* Each law forced in turn: /update/ecram written, its tables equal the stored law evaluated
+ * here, and the reader returns the same model (its step and sigma agree everywhere). */
+static void test_tables_equal_law(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("update-tables");
+    const law_def Ls = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
+    const law_def Le = {1, 0.3e-6, 2.0, 0.4e-6, 2.5, 1e-6, 10e-6, 0};
+    const double g0[2] = {3e-6, 7e-6};
+    for (int law = 0; law < XB_UPDATE_N_LAWS; law++) {
+        synth s;
+        synth_make(&s, law == XB_UPDATE_EXP ? &Le : &Ls, 5, g0, 2, 2, 40, 0.1, 0.1, 0, 7 + (unsigned long)law);
+        xb_update_model m;
+        xb_error err;
+        assert_int_equal(xb_fit_update(&s.data, law, &m, &err), XB_OK);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/m%d.h5", dir, law);
+        hid_t f;
+        assert_int_equal(xb_fit_file_create(path, 1, NULL, &f, &err), XB_OK);
+        assert_int_equal(xb_fit_update_write(f, &m, "/points/p00000", &err), XB_OK);
+        assert_int_equal(xb_h5_close(f, &err), XB_OK);
+        check_tables(path, "ecram");
+        xb_update_model *rd = NULL;
+        size_t n = 0;
+        if (xb_fit_update_read_all(path, &rd, &n, &err)) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(n, 1);
+        assert_int_equal(rd[0].law, law);
+        assert_int_equal(rd[0].n_devices, m.n_devices);
+        for (int k = 0; k <= 50; k++) {
+            const double gg = m.g_min_siemens + (m.g_max_siemens - m.g_min_siemens) * (k - 5) / 40.0;
+            for (int q = -1; q <= 1; q += 2) {
+                assert_true(xb_fit_update_step(&rd[0], gg, q) == xb_fit_update_step(&m, gg, q));
+                assert_true(xb_fit_update_sigma(&rd[0], gg, q) == xb_fit_update_sigma(&m, gg, q));
+                assert_true(xb_fit_update_device_step(&rd[0], 2, gg, q) == xb_fit_update_device_step(&m, 2, gg, q));
+            }
+        }
+        assert_true(rd[0].energy_up_joule == m.energy_up_joule && rd[0].up_volt == 1.3 && rd[0].down_volt == -1.3);
+        xb_fit_update_free_all(rd, n);
+        xb_fit_update_clear(&m);
+        synth_free(&s);
+    }
+    free(dir);
+}
+
+/* The simulator: without noise it iterates the tabulated step; with noise one pulse from
+ * G0 over 20000 seeds has mean step(G0) (SE sigma/sqrt(n)) and standard deviation sigma(G0)
+ * (SE sigma/sqrt(2n)); the same seed repeats; G stays in the window. */
+static void test_simulate(void **state)
+{
+    (void)state;
+    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
+    const double g0[1] = {5e-6};
+    synth s;
+    synth_make(&s, &L, 4, g0, 1, 2, 50, 0.05, 0.15, 0, 9);
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&s.data, XB_UPDATE_AUTO, &m, &err), XB_OK);
+    int dirs[60];
+    for (int k = 0; k < 60; k++) dirs[k] = k < 40 ? 1 : (k < 45 ? 0 : -1);
+    double a[61], b[61];
+    assert_int_equal(xb_fit_update_simulate(&m, 4e-6, dirs, 60, 0, 1, a, &err), XB_OK);
+    double gg = 4e-6;
+    for (int k = 0; k < 60; k++) {
+        gg += xb_fit_update_step(&m, gg, dirs[k]);
+        assert_true(a[k + 1] == gg);
+    }
+    assert_int_equal(xb_fit_update_simulate(&m, 4e-6, dirs, 60, 1, 77, a, &err), XB_OK);
+    assert_int_equal(xb_fit_update_simulate(&m, 4e-6, dirs, 60, 1, 77, b, &err), XB_OK);
+    assert_memory_equal(a, b, sizeof a);
+    for (int k = 0; k <= 60; k++) assert_true(a[k] >= m.g_min_siemens && a[k] <= m.g_max_siemens);
+    const size_t n = 20000;
+    const int up = 1;
+    double s1 = 0, s2 = 0;
+    for (size_t r = 0; r < n; r++) {
+        double t[2];
+        assert_int_equal(xb_fit_update_simulate(&m, 5e-6, &up, 1, 1, 1000 + r, t, &err), XB_OK);
+        s1 += t[1] - 5e-6;
+        s2 += (t[1] - 5e-6) * (t[1] - 5e-6);
+    }
+    const double mean = s1 / (double)n, sd = sqrt(s2 / (double)n - mean * mean);
+    const double st = xb_fit_update_step(&m, 5e-6, 1), sg = xb_fit_update_sigma(&m, 5e-6, 1);
+    fprintf(stderr, "one pulse from 5 uS: mean %.5g (model %.5g), std %.4g (model %.4g)\n", mean, st, sd, sg);
+    assert_true(fabs(mean - st) <= Z * sg / sqrt((double)n));
+    assert_true(fabs(sd - sg) <= Z * sg / sqrt(2.0 * (double)n));
+    /* a device's own law */
+    assert_int_equal(xb_fit_update_simulate_device(&m, 1, 4e-6, dirs, 60, 0, 1, a, &err), XB_OK);
+    assert_int_equal(xb_fit_update_simulate_device(&m, 99, 4e-6, dirs, 60, 0, 1, a, &err), XB_EINPUT);
+    xb_fit_update_clear(&m);
+    synth_free(&s);
+}
+
+/* ------------------------------------------------------------------ bad input */
+static void test_bad_data(void **state)
+{
+    (void)state;
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(NULL, XB_UPDATE_AUTO, &m, &err), XB_EINPUT);
+    double g[4] = {1e-6, 1e-6, 1e-6, 1e-6};
+    int dir[3] = {1, 2, -1};
+    xb_update_train t = {3, g, dir, NULL, NULL, 0, 0};
+    xb_update_data d = {XB_DEVICE_RRAM, 1, &t, 1, -1, 1e-8};
+    assert_int_equal(xb_fit_update(&d, XB_UPDATE_AUTO, &m, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "direction 2"));
+    dir[1] = 1;
+    assert_int_equal(xb_fit_update(&d, XB_UPDATE_AUTO, &m, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "never change G"));
+    assert_int_equal(xb_fit_update(&d, 7, &m, &err), XB_EINPUT);
+    assert_null(strchr(err.msg, '\n'));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softbounds_recovery),
+        cmocka_unit_test(test_exp_law_chosen),
+        cmocka_unit_test(test_hard_bound),
+        cmocka_unit_test(test_tables_equal_law),
+        cmocka_unit_test(test_simulate),
+        cmocka_unit_test(test_bad_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
