@@ -92,9 +92,7 @@ static int in_child(case_fn fn, const void *arg, child_out *o, double *peak_mb, 
 
 static double estimate_mb(const xb_array_params *p)
 {
-    double b = 0;
-    xb_engine_native_memory_estimate(p, &b, NULL);
-    return b / 1048576.0;
+    return xb_engine_native_memory_estimate(p) / 1048576.0;
 }
 
 /* ---- 256x256 read transient through the interface ---- */
@@ -260,8 +258,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    printf("bench_scale: native engine at realistic sizes (each case in its own process); memory available "
-           "%.1f GB\n", xb_engine_memory_available() / 1073741824.0);
+    double limit = 0;
+    xb_memory_limit(&limit, NULL);
+    printf("bench_scale: native engine at realistic sizes (each case in its own process); memory limit "
+           "%.1f GiB (XBAR_MAX_MEMORY or half the physical memory)\n", limit / 1073741824.0);
     if (!only || !strcmp(only, "tran")) {
         printf("256x256 read transient through xb_engine_transient (every row steps to v_read, 0.2 fF per "
                "segment, defaults of docs/native.md)   [target: <= 60 s]\n");

@@ -599,10 +599,8 @@ static void test_engine_mvm_spice(void **state)
 }
 
 /* The memory estimate against the engine's own count: the factor entries of the estimate lie
- * above the symbolic analysis's (nested dissection, AMD, KLU's L+U) and within 3x of them, on
- * 64x64 arrays of every cell type; the check refuses a 2048x2048 tile in 1 GB with one line
- * naming the array, and the engine itself refuses before allocating (no 2048x2048 circuit is
- * built here: the estimate is computed from the shape). */
+ * within 0.8x..3x of the symbolic analysis's (nested dissection, AMD, KLU's L+U), on
+ * 64x64 arrays of every cell type (the refusals against the memory limit: test_limits.c). */
 static void test_memory_estimate(void **state)
 {
     const xb_cell_kind cells[] = {XB_CELL_1R, XB_CELL_1T1R, XB_CELL_1S1R};
@@ -621,29 +619,18 @@ static void test_memory_estimate(void **state)
         assert_int_equal(xb_engine_native_mvm(n, v, i, &err), XB_OK);
         xb_engine_native_stats st;
         assert_int_equal(xb_engine_native_get_stats(n, &st), XB_OK);
-        double bytes = 0, fill = 0;
-        assert_int_equal(xb_engine_native_memory_estimate(&p, &bytes, &fill), XB_OK);
+        const double bytes = xb_engine_native_memory_estimate(&p), fill = xb_engine_native_factor_estimate(&p);
         print_message("64x64 %s: factor %.3g entries, estimate %.3g; estimate %.1f MB\n", xb_cell_name(cells[c]),
                       st.nnz_factor, fill, bytes / 1e6);
-        assert_true(fill >= st.nnz_factor && fill <= 3 * st.nnz_factor);
-        assert_true(bytes > fill * 8);
+        /* the shape estimate within 20 % below to 3x above the analysis (the engine re-checks the
+         * exact size after it), the bytes above the factor's own 12 B per entry */
+        assert_true(fill >= 0.8 * st.nnz_factor && fill <= 3 * st.nnz_factor);
+        assert_true(bytes > 12 * st.nnz_factor);
         xb_matrix_free(v);
         xb_matrix_free(i);
         xb_matrix_free(g);
         xb_engine_native_free(n);
     }
-    xb_array_params p;
-    xb_array_params_default(&p, XB_DEVICE_LINEAR);
-    p.rows = p.cols = 2048;
-    xb_error err;
-    double bytes = 0;
-    assert_int_equal(xb_engine_native_memory_estimate(&p, &bytes, NULL), XB_OK);
-    assert_int_equal(xb_engine_native_memory_check(&p, 2 * bytes, &err), XB_OK);
-    assert_int_equal(xb_engine_native_memory_check(&p, 1e9, &err), XB_ERUNTIME);
-    print_message("%s\n", err.msg);
-    assert_non_null(strstr(err.msg, "native: a 2048x2048 1r array needs ~"));
-    assert_non_null(strstr(err.msg, "only 1.0 GB of memory are available"));
-    assert_true(xb_engine_memory_available() > 0);
 }
 
 static void test_bad_input(void **state)

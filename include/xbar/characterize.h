@@ -107,6 +107,10 @@ const char *xb_char_campaign_name(const xb_campaign *c);
 const char *xb_char_campaign_text(const xb_campaign *c);
 size_t xb_char_campaign_npoints(const xb_campaign *c);
 const xb_char_point *xb_char_campaign_point(const xb_campaign *c, size_t k);
+/* Warnings of an accepted campaign ("FILE:LINE: ..."; e.g. a value twice in a sweep list):
+ * k = 0 .. n-1, NULL past the end.  The CLI prints them. */
+size_t xb_char_campaign_n_warnings(const xb_campaign *c);
+const char *xb_char_campaign_warning(const xb_campaign *c, size_t k);
 int xb_char_campaign_workers(const xb_campaign *c);      /* parallel points, 0 = cores */
 double xb_char_campaign_timeout_s(const xb_campaign *c); /* per simulation job */
 

@@ -27,7 +27,7 @@ extern "C" {
 /* ------------------------------------------------------------------ options */
 typedef struct xb_engine_opts {
     int n_workers;       /* worker processes in a pool; 0 = number of cores */
-    double timeout_s;    /* per job wall-clock limit; the worker is killed after it */
+    double timeout_s;    /* per job wall-clock limit, writing the deck included; the worker is killed after it */
     int verbose;         /* echo the ngspice log to stderr as it arrives */
     /* convergence settings, emitted as .options (documented defaults in docs/engine.md) */
     double reltol, abstol_amp, vntol_volt, gmin_siemens;
@@ -127,6 +127,13 @@ int xb_engine_batch_run_parallel(const xb_engine_opts *o, const xb_engine_batch 
 int xb_engine_mvm_spice(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
                         const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 
+/* Peak memory (bytes) of solving array p with K = k_vectors vectors in ngspice: the deck text
+ * in the caller and the worker, and ngspice's own circuit and sparse matrix with its fill
+ * (linear in the cells, constants measured per cell type: docs/engine.md "Memory").  The
+ * spice engine refuses a tile above the memory limit (common.h, xb_memory_check) before
+ * writing its deck. */
+double xb_engine_spice_memory_estimate(const xb_array_params *p, size_t k_vectors);
+
 /* ------------------------------------------------------------------ native engine */
 /* Exact nodal analysis of the same static read circuit (netlist.h topology) with
  * SuiteSparse; the symbolic analysis is done once, and for linear cells one
@@ -142,6 +149,14 @@ int xb_engine_native_mvm(xb_engine_native *n, const xb_matrix *v, xb_matrix *i_o
 int xb_engine_native_cell_voltages(xb_engine_native *n, const double *v_in, double *v_cell,
                                    xb_error *err);
 void xb_engine_native_free(xb_engine_native *n);
+/* Peak memory (bytes) of a native engine for array p, estimated before building it from the
+ * measured fill of its factor (nested dissection: entries ~ cells log2(sqrt(cells)); the
+ * constants in docs/native.md "Memory").  xb_engine_native_new refuses an array whose estimate
+ * is above the memory limit (common.h, xb_memory_check) before allocating anything, and again
+ * with the exact factor size after the symbolic analysis, before the numeric factorization. */
+double xb_engine_native_memory_estimate(const xb_array_params *p);
+/* The factor entries that estimate assumes (compare xb_engine_native_stats.nnz_factor). */
+double xb_engine_native_factor_estimate(const xb_array_params *p);
 
 /* Work done so far by one native engine (cumulative over calls; docs/native.md). */
 typedef struct xb_engine_native_stats {
@@ -161,17 +176,6 @@ typedef struct xb_engine_native_stats {
 
 int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats *st);
 
-/* Memory before allocating (src/engine/native_memory.c, docs/native.md "Memory").  The
- * estimate of what xb_engine_native_new and its MVMs take for array p (bytes; the factor's
- * entries in *nnz_factor when not NULL), from the shape alone; xb_engine_memory_available:
- * what this process may still use (MemAvailable, within RLIMIT_AS), INFINITY if unknown;
- * xb_engine_native_memory_check: XB_ERUNTIME naming the array, the need and avail_bytes
- * when the estimate exceeds it.  xb_engine_native_new checks the estimate against the
- * available memory before it allocates, and the factor's exact size after its symbolic
- * analysis, so a tile too big for the machine is refused at once. */
-int xb_engine_native_memory_estimate(const xb_array_params *p, double *bytes, double *nnz_factor);
-double xb_engine_memory_available(void);
-int xb_engine_native_memory_check(const xb_array_params *p, double avail_bytes, xb_error *err);
 
 /* One-shot convenience with the signature of xb_engine_mvm_spice (minus the ngspice
  * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */

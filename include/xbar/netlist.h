@@ -422,6 +422,15 @@ int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist 
 int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme,
                         size_t sel_row, size_t sel_col, xb_netlist **out, xb_error *err);
 
+/* The same two with a time limit: deadline_s is a time of xb_now_s() (0 = none); past it
+ * the writer stops between rows with XB_ERUNTIME ("netlist: time limit reached while
+ * writing the cells ...").  The spice engine passes its job timeout, so that writing the
+ * deck of a huge array (minutes at 4096x4096) counts against --timeout. */
+int xb_netlist_mvm_new_until(const xb_array_params *p, const xb_matrix *g, double deadline_s, xb_netlist **out,
+                             xb_error *err);
+int xb_netlist_read_new_until(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme, size_t sel_row,
+                              size_t sel_col, double deadline_s, xb_netlist **out, xb_error *err);
+
 /* Dynamic (transient programming) array: every cell is the device's dynamic subcircuit
  * (rram_dyn / pcm_dyn / ecram_dyn) with its own parameter sample (var_d2d, per cell index
  * i*cols+j) and initial state state0 (rows x cols, model units: RRAM gap in nm, PCM

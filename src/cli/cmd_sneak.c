@@ -78,6 +78,12 @@ int xb_cmd_sneak(int argc, char **argv)
         rc = xb_cli_read_gv(gpath, NULL, &p, &g, NULL, &err);
     } else {
         if (!p.rows || !p.cols) return xb_cli_usage_error("sneak", "--rows/--cols: required without --g");
+        /* ngspice's share first: refuse a 20000x20000 array before allocating its conductances */
+        char what[96];
+        snprintf(what, sizeof what, "--rows/--cols: a %zux%zu array in ngspice", p.rows, p.cols);
+        if (xb_memory_check(xb_engine_spice_memory_estimate(&p, 1) + 8.0 * (double)p.rows * (double)p.cols, what,
+                            &err))
+            return xb_cli_fail("sneak", &err);
         g = xb_matrix_new(p.rows, p.cols);
         if (!g) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
         for (size_t k = 0; !rc && k < p.rows * p.cols; k++) g->data[k] = p.g_max_siemens;

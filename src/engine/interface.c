@@ -53,6 +53,24 @@ void xb_engine_free(xb_engine *e)
     free(e);
 }
 
+/* Every entry of m within the physical limits of q (common.h): a conductance of 1e300 S gave
+ * garbage from ngspice and "floating node" from the native engine; NaN inputs ran. */
+static int check_values(const xb_engine *e, const char *what, const xb_matrix *m, xb_quantity q, xb_error *err)
+{
+    const xb_limit *l = xb_limit_get(q);
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++) {
+            double x = m->data[i * m->cols + j];
+            if (x >= l->lo && x <= l->hi) continue;
+            if (!isfinite(x))
+                return xb_errorf(err, XB_EINPUT, "engine %s: %s (%zu,%zu) is not finite", xb_engine_name(e), what,
+                                 i + 1, j + 1);
+            return xb_errorf(err, XB_EINPUT, "engine %s: %s (%zu,%zu) = %g %s is outside the %s limits [%g, %g] %s",
+                             xb_engine_name(e), what, i + 1, j + 1, x, l->unit, l->name, l->lo, l->hi, l->unit);
+        }
+    return XB_OK;
+}
+
 int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_engine_tile **out,
                       xb_error *err)
 {
@@ -61,11 +79,13 @@ int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g
     if (g->rows != p->rows || g->cols != p->cols || !p->rows || !p->cols)
         return xb_errorf(err, XB_EINPUT, "engine %s: conductances are %zux%zu, the array %zux%zu", xb_engine_name(e),
                          g->rows, g->cols, p->rows, p->cols);
+    int rc = check_values(e, "conductance", g, XB_QTY_CONDUCTANCE, err);
+    if (rc) return rc;
     xb_engine_tile *t = calloc(1, sizeof *t);
     if (!t) return xb_errorf(err, XB_ERUNTIME, "engine %s: out of memory (tile)", xb_engine_name(e));
     t->eng = e;
     t->p = *p;
-    int rc = e->ops.program(e->self, p, g, &t->impl, err);
+    rc = e->ops.program(e->self, p, g, &t->impl, err);
     if (rc) {
         free(t);
         return rc;
@@ -89,7 +109,7 @@ static int check_mvm(const xb_engine_tile *t, const xb_matrix *v, const xb_matri
     if (v->cols != t->p.rows || i_out->rows != v->rows || i_out->cols != t->p.cols)
         return xb_errorf(err, XB_EINPUT, "engine %s: v is %zux%zu and i_out %zux%zu for a %zux%zu array",
                          xb_engine_name(t->eng), v->rows, v->cols, i_out->rows, i_out->cols, t->p.rows, t->p.cols);
-    return XB_OK;
+    return check_values(t->eng, "input voltage", v, XB_QTY_VOLTAGE, err);
 }
 
 int xb_engine_mvm(xb_engine_tile *t, const xb_matrix *v, xb_matrix *i_out, xb_error *err)

@@ -244,6 +244,16 @@ double nv_sparse_factor_nnz(const nv_sparse *s)
     return 0;
 }
 
+double nv_sparse_factor_nnz_predicted(const nv_sparse *s)
+{
+    if (s->symmetric) {
+        /* supernodal factors store whole supernodes (xsize values); simplicial lnz */
+        double x = s->L && s->L->is_super ? (double)s->L->xsize : 0;
+        return x > s->cm.lnz ? x : s->cm.lnz;
+    }
+    return s->sym ? s->sym->lnz + s->sym->unz : 0;
+}
+
 const char *nv_sparse_name(const nv_sparse *s) { return s->symmetric ? "cholmod" : "klu"; }
 
 void nv_sparse_free(nv_sparse *s)
