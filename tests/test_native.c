@@ -598,6 +598,41 @@ static void test_engine_mvm_spice(void **state)
     }
 }
 
+/* The memory estimate against the engine's own count: the factor entries of the estimate lie
+ * within 0.8x..3x of the symbolic analysis's (nested dissection, AMD, KLU's L+U), on
+ * 64x64 arrays of every cell type (the refusals against the memory limit: test_limits.c). */
+static void test_memory_estimate(void **state)
+{
+    const xb_cell_kind cells[] = {XB_CELL_1R, XB_CELL_1T1R, XB_CELL_1S1R};
+    for (size_t c = 0; c < 3; c++) {
+        xb_array_params p;
+        xb_array_params_default(&p, XB_DEVICE_LINEAR);
+        p.rows = p.cols = 64;
+        p.cell = cells[c];
+        xb_matrix *g = xb_matrix_new(64, 64);
+        for (size_t k = 0; k < 64 * 64; k++) g->data[k] = p.g_min_siemens + (k % 7) * 1e-6;
+        xb_engine_native *n = NULL;
+        xb_error err;
+        assert_int_equal(xb_engine_native_new(&p, g, &n, &err), XB_OK);
+        xb_matrix *v = xb_matrix_new(1, 64), *i = xb_matrix_new(1, 64);
+        for (size_t k = 0; k < 64; k++) v->data[k] = 0.1;
+        assert_int_equal(xb_engine_native_mvm(n, v, i, &err), XB_OK);
+        xb_engine_native_stats st;
+        assert_int_equal(xb_engine_native_get_stats(n, &st), XB_OK);
+        const double bytes = xb_engine_native_memory_estimate(&p), fill = xb_engine_native_factor_estimate(&p);
+        print_message("64x64 %s: factor %.3g entries, estimate %.3g; estimate %.1f MB\n", xb_cell_name(cells[c]),
+                      st.nnz_factor, fill, bytes / 1e6);
+        /* the shape estimate within 20 % below to 3x above the analysis (the engine re-checks the
+         * exact size after it), the bytes above the factor's own 12 B per entry */
+        assert_true(fill >= 0.8 * st.nnz_factor && fill <= 3 * st.nnz_factor);
+        assert_true(bytes > 12 * st.nnz_factor);
+        xb_matrix_free(v);
+        xb_matrix_free(i);
+        xb_matrix_free(g);
+        xb_engine_native_free(n);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     xb_array_params p;
@@ -652,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_2x2_general),
         cmocka_unit_test(test_multi_vector),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_memory_estimate),
         cmocka_unit_test(test_spice_all_modes),
         cmocka_unit_test(test_spice_shorts),
         cmocka_unit_test(test_spice_16x16),

@@ -146,6 +146,58 @@ int xb_parse_double(const char *s, const char *what, double *out, xb_error *err)
 int xb_parse_size(const char *s, const char *what, size_t *out, xb_error *err);
 int xb_parse_long(const char *s, const char *what, long *out, xb_error *err);
 
+/* ---- physical limits of every number xbar reads (src/common/limits.c) ----
+ * One table: each quantity has an admissible range and the reason for it (docs/hardening.md
+ * "Limits").  Every reader of numbers (CSV G/V, flags and campaign keys through
+ * xb_array_params_check, results, model and network files, the fitter's samples) checks
+ * against it, so that NaN, Inf and absurd magnitudes are refused where they enter, with a
+ * message naming the file, dataset and index. */
+typedef enum {
+    XB_QTY_CONDUCTANCE = 0, /* S */
+    XB_QTY_VOLTAGE,         /* V, signed */
+    XB_QTY_RESISTANCE,      /* ohm */
+    XB_QTY_CAPACITANCE,     /* F */
+    XB_QTY_TIME,            /* s */
+    XB_QTY_CURRENT,         /* A, signed */
+    XB_QTY_WEIGHT,          /* network weights and biases (dimensionless), signed */
+    XB_QTY_COUNT            /* number of quantities, not a quantity */
+} xb_quantity;
+
+typedef struct xb_limit {
+    const char *name;   /* "conductance" */
+    const char *unit;   /* "S" ("" for dimensionless) */
+    double lo, hi;      /* admissible closed range */
+    const char *reason; /* why (one sentence, for docs and --help) */
+} xb_limit;
+
+/* The row of quantity q (NULL when q is not a quantity). */
+const xb_limit *xb_limit_get(xb_quantity q);
+/* The quantity whose unit is `unit` ("S", "V", "ohm", "F", "s", "A"); XB_EINPUT (no
+ * error filled) for other units. */
+int xb_limit_from_unit(const char *unit, xb_quantity *q);
+/* Check one value: XB_OK, or XB_EINPUT with "WHERE: not finite" / "WHERE: 2e+300 S is
+ * outside the conductance limits [0, 1] S". */
+int xb_check_value(xb_quantity q, double v, const char *where, xb_error *err);
+/* Check n values (doubles or floats): the message names the first bad one as WHERE[k]. */
+int xb_check_values(xb_quantity q, const double *v, size_t n, const char *where, xb_error *err);
+int xb_check_floats(xb_quantity q, const float *v, size_t n, const char *where, xb_error *err);
+/* Finite only (quantities without a physical range: ratios, metrics): "WHERE[k]: not finite". */
+int xb_check_finite(const double *v, size_t n, const char *where, xb_error *err);
+
+/* ---- memory budget (docs/cli.md "Memory limit") ----
+ * Commands estimate the memory a request needs before allocating it and refuse requests
+ * above the limit: $XBAR_MAX_MEMORY (bytes, or with a K, M, G or T suffix: powers of 1024)
+ * when set, otherwise half of the physical memory (sysconf). */
+int xb_memory_limit(double *bytes, xb_error *err);
+/* XB_OK when `bytes` fits the limit; otherwise XB_EINPUT with "WHAT: needs about 12.3 GiB
+ * of memory, more than the limit of 11.5 GiB (--max-memory or XBAR_MAX_MEMORY ...)". */
+int xb_memory_check(double bytes, const char *what, xb_error *err);
+/* "8G", "512M", "1.5T", "4GiB", "1073741824" (K, M, G, T: powers of 1024) -> bytes > 0;
+ * XB_EINPUT "WHAT: expected a size in bytes ..." otherwise. */
+int xb_parse_bytes(const char *s, const char *what, double *out, xb_error *err);
+/* "12.3 GiB" / "512 MiB" / "80 KiB" / "100 B" into buf. */
+void xb_format_bytes(double bytes, char *buf, size_t n);
+
 /* splitmix64 (Steele, Lea & Flood, OOPSLA 2014), behind every seeded stream and derived seed
  * outside GSL: xb_splitmix64 advances the state *s by the golden gamma and returns the mixed
  * new state; xb_hash64 is the mixer alone (a seed from a key). */

@@ -27,7 +27,7 @@ extern "C" {
 /* ------------------------------------------------------------------ options */
 typedef struct xb_engine_opts {
     int n_workers;       /* worker processes in a pool; 0 = number of cores */
-    double timeout_s;    /* per job wall-clock limit; the worker is killed after it */
+    double timeout_s;    /* per job wall-clock limit, writing the deck included; the worker is killed after it */
     int verbose;         /* echo the ngspice log to stderr as it arrives */
     /* convergence settings, emitted as .options (documented defaults in docs/engine.md) */
     double reltol, abstol_amp, vntol_volt, gmin_siemens;
@@ -127,6 +127,13 @@ int xb_engine_batch_run_parallel(const xb_engine_opts *o, const xb_engine_batch 
 int xb_engine_mvm_spice(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
                         const xb_matrix *v, xb_matrix *i_out, xb_error *err);
 
+/* Peak memory (bytes) of solving array p with K = k_vectors vectors in ngspice: the deck text
+ * in the caller and the worker, and ngspice's own circuit and sparse matrix with its fill
+ * (linear in the cells, constants measured per cell type: docs/engine.md "Memory").  The
+ * spice engine refuses a tile above the memory limit (common.h, xb_memory_check) before
+ * writing its deck. */
+double xb_engine_spice_memory_estimate(const xb_array_params *p, size_t k_vectors);
+
 /* ------------------------------------------------------------------ native engine */
 /* Exact nodal analysis of the same static read circuit (netlist.h topology) with
  * SuiteSparse; the symbolic analysis is done once, and for linear cells one
@@ -142,6 +149,14 @@ int xb_engine_native_mvm(xb_engine_native *n, const xb_matrix *v, xb_matrix *i_o
 int xb_engine_native_cell_voltages(xb_engine_native *n, const double *v_in, double *v_cell,
                                    xb_error *err);
 void xb_engine_native_free(xb_engine_native *n);
+/* Peak memory (bytes) of a native engine for array p, estimated before building it from the
+ * measured fill of its factor (nested dissection: entries ~ cells log2(sqrt(cells)); the
+ * constants in docs/native.md "Memory").  xb_engine_native_new refuses an array whose estimate
+ * is above the memory limit (common.h, xb_memory_check) before allocating anything, and again
+ * with the exact factor size after the symbolic analysis, before the numeric factorization. */
+double xb_engine_native_memory_estimate(const xb_array_params *p);
+/* The factor entries that estimate assumes (compare xb_engine_native_stats.nnz_factor). */
+double xb_engine_native_factor_estimate(const xb_array_params *p);
 
 /* Work done so far by one native engine (cumulative over calls; docs/native.md). */
 typedef struct xb_engine_native_stats {
@@ -160,6 +175,7 @@ typedef struct xb_engine_native_stats {
 } xb_engine_native_stats;
 
 int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats *st);
+
 
 /* One-shot convenience with the signature of xb_engine_mvm_spice (minus the ngspice
  * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */
@@ -189,8 +205,9 @@ enum {
     XB_ENGINE_CAP_CIRCUIT = 1u << 1,       /* solves the array's circuit: wires, driver/sense, cells,
                                               device I-V (not an approximation of it) */
     XB_ENGINE_CAP_CELL_READ = 1u << 2,     /* single-cell reads (xb_engine_cell_read) */
-    XB_ENGINE_CAP_TRANSIENT = 1u << 3      /* transient reads through this interface (reserved for
-                                              native transients: no engine has it yet) */
+    XB_ENGINE_CAP_TRANSIENT = 1u << 3      /* read transients (xb_engine_transient): native has it;
+                                              spice runs them through characterize's
+                                              xb_char_transient_run (the deck lives there) */
 };
 
 /* What a constructor may use.  Each class reads the fields it needs and ignores the rest
@@ -273,6 +290,14 @@ int xb_engine_mvm_multi(xb_engine_tile *const *tiles, size_t n, const xb_matrix 
  * XB_ENGINE_CAP_CELL_READ. */
 int xb_engine_cell_read(xb_engine_tile *t, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
                         xb_error *err);
+/* Read transient of the tile (the circuit of xb_engine_native_transient below: wire
+ * capacitance per segment, row inputs stepping to v over t_rise): v has p->rows values
+ * (volts), o NULL = xb_engine_tran_opts_default; r is filled (clear it with
+ * xb_engine_tran_result_clear).  XB_EINPUT for an engine without XB_ENGINE_CAP_TRANSIENT. */
+struct xb_engine_tran_opts;
+struct xb_engine_tran_result;
+int xb_engine_transient(xb_engine_tile *t, const double *v, const struct xb_engine_tran_opts *o,
+                        struct xb_engine_tran_result *r, xb_error *err);
 
 /* One-shot forms: program g on p, one MVM / one cell read, free the tile. */
 int xb_engine_mvm_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
@@ -320,6 +345,8 @@ typedef struct xb_engine_ops {
     void (*destroy)(void *self);             /* free self */
     int (*cell_read)(void *self, void *tile, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
                      xb_error *err);
+    int (*transient)(void *self, void *tile, const double *v, const struct xb_engine_tran_opts *o,
+                     struct xb_engine_tran_result *r, xb_error *err);
     int (*mvm_multi)(void *self, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
                      xb_error *err);
     int (*array_energy)(void *self, void *tile, const xb_matrix *v, const xb_matrix *i_out, double *e_joule);

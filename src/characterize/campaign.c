@@ -75,6 +75,7 @@ static const key_desc k_keys[] = {
     {"transient", "settle_tolerance", K_DOUBLE, 0, 0, 0.5, 1, NULL},
     {"transient", "t_points", K_SIZE, 0, 10, 1e6, 0, NULL},
     {"transient", "max_size", K_SIZE, 0, 1, 65536, 0, NULL},
+    {"transient", "native_max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"program", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
     {"program", "pulses", K_SIZE, 0, 1, 100000, 0, NULL},
     {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
@@ -95,6 +96,26 @@ static const key_desc k_keys[] = {
 };
 #define NKEYS (sizeof k_keys / sizeof k_keys[0])
 
+/* Keys of physical quantities whose upper bound is the limit of the quantity (the table of
+ * src/common/limits.c) instead of BIG: a resistance of 1e300 ohm is refused here, naming the
+ * line, instead of reaching the solvers. */
+static const struct {
+    const char *name;
+    xb_quantity q;
+} k_key_limits[] = {
+    {"timeout_s", XB_QTY_TIME},          {"r_wire_ohm", XB_QTY_RESISTANCE},   {"r_wire_row_ohm", XB_QTY_RESISTANCE},
+    {"r_wire_col_ohm", XB_QTY_RESISTANCE}, {"r_driver_ohm", XB_QTY_RESISTANCE}, {"r_sense_ohm", XB_QTY_RESISTANCE},
+    {"c_wire_farad", XB_QTY_CAPACITANCE},
+};
+
+/* The limit row of key d, NULL when its bounds are its own. */
+static const xb_limit *key_limit(const key_desc *d)
+{
+    for (size_t k = 0; k < sizeof k_key_limits / sizeof k_key_limits[0]; k++)
+        if (strcmp(k_key_limits[k].name, d->name) == 0) return xb_limit_get(k_key_limits[k].q);
+    return NULL;
+}
+
 typedef struct {
     double a, b; /* value (K_DIMS: rows, cols) */
 } kval;
@@ -110,6 +131,8 @@ typedef struct {
 struct xb_campaign {
     char *path;
     char *text;
+    char **warnings;  /* "FILE:LINE: ..." for things accepted but probably unintended */
+    size_t n_warnings;
     kslot slots[NKEYS];
     char name[128];
     uint64_t seed;
@@ -123,10 +146,14 @@ struct xb_campaign {
 typedef struct {
     xb_campaign *c;
     const char *fname;
-    int line;          /* line of the current callback (counted by us, see below) */
+    const char *text;  /* the campaign text, fed to inih line by line by text_reader */
+    const char *next;  /* start of the next line to feed */
+    const char *cur;   /* start of the line inih is processing (the handler's line) */
+    int line;          /* its number (inih's build here does not pass line numbers) */
+    int too_long;      /* line `line` does not fit inih's line buffer */
+    int max_len;       /* that buffer's longest line, newline excluded */
     char msg[512];     /* first semantic error */
-    int msg_line;
-    const char *text;  /* for locating lines */
+    int oom;           /* a warning could not be stored */
 } parse_ctx;
 
 static int find_key(const char *section, const char *name)
@@ -247,7 +274,12 @@ static int parse_one(const key_desc *d, const char *item, kval *out, char *msg, 
             return -1;
         }
         if (v < d->lo || (d->lo_open && v == d->lo) || v > d->hi) {
-            if (d->hi >= BIG) snprintf(msg, msz, "%s: must be %s %g, got %s", d->name, d->lo_open ? ">" : ">=", d->lo, item);
+            const xb_limit *l = key_limit(d);
+            if (l && v > d->hi)
+                snprintf(msg, msz, "%s: %s %s is above the %s limit %g %s (docs/hardening.md)", d->name, item, l->unit,
+                         l->name, l->hi, l->unit);
+            else if (d->hi >= BIG || l)
+                snprintf(msg, msz, "%s: must be %s %g, got %s", d->name, d->lo_open ? ">" : ">=", d->lo, item);
             else snprintf(msg, msz, "%s: %s out of range %s%g, %g]", d->name, item, d->lo_open ? "(" : "[", d->lo, d->hi);
             return -1;
         }
@@ -261,11 +293,36 @@ static int parse_one(const key_desc *d, const char *item, kval *out, char *msg, 
     return -1;
 }
 
+/* Record a warning "FILE:LINE: text" (kept in order; the CLI prints them). */
+static void add_warning(parse_ctx *x, const char *fmt, const char *a, const char *b)
+{
+    char w[640], t[512];
+    snprintf(t, sizeof t, fmt, a, b);
+    snprintf(w, sizeof w, "%s:%d: %s", x->fname, x->line, t);
+    char **nw = realloc(x->c->warnings, (x->c->n_warnings + 1) * sizeof *nw);
+    char *d = strdup(w);
+    if (!nw || !d) {
+        free(d);
+        if (nw) x->c->warnings = nw;
+        x->oom = 1;
+        return;
+    }
+    x->c->warnings = nw;
+    nw[x->c->n_warnings++] = d;
+}
+
+/* Does the line inih is processing continue the previous key?  inih's rule (multi-line
+ * entries): a line that starts with whitespace after a key line is a continuation, whatever
+ * it holds; any other "key = value" line is a new entry of that key. */
+static int continuation_line(const parse_ctx *x)
+{
+    return x->cur && (*x->cur == ' ' || *x->cur == '\t');
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *x = user;
     if (x->msg[0]) return 1; /* keep the first error only */
-    x->msg_line = -1;
     char msg[512] = "";
     int k = find_key(section, name);
     if (k < 0) {
@@ -276,7 +333,17 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     const key_desc *d = &k_keys[k];
     kslot *s = &x->c->slots[k];
-    char *val = strdup(value), *v = trim(val);
+    const int cont = continuation_line(x);
+    /* A key given again on a line of its own used to be appended silently ("size = 4" then
+     * "size = 8" swept both; two "name" lines became "a b"): refuse it like a scalar key.
+     * Indented continuation lines still extend a list or a text. */
+    if (s->set && !cont && (d->list || d->kind == K_STR || d->kind == K_SET)) {
+        snprintf(msg, sizeof msg, "%s: given twice (first on line %d; continue a list or a text on indented lines)",
+                 name, s->line);
+        goto fail;
+    }
+    if (!s->set) s->line = x->line;
+    char *val = strdup(value), *v = val ? trim(val) : NULL;
     if (!val) { snprintf(msg, sizeof msg, "out of memory"); goto fail; }
     if (d->kind == K_STR) {
         if (s->set) { /* multi-line continuation: append */
@@ -308,8 +375,16 @@ static int handler(void *user, const char *section, const char *name, const char
         if (!*item) { free(val); snprintf(msg, sizeof msg, "%s: empty list item", name); goto fail; }
         if (d->kind == K_SET && strcasecmp(item, "none") == 0) { count++; continue; }
         kval kv = {0, 0};
-        const key_desc dd = {d->section, d->name, d->kind == K_SET ? K_ENUM : d->kind, d->list, d->lo, d->hi, d->lo_open, d->names};
+        const xb_limit *lim = key_limit(d);
+        const key_desc dd = {d->section, d->name, d->kind == K_SET ? K_ENUM : d->kind, d->list, d->lo,
+                             lim ? lim->hi : d->hi, d->lo_open, d->names};
         if (parse_one(&dd, item, &kv, msg, sizeof msg)) { free(val); goto fail; }
+        /* the same value twice in a sweep list repeats its points: allowed, but said */
+        for (size_t q = 0; d->list == 1 && q < s->n; q++)
+            if (s->v[q].a == kv.a && s->v[q].b == kv.b) {
+                add_warning(x, "%s: '%s' is in the list twice (its points are swept twice)", name, item);
+                break;
+            }
         kval *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
         if (!nv) { free(val); snprintf(msg, sizeof msg, "out of memory"); goto fail; }
         s->v = nv;
@@ -326,42 +401,6 @@ static int handler(void *user, const char *section, const char *name, const char
 fail:
     snprintf(x->msg, sizeof x->msg, "%s", msg);
     return 0;
-}
-
-/* ------------------------------------------------------------------ key line numbers */
-/* inih does not pass line numbers to the handler in Debian's build; find a key's line by
- * scanning the text (section-aware), for errors found after parsing. */
-static int key_line(const char *text, const char *section, const char *name)
-{
-    char cur[128] = "";
-    int line = 0, found = 0;
-    const char *p = text;
-    while (*p) {
-        line++;
-        const char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        char buf[512];
-        if (n >= sizeof buf) n = sizeof buf - 1;
-        memcpy(buf, p, n);
-        buf[n] = '\0';
-        char *s = trim(buf);
-        if (*s == '[') {
-            char *r = strchr(s, ']');
-            if (r) {
-                *r = '\0';
-                snprintf(cur, sizeof cur, "%s", trim(s + 1));
-            }
-        } else if (*s && *s != ';' && *s != '#' && strcmp(cur, section) == 0) {
-            char *eq = strpbrk(s, "=:");
-            if (eq) {
-                *eq = '\0';
-                if (strcmp(trim(s), name) == 0) { found = line; break; }
-            }
-        }
-        if (!e) break;
-        p = e + 1;
-    }
-    return found;
 }
 
 /* ------------------------------------------------------------------ sweep expansion */
@@ -389,6 +428,26 @@ static double scalar(const xb_campaign *c, const char *section, const char *name
 const char *xb_char_engine_name(xb_char_engine e) { return (unsigned)e < 4 ? k_engines[e] : "?"; }
 const char *xb_char_input_name(xb_char_input in) { return (unsigned)in < 4 ? k_inputs[in] : "?"; }
 
+/* Peak memory (bytes) of computing point P in its point process (point.c): its sample
+ * arrays (G targets and realisations, inputs, circuit and ideal currents, errors, the IR map,
+ * the provenance deck text), plus the largest engine it builds: the native engine of the IR
+ * map (and of native points), ngspice for spice points, checks and transients. */
+static double point_memory(const xb_char_point *P)
+{
+    const xb_array_params *p = &P->array;
+    const double R = (double)p->rows, C = (double)p->cols, S = (double)P->samples;
+    const double N = S * (double)P->monte_carlo, K = (double)P->vectors;
+    const double data = 8.0 * (S * R * C + N * R * C + N * K * R + 2.0 * N * K * C + N * C + 3.0 * R * C) +
+                        2.0 * 130.0 * R * C;
+    if (P->engine == XB_CHAR_ENGINE_IDEAL) return data;
+    double eng = xb_engine_native_memory_estimate(p);
+    /* ngspice runs for spice points, their checks and transient reads (the read schemes of
+     * a native point use the native engine) */
+    if (!P->use_native || P->spice_check || P->transient)
+        eng = fmax(eng, xb_engine_spice_memory_estimate(p, P->vectors));
+    return data + eng;
+}
+
 static int build_points(xb_campaign *c, const char *fname, xb_error *err)
 {
     /* axes: list keys that are set */
@@ -413,7 +472,6 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
     if (s_gmin->set && s_ratio->set)
         return xb_errorf(err, XB_EINPUT, "%s:%d: on_off_ratio: give either g_min_siemens or on_off_ratio, not both",
                          fname, s_ratio->line);
-    (void)line_size;
 
     size_t idx[NKEYS] = {0};
     size_t auto_native_above = (size_t)scalar(c, "campaign", "auto_native_above", 64);
@@ -422,7 +480,10 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
     size_t check_stride = check_frac > 0 ? (size_t)llround(1.0 / check_frac) : 0;
     if (check_frac > 0 && check_stride < 1) check_stride = 1;
     size_t auto_native_seen = 0;
+    /* transients: ngspice up to max_size (ngspice 39: 13-17 min for one 64x64 read
+     * transient), the native engine up to native_max_size (docs/campaigns.md) */
     size_t trans_max = (size_t)scalar(c, "transient", "max_size", 64);
+    size_t trans_native_max = (size_t)scalar(c, "transient", "native_max_size", 1024);
     /* [drift] times_s: the fit needs 3..64 increasing read times (docs/hdf5-model.md) */
     static const double drift_default_s[] = {20, 60, 600, 3600, 86400, 2.6e6, 3.15e7};
     const kslot *s_dt = slot(c, "drift", "times_s");
@@ -444,6 +505,11 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         if (s_sp->v[q].a != floor(s_sp->v[q].a))
             return xb_errorf(err, XB_EINPUT, "%s:%d: start_pulses: %g is not a whole number of pulses", fname,
                              s_sp->line, s_sp->v[q].a);
+
+    /* the memory limit (common.h) once: a campaign may have millions of points */
+    double mem_limit = 0;
+    int rc = xb_memory_limit(&mem_limit, err);
+    if (rc) return rc;
 
     for (size_t pt = 0; pt < total; pt++) {
         /* decode pt into per-axis indices, last axis fastest */
@@ -527,10 +593,12 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         } else {
             P->read_schemes = (1u << XB_READ_FLOAT) | (1u << XB_READ_V2) | (1u << XB_READ_V3);
         }
-        /* the single-cell read is a SPICE run of the whole array: only where spice is used */
-        if (P->use_native || P->engine == XB_CHAR_ENGINE_IDEAL) P->read_schemes = 0;
+        /* single-cell reads need a circuit engine (spice, native) */
+        if (P->engine == XB_CHAR_ENGINE_IDEAL) P->read_schemes = 0;
 
-        P->transient = scalar(c, "transient", "enabled", 0) != 0 && big <= trans_max;
+        P->transient = scalar(c, "transient", "enabled", 0) != 0 && big <= (P->use_native ? trans_native_max : trans_max);
+        /* an ngspice re-check of a native transient only where ngspice can run it */
+        P->transient_check = P->transient && P->spice_check && big <= trans_max;
         P->t_read_s = HAS("transient", "t_read_s") ? VAL("transient", "t_read_s") : 10e-9;
         P->t_rise_s = scalar(c, "transient", "t_rise_s", 10e-12);
         P->settle_tol = scalar(c, "transient", "settle_tolerance", 1e-3);
@@ -583,11 +651,53 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         /* the same configuration gets the same seed whatever else the campaign sweeps */
         P->seed = fnv1a(P->key, 14695981039346656037ULL ^ (c->seed * 0x9E3779B97F4A7C15ULL));
         p->seed = P->seed;
+        /* refuse a point that cannot fit in memory now, not after hours of the other points */
+        const double bytes = point_memory(P);
+        if (bytes > mem_limit) {
+            char what[160];
+            snprintf(what, sizeof what, "%s:%d: point %zu (%zux%zu, %s engine)", fname, line_size, pt, p->rows, p->cols,
+                     P->use_native ? "native" : xb_char_engine_name(P->engine));
+            return xb_memory_check(bytes, what, err);
+        }
         (void)v;
 #undef HAS
 #undef VAL
     }
     return XB_OK;
+}
+
+/* ------------------------------------------------------------------ reading lines */
+/* inih reader over the campaign text (fgets semantics: at most num-1 bytes, through the
+ * newline).  Debian's libinih is built with a 200-byte line buffer (INI_MAX_LINE, a
+ * compile-time setting of the shared library) and splits longer lines, so that the rest of
+ * a long line was parsed as a line of its own and the error named the wrong line and cause.
+ * Feeding the lines ourselves gives the line number of every handler call and turns a line
+ * that does not fit into one clear error. */
+static char *text_reader(char *str, int num, void *stream)
+{
+    parse_ctx *x = stream;
+    if (!*x->next || x->too_long) return NULL;
+    const char *p = x->next, *e = strchr(p, '\n');
+    size_t n = e ? (size_t)(e - p) + 1 : strlen(p); /* with its newline */
+    x->line++;
+    x->cur = p;
+    x->next = p + n;
+    if (num >= 3 && n > (size_t)num - 1) {
+        /* a long comment or blank line says nothing to the parser: feed it empty */
+        const char *q = p + strspn(p, " \t\r");
+        if (*q == ';' || *q == '#' || *q == '\n' || !*q) {
+            memcpy(str, "\n", 2);
+            return str;
+        }
+    }
+    if (num < 2 || n > (size_t)num - 1) {
+        x->too_long = 1;
+        x->max_len = num - 2;
+        return NULL;
+    }
+    memcpy(str, p, n);
+    str[n] = '\0';
+    return str;
 }
 
 /* ------------------------------------------------------------------ public */
@@ -605,18 +715,19 @@ int xb_char_campaign_parse(const char *text, const char *name, xb_campaign **out
     parse_ctx x = {0};
     x.c = c;
     x.fname = c->path;
-    x.text = text;
-    int line = ini_parse_string(text, handler, &x);
-    if (line != 0) {
+    x.text = x.next = text;
+    int line = ini_parse_stream(text_reader, &x, handler, &x);
+    if (line != 0 || x.too_long || x.oom) {
         int rc;
-        if (line < 0) rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot parse (out of memory)", c->path);
+        if (x.too_long && (line == 0 || line >= x.line))
+            rc = xb_errorf(err, XB_EINPUT, "%s:%d: line too long (more than %d characters; continue a list or a text "
+                           "on indented lines)", c->path, x.line, x.max_len);
+        else if (line < 0 || x.oom) rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot parse (out of memory)", c->path);
         else if (x.msg[0]) rc = xb_errorf(err, XB_EINPUT, "%s:%d: %s", c->path, line, x.msg);
         else rc = xb_errorf(err, XB_EINPUT, "%s:%d: syntax error (expected [section] or key = value)", c->path, line);
         xb_char_campaign_free(c);
         return rc;
     }
-    for (size_t k = 0; k < NKEYS; k++)
-        if (c->slots[k].set) c->slots[k].line = key_line(text, k_keys[k].section, k_keys[k].name);
 
     const kslot *nm = slot(c, "campaign", "name");
     snprintf(c->name, sizeof c->name, "%s", (nm->set && nm->str) ? nm->str : "campaign");
@@ -632,39 +743,45 @@ int xb_char_campaign_parse(const char *text, const char *name, xb_campaign **out
     return XB_OK;
 }
 
+/* Largest campaign file read: 1 MiB (the shipped campaigns are < 4 KB; the text is also
+ * stored in every results file).  Without a cap `xbar characterize /dev/zero` read at
+ * ~1 GB/s until memory ran out. */
+#define XB_CAMPAIGN_MAX_BYTES ((size_t)1 << 20)
+
 int xb_char_campaign_load(const char *path, xb_campaign **out, xb_error *err)
 {
+    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return xb_errorf(err, XB_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path);
-            }
-            buf = nb;
+    char *buf = malloc(XB_CAMPAIGN_MAX_BYTES + 2);
+    if (!buf) {
+        fclose(f);
+        return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path);
+    }
+    size_t len = 0, n;
+    int rc = XB_OK;
+    /* chunk by chunk, so that a binary file or a device stops at its first NUL byte */
+    while (!rc && len <= XB_CAMPAIGN_MAX_BYTES) {
+        const size_t room = XB_CAMPAIGN_MAX_BYTES + 1 - len;
+        if ((n = fread(buf + len, 1, room < 4096 ? room : 4096, f)) == 0) break;
+        const char *nul = memchr(buf + len, '\0', n);
+        if (nul) {
+            int line = 1;
+            for (const char *q = buf; q < nul; q++) line += *q == '\n';
+            rc = xb_errorf(err, XB_EINPUT, "%s:%d: NUL byte at offset %zu: not a text file", path, line,
+                           (size_t)(nul - buf));
         }
-        size_t n = fread(buf + len, 1, 4096, f);
         len += n;
-        if (n < 4096) break;
     }
-    int bad = ferror(f);
+    if (!rc && len > XB_CAMPAIGN_MAX_BYTES)
+        rc = xb_errorf(err, XB_EINPUT, "%s: larger than %zu KiB: not a campaign file", path,
+                       XB_CAMPAIGN_MAX_BYTES / 1024);
+    if (!rc && ferror(f)) rc = xb_errorf(err, XB_EINPUT, "%s: read error", path);
     fclose(f);
-    if (bad) {
-        free(buf);
-        return xb_errorf(err, XB_EINPUT, "%s: read error", path);
+    if (!rc) {
+        buf[len] = '\0';
+        rc = xb_char_campaign_parse(buf, path, out, err);
     }
-    buf[len] = '\0';
-    if (memchr(buf, '\0', len)) {
-        free(buf);
-        return xb_errorf(err, XB_EINPUT, "%s:1: not a text file", path);
-    }
-    int rc = xb_char_campaign_parse(buf, path, out, err);
     free(buf);
     return rc;
 }
@@ -676,6 +793,8 @@ void xb_char_campaign_free(xb_campaign *c)
         free(c->slots[k].v);
         free(c->slots[k].str);
     }
+    for (size_t k = 0; k < c->n_warnings; k++) free(c->warnings[k]);
+    free(c->warnings);
     free(c->points);
     free(c->path);
     free(c->text);
@@ -691,3 +810,8 @@ const xb_char_point *xb_char_campaign_point(const xb_campaign *c, size_t k)
 }
 int xb_char_campaign_workers(const xb_campaign *c) { return c->workers; }
 double xb_char_campaign_timeout_s(const xb_campaign *c) { return c->timeout_s; }
+size_t xb_char_campaign_n_warnings(const xb_campaign *c) { return c ? c->n_warnings : 0; }
+const char *xb_char_campaign_warning(const xb_campaign *c, size_t k)
+{
+    return c && k < c->n_warnings ? c->warnings[k] : NULL;
+}

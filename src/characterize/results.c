@@ -158,12 +158,17 @@ static int num_fields(hid_t g, const char *obj, const field *fs, size_t n, xb_ch
     return rc;
 }
 
-static int read_point_attrs(hid_t g, xb_char_result_point *p, xb_error *err)
+static int read_point_attrs(hid_t g, const char *where, xb_char_result_point *p, xb_error *err)
 {
     int rc = XB_OK;
     for (size_t k = 0; !rc && k < NF(k_point_str); k++)
         rc = str_attr(g, ".", k_point_str[k].name, (char *)p + k_point_str[k].offset, k_point_str[k].size, err);
     if (!rc) rc = num_fields(g, ".", k_point_num, NF(k_point_num), p, err);
+    /* The configuration attributes describe a circuit: present means finite (a stored NaN
+     * would read as "absent" and silently bring the device default back). */
+    for (size_t k = 0; !rc && k < NF(k_point_num); k++)
+        if (!isfinite(*num_at(p, &k_point_num[k])) && xb_h5_attr_exists(g, ".", k_point_num[k].name))
+            rc = xb_errorf(err, XB_EINPUT, "%s: attribute '%s': not finite", where, k_point_num[k].name);
     p->has_mvm = xb_h5_exists(g, "mvm");
     p->has_ir_map = xb_h5_exists(g, "mvm/v_cell");
     p->has_read = xb_h5_exists(g, "read");
@@ -195,7 +200,9 @@ int xb_char_results_point(const xb_char_results *r, size_t k, xb_char_result_poi
     hid_t g;
     int rc = xb_h5_group_open(r->f, gp, &g, err);
     if (rc) return rc;
-    rc = read_point_attrs(g, out, err);
+    char where[512];
+    snprintf(where, sizeof where, "%s:/points/%s", r->path, r->names[k]);
+    rc = read_point_attrs(g, where, out, err);
     xb_h5_group_close(g);
     return rc;
 }
@@ -297,7 +304,29 @@ static int read_mvm(const xb_char_results *r, const xb_char_result_point *pt, hi
         m->N = (size_t)dg[0];
         m->K = (size_t)dv[1];
     }
+    /* the values: conductances, voltages and currents of a circuit (limits: common.h) */
+    const struct { const char *name; const double *v; size_t n; xb_quantity q; } ds[] = {
+        {"g", m->g, m->N * R * C, XB_QTY_CONDUCTANCE},
+        {"v", m->v, m->N * m->K * R, XB_QTY_VOLTAGE},
+        {"i_circuit", m->i_circuit, m->N * m->K * C, XB_QTY_CURRENT},
+        {"g_target", m->g_target, m->g_target ? m->S * R * C : 0, XB_QTY_CONDUCTANCE},
+    };
+    for (size_t k = 0; !rc && k < sizeof ds / sizeof ds[0]; k++) {
+        char where[512];
+        snprintf(where, sizeof where, "%s:/points/%s/mvm/%s", path, nm, ds[k].name);
+        rc = xb_check_values(ds[k].q, ds[k].v, ds[k].n, where, err);
+    }
     return rc;
+}
+
+/* Values of dataset `name` of a point section within the limits of q (q = XB_QTY_COUNT:
+ * finite only). */
+static int check_section_values(const xb_char_results *r, const xb_char_result_point *pt, const char *section,
+                                const char *name, const double *v, size_t n, xb_quantity q, xb_error *err)
+{
+    char where[512];
+    snprintf(where, sizeof where, "%s:/points/%s/%s/%s", r->path, pt->name, section, name);
+    return q == XB_QTY_COUNT ? xb_check_finite(v, n, where, err) : xb_check_values(q, v, n, where, err);
 }
 
 int xb_char_results_read_mvm(const xb_char_results *r, const xb_char_result_point *pt, xb_char_result_mvm *out,
@@ -330,6 +359,7 @@ int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_p
     size_t R = 0, C = 0;
     if (!rc && (rk != 2 || (point_shape(r, pt, &R, &C, NULL) == XB_OK && (d[0] != R || d[1] != C))))
         rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/mvm/v_cell: shape must be (rows, cols)", r->path, pt->name);
+    if (!rc) rc = check_section_values(r, pt, "mvm", "v_cell", m, (size_t)(d[0] * d[1]), XB_QTY_VOLTAGE, err);
     if (rc) {
         free(m);
         return rc;
@@ -338,6 +368,41 @@ int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_p
     *rows = (size_t)d[0];
     *cols = (size_t)d[1];
     return XB_OK;
+}
+
+int xb_char_results_read_transient(const xb_char_results *r, const xb_char_result_point *pt,
+                                   xb_char_result_transient *out, xb_error *err)
+{
+    if (!r || !pt || !out) return xb_errorf(err, XB_EINPUT, "xb_char_results_read_transient: no point");
+    memset(out, 0, sizeof *out);
+    hid_t tg;
+    int rc = open_section(r, pt, "transient", &tg, err);
+    if (rc) return rc;
+    int rk1, rk2;
+    hsize_t d1[4], d2[4];
+    rc = xb_h5_read_doubles(tg, "time", &out->time_s, &rk1, d1, err);
+    if (!rc) rc = xb_h5_read_doubles(tg, "i_col", &out->i_col_amp, &rk2, d2, err);
+    xb_h5_group_close(tg);
+    size_t R = 0, C = 0;
+    if (!rc && (rk1 != 1 || rk2 != 2 || d2[0] != d1[0] || d1[0] < 2 ||
+                (point_shape(r, pt, &R, &C, NULL) == XB_OK && d2[1] != C)))
+        rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/transient: time must be (T >= 2) and i_col (T, cols)", r->path,
+                       pt->name);
+    if (rc) {
+        xb_char_result_transient_clear(out);
+        return rc;
+    }
+    out->T = (size_t)d1[0];
+    out->cols = (size_t)d2[1];
+    return XB_OK;
+}
+
+void xb_char_result_transient_clear(xb_char_result_transient *t)
+{
+    if (!t) return;
+    free(t->time_s);
+    free(t->i_col_amp);
+    memset(t, 0, sizeof *t);
 }
 
 int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_point *pt,
@@ -356,6 +421,7 @@ int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_
     if (!rc) rc = xb_h5_read_doubles(rg, "margin", &m, &rk, d, err);
     xb_h5_group_close(rg);
     if (!rc && rk != 1) rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/read/margin: must be 1-D", r->path, pt->name);
+    if (!rc) rc = check_section_values(r, pt, "read", "margin", m, (size_t)d[0], XB_QTY_COUNT, err);
     char *save = NULL, *tok = rc ? NULL : strtok_r(schemes, ",", &save);
     for (size_t q = 0; tok && q < d[0] && out->n < XB_CHAR_MAX_SCHEMES; q++, tok = strtok_r(NULL, ",", &save)) {
         snprintf(out->scheme[out->n], sizeof out->scheme[0], "%s", tok);
@@ -378,10 +444,12 @@ int xb_char_results_read_program(const xb_char_results *r, const xb_char_result_
     hsize_t d[4];
     rc = xb_h5_read_doubles(pg, "g", g, &rk, d, err);
     xb_h5_group_close(pg);
-    if (!rc && rk != 1) {
+    if (!rc && rk != 1) rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/program/g: must be 1-D", r->path, pt->name);
+    if (!rc) rc = check_section_values(r, pt, "program", "g", *g, (size_t)d[0], XB_QTY_CONDUCTANCE, err);
+    if (rc) {
         free(*g);
         *g = NULL;
-        return xb_errorf(err, XB_EINPUT, "%s:/points/%s/program/g: must be 1-D", r->path, pt->name);
+        return rc;
     }
     if (!rc) *n = (size_t)d[0];
     return rc;
@@ -519,10 +587,27 @@ static int check_drift(const xb_char_results *r, const xb_char_result_point *pt,
     if (d1[0] < 3 || d1[0] > XB_CHAR_DRIFT_MAX_TIMES)
         return xb_errorf(err, XB_EINPUT, "%s:/points/%s/drift/t_s: %llu reads, need 3..%d", r->path, pt->name,
                          (unsigned long long)d1[0], XB_CHAR_DRIFT_MAX_TIMES);
+    int rc = check_section_values(r, pt, "drift", "t_s", t_s, (size_t)d1[0], XB_QTY_TIME, err);
+    if (rc) return rc;
     for (size_t t = 0; t < (size_t)d1[0]; t++)
         if (!(t_s[t] > 0) || (t && !(t_s[t] > t_s[t - 1])))
             return xb_errorf(err, XB_EINPUT, "%s:/points/%s/drift/t_s: times must be positive and increasing", r->path,
                              pt->name);
+    return XB_OK;
+}
+
+/* drift/g holds single noisy reads: a small conductance read with noise can be negative, so
+ * the bound is on the magnitude (the conductance limit) */
+static int check_noisy_reads(const xb_char_results *r, const xb_char_result_point *pt, const double *g, size_t n,
+                             xb_error *err)
+{
+    const xb_limit *l = xb_limit_get(XB_QTY_CONDUCTANCE);
+    for (size_t k = 0; k < n; k++) {
+        if (!isfinite(g[k])) return xb_errorf(err, XB_EINPUT, "%s:/points/%s/drift/g[%zu]: not finite", r->path, pt->name, k);
+        if (fabs(g[k]) > l->hi)
+            return xb_errorf(err, XB_EINPUT, "%s:/points/%s/drift/g[%zu]: %g S is outside the conductance limits [-%g, %g] S "
+                             "of a noisy read", r->path, pt->name, k, g[k], l->hi, l->hi);
+    }
     return XB_OK;
 }
 
@@ -540,6 +625,7 @@ int xb_char_results_read_drift(const xb_char_results *r, const xb_char_result_po
     if (!rc) rc = xb_h5_read_doubles(dg, "g", &out->g, &r2, d2, err);
     xb_h5_group_close(dg);
     if (!rc) rc = check_drift(r, pt, r1, d1, r2, d2, out->t_s, err);
+    if (!rc) rc = check_noisy_reads(r, pt, out->g, (size_t)(d2[0] * d2[1]), err);
     if (rc) {
         xb_char_result_drift_clear(out);
         return rc;

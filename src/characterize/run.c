@@ -158,6 +158,16 @@ static int prepare_file(const xb_campaign *c, const char *path, int force, hid_t
             return xb_errorf(err, XB_EINPUT, "%s: exists and is not an xbar results file (use --force to overwrite)",
                              path);
         }
+        /* resuming appends points: only to a file of the layout this xbar writes */
+        int64_t ver = -1;
+        if (!xb_h5_attr_exists(*f, ".", "format_version") ||
+            xb_h5_attr_get_int64(*f, ".", "format_version", &ver, NULL) != XB_OK || ver != XB_CHAR_FORMAT_VERSION) {
+            free(fmt);
+            xb_h5_close(*f, NULL);
+            return xb_errorf(err, XB_EINPUT,
+                             "%s: results format_version %lld, this xbar writes version %d (use --force to start over)",
+                             path, (long long)ver, XB_CHAR_FORMAT_VERSION);
+        }
         ok = xb_h5_read_text(*f, "campaign/text", &text, NULL) == XB_OK &&
              strcmp(text, xb_char_campaign_text(c)) == 0;
         free(fmt);

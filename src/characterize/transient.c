@@ -74,7 +74,12 @@ int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, co
     if (!(t_rise_s > 0) || !(t_read_s > 0) || !(tol > 0) || t_points < 10)
         return xb_errorf(err, XB_EINPUT, "transient: need t_rise_s > 0, t_read_s > 0, tolerance > 0, t_points >= 10");
     xb_netlist *nl = NULL;
-    int rc = xb_netlist_mvm_new(p, g, &nl, err);
+    /* the job time limit covers writing the deck (as in the spice engine) */
+    const double deadline = eo && eo->timeout_s > 0 ? xb_now_s() + eo->timeout_s : 0;
+    int rc = xb_netlist_mvm_new_until(p, g, deadline, &nl, err);
+    if (rc == XB_ERUNTIME && deadline > 0 && xb_now_s() > deadline)
+        return xb_errorf(err, XB_ERUNTIME, "transient: ngspice job timed out after %g s while writing the deck of "
+                         "the %zux%zu array", eo->timeout_s, p->rows, p->cols);
     if (rc) return rc;
     const size_t ns = xb_netlist_n_sources(nl), no = xb_netlist_n_outputs(nl);
     const xb_netlist_source *src = xb_netlist_sources(nl);

@@ -69,6 +69,24 @@ size_t xb_cli_csv_line_of_row(const char *path, size_t row);
 int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_matrix **g,
                    xb_matrix **v, xb_error *err);
 
+/* --max-memory SIZE (every command that estimates memory; docs/cli.md "Memory limit"): the
+ * help line, and the option itself: checks SIZE (xb_parse_bytes) and sets XBAR_MAX_MEMORY
+ * for this process and its children. */
+#define XB_CLI_MAX_MEMORY_HELP                                                                   \
+    "  --max-memory SIZE      refuse work estimated to need more memory (bytes, or K/M/G/T)\n"  \
+    "                         [$XBAR_MAX_MEMORY, else half the physical memory]\n"
+int xb_cli_max_memory(const char *value, xb_error *err);
+
+/* Every value of matrix m (read from CSV `path`) within the limits of quantity q
+ * (common.h): otherwise "path:LINE: field F: conductance 2 S is outside the limits ...". */
+int xb_cli_check_csv_values(const char *path, const xb_matrix *m, xb_quantity q, xb_error *err);
+
+/* Peak memory (bytes) of `xbar train` with options o (cnn: the CNN of --arch cnn) on images
+ * of n_in_side^2 pixels and n_classes classes, estimated before anything is allocated. */
+struct xb_train_opts;
+double xb_cli_train_memory_estimate(const struct xb_train_opts *o, int cnn, size_t n_in_side, size_t n_classes,
+                                    size_t n_train, size_t n_test);
+
 /* Does argv[i] name `flag` (either "--flag" or "--flag=...")? */
 int xb_cli_is_flag(const char *arg, const char *flag);
 

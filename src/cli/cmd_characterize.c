@@ -28,6 +28,7 @@ static const char k_help[] =
     "  --max-points N         stop after computing N points (the rest on a later run)\n"
     "  --dry-run              list the sweep points and exit\n"
     "  -q, --quiet            no progress output\n"
+    XB_CLI_MAX_MEMORY_HELP
     "\n"
     "Progress: a bar with ETA on a terminal, one line per finished point otherwise (stderr).\n"
     "MPI (build with -DXBAR_MPI=ON): `mpirun -np K xbar characterize ...` spreads the points over\n"
@@ -124,6 +125,9 @@ static int characterize_main(int argc, char **argv, int mpi_rank)
                 xb_parse_size(v, "--max-points", &o.max_points, &err))
                 return xb_cli_fail("characterize", &err);
             if (o.max_points == 0) return xb_cli_usage_error("characterize", "--max-points: must be at least 1");
+        } else if (xb_cli_is_flag(a, "--max-memory")) {
+            if (!(v = xb_cli_flag_value(argc, argv, &i, "--max-memory", &err)) || xb_cli_max_memory(v, &err))
+                return xb_cli_fail("characterize", &err);
         } else if (a[0] == '-' && a[1]) {
             return xb_cli_usage_error("characterize", "unknown option '%s'", a);
         } else if (!campaign) {
@@ -140,6 +144,8 @@ static int characterize_main(int argc, char **argv, int mpi_rank)
     } else
 #endif
     if (xb_char_campaign_load(campaign, &c, &err)) return xb_cli_fail("characterize", &err);
+    for (size_t k = 0; mpi_rank <= 0 && k < xb_char_campaign_n_warnings(c); k++)
+        fprintf(stderr, "xbar characterize: warning: %s\n", xb_char_campaign_warning(c, k));
     if (dry && mpi_rank > 0) {
         xb_char_campaign_free(c);
         return 0;

@@ -56,6 +56,11 @@ int xb_cmd_netlist(int argc, char **argv)
     int rc = xb_cli_read_gv(gpath, vpath, &p, &g, &v, &err);
     if (!rc) rc = xb_array_params_check(&p, &err);
     if (!rc) rc = xb_netlist_program(&p, g, g, &err);
+    if (!rc) { /* the deck text (~130 B per cell) is held about three times while it is written */
+        char what[96];
+        snprintf(what, sizeof what, "the deck of the %zux%zu array", p.rows, p.cols);
+        rc = xb_memory_check(3.0 * 130.0 * (double)p.rows * (double)p.cols, what, &err);
+    }
     if (!rc) rc = xb_netlist_mvm_new(&p, g, &n, &err);
     if (!rc) {
         size_t ns = xb_netlist_n_sources(n);

@@ -68,6 +68,7 @@ static const char k_help[] =
     "  --time-csv FILE        --time-sweep: also write the table as CSV (xbar report --accuracy-time)\n"
     "  --json FILE            also write the results as JSON\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
+    XB_CLI_MAX_MEMORY_HELP
     "\n"
     "array options (the tile circuit; --rows/--cols are set by --tile-rows/--tile-cols):\n"
     "  --device, --cell, --r-wire, --r-wire-row, --r-wire-col, --r-driver, --r-sense,\n"
@@ -133,8 +134,13 @@ static int parse_count(run_opts *o, const char *flag, const char *v, xb_error *e
     else if (!strcmp(flag, "--batch")) o->batch = n;
     else if (!strcmp(flag, "--tile-rows")) o->cfg.tile_rows = n;
     else if (!strcmp(flag, "--tile-cols")) o->cfg.tile_cols = n;
-    else if (!strcmp(flag, "--dac-bits")) o->cfg.dac_bits = n > 64 ? 64 : (int)n;
-    else if (!strcmp(flag, "--adc-bits")) o->cfg.adc_bits = n > 64 ? 64 : (int)n;
+    /* quote the input (a clamp to 64 used to report "got 64" for --adc-bits 1000) */
+    else if (!strcmp(flag, "--dac-bits") && n > 24)
+        return xb_errorf(err, XB_EINPUT, "--dac-bits: 0 (ideal) to 24, got '%s'", v);
+    else if (!strcmp(flag, "--adc-bits") && (n > 24 || n == 1))
+        return xb_errorf(err, XB_EINPUT, "--adc-bits: 0 (ideal) or 2 to 24 (signed), got '%s'", v);
+    else if (!strcmp(flag, "--dac-bits")) o->cfg.dac_bits = (int)n;
+    else if (!strcmp(flag, "--adc-bits")) o->cfg.adc_bits = (int)n;
     else o->threads = n;
     if ((!strcmp(flag, "--calib") || !strcmp(flag, "--batch") || !strcmp(flag, "--limit")) && n == 0)
         return xb_errorf(err, XB_EINPUT, "%s: must be >= 1", flag);

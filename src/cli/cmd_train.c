@@ -38,6 +38,7 @@ static const char k_help[] =
     "  --limit N              use the first N training images  [all]\n"
     "  --test-limit N         evaluate on the first N test images [all]\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
+    XB_CLI_MAX_MEMORY_HELP
     "  --quiet                no per-epoch lines\n";
 
 typedef struct {
@@ -161,6 +162,8 @@ int xb_cmd_train(int argc, char **argv)
                 return xb_cli_usage_error("train", "--device: '%s' is not one of %s", v, list);
             }
             device_set = 1;
+        } else if (xb_cli_is_flag(a, "--max-memory")) {
+            if (!VAL("--max-memory") || xb_cli_max_memory(v, &err)) return xb_cli_fail("train", &err);
         } else if (!strcmp(a, "--quiet")) {
             pc.quiet = 1;
         } else if (!strcmp(a, "--force")) {
@@ -188,6 +191,17 @@ int xb_cmd_train(int argc, char **argv)
                    h.resid_from_family ? ", predicted from the size family" : "");
     }
 
+    /* refuse a network that cannot fit before loading anything (docs/cli.md "Memory limit");
+     * Fashion-MNIST: 60000 training and 10000 test images of 28x28, 10 classes */
+    {
+        const size_t n_train = limit && limit < 60000 ? limit : 60000;
+        const size_t n_test = test_limit && test_limit < 10000 ? test_limit : 10000;
+        char what[96];
+        snprintf(what, sizeof what, "training this %s (%s, --batch %zu)", cnn ? "CNN" : "MLP",
+                 cnn ? "--channels" : "--hidden", o.batch);
+        if (xb_memory_check(xb_cli_train_memory_estimate(&o, cnn, 28, 10, n_train, n_test), what, &err))
+            return xb_cli_fail("train", &err);
+    }
     xb_dataset *train = NULL, *test = NULL;
     xb_network *net = NULL;
     int rc = xb_dataset_load_fmnist(dir, 1, limit, &train, &err);

@@ -1,11 +1,14 @@
 /* Shared CLI helpers: error printing, flag values, array options. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "xbar/exec.h"
 
 int xb_cli_fail(const char *cmd, const xb_error *err)
 {
@@ -116,7 +119,8 @@ const char xb_cli_array_options_help[] =
     "  --stuck-on RATE        fraction of cells stuck at g_max        [0]\n"
     "  --stuck-off RATE       fraction of cells stuck at g_min        [0]\n"
     "  --diff                 differential pairs: columns 2k (G+) and 2k+1 (G-) give\n"
-    "                         output k = I(2k) - I(2k+1)\n";
+    "                         output k = I(2k) - I(2k+1)\n"
+    XB_CLI_MAX_MEMORY_HELP;
 
 typedef struct {
     const char *flag;
@@ -195,6 +199,10 @@ int xb_cli_array_option(int argc, char **argv, int *i, xb_array_params *p, xb_er
         p->seed = (uint64_t)s;
         return 1;
     }
+    if (xb_cli_is_flag(arg, "--max-memory")) {
+        if (!(v = xb_cli_flag_value(argc, argv, i, "--max-memory", err))) return -1;
+        return xb_cli_max_memory(v, err) ? -1 : 1;
+    }
     if (strcmp(arg, "--var-program") == 0) { p->var_program = 1; return 1; }
     if (strcmp(arg, "--var-d2d") == 0) { p->var_d2d = 1; return 1; }
     if (strcmp(arg, "--diff") == 0) { p->diff_pairs = 1; return 1; }
@@ -261,6 +269,7 @@ int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_
                 return xb_errorf(err, XB_EINPUT, "%s:%zu: field %zu: negative conductance %g S", gpath,
                                  xb_cli_csv_line_of_row(gpath, i), j + 1, x);
         }
+    if ((rc = xb_cli_check_csv_values(gpath, G, XB_QTY_CONDUCTANCE, err))) return rc;
     if (!v) return XB_OK;
     rc = xb_csv_read_matrix(vpath, v, err);
     if (rc) return rc;
@@ -268,5 +277,79 @@ int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_
     if ((*v)->cols != G->rows)
         return xb_errorf(err, XB_EINPUT, "%s:%zu: %zu input voltages per line, but the array has %zu rows",
                          vpath, xb_cli_csv_line_of_row(vpath, 0), (*v)->cols, G->rows);
+    return xb_cli_check_csv_values(vpath, *v, XB_QTY_VOLTAGE, err);
+}
+
+int xb_cli_max_memory(const char *value, xb_error *err)
+{
+    double bytes;
+    int rc = xb_parse_bytes(value, "--max-memory", &bytes, err);
+    if (rc) return rc;
+    /* through the environment: the point processes and engine workers inherit it */
+    if (setenv("XBAR_MAX_MEMORY", value, 1) != 0)
+        return xb_errorf(err, XB_ERUNTIME, "--max-memory: cannot set XBAR_MAX_MEMORY: %s", strerror(errno));
     return XB_OK;
+}
+
+int xb_cli_check_csv_values(const char *path, const xb_matrix *m, xb_quantity q, xb_error *err)
+{
+    size_t n = m->rows * m->cols;
+    xb_error e;
+    if (xb_check_values(q, m->data, n, "", &e) == XB_OK) return XB_OK;
+    /* name the line and field of the first value out of range, and the limits */
+    const xb_limit *l = xb_limit_get(q);
+    for (size_t k = 0; k < n; k++) {
+        double x = m->data[k];
+        if (x >= l->lo && x <= l->hi) continue;
+        return xb_errorf(err, XB_EINPUT, "%s:%zu: field %zu: %s %g %s is outside the limits [%g, %g] %s "
+                         "(docs/hardening.md)", path, xb_cli_csv_line_of_row(path, k / m->cols), k % m->cols + 1,
+                         l->name, x, l->unit, l->lo, l->hi, l->unit);
+    }
+    return XB_OK;
+}
+
+/* Training memory (src/exec/train.c, train_net.c, cmd_train.c).  Peak = the data sets held
+ * as floats + the larger of two phases:
+ *   training: Adam keeps four float copies of every weight (the weight, its gradient, two
+ *   moments) and a fifth under weight noise; every layer keeps its activations, their
+ *   gradients (and for the CNN the im2col columns and pooling indices) for the larger of
+ *   the minibatch and the evaluation batch (1000 rows for the MLP, 500 for the CNN);
+ *   the final report: every layer's output for the whole test set (cmd_train.c), next to
+ *   the trained network.
+ * Measured peak RSS (Fashion-MNIST, one epoch, train/test images) against the estimate:
+ * MLP 256,128 60000/10000: 272 / 304 MiB; MLP 2048,2048 2000/10000: 403 / 435 MiB; CNN 8,16
+ * 5000/10000: 915 / 947 MiB, 1000/4000: 374 / 414 MiB (the 64 MiB base covers the libraries). */
+double xb_cli_train_memory_estimate(const xb_train_opts *o, int cnn, size_t n_in_side, size_t n_classes,
+                                    size_t n_train, size_t n_test)
+{
+    const double px = (double)n_in_side * (double)n_in_side, B = (double)o->batch, F = sizeof(float);
+    const double K = (double)n_classes;
+    const double per_weight = (o->weight_noise > 0 || o->hw_model ? 5.0 : 4.0) * F;
+    double weights = 0, acts = 0, outs = 0, extra = 0, rows;
+    if (!cnn) {
+        rows = B > 1000 ? B : 1000;
+        double n_in = px, widest = px;
+        for (size_t k = 0; k <= o->n_hidden; k++) {
+            double n_out = k < o->n_hidden ? (double)o->hidden[k] : K;
+            weights += n_in * n_out + n_out;
+            acts += 3.0 * n_out; /* pre-activation, activation, gradient */
+            outs += 2.0 * n_out; /* dense + relu (softmax) outputs */
+            widest = n_out > widest ? n_out : widest;
+            n_in = n_out;
+        }
+        extra = B * (px + widest) * F; /* the input minibatch and the back-propagation buffer */
+    } else {
+        rows = B > 500 ? B : 500;
+        const double c1 = (double)o->cnn_channels[0], c2 = (double)o->cnn_channels[1], h2 = px / 4, h4 = px / 16;
+        weights = c1 * 9 + c1 + c2 * c1 * 9 + c2 + K * c2 * h4 + K;
+        /* layer outputs: conv, relu, pool, conv, relu, pool, flatten, dense, softmax */
+        outs = 2 * c1 * px + c1 * h2 + 2 * c2 * h2 + 2 * c2 * h4 + 2 * K;
+        /* + im2col columns and GEMM outputs of both convolutions, pooling indices (8 B),
+         * the two activation-gradient buffers and the gradient columns */
+        acts = outs + 9 * px + c1 * px + c1 * 9 * h2 + c2 * h2 + 2 * (c1 * h2 + c2 * h4) + 2 * c1 * px + c1 * 9 * h2;
+    }
+    const double data = ((double)n_train + (double)n_test) * (px * F + 1);
+    const double train = per_weight * weights + rows * acts * F + extra;
+    const double report = (double)n_test * outs * F + weights * F;
+    return 64.0 * 1024 * 1024 + data + (train > report ? train : report);
 }

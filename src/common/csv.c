@@ -7,6 +7,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Largest CSV file read: 1 GiB.  A 4096x4096 conductance matrix written with 17 significant
+ * digits (what xb_csv_write_matrix and numpy's %.17g write) is ~420 MB, so the biggest
+ * arrays any engine handles fit with room to spare; without a cap `--g /dev/zero` or a
+ * runaway pipe was read at ~1 GB/s until memory ran out. */
+#define XB_CSV_MAX_BYTES ((size_t)1 << 30)
+
+/* Line (1-based) of byte offset `at`. */
+static size_t line_of(const char *text, size_t at)
+{
+    size_t line = 1;
+    for (const char *q = text; (q = memchr(q, '\n', (size_t)(text + at - q))) != NULL; q++) line++;
+    return line;
+}
 
 xb_matrix *xb_matrix_new(size_t rows, size_t cols)
 {
@@ -44,6 +59,13 @@ int xb_csv_parse_matrix(const char *text, size_t len, const char *name, xb_matri
     const char *p = text, *end = text + len;
     size_t lineno = 0;
     char buf[128];
+    /* A NUL byte is never text (strtod would stop at it and misread the field). */
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return xb_errorf(err, XB_EINPUT, "%s:%zu: NUL byte at offset %zu: not a text file", name,
+                         line_of(text, (size_t)(nul - text)), (size_t)(nul - text));
+    /* A UTF-8 byte order mark (spreadsheet exports) is not part of the first field. */
+    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
 
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -117,28 +139,57 @@ int xb_csv_parse_matrix(const char *text, size_t len, const char *name, xb_matri
     return XB_OK;
 }
 
+/* The NUL check while reading: fails fast on /dev/zero and binary files. */
+static int read_chunk_nul(const char *path, const char *buf, size_t from, size_t to, xb_error *err)
+{
+    const char *nul = memchr(buf + from, '\0', to - from);
+    if (!nul) return XB_OK;
+    return xb_errorf(err, XB_EINPUT, "%s:%zu: NUL byte at offset %zu: not a text file", path,
+                     line_of(buf, (size_t)(nul - buf)), (size_t)(nul - buf));
+}
+
 int xb_csv_read_matrix(const char *path, xb_matrix **out, xb_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return xb_errorf(err, XB_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    char cap_s[32];
+    xb_format_bytes((double)XB_CSV_MAX_BYTES, cap_s, sizeof cap_s);
+    /* regular files: refuse an oversized one before reading, and size the buffer once */
+    struct stat st;
     size_t cap = 1 << 16, len = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((unsigned long long)st.st_size > XB_CSV_MAX_BYTES) {
+            fclose(f);
+            return xb_errorf(err, XB_EINPUT, "%s: %lld bytes, more than the %s a CSV file may hold", path,
+                             (long long)st.st_size, cap_s);
+        }
+        cap = (size_t)st.st_size + 1;
+    }
     char *buf = malloc(cap);
     if (!buf) { fclose(f); return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path); }
     size_t got;
+    int rc = XB_OK;
     while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+        rc = read_chunk_nul(path, buf, len, len + got, err);
         len += got;
+        if (rc) break;
+        if (len > XB_CSV_MAX_BYTES) {
+            rc = xb_errorf(err, XB_EINPUT, "%s: more than the %s a CSV file may hold", path, cap_s);
+            break;
+        }
         if (len == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); fclose(f); return xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path); }
+            size_t nc = cap * 2 > XB_CSV_MAX_BYTES + 1 ? XB_CSV_MAX_BYTES + 1 : cap * 2;
+            char *nb = realloc(buf, nc);
+            if (!nb) { rc = xb_errorf(err, XB_ERUNTIME, "%s: out of memory", path); break; }
             buf = nb;
-            cap *= 2;
+            cap = nc;
         }
     }
     int rd_err = ferror(f);
     fclose(f);
-    if (rd_err) { free(buf); return xb_errorf(err, XB_EINPUT, "%s: read error", path); }
-    int rc = xb_csv_parse_matrix(buf, len, path, out, err);
+    if (!rc && rd_err) rc = xb_errorf(err, XB_EINPUT, "%s: read error", path);
+    if (!rc) rc = xb_csv_parse_matrix(buf, len, path, out, err);
     free(buf);
     return rc;
 }

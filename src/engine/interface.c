@@ -53,6 +53,24 @@ void xb_engine_free(xb_engine *e)
     free(e);
 }
 
+/* Every entry of m within the physical limits of q (common.h): a conductance of 1e300 S gave
+ * garbage from ngspice and "floating node" from the native engine; NaN inputs ran. */
+static int check_values(const xb_engine *e, const char *what, const xb_matrix *m, xb_quantity q, xb_error *err)
+{
+    const xb_limit *l = xb_limit_get(q);
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++) {
+            double x = m->data[i * m->cols + j];
+            if (x >= l->lo && x <= l->hi) continue;
+            if (!isfinite(x))
+                return xb_errorf(err, XB_EINPUT, "engine %s: %s (%zu,%zu) is not finite", xb_engine_name(e), what,
+                                 i + 1, j + 1);
+            return xb_errorf(err, XB_EINPUT, "engine %s: %s (%zu,%zu) = %g %s is outside the %s limits [%g, %g] %s",
+                             xb_engine_name(e), what, i + 1, j + 1, x, l->unit, l->name, l->lo, l->hi, l->unit);
+        }
+    return XB_OK;
+}
+
 int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_engine_tile **out,
                       xb_error *err)
 {
@@ -61,11 +79,13 @@ int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g
     if (g->rows != p->rows || g->cols != p->cols || !p->rows || !p->cols)
         return xb_errorf(err, XB_EINPUT, "engine %s: conductances are %zux%zu, the array %zux%zu", xb_engine_name(e),
                          g->rows, g->cols, p->rows, p->cols);
+    int rc = check_values(e, "conductance", g, XB_QTY_CONDUCTANCE, err);
+    if (rc) return rc;
     xb_engine_tile *t = calloc(1, sizeof *t);
     if (!t) return xb_errorf(err, XB_ERUNTIME, "engine %s: out of memory (tile)", xb_engine_name(e));
     t->eng = e;
     t->p = *p;
-    int rc = e->ops.program(e->self, p, g, &t->impl, err);
+    rc = e->ops.program(e->self, p, g, &t->impl, err);
     if (rc) {
         free(t);
         return rc;
@@ -89,7 +109,7 @@ static int check_mvm(const xb_engine_tile *t, const xb_matrix *v, const xb_matri
     if (v->cols != t->p.rows || i_out->rows != v->rows || i_out->cols != t->p.cols)
         return xb_errorf(err, XB_EINPUT, "engine %s: v is %zux%zu and i_out %zux%zu for a %zux%zu array",
                          xb_engine_name(t->eng), v->rows, v->cols, i_out->rows, i_out->cols, t->p.rows, t->p.cols);
-    return XB_OK;
+    return check_values(t->eng, "input voltage", v, XB_QTY_VOLTAGE, err);
 }
 
 int xb_engine_mvm(xb_engine_tile *t, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
@@ -139,6 +159,21 @@ int xb_engine_cell_read(xb_engine_tile *t, xb_read_scheme scheme, size_t row, si
     if (row >= t->p.rows || col >= t->p.cols)
         return xb_errorf(err, XB_EINPUT, "cell %zu,%zu is outside the %zux%zu array", row, col, t->p.rows, t->p.cols);
     return e->ops.cell_read(e->self, t->impl, scheme, row, col, i_read_amp, err);
+}
+
+int xb_engine_transient(xb_engine_tile *t, const double *v, const xb_engine_tran_opts *o, xb_engine_tran_result *r,
+                        xb_error *err)
+{
+    if (!t || !v || !r) return xb_errorf(err, XB_EINPUT, "engine transient: missing argument");
+    const xb_engine *e = t->eng;
+    if (!e->ops.transient || !(e->caps & XB_ENGINE_CAP_TRANSIENT))
+        return xb_errorf(err, XB_EINPUT, "engine %s: no read transients", xb_engine_name(e));
+    xb_engine_tran_opts dflt;
+    if (!o) {
+        xb_engine_tran_opts_default(&dflt);
+        o = &dflt;
+    }
+    return e->ops.transient(e->self, t->impl, v, o, r, err);
 }
 
 int xb_engine_mvm_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,

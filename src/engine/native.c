@@ -281,6 +281,9 @@ static int check_vector(const double *v, size_t n, size_t k, xb_error *err)
         if (!isfinite(v[i]))
             return xb_errorf(err, XB_EINPUT, "V(%zu,%zu) = %g: input voltages must be finite", k + 1,
                              i + 1, v[i]);
+        else if (fabs(v[i]) > xb_limit_get(XB_QTY_VOLTAGE)->hi) /* the physical limit (common.h) */
+            return xb_errorf(err, XB_EINPUT, "V(%zu,%zu) = %g V: outside the voltage limits [%g, %g] V", k + 1, i + 1,
+                             v[i], xb_limit_get(XB_QTY_VOLTAGE)->lo, xb_limit_get(XB_QTY_VOLTAGE)->hi);
     return XB_OK;
 }
 
@@ -308,6 +311,52 @@ static void chord_cell(xb_engine_native *e, size_t e1, size_t e2)
     e->g_chord[e2] = g2 > 1e-12 ? g2 : 1e-12;
 }
 
+/* ---- memory (docs/native.md "Memory") ----
+ * Peak RSS is a per-cell part (the circuit, its CSC pattern, Newton workspaces: <= 1000 B
+ * per cell) plus 12 B per entry of the factor (8 B value + index), plus the right-hand
+ * sides of a call: the block of up to 256 vectors (NV_BLOCK_DOUBLES at most), CHOLMOD's
+ * solution and its workspace, together 3.0 times the block (measured with 256 vectors at
+ * 128x128 and 256x256: 229 and 477 MiB peak against estimates of 246 and 527 MiB).  The
+ * factor entries of the nested-dissection order grow as cells log2(sqrt(cells)) times a
+ * slowly growing constant, measured 4.8, 5.2, 5.5, 5.8, 6.05 at 64 .. 1024 for 1R (fitted
+ * 4.8 + 0.3 log2(side/64)); 1S1R 1.07 times that, 1T1R (KLU, L + U) 2.1 times.  A call with
+ * few vectors needs less: 1024x1024 1R with one vector peaked at 1.41 GiB (estimate
+ * 2.1 GiB), 1T1R at 2.22 GiB (estimate 2.9 GiB). */
+#define NV_BYTES_PER_CELL 1000.0
+#define NV_BYTES_PER_FACTOR_ENTRY 12.0
+#define NV_BYTES_BASE (16.0 * 1024 * 1024)
+#define NV_RHS_COPIES 3.25 /* block, solution, workspace (3.0 measured) */
+
+/* Peak bytes for an array of `cells` cells whose factor has `lnz` entries. */
+static double memory_bytes(const xb_array_params *p, double lnz)
+{
+    const double cells = (double)p->rows * (double)p->cols;
+    const double unknowns = (p->cell == XB_CELL_1R ? 2.0 : 3.0) * cells;
+    const double rhs = NV_RHS_COPIES * fmin((double)NV_BLOCK_DOUBLES, 256.0 * unknowns) * sizeof(double);
+    return NV_BYTES_BASE + NV_BYTES_PER_CELL * cells + NV_BYTES_PER_FACTOR_ENTRY * lnz + rhs;
+}
+
+double xb_engine_native_factor_estimate(const xb_array_params *p)
+{
+    if (!p) return 0;
+    const double cells = (double)p->rows * (double)p->cols, side = sqrt(cells);
+    const double per = p->cell == XB_CELL_1T1R ? 2.1 : p->cell == XB_CELL_1S1R ? 1.07 : 1.0;
+    const double c = per * (4.8 + 0.3 * log2(fmax(side, 64.0) / 64.0));
+    return c * cells * log2(fmax(side, 2.0));
+}
+
+double xb_engine_native_memory_estimate(const xb_array_params *p)
+{
+    return p ? memory_bytes(p, xb_engine_native_factor_estimate(p)) : 0;
+}
+
+/* "native engine, 8192x8192 rram 1t1r array" for memory messages. */
+static void memory_what(const xb_array_params *p, const char *stage, char *buf, size_t n)
+{
+    snprintf(buf, n, "native engine, %zux%zu %s %s array%s", p->rows, p->cols, xb_device_name(p->device),
+             xb_cell_name(p->cell), stage);
+}
+
 int xb_engine_native_new(const xb_array_params *p, const xb_matrix *g, xb_engine_native **out,
                          xb_error *err)
 {
@@ -331,9 +380,15 @@ int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *p
             if (!(v >= 0) || !isfinite(v))
                 return xb_errorf(err, XB_EINPUT, "conductance (%zu,%zu) = %g: must be finite and >= 0",
                                  i + 1, j + 1, v);
+            if (v > xb_limit_get(XB_QTY_CONDUCTANCE)->hi) /* the physical limit (common.h) */
+                return xb_errorf(err, XB_EINPUT, "conductance (%zu,%zu) = %g S: above the conductance limit %g S",
+                                 i + 1, j + 1, v, xb_limit_get(XB_QTY_CONDUCTANCE)->hi);
         }
     if (p->cell == XB_CELL_1S1R && !(p->sel_is_amp > 0 && p->sel_vs_volt > 0))
         return xb_errorf(err, XB_EINPUT, "selector: is and vs must be > 0");
+    char what[160];
+    memory_what(p, "", what, sizeof what);
+    if ((rc = xb_memory_check(xb_engine_native_memory_estimate(p), what, err))) return rc;
 
     xb_engine_native *e = calloc(1, sizeof *e);
     if (!e) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
@@ -382,6 +437,11 @@ int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *p
         int use_nd = perm && nv_circuit_nd_order(c, p, perm) == 0;
         rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, use_nd ? perm : NULL, &e->sp, err);
         free(perm);
+        if (!rc) {
+            /* the exact factor size is known now, before the numeric factorization */
+            memory_what(p, " (factor size from the symbolic analysis)", what, sizeof what);
+            rc = xb_memory_check(memory_bytes(p, nv_sparse_factor_nnz_predicted(e->sp)), what, err);
+        }
         if (rc) {
             xb_engine_native_free(e);
             return rc;

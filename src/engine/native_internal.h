@@ -169,6 +169,9 @@ double nv_sparse_factor_cost(const nv_sparse *s);
 void nv_sparse_release_workspace(nv_sparse *s);
 /* Entries of the factor(s) (L for CHOLMOD, L+U for KLU) of the last factorization. */
 double nv_sparse_factor_nnz(const nv_sparse *s);
+/* Entries of the factor(s) the symbolic analysis predicts (before any numeric factorization):
+ * CHOLMOD's exact count, KLU's estimate of L + U. */
+double nv_sparse_factor_nnz_predicted(const nv_sparse *s);
 const char *nv_sparse_name(const nv_sparse *s);
 void nv_sparse_free(nv_sparse *s);
 

@@ -240,7 +240,18 @@ double nv_sparse_factor_nnz(const nv_sparse *s)
 {
     if (s->symmetric) return s->cm.lnz;
     if (s->num) return (double)s->num->lnz + (double)s->num->unz;
+    if (s->sym) return (double)s->sym->lnz + (double)s->sym->unz; /* KLU's estimate before factoring */
     return 0;
+}
+
+double nv_sparse_factor_nnz_predicted(const nv_sparse *s)
+{
+    if (s->symmetric) {
+        /* supernodal factors store whole supernodes (xsize values); simplicial lnz */
+        double x = s->L && s->L->is_super ? (double)s->L->xsize : 0;
+        return x > s->cm.lnz ? x : s->cm.lnz;
+    }
+    return s->sym ? s->sym->lnz + s->sym->unz : 0;
 }
 
 const char *nv_sparse_name(const nv_sparse *s) { return s->symmetric ? "cholmod" : "klu"; }

@@ -709,7 +709,9 @@ int xb_engine_native_transient(const xb_array_params *p, const xb_matrix *g, con
         return xb_errorf(err, XB_EINPUT, "conductance matrix is %zux%zu, array is %zux%zu", g->rows, g->cols,
                          p->rows, p->cols);
     for (size_t i = 0; i < p->rows; i++)
-        if (!isfinite(v[i])) return xb_errorf(err, XB_EINPUT, "V(1,%zu) = %g: input voltages must be finite", i + 1, v[i]);
+        if (!isfinite(v[i]) || fabs(v[i]) > xb_limit_get(XB_QTY_VOLTAGE)->hi) /* limits: common.h */
+            return xb_errorf(err, XB_EINPUT, "V(1,%zu) = %g: input voltages must be finite and within [%g, %g] V",
+                             i + 1, v[i], xb_limit_get(XB_QTY_VOLTAGE)->lo, xb_limit_get(XB_QTY_VOLTAGE)->hi);
     double t_begin = xb_now_s();
     tran T;
     memset(&T, 0, sizeof T);

@@ -5,6 +5,7 @@
  * reordered once per call); several tiles on the same input run at the same time in a
  * pool of worker processes (opts.n_workers, 0 = cores).  xb_engine_mvm_spice is the
  * one-shot form. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,12 +47,62 @@ static void spice_release(void *self, void *tile)
     free(t);
 }
 
+/* ---- memory (docs/engine.md "Memory") ----
+ * Peak RSS of `xbar mvm --engine spice` (ngspice 39, one vector; the worker dominates),
+ * measured on 32x32, 48x48, 64x64 and 96x96 arrays, is a base of ~12 MB plus a constant
+ * per cell: 24 KB (linear, ECRAM), 32 KB (RRAM, PCM: the sinh subcircuit) for 1R, 42 KB
+ * for 1T1R, 46 KB for 1S1R (within 2 % of the measurements at every size: Sparse 1.3's
+ * fill stays proportional to the cells on these meshes).  The estimate takes the largest
+ * per-cell figure of the cell type, plus the deck text (~130 B per cell), which the caller
+ * holds twice (netlist body, batch deck) and the worker once more while ngspice parses it. */
+#define SPICE_BYTES_BASE (16.0 * 1024 * 1024)
+#define SPICE_DECK_BYTES_PER_CELL 130.0
+
+static double spice_bytes_per_cell(xb_cell_kind cell)
+{
+    return cell == XB_CELL_1S1R ? 47e3 : cell == XB_CELL_1T1R ? 43e3 : 33e3;
+}
+
+double xb_engine_spice_memory_estimate(const xb_array_params *p, size_t k_vectors)
+{
+    if (!p) return 0;
+    const double cells = (double)p->rows * (double)p->cols;
+    /* per vector: an alter line per row and a result per column (~40 B each) */
+    const double vectors = (double)k_vectors * ((double)p->rows + (double)p->cols) * 40.0;
+    return SPICE_BYTES_BASE + spice_bytes_per_cell(p->cell) * cells +
+           3.0 * (SPICE_DECK_BYTES_PER_CELL * cells + vectors);
+}
+
+/* Refuse a circuit that cannot fit before its deck is written. */
+static int spice_memory_check(const xb_array_params *p, size_t k_vectors, xb_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof what, "spice engine, %zux%zu %s %s array in ngspice", p->rows, p->cols,
+             xb_device_name(p->device), xb_cell_name(p->cell));
+    return xb_memory_check(xb_engine_spice_memory_estimate(p, k_vectors), what, err);
+}
+
+/* The job time limit (opts.timeout_s) covers writing the deck too: the deadline of the
+ * netlist writer, and its message in the words of a timed-out job. */
+static double deck_deadline(const spice_engine *s) { return s->o.timeout_s > 0 ? xb_now_s() + s->o.timeout_s : 0; }
+
+static int deck_timeout(const spice_engine *s, const xb_array_params *p, double deadline, int rc, xb_error *err)
+{
+    if (rc != XB_ERUNTIME || deadline <= 0 || xb_now_s() <= deadline) return rc;
+    return xb_errorf(err, XB_ERUNTIME, "ngspice job timed out after %g s while writing the deck of the %zux%zu array",
+                     s->o.timeout_s, p->rows, p->cols);
+}
+
 static int spice_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
 {
+    const spice_engine *s = self;
+    int mrc = spice_memory_check(p, 1, err);
+    if (mrc) return mrc;
     spice_tile *t = calloc(1, sizeof *t);
     if (!t) return xb_errorf(err, XB_ERUNTIME, "spice: out of memory (tile)");
     t->p = *p;
-    int rc = xb_netlist_mvm_new(p, g, &t->net, err);
+    const double deadline = deck_deadline(s);
+    int rc = deck_timeout(s, p, deadline, xb_netlist_mvm_new_until(p, g, deadline, &t->net, err), err);
     if (!rc && (xb_netlist_n_sources(t->net) != p->rows || xb_netlist_n_outputs(t->net) != p->cols))
         rc = xb_errorf(err, XB_ERUNTIME, "spice: the MVM netlist of a %zux%zu array has %zu sources, %zu outputs",
                        p->rows, p->cols, xb_netlist_n_sources(t->net), xb_netlist_n_outputs(t->net));
@@ -121,8 +172,9 @@ static int spice_cell_read(void *self, void *tile, xb_read_scheme scheme, size_t
     const spice_engine *s = self;
     const spice_tile *t = tile;
     xb_netlist *n = NULL;
-    int rc = xb_netlist_read_new(&t->p, t->g, scheme, row, col, &n, err);
-    if (rc) return rc;
+    const double deadline = deck_deadline(s);
+    int rc = xb_netlist_read_new_until(&t->p, t->g, scheme, row, col, deadline, &n, err);
+    if (rc) return deck_timeout(s, &t->p, deadline, rc, err);
     xb_engine_source *src = batch_sources(n, err);
     double v = t->p.v_read_volt;
     xb_engine_batch b = {

@@ -9,8 +9,12 @@
 #include "xbar/h5.h"
 
 /* Largest weight tensor accepted: 2^28 values (1 GiB of float32); extents come from the
- * file (found by tests/fuzz). */
+ * file (found by tests/fuzz).  The same bound holds for the input and every layer's output
+ * (a conv padding of 2^40 in a file made `xbar run` fail with "out of memory"). */
 #define XB_NET_MAX_VALUES ((size_t)1 << 28)
+/* Largest kernel, stride and padding attribute: 2^16 (an image side far beyond any network
+ * xbar runs; bounded before any size arithmetic so that nothing wraps around). */
+#define XB_NET_MAX_INT_ATTR 65536L
 
 /* ------------------------------------------------------------------ reading */
 /* Optional single non-negative int attribute: 0 ok (found or default), -1 missing when
@@ -34,6 +38,11 @@ static int layer_int(hid_t g, const char *path, const char *lname, const char *n
     }
     if (v < 0) {
         xb_errorf(err, XB_EINPUT, "%s: %s: attribute '%s' is %lld, must be >= 0", path, lname, name, (long long)v);
+        return -1;
+    }
+    if (v > XB_NET_MAX_INT_ATTR) {
+        xb_errorf(err, XB_EINPUT, "%s: %s: attribute '%s' is %lld, must be <= %ld", path, lname, name, (long long)v,
+                  XB_NET_MAX_INT_ATTR);
         return -1;
     }
     *out = (long)v;
@@ -75,8 +84,27 @@ static int read_float_ds(hid_t g, const char *path, const char *lname, const cha
     int rc = xb_h5_read_floats(g, name, data, &r, d, NULL);
     if (rc == XB_ERUNTIME) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     if (rc) return xb_errorf(err, XB_EINPUT, "%s: %s: cannot read dataset '%s'", path, lname, name);
+    /* every weight and bias finite and within the weight limits (common.h): a NaN weight ran
+     * a whole network and reported an accuracy */
+    char where[400];
+    snprintf(where, sizeof where, "%s: %.*s/%s", path, (int)strcspn(lname, " "), lname, name);
+    if ((rc = xb_check_floats(XB_QTY_WEIGHT, *data, n, where, err))) {
+        free(*data);
+        *data = NULL;
+        return rc;
+    }
     memcpy(dims, info.dims, (size_t)rank * sizeof *dims);
     return XB_OK;
+}
+
+/* The output of the layer just added holds at most XB_NET_MAX_VALUES values. */
+static int check_output_size(const xb_network *net, const char *path, const char *lname, xb_error *err)
+{
+    const xb_layer *l = xb_network_layer(net, xb_network_n_layers(net) - 1);
+    double n = (double)l->out_c * (double)l->out_h * (double)l->out_w;
+    if (n <= (double)XB_NET_MAX_VALUES) return XB_OK;
+    return xb_errorf(err, XB_EINPUT, "%s: %s: output %zux%zux%zu has more than 2^28 values", path, lname, l->out_c,
+                     l->out_h, l->out_w);
 }
 
 /* Append the layer of group g (type already parsed) to net. */
@@ -150,6 +178,7 @@ static int add_layer(xb_network *net, hid_t g, xb_layer_kind kind, const char *p
         const char *colon = strstr(e2.msg, "): ");
         rc = xb_errorf(err, rc, "%s: %s: %s", path, lname, colon ? colon + 3 : e2.msg);
     }
+    if (!rc) rc = check_output_size(net, path, lname, err);
     free(w);
     free(b);
     return rc;
@@ -205,10 +234,14 @@ static int read_header(hid_t f, const char *path, size_t shape[3], size_t *ndim,
     if (xb_h5_attr_get_int64s(f, ".", "input_shape", 4, shp, &cnt, NULL) != XB_OK || (cnt != 1 && cnt != 3))
         return xb_errorf(err, XB_EINPUT,
                          "%s: root attribute 'input_shape' must hold 1 (length) or 3 (C,H,W) integers", path);
+    double total = 1;
     for (size_t d = 0; d < cnt; d++) {
         if (shp[d] <= 0) return xb_errorf(err, XB_EINPUT, "%s: input_shape[%zu] is %lld", path, d, (long long)shp[d]);
         shape[d] = (size_t)shp[d];
+        total *= (double)shp[d];
     }
+    if (total > (double)XB_NET_MAX_VALUES)
+        return xb_errorf(err, XB_EINPUT, "%s: root attribute 'input_shape' has more than 2^28 values", path);
     *ndim = cnt;
     return XB_OK;
 }

@@ -102,6 +102,22 @@ int xb_fit_params_check(const xb_fit_params *m, xb_error *err)
     if (m->n_sweeps < 0 || m->n_sweeps > 100)
         return xb_errorf(err, XB_EINPUT, "n_sweeps: must be 0..100, got %d", m->n_sweeps);
     if (!(m->gain > 0) || !isfinite(m->gain)) return xb_errorf(err, XB_EINPUT, "gain: must be > 0");
+    /* the physical limits (common.h) that the model reader applies: a fit that wanders off
+     * to 1e13 ohm wires is rejected before it is written (found by tests/fuzz/fuzz_results_h5) */
+    const struct { double v; const char *name; xb_quantity q; } lim[] = {
+        {m->r_row_ohm, "r_row_ohm", XB_QTY_RESISTANCE},
+        {m->r_col_ohm, "r_col_ohm", XB_QTY_RESISTANCE},
+        {m->r_driver_ohm, "r_driver_ohm", XB_QTY_RESISTANCE},
+        {m->r_sense_ohm, "r_sense_ohm", XB_QTY_RESISTANCE},
+        {m->r_series_ohm, "r_series_ohm", XB_QTY_RESISTANCE},
+        {m->g_ref_min_siemens, "g_ref_min_siemens", XB_QTY_CONDUCTANCE},
+        {m->g_ref_max_siemens, "g_ref_max_siemens", XB_QTY_CONDUCTANCE},
+        {m->v_read_volt, "v_read_volt", XB_QTY_VOLTAGE},
+    };
+    for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++)
+        if (xb_check_value(lim[k].q, lim[k].v, lim[k].name, err)) return XB_EINPUT;
+    for (size_t k = 0; k < m->n_knots; k++)
+        if (xb_check_value(XB_QTY_VOLTAGE, m->knot_v0_volt[k], "knot_v0_volt", err)) return XB_EINPUT;
     return XB_OK;
 }
 

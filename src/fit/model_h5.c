@@ -192,8 +192,21 @@ static int get_scalar(hid_t g, const char *gname, const char *name, const char *
     return XB_OK;
 }
 
+/* A value read from the file: within the physical limits of its unit (common.h: S, V, ohm,
+ * F, s, A), finite for the other units. */
+static int check_field(const char *gname, const char *name, const char *unit, double v, xb_error *err)
+{
+    char where[600];
+    snprintf(where, sizeof where, "%s/%s", gname, name);
+    xb_quantity q;
+    if (xb_limit_from_unit(unit, &q) == XB_OK) return xb_check_value(q, v, where, err);
+    return isfinite(v) ? XB_OK : xb_errorf(err, XB_EINPUT, "%s: not finite", where);
+}
+
+/* The scalars of group `group`; check: their values against check_field (the metrics are
+ * diagnostics and are not checked). */
 static int get_fields(hid_t loc, const char *where, const char *group, void *obj, const dfield *f,
-                      size_t n, xb_error *err)
+                      size_t n, int check, xb_error *err)
 {
     char gname[256];
     snprintf(gname, sizeof gname, "%s/%s", where, group);
@@ -201,8 +214,11 @@ static int get_fields(hid_t loc, const char *where, const char *group, void *obj
     if (!xb_h5_exists(loc, group)) return xb_errorf(err, XB_EINPUT, "%s: missing group", gname);
     int rc = xb_h5_group_open(loc, group, &g, err);
     if (rc) return rc;
-    for (size_t k = 0; !rc && k < n; k++)
-        rc = get_scalar(g, gname, f[k].name, f[k].unit, (double *)((char *)obj + f[k].offset), err);
+    for (size_t k = 0; !rc && k < n; k++) {
+        double *v = (double *)((char *)obj + f[k].offset);
+        rc = get_scalar(g, gname, f[k].name, f[k].unit, v, err);
+        if (!rc && check) rc = check_field(gname, f[k].name, f[k].unit, *v, err);
+    }
     xb_h5_group_close(g);
     return rc;
 }
@@ -252,12 +268,12 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
     free(dev);
     free(cell);
     int64_t iv;
-    if (!rc) rc = get_fields(g, where, "config", &m->config, k_config, NF(k_config), err);
+    if (!rc) rc = get_fields(g, where, "config", &m->config, k_config, NF(k_config), 1, err);
     if (!rc) rc = get_int(g, where, "config", "rows", 1, 1 << 20, &iv, err);
     if (!rc) m->config.rows = (size_t)iv;
     if (!rc) rc = get_int(g, where, "config", "cols", 1, 1 << 20, &iv, err);
     if (!rc) m->config.cols = (size_t)iv;
-    if (!rc) rc = get_fields(g, where, "params", m, k_params, NF(k_params), err);
+    if (!rc) rc = get_fields(g, where, "params", m, k_params, NF(k_params), 1, err);
     if (!rc) rc = get_int(g, where, "params", "n_sweeps", 0, 100, &iv, err);
     if (!rc) m->n_sweeps = (int)iv;
     if (!rc) {
@@ -274,6 +290,11 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         if (!rc && (r1 != 1 || r2 != 1 || d1[0] != d2[0] || d1[0] > XB_FIT_MAX_KNOTS))
             rc = xb_errorf(err, XB_EINPUT, "%s/params: knot_x and knot_v0_volt must be 1-D of equal length <= %d",
                            where, XB_FIT_MAX_KNOTS);
+        char kw[600];
+        snprintf(kw, sizeof kw, "%s/params/knot_x", where);
+        if (!rc) rc = xb_check_finite(kx, (size_t)d1[0], kw, err);
+        snprintf(kw, sizeof kw, "%s/params/knot_v0_volt", where);
+        if (!rc) rc = xb_check_values(XB_QTY_VOLTAGE, kv, (size_t)d1[0], kw, err);
         if (!rc) {
             m->n_knots = (size_t)d1[0];
             for (size_t k = 0; k < m->n_knots; k++) {
@@ -284,9 +305,12 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         free(kx);
         free(kv);
     }
-    if (!rc) rc = get_fields(g, where, "validity", m, k_valid, NF(k_valid), err);
+    if (!rc) rc = get_fields(g, where, "validity", m, k_valid, NF(k_valid), 1, err);
+    if (!rc && !(m->valid_g_min_siemens <= m->valid_g_max_siemens && m->valid_v_min_volt <= m->valid_v_max_volt))
+        rc = xb_errorf(err, XB_EINPUT, "%s/validity: the ranges need g_min_siemens <= g_max_siemens and v_min_volt <= "
+                       "v_max_volt", where);
     if (!rc && xb_h5_exists(g, "metrics")) {
-        rc = get_fields(g, where, "metrics", met, k_metrics, NF(k_metrics), err);
+        rc = get_fields(g, where, "metrics", met, k_metrics, NF(k_metrics), 0, err);
         if (!rc) rc = get_int(g, where, "metrics", "n_train_vectors", 0, INT64_MAX / 2, &iv, err);
         if (!rc) met->n_train_vectors = (size_t)iv;
         if (!rc) rc = get_int(g, where, "metrics", "n_heldout_vectors", 0, INT64_MAX / 2, &iv, err);
@@ -298,6 +322,10 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
     if (!rc) {
         rc = xb_fit_params_check(m, err);
         if (rc) xb_error_prefix(err, "%s: ", where);
+    }
+    if (!rc) {
+        rc = xb_array_params_check(&m->config, err);
+        if (rc) xb_error_prefix(err, "%s/config: ", where);
     }
     return rc;
 }
@@ -461,8 +489,18 @@ int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_par
     double *c = NULL;
     int rk = 0;
     hsize_t d[4];
-    if (have && xb_h5_read_doubles(f, fam, &c, &rk, d, &e2) == XB_OK && rk == 2 && d[0] == XB_FIT_FAMILY_NQ &&
-        d[1] == 3) {
+    int fam_ok = have && xb_h5_read_doubles(f, fam, &c, &rk, d, &e2) == XB_OK && rk == 2 &&
+                 d[0] == XB_FIT_FAMILY_NQ && d[1] == 3;
+    if (fam_ok) {
+        /* a NaN coefficient predicted models whose currents were off by orders of magnitude */
+        char where[600];
+        snprintf(where, sizeof where, "%s: /%s", path, fam);
+        if (xb_check_finite(c, XB_FIT_FAMILY_NQ * 3, where, &e2) != XB_OK) {
+            rc = xb_errorf(err, XB_EINPUT, "%s", e2.msg);
+            fam_ok = 0;
+        }
+    }
+    if (fam_ok) {
         /* template: the family's model of the nearest size */
         size_t best = n;
         double bd = INFINITY, target = sqrt((double)(p->rows * p->cols));

@@ -34,6 +34,9 @@ int xb_fit_sigma_read(const char *path, xb_device_kind device, xb_fit_sigma *out
     if (!rc) rc = xb_h5_read_doubles(f, name, &v, &rv, dv, err);
     if (!rc && (rv != 1 || dv[0] != 2 || !(v[0] >= 0) || !(v[1] > v[0]) || !isfinite(v[1])))
         rc = xb_errorf(err, XB_EINPUT, "%s: /%s: expected two conductances 0 <= lo < hi", path, name);
+    char where[300];
+    snprintf(where, sizeof where, "%s: /%s", path, name);
+    if (!rc) rc = xb_check_values(XB_QTY_CONDUCTANCE, v, 2, where, err);
     if (!rc) {
         out->n_coef = (size_t)d[0];
         memcpy(out->coef, c, out->n_coef * sizeof *c);

@@ -122,6 +122,9 @@ static int check_g(const xb_array_params *p, const xb_matrix *g, xb_error *err)
             if (!(v >= 0) || !isfinite(v))
                 return xb_errorf(err, XB_EINPUT, "conductance (%zu,%zu) = %g: must be finite and >= 0",
                                  i + 1, j + 1, v);
+            if (v > xb_limit_get(XB_QTY_CONDUCTANCE)->hi) /* the physical limit (common.h) */
+                return xb_errorf(err, XB_EINPUT, "conductance (%zu,%zu) = %g S: above the conductance limit %g S",
+                                 i + 1, j + 1, v, xb_limit_get(XB_QTY_CONDUCTANCE)->hi);
         }
     return XB_OK;
 }
@@ -140,6 +143,9 @@ typedef struct {
     const xb_matrix *state0;
     /* dynamic: per-cell noise-terminal values (NULL: 0) */
     const xb_matrix *noise;
+    /* stop writing the cells past this xb_now_s() time (0 = no limit): the deck of a
+     * 4096x4096 array takes minutes to write, and a job time limit covers that too */
+    double deadline_s;
 } drive_plan;
 
 static const char *const k_cell_title[] = {"1R: the device alone", "1T1R: the device in series with the access NMOS",
@@ -468,13 +474,19 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
         fprintf(f, "* ---- cells Xg<i>_<j>: %s ----\n",
                 dynamic ? "dynamic parameters and initial state per cell" : "G in siemens (and its V0) per cell");
         char a[64], b[64];
-        for (size_t i = 0; !rc && i < p->rows; i++)
+        for (size_t i = 0; !rc && i < p->rows; i++) {
+            if (d->deadline_s > 0 && xb_now_s() > d->deadline_s) {
+                rc = xb_errorf(err, XB_ERUNTIME, "netlist: time limit reached while writing the cells of the "
+                               "%zux%zu array (row %zu of %zu)", p->rows, p->cols, i, p->rows);
+                break;
+            }
             for (size_t j = 0; !rc && j < p->cols; j++) {
                 row_node(p, i, j + 1, a, sizeof a);
                 col_node(p, i, j, b, sizeof b);
                 rc = emit_cell(f, p, di, i, j, g->data[i * g->cols + j],
                                d->noise ? d->noise->data[i * d->noise->cols + j] : 0.0, dynamic, a, b, err);
             }
+        }
     }
     if (fclose(f) != 0 && !rc) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
     if (rc) {
@@ -487,6 +499,12 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
 
 int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist **out,
                        xb_error *err)
+{
+    return xb_netlist_mvm_new_until(p, g, 0, out, err);
+}
+
+int xb_netlist_mvm_new_until(const xb_array_params *p, const xb_matrix *g, double deadline_s, xb_netlist **out,
+                             xb_error *err)
 {
     *out = NULL;
     int rc = check_g(p, g, err);
@@ -501,7 +519,7 @@ int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist 
     }
     for (size_t i = 0; i < p->rows; i++) { row_mode[i] = 1; gate[i] = p->v_gate_volt; }
     for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
-    drive_plan d = {row_mode, NULL, col_mode, NULL, gate, NULL, NULL};
+    drive_plan d = {row_mode, NULL, col_mode, NULL, gate, NULL, NULL, deadline_s};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -514,6 +532,12 @@ done:
 
 int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme,
                         size_t sel_row, size_t sel_col, xb_netlist **out, xb_error *err)
+{
+    return xb_netlist_read_new_until(p, g, scheme, sel_row, sel_col, 0, out, err);
+}
+
+int xb_netlist_read_new_until(const xb_array_params *p, const xb_matrix *g, xb_read_scheme scheme, size_t sel_row,
+                              size_t sel_col, double deadline_s, xb_netlist **out, xb_error *err)
 {
     *out = NULL;
     int rc = check_g(p, g, err);
@@ -543,7 +567,7 @@ int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_sc
         col_mode[j] = j == sel_col ? 1 : (scheme == XB_READ_FLOAT ? 0 : 2);
         col_bias[j] = scheme == XB_READ_V2 ? v / 2 : 2 * v / 3;
     }
-    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate, NULL, NULL};
+    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate, NULL, NULL, deadline_s};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -600,7 +624,7 @@ int xb_netlist_dynamic_new_opts(const xb_array_params *p, const xb_matrix *state
     }
     for (size_t i = 0; i < p->rows; i++) row_mode[i] = 1;
     for (size_t j = 0; j < p->cols; j++) col_mode[j] = o && o->drive_columns ? 3 : 1;
-    drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0, noise};
+    drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0, noise, 0};
     rc = write_array(n, p, state0, &d, err);
     /* state vectors after the column currents: the state node of the device Xd in cell Xg<i>_<j> */
     for (size_t i = 0; !rc && i < p->rows; i++)

@@ -70,6 +70,29 @@ void xb_array_params_default(xb_array_params *p, xb_device_kind device)
     p->seed = 1;
 }
 
+void xb_periphery_default(xb_periphery *q)
+{
+    memset(q, 0, sizeof *q);
+    /* 8-bit inputs and outputs: aihwkit StandardIOParameters (inp_res = out_res = 1/254). */
+    q->dac_bits = 8;
+    q->adc_bits = 8;
+    /* DAC + row driver: ISAAC's 1-bit DACs, 4 mW for 8 x 128 of them at a 100 ns read:
+     * 0.39 pJ per bit (Shafiee et al., ISCA 2016, Table 2); a B-bit input costs B of them. */
+    q->dac_joule_per_bit = 4e-3 / 1024.0 * 100e-9;
+    /* ADC: ISAAC's 8-bit 1.28 GS/s SAR ADC, 2 mW each (ISCA 2016, Table 2, after Kull et al.,
+     * ISSCC 2013): 1.56 pJ per conversion = 6.1 fJ per level (Walden). */
+    q->adc_fom_joule_per_step = 2e-3 / 1.28e9 / 256.0;
+    /* Sense: ISAAC's sample-and-hold, 10 uW for 8 x 128 of them at a 100 ns read (ISCA 2016,
+     * Table 2, after O'Halloran & Sarpeshkar, JSSC 2004): ~1 fJ per column read. */
+    q->sense_joule = 0.01e-3 / 1024.0 * 100e-9;
+    /* Digital work: 45 nm, Horowitz ISSCC 2014 "Computing's energy problem": 32-bit int add
+     * 0.1 pJ, 32-bit int mult 3.1 pJ (arithmetic only, no memory access). */
+    q->dig_add_joule = 0.1e-12;
+    q->dig_mul_joule = 3.1e-12;
+    /* One crossbar read incl. conversion: 100 ns (ISAAC, ISCA 2016). */
+    q->t_mvm_s = 100e-9;
+}
+
 static const char *const k_cell_names[] = {"1r", "1t1r", "1s1r"};
 
 const char *xb_cell_name(xb_cell_kind c)
@@ -84,26 +107,57 @@ int xb_cell_from_name(const char *s, xb_cell_kind *out)
     return XB_EINPUT;
 }
 
+/* "FLAG: VALUE UNIT is above the LIMIT" against the physical limits table (common.h). */
+static int check_limit(xb_quantity q, double v, const char *flag, xb_error *err)
+{
+    if (xb_check_value(q, v, flag, err) == XB_OK) return XB_OK;
+    const xb_limit *l = xb_limit_get(q);
+    if (!isfinite(v)) return xb_errorf(err, XB_EINPUT, "%s: not finite", flag);
+    return xb_errorf(err, XB_EINPUT, "%s: %g %s is outside the %s limits [%g, %g] %s (docs/hardening.md)", flag, v,
+                     l->unit, l->name, l->lo, l->hi, l->unit);
+}
+
 int xb_array_params_check(const xb_array_params *p, xb_error *err)
 {
     if (p->rows == 0) return xb_errorf(err, XB_EINPUT, "--rows: must be at least 1");
     if (p->cols == 0) return xb_errorf(err, XB_EINPUT, "--cols: must be at least 1");
     if (!xb_device_info_get(p->device)) return xb_errorf(err, XB_EINPUT, "--device: unknown device");
     if ((unsigned)p->cell > XB_CELL_1S1R) return xb_errorf(err, XB_EINPUT, "--cell: unknown cell type");
-    struct { double v; const char *name; } nonneg[] = {
-        {p->r_wire_row_ohm, "--r-wire-row"}, {p->r_wire_col_ohm, "--r-wire-col"},
-        {p->r_driver_ohm, "--r-driver"},     {p->r_sense_ohm, "--r-sense"},
-        {p->c_wire_farad, "--c-wire"},       {p->stuck_on_rate, "--stuck-on"},
-        {p->stuck_off_rate, "--stuck-off"},
+    struct { double v; const char *name; xb_quantity q; } nonneg[] = {
+        {p->r_wire_row_ohm, "--r-wire-row", XB_QTY_RESISTANCE}, {p->r_wire_col_ohm, "--r-wire-col", XB_QTY_RESISTANCE},
+        {p->r_driver_ohm, "--r-driver", XB_QTY_RESISTANCE},     {p->r_sense_ohm, "--r-sense", XB_QTY_RESISTANCE},
+        {p->c_wire_farad, "--c-wire", XB_QTY_CAPACITANCE},      {p->stuck_on_rate, "--stuck-on", XB_QTY_COUNT},
+        {p->stuck_off_rate, "--stuck-off", XB_QTY_COUNT},
     };
-    for (size_t k = 0; k < sizeof nonneg / sizeof nonneg[0]; k++)
+    for (size_t k = 0; k < sizeof nonneg / sizeof nonneg[0]; k++) {
         if (!(nonneg[k].v >= 0) || !isfinite(nonneg[k].v))
             return xb_errorf(err, XB_EINPUT, "%s: must be >= 0, got %g", nonneg[k].name, nonneg[k].v);
+        if (nonneg[k].q != XB_QTY_COUNT && check_limit(nonneg[k].q, nonneg[k].v, nonneg[k].name, err))
+            return XB_EINPUT;
+    }
     if (!(p->v_read_volt > 0)) return xb_errorf(err, XB_EINPUT, "--v-read: must be > 0");
+    if (check_limit(XB_QTY_VOLTAGE, p->v_read_volt, "--v-read", err)) return XB_EINPUT;
     if (!(p->g_min_siemens > 0) || !(p->g_max_siemens > p->g_min_siemens))
         return xb_errorf(err, XB_EINPUT, "--g-min/--g-max: need 0 < g_min < g_max");
+    if (check_limit(XB_QTY_CONDUCTANCE, p->g_max_siemens, "--g-max", err)) return XB_EINPUT;
     if (p->stuck_on_rate + p->stuck_off_rate > 1)
         return xb_errorf(err, XB_EINPUT, "--stuck-on/--stuck-off: rates add up to more than 1");
+    /* the device and periphery constants (defaults from the tables; a model file's config/
+     * overrides them): voltages within the voltage limits, the others finite and >= 0 */
+    const struct { double v; const char *name; } volts[] = {
+        {p->v_gate_volt, "--v-gate"},           {p->rram_v0_volt, "rram_v0_volt"},
+        {p->pcm_v0_low_volt, "pcm_v0_low_volt"}, {p->pcm_v0_high_volt, "pcm_v0_high_volt"},
+        {p->nmos_vt_volt, "nmos_vt_volt"},       {p->sel_vs_volt, "sel_vs_volt"},
+    };
+    for (size_t k = 0; k < sizeof volts / sizeof volts[0]; k++)
+        if (check_limit(XB_QTY_VOLTAGE, volts[k].v, volts[k].name, err)) return XB_EINPUT;
+    const struct { double v; const char *name; } fin[] = {
+        {p->nmos_kp_a_per_v2, "nmos_kp_a_per_v2"}, {p->nmos_w_over_l, "nmos_w_over_l"},
+        {p->nmos_lambda_per_v, "nmos_lambda_per_v"}, {p->sel_is_amp, "sel_is_amp"},
+    };
+    for (size_t k = 0; k < sizeof fin / sizeof fin[0]; k++)
+        if (!(fin[k].v >= 0) || !isfinite(fin[k].v))
+            return xb_errorf(err, XB_EINPUT, "%s: must be finite and >= 0, got %g", fin[k].name, fin[k].v);
     return XB_OK;
 }
 

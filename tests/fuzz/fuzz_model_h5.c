@@ -1,7 +1,8 @@
 /* libFuzzer target (input: an HDF5 recipe, fuzz_h5recipe.h): the HDF5 model loader (xb_fit_file_read, xb_fit_stats_read,
  * xb_fit_file_model_for) fed corrupted model files (docs/hdf5-model.md).
- * Invariants: accepted models pass xb_fit_params_check and evaluate to finite currents
- * on a small in-range input; rejections are one-line messages; no crash, leak or
+ * Invariants: accepted models pass xb_fit_params_check, have finite validity bounds and a
+ * configuration within the physical limits (xb_array_params_check), and evaluate to finite
+ * currents on a small in-range input; rejections are one-line messages; no crash, leak or
  * unbounded allocation. */
 #include <math.h>
 #include <stdint.h>
@@ -47,6 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t k = 0; k < n; k++) {
             xb_error e2;
             if (xb_fit_params_check(&models[k], &e2) != XB_OK) abort();
+            if (xb_array_params_check(&models[k].config, &e2) != XB_OK) abort();
+            const xb_fit_params *q = &models[k];
+            if (!isfinite(q->valid_g_min_siemens) || !isfinite(q->valid_g_max_siemens) ||
+                !isfinite(q->valid_v_min_volt) || !isfinite(q->valid_v_max_volt))
+                abort();
             if (k < 2) eval_small(&models[k]);
         }
         if (n) {

@@ -1,7 +1,8 @@
 /* libFuzzer target (input: an HDF5 recipe, fuzz_h5recipe.h): the HDF5 network loader (xb_network_read, docs/hdf5-network.md) fed
  * corrupted network files.  Invariants: an accepted network has consistent layer shapes
- * (a forward pass of one input runs and fills every layer output); rejections are one-line
- * messages; no crash, leak or unbounded allocation. */
+ * (a forward pass of one input runs and fills every layer output) and every weight and bias
+ * finite and within the weight limits (common.h); rejections are one-line messages; no
+ * crash, leak or unbounded allocation. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!net) abort();
     size_t nl = xb_network_n_layers(net);
     if (nl == 0) abort();
+    for (size_t k = 0; k < nl; k++) {
+        const xb_layer *l = xb_network_layer(net, k);
+        xb_error e2;
+        if (l->weight && xb_check_floats(XB_QTY_WEIGHT, l->weight, l->n_out * l->n_in, "w", &e2) != XB_OK) abort();
+        if (l->bias && xb_check_floats(XB_QTY_WEIGHT, l->bias, l->n_out, "b", &e2) != XB_OK) abort();
+    }
     /* Forward one input when the network is small (the loader accepts big ones). */
     double macs = xb_network_macs(net);
     size_t total = xb_network_input_size(net);
