@@ -21,6 +21,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 
+
+def _threads_from_argv():
+    for k, a in enumerate(sys.argv):
+        if a == "--threads" and k + 1 < len(sys.argv):
+            return sys.argv[k + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+# Debian's torch multiplies through the system BLAS (OpenBLAS), whose threads torch's
+# set_num_threads does not govern: fixed before torch loads it, for both models alike.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_v, _threads_from_argv())
+
 import torch  # noqa: E402
 
 import xbar  # noqa: E402
@@ -51,7 +66,8 @@ def main():
     xt.calibrate(analog, xc)
     setup_w, setup_c = time.time() - t0, time.process_time() - c0
     xb = xt.analog_layers(analog)[0].xb
-    print(f"network {a.network} ({len(layers)} layers), {a.images} images, {a.threads} torch thread(s)")
+    print(f"network {a.network} ({len(layers)} layers), {a.images} images, {a.threads} torch thread(s), "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
     print(f"analog: {xb.describe()}")
     if a.form == "fast":
         print(f"fast form: {xb._fast_terms} basis term(s), held-out error vs the full model {xb.fast_error}")
