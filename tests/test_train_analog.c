@@ -151,6 +151,9 @@ static void test_ideal_sgd_equals_quantized_sgd(void **state)
     a.deterministic = 1;
     a.refresh_margin = 0;
     a.w_fs = 1.5;
+    /* G+ and G- stepped in opposite directions: with a symmetric step the pair's common mode
+     * stays put, no device reaches a bound (one-sided updates drift up until a refresh) */
+    a.one_sided = 0;
     xb_network *net = tiny_net();
     xb_an_trainer *tr = NULL;
     xb_error err;
@@ -368,6 +371,16 @@ static void test_bounds_and_refresh(void **state)
     assert_true(fabs(st.refresh_pulses - 2 * 0.34 * win / STEP) <= 2);
     assert_true(p.gp[1] == keep1[0] && p.gm[1] == keep1[1]);
     assert_true(p.gp[2] == keep2[0] && p.gm[2] == keep2[1]);
+    /* pair pulses: opposite directions (both devices), or one-sided (one up pulse) */
+    p.gp[2] = p.gm[2] = gc;
+    xb_an_pair_pulse(&p, &am, 2, -1, &rng, &st);
+    assert_true(fabs(p.gp[2] - (gc - STEP)) < 1e-18 && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
+    am.one_sided = 1;
+    p.gp[2] = p.gm[2] = gc;
+    xb_an_pair_pulse(&p, &am, 2, -1, &rng, &st);
+    assert_true(p.gp[2] == gc && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
+    xb_an_pair_pulse(&p, &am, 2, 1, &rng, &st);
+    assert_true(fabs(p.gp[2] - (gc + STEP)) < 1e-18 && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
     xb_an_pairs_free(&p);
 }
 

@@ -355,6 +355,8 @@ typedef struct xb_analog_opts {
     unsigned ablate;          /* XB_ANALOG_ABLATE_* */
     double w_fs;              /* weight at a full pair difference, x the He-uniform limit [2] */
     size_t bl_max;            /* longest stochastic pulse train [31] (aihwkit's desired_BL) */
+    int one_sided;            /* pair pulses: 0 = G+ and G- stepped in opposite directions;
+                               * 1 = up pulses only, on G+ to raise w, on G- to lower it [1] */
     int deterministic;        /* expected-count pulses (tests) */
     size_t refit_every;       /* minibatches between fast-form refits (0: once per epoch) */
     double refresh_margin;    /* refresh pairs with a device this close to a bound (x window) [0.05];

@@ -12,7 +12,7 @@
 typedef struct {
     const char *out, *dir, *model, *update_model, *json, *plot;
     size_t limit, test_limit;
-    int quiet, baseline, device_set;
+    int quiet, baseline, device_set, ideal_reads;
     xb_device_kind device;
     xb_train_opts o;
     xb_analog_opts a;
@@ -60,6 +60,7 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
         if (!strcmp(a, "--quiet")) p->quiet = 1;
         else if (!strcmp(a, "--baseline")) p->baseline = 1;
         else if (!strcmp(a, "--deterministic")) p->a.deterministic = 1;
+        else if (!strcmp(a, "--ideal-reads")) p->ideal_reads = 1;
         else if (FLAG("--out")) { if (!VAL("--out")) return XB_EINPUT; p->out = v; }
         else if (FLAG("--dataset")) { if (!VAL("--dataset")) return XB_EINPUT; p->dir = v; }
         else if (FLAG("--model")) { if (!VAL("--model")) return XB_EINPUT; p->model = v; }
@@ -71,6 +72,11 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
             if (xb_device_from_name(v, &p->device) || !xb_device_info_get(p->device)->dyn_subckt)
                 return xb_errorf(err, XB_EINPUT, "--device: '%s' is not a device with a dynamic model", v);
             p->device_set = 1;
+        } else if (FLAG("--pair-update")) {
+            if (!VAL("--pair-update")) return XB_EINPUT;
+            if (!strcmp(v, "both")) p->a.one_sided = 0;
+            else if (!strcmp(v, "up")) p->a.one_sided = 1;
+            else return xb_errorf(err, XB_EINPUT, "--pair-update: '%s' is not both or up", v);
         } else if (FLAG("--algorithm")) {
             if (!VAL("--algorithm")) return XB_EINPUT;
             if (xb_analog_algorithm_from_name(v, &p->a.algorithm))
@@ -145,7 +151,8 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
 #undef FLAG
     }
     if (!p->out) return xb_errorf(err, XB_EINPUT, "--out: required");
-    if (!p->model) return xb_errorf(err, XB_EINPUT, "--analog: --model FILE (xbar fit) is required");
+    if (!p->model && !(p->ideal_reads && p->update_model))
+        return xb_errorf(err, XB_EINPUT, "--analog: --model FILE (xbar fit) is required");
     if (!p->device_set) return xb_errorf(err, XB_EINPUT, "--analog: --device rram|ecram|pcm is required");
     return XB_OK;
 }
@@ -287,7 +294,7 @@ int xb_cli_train_analog(int argc, char **argv)
     }
     c->quiet = p->quiet;
     rc = load_update(p, &all, &n_all, &um, &err);
-    if (!rc) rc = engine_new(p, &eng, &err);
+    if (!rc && !p->ideal_reads) rc = engine_new(p, &eng, &err);
     if (!rc) {
         xb_array_params tp;
         xb_array_params_default(&tp, p->device);
@@ -301,7 +308,7 @@ int xb_cli_train_analog(int argc, char **argv)
                    um->g_min_siemens * 1e6, um->g_max_siemens * 1e6,
                    xb_fit_update_step(um, 0.5 * (um->g_min_siemens + um->g_max_siemens), 1) * 1e6,
                    xb_fit_update_step(um, 0.5 * (um->g_min_siemens + um->g_max_siemens), -1) * 1e6,
-                   p->a.tile_rows, p->a.tile_cols, p->model);
+                   p->a.tile_rows, p->a.tile_cols, p->ideal_reads ? "ideal reads" : p->model);
     }
     if (!rc) rc = xb_dataset_load_fmnist(p->dir, 1, p->limit, &train, &err);
     if (!rc) rc = xb_dataset_load_fmnist(p->dir, 0, p->test_limit, &test, &err);

@@ -36,8 +36,9 @@ int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate,
     const int c2c = !(ablate & XB_ANALOG_ABLATE_C2C), state = !(ablate & XB_ANALOG_ABLATE_STATE);
     for (size_t k = 0; k < XB_AN_GRID; k++) {
         const double x = state ? (double)k / (XB_AN_GRID - 1) : 0.5, g = lo + x * (hi - lo);
-        am->up[k] = xb_update_law_eval(m->law, m->up, x, 1);
-        am->down[k] = xb_update_law_eval(m->law, m->down, x, -1);
+        /* a law crossing zero inside the window: the state does not move further that way */
+        am->up[k] = fmax(0.0, xb_update_law_eval(m->law, m->up, x, 1));
+        am->down[k] = fmin(0.0, xb_update_law_eval(m->law, m->down, x, -1));
         am->sup[k] = c2c ? xb_fit_update_sigma(m, g, 1) : 0.0;
         am->sdown[k] = c2c ? xb_fit_update_sigma(m, g, -1) : 0.0;
         if (!(am->up[k] >= 0) || !(am->down[k] <= 0) || !isfinite(am->sup[k]) || !isfinite(am->sdown[k]))
@@ -52,6 +53,7 @@ int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate,
     }
     const size_t c = (XB_AN_GRID - 1) / 2;
     am->step_c = 0.5 * (am->up[c] - am->down[c]);
+    am->step_up_c = am->up[c];
     if (!(am->step_c > 0))
         return xb_errorf(err, XB_EINPUT, "update model %s: zero step at the window centre", xb_device_name(m->device));
     if (!(ablate & XB_ANALOG_ABLATE_D2D) && m->n_devices > 1) {
@@ -163,6 +165,10 @@ double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int d
 
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)
 {
+    if (am->one_sided) {
+        xb_an_pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
+        return;
+    }
     xb_an_pulse(p, am, 2 * k, dir, rng, st);
     xb_an_pulse(p, am, 2 * k + 1, -dir, rng, st);
 }

@@ -24,6 +24,7 @@ void xb_analog_opts_default(xb_analog_opts *a)
     a->algorithm = XB_ANALOG_SGD;
     a->w_fs = 2.0;
     a->bl_max = 31;  /* aihwkit UpdateParameters.desired_bl */
+    a->one_sided = 1; /* up pulses only: symmetric increments from asymmetric devices (docs/training.md) */
     a->refresh_margin = 0.05;
     a->refresh_every = 1;
     a->tt_gamma = 0.1;
@@ -205,7 +206,8 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     l->lm.n_in = ly->n_in;
     const double w_fs = tr->a.w_fs * sqrt(6.0 / (double)ly->n_in); /* x the He-uniform limit */
     l->lm.kappa = w_fs / (tr->am.g_max - tr->am.g_min);
-    l->lm.dw = 2.0 * l->lm.kappa * tr->am.step_c;
+    l->lm.dw = tr->am.one_sided ? l->lm.kappa * tr->am.step_up_c : 2.0 * l->lm.kappa * tr->am.step_c;
+    if (!(l->lm.dw > 0)) return xb_errorf(err, XB_EINPUT, "update model: no up step at the window centre");
     l->n_arr = tr->a.algorithm == XB_ANALOG_TIKI_TAKA ? 2 : 1;
     const size_t nw = ly->n_out * ly->n_in;
     int rc = XB_OK;
@@ -250,6 +252,7 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
         tr->tp.v_read_volt = a->v_read_volt;
     }
     if (!rc) rc = xb_an_model_init(&tr->am, a->update, a->ablate, err);
+    tr->am.one_sided = a->one_sided;
     if (!rc) rc = xb_tnet_new(init, max_batch, &tr->t, err);
     if (!rc) {
         tr->nl = xb_tnet_n_layers(tr->t);

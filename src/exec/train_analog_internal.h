@@ -32,6 +32,9 @@ typedef struct xb_an_model {
     double inv_h;                   /* (XB_AN_GRID - 1) / (g_max - g_min) */
     double up[XB_AN_GRID], down[XB_AN_GRID], sup[XB_AN_GRID], sdown[XB_AN_GRID];
     double step_c;                  /* (f_up + |f_down|)/2 at the centre: the nominal step */
+    double step_up_c;               /* f_up at the centre (one-sided pair updates) */
+    int one_sided;                  /* pair pulses: 0 = G+ and G- in opposite directions,
+                                     * 1 = one up pulse on G+ (raise w) or on G- (lower w) */
     double d2d_up_rel, d2d_down_rel; /* relative spread of a device's up / down step */
     double d2d_lo_std, d2d_hi_std;  /* spread of a device's bounds (siemens) */
     double e_up_joule, e_down_joule, width_s;
@@ -65,7 +68,8 @@ double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
 double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
 /* One pulse of direction dir (+1 up, -1 down) on device dv; returns the new G. */
 double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st);
-/* One pair pulse (a coincidence): dir +1 raises the weight (G+ up, G- down), -1 lowers it. */
+/* One pair pulse (a coincidence): dir +1 raises the weight (G+ up, G- down; one-sided: G+
+ * up), -1 lowers it (G+ down, G- up; one-sided: G- up). */
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng,
                       xb_an_stats *st);
 /* Closed-loop programming of device dv to target: pulses toward it until within half a
@@ -82,7 +86,7 @@ void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, u
 
 /* ------------------------------------------------------------------ update rules */
 /* Weights of a pair array: w = kappa (G+ - G-), kappa = w_fs / (g_max - g_min); one pair
- * pulse changes w by dw = 2 kappa step_c (nominal). */
+ * pulse changes w by dw = 2 kappa step_c (nominal; one-sided: kappa step_up_c). */
 typedef struct xb_an_layer_map {
     size_t n_out, n_in;
     double kappa;   /* weight per siemens of difference */
