@@ -191,31 +191,47 @@ size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, dou
     return n;
 }
 
+/* the pair's centre: the middle of its two devices' windows */
+static double pair_centre(const xb_an_pairs *p, const xb_an_model *am, size_t k)
+{
+    return 0.25 * (xb_an_lo(p, am, 2 * k) + xb_an_hi(p, am, 2 * k) + xb_an_lo(p, am, 2 * k + 1) +
+                   xb_an_hi(p, am, 2 * k + 1));
+}
+
 void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, double diff, uint64_t *rng,
                         xb_an_stats *st)
 {
     /* a closed loop ends within half a step; bounded for devices that cannot get there */
     const size_t max_pulses = (size_t)(4.0 * (am->g_max - am->g_min) / am->step_c) + 16;
+    const double c = pair_centre(p, am, k);
     for (int s = 0; s < 2; s++) {
         const size_t dv = 2 * k + (size_t)s;
-        double t = am->g_c + (s == 0 ? 0.5 : -0.5) * diff;
+        double t = c + (s == 0 ? 0.5 : -0.5) * diff;
         const double lo = xb_an_lo(p, am, dv), hi = xb_an_hi(p, am, dv);
         t = t < lo ? lo : t > hi ? hi : t;
         xb_an_program(p, am, dv, t, max_pulses, rng, st);
     }
 }
 
+/* device dv at g within margin m of a bound */
+static int near_bound(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double g, double m)
+{
+    return g > xb_an_hi(p, am, dv) - m || g < xb_an_lo(p, am, dv) + m;
+}
+
 void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st)
 {
     if (!(margin > 0)) return;
-    const double win = am->g_max - am->g_min, m = margin * win, fit = (1.0 - 4.0 * margin) * win;
+    const double m = margin * (am->g_max - am->g_min);
     for (size_t k = 0; k < p->n; k++) {
         const double gp = p->gp[k], gm = p->gm[k];
-        const int sat = gp > xb_an_hi(p, am, 2 * k) - m || gp < xb_an_lo(p, am, 2 * k) + m ||
-                        gm > xb_an_hi(p, am, 2 * k + 1) - m || gm < xb_an_lo(p, am, 2 * k + 1) + m;
-        if (!sat || fabs(gp - gm) > fit) continue;
+        if (!near_bound(p, am, 2 * k, gp, m) && !near_bound(p, am, 2 * k + 1, gm, m)) continue;
+        /* only when the centred pair is clear of the bounds (a full weight, or devices whose
+         * own windows are too narrow, gain nothing) */
+        const double c = pair_centre(p, am, k), d = gp - gm;
+        if (near_bound(p, am, 2 * k, c + 0.5 * d, 2 * m) || near_bound(p, am, 2 * k + 1, c - 0.5 * d, 2 * m)) continue;
         const double before = st->pulses;
-        xb_an_program_pair(p, am, k, gp - gm, rng, st);
+        xb_an_program_pair(p, am, k, d, rng, st);
         st->refreshes += 1;
         st->refresh_pulses += st->pulses - before;
     }

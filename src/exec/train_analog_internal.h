@@ -76,12 +76,13 @@ void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int
  * step (at most max_pulses).  Returns the pulses used. */
 size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
                      uint64_t *rng, xb_an_stats *st);
-/* Program pair k to the difference D = G+ - G- centred on g_c (each device clamped to its
- * bounds), closed loop. */
+/* Program pair k to the difference D = G+ - G- centred on the middle of its two devices'
+ * windows (g_c without d2d; each device clamped to its bounds), closed loop. */
 void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, double diff, uint64_t *rng,
                         xb_an_stats *st);
-/* Refresh: every pair with a device within margin x window of its bound whose difference
- * still fits centred (|D| <= (1 - 4 margin) window) is programmed back to D centred on g_c. */
+/* Refresh: every pair with a device within margin x window of its bound whose centred form
+ * (xb_an_program_pair) keeps both devices 2 margin x window clear of their bounds is
+ * programmed back to its difference D, centred. */
 void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st);
 
 /* ------------------------------------------------------------------ update rules */
