@@ -152,6 +152,21 @@ rm -rf "$P"
 M=$(cd "$W/moved/share/xbar/models" && pwd -P)
 "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv --include-models -o moved.cir || fail "moved prefix: xbar netlist"
 grep -qxF ".include $M/rram.lib" moved.cir || fail "moved prefix: deck does not include $M/rram.lib"
+# the demo's shipped inputs beside the models: resolved in the moved prefix (only the
+# campaign given on the command line is missing), a one-line error naming the path without them
+for f in characterize/demo.ini characterize/write.ini data/fmnist_mlp.h5; do
+    [ -r "$W/moved/share/xbar/$f" ] || fail "install: share/xbar/$f missing"
+done
+if "$W/moved/bin/xbar" demo -o d --campaign /nonexistent.ini 2> err.txt; then rc=0; else rc=$?; fi
+[ "$rc" -eq 2 ] && grep -qF -- "--campaign: cannot read /nonexistent.ini" err.txt ||
+    { cat err.txt; fail "moved prefix: demo does not find its shipped write.ini and network"; }
+mv "$W/moved/share/xbar/data" "$W/moved/share/xbar/data.off"
+if "$W/moved/bin/xbar" demo -o d 2> err.txt; then rc=0; else rc=$?; fi
+[ "$rc" -eq 1 ] && [ "$(wc -l < err.txt)" -eq 1 ] && grep -qF "$(dirname "$M")/data/fmnist_mlp.h5" err.txt ||
+    { cat err.txt; fail "demo without its shipped network: expected one line naming the path"; }
+mv "$W/moved/share/xbar/data.off" "$W/moved/share/xbar/data"
+[ ! -e d ] || fail "demo wrote output before its inputs were checked"
+ok "moved prefix: xbar demo finds its campaigns and network in share/xbar (one-line error when missing)"
 rm -rf "$W/moved/share/xbar/models"
 if "$W/moved/bin/xbar" netlist --device rram --g g.csv --v v.csv -o none.cir 2> err.txt; then rc=0; else rc=$?; fi
 [ "$rc" -eq 1 ] || fail "no models: exit $rc, expected 1"

@@ -182,6 +182,7 @@ typedef struct xb_char_result_point {
     double g_min_siemens, g_max_siemens, v_gate_volt;
     /* which sections the point has */
     int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift;
+    int has_trains;           /* program/train_g: pulse-train records (xb_char_results_read_trains) */
     struct {                  /* mvm/ attributes */
         double err_total_mean, err_total_max, err_target_mean, spice_check_rel_l2;
         double e_read_static_joule, e_per_mac_static_joule;
@@ -231,6 +232,22 @@ int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_
  * siemens); *g malloc'ed. */
 int xb_char_results_read_program(const xb_char_results *r, const xb_char_result_point *pt, double **g, size_t *n,
                                  xb_error *err);
+
+/* Pulse-train records program/train_* (campaigns with [program] trains, docs/hdf5-results.md):
+ * D Monte Carlo devices, S start states, K pulse slots each.  Shapes, units (S, 1, J),
+ * directions (-1, 0, +1) and the slot count 2 x cycles x pulses + preset_slots = K are
+ * checked.  Free with xb_char_result_trains_clear. */
+typedef struct xb_char_result_trains {
+    size_t D, S, K;
+    double *g;          /* D x S x (K+1): read conductance before the first slot and after each (S) */
+    double *e;          /* D x S x K: energy the pulse source delivered per slot (J) */
+    int *dir;           /* S x K: +1 potentiating pulse, -1 depressing, 0 idle read */
+    double up_volt, down_volt, pulse_width_s;
+    size_t cycles, pulses, preset_slots;
+} xb_char_result_trains;
+int xb_char_results_read_trains(const xb_char_results *r, const xb_char_result_point *pt,
+                                xb_char_result_trains *out, xb_error *err);
+void xb_char_result_trains_clear(xb_char_result_trains *t);
 
 /* Drift record drift/ (PCM points): T read times t_s (3..XB_CHAR_DRIFT_MAX_TIMES, positive,
  * increasing) and g (T x n).  Free with xb_char_result_drift_clear. */

@@ -72,10 +72,72 @@ int xb_csv_read_matrix(const char *path, xb_matrix **out, xb_error *err);
 int xb_csv_parse_matrix(const char *text, size_t len, const char *name, xb_matrix **out,
                         xb_error *err);
 
-/* Write a matrix as CSV with 17 significant digits (round-trips doubles).
- * path "-" or NULL writes to stdout. */
+/* Write a matrix as CSV with 17 significant digits (round-trips doubles), through xb_afile
+ * (a failed write leaves the previous file).  path "-" or NULL writes to stdout. */
 int xb_csv_write_matrix(const char *path, const xb_matrix *m, xb_error *err);
 int xb_csv_fwrite_matrix(FILE *f, const xb_matrix *m);
+
+/* ---- a write stream that keeps the errno of its first failure (src/common/atomic.c) ----
+ * stdio keeps only an error flag.  The caller owns the struct (it must outlive the stream),
+ * sets fd; fclose closes fd; err_no is the first write or close error (0 none). */
+typedef struct xb_wstream {
+    int fd;
+    int err_no;
+} xb_wstream;
+FILE *xb_wstream_open(xb_wstream *w);
+
+/* ---- output files that appear whole or not at all (src/common/atomic.c, docs/hardening.md) ----
+ * A file is written to a temporary in its own directory, every write checked, flushed and
+ * fsync'ed, then renamed over the target: a full disk, a write error or a crash never leaves
+ * a truncated file and never replaces a good one.  Errors name the target and errno. */
+typedef struct xb_afile xb_afile;
+/* 1 if `path` is written in place rather than replaced: "-" (stdout), anything under /dev/
+ * or /proc/ (/dev/stdout may lead to a regular file behind the caller's descriptor), and an
+ * existing file that is not a regular file (a device, a FIFO).  Such outputs get no
+ * temporary, no lock file and no derived names (FILE.png). */
+int xb_output_in_place(const char *path);
+/* Start writing `path`.  "-" is stdout (checked at commit, not closed); outputs of
+ * xb_output_in_place (a device such as /dev/null, a FIFO, /dev/stdout) are written in place,
+ * there being nothing to rename over; a symbolic link is followed (the file it names is
+ * replaced, keeping its mode).  The stream is xb_afile_stream(*out). */
+int xb_afile_open(const char *path, xb_afile **out, xb_error *err);
+FILE *xb_afile_stream(const xb_afile *a);
+/* Check every write (stream error, flush, fsync), then rename over the target; on failure
+ * the temporary is removed and the target left as it was.  Frees a. */
+int xb_afile_commit(xb_afile *a, xb_error *err);
+/* Drop what was written (the target keeps its old contents); frees a; NULL is ignored. */
+void xb_afile_abort(xb_afile *a);
+/* n bytes to path through xb_afile (an HDF5 file image, a deck). */
+int xb_afile_write(const char *path, const void *data, size_t n, xb_error *err);
+
+/* A staging directory for a set of output files of one directory (plots and their data):
+ * files are written (or produced by another program) in a hidden directory inside dir and
+ * each moved into dir by one rename on commit; xb_stage_free drops everything not moved. */
+typedef struct xb_stage xb_stage;
+int xb_stage_new(const char *dir, xb_stage **out, xb_error *err);
+/* The hidden staging directory, and the output directory it commits into. */
+const char *xb_stage_path(const xb_stage *s);
+const char *xb_stage_dir(const xb_stage *s);
+/* Open `name` in the stage for writing; keep: moved to dir/name on commit (else scratch). */
+int xb_stage_fopen(xb_stage *s, const char *name, int keep, FILE **f, xb_error *err);
+/* Checked close of a stream of xb_stage_fopen (error names dir/name and errno). */
+int xb_stage_fclose(xb_stage *s, FILE *f, xb_error *err);
+/* A file another program wrote into the stage (it must exist), moved to dir/final on commit. */
+int xb_stage_keep(xb_stage *s, const char *name, const char *final_name, xb_error *err);
+/* fsync and move every kept file into dir, then remove the stage; frees s. */
+int xb_stage_commit(xb_stage *s, xb_error *err);
+/* Remove the stage and everything still in it; frees s; NULL is ignored. */
+void xb_stage_free(xb_stage *s);
+
+/* ---- one writer per output at a time (src/common/lock.c) ----
+ * An exclusive, non-blocking flock(2) on `path`.lock, which holds the holder's pid.  A second
+ * xbar writing the same output refuses at once: XB_ERUNTIME, "path: in use by another xbar
+ * process (pid N; lock path.lock)".  The kernel drops the lock when its holder dies (kill -9
+ * included); the file is removed on release.  Outputs written in place (xb_output_in_place:
+ * devices, /dev/stdout) are not locked: *out is NULL and XB_OK. */
+typedef struct xb_lock xb_lock;
+int xb_lock_output(const char *path, xb_lock **out, xb_error *err);
+void xb_lock_release(xb_lock *l);
 
 /* ---- strict number parsing for flags and fields ---- */
 /* Parse a whole string as a finite double / a non-negative integer; returns XB_OK

@@ -34,11 +34,24 @@ extern "C" {
 /* Create a file. Fails (XB_EINPUT) if it exists and overwrite == 0. */
 int xb_h5_create(const char *path, int overwrite, hid_t *out, xb_error *err);
 /* Open an existing file read-only (writable == 0) or read-write. XB_EINPUT if the file is
- * missing ("cannot open: <reason>"), not HDF5 ("not an HDF5 file") or damaged. */
+ * missing ("cannot open: <reason>"), not HDF5 ("not an HDF5 file") or damaged; XB_ERUNTIME
+ * when another process holds it in a conflicting mode ("open in another process": libhdf5's
+ * file lock, e.g. a writer while reading, a reader while writing). */
 int xb_h5_open(const char *path, int writable, hid_t *out, xb_error *err);
+/* Create a file that lives in memory (HDF5's core driver) until xb_h5_close writes it to
+ * `path` in one piece through xb_afile (temporary in the same directory, fsync, rename): a
+ * failed or interrupted writer never leaves a damaged file and never replaces a good one, and
+ * a full disk fails in xbar's checked write (one line: the file and errno), not inside
+ * libhdf5.  Fails (XB_EINPUT) if path exists and overwrite == 0.  For files written in one
+ * go (models, networks, a new results file's header); xb_h5_discard drops it. */
+int xb_h5_create_atomic(const char *path, int overwrite, hid_t *out, xb_error *err);
+/* Close without keeping: a file of xb_h5_create_atomic is dropped (the target keeps its old
+ * contents); any other file is just closed.  A negative handle is ignored. */
+void xb_h5_discard(hid_t file);
 /* Flush everything under a file to disk (H5F_SCOPE_GLOBAL). */
 int xb_h5_flush(hid_t file, xb_error *err);
-/* Close a file (flushes); a negative handle is ignored. */
+/* Close a file (flushes; a file of xb_h5_create_atomic is written to its path now, and any
+ * failure of that write is returned); a negative handle is ignored. */
 int xb_h5_close(hid_t file, xb_error *err);
 /* For a program that owns its process (the xbar binary, src/cli/main.c), never for library
  * code: HDF5's automatic error printing off for the rest of the process, including libhdf5's

@@ -424,8 +424,10 @@ int xb_char_run_mpi(const xb_campaign *c, const char *out_path, const xb_char_ru
     size_t *todo = NULL, ntodo = 0;
     int64_t hdr[3] = {0, 0, 0}; /* status, run number, points to run */
     double timeout_s = o->timeout_s > 0 ? o->timeout_s : xb_char_campaign_timeout_s(c);
+    xb_lock *lock = NULL; /* rank 0 writes the file: one run per results file (xb_char_run) */
     if (rank == 0) {
-        int rc = xb_char_internal_prepare(c, out_path, o, &todo, &ntodo, &st, err);
+        int rc = xb_lock_output(out_path, &lock, err);
+        if (!rc) rc = xb_char_internal_prepare(c, out_path, o, &todo, &ntodo, &st, err);
         hdr[0] = rc;
         hdr[1] = (int64_t)st.run_number;
         hdr[2] = (int64_t)ntodo;
@@ -435,6 +437,7 @@ int xb_char_run_mpi(const xb_campaign *c, const char *out_path, const xb_char_ru
     if (hdr[0]) {
         if (rank) xb_errorf(err, (int)hdr[0], "%s: rank 0 could not prepare the results file", out_path);
         free(todo);
+        xb_lock_release(lock);
         return (int)hdr[0];
     }
     int rc;
@@ -445,6 +448,7 @@ int xb_char_run_mpi(const xb_campaign *c, const char *out_path, const xb_char_ru
         rc = worker(c, o, (size_t)hdr[2], timeout_s, &st, err);
     }
     free(todo);
+    xb_lock_release(lock);
     if (stats) *stats = st;
     return rc;
 }

@@ -169,6 +169,7 @@ static int read_point_attrs(hid_t g, xb_char_result_point *p, xb_error *err)
     p->has_read = xb_h5_exists(g, "read");
     p->has_transient = xb_h5_exists(g, "transient");
     p->has_program = xb_h5_exists(g, "program/g");
+    p->has_trains = xb_h5_exists(g, "program/train_g");
     p->has_drift = xb_h5_exists(g, "drift");
     /* the sections' attributes: NAN without the section */
     for (size_t k = 0; k < NF(k_mvm_num); k++) *num_at(p, &k_mvm_num[k]) = NAN;
@@ -382,6 +383,122 @@ int xb_char_results_read_program(const xb_char_results *r, const xb_char_result_
         return xb_errorf(err, XB_EINPUT, "%s:/points/%s/program/g: must be 1-D", r->path, pt->name);
     }
     if (!rc) *n = (size_t)d[0];
+    return rc;
+}
+
+/* ------------------------------------------------------------------ pulse trains */
+void xb_char_result_trains_clear(xb_char_result_trains *t)
+{
+    if (!t) return;
+    free(t->g);
+    free(t->e);
+    free(t->dir);
+    memset(t, 0, sizeof *t);
+}
+
+/* A numeric attribute of the program group (stored as double or integer). */
+static int train_attr(hid_t g, const char *where, const char *name, double *v, xb_error *err)
+{
+    if (!xb_h5_attr_exists(g, ".", name)) return xb_errorf(err, XB_EINPUT, "%s: missing attribute '%s'", where, name);
+    if (xb_h5_attr_get_double(g, ".", name, v, NULL) == XB_OK) return XB_OK;
+    int64_t i;
+    if (xb_h5_attr_get_int64(g, ".", name, &i, NULL) == XB_OK) {
+        *v = (double)i;
+        return XB_OK;
+    }
+    return xb_errorf(err, XB_EINPUT, "%s: attribute '%s' is not a number", where, name);
+}
+
+/* One dataset of the program group with its rank and unit; dims out. */
+static int train_ds(hid_t g, const char *where, const char *name, int rank, const char *unit, double **v,
+                    hsize_t *d, xb_error *err)
+{
+    *v = NULL;
+    if (!xb_h5_exists(g, name)) return xb_errorf(err, XB_EINPUT, "%s/%s: missing dataset", where, name);
+    int rk;
+    int rc = xb_h5_read_doubles(g, name, v, &rk, d, err);
+    if (rc) {
+        xb_error_prefix(err, "%s/%s: ", where, name);
+        return rc;
+    }
+    char u[32] = "";
+    xb_h5_read_units(g, name, u, sizeof u, NULL);
+    if (rk != rank) rc = xb_errorf(err, XB_EINPUT, "%s/%s: rank %d, expected %d", where, name, rk, rank);
+    else if (strcmp(u, unit) != 0) rc = xb_errorf(err, XB_EINPUT, "%s/%s: unit '%s', expected '%s'", where, name, u, unit);
+    if (rc) {
+        free(*v);
+        *v = NULL;
+    }
+    return rc;
+}
+
+static int train_shapes(const char *where, const hsize_t *dg, const hsize_t *dd, const hsize_t *de, xb_error *err)
+{
+    if (dg[0] < 1 || dg[1] < 1 || dg[2] < 2)
+        return xb_errorf(err, XB_EINPUT, "%s/train_g: shape must be (devices, starts, slots + 1) with slots >= 1",
+                         where);
+    if (dd[0] != dg[1] || dd[1] + 1 != dg[2])
+        return xb_errorf(err, XB_EINPUT,
+                         "%s/train_direction: shape (%llu, %llu) does not match train_g (%llu, %llu, %llu)", where,
+                         (unsigned long long)dd[0], (unsigned long long)dd[1], (unsigned long long)dg[0],
+                         (unsigned long long)dg[1], (unsigned long long)dg[2]);
+    if (de[0] != dg[0] || de[1] != dg[1] || de[2] + 1 != dg[2])
+        return xb_errorf(err, XB_EINPUT, "%s/train_energy: shape does not match train_g", where);
+    return XB_OK;
+}
+
+static int train_recipe(hid_t pg, const char *where, xb_char_result_trains *t, xb_error *err)
+{
+    double cyc = 0, pul = 0, npre = 0;
+    int rc = train_attr(pg, where, "up_volt", &t->up_volt, err);
+    if (!rc) rc = train_attr(pg, where, "down_volt", &t->down_volt, err);
+    if (!rc) rc = train_attr(pg, where, "pulse_width_s", &t->pulse_width_s, err);
+    if (!rc) rc = train_attr(pg, where, "cycles", &cyc, err);
+    if (!rc) rc = train_attr(pg, where, "pulses", &pul, err);
+    if (!rc) rc = train_attr(pg, where, "preset_slots", &npre, err);
+    if (!rc && !(cyc >= 1 && pul >= 1 && npre >= 0 && 2 * cyc * pul + npre == (double)t->K))
+        rc = xb_errorf(err, XB_EINPUT, "%s: cycles %g x 2 x pulses %g + preset_slots %g != %zu slots", where, cyc, pul,
+                       npre, t->K);
+    if (!rc) {
+        t->cycles = (size_t)cyc;
+        t->pulses = (size_t)pul;
+        t->preset_slots = (size_t)npre;
+    }
+    return rc;
+}
+
+int xb_char_results_read_trains(const xb_char_results *r, const xb_char_result_point *pt,
+                                xb_char_result_trains *out, xb_error *err)
+{
+    if (!r || !pt || !out) return xb_errorf(err, XB_EINPUT, "xb_char_results_read_trains: no point");
+    memset(out, 0, sizeof *out);
+    char where[512];
+    snprintf(where, sizeof where, "%s:/points/%s/program", r->path, pt->name);
+    hid_t pg;
+    int rc = open_section(r, pt, "program", &pg, err);
+    if (rc) return rc;
+    double *dirv = NULL;
+    hsize_t dg[4], dd[4], de[4];
+    rc = train_ds(pg, where, "train_g", 3, "S", &out->g, dg, err);
+    if (!rc) rc = train_ds(pg, where, "train_direction", 2, "1", &dirv, dd, err);
+    if (!rc) rc = train_ds(pg, where, "train_energy", 3, "J", &out->e, de, err);
+    if (!rc) rc = train_shapes(where, dg, dd, de, err);
+    if (!rc) {
+        out->D = (size_t)dg[0];
+        out->S = (size_t)dg[1];
+        out->K = (size_t)dd[1];
+        out->dir = malloc(out->S * out->K * sizeof *out->dir);
+        if (!out->dir) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t k = 0; !rc && k < out->S * out->K; k++) {
+        if (dirv[k] != -1 && dirv[k] != 0 && dirv[k] != 1)
+            rc = xb_errorf(err, XB_EINPUT, "%s/train_direction: value %g (not -1, 0, 1)", where, dirv[k]);
+        else out->dir[k] = (int)dirv[k];
+    }
+    free(dirv);
+    if (!rc) rc = train_recipe(pg, where, out, err);
+    xb_h5_group_close(pg);
+    if (rc) xb_char_result_trains_clear(out);
     return rc;
 }
 

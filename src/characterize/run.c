@@ -109,6 +109,31 @@ static int write_header(hid_t f, const xb_campaign *c, xb_error *err)
     return rc;
 }
 
+/* Make sure the results file can grow by `bytes` before HDF5 writes into it: a write that
+ * fails inside H5Ocopy (full disk, RLIMIT_FSIZE) crashes libhdf5 1.10.8 (segfault in its
+ * cleanup), losing the run; found by tests/test_fault.c.  The blocks are allocated, then
+ * released (the file keeps its size).  Also before the small metadata updates of a resumed
+ * run and of the summary, which would otherwise fail inside libhdf5 the same way. */
+static int reserve_space(const char *out, off_t bytes, const char *what, xb_error *err)
+{
+    int fd = open(out, O_WRONLY);
+    if (fd < 0) return xb_errorf(err, XB_ERUNTIME, "%s: cannot open for writing: %s", out, strerror(errno));
+    struct stat sb;
+    int rc = XB_OK;
+    if (fstat(fd, &sb) != 0) {
+        rc = xb_errorf(err, XB_ERUNTIME, "%s: %s", out, strerror(errno));
+    } else {
+        int e = posix_fallocate(fd, sb.st_size, bytes);
+        if (e && e != EOPNOTSUPP && e != EINVAL)
+            rc = xb_errorf(err, XB_ERUNTIME, "%s: no room to %s (%s); the finished points are kept", out, what,
+                           strerror(e));
+        if (ftruncate(fd, sb.st_size) != 0 && !rc)
+            rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot restore the file size: %s", out, strerror(errno));
+    }
+    close(fd);
+    return rc;
+}
+
 /* Open (or create) the results file for this campaign; *f left open. */
 static int prepare_file(const xb_campaign *c, const char *path, int force, hid_t *f, xb_error *err)
 {
@@ -119,6 +144,12 @@ static int prepare_file(const xb_campaign *c, const char *path, int force, hid_t
                              path);
         int rc = xb_h5_open(path, 1, f, err);
         if (rc) return rc;
+        /* a resumed run updates the file: make sure it can grow (a full disk fails here) */
+        rc = reserve_space(path, 65536, "resume the campaign", err);
+        if (rc) {
+            xb_h5_close(*f, NULL);
+            return rc;
+        }
         char *fmt = NULL, *text = NULL;
         int ok = xb_h5_attr_get_string(*f, ".", "format", &fmt, NULL) == XB_OK && strcmp(fmt, XB_CHAR_FORMAT) == 0;
         if (!ok) {
@@ -138,10 +169,17 @@ static int prepare_file(const xb_campaign *c, const char *path, int force, hid_t
         }
         return XB_OK;
     }
-    int rc = xb_h5_create(path, 1, f, err);
+    /* a new file appears complete with its header, or not at all: an existing file (--force)
+     * is replaced only once the new one is on disk */
+    int rc = xb_h5_create_atomic(path, 1, f, err);
     if (rc) return rc;
     rc = write_header(*f, c, err);
-    if (rc) xb_h5_close(*f, NULL);
+    if (rc) {
+        xb_h5_discard(*f);
+        return rc;
+    }
+    rc = xb_h5_close(*f, err);
+    if (!rc) rc = xb_h5_open(path, 1, f, err);
     return rc;
 }
 
@@ -177,6 +215,9 @@ static void point_child(const xb_campaign *c, size_t k, const char *out, const x
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) _exit(4);
+    /* the run's interrupt handler is the parent's: Ctrl-C stops a point process at once */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     const xb_char_point *P = xb_char_campaign_point(c, k);
     char path[4096];
     xb_char_internal_part_path(out, P->name, path, sizeof path);
@@ -204,30 +245,6 @@ static void point_child(const xb_campaign *c, size_t k, const char *out, const x
     _exit(rc ? 3 : 0);
 }
 
-/* Make sure the results file can grow by `bytes` before HDF5 writes into it: a write that
- * fails inside H5Ocopy (full disk, RLIMIT_FSIZE) crashes libhdf5 1.10.8 (segfault in its
- * cleanup), losing the run; found by tests/test_fault.c.  The blocks are allocated, then
- * released (the file keeps its size). */
-static int reserve_space(const char *out, off_t bytes, xb_error *err)
-{
-    int fd = open(out, O_WRONLY);
-    if (fd < 0) return xb_errorf(err, XB_ERUNTIME, "%s: cannot open for writing: %s", out, strerror(errno));
-    struct stat sb;
-    int rc = XB_OK;
-    if (fstat(fd, &sb) != 0) {
-        rc = xb_errorf(err, XB_ERUNTIME, "%s: %s", out, strerror(errno));
-    } else {
-        int e = posix_fallocate(fd, sb.st_size, bytes);
-        if (e && e != EOPNOTSUPP && e != EINVAL)
-            rc = xb_errorf(err, XB_ERUNTIME, "%s: no room to store another point (%s); the finished points are kept",
-                           out, strerror(e));
-        if (ftruncate(fd, sb.st_size) != 0 && !rc)
-            rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot restore the file size: %s", out, strerror(errno));
-    }
-    close(fd);
-    return rc;
-}
-
 /* Parent: move the finished point from its scratch file into the results file. */
 static int collect_point(const char *out, const xb_char_point *P, int wstatus, size_t run_number, int *point_ok,
                          char *msg, size_t msz, double *elapsed, xb_error *err)
@@ -238,7 +255,7 @@ static int collect_point(const char *out, const xb_char_point *P, int wstatus, s
     snprintf(fin, sizeof fin, "points/%s", P->name);
     hid_t f;
     struct stat psb;
-    int rc = reserve_space(out, (stat(path, &psb) == 0 ? psb.st_size : 0) + 65536, err);
+    int rc = reserve_space(out, (stat(path, &psb) == 0 ? psb.st_size : 0) + 65536, "store another point", err);
     if (rc) return rc;
     /* a reader (xbar report, h5py) may hold the file for a moment: retry for ~10 s */
     for (int attempt = 0; attempt < 200; attempt++) {
@@ -393,7 +410,8 @@ int xb_char_internal_finish(const xb_campaign *c, const char *out_path, xb_error
 {
     const size_t n = xb_char_campaign_npoints(c);
     hid_t f;
-    int rc = XB_OK;
+    int rc = reserve_space(out_path, 65536, "write the summary", err);
+    if (rc) return rc;
     if (xb_h5_open(out_path, 1, &f, err) == XB_OK) {
         size_t ok = 0, failed = 0;
         for (size_t k = 0; k < n; k++) {
@@ -425,31 +443,46 @@ int xb_char_internal_collect_point(const char *out, const xb_char_point *P, int 
     return collect_point(out, P, wstatus, run_number, point_ok, msg, msz, elapsed, err);
 }
 
-int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
-                xb_char_run_stats *stats, xb_error *err)
+/* ------------------------------------------------------------------ interruption
+ * Ctrl-C (SIGINT to the terminal's process group) or SIGTERM stops the run cleanly: the
+ * points in flight are dropped (not recorded as failed: they are computed again by the next
+ * run), the scratch directory removed, and the run returns "interrupted: N of M points done,
+ * resume with the same command".  A signal handler can only reach a static flag: this is the
+ * one piece of static state here, set only between install and restore below. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_interrupt(int sig) { g_interrupted = sig; }
+
+typedef struct {
+    struct sigaction old_int, old_term;
+} interrupt_guard;
+
+static void interrupt_install(interrupt_guard *g)
 {
-    xb_char_run_opts dflt = {0};
-    if (!o) o = &dflt;
-    xb_char_run_stats st = {0};
-    const size_t n = xb_char_campaign_npoints(c);
-    size_t *todo = NULL, ntodo = 0;
-    int rc = xb_char_internal_prepare(c, out_path, o, &todo, &ntodo, &st, err);
-    if (rc) return rc;
-    xb_engine_opts eo;
-    int par;
-    xb_char_internal_setup(c, o, ntodo, &eo, &par);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt; /* no SA_RESTART: waitpid returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    g_interrupted = 0;
+    sigaction(SIGINT, &sa, &g->old_int);
+    sigaction(SIGTERM, &sa, &g->old_term);
+}
 
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s.parts", out_path);
-    clean_parts_dir(out_path, 0);
-    if (ntodo && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        free(todo);
-        return xb_errorf(err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
-    }
+/* The caller's handlers back (process-wide settings restored on every way out). */
+static void interrupt_restore(const interrupt_guard *g)
+{
+    sigaction(SIGINT, &g->old_int, NULL);
+    sigaction(SIGTERM, &g->old_term, NULL);
+}
 
+/* The run loop: fork point processes, collect them as they finish. */
+static int run_points(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o, const size_t *todo,
+                      size_t ntodo, const xb_engine_opts *eo, int par, xb_char_run_stats *st, int *interrupted,
+                      xb_error *err)
+{
     xb_char_progress pr = {0};
-    pr.total = n;
-    pr.skipped = st.skipped;
+    pr.total = xb_char_campaign_npoints(c);
+    pr.skipped = st->skipped;
     pr.to_run = ntodo;
     pr.eta_s = -1;
     pr.message = "";
@@ -457,14 +490,12 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
     if (o->progress) o->progress(o->user, &pr);
 
     flight *fl = calloc((size_t)par, sizeof *fl);
-    if (!fl) {
-        free(todo);
-        return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    }
+    if (!fl) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     size_t next = 0, running = 0;
+    int rc = XB_OK;
     fflush(NULL);
-    while ((next < ntodo || running) && !rc) {
-        while (next < ntodo && running < (size_t)par) {
+    while ((next < ntodo || running) && !rc && !g_interrupted) {
+        while (next < ntodo && running < (size_t)par && !g_interrupted) {
             size_t slot = 0;
             while (fl[slot].pid) slot++;
             pid_t pid = fork();
@@ -472,12 +503,12 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
                 rc = xb_errorf(err, XB_ERUNTIME, "fork: %s", strerror(errno));
                 break;
             }
-            if (pid == 0) point_child(c, todo[next], out_path, &eo); /* does not return */
+            if (pid == 0) point_child(c, todo[next], out_path, eo); /* does not return */
             fl[slot] = (flight){pid, todo[next], xb_now_s()};
             next++;
             running++;
         }
-        if (!running) break;
+        if (!running || g_interrupted) break;
         int ws = 0;
         pid_t pid = waitpid(-1, &ws, 0);
         if (pid < 0) {
@@ -488,17 +519,25 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
         size_t slot = 0;
         while (slot < (size_t)par && fl[slot].pid != pid) slot++;
         if (slot == (size_t)par) continue; /* not a point process of ours */
+        if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGINT) {
+            /* Ctrl-C reached the point process before this one noticed: an interruption,
+             * not a failure of the point */
+            fl[slot].pid = 0;
+            running--;
+            g_interrupted = SIGINT;
+            break;
+        }
         const xb_char_point *P = xb_char_campaign_point(c, fl[slot].k);
         int ok = 0;
         char msg[XB_ERROR_MSG_MAX];
         double el = 0;
-        rc = collect_point(out_path, P, ws, st.run_number, &ok, msg, sizeof msg, &el, err);
+        rc = collect_point(out_path, P, ws, st->run_number, &ok, msg, sizeof msg, &el, err);
         fl[slot].pid = 0;
         running--;
-        st.ran++;
-        if (!ok) st.failed++;
-        pr.done = st.ran;
-        pr.failed = st.failed;
+        st->ran++;
+        if (!ok) st->failed++;
+        pr.done = st->ran;
+        pr.failed = st->failed;
         pr.point = P->name;
         pr.key = P->key;
         pr.status = ok ? XB_OK : XB_ERUNTIME;
@@ -508,18 +547,63 @@ int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_op
         pr.eta_s = pr.elapsed_s / (double)pr.done * (double)(ntodo - pr.done);
         if (o->progress) o->progress(o->user, &pr);
     }
-    /* on an error of our own, stop the point processes still running */
+    /* on an error of our own or an interruption, stop the point processes still running */
     for (int s = 0; s < par; s++)
         if (fl[s].pid) {
             kill(fl[s].pid, SIGKILL);
             waitpid(fl[s].pid, NULL, 0);
         }
     free(fl);
+    *interrupted = !rc && g_interrupted;
+    return rc;
+}
+
+int xb_char_run(const xb_campaign *c, const char *out_path, const xb_char_run_opts *o,
+                xb_char_run_stats *stats, xb_error *err)
+{
+    if (!c || !out_path) return xb_errorf(err, XB_EINPUT, "xb_char_run: no campaign or output");
+    xb_char_run_opts dflt = {0};
+    if (!o) o = &dflt;
+    xb_char_run_stats st = {0};
+    /* one run per results file: a second one refuses at once (it would interleave points and
+     * remove this run's scratch files) */
+    xb_lock *lock = NULL;
+    int rc = xb_lock_output(out_path, &lock, err);
+    if (rc) return rc;
+    size_t *todo = NULL, ntodo = 0;
+    rc = xb_char_internal_prepare(c, out_path, o, &todo, &ntodo, &st, err);
+    if (rc) {
+        xb_lock_release(lock);
+        return rc;
+    }
+    xb_engine_opts eo;
+    int par;
+    xb_char_internal_setup(c, o, ntodo, &eo, &par);
+
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s.parts", out_path);
+    clean_parts_dir(out_path, 0);
+    if (ntodo && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        free(todo);
+        xb_lock_release(lock);
+        return xb_errorf(err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
+    }
+    interrupt_guard guard;
+    interrupt_install(&guard);
+    int interrupted = 0;
+    rc = run_points(c, out_path, o, todo, ntodo, &eo, par, &st, &interrupted, err);
+    interrupt_restore(&guard);
     free(todo);
     clean_parts_dir(out_path, 1);
 
+    if (!rc && interrupted) {
+        size_t done = st.skipped + st.ran;
+        rc = xb_errorf(err, XB_ERUNTIME, "interrupted: %zu of %zu points done, resume with the same command", done,
+                       st.total);
+    }
     /* summary attributes */
     if (!rc) rc = xb_char_internal_finish(c, out_path, err);
+    xb_lock_release(lock);
     if (stats) *stats = st;
     return rc;
 }

@@ -72,4 +72,22 @@ int xb_cli_read_gv(const char *gpath, const char *vpath, xb_array_params *p, xb_
 /* Does argv[i] name `flag` (either "--flag" or "--flag=...")? */
 int xb_cli_is_flag(const char *arg, const char *flag);
 
+/* ---- outputs (docs/cli.md "Outputs"; mechanisms in src/common/atomic.c, lock.c) ---- */
+/* The HDF5 output of a command (fit -o, train --out): refused when it exists and !force
+ * ("FILE exists (use --force to overwrite)", exit 2), then locked until *lock is released
+ * (xb_lock_release): a second xbar writing it refuses at once, exit 1.  Returns 0 or the
+ * exit code, the line printed. */
+int xb_cli_claim_output(const char *cmd, const char *path, int force, xb_lock **lock);
+
+/* ---- gnuplot (src/cli/gnuplot.c): the one runner of iv, report, report --accuracy-time ---- */
+/* Is a gnuplot executable on PATH? */
+int xb_cli_have_gnuplot(void);
+/* Run `gnuplot SCRIPT` (a file of the stage) in the staging directory s, its messages in
+ * the stage's gnuplot.log, no terminal input, killed with its children after 60 s
+ * ($XBAR_GNUPLOT_TIMEOUT); then each of pngs (names in the stage) must be a complete PNG.
+ * One-line errors name the output directory's files. */
+int xb_cli_gnuplot(xb_stage *s, const char *script, const char *const *pngs, size_t n_pngs, xb_error *err);
+/* 1 if path is a whole PNG file (signature, and the IEND chunk at its end). */
+int xb_cli_png_complete(const char *path);
+
 #endif

@@ -186,6 +186,32 @@ static int write_step(const demo_ctx *c, const char *campaign, const char *wresu
     return XB_OK;
 }
 
+/* A shipped input of the demo: <share>/xbar/<rel>, where <share>/xbar/models is the models
+ * directory the netlist stage found (an install, a moved install, the build tree's links, or
+ * $XBAR_MODELS_DIR's parent).  One line naming the path and exit 1 when it is not there. */
+static int demo_share_file(const char *rel, char *buf, size_t n, const char **out)
+{
+    const char *models;
+    xb_error err;
+    if (xb_netlist_models_dir_find(&models, &err)) {
+        fprintf(stderr, "xbar demo: %s\n", err.msg);
+        return XB_ERUNTIME;
+    }
+    const char *slash = strrchr(models, '/');
+    const int dlen = slash ? (int)(slash - models) : 1;
+    if ((size_t)snprintf(buf, n, "%.*s/%s", dlen, slash ? models : ".", rel) >= n) {
+        fprintf(stderr, "xbar demo: path of %s too long\n", rel);
+        return XB_ERUNTIME;
+    }
+    if (access(buf, R_OK) != 0) {
+        fprintf(stderr, "xbar demo: cannot read the shipped %s (%s: %s); give it with a flag (see --help)\n", rel,
+                buf, strerror(errno));
+        return XB_ERUNTIME;
+    }
+    *out = buf;
+    return XB_OK;
+}
+
 int xb_cmd_demo(int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
@@ -193,9 +219,10 @@ int xb_cmd_demo(int argc, char **argv)
         return 0;
     }
     const char *dir = "xbar-demo", *limit = "2000", *drift_limit = "500", *jobs = NULL;
-    const char *campaign = XB_SOURCE_DIR "/characterize/demo.ini";
-    const char *write_campaign = XB_SOURCE_DIR "/characterize/write.ini";
-    const char *net = XB_SOURCE_DIR "/data/fmnist_mlp.h5";
+    /* the shipped inputs live next to the models: share/xbar/{characterize,data} of the
+     * install, or the same links in the build tree (demo_share_file) */
+    static char d_campaign[4096], d_write[4096], d_net[4096];
+    const char *campaign = NULL, *write_campaign = NULL, *net = NULL;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -230,6 +257,10 @@ int xb_cmd_demo(int argc, char **argv)
             return xb_cli_usage_error("demo", "unknown option '%s'", a);
         }
     }
+    if ((!campaign && demo_share_file("characterize/demo.ini", d_campaign, sizeof d_campaign, &campaign)) ||
+        (!write_campaign && demo_share_file("characterize/write.ini", d_write, sizeof d_write, &write_campaign)) ||
+        (!net && demo_share_file("data/fmnist_mlp.h5", d_net, sizeof d_net, &net)))
+        return XB_ERUNTIME;
     if (access(campaign, R_OK) != 0)
         return xb_cli_usage_error("demo", "--campaign: cannot read %s", campaign);
     if (access(net, R_OK) != 0) return xb_cli_usage_error("demo", "--network: cannot read %s", net);

@@ -47,9 +47,16 @@ static void print_update(const xb_fit_summary *s)
 {
     for (size_t k = 0; k < s->n_update; k++) {
         const xb_update_model *m = &s->update[k];
-        printf("# update model /update/%s: law %s, %zu devices, %zu up + %zu down steps; held-out trajectory error "
-               "(rms, of the window):",
-               xb_device_name(m->device), xb_update_law_name(m->law), m->n_devices, m->n_up_steps, m->n_down_steps);
+        printf("# update model /update/%s: law %s, %zu devices, %zu up + %zu down steps; ", xb_device_name(m->device),
+               xb_update_law_name(m->law), m->n_devices, m->n_up_steps, m->n_down_steps);
+        int held = 0;
+        for (int L = 0; L < XB_UPDATE_N_LAWS; L++) held |= isfinite(m->heldout_traj_rel[L]);
+        if (!held) {
+            /* one cycle from one start state: nothing is held out (src/fit/update_results.c) */
+            printf("no held-out slots (one cycle from one start state): law chosen by AIC on the fitted steps\n");
+            continue;
+        }
+        printf("held-out trajectory error (rms, of the window):");
         for (int L = 0; L < XB_UPDATE_N_LAWS; L++)
             printf(" %s %.2f%%", xb_update_law_name((xb_update_law)L), 100 * m->heldout_traj_rel[L]);
         printf("\n");
@@ -117,15 +124,12 @@ int xb_cmd_fit(int argc, char **argv)
     }
     if (!in) return xb_cli_usage_error("fit", "missing RESULTS.h5");
     if (!out) return xb_cli_usage_error("fit", "missing -o MODEL.h5");
-    if (!force) {
-        FILE *fp = fopen(out, "rb");
-        if (fp) {
-            fclose(fp);
-            return xb_cli_usage_error("fit", "%s exists (use --force to overwrite)", out);
-        }
-    }
+    xb_lock *lock = NULL;
+    int rc = xb_cli_claim_output("fit", out, force, &lock);
+    if (rc) return rc;
     xb_fit_summary *s = NULL;
-    int rc = xb_fit_results(in, out, force, &o, quiet ? NULL : progress, NULL, &s, &err);
+    rc = xb_fit_results(in, out, force, &o, quiet ? NULL : progress, NULL, &s, &err);
+    xb_lock_release(lock);
     if (rc) return xb_cli_fail("fit", &err);
     printf("# %zu model(s) -> %s\n", s->n_models, out);
     printf("# %-8s %-6s %-5s %9s %7s %6s %11s %11s %11s %8s\n", "point", "device", "cell", "size", "r_wire",

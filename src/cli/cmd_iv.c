@@ -67,35 +67,45 @@ static void print_help(void)
     fputs(k_help_tail, stdout);
 }
 
-static int have_gnuplot(void)
+/* The PNG of the I-V data m: gnuplot (gnuplot.c) plots a copy of the data in a staging
+ * directory beside the PNG, never the -o path itself (a device such as /dev/full once fed
+ * gnuplot an endless input), and the PNG is moved into place only when complete. */
+static int plot_png(const xb_matrix *m, const char *png, const char *xlabel, const char *ylabel, int ncols, int xcol,
+                    const int *ycols, int logy, xb_error *err)
 {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char *dup = strdup(path);
-    int found = 0;
-    for (char *save = NULL, *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s/gnuplot", d);
-        found = access(buf, X_OK) == 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", png);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : png;
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    if (!*base || strchr(base, '\'')) return xb_errorf(err, XB_EINPUT, "--png: '%s' is not a file name gnuplot can take", png);
+    xb_stage *s = NULL;
+    FILE *f = NULL;
+    int rc = xb_stage_new(dir, &s, err);
+    if (!rc) rc = xb_stage_fopen(s, "iv.dat", 0, &f, err);
+    if (!rc) {
+        xb_csv_fwrite_matrix(f, m);
+        rc = xb_stage_fclose(s, f, err);
     }
-    free(dup);
-    return found;
-}
-
-static void plot_png(const char *csv, const char *png, const char *xlabel, const char *ylabel, int ncols,
-                     int xcol, const int *ycols, int logy)
-{
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
-    fprintf(g, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", png);
-    fprintf(g, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
-    if (logy) fprintf(g, "set logscale y\n");
-    fprintf(g, "plot ");
-    for (int k = 0; k < ncols; k++)
-        fprintf(g, "%s'%s' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", csv, xcol,
-                logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
-    fprintf(g, "\n");
-    pclose(g);
+    if (!rc) rc = xb_stage_fopen(s, "iv.gp", 0, &f, err);
+    if (!rc) {
+        fprintf(f, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", base);
+        fprintf(f, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
+        if (logy) fprintf(f, "set logscale y\n");
+        fprintf(f, "plot ");
+        for (int k = 0; k < ncols; k++)
+            fprintf(f, "%s'iv.dat' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", xcol,
+                    logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
+        fprintf(f, "\n");
+        rc = xb_stage_fclose(s, f, err);
+    }
+    if (!rc) rc = xb_cli_gnuplot(s, "iv.gp", &base, 1, err);
+    if (!rc) rc = xb_stage_keep(s, base, base, err);
+    if (!rc) return xb_stage_commit(s, err);
+    xb_stage_free(s);
+    return rc;
 }
 
 static int run_deck(const xb_engine_opts *eo, const xb_netlist_deck *d, xb_matrix **out, xb_error *err)
@@ -131,12 +141,24 @@ static int run_deck(const xb_engine_opts *eo, const xb_netlist_deck *d, xb_matri
 
 static int write_csv(const char *path, const char *header, const xb_matrix *m, xb_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "-o: cannot write '%s'", path);
-    fprintf(f, "%s\n", header);
-    xb_csv_fwrite_matrix(f, m);
-    if (fclose(f) != 0) return xb_errorf(err, XB_ERUNTIME, "-o: error writing '%s'", path);
-    return XB_OK;
+    xb_afile *a; /* whole file or none (src/common/atomic.c) */
+    int rc = xb_afile_open(path, &a, err);
+    if (rc) return rc;
+    fprintf(xb_afile_stream(a), "%s\n", header);
+    xb_csv_fwrite_matrix(xb_afile_stream(a), m);
+    return xb_afile_commit(a, err);
+}
+
+/* The PNG of -o FILE.csv: FILE.png; none when -o is not a regular file (a device, a pipe:
+ * no "/dev/stdout.png"), unless --png names one. */
+static int default_png(const char *opath, char *buf, size_t n)
+{
+    if (xb_output_in_place(opath)) return 0;
+    snprintf(buf, n, "%s", opath);
+    char *dot = strrchr(buf, '.');
+    if (dot && !strchr(dot, '/')) *dot = 0;
+    strncat(buf, ".png", n - strlen(buf) - 1);
+    return 1;
 }
 
 int xb_cmd_iv(int argc, char **argv)
@@ -192,6 +214,10 @@ int xb_cmd_iv(int argc, char **argv)
     if (!mode || (strcmp(mode, "read") != 0 && strcmp(mode, "dynamic") != 0))
         return xb_cli_usage_error("iv", "--mode: expected read or dynamic, got '%s'", mode ? mode : "");
     if (!opath) return xb_cli_usage_error("iv", "-o: missing output CSV");
+    /* the PNG is moved into place by a rename: never over a device node (as root, --png
+     * /dev/null would replace it) */
+    if (png && !no_png && xb_output_in_place(png))
+        return xb_cli_usage_error("iv", "--png: '%s' is not a regular file (use --no-png)", png);
     xb_array_params_default(&p, d);
     p.seed = seed;
     p.var_d2d = d2d;
@@ -241,17 +267,9 @@ int xb_cmd_iv(int argc, char **argv)
     xb_matrix *m = NULL;
     if (!rc) rc = run_deck(&eo, &deck, &m, &err);
     if (!rc) rc = write_csv(opath, header, m, &err);
-    if (!rc && !no_png && have_gnuplot()) {
-        char def[4096];
-        if (!png) {
-            snprintf(def, sizeof def, "%s", opath);
-            char *dot = strrchr(def, '.');
-            if (dot && !strchr(dot, '/')) *dot = 0;
-            strncat(def, ".png", sizeof def - strlen(def) - 1);
-            png = def;
-        }
-        plot_png(opath, png, xlabel, ylabel, ny, xcol, ycols, logy);
-    }
+    char def[4096];
+    if (!rc && !no_png && !png && default_png(opath, def, sizeof def)) png = def;
+    if (!rc && !no_png && png && xb_cli_have_gnuplot()) rc = plot_png(m, png, xlabel, ylabel, ny, xcol, ycols, logy, &err);
     xb_netlist_deck_free(&deck);
     xb_matrix_free(m);
     return rc ? xb_cli_fail("iv", &err) : 0;

@@ -83,14 +83,7 @@ int xb_cmd_netlist(int argc, char **argv)
         deck = xb_engine_batch_deck(&eo, &b, &err);
         if (!deck) rc = err.code ? err.code : XB_ERUNTIME;
     }
-    if (!rc) {
-        FILE *f = strcmp(opath, "-") == 0 ? stdout : fopen(opath, "w");
-        if (!f) rc = xb_errorf(&err, XB_ERUNTIME, "-o: cannot write '%s'", opath);
-        else {
-            fputs(deck, f);
-            if (f != stdout && fclose(f) != 0) rc = xb_errorf(&err, XB_ERUNTIME, "-o: error writing '%s'", opath);
-        }
-    }
+    if (!rc) rc = xb_afile_write(opath, deck, strlen(deck), &err); /* whole deck or none */
     free(deck);
     free(src);
     xb_netlist_free(n);

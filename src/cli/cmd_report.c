@@ -99,12 +99,13 @@ static void free_set(series_set *ss)
 
 /* Average y over equal x (several points of one configuration, e.g. input statistics),
  * sorted by x, written as "x y" blocks separated by two blank lines (gnuplot `index`). */
-static int write_set(const char *dir, const char *name, series_set *ss, xb_error *err)
+static int write_set(xb_stage *stage, const char *name, series_set *ss, xb_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.dat", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    char fname[512];
+    snprintf(fname, sizeof fname, "%s.dat", name);
+    FILE *f;
+    int rc = xb_stage_fopen(stage, fname, 1, &f, err);
+    if (rc) return rc;
     for (size_t k = 0; k < ss->n; k++) {
         series *s = &ss->s[k];
         /* insertion sort by x */
@@ -123,8 +124,7 @@ static int write_set(const char *dir, const char *name, series_set *ss, xb_error
         }
         fprintf(f, "\n\n");
     }
-    fclose(f);
-    return XB_OK;
+    return xb_stage_fclose(stage, f, err);
 }
 
 static void plot_lines(FILE *gp, const char *name, series_set *ss, const char *title, const char *xl,
@@ -254,6 +254,23 @@ oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
 }
 
+/* At most: the five size plots, programming curves, IR-drop map, one update model per
+ * device (three devices with pulse recipes), with room to spare. */
+#define XB_REPORT_MAX_PLOTS 32
+
+/* The PNGs report.gp writes (checked complete, then moved into DIR with the rest). */
+typedef struct {
+    char name[XB_REPORT_MAX_PLOTS][64];
+    size_t n;
+} png_list;
+
+static int png_add(png_list *l, const char *fmt, const char *arg, xb_error *err)
+{
+    if (l->n == XB_REPORT_MAX_PLOTS) return xb_errorf(err, XB_ERUNTIME, "report: more than %d plots", XB_REPORT_MAX_PLOTS);
+    snprintf(l->name[l->n++], sizeof l->name[0], fmt, arg);
+    return XB_OK;
+}
+
 /* ------------------------------------------------------------------ update models */
 /* update_model_<device>.png: the SPICE trains of the first start state (mean and std over
  * the Monte Carlo devices after every slot) against the update model run from each train's
@@ -337,18 +354,20 @@ static void update_steps(FILE *f, const xb_update_data *d, const xb_update_model
     }
 }
 
-static int update_plot(const char *dir, FILE *gp, const xb_update_data *d, const xb_update_model *m, xb_error *err)
+static int update_plot(xb_stage *stage, FILE *gp, const xb_update_data *d, const xb_update_model *m, xb_error *err)
 {
     const char *dev = xb_device_name(d->device);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/update_model_%s.dat", dir, dev);
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    int rc = update_traj(f, d, m, err);
+    char name[256];
+    snprintf(name, sizeof name, "update_model_%s.dat", dev);
+    FILE *f;
+    int rc = xb_stage_fopen(stage, name, 1, &f, err);
+    if (rc) return rc;
+    rc = update_traj(f, d, m, err);
     fprintf(f, "\n\n");
     if (!rc) update_steps(f, d, m);
-    fclose(f);
+    int rc2 = xb_stage_fclose(stage, f, err); /* checked: a full disk is an error here */
     if (rc) return rc;
+    if (rc2) return rc2;
     fprintf(gp, "\nset terminal pngcairo size 1400,600 noenhanced\nset output 'update_model_%s.png'\n"
                 "unset logscale x\nunset logscale y\nset multiplot layout 1,2 title \"%s pulse-update model (law %s) vs "
                 "SPICE pulse trains\"\n",
@@ -377,7 +396,7 @@ static int update_plot(const char *dir, FILE *gp, const xb_update_data *d, const
     return XB_OK;
 }
 
-static int report_update(const char *in, const char *model, const char *dir, FILE *gp, size_t *nplots, xb_error *err)
+static int report_update(const char *in, const char *model, xb_stage *stage, FILE *gp, png_list *pngs, xb_error *err)
 {
     xb_update_set *set = NULL;
     xb_update_model *ms = NULL;
@@ -398,35 +417,14 @@ static int report_update(const char *in, const char *model, const char *dir, FIL
             if (xb_fit_update(d, XB_UPDATE_AUTO, &own, &e2) == XB_OK) m = &own; /* no model: no plot */
         }
         if (!rc && m) {
-            rc = update_plot(dir, gp, d, m, err);
-            if (!rc) (*nplots)++;
+            rc = update_plot(stage, gp, d, m, err);
+            if (!rc) rc = png_add(pngs, "update_model_%s.png", xb_device_name(d->device), err);
         }
         xb_fit_update_clear(&own);
     }
     xb_fit_update_free_all(ms, nm);
     xb_update_set_free(set);
     return rc;
-}
-
-static int run_gnuplot(const char *dir, xb_error *err)
-{
-    pid_t pid = fork();
-    if (pid < 0) return xb_errorf(err, XB_ERUNTIME, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
-        /* gnuplot's warnings (e.g. one-size campaigns) go to DIR/gnuplot.log */
-        FILE *lg = freopen("gnuplot.log", "w", stderr);
-        (void)lg;
-        execlp("gnuplot", "gnuplot", "report.gp", (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (waitpid(pid, &st, 0) < 0) return xb_errorf(err, XB_ERUNTIME, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        return xb_errorf(err, XB_ERUNTIME, "gnuplot not found (apt-get install gnuplot-nox)");
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return xb_errorf(err, XB_ERUNTIME, "gnuplot failed on %s/report.gp (see %s/gnuplot.log)", dir, dir);
-    return XB_OK;
 }
 
 int xb_cmd_report(int argc, char **argv)
@@ -471,26 +469,23 @@ int xb_cmd_report(int argc, char **argv)
     }
     report r;
     memset(&r, 0, sizeof r);
-    int rc = XB_OK;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/summary.csv", dir);
-    FILE *csv = fopen(path, "w");
-    if (!csv) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    /* every file is written into a staging directory inside DIR and moved into place when
+     * all of them (and gnuplot's PNGs) are complete: a failed report leaves DIR as it was */
+    xb_stage *stage = NULL;
+    int rc = xb_stage_new(dir, &stage, &err);
+    FILE *csv = NULL;
+    if (!rc) rc = xb_stage_fopen(stage, "summary.csv", 1, &csv, &err);
     if (!rc)
         fprintf(csv, "point,status,device,cell,rows,cols,engine,r_wire_row_ohm,r_wire_col_ohm,r_driver_ohm,input,"
                      "err_total_mean,err_total_max,spice_check_rel_l2,t_settle_max_s,e_read_joule,e_per_mac_joule,"
                      "margin_float,margin_v2,margin_v3,e_read_static_joule,err_target_mean\n");
     for (size_t k = 0; k < xb_char_results_npoints(res) && !rc; k++) rc = read_point(res, k, &r, csv, &err);
-    if (csv) fclose(csv);
+    if (!rc) rc = xb_stage_fclose(stage, csv, &err);
     xb_char_results_close(res);
 
     FILE *gp = NULL;
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/report.gp", dir);
-        gp = fopen(path, "w");
-        if (!gp) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
-    size_t nplots = 0;
+    if (!rc) rc = xb_stage_fopen(stage, "report.gp", 1, &gp, &err);
+    png_list pngs = {.n = 0};
     if (!rc) {
         fprintf(gp, "# xbar report of %s (gnuplot)\nset terminal pngcairo size 900,600 noenhanced\n"
                     "set grid\nset key outside right top\n", in);
@@ -509,45 +504,53 @@ int xb_cmd_report(int argc, char **argv)
             for (size_t s = 0; s < pl[q].ss->n; s++)
                 for (size_t a = 0; a < pl[q].ss->s[s].n; a++) pts += !pl[q].logy || pl[q].ss->s[s].y[a] > 0;
             if (!pts) continue;
-            rc = write_set(dir, pl[q].name, pl[q].ss, &err);
+            rc = write_set(stage, pl[q].name, pl[q].ss, &err);
             char extra[256] = "";
             if (pl[q].ss == &r.eop && r.eop_first_x > 0)
                 snprintf(extra, sizeof extra, "%.10g*%.10g/x with lines dashtype 2 lc rgb 'black' title \"1/N reference\"",
                          r.eop_first_y, r.eop_first_x);
             plot_lines(gp, pl[q].name, pl[q].ss, pl[q].title, pl[q].xl, pl[q].yl, pl[q].logx, pl[q].logy, extra);
-            nplots++;
+            if (!rc) rc = png_add(&pngs, "%s.png", pl[q].name, &err);
         }
         if (!rc && r.prog.n) {
-            rc = write_set(dir, "program_curves", &r.prog, &err);
+            rc = write_set(stage, "program_curves", &r.prog, &err);
             plot_lines(gp, "program_curves", &r.prog,
                        "programming curves: G after each pulse (potentiation then depression, repeated cycles)",
                        "pulse number", "conductance at v_read (uS)", 0, 0, "");
-            nplots++;
+            if (!rc) rc = png_add(&pngs, "%s.png", "program_curves", &err);
         }
         if (!rc && r.ir_map) {
-            snprintf(path, sizeof path, "%s/ir_drop_map.dat", dir);
-            FILE *m = fopen(path, "w");
-            if (!m) rc = xb_errorf(&err, XB_ERUNTIME, "%s: cannot write", path);
-            else {
+            FILE *m = NULL;
+            rc = xb_stage_fopen(stage, "ir_drop_map.dat", 1, &m, &err);
+            if (!rc) {
                 size_t R = (size_t)r.ir_rows, C = (size_t)r.ir_cols;
                 for (size_t i = 0; i < R; i++) {
                     for (size_t j = 0; j < C; j++) fprintf(m, "%s%.8g", j ? " " : "", r.ir_map[i * C + j]);
                     fprintf(m, "\n");
                 }
-                fclose(m);
+                rc = xb_stage_fclose(stage, m, &err);
                 fprintf(gp, "\nset output 'ir_drop_map.png'\nunset logscale x\nunset logscale y\n"
                             "set title \"voltage across each cell, %s (%zux%zu, every row at v_read)\"\n"
                             "set xlabel \"column j (sense at the bottom)\"\nset ylabel \"row i (driver at the left)\"\n"
                             "set cblabel \"V\"\nset autoscale fix\nset yrange [] reverse\nset size ratio -1\n"
                             "plot 'ir_drop_map.dat' matrix with image notitle\nset size noratio\nset yrange [] noreverse\nset autoscale\n",
                         r.ir_point, R, C);
-                nplots++;
+                if (!rc) rc = png_add(&pngs, "%s.png", "ir_drop_map", &err);
             }
         }
-        if (!rc) rc = report_update(in, model, dir, gp, &nplots, &err);
-        fclose(gp);
+        if (!rc) rc = report_update(in, model, stage, gp, &pngs, &err);
+        int rc2 = xb_stage_fclose(stage, gp, &err);
+        if (!rc) rc = rc2;
     }
-    if (!rc && nplots) rc = run_gnuplot(dir, &err);
+    if (!rc && pngs.n) {
+        const char *names[XB_REPORT_MAX_PLOTS];
+        for (size_t q = 0; q < pngs.n; q++) names[q] = pngs.name[q];
+        rc = xb_cli_gnuplot(stage, "report.gp", names, pngs.n, &err);
+        for (size_t q = 0; q < pngs.n && !rc; q++) rc = xb_stage_keep(stage, names[q], names[q], &err);
+        if (!rc) rc = xb_stage_keep(stage, "gnuplot.log", "gnuplot.log", &err);
+    }
+    if (!rc) rc = xb_stage_commit(stage, &err);
+    else xb_stage_free(stage);
     free_set(&r.err);
     free_set(&r.margin);
     free_set(&r.settle);
@@ -556,6 +559,6 @@ int xb_cmd_report(int argc, char **argv)
     free_set(&r.prog);
     free(r.ir_map);
     if (rc) return xb_cli_fail("report", &err);
-    printf("%s: %zu plots and summary.csv\n", dir, nplots);
+    printf("%s: %zu plots and summary.csv\n", dir, pngs.n);
     return 0;
 }

@@ -615,8 +615,13 @@ static void json_head(FILE *f, const run_opts *o, const run_state *s, const run_
 
 static int report_json(const char *path, const run_opts *o, const run_state *s, const run_totals *t, xb_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "--json: cannot write %s", path);
+    xb_afile *af = NULL; /* whole file or none (src/common/atomic.c) */
+    int rc = xb_afile_open(path, &af, err);
+    if (rc) {
+        xb_error_prefix(err, "--json: ");
+        return rc;
+    }
+    FILE *f = xb_afile_stream(af);
     json_head(f, o, s, t);
     fprintf(f, "  \"layers\": [\n");
     for (size_t k = 0; k < s->nl; k++) {
@@ -637,8 +642,9 @@ static int report_json(const char *path, const run_opts *o, const run_state *s, 
     fprintf(f, "  \"latency_per_inference_s\": %.6g,\n", t->lat);
     fprintf(f, "  \"tops_per_watt\": %.6g,\n", t->e_tot > 0 ? 2 * t->macs / t->e_tot / 1e12 : 0.0);
     fprintf(f, "  \"baseline_fp32_joule\": %.6g,\n  \"baseline_int8_joule\": %.6g\n}\n", t->e_fp32, t->e_int8);
-    if (fclose(f) != 0) return xb_errorf(err, XB_ERUNTIME, "--json: cannot write %s", path);
-    return XB_OK;
+    /* every write above is checked here (the stream keeps the first failure) */
+    if ((rc = xb_afile_commit(af, err))) xb_error_prefix(err, "--json: ");
+    return rc;
 }
 
 static int run_report(const run_opts *o, const run_state *s, xb_error *err)

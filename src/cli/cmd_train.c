@@ -16,6 +16,7 @@ static const char k_help[] =
     "\n"
     "options:\n"
     "  --out FILE             network file to write (required)\n"
+    "  --force                overwrite an existing FILE\n"
     "  --dataset DIR          IDX .gz files (train-*, t10k-*)  [" XB_FMNIST_DEFAULT_DIR "]\n"
     "  --arch mlp|cnn         mlp: dense layers (--hidden); cnn: conv 3x3 pad 1 (1->C1),\n"
     "                         relu, maxpool 2, conv 3x3 pad 1 (C1->C2), relu, maxpool 2,\n"
@@ -117,7 +118,7 @@ int xb_cmd_train(int argc, char **argv)
     const char *out_path = NULL, *dir = NULL;
     size_t limit = 0, test_limit = 0;
     progress_ctx pc = {0};
-    int cnn = 0, device_set = 0;
+    int cnn = 0, device_set = 0, force = 0;
     xb_error err;
     xb_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -196,6 +197,8 @@ int xb_cmd_train(int argc, char **argv)
             device_set = 1;
         } else if (!strcmp(a, "--quiet")) {
             pc.quiet = 1;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
         } else {
             return xb_cli_usage_error("train", "unknown option '%s'", a);
         }
@@ -223,6 +226,13 @@ int xb_cmd_train(int argc, char **argv)
     xb_network *net = NULL;
     int rc = xb_dataset_load_fmnist(dir, 1, limit, &train, &err);
     if (!rc) rc = xb_dataset_load_fmnist(dir, 0, test_limit, &test, &err);
+    /* inputs checked: --out refused if it exists (without --force), locked until written */
+    xb_lock *lock = NULL;
+    if (!rc && (rc = xb_cli_claim_output("train", out_path, force, &lock))) {
+        xb_dataset_free(train);
+        xb_dataset_free(test);
+        return rc;
+    }
     double t0 = xb_now_s();
     if (!rc) rc = cnn ? xb_train_cnn(train, test, 10, &o, progress, &pc, &net, &err)
                       : xb_train_mlp(train, test, 10, &o, progress, &pc, &net, &err);
@@ -250,6 +260,7 @@ int xb_cmd_train(int argc, char **argv)
     xb_network_free(net);
     xb_dataset_free(train);
     xb_dataset_free(test);
+    xb_lock_release(lock);
     if (rc) return xb_cli_fail("train", &err);
     return 0;
 }

@@ -1,7 +1,9 @@
 /* xbar: one binary, one subcommand per job.  Exit codes: docs/cli.md. */
+#include <errno.h>
 #include <gsl/gsl_version.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "xbar/engine.h"
@@ -64,7 +66,25 @@ static int print_version(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Every command's standard output, checked once at the end: a table or CSV printed to a full
+ * disk or /dev/full is a failure (exit 1, one line), never a silent truncation.  stdout is a
+ * stream that keeps the errno of its first failed write (xb_wstream): the message names the
+ * cause even when nothing is left for the final flush to fail on. */
+static int finish_stdout(const char *cmd, int rc, const xb_wstream *ws)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = ws && ws->err_no ? ws->err_no : errno;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = ws && ws->err_no ? ws->err_no : errno;
+    }
+    if (!bad || rc != 0) return rc; /* a failed command has printed its own line */
+    fprintf(stderr, "xbar%s%s: writing standard output: %s\n", cmd ? " " : "", cmd ? cmd : "", strerror(e ? e : EIO));
+    return XB_ERUNTIME;
+}
+
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -86,4 +106,20 @@ int main(int argc, char **argv)
         }
     fprintf(stderr, "xbar: unknown command '%s' (see 'xbar --help')\n", cmd);
     return XB_EINPUT;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = NULL;
+    for (size_t k = 0; argc >= 2 && k < k_ncommands; k++)
+        if (strcmp(argv[1], k_commands[k].name) == 0) cmd = k_commands[k].name;
+    /* glibc's stdout is a variable: this process's own, swapped for a checked stream on
+     * descriptor 1 (line-buffered on a terminal, as stdout is); kept as is if that fails */
+    xb_wstream ws = {1, 0};
+    FILE *out = xb_wstream_open(&ws);
+    if (out) {
+        if (isatty(1)) setvbuf(out, NULL, _IOLBF, 0);
+        stdout = out;
+    }
+    return finish_stdout(cmd, run_command(argc, argv), out ? &ws : NULL);
 }

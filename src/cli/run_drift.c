@@ -1,6 +1,7 @@
 /* xbar run --time-sweep (accuracy vs time after programming, with and without global drift
  * compensation) and the plot of xbar report --accuracy-time.  docs/drift.md. */
 #include "cli/run_drift.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -73,8 +74,11 @@ int xb_cli_run_time_sweep(xb_exec *ex, const xb_network *net, const xb_dataset *
         if (!(acts[k] = malloc(batch * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float))))
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     FILE *csv = NULL;
-    if (!rc && csv_path && !(csv = fopen(csv_path, "w")))
-        rc = xb_errorf(err, XB_ERUNTIME, "--time-csv: cannot write %s: %s", csv_path, strerror(errno));
+    xb_afile *af = NULL; /* whole file or none (src/common/atomic.c) */
+    if (!rc && csv_path) {
+        if ((rc = xb_afile_open(csv_path, &af, err))) xb_error_prefix(err, "--time-csv: ");
+        else csv = xb_afile_stream(af);
+    }
     double acc_ideal = 0;
     if (!rc) rc = accuracy(NULL, net, test, batch, acts, &acc_ideal, err);
     if (!rc) {
@@ -94,7 +98,8 @@ int xb_cli_run_time_sweep(xb_exec *ex, const xb_network *net, const xb_dataset *
                100 * a[1]);
         if (csv) fprintf(csv, "%.9g,%.6f,%.6f,%.6f\n", times[i], a[0], a[1], acc_ideal);
     }
-    if (csv && fclose(csv) != 0 && !rc) rc = xb_errorf(err, XB_ERUNTIME, "--time-csv: cannot write %s", csv_path);
+    if (af && rc) xb_afile_abort(af);
+    else if (af && (rc = xb_afile_commit(af, err))) xb_error_prefix(err, "--time-csv: ");
     if (acts)
         for (size_t k = 0; k < nl; k++) free(acts[k]);
     free(acts);
@@ -124,38 +129,35 @@ int xb_cli_report_accuracy_time(const char *csv_path, const char *dir, xb_error 
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return xb_errorf(err, XB_ERUNTIME, "%s: cannot create: %s", dir, strerror(errno));
     char *abs = realpath(csv_path, NULL);
     if (!abs) return xb_errorf(err, XB_EINPUT, "%s: %s", csv_path, strerror(errno));
-    char gp_path[4096];
-    snprintf(gp_path, sizeof gp_path, "%s/accuracy_vs_time.gp", dir);
-    FILE *gp = fopen(gp_path, "w");
-    if (!gp) {
+    struct stat sb;
+    if (stat(abs, &sb) != 0 || !S_ISREG(sb.st_mode)) { /* gnuplot reads it: never a device or a FIFO */
         free(abs);
-        return xb_errorf(err, XB_ERUNTIME, "%s: cannot write", gp_path);
+        return xb_errorf(err, XB_EINPUT, "--accuracy-time: %s is not a regular file", csv_path);
     }
-    fprintf(gp,
-            "# xbar report --accuracy-time (gnuplot)\n"
-            "set terminal pngcairo size 900,600 noenhanced\nset output 'accuracy_vs_time.png'\n"
-            "set datafile separator ','\nset key autotitle columnhead bottom left\n"
-            "set logscale x\nset xlabel 'time after programming [s]'\nset ylabel 'top-1 accuracy [%%]'\n"
-            "set grid\nset title 'accuracy vs time after programming'\n"
-            "plot '%s' using 1:($3*100) with linespoints lw 2 title 'global drift compensation', \\\n"
-            "     '' using 1:($2*100) with linespoints lw 2 title 'no compensation', \\\n"
-            "     '' using 1:($4*100) with lines dt 2 title 'ideal (float)'\n",
-            abs);
+    /* script and plot staged in dir, moved into place once the PNG is complete (gnuplot.c) */
+    xb_stage *stage = NULL;
+    FILE *gp = NULL;
+    int rc = xb_stage_new(dir, &stage, err);
+    if (!rc) rc = xb_stage_fopen(stage, "accuracy_vs_time.gp", 1, &gp, err);
+    if (!rc) {
+        fprintf(gp,
+                "# xbar report --accuracy-time (gnuplot)\n"
+                "set terminal pngcairo size 900,600 noenhanced\nset output 'accuracy_vs_time.png'\n"
+                "set datafile separator ','\nset key autotitle columnhead bottom left\n"
+                "set logscale x\nset xlabel 'time after programming [s]'\nset ylabel 'top-1 accuracy [%%]'\n"
+                "set grid\nset title 'accuracy vs time after programming'\n"
+                "plot '%s' using 1:($3*100) with linespoints lw 2 title 'global drift compensation', \\\n"
+                "     '' using 1:($2*100) with linespoints lw 2 title 'no compensation', \\\n"
+                "     '' using 1:($4*100) with lines dt 2 title 'ideal (float)'\n",
+                abs);
+        rc = xb_stage_fclose(stage, gp, err);
+    }
     free(abs);
-    if (fclose(gp) != 0) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write", gp_path);
-    pid_t pid = fork();
-    if (pid < 0) return xb_errorf(err, XB_ERUNTIME, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
-        FILE *lg = freopen("gnuplot.log", "w", stderr);
-        (void)lg;
-        execlp("gnuplot", "gnuplot", "accuracy_vs_time.gp", (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (waitpid(pid, &st, 0) < 0) return xb_errorf(err, XB_ERUNTIME, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) return xb_errorf(err, XB_ERUNTIME, "gnuplot not found (apt-get install gnuplot-nox)");
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return xb_errorf(err, XB_ERUNTIME, "gnuplot failed on %s/accuracy_vs_time.gp (see %s/gnuplot.log)", dir, dir);
-    return XB_OK;
+    static const char *const png[] = {"accuracy_vs_time.png"};
+    if (!rc) rc = xb_cli_gnuplot(stage, "accuracy_vs_time.gp", png, 1, err);
+    if (!rc) rc = xb_stage_keep(stage, png[0], png[0], err);
+    if (!rc) rc = xb_stage_keep(stage, "gnuplot.log", "gnuplot.log", err);
+    if (!rc) return xb_stage_commit(stage, err);
+    xb_stage_free(stage);
+    return rc;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "xbar/exec.h"
@@ -12,7 +11,7 @@
 typedef struct {
     const char *out, *dir, *model, *update_model, *json, *plot;
     size_t limit, test_limit;
-    int quiet, baseline, device_set, ideal_reads;
+    int quiet, baseline, device_set, ideal_reads, force;
     xb_device_kind device;
     xb_train_opts o;
     xb_analog_opts a;
@@ -59,6 +58,7 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
         if (!strcmp(a, "--analog")) continue;
         if (!strcmp(a, "--quiet")) p->quiet = 1;
         else if (!strcmp(a, "--baseline")) p->baseline = 1;
+        else if (!strcmp(a, "--force")) p->force = 1;
         else if (!strcmp(a, "--deterministic")) p->a.deterministic = 1;
         else if (!strcmp(a, "--ideal-reads")) p->ideal_reads = 1;
         else if (FLAG("--out")) { if (!VAL("--out")) return XB_EINPUT; p->out = v; }
@@ -192,12 +192,31 @@ static int engine_new(const aopts *p, xb_engine **eng, xb_error *err)
     return rc;
 }
 
-static void write_json(const aopts *p, const actx *c, double final_acc)
+/* dir and base name of path (dir "." without a slash) */
+static void split_path(const char *path, char *dir, size_t n, const char **base)
 {
-    FILE *f = fopen(p->json, "w");
-    if (!f) {
-        fprintf(stderr, "xbar train: warning: cannot write %s\n", p->json);
-        return;
+    snprintf(dir, n, "%s", path);
+    char *slash = strrchr(dir, '/');
+    *base = slash ? path + (slash - dir) + 1 : path;
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, n, ".");
+}
+
+/* --json through a staging directory: replaced whole or not at all */
+static int write_json(const aopts *p, const actx *c, double final_acc, xb_error *err)
+{
+    char dir[4096];
+    const char *base;
+    split_path(p->json, dir, sizeof dir, &base);
+    if (!*base) return xb_errorf(err, XB_EINPUT, "--json: '%s' is not a file name", p->json);
+    xb_stage *s = NULL;
+    FILE *f = NULL;
+    int rc = xb_stage_new(dir, &s, err);
+    if (!rc) rc = xb_stage_fopen(s, base, 1, &f, err);
+    if (rc) {
+        xb_stage_free(s);
+        return rc;
     }
     fprintf(f, "{\n  \"device\": \"%s\",\n  \"algorithm\": \"%s\",\n  \"ablate\": %u,\n  \"lr\": %.6g,\n"
                "  \"seed\": %llu,\n  \"final_test_accuracy\": %.6f,\n  \"epochs\": [\n",
@@ -211,56 +230,56 @@ static void write_json(const aopts *p, const actx *c, double final_acc)
                    "\"fast_error\": %.6g, \"gain_error_fast\": %.6g, \"gain_error_exact\": %.6g, \"wall_s\": %.4g}%s\n",
                 e->epoch + 1, e->loss, e->train_acc, e->test_acc, e->pulses_per_weight, e->e_update_joule,
                 e->t_update_s, e->e_fwd_joule, e->e_bwd_joule, e->refreshes, e->fast_error, e->gain_error_fast,
-                e->gain_error_exact, e->wall_s,
-                k + 1 < c->n ? "," : "");
+                e->gain_error_exact, e->wall_s, k + 1 < c->n ? "," : "");
     }
     fprintf(f, "  ],\n  \"digital_baseline_test_accuracy\": [");
     for (size_t k = 0; k < c->nb; k++) fprintf(f, "%s%.6f", k ? ", " : "", c->base_acc[k]);
     fprintf(f, "]\n}\n");
-    fclose(f);
+    rc = xb_stage_fclose(s, f, err);
+    if (!rc) return xb_stage_commit(s, err);
+    xb_stage_free(s);
+    return rc;
 }
 
-static int have_gnuplot(void)
+/* accuracy vs epoch: analog train/test, the digital baseline (with --baseline); the data as
+ * PNG.csv beside it; the PNG when gnuplot is installed (gnuplot.c's runner) */
+static int write_plot(const aopts *p, const actx *c, xb_error *err)
 {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char *dup = strdup(path);
-    int found = 0;
-    for (char *save = NULL, *d = dup ? strtok_r(dup, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s/gnuplot", d);
-        found = access(buf, X_OK) == 0;
+    char dir[4096], csv[4096];
+    const char *base;
+    split_path(p->plot, dir, sizeof dir, &base);
+    if (!*base || strchr(base, '\'')) return xb_errorf(err, XB_EINPUT, "--plot: '%s' is not a file name gnuplot can take", p->plot);
+    snprintf(csv, sizeof csv, "%s.csv", base);
+    xb_stage *s = NULL;
+    FILE *f = NULL;
+    int rc = xb_stage_new(dir, &s, err);
+    if (!rc) rc = xb_stage_fopen(s, csv, 1, &f, err);
+    if (!rc) {
+        fprintf(f, "epoch,analog_train,analog_test,digital_test\n");
+        for (size_t k = 0; k < c->n; k++)
+            fprintf(f, "%zu,%.4f,%.4f,%.4f\n", k + 1, 100 * c->e[k].train_acc, 100 * c->e[k].test_acc,
+                    k < c->nb ? 100 * c->base_acc[k] : -1.0);
+        rc = xb_stage_fclose(s, f, err);
     }
-    free(dup);
-    return found;
-}
-
-/* accuracy vs epoch: analog train/test, the digital baseline (with --baseline) */
-static void write_plot(const aopts *p, const actx *c)
-{
-    char csv[4096];
-    snprintf(csv, sizeof csv, "%s.csv", p->plot);
-    FILE *f = fopen(csv, "w");
-    if (!f) return;
-    fprintf(f, "epoch,analog_train,analog_test,digital_test\n");
-    for (size_t k = 0; k < c->n; k++)
-        fprintf(f, "%zu,%.4f,%.4f,%.4f\n", k + 1, 100 * c->e[k].train_acc, 100 * c->e[k].test_acc,
-                k < c->nb ? 100 * c->base_acc[k] : -1.0);
-    fclose(f);
-    if (!have_gnuplot()) {
-        fprintf(stderr, "xbar train: gnuplot not found: wrote %s only\n", csv);
-        return;
+    const int gp = xb_cli_have_gnuplot();
+    if (!rc && gp) rc = xb_stage_fopen(s, "accuracy.gp", 0, &f, err);
+    if (!rc && gp) {
+        fprintf(f, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\nset key bottom right\n"
+                   "set xlabel 'epoch'\nset ylabel 'accuracy (%%)'\nset grid\nset title '%s %s in memory'\n"
+                   "plot '%s' every ::1 using 1:3 with linespoints title 'analog test', "
+                   "'%s' every ::1 using 1:2 with lines title 'analog train'%s",
+                base, xb_device_name(p->device), xb_analog_algorithm_name(p->a.algorithm), csv, csv, c->nb ? ", " : "\n");
+        if (c->nb) fprintf(f, "'%s' every ::1 using 1:4 with linespoints title 'digital (Adam) test'\n", csv);
+        rc = xb_stage_fclose(s, f, err);
+        if (!rc) rc = xb_cli_gnuplot(s, "accuracy.gp", &base, 1, err);
+        if (!rc) rc = xb_stage_keep(s, base, base, err);
     }
-    FILE *g = popen("gnuplot 2>/dev/null", "w");
-    if (!g) return;
-    fprintf(g, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\nset key bottom right\n"
-               "set xlabel 'epoch'\nset ylabel 'accuracy (%%)'\nset grid\nset title '%s %s in memory'\n"
-               "plot '%s' every ::1 using 1:3 with linespoints title 'analog test', "
-               "'%s' every ::1 using 1:2 with lines title 'analog train'%s",
-            p->plot, xb_device_name(p->device), xb_analog_algorithm_name(p->a.algorithm), csv, csv,
-            c->nb ? ", " : "\n");
-    if (c->nb) fprintf(g, "'%s' every ::1 using 1:4 with linespoints title 'digital (Adam) test'\n", csv);
-    pclose(g);
+    if (!rc) {
+        if (!gp) fprintf(stderr, "xbar train: gnuplot not found: wrote %s.csv only\n", p->plot);
+        return xb_stage_commit(s, err);
+    }
+    xb_stage_free(s);
+    return rc;
 }
 
 int xb_cli_train_analog(int argc, char **argv)
@@ -312,6 +331,20 @@ int xb_cli_train_analog(int argc, char **argv)
     }
     if (!rc) rc = xb_dataset_load_fmnist(p->dir, 1, p->limit, &train, &err);
     if (!rc) rc = xb_dataset_load_fmnist(p->dir, 0, p->test_limit, &test, &err);
+    /* inputs checked: --out refused if it exists (without --force), locked until written */
+    xb_lock *lock = NULL;
+    if (!rc) {
+        const int code = xb_cli_claim_output("train", p->out, p->force, &lock);
+        if (code) {
+            xb_dataset_free(train);
+            xb_dataset_free(test);
+            xb_engine_free(eng);
+            xb_fit_update_free_all(all, n_all);
+            free(p);
+            free(c);
+            return code;
+        }
+    }
     const double t0 = xb_now_s();
     if (!rc) rc = xb_train_analog_mlp(train, test, 10, &p->o, &p->a, progress, c, &net, &err);
     const double t1 = xb_now_s();
@@ -337,14 +370,15 @@ int xb_cli_train_analog(int argc, char **argv)
             printf("digital baseline (Adam, same MLP, epochs, seed): test accuracy %.2f%% in %.2f s per epoch\n",
                    100 * c->base_acc[c->nb - 1], (xb_now_s() - b0) / (double)ob.epochs);
     }
-    if (!rc && p->json) write_json(p, c, final);
-    if (!rc && p->plot) write_plot(p, c);
+    if (!rc && p->json) rc = write_json(p, c, final, &err);
+    if (!rc && p->plot) rc = write_plot(p, c, &err);
     xb_network_free(net);
     xb_network_free(base);
     xb_dataset_free(train);
     xb_dataset_free(test);
     xb_engine_free(eng);
     xb_fit_update_free_all(all, n_all);
+    xb_lock_release(lock);
     free(p);
     free(c);
     if (rc) return xb_cli_fail("train", &err);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -22,6 +23,21 @@ int xb_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "xbar %s: %s (see 'xbar %s --help')\n", cmd, msg, cmd);
     return XB_EINPUT;
+}
+
+int xb_cli_claim_output(const char *cmd, const char *path, int force, xb_lock **lock)
+{
+    *lock = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    /* lock first: the existence check then sees the file of a writer that just finished */
+    if (xb_lock_output(path, lock, &err)) return xb_cli_fail(cmd, &err);
+    if (!force && access(path, F_OK) == 0) {
+        xb_lock_release(*lock);
+        *lock = NULL;
+        return xb_cli_usage_error(cmd, "%s exists (use --force to overwrite)", path);
+    }
+    return 0;
 }
 
 int xb_cli_wants_help(int argc, char **argv)

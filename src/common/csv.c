@@ -156,14 +156,11 @@ int xb_csv_fwrite_matrix(FILE *f, const xb_matrix *m)
 
 int xb_csv_write_matrix(const char *path, const xb_matrix *m, xb_error *err)
 {
-    if (!path || strcmp(path, "-") == 0) {
-        if (xb_csv_fwrite_matrix(stdout, m) || fflush(stdout))
-            return xb_errorf(err, XB_ERUNTIME, "stdout: write failed");
-        return XB_OK;
-    }
-    FILE *f = fopen(path, "w");
-    if (!f) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    int rc = xb_csv_fwrite_matrix(f, m);
-    if (fclose(f) || rc) return xb_errorf(err, XB_ERUNTIME, "%s: write failed", path);
-    return XB_OK;
+    /* through xb_afile: a full disk leaves the previous file (or none), never a partial CSV;
+     * "-" or NULL is stdout */
+    xb_afile *a;
+    int rc = xb_afile_open(path ? path : "-", &a, err);
+    if (rc) return rc;
+    xb_csv_fwrite_matrix(xb_afile_stream(a), m); /* a failed write is kept by the stream */
+    return xb_afile_commit(a, err);
 }

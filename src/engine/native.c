@@ -83,38 +83,11 @@ static double eval(xb_engine_native *e, const double *x, int chord, double *f, d
         int32_t a = c->na[k], b = c->nb[k];
         double i, da, db;
         el_iv(e, k, node_v(x, e->fixed, a), node_v(x, e->fixed, b), chord, &i, &da, &db);
-        if (a >= 0) {
-            f[a] += i;
-            if (fabs_out) fabs_out[a] += fabs(i);
-        }
-        if (b >= 0) {
-            f[b] -= i;
-            if (fabs_out) fabs_out[b] += fabs(i);
-        }
-        if (vals) {
-            const int32_t *s = c->slot + 4 * k;
-            if (s[0] >= 0) vals[s[0]] += da;
-            if (s[1] >= 0) vals[s[1]] -= db;
-            if (s[2] >= 0) vals[s[2]] += db;
-            if (s[3] >= 0) vals[s[3]] -= da;
-        }
+        nv_stamp(c, k, i, da, db, f, fabs_out, vals);
     }
     double phi = 0;
     for (size_t n = 0; n < c->n; n++) phi += f[n] * f[n];
     return 0.5 * phi;
-}
-
-/* Worst per-node KCL error relative to the current through the node. */
-static double kcl_rel(const double *f, const double *fabs_, size_t n)
-{
-    double worst = 0;
-    for (size_t k = 0; k < n; k++) {
-        double r = fabs(f[k]);
-        if (r == 0) continue;
-        r = fabs_[k] > 0 ? r / fabs_[k] : INFINITY;
-        if (!(r <= worst)) worst = r;
-    }
-    return worst;
 }
 
 static void set_fixed(xb_engine_native *e, const double *v_in)
@@ -182,7 +155,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
     int reuse = 1; /* the factorization in hand may serve as the iteration matrix */
     int forced = 0; /* full steps taken without a decrease of |F| (read circuits) */
     for (int it = 0; it < NV_MAX_NEWTON; it++) {
-        double rel = kcl_rel(e->f, e->fabs_, n);
+        double rel = nv_kcl_rel(e->f, e->fabs_, n);
         if (rel <= NV_KCL_RELTOL) {
             e->st.last_kcl_rel = rel;
             return XB_OK;
@@ -198,7 +171,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
                 /* the remaining correction is below the tolerance */
                 for (size_t k = 0; k < n; k++) x[k] += dx[k];
                 eval(e, x, 0, e->f, e->fabs_, NULL);
-                e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+                e->st.last_kcl_rel = nv_kcl_rel(e->f, e->fabs_, n);
                 return XB_OK;
             }
             if (dmax <= step_limit) {
@@ -208,7 +181,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
                     /* progress: keep the step; go on reusing the factorization while the
                      * steps still needed at this contraction rate cost less than a
                      * refactorization (flop counts, so the path is deterministic) */
-                    double r = sqrt(phit / phi), relt = kcl_rel(e->ft, e->fabst, n);
+                    double r = sqrt(phit / phi), relt = nv_kcl_rel(e->ft, e->fabst, n);
                     double need = relt > NV_KCL_RELTOL && r > 0 ? log(relt / NV_KCL_RELTOL) / -log(r) : 0;
                     reuse = r <= 0.1 || need <= nv_sparse_factor_cost(e->sp);
                     phi = phit;
@@ -233,7 +206,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
             /* at the rounding floor: the remaining correction is below the tolerance */
             for (size_t k = 0; k < n; k++) x[k] += dx[k];
             eval(e, x, 0, e->f, e->fabs_, NULL);
-            e->st.last_kcl_rel = kcl_rel(e->f, e->fabs_, n);
+            e->st.last_kcl_rel = nv_kcl_rel(e->f, e->fabs_, n);
             return XB_OK;
         }
         if (e->read_circuit && forced < NV_MAX_FORCED && dmax <= NV_FORCED_STEP_REL * vscale) {
@@ -282,7 +255,7 @@ static int newton(xb_engine_native *e, double *x, xb_error *err)
     }
     return xb_errorf(err, XB_ERUNTIME, "native: Newton did not converge in %d iterations (KCL error "
                      "%.3g relative)",
-                     NV_MAX_NEWTON, kcl_rel(e->f, e->fabs_, n));
+                     NV_MAX_NEWTON, nv_kcl_rel(e->f, e->fabs_, n));
 }
 
 /* Sum of cell currents into every column for the solution x (length n). */

@@ -613,3 +613,36 @@ int nv_circuit_nd_order(const nv_circuit *c, const xb_array_params *p, int32_t *
     free(seen);
     return ok ? 0 : -1;
 }
+
+void nv_stamp(const nv_circuit *c, size_t k, double i, double da, double db, double *f, double *fabs_out,
+              double *vals)
+{
+    const int32_t a = c->na[k], b = c->nb[k];
+    if (a >= 0) {
+        f[a] += i;
+        if (fabs_out) fabs_out[a] += fabs(i);
+    }
+    if (b >= 0) {
+        f[b] -= i;
+        if (fabs_out) fabs_out[b] += fabs(i);
+    }
+    if (vals) {
+        const int32_t *s = c->slot + 4 * k;
+        if (s[0] >= 0) vals[s[0]] += da;
+        if (s[1] >= 0) vals[s[1]] -= db;
+        if (s[2] >= 0) vals[s[2]] += db;
+        if (s[3] >= 0) vals[s[3]] -= da;
+    }
+}
+
+double nv_kcl_rel(const double *f, const double *fabs_, size_t n)
+{
+    double worst = 0;
+    for (size_t k = 0; k < n; k++) {
+        double r = fabs(f[k]);
+        if (r == 0) continue;
+        r = fabs_[k] > 0 ? r / fabs_[k] : INFINITY;
+        if (!(r <= worst)) worst = r;
+    }
+    return worst;
+}

@@ -136,6 +136,13 @@ double nv_circuit_col_current(const xb_array_params *p, const nv_circuit *c, con
 double nv_circuit_row_current(const xb_array_params *p, const nv_circuit *c, const double *x,
                               const double *fixed, const double *cap_i, size_t i);
 void nv_circuit_free(nv_circuit *c);
+/* Element k's current i (a -> b) and its derivatives da = di/dva, db = di/dvb into the KCL
+ * residual f (and the absolute-current sums fabs_out, the Jacobian values vals; either may
+ * be NULL): the one stamp of the static solve and the transient. */
+void nv_stamp(const nv_circuit *c, size_t k, double i, double da, double db, double *f, double *fabs_out,
+              double *vals);
+/* Worst per-node KCL error relative to the current through the node. */
+double nv_kcl_rel(const double *f, const double *fabs_, size_t n);
 
 /* Geometric nested dissection of the crossbar grid (perm: n unknowns, elimination order).
  * Applies when both wire resistances are non-zero (every cell has its own row and column

@@ -136,37 +136,11 @@ static double eval(tran *T, const double *x, double s, int theta, double *f, dou
         } else {
             nv_el_iv(&T->p, c->kind, c->g, k, va, vb, &i, &da, &db);
         }
-        if (a >= 0) {
-            f[a] += i;
-            if (fabs_out) fabs_out[a] += fabs(i);
-        }
-        if (b >= 0) {
-            f[b] -= i;
-            if (fabs_out) fabs_out[b] += fabs(i);
-        }
-        if (vals) {
-            const int32_t *sl = c->slot + 4 * k;
-            if (sl[0] >= 0) vals[sl[0]] += da;
-            if (sl[1] >= 0) vals[sl[1]] -= db;
-            if (sl[2] >= 0) vals[sl[2]] += db;
-            if (sl[3] >= 0) vals[sl[3]] -= da;
-        }
+        nv_stamp(c, k, i, da, db, f, fabs_out, vals);
     }
     double phi = 0;
     for (size_t q = 0; q < T->n; q++) phi += f[q] * f[q];
     return 0.5 * phi;
-}
-
-static double kcl_rel(const double *f, const double *fabs_, size_t n)
-{
-    double worst = 0;
-    for (size_t k = 0; k < n; k++) {
-        double r = fabs(f[k]);
-        if (r == 0) continue;
-        r = fabs_[k] > 0 ? r / fabs_[k] : INFINITY;
-        if (!(r <= worst)) worst = r;
-    }
-    return worst;
 }
 
 /* Error tolerance of node q for a value xq (the step's new value) and its previous value. */
@@ -222,7 +196,7 @@ static int tr_step(tran *T, double t_new, double s, int theta, xb_error *err)
     int fresh = 0; /* the factorization is the Jacobian at the current iterate */
     double step_limit = fmax(T->vscale, 1e-3);
     for (int it = 0; it < TR_NEWTON_MAX; it++) {
-        if (kcl_rel(T->f, T->fabs_, n) <= TR_KCL_RELTOL) return XB_OK;
+        if (nv_kcl_rel(T->f, T->fabs_, n) <= TR_KCL_RELTOL) return XB_OK;
         if (!T->have_fact || T->s_fact != s) {
             rc = refactor(T, T->xn, s, theta, err);
             if (rc) return rc;

@@ -258,7 +258,8 @@ int xb_network_write(const xb_network *net, const char *path, xb_error *err)
 {
     if (!net || !path) return xb_errorf(err, XB_EINPUT, "xb_network_write: no network or path");
     hid_t f;
-    if (xb_h5_create(path, 1, &f, NULL) != XB_OK) return xb_errorf(err, XB_ERUNTIME, "%s: cannot create", path);
+    /* in memory until xb_h5_close writes it in one piece: never a half-written network file */
+    if (xb_h5_create_atomic(path, 1, &f, NULL) != XB_OK) return xb_errorf(err, XB_ERUNTIME, "%s: cannot create", path);
     int64_t shp[3];
     const size_t nd = xb_network_input_ndim(net);
     for (size_t d = 0; d < nd; d++) shp[d] = (int64_t)xb_network_input_shape(net)[d];
@@ -270,6 +271,9 @@ int xb_network_write(const xb_network *net, const char *path, xb_error *err)
     for (size_t k = 0; !rc && k < xb_network_n_layers(net); k++)
         rc = write_layer(layers, k, xb_network_layer(net, k), err);
     xb_h5_group_close(layers);
-    int rc2 = xb_h5_close(f, rc ? NULL : err);
-    return rc ? rc : rc2;
+    if (rc) {
+        xb_h5_discard(f);
+        return rc;
+    }
+    return xb_h5_close(f, err);
 }

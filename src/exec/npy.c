@@ -259,34 +259,18 @@ int xb_npy_write_f32(const char *path, const float *data, size_t rows, size_t co
     memset(head + 10, ' ', hlen);
     memcpy(head + 10, dict, (size_t)dn);
     head[total - 1] = '\n';
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp), e = 0;
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) e = errno;
-    int ok = f != NULL && fwrite(head, 1, total, f) == total;
+    /* whole file or none (xb_afile: temporary beside it, every write checked, fsync, rename) */
+    xb_afile *a = NULL;
+    int rc = xb_afile_open(path, &a, err);
+    if (rc) return rc;
+    FILE *f = xb_afile_stream(a);
+    fwrite(head, 1, total, f);
     const int le = host_little_endian();
-    for (size_t i = 0; ok && i < rows * cols; i++) {
+    for (size_t i = 0; i < rows * cols; i++) {
         unsigned char b[4];
         memcpy(b, &data[i], 4);
         if (!le) swap_bytes(b, 1, 4);
-        ok = fwrite(b, 1, 4, f) == 4;
+        fwrite(b, 1, 4, f); /* a failed write is kept by the stream, reported at commit */
     }
-    if (f && !ok && !e) e = errno;
-    if (f && fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    } else if (!f && fd >= 0) {
-        close(fd);
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok && fd >= 0) unlink(tmp);
-    free(tmp);
-    if (!ok) return xb_errorf(err, XB_ERUNTIME, "%s: cannot write: %s", path, strerror(e ? e : EIO));
-    return XB_OK;
+    return xb_afile_commit(a, err);
 }

@@ -4,6 +4,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "xbar/characterize.h"
 #include "xbar/fit.h"
 #include "xbar/h5.h"
 
@@ -32,10 +33,10 @@ typedef struct xb_fit_drift_data {
  * (nothing when there are too few devices).  *n_fitted: devices used. */
 int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitted, xb_error *err);
 
-/* Pulse-train records of the open results file (points `names`; src/fit/update_results.c),
- * then fitted into /update/<device> of the open model file (summary: sum->update,
+/* Pulse-train records of an open results file (src/fit/update_results.c, read through
+ * xb_char_results_read_trains), then fitted into /update/<device> of the open model file (summary: sum->update,
  * sum->update_notes).  Bad records are XB_EINPUT naming the file and dataset. */
-int xb_fit_trains_load(hid_t results, const char *path, char **names, size_t nn, xb_update_set **out, xb_error *err);
+int xb_fit_trains_load(const xb_char_results *res, const char *path, xb_update_set **out, xb_error *err);
 int xb_fit_trains_fit(const xb_update_set *ts, int law, hid_t model, xb_fit_summary *sum, xb_error *err);
 
 #endif

@@ -491,7 +491,7 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     const xb_fit_provenance prov = {results_path, pv.campaign_name, pv.campaign_text, pv.ngspice_version,
                                     pv.xbar_version};
     xb_update_set *trains = NULL;
-    if (!rc) rc = xb_update_set_load(results_path, &trains, err);
+    if (!rc) rc = xb_fit_trains_load(res, results_path, &trains, err);
     if (!rc && np == 0 && ld.ndr == 0 && xb_update_set_count(trains) == 0)
         rc = xb_errorf(err, XB_EINPUT,
                        "%s: no finished point with circuit MVM data (/points/*/mvm), drift records or pulse trains "
@@ -550,11 +550,10 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
     if (!rc && ld.ndr > 0) rc = xb_fit_drift(mf, ld.drift, ld.ndr, &sum->n_drift_devices, err);
     if (!rc) rc = xb_fit_trains_fit(trains, o ? o->update_law : XB_UPDATE_AUTO, mf, sum, err);
     xb_update_set_free(trains);
-    if (mf >= 0) {
-        int rc2 = xb_h5_close(mf, rc ? NULL : err);
-        if (!rc) rc = rc2;
-        if (rc) remove(model_path); /* never leave a half-written model file */
-    }
+    /* the model file is written to model_path only now, in one piece (xb_h5_create_atomic):
+     * a failed fit never leaves a half-written file nor replaces an existing one */
+    if (mf >= 0 && rc) xb_h5_discard(mf);
+    else if (mf >= 0) rc = xb_h5_close(mf, err);
     loaded_free(&ld);
     free(ms);
     free(mpts);

@@ -73,7 +73,7 @@ int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance 
                        xb_error *err)
 {
     hid_t f;
-    int rc = xb_h5_create(path, overwrite, &f, err);
+    int rc = xb_h5_create_atomic(path, overwrite, &f, err); /* written to path by xb_h5_close */
     if (rc) return rc;
     char date[64];
     time_t now = time(NULL);
@@ -106,7 +106,7 @@ int xb_fit_file_create(const char *path, int overwrite, const xb_fit_provenance 
         if (!rc) xb_h5_group_close(g);
     }
     if (rc) {
-        xb_h5_close(f, NULL);
+        xb_h5_discard(f);
         return rc;
     }
     *out = f;

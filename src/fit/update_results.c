@@ -13,59 +13,23 @@
 
 #include "fit/fit_internal.h"
 
-/* The trains of one point. */
+/* The trains of one point (the reader's record) and the held-out mask of the fit. */
 typedef struct {
     char name[64];
     xb_device_kind device;
     size_t D, S, K;
-    double *g, *e;       /* D x S x (K+1), D x S x K */
+    double *g, *e;       /* D x S x (K+1), D x S x K (owned by rec) */
     int *dir;            /* S x K */
     unsigned char *held; /* S x K */
     double up_volt, down_volt, width_s;
+    xb_char_result_trains rec;
 } ptrains;
 
 static void ptrains_free(ptrains *t)
 {
-    free(t->g);
-    free(t->e);
-    free(t->dir);
+    xb_char_result_trains_clear(&t->rec);
     free(t->held);
     memset(t, 0, sizeof *t);
-}
-
-static int attr_num(hid_t g, const char *where, const char *name, double *v, xb_error *err)
-{
-    if (!xb_h5_attr_exists(g, ".", name)) return xb_errorf(err, XB_EINPUT, "%s: missing attribute '%s'", where, name);
-    if (xb_h5_attr_get_double(g, ".", name, v, NULL) == XB_OK) return XB_OK;
-    int64_t i;
-    if (xb_h5_attr_get_int64(g, ".", name, &i, NULL) == XB_OK) {
-        *v = (double)i;
-        return XB_OK;
-    }
-    return xb_errorf(err, XB_EINPUT, "%s: attribute '%s' is not a number", where, name);
-}
-
-/* One dataset of the program group with its rank and unit; dims out. */
-static int read_ds(hid_t g, const char *where, const char *name, int rank, const char *unit, double **v, hsize_t *d,
-                   xb_error *err)
-{
-    *v = NULL;
-    if (!xb_h5_exists(g, name)) return xb_errorf(err, XB_EINPUT, "%s/%s: missing dataset", where, name);
-    int rk;
-    int rc = xb_h5_read_doubles(g, name, v, &rk, d, err);
-    if (rc) {
-        xb_error_prefix(err, "%s/%s: ", where, name);
-        return rc;
-    }
-    char u[32] = "";
-    xb_h5_read_units(g, name, u, sizeof u, NULL);
-    if (rk != rank) rc = xb_errorf(err, XB_EINPUT, "%s/%s: rank %d, expected %d", where, name, rk, rank);
-    else if (strcmp(u, unit) != 0) rc = xb_errorf(err, XB_EINPUT, "%s/%s: unit '%s', expected '%s'", where, name, u, unit);
-    if (rc) {
-        free(*v);
-        *v = NULL;
-    }
-    return rc;
 }
 
 /* The held-out rule of the top of this file. */
@@ -81,81 +45,36 @@ static void heldout_mask(ptrains *t, size_t cycles, size_t pulses, size_t n_pre)
         }
 }
 
-static int load_program(hid_t pg, const char *where, ptrains *t, xb_error *err)
-{
-    double *dirv = NULL, cyc = 0, pul = 0, npre = 0;
-    hsize_t dg[4], dd[4], de[4];
-    int rc = read_ds(pg, where, "train_g", 3, "S", &t->g, dg, err);
-    if (!rc) rc = read_ds(pg, where, "train_direction", 2, "1", &dirv, dd, err);
-    if (!rc) rc = read_ds(pg, where, "train_energy", 3, "J", &t->e, de, err);
-    if (!rc && (dg[0] < 1 || dg[1] < 1 || dg[2] < 2))
-        rc = xb_errorf(err, XB_EINPUT, "%s/train_g: shape must be (devices, starts, slots + 1) with slots >= 1", where);
-    if (!rc && (dd[0] != dg[1] || dd[1] + 1 != dg[2]))
-        rc = xb_errorf(err, XB_EINPUT, "%s/train_direction: shape (%llu, %llu) does not match train_g (%llu, %llu, %llu)",
-                       where, (unsigned long long)dd[0], (unsigned long long)dd[1], (unsigned long long)dg[0],
-                       (unsigned long long)dg[1], (unsigned long long)dg[2]);
-    if (!rc && (de[0] != dg[0] || de[1] != dg[1] || de[2] + 1 != dg[2]))
-        rc = xb_errorf(err, XB_EINPUT, "%s/train_energy: shape does not match train_g", where);
-    if (!rc) {
-        t->D = (size_t)dg[0];
-        t->S = (size_t)dg[1];
-        t->K = (size_t)dd[1];
-        t->dir = malloc(t->S * t->K * sizeof *t->dir);
-        t->held = malloc(t->S * t->K);
-        if (!t->dir || !t->held) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
-    }
-    for (size_t k = 0; !rc && k < t->S * t->K; k++) {
-        if (dirv[k] != -1 && dirv[k] != 0 && dirv[k] != 1)
-            rc = xb_errorf(err, XB_EINPUT, "%s/train_direction: value %g (not -1, 0, 1)", where, dirv[k]);
-        else t->dir[k] = (int)dirv[k];
-    }
-    free(dirv);
-    if (!rc) rc = attr_num(pg, where, "up_volt", &t->up_volt, err);
-    if (!rc) rc = attr_num(pg, where, "down_volt", &t->down_volt, err);
-    if (!rc) rc = attr_num(pg, where, "pulse_width_s", &t->width_s, err);
-    if (!rc) rc = attr_num(pg, where, "cycles", &cyc, err);
-    if (!rc) rc = attr_num(pg, where, "pulses", &pul, err);
-    if (!rc) rc = attr_num(pg, where, "preset_slots", &npre, err);
-    if (!rc && !(cyc >= 1 && pul >= 1 && npre >= 0 && 2 * cyc * pul + npre == (double)t->K))
-        rc = xb_errorf(err, XB_EINPUT, "%s: cycles %g x 2 x pulses %g + preset_slots %g != %zu slots", where, cyc, pul,
-                       npre, t->K);
-    if (!rc) heldout_mask(t, (size_t)cyc, (size_t)pul, (size_t)npre);
-    return rc;
-}
-
-/* The trains of point `name`, if it is a finished point with them (*found). */
-static int load_trains(hid_t f, const char *path, const char *name, ptrains *t, int *found, xb_error *err)
+/* The trains of point pt through the results reader, if it is a finished point with them
+ * (*found). */
+static int load_trains(const xb_char_results *res, const char *path, const xb_char_result_point *pt, ptrains *t,
+                       int *found, xb_error *err)
 {
     memset(t, 0, sizeof *t);
     *found = 0;
-    char pp[96], gp[128];
-    snprintf(pp, sizeof pp, "points/%s", name);
-    snprintf(gp, sizeof gp, "points/%s/program", name);
-    if (!xb_h5_exists(f, gp) || !xb_h5_attr_exists(f, pp, "status") || !xb_h5_attr_exists(f, pp, "device")) return XB_OK;
-    char *st = NULL, *dev = NULL;
-    int rc = xb_h5_attr_get_string(f, pp, "status", &st, err);
-    int ok = !rc && strcmp(st, "ok") == 0;
-    free(st);
-    if (rc || !ok) return rc;
-    hid_t pg;
-    rc = xb_h5_group_open(f, gp, &pg, err);
+    if (pt->in_flight || strcmp(pt->status, "ok") != 0 || !pt->has_trains || !pt->device[0]) return XB_OK;
+    if (xb_device_from_name(pt->device, &t->device))
+        return xb_errorf(err, XB_EINPUT, "%s:/points/%s: unknown device '%s'", path, pt->name, pt->device);
+    int rc = xb_char_results_read_trains(res, pt, &t->rec, err);
     if (rc) return rc;
-    if (!xb_h5_exists(pg, "train_g")) { /* a device without a dynamic model, or records older than trains */
-        H5Gclose(pg);
-        return XB_OK;
+    snprintf(t->name, sizeof t->name, "%s", pt->name);
+    t->D = t->rec.D;
+    t->S = t->rec.S;
+    t->K = t->rec.K;
+    t->g = t->rec.g;
+    t->e = t->rec.e;
+    t->dir = t->rec.dir;
+    t->up_volt = t->rec.up_volt;
+    t->down_volt = t->rec.down_volt;
+    t->width_s = t->rec.pulse_width_s;
+    t->held = malloc(t->S * t->K);
+    if (!t->held) {
+        ptrains_free(t);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
-    char where[512];
-    snprintf(where, sizeof where, "%s:/%s", path, gp);
-    rc = xb_h5_attr_get_string(f, pp, "device", &dev, err);
-    if (!rc && xb_device_from_name(dev, &t->device))
-        rc = xb_errorf(err, XB_EINPUT, "%s:/%s: unknown device '%s'", path, pp, dev);
-    free(dev);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    if (!rc) rc = load_program(pg, where, t, err);
-    H5Gclose(pg);
-    if (rc) ptrains_free(t);
-    else *found = 1;
-    return rc;
+    heldout_mask(t, t->rec.cycles, t->rec.pulses, t->rec.preset_slots);
+    *found = 1;
+    return XB_OK;
 }
 
 static int same_recipe(const ptrains *a, const ptrains *b)
@@ -241,9 +160,10 @@ static int fit_group(hid_t mf, const dev_group *g, int law, xb_fit_summary *sum,
     return XB_OK;
 }
 
-int xb_fit_trains_load(hid_t results, const char *path, char **names, size_t nn, xb_update_set **out, xb_error *err)
+int xb_fit_trains_load(const xb_char_results *res, const char *path, xb_update_set **out, xb_error *err)
 {
     *out = NULL;
+    const size_t nn = xb_char_results_npoints(res);
     xb_update_set *ts = calloc(1, sizeof *ts);
     if (ts) ts->pts = calloc(nn ? nn : 1, sizeof *ts->pts);
     if (ts) ts->groups = calloc(XB_DEVICE_COUNT, sizeof *ts->groups);
@@ -253,9 +173,10 @@ int xb_fit_trains_load(hid_t results, const char *path, char **names, size_t nn,
     }
     int rc = XB_OK;
     for (size_t k = 0; !rc && k < nn; k++) {
+        xb_char_result_point pt;
         int found = 0;
-        if (names[k][0] == '.') continue; /* a point being copied in */
-        rc = load_trains(results, path, names[k], &ts->pts[ts->np], &found, err);
+        rc = xb_char_results_point(res, k, &pt, err);
+        if (!rc) rc = load_trains(res, path, &pt, &ts->pts[ts->np], &found, err);
         if (!rc && found) ts->np++;
     }
     for (int d = 0; !rc && d < XB_DEVICE_COUNT; d++) rc = group_device(ts, (xb_device_kind)d, err);
@@ -276,18 +197,12 @@ int xb_fit_trains_fit(const xb_update_set *ts, int law, hid_t model, xb_fit_summ
 
 int xb_update_set_load(const char *results_path, xb_update_set **out, xb_error *err)
 {
+    if (!out) return xb_errorf(err, XB_EINPUT, "xb_update_set_load: no output");
     *out = NULL;
-    if (!xb_h5_is_hdf5(results_path)) return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file (or cannot open)", results_path);
-    hid_t f;
-    int rc = xb_h5_open(results_path, 0, &f, err);
-    if (rc) return rc;
-    char **names = NULL;
-    size_t nn = 0;
-    if (!xb_h5_exists(f, "points")) rc = xb_errorf(err, XB_EINPUT, "%s: missing group /points", results_path);
-    if (!rc) rc = xb_h5_list(f, "points", &names, &nn, err);
-    if (!rc) rc = xb_fit_trains_load(f, results_path, names, nn, out, err);
-    xb_h5_free_names(names, nn);
-    xb_h5_close(f, NULL);
+    xb_char_results *res = NULL;
+    int rc = xb_char_results_open(results_path, &res, err);
+    if (!rc) rc = xb_fit_trains_load(res, results_path, out, err);
+    xb_char_results_close(res);
     return rc;
 }
 

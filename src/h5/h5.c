@@ -1,8 +1,10 @@
 /* HDF5 helpers: the error-printing window, files, groups and links, tree walks.
  * Datasets: h5_dataset.c; attributes: h5_attr.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "h5/h5_internal.h"
@@ -72,14 +74,35 @@ int xb_h5_create(const char *path, int overwrite, hid_t *out, xb_error *err)
     return XB_OK;
 }
 
+/* Why H5Fopen failed on an existing HDF5 file: libhdf5 (1.10+) holds flock(2) on every file
+ * it opens (shared to read, exclusive to write), and refuses a file another process holds in
+ * a conflicting mode.  Probe that lock ourselves: held = 1 (a runtime condition: wait or close
+ * the other program), else 0 (the file itself is bad). */
+static int held_by_another(const char *path, int writable)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = flock(fd, (writable ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* drops the probe's lock if it got one */
+    return held;
+}
+
 static int open_file(const char *path, int writable, hid_t *out, xb_error *err)
 {
     if (access(path, F_OK) != 0) return xb_errorf(err, XB_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0) return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
+    if (H5Fis_hdf5(path) <= 0) {
+        if (held_by_another(path, 0))
+            return xb_errorf(err, XB_ERUNTIME, "%s: open in another process (HDF5 file lock held; retry when it is closed)",
+                             path);
+        return xb_errorf(err, XB_EINPUT, "%s: not an HDF5 file", path);
+    }
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return xb_errorf(err, XB_EINPUT, "%s: cannot open HDF5 file%s (damaged, or open in another process)",
-                         path, writable ? " for writing" : "");
+    if (f < 0) {
+        if (held_by_another(path, writable))
+            return xb_errorf(err, XB_ERUNTIME, "%s: cannot open%s: open in another process (HDF5 file lock held; "
+                             "retry when it is closed)", path, writable ? " for writing" : "");
+        return xb_errorf(err, XB_EINPUT, "%s: cannot open HDF5 file%s (damaged)", path, writable ? " for writing" : "");
+    }
     *out = f;
     return XB_OK;
 }
@@ -101,8 +124,42 @@ static int flush_file(hid_t file, xb_error *err)
 
 int xb_h5_flush(hid_t file, xb_error *err) { XB_H5_QUIET_RETURN(flush_file(file, err)); }
 
+/* A file of xb_h5_create_atomic: HDF5's in-memory ("core") driver without a backing store. */
+static int is_atomic(hid_t file)
+{
+    hid_t fapl = H5Fget_access_plist(file);
+    if (fapl < 0) return 0;
+    size_t inc = 0;
+    hbool_t backing = 1;
+    int mem = H5Pget_driver(fapl) == H5FD_CORE && H5Pget_fapl_core(fapl, &inc, &backing) >= 0 && !backing;
+    H5Pclose(fapl);
+    return mem;
+}
+
+/* Write the image of an in-memory file to its name (xb_afile: temporary + rename). */
+static int commit_file(hid_t file, xb_error *err)
+{
+    char name[4096];
+    ssize_t nl = H5Fget_name(file, name, sizeof name);
+    if (nl <= 0 || (size_t)nl >= sizeof name) {
+        H5Fclose(file);
+        return xb_errorf(err, XB_ERUNTIME, "closing HDF5 file failed: no name");
+    }
+    void *img = NULL;
+    ssize_t n = H5Fflush(file, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
+    if (n > 0 && (img = malloc((size_t)n)) && H5Fget_file_image(file, img, (size_t)n) != n) n = -1;
+    int closed = H5Fclose(file) >= 0;
+    int rc;
+    if (n <= 0 || !closed) rc = xb_errorf(err, XB_ERUNTIME, "%s: cannot finish the HDF5 file", name);
+    else if (!img) rc = xb_errorf(err, XB_ERUNTIME, "%s: out of memory", name);
+    else rc = xb_afile_write(name, img, (size_t)n, err);
+    free(img);
+    return rc;
+}
+
 static int close_file(hid_t file, xb_error *err)
 {
+    if (is_atomic(file)) return commit_file(file, err);
     if (H5Fclose(file) < 0) return xb_errorf(err, XB_ERUNTIME, "closing HDF5 file failed");
     return XB_OK;
 }
@@ -111,6 +168,41 @@ int xb_h5_close(hid_t file, xb_error *err)
 {
     if (file < 0) return XB_OK;
     XB_H5_QUIET_RETURN(close_file(file, err));
+}
+
+/* Built in memory: HDF5 itself never writes to the disk, so a full disk cannot fail inside
+ * libhdf5 (1.10.8 crashed in H5Fclose at exit after such failures: fit, train) and only
+ * xb_afile, which checks every write, touches the file system. */
+static int create_atomic(const char *path, int overwrite, hid_t *out, xb_error *err)
+{
+    if (!overwrite && access(path, F_OK) == 0)
+        return xb_errorf(err, XB_EINPUT, "%s: exists (not overwritten)", path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return xb_errorf(err, XB_ERUNTIME, "%s: cannot create HDF5 file", path);
+    }
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return xb_errorf(err, XB_ERUNTIME, "%s: cannot create HDF5 file", path);
+    *out = f;
+    return XB_OK;
+}
+
+int xb_h5_create_atomic(const char *path, int overwrite, hid_t *out, xb_error *err)
+{
+    if (!path || !*path || !out) return xb_errorf(err, XB_EINPUT, "xb_h5_create_atomic: no path");
+    XB_H5_QUIET_RETURN(create_atomic(path, overwrite, out, err));
+}
+
+void xb_h5_discard(hid_t file)
+{
+    if (file < 0) return;
+    /* in memory: closing drops it, nothing was written; a file on disk is closed as it is */
+    xb_h5_quiet q;
+    xb_h5i_quiet_begin(&q);
+    H5Fclose(file);
+    xb_h5i_quiet_end(&q);
 }
 
 /* ------------------------------------------------------------------ groups and links */
