@@ -212,7 +212,7 @@ static void expected_change_case(double eta_scale, size_t bl_max)
     xb_an_model am;
     assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
     enum { NO = 3, NIN = 4, DRAWS = 20000 };
-    xb_an_layer_map lm = {NO, NIN, 50.0, 0};
+    xb_an_layer_map lm = {NO, NIN, 50.0, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c;
     const float a[NO] = {0.9f, -0.4f, 0.05f}, b[NIN] = {1.0f, 0.5f, 0.0f, -0.25f};
     const double eta = eta_scale * lm.dw; /* largest expected count: eta_scale x 0.9 */
@@ -261,7 +261,7 @@ static void test_tiki_taka_two_steps(void **state)
     ideal_model(&um, STEP);
     xb_an_model am;
     assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
-    xb_an_layer_map lm = {2, 2, 1e4, 0};
+    xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c; /* 2e-3 */
     assert_float_equal(lm.dw, 2e-3, 1e-12);
     xb_an_pulse_cfg pc = {31, 1};
@@ -304,7 +304,7 @@ static void test_mixed_precision_two_steps(void **state)
     ideal_model(&um, STEP);
     xb_an_model am;
     assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
-    xb_an_layer_map lm = {1, 2, 1e4, 2e-3};
+    xb_an_layer_map lm = {1, 2, 1e4, 2e-3, 0};
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
     double chi[2] = {0, 0};

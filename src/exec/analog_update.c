@@ -63,7 +63,8 @@ static void rank1_deterministic(const xb_an_pairs *p, const xb_an_model *am, con
         if (a[j] == 0) continue;
         for (size_t i = 0; i < lm->n_in; i++) {
             const double u = eta * (double)a[j] * (double)b[i];
-            const double n = nearbyint(fabs(u) / lm->dw);
+            double n = nearbyint(fabs(u) / lm->dw);
+            if (lm->n_cap > 0 && n > lm->n_cap) n = lm->n_cap;
             for (double q = 0; q < n; q++) xb_an_pair_pulse(p, am, j * lm->n_in + i, u > 0 ? 1 : -1, rng, st);
             most = n > most ? n : most;
         }
@@ -119,8 +120,14 @@ void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map
         for (size_t i = 0; i < lm->n_in; i++) {
             const size_t k = j * lm->n_in + i;
             chi[k] -= lr * (double)gw[k];
-            const double n = trunc(chi[k] / lm->dw);
+            double n = trunc(chi[k] / lm->dw);
             if (n == 0) continue;
+            /* more pulses than cross the window move nothing more: the update is capped there
+             * and so is the accumulator (a wild gradient does not queue pulses for later) */
+            if (lm->n_cap > 0 && fabs(n) > lm->n_cap) {
+                n = n > 0 ? lm->n_cap : -lm->n_cap;
+                chi[k] = n * lm->dw;
+            }
             for (double q = 0; q < fabs(n); q++) xb_an_pair_pulse(p, am, k, n > 0 ? 1 : -1, rng, st);
             chi[k] -= n * lm->dw;
             most = fabs(n) > most ? fabs(n) : most;

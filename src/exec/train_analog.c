@@ -208,6 +208,7 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     l->lm.kappa = w_fs / (tr->am.g_max - tr->am.g_min);
     l->lm.dw = tr->am.one_sided ? l->lm.kappa * tr->am.step_up_c : 2.0 * l->lm.kappa * tr->am.step_c;
     if (!(l->lm.dw > 0)) return xb_errorf(err, XB_EINPUT, "update model: no up step at the window centre");
+    l->lm.n_cap = ceil(2.0 * l->lm.kappa * (tr->am.g_max - tr->am.g_min) / l->lm.dw);
     l->n_arr = tr->a.algorithm == XB_ANALOG_TIKI_TAKA ? 2 : 1;
     const size_t nw = ly->n_out * ly->n_in;
     int rc = XB_OK;

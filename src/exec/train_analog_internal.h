@@ -92,6 +92,8 @@ typedef struct xb_an_layer_map {
     size_t n_out, n_in;
     double kappa;   /* weight per siemens of difference */
     double dw;      /* nominal weight change of one pair pulse */
+    double n_cap;   /* most pulses per weight and update (0: no cap): the window's width in
+                     * nominal steps */
 } xb_an_layer_map;
 
 typedef struct xb_an_pulse_cfg {
@@ -103,12 +105,12 @@ typedef struct xb_an_pulse_cfg {
  * Stochastic: BL = min(bl_max, max(1, ceil(|eta| max|a| max|b| / dw))) slots; row i fires in
  * a slot with p_i = min(1, Cb |b_i|), column j with q_j = min(1, Ca |a_j|), Ca Cb = |eta| /
  * (BL dw), Ca max|a| = Cb max|b|; every coincidence of a slot is one pair pulse of direction
- * sign(eta a_j b_i).  Deterministic: round(|eta a_j b_i| / dw) pair pulses.  Time: BL x
+ * sign(eta a_j b_i).  Deterministic: round(|eta a_j b_i| / dw) pair pulses (at most n_cap).  Time: BL x
  * width per update (all slots of the array at once). */
 void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
                  const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st);
 /* Mixed precision: chi += -lr gw; n = trunc(chi / dw) pair pulses of sign(n) on every
- * weight, chi -= n dw.  Time: per row the most pulses of any of its weights x width. */
+ * weight, chi -= n dw; |n| > n_cap: n_cap pulses and chi = n dw.  Time: per row the most pulses of any of its weights x width. */
 void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, double *chi, const float *gw,
               double lr, uint64_t *rng, xb_an_stats *st);
 /* The weights read back: w[k] = kappa (G+ - G-) (+= when accumulate: Tiki-Taka's gamma A + C
