@@ -477,8 +477,9 @@ static void test_input_statistics(void **state)
 
 /* Programming curves: ECRAM potentiation raises G pulse by pulse, depression lowers it;
  * the first step equals the model's closed form (models/ecram.lib): the gate charge of one
- * trapezoidal pulse Q = i0g [w sinh((a - vch)/vg0) + 2 (e vg0 / a)(cosh((a - vch)/vg0) -
- * cosh(vch/vg0))], vch = v_read/2, moves x by Q/qup (1 - gup x), G by (g_max - g_min) dx. */
+ * trapezoidal pulse with drain and source grounded (the device's biasing, vch = 0)
+ * Q = i0g [w sinh(a/vg0) + 2 (e vg0 / a)(cosh(a/vg0) - 1)] moves x by Q/qup (1 - gup x) to
+ * first order, G by (g_max - g_min) dx. */
 static void test_program_curves(void **state)
 {
     const char *text = "[campaign]\nengine = native\n[array]\nsize = 2x2\ndevice = ecram, pcm\n"
@@ -497,7 +498,7 @@ static void test_program_curves(void **state)
     for (int k = 1; k <= 5; k++) assert_true(g[k] > g[k - 1]);
     for (int k = 6; k <= 10; k++) assert_true(g[k] < g[k - 1]);
     for (hsize_t k = 0; k < d[0]; k++) assert_true(g[k] >= 1e-6 && g[k] <= 10e-6);
-    const double i0g = 1e-12, vg0 = 0.1, qup = 1.1e-13, gup = 0.115, a = 1.3, w = 10e-9, e = 1e-9, vch = 0.1;
+    const double i0g = 1e-12, vg0 = 0.1, qup = 1.1e-13, gup = 0.115, a = 1.3, w = 10e-9, e = 1e-9, vch = 0.0;
     const double Q = i0g * (w * sinh((a - vch) / vg0) + 2 * (e * vg0 / a) * (cosh((a - vch) / vg0) - cosh(vch / vg0)));
     const double x0 = (g[0] - 1e-6) / 9e-6;
     const double dx = Q / qup * (1 - gup * x0);

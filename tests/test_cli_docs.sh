@@ -90,6 +90,9 @@ check_values mvm --cell "1r 1t1r 1s1r" --g g.csv --v v.csv --engine ideal
 check_values mvm --engine "spice ideal native model" --g g.csv --v v.csv --model /nonexistent.h5
 check_values sneak --scheme "float v2 v3" --rows 2 --cols 2 --cell-at 0,0
 check_values iv --mode "read dynamic" --device rram --no-png -o iv.csv --points 3 --states 1 --pulses 2
+check_values program --device "rram pcm ecram" --g /nonexistent.csv -o p.h5
+check_values program --scheme "v2 v3" --device rram --g /nonexistent.csv -o p.h5
+check_values program --selector "sinh ts" --device rram --cell 1s1r --g /nonexistent.csv -o p.h5
 check_values run --engine "ideal tiled-ideal native spice model" --network /nonexistent.h5
 check_values train --device "rram pcm ecram" --out /nonexistent/x.h5 --hw-model /nonexistent.h5
 check_values train --arch "mlp cnn" --out /nonexistent/x.h5 --dataset /nonexistent

@@ -165,7 +165,7 @@ static void test_dynamic_hold_dc(void **state)
         char body[2048];
         snprintf(body, sizeof body,
                  ".include %s/rram.lib\n.include %s/pcm.lib\n.include %s/ecram.lib\n"
-                 "X1 a 0 rram_dyn gini=1.0\nX2 a 0 pcm_dyn c0=0.9\nX3 a 0 gg ecram_dyn x0=0.25\n"
+                 "X1 a 0 0 rram_dyn gini=1.0\nX2 a 0 0 pcm_dyn c0=0.9\nX3 a 0 gg 0 ecram_dyn x0=0.25\n"
                  "Vg gg 0 DC 0.05\nV1 a 0 DC %s\n",
                  XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models", XB_SOURCE_DIR "/models", an ? "0.1" : "0");
         double *d;
@@ -181,7 +181,7 @@ static void test_dynamic_hold_dc(void **state)
         /* total current: RRAM I0 e^{-g/g0} sinh(V/V0) + PCM + ECRAM channel (gmin + (gmax-gmin) x) V;
          * the ECRAM gate current (Vg = V_ch) is 0 */
         double v = 0.1;
-        double i_rram = 1e-3 * exp(-1.0 / 0.25) * sinh(v / 0.25);
+        double i_rram = 61.4e-6 * exp(-1.0 / 0.25) * sinh(v / 0.25);
         /* PCM at c = 0.9: crystalline 0.9 Gc V plus the amorphous branch 0.1 Ga0 V0a sinh(V/V0a)
          * thermally activated at the self-heated T = T0 + V I Rth (fixed point; the melt window
          * in c_eff is ~1e-26 at this temperature, and the crystallization window (3e-7) only
@@ -199,12 +199,13 @@ static void test_dynamic_hold_dc(void **state)
 }
 
 /* RRAM SET then RESET (+1.6 V then -1.5 V, 10 us each) on the Stanford-PKU v1.0.0 model
- * (Jiang et al., IEEE TED 63(5) 1884, 2016; docs/physics.md "RRAM: the Stanford-PKU model"). */
+ * (Jiang et al., IEEE TED 63(5) 1884, 2016; docs/physics.md "RRAM: the Stanford-PKU model")
+ * with xbar's I0 = 61.4 uA (the ASU value, docs/devices.md). */
 static void test_rram_set_reset(void **state)
 {
     char body[1024];
     snprintf(body, sizeof body,
-             ".include %s/rram.lib\nX1 a 0 rram_dyn gini=1.7\n"
+             ".include %s/rram.lib\nX1 a 0 0 rram_dyn gini=1.7\n"
              "V1 a 0 PWL(0 0.1 1u 0.1 1.01u 1.6 11u 1.6 11.01u 0.1 12u 0.1 12.01u -1.5 22u -1.5 "
              "22.01u 0.1 23u 0.1)\n",
              XB_SOURCE_DIR "/models");
@@ -222,9 +223,9 @@ static void test_rram_set_reset(void **state)
     assert_true(gap[1] < gap[0]); /* SET shrinks the gap */
     assert_true(gap[2] > gap[1]); /* RESET grows it */
     /* documented ON/OFF read resistances at 0.1 V: R = 0.1 / (I0 e^{-g/g0} sinh(0.1/V0)) at the
-     * gap bounds 0.2 / 1.7 nm = 542 ohm / 218.6 kohm (docs/devices.md) */
-    double r_on = 0.1 / (1e-3 * exp(-0.2 / 0.25) * sinh(0.1 / 0.25));
-    double r_off = 0.1 / (1e-3 * exp(-1.7 / 0.25) * sinh(0.1 / 0.25));
+     * gap bounds 0.2 / 1.7 nm = 8.82 kohm / 3.56 Mohm (docs/devices.md) */
+    double r_on = 0.1 / (61.4e-6 * exp(-0.2 / 0.25) * sinh(0.1 / 0.25));
+    double r_off = 0.1 / (61.4e-6 * exp(-1.7 / 0.25) * sinh(0.1 / 0.25));
     assert_rel(0.1 / cur[1], r_on, 0.10, 0, "R_on");
     assert_rel(0.1 / cur[2], r_off, 0.10, 0, "R_off");
     assert_rel(0.1 / cur[0], r_off, 0.10, 0, "R initial");
@@ -236,7 +237,7 @@ static void test_pcm_set_reset(void **state)
 {
     char body[1024];
     snprintf(body, sizeof body,
-             ".include %s/pcm.lib\nX1 a 0 pcm_dyn c0=0\nRl in a 10k\n"
+             ".include %s/pcm.lib\nX1 a 0 0 pcm_dyn c0=0\nRl in a 10k\n"
              "V1 in 0 PWL(0 0.2 1u 0.2 1.01u 2.0 1.11u 2.0 1.12u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 "
              "2.0115u 0.2 3u 0.2)\n",
              XB_SOURCE_DIR "/models");
@@ -267,7 +268,7 @@ static void test_ecram_pulses(void **state)
 {
     char body[1024];
     snprintf(body, sizeof body,
-             ".include %s/ecram.lib\nX1 0 0 gg ecram_dyn x0=0.5\n"
+             ".include %s/ecram.lib\nX1 0 0 gg 0 ecram_dyn x0=0.5\n"
              "Vg gg 0 PWL(0 0 10n 0 10.1n 1 20.1n 1 20.2n 0 40n 0 50n 0 50.1n 1 60.1n 1 60.2n 0 "
              "80n 0 90n 0 90.1n -1 100.1n -1 100.2n 0 120n 0 130n 0 130.1n -1 140.1n -1 140.2n 0 160n 0)\n",
              XB_SOURCE_DIR "/models");
@@ -397,7 +398,7 @@ static void test_pcm_threshold_sweep(void **state)
 {
     char body[1024];
     snprintf(body, sizeof body,
-             ".include %s/pcm.lib\nX1 a 0 pcm_dyn c0=0\nRl in a 10k\n"
+             ".include %s/pcm.lib\nX1 a 0 0 pcm_dyn c0=0\nRl in a 10k\n"
              "V1 in 0 PWL(0 0 0.5u 2.0 1u 0 1.5u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 2.0115u 0.2 3u 0.2)\n",
              XB_SOURCE_DIR "/models");
     double *d;

@@ -314,13 +314,38 @@ static void test_iv_cli(void **state)
     free(out);
     free(err);
     assert_int_equal(xb_csv_read_matrix(csv, &m, &e), XB_OK);
-    assert_int_equal(m->cols, 4);
-    double gmin = 10, gend = m->data[(m->rows - 1) * 4 + 3];
-    for (size_t r = 0; r < m->rows; r++)
-        if (m->data[r * 4 + 3] < gmin) gmin = m->data[r * 4 + 3];
+    assert_int_equal(m->cols, 5); /* time, v, i, gap, v_cell */
+    double gmin = 10, gend = m->data[(m->rows - 1) * 5 + 3], ipeak = 0;
+    for (size_t r = 0; r < m->rows; r++) {
+        if (m->data[r * 5 + 3] < gmin) gmin = m->data[r * 5 + 3];
+        if (m->data[r * 5 + 2] > ipeak) ipeak = m->data[r * 5 + 2];
+    }
     assert_true(m->data[3] > 1.69);      /* starts OFF */
-    assert_true(gmin < 0.21);            /* SET reaches the lower gap bound */
+    /* SET stops where the 100 uA compliance of the recipe holds the cell at its switching
+     * threshold: I0 e^{-g/g0} sinh(V_min/V0) = 100 uA with V_min = fmin tox / gamma(g) */
+    double g_lim = 0.5;
+    for (int it = 0; it < 100; it++) {
+        double vmin = 1.4 * 12 / (16 - 0.8 * g_lim * g_lim * g_lim);
+        g_lim = 0.25 * log(61.4e-6 * sinh(vmin / 0.25) / 100e-6);
+    }
+    assert_true(fabs(gmin - g_lim) < 0.05);
+    assert_true(ipeak <= 100e-6 * (1 + 1e-6) && ipeak > 0.99 * 100e-6); /* the compliance caps the SET */
     assert_true(gend > 1.69);            /* RESET returns to OFF */
+    xb_matrix_free(m);
+    /* without compliance the SET crashes the gap to its lower bound at far higher current */
+    char *argv3[] = {"xbar", "iv", "--device", "rram", "--mode", "dynamic", "--compliance", "0", "--no-png", "-o", csv, NULL};
+    assert_int_equal(xb_test_run_xbar(argv3, &out, &err), 0);
+    free(out);
+    free(err);
+    assert_int_equal(xb_csv_read_matrix(csv, &m, &e), XB_OK);
+    gmin = 10;
+    ipeak = 0;
+    for (size_t r = 0; r < m->rows; r++) {
+        if (m->data[r * 5 + 3] < gmin) gmin = m->data[r * 5 + 3];
+        if (m->data[r * 5 + 2] > ipeak) ipeak = m->data[r * 5 + 2];
+    }
+    assert_true(gmin < 0.21);
+    assert_true(ipeak > 5 * 100e-6); /* 0.94 mA behind the 1 kohm series resistance alone */
     xb_matrix_free(m);
 }
 

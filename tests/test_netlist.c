@@ -535,8 +535,8 @@ static char *run_reference(const char *name)
 static void test_reference_netlists(void **state)
 {
     char *o = run_reference("rram_set_reset.cir");
-    assert_rel(log_value(o, "r_on ="), 0.1 / (1e-3 * exp(-0.2 / 0.25) * sinh(0.4)), 0.1, "r_on");
-    assert_rel(log_value(o, "r_off ="), 0.1 / (1e-3 * exp(-1.7 / 0.25) * sinh(0.4)), 0.1, "r_off");
+    assert_rel(log_value(o, "r_on ="), 0.1 / (61.4e-6 * exp(-0.2 / 0.25) * sinh(0.4)), 0.1, "r_on");
+    assert_rel(log_value(o, "r_off ="), 0.1 / (61.4e-6 * exp(-1.7 / 0.25) * sinh(0.4)), 0.1, "r_off");
     free(o);
     o = run_reference("pcm_set_reset.cir");
     assert_rel(log_value(o, "g_set ="), 25e-6, 0.1, "g_set");

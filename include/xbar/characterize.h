@@ -79,6 +79,14 @@ typedef struct xb_char_point {
     size_t n_starts;         /* start states of the trains (>= 1) */
     long start_pulses[XB_CHAR_PROGRAM_MAX_STARTS]; /* pulses before the cycles: +m up, -m down */
 
+    int write;               /* [write] enabled: program sample 0's target G into the array in circuit */
+    int write_scheme;        /* xb_write_scheme */
+    int write_verify;        /* write-verify (else open loop) */
+    double write_tol;        /* |G - G_target| <= tol (g_max - g_min) */
+    size_t write_max_pulses; /* per cell */
+    int write_c2c;           /* cycle-to-cycle noise draws */
+    int write_selector;      /* xb_selector_kind of 1S1R cells */
+
     int drift;               /* PCM point with [drift] enabled: record drift + read noise */
     size_t drift_n_times;    /* read times after programming (3..XB_CHAR_DRIFT_MAX_TIMES) */
     double drift_times_s[XB_CHAR_DRIFT_MAX_TIMES]; /* increasing, seconds */
@@ -181,7 +189,7 @@ typedef struct xb_char_result_point {
     double r_wire_row_ohm, r_wire_col_ohm, r_driver_ohm, r_sense_ohm, c_wire_farad, v_read_volt;
     double g_min_siemens, g_max_siemens, v_gate_volt;
     /* which sections the point has */
-    int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift;
+    int has_mvm, has_ir_map, has_read, has_transient, has_program, has_drift, has_write;
     int has_trains;           /* program/train_g: pulse-train records (xb_char_results_read_trains) */
     struct {                  /* mvm/ attributes */
         double err_total_mean, err_total_max, err_target_mean, spice_check_rel_l2;
@@ -259,6 +267,21 @@ int xb_char_results_read_drift(const xb_char_results *r, const xb_char_result_po
                                xb_char_result_drift *out, xb_error *err);
 void xb_char_result_drift_clear(xb_char_result_drift *d);
 
+/* Array programming in circuit (write/, the layout of docs/hdf5-program.md): per cell
+ * (rows x cols, row-major, shapes checked against the point's) the targets, the conductance
+ * after the whole programming, the disturb from the other cells' pulses, the pulses used and
+ * their energy; the summary attributes.  Free with xb_char_result_write_clear. */
+typedef struct xb_char_result_write {
+    size_t rows, cols;
+    char scheme[8];
+    double verify, tol, e_total_joule, t_program_s, pulses_mean, converged_fraction, rms_error_siemens,
+        max_abs_disturb_siemens;
+    double *g_target, *g_final, *disturb, *pulses, *e_joule;
+} xb_char_result_write;
+int xb_char_results_read_write(const xb_char_results *r, const xb_char_result_point *pt, xb_char_result_write *out,
+                               xb_error *err);
+void xb_char_result_write_clear(xb_char_result_write *w);
+
 /* ------------------------------------------------------------------ pieces, for tests */
 /* Transient read of the static MVM circuit with wire capacitance c_wire_farad per segment:
  * inputs v (length rows) step from 0 with rise t_rise, held for t_read.  Results:
@@ -284,6 +307,116 @@ int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, co
                           const double *v, double t_rise_s, double t_read_s, double tol,
                           size_t t_points, xb_char_transient *out, char **deck_out, xb_error *err);
 void xb_char_transient_clear(xb_char_transient *t);
+
+/* ------------------------------------------------------------------ array programming */
+/* Writing a target conductance matrix into an array in circuit (`xbar program`, the [write]
+ * campaign section; docs/hdf5-program.md).  Every programming pulse is applied to the whole
+ * array with the chosen half-select scheme, so unselected cells see their real disturb:
+ *   V2: selected row at V, selected column at 0, every other row and column at V/2;
+ *   V3: unselected rows at V/3, unselected columns at 2V/3 (half-selected cells see V/3).
+ * Gated devices (ECRAM): the scheme acts between the gate lines (rows) and the channel (drain
+ * lines at 0 V, columns at twice the scheme's column level, so that every cell's gate-to-channel
+ * voltage is the scheme's: V selected, V/2 or V/3 half-selected; the selected cell sees the
+ * device's own biasing, drain and source grounded).  1T1R: only the selected row's access gate
+ * is on (at the compliance voltage during potentiation, v_gate otherwise). */
+typedef enum { XB_WRITE_V2 = 0, XB_WRITE_V3 } xb_write_scheme;
+const char *xb_write_scheme_name(xb_write_scheme s);
+int xb_write_scheme_from_name(const char *s, xb_write_scheme *out);
+
+typedef struct xb_write_opts {
+    xb_write_scheme scheme;
+    int verify;            /* 1: write-verify (incremental step pulses, a read after each, stop
+                              within tol or after max_pulses); 0: open loop (the pulse count of a
+                              single-cell calibration curve, no reads) */
+    double tol;            /* verify band: |G - G_target| <= tol (g_max - g_min) */
+    size_t max_pulses;     /* per cell */
+    int c2c;               /* cycle-to-cycle noise draws (xb_netlist_c2c_draw) */
+    uint64_t seed;         /* of the noise draws (d2d samples use the array's p->seed) */
+    double width_s;        /* pulse width (0: the device's write recipe) */
+    double compliance_amp; /* 1T1R SET current limit (0: the recipe's) */
+    size_t chunk_pulses;   /* most pulses per ngspice run (bounds memory; 0: 256) */
+} xb_write_opts;
+void xb_write_opts_default(xb_write_opts *o);
+
+/* One pulse of a round: cell (row, col), signed amplitude at the selected row (for gated
+ * devices: on the selected gate line), width at full amplitude, and the selected row's
+ * access-gate voltage (1T1R). */
+typedef struct xb_write_pulse {
+    size_t row, col;
+    double v_volt, width_s, gate_volt;
+} xb_write_pulse;
+
+/* The array solve behind every programming pulse: one round of pulses, applied one after the
+ * other (ramps edge_s, gap_s idle at 0 V after each) to the whole array with the scheme's
+ * biasing; the cells start from `state` (rows x cols, model units) with the noise-terminal
+ * values `noise` (rows x cols, this round's).  A solver (ngspice: xb_write_solver_spice; a
+ * native time-stepping solver can implement the same entry) fills, per pulse, the pulsed
+ * cell's state at the start and end of its slot and the energy every source delivered during
+ * the slot (integral of V I), and the states of every cell at the end of the round. */
+typedef struct xb_write_round {
+    const xb_array_params *p;
+    xb_write_scheme scheme;
+    const double *state;
+    const double *noise;
+    size_t n_pulses;
+    const xb_write_pulse *pulses;
+    double edge_s, gap_s;
+    size_t chunk_pulses;  /* a solver may split the round into runs of at most this many pulses,
+                             carrying the states (0: 256) */
+} xb_write_round;
+
+typedef struct xb_write_round_out {
+    double *state_end;    /* rows*cols, caller-allocated */
+    double *state_before; /* n_pulses */
+    double *state_after;  /* n_pulses */
+    double *e_joule;      /* n_pulses */
+    double t_sim_s;       /* simulated time of the round */
+    char *deck;           /* malloc'ed deck of the first solve (provenance), or NULL */
+} xb_write_round_out;
+
+typedef struct xb_write_solver {
+    const char *name;
+    int (*solve)(const struct xb_write_solver *s, const xb_engine_opts *eo, const xb_write_round *in,
+                 xb_write_round_out *out, xb_error *err);
+} xb_write_solver;
+extern const xb_write_solver xb_write_solver_spice;
+
+/* The outcome of programming an array (docs/hdf5-program.md).  Per cell (rows x cols,
+ * row-major): target, last verify read after the cell's own pulse, final conductance after
+ * the whole programming, disturb (the change of the cell's conductance caused by pulses on
+ * other cells, summed over the programming), pulses used, energy of its own pulses, final
+ * state, converged (within tol at its last verify read).  Per pulse, in time order: round,
+ * cell, amplitude, width, noise draw z, conductance of the pulsed cell before and after its
+ * slot, energy.  Per round: pulses, ngspice wall time, simulated time. */
+typedef struct xb_write_result {
+    size_t rows, cols;
+    double *g_target, *g_verify, *g_final, *disturb, *e_cell_joule, *state_final;
+    int64_t *pulses, *converged;
+    size_t n_pulses;
+    int64_t *p_round, *p_row, *p_col;
+    double *p_volt, *p_width_s, *p_z, *p_g_before, *p_g_after, *p_e_joule;
+    size_t n_rounds;
+    int64_t *r_pulses;
+    double *r_wall_s, *r_t_sim_s;
+    double e_total_joule, t_program_s, wall_s;
+    char *deck;           /* the first ngspice deck */
+} xb_write_result;
+void xb_write_result_clear(xb_write_result *r);
+
+/* Program g_target (rows x cols siemens within [g_min, g_max]) into the array p with options o
+ * through `solver` (NULL: ngspice).  XB_EINPUT for a device without a dynamic model, a gated
+ * device in a cell other than 1r, targets outside the window, bad options. */
+int xb_char_write(const xb_engine_opts *eo, const xb_array_params *p, const xb_matrix *g_target,
+                  const xb_write_opts *o, const xb_write_solver *solver, xb_write_result *out, xb_error *err);
+
+/* Write a result into group loc (docs/hdf5-program.md: datasets cells/, pulses/, rounds/, the
+ * deck, the summary and option attributes on loc). */
+int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o, const xb_write_result *r,
+                     xb_error *err);
+
+/* Program-file format name and version (root attributes "format", "format_version"). */
+#define XB_PROGRAM_FORMAT "xbar-program"
+#define XB_PROGRAM_FORMAT_VERSION 1
 
 /* Relative L2 error ||a - b|| / ||b|| over n values (0 when both are zero). */
 double xb_char_rel_l2(const double *a, const double *b, size_t n, size_t stride);

@@ -37,6 +37,9 @@ typedef enum {
 } xb_device_kind;
 typedef enum { XB_CELL_1R = 0, XB_CELL_1T1R, XB_CELL_1S1R } xb_cell_kind;
 typedef enum { XB_READ_MVM = 0, XB_READ_FLOAT, XB_READ_V2, XB_READ_V3 } xb_read_scheme;
+/* The 1S1R selector of dynamic (programming) circuits: SINH the static MIEC-like sel_read (also
+ * the selector of every read), THRESHOLD the volatile threshold switch sel_ts (models/selector.lib). */
+typedef enum { XB_SELECTOR_SINH = 0, XB_SELECTOR_THRESHOLD } xb_selector_kind;
 
 /* Everything that defines one array configuration.  Fill with
  * xb_array_params_default(); the defaults tables (src/netlist/params.c for the array and
@@ -89,6 +92,15 @@ typedef struct xb_array_params {
      * it (self-contained, runs on any machine); 1 writes `.include <models dir>/<lib>` lines
      * (xb_netlist_models_dir()) instead (`xbar netlist --include-models`) */
     int include_models;
+
+    /* 1S1R selector of dynamic (programming) circuits; reads always use the sinh selector.
+     * Threshold switch sel_ts (params.c): switching and holding voltages, on/off resistances,
+     * holding current, turn-on and relaxation times. */
+    xb_selector_kind selector;
+    double sel_vth_volt, sel_vhold_volt, sel_ron_ohm, sel_roff_ohm, sel_ihold_amp, sel_ton_s, sel_toff_s;
+    /* dynamic circuits: capacitance of the node between the device and its access element
+     * (1T1R, 1S1R: drain junction and via) */
+    double c_node_farad;
 } xb_array_params;
 
 /* Fill p with the default configuration for a device (rows/cols left at 0). */
@@ -175,6 +187,9 @@ typedef struct xb_program_recipe {
  * load_ohm; GATE_PULSES trains of `--pulses` +pulse_volt then -pulse_volt gate pulses
  * (pulse_width_s, pulse_edge_s ramps, every pulse_period_s, the first after pulse_delay_s)
  * with drain and source grounded, the simulation running tail_s past the last period.
+ * Two-terminal recipes put series_ohm (line and contact resistance) in front of the cell and,
+ * with compliance_amp > 0, the access NMOS of 1T1R below it, its gate at the voltage whose
+ * saturation current is compliance_amp (xb_netlist_compliance_gate_volt): the SET current limit.
  * extra_node/extra_label: one more internal node of the dynamic subcircuit to record. */
 typedef enum { XB_IV_SWEEP = 0, XB_IV_PWL, XB_IV_GATE_PULSES } xb_iv_kind;
 typedef struct xb_iv_recipe {
@@ -184,8 +199,39 @@ typedef struct xb_iv_recipe {
     double load_ohm;                          /* PWL */
     double pulse_volt, pulse_width_s, pulse_edge_s, pulse_period_s, pulse_delay_s, tail_s;
     double t_step_s, t_stop_s;                /* .tran step and stop (GATE_PULSES: stop from the count) */
+    double series_ohm, compliance_amp;        /* SWEEP/PWL: series resistance; SET current limit (0: none) */
     const char *extra_node, *extra_label;
 } xb_iv_recipe;
+
+/* Array programming (`xbar program`, src/characterize/write.c): incremental step pulse
+ * programming with verify.  Potentiating pulses start at up_start_volt and grow by up_step_volt
+ * up to up_max_volt while the cell stays below its target; depressing pulses likewise from
+ * down_start_volt by down_step_volt to down_max_volt (signed: negative for bipolar devices);
+ * down_is_reset: a depression is one RESET pulse of down_start_volt / reset_width_s, after which
+ * potentiation starts again from up_start_volt (PCM).  Pulses of width_s at full amplitude with
+ * edge_s ramps.  Every cell starts at state_start (the low-conductance end).  1T1R: the selected
+ * row's gate line is at the voltage whose saturation current is compliance_amp during
+ * potentiating pulses (the SET current limit), at v_gate_volt otherwise. */
+typedef struct xb_write_recipe {
+    double up_start_volt, up_step_volt, up_max_volt;
+    double down_start_volt, down_step_volt, down_max_volt;
+    int down_is_reset;
+    double width_s, edge_s, reset_width_s;
+    double state_start;
+    double compliance_amp;
+} xb_write_recipe;
+
+/* Cycle-to-cycle noise of a dynamic model: the subcircuit's noise terminal nz carries one value
+ * per pulse, xi = z (PER_PULSE: the relative spread of the pulse's state change is the parameter
+ * `param`) or xi = z sqrt(dt0_s / t_pulse) (WIENER: the source model's per-time-step white noise
+ * of step dt0_s, amplitude `param`, integrated over the pulse), z ~ N(0,1) from
+ * xb_netlist_c2c_draw.  NONE: no noise terminal effect. */
+typedef enum { XB_C2C_NONE = 0, XB_C2C_PER_PULSE, XB_C2C_WIENER } xb_c2c_kind;
+typedef struct xb_c2c_law {
+    xb_c2c_kind kind;
+    const char *param; /* the dynamic parameter holding the amplitude */
+    double dt0_s;      /* WIENER */
+} xb_c2c_law;
 
 /* One dynamic-model parameter: instance parameter of the device's dynamic subcircuit. */
 typedef struct xb_dyn_param {
@@ -217,6 +263,16 @@ typedef struct xb_device_info {
     xb_sigma_law sigma_program;
     xb_program_recipe program;
     xb_iv_recipe iv;
+    xb_write_recipe write;
+    xb_c2c_law c2c;
+    /* The read law holds for |V| <= read_v_max_volt (0: everywhere); read_limit says why (one
+     * phrase, e.g. "threshold switching of the amorphous state"). */
+    double read_v_max_volt;
+    const char *read_limit;
+    /* The chord conductance at v_read of the dynamic model in `state` with the instance
+     * parameters `inst` ("name=value ...", as xb_netlist_dyn_instance writes them): what an
+     * ideal verify read of the cell alone returns.  NULL without a dynamic model. */
+    double (*g_of_state)(const char *inst, double state, double v_read_volt);
 } xb_device_info;
 
 /* The row of device d, NULL when d is not a device (d >= XB_DEVICE_COUNT). */
@@ -263,6 +319,25 @@ const xb_dyn_param *xb_netlist_dyn_params(xb_device_kind d, size_t *n);
  * NULL) replaces table values (e.g. the initial state) before the spread. */
 int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const char *overrides,
                             char **out, xb_error *err);
+
+/* Value of parameter `name` in an instance parameter list "a=1 b=2" (NAN when absent). */
+double xb_netlist_inst_value(const char *inst, const char *name);
+
+/* Cycle-to-cycle noise draws, counter-based so that any solver reproduces them in any order:
+ * z ~ N(0,1) of pulse `pulse` of cell `cell` under `seed` (splitmix64 of the three, two
+ * uniforms, Box-Muller).  xb_netlist_c2c_input turns z into the value of the noise terminal
+ * for a pulse of t_pulse_s at full amplitude by the device's c2c law (0 for NONE). */
+double xb_netlist_c2c_draw(uint64_t seed, uint64_t cell, uint64_t pulse);
+double xb_netlist_c2c_input(xb_device_kind d, double z, double t_pulse_s);
+
+/* Gate voltage of the access NMOS (p's level-1 parameters) whose saturation current is
+ * i_amp: vt + sqrt(2 i / (kp W/L)) (lambda = 0: the current limit is exact). */
+double xb_netlist_compliance_gate_volt(const xb_array_params *p, double i_amp);
+
+/* Chord conductance at p->v_read_volt of the dynamic model of p->device in `state`, with
+ * cell cell_index's parameters (its d2d sample under p->var_d2d): the device table's
+ * g_of_state.  NAN for a device without a dynamic model. */
+double xb_netlist_dyn_g(const xb_array_params *p, size_t cell_index, double state);
 
 /* Subcircuit name of the dynamic model ("rram_dyn", ...) and its library file name (the
  * table's dyn_subckt and lib; NULL when none). */
@@ -341,6 +416,19 @@ int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_sc
 int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb_netlist **out,
                            xb_error *err);
 
+/* Options of a dynamic array: noise (rows x cols, NULL = 0): the value of every cell's noise
+ * terminal for this run (xb_netlist_c2c_input); drive_columns: every column j is driven by a
+ * caller source "cl<j>" (node cl<j>, behind r_sense) instead of the 0 V sense source (write
+ * schemes); the outputs are then the states alone.  Every cell has its own noise node, fed by
+ * a current source of the cell's value into 1 ohm (no branch equation).  1S1R cells use
+ * p->selector. */
+typedef struct xb_netlist_dyn_opts {
+    const xb_matrix *noise;
+    int drive_columns;
+} xb_netlist_dyn_opts;
+int xb_netlist_dynamic_new_opts(const xb_array_params *p, const xb_matrix *state0, const xb_netlist_dyn_opts *o,
+                                xb_netlist **out, xb_error *err);
+
 /* Circuit body: title-less element list with the .include/.model lines it needs, no
  * analysis card, no .end. */
 const char *xb_netlist_body(const xb_netlist *n);
@@ -378,15 +466,41 @@ int xb_netlist_iv_read_deck(const xb_array_params *p, size_t states, double v_ma
 int xb_netlist_iv_dynamic_deck(const xb_array_params *p, double v_max_volt, size_t pulses, xb_netlist_deck *out,
                                xb_error *err);
 
+/* The same with the options of `xbar iv --mode dynamic`: compliance_amp (> 0: replaces the
+ * recipe's SET current limit, < 0: none; two-terminal recipes), c2c (noise draws
+ * xb_netlist_c2c_draw(p->seed, 0, k) per pulse of a GATE_PULSES recipe, or one per sweep/PWL
+ * run).  XB_EINPUT naming --compliance for a gate-pulsed recipe. */
+typedef struct xb_iv_opts {
+    double v_max_volt;
+    size_t pulses;
+    double compliance_amp; /* 0: the recipe's */
+    int c2c;
+} xb_iv_opts;
+int xb_netlist_iv_dynamic_deck_opts(const xb_array_params *p, const xb_iv_opts *o, xb_netlist_deck *out,
+                                    xb_error *err);
+
+/* Where the read law of p->device leaves its validity inside [-v_max, v_max]: 1 with *v_limit
+ * (the table's read_v_max_volt) and *why set, 0 when the sweep stays inside. */
+int xb_netlist_read_validity(const xb_array_params *p, double v_max_volt, double *v_limit, const char **why);
+
 /* Programming circuit of a campaign point (the device's xb_program_recipe): the pulse source
  * Vp on the pulsed terminal (the top electrode, through the series load if any, or the gate)
  * with the PWL points pwl[2k] = t_s, pwl[2k+1] = v_volt, the dynamic subcircuit X1 at its
  * state parameter's table value (window_params from p's g window), and for gate-pulsed devices
- * the DC read source Vd at v_read on the channel.  Body only (models, elements; no title, no
- * analysis); its one output is the read current ("i(vp)" or "i(vd)", negative while the source
+ * the read source Vd on the drain (v_read between pulses, 0 during them; below).  Body only
+ * (models, elements; no title, no analysis); its one output is the read current ("i(vp)" or "i(vd)", negative while the source
  * drives current into the device).  XB_EINPUT for a device without a dynamic model. */
 int xb_netlist_program_new(const xb_array_params *p, const double *pwl, size_t n_points, xb_netlist **out,
                            xb_error *err);
+/* The programming circuit with cycle-to-cycle noise: xi[k] (n_xi values) on the noise terminal
+ * during the k-th pulse (a run of PWL points away from the first point's level), switching in
+ * the middle of the windows between pulses.  Gate-pulsed devices are biased as the device is:
+ * drain and source grounded during each gate pulse (the drain source Vd steps from v_read to 0
+ * within 0.5 ns before the pulse and back after it), the gate held at the channel potential
+ * during reads (no gate current, as a floating gate): Vp in series with that offset, so that
+ * i(vp) is the gate current. */
+int xb_netlist_program_c2c_new(const xb_array_params *p, const double *pwl, size_t n_points, const double *xi,
+                               size_t n_xi, xb_netlist **out, xb_error *err);
 /* The card of a parasitic capacitance c_farad at the cell node behind the series load of the
  * programming circuit into buf ("" when the recipe has no load). */
 void xb_netlist_program_cpar_card(const xb_array_params *p, double c_farad, char *buf, size_t n);

@@ -26,6 +26,8 @@ static const char *const k_engines[] = {"spice", "native", "auto", "ideal", NULL
 static const char *const k_cells[] = {"1r", "1t1r", "1s1r", NULL};
 static const char *const k_inputs[] = {"uniform", "sparse", "onehot", "bitserial", NULL};
 static const char *const k_schemes[] = {"mvm", "float", "v2", "v3", NULL}; /* xb_read_scheme order */
+static const char *const k_write_schemes[] = {"v2", "v3", NULL};            /* xb_write_scheme order */
+static const char *const k_selectors[] = {"sinh", "ts", NULL};              /* xb_selector_kind order */
 
 #define BIG 1e300
 /* Order matters: the sweep's cartesian product runs over list keys in this order, the
@@ -83,6 +85,13 @@ static const key_desc k_keys[] = {
     {"program", "start_pulses", K_DOUBLE, 2, -100000, 100000, 0, NULL},
     {"drift", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
     {"drift", "times_s", K_DOUBLE, 2, 0, 1e12, 1, NULL},
+    {"write", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
+    {"write", "scheme", K_ENUM, 1, 0, 0, 0, k_write_schemes},
+    {"write", "verify", K_BOOL, 0, 0, 0, 0, NULL},
+    {"write", "tol", K_DOUBLE, 0, 0, 0.5, 1, NULL},
+    {"write", "max_pulses", K_SIZE, 0, 1, 100000, 0, NULL},
+    {"write", "c2c", K_BOOL, 0, 0, 0, 0, NULL},
+    {"write", "selector", K_ENUM, 0, 0, 0, 0, k_selectors},
 };
 #define NKEYS (sizeof k_keys / sizeof k_keys[0])
 
@@ -537,6 +546,17 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->n_starts = s_sp->set ? s_sp->n : 1;
         for (size_t q = 0; q < P->n_starts; q++) P->start_pulses[q] = s_sp->set ? (long)s_sp->v[q].a : 0;
 
+        /* array programming in circuit: devices with a dynamic model, gated ones in 1R cells
+         * (the others skip it, as drift records skip non-PCM points) */
+        const xb_device_info *wdi = xb_device_info_get(p->device);
+        P->write = scalar(c, "write", "enabled", 0) != 0 && wdi->dyn_subckt && (!wdi->dyn_gated || p->cell == XB_CELL_1R);
+        P->write_scheme = HAS("write", "scheme") ? (int)VAL("write", "scheme") : XB_WRITE_V2;
+        P->write_verify = scalar(c, "write", "verify", 1) != 0;
+        P->write_tol = scalar(c, "write", "tol", 0.05);
+        P->write_max_pulses = (size_t)scalar(c, "write", "max_pulses", 50);
+        P->write_c2c = scalar(c, "write", "c2c", 1) != 0;
+        P->write_selector = (int)scalar(c, "write", "selector", XB_SELECTOR_SINH);
+
         /* drift records: devices whose drift law is the power law (PCM; the fit's drift statistics) */
         P->drift = scalar(c, "drift", "enabled", 0) != 0 && xb_device_info_get(p->device)->drift.kind == XB_DRIFT_POWER_LAW;
         P->drift_n_times = n_dt;
@@ -554,6 +574,12 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
                  p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm, p->v_read_volt, p->g_min_siemens,
                  p->g_max_siemens, p->c_wire_farad, p->var_program, p->var_d2d, p->stuck_on_rate,
                  p->stuck_off_rate, inp, xb_char_engine_name(P->engine), P->t_read_s);
+        /* the write scheme is a sweep axis: part of the key of every point of a campaign that
+         * programs (also of points whose device skips it, which would otherwise repeat) */
+        if (scalar(c, "write", "enabled", 0) != 0) {
+            size_t kl = strlen(P->key);
+            snprintf(P->key + kl, sizeof P->key - kl, " write=%s", xb_write_scheme_name((xb_write_scheme)P->write_scheme));
+        }
         /* the same configuration gets the same seed whatever else the campaign sweeps */
         P->seed = fnv1a(P->key, 14695981039346656037ULL ^ (c->seed * 0x9E3779B97F4A7C15ULL));
         p->seed = P->seed;

@@ -1,6 +1,7 @@
 /* One sweep point: static MVM samples (programmed G, inputs, circuit and ideal currents,
  * errors), the IR-drop map, single-cell read schemes, the transient read and the
- * programming curves, written into the point's HDF5 group (docs/hdf5-results.md). */
+ * programming curves, drift records and the array programmed in circuit ([write]), written
+ * into the point's HDF5 group (docs/hdf5-results.md). */
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -299,6 +300,34 @@ static int write_array_attrs(hid_t g, const xb_char_point *P, xb_error *err)
     return rc;
 }
 
+/* [write]: sample 0's targets programmed into the array in circuit (xb_char_write, the
+ * ngspice round solver; the point's seed for the noise draws) -> /points/<p>/write, the
+ * layout of the programming file (docs/hdf5-program.md). */
+static int write_part(const xb_char_point *P, const xb_engine_opts *eo, const double *g_target, hid_t g,
+                      xb_error *err)
+{
+    xb_array_params p = P->array;
+    p.selector = (xb_selector_kind)P->write_selector;
+    xb_write_opts o;
+    xb_write_opts_default(&o);
+    o.scheme = (xb_write_scheme)P->write_scheme;
+    o.verify = P->write_verify;
+    o.tol = P->write_tol;
+    o.max_pulses = P->write_max_pulses;
+    o.c2c = P->write_c2c;
+    o.seed = P->seed;
+    xb_matrix gt = {p.rows, p.cols, (double *)g_target};
+    xb_write_result r;
+    int rc = xb_char_write(eo, &p, &gt, &o, NULL, &r, err);
+    hid_t wg = -1;
+    if (!rc) rc = xb_h5_group_create(g, "write", &wg, err);
+    if (!rc) rc = xb_char_write_h5(wg, &p, &o, &r, err);
+    xb_h5_group_close(wg);
+    xb_write_result_clear(&r);
+    if (rc) xb_error_prefix(err, "write: ");
+    return rc;
+}
+
 int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *eo, hid_t g,
                           xb_error *err)
 {
@@ -479,6 +508,7 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     }
     if (!rc && P->program) rc = xb_char_program_curves(P, eo, g, err);
     if (!rc && P->drift) rc = drift_part(P, g0, g, err);
+    if (!rc && P->write) rc = write_part(P, eo, gt_all, g, err);
 
 done:
     xb_engine_free(eng);

@@ -171,6 +171,7 @@ static int read_point_attrs(hid_t g, xb_char_result_point *p, xb_error *err)
     p->has_program = xb_h5_exists(g, "program/g");
     p->has_trains = xb_h5_exists(g, "program/train_g");
     p->has_drift = xb_h5_exists(g, "drift");
+    p->has_write = xb_h5_exists(g, "write/cells");
     /* the sections' attributes: NAN without the section */
     for (size_t k = 0; k < NF(k_mvm_num); k++) *num_at(p, &k_mvm_num[k]) = NAN;
     for (size_t k = 0; k < NF(k_tr_num); k++) *num_at(p, &k_tr_num[k]) = NAN;
@@ -546,4 +547,56 @@ int xb_char_results_read_drift(const xb_char_results *r, const xb_char_result_po
     out->T = (size_t)d1[0];
     out->n = (size_t)d2[1];
     return XB_OK;
+}
+
+void xb_char_result_write_clear(xb_char_result_write *w)
+{
+    if (!w) return;
+    free(w->g_target);
+    free(w->g_final);
+    free(w->disturb);
+    free(w->pulses);
+    free(w->e_joule);
+    memset(w, 0, sizeof *w);
+}
+
+/* One rows x cols dataset of write/cells. */
+static int write_cells(const xb_char_results *r, const xb_char_result_point *pt, hid_t wg, const char *name,
+                       size_t R, size_t C, double **out, xb_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "cells/%s", name);
+    int rk;
+    hsize_t d[4];
+    int rc = xb_h5_read_doubles(wg, path, out, &rk, d, err);
+    if (!rc && (rk != 2 || d[0] != R || d[1] != C))
+        rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/write/%s: shape must be (rows, cols)", r->path, pt->name, path);
+    return rc;
+}
+
+int xb_char_results_read_write(const xb_char_results *r, const xb_char_result_point *pt, xb_char_result_write *out,
+                               xb_error *err)
+{
+    if (!r || !pt || !out) return xb_errorf(err, XB_EINPUT, "xb_char_results_read_write: no point");
+    memset(out, 0, sizeof *out);
+    int rc = point_shape(r, pt, &out->rows, &out->cols, err);
+    hid_t wg = -1;
+    if (!rc) rc = open_section(r, pt, "write", &wg, err);
+    const size_t R = out->rows, C = out->cols;
+    if (!rc) rc = str_attr(wg, ".", "scheme", out->scheme, sizeof out->scheme, err);
+    struct { const char *name; double *v; } a[] = {
+        {"verify", &out->verify}, {"tol", &out->tol}, {"e_total_joule", &out->e_total_joule},
+        {"t_program_s", &out->t_program_s}, {"pulses_mean", &out->pulses_mean},
+        {"converged_fraction", &out->converged_fraction}, {"rms_error_siemens", &out->rms_error_siemens},
+        {"max_abs_disturb_siemens", &out->max_abs_disturb_siemens},
+    };
+    for (size_t k = 0; !rc && k < NF(a); k++) rc = num_attr(wg, ".", a[k].name, a[k].v, err);
+    if (!rc) rc = write_cells(r, pt, wg, "g_target", R, C, &out->g_target, err);
+    if (!rc) rc = write_cells(r, pt, wg, "g_final", R, C, &out->g_final, err);
+    if (!rc) rc = write_cells(r, pt, wg, "disturb", R, C, &out->disturb, err);
+    if (!rc) rc = write_cells(r, pt, wg, "pulses", R, C, &out->pulses, err);
+    if (!rc) rc = write_cells(r, pt, wg, "e_joule", R, C, &out->e_joule, err);
+    xb_h5_group_close(wg);
+    if (rc) xb_char_result_write_clear(out);
+    return rc;
 }

@@ -18,6 +18,7 @@ int xb_cmd_netlist(int argc, char **argv);
 int xb_cmd_mvm(int argc, char **argv);
 int xb_cmd_iv(int argc, char **argv);
 int xb_cmd_sneak(int argc, char **argv);
+int xb_cmd_program(int argc, char **argv);
 int xb_cmd_characterize(int argc, char **argv);
 int xb_cmd_report(int argc, char **argv);
 int xb_cmd_fit(int argc, char **argv);

@@ -15,7 +15,8 @@ static const char k_help_head[] =
     "Device I-V curves computed by ngspice from the models/ subcircuits; a PNG next to the CSV\n"
     "(FILE.png) when gnuplot is installed.\n"
     "  read:    static read I-V at --states programmed conductances, log-spaced from g_min to\n"
-    "           g_max; CSV columns v_volt, then one current (A) per state.\n"
+    "           g_max; CSV columns v_volt, then one current (A) per state.  A sweep beyond the\n"
+    "           read law's validity (device table) prints one warning line on stderr.\n"
     "  dynamic: the device's test recipe (device table, docs/devices.md):\n";
 
 static const char k_help_tail[] =
@@ -27,6 +28,11 @@ static const char k_help_tail[] =
     "  --pulses N             gate-pulse recipes: pulses per direction     [50]\n"
     "  --v-read V             read voltage (G is the chord conductance at it) [0.2]\n"
     "  --var-d2d, --seed N    dynamic: device-to-device parameter sample\n"
+    "  --c2c                  dynamic: cycle-to-cycle noise, one seeded draw per pulse (per run\n"
+    "                         for sweep/PWL recipes; --seed)\n"
+    "  --compliance I         dynamic, two-terminal recipes: SET current limit in amperes (the\n"
+    "                         access NMOS gate biased for saturation at I); 0 for none\n"
+    "                         [recipe's: rram 100e-6]\n"
     "  --png FILE             PNG path (default FILE.csv with .png); --no-png to skip\n"
     "  --timeout S            ngspice job time limit in seconds\n";
 
@@ -40,7 +46,9 @@ static void print_help(void)
         const xb_iv_recipe *r = &di->iv;
         printf("           %s: ", di->name);
         if (r->kind == XB_IV_SWEEP)
-            printf("triangular SET (+V) / RESET (-V) sweep, V = %g V (--v-max)\n", r->v_max_volt);
+            printf("triangular SET (+V) / RESET (-V) sweep, V = %g V (--v-max), %g ohm series,\n"
+                   "             %g A compliance\n",
+                   r->v_max_volt, r->series_ohm, r->compliance_amp);
         else if (r->kind == XB_IV_PWL)
             printf("the waveform PWL(%s)\n             through a %g ohm load\n", r->pwl_spice, r->load_ohm);
         else
@@ -176,16 +184,18 @@ int xb_cmd_iv(int argc, char **argv)
     const char *dev = NULL, *mode = NULL, *opath = NULL, *png = NULL;
     size_t states = 5, points = 41, pulses = 50;
     double vmax = -1, vread = -1;
-    int no_png = 0, d2d = 0;
+    int no_png = 0, d2d = 0, c2c = 0;
+    double icomp = -1;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--var-d2d") == 0) { d2d = 1; continue; }
         if (strcmp(a, "--no-png") == 0) { no_png = 1; continue; }
+        if (strcmp(a, "--c2c") == 0) { c2c = 1; continue; }
         static const char *const flags[] = {"--device", "--mode", "-o", "--png", "--states", "--points",
-                                            "--pulses", "--v-max", "--v-read", "--seed", "--timeout"};
+                                            "--pulses", "--v-max", "--v-read", "--seed", "--timeout", "--compliance"};
         int k = -1;
-        for (int f = 0; f < 11; f++)
+        for (int f = 0; f < 12; f++)
             if (xb_cli_is_flag(a, flags[f])) k = f;
         if (k < 0) return xb_cli_usage_error("iv", "unknown option '%s'", a);
         if (!(v = xb_cli_flag_value(argc, argv, &i, flags[k], &err))) return xb_cli_fail("iv", &err);
@@ -202,7 +212,8 @@ int xb_cmd_iv(int argc, char **argv)
         case 7: bad = xb_parse_double(v, "--v-max", &vmax, &err) || !(vmax > 0); break;
         case 8: bad = xb_parse_double(v, "--v-read", &vread, &err) || !(vread > 0); break;
         case 9: bad = xb_parse_size(v, "--seed", &sz, &err); seed = (uint64_t)sz; break;
-        default: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        case 10: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        default: bad = xb_parse_double(v, "--compliance", &icomp, &err) || !(icomp >= 0) || !isfinite(icomp); break;
         }
         if (bad) return xb_cli_usage_error("iv", "%s: bad value '%s'", flags[k], v);
     }
@@ -229,6 +240,8 @@ int xb_cmd_iv(int argc, char **argv)
         return xb_cli_usage_error("iv", "--device: %s has no dynamic model (%s)", dev, list);
     }
     if (!dynamic && states > 60) return xb_cli_usage_error("iv", "--states: at most 60");
+    if (!dynamic && (c2c || icomp >= 0))
+        return xb_cli_usage_error("iv", "%s: only with --mode dynamic", c2c ? "--c2c" : "--compliance");
 
     /* the deck (netlist stage) and how to plot its columns (CSV column numbers, 1-based) */
     xb_netlist_deck deck;
@@ -236,11 +249,18 @@ int xb_cmd_iv(int argc, char **argv)
     const char *xlabel = "V (V)", *ylabel = "I (A)";
     int rc;
     if (!dynamic) {
-        rc = xb_netlist_iv_read_deck(&p, states, vmax > 0 ? vmax : 0.5, points, &deck, &err);
+        double vsweep = vmax > 0 ? vmax : 0.5, vlim;
+        const char *why;
+        if (xb_netlist_read_validity(&p, vsweep, &vlim, &why))
+            fprintf(stderr, "xbar iv: warning: the %s read law holds for |V| <= %g V (%s); this sweep reaches %g V\n",
+                    dev, vlim, why, vsweep);
+        rc = xb_netlist_iv_read_deck(&p, states, vsweep, points, &deck, &err);
         for (size_t s = 0; !rc && s < states; s++) ycols[ny++] = (int)s + 2;
         logy = 1;
     } else {
-        rc = xb_netlist_iv_dynamic_deck(&p, vmax, pulses, &deck, &err);
+        /* --compliance 0: no limit (-1 in the options); not given: the recipe's */
+        xb_iv_opts io = {vmax, pulses, icomp < 0 ? 0 : icomp == 0 ? -1 : icomp, c2c};
+        rc = xb_netlist_iv_dynamic_deck_opts(&p, &io, &deck, &err);
         switch (di->iv.kind) {
         case XB_IV_SWEEP: /* I (column 3) against the applied V (column 2), log scale */
             xcol = 2;

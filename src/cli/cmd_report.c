@@ -25,6 +25,14 @@ static const char k_help[] =
     "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
+    "  write_error_hist.png      arrays programmed in circuit ([write]): final G - target, in %\n"
+    "                            of the window, fraction of cells per 1 % bin, per point\n"
+    "  write_pulses_hist.png     pulses per cell, fraction of cells\n"
+    "  write_disturb_map.png     disturb of every cell (G change from the other cells' pulses) of\n"
+    "                            the largest programmed array\n"
+    "  write_energy_vs_size.png  programming energy of the whole array vs size\n"
+    "  write_summary.csv         one line per programmed point: pulses, convergence, error,\n"
+    "                            disturb, energy, time\n"
     "  update_model_<device>.png the pulse-update model against the SPICE pulse trains: mean\n"
     "                            trajectory and spread, step vs state (campaigns with [program]\n"
     "                            trains; the model from --model, else fitted here as xbar fit does)\n"
@@ -161,6 +169,13 @@ static void plot_lines(FILE *gp, const char *name, series_set *ss, const char *t
 typedef struct {
     series_set err, margin, settle, energy, eop;
     series_set prog;
+    series_set werr, wpul, wenergy; /* [write] points */
+    double wmap_cells;              /* size of the array chosen for the disturb map */
+    char wmap_point[256];
+    size_t wmap_rows, wmap_cols;
+    double *wmap;
+    FILE *wcsv;                     /* write_summary.csv, opened at the first [write] point */
+    xb_stage *stage;
     double best_cells;          /* size of the array chosen for the IR map */
     char ir_point[64];
     double ir_rows, ir_cols;
@@ -216,6 +231,76 @@ static int add_program(const xb_char_results *res, const xb_char_result_point *p
     return rc;
 }
 
+/* Fraction of the values v[0..n) per bin of width w centred on multiples of w, from the
+ * lowest bin to the highest (zero bins included): the histogram as a line. */
+static int add_hist(series_set *ss, const char *label, const double *v, size_t n, double w, xb_error *err)
+{
+    long lo = 0, hi = 0;
+    for (size_t k = 0; k < n; k++) {
+        long b = lround(v[k] / w);
+        if (k == 0 || b < lo) lo = b;
+        if (k == 0 || b > hi) hi = b;
+    }
+    if (!n || hi - lo > 100000) return XB_OK;
+    double *c = calloc((size_t)(hi - lo + 1), sizeof *c);
+    if (!c) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < n; k++) c[lround(v[k] / w) - lo] += 1.0 / (double)n;
+    int rc = XB_OK;
+    for (long b = lo; !rc && b <= hi; b++)
+        if (add_xy(ss, label, (double)b * w, c[b - lo])) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    free(c);
+    return rc;
+}
+
+/* A line of write_summary.csv (the file opened, with its header, at the first point). */
+static int write_summary_line(report *r, const xb_char_result_point *pt, const xb_char_result_write *w, xb_error *err)
+{
+    if (!r->wcsv) {
+        int rc = xb_stage_fopen(r->stage, "write_summary.csv", 1, &r->wcsv, err);
+        if (rc) return rc;
+        fprintf(r->wcsv, "point,device,cell,scheme,rows,cols,verify,tol,pulses_mean,converged_fraction,"
+                         "rms_error_siemens,max_abs_disturb_siemens,e_total_joule,t_program_s\n");
+    }
+    fprintf(r->wcsv, "%s,%s,%s,%s,%zu,%zu,%g,%g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", pt->name, pt->device, pt->cell,
+            w->scheme, w->rows, w->cols, w->verify, w->tol, w->pulses_mean, w->converged_fraction, w->rms_error_siemens,
+            w->max_abs_disturb_siemens, w->e_total_joule, w->t_program_s);
+    return XB_OK;
+}
+
+/* A point programmed in circuit (write/): histograms of the error and of the pulses, the
+ * energy, the disturb map of the largest array, a line of write_summary.csv. */
+static int add_write(const xb_char_results *res, const xb_char_result_point *pt, report *r, xb_error *err)
+{
+    xb_char_result_write w;
+    int rc = xb_char_results_read_write(res, pt, &w, err);
+    if (rc) return rc;
+    const size_t nc = w.rows * w.cols;
+    double *e = malloc(nc * sizeof *e);
+    if (!e) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    const double win = pt->g_max_siemens - pt->g_min_siemens;
+    for (size_t k = 0; !rc && k < nc; k++) e[k] = (w.g_final[k] - w.g_target[k]) / win * 100;
+    char label[400];
+    snprintf(label, sizeof label, "%s %s, %s %zux%zu", pt->device, pt->cell, w.scheme, w.rows, w.cols);
+    if (!rc) rc = add_hist(&r->werr, label, e, nc, 1.0, err);
+    if (!rc) rc = add_hist(&r->wpul, label, w.pulses, nc, 1.0, err);
+    snprintf(label, sizeof label, "%s %s, %s", pt->device, pt->cell, w.scheme);
+    if (!rc && add_xy(&r->wenergy, label, sqrt((double)nc), w.e_total_joule * 1e9))
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (!rc && (double)nc > r->wmap_cells) {
+        free(r->wmap);
+        r->wmap = w.disturb;
+        w.disturb = NULL;
+        r->wmap_cells = (double)nc;
+        r->wmap_rows = w.rows;
+        r->wmap_cols = w.cols;
+        snprintf(r->wmap_point, sizeof r->wmap_point, "%s, %s %s %s", pt->name, pt->device, pt->cell, w.scheme);
+    }
+    if (!rc) rc = write_summary_line(r, pt, &w, err);
+    free(e);
+    xb_char_result_write_clear(&w);
+    return rc;
+}
+
 static int read_point(const xb_char_results *res, size_t k, report *r, FILE *csv, xb_error *err)
 {
     xb_char_result_point pt;
@@ -244,6 +329,7 @@ static int read_point(const xb_char_results *res, size_t k, report *r, FILE *csv
         if (pt.has_read) rc = add_margins(res, &pt, r, n, &mf, &m2, &m3, err);
         if (!rc && pt.has_ir_map && rows * cols > r->best_cells) rc = keep_ir_map(res, &pt, r, err);
         if (!rc && pt.has_program) rc = add_program(res, &pt, r, err);
+        if (!rc && pt.has_write) rc = add_write(res, &pt, r, err);
         if (rc) return rc;
     }
     fprintf(csv, "%s,%s,%s,%s,%g,%g,%s,%g,%g,%g,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", pt.name,
@@ -396,6 +482,42 @@ static int update_plot(xb_stage *stage, FILE *gp, const xb_update_data *d, const
     return XB_OK;
 }
 
+/* The plots of the [write] points. */
+static int plot_write(xb_stage *stage, FILE *gp, report *r, png_list *pngs, xb_error *err)
+{
+    struct { series_set *ss; const char *name, *title, *xl, *yl; int log; } pl[] = {
+        {&r->werr, "write_error_hist", "arrays programmed in circuit: final G - target (1 % bins)",
+         "error (% of g_max - g_min)", "fraction of cells", 0},
+        {&r->wpul, "write_pulses_hist", "arrays programmed in circuit: pulses per cell", "pulses", "fraction of cells", 0},
+        {&r->wenergy, "write_energy_vs_size", "programming energy of the whole array vs size", "N (sqrt of rows x cols)",
+         "energy (nJ)", 1},
+    };
+    int rc = XB_OK;
+    for (size_t q = 0; !rc && q < sizeof pl / sizeof pl[0]; q++) {
+        if (!pl[q].ss->n) continue;
+        rc = write_set(stage, pl[q].name, pl[q].ss, err);
+        plot_lines(gp, pl[q].name, pl[q].ss, pl[q].title, pl[q].xl, pl[q].yl, pl[q].log, pl[q].log, "");
+        if (!rc) rc = png_add(pngs, "%s.png", pl[q].name, err);
+    }
+    if (rc || !r->wmap) return rc;
+    FILE *m = NULL;
+    rc = xb_stage_fopen(stage, "write_disturb_map.dat", 1, &m, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < r->wmap_rows; i++) {
+        for (size_t j = 0; j < r->wmap_cols; j++) fprintf(m, "%s%.8g", j ? " " : "", r->wmap[i * r->wmap_cols + j] * 1e6);
+        fprintf(m, "\n");
+    }
+    rc = xb_stage_fclose(stage, m, err);
+    fprintf(gp, "\nset output 'write_disturb_map.png'\nunset logscale x\nunset logscale y\n"
+                "set title \"disturb of each cell by the other cells' pulses, %s (%zux%zu)\"\n"
+                "set xlabel \"column j\"\nset ylabel \"row i\"\nset cblabel \"uS\"\nset autoscale fix\n"
+                "set yrange [] reverse\nset size ratio -1\nplot 'write_disturb_map.dat' matrix with image notitle\n"
+                "set size noratio\nset yrange [] noreverse\nset autoscale\n",
+            r->wmap_point, r->wmap_rows, r->wmap_cols);
+    if (!rc) rc = png_add(pngs, "%s.png", "write_disturb_map", err);
+    return rc;
+}
+
 static int report_update(const char *in, const char *model, xb_stage *stage, FILE *gp, png_list *pngs, xb_error *err)
 {
     xb_update_set *set = NULL;
@@ -473,6 +595,7 @@ int xb_cmd_report(int argc, char **argv)
      * all of them (and gnuplot's PNGs) are complete: a failed report leaves DIR as it was */
     xb_stage *stage = NULL;
     int rc = xb_stage_new(dir, &stage, &err);
+    r.stage = stage;
     FILE *csv = NULL;
     if (!rc) rc = xb_stage_fopen(stage, "summary.csv", 1, &csv, &err);
     if (!rc)
@@ -481,6 +604,8 @@ int xb_cmd_report(int argc, char **argv)
                      "margin_float,margin_v2,margin_v3,e_read_static_joule,err_target_mean\n");
     for (size_t k = 0; k < xb_char_results_npoints(res) && !rc; k++) rc = read_point(res, k, &r, csv, &err);
     if (!rc) rc = xb_stage_fclose(stage, csv, &err);
+    if (!rc && r.wcsv) rc = xb_stage_fclose(stage, r.wcsv, &err);
+    else if (r.wcsv) fclose(r.wcsv);
     xb_char_results_close(res);
 
     FILE *gp = NULL;
@@ -519,6 +644,7 @@ int xb_cmd_report(int argc, char **argv)
                        "pulse number", "conductance at v_read (uS)", 0, 0, "");
             if (!rc) rc = png_add(&pngs, "%s.png", "program_curves", &err);
         }
+        if (!rc) rc = plot_write(stage, gp, &r, &pngs, &err);
         if (!rc && r.ir_map) {
             FILE *m = NULL;
             rc = xb_stage_fopen(stage, "ir_drop_map.dat", 1, &m, &err);
@@ -557,6 +683,10 @@ int xb_cmd_report(int argc, char **argv)
     free_set(&r.energy);
     free_set(&r.eop);
     free_set(&r.prog);
+    free_set(&r.werr);
+    free_set(&r.wpul);
+    free_set(&r.wenergy);
+    free(r.wmap);
     free(r.ir_map);
     if (rc) return xb_cli_fail("report", &err);
     printf("%s: %zu plots and summary.csv\n", dir, pngs.n);

@@ -14,6 +14,7 @@ static const xb_cli_command k_commands[] = {
     {"mvm", xb_cmd_mvm, "matrix-vector multiply on a crossbar: ideal, spice, native or fitted model"},
     {"iv", xb_cmd_iv, "device I-V curves: read mode at several states, dynamic SET/RESET or pulses"},
     {"sneak", xb_cmd_sneak, "single-cell read with floating, V/2 or V/3 biasing: read/sneak current, margin"},
+    {"program", xb_cmd_program, "write a target matrix into an array in circuit: V/2 or V/3, write-verify"},
     {"characterize", xb_cmd_characterize, "run a characterization campaign (characterize/*.ini) to HDF5"},
     {"report", xb_cmd_report, "plots (PNG) from campaign results"},
     {"fit", xb_cmd_fit, "fit behavioural MVM models from campaign results, write model HDF5"},
@@ -29,7 +30,7 @@ static const size_t k_ncommands = sizeof k_commands / sizeof k_commands[0];
  * failing later inside ngspice. */
 static int check_models(const char *cmd, int argc, char **argv)
 {
-    static const char *const k_need[] = {"netlist", "mvm", "iv", "sneak", "characterize", "run", "demo"};
+    static const char *const k_need[] = {"netlist", "mvm", "iv", "sneak", "program", "characterize", "run", "demo"};
     int need = 0;
     for (size_t k = 0; k < sizeof k_need / sizeof k_need[0]; k++) need |= strcmp(cmd, k_need[k]) == 0;
     if (!need || xb_cli_wants_help(argc, argv)) return XB_OK;

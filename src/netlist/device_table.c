@@ -4,9 +4,11 @@
  * docs/devices.md.  Adding a device = one row here (plus its dynamic-parameter rows), its
  * models/<lib>, its test rows and docs/devices.md: nothing else in the code names a device
  * (docs/architecture.md, "How to extend: a new device"). */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "xbar/netlist.h"
@@ -21,10 +23,14 @@
  * Stanford-PKU model".  Lengths in nm.  d2d: the Stanford model's variability acts on the gap
  * growth rate; 10 % on the velocity prefactor and 2 % on gamma0 (Guan, Yu, Wong, IEEE EDL
  * 33(10) 1405, 2012 model variation through the gap dynamics; the spreads are xbar's
- * assumption, docs/devices.md). */
+ * assumption, docs/devices.md).
+ * One number moved from the release: I0 = 61.4 uA (the ASU recalibration of the same equations,
+ * Chen & Yu, IEEE TED 62(12) 4022, 2015) instead of 1 mA, so that the gap range 0.2-1.7 nm
+ * spans 0.30-122 uS at v_read = 0.2 V and covers the read window 1-40 uS of the table row
+ * (with 1 mA it spanned 4.95 uS-2 mS: g_min needed a 2.1 nm gap, beyond gapmax). */
 static const xb_dyn_param k_rram_dyn[] = {
     {XB_DEVICE_RRAM, "gini", 1.7, 0, "initial gap = g_max (OFF), nm"},
-    {XB_DEVICE_RRAM, "i0", 1e-3, 0, "current prefactor I0, A (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "i0", 61.4e-6, 0, "current prefactor I0, A (ASU recalibration, Chen & Yu, IEEE TED 62(12) 4022, 2015; 1e-3 in Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "g0", 0.25, 0, "gap decay length g0, nm (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "v0", 0.25, 0, "I-V nonlinearity V0, V (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "vel0", 1e10, 0.10, "gap velocity prefactor 10 m/s, nm/s (Stanford-PKU v1.0.0)"},
@@ -39,6 +45,9 @@ static const xb_dyn_param k_rram_dyn[] = {
     {XB_DEVICE_RRAM, "rth", 2.1e3, 0.05, "thermal resistance, K/W (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "gapmin", 0.2, 0, "gap lower bound, nm (Stanford-PKU v1.0.0)"},
     {XB_DEVICE_RRAM, "gapmax", 1.7, 0, "gap upper bound, nm (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "dgn", 2e7, 0, "gap noise amplitude deltaGap0 = 0.02 m/s, nm/s, per 1 ns time step (Stanford-PKU v1.0.0 model_switch = 1)"},
+    {XB_DEVICE_RRAM, "tcrit", 450, 0, "temperature of significant gap noise T_crit, K (Stanford-PKU v1.0.0)"},
+    {XB_DEVICE_RRAM, "tsmth", 500, 0, "width of the noise activation T_smth, K (Stanford-PKU v1.0.0)"},
 };
 
 /* PCM electro-thermal model, GST mushroom-cell literature ranges (Le Gallo & Sebastian,
@@ -58,6 +67,7 @@ static const xb_dyn_param k_pcm_dyn[] = {
     {XB_DEVICE_PCM, "gc", 25e-6, 0.05, "crystalline conductance, S (= PCM g_max, Joshi 2020)"},
     {XB_DEVICE_PCM, "taucr", 20e-9, 0.10, "crystallization time, s (SET 50-500 ns pulses)"},
     {XB_DEVICE_PCM, "tauam", 0.5e-9, 0, "melt amorphization time, s"},
+    {XB_DEVICE_PCM, "sc2c", 0.6, 0, "c2c relative spread of a pulse's crystallization (aihwkit PCMPresetDevice dw_min_std 0.6, Nandakumar et al., Front. Neurosci. 14, 406, 2020)"},
 };
 
 /* ECRAM three-terminal model; docs/physics.md, "ECRAM".  gamma_up/down of aihwkit
@@ -74,6 +84,7 @@ static const xb_dyn_param k_ecram_dyn[] = {
     {XB_DEVICE_ECRAM, "gup", 0.1153, 0, "soft-bound gamma_up (aihwkit EcRamPresetDevice)"},
     {XB_DEVICE_ECRAM, "gdn", 0.5085, 0, "soft-bound gamma_down (aihwkit EcRamPresetDevice)"},
     {XB_DEVICE_ECRAM, "kocp", 0, 0, "open-circuit-potential factor (0: metal-oxide/protonic)"},
+    {XB_DEVICE_ECRAM, "sc2c", 0.3, 0, "c2c relative spread of a pulse's state change (aihwkit EcRamPresetDevice dw_min_std 0.3, Tang et al., IEDM 2018 fit)"},
 };
 
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
@@ -110,6 +121,45 @@ static const xb_dyn_param k_ecram_dyn[] = {
  * switching of docs/devices.md); PCM a 0 -> 2 V -> 0 sweep in 1 us through 10 kohm (threshold
  * switching and SET), a 0.2 V read, a 3.5 V 10 ns RESET pulse and a 0.2 V read; ECRAM +1 V then
  * -1 V gate pulses of 10 ns every 40 ns (the Tang et al. IEDM 2018 pulse scheme). */
+
+/* Cycle-to-cycle noise laws (the noise terminal nz of the dynamic subcircuits; docs/devices.md):
+ * RRAM the Stanford-PKU stochastic gap term, dg/dt += dgn N(0,1) / (1 + exp((T_crit - T)/T_smth)),
+ * redrawn every time step of the release (its $bound_step, 1 ns): per pulse xbar feeds
+ * xi = z sqrt(1 ns / t_pulse), the same variance dgn^2 chi^2 (1 ns) t_pulse (Jiang et al., SISPAD
+ * 2014; TED 63(5) 1884, 2016).  ECRAM and PCM: a relative spread sc2c of each pulse's state
+ * change (aihwkit's multiplicative step noise, Rasch et al., AICAS 2021), xi = z. */
+
+/* Array programming recipes (`xbar program`): incremental step pulse programming from the
+ * device's switching onset.  RRAM: the SET threshold of the gap model is 1.22 V at 1.4 nm (the
+ * 1 uS gap) and 1.39 V at gapmax (docs/physics.md), so SET from 1.3 V and RESET from -1.2 V in
+ * 50 mV steps up to +-2 V, 20 ns (the campaign width); 500 uA SET compliance in 1T1R, above the
+ * ~310 uA a 40 uS cell carries at its SET threshold.  PCM: partial SET pulses of 5 ns from just
+ * above the threshold-switching voltage (0.96 V, docs/physics.md) in 100 mV steps to 2 V; a
+ * depression is one 4 V / 10 ns RESET (the campaign's); 1T1R SET compliance 100 uA.  ECRAM:
+ * gate pulses of 10 ns from +-1 V (Tang et al., IEDM 2018 pulse scheme) in 50 mV steps to
+ * +-1.5 V (the update grows e-fold per vg0 = 0.1 V, Kim et al., IEDM 2019). */
+
+/* Chord conductance at v_read of the dynamic models at a given state (the verify read). */
+static double rram_g_of_state(const char *inst, double gap, double vr)
+{
+    return xb_netlist_inst_value(inst, "i0") * exp(-gap / xb_netlist_inst_value(inst, "g0")) *
+           sinh(vr / xb_netlist_inst_value(inst, "v0")) / vr;
+}
+
+/* PCM at ambient temperature (a 0.2 V read heats the cell by < 3 K, physics.md): crystalline
+ * c gc plus the amorphous sinh branch; the melt window is e^-60 at 300 K. */
+static double pcm_g_of_state(const char *inst, double c, double vr)
+{
+    double v0a = xb_netlist_inst_value(inst, "v0a");
+    return c * xb_netlist_inst_value(inst, "gc") + (1 - c) * xb_netlist_inst_value(inst, "ga0") * v0a * sinh(vr / v0a) / vr;
+}
+
+static double ecram_g_of_state(const char *inst, double x, double vr)
+{
+    (void)vr;
+    double lo = xb_netlist_inst_value(inst, "gmin");
+    return lo + (xb_netlist_inst_value(inst, "gmax") - lo) * x;
+}
 
 static const xb_device_info k_devices[XB_DEVICE_COUNT] = {
     [XB_DEVICE_LINEAR] = {
@@ -150,8 +200,20 @@ static const xb_device_info k_devices[XB_DEVICE_COUNT] = {
         .sigma_program = SIGMA_WAN2022,
         .program = {.gate_pulsed = 0, .up_volt = 1.4, .down_volt = -1.4, .width_s = 20e-9, .edge_s = 1e-9,
                     .series_ohm = 0},
+        /* SET compliance 100 uA, the usual 1T1R setting of HfOx cells; 1 kohm of line and contact
+         * resistance in series (xbar's assumption; the series-resistance effect on the SET:
+         * Maldonado et al., JAP 130, 2021) */
         .iv = {.kind = XB_IV_SWEEP, .v_max_volt = 2.0, .sweep_t_s = {10e-6, 20e-6, 30e-6, 40e-6}, .t_step_s = 20e-9,
-               .t_stop_s = 40e-6},
+               .t_stop_s = 40e-6, .series_ohm = 1e3, .compliance_amp = 100e-6},
+        .write = {.up_start_volt = 1.3, .up_step_volt = 0.05, .up_max_volt = 2.0, .down_start_volt = -1.2,
+                  .down_step_volt = -0.05, .down_max_volt = -2.0, .width_s = 20e-9, .edge_s = 1e-9,
+                  .state_start = 1.7, .compliance_amp = 500e-6},
+        .c2c = {XB_C2C_WIENER, "dgn", 1e-9},
+        /* the SET threshold of the gap model, 1.05 V at the smallest gap (docs/physics.md): a read
+         * above it switches the cell */
+        .read_v_max_volt = 1.0,
+        .read_limit = "the SET threshold of the gap model (1.05 V at the smallest gap)",
+        .g_of_state = rram_g_of_state,
     },
     [XB_DEVICE_PCM] = {
         .kind = XB_DEVICE_PCM,
@@ -188,6 +250,16 @@ static const xb_device_info k_devices[XB_DEVICE_COUNT] = {
                .pwl_spice = "0 0 0.5u 2.0 1u 0 1.5u 0.2 2u 0.2 2.001u 3.5 2.011u 3.5 2.0115u 0.2 3u 0.2",
                .load_ohm = 10e3, .t_step_s = 1e-9, .t_stop_s = 3e-6, .extra_node = "t",
                .extra_label = "t_rise_k"},
+        .write = {.up_start_volt = 1.0, .up_step_volt = 0.1, .up_max_volt = 2.0, .down_start_volt = 4.0,
+                  .down_step_volt = 0, .down_max_volt = 4.0, .down_is_reset = 1, .width_s = 5e-9, .edge_s = 0.5e-9,
+                  .reset_width_s = 10e-9, .state_start = 0, .compliance_amp = 100e-6},
+        .c2c = {XB_C2C_PER_PULSE, "sc2c", 0},
+        /* threshold switching of the amorphous state, 0.8-1.5 V (Le Gallo et al., JAP 119, 025704,
+         * 2016; 0.96 V in pcm_dyn): above ~1.2 V the g_min curve even carries more current than
+         * the g_max one */
+        .read_v_max_volt = 0.8,
+        .read_limit = "threshold switching of the amorphous state at 0.8-1.5 V; the g_min state carries more current than g_max above 1.2 V",
+        .g_of_state = pcm_g_of_state,
     },
     [XB_DEVICE_ECRAM] = {
         .kind = XB_DEVICE_ECRAM,
@@ -215,6 +287,14 @@ static const xb_device_info k_devices[XB_DEVICE_COUNT] = {
                     .series_ohm = 0},
         .iv = {.kind = XB_IV_GATE_PULSES, .pulse_volt = 1, .pulse_width_s = 10e-9, .pulse_edge_s = 0.1e-9,
                .pulse_period_s = 40e-9, .pulse_delay_s = 10e-9, .tail_s = 20e-9, .t_step_s = 0.5e-9},
+        .write = {.up_start_volt = 1.0, .up_step_volt = 0.05, .up_max_volt = 1.5, .down_start_volt = -1.0,
+                  .down_step_volt = -0.05, .down_max_volt = -1.5, .width_s = 10e-9, .edge_s = 1e-9,
+                  .state_start = 0},
+        .c2c = {XB_C2C_PER_PULSE, "sc2c", 0},
+        /* channel read |V_ds| <= 0.5 V with the gate floating (docs/devices.md, "ECRAM") */
+        .read_v_max_volt = 0.5,
+        .read_limit = "the channel read range of the ECRAM model (|V_ds| <= 0.5 V)",
+        .g_of_state = ecram_g_of_state,
     },
 };
 
@@ -272,4 +352,34 @@ const char *xb_netlist_model_lib(xb_device_kind d)
 {
     const xb_device_info *di = xb_device_info_get(d);
     return di ? di->lib : NULL;
+}
+
+double xb_netlist_inst_value(const char *inst, const char *name)
+{
+    if (!inst || !name) return NAN;
+    size_t n = strlen(name);
+    for (const char *q = inst; (q = strstr(q, name)); q += n)
+        if ((q == inst || q[-1] == ' ') && q[n] == '=') return strtod(q + n + 1, NULL);
+    return NAN;
+}
+
+double xb_netlist_dyn_g(const xb_array_params *p, size_t cell_index, double state)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di || !di->g_of_state) return NAN;
+    char *inst = NULL;
+    xb_error e;
+    if (xb_netlist_dyn_instance(p, cell_index, NULL, &inst, &e)) return NAN;
+    double g = di->g_of_state(inst, state, p->v_read_volt);
+    free(inst);
+    return g;
+}
+
+int xb_netlist_read_validity(const xb_array_params *p, double v_max_volt, double *v_limit, const char **why)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    if (!di || !(di->read_v_max_volt > 0) || !(fabs(v_max_volt) > di->read_v_max_volt)) return 0;
+    if (v_limit) *v_limit = di->read_v_max_volt;
+    if (why) *why = di->read_limit;
+    return 1;
 }

@@ -79,3 +79,43 @@ int xb_netlist_dyn_instance(const xb_array_params *p, size_t cell_index, const c
     *out = buf;
     return XB_OK;
 }
+
+/* ---- cycle-to-cycle noise draws ----
+ * Counter-based (no generator state): the draw of (seed, cell, pulse) is a pure function of
+ * the three, so the spice and any native solver, programming cells in any order or in
+ * parallel, feed the same numbers.  splitmix64 (Steele, Lea, Flood, OOPSLA 2014) mixes the
+ * key into two 53-bit uniforms, Box-Muller makes the normal. */
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double xb_netlist_c2c_draw(uint64_t seed, uint64_t cell, uint64_t pulse)
+{
+    uint64_t k = mix64(mix64(mix64(seed) ^ cell) ^ pulse);
+    uint64_t a = mix64(k), b = mix64(k ^ 0x5851f42d4c957f2dULL);
+    double u1 = ((double)(a >> 11) + 0.5) / 9007199254740992.0; /* (0, 1): never log(0) */
+    double u2 = (double)(b >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double xb_netlist_c2c_input(xb_device_kind d, double z, double t_pulse_s)
+{
+    const xb_device_info *di = xb_device_info_get(d);
+    if (!di) return 0;
+    switch (di->c2c.kind) {
+    case XB_C2C_PER_PULSE: return z;
+    case XB_C2C_WIENER: return t_pulse_s > 0 ? z * sqrt(di->c2c.dt0_s / t_pulse_s) : 0;
+    case XB_C2C_NONE:
+    default: return 0;
+    }
+}
+
+double xb_netlist_compliance_gate_volt(const xb_array_params *p, double i_amp)
+{
+    double beta = p->nmos_kp_a_per_v2 * p->nmos_w_over_l;
+    return p->nmos_vt_volt + sqrt(2.0 * (i_amp > 0 ? i_amp : 0) / beta);
+}

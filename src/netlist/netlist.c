@@ -138,6 +138,8 @@ typedef struct {
     const double *gate_volt;
     /* dynamic (transient) array: initial states, NULL for the static read circuit */
     const xb_matrix *state0;
+    /* dynamic: per-cell noise-terminal values (NULL: 0) */
+    const xb_matrix *noise;
 } drive_plan;
 
 static const char *const k_cell_title[] = {"1R: the device alone", "1T1R: the device in series with the access NMOS",
@@ -152,6 +154,13 @@ static int cell_gated(const xb_array_params *p, const xb_device_info *di, int dy
     return p->cell == XB_CELL_1T1R || (dynamic && di->dyn_gated);
 }
 
+/* Does a 1S1R cell of this deck use the threshold-switching selector?  Programming (dynamic)
+ * circuits only: every read uses the static sinh selector. */
+static int selector_ts(const xb_array_params *p, int dynamic)
+{
+    return dynamic && p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD;
+}
+
 /* Parameters: every value of the periphery in one place.  Values that reach a subcircuit
  * (v_read, the selector's is/vs) are .params: ngspice hands subcircuit parameters over as
  * numbers.  Resistances and source voltages are written out in their element lines, as in
@@ -162,7 +171,11 @@ static void emit_parameters(FILE *f, const xb_array_params *p, const xb_device_i
 {
     fputs("* ---- parameters ----\n", f);
     if (!dynamic && static_subckt_device(di)) fprintf(f, ".param v_read=%.17g\n", p->v_read_volt);
-    if (p->cell == XB_CELL_1S1R) fprintf(f, ".param sel_is=%.17g sel_vs=%.17g\n", p->sel_is_amp, p->sel_vs_volt);
+    if (selector_ts(p, dynamic))
+        fprintf(f, ".param sel_vth=%.17g sel_vhold=%.17g sel_ron=%.17g sel_roff=%.17g\n+ sel_ihold=%.17g sel_ton=%.17g sel_toff=%.17g\n",
+                p->sel_vth_volt, p->sel_vhold_volt, p->sel_ron_ohm, p->sel_roff_ohm, p->sel_ihold_amp, p->sel_ton_s,
+                p->sel_toff_s);
+    else if (p->cell == XB_CELL_1S1R) fprintf(f, ".param sel_is=%.17g sel_vs=%.17g\n", p->sel_is_amp, p->sel_vs_volt);
     fputs("* written out in the element lines (ngspice 39 would round a {param} there to 16 digits):\n", f);
     fprintf(f, "*   r_driver = %.17g ohm (Rd<i>), r_wire_row = %.17g ohm (Rr<i>_<k>),\n", p->r_driver_ohm,
             p->r_wire_row_ohm);
@@ -178,6 +191,8 @@ static void emit_parameters(FILE *f, const xb_array_params *p, const xb_device_i
     }
     if (dynamic && p->c_wire_farad > 0)
         fprintf(f, "*   c_wire = %.17g F per wire segment to ground (Cr, Cc)\n", p->c_wire_farad);
+    if (dynamic && p->cell != XB_CELL_1R && p->c_node_farad > 0)
+        fprintf(f, ".param c_node=%.17g\n", p->c_node_farad);
 }
 
 static int emit_models(FILE *f, const xb_array_params *p, const xb_device_info *di, int dynamic, xb_error *err)
@@ -186,17 +201,22 @@ static int emit_models(FILE *f, const xb_array_params *p, const xb_device_info *
     size_t n = 0;
     if (dynamic) m[n++] = (xb_model_ref){di->lib, di->dyn_subckt};
     else if (static_subckt_device(di)) m[n++] = (xb_model_ref){di->lib, di->read_subckt};
-    if (p->cell == XB_CELL_1S1R) m[n++] = (xb_model_ref){XB_SELECTOR_LIB, XB_SELECTOR_SUBCKT};
+    if (p->cell == XB_CELL_1S1R)
+        m[n++] = (xb_model_ref){XB_SELECTOR_LIB, selector_ts(p, dynamic) ? XB_SELECTOR_TS_SUBCKT : XB_SELECTOR_SUBCKT};
     if (!n) return XB_OK;
     fputs("* ---- device models ----\n", f);
     return xb_netlist_write_models(f, p->include_models, m, n, err);
 }
 
 /* The access element of a cell from a to b (1T1R: NMOS with its gate on g; 1S1R: selector). */
-static void emit_access(FILE *f, const xb_array_params *p, const char *a, const char *b, const char *g)
+static void emit_access(FILE *f, const xb_array_params *p, int dynamic, const char *a, const char *b, const char *g)
 {
     if (p->cell == XB_CELL_1T1R)
         fprintf(f, "Mt %s %s %s 0 xbnmos w=%.17gu l=1u\n", a, g, b, p->nmos_w_over_l);
+    else if (selector_ts(p, dynamic))
+        fprintf(f, "Xs %s %s %s vth={sel_vth} vhold={sel_vhold} ron={sel_ron} roff={sel_roff}\n+ ihold={sel_ihold} "
+                   "ton={sel_ton} toff={sel_toff}\n",
+                a, b, XB_SELECTOR_TS_SUBCKT);
     else
         fprintf(f, "Xs %s %s %s is={sel_is} vs={sel_vs}\n", a, b, XB_SELECTOR_SUBCKT);
 }
@@ -209,11 +229,14 @@ static void emit_cell_device(FILE *f, const xb_device_info *di, int dynamic, con
         fprintf(f, "Xd %s %s %s g={g} vr={v_read} v0={v0}\n", a, b, di->read_subckt);
         return;
     }
-    fprintf(f, "Xd %s %s%s %s", a, b, di->dyn_gated ? " gl" : "", di->dyn_subckt);
+    fprintf(f, "Xd %s %s%s nz %s", a, b, di->dyn_gated ? " gl" : "", di->dyn_subckt);
     for (size_t k = 0; k < di->n_dyn_params; k++) {
         fprintf(f, "%s%s={%s}", k % 8 == 7 ? "\n+ " : " ", di->dyn_params[k].name, di->dyn_params[k].name);
     }
     fputs("\n", f);
+    /* the cycle-to-cycle noise terminal: the cell's value xi as a current into 1 ohm (a node
+     * without a branch equation) */
+    fputs("Inz 0 nz DC {xi}\nRnz nz 0 1\n", f);
 }
 
 /* The cell subcircuit(s): xb_cell (terminals r c [gl]) for subcircuit devices, with the
@@ -233,7 +256,7 @@ static void emit_cell_subckts(FILE *f, const xb_array_params *p, const xb_device
         }
         fputs("* the device resistor 1/G is in the cells section; the access element:\n", f);
         fprintf(f, ".subckt xb_access d s%s\n", p->cell == XB_CELL_1T1R ? " g" : "");
-        emit_access(f, p, "d", "s", "g");
+        emit_access(f, p, dynamic, "d", "s", "g");
         fputs(".ends xb_access\n", f);
         return;
     }
@@ -241,18 +264,20 @@ static void emit_cell_subckts(FILE *f, const xb_array_params *p, const xb_device
     if (dynamic) {
         for (size_t k = 0; k < di->n_dyn_params; k++)
             fprintf(f, "%s%s=%.17g", k % 6 == 5 ? "\n+ " : " ", di->dyn_params[k].name, di->dyn_params[k].value);
-        fputs("\n", f);
+        fputs(" xi=0\n", f);
     } else {
         fprintf(f, " g=%.17g v0=%.17g\n", p->g_max_siemens, xb_device_v0_volt(p, p->g_max_siemens));
     }
     switch (p->cell) {
     case XB_CELL_1T1R:
         emit_cell_device(f, di, dynamic, "r", "m");
-        emit_access(f, p, "m", "c", "gl");
+        emit_access(f, p, dynamic, "m", "c", "gl");
+        if (dynamic && p->c_node_farad > 0) fputs("Cm m 0 {c_node}\n", f);
         break;
     case XB_CELL_1S1R:
-        emit_access(f, p, "r", "m", NULL);
+        emit_access(f, p, dynamic, "r", "m", NULL);
         emit_cell_device(f, di, dynamic, "m", "c");
+        if (dynamic && p->c_node_farad > 0) fputs("Cm m 0 {c_node}\n", f);
         break;
     case XB_CELL_1R:
     default:
@@ -264,14 +289,14 @@ static void emit_cell_subckts(FILE *f, const xb_array_params *p, const xb_device
     for (size_t k = 0; !dynamic && p->cell != XB_CELL_1R && k < g->rows * g->cols; k++) open |= g->data[k] <= 0;
     if (open) {
         fprintf(f, "* G = 0: the access element alone\n.subckt xb_cell_open r c%s\n", gl);
-        emit_access(f, p, p->cell == XB_CELL_1T1R ? "m" : "r", p->cell == XB_CELL_1T1R ? "c" : "m", "gl");
+        emit_access(f, p, dynamic, p->cell == XB_CELL_1T1R ? "m" : "r", p->cell == XB_CELL_1T1R ? "c" : "m", "gl");
         fputs(".ends xb_cell_open\n", f);
     }
 }
 
 /* Cell (i,j) between a (row) and b (column). */
 static int emit_cell(FILE *f, const xb_array_params *p, const xb_device_info *di, size_t i, size_t j, double gij,
-                     int dynamic, const char *a, const char *b, xb_error *err)
+                     double xi, int dynamic, const char *a, const char *b, xb_error *err)
 {
     char gl[32] = "";
     if (cell_gated(p, di, dynamic)) snprintf(gl, sizeof gl, " gl%zu", i);
@@ -281,7 +306,7 @@ static int emit_cell(FILE *f, const xb_array_params *p, const xb_device_info *di
         snprintf(ov, sizeof ov, "%s=%.17g", di->state_param, gij);
         int rc = xb_netlist_dyn_instance(p, i * p->cols + j, ov, &inst, err);
         if (rc) return rc;
-        fprintf(f, "Xg%zu_%zu %s %s%s xb_cell %s\n", i, j, a, b, gl, inst);
+        fprintf(f, "Xg%zu_%zu %s %s%s xb_cell %s xi=%.17g\n", i, j, a, b, gl, inst, xi);
         free(inst);
         return XB_OK;
     }
@@ -322,6 +347,13 @@ static int register_sources(xb_netlist *n, const xb_array_params *p, const xb_de
             if (xb_netlist_add_source(n, gl, gl, "0")) return -1;
         }
     }
+    /* driven columns (write schemes): "cl<j>" at the column's sense end */
+    for (size_t j = 0; j < p->cols; j++)
+        if (d->col_mode[j] == 3) {
+            sense_node(p, j, a, sizeof a);
+            snprintf(name, sizeof name, "cl%zu", j);
+            if (xb_netlist_add_source(n, name, a, "0")) return -1;
+        }
     return 0;
 }
 
@@ -394,7 +426,9 @@ static int emit_columns(FILE *f, xb_netlist *n, const xb_array_params *p, const 
             col_node(p, p->rows, j, b, sizeof b);
             fprintf(f, "Rs%zu %s %s %.17g\n", j, b, a, p->r_sense_ohm);
         }
-        if (d->col_mode[j] == 1) {
+        if (d->col_mode[j] == 3) {
+            fprintf(f, "* column %zu driven by the caller's source Vcl%zu on %s\n", j, j, a);
+        } else if (d->col_mode[j] == 1) {
             fprintf(f, "Vs%zu %s 0 DC 0\n", j, a);
             char q[32];
             snprintf(q, sizeof q, "i(vs%zu)", j);
@@ -438,7 +472,8 @@ static int write_array(xb_netlist *n, const xb_array_params *p, const xb_matrix 
             for (size_t j = 0; !rc && j < p->cols; j++) {
                 row_node(p, i, j + 1, a, sizeof a);
                 col_node(p, i, j, b, sizeof b);
-                rc = emit_cell(f, p, di, i, j, g->data[i * g->cols + j], dynamic, a, b, err);
+                rc = emit_cell(f, p, di, i, j, g->data[i * g->cols + j],
+                               d->noise ? d->noise->data[i * d->noise->cols + j] : 0.0, dynamic, a, b, err);
             }
     }
     if (fclose(f) != 0 && !rc) rc = xb_errorf(err, XB_ERUNTIME, "netlist: out of memory");
@@ -466,7 +501,7 @@ int xb_netlist_mvm_new(const xb_array_params *p, const xb_matrix *g, xb_netlist 
     }
     for (size_t i = 0; i < p->rows; i++) { row_mode[i] = 1; gate[i] = p->v_gate_volt; }
     for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
-    drive_plan d = {row_mode, NULL, col_mode, NULL, gate, NULL};
+    drive_plan d = {row_mode, NULL, col_mode, NULL, gate, NULL, NULL};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -508,7 +543,7 @@ int xb_netlist_read_new(const xb_array_params *p, const xb_matrix *g, xb_read_sc
         col_mode[j] = j == sel_col ? 1 : (scheme == XB_READ_FLOAT ? 0 : 2);
         col_bias[j] = scheme == XB_READ_V2 ? v / 2 : 2 * v / 3;
     }
-    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate, NULL};
+    drive_plan d = {row_mode, row_bias, col_mode, col_bias, gate, NULL, NULL};
     rc = write_array(n, p, g, &d, err);
 done:
     free(row_mode);
@@ -524,6 +559,13 @@ done:
 int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb_netlist **out,
                            xb_error *err)
 {
+    return xb_netlist_dynamic_new_opts(p, state0, NULL, out, err);
+}
+
+int xb_netlist_dynamic_new_opts(const xb_array_params *p, const xb_matrix *state0, const xb_netlist_dyn_opts *o,
+                                xb_netlist **out, xb_error *err)
+{
+    if (!out) return xb_errorf(err, XB_EINPUT, "netlist: no output pointer");
     *out = NULL;
     int rc = xb_array_params_check(p, err);
     if (rc) return rc;
@@ -542,6 +584,13 @@ int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb
         if (!isfinite(state0->data[k]))
             return xb_errorf(err, XB_EINPUT, "initial state (%zu,%zu) is not finite", k / p->cols + 1,
                              k % p->cols + 1);
+    const xb_matrix *noise = o ? o->noise : NULL;
+    if (noise && (noise->rows != p->rows || noise->cols != p->cols))
+        return xb_errorf(err, XB_EINPUT, "noise matrix is %zux%zu, array is %zux%zu", noise->rows, noise->cols, p->rows,
+                         p->cols);
+    for (size_t k = 0; noise && k < p->rows * p->cols; k++)
+        if (!isfinite(noise->data[k]))
+            return xb_errorf(err, XB_EINPUT, "noise (%zu,%zu) is not finite", k / p->cols + 1, k % p->cols + 1);
     xb_netlist *n = calloc(1, sizeof *n);
     int *row_mode = malloc(p->rows * sizeof *row_mode);
     int *col_mode = malloc(p->cols * sizeof *col_mode);
@@ -550,8 +599,8 @@ int xb_netlist_dynamic_new(const xb_array_params *p, const xb_matrix *state0, xb
         goto done;
     }
     for (size_t i = 0; i < p->rows; i++) row_mode[i] = 1;
-    for (size_t j = 0; j < p->cols; j++) col_mode[j] = 1;
-    drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0};
+    for (size_t j = 0; j < p->cols; j++) col_mode[j] = o && o->drive_columns ? 3 : 1;
+    drive_plan d = {row_mode, NULL, col_mode, NULL, NULL, state0, noise};
     rc = write_array(n, p, state0, &d, err);
     /* state vectors after the column currents: the state node of the device Xd in cell Xg<i>_<j> */
     for (size_t i = 0; !rc && i < p->rows; i++)

@@ -16,6 +16,8 @@ typedef struct {
 /* The library of the 1S1R selector and its read subcircuit. */
 #define XB_SELECTOR_LIB "selector.lib"
 #define XB_SELECTOR_SUBCKT "sel_read"
+/* The threshold-switching selector of programming circuits (p->selector). */
+#define XB_SELECTOR_TS_SUBCKT "sel_ts"
 
 /* Write the models a deck needs: with `include` one `.include <dir>/<lib>` line per distinct
  * library (in first-use order), else the text of every subcircuit (from its `.subckt` line to

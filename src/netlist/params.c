@@ -47,6 +47,26 @@ void xb_array_params_default(xb_array_params *p, xb_device_kind device)
     /* MIEC-like sinh selector (Burr et al., JVST B 32, 040802, 2014): I = Is sinh(V/Vs). */
     p->sel_is_amp = 1e-6;
     p->sel_vs_volt = 0.1;
+    /* Threshold-switching selector of programming circuits (models/selector.lib sel_ts): OTS
+     * threshold ~1 V and holding voltage ~0.5 V (Ovonic threshold switches, Kau et al., IEDM
+     * 2009; Burr et al., JVST B 32, 040802, 2014: V_th 1-2 V, V_hold 0.5-1 V), on resistance
+     * 1 kohm, off resistance 100 Mohm (10 nA at 1 V), holding current 0.1 uA; turn-on ~1 ns
+     * and relaxation ~10 ns (sub-ns to ns switching of OTS and NbO2 Mott selectors, Pickett &
+     * Williams, Nanotechnology 23, 215202, 2012).  V_th sets the largest V/2 (2 V) and V/3
+     * (3 V) write amplitude that keeps half-selected selectors off.  docs/devices.md. */
+    p->selector = XB_SELECTOR_SINH;
+    p->sel_vth_volt = 1.0;
+    p->sel_vhold_volt = 0.5;
+    p->sel_ron_ohm = 1e3;
+    p->sel_roff_ohm = 1e8;
+    p->sel_ihold_amp = 0.1e-6;
+    p->sel_ton_s = 1e-9;
+    p->sel_toff_s = 10e-9;
+    /* The node between the device and its access element in programming circuits: the drain
+     * junction and contact/via of a minimum access transistor, ~0.1 fF (xbar's estimate at the
+     * scale of c_wire_farad).  Without it that node has no capacitance, and a 1T1R row whose
+     * gate switches on with the pulse stops ngspice ("timestep too small"). */
+    p->c_node_farad = 1e-15;
     p->seed = 1;
 }
 
