@@ -162,7 +162,7 @@ static void test_auto_engine(void **state)
 {
     const char *text = "[campaign]\nengine = auto\nauto_native_above = 8\nauto_spice_check = 0.5\nauto_spice_max = 32\n"
                        "[array]\nsize = 4x4, 16x16, 32x32, 64x64\nr_wire_ohm = 1, 2\n"
-                       "[transient]\nenabled = yes\nmax_size = 16\n";
+                       "[transient]\nenabled = yes\nmax_size = 16\nnative_max_size = 32\n";
     xb_campaign *c = NULL;
     xb_error err;
     assert_int_equal(xb_char_campaign_parse(text, "a.ini", &c, &err), XB_OK);
@@ -176,10 +176,12 @@ static void test_auto_engine(void **state)
             checks++;
             assert_true(P->use_native && n <= 32);
         }
-        /* native points do no SPICE single-cell reads; transients only up to max_size */
-        if (P->use_native) assert_int_equal(P->read_schemes, 0);
-        else assert_int_not_equal(P->read_schemes, 0);
-        assert_int_equal(P->transient, n <= 16);
+        /* every circuit point does the single-cell reads (native points on the native engine);
+         * transients up to max_size on ngspice, up to native_max_size on the native engine, and
+         * the ngspice re-check of a native transient only where ngspice runs them */
+        assert_int_not_equal(P->read_schemes, 0);
+        assert_int_equal(P->transient, n <= (P->use_native ? 32u : 16u));
+        assert_int_equal(P->transient_check, P->spice_check && n <= 16);
     }
     /* 4 native points within auto_spice_max (16x16 and 32x32, two wires), half re-solved */
     assert_int_equal(checks, 2);

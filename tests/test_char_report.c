@@ -58,10 +58,81 @@ static void test_report_all_plots(void **state)
     free(err);
     const char *pngs[] = {"mvm_error_vs_size.png", "ir_drop_map.png", "sneak_margin_vs_size.png",
                           "settling_vs_size.png", "energy_vs_size.png", "energy_per_op_vs_size.png",
-                          "program_curves.png"};
+                          "program_curves.png", "settling_waveforms.png", "i_col_waveforms.png",
+                          "energy_per_mac_tile.png", "g_histogram.png"};
     for (size_t k = 0; k < sizeof pngs / sizeof pngs[0]; k++) {
         if (!is_png(outdir, pngs[k])) fprintf(stderr, "missing %s\n", pngs[k]);
         assert_true(is_png(outdir, pngs[k]));
+    }
+    /* energy_per_mac_tile.csv, 4x4 linear (p00002): the array's share is the transient's energy
+     * per MAC; the periphery per MAC of one 4x4 MVM, written out here from the cited figures
+     * (ISAAC, ISCA 2016: 4 mW per 1024 1-bit DACs and 2 mW per 8-bit 1.28 GS/s ADC at a 100 ns
+     * read; 10 uW per 1024 S&H; Horowitz 2014: 0.1 pJ per 32-bit add): 8 DAC bits per row and
+     * one ADC conversion, one sense and one add per column, over 16 MACs */
+    {
+        char tp[1100], tl[512];
+        snprintf(tp, sizeof tp, "%s/energy_per_mac_tile.csv", outdir);
+        FILE *tf = fopen(tp, "r");
+        assert_non_null(tf);
+        int found = 0;
+        while (fgets(tl, sizeof tl, tf)) {
+            double n, arr, dac, sense, adc, dig, per, tot, share;
+            if (strncmp(tl, "linear 1r, 2 ohm,4,", 19) != 0) continue;
+            assert_int_equal(sscanf(tl + 17, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &n, &arr, &dac, &sense, &adc, &dig,
+                                    &per, &tot, &share), 9);
+            xb_assert_near(dac, 4 * 8 * (4e-3 / 1024 * 100e-9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(adc, 4 * (2e-3 / 1.28e9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(sense, 4 * (10e-6 / 1024 * 100e-9) / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(dig, 4 * 0.1e-12 / 16 * 1e15, 1e-3, 0);
+            xb_assert_near(tot, arr + dac + sense + adc + dig, 1e-3, 0);
+            hid_t th;
+            xb_error te;
+            double epm = 0;
+            assert_int_equal(xb_h5_open(h5, 0, &th, &te), XB_OK);
+            assert_int_equal(xb_h5_attr_get_double(th, "points/p00002/transient", "e_per_mac_joule", &epm, &te), XB_OK);
+            xb_h5_close(th, &te);
+            xb_assert_near(arr, epm * 1e15, 1e-3, 0);
+            found = 1;
+        }
+        fclose(tf);
+        assert_true(found);
+    }
+    /* model_parity.png: the fitted model of these points against their stored currents; the
+     * data file's first pair is (stored circuit current, the model engine's own MVM) */
+    {
+        char mp[1100];
+        snprintf(mp, sizeof mp, "%s/m.h5", dir);
+        char *fa[] = {"xbar", "fit", h5, "-o", mp, "--quiet", NULL};
+        rc = xb_test_run_xbar(fa, &out, &err);
+        if (rc) fprintf(stderr, "%s", err);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(err);
+        char *ra[] = {"xbar", "report", h5, "-o", outdir, "--model", mp, NULL};
+        rc = xb_test_run_xbar(ra, &out, &err);
+        if (rc) fprintf(stderr, "%s", err);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(err);
+        assert_true(is_png(outdir, "model_parity.png"));
+        char dp[1100];
+        snprintf(dp, sizeof dp, "%s/model_parity.dat", outdir);
+        FILE *pf = fopen(dp, "r");
+        assert_non_null(pf);
+        double xc = 0, ym = 0;
+        assert_int_equal(fscanf(pf, "%lf %lf", &xc, &ym), 2);
+        fclose(pf);
+        hid_t ph;
+        xb_error pe;
+        assert_int_equal(xb_h5_open(h5, 0, &ph, &pe), XB_OK);
+        double *icp;
+        int prk;
+        hsize_t pd[4];
+        assert_int_equal(xb_h5_read_doubles(ph, "points/p00000/mvm/i_circuit", &icp, &prk, pd, &pe), XB_OK);
+        xb_h5_close(ph, &pe);
+        xb_assert_near(xc, icp[0] * 1e6, 1e-6, 0);
+        xb_assert_near(ym, xc, 0.05, 0); /* the fit of a linear 3x3 point: close to the circuit */
+        free(icp);
     }
     /* summary.csv: header + 4 points, and its error column is the stored mean error */
     char sp[1100];

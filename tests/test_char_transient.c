@@ -164,6 +164,59 @@ static void test_campaign_energy_two_ways(void **state)
     free(dir);
 }
 
+/* engine = auto: the 8x8 point runs on the native engine (reads and transient through the
+ * engine interface) and is re-checked in ngspice; the 4x4 point stays on ngspice.  The
+ * tolerances: reads are the same circuit (docs/native.md: 1e-9 at reltol 1e-10; the
+ * campaign runs ngspice at reltol 1e-9); the energy agrees to ~1e-5 and the settling time
+ * to a few % against transient.c's deck, whose ngspice error at its default chgtol is that
+ * large (docs/native.md, "Read transients"); the waveforms are compared at ngspice's time
+ * points with the native ones interpolated linearly between theirs, which on the 10 ps
+ * input edge adds ~1e-3 of the final current to the engines' own difference. */
+static void test_campaign_auto_native_checked(void **state)
+{
+    const char *text = "[campaign]\nengine = auto\nauto_native_above = 4\nauto_spice_check = 1\nauto_spice_max = 8\n"
+                       "[array]\nsize = 4x4, 8x8\ndevice = rram\nr_wire_ohm = 2\n[inputs]\nsamples = 1\nvectors = 2\n"
+                       "[read]\nschemes = float, v2, v3\n[transient]\nenabled = yes\nmax_size = 8\n";
+    xb_campaign *c = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    assert_int_equal(xb_char_campaign_parse(text, "auto.ini", &c, &err), XB_OK);
+    assert_int_equal(xb_char_campaign_point(c, 0)->use_native, 0);
+    assert_int_equal(xb_char_campaign_point(c, 1)->use_native, 1);
+    assert_int_equal(xb_char_campaign_point(c, 1)->transient_check, 1);
+    char *dir = xb_test_tmpdir("charauto_tran");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    int rc = xb_char_run(c, path, &o, &st, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    assert_false(xb_h5_attr_exists(f, "points/p00000/read", "spice_check_rel"));
+    assert_false(xb_h5_attr_exists(f, "points/p00000/transient", "spice_check_settle_rel"));
+    double dr = -1, ds = -1, de = -1, dw = -1, ts = 0, tsn = 0;
+    const char *tg = "points/p00001/transient";
+    assert_int_equal(xb_h5_attr_get_double(f, "points/p00001/read", "spice_check_rel", &dr, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, tg, "spice_check_settle_rel", &ds, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, tg, "spice_check_energy_rel", &de, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, tg, "spice_check_wave_rel", &dw, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, tg, "spice_check_t_settle_max_s", &ts, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_get_double(f, tg, "t_settle_max_s", &tsn, &err), XB_OK);
+    fprintf(stderr, "8x8 auto point vs ngspice: reads %.3g, settling %.4g s vs %.4g s (%.3g), energy %.3g, "
+                    "waveforms %.3g of the final current\n", dr, tsn, ts, ds, de, dw);
+    assert_true(dr >= 0 && dr < 1e-7);
+    assert_true(ds >= 0 && ds < 0.1);
+    assert_true(de >= 0 && de < 1e-4);
+    assert_true(dw >= 0 && dw < 3e-3);
+    assert_true(tsn > 0);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    xb_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_resistive_read_energy),
         cmocka_unit_test(test_bad_settings),
         cmocka_unit_test(test_campaign_energy_two_ways),
+        cmocka_unit_test(test_campaign_auto_native_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

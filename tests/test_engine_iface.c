@@ -156,7 +156,8 @@ static void test_capabilities(void **state)
         unsigned caps;
     } want[] = {
         {&xb_engine_class_ideal, XB_ENGINE_CAP_DETERMINISTIC},
-        {&xb_engine_class_native, XB_ENGINE_CAP_DETERMINISTIC | XB_ENGINE_CAP_CIRCUIT},
+        {&xb_engine_class_native,
+         XB_ENGINE_CAP_DETERMINISTIC | XB_ENGINE_CAP_CIRCUIT | XB_ENGINE_CAP_CELL_READ | XB_ENGINE_CAP_TRANSIENT},
         {&xb_engine_class_spice, XB_ENGINE_CAP_DETERMINISTIC | XB_ENGINE_CAP_CIRCUIT | XB_ENGINE_CAP_CELL_READ},
         {&xb_fit_engine_class_model, XB_ENGINE_CAP_DETERMINISTIC},
     };
@@ -212,8 +213,31 @@ static void test_capabilities(void **state)
     assert_int_equal(xb_engine_caps(e), 0);
     assert_true(xb_engine_residual_noise(e) == 0.01);
     xb_engine_free(e);
-    /* no engine offers transients through the interface yet */
-    for (size_t k = 0; k < n; k++) assert_false(xb_fit_engines[k]->caps & XB_ENGINE_CAP_TRANSIENT);
+    /* transients through the interface exactly where declared (native) */
+    for (size_t k = 0; k < n; k++) {
+        xb_engine_config cfg;
+        xb_engine_config_default(&cfg);
+        cfg.file = mf;
+        cfg.array = &p;
+        xb_engine *et = NULL;
+        xb_engine_tile *t = NULL;
+        xb_error err;
+        assert_int_equal(xb_engine_new(want[k].c, &cfg, &et, &err), XB_OK);
+        assert_int_equal(xb_engine_program(et, &p, g, &t, &err), XB_OK);
+        xb_engine_tran_result tr;
+        memset(&tr, 0, sizeof tr);
+        int rc = xb_engine_transient(t, v->data, NULL, &tr, &err);
+        if (want[k].caps & XB_ENGINE_CAP_TRANSIENT) {
+            assert_int_equal(rc, XB_OK);
+            assert_true(tr.settled && tr.e_read_joule > 0);
+        } else {
+            assert_int_equal(rc, XB_EINPUT);
+            assert_non_null(strstr(err.msg, "no read transients"));
+        }
+        xb_engine_tran_result_clear(&tr);
+        xb_engine_tile_free(t);
+        xb_engine_free(et);
+    }
     free(mf);
     xb_matrix_free(g);
     xb_matrix_free(v);
@@ -374,9 +398,10 @@ static void test_model_class(void **state)
 }
 
 /* ------------------------------------------------------------------ single-cell reads */
-/* The spice engine's read of cell (1,2) with every scheme == stock ngspice on the read
- * netlist of xb_netlist_read_new with its one source at v_read; and a 1x1 float read == a
- * 1x1 MVM at v_read (two netlist writers, one circuit). */
+/* The spice and native engines' reads of cell (1,2) with every scheme and cell type ==
+ * stock ngspice on the read netlist of xb_netlist_read_new with its one source at v_read
+ * (both through the interface, with the same options); and a 1x1 float read == a 1x1 MVM
+ * at v_read (two netlist writers, one circuit). */
 static void test_cell_read(void **state)
 {
     const xb_cell_kind cells[] = {XB_CELL_1R, XB_CELL_1T1R, XB_CELL_1S1R};
@@ -387,9 +412,10 @@ static void test_cell_read(void **state)
     xb_engine_config cfg;
     xb_engine_config_default(&cfg);
     cfg.opts = &o;
-    xb_engine *es = NULL;
+    xb_engine *es = NULL, *en = NULL;
     xb_error err;
     assert_int_equal(xb_engine_new(&xb_engine_class_spice, &cfg, &es, &err), XB_OK);
+    assert_int_equal(xb_engine_new(&xb_engine_class_native, &cfg, &en, &err), XB_OK);
     for (size_t c = 0; c < 3; c++)
         for (size_t s = 0; s < 3; s++) {
             xb_array_params p;
@@ -408,6 +434,8 @@ static void test_cell_read(void **state)
             assert_string_equal(err.msg, "cell 4,0 is outside the 4x4 array");
             assert_int_equal(xb_engine_cell_read(t, XB_READ_MVM, 0, 0, &dummy, &err), XB_EINPUT);
             xb_engine_tile_free(t);
+            double got_native = 0;
+            assert_int_equal(xb_engine_cell_read_once(en, &p, g, schemes[s], 1, 2, &got_native, &err), XB_OK);
             /* reference: stock ngspice */
             xb_netlist *n = NULL;
             assert_int_equal(xb_netlist_read_new(&p, g, schemes[s], 1, 2, &n, &err), XB_OK);
@@ -425,9 +453,10 @@ static void test_cell_read(void **state)
             size_t nr, nc;
             assert_int_equal(xb_spice_ref_run(g_dir, "cell_read", deck, analysis, vec, &dd, &nr, &nc), 0);
             assert_int_equal(nc, 2);
-            print_message("%s %s: engine %.12g A, ngspice -b %.12g A\n", xb_cell_name(cells[c]),
-                          xb_read_scheme_name(schemes[s]), got, dd[1]);
+            print_message("%s %s: spice %.12g A, native %.12g A, ngspice -b %.12g A\n", xb_cell_name(cells[c]),
+                          xb_read_scheme_name(schemes[s]), got, got_native, dd[1]);
             assert_true(fabs(got - dd[1]) <= 1e-9 * fabs(dd[1]));
+            assert_true(fabs(got_native - dd[1]) <= 1e-9 * fabs(dd[1]));
             free(dd);
             free(deck);
             xb_netlist_free(n);
@@ -446,6 +475,11 @@ static void test_cell_read(void **state)
     print_message("1x1: read %.15g A, mvm %.15g A\n", i_read, i_mvm);
     assert_true(fabs(i_read - i_mvm) <= 1e-12 * fabs(i_mvm));
     xb_engine_tile_free(t);
+    assert_int_equal(xb_engine_program(en, &p1, &g1, &t, &err), XB_OK);
+    assert_int_equal(xb_engine_cell_read(t, XB_READ_FLOAT, 0, 0, &i_read, &err), XB_OK);
+    assert_true(fabs(i_read - i_mvm) <= 1e-9 * fabs(i_mvm));
+    xb_engine_tile_free(t);
+    xb_engine_free(en);
     xb_engine_free(es);
 }
 

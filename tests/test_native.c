@@ -598,6 +598,54 @@ static void test_engine_mvm_spice(void **state)
     }
 }
 
+/* The memory estimate against the engine's own count: the factor entries of the estimate lie
+ * above the symbolic analysis's (nested dissection, AMD, KLU's L+U) and within 3x of them, on
+ * 64x64 arrays of every cell type; the check refuses a 2048x2048 tile in 1 GB with one line
+ * naming the array, and the engine itself refuses before allocating (no 2048x2048 circuit is
+ * built here: the estimate is computed from the shape). */
+static void test_memory_estimate(void **state)
+{
+    const xb_cell_kind cells[] = {XB_CELL_1R, XB_CELL_1T1R, XB_CELL_1S1R};
+    for (size_t c = 0; c < 3; c++) {
+        xb_array_params p;
+        xb_array_params_default(&p, XB_DEVICE_LINEAR);
+        p.rows = p.cols = 64;
+        p.cell = cells[c];
+        xb_matrix *g = xb_matrix_new(64, 64);
+        for (size_t k = 0; k < 64 * 64; k++) g->data[k] = p.g_min_siemens + (k % 7) * 1e-6;
+        xb_engine_native *n = NULL;
+        xb_error err;
+        assert_int_equal(xb_engine_native_new(&p, g, &n, &err), XB_OK);
+        xb_matrix *v = xb_matrix_new(1, 64), *i = xb_matrix_new(1, 64);
+        for (size_t k = 0; k < 64; k++) v->data[k] = 0.1;
+        assert_int_equal(xb_engine_native_mvm(n, v, i, &err), XB_OK);
+        xb_engine_native_stats st;
+        assert_int_equal(xb_engine_native_get_stats(n, &st), XB_OK);
+        double bytes = 0, fill = 0;
+        assert_int_equal(xb_engine_native_memory_estimate(&p, &bytes, &fill), XB_OK);
+        print_message("64x64 %s: factor %.3g entries, estimate %.3g; estimate %.1f MB\n", xb_cell_name(cells[c]),
+                      st.nnz_factor, fill, bytes / 1e6);
+        assert_true(fill >= st.nnz_factor && fill <= 3 * st.nnz_factor);
+        assert_true(bytes > fill * 8);
+        xb_matrix_free(v);
+        xb_matrix_free(i);
+        xb_matrix_free(g);
+        xb_engine_native_free(n);
+    }
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_LINEAR);
+    p.rows = p.cols = 2048;
+    xb_error err;
+    double bytes = 0;
+    assert_int_equal(xb_engine_native_memory_estimate(&p, &bytes, NULL), XB_OK);
+    assert_int_equal(xb_engine_native_memory_check(&p, 2 * bytes, &err), XB_OK);
+    assert_int_equal(xb_engine_native_memory_check(&p, 1e9, &err), XB_ERUNTIME);
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "native: a 2048x2048 1r array needs ~"));
+    assert_non_null(strstr(err.msg, "only 1.0 GB of memory are available"));
+    assert_true(xb_engine_memory_available() > 0);
+}
+
 static void test_bad_input(void **state)
 {
     xb_array_params p;
@@ -652,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_2x2_general),
         cmocka_unit_test(test_multi_vector),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_memory_estimate),
         cmocka_unit_test(test_spice_all_modes),
         cmocka_unit_test(test_spice_shorts),
         cmocka_unit_test(test_spice_16x16),

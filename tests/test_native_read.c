@@ -287,7 +287,8 @@ static void test_sneak_vs_spice(void **state)
     }
 }
 
-/* `xbar sneak` (ngspice at the engine's reltol 1e-9) prints the same six numbers */
+/* `xbar sneak` (ngspice at the engine's reltol 1e-9) prints the same six numbers; so does
+ * `xbar sneak --engine native` (the native class through the engine interface) */
 static double field(const char *out, const char *name)
 {
     const char *s = strstr(out, name);
@@ -325,6 +326,22 @@ static void test_xbar_sneak_cli(void **state)
         assert_close(s.i_read_on_amp, field(out, "read_on_amp"), 1e-7 * rd, "xbar sneak read_on_amp");
         assert_close(s.i_read_off_amp, field(out, "read_off_amp"), 1e-7 * rd, "xbar sneak read_off_amp");
         assert_close(s.margin, field(out, "margin"), 1e-7, "xbar sneak margin");
+        char *argn[] = {"xbar", "sneak", "--rows", "6", "--cols", "5", "--device", "rram", "--cell", (char *)cells[c],
+                        "--cell-at", "2,3", "--scheme", (char *)schemes[c], "--engine", "native", NULL};
+        char *outn = NULL, *errn = NULL;
+        assert_int_equal(xb_test_run_xbar(argn, &outn, &errn), 0);
+        const char *names[] = {"read_current_amp", "cell_current_amp", "sneak_current_amp", "read_on_amp",
+                               "read_off_amp"};
+        for (size_t q = 0; q < 5; q++) assert_close(field(outn, names[q]), field(out, names[q]), 1e-7 * rd, names[q]);
+        assert_close(field(outn, "margin"), s.margin, 1e-12, "xbar sneak --engine native margin");
+        free(outn);
+        free(errn);
+        char *argb[] = {"xbar", "sneak", "--rows", "6", "--cols", "5", "--cell-at", "2,3", "--scheme", "v2",
+                        "--engine", "ideal", NULL};
+        assert_int_equal(xb_test_run_xbar(argb, &outn, &errn), 2);
+        assert_non_null(strstr(errn, "--engine: unknown engine 'ideal' (spice, native)"));
+        free(outn);
+        free(errn);
         xb_matrix_free(g);
         free(out);
         free(errs);

@@ -26,9 +26,9 @@ extern "C" {
 #define XB_CHAR_FORMAT "xbar-results"
 #define XB_CHAR_FORMAT_VERSION 1
 
-/* Engine requested for a point's static solves (issue 8): spice, native (SuiteSparse),
- * auto (native above a size threshold, a sample re-solved in ngspice), ideal (V.G only,
- * no circuit: for smoke runs). */
+/* Engine requested for a point's solves (static MVM, IR-drop map, single-cell reads, read
+ * transient): spice, native (SuiteSparse), auto (native above a size threshold, a sample
+ * of points re-solved in ngspice), ideal (V.G only, no circuit: for smoke runs). */
 typedef enum { XB_CHAR_ENGINE_SPICE = 0, XB_CHAR_ENGINE_NATIVE, XB_CHAR_ENGINE_AUTO, XB_CHAR_ENGINE_IDEAL } xb_char_engine;
 const char *xb_char_engine_name(xb_char_engine e);
 
@@ -50,8 +50,11 @@ typedef struct xb_char_point {
 
     xb_array_params array;   /* complete array configuration (variability switches included) */
     xb_char_engine engine;   /* as requested */
-    int use_native;          /* resolved engine for static solves: 1 native, 0 spice/ideal */
-    int spice_check;         /* auto: also solve sample 0 in ngspice and record the disagreement */
+    int use_native;          /* resolved engine for every solve: 1 native, 0 spice/ideal */
+    int spice_check;         /* auto: also solve sample 0 in ngspice (MVM, single-cell reads) and record
+                                the disagreement */
+    int transient_check;     /* auto: also run the transient in ngspice (spice_check and the size
+                                within [transient] max_size) */
 
     xb_char_input input;
     double input_density;    /* sparse: probability that an input is non-zero */
@@ -225,6 +228,16 @@ void xb_char_result_mvm_clear(xb_char_result_mvm *m);
 /* The IR-drop map mvm/v_cell (rows x cols volts, row-major); *v_cell malloc'ed. */
 int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_point *pt, double **v_cell,
                                 size_t *rows, size_t *cols, xb_error *err);
+
+/* The read transient's waveforms (transient/): T >= 2 time points time_s and the column
+ * currents i_col_amp (T x cols).  Free with xb_char_result_transient_clear. */
+typedef struct xb_char_result_transient {
+    size_t T, cols;
+    double *time_s, *i_col_amp;
+} xb_char_result_transient;
+int xb_char_results_read_transient(const xb_char_results *r, const xb_char_result_point *pt,
+                                   xb_char_result_transient *out, xb_error *err);
+void xb_char_result_transient_clear(xb_char_result_transient *t);
 
 /* Single-cell read schemes (read/): the attribute `schemes` split at commas, paired with
  * the dataset `margin` (the shorter of the two counts). */

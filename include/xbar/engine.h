@@ -161,6 +161,18 @@ typedef struct xb_engine_native_stats {
 
 int xb_engine_native_get_stats(const xb_engine_native *n, xb_engine_native_stats *st);
 
+/* Memory before allocating (src/engine/native_memory.c, docs/native.md "Memory").  The
+ * estimate of what xb_engine_native_new and its MVMs take for array p (bytes; the factor's
+ * entries in *nnz_factor when not NULL), from the shape alone; xb_engine_memory_available:
+ * what this process may still use (MemAvailable, within RLIMIT_AS), INFINITY if unknown;
+ * xb_engine_native_memory_check: XB_ERUNTIME naming the array, the need and avail_bytes
+ * when the estimate exceeds it.  xb_engine_native_new checks the estimate against the
+ * available memory before it allocates, and the factor's exact size after its symbolic
+ * analysis, so a tile too big for the machine is refused at once. */
+int xb_engine_native_memory_estimate(const xb_array_params *p, double *bytes, double *nnz_factor);
+double xb_engine_memory_available(void);
+int xb_engine_native_memory_check(const xb_array_params *p, double avail_bytes, xb_error *err);
+
 /* One-shot convenience with the signature of xb_engine_mvm_spice (minus the ngspice
  * options): new + mvm + free.  For many MVMs of one G keep the engine instead. */
 int xb_engine_mvm_native(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
@@ -189,8 +201,9 @@ enum {
     XB_ENGINE_CAP_CIRCUIT = 1u << 1,       /* solves the array's circuit: wires, driver/sense, cells,
                                               device I-V (not an approximation of it) */
     XB_ENGINE_CAP_CELL_READ = 1u << 2,     /* single-cell reads (xb_engine_cell_read) */
-    XB_ENGINE_CAP_TRANSIENT = 1u << 3      /* transient reads through this interface (reserved for
-                                              native transients: no engine has it yet) */
+    XB_ENGINE_CAP_TRANSIENT = 1u << 3      /* read transients (xb_engine_transient): native has it;
+                                              spice runs them through characterize's
+                                              xb_char_transient_run (the deck lives there) */
 };
 
 /* What a constructor may use.  Each class reads the fields it needs and ignores the rest
@@ -273,6 +286,14 @@ int xb_engine_mvm_multi(xb_engine_tile *const *tiles, size_t n, const xb_matrix 
  * XB_ENGINE_CAP_CELL_READ. */
 int xb_engine_cell_read(xb_engine_tile *t, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
                         xb_error *err);
+/* Read transient of the tile (the circuit of xb_engine_native_transient below: wire
+ * capacitance per segment, row inputs stepping to v over t_rise): v has p->rows values
+ * (volts), o NULL = xb_engine_tran_opts_default; r is filled (clear it with
+ * xb_engine_tran_result_clear).  XB_EINPUT for an engine without XB_ENGINE_CAP_TRANSIENT. */
+struct xb_engine_tran_opts;
+struct xb_engine_tran_result;
+int xb_engine_transient(xb_engine_tile *t, const double *v, const struct xb_engine_tran_opts *o,
+                        struct xb_engine_tran_result *r, xb_error *err);
 
 /* One-shot forms: program g on p, one MVM / one cell read, free the tile. */
 int xb_engine_mvm_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
@@ -320,6 +341,8 @@ typedef struct xb_engine_ops {
     void (*destroy)(void *self);             /* free self */
     int (*cell_read)(void *self, void *tile, xb_read_scheme scheme, size_t row, size_t col, double *i_read_amp,
                      xb_error *err);
+    int (*transient)(void *self, void *tile, const double *v, const struct xb_engine_tran_opts *o,
+                     struct xb_engine_tran_result *r, xb_error *err);
     int (*mvm_multi)(void *self, void *const *tiles, size_t n, const xb_matrix *v, xb_matrix *const *i_out,
                      xb_error *err);
     int (*array_energy)(void *self, void *tile, const xb_matrix *v, const xb_matrix *i_out, double *e_joule);

@@ -106,6 +106,23 @@ typedef struct xb_array_params {
 /* Fill p with the default configuration for a device (rows/cols left at 0). */
 void xb_array_params_default(xb_array_params *p, xb_device_kind device);
 
+/* The periphery of a tile: converters, sense stage and digital accumulation, per operation
+ * (defaults with their sources beside them: src/netlist/params.c, one table with the array
+ * defaults).  The executor's energy model (exec.h xb_exec_energy) and the whole-tile energy of
+ * `xbar report` (energy_per_mac_tile.png, docs/results.md) read these. */
+typedef struct xb_periphery {
+    int dac_bits;                  /* input resolution: bits per row drive */
+    double dac_joule_per_bit;      /* DAC + row driver, one 1-bit conversion */
+    int adc_bits;                  /* output resolution */
+    double adc_fom_joule_per_step; /* ADC Walden figure of merit: E_conv = FOM * 2^bits */
+    double sense_joule;            /* sense stage (TIA / sample-and-hold), one column read */
+    double dig_add_joule;          /* one digital add: accumulation of a column's partial sum */
+    double dig_mul_joule;          /* one digital multiply */
+    double t_mvm_s;                /* one array read incl. conversion */
+} xb_periphery;
+
+void xb_periphery_default(xb_periphery *q);
+
 /* Set the row/column wire segment resistances for a technology node (nm) from the NeuroSim
  * table in params.c: 2F crossbar segments, or 4F (row) / 12F (column) for p->cell == 1T1R
  * (set the cell type first).  XB_EINPUT for a node not in the table. */

@@ -75,6 +75,7 @@ static const key_desc k_keys[] = {
     {"transient", "settle_tolerance", K_DOUBLE, 0, 0, 0.5, 1, NULL},
     {"transient", "t_points", K_SIZE, 0, 10, 1e6, 0, NULL},
     {"transient", "max_size", K_SIZE, 0, 1, 65536, 0, NULL},
+    {"transient", "native_max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"program", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
     {"program", "pulses", K_SIZE, 0, 1, 100000, 0, NULL},
     {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
@@ -422,7 +423,10 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
     size_t check_stride = check_frac > 0 ? (size_t)llround(1.0 / check_frac) : 0;
     if (check_frac > 0 && check_stride < 1) check_stride = 1;
     size_t auto_native_seen = 0;
+    /* transients: ngspice up to max_size (ngspice 39: 13-17 min for one 64x64 read
+     * transient), the native engine up to native_max_size (docs/campaigns.md) */
     size_t trans_max = (size_t)scalar(c, "transient", "max_size", 64);
+    size_t trans_native_max = (size_t)scalar(c, "transient", "native_max_size", 1024);
     /* [drift] times_s: the fit needs 3..64 increasing read times (docs/hdf5-model.md) */
     static const double drift_default_s[] = {20, 60, 600, 3600, 86400, 2.6e6, 3.15e7};
     const kslot *s_dt = slot(c, "drift", "times_s");
@@ -527,10 +531,12 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         } else {
             P->read_schemes = (1u << XB_READ_FLOAT) | (1u << XB_READ_V2) | (1u << XB_READ_V3);
         }
-        /* the single-cell read is a SPICE run of the whole array: only where spice is used */
-        if (P->use_native || P->engine == XB_CHAR_ENGINE_IDEAL) P->read_schemes = 0;
+        /* single-cell reads need a circuit engine (spice, native) */
+        if (P->engine == XB_CHAR_ENGINE_IDEAL) P->read_schemes = 0;
 
-        P->transient = scalar(c, "transient", "enabled", 0) != 0 && big <= trans_max;
+        P->transient = scalar(c, "transient", "enabled", 0) != 0 && big <= (P->use_native ? trans_native_max : trans_max);
+        /* an ngspice re-check of a native transient only where ngspice can run it */
+        P->transient_check = P->transient && P->spice_check && big <= trans_max;
         P->t_read_s = HAS("transient", "t_read_s") ? VAL("transient", "t_read_s") : 10e-9;
         P->t_rise_s = scalar(c, "transient", "t_rise_s", 10e-12);
         P->settle_tol = scalar(c, "transient", "settle_tolerance", 1e-3);

@@ -1,7 +1,9 @@
 /* One sweep point: static MVM samples (programmed G, inputs, circuit and ideal currents,
  * errors), the IR-drop map, single-cell read schemes, the transient read and the
  * programming curves, drift records and the array programmed in circuit ([write]), written
- * into the point's HDF5 group (docs/hdf5-results.md). */
+ * into the point's HDF5 group (docs/hdf5-results.md).  MVM, reads and transient run on the
+ * point's engine (native or spice; `auto` resolved by the campaign); an `auto` point picked
+ * for the check re-solves them in ngspice. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -113,8 +115,71 @@ static int mvm_deck(const xb_engine_opts *eo, const xb_array_params *p, const xb
 /* Single-cell read schemes: worst case (all unselected cells at g_max), the far corner
  * cell (row 0, last column: farthest from its driver and from its sense node), selected
  * cell ON (g_max) and OFF (g_min); the same cell alone (1x1 array) gives the current
- * without sneak paths. */
-static int read_schemes(const xb_char_point *P, xb_engine *eng, hid_t g, xb_error *err)
+ * without sneak paths.  The reads run on the point's engine; an `auto` point picked for the
+ * ngspice re-check (spice_check) reads its ON and OFF currents again in ngspice and records
+ * the largest relative difference (read/spice_check_rel). */
+typedef struct {
+    double *i_on, *i_off; /* per scheme */
+} read_currents;
+
+static int read_on_off(const xb_char_point *P, xb_engine *eng, const int *sch, size_t nsch, xb_matrix *gm,
+                       read_currents *out, xb_error *err)
+{
+    const xb_array_params *p = &P->array;
+    const size_t sr = 0, sc = p->cols - 1;
+    int rc = XB_OK;
+    for (size_t s = 0; s < nsch && !rc; s++) {
+        for (int on = 0; on < 2 && !rc; on++) {
+            for (size_t k = 0; k < p->rows * p->cols; k++) gm->data[k] = p->g_max_siemens;
+            gm->data[sr * p->cols + sc] = on ? p->g_max_siemens : p->g_min_siemens;
+            rc = xb_engine_cell_read_once(eng, p, gm, (xb_read_scheme)sch[s], sr, sc,
+                                          on ? &out->i_on[s] : &out->i_off[s], err);
+            if (rc) xb_error_prefix(err, "read scheme %s: ", xb_read_scheme_name((xb_read_scheme)sch[s]));
+        }
+    }
+    return rc;
+}
+
+/* The ngspice re-check of an `auto` point's reads: largest |native - spice| / |spice| over
+ * the ON and OFF reads of every scheme, written as read/spice_check_rel (or
+ * spice_check_error when ngspice could not finish: the native reads stand). */
+static int read_spice_check(const xb_char_point *P, const xb_engine_opts *eo, const int *sch, size_t nsch,
+                            xb_matrix *gm, const read_currents *nat, hid_t rg, xb_error *err)
+{
+    double *on = calloc(nsch, sizeof *on), *off = calloc(nsch, sizeof *off);
+    if (!on || !off) {
+        free(on);
+        free(off);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    read_currents sp = {on, off};
+    xb_error ce;
+    xb_error_clear(&ce);
+    xb_engine *es = NULL;
+    int rs = point_engine("spice", eo, &es, &ce);
+    if (!rs) rs = read_on_off(P, es, sch, nsch, gm, &sp, &ce);
+    xb_engine_free(es);
+    int rc;
+    if (rs == XB_OK) {
+        double d = 0;
+        for (size_t s = 0; s < nsch; s++) {
+            double a = fabs(nat->i_on[s] - on[s]) / fabs(on[s]), b = fabs(nat->i_off[s] - off[s]) / fabs(off[s]);
+            if (a > d) d = a;
+            if (b > d) d = b;
+        }
+        hsize_t dn = nsch;
+        rc = xb_h5_write_doubles(rg, "i_read_on_spice_check", 1, &dn, on, "A", err);
+        if (!rc) rc = xb_h5_write_doubles(rg, "i_read_off_spice_check", 1, &dn, off, "A", err);
+        if (!rc) rc = xb_h5_attr_set_double(rg, ".", "spice_check_rel", d, err);
+    } else {
+        rc = xb_h5_attr_set_string(rg, ".", "spice_check_error", ce.msg, err);
+    }
+    free(on);
+    free(off);
+    return rc;
+}
+
+static int read_schemes(const xb_char_point *P, xb_engine *eng, const xb_engine_opts *eo, hid_t g, xb_error *err)
 {
     const xb_array_params *p = &P->array;
     int rc = XB_OK;
@@ -146,14 +211,10 @@ static int read_schemes(const xb_char_point *P, xb_engine *eng, hid_t g, xb_erro
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         goto done;
     }
-    size_t sr = 0, sc = p->cols - 1;
+    const size_t sr = 0, sc = p->cols - 1;
+    read_currents cur = {i_on, i_off};
+    rc = read_on_off(P, eng, sch, nsch, gm, &cur, err);
     for (size_t s = 0; s < nsch && !rc; s++) {
-        for (int on = 0; on < 2 && !rc; on++) {
-            for (size_t k = 0; k < p->rows * p->cols; k++) gm->data[k] = p->g_max_siemens;
-            gm->data[sr * p->cols + sc] = on ? p->g_max_siemens : p->g_min_siemens;
-            rc = xb_engine_cell_read_once(eng, p, gm, (xb_read_scheme)sch[s], sr, sc, on ? &i_on[s] : &i_off[s], err);
-            if (rc) xb_error_prefix(err, "read scheme %s: ", xb_read_scheme_name((xb_read_scheme)sch[s]));
-        }
         sneak[s] = i_off[s] - alone[0];
         margin[s] = i_on[s] != 0 ? (i_on[s] - i_off[s]) / i_on[s] : 0;
     }
@@ -171,12 +232,14 @@ static int read_schemes(const xb_char_point *P, xb_engine *eng, hid_t g, xb_erro
             if (!rc) rc = xb_h5_attr_set_int64(rg, ".", "sel_row", (int64_t)sr, err);
             if (!rc) rc = xb_h5_attr_set_int64(rg, ".", "sel_col", (int64_t)sc, err);
             if (!rc) rc = xb_h5_attr_set_string(rg, ".", "pattern", "unselected cells at g_max (worst case)", err);
+            if (!rc && P->use_native) rc = xb_h5_attr_set_string(rg, ".", "engine", "native", err);
             if (!rc) rc = xb_h5_write_doubles(rg, "i_read_on", 1, &d, i_on, "A", err);
             if (!rc) rc = xb_h5_write_doubles(rg, "i_read_off", 1, &d, i_off, "A", err);
             if (!rc) rc = xb_h5_write_doubles(rg, "i_sneak", 1, &d, sneak, "A", err);
             if (!rc) rc = xb_h5_write_doubles(rg, "margin", 1, &d, margin, "1", err);
             hsize_t d2 = 2;
             if (!rc) rc = xb_h5_write_doubles(rg, "i_cell_alone", 1, &d2, alone, "A", err);
+            if (!rc && P->spice_check && P->use_native) rc = read_spice_check(P, eo, sch, nsch, gm, &cur, rg, err);
             xb_h5_group_close(rg);
         }
     }
@@ -189,14 +252,103 @@ done:
     return rc;
 }
 
-/* Transient read of sample 0's programmed G with the input vector v0 (length rows). */
-static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, const xb_matrix *g0,
+/* The native read transient of g0 (the point's engine, through the interface) in the
+ * campaign's form: the same fields as xb_char_transient_run's. */
+static int transient_native(const xb_char_point *P, xb_engine *eng, const xb_matrix *g0, const double *v0,
+                            xb_char_transient *t, xb_error *err)
+{
+    memset(t, 0, sizeof *t);
+    xb_engine_tran_opts o;
+    xb_engine_tran_opts_default(&o);
+    o.t_rise_s = P->t_rise_s;
+    o.t_read_s = P->t_read_s;
+    o.settle_tol = P->settle_tol;
+    o.t_points = P->t_points;
+    xb_engine_tran_result r;
+    memset(&r, 0, sizeof r);
+    xb_engine_tile *tile = NULL;
+    int rc = xb_engine_program(eng, &P->array, g0, &tile, err);
+    if (!rc) rc = xb_engine_transient(tile, v0, &o, &r, err);
+    xb_engine_tile_free(tile);
+    if (rc) {
+        xb_engine_tran_result_clear(&r);
+        return rc;
+    }
+    /* move the arrays over */
+    t->t_settle_s = r.t_settle_s;
+    t->t_settle_max_s = r.t_settle_max_s;
+    t->e_read_joule = r.e_read_joule;
+    t->i_peak_amp = r.i_peak_amp;
+    t->i_supply_peak_amp = r.i_supply_peak_amp;
+    t->i_final_amp = r.i_final_amp;
+    t->settled = r.settled;
+    t->n_time = r.n_time;
+    t->time_s = r.time_s;
+    t->i_col_amp = r.i_col_amp;
+    t->p_supply_watt = r.p_supply_watt;
+    return XB_OK;
+}
+
+/* |I_a(t) - I_b(t)| over b's time points (a interpolated linearly), largest over columns and
+ * times, relative to the largest final column current of b. */
+static double wave_diff(const xb_char_transient *a, const xb_char_transient *b, size_t cols)
+{
+    double ref = 0, d = 0;
+    for (size_t j = 0; j < cols; j++)
+        if (fabs(b->i_final_amp[j]) > ref) ref = fabs(b->i_final_amp[j]);
+    size_t q = 0;
+    for (size_t k = 0; k < b->n_time; k++) {
+        double t = b->time_s[k];
+        while (q + 2 < a->n_time && a->time_s[q + 1] < t) q++;
+        double t0 = a->time_s[q], t1 = a->time_s[q + 1 < a->n_time ? q + 1 : q];
+        double w = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
+        if (w < 0) w = 0;
+        if (w > 1) w = 1;
+        for (size_t j = 0; j < cols; j++) {
+            double ia = a->i_col_amp[q * cols + j] * (1 - w) +
+                        a->i_col_amp[(q + 1 < a->n_time ? q + 1 : q) * cols + j] * w;
+            double e = fabs(ia - b->i_col_amp[k * cols + j]);
+            if (e > d) d = e;
+        }
+    }
+    return ref > 0 ? d / ref : d;
+}
+
+/* The ngspice re-check of a native transient: settling time, read energy and waveforms
+ * against xb_char_transient_run on the same circuit (spice_check_* attributes, or
+ * spice_check_error when ngspice could not finish). */
+static int transient_spice_check(const xb_char_point *P, const xb_engine_opts *eo, const xb_matrix *g0,
+                                 const double *v0, const xb_char_transient *nat, hid_t tg, xb_error *err)
+{
+    xb_char_transient sp;
+    xb_error ce;
+    xb_error_clear(&ce);
+    int rs = xb_char_transient_run(eo, &P->array, g0, v0, P->t_rise_s, P->t_read_s, P->settle_tol, P->t_points, &sp,
+                                   NULL, &ce);
+    if (rs) return xb_h5_attr_set_string(tg, ".", "spice_check_error", ce.msg, err);
+    int rc = xb_h5_attr_set_double(tg, ".", "spice_check_t_settle_max_s", sp.t_settle_max_s, err);
+    if (!rc) rc = xb_h5_attr_set_double(tg, ".", "spice_check_e_read_joule", sp.e_read_joule, err);
+    if (!rc)
+        rc = xb_h5_attr_set_double(tg, ".", "spice_check_settle_rel",
+                                   fabs(nat->t_settle_max_s - sp.t_settle_max_s) / sp.t_settle_max_s, err);
+    if (!rc)
+        rc = xb_h5_attr_set_double(tg, ".", "spice_check_energy_rel",
+                                   fabs(nat->e_read_joule - sp.e_read_joule) / fabs(sp.e_read_joule), err);
+    if (!rc) rc = xb_h5_attr_set_double(tg, ".", "spice_check_wave_rel", wave_diff(nat, &sp, P->array.cols), err);
+    xb_char_transient_clear(&sp);
+    return rc;
+}
+
+/* Transient read of sample 0's programmed G with the input vector v0 (length rows): the
+ * native engine on native points (eng), ngspice otherwise. */
+static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, xb_engine *eng, const xb_matrix *g0,
                           const double *v0, hid_t g, xb_error *err)
 {
     xb_char_transient t;
     char *deck = NULL;
-    int rc = xb_char_transient_run(eo, &P->array, g0, v0, P->t_rise_s, P->t_read_s, P->settle_tol,
-                                   P->t_points, &t, &deck, err);
+    int rc = P->use_native ? transient_native(P, eng, g0, v0, &t, err)
+                           : xb_char_transient_run(eo, &P->array, g0, v0, P->t_rise_s, P->t_read_s, P->settle_tol,
+                                                   P->t_points, &t, &deck, err);
     if (rc) return xb_error_prefix(err, "transient: "), rc;
     hid_t tg;
     rc = xb_h5_group_create(g, "transient", &tg, err);
@@ -214,6 +366,7 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
         if (!rc) rc = xb_h5_attr_set_double(tg, ".", "c_wire_farad", P->array.c_wire_farad, err);
         if (!rc) rc = xb_h5_attr_set_int64(tg, ".", "settled", t.settled, err);
         if (!rc) rc = xb_h5_attr_set_string(tg, ".", "input", "every row steps to v_read, G of sample 0", err);
+        if (!rc && P->use_native) rc = xb_h5_attr_set_string(tg, ".", "engine", "native", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "t_settle", 1, &dc, t.t_settle_s, "s", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "i_peak", 1, &dc, t.i_peak_amp, "A", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "i_final", 1, &dc, t.i_final_amp, "A", err);
@@ -221,6 +374,7 @@ static int transient_part(const xb_char_point *P, const xb_engine_opts *eo, cons
         if (!rc) rc = xb_h5_write_doubles(tg, "i_col", 2, dtc, t.i_col_amp, "A", err);
         if (!rc) rc = xb_h5_write_doubles(tg, "p_supply", 1, &dt, t.p_supply_watt, "W", err);
         if (!rc && deck) rc = xb_h5_write_text(tg, "netlist", deck, err);
+        if (!rc && P->transient_check) rc = transient_spice_check(P, eo, g0, v0, &t, tg, err);
         xb_h5_group_close(tg);
     }
     free(deck);
@@ -497,13 +651,13 @@ int xb_char_point_compute(const xb_campaign *c, size_t k, const xb_engine_opts *
     xb_h5_group_close(mg);
     if (rc) goto done;
 
-    if (P->read_schemes) rc = read_schemes(P, eng, g, err);
+    if (P->read_schemes) rc = read_schemes(P, eng, eo, g, err);
     if (!rc && P->transient) {
         /* full-scale input (every row at v_read): energies comparable across points */
         double *vfull = malloc(R * sizeof *vfull);
         if (!vfull) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         for (size_t i = 0; vfull && i < R; i++) vfull[i] = p->v_read_volt;
-        if (!rc) rc = transient_part(P, eo, g0, vfull, g, err);
+        if (!rc) rc = transient_part(P, eo, eng, g0, vfull, g, err);
         free(vfull);
     }
     if (!rc && P->program) rc = xb_char_program_curves(P, eo, g, err);

@@ -340,6 +340,41 @@ int xb_char_results_read_ir_map(const xb_char_results *r, const xb_char_result_p
     return XB_OK;
 }
 
+int xb_char_results_read_transient(const xb_char_results *r, const xb_char_result_point *pt,
+                                   xb_char_result_transient *out, xb_error *err)
+{
+    if (!r || !pt || !out) return xb_errorf(err, XB_EINPUT, "xb_char_results_read_transient: no point");
+    memset(out, 0, sizeof *out);
+    hid_t tg;
+    int rc = open_section(r, pt, "transient", &tg, err);
+    if (rc) return rc;
+    int rk1, rk2;
+    hsize_t d1[4], d2[4];
+    rc = xb_h5_read_doubles(tg, "time", &out->time_s, &rk1, d1, err);
+    if (!rc) rc = xb_h5_read_doubles(tg, "i_col", &out->i_col_amp, &rk2, d2, err);
+    xb_h5_group_close(tg);
+    size_t R = 0, C = 0;
+    if (!rc && (rk1 != 1 || rk2 != 2 || d2[0] != d1[0] || d1[0] < 2 ||
+                (point_shape(r, pt, &R, &C, NULL) == XB_OK && d2[1] != C)))
+        rc = xb_errorf(err, XB_EINPUT, "%s:/points/%s/transient: time must be (T >= 2) and i_col (T, cols)", r->path,
+                       pt->name);
+    if (rc) {
+        xb_char_result_transient_clear(out);
+        return rc;
+    }
+    out->T = (size_t)d1[0];
+    out->cols = (size_t)d2[1];
+    return XB_OK;
+}
+
+void xb_char_result_transient_clear(xb_char_result_transient *t)
+{
+    if (!t) return;
+    free(t->time_s);
+    free(t->i_col_amp);
+    memset(t, 0, sizeof *t);
+}
+
 int xb_char_results_read_schemes(const xb_char_results *r, const xb_char_result_point *pt,
                                  xb_char_result_read *out, xb_error *err)
 {

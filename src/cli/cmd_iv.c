@@ -75,11 +75,39 @@ static void print_help(void)
     fputs(k_help_tail, stdout);
 }
 
+/* A curve's legend: "G = 4.47 uS" for the read sweep's "i_amp_g=4.472e-06" columns, else the
+ * column's CSV label. */
+static void curve_title(const char *label, char *buf, size_t n)
+{
+    const char *g = label ? strstr(label, "_g=") : NULL;
+    if (g) snprintf(buf, n, "G = %.3g uS", strtod(g + 3, NULL) * 1e6);
+    else snprintf(buf, n, "%s", label ? label : "");
+}
+
+/* On a log axis: the range from 1e-3 of the smallest curve's largest |y| to twice the largest
+ * (the |I| -> 0 dip at V = 0 would otherwise stretch it over tens of decades). */
+static void log_range(FILE *f, const xb_matrix *m, int ncols, const int *ycols)
+{
+    double lo = INFINITY, hi = 0;
+    for (int k = 0; k < ncols; k++) {
+        double mx = 0;
+        for (size_t r = 0; r < m->rows; r++) {
+            double y = fabs(m->data[r * m->cols + (size_t)ycols[k] - 1]);
+            if (isfinite(y) && y > mx) mx = y;
+        }
+        if (mx > 0 && mx < lo) lo = mx;
+        if (mx > hi) hi = mx;
+    }
+    fprintf(f, "set logscale y\nset format y '%%.0e'\n");
+    if (hi > 0 && isfinite(lo)) fprintf(f, "set yrange [%.6g:%.6g]\n", lo * 1e-3, hi * 2);
+}
+
 /* The PNG of the I-V data m: gnuplot (gnuplot.c) plots a copy of the data in a staging
  * directory beside the PNG, never the -o path itself (a device such as /dev/full once fed
- * gnuplot an endless input), and the PNG is moved into place only when complete. */
-static int plot_png(const xb_matrix *m, const char *png, const char *xlabel, const char *ylabel, int ncols, int xcol,
-                    const int *ycols, int logy, xb_error *err)
+ * gnuplot an endless input), and the PNG is moved into place only when complete.  A title,
+ * one legend per curve (in conductance for the read sweep), a trimmed log axis. */
+static int plot_png(const xb_matrix *m, const char *png, const char *title, const char *xlabel, const char *ylabel,
+                    int ncols, int xcol, const int *ycols, char *const *labels, int logy, xb_error *err)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", png);
@@ -100,12 +128,17 @@ static int plot_png(const xb_matrix *m, const char *png, const char *xlabel, con
     if (!rc) rc = xb_stage_fopen(s, "iv.gp", 0, &f, err);
     if (!rc) {
         fprintf(f, "set terminal png size 900,600\nset output '%s'\nset datafile separator ','\n", base);
-        fprintf(f, "set xlabel '%s'\nset ylabel '%s'\nset grid\nset key outside\n", xlabel, ylabel);
-        if (logy) fprintf(f, "set logscale y\n");
+        fprintf(f, "set title \"%s\" noenhanced\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
+                   "set key outside noenhanced\n",
+                title, xlabel, ylabel);
+        if (logy) log_range(f, m, ncols, ycols);
         fprintf(f, "plot ");
-        for (int k = 0; k < ncols; k++)
-            fprintf(f, "%s'iv.dat' using %d:%s%d%s with lines title 'column %d'", k ? ", " : "", xcol,
-                    logy ? "(abs($" : "", ycols[k], logy ? "))" : "", ycols[k]);
+        for (int k = 0; k < ncols; k++) {
+            char t[128];
+            curve_title(labels ? labels[ycols[k] - 1] : NULL, t, sizeof t);
+            fprintf(f, "%s'iv.dat' using %d:%s%d%s with lines lw 2 title \"%s\"", k ? ", " : "", xcol,
+                    logy ? "(abs($" : "", ycols[k], logy ? "))" : "", t);
+        }
         fprintf(f, "\n");
         rc = xb_stage_fclose(s, f, err);
     }
@@ -289,7 +322,17 @@ int xb_cmd_iv(int argc, char **argv)
     if (!rc) rc = write_csv(opath, header, m, &err);
     char def[4096];
     if (!rc && !no_png && !png && default_png(opath, def, sizeof def)) png = def;
-    if (!rc && !no_png && png && xb_cli_have_gnuplot()) rc = plot_png(m, png, xlabel, ylabel, ny, xcol, ycols, logy, &err);
+    char title[256];
+    if (!dynamic)
+        snprintf(title, sizeof title, "%s read I-V at %zu programmed states (G = chord conductance at %g V)", dev, states,
+                 p.v_read_volt);
+    else
+        snprintf(title, sizeof title, "%s %s", dev,
+                 di->iv.kind == XB_IV_SWEEP ? "SET/RESET sweep"
+                 : di->iv.kind == XB_IV_PWL ? "programming waveform"
+                                            : "gate-pulse potentiation/depression");
+    if (!rc && !no_png && png && xb_cli_have_gnuplot())
+        rc = plot_png(m, png, title, xlabel, ylabel, ny, xcol, ycols, deck.labels, logy, &err);
     xb_netlist_deck_free(&deck);
     xb_matrix_free(m);
     return rc ? xb_cli_fail("iv", &err) : 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/report_plots.h"
 #include "cli/run_drift.h"
 #include "xbar/characterize.h"
 #include "xbar/fit.h"
@@ -20,8 +21,17 @@ static const char k_help[] =
     "  summary.csv               one line per point: configuration and headline numbers\n"
     "  mvm_error_vs_size.png     MVM relative-L2 error vs array size per device and wire resistance\n"
     "  ir_drop_map.png           voltage across every cell of the largest array (IR-drop heat map)\n"
-    "  sneak_margin_vs_size.png  single-cell read margin vs size per read scheme\n"
-    "  settling_vs_size.png      column-current settling time (0.1%) vs size\n"
+    "  sneak_margin_vs_size.png  single-cell read margin vs size per read scheme (log axis)\n"
+    "  settling_vs_size.png      column-current settling time (0.1%) vs size, in ps, with the RC\n"
+    "                            parameters that set it in the title\n"
+    "  settling_waveforms.png    far-column current I(t)/I_final of every transient point\n"
+    "  i_col_waveforms.png       I_col(t) of the first, middle and last column, largest point\n"
+    "  energy_per_mac_tile.png   energy per MAC of a whole tile vs N: array, DACs, sense, ADCs,\n"
+    "                            digital accumulation (cited periphery table), + its CSV\n"
+    "  g_histogram.png           programmed conductances against their targets\n"
+    "  drift_histogram.png       G(t) at every read time of a drift record (PCM campaigns)\n"
+    "  model_parity.png          with --model: fitted-model vs circuit column currents (points up\n"
+    "                            to 128x128)\n"
     "  energy_vs_size.png        read energy per MVM vs size (transient; static V*I*t_read at full scale)\n"
     "  energy_per_op_vs_size.png energy per multiply-accumulate vs N, with a 1/N reference\n"
     "  program_curves.png        conductance vs pulse number (dynamic device campaigns)\n"
@@ -41,7 +51,8 @@ static const char k_help[] =
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing)\n"
-    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png\n"
+    "  --model MODEL.h5   update models (/update/<device>) for update_model_<device>.png, and the\n"
+    "                     fitted read models for model_parity.png (model vs circuit currents)\n"
     "  --accuracy-time FILE.csv  also (or, without RESULTS.h5, only) accuracy_vs_time.png from\n"
     "                     the CSV of 'xbar run --time-sweep --time-csv' (docs/drift.md)\n";
 
@@ -181,6 +192,7 @@ typedef struct {
     double ir_rows, ir_cols;
     double *ir_map;
     double eop_first_x, eop_first_y;
+    char rc_params[256];        /* the RC parameters of the first transient point */
 } report;
 
 /* The read margin of every scheme of a point (read/). */
@@ -316,7 +328,10 @@ static int read_point(const xb_char_results *res, size_t k, report *r, FILE *csv
         snprintf(label, sizeof label, "%s %s, %g ohm", dev, cell, rw);
         if (add_xy(&r->err, label, n, em * 100)) goto oom;
         snprintf(label, sizeof label, "%s %s, %g fF per segment", dev, cell, pt.c_wire_farad * 1e15);
-        if (add_xy(&r->settle, label, n, ts * 1e9)) goto oom;
+        if (add_xy(&r->settle, label, n, ts * 1e12)) goto oom;
+        if (isfinite(ts) && !r->rc_params[0])
+            snprintf(r->rc_params, sizeof r->rc_params, "r_wire %g, r_driver %g, r_sense %g ohm; t_rise %g ps", rw,
+                     pt.r_driver_ohm, pt.r_sense_ohm, pt.transient.t_rise_s * 1e12);
         snprintf(label, sizeof label, "%s %s, transient", dev, cell);
         if (add_xy(&r->energy, label, n, er * 1e12) || add_xy(&r->eop, label, n, eop * 1e15)) goto oom;
         snprintf(label, sizeof label, "%s %s, static V*I*t_read", dev, cell);
@@ -340,8 +355,9 @@ oom:
     return xb_errorf(err, XB_ERUNTIME, "out of memory");
 }
 
-/* At most: the five size plots, programming curves, IR-drop map, one update model per
- * device (three devices with pulse recipes), with room to spare. */
+/* At most: the five size plots, programming curves, IR-drop map, the seven of
+ * report_plots.c, one update model per device (three devices with pulse recipes), with room
+ * to spare. */
 #define XB_REPORT_MAX_PLOTS 32
 
 /* The PNGs report.gp writes (checked complete, then moved into DIR with the rest). */
@@ -606,7 +622,6 @@ int xb_cmd_report(int argc, char **argv)
     if (!rc) rc = xb_stage_fclose(stage, csv, &err);
     if (!rc && r.wcsv) rc = xb_stage_fclose(stage, r.wcsv, &err);
     else if (r.wcsv) fclose(r.wcsv);
-    xb_char_results_close(res);
 
     FILE *gp = NULL;
     if (!rc) rc = xb_stage_fopen(stage, "report.gp", 1, &gp, &err);
@@ -614,12 +629,14 @@ int xb_cmd_report(int argc, char **argv)
     if (!rc) {
         fprintf(gp, "# xbar report of %s (gnuplot)\nset terminal pngcairo size 900,600 noenhanced\n"
                     "set grid\nset key outside right top\n", in);
+        char settle_title[400];
+        snprintf(settle_title, sizeof settle_title, "settling time to 0.1%% vs size\\n(%s)", r.rc_params);
         struct { series_set *ss; const char *name, *title, *xl, *yl; int logx, logy; } pl[] = {
             {&r.err, "mvm_error_vs_size", "MVM error vs array size (circuit vs ideal V.G)", "N (sqrt of rows x cols)",
              "relative L2 error (%)", 1, 1},
             {&r.margin, "sneak_margin_vs_size", "single-cell read margin vs size (worst case: all others at g_max)",
-             "N", "read margin (I_on - I_off)/I_on (%)", 1, 0},
-            {&r.settle, "settling_vs_size", "column current settling time to 0.1% vs size", "N", "settling time (ns)", 1, 1},
+             "N", "read margin (I_on - I_off)/I_on (%)", 1, 1},
+            {&r.settle, "settling_vs_size", settle_title, "N", "settling time from the input step (ps)", 1, 1},
             {&r.energy, "energy_vs_size", "read energy per MVM vs size", "N", "energy per MVM (pJ)", 1, 1},
             {&r.eop, "energy_per_op_vs_size", "energy per multiply-accumulate vs N", "N",
              "energy per MAC (fJ)", 1, 1},
@@ -664,10 +681,13 @@ int xb_cmd_report(int argc, char **argv)
                 if (!rc) rc = png_add(&pngs, "%s.png", "ir_drop_map", &err);
             }
         }
+        if (!rc) rc = xb_cli_report_physics(res, stage, gp, pngs.name, XB_REPORT_MAX_PLOTS, &pngs.n, &err);
+        if (!rc) rc = xb_cli_report_parity(res, model, stage, gp, pngs.name, XB_REPORT_MAX_PLOTS, &pngs.n, &err);
         if (!rc) rc = report_update(in, model, stage, gp, &pngs, &err);
         int rc2 = xb_stage_fclose(stage, gp, &err);
         if (!rc) rc = rc2;
     }
+    xb_char_results_close(res);
     if (!rc && pngs.n) {
         const char *names[XB_REPORT_MAX_PLOTS];
         for (size_t q = 0; q < pngs.n; q++) names[q] = pngs.name[q];

@@ -7,11 +7,11 @@
 #include "xbar/engine.h"
 
 static const char k_help_head[] =
-    "usage: xbar sneak [array options] --cell-at I,J --scheme float|v2|v3 [--g G.csv]\n"
+    "usage: xbar sneak [array options] --cell-at I,J --scheme float|v2|v3 [--g G.csv] [--engine spice|native]\n"
     "\n"
     "Reads cell (I,J) (counted from 0: row I, column J) at --v-read with the unselected lines\n"
-    "floating (float), held at V/2 (v2), or rows at V/3 and columns at 2V/3 (v3); ngspice solves\n"
-    "each circuit.  Without --g every cell is at g_max (worst-case sneak paths) and --rows/--cols\n"
+    "floating (float), held at V/2 (v2), or rows at V/3 and columns at 2V/3 (v3); ngspice (or the\n"
+    "native engine) solves each circuit.  Without --g every cell is at g_max (worst-case sneak paths) and --rows/--cols\n"
     "are required.  Prints (name=value, SI units):\n"
     "  read_current_amp    current into the selected column's sense node\n"
     "  cell_current_amp    the selected cell alone (1x1 array, same periphery)\n"
@@ -23,6 +23,8 @@ static const char k_help_head[] =
     "  --cell-at I,J          selected cell (required)\n"
     "  --scheme S             float | v2 | v3 (required)\n"
     "  --g G.csv              conductances (default: all g_max)\n"
+    "  --engine E             spice (default): ngspice; native: exact nodal analysis with\n"
+    "                         SuiteSparse, the same circuits (docs/native.md), for large arrays\n"
     "  --timeout S            ngspice job time limit in seconds\n"
     "\n";
 
@@ -33,7 +35,7 @@ int xb_cmd_sneak(int argc, char **argv)
     if (xb_cli_array_command(argc, argv, k_help_head, &p, &err)) return 0;
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
-    const char *gpath = NULL, *cell_at = NULL, *scheme_s = NULL;
+    const char *gpath = NULL, *cell_at = NULL, *scheme_s = NULL, *engine = "spice";
     for (int i = 1; i < argc; i++) {
         int r = xb_cli_array_option(argc, argv, &i, &p, &err);
         if (r < 0) return xb_cli_fail("sneak", &err);
@@ -41,16 +43,19 @@ int xb_cmd_sneak(int argc, char **argv)
         const char *a = argv[i];
         const char *flag = xb_cli_is_flag(a, "--g") ? "--g" : xb_cli_is_flag(a, "--cell-at") ? "--cell-at"
                            : xb_cli_is_flag(a, "--scheme") ? "--scheme" : xb_cli_is_flag(a, "--timeout") ? "--timeout"
-                           : NULL;
+                           : xb_cli_is_flag(a, "--engine") ? "--engine" : NULL;
         if (!flag) return xb_cli_usage_error("sneak", "unknown option '%s'", a);
         const char *v = xb_cli_flag_value(argc, argv, &i, flag, &err);
         if (!v) return xb_cli_fail("sneak", &err);
         if (flag[2] == 'g') gpath = v;
         else if (flag[2] == 'c') cell_at = v;
         else if (flag[2] == 's') scheme_s = v;
+        else if (flag[2] == 'e') engine = v;
         else if (xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0))
             return xb_cli_usage_error("sneak", "--timeout: expected a positive number of seconds, got '%s'", v);
     }
+    if (strcmp(engine, "spice") != 0 && strcmp(engine, "native") != 0)
+        return xb_cli_usage_error("sneak", "--engine: unknown engine '%s' (spice, native)", engine);
     if (!cell_at) return xb_cli_usage_error("sneak", "--cell-at: missing (I,J)");
     if (!scheme_s) return xb_cli_usage_error("sneak", "--scheme: missing (float, v2, v3)");
     xb_read_scheme scheme;
@@ -87,7 +92,7 @@ int xb_cmd_sneak(int argc, char **argv)
         xb_engine_config ec;
         xb_engine_config_default(&ec);
         ec.opts = &eo;
-        rc = xb_engine_new(&xb_engine_class_spice, &ec, &eng, &err);
+        rc = xb_engine_new_by_name(xb_engine_builtins, engine, &ec, &eng, &err);
     }
     double i_read = 0, i_on = 0, i_off = 0, i_cell = 0;
     if (!rc) rc = xb_engine_cell_read_once(eng, &p, g, scheme, ci, cj, &i_read, &err);

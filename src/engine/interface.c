@@ -141,6 +141,21 @@ int xb_engine_cell_read(xb_engine_tile *t, xb_read_scheme scheme, size_t row, si
     return e->ops.cell_read(e->self, t->impl, scheme, row, col, i_read_amp, err);
 }
 
+int xb_engine_transient(xb_engine_tile *t, const double *v, const xb_engine_tran_opts *o, xb_engine_tran_result *r,
+                        xb_error *err)
+{
+    if (!t || !v || !r) return xb_errorf(err, XB_EINPUT, "engine transient: missing argument");
+    const xb_engine *e = t->eng;
+    if (!e->ops.transient || !(e->caps & XB_ENGINE_CAP_TRANSIENT))
+        return xb_errorf(err, XB_EINPUT, "engine %s: no read transients", xb_engine_name(e));
+    xb_engine_tran_opts dflt;
+    if (!o) {
+        xb_engine_tran_opts_default(&dflt);
+        o = &dflt;
+    }
+    return e->ops.transient(e->self, t->impl, v, o, r, err);
+}
+
 int xb_engine_mvm_once(xb_engine *e, const xb_array_params *p, const xb_matrix *g, const xb_matrix *v,
                        xb_matrix *i_out, xb_error *err)
 {

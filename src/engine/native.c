@@ -334,6 +334,10 @@ int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *p
         }
     if (p->cell == XB_CELL_1S1R && !(p->sel_is_amp > 0 && p->sel_vs_volt > 0))
         return xb_errorf(err, XB_EINPUT, "selector: is and vs must be > 0");
+    /* refuse a tile the machine cannot hold before allocating it (native_memory.c) */
+    const double avail = xb_engine_memory_available();
+    rc = xb_engine_native_memory_check(p, avail, err);
+    if (rc) return rc;
 
     xb_engine_native *e = calloc(1, sizeof *e);
     if (!e) return xb_errorf(err, XB_ERUNTIME, "native: out of memory");
@@ -382,6 +386,14 @@ int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *p
         int use_nd = perm && nv_circuit_nd_order(c, p, perm) == 0;
         rc = nv_sparse_new(n, c->Ap, c->Ai, symmetric, use_nd ? perm : NULL, &e->sp, err);
         free(perm);
+        /* the symbolic analysis knows the factor's size: refuse before the numeric
+         * factorization allocates it (16 bytes per entry, native_memory.c) */
+        if (!rc && nv_sparse_factor_nnz(e->sp) * 16.0 > avail)
+            rc = xb_errorf(err, XB_ERUNTIME,
+                           "native: the factor of a %zux%zu array has %.3g entries (~%.1f GB), only %.1f GB of memory "
+                           "are available: use smaller tiles",
+                           p->rows, p->cols, nv_sparse_factor_nnz(e->sp), nv_sparse_factor_nnz(e->sp) * 16.0 / 1e9,
+                           avail / 1e9);
         if (rc) {
             xb_engine_native_free(e);
             return rc;

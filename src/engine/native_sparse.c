@@ -240,6 +240,7 @@ double nv_sparse_factor_nnz(const nv_sparse *s)
 {
     if (s->symmetric) return s->cm.lnz;
     if (s->num) return (double)s->num->lnz + (double)s->num->unz;
+    if (s->sym) return (double)s->sym->lnz + (double)s->sym->unz; /* KLU's estimate before factoring */
     return 0;
 }
 

@@ -16,29 +16,27 @@ void xb_exec_config_default(xb_exec_config *c, xb_device_kind device)
     memset(c, 0, sizeof *c);
     c->tile_rows = 64;
     c->tile_cols = 64;
-    /* 8-bit DAC and ADC: aihwkit StandardIOParameters (inp_res = out_res = 1/254). */
-    c->dac_bits = 8;
-    c->adc_bits = 8;
+    /* converters, digital work and read time: the periphery table of src/netlist/params.c
+     * (sources there) */
+    xb_periphery q;
+    xb_periphery_default(&q);
+    c->dac_bits = q.dac_bits;
+    c->adc_bits = q.adc_bits;
     c->dac_range = 0.0; /* calibrated per layer */
     c->adc_headroom = 1.0;
     c->affine_calibration = 1;
     xb_array_params_default(&c->array, device);
-    /* ADC: ISAAC's 8-bit 1.28 GS/s SAR ADC, 2 mW each (Shafiee et al., ISCA 2016, Table 2,
-     * after Kull et al., ISSCC 2013): 1.56 pJ per conversion = 6.1 fJ per level (Walden). */
-    c->energy.adc_fom_joule_per_step = 2e-3 / 1.28e9 / 256.0;
-    /* DAC + row driver: ISAAC's 1-bit DACs, 4 mW for 8 x 128 of them at a 100 ns
-     * read: 0.39 pJ per bit (ISCA 2016, Table 2); a B-bit input costs B of them. */
-    c->energy.dac_joule_per_bit = 4e-3 / 1024.0 * 100e-9;
-    /* Digital work: 45 nm, Horowitz ISSCC 2014 "Computing's energy problem":
-     * 32-bit int add 0.1 pJ, 32-bit int mult 3.1 pJ; fp32 add 0.9 + mult 3.7 pJ;
-     * 8-bit int add 0.03 + mult 0.2 pJ (arithmetic only, no memory access). */
-    c->energy.dig_add_joule = 0.1e-12;
-    c->energy.dig_mul_joule = 3.1e-12;
+    c->energy.adc_fom_joule_per_step = q.adc_fom_joule_per_step;
+    c->energy.dac_joule_per_bit = q.dac_joule_per_bit;
+    c->energy.dig_add_joule = q.dig_add_joule;
+    c->energy.dig_mul_joule = q.dig_mul_joule;
+    /* digital baselines, Horowitz ISSCC 2014 (45 nm): fp32 add 0.9 + mult 3.7 pJ; 8-bit int
+     * add 0.03 + mult 0.2 pJ */
     c->energy.base_mac_fp32_joule = 4.6e-12;
     c->energy.base_mac_int8_joule = 0.23e-12;
-    /* One crossbar read incl. conversion: 100 ns (ISAAC, ISCA 2016). The fitted
-     * settling time replaces it when the engine has a read time (xb_engine_read_time_s). */
-    c->energy.t_mvm_s = 100e-9;
+    /* the fitted settling time replaces t_mvm when the engine has a read time
+     * (xb_engine_read_time_s) */
+    c->energy.t_mvm_s = q.t_mvm_s;
 }
 
 int xb_exec_config_check(const xb_exec_config *c, xb_error *err)

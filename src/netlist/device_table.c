@@ -112,7 +112,10 @@ static const xb_dyn_param k_ecram_dyn[] = {
 
 /* Programming recipes (src/characterize/program.c): chosen so that 20 pulses move the state by
  * a visible fraction of its range on the models/ libraries (measured with stock ngspice 39,
- * docs/campaigns.md): RRAM +-1.4 V / 20 ns: ~3 % of G per pulse from the HRS; PCM 2.0 V / 5 ns
+ * docs/campaigns.md): RRAM +2.0 V / -2.2 V, 20 ns, through 10 kohm in series (the series
+ * resistance limits the SET as G grows, Maldonado et al., JAP 130, 2021): a gradual SET from the
+ * HRS (0.3 uS) to ~9.4 uS in 25 pulses and a faster RESET back (without it the filament runs
+ * away to the LRS, 123 uS, within a few pulses at any amplitude that moves it); PCM 2.0 V / 5 ns
  * partial SET through 10 kohm standing in for the access device (docs/physics.md, "PCM
  * electro-thermal switching"), 4.0 V / 5 ns RESET with a 0.5 ns quench; ECRAM gate +-1.3 V /
  * 10 ns: ~1 % up, larger down (the model's asymmetry). */
@@ -198,8 +201,8 @@ static const xb_device_info k_devices[XB_DEVICE_COUNT] = {
                   .spread_siemens_per_ln = 0.042e-6}, /* aihwkit ReRamCMONoiseModel */
         .read_noise = {.kind = XB_READ_NOISE_RELATIVE, .rel = 0.01}, /* Wan 2022, ~1 % */
         .sigma_program = SIGMA_WAN2022,
-        .program = {.gate_pulsed = 0, .up_volt = 1.4, .down_volt = -1.4, .width_s = 20e-9, .edge_s = 1e-9,
-                    .series_ohm = 0},
+        .program = {.gate_pulsed = 0, .up_volt = 2.0, .down_volt = -2.2, .width_s = 20e-9, .edge_s = 1e-9,
+                    .series_ohm = 10e3},
         /* SET compliance 100 uA, the usual 1T1R setting of HfOx cells; 1 kohm of line and contact
          * resistance in series (xbar's assumption; the series-resistance effect on the SET:
          * Maldonado et al., JAP 130, 2021) */

@@ -70,6 +70,29 @@ void xb_array_params_default(xb_array_params *p, xb_device_kind device)
     p->seed = 1;
 }
 
+void xb_periphery_default(xb_periphery *q)
+{
+    memset(q, 0, sizeof *q);
+    /* 8-bit inputs and outputs: aihwkit StandardIOParameters (inp_res = out_res = 1/254). */
+    q->dac_bits = 8;
+    q->adc_bits = 8;
+    /* DAC + row driver: ISAAC's 1-bit DACs, 4 mW for 8 x 128 of them at a 100 ns read:
+     * 0.39 pJ per bit (Shafiee et al., ISCA 2016, Table 2); a B-bit input costs B of them. */
+    q->dac_joule_per_bit = 4e-3 / 1024.0 * 100e-9;
+    /* ADC: ISAAC's 8-bit 1.28 GS/s SAR ADC, 2 mW each (ISCA 2016, Table 2, after Kull et al.,
+     * ISSCC 2013): 1.56 pJ per conversion = 6.1 fJ per level (Walden). */
+    q->adc_fom_joule_per_step = 2e-3 / 1.28e9 / 256.0;
+    /* Sense: ISAAC's sample-and-hold, 10 uW for 8 x 128 of them at a 100 ns read (ISCA 2016,
+     * Table 2, after O'Halloran & Sarpeshkar, JSSC 2004): ~1 fJ per column read. */
+    q->sense_joule = 0.01e-3 / 1024.0 * 100e-9;
+    /* Digital work: 45 nm, Horowitz ISSCC 2014 "Computing's energy problem": 32-bit int add
+     * 0.1 pJ, 32-bit int mult 3.1 pJ (arithmetic only, no memory access). */
+    q->dig_add_joule = 0.1e-12;
+    q->dig_mul_joule = 3.1e-12;
+    /* One crossbar read incl. conversion: 100 ns (ISAAC, ISCA 2016). */
+    q->t_mvm_s = 100e-9;
+}
+
 static const char *const k_cell_names[] = {"1r", "1t1r", "1s1r"};
 
 const char *xb_cell_name(xb_cell_kind c)
