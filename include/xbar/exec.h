@@ -338,6 +338,79 @@ int xb_train_cnn(const xb_dataset *train, const xb_dataset *test, size_t n_class
                  const xb_train_opts *o, xb_train_progress cb, void *user, xb_network **out,
                  xb_error *err);
 
+/* ------------------------------------------------------------------ in-memory training
+ * (docs/training.md) Weights as differential conductance pairs inside the window of a fitted
+ * pulse-update model (fit.h, /update/<device>), forward and transposed backward products on
+ * tiles through the model engine (fast form, DAC/ADC), updates as programming pulses through
+ * the update model (state-dependent steps, asymmetry, cycle-to-cycle and device-to-device
+ * noise, bounds).  Biases are digital (plain SGD). */
+typedef enum { XB_ANALOG_SGD = 0, XB_ANALOG_TIKI_TAKA, XB_ANALOG_MP } xb_analog_algorithm;
+/* Non-idealities of the update model switched off (ablation; or-ed). */
+enum {
+    XB_ANALOG_ABLATE_ASYMMETRY = 1u << 0, /* up and down steps: the mean of their magnitudes */
+    XB_ANALOG_ABLATE_STATE = 1u << 1,     /* steps and spreads held at their window-centre value */
+    XB_ANALOG_ABLATE_C2C = 1u << 2,       /* no cycle-to-cycle noise */
+    XB_ANALOG_ABLATE_D2D = 1u << 3        /* every device the mean device */
+};
+
+typedef struct xb_analog_opts {
+    const struct xb_update_model *update; /* the device's fitted update model (borrowed; required) */
+    xb_engine *engine;        /* the model engine for the reads (borrowed); NULL: exact float
+                               * reads of the conductances (tests) */
+    size_t tile_rows, tile_cols; /* tiles (cols even: pairs) [64, 64] */
+    int dac_bits, adc_bits;   /* [8, 8]; 0: ideal */
+    double v_read_volt;       /* read voltage (the tile configuration's) */
+    double t_mvm_s, dac_joule_per_bit, adc_joule_per_step; /* energy (xb_exec_config_default) */
+    xb_analog_algorithm algorithm;
+    unsigned ablate;          /* XB_ANALOG_ABLATE_* */
+    double w_fs;              /* weight at a full pair difference, x the He-uniform limit [2] */
+    size_t bl_max;            /* longest stochastic pulse train [31] (aihwkit's desired_BL) */
+    int one_sided;            /* pair pulses: 0 = G+ and G- stepped in opposite directions;
+                               * 1 = up pulses only, on G+ to raise w, on G- to lower it [1] */
+    int deterministic;        /* expected-count pulses (tests) */
+    size_t refit_every;       /* minibatches between fast-form refits (0: once per epoch) */
+    double refresh_margin;    /* refresh pairs with a device this close to a bound (x window) [0.05];
+                               * 0: off */
+    size_t refresh_every;     /* minibatches between refresh scans [1] */
+    double tt_gamma;          /* Tiki-Taka: W = gamma A + C [0.1] */
+    double tt_lr;             /* transfer rate [0.5] */
+    size_t tt_every;          /* minibatches between transfers [1] */
+    size_t tt_columns;        /* columns per transfer (0: n_in / 8 rounded up) */
+    double bias_lr;           /* digital bias SGD step (0: the training lr) */
+} xb_analog_opts;
+
+void xb_analog_opts_default(xb_analog_opts *a);
+const char *xb_analog_algorithm_name(xb_analog_algorithm a); /* "sgd", "tiki-taka", "mp" */
+int xb_analog_algorithm_from_name(const char *s, xb_analog_algorithm *out);
+/* "asymmetry", "state", "c2c", "d2d" -> the flag; XB_EINPUT otherwise. */
+int xb_analog_ablate_from_name(const char *s, unsigned *flag);
+
+/* One epoch of in-memory training. */
+typedef struct xb_analog_epoch {
+    size_t epoch;             /* 0-based */
+    double loss;              /* mean training cross-entropy (analog forward) */
+    double train_acc;         /* on the training minibatches as they were seen */
+    double test_acc;          /* analog forward on the programmed conductances (-1: no test set) */
+    double pulses_per_weight; /* device pulses of the epoch / weights (refresh included) */
+    double e_update_joule, t_update_s; /* pulses: fitted energy per pulse, slots x pulse width */
+    double e_fwd_joule, e_bwd_joule;   /* array reads + DAC + ADC of forward and backward passes */
+    double refreshes;         /* pairs re-centred */
+    double wall_s;            /* wall time of the epoch (training only) */
+    double fast_error;        /* largest held-out error of the tiles' fast forms (0: float reads) */
+    double gain_error_fast;   /* end of epoch, first tile of the first layer: the gain-scaled read
+                               * (analog_mvm.c) vs a fresh fast form, relative L2 (-1: float reads) */
+    double gain_error_exact;  /* the same vs the full model (-1: not available) */
+} xb_analog_epoch;
+
+typedef void (*xb_analog_progress)(void *user, const xb_analog_epoch *e);
+
+/* Train the MLP of xb_train_mlp (same initial weights for a seed, o->lr the SGD step, decayed
+ * by o->lr_decay every epoch) in memory with algorithm a.  *out: the network read back from
+ * the conductances (digital biases).  Deterministic for a seed. */
+int xb_train_analog_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_classes, const xb_train_opts *o,
+                        const xb_analog_opts *a, xb_analog_progress cb, void *user, xb_network **out,
+                        xb_error *err);
+
 /* Top-1 accuracy of the network outputs (n x n_classes) against labels. */
 double xb_exec_top1(const float *out, size_t n, size_t n_classes, const unsigned char *labels);
 

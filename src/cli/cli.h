@@ -37,6 +37,8 @@ int xb_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 
 /* True if argv holds -h or --help (before any "--"). */
 int xb_cli_wants_help(int argc, char **argv);
+/* xbar train --analog (src/cli/train_analog.c) */
+int xb_cli_train_analog(int argc, char **argv);
 
 /* A subcommand that a later stage fills in: prints that it is not implemented
  * yet and returns 2, or its help text for --help. */

@@ -39,7 +39,39 @@ static const char k_help[] =
     "  --test-limit N         evaluate on the first N test images [all]\n"
     "  --threads N            OpenBLAS threads                 [library default]\n"
     XB_CLI_MAX_MEMORY_HELP
-    "  --quiet                no per-epoch lines\n";
+    "  --quiet                no per-epoch lines\n"
+    "\n"
+    "in-memory training (docs/training.md): the MLP's weights as differential conductance\n"
+    "pairs, forward and transposed backward products on tiles through the fitted model\n"
+    "engine, updates as programming pulses through the fitted pulse-update model:\n"
+    "  --analog               train in memory (MLP; plain SGD step --lr [0.1], --lr-decay [0.9])\n"
+    "  --model FILE           model file of xbar fit (the reads; required)\n"
+    "  --update-model FILE    file with /update/<device> (characterize/write.ini + xbar fit)\n"
+    "                         [--model]\n"
+    "  --device D             rram, ecram or pcm (required)\n"
+    "  --algorithm A          sgd (stochastic pulse trains), tiki-taka (arrays A and C),\n"
+    "                         mp (mixed precision: digital accumulator)   [sgd]\n"
+    "  --ablate LIST          switch update non-idealities off: asymmetry,state,c2c,d2d\n"
+    "  --pair-update both|up  both: G+ and G- stepped in opposite directions per\n"
+    "                         coincidence; up: one up pulse on G+ or G-   [up]\n"
+    "  --bl N                 longest pulse train (slots)                   [31]\n"
+    "  --deterministic        expected-count pulses instead of stochastic trains\n"
+    "  --ideal-reads          exact float reads of the conductances (no tiles, no DAC/ADC:\n"
+    "                         isolates the update's non-idealities)\n"
+    "  --w-range X            weight of a full pair difference, x the He limit [2]\n"
+    "  --refresh-margin X     refresh pairs this close to a bound (x window) [0.05]\n"
+    "  --refit-every N        minibatches between fast-form refits   [0: per epoch]\n"
+    "  --tt-gamma X           tiki-taka: W = gamma A + C                    [0.1]\n"
+    "  --tt-lr X              tiki-taka: transfer rate                      [0.5]\n"
+    "  --tt-every N           tiki-taka: minibatches between transfers      [1]\n"
+    "  --tt-columns N         tiki-taka: columns per transfer       [inputs/8]\n"
+    "  --tile-rows N          tile rows                                     [64]\n"
+    "  --tile-cols N          tile columns (pairs: N/2 outputs)             [64]\n"
+    "  --dac-bits N           [8]\n"
+    "  --adc-bits N           [8]\n"
+    "  --baseline             also train the digital MLP (Adam) with the same seed and epochs\n"
+    "  --json FILE            per-epoch results as JSON\n"
+    "  --plot FILE.png        accuracy vs epoch (gnuplot; FILE.png.csv always)\n";
 
 typedef struct {
     int quiet;
@@ -80,6 +112,8 @@ int xb_cmd_train(int argc, char **argv)
         printf("devices with a dynamic model (--device): %s\n", list);
         return 0;
     }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--analog")) return xb_cli_train_analog(argc, argv);
     xb_train_opts o;
     xb_train_opts_default(&o);
     const char *out_path = NULL, *dir = NULL;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/train_internal.h"
+#include "exec/train_analog_internal.h"
 #include "xbar/exec.h"
 
 void xb_train_opts_default(xb_train_opts *o)
@@ -150,6 +150,12 @@ static int mlp_init(const xb_dataset *train, size_t n_classes, const xb_train_op
         if (!rc) rc = xb_network_add(*out, k + 1 < nl ? XB_LAYER_RELU : XB_LAYER_SOFTMAX, err);
     }
     return rc;
+}
+
+int xb_train_mlp_init(const xb_dataset *train, size_t n_classes, const xb_train_opts *o, uint64_t *rng,
+                      xb_network **out, xb_error *err)
+{
+    return mlp_init(train, n_classes, o, rng, out, err);
 }
 
 int xb_train_mlp(const xb_dataset *train, const xb_dataset *test, size_t n_classes,

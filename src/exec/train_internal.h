@@ -62,6 +62,18 @@ void xb_tnet_free(xb_tnet *t);
 /* Use the noise settings in the following training passes (NULL or all zero: none);
  * nz must outlive its use. */
 void xb_tnet_set_noise(xb_tnet *t, const xb_train_noise *nz);
+/* Products of the weighted layers done elsewhere (in-memory training: reads of conductance
+ * arrays on tiles): forward y = W x (n x n_out, bias excluded) and backward dn = W^T d of
+ * dense layer k, in place of the float weights; NULL members: the float product. */
+typedef struct xb_train_mvm {
+    void *self;
+    void (*forward)(void *self, size_t layer, const float *x, size_t n, float *y);
+    void (*backward)(void *self, size_t layer, const float *d, size_t n, float *dn);
+} xb_train_mvm;
+/* Use mvm for dense layers (NULL: float products); keep_d: keep every weighted layer's output
+ * gradients of the last backward pass for the optimizer (xb_train_params.x, .d). */
+int xb_tnet_set_hooks(xb_tnet *t, const xb_train_mvm *mvm, int keep_d, xb_error *err);
+
 /* Training forward pass of n <= max_batch inputs: samples the noisy weights (when noise is
  * set, advancing *rng) and runs every layer through them, with the output residual; returns
  * the probabilities (n x n_classes, valid until the next pass).  The activations are kept
@@ -99,6 +111,11 @@ typedef struct xb_train_params {
     const float *gw;          /* their gradient (of the mean loss of the minibatch) */
     float *b;                 /* bias (n_out), updated in place */
     const float *gb;          /* its gradient */
+    /* the minibatch behind the gradient (gw = d^T x): n_batch inputs x of the layer
+     * (n_batch x n_in) and gradients d at its output (n_batch x n_out); NULL unless the
+     * trainer keeps them (xb_tnet_set_hooks: per-sample rank-1 updates) */
+    const float *x, *d;
+    size_t n_batch;
 } xb_train_params;
 
 typedef struct xb_train_optimizer {

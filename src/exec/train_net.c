@@ -17,6 +17,7 @@ typedef struct {
     size_t kh, kw, stride, pad;
     size_t n_out, n_in;                 /* dense/conv weights: n_out x n_in */
     float *w, *b, *wn, *gw, *gb;        /* weights, bias, the noisy weights of a pass, gradients */
+    float *dout;                        /* kept output gradients (xb_tnet_set_hooks keep_d) */
     float *out;                         /* max_batch x out_size */
     float *cols;                        /* conv: n_in x (max_batch * out_h*out_w) */
     float *y;                           /* conv: out_c x (max_batch * out_h*out_w) */
@@ -29,13 +30,17 @@ struct xb_tnet {
     float *d0, *d1, *dcols;             /* backward scratch */
     const xb_train_noise *nz;
     int noisy;                          /* the last forward used wn */
+    const xb_train_mvm *mvm;            /* products of dense layers done elsewhere (or NULL) */
+    size_t last_n;                      /* inputs of the last backward pass */
+    const float *last_x;                /* its inputs (the caller's, valid until the update) */
 };
 
 /* ------------------------------------------------------------------ forward kernels
  * (t, layer, its input, n inputs, the weights of this pass, noisy: with the output residual) */
 static void dense_forward(xb_tnet *t, tlayer *l, const float *in, size_t n, const float *W, int noisy, uint64_t *rng)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, in, (int)l->n_in,
+    if (t->mvm && t->mvm->forward) t->mvm->forward(t->mvm->self, (size_t)(l - t->L), in, n, l->out);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)l->n_out, (int)l->n_in, 1.0f, in, (int)l->n_in,
                 W, (int)l->n_in, 0.0f, l->out, (int)l->n_out);
     if (noisy) xb_train_noise_outputs(t->nz, l->out, n, l->n_out, 1, l->n_out, rng);
     for (size_t s = 0; s < n; s++)
@@ -138,7 +143,9 @@ static void dense_backward(xb_tnet *t, tlayer *l, const float *in, const float *
         for (size_t s = 0; s < n; s++) g += d[s * l->n_out + j];
         l->gb[j] = (float)g;
     }
-    if (need_dn)
+    if (l->dout) memcpy(l->dout, d, n * l->n_out * sizeof(float));
+    if (need_dn && t->mvm && t->mvm->backward) t->mvm->backward(t->mvm->self, (size_t)(l - t->L), d, n, dn);
+    else if (need_dn)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->n_in, (int)l->n_out, 1.0f, d,
                     (int)l->n_out, W, (int)l->n_in, 0.0f, dn, (int)l->n_in);
 }
@@ -244,7 +251,7 @@ void xb_tnet_free(xb_tnet *t)
     if (!t) return;
     for (size_t k = 0; t->L && k < t->nl; k++) {
         tlayer *l = &t->L[k];
-        float *p[] = {l->w, l->b, l->wn, l->gw, l->gb, l->out, l->cols, l->y};
+        float *p[] = {l->w, l->b, l->wn, l->gw, l->gb, l->out, l->cols, l->y, l->dout};
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
         free(l->arg);
     }
@@ -330,6 +337,18 @@ int xb_tnet_new(const xb_network *net, size_t max_batch, xb_tnet **out, xb_error
 }
 
 void xb_tnet_set_noise(xb_tnet *t, const xb_train_noise *nz) { t->nz = nz; }
+
+int xb_tnet_set_hooks(xb_tnet *t, const xb_train_mvm *mvm, int keep_d, xb_error *err)
+{
+    t->mvm = mvm;
+    for (size_t k = 0; keep_d && k < t->nl; k++) {
+        tlayer *l = &t->L[k];
+        if (l->kind != XB_LAYER_DENSE || l->dout) continue;
+        if (!(l->dout = malloc(t->max_batch * l->n_out * sizeof(float))))
+            return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    return XB_OK;
+}
 size_t xb_tnet_n_layers(const xb_tnet *t) { return t->nl; }
 size_t xb_tnet_n_classes(const xb_tnet *t) { return t->n_classes; }
 xb_layer_kind xb_tnet_layer_kind(const xb_tnet *t, size_t k) { return t->L[k].kind; }
@@ -373,6 +392,8 @@ const float *xb_tnet_forward(xb_tnet *t, const float *x, size_t n, uint64_t *rng
 void xb_tnet_backward(xb_tnet *t, const float *x, size_t n, const float *d_logits)
 {
     float *d = t->d0, *dn = t->d1;
+    t->last_n = n;
+    t->last_x = x;
     if (d_logits != d) memcpy(d, d_logits, n * t->n_classes * sizeof(float));
     for (size_t k = t->nl - 1; k-- > 0;) {
         tlayer *l = &t->L[k];
@@ -415,7 +436,8 @@ int xb_tnet_update(xb_tnet *t, xb_train_optimizer *o, double lr, xb_error *err)
     for (size_t k = 0; k < t->nl; k++) {
         tlayer *l = &t->L[k];
         if (!has_weights(l->kind)) continue;
-        const xb_train_params p = {k, l->kind, l->n_out, l->n_in, l->w, l->gw, l->b, l->gb};
+        const xb_train_params p = {k, l->kind, l->n_out, l->n_in, l->w, l->gw, l->b, l->gb,
+                                   k ? t->L[k - 1].out : t->last_x, l->dout, t->last_n};
         int rc = o->update(o->self, &p, lr, err);
         if (rc) return rc;
     }

@@ -1,0 +1,238 @@
+/* In-memory training, the devices (docs/training.md, "Devices and pulses"): the fitted
+ * pulse-update model (fit.h, xb_update_model) tabulated for fast pulses with the ablations
+ * applied, arrays of differential pairs whose devices draw their own parameters
+ * (device-to-device spread), single pulses, closed-loop programming and refresh. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/train_analog_internal.h"
+
+/* relative spread of the step-valued parameters of a law (exp: the amplitude a only) */
+static double d2d_rel(const xb_update_model *m, const double *mean, const double *sd)
+{
+    const size_t np = m->law == XB_UPDATE_EXP ? 1 : m->n_params;
+    double s = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < np; k++)
+        if (isfinite(sd[k]) && fabs(mean[k]) > 0) {
+            s += (sd[k] / mean[k]) * (sd[k] / mean[k]);
+            n++;
+        }
+    return n ? sqrt(s / (double)n) : 0.0;
+}
+
+int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate, xb_error *err)
+{
+    memset(am, 0, sizeof *am);
+    if (!m || !(m->g_max_siemens > m->g_min_siemens) || !(m->g_min_siemens >= 0))
+        return xb_errorf(err, XB_EINPUT, "update model: no conductance window");
+    const double lo = m->g_min_siemens, hi = m->g_max_siemens, h = (hi - lo) / (XB_AN_GRID - 1);
+    am->g_min = lo;
+    am->g_max = hi;
+    am->g_c = 0.5 * (lo + hi);
+    am->inv_h = 1.0 / h;
+    am->ablate = ablate;
+    const int c2c = !(ablate & XB_ANALOG_ABLATE_C2C), state = !(ablate & XB_ANALOG_ABLATE_STATE);
+    for (size_t k = 0; k < XB_AN_GRID; k++) {
+        const double x = state ? (double)k / (XB_AN_GRID - 1) : 0.5, g = lo + x * (hi - lo);
+        /* a law crossing zero inside the window: the state does not move further that way */
+        am->up[k] = fmax(0.0, xb_update_law_eval(m->law, m->up, x, 1));
+        am->down[k] = fmin(0.0, xb_update_law_eval(m->law, m->down, x, -1));
+        am->sup[k] = c2c ? xb_fit_update_sigma(m, g, 1) : 0.0;
+        am->sdown[k] = c2c ? xb_fit_update_sigma(m, g, -1) : 0.0;
+        if (!(am->up[k] >= 0) || !(am->down[k] <= 0) || !isfinite(am->sup[k]) || !isfinite(am->sdown[k]))
+            return xb_errorf(err, XB_EINPUT, "update model %s: step law has the wrong sign or is not finite at "
+                             "G = %.4g S", xb_device_name(m->device), g);
+        if (ablate & XB_ANALOG_ABLATE_ASYMMETRY) {
+            const double a = 0.5 * (am->up[k] - am->down[k]), s = 0.5 * (am->sup[k] + am->sdown[k]);
+            am->up[k] = a;
+            am->down[k] = -a;
+            am->sup[k] = am->sdown[k] = s;
+        }
+    }
+    const size_t c = (XB_AN_GRID - 1) / 2;
+    am->step_c = 0.5 * (am->up[c] - am->down[c]);
+    am->step_up_c = am->up[c];
+    if (!(am->step_c > 0))
+        return xb_errorf(err, XB_EINPUT, "update model %s: zero step at the window centre", xb_device_name(m->device));
+    if (!(ablate & XB_ANALOG_ABLATE_D2D) && m->n_devices > 1) {
+        am->d2d_up_rel = d2d_rel(m, m->up, m->d2d_up_std);
+        am->d2d_down_rel = d2d_rel(m, m->down, m->d2d_down_std);
+        am->d2d_lo_std = isfinite(m->d2d_g_min_std_siemens) ? m->d2d_g_min_std_siemens : 0.0;
+        am->d2d_hi_std = isfinite(m->d2d_g_max_std_siemens) ? m->d2d_g_max_std_siemens : 0.0;
+    }
+    am->e_up_joule = isfinite(m->energy_up_joule) ? m->energy_up_joule : 0.0;
+    am->e_down_joule = isfinite(m->energy_down_joule) ? m->energy_down_joule : 0.0;
+    am->width_s = isfinite(m->width_s) ? m->width_s : 0.0;
+    return XB_OK;
+}
+
+/* ------------------------------------------------------------------ pair arrays */
+static double gauss(uint64_t *s)
+{
+    const uint64_t a = xb_splitmix64(s);
+    return xb_gauss_from_bits(a, xb_splitmix64(s));
+}
+
+int xb_an_pairs_new(xb_an_pairs *p, size_t n, const xb_an_model *am, uint64_t seed, xb_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->gp = malloc((n ? n : 1) * sizeof(double));
+    p->gm = malloc((n ? n : 1) * sizeof(double));
+    const int d2d = am->d2d_up_rel > 0 || am->d2d_down_rel > 0 || am->d2d_lo_std > 0 || am->d2d_hi_std > 0;
+    if (d2d) {
+        p->a_up = malloc(2 * n * sizeof(float));
+        p->a_down = malloc(2 * n * sizeof(float));
+        p->lo = malloc(2 * n * sizeof(float));
+        p->hi = malloc(2 * n * sizeof(float));
+    }
+    if (!p->gp || !p->gm || (d2d && (!p->a_up || !p->a_down || !p->lo || !p->hi))) {
+        xb_an_pairs_free(p);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (conductance pairs)");
+    }
+    for (size_t k = 0; k < n; k++) p->gp[k] = p->gm[k] = am->g_c;
+    uint64_t s = xb_hash64(seed ^ 0xD2D0D2D0ull);
+    const double win = am->g_max - am->g_min;
+    for (size_t d = 0; d2d && d < 2 * n; d++) {
+        /* a device's step scales are >= 0.05 (a step law keeps its sign); its window keeps
+         * at least half of the mean one */
+        p->a_up[d] = (float)fmax(0.05, 1.0 + am->d2d_up_rel * gauss(&s));
+        p->a_down[d] = (float)fmax(0.05, 1.0 + am->d2d_down_rel * gauss(&s));
+        double lo = am->g_min + am->d2d_lo_std * gauss(&s), hi = am->g_max + am->d2d_hi_std * gauss(&s);
+        if (lo < am->g_min - 0.25 * win) lo = am->g_min - 0.25 * win;
+        if (lo < 0) lo = 0;
+        if (hi > am->g_max + 0.25 * win) hi = am->g_max + 0.25 * win;
+        if (hi - lo < 0.5 * win) {
+            lo = am->g_c - 0.25 * win;
+            hi = am->g_c + 0.25 * win;
+        }
+        p->lo[d] = (float)lo;
+        p->hi[d] = (float)hi;
+    }
+    return XB_OK;
+}
+
+void xb_an_pairs_free(xb_an_pairs *p)
+{
+    if (!p) return;
+    free(p->gp);
+    free(p->gm);
+    free(p->a_up);
+    free(p->a_down);
+    free(p->lo);
+    free(p->hi);
+    memset(p, 0, sizeof *p);
+}
+
+double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->lo ? p->lo[dv] : am->g_min; }
+double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->hi ? p->hi[dv] : am->g_max; }
+
+static inline double *dev_g(const xb_an_pairs *p, size_t dv) { return dv & 1 ? &p->gm[dv >> 1] : &p->gp[dv >> 1]; }
+
+/* mean step f and spread s of direction dir at G (linear interpolation on the grid, the
+ * window's end values outside it) */
+static inline void step_at(const xb_an_model *am, double g, int dir, double *f, double *s)
+{
+    double u = (g - am->g_min) * am->inv_h;
+    if (u < 0) u = 0;
+    if (u > XB_AN_GRID - 1) u = XB_AN_GRID - 1;
+    size_t k = (size_t)u;
+    if (k >= XB_AN_GRID - 1) k = XB_AN_GRID - 2;
+    const double t = u - (double)k;
+    const double *F = dir > 0 ? am->up : am->down, *S = dir > 0 ? am->sup : am->sdown;
+    *f = F[k] + t * (F[k + 1] - F[k]);
+    *s = S[k] + t * (S[k + 1] - S[k]);
+}
+
+double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)
+{
+    double *g = dev_g(p, dv), f, s;
+    step_at(am, *g, dir, &f, &s);
+    if (p->a_up) {
+        const double a = dir > 0 ? p->a_up[dv] : p->a_down[dv];
+        f *= a;
+        s *= a;
+    }
+    double gn = *g + f + (s > 0 ? s * gauss(rng) : 0.0);
+    const double lo = xb_an_lo(p, am, dv), hi = xb_an_hi(p, am, dv);
+    *g = gn < lo ? lo : gn > hi ? hi : gn;
+    st->pulses += 1;
+    st->e_joule += dir > 0 ? am->e_up_joule : am->e_down_joule;
+    return *g;
+}
+
+void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)
+{
+    if (am->one_sided) {
+        xb_an_pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
+        return;
+    }
+    xb_an_pulse(p, am, 2 * k, dir, rng, st);
+    xb_an_pulse(p, am, 2 * k + 1, -dir, rng, st);
+}
+
+size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
+                     uint64_t *rng, xb_an_stats *st)
+{
+    size_t n = 0;
+    for (; n < max_pulses; n++) {
+        const double g = *dev_g(p, dv), e = target - g;
+        const int dir = e > 0 ? 1 : -1;
+        double f, s;
+        step_at(am, g, dir, &f, &s);
+        if (p->a_up) f *= dir > 0 ? p->a_up[dv] : p->a_down[dv];
+        if (fabs(e) <= 0.5 * fabs(f) || f == 0) break;
+        xb_an_pulse(p, am, dv, dir, rng, st);
+        /* verify pulses are sequential */
+        st->t_s += am->width_s;
+    }
+    return n;
+}
+
+/* the pair's centre: the middle of its two devices' windows */
+static double pair_centre(const xb_an_pairs *p, const xb_an_model *am, size_t k)
+{
+    return 0.25 * (xb_an_lo(p, am, 2 * k) + xb_an_hi(p, am, 2 * k) + xb_an_lo(p, am, 2 * k + 1) +
+                   xb_an_hi(p, am, 2 * k + 1));
+}
+
+void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, double diff, uint64_t *rng,
+                        xb_an_stats *st)
+{
+    /* a closed loop ends within half a step; bounded for devices that cannot get there */
+    const size_t max_pulses = (size_t)(4.0 * (am->g_max - am->g_min) / am->step_c) + 16;
+    const double c = pair_centre(p, am, k);
+    for (int s = 0; s < 2; s++) {
+        const size_t dv = 2 * k + (size_t)s;
+        double t = c + (s == 0 ? 0.5 : -0.5) * diff;
+        const double lo = xb_an_lo(p, am, dv), hi = xb_an_hi(p, am, dv);
+        t = t < lo ? lo : t > hi ? hi : t;
+        xb_an_program(p, am, dv, t, max_pulses, rng, st);
+    }
+}
+
+/* device dv at g within margin m of a bound */
+static int near_bound(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double g, double m)
+{
+    return g > xb_an_hi(p, am, dv) - m || g < xb_an_lo(p, am, dv) + m;
+}
+
+void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st)
+{
+    if (!(margin > 0)) return;
+    const double m = margin * (am->g_max - am->g_min);
+    for (size_t k = 0; k < p->n; k++) {
+        const double gp = p->gp[k], gm = p->gm[k];
+        if (!near_bound(p, am, 2 * k, gp, m) && !near_bound(p, am, 2 * k + 1, gm, m)) continue;
+        /* only when the centred pair is clear of the bounds (a full weight, or devices whose
+         * own windows are too narrow, gain nothing) */
+        const double c = pair_centre(p, am, k), d = gp - gm;
+        if (near_bound(p, am, 2 * k, c + 0.5 * d, 2 * m) || near_bound(p, am, 2 * k + 1, c - 0.5 * d, 2 * m)) continue;
+        const double before = st->pulses;
+        xb_an_program_pair(p, am, k, d, rng, st);
+        st->refreshes += 1;
+        st->refresh_pulses += st->pulses - before;
+    }
+}

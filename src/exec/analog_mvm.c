@@ -1,0 +1,369 @@
+/* In-memory training, reads on tiles (docs/training.md, "Reads"): the forward product W x
+ * and the transposed product W^T d of the pair arrays through the model engine's fast form
+ * I = sum_p phi_p(V) M_p (fit.h), with DACs on the driven lines and ADCs on the sensed ones.
+ *
+ * A refit programs every tile through the engine (the fast form fitted to the full model at
+ * those conductances) and keeps the per-cell gains M_p / G.  Updates change G by small steps;
+ * between refits the matrices are M_p(G) = gain_p . G, so reading an updated array costs no
+ * refit (xb_an_tiles_gain_error measures what this misses).  The transposed product drives
+ * the columns (pair j: +v on G+, -v on G-, phi odd) and senses the rows with the same
+ * matrices: the column-driven read is taken to have the row-driven read's nonlinearity and
+ * attenuation (not fitted separately). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/train_analog_internal.h"
+
+struct xb_an_tiles {
+    xb_an_read_cfg rc;
+    size_t n_out, n_in, n_arrays, R, C, P, n_rt, n_ct, T, nlev;
+    double *gain;    /* n_arrays x n_rt x n_ct x T x R x C */
+    float *E;        /* T x n_out x n_in: effective weights (weight units) */
+    float *lut;      /* T x nlev: phi_p(u v_read) / v_read at the DAC levels u = q/(nlev-1) */
+    double *rowsum;  /* T x n_in: sum over every column driven by row i of M_p (siemens) */
+    double *colsum;  /* T x n_out: sum over the rows of the pair's two columns of M_p */
+    double *gsum_r, *gsum_c; /* n_in, n_out: conductance sums (Joule heat without a law) */
+    int law;
+    double k_res, k_cap;
+    double fast_err;
+    float *phi;      /* scratch: T x max_batch x max(n_in, n_out) */
+    float *part;     /* scratch: max_batch x max(n_in, n_out) */
+    unsigned short *lev; /* scratch: max_batch x max(n_in, n_out) */
+    size_t cap;
+};
+
+static size_t tsize(const xb_an_tiles *t) { return t->T * t->R * t->C; }
+
+int xb_an_tiles_new(const xb_an_read_cfg *rc, size_t n_out, size_t n_in, size_t n_arrays, xb_an_tiles **out,
+                    xb_error *err)
+{
+    *out = NULL;
+    if (!rc->eng || !rc->tp || rc->tp->cols < 2 || rc->tp->cols % 2 || rc->tp->rows < 1)
+        return xb_errorf(err, XB_EINPUT, "analog training: tiles need an engine and an even column count");
+    xb_an_tiles *t = calloc(1, sizeof *t);
+    if (!t) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t->rc = *rc;
+    t->n_out = n_out;
+    t->n_in = n_in;
+    t->n_arrays = n_arrays;
+    t->R = rc->tp->rows;
+    t->C = rc->tp->cols;
+    t->P = t->C / 2;
+    t->n_rt = (n_in + t->R - 1) / t->R;
+    t->n_ct = (n_out + t->P - 1) / t->P;
+    const int bits = rc->dac_bits > 0 && rc->dac_bits <= 16 ? rc->dac_bits : 16;
+    t->nlev = (size_t)1 << bits;
+    t->law = xb_engine_energy_law(rc->eng, &t->k_res, &t->k_cap);
+    *out = t;
+    return XB_OK;
+}
+
+void xb_an_tiles_free(xb_an_tiles *t)
+{
+    if (!t) return;
+    free(t->gain);
+    free(t->E);
+    free(t->lut);
+    free(t->rowsum);
+    free(t->colsum);
+    free(t->gsum_r);
+    free(t->gsum_c);
+    free(t->phi);
+    free(t->part);
+    free(t->lev);
+    free(t);
+}
+
+/* The tile (r, c) conductances of pair array p: R x C, unused cells at g_fill. */
+static void tile_g(const xb_an_tiles *t, const xb_an_pairs *p, size_t r, size_t c, double g_fill, xb_matrix *g)
+{
+    for (size_t i = 0; i < t->R; i++)
+        for (size_t q = 0; q < t->P; q++) {
+            const size_t row = r * t->R + i, j = c * t->P + q;
+            double *o = g->data + i * t->C + 2 * q;
+            if (row < t->n_in && j < t->n_out) {
+                o[0] = p->gp[j * t->n_in + row];
+                o[1] = p->gm[j * t->n_in + row];
+            } else {
+                o[0] = o[1] = g_fill;
+            }
+        }
+}
+
+int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error *err)
+{
+    const size_t nt = t->n_rt * t->n_ct, ts = tsize(t);
+    xb_matrix *g = xb_matrix_new(t->R, t->C);
+    if (!g) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    int rc = XB_OK;
+    double g_fill = arrays[0]->gp[0];
+    for (size_t k = 0; k < arrays[0]->n; k++) g_fill = fmin(g_fill, fmin(arrays[0]->gp[k], arrays[0]->gm[k]));
+    for (size_t a = 0; a < t->n_arrays && !rc; a++)
+        for (size_t tt = 0; tt < nt && !rc; tt++) {
+            const size_t r = tt / t->n_ct, c = tt % t->n_ct;
+            tile_g(t, arrays[a], r, c, g_fill, g);
+            xb_engine_tile *tile = NULL;
+            if ((rc = xb_engine_program(t->rc.eng, t->rc.tp, g, &tile, err))) break;
+            const xb_fit_fast *f = xb_engine_fast_form(tile);
+            if (!f) {
+                xb_engine_tile_free(tile);
+                rc = xb_errorf(err, XB_EINPUT, "analog training: the engine '%s' has no fast form (use the model "
+                               "engine)", xb_engine_name(t->rc.eng));
+                break;
+            }
+            const size_t T = xb_fit_fast_terms(f);
+            if (!t->gain) {
+                /* the first tile fixes the basis: tabulate it at the DAC levels */
+                t->T = T;
+                const size_t tsz = tsize(t);
+                t->gain = malloc(t->n_arrays * nt * tsz * sizeof(double));
+                t->E = malloc(T * t->n_out * t->n_in * sizeof(float));
+                t->lut = malloc(T * t->nlev * sizeof(float));
+                t->rowsum = malloc(T * t->n_in * sizeof(double));
+                t->colsum = malloc(T * t->n_out * sizeof(double));
+                t->gsum_r = malloc(t->n_in * sizeof(double));
+                t->gsum_c = malloc(t->n_out * sizeof(double));
+                if (!t->gain || !t->E || !t->lut || !t->rowsum || !t->colsum || !t->gsum_r || !t->gsum_c) {
+                    xb_engine_tile_free(tile);
+                    rc = xb_errorf(err, XB_ERUNTIME, "out of memory (tile gains)");
+                    break;
+                }
+                const xb_fit_basis *b = xb_fit_fast_basis(f);
+                const double vr = t->rc.v_read;
+                for (size_t p = 0; p < T; p++)
+                    for (size_t q = 0; q < t->nlev; q++)
+                        t->lut[p * t->nlev + q] =
+                            (float)(xb_fit_basis_eval(b, p, vr * (double)q / (double)(t->nlev - 1)) / vr);
+            } else if (T != t->T) {
+                xb_engine_tile_free(tile);
+                rc = xb_errorf(err, XB_ERUNTIME, "analog training: tiles with %zu and %zu fast-form terms", T, t->T);
+                break;
+            }
+            (void)ts;
+            double *gn = t->gain + (a * nt + tt) * tsize(t);
+            for (size_t p = 0; p < T; p++) {
+                const double *M = xb_fit_fast_matrix(f, p);
+                for (size_t q = 0; q < t->R * t->C; q++) gn[p * t->R * t->C + q] = M[q] / g->data[q];
+            }
+            const double fe = xb_fit_fast_error(f);
+            if (fe > t->fast_err) t->fast_err = fe;
+            xb_engine_tile_free(tile);
+        }
+    xb_matrix_free(g);
+    return rc;
+}
+
+void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
+{
+    const size_t nt = t->n_rt * t->n_ct, RC = t->R * t->C, NW = t->n_out * t->n_in;
+    memset(t->rowsum, 0, t->T * t->n_in * sizeof(double));
+    memset(t->colsum, 0, t->T * t->n_out * sizeof(double));
+    memset(t->gsum_r, 0, t->n_in * sizeof(double));
+    memset(t->gsum_c, 0, t->n_out * sizeof(double));
+    for (size_t j = 0; j < t->n_out; j++) {
+        const size_t c = j / t->P, q = j % t->P;
+        for (size_t i = 0; i < t->n_in; i++) {
+            const size_t r = i / t->R, ii = i % t->R, k = j * t->n_in + i, cell = ii * t->C + 2 * q;
+            for (size_t p = 0; p < t->T; p++) {
+                double e = 0, s = 0;
+                for (size_t a = 0; a < t->n_arrays; a++) {
+                    const double *gn = t->gain + (a * nt + r * t->n_ct + c) * tsize(t) + p * RC;
+                    const double mp = gn[cell] * arrays[a]->gp[k], mm = gn[cell + 1] * arrays[a]->gm[k];
+                    e += scale[a] * (mp - mm);
+                    s += mp + mm;
+                }
+                t->E[p * NW + k] = (float)(kappa * e);
+                t->rowsum[p * t->n_in + i] += s;
+                t->colsum[p * t->n_out + j] += s;
+            }
+            for (size_t a = 0; a < t->n_arrays; a++) {
+                const double s = arrays[a]->gp[k] + arrays[a]->gm[k];
+                t->gsum_r[i] += s;
+                t->gsum_c[j] += s;
+            }
+        }
+    }
+}
+
+static int scratch(xb_an_tiles *t, size_t n, xb_an_read_stats *st)
+{
+    const size_t w = t->n_in > t->n_out ? t->n_in : t->n_out;
+    if (st) st->terms = t->T;
+    if (n * w <= t->cap) return 0;
+    free(t->phi);
+    free(t->part);
+    free(t->lev);
+    t->phi = malloc(t->T * n * w * sizeof(float));
+    t->part = malloc(n * w * sizeof(float));
+    t->lev = malloc(n * w * sizeof(unsigned short));
+    t->cap = t->phi && t->part && t->lev ? n * w : 0;
+    return t->cap ? 0 : -1;
+}
+
+/* DAC of n vectors of length len (per-vector abs-max full scale in xm): levels, phi_p. */
+static void dac(xb_an_tiles *t, const float *x, size_t n, size_t len, double *xm)
+{
+    const double L = (double)(t->nlev - 1);
+    for (size_t s = 0; s < n; s++) {
+        double m = 0;
+        for (size_t i = 0; i < len; i++) m = fabs((double)x[s * len + i]) > m ? fabs((double)x[s * len + i]) : m;
+        xm[s] = m;
+        const double inv = m > 0 ? L / m : 0;
+        for (size_t i = 0; i < len; i++) {
+            const float v = x[s * len + i];
+            const size_t q = (size_t)nearbyint(fabs((double)v) * inv);
+            t->lev[s * len + i] = (unsigned short)q;
+            for (size_t p = 0; p < t->T; p++) {
+                const float f = t->lut[p * t->nlev + q];
+                t->phi[(p * n + s) * len + i] = v < 0 ? -f : f;
+            }
+        }
+    }
+}
+
+/* ADC of the block rows x [c0, c1) of part (n x ld): full scale the block's largest |value|,
+ * signed, 2^(bits-1) - 1 levels; then out += part x xm (per vector). */
+static void adc_add(const xb_an_tiles *t, const float *part, size_t n, size_t ld, size_t c0, size_t c1,
+                    const double *xm, float *out)
+{
+    double fs = 0;
+    for (size_t s = 0; s < n; s++)
+        for (size_t j = c0; j < c1; j++) fs = fabs((double)part[s * ld + j]) > fs ? fabs((double)part[s * ld + j]) : fs;
+    const int bits = t->rc.adc_bits;
+    const double L = bits > 1 ? ldexp(1.0, bits - 1) - 1.0 : 0, k = fs > 0 && L > 0 ? L / fs : 0;
+    for (size_t s = 0; s < n; s++)
+        for (size_t j = c0; j < c1; j++) {
+            double v = part[s * ld + j];
+            if (k > 0) v = nearbyint(v * k) / k;
+            out[s * ld + j] += (float)(v * xm[s]);
+        }
+}
+
+/* read energy of n vectors driven on len lines (levels t->lev), each line feeding `fan`
+ * tiles, with the term sums S (T x len) and conductance sums gs (len) */
+static double read_energy(const xb_an_tiles *t, size_t n, size_t len, size_t fan, size_t fan_out_lines,
+                          const double *S, const double *gs)
+{
+    const double vr = t->rc.v_read, L = (double)(t->nlev - 1);
+    double res = 0, cap = 0, joule = 0;
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = 0; i < len; i++) {
+            const size_t q = t->lev[s * len + i];
+            if (!q) continue;
+            const double u = (double)q / L;
+            for (size_t p = 0; p < t->T; p++) res += u * (double)t->lut[p * t->nlev + q] * S[p * len + i];
+            cap += u * u;
+            joule += u * u * gs[i];
+        }
+    double e = t->law ? vr * vr * (t->k_res * res + t->k_cap * cap * (double)fan)
+                      : vr * vr * joule * t->rc.t_mvm_s;
+    /* converters: one DAC per driven line and tile, one ADC per sensed line and tile */
+    const double dac_bits = t->rc.dac_bits > 0 ? t->rc.dac_bits : 16;
+    e += (double)n * (double)(len * fan) * dac_bits * t->rc.dac_joule_per_bit;
+    if (t->rc.adc_bits > 0) e += (double)n * (double)fan_out_lines * ldexp(1.0, t->rc.adc_bits) * t->rc.adc_joule_per_step;
+    return e;
+}
+
+void xb_an_tiles_forward(xb_an_tiles *t, const float *x, size_t n, float *y, xb_an_read_stats *st)
+{
+    if (scratch(t, n, st)) return;
+    double *xm = malloc(n * sizeof(double));
+    if (!xm) return;
+    const size_t NW = t->n_out * t->n_in;
+    dac(t, x, n, t->n_in, xm);
+    memset(y, 0, n * t->n_out * sizeof(float));
+    for (size_t r = 0; r < t->n_rt; r++) {
+        const size_t i0 = r * t->R, ru = i0 + t->R <= t->n_in ? t->R : t->n_in - i0;
+        for (size_t p = 0; p < t->T; p++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)t->n_out, (int)ru, 1.0f,
+                        t->phi + p * n * t->n_in + i0, (int)t->n_in, t->E + p * NW + i0, (int)t->n_in,
+                        p ? 1.0f : 0.0f, t->part, (int)t->n_out);
+        for (size_t c = 0; c < t->n_ct; c++) {
+            const size_t j0 = c * t->P, j1 = j0 + t->P < t->n_out ? j0 + t->P : t->n_out;
+            adc_add(t, t->part, n, t->n_out, j0, j1, xm, y);
+        }
+    }
+    if (st) {
+        st->e_fwd_joule += read_energy(t, n, t->n_in, t->n_ct * t->n_arrays, t->n_out * t->n_rt * t->n_arrays,
+                                       t->rowsum, t->gsum_r);
+        st->fast_error = t->fast_err > st->fast_error ? t->fast_err : st->fast_error;
+    }
+    free(xm);
+}
+
+void xb_an_tiles_backward(xb_an_tiles *t, const float *d, size_t n, float *dn, xb_an_read_stats *st)
+{
+    if (scratch(t, n, st)) return;
+    double *xm = malloc(n * sizeof(double));
+    if (!xm) return;
+    const size_t NW = t->n_out * t->n_in;
+    dac(t, d, n, t->n_out, xm);
+    memset(dn, 0, n * t->n_in * sizeof(float));
+    for (size_t c = 0; c < t->n_ct; c++) {
+        const size_t j0 = c * t->P, pu = j0 + t->P <= t->n_out ? t->P : t->n_out - j0;
+        for (size_t p = 0; p < t->T; p++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)t->n_in, (int)pu, 1.0f,
+                        t->phi + p * n * t->n_out + j0, (int)t->n_out, t->E + p * NW + j0 * t->n_in, (int)t->n_in,
+                        p ? 1.0f : 0.0f, t->part, (int)t->n_in);
+        for (size_t r = 0; r < t->n_rt; r++) {
+            const size_t i0 = r * t->R, i1 = i0 + t->R < t->n_in ? i0 + t->R : t->n_in;
+            adc_add(t, t->part, n, t->n_in, i0, i1, xm, dn);
+        }
+    }
+    if (st)
+        st->e_bwd_joule += read_energy(t, n, t->n_out, t->n_rt * t->n_arrays, t->n_in * t->n_ct * t->n_arrays,
+                                       t->colsum, t->gsum_c);
+    free(xm);
+}
+
+/* Outputs of tile (0, 0) of array 0 for nv random row inputs: gain-scaled (ours), a fresh
+ * fast form and the full model at the current conductances. */
+int xb_an_tiles_gain_error(xb_an_tiles *t, const xb_an_pairs *const *arrays, size_t nv, uint64_t seed,
+                           double *rel_fast, double *rel_exact, xb_error *err)
+{
+    xb_matrix *g = xb_matrix_new(t->R, t->C), *v = xb_matrix_new(nv, t->R), *i_ref = xb_matrix_new(nv, t->C),
+              *i_ours = xb_matrix_new(nv, t->C), *i_ex = xb_matrix_new(nv, t->C);
+    int rc = g && v && i_ref && i_ours && i_ex ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
+    xb_engine_tile *tile = NULL;
+    xb_fit_eval *ev = NULL;
+    if (!rc) {
+        double g_fill = arrays[0]->gp[0];
+        for (size_t k = 0; k < arrays[0]->n; k++) g_fill = fmin(g_fill, fmin(arrays[0]->gp[k], arrays[0]->gm[k]));
+        tile_g(t, arrays[0], 0, 0, g_fill, g);
+        uint64_t s = seed;
+        for (size_t q = 0; q < nv * t->R; q++) v->data[q] = t->rc.v_read * xb_splitmix64_uniform(&s);
+        rc = xb_engine_program(t->rc.eng, t->rc.tp, g, &tile, err);
+    }
+    if (!rc) rc = xb_engine_mvm(tile, v, i_ref, err);
+    if (!rc) {
+        /* ours: sum_p phi_p(v) (gain_p . G) */
+        const xb_fit_fast *f = xb_engine_fast_form(tile);
+        const xb_fit_basis *b = xb_fit_fast_basis(f);
+        const double *gn = t->gain;
+        for (size_t s = 0; s < nv; s++)
+            for (size_t c = 0; c < t->C; c++) {
+                double acc = 0;
+                for (size_t p = 0; p < t->T; p++)
+                    for (size_t i = 0; i < t->R; i++)
+                        acc += xb_fit_basis_eval(b, p, v->data[s * t->R + i]) * gn[p * t->R * t->C + i * t->C + c] *
+                               g->data[i * t->C + c];
+                i_ours->data[s * t->C + c] = acc;
+            }
+        *rel_fast = xb_fit_rel_l2(i_ours, i_ref);
+        *rel_exact = NAN;
+        xb_fit_engine_info mi;
+        if (xb_fit_engine_get_info(t->rc.eng, &mi, NULL) == XB_OK && mi.model &&
+            xb_fit_eval_new(mi.model, g, &ev, NULL) == XB_OK && xb_fit_eval_mvm(ev, v, i_ex, NULL) == XB_OK)
+            *rel_exact = xb_fit_rel_l2(i_ours, i_ex);
+    }
+    xb_fit_eval_free(ev);
+    xb_engine_tile_free(tile);
+    xb_matrix_free(g);
+    xb_matrix_free(v);
+    xb_matrix_free(i_ref);
+    xb_matrix_free(i_ours);
+    xb_matrix_free(i_ex);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* In-memory training, the update rules on a pair array (docs/training.md, "Update mapping",
+ * "Algorithms"): rank-1 stochastic pulse trains whose coincidences are the pulses (analog
+ * SGD; Gokmen & Vlasov, Front. Neurosci. 10, 333, 2016), the digital accumulator of mixed
+ * precision (Nandakumar et al., Front. Neurosci. 14, 406, 2020) and the Tiki-Taka transfer
+ * (Gokmen & Haensch, Front. Neurosci. 14, 103, 2020). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/train_analog_internal.h"
+
+/* index lists of the rows / columns that may fire (nonzero entries), reused between calls */
+typedef struct {
+    size_t cap;
+    size_t *idx;
+    double *prob;
+    signed char *sg;
+} firing;
+
+static int firing_fill(firing *f, const float *v, size_t n, double c)
+{
+    if (f->cap < n) {
+        free(f->idx);
+        free(f->prob);
+        free(f->sg);
+        f->idx = malloc(n * sizeof *f->idx);
+        f->prob = malloc(n * sizeof *f->prob);
+        f->sg = malloc(n);
+        f->cap = f->idx && f->prob && f->sg ? n : 0;
+        if (!f->cap) return -1;
+    }
+    int m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != 0) {
+            f->idx[m] = i;
+            const double p = c * fabs((double)v[i]);
+            f->prob[m] = p > 1 ? 1 : p;
+            f->sg[m] = v[i] > 0 ? 1 : -1;
+            m++;
+        }
+    return m;
+}
+
+static void firing_free(firing *f)
+{
+    free(f->idx);
+    free(f->prob);
+    free(f->sg);
+}
+
+static double absmax(const float *v, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fabs((double)v[i]) > m ? fabs((double)v[i]) : m;
+    return m;
+}
+
+static void rank1_deterministic(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm,
+                                const float *a, const float *b, double eta, uint64_t *rng, xb_an_stats *st)
+{
+    double most = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        if (a[j] == 0) continue;
+        for (size_t i = 0; i < lm->n_in; i++) {
+            const double u = eta * (double)a[j] * (double)b[i];
+            double n = nearbyint(fabs(u) / lm->dw);
+            if (lm->n_cap > 0 && n > lm->n_cap) n = lm->n_cap;
+            for (double q = 0; q < n; q++) xb_an_pair_pulse(p, am, j * lm->n_in + i, u > 0 ? 1 : -1, rng, st);
+            most = n > most ? n : most;
+        }
+    }
+    st->t_s += most * am->width_s;
+}
+
+void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
+                 const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st)
+{
+    const double am_ = absmax(a, lm->n_out), bm = absmax(b, lm->n_in);
+    if (am_ == 0 || bm == 0 || eta == 0) return;
+    if (pc->deterministic) {
+        rank1_deterministic(p, am, lm, a, b, eta, rng, st);
+        return;
+    }
+    const double K = fabs(eta) * am_ * bm / lm->dw; /* expected pulses of the largest weight */
+    double bl = ceil(K);
+    if (bl < 1) bl = 1;
+    if (bl > (double)pc->bl_max) bl = (double)pc->bl_max;
+    const double cab = fabs(eta) / (bl * lm->dw);
+    const double ca = sqrt(cab * bm / am_), cb = sqrt(cab * am_ / bm);
+    firing rows = {0}, cols = {0};
+    const int nr = firing_fill(&rows, b, lm->n_in, cb), nc = firing_fill(&cols, a, lm->n_out, ca);
+    size_t *fr = nr > 0 ? malloc((size_t)nr * sizeof *fr) : NULL;
+    if (nr > 0 && nc > 0 && fr) {
+        const int se = eta > 0 ? 1 : -1;
+        for (size_t t = 0; t < (size_t)bl; t++) {
+            size_t n_fr = 0;
+            for (int q = 0; q < nr; q++)
+                if (xb_splitmix64_uniform(rng) < rows.prob[q]) fr[n_fr++] = (size_t)q;
+            for (int c = 0; c < nc; c++) {
+                if (!(xb_splitmix64_uniform(rng) < cols.prob[c])) continue;
+                const size_t j = cols.idx[c];
+                for (size_t q = 0; q < n_fr; q++)
+                    xb_an_pair_pulse(p, am, j * lm->n_in + rows.idx[fr[q]], se * cols.sg[c] * rows.sg[fr[q]], rng,
+                                     st);
+            }
+        }
+    }
+    st->t_s += bl * am->width_s;
+    free(fr);
+    firing_free(&rows);
+    firing_free(&cols);
+}
+
+void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, double *chi, const float *gw,
+              double lr, uint64_t *rng, xb_an_stats *st)
+{
+    double t = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        double most = 0;
+        for (size_t i = 0; i < lm->n_in; i++) {
+            const size_t k = j * lm->n_in + i;
+            chi[k] -= lr * (double)gw[k];
+            double n = trunc(chi[k] / lm->dw);
+            if (n == 0) continue;
+            /* more pulses than cross the window move nothing more: the update is capped there
+             * and so is the accumulator (a wild gradient does not queue pulses for later) */
+            if (lm->n_cap > 0 && fabs(n) > lm->n_cap) {
+                n = n > 0 ? lm->n_cap : -lm->n_cap;
+                chi[k] = n * lm->dw;
+            }
+            for (double q = 0; q < fabs(n); q++) xb_an_pair_pulse(p, am, k, n > 0 ? 1 : -1, rng, st);
+            chi[k] -= n * lm->dw;
+            most = fabs(n) > most ? fabs(n) : most;
+        }
+        t += most;
+    }
+    st->t_s += t * am->width_s;
+}
+
+void xb_an_read_weights(const xb_an_pairs *p, const xb_an_layer_map *lm, double scale, int accumulate, float *w)
+{
+    const double k = lm->kappa * scale;
+    for (size_t q = 0; q < p->n; q++) {
+        const double v = k * (p->gp[q] - p->gm[q]);
+        w[q] = accumulate ? (float)((double)w[q] + v) : (float)v;
+    }
+}
+
+void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
+                       size_t k, double lr_t, const xb_an_pulse_cfg *pc, float *v, float *ek, uint64_t *rng,
+                       xb_an_stats *st)
+{
+    for (size_t j = 0; j < lm->n_out; j++) v[j] = (float)(lm->kappa * (A->gp[j * lm->n_in + k] - A->gm[j * lm->n_in + k]));
+    memset(ek, 0, lm->n_in * sizeof(float));
+    ek[k] = 1.0f;
+    xb_an_rank1(C, am, lm, v, ek, lr_t, pc, rng, st);
+}

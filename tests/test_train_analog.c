@@ -1,0 +1,655 @@
+/* In-memory training (docs/training.md), small and fast:
+ *  - an ideal update model (constant symmetric step, no noise) with expected-count pulses and
+ *    float reads: analog SGD equals a separate digital SGD whose per-sample updates are
+ *    quantized to the step, minibatch after minibatch, to float rounding;
+ *  - stochastic rank-1 pulse trains: the mean conductance change over many draws equals
+ *    lr x the outer product (closed form) within 5 standard errors, for short and long trains;
+ *  - Tiki-Taka transfer and the mixed-precision accumulator against hand-computed two-step
+ *    examples; hard bounds; refresh of saturated pairs; a step of a state-dependent law;
+ *  - reads on tiles through the model engine (ohmic cells, 2.5 ohm wires): the forward read
+ *    equals the engine's own MVM of every tile; the transposed read of ohmic cells without
+ *    wire resistance equals W^T d; the gain-scaled read after updates vs the full model;
+ *  - the entry point: SGD, Tiki-Taka and mp learn a small problem with a noisy model, the same
+ *    seed gives the same weights, c2c ablated other ones;
+ *  - `xbar train --analog` with a model file without /update/<device>: a one-line error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/train_analog_internal.h"
+#include "support/xb_test.h"
+#include "xbar/exec.h"
+#include "xbar/fit.h"
+
+#define G_LO 1e-6
+#define G_HI 1e-4
+#define STEP 1e-7
+
+/* constant symmetric step s over [G_LO, G_HI], no noise, no d2d (softbounds with s0 = s1) */
+static void ideal_model(xb_update_model *m, double s)
+{
+    memset(m, 0, sizeof *m);
+    m->device = XB_DEVICE_RRAM;
+    m->law = XB_UPDATE_SOFTBOUNDS;
+    m->n_params = 2;
+    m->up[0] = m->up[1] = s;
+    m->down[0] = m->down[1] = -s;
+    m->g_min_siemens = G_LO;
+    m->g_max_siemens = G_HI;
+    m->energy_up_joule = 1e-12;
+    m->energy_down_joule = 2e-12;
+    m->width_s = 1e-7;
+}
+
+/* ------------------------------------------------------------------ SGD vs quantized SGD */
+#define NI 6
+#define NH 5
+#define NC 3
+#define NS 40
+#define NB 10
+
+static void synth_data(float *x, unsigned char *y)
+{
+    uint64_t s = 7;
+    for (size_t k = 0; k < NS; k++) {
+        double a = 0;
+        for (size_t i = 0; i < NI; i++) {
+            x[k * NI + i] = (float)xb_splitmix64_uniform(&s);
+            a += (i % 3 == 0 ? 1 : -0.5) * x[k * NI + i];
+        }
+        y[k] = (unsigned char)(a > 0.3 ? 0 : a > -0.3 ? 1 : 2);
+    }
+}
+
+/* the reference: float forward/backward of NI-NH-NC (ReLU, softmax), per-sample updates of
+ * every weight quantized to dw (round half to even, as nearbyint) */
+typedef struct {
+    double W1[NH * NI], b1[NH], W2[NC * NH], b2[NC];
+} refnet;
+
+static void ref_minibatch(refnet *r, const float *x, const unsigned char *y, size_t n, double lr, double dw1,
+                          double dw2)
+{
+    float h[NB][NH], d2[NB][NC], d1[NB][NH];
+    for (size_t s = 0; s < n; s++) {
+        float z[NC];
+        for (size_t j = 0; j < NH; j++) {
+            float a = 0;
+            for (size_t i = 0; i < NI; i++) a += (float)r->W1[j * NI + i] * x[s * NI + i];
+            a += (float)r->b1[j];
+            h[s][j] = a > 0 ? a : 0;
+        }
+        float mx = -1e30f;
+        for (size_t c = 0; c < NC; c++) {
+            float a = 0;
+            for (size_t j = 0; j < NH; j++) a += (float)r->W2[c * NH + j] * h[s][j];
+            z[c] = a + (float)r->b2[c];
+            mx = z[c] > mx ? z[c] : mx;
+        }
+        double sum = 0;
+        for (size_t c = 0; c < NC; c++) sum += exp((double)(z[c] - mx));
+        for (size_t c = 0; c < NC; c++)
+            d2[s][c] = ((float)(exp((double)(z[c] - mx)) / sum) - (c == y[s] ? 1.0f : 0.0f)) / (float)n;
+        for (size_t j = 0; j < NH; j++) {
+            float a = 0;
+            for (size_t c = 0; c < NC; c++) a += d2[s][c] * (float)r->W2[c * NH + j];
+            d1[s][j] = h[s][j] > 0 ? a : 0;
+        }
+    }
+    for (size_t s = 0; s < n; s++) {
+        for (size_t j = 0; j < NH; j++)
+            for (size_t i = 0; i < NI; i++) {
+                const double u = -lr * (double)d1[s][j] * (double)x[s * NI + i];
+                r->W1[j * NI + i] += (u > 0 ? 1 : -1) * dw1 * nearbyint(fabs(u) / dw1);
+            }
+        for (size_t c = 0; c < NC; c++)
+            for (size_t j = 0; j < NH; j++) {
+                const double u = -lr * (double)d2[s][c] * (double)h[s][j];
+                r->W2[c * NH + j] += (u > 0 ? 1 : -1) * dw2 * nearbyint(fabs(u) / dw2);
+            }
+    }
+    for (size_t j = 0; j < NH; j++) {
+        double g = 0;
+        for (size_t s = 0; s < n; s++) g += d1[s][j];
+        r->b1[j] -= (double)(float)(lr * g);
+    }
+    for (size_t c = 0; c < NC; c++) {
+        double g = 0;
+        for (size_t s = 0; s < n; s++) g += d2[s][c];
+        r->b2[c] -= (double)(float)(lr * g);
+    }
+}
+
+static xb_network *tiny_net(void)
+{
+    const size_t shape[1] = {NI};
+    float w1[NH * NI], w2[NC * NH];
+    uint64_t s = 3;
+    for (size_t k = 0; k < NH * NI; k++) w1[k] = (float)(0.8 * (2 * xb_splitmix64_uniform(&s) - 1));
+    for (size_t k = 0; k < NC * NH; k++) w2[k] = (float)(0.8 * (2 * xb_splitmix64_uniform(&s) - 1));
+    xb_network *net = NULL;
+    assert_int_equal(xb_network_new(shape, 1, &net, NULL), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, NH, NI, w1, NULL, NULL), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, NULL), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, NC, NH, w2, NULL, NULL), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, NULL), XB_OK);
+    return net;
+}
+
+static void test_ideal_sgd_equals_quantized_sgd(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_analog_opts a;
+    xb_analog_opts_default(&a);
+    a.update = &um;
+    a.deterministic = 1;
+    a.refresh_margin = 0;
+    a.w_fs = 1.5;
+    /* G+ and G- stepped in opposite directions: with a symmetric step the pair's common mode
+     * stays put, no device reaches a bound (one-sided updates drift up until a refresh) */
+    a.one_sided = 0;
+    xb_network *net = tiny_net();
+    xb_an_trainer *tr = NULL;
+    xb_error err;
+    assert_int_equal(xb_an_trainer_new(net, &a, NB, 5, &tr, &err), XB_OK);
+    xb_tnet *t = xb_an_trainer_tnet(tr);
+    refnet r;
+    float *w, *gw, *b, *gb;
+    size_t nw, nb;
+    xb_tnet_params(t, 0, &w, &gw, &nw, &b, &gb, &nb);
+    for (size_t k = 0; k < nw; k++) r.W1[k] = w[k];
+    memset(r.b1, 0, sizeof r.b1);
+    xb_tnet_params(t, 2, &w, &gw, &nw, &b, &gb, &nb);
+    for (size_t k = 0; k < nw; k++) r.W2[k] = w[k];
+    memset(r.b2, 0, sizeof r.b2);
+    /* the programmed weights are the closed-loop targets within one pair step */
+    const xb_an_layer_map *m0 = xb_an_trainer_map(tr, 0), *m2 = xb_an_trainer_map(tr, 2);
+    assert_non_null(m0);
+    assert_non_null(m2);
+    for (size_t k = 0; k < NH * NI; k++)
+        assert_true(fabs(r.W1[k] - (double)xb_network_layer(net, 0)->weight[k]) <= m0->dw);
+    float x[NS * NI];
+    unsigned char y[NS];
+    synth_data(x, y);
+    const double lr = 0.5;
+    size_t pulses_seen = 0;
+    for (size_t ep = 0; ep < 3; ep++)
+        for (size_t s0 = 0; s0 < NS; s0 += NB) {
+            double loss = 0, correct = 0;
+            xb_an_stats before;
+            xb_an_trainer_stats(tr, &before, NULL);
+            assert_int_equal(xb_an_trainer_minibatch(tr, x + s0 * NI, y + s0, NB, lr, &loss, &correct, &err), XB_OK);
+            ref_minibatch(&r, x + s0 * NI, y + s0, NB, lr, m0->dw, m2->dw);
+            xb_an_stats after;
+            xb_an_trainer_stats(tr, &after, NULL);
+            pulses_seen += (size_t)(after.pulses - before.pulses);
+            xb_tnet_params(t, 0, &w, &gw, &nw, &b, &gb, &nb);
+            for (size_t k = 0; k < nw; k++) assert_float_equal(w[k], r.W1[k], 1e-5 * (1 + fabs(r.W1[k])));
+            for (size_t k = 0; k < nb; k++) assert_float_equal(b[k], r.b1[k], 1e-5);
+            xb_tnet_params(t, 2, &w, &gw, &nw, &b, &gb, &nb);
+            for (size_t k = 0; k < nw; k++) assert_float_equal(w[k], r.W2[k], 1e-5 * (1 + fabs(r.W2[k])));
+            for (size_t k = 0; k < nb; k++) assert_float_equal(b[k], r.b2[k], 1e-5);
+        }
+    /* the comparison is not vacuous: updates fired many pulses */
+    assert_true(pulses_seen > 100);
+    xb_an_trainer_free(tr);
+    xb_network_free(net);
+}
+
+/* ------------------------------------------------------------------ stochastic pulse trains */
+static void expected_change_case(double eta_scale, size_t bl_max)
+{
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    enum { NO = 3, NIN = 4, DRAWS = 20000 };
+    xb_an_layer_map lm = {NO, NIN, 50.0, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c;
+    const float a[NO] = {0.9f, -0.4f, 0.05f}, b[NIN] = {1.0f, 0.5f, 0.0f, -0.25f};
+    const double eta = eta_scale * lm.dw; /* largest expected count: eta_scale x 0.9 */
+    xb_an_pulse_cfg pc = {bl_max, 0};
+    xb_an_pairs p;
+    assert_int_equal(xb_an_pairs_new(&p, NO * NIN, &am, 1, NULL), XB_OK);
+    double sum[NO * NIN] = {0}, sq[NO * NIN] = {0};
+    uint64_t rng = 11;
+    xb_an_stats st = {0};
+    for (size_t d = 0; d < DRAWS; d++) {
+        for (size_t k = 0; k < NO * NIN; k++) p.gp[k] = p.gm[k] = am.g_c;
+        xb_an_rank1(&p, &am, &lm, a, b, eta, &pc, &rng, &st);
+        for (size_t k = 0; k < NO * NIN; k++) {
+            const double dD = (p.gp[k] - p.gm[k]) * lm.kappa; /* weight units */
+            sum[k] += dD;
+            sq[k] += dD * dD;
+        }
+    }
+    for (size_t j = 0; j < NO; j++)
+        for (size_t i = 0; i < NIN; i++) {
+            const size_t k = j * NIN + i;
+            const double mean = sum[k] / DRAWS, var = sq[k] / DRAWS - mean * mean;
+            const double expect = eta * a[j] * b[i], se = sqrt(var / DRAWS);
+            if (b[i] == 0) {
+                assert_true(sum[k] == 0);
+                continue;
+            }
+            assert_true(var > 0);
+            assert_true(fabs(mean - expect) <= 5 * se);
+        }
+    xb_an_pairs_free(&p);
+}
+
+static void test_expected_change(void **state)
+{
+    (void)state;
+    expected_change_case(0.6, 31); /* one slot: p q < 1 */
+    expected_change_case(7.3, 31); /* eight slots */
+}
+
+/* ------------------------------------------------------------------ Tiki-Taka, MP */
+static void test_tiki_taka_two_steps(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c; /* 2e-3 */
+    assert_float_equal(lm.dw, 2e-3, 1e-12);
+    xb_an_pulse_cfg pc = {31, 1};
+    xb_an_pairs A, C;
+    assert_int_equal(xb_an_pairs_new(&A, 4, &am, 1, NULL), XB_OK);
+    assert_int_equal(xb_an_pairs_new(&C, 4, &am, 2, NULL), XB_OK);
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    float v[2], ek[2], w[4];
+    /* step 1: A += dw (1, -2)(3, 0)^T = dw [[3, 0], [-6, 0]]; transfer column 0 at rate 2/3:
+     * C[:, 0] += round(2/3 x (3, -6)) dw = (2, -4) dw */
+    const float a1[2] = {1, -2}, b1[2] = {3, 0};
+    xb_an_rank1(&A, &am, &lm, a1, b1, lm.dw, &pc, &rng, &st);
+    xb_an_tt_transfer(&A, &C, &am, &lm, 0, 2.0 / 3.0, &pc, v, ek, &rng, &st);
+    /* step 2: A += dw (0, 1)(1, 1)^T -> dw [[3, 0], [-5, 1]]; transfer column 1: v = (0, 1) dw,
+     * C[:, 1] += round(2/3 x (0, 1)) dw = (0, 1) dw */
+    const float a2[2] = {0, 1}, b2[2] = {1, 1};
+    xb_an_rank1(&A, &am, &lm, a2, b2, lm.dw, &pc, &rng, &st);
+    xb_an_tt_transfer(&A, &C, &am, &lm, 1, 2.0 / 3.0, &pc, v, ek, &rng, &st);
+    const double wa[4] = {3, 0, -5, 1}, wc[4] = {2, 0, -4, 1};
+    xb_an_read_weights(&A, &lm, 1.0, 0, w);
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wa[k] * lm.dw, 1e-6);
+    xb_an_read_weights(&C, &lm, 1.0, 0, w);
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wc[k] * lm.dw, 1e-6);
+    /* the network weight gamma A + C */
+    xb_an_read_weights(&A, &lm, 0.1, 0, w);
+    xb_an_read_weights(&C, &lm, 1.0, 1, w);
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], (0.1 * wa[k] + wc[k]) * lm.dw, 1e-6);
+    /* pulses: two per coincidence; A: 9 + 2, C: 6 + 1 coincidences */
+    assert_float_equal(st.pulses, 2.0 * (9 + 2 + 6 + 1), 0);
+    assert_float_equal(st.e_joule, (9 + 2 + 6 + 1) * (1e-12 + 2e-12), 1e-20);
+    xb_an_pairs_free(&A);
+    xb_an_pairs_free(&C);
+}
+
+static void test_mixed_precision_two_steps(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_layer_map lm = {1, 2, 1e4, 2e-3, 0};
+    xb_an_pairs p;
+    assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
+    double chi[2] = {0, 0};
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    float w[2];
+    /* step 1: chi = -gw = (0.005, -0.001): trunc(2.5) = 2 pulses up, trunc(-0.5) = 0;
+     * chi -> (0.001, -0.001) */
+    const float g1[2] = {-0.005f, 0.001f};
+    xb_an_mp(&p, &am, &lm, chi, g1, 1.0, &rng, &st);
+    assert_float_equal(chi[0], 0.001, 1e-9);
+    assert_float_equal(chi[1], -0.001, 1e-9);
+    xb_an_read_weights(&p, &lm, 1.0, 0, w);
+    assert_float_equal(w[0], 2 * 2e-3, 1e-7);
+    assert_float_equal(w[1], 0, 1e-9);
+    /* step 2: chi = (0.0025, -0.0045): 1 up, 2 down; chi -> (0.0005, -0.0005) */
+    const float g2[2] = {-0.0015f, 0.0035f};
+    xb_an_mp(&p, &am, &lm, chi, g2, 1.0, &rng, &st);
+    assert_float_equal(chi[0], 0.0005, 1e-9);
+    assert_float_equal(chi[1], -0.0005, 1e-9);
+    xb_an_read_weights(&p, &lm, 1.0, 0, w);
+    assert_float_equal(w[0], 3 * 2e-3, 1e-7);
+    assert_float_equal(w[1], -2 * 2e-3, 1e-7);
+    assert_float_equal(st.pulses, 2.0 * 5, 0);
+    /* time: row 0 fires 2 then 2 pulses in sequence (its largest counts) */
+    assert_float_equal(st.t_s, (2 + 2) * 1e-7, 1e-15);
+    xb_an_pairs_free(&p);
+}
+
+/* ------------------------------------------------------------------ bounds, refresh, laws */
+static void test_bounds_and_refresh(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_pairs p;
+    assert_int_equal(xb_an_pairs_new(&p, 3, &am, 1, NULL), XB_OK);
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    /* hard bounds: up pulses stop at G_HI, down pulses at G_LO */
+    p.gp[0] = G_HI - 0.5 * STEP;
+    for (int k = 0; k < 5; k++) xb_an_pulse(&p, &am, 0, 1, &rng, &st);
+    assert_true(p.gp[0] == G_HI);
+    p.gm[0] = G_LO + 0.3 * STEP;
+    for (int k = 0; k < 5; k++) xb_an_pulse(&p, &am, 1, -1, &rng, &st);
+    assert_true(p.gm[0] == G_LO);
+    /* refresh: pair 0 saturated with D = 0.3 window -> centred; pair 1 at D = 0.95 window (a
+     * full weight, nothing to gain) and pair 2 mid-window stay */
+    const double win = G_HI - G_LO, gc = 0.5 * (G_HI + G_LO);
+    p.gp[0] = G_HI - 0.01 * win;
+    p.gm[0] = p.gp[0] - 0.3 * win;
+    p.gp[1] = G_HI - 0.01 * win;
+    p.gm[1] = p.gp[1] - 0.95 * win;
+    p.gp[2] = gc + 0.1 * win;
+    p.gm[2] = gc - 0.1 * win;
+    const double keep1[2] = {p.gp[1], p.gm[1]}, keep2[2] = {p.gp[2], p.gm[2]};
+    memset(&st, 0, sizeof st);
+    xb_an_refresh(&p, &am, 0.05, &rng, &st);
+    assert_float_equal(st.refreshes, 1, 0);
+    assert_true(fabs(p.gp[0] - (gc + 0.15 * win)) <= 0.5 * STEP + 1e-18);
+    assert_true(fabs(p.gm[0] - (gc - 0.15 * win)) <= 0.5 * STEP + 1e-18);
+    assert_true(fabs((p.gp[0] - p.gm[0]) - 0.3 * win) <= STEP + 1e-18);
+    /* closed loop: each device moved 0.34 window / step pulses (rounded) */
+    assert_true(fabs(st.refresh_pulses - 2 * 0.34 * win / STEP) <= 2);
+    assert_true(p.gp[1] == keep1[0] && p.gm[1] == keep1[1]);
+    assert_true(p.gp[2] == keep2[0] && p.gm[2] == keep2[1]);
+    /* pair pulses: opposite directions (both devices), or one-sided (one up pulse) */
+    p.gp[2] = p.gm[2] = gc;
+    xb_an_pair_pulse(&p, &am, 2, -1, &rng, &st);
+    assert_true(fabs(p.gp[2] - (gc - STEP)) < 1e-18 && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
+    am.one_sided = 1;
+    p.gp[2] = p.gm[2] = gc;
+    xb_an_pair_pulse(&p, &am, 2, -1, &rng, &st);
+    assert_true(p.gp[2] == gc && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
+    xb_an_pair_pulse(&p, &am, 2, 1, &rng, &st);
+    assert_true(fabs(p.gp[2] - (gc + STEP)) < 1e-18 && fabs(p.gm[2] - (gc + STEP)) < 1e-18);
+    xb_an_pairs_free(&p);
+}
+
+static void test_state_dependent_step(void **state)
+{
+    (void)state;
+    /* soft bounds: up step 2e-7 at G_LO falling to 0 at G_HI; down the mirror; a pulse from G
+     * moves by the law's closed form (linear in G); ablated state: the centre value; ablated
+     * asymmetry: the mean magnitude */
+    xb_update_model um;
+    ideal_model(&um, 0);
+    um.up[0] = 2e-7;
+    um.up[1] = 0;
+    um.down[0] = 0;
+    um.down[1] = -1e-7;
+    const double gs[3] = {G_LO + 0.1 * (G_HI - G_LO), 0.5 * (G_LO + G_HI), G_LO + 0.8 * (G_HI - G_LO)};
+    for (unsigned ab = 0; ab < 3; ab++) {
+        const unsigned flag = ab == 0 ? 0 : ab == 1 ? XB_ANALOG_ABLATE_STATE : XB_ANALOG_ABLATE_ASYMMETRY;
+        xb_an_model am;
+        assert_int_equal(xb_an_model_init(&am, &um, flag, NULL), XB_OK);
+        xb_an_pairs p;
+        assert_int_equal(xb_an_pairs_new(&p, 1, &am, 1, NULL), XB_OK);
+        uint64_t rng = 1;
+        xb_an_stats st = {0};
+        for (size_t q = 0; q < 3; q++)
+            for (int dir = -1; dir <= 1; dir += 2) {
+                const double x = flag == XB_ANALOG_ABLATE_STATE ? 0.5 : (gs[q] - G_LO) / (G_HI - G_LO);
+                double up = 2e-7 * (1 - x), down = -1e-7 * x;
+                if (flag == XB_ANALOG_ABLATE_ASYMMETRY) up = -(down = -0.5 * (up - down));
+                p.gp[0] = gs[q];
+                const double g1 = xb_an_pulse(&p, &am, 0, dir, &rng, &st);
+                assert_true(fabs(g1 - gs[q] - (dir > 0 ? up : down)) <= 1e-13);
+            }
+        xb_an_pairs_free(&p);
+    }
+}
+
+/* ------------------------------------------------------------------ reads on tiles */
+static void test_tile_reads(void **state)
+{
+    (void)state;
+    /* ohmic cells on 8 x 8 tiles (4 pairs), a 10 x 13 layer: 2 x 3 tiles */
+    enum { NO = 10, NIN = 13, R = 8, C = 8, N = 5 };
+    for (int wires = 0; wires < 2; wires++) {
+        xb_array_params tp;
+        xb_array_params_default(&tp, XB_DEVICE_LINEAR);
+        tp.rows = R;
+        tp.cols = C;
+        tp.diff_pairs = 1;
+        tp.r_wire_row_ohm = tp.r_wire_col_ohm = wires ? 2.5 : 1e-6;
+        if (!wires) tp.r_driver_ohm = tp.r_sense_ohm = 1e-6;
+        xb_fit_params fm;
+        xb_fit_params_nominal(&fm, &tp);
+        xb_engine_config ec;
+        xb_engine_config_default(&ec);
+        ec.array = &tp;
+        xb_engine *eng = NULL;
+        xb_error err;
+        assert_int_equal(xb_fit_engine_new(&fm, &ec, &eng, &err), XB_OK);
+        xb_update_model um;
+        ideal_model(&um, STEP);
+        um.g_min_siemens = tp.g_min_siemens;
+        um.g_max_siemens = tp.g_max_siemens;
+        xb_an_model am;
+        assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+        xb_an_pairs p;
+        assert_int_equal(xb_an_pairs_new(&p, NO * NIN, &am, 1, NULL), XB_OK);
+        uint64_t s = 5;
+        const double win = am.g_max - am.g_min;
+        for (size_t k = 0; k < NO * NIN; k++) {
+            p.gp[k] = am.g_min + win * xb_splitmix64_uniform(&s);
+            p.gm[k] = am.g_min + win * xb_splitmix64_uniform(&s);
+        }
+        const double kappa = 1.0 / win;
+        xb_an_read_cfg rc = {eng, &tp, 0, 0, tp.v_read_volt, 1e-7, 0, 0};
+        xb_an_tiles *t = NULL;
+        assert_int_equal(xb_an_tiles_new(&rc, NO, NIN, 1, &t, &err), XB_OK);
+        const xb_an_pairs *arr[1] = {&p};
+        const double one = 1.0;
+        assert_int_equal(xb_an_tiles_refit(t, arr, &err), XB_OK);
+        xb_an_tiles_sync(t, arr, &one, kappa);
+        float x[N * NIN], y[N * NO], d[N * NO], dn[N * NIN];
+        for (size_t k = 0; k < N * NIN; k++) x[k] = (float)xb_splitmix64_uniform(&s);
+        for (size_t k = 0; k < N * NO; k++) d[k] = (float)(2 * xb_splitmix64_uniform(&s) - 1);
+        xb_an_read_stats st = {0};
+        xb_an_tiles_forward(t, x, N, y, &st);
+        assert_true(st.e_fwd_joule > 0);
+        /* the reference: every tile programmed through the engine, its MVM at V = x / max|x| v_read */
+        xb_matrix *g = xb_matrix_new(R, C), *v = xb_matrix_new(N, R), *io = xb_matrix_new(N, C);
+        double ref[N * NO] = {0}, xm[N], tref[N * NIN] = {0};
+        for (size_t q = 0; q < N; q++) {
+            xm[q] = 0;
+            for (size_t i = 0; i < NIN; i++) xm[q] = fmax(xm[q], x[q * NIN + i]);
+        }
+        for (size_t r = 0; r < 2; r++)
+            for (size_t c = 0; c < 3; c++) {
+                for (size_t i = 0; i < R; i++)
+                    for (size_t j = 0; j < C / 2; j++) {
+                        const size_t row = r * R + i, o = c * (C / 2) + j;
+                        const int used = row < NIN && o < NO;
+                        g->data[i * C + 2 * j] = used ? p.gp[o * NIN + row] : am.g_min;
+                        g->data[i * C + 2 * j + 1] = used ? p.gm[o * NIN + row] : am.g_min;
+                    }
+                for (size_t q = 0; q < N; q++)
+                    for (size_t i = 0; i < R; i++)
+                        v->data[q * R + i] = r * R + i < NIN ? x[q * NIN + r * R + i] / xm[q] * tp.v_read_volt : 0;
+                xb_engine_tile *tile = NULL;
+                assert_int_equal(xb_engine_program(eng, &tp, g, &tile, &err), XB_OK);
+                assert_int_equal(xb_engine_mvm(tile, v, io, &err), XB_OK);
+                /* the transposed product of the tile's own fast-form matrix (one term: ohmic) */
+                const xb_fit_fast *ff = xb_engine_fast_form(tile);
+                assert_non_null(ff);
+                assert_int_equal(xb_fit_fast_terms(ff), 1);
+                const double *M = xb_fit_fast_matrix(ff, 0);
+                for (size_t q = 0; q < N; q++)
+                    for (size_t i = 0; i < R && r * R + i < NIN; i++)
+                        for (size_t j = 0; j < C / 2 && c * (C / 2) + j < NO; j++)
+                            tref[q * NIN + r * R + i] +=
+                                kappa * (M[i * C + 2 * j] - M[i * C + 2 * j + 1]) * d[q * NO + c * (C / 2) + j];
+                for (size_t q = 0; q < N; q++)
+                    for (size_t j = 0; j < C / 2 && c * (C / 2) + j < NO; j++)
+                        ref[q * NO + c * (C / 2) + j] += (io->data[q * C + 2 * j] - io->data[q * C + 2 * j + 1]) *
+                                                         kappa * xm[q] / tp.v_read_volt;
+                xb_engine_tile_free(tile);
+            }
+        for (size_t k = 0; k < N * NO; k++) assert_float_equal(y[k], ref[k], 1e-4 * (1 + fabs(ref[k])));
+        /* the transposed read: the tiles' matrices transposed; ohmic cells without wire,
+         * driver and sense resistance: W^T d */
+        xb_an_tiles_backward(t, d, N, dn, &st);
+        assert_true(st.e_bwd_joule > 0);
+        for (size_t k = 0; k < N * NIN; k++) assert_float_equal(dn[k], tref[k], 1e-4 * (1 + fabs(tref[k])));
+        if (!wires) {
+            for (size_t q = 0; q < N; q++)
+                for (size_t i = 0; i < NIN; i++) {
+                    double e = 0;
+                    for (size_t j = 0; j < NO; j++) e += kappa * (p.gp[j * NIN + i] - p.gm[j * NIN + i]) * d[q * NO + j];
+                    assert_float_equal(dn[q * NIN + i], e, 1e-4 * (1 + fabs(e)));
+                }
+        }
+        /* updated conductances read with the refit's gains: ohmic cells without wire
+         * resistance have gain 1 (exact); with wires the error is small and measured */
+        for (size_t k = 0; k < NO * NIN; k++) p.gp[k] = fmin(am.g_max, p.gp[k] + 0.05 * win);
+        double rel_fast = -1, rel_exact = -1;
+        assert_int_equal(xb_an_tiles_gain_error(t, arr, 8, 3, &rel_fast, &rel_exact, &err), XB_OK);
+        assert_true(rel_fast >= 0 && rel_exact >= 0);
+        if (!wires) assert_true(rel_exact < 1e-9);
+        else assert_true(rel_exact < 1e-2);
+        xb_matrix_free(g);
+        xb_matrix_free(v);
+        xb_matrix_free(io);
+        xb_an_tiles_free(t);
+        xb_an_pairs_free(&p);
+        xb_engine_free(eng);
+    }
+}
+
+/* ------------------------------------------------------------------ the entry point */
+typedef struct {
+    size_t n;
+    xb_analog_epoch last;
+} ep_rec;
+
+static void on_epoch(void *user, const xb_analog_epoch *e)
+{
+    ep_rec *r = user;
+    r->n++;
+    r->last = *e;
+}
+
+static void test_entry_point(void **state)
+{
+    (void)state;
+    /* the synthetic 3-class problem (400 samples), an MLP 6-16-3 with float reads and a
+     * noisy state-dependent model: learns, is deterministic for a seed, reports its pulses */
+    enum { N = 400 };
+    float *x = malloc(N * NI * sizeof(float));
+    unsigned char *y = malloc(N);
+    uint64_t s = 9;
+    for (size_t k = 0; k < N; k++) {
+        double a = 0;
+        for (size_t i = 0; i < NI; i++) {
+            x[k * NI + i] = (float)xb_splitmix64_uniform(&s);
+            a += (i % 3 == 0 ? 1 : -0.5) * x[k * NI + i];
+        }
+        y[k] = (unsigned char)(a > 0.3 ? 0 : a > -0.3 ? 1 : 2);
+    }
+    xb_dataset d = {N, 1, NI, x, y};
+    xb_update_model um;
+    ideal_model(&um, 0);
+    um.up[0] = 2e-6;
+    um.up[1] = 0.5e-6;
+    um.down[0] = -0.5e-6;
+    um.down[1] = -2e-6;
+    um.c2c_up_rel = um.c2c_down_rel = 0.2;
+    xb_train_opts o;
+    xb_train_opts_default(&o);
+    o.n_hidden = 1;
+    o.hidden[0] = 16;
+    o.epochs = 4;
+    o.batch = 20;
+    o.lr = 0.2;
+    o.threads = 1;
+    xb_network *nets[3] = {NULL, NULL, NULL};
+    ep_rec rec[3] = {{0}};
+    for (int alg = 0; alg < 3; alg++) {
+        xb_analog_opts a;
+        xb_analog_opts_default(&a);
+        a.update = &um;
+        a.algorithm = (xb_analog_algorithm)alg;
+        xb_error err;
+        assert_int_equal(xb_train_analog_mlp(&d, &d, NC, &o, &a, on_epoch, &rec[alg], &nets[alg], &err), XB_OK);
+        assert_int_equal(rec[alg].n, 4);
+        assert_true(rec[alg].last.test_acc > 0.6); /* chance: 1/3 */
+        assert_true(rec[alg].last.pulses_per_weight > 0);
+        assert_true(rec[alg].last.e_update_joule > 0 && rec[alg].last.t_update_s > 0);
+        assert_true(rec[alg].last.gain_error_exact == -1); /* float reads */
+    }
+    /* same seed: identical weights */
+    xb_analog_opts a;
+    xb_analog_opts_default(&a);
+    a.update = &um;
+    xb_network *again = NULL;
+    ep_rec r2 = {0};
+    assert_int_equal(xb_train_analog_mlp(&d, &d, NC, &o, &a, on_epoch, &r2, &again, NULL), XB_OK);
+    const xb_layer *l1 = xb_network_layer(nets[0], 0), *l2 = xb_network_layer(again, 0);
+    assert_memory_equal(l1->weight, l2->weight, l1->n_out * l1->n_in * sizeof(float));
+    xb_network_free(again);
+    /* c2c off: other weights */
+    a.ablate = XB_ANALOG_ABLATE_C2C;
+    assert_int_equal(xb_train_analog_mlp(&d, &d, NC, &o, &a, on_epoch, &r2, &again, NULL), XB_OK);
+    l2 = xb_network_layer(again, 0);
+    assert_true(memcmp(l1->weight, l2->weight, l1->n_out * l1->n_in * sizeof(float)) != 0);
+    xb_network_free(again);
+    for (int k = 0; k < 3; k++) xb_network_free(nets[k]);
+    free(x);
+    free(y);
+}
+
+/* ------------------------------------------------------------------ CLI */
+static void test_cli_no_update_model(void **state)
+{
+    (void)state;
+    char *model = xb_test_path(XB_SOURCE_DIR, "data/fmnist_mlp.h5");
+    char *argv[] = {"xbar", "train", "--analog", "--model", model, "--device", "rram", "--out", "/dev/null",
+                    "--limit", "10", NULL};
+    xb_test_xbar_fails(2, argv, "/update/rram", "characterize/write.ini", "xbar fit");
+    char *argv2[] = {"xbar", "train", "--analog", "--model", model, "--device", "rram", "--out", "/dev/null",
+                     "--algorithm", "adam", NULL};
+    xb_test_xbar_fails(2, argv2, "--algorithm", "adam");
+    char *argv3[] = {"xbar", "train", "--analog", "--model", model, "--device", "rram", "--out", "/dev/null",
+                     "--ablate", "noise", NULL};
+    xb_test_xbar_fails(2, argv3, "--ablate", "noise");
+    free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
+        cmocka_unit_test(test_expected_change),
+        cmocka_unit_test(test_tiki_taka_two_steps),
+        cmocka_unit_test(test_mixed_precision_two_steps),
+        cmocka_unit_test(test_bounds_and_refresh),
+        cmocka_unit_test(test_state_dependent_step),
+        cmocka_unit_test(test_tile_reads),
+        cmocka_unit_test(test_entry_point),
+        cmocka_unit_test(test_cli_no_update_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
