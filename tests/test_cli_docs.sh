@@ -96,6 +96,16 @@ check_values program --selector "sinh ts" --device rram --cell 1s1r --g /nonexis
 check_values run --engine "ideal tiled-ideal native spice model" --network /nonexistent.h5
 check_values train --device "rram pcm ecram" --out /nonexistent/x.h5 --hw-model /nonexistent.h5
 check_values train --arch "mlp cnn" --out /nonexistent/x.h5 --dataset /nonexistent
+# export's first positional word: the completion offers the targets the binary takes
+got=$(complete_words xbar export "" | sort | paste -sd' ')
+[ "$got" = "aihwkit crosssim" ] || fail "completion: xbar export offers '$got', expected 'aihwkit crosssim'"
+"$X" export bogus /nonexistent.h5 --device rram -o x.py > /dev/null 2> err.txt
+[ $? -eq 2 ] && grep -q "unknown target 'bogus'" err.txt || fail "probe: xbar export bogus: $(cat err.txt)"
+for v in $got; do
+    "$X" export "$v" /nonexistent.h5 --device rram -o x.py > /dev/null 2> err.txt
+    grep -q "unknown target" err.txt && fail "xbar export $v rejected: $(cat err.txt)"
+done
+echo "test_cli_docs: xbar export targets: $got"
 # man page: no groff warnings
 warn=$(groff -man -ww -z -Tutf8 "$MAN" 2>&1)
 [ -z "$warn" ] || fail "groff warnings on $MAN: $warn"

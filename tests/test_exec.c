@@ -6,7 +6,9 @@
  *  - conv through tiles (im2col) == ideal when unquantized;
  *  - array energy and converter counts == closed forms derived here;
  *  - native circuit tiles with zero wire/driver resistance == exact tiles; with wire
- *    resistance the error grows (IR drop). */
+ *    resistance the error grows (IR drop);
+ *  - affine (per-channel scale, shift) and residual add layers: the float forward pass and
+ *    the executor on exact unquantized tiles == the double reference; builder errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,6 +402,95 @@ static void test_tiled_conv_exact(void **state)
     free(w);
     free(b);
     xb_network_free(net);
+}
+
+/* ---------------------------------------------------------------- affine and residual add layers */
+/* input 2x6x6 -> conv 2->2 k3 p1 -> affine -> relu -> add(input) -> conv 2->2 k3 p1 -> add(layer 2)
+ * -> flatten -> affine (72 elements) -> dense 72->4: the float forward pass against the double
+ * reference, and the executor (exact tiles, no quantization) against the float pass. */
+static void test_affine_add_layers(void **state)
+{
+    size_t shape[3] = {2, 6, 6};
+    xb_network *net = NULL;
+    xb_error err;
+    assert_int_equal(xb_network_new(shape, 3, &net, &err), XB_OK);
+    float *w1 = rand_vec(2 * 2 * 9, -1, 1), *b1 = rand_vec(2, -0.5f, 0.5f);
+    float *w2 = rand_vec(2 * 2 * 9, -1, 1), *b2 = rand_vec(2, -0.5f, 0.5f);
+    float *a1 = rand_vec(2, 0.5f, 2), *s1 = rand_vec(2, -1, 1), *a2 = rand_vec(72, -2, 2), *s2 = rand_vec(72, -1, 1);
+    float *w3 = rand_vec(4 * 72, -1, 1), *b3 = rand_vec(4, -0.5f, 0.5f);
+    assert_int_equal(xb_network_add_conv2d(net, 2, 2, 3, 3, 1, 1, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add_affine(net, a1, s1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_residual(net, -1, &err), XB_OK);
+    assert_int_equal(xb_network_add_conv2d(net, 2, 2, 3, 3, 1, 1, w2, b2, &err), XB_OK);
+    assert_int_equal(xb_network_add_residual(net, 2, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
+    assert_int_equal(xb_network_add_affine(net, a2, s2, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 4, 72, w3, b3, &err), XB_OK);
+    const size_t nl = xb_network_n_layers(net), n = 5, in_sz = 72;
+    assert_int_equal(nl, 9);
+    assert_int_equal(xb_network_layer(net, 1)->kind, XB_LAYER_AFFINE);
+    assert_int_equal(xb_network_layer(net, 5)->source, 2);
+    /* errors: a later or missing source, another shape, no scale, not finite */
+    assert_int_equal(xb_network_add_residual(net, 9, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "layer 9 (add): source 9 is not an earlier layer"));
+    assert_int_equal(xb_network_add_residual(net, -2, &err), XB_EINPUT);
+    assert_int_equal(xb_network_add_residual(net, 3, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "source 3 gives 2x6x6, the input is 4x1x1"));
+    assert_int_equal(xb_network_add_affine(net, NULL, NULL, &err), XB_EINPUT);
+    float bad[4] = {1, NAN, 1, 1};
+    assert_int_equal(xb_network_add_affine(net, bad, NULL, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "layer 9 (affine): channel 1"));
+    assert_int_equal(xb_network_add(net, XB_LAYER_ADD, &err), XB_EINPUT); /* needs its source */
+    assert_int_equal(xb_network_n_layers(net), nl);
+
+    float *x = rand_vec(n * in_sz, -1, 1);
+    float **ai = xb_test_acts_new(net, n), **aa = xb_test_acts_new(net, n);
+    assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
+    for (size_t s = 0; s < n; s++) {
+        tensor in = t_new(2, 6, 6);
+        for (size_t i = 0; i < in_sz; i++) in.d[i] = x[s * in_sz + i];
+        tensor h = ref_conv(in, w1, b1, 2, 3, 1, 1);
+        for (size_t i = 0; i < 72; i++) {
+            double v = a1[i / 36] * h.d[i] + s1[i / 36];
+            h.d[i] = (v > 0 ? v : 0); /* layer 2 */
+        }
+        tensor r = t_new(2, 6, 6);
+        for (size_t i = 0; i < 72; i++) r.d[i] = h.d[i] + in.d[i]; /* layer 3 */
+        tensor c2 = ref_conv(r, w2, b2, 2, 3, 1, 1);
+        double v[72], o[4];
+        for (size_t i = 0; i < 72; i++) v[i] = a2[i] * (c2.d[i] + h.d[i]) + s2[i]; /* layers 5-7 */
+        ref_dense(v, 72, w3, b3, 4, o);
+        for (size_t i = 0; i < 72; i++) xb_assert_near(ai[3][s * 72 + i], r.d[i], 1e-5, 1e-5);
+        for (size_t j = 0; j < 4; j++) xb_assert_near(ai[8][s * 4 + j], o[j], 1e-5, 1e-5);
+        free(in.d);
+        free(h.d);
+        free(r.d);
+        free(c2.d);
+    }
+    xb_exec_config c;
+    xb_exec_config_default(&c, XB_DEVICE_RRAM);
+    c.tile_rows = 8;
+    c.tile_cols = 4;
+    c.dac_bits = c.adc_bits = 0;
+    c.affine_calibration = 0;
+    xb_exec *ex = NULL;
+    assert_int_equal(xb_exec_new(net, &c, g_ideal, &ex, &err), XB_OK);
+    assert_int_equal(xb_exec_calibrate(ex, x, n, &err), XB_OK);
+    assert_int_equal(xb_exec_forward(ex, x, n, aa, &err), XB_OK);
+    for (size_t k = 0; k < nl; k++) {
+        size_t m = n * xb_layer_out_size(xb_network_layer(net, k));
+        for (size_t i = 0; i < m; i++) xb_assert_near(aa[k][i], ai[k][i], 1e-5, 1e-5);
+    }
+    xb_exec_layer_stats st;
+    xb_exec_get_layer_stats(ex, 5, &st);
+    assert_true(st.dig_adds == (double)(n * 72)); /* the add's work: one add per value */
+    xb_exec_free(ex);
+    xb_test_acts_free(ai, nl);
+    xb_test_acts_free(aa, nl);
+    xb_network_free(net);
+    free(x);
+    free(w1); free(b1); free(w2); free(b2); free(a1); free(s1); free(a2); free(s2); free(w3); free(b3);
 }
 
 /* More vectors than one engine call takes (8192): chunking and two-pass calibration. */
@@ -798,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_tiled_quantization_bound),
         cmocka_unit_test(test_energy_closed_form),
         cmocka_unit_test(test_tiled_conv_exact),
+        cmocka_unit_test(test_affine_add_layers),
         cmocka_unit_test(test_tiled_conv_chunks),
         cmocka_unit_test(test_native_tiles),
         cmocka_unit_test(test_spice_tiles),

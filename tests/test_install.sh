@@ -10,7 +10,10 @@
 #      xbar netlist of an RRAM array through stock ngspice vs xbar mvm --engine spice and
 #      --engine native, and a two-point campaign (engine spice, native);
 #   4. the prefix moved elsewhere still finds its models; without them the commands stop
-#      naming the places looked at.
+#      naming the places looked at;
+#   5. the Python package (docs/interop.md) under the prefix's dist-packages, imported from
+#      there by Debian's python3 outside the source tree: a network written by it runs in the
+#      installed xbar, and the model file of the campaign above reads back.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR WORK_DIR CC LIBDIR NGSPICE [EXTRA_CFLAGS]
 set -eu
 BUILD=$1 SRC=$2 W=$3 CC=$4 LIBDIR=$5 NGSPICE=$6 EXTRA=${7:-}
@@ -145,6 +148,25 @@ nok=$(awk '$1 ~ /^p0000[01]$/ && $2 == "ok" && $3 == "rram" && $5 == "4x4" && $7
     { cat inspect.txt; fail "res.h5: expected 2 points ok, engines spice and native"; }
 grep -aqF ".subckt rram_read" res.h5 || fail "the campaign's netlist does not carry the installed rram_read model"
 ok "installed xbar: two-point campaign (spice, native) with the installed models"
+
+# ---- 5. the Python package (before the prefix is moved below) ----
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+pkg=$(ls -d "$P"/lib/python3*/dist-packages/xbar 2> /dev/null | head -1)
+[ -n "$pkg" ] && [ -f "$pkg/__init__.py" ] && [ -f "$pkg/torch.py" ] || fail "python/xbar not installed under $P/lib/python3*/dist-packages"
+"$X" fit res.h5 -o model.h5 --quiet > /dev/null 2>&1 || fail "xbar fit res.h5"
+PYTHONPATH=$(dirname "$pkg") "$PY" - "$P" > py.out 2>&1 << 'PYEOF' || { cat py.out; fail "the installed Python package"; }
+import sys
+import numpy as np
+import xbar, xbar.model, xbar.network as xn
+assert xbar.__file__.startswith(sys.argv[1]), f"imported {xbar.__file__}, not the installed package"
+w = np.arange(12, dtype=np.float32).reshape(3, 4) / 12
+xn.write("pynet.h5", (4,), [xn.dense(w, np.zeros(3, np.float32)), xn.relu()])
+m = xbar.model.select(xbar.model.load("model.h5"), device="rram", rows=4, cols=4)
+print(f"installed xbar package {xbar.__file__}: network written, model {m.rows}x{m.cols} read")
+PYEOF
+"$X" inspect pynet.h5 > pynet.txt && grep -q "dense" pynet.txt || { cat pynet.txt; fail "installed xbar cannot read the package's network file"; }
+ok "$(cat py.out)"
 
 # ---- 4. a moved prefix, and a prefix without its models ----
 cp -a "$P" "$W/moved"

@@ -3,7 +3,8 @@
  *  - tools/xbar_network.py (numpy + h5py) writes a CNN and its own float64 numpy forward
  *    pass: the C reader + forward pass must agree (1e-5); Python reads a C-written file;
  *  - malformed files (unknown type, shape mismatch, missing dataset, wrong format or
- *    version, missing layer) give one-line errors naming the file and the layer;
+ *    version, missing layer, affine/add parameters) give one-line errors naming the file and
+ *    the layer; affine and add layers read, written and read back;
  *  - IDX reader on small gzip and plain files written here, and its errors;
  *  - `xbar run` end to end on a tiny dataset written here (text + JSON), and its errors. */
 #include <setjmp.h>
@@ -188,7 +189,8 @@ static void dset(hid_t g, const char *name, size_t r, size_t c)
     H5Sclose(s);
 }
 
-/* Layer spec: "dense:OUTxIN", "dense-noweight", a bare type name. */
+/* Layer spec: "dense:OUTxIN", "dense-noweight", "affine:N" (N scales), "add:SOURCE", a bare
+ * type name. */
 static char *make_file(const char *name, const char *format, long version, const char *const *layers, size_t n)
 {
     char *p = path_in(name);
@@ -204,7 +206,14 @@ static char *make_file(const char *name, const char *format, long version, const
         if (!layers[k]) continue; /* a gap in the numbering */
         hid_t g = H5Gcreate2(lg, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         unsigned o = 0, i = 0;
-        if (sscanf(layers[k], "dense:%ux%u", &o, &i) == 2) {
+        long src = 0;
+        if (sscanf(layers[k], "affine:%u", &o) == 1) {
+            attr_str(g, "type", "affine");
+            dset(g, "weight", o, 0);
+        } else if (sscanf(layers[k], "add:%ld", &src) == 1) {
+            attr_str(g, "type", "add");
+            attr_ints(g, "source", &src, 1);
+        } else if (sscanf(layers[k], "dense:%ux%u", &o, &i) == 2) {
             attr_str(g, "type", "dense");
             dset(g, "weight", o, i);
         } else if (strcmp(layers[k], "dense-noweight") == 0) {
@@ -275,6 +284,41 @@ static void test_malformed(void **state)
 
     p = make_file("version.h5", "xbar-network", 2, ok, 4);
     expect_read_error(p, "version 2", NULL);
+    free(p);
+
+    /* affine and add: a file that reads, written back by the C writer and read again */
+    const char *res[] = {"dense:4x16", "affine:4", "relu", "add:0", "add:3"};
+    p = make_file("residual.h5", "xbar-network", 1, res, 5);
+    assert_int_equal(xb_network_read(p, &net, &err), XB_OK);
+    free(p);
+    p = path_in("residual2.h5");
+    xb_network *back = NULL;
+    assert_int_equal(xb_network_write(net, p, &err), XB_OK);
+    assert_int_equal(xb_network_read(p, &back, &err), XB_OK);
+    assert_int_equal(xb_network_n_layers(back), 5);
+    assert_int_equal(xb_network_layer(back, 1)->kind, XB_LAYER_AFFINE);
+    assert_int_equal(xb_network_layer(back, 1)->n_out, 4);
+    assert_int_equal(xb_network_layer(back, 3)->kind, XB_LAYER_ADD);
+    assert_int_equal(xb_network_layer(back, 3)->source, 0);
+    assert_int_equal(xb_network_layer(back, 4)->source, 3);
+    xb_network_free(net);
+    xb_network_free(back);
+    free(p);
+    const char *aff[] = {"dense:4x16", "affine:3"};
+    p = make_file("affine.h5", "xbar-network", 1, aff, 2);
+    expect_read_error(p, "/layers/1 (affine)", "weight/bias have 3/3 values, the input has 4 channels");
+    free(p);
+    const char *nosrc[] = {"dense:4x16", "add"};
+    p = make_file("nosrc.h5", "xbar-network", 1, nosrc, 2);
+    expect_read_error(p, "/layers/1 (add)", "missing int attribute 'source'");
+    free(p);
+    const char *later[] = {"dense:4x16", "add:5"};
+    p = make_file("later.h5", "xbar-network", 1, later, 2);
+    expect_read_error(p, "/layers/1 (add)", "source 5 is not an earlier layer");
+    free(p);
+    const char *shp[] = {"dense:4x16", "add:-1"};
+    p = make_file("addshape.h5", "xbar-network", 1, shp, 2);
+    expect_read_error(p, "/layers/1 (add)", "source -1 gives 16x1x1, the input is 4x1x1");
     free(p);
 
     const char *pool[] = {"maxpool2d"};

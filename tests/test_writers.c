@@ -563,6 +563,45 @@ static void test_fit_full_disk(void **state)
     xb_test_tmpdir_remove(d);
 }
 
+/* The stderr of an export without its "note:" lines (the laws the model file lacks). */
+static char *without_notes(char *e)
+{
+    char *w = e;
+    for (const char *r = e; *r;) {
+        const char *nl = strchr(r, '\n');
+        size_t n = nl ? (size_t)(nl - r) + 1 : strlen(r);
+        if (strncmp(r, "xbar export: note: ", 19) != 0) {
+            memmove(w, r, n);
+            w += n;
+        }
+        r += n;
+    }
+    *w = '\0';
+    return e;
+}
+
+/* export: the module on a full disk or /dev/full, an existing module kept */
+static void test_export_full_disk(void **state)
+{
+    (void)state;
+    char *d = outdir("w-export"), *m = xb_test_path(d, "xbar_rram.py");
+    xbar_ok("export", "export", "crosssim", F.model, "--device", "rram", "-o", m, NULL);
+    dir_snap before;
+    snap(d, &before);
+    wopts o = {.fsize = 1024};
+    char *e;
+    int rc = xbar(&o, &e, "export", "aihwkit", F.model, "--device", "rram", "-o", m, "--force", NULL);
+    expect_one_line(rc, without_notes(e), m, "File too large");
+    expect_unchanged(d, &before);
+    free(e);
+    rc = xbar(NULL, &e, "export", "crosssim", F.model, "--device", "rram", "-o", "/dev/full", NULL);
+    expect_one_line(rc, without_notes(e), "/dev/full", "No space left on device");
+    free(e);
+    snap_free(&before);
+    free(m);
+    xb_test_tmpdir_remove(d);
+}
+
 /* train --out on a full disk used to segfault and leave an unusable network file; an
  * existing file is refused without --force. */
 static void test_train_full_disk(void **state)
@@ -743,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_report_accuracy_full_disk),
         cmocka_unit_test(test_run_outputs_full_disk),
         cmocka_unit_test(test_fit_full_disk),
+        cmocka_unit_test(test_export_full_disk),
         cmocka_unit_test(test_train_full_disk),
         cmocka_unit_test(test_characterize_force_full_disk),
         cmocka_unit_test(test_stdout_full),

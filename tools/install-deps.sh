@@ -3,7 +3,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libngspice0-dev ngspice libgsl-dev libhdf5-dev hdf5-tools
 libcmocka-dev libopenblas-dev zlib1g-dev libinih-dev libsuitesparse-dev gnuplot-nox
-dataset-fashion-mnist python3 python3-h5py python3-numpy valgrind libopenmpi-dev openmpi-bin"
+dataset-fashion-mnist python3 python3-h5py python3-numpy python3-scipy python3-torch valgrind libopenmpi-dev
+openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

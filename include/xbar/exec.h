@@ -37,7 +37,9 @@ typedef enum {
     XB_LAYER_AVGPOOL2D,
     XB_LAYER_RELU,
     XB_LAYER_FLATTEN,
-    XB_LAYER_SOFTMAX
+    XB_LAYER_SOFTMAX,
+    XB_LAYER_AFFINE, /* per-channel y = scale x + shift (a batch norm kept as such), digital */
+    XB_LAYER_ADD     /* y = x + the output of an earlier layer (a residual connection), digital */
 } xb_layer_kind;
 
 /* One layer, read-only for users of a network.  Shapes are C,H,W; a vector of
@@ -48,13 +50,15 @@ typedef struct xb_layer {
     size_t out_c, out_h, out_w;
     /* dense: weight is n_out x n_in (PyTorch Linear).  conv2d: weight is
      * out_c x in_c x kh x kw (PyTorch Conv2d), i.e. a row-major n_out x n_in matrix
-     * with n_out = out_c, n_in = in_c*kh*kw.  NULL for the other kinds. */
+     * with n_out = out_c, n_in = in_c*kh*kw.  affine: weight (scale) and bias (shift)
+     * hold one value per channel, n_out = n_in = in_c.  NULL for the other kinds. */
     size_t n_out, n_in;
     float *weight;
     float *bias; /* n_out values, or NULL */
     size_t kh, kw;   /* conv kernel; pools: kernel in both */
     size_t stride;   /* conv, pools */
     size_t padding;  /* conv */
+    long source;     /* add: the layer whose output is added (-1: the network's input) */
 } xb_layer;
 
 typedef struct xb_network xb_network; /* opaque */
@@ -78,6 +82,12 @@ int xb_network_add_conv2d(xb_network *net, size_t out_c, size_t in_c, size_t kh,
 int xb_network_add_pool(xb_network *net, xb_layer_kind kind, size_t kernel, size_t stride,
                         xb_error *err);
 int xb_network_add(xb_network *net, xb_layer_kind kind, xb_error *err); /* relu, flatten, softmax */
+/* Per-channel affine y[c] = scale[c] x[c] + shift[c] over the current output's channels
+ * (a vector's elements); shift may be NULL (0). */
+int xb_network_add_affine(xb_network *net, const float *scale, const float *shift, xb_error *err);
+/* Residual add: y = x + the output of layer `source` (-1: the network's input), which must
+ * have the current output's shape. */
+int xb_network_add_residual(xb_network *net, long source, xb_error *err);
 
 size_t xb_network_n_layers(const xb_network *net);
 const xb_layer *xb_network_layer(const xb_network *net, size_t k);

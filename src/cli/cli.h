@@ -26,6 +26,7 @@ int xb_cmd_inspect(int argc, char **argv);
 int xb_cmd_train(int argc, char **argv);
 int xb_cmd_run(int argc, char **argv);
 int xb_cmd_demo(int argc, char **argv);
+int xb_cmd_export(int argc, char **argv);
 
 /* Print "xbar CMD: message" on one line to stderr and return err->code
  * (XB_ERUNTIME if the error carries no code). */
@@ -108,5 +109,12 @@ int xb_cli_have_gnuplot(void);
 int xb_cli_gnuplot(xb_stage *s, const char *script, const char *const *pngs, size_t n_pngs, xb_error *err);
 /* 1 if path is a whole PNG file (signature, and the IEND chunk at its end). */
 int xb_cli_png_complete(const char *path);
+
+/* xbar export aihwkit: the training-device section of the module (aihwkit pulsed devices fitted
+ * to the pulse-update model u of update_path; u NULL: none), and its one-line summary
+ * (", training device F (residual r)") in buf (src/cli/export_train.c). */
+struct xb_update_model;
+void xb_cli_export_training(FILE *f, const struct xb_update_model *u, const char *update_path, const char *device);
+const char *xb_cli_export_training_summary(const struct xb_update_model *u, char *buf, size_t n);
 
 #endif

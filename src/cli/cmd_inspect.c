@@ -224,6 +224,8 @@ static int inspect_network(const char *path)
         if (l->bias) printf(" bias[%zu]", l->n_out);
         if (l->kind == XB_LAYER_DENSE) printf(" weight[%zux%zu]", l->n_out, l->n_in);
         if (l->kind == XB_LAYER_CONV2D) printf(" weight[%zux%zux%zux%zu]", l->out_c, l->in_c, l->kh, l->kw);
+        if (l->kind == XB_LAYER_AFFINE) printf(" weight[%zu]", l->n_out);
+        if (l->kind == XB_LAYER_ADD) printf(" source %ld", l->source);
         printf("\n");
     }
     xb_network_free(net);

@@ -22,6 +22,7 @@ static const xb_cli_command k_commands[] = {
     {"train", xb_cmd_train, "train a small network on Fashion-MNIST"},
     {"run", xb_cmd_run, "run a network on crossbar tiles: accuracy, error, energy"},
     {"demo", xb_cmd_demo, "characterize -> fit -> run, end to end on built-in defaults"},
+    {"export", xb_cmd_export, "a fitted model as a Python module for IBM aihwkit or Sandia CrossSim"},
 };
 static const size_t k_ncommands = sizeof k_commands / sizeof k_commands[0];
 

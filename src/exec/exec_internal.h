@@ -19,8 +19,9 @@ static inline void xb_exec_weight_pair(double w, double w_max, double g_min, dou
  * column index ci*kh*kw + ky*kw + kx (the PyTorch weight layout); zero padding. */
 void xb_exec_im2col(const xb_layer *l, const float *img, float *cols);
 
-/* The layers without weights (pools, relu, flatten, softmax) on n samples. */
-void xb_exec_apply_digital(const xb_layer *l, const float *in, size_t n, float *out);
+/* The layers without weights (pools, relu, flatten, softmax, affine, add) on n samples;
+ * skip: for add, the n outputs of its source layer (or the inputs), else unused. */
+void xb_exec_apply_digital(const xb_layer *l, const float *in, const float *skip, size_t n, float *out);
 
 /* Digital work of a weightless layer per sample: adds/compares and multiplies. */
 void xb_exec_digital_ops(const xb_layer *l, double *adds, double *muls);

@@ -394,10 +394,12 @@ int ex_analog_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X, si
 }
 
 /* ------------------------------------------------------------------ the network, layer by layer */
-/* A layer without weights, digital; its work counted for the samples >= n_cal. */
-static void digital_layer(layer_map *m, const xb_layer *l, const float *in, size_t n, size_t n_cal, float *out)
+/* A layer without weights, digital; its work counted for the samples >= n_cal.  skip: the
+ * outputs of an add layer's source. */
+static void digital_layer(layer_map *m, const xb_layer *l, const float *in, const float *skip, size_t n, size_t n_cal,
+                          float *out)
 {
-    xb_exec_apply_digital(l, in, n, out);
+    xb_exec_apply_digital(l, in, skip, n, out);
     if (n > n_cal) {
         double adds, muls;
         xb_exec_digital_ops(l, &adds, &muls);
@@ -451,7 +453,9 @@ static int run_layers(xb_exec *ex, const float *x, size_t n, size_t n_cal, float
     for (size_t k = 0; k < ex->n_layers && !rc; k++) {
         const xb_layer *l = xb_network_layer(ex->net, k);
         if (ex->maps[k].weighted) rc = weighted_layer(ex, k, l, in, n, n_cal, acts[k], &w, err);
-        else digital_layer(&ex->maps[k], l, in, n, n_cal, acts[k]);
+        else
+            digital_layer(&ex->maps[k], l, in, l->kind == XB_LAYER_ADD ? (l->source < 0 ? x : acts[l->source]) : NULL, n,
+                          n_cal, acts[k]);
         in = acts[k];
     }
     workspace_free(&w);

@@ -18,16 +18,19 @@ struct xb_network {
 /* The table of layer kinds (end of this file): name, parameters, output shape, and for the
  * layers without weights the float kernel and its digital work.  A new kind of layer is a
  * row there (docs/architecture.md, "How to extend: a new layer"). */
-typedef enum { PARAMS_NONE, PARAMS_POOL, PARAMS_WEIGHTS } layer_params;
+typedef enum { PARAMS_NONE, PARAMS_POOL, PARAMS_WEIGHTS, PARAMS_AFFINE, PARAMS_ADD } layer_params;
 typedef struct {
     const char *name;
     layer_params params; /* NONE: xb_network_add; POOL: kernel, stride (xb_network_add_pool);
-                            WEIGHTS: a builder of its own (dense, conv2d), on tiles in the executor */
+                            WEIGHTS: a builder of its own (dense, conv2d), on tiles in the executor;
+                            AFFINE, ADD: xb_network_add_affine, xb_network_add_residual (digital) */
     void (*shape)(xb_layer *l); /* output shape from the input shape (and kernel, stride) */
-    void (*forward)(const xb_layer *l, const float *in, size_t n, float *out); /* digital layers */
+    /* digital layers; skip: the source layer's outputs (add) */
+    void (*forward)(const xb_layer *l, const float *in, const float *skip, size_t n, float *out);
     void (*ops)(const xb_layer *l, double *adds, double *muls); /* digital work per sample (NULL: none) */
 } layer_class;
 static const layer_class *kind_class(xb_layer_kind k);
+static void same_shape(xb_layer *l);
 
 const char *xb_layer_kind_name(xb_layer_kind k)
 {
@@ -211,6 +214,65 @@ int xb_network_add(xb_network *net, xb_layer_kind kind, xb_error *err)
     return XB_OK;
 }
 
+int xb_network_add_affine(xb_network *net, const float *scale, const float *shift, xb_error *err)
+{
+    if (!net || !scale) return xb_errorf(err, XB_EINPUT, "xb_network_add_affine: no network or scale");
+    size_t idx = net->n_layers;
+    xb_layer *l = push_layer(net, XB_LAYER_AFFINE, err);
+    if (!l) return XB_ERUNTIME;
+    same_shape(l);
+    l->n_out = l->n_in = l->in_c;
+    l->weight = malloc(l->in_c * sizeof(float));
+    l->bias = malloc(l->in_c * sizeof(float));
+    if (!l->weight || !l->bias) {
+        free(l->weight);
+        free(l->bias);
+        l->weight = l->bias = NULL;
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t c = 0; c < l->in_c; c++) {
+        l->weight[c] = scale[c];
+        l->bias[c] = shift ? shift[c] : 0.0f;
+        if (!isfinite(l->weight[c]) || !isfinite(l->bias[c])) {
+            free(l->weight);
+            free(l->bias);
+            l->weight = l->bias = NULL;
+            return xb_errorf(err, XB_EINPUT, "layer %zu (affine): channel %zu: scale or shift is not finite", idx, c);
+        }
+    }
+    net->n_layers++;
+    return XB_OK;
+}
+
+int xb_network_add_residual(xb_network *net, long source, xb_error *err)
+{
+    if (!net) return xb_errorf(err, XB_EINPUT, "xb_network_add_residual: no network");
+    size_t idx = net->n_layers;
+    if (source < -1 || source >= (long)idx)
+        return xb_errorf(err, XB_EINPUT, "layer %zu (add): source %ld is not an earlier layer (-1: the input, 0..%zu)",
+                         idx, source, idx ? idx - 1 : 0);
+    size_t c, h, w;
+    if (source < 0) {
+        c = net->in_c;
+        h = net->in_h;
+        w = net->in_w;
+    } else {
+        const xb_layer *s = &net->layers[source];
+        c = s->out_c;
+        h = s->out_h;
+        w = s->out_w;
+    }
+    xb_layer *l = push_layer(net, XB_LAYER_ADD, err);
+    if (!l) return XB_ERUNTIME;
+    if (c != l->in_c || h != l->in_h || w != l->in_w)
+        return xb_errorf(err, XB_EINPUT, "layer %zu (add): source %ld gives %zux%zux%zu, the input is %zux%zux%zu", idx,
+                         source, c, h, w, l->in_c, l->in_h, l->in_w);
+    same_shape(l);
+    l->source = source;
+    net->n_layers++;
+    return XB_OK;
+}
+
 size_t xb_network_n_layers(const xb_network *net) { return net->n_layers; }
 const xb_layer *xb_network_layer(const xb_network *net, size_t k)
 {
@@ -259,20 +321,23 @@ void xb_exec_im2col(const xb_layer *l, const float *img, float *cols)
 }
 
 /* ------------------------------------------------------------------ the layers without weights */
-static void relu_forward(const xb_layer *l, const float *in, size_t n, float *out)
+static void relu_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
 {
+    (void)skip;
     const size_t in_sz = xb_layer_in_size(l);
     for (size_t i = 0; i < n * in_sz; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
-static void flatten_forward(const xb_layer *l, const float *in, size_t n, float *out)
+static void flatten_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
 {
+    (void)skip;
     memcpy(out, in, n * xb_layer_in_size(l) * sizeof(float));
 }
 
 /* over the channel axis at every position (a vector for dense outputs) */
-static void softmax_forward(const xb_layer *l, const float *in, size_t n, float *out)
+static void softmax_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
 {
+    (void)skip;
     const size_t in_sz = xb_layer_in_size(l), out_sz = xb_layer_out_size(l), hw = l->in_h * l->in_w;
     for (size_t s = 0; s < n; s++)
         for (size_t p = 0; p < hw; p++) {
@@ -308,8 +373,36 @@ static void pool_forward(const xb_layer *l, const float *in, size_t n, float *ou
         }
 }
 
-static void maxpool_forward(const xb_layer *l, const float *in, size_t n, float *out) { pool_forward(l, in, n, out, 1); }
-static void avgpool_forward(const xb_layer *l, const float *in, size_t n, float *out) { pool_forward(l, in, n, out, 0); }
+static void maxpool_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
+{
+    (void)skip;
+    pool_forward(l, in, n, out, 1);
+}
+static void avgpool_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
+{
+    (void)skip;
+    pool_forward(l, in, n, out, 0);
+}
+
+/* per channel over its positions (a vector: per element) */
+static void affine_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
+{
+    (void)skip;
+    const size_t hw = l->in_h * l->in_w, sz = xb_layer_in_size(l);
+    for (size_t s = 0; s < n; s++)
+        for (size_t c = 0; c < l->in_c; c++) {
+            const float a = l->weight[c], b = l->bias[c];
+            const float *x = in + s * sz + c * hw;
+            float *y = out + s * sz + c * hw;
+            for (size_t p = 0; p < hw; p++) y[p] = a * x[p] + b;
+        }
+}
+
+static void add_forward(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
+{
+    const size_t m = n * xb_layer_in_size(l);
+    for (size_t i = 0; i < m; i++) out[i] = in[i] + skip[i];
+}
 
 /* Digital work per sample: adds (or compares) and multiplies. */
 static void relu_ops(const xb_layer *l, double *adds, double *muls)
@@ -325,6 +418,14 @@ static void avgpool_ops(const xb_layer *l, double *adds, double *muls)
     const double out = (double)xb_layer_out_size(l);
     *adds = out * ((double)(l->kh * l->kw) - 1);
     *muls = out;
+}
+static void affine_ops(const xb_layer *l, double *adds, double *muls)
+{
+    *adds = *muls = (double)xb_layer_out_size(l);
+}
+static void add_ops(const xb_layer *l, double *adds, double *muls)
+{
+    *adds = (double)xb_layer_out_size(l);
 }
 static void softmax_ops(const xb_layer *l, double *adds, double *muls)
 {
@@ -352,10 +453,10 @@ static void pool_shape(xb_layer *l)
     l->out_w = (l->in_w - l->kw) / l->stride + 1;
 }
 
-void xb_exec_apply_digital(const xb_layer *l, const float *in, size_t n, float *out)
+void xb_exec_apply_digital(const xb_layer *l, const float *in, const float *skip, size_t n, float *out)
 {
     const layer_class *c = kind_class(l->kind);
-    if (c && c->forward) c->forward(l, in, n, out);
+    if (c && c->forward) c->forward(l, in, skip, n, out);
 }
 
 void xb_exec_digital_ops(const xb_layer *l, double *adds, double *muls)
@@ -405,7 +506,8 @@ int xb_network_forward(const xb_network *net, const float *x, size_t n, float *c
             int rc = ideal_weighted(l, in, n, acts[k], err);
             if (rc) return rc;
         } else {
-            xb_exec_apply_digital(l, in, n, acts[k]);
+            xb_exec_apply_digital(l, in, l->kind == XB_LAYER_ADD ? (l->source < 0 ? x : acts[l->source]) : NULL, n,
+                                  acts[k]);
         }
         in = acts[k];
     }
@@ -435,6 +537,8 @@ static const layer_class k_layers[] = {
     [XB_LAYER_RELU] = {"relu", PARAMS_NONE, same_shape, relu_forward, relu_ops},
     [XB_LAYER_FLATTEN] = {"flatten", PARAMS_NONE, flatten_shape, flatten_forward, NULL},
     [XB_LAYER_SOFTMAX] = {"softmax", PARAMS_NONE, same_shape, softmax_forward, softmax_ops},
+    [XB_LAYER_AFFINE] = {"affine", PARAMS_AFFINE, same_shape, affine_forward, affine_ops},
+    [XB_LAYER_ADD] = {"add", PARAMS_ADD, same_shape, add_forward, add_ops},
 };
 
 static const layer_class *kind_class(xb_layer_kind k)

@@ -1,6 +1,7 @@
 /* The HDF5 network file (docs/hdf5-network.md): reader with one-line errors naming the
  * file and the layer, and a writer (float32, shuffle + deflate).  All HDF5 access goes
  * through src/h5 (xbar/h5.h). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,9 +122,20 @@ static int add_layer(xb_network *net, hid_t g, xb_layer_kind kind, const char *p
             rc = xb_errorf(err, XB_EINPUT, "%s: %s: bias has %llu values but weight has %llu outputs", path, lname,
                            (unsigned long long)bd[0], (unsigned long long)wd[0]);
     }
+    if (kind == XB_LAYER_AFFINE) {
+        rc = read_float_ds(g, path, lname, "weight", 1, 1, wd, &w, err);
+        if (!rc) rc = read_float_ds(g, path, lname, "bias", 0, 1, bd, &b, err);
+        const xb_layer *last = xb_network_n_layers(net) ? xb_network_layer(net, xb_network_n_layers(net) - 1) : NULL;
+        const size_t ch = last ? last->out_c : xb_network_input_shape(net)[0];
+        if (!rc && (wd[0] != ch || (b && bd[0] != ch)))
+            rc = xb_errorf(err, XB_EINPUT, "%s: %s: weight/bias have %llu/%llu values, the input has %zu channels", path,
+                           lname, (unsigned long long)wd[0], (unsigned long long)(b ? bd[0] : wd[0]), ch);
+    }
     xb_error e2;
     xb_error_clear(&e2);
     long stride = 1, padding = 0, kernel = 0;
+    int64_t source = 0;
+    size_t cnt = 0;
     if (!rc) switch (kind) {
         case XB_LAYER_DENSE:
             rc = xb_network_add_dense(net, (size_t)wd[0], (size_t)wd[1], w, b, &e2);
@@ -145,6 +157,17 @@ static int add_layer(xb_network *net, hid_t g, xb_layer_kind kind, const char *p
                 break;
             }
             rc = xb_network_add_pool(net, kind, (size_t)kernel, (size_t)stride, &e2);
+            break;
+        case XB_LAYER_AFFINE:
+            rc = xb_network_add_affine(net, w, b, &e2);
+            break;
+        case XB_LAYER_ADD:
+            if (xb_h5_attr_get_int64s(g, ".", "source", 1, &source, &cnt, NULL) != XB_OK) {
+                rc = xb_errorf(err, XB_EINPUT, "%s: %s: missing int attribute 'source' (the layer added; -1: the input)",
+                               path, lname);
+                break;
+            }
+            rc = xb_network_add_residual(net, source < -1 || source > LONG_MAX ? -2 : (long)source, &e2);
             break;
         default:
             rc = xb_network_add(net, kind, &e2);
@@ -178,7 +201,7 @@ static int read_layer(xb_network *net, hid_t layers, size_t k, const char *path,
     else if (xb_layer_kind_from_name(type, &kind))
         rc = xb_errorf(err, XB_EINPUT,
                        "%s: /layers/%zu: unknown layer type '%.63s' (dense, conv2d, maxpool2d, avgpool2d, relu, "
-                       "flatten, softmax)",
+                       "flatten, softmax, affine, add)",
                        path, k, type);
     if (!rc) {
         snprintf(lname, sizeof lname, "/layers/%zu (%.63s)", k, type);
@@ -275,6 +298,11 @@ static int write_layer(hid_t layers, size_t k, const xb_layer *l, xb_error *err)
         rc = xb_h5_write_floats(g, "weight", 4, dims, l->weight, NULL, err);
         if (!rc) rc = xb_h5_attr_set_int64(g, ".", "stride", (int64_t)l->stride, err);
         if (!rc) rc = xb_h5_attr_set_int64(g, ".", "padding", (int64_t)l->padding, err);
+    } else if (!rc && l->kind == XB_LAYER_AFFINE) {
+        hsize_t dims[1] = {l->n_out};
+        rc = xb_h5_write_floats(g, "weight", 1, dims, l->weight, NULL, err);
+    } else if (!rc && l->kind == XB_LAYER_ADD) {
+        rc = xb_h5_attr_set_int64(g, ".", "source", (int64_t)l->source, err);
     } else if (!rc && (l->kind == XB_LAYER_MAXPOOL2D || l->kind == XB_LAYER_AVGPOOL2D)) {
         rc = xb_h5_attr_set_int64(g, ".", "kernel", (int64_t)l->kh, err);
         if (!rc) rc = xb_h5_attr_set_int64(g, ".", "stride", (int64_t)l->stride, err);
