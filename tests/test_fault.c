@@ -558,11 +558,18 @@ static void test_concurrent_campaigns(void **state)
     char *aref[] = {ini, "-o", ref, "-q", NULL};
     assert_int_equal(run_xbar(NULL, e1, aref), 0);
     char *args[] = {ini, "-o", out, "-q", NULL};
-    int refused_first = 0;
+    int refused_first = 0, sequential = 0;
     for (int trial = 0; trial < 20; trial++) {
         unlink(out);
         pid_t p1 = start_xbar(NULL, e1, args), p2 = start_xbar(NULL, e2, args);
         int r1 = xb_test_wait(p1), r2 = xb_test_wait(p2);
+        if (r1 == 0 && r2 == 0) {
+            /* on a loaded machine the second may start after the first has finished: it then
+             * resumes a complete file (nothing to do), which is right; the runs did not overlap */
+            same_datasets(ref, out);
+            sequential++;
+            continue;
+        }
         if (!((r1 == 0 && r2 == 1) || (r1 == 1 && r2 == 0)))
             fail_msg("trial %d: exits %d and %d, expected one 0 and one 1", trial, r1, r2);
         const char *ep = r1 ? e1 : e2;
@@ -586,7 +593,11 @@ static void test_concurrent_campaigns(void **state)
                 fail_msg("trial %d: %s left in %s", trial, de->d_name, dir);
         closedir(d);
     }
-    print_message("concurrent campaigns: 20 trials, the first started was refused %d times\n", refused_first);
+    print_message("concurrent campaigns: 20 trials, %d overlapped (the first started refused %d times), %d ran one "
+                  "after the other\n",
+                  20 - sequential, refused_first, sequential);
+    /* the lock itself must have been exercised: most trials overlap even under load */
+    assert_true(20 - sequential >= 10);
     free(e1);
     free(e2);
     free(ref);
