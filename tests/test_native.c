@@ -36,33 +36,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void assert_close(double got, double want, double tol, const char *what)
-{
-    if (!(fabs(got - want) <= tol)) {
-        print_error("%s: got %.17g want %.17g (|diff| %.3g > %.3g)\n", what, got, want,
-                    fabs(got - want), tol);
-        fail();
-    }
-}
-
 /* Deterministic pseudo-random numbers in [0,1) (splitmix64). */
-static double urand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-
-static xb_matrix *random_g(const xb_array_params *p, uint64_t seed)
-{
-    xb_matrix *g = xb_matrix_new(p->rows, p->cols);
-    for (size_t k = 0; k < p->rows * p->cols; k++)
-        g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * urand(&seed);
-    return g;
-}
-
 static xb_matrix *native_mvm(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v)
 {
     xb_engine_native *e = NULL;
@@ -128,10 +102,10 @@ static void test_ideal_exact(void **state)
     p.rows = 5;
     p.cols = 3;
     p.r_wire_row_ohm = p.r_wire_col_ohm = p.r_driver_ohm = p.r_sense_ohm = 0;
-    xb_matrix *g = random_g(&p, 11);
+    xb_matrix *g = xb_test_random_g(&p, 11);
     xb_matrix *v = xb_matrix_new(4, 5);
     uint64_t s = 5;
-    for (size_t k = 0; k < 20; k++) v->data[k] = 0.4 * urand(&s) - 0.2;
+    for (size_t k = 0; k < 20; k++) v->data[k] = 0.4 * xb_test_urand(&s) - 0.2;
     xb_engine_native *e = NULL;
     xb_error err = {0};
     assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
@@ -189,14 +163,14 @@ static void test_ladder_1xN(void **state)
     xb_matrix *v = xb_matrix_new(1, 1);
     v->data[0] = V;
     xb_matrix *i = native_mvm(&p, g, v);
-    for (size_t j = 0; j < N; j++) assert_close(i->data[j], want[j], 1e-12 * fabs(want[j]), "ladder current");
+    for (size_t j = 0; j < N; j++) xb_test_assert_close(i->data[j], want[j], 1e-12 * fabs(want[j]), "ladder current");
     /* cell voltages: row node minus column node (the cell's branch current through 1/g) */
     xb_engine_native *e = NULL;
     xb_error err = {0};
     assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
     double vc[N];
     assert_int_equal(xb_engine_native_cell_voltages(e, &V, vc, &err), XB_OK);
-    for (size_t j = 0; j < N; j++) assert_close(vc[j], want[j] / g->data[j], 1e-12 * V, "ladder cell voltage");
+    for (size_t j = 0; j < N; j++) xb_test_assert_close(vc[j], want[j] / g->data[j], 1e-12 * V, "ladder cell voltage");
     xb_engine_native_free(e);
     xb_matrix_free(g);
     xb_matrix_free(v);
@@ -224,8 +198,8 @@ static void test_2x2_hand(void **state)
     v->data[0] = V1;
     v->data[1] = V2;
     xb_matrix *i = native_mvm(&p, g, v);
-    assert_close(i->data[0], w / Rs, 1e-13 * fabs(w / Rs), "2x2 column 0");
-    assert_close(i->data[1], w / Rs, 1e-13 * fabs(w / Rs), "2x2 column 1");
+    xb_test_assert_close(i->data[0], w / Rs, 1e-13 * fabs(w / Rs), "2x2 column 0");
+    xb_test_assert_close(i->data[1], w / Rs, 1e-13 * fabs(w / Rs), "2x2 column 1");
     xb_matrix_free(i);
     xb_matrix_free(g);
     xb_matrix_free(v);
@@ -301,8 +275,8 @@ static void test_2x2_general(void **state)
     v->data[0] = V0;
     v->data[1] = V1;
     xb_matrix *i = native_mvm(&p, g, v);
-    assert_close(i->data[0], want0, 1e-12 * fabs(want0), "2x2 general column 0");
-    assert_close(i->data[1], want1, 1e-12 * fabs(want1), "2x2 general column 1");
+    xb_test_assert_close(i->data[0], want0, 1e-12 * fabs(want0), "2x2 general column 0");
+    xb_test_assert_close(i->data[1], want1, 1e-12 * fabs(want1), "2x2 general column 1");
     xb_matrix_free(i);
     xb_matrix_free(g);
     xb_matrix_free(v);
@@ -313,7 +287,7 @@ static void test_2x2_general(void **state)
 /* Compare native and ngspice on K random vectors (mixed signs when `mixed`). */
 static void compare_spice(const xb_array_params *p, size_t K, int mixed, uint64_t seed, double rel)
 {
-    xb_matrix *g = random_g(p, seed);
+    xb_matrix *g = xb_test_random_g(p, seed);
     /* a few cells at the range ends, one open cell */
     g->data[0] = p->g_max_siemens;
     g->data[p->rows * p->cols - 1] = p->g_min_siemens;
@@ -321,7 +295,7 @@ static void compare_spice(const xb_array_params *p, size_t K, int mixed, uint64_
     xb_matrix *v = xb_matrix_new(K, p->rows);
     uint64_t s = seed * 31 + 7;
     for (size_t k = 0; k < K * p->rows; k++)
-        v->data[k] = p->v_read_volt * (mixed ? 2 * urand(&s) - 1 : urand(&s));
+        v->data[k] = p->v_read_volt * (mixed ? 2 * xb_test_urand(&s) - 1 : xb_test_urand(&s));
     xb_matrix *i = native_mvm(p, g, v);
     for (size_t k = 0; k < K; k++) {
         double *ref = spice_mvm(p, g, xb_matrix_row(v, k));
@@ -337,7 +311,7 @@ static void compare_spice(const xb_array_params *p, size_t K, int mixed, uint64_
             double tol = rel * fmax(fabs(ref[j]), 1e-3 * scale);
             double r = fabs(xb_matrix_row(i, k)[j] - ref[j]) / fmax(fabs(ref[j]), 1e-3 * scale);
             if (r > g_worst) g_worst = r;
-            assert_close(xb_matrix_row(i, k)[j], ref[j], tol, what);
+            xb_test_assert_close(xb_matrix_row(i, k)[j], ref[j], tol, what);
         }
         free(ref);
     }
@@ -452,11 +426,11 @@ static void test_multi_vector(void **state)
     xb_array_params_default(&p, XB_DEVICE_LINEAR);
     p.rows = 6;
     p.cols = 7;
-    xb_matrix *g = random_g(&p, 77);
+    xb_matrix *g = xb_test_random_g(&p, 77);
     enum { K = 9 };
     xb_matrix *v = xb_matrix_new(K, 6);
     uint64_t s = 3;
-    for (size_t k = 0; k < K * 6; k++) v->data[k] = 0.2 * urand(&s);
+    for (size_t k = 0; k < K * 6; k++) v->data[k] = 0.2 * xb_test_urand(&s);
     xb_engine_native *e = NULL;
     xb_error err = {0};
     assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
@@ -475,7 +449,7 @@ static void test_multi_vector(void **state)
         for (size_t j = 0; j < 7; j++) {
             double sum = 0;
             for (size_t r = 0; r < 6; r++) sum += g->data[r * 7 + j] * vc[r * 7 + j];
-            assert_close(sum, xb_matrix_row(i, k)[j], 1e-12 * fabs(sum), "sum G v_cell");
+            xb_test_assert_close(sum, xb_matrix_row(i, k)[j], 1e-12 * fabs(sum), "sum G v_cell");
         }
     }
     xb_engine_native_get_stats(e, &st);
@@ -518,7 +492,7 @@ static void test_cell_voltages_spice(void **state)
     p.rows = 3;
     p.cols = 3;
     p.r_wire_row_ohm = p.r_wire_col_ohm = 400; /* large drops */
-    xb_matrix *g = random_g(&p, 9);
+    xb_matrix *g = xb_test_random_g(&p, 9);
     double vin[3] = {0.2, 0.15, -0.1};
     xb_netlist *n = NULL;
     xb_error err = {0};
@@ -545,7 +519,7 @@ static void test_cell_voltages_spice(void **state)
     assert_int_equal(xb_engine_native_new(&p, g, &e, &err), XB_OK);
     double vc[9];
     assert_int_equal(xb_engine_native_cell_voltages(e, vin, vc, &err), XB_OK);
-    for (size_t q = 0; q < 9; q++) assert_close(vc[q], d[1 + q], 1e-9, "cell voltage vs ngspice");
+    for (size_t q = 0; q < 9; q++) xb_test_assert_close(vc[q], d[1 + q], 1e-9, "cell voltage vs ngspice");
     free(d);
     xb_engine_native_free(e);
     xb_netlist_free(n);
@@ -570,11 +544,11 @@ static void test_engine_mvm_spice(void **state)
         p.cell = cells[c];
         p.r_wire_row_ohm = 2.5;
         p.r_wire_col_ohm = 1.5;
-        xb_matrix *g = random_g(&p, 500 + c);
+        xb_matrix *g = xb_test_random_g(&p, 500 + c);
         enum { K = 3 };
         xb_matrix *v = xb_matrix_new(K, p.rows);
         uint64_t s = 17 + c;
-        for (size_t k = 0; k < K * p.rows; k++) v->data[k] = p.v_read_volt * (2 * urand(&s) - 1);
+        for (size_t k = 0; k < K * p.rows; k++) v->data[k] = p.v_read_volt * (2 * xb_test_urand(&s) - 1);
         xb_matrix *ref = xb_matrix_new(K, p.cols);
         xb_error err = {0};
         int rc = xb_engine_mvm_spice(&o, &p, g, v, ref, &err);
@@ -588,7 +562,7 @@ static void test_engine_mvm_spice(void **state)
                 double want = xb_matrix_row(ref, k)[j], den = fmax(fabs(want), 1e-3 * scale);
                 double r = fabs(xb_matrix_row(i, k)[j] - want) / den;
                 if (r > g_worst) g_worst = r;
-                assert_close(xb_matrix_row(i, k)[j], want, 1e-6 * den, xb_cell_name(p.cell));
+                xb_test_assert_close(xb_matrix_row(i, k)[j], want, 1e-6 * den, xb_cell_name(p.cell));
             }
         }
         xb_matrix_free(ref);

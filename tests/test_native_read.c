@@ -37,31 +37,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void assert_close(double got, double want, double tol, const char *what)
-{
-    if (!(fabs(got - want) <= tol)) {
-        print_error("%s: got %.17g want %.17g (|diff| %.3g > %.3g)\n", what, got, want, fabs(got - want), tol);
-        fail();
-    }
-}
-
-static double urand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-
-static xb_matrix *random_g(const xb_array_params *p, uint64_t seed)
-{
-    xb_matrix *g = xb_matrix_new(p->rows, p->cols);
-    for (size_t k = 0; k < p->rows * p->cols; k++)
-        g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * urand(&seed);
-    return g;
-}
-
 static double native_read(const xb_array_params *p, const xb_matrix *g, xb_read_scheme s, size_t r, size_t c)
 {
     xb_error err = {0};
@@ -109,7 +84,7 @@ static void compare(const xb_array_params *p, const xb_matrix *g, xb_read_scheme
              p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm);
     double d = fabs(in - is) / fabs(is);
     if (d > g_worst) g_worst = d;
-    assert_close(in, is, rel * fabs(is), what);
+    xb_test_assert_close(in, is, rel * fabs(is), what);
 }
 
 /* ------------------------------------------------------------------ closed forms */
@@ -133,11 +108,11 @@ static void test_2x2_float_hand(void **state)
     g->data[3] = G11;
     double gs = 1.0 / (1 / G01 + 1 / G11 + 1 / G10);
     double want = V / (p.r_driver_ohm + 1 / (G00 + gs) + p.r_sense_ohm);
-    assert_close(native_read(&p, g, XB_READ_FLOAT, 0, 0), want, 1e-13 * want, "2x2 float by hand");
+    xb_test_assert_close(native_read(&p, g, XB_READ_FLOAT, 0, 0), want, 1e-13 * want, "2x2 float by hand");
     /* the same with the selected cell open: only the sneak path conducts */
     g->data[0] = 0;
     want = V / (p.r_driver_ohm + 1 / gs + p.r_sense_ohm);
-    assert_close(native_read(&p, g, XB_READ_FLOAT, 0, 0), want, 1e-13 * want, "2x2 float, selected open");
+    xb_test_assert_close(native_read(&p, g, XB_READ_FLOAT, 0, 0), want, 1e-13 * want, "2x2 float, selected open");
     xb_matrix_free(g);
 }
 
@@ -156,9 +131,9 @@ static void test_2x2_biased_exact(void **state)
     g->data[2] = G10;
     g->data[3] = G11;
     double want = G10 * V + G00 * (V / 2);
-    assert_close(native_read(&p, g, XB_READ_V2, 1, 0), want, 1e-15 * want, "2x2 V/2 exact");
+    xb_test_assert_close(native_read(&p, g, XB_READ_V2, 1, 0), want, 1e-15 * want, "2x2 V/2 exact");
     want = G10 * V + G00 * (V / 3);
-    assert_close(native_read(&p, g, XB_READ_V3, 1, 0), want, 1e-15 * want, "2x2 V/3 exact");
+    xb_test_assert_close(native_read(&p, g, XB_READ_V3, 1, 0), want, 1e-15 * want, "2x2 V/3 exact");
     xb_matrix_free(g);
 }
 
@@ -182,7 +157,7 @@ static void test_spice_all_modes(void **state)
             p.r_wire_col_ohm = 4.0;
             p.r_driver_ohm = 100;
             p.r_sense_ohm = 20;
-            xb_matrix *g = random_g(&p, 500 + 10 * d + c);
+            xb_matrix *g = xb_test_random_g(&p, 500 + 10 * d + c);
             g->data[3] = 0; /* an open cell (left out of 1S1R / 1T1R cells) */
             for (size_t s = 0; s < 3; s++) {
                 compare(&p, g, schemes[s], 1, 2, 1e-9);
@@ -204,7 +179,7 @@ static void test_spice_shorts(void **state)
             p.rows = 5;
             p.cols = 4;
             p.cell = cells[c];
-            xb_matrix *g = random_g(&p, 600 + 3 * c + s);
+            xb_matrix *g = xb_test_random_g(&p, 600 + 3 * c + s);
             p.r_wire_row_ohm = 0; /* every row one node behind its driver (or floating) */
             p.r_driver_ohm = 150;
             p.r_wire_col_ohm = 3;
@@ -234,7 +209,7 @@ static void test_spice_16_32(void **state)
         p.rows = p.cols = 16;
         p.cell = cells[c];
         p.r_wire_row_ohm = p.r_wire_col_ohm = 5;
-        xb_matrix *g = random_g(&p, 700 + c);
+        xb_matrix *g = xb_test_random_g(&p, 700 + c);
         for (size_t s = 0; s < 3; s++) compare(&p, g, schemes[s], 5, 11, 1e-9);
         xb_matrix_free(g);
         p.rows = p.cols = 32;
@@ -260,7 +235,7 @@ static void test_sneak_vs_spice(void **state)
         p.rows = p.cols = 8;
         p.cell = cells[c];
         p.r_wire_row_ohm = p.r_wire_col_ohm = 3;
-        xb_matrix *g = random_g(&p, 800 + c);
+        xb_matrix *g = xb_test_random_g(&p, 800 + c);
         const size_t r = 2, k = 5;
         xb_engine_sneak_result s;
         xb_error err = {0};
@@ -276,12 +251,12 @@ static void test_sneak_vs_spice(void **state)
         xb_matrix *g1 = xb_matrix_new(1, 1);
         g1->data[0] = keep;
         double cell = spice_read(&p1, g1, XB_READ_FLOAT, 0, 0);
-        assert_close(s.i_read_amp, rd, 1e-9 * fabs(rd), "sneak: read");
-        assert_close(s.i_read_on_amp, on, 1e-9 * fabs(on), "sneak: read on");
-        assert_close(s.i_read_off_amp, off, 1e-9 * fabs(off), "sneak: read off");
-        assert_close(s.i_cell_amp, cell, 1e-9 * fabs(cell), "sneak: cell alone");
-        assert_close(s.i_sneak_amp, rd - cell, 1e-9 * fabs(rd), "sneak: sneak current");
-        assert_close(s.margin, (on - off) / on, 1e-9, "sneak: margin");
+        xb_test_assert_close(s.i_read_amp, rd, 1e-9 * fabs(rd), "sneak: read");
+        xb_test_assert_close(s.i_read_on_amp, on, 1e-9 * fabs(on), "sneak: read on");
+        xb_test_assert_close(s.i_read_off_amp, off, 1e-9 * fabs(off), "sneak: read off");
+        xb_test_assert_close(s.i_cell_amp, cell, 1e-9 * fabs(cell), "sneak: cell alone");
+        xb_test_assert_close(s.i_sneak_amp, rd - cell, 1e-9 * fabs(rd), "sneak: sneak current");
+        xb_test_assert_close(s.margin, (on - off) / on, 1e-9, "sneak: margin");
         xb_matrix_free(g1);
         xb_matrix_free(g);
     }
@@ -320,20 +295,20 @@ static void test_xbar_sneak_cli(void **state)
         xb_error err = {0};
         assert_int_equal(xb_engine_native_sneak(NULL, &p, g, sk[c], 2, 3, &s, &err), XB_OK);
         double rd = field(out, "read_current_amp");
-        assert_close(s.i_read_amp, rd, 1e-7 * rd, "xbar sneak read_current_amp");
-        assert_close(s.i_cell_amp, field(out, "cell_current_amp"), 1e-7 * rd, "xbar sneak cell_current_amp");
-        assert_close(s.i_sneak_amp, field(out, "sneak_current_amp"), 1e-7 * rd, "xbar sneak sneak_current_amp");
-        assert_close(s.i_read_on_amp, field(out, "read_on_amp"), 1e-7 * rd, "xbar sneak read_on_amp");
-        assert_close(s.i_read_off_amp, field(out, "read_off_amp"), 1e-7 * rd, "xbar sneak read_off_amp");
-        assert_close(s.margin, field(out, "margin"), 1e-7, "xbar sneak margin");
+        xb_test_assert_close(s.i_read_amp, rd, 1e-7 * rd, "xbar sneak read_current_amp");
+        xb_test_assert_close(s.i_cell_amp, field(out, "cell_current_amp"), 1e-7 * rd, "xbar sneak cell_current_amp");
+        xb_test_assert_close(s.i_sneak_amp, field(out, "sneak_current_amp"), 1e-7 * rd, "xbar sneak sneak_current_amp");
+        xb_test_assert_close(s.i_read_on_amp, field(out, "read_on_amp"), 1e-7 * rd, "xbar sneak read_on_amp");
+        xb_test_assert_close(s.i_read_off_amp, field(out, "read_off_amp"), 1e-7 * rd, "xbar sneak read_off_amp");
+        xb_test_assert_close(s.margin, field(out, "margin"), 1e-7, "xbar sneak margin");
         char *argn[] = {"xbar", "sneak", "--rows", "6", "--cols", "5", "--device", "rram", "--cell", (char *)cells[c],
                         "--cell-at", "2,3", "--scheme", (char *)schemes[c], "--engine", "native", NULL};
         char *outn = NULL, *errn = NULL;
         assert_int_equal(xb_test_run_xbar(argn, &outn, &errn), 0);
         const char *names[] = {"read_current_amp", "cell_current_amp", "sneak_current_amp", "read_on_amp",
                                "read_off_amp"};
-        for (size_t q = 0; q < 5; q++) assert_close(field(outn, names[q]), field(out, names[q]), 1e-7 * rd, names[q]);
-        assert_close(field(outn, "margin"), s.margin, 1e-12, "xbar sneak --engine native margin");
+        for (size_t q = 0; q < 5; q++) xb_test_assert_close(field(outn, names[q]), field(out, names[q]), 1e-7 * rd, names[q]);
+        xb_test_assert_close(field(outn, "margin"), s.margin, 1e-12, "xbar sneak --engine native margin");
         free(outn);
         free(errn);
         char *argb[] = {"xbar", "sneak", "--rows", "6", "--cols", "5", "--cell-at", "2,3", "--scheme", "v2",
@@ -360,7 +335,7 @@ static void test_open_floating_line(void **state)
         p.cell = cells[c];
         p.r_wire_row_ohm = 0; /* row 3 is one floating node ... */
         p.r_wire_col_ohm = 0; /* (columns too, so that the array without row 3 is the same) */
-        xb_matrix *g = random_g(&p, 900 + c);
+        xb_matrix *g = xb_test_random_g(&p, 900 + c);
         for (size_t j = 0; j < 4; j++) g->data[3 * 4 + j] = 0; /* ... with every cell open */
         double with = native_read(&p, g, XB_READ_FLOAT, 0, 1);
         /* (1S1R: the netlist writer keeps an open cell's selector, dangling; with the whole
@@ -372,7 +347,7 @@ static void test_open_floating_line(void **state)
         xb_matrix *g3 = xb_matrix_new(3, 4);
         memcpy(g3->data, g->data, 12 * sizeof(double));
         double without = native_read(&p3, g3, XB_READ_FLOAT, 0, 1);
-        assert_close(with, without, 1e-12 * fabs(without), "open floating row");
+        xb_test_assert_close(with, without, 1e-12 * fabs(without), "open floating row");
         xb_matrix_free(g3);
         xb_matrix_free(g);
     }
@@ -383,7 +358,7 @@ static void test_bad_input(void **state)
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_RRAM);
     p.rows = p.cols = 3;
-    xb_matrix *g = random_g(&p, 1);
+    xb_matrix *g = xb_test_random_g(&p, 1);
     xb_error err = {0};
     double i;
     assert_int_equal(xb_engine_native_read(NULL, &p, g, XB_READ_V2, 3, 0, &i, &err), XB_EINPUT);

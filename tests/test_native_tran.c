@@ -24,23 +24,7 @@
 #include "xbar/characterize.h"
 #include "xbar/engine.h"
 #include "xbar/netlist.h"
-
-static void assert_close(double got, double want, double tol, const char *what)
-{
-    if (!(fabs(got - want) <= tol)) {
-        print_error("%s: got %.17g want %.17g (|diff| %.3g > %.3g)\n", what, got, want, fabs(got - want), tol);
-        fail();
-    }
-}
-
-static double urand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
+#include "support/xb_test.h"
 
 static void run_native(const xb_array_params *p, const xb_matrix *g, const double *v, const xb_engine_tran_opts *o,
                        xb_engine_tran_result *r)
@@ -276,8 +260,8 @@ static void test_ladder_adaptive(void **state)
                 meth ? "BE" : "TRAP", o.lte_rtol, r.steps, r.factorizations, e, r.e_read_joule, e_ref,
                 r.t_settle_s[L.N - 1], ts_ref);
         assert_true(e < (meth ? 2e-3 : 1e-4));
-        assert_close(r.e_read_joule, e_ref, (meth ? 1e-3 : 1e-5) * e_ref, "ladder energy");
-        assert_close(r.t_settle_s[L.N - 1], ts_ref, (meth ? 1e-2 : 1e-3) * ts_ref, "ladder settling");
+        xb_test_assert_close(r.e_read_joule, e_ref, (meth ? 1e-3 : 1e-5) * e_ref, "ladder energy");
+        xb_test_assert_close(r.t_settle_s[L.N - 1], ts_ref, (meth ? 1e-2 : 1e-3) * ts_ref, "ladder settling");
         xb_engine_tran_result_clear(&r);
     }
     ladder_free(&L);
@@ -352,13 +336,13 @@ static void test_2x2_hand(void **state)
                         "settling %.6g s (exact %.6g)\n",
                 meth ? "BE" : "TRAP", r.steps, err / fin, r.e_read_joule, e_ref, r.t_settle_s[0], ts_ref);
         assert_true(err < (meth ? 1e-3 : 1e-5) * fin);
-        assert_close(r.e_read_joule, e_ref, (meth ? 1e-3 : 1e-5) * e_ref, "2x2 energy");
-        assert_close(r.t_settle_s[1], ts_ref, (meth ? 5e-3 : 1e-3) * ts_ref, "2x2 settling");
+        xb_test_assert_close(r.e_read_joule, e_ref, (meth ? 1e-3 : 1e-5) * e_ref, "2x2 energy");
+        xb_test_assert_close(r.t_settle_s[1], ts_ref, (meth ? 5e-3 : 1e-3) * ts_ref, "2x2 settling");
         /* supply peak: the ramp's end or the final value, whichever is larger, 2 (V - r)/Rd */
         double ipk = 0;
         for (size_t t = 0; t < r.n_time; t++) ipk = fmax(ipk, 2 * gd * (fmin(r.time_s[t] / o.t_rise_s, 1) * V -
                                                                       modal_node(&w.m, 0, r.time_s[t])));
-        assert_close(r.i_supply_peak_amp, ipk, (meth ? 1e-3 : 1e-5) * ipk, "2x2 supply peak");
+        xb_test_assert_close(r.i_supply_peak_amp, ipk, (meth ? 1e-3 : 1e-5) * ipk, "2x2 supply peak");
         xb_engine_tran_result_clear(&r);
     }
     xb_matrix_free(g);
@@ -522,10 +506,10 @@ static void compare(const xb_array_params *p, const xb_matrix *g, const double *
             dw = fmax(dw, fabs(interp(r.time_s, r.i_col_amp + j, r.n_time, C, s.time[q]) - s.icol[q * C + j]));
         wts = fmax(wts, dts);
         wwave = fmax(wwave, dw / f);
-        assert_close(r.t_settle_s[j], ts[j], 1e-2 * ts[j], what);
-        assert_close(dw / f, 0, 1e-3, what);
-        assert_close(r.i_peak_amp[j], pk, 1e-3 * pk, what);
-        assert_close(r.i_final_amp[j], fin[j], 1e-6 * fabs(fin[j]), what);
+        xb_test_assert_close(r.t_settle_s[j], ts[j], 1e-2 * ts[j], what);
+        xb_test_assert_close(dw / f, 0, 1e-3, what);
+        xb_test_assert_close(r.i_peak_amp[j], pk, 1e-3 * pk, what);
+        xb_test_assert_close(r.i_final_amp[j], fin[j], 1e-6 * fabs(fin[j]), what);
     }
     double de = fabs(r.e_read_joule - s.e) / s.e;
     fprintf(stderr, "%s: %zu steps (ngspice %zu points), settling max rel diff %.2e, waveform %.2e of its scale, energy "
@@ -534,8 +518,8 @@ static void compare(const xb_array_params *p, const xb_matrix *g, const double *
     g_worst_ts = fmax(g_worst_ts, wts);
     g_worst_wave = fmax(g_worst_wave, wwave);
     g_worst_e = fmax(g_worst_e, de);
-    assert_close(r.e_read_joule, s.e, 1e-3 * s.e, what);
-    assert_close(r.i_supply_peak_amp, s.ipk_sup, 1e-3 * s.ipk_sup, what);
+    xb_test_assert_close(r.e_read_joule, s.e, 1e-3 * s.e, what);
+    xb_test_assert_close(r.i_supply_peak_amp, s.ipk_sup, 1e-3 * s.ipk_sup, what);
     /* the end of the run is the DC operating point of the static engine */
     if (o->c_cell_farad == 0) {
         xb_matrix vm = {1, p->rows, (double *)v};
@@ -543,7 +527,7 @@ static void compare(const xb_array_params *p, const xb_matrix *g, const double *
         xb_error err = {0};
         assert_int_equal(xb_engine_mvm_native(p, g, &vm, idc, &err), XB_OK);
         for (size_t j = 0; j < C; j++)
-            assert_close(r.i_final_amp[j], idc->data[j], 1e-9 * fabs(idc->data[j]), "final vs static native");
+            xb_test_assert_close(r.i_final_amp[j], idc->data[j], 1e-9 * fabs(idc->data[j]), "final vs static native");
         xb_matrix_free(idc);
     }
     free(ts);
@@ -554,18 +538,10 @@ static void compare(const xb_array_params *p, const xb_matrix *g, const double *
     xb_engine_tran_result_clear(&r);
 }
 
-static xb_matrix *random_g(const xb_array_params *p, uint64_t seed)
-{
-    xb_matrix *g = xb_matrix_new(p->rows, p->cols);
-    for (size_t k = 0; k < p->rows * p->cols; k++)
-        g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * urand(&seed);
-    return g;
-}
-
 static double *random_v(const xb_array_params *p, uint64_t seed)
 {
     double *v = malloc(p->rows * sizeof *v);
-    for (size_t i = 0; i < p->rows; i++) v[i] = p->v_read_volt * (0.3 + 0.7 * urand(&seed));
+    for (size_t i = 0; i < p->rows; i++) v[i] = p->v_read_volt * (0.3 + 0.7 * xb_test_urand(&seed));
     return v;
 }
 
@@ -589,7 +565,7 @@ static void test_spice_all_modes(void **state)
             p.r_wire_row_ohm = p.r_wire_col_ohm = 5;
             p.r_sense_ohm = 10;
             p.c_wire_farad = 1e-15;
-            xb_matrix *g = random_g(&p, 100 + 10 * d + c);
+            xb_matrix *g = xb_test_random_g(&p, 100 + 10 * d + c);
             double *v = random_v(&p, 200 + 10 * d + c);
             xb_engine_tran_opts o;
             tran_opts(&o);
@@ -608,7 +584,7 @@ static void test_spice_larger(void **state)
     p.cell = XB_CELL_1S1R;
     p.r_wire_row_ohm = p.r_wire_col_ohm = 5;
     p.c_wire_farad = 1e-15;
-    xb_matrix *g = random_g(&p, 300);
+    xb_matrix *g = xb_test_random_g(&p, 300);
     double *v = random_v(&p, 301);
     xb_engine_tran_opts o;
     tran_opts(&o);
@@ -620,7 +596,7 @@ static void test_spice_larger(void **state)
     xb_array_params_default(&p, XB_DEVICE_LINEAR);
     p.rows = p.cols = 16;
     p.c_wire_farad = 0.5e-15;
-    g = random_g(&p, 302);
+    g = xb_test_random_g(&p, 302);
     v = random_v(&p, 303);
     tran_opts(&o);
     compare(&p, g, v, &o, NULL);
@@ -640,7 +616,7 @@ static void test_spice_shorts(void **state)
         p.cols = 4;
         p.cell = cells[c];
         p.c_wire_farad = 2e-15;
-        xb_matrix *g = random_g(&p, 400 + c);
+        xb_matrix *g = xb_test_random_g(&p, 400 + c);
         double *v = random_v(&p, 410 + c);
         xb_engine_tran_opts o;
         tran_opts(&o);
@@ -677,7 +653,7 @@ static void test_spice_cell_capacitance(void **state)
         p.cell = cells[c];
         p.r_wire_row_ohm = p.r_wire_col_ohm = 8;
         p.c_wire_farad = 0.5e-15;
-        xb_matrix *g = random_g(&p, 500 + c);
+        xb_matrix *g = xb_test_random_g(&p, 500 + c);
         double *v = random_v(&p, 510 + c);
         xb_engine_tran_opts o;
         tran_opts(&o);
@@ -699,7 +675,7 @@ static void test_bad_input(void **state)
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_RRAM);
     p.rows = p.cols = 3;
-    xb_matrix *g = random_g(&p, 1);
+    xb_matrix *g = xb_test_random_g(&p, 1);
     double v[3] = {0.1, 0.2, 0.1};
     xb_engine_tran_opts o;
     xb_engine_tran_result r;

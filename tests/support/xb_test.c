@@ -401,3 +401,28 @@ int xb_test_group_tmpdir_remove(void **state)
     *state = NULL;
     return 0;
 }
+
+void xb_test_assert_close(double got, double want, double tol, const char *what)
+{
+    if (!(fabs(got - want) <= tol)) {
+        print_error("%s: got %.17g want %.17g (|diff| %.3g > %.3g)\n", what, got, want, fabs(got - want), tol);
+        fail();
+    }
+}
+
+double xb_test_urand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+xb_matrix *xb_test_random_g(const xb_array_params *p, uint64_t seed)
+{
+    xb_matrix *g = xb_matrix_new(p->rows, p->cols);
+    for (size_t k = 0; k < p->rows * p->cols; k++)
+        g->data[k] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * xb_test_urand(&seed);
+    return g;
+}

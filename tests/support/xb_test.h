@@ -104,6 +104,12 @@ void xb_test_acts_free(float **a, size_t n_layers);
 double xb_test_net_accuracy(const xb_network *net, const xb_dataset *d);
 
 /* Relative L2 ||a - ref|| / ||ref|| over n floats, in double. */
+/* |got - want| <= tol, else fail printing both to 17 digits and what. */
+void xb_test_assert_close(double got, double want, double tol, const char *what);
+/* splitmix64 uniform in [0, 1) from the state *s (the tests' own stream, independent of xbar's). */
+double xb_test_urand(uint64_t *s);
+/* rows x cols conductances uniform in [g_min, g_max] of p from seed. */
+xb_matrix *xb_test_random_g(const xb_array_params *p, uint64_t seed);
 double xb_test_rel_l2f(const float *a, const float *ref, size_t n);
 
 /* An engine of the complete registry (xb_fit_engines: "ideal", "native", "spice") with the
