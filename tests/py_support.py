@@ -105,8 +105,8 @@ def write_model(path, models, stats=None):
 
 
 def write_pulse_results(path, device="rram"):
-    """A results file with pulse-train records (docs/hdf5-results.md, program/train_*), as
-    tests/test_update_py.py writes one: 3 devices x 2 start states x 2 cycles of 30 up + 30
+    """A results file with pulse-train records (docs/hdf5-results.md, program/train_*), for
+    tests/test_update_py.py and the export tests: 3 devices x 2 start states x 2 cycles of 30 up + 30
     down pulses from f_up = 0.05 (9 uS - G), f_down = -0.05 (G - 1 uS) with 5 % multiplicative
     noise and a 10 % device spread of the rates; `xbar fit [--update-law L]` makes
     /update/<device> of it."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """python/xbar/update.py against the C fitter (ctest test_update_py).
 
-A results file with pulse-train records is written here with h5py (docs/hdf5-results.md,
+A results file with pulse-train records is written with h5py (py_support.write_pulse_results; docs/hdf5-results.md,
 program/train_*) from a closed-form soft-bounds law; `xbar fit --update-law L` writes the
 model with each law.  Checked: the reader's step and sigma from the law's parameters equal
 the C fitter's tabulated datasets at every grid state; interpolating the tables (any reader's
@@ -20,6 +20,8 @@ import sys
 import h5py
 import numpy as np
 
+from py_support import write_pulse_results  # the pulse-train results file (tests/py_support.py)
+
 XBAR, PYDIR, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 spec = importlib.util.spec_from_file_location("xbar_update", os.path.join(PYDIR, "update.py"))
 update = importlib.util.module_from_spec(spec)
@@ -35,45 +37,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def write_results(path):
-    """3 devices x 2 start states x 2 cycles of 30 up + 30 down, f_up = 0.05 (9 uS - G),
-    f_down = -0.05 (G - 1 uS), 5 % multiplicative noise, 10 % spread of the rates."""
-    D, S, P, C, NPRE = 3, 2, 30, 2, 4
-    K = NPRE + 2 * P * C
-    rng = np.random.default_rng(3)
-    dirs = np.zeros((S, K), dtype=np.int64)
-    for s in range(S):
-        for k in range(K):
-            dirs[s, k] = (1 if s else 0) if k < NPRE else (1 if (k - NPRE) % (2 * P) < P else -1)
-    g = np.zeros((D, S, K + 1))
-    for d in range(D):
-        au, ad = 0.05 * (1 + 0.1 * rng.standard_normal(2))
-        for s in range(S):
-            x = 4e-6
-            g[d, s, 0] = x
-            for k in range(K):
-                q = dirs[s, k]
-                f = au * (9e-6 - x) if q > 0 else (-ad * (x - 1e-6) if q < 0 else 0.0)
-                x += f * (1 + 0.05 * rng.standard_normal())
-                g[d, s, k + 1] = x
-    with h5py.File(path, "w") as f:
-        f.attrs["format"] = np.bytes_("xbar-results")
-        f.attrs["format_version"] = 1
-        p = f.create_group("points/p00000")
-        p.attrs["status"] = np.bytes_("ok")
-        p.attrs["device"] = np.bytes_("ecram")
-        pg = p.create_group("program")
-        for name, data, unit in (("train_g", g, "S"), ("train_energy", np.where(dirs[None] != 0, 2e-15, 0.0) +
-                                                       np.zeros((D, S, K)), "J"),
-                                 ("train_direction", dirs, "1")):
-            pg[name] = data
-            pg[name].attrs["units"] = np.bytes_(unit)
-        for k, v in (("up_volt", 1.3), ("down_volt", -1.3), ("pulse_width_s", 1e-8)):
-            pg.attrs[k] = v
-        for k, v in (("pulses", P), ("cycles", C), ("preset_slots", NPRE), ("devices", D)):
-            pg.attrs[k] = np.int64(v)
-
-
 def run(*args):
     r = subprocess.run([XBAR] + list(args), capture_output=True, text=True)
     if r.returncode:
@@ -84,7 +47,7 @@ def run(*args):
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 res = os.path.join(WORK, "r.h5")
-write_results(res)
+write_pulse_results(res, device="ecram")
 
 for law in update.LAWS:
     mod = os.path.join(WORK, "m-%s.h5" % law)
