@@ -656,6 +656,13 @@ static void test_memory_refusals(void **state)
     /* a spice point of that size is not (ngspice needs ~40 KB per cell) */
     char *k2 = xb_test_write_file(g_dir, "k2.ini", "[campaign]\nname = k\nengine = spice\n[array]\nsize = 1024\n");
     assert_msg(xb_char_campaign_load(k2, &c, &err), XB_EINPUT, &err, "point 0 (1024x1024, spice engine)");
+    /* a native point's read transient runs on the native engine: no ngspice estimate for it
+     * (large.ini's 1024x1024 transient was refused as needing 33 GiB before this) */
+    char *k3 = xb_test_write_file(g_dir, "k3.ini", "[campaign]\nname = k\nengine = native\n[array]\nsize = 1024\n"
+                                                     "[transient]\nenabled = yes\nnative_max_size = 1024\n");
+    assert_int_equal(xb_char_campaign_load(k3, &c, &err), XB_OK);
+    xb_char_campaign_free(c);
+    free(k3);
     unsetenv("XBAR_MAX_MEMORY");
     free(big);
     free(k1);

@@ -441,9 +441,10 @@ static double point_memory(const xb_char_point *P)
                         2.0 * 130.0 * R * C;
     if (P->engine == XB_CHAR_ENGINE_IDEAL) return data;
     double eng = xb_engine_native_memory_estimate(p);
-    /* ngspice runs for spice points, their checks and transient reads (the read schemes of
-     * a native point use the native engine) */
-    if (!P->use_native || P->spice_check || P->transient)
+    /* ngspice runs for spice points and the ngspice checks of native points (the read
+     * schemes and the transient of a native point use the native engine; a transient is
+     * re-run in ngspice only with transient_check, which implies spice_check) */
+    if (!P->use_native || P->spice_check)
         eng = fmax(eng, xb_engine_spice_memory_estimate(p, P->vectors));
     return data + eng;
 }
