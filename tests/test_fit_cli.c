@@ -301,6 +301,130 @@ static void test_fit_bad_input(void **state)
     free(noi); free(bad); free(good); free(txt); free(m); free(m2); free(dir);
 }
 
+/* Model selection by configuration (docs/fit.md "Model selection"): RRAM models at 6x6 and 8x8,
+ * 1 and 4 ohm.  A fitted circuit gets its own model; 8x8 at 2.5 ohm (between the fitted wire
+ * resistances) the family, as interpolation, within 1e-3 of the native engine on fresh G and V;
+ * a size beyond 6..8 or another driver resistance is extrapolation, which --strict refuses;
+ * V = 0, V = v_read, G = g_min and g_max pass --strict. */
+static double native_rel_l2(const xb_fit_params *m, const xb_array_params *p, gsl_rng *rng, double *ideal)
+{
+    xb_matrix *g = xb_matrix_new(p->rows, p->cols), *v = xb_matrix_new(8, p->rows);
+    xb_matrix *im = xb_matrix_new(8, p->cols), *in = xb_matrix_new(8, p->cols), *ii = xb_matrix_new(8, p->cols);
+    for (size_t q = 0; q < p->rows * p->cols; q++)
+        g->data[q] = p->g_min_siemens + gsl_rng_uniform(rng) * (p->g_max_siemens - p->g_min_siemens);
+    for (size_t q = 0; q < 8 * p->rows; q++) v->data[q] = gsl_rng_uniform(rng) * p->v_read_volt;
+    xb_error err;
+    assert_int_equal(xb_fit_model_mvm(m, g, v, im, &err), XB_OK);
+    assert_int_equal(xb_engine_mvm_native(p, g, v, in, &err), XB_OK);
+    assert_int_equal(xb_engine_mvm_ideal(g, v, ii, &err), XB_OK);
+    double e = xb_fit_rel_l2(im, in);
+    *ideal = xb_fit_rel_l2(ii, in);
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(im); xb_matrix_free(in); xb_matrix_free(ii);
+    return e;
+}
+
+static void test_model_selection(void **state)
+{
+    char *dir = xb_test_tmpdir("fitselect");
+    const cfg cs[] = {
+        {XB_DEVICE_RRAM, 6, 1.0}, {XB_DEVICE_RRAM, 6, 4.0}, {XB_DEVICE_RRAM, 8, 1.0}, {XB_DEVICE_RRAM, 8, 4.0},
+    };
+    char *res = write_results(dir, "r.h5", cs, 4, 0, 0);
+    char *model = xb_test_write_file(dir, "m.h5", "");
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a1[] = {"xbar", "fit", res, "-o", model, NULL};
+    int rc = run(a1, &out, &errs);
+    if (rc) fprintf(stderr, "%s%s", out, errs);
+    assert_int_equal(rc, 0);
+    free(out); free(errs);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 1999);
+    xb_error err;
+    xb_fit_params m;
+    xb_fit_choice ch;
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    /* every fitted circuit: its own model */
+    for (size_t k = 0; k < 4; k++) {
+        p.rows = p.cols = cs[k].n;
+        p.r_wire_row_ohm = p.r_wire_col_ohm = cs[k].r_wire;
+        assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+        assert_int_equal(ch.kind, XB_FIT_CHOICE_FITTED);
+        assert_int_equal(ch.index, k);
+        assert_int_equal(ch.extrapolation, 0);
+        assert_string_equal(ch.line, "");
+    }
+    /* between the fitted wire resistances: the family, interpolation, within 1e-3 of native */
+    const double rw[][2] = {{2.5, 2.5}, {1.75, 1.75}, {1.0, 4.0}};
+    for (size_t k = 0; k < 3; k++) {
+        p.rows = p.cols = 8;
+        p.r_wire_row_ohm = rw[k][0];
+        p.r_wire_col_ohm = rw[k][1];
+        assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+        assert_int_equal(ch.kind, XB_FIT_CHOICE_FAMILY);
+        assert_int_equal(ch.extrapolation, 0);
+        assert_non_null(strstr(ch.line, "rram/1r size/wire-resistance family, interpolation"));
+        double ei, e = native_rel_l2(&m, &p, rng, &ei);
+        printf("# 8x8 r_wire %g/%g ohm from the family: %.3e vs native (ideal %.3e)\n", rw[k][0], rw[k][1], e, ei);
+        assert_true(e <= 1e-3 && 20 * e <= ei);
+    }
+    /* beyond the fitted sizes, another driver: extrapolation, named */
+    p.rows = p.cols = 12;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 2;
+    assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+    assert_int_equal(ch.kind, XB_FIT_CHOICE_FAMILY);
+    assert_int_equal(ch.extrapolation, 1);
+    assert_non_null(strstr(ch.line, "extrapolation (size 12x12 beyond the fitted 6..8)"));
+    p.rows = p.cols = 8;
+    p.r_driver_ohm = 250;
+    assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+    assert_int_equal(ch.extrapolation, 1);
+    assert_non_null(strstr(ch.line, "r_driver 250 where every fitted model has 100"));
+    gsl_rng_free(rng);
+
+    /* xbar mvm: one line naming the family; --strict passes V = 0, v_read, G = g_min, g_max */
+    char gtxt[4096] = "", vtxt[2048] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++)
+            o += (size_t)snprintf(gtxt + o, sizeof gtxt - o, "%.17g%s", (i + j) % 3 == 0 ? p.g_min_siemens
+                                  : (i + j) % 3 == 1 ? p.g_max_siemens : 2e-5, j == 7 ? "\n" : ",");
+    o = 0;
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < 8; i++)
+            o += (size_t)snprintf(vtxt + o, sizeof vtxt - o, "%.17g%s", k == 0 ? 0.0 : k == 1 ? p.v_read_volt
+                                  : 0.1 * (double)(i % 3), i == 7 ? "\n" : ",");
+    char *gp = xb_test_write_file(dir, "G.csv", gtxt), *vp = xb_test_write_file(dir, "V.csv", vtxt);
+    char *a2[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--strict", "--g", gp, "--v", vp, NULL};
+    rc = run(a2, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    assert_non_null(strstr(errs, "xbar mvm: model: "));
+    assert_non_null(strstr(errs, "8x8 r_wire 2.5/2.5 ohm: rram/1r size/wire-resistance family, interpolation"));
+    free(out); free(errs);
+    char *a3[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "4",
+                  "--strict", "--g", gp, "--v", vp, NULL};
+    rc = run(a3, &out, &errs); /* a fitted circuit: silent */
+    assert_int_equal(rc, 0);
+    assert_string_equal(errs, "");
+    free(out); free(errs);
+    char *a4[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--r-driver", "250", "--g", gp, "--v", vp, NULL};
+    rc = run(a4, &out, &errs);
+    assert_int_equal(rc, 0);
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    assert_non_null(strstr(errs, "xbar mvm: warning: "));
+    assert_non_null(strstr(errs, "extrapolation (r_driver 250 where every fitted model has 100)"));
+    free(out); free(errs);
+    char *a5[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--r-driver", "250", "--strict", "--g", gp, "--v", vp, NULL};
+    expect_fail(a5, "--strict refuses extrapolation");
+    free(gp); free(vp); free(res); free(model); free(dir);
+}
+
 /* Statistics sections: programming-error sigma(G) from Monte Carlo points, energy and settling
  * regressions from transient points.  The synthetic laws below are the closed forms the
  * fitted coefficients must reproduce. */
@@ -694,6 +818,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_end_to_end),
         cmocka_unit_test(test_fit_bad_input),
+        cmocka_unit_test(test_model_selection),
         cmocka_unit_test(test_fit_stats),
         cmocka_unit_test(test_fit_real_campaign),
         cmocka_unit_test(test_fit_drift),

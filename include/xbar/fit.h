@@ -51,7 +51,8 @@ typedef struct xb_fit_params {
     int n_sweeps;            /* fixed-point IR-drop sweeps */
     double gain;             /* fitted output gain (residual bias) */
     double resid_sigma_rel;  /* residual std / rms output (noise statistic) */
-    /* validity range: the training data */
+    /* validity: the physical envelope the model was fitted for (device window, 0..v_read or
+     * -v_read..v_read when fitted on signed inputs), widened to the training samples */
     double valid_g_min_siemens, valid_g_max_siemens;
     double valid_v_min_volt, valid_v_max_volt;
 } xb_fit_params;
@@ -132,8 +133,12 @@ int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, 
 /* Relative L2 error ||a - ref|| / ||ref|| over all entries. */
 double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref);
 
-/* Validity check of inputs against the model's ranges: returns 0 when inside, otherwise 1
- * with a one-line description in msg. */
+/* Validity check of inputs against the physical envelope the model was fitted for: G inside
+ * the device window [config g_min, g_max] (widened to the training samples when they went
+ * beyond it), V inside [0, v_read] ([-v_read, v_read] when fitted on signed inputs; also
+ * widened to the samples), relative tolerance 1e-9; and p's device and cell the model's
+ * (p may be NULL; its circuit parameters are xb_fit_choose's business).  Returns 0 when
+ * inside, otherwise 1 with a one-line description in msg. */
 int xb_fit_validity(const xb_fit_params *m, const xb_array_params *p, const xb_matrix *g,
                     const xb_matrix *v, char *msg, size_t n);
 
@@ -416,10 +421,39 @@ void xb_fit_summary_free(xb_fit_summary *s);
 #define XB_FIT_FAMILY_NQ (5 + XB_FIT_MAX_KNOTS)
 void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params *m);
 
-/* The model for array p from a model file: a fitted model of the same device, cell and shape
- * (nearest circuit parameters), else, when the file has a /family for the device and cell,
- * parameters predicted for p's size and wire resistance (*from_family = 1; knots, sweeps and
- * validity from the family's nearest-size model).  XB_EINPUT naming the shapes otherwise. */
+/* How the model for an array configuration was chosen (xb_fit_file_choose, docs/fit.md
+ * "Model selection"). */
+typedef enum {
+    XB_FIT_CHOICE_FITTED = 0, /* a model fitted for exactly this circuit */
+    XB_FIT_CHOICE_FAMILY,     /* parameters predicted by the size/wire-resistance family */
+    XB_FIT_CHOICE_NEAREST     /* no family: the fitted model of the same shape nearest in circuit
+                               * parameters, used for another circuit (always extrapolation) */
+} xb_fit_choice_kind;
+
+typedef struct xb_fit_choice {
+    xb_fit_choice_kind kind;
+    int extrapolation;        /* 1: the configuration is outside what the fitted models span */
+    size_t index;             /* FITTED, NEAREST: the /models index; FAMILY: its template model */
+    char line[400];           /* one line: which model or family, interpolation or extrapolation
+                               * (empty for FITTED) */
+} xb_fit_choice;
+
+/* The model for array p from a model file.  A fitted model is used only for its own circuit:
+ * same device, cell, rows, cols, wire, driver and sense resistances, read voltage, conductance
+ * window, device V0 and access-element parameters (relative 1e-9).  Any other configuration
+ * of a device and cell that has a /family gets parameters predicted by it (knots and sweeps
+ * from the family's nearest-size model, one sweep more than any fitted model; r_sense scaled
+ * by the circuit's), flagged as extrapolation when size (sqrt(rows cols)), r_wire_row,
+ * r_wire_col, r_driver, r_sense, v_read, g_min or g_max lies outside the fitted models' span.
+ * Without a family: the same-shape model nearest in circuit parameters (XB_FIT_CHOICE_NEAREST).
+ * XB_EINPUT naming the available shapes otherwise.  ch may be NULL. */
+int xb_fit_file_choose(const char *path, const xb_array_params *p, xb_fit_params *out, xb_fit_choice *ch,
+                       xb_error *err);
+/* The same choice over models already read (fam: the /family coefficients of p's device and
+ * cell, NULL when the file has none). */
+int xb_fit_choose(const xb_fit_params *models, size_t n, const double (*fam)[3], const xb_array_params *p,
+                  xb_fit_params *out, xb_fit_choice *ch, xb_error *err);
+/* xb_fit_file_choose, reporting only whether the parameters came from the family. */
 int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
                           xb_error *err);
 
@@ -449,6 +483,8 @@ int xb_fit_engine_new(const xb_fit_params *m, const xb_engine_config *cfg, xb_en
 typedef struct xb_fit_engine_info {
     const xb_fit_params *model; /* the model evaluated (valid while the engine lives) */
     int from_family;            /* 1: predicted from the model file's size/wire-resistance family */
+    xb_fit_choice choice;       /* how the model was chosen for the engine's arrays (kind FITTED
+                                 * with an empty line for xb_fit_engine_new) */
     int exact;                  /* full model per vector */
     size_t fast_terms;          /* fast form terms per tile (0: exact mode or nothing programmed yet) */
     double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so far */
