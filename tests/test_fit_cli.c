@@ -383,6 +383,47 @@ static void test_model_selection(void **state)
     assert_non_null(strstr(ch.line, "r_driver 250 where every fitted model has 100"));
     gsl_rng_free(rng);
 
+    /* the held-out error by input distribution and by configuration, stored at fit time
+     * against the native engine: consistent with the fit's own held-out error (reference
+     * currents of the dense Newton solver) and with the family's error measured above */
+    xb_fit_params *ms;
+    xb_fit_metrics *mt;
+    size_t nm;
+    assert_int_equal(xb_fit_file_read(model, &ms, &mt, &nm, &err), XB_OK);
+    for (size_t k = 0; k < nm; k++) {
+        assert_true(mt[k].has_inputs && mt[k].input_vectors == XB_FIT_INPUT_VECTORS);
+        printf("# model %zu (%zux%zu %g ohm): held-out %.2e; by input", k, ms[k].config.rows, ms[k].config.cols,
+               ms[k].config.r_wire_row_ohm, mt[k].heldout_rel_l2);
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) {
+            printf(" %s %.2e/%.2e", xb_fit_input_name(q), mt[k].input_rel_l2[q], mt[k].input_ideal_rel_l2[q]);
+            assert_true(mt[k].input_rel_l2[q] <= 1e-3 && 20 * mt[k].input_rel_l2[q] <= mt[k].input_ideal_rel_l2[q]);
+        }
+        printf("\n");
+        const double u = mt[k].input_rel_l2[XB_FIT_IN_UNIFORM];
+        assert_true(u <= 5 * mt[k].heldout_rel_l2 && mt[k].heldout_rel_l2 <= 5 * u);
+        /* the envelope: the device window and 0..v_read */
+        assert_true(ms[k].valid_g_min_siemens <= ms[k].config.g_min_siemens);
+        assert_true(ms[k].valid_g_max_siemens >= ms[k].config.g_max_siemens);
+        assert_true(ms[k].valid_v_min_volt == 0 && ms[k].valid_v_max_volt == ms[k].config.v_read_volt);
+    }
+    free(ms);
+    free(mt);
+    xb_fit_config_error *ce;
+    size_t nc;
+    assert_int_equal(xb_fit_file_config_errors(model, &ce, &nc, &err), XB_OK);
+    assert_int_equal(nc, 2); /* 2.5 ohm at 6x6 and 8x8 */
+    for (size_t k = 0; k < nc; k++) {
+        assert_true(ce[k].device == XB_DEVICE_RRAM && fabs(ce[k].r_wire_ohm - 2.5) < 1e-12);
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++)
+            assert_true(ce[k].rel_l2[q] <= 1e-3 && 20 * ce[k].rel_l2[q] <= ce[k].ideal_rel_l2[q]);
+    }
+    free(ce);
+    char *ai[] = {"xbar", "inspect", model, NULL};
+    assert_int_equal(run(ai, &out, &errs), 0);
+    assert_non_null(strstr(out, "held-out by input: uniform "));
+    assert_non_null(strstr(out, "rram/1r 8x8 r_wire 2.5: uniform "));
+    free(out); free(errs);
+
     /* xbar mvm: one line naming the family; --strict passes V = 0, v_read, G = g_min, g_max */
     char gtxt[4096] = "", vtxt[2048] = "";
     size_t o = 0;

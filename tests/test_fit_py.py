@@ -77,6 +77,20 @@ def write_one(f, k, spec, n_sweeps):
     kx.attrs["units"] = np.bytes_("1")
     kv = p.create_dataset("knot_v0_volt", data=np.array([0.12, 0.5, 0.9]))
     kv.attrs["units"] = np.bytes_("V")
+    if k == 0:  # metrics/heldout_inputs (docs/hdf5-model.md), read by both readers
+        hi = m.create_group("metrics/heldout_inputs")
+        hi.attrs["version"] = np.int64(1)
+        hi.attrs["distributions"] = np.bytes_("uniform,high_gv,sparse,signed")
+        hi.attrs["reference"] = np.bytes_("native")
+        for name, vals in (("rel_l2", [1e-5, 2e-4, 3e-5, 4e-5]), ("ideal_rel_l2", [0.02, 0.05, 0.03, 0.04])):
+            ds = hi.create_dataset(name, data=np.array(vals))
+            ds.attrs["units"] = np.bytes_("1")
+        scalar(hi, "n_vectors", np.int64(8), "1")
+        for name, val in (("train_rel_l2", 1e-5), ("heldout_rel_l2", 1e-5), ("heldout_ideal_rel_l2", 0.02),
+                          ("nominal_rel_l2", 1e-3), ("heldout_max_abs_err_amp", 1e-9), ("seconds", 1.0)):
+            scalar(m["metrics"], name, val, "A" if name.endswith("amp") else "s" if name == "seconds" else "1")
+        for name in ("n_train_vectors", "n_heldout_vectors", "iterations", "lm_status"):
+            scalar(m["metrics"], name, np.int64(8), "1")
     v = m.create_group("validity")
     for k, val, u in (("g_min_siemens", 0.25e-6, "S"), ("g_max_siemens", 25e-6, "S"),
                       ("v_min_volt", 0.0, "V"), ("v_max_volt", 0.2, "V")):
@@ -209,6 +223,12 @@ for path, rr, cc, extra, kind, words in cases:
         sys.exit(f"FAIL: selection {extra}: expected {kind} with '{words}'")
     if (kind == "fitted") != (c_line == "") or ("extrapolation" in c_line) != rc.stderr.startswith("xbar mvm: warning"):
         sys.exit(f"FAIL: selection {extra}: line and warning level")
+# the held-out error by input distribution: the same numbers through both readers
+hi = xbar_model.load(grid)[0].heldout_inputs
+r = run(["inspect", grid])
+if hi.get("high_gv") != (2e-4, 0.05) or "held-out by input: uniform 1.00e-05/2.00e-02 high_gv 2.00e-04/5.00e-02" \
+        not in r.stdout:
+    sys.exit(f"FAIL: heldout_inputs: python {hi}, inspect exit {r.returncode} {r.stderr.strip()!r}")
 # without --device the python reader refuses a file of two devices (one line, exit 2), and
 # takes the only device of a one-device file
 rp = subprocess.run([sys.executable, os.path.join(tools, "xbar_model.py"), grid, "--g", gp, "--v", vp],

@@ -161,6 +161,17 @@ typedef struct xb_fit_opts {
 
 void xb_fit_opts_default(xb_fit_opts *o);
 
+/* Held-out input distributions (src/fit/heldout.c, docs/fit.md "Held-out error by input"):
+ * the model scored at fit time against the native engine (exact nodal analysis of the same
+ * circuit) on fresh G and V of each kind: uniform (G in the window, V in 0..v_read: the
+ * training distribution), high_gv (G in the top quarter of the window and V in the top
+ * quarter of 0..v_read: the largest IR drop), sparse (a quarter of the inputs non-zero:
+ * ReLU activations), signed (V in -v_read..v_read). */
+enum { XB_FIT_IN_UNIFORM = 0, XB_FIT_IN_HIGH_GV, XB_FIT_IN_SPARSE, XB_FIT_IN_SIGNED, XB_FIT_N_INPUTS };
+#define XB_FIT_INPUTS_VERSION 1
+#define XB_FIT_INPUT_VECTORS 8 /* vectors per distribution, on one fresh G */
+const char *xb_fit_input_name(int kind); /* "uniform", "high_gv", "sparse", "signed" */
+
 /* Goodness of fit. */
 typedef struct xb_fit_metrics {
     size_t n_train_vectors, n_heldout_vectors;
@@ -172,7 +183,32 @@ typedef struct xb_fit_metrics {
     int iterations;
     int lm_status;                /* GSL status of the driver (0 = converged) */
     double seconds;               /* fit wall time */
+    /* per held-out input distribution (metrics/heldout_inputs; has_inputs = 0: not in the file) */
+    int has_inputs;
+    double input_rel_l2[XB_FIT_N_INPUTS];       /* model vs the native engine (NaN: no reference) */
+    double input_ideal_rel_l2[XB_FIT_N_INPUTS]; /* ideal V.G vs the native engine */
+    size_t input_vectors;                       /* vectors per distribution */
 } xb_fit_metrics;
+
+/* Score model m (for array p) on the held-out input distributions against the native
+ * engine: fills met's input fields (NaN where the native engine cannot solve p).  seed draws
+ * the G and V. */
+int xb_fit_heldout_inputs(const xb_array_params *p, const xb_fit_params *m, uint64_t seed, xb_fit_metrics *met,
+                          xb_error *err);
+
+/* The family's held-out error per configuration (/family/<device>_<cell>/heldout_config):
+ * configurations no model was fitted for (wire resistance halfway between adjacent fitted
+ * ones at each fitted size), the family-predicted model vs the native engine per input
+ * distribution. */
+typedef struct xb_fit_config_error {
+    xb_device_kind device;
+    xb_cell_kind cell;
+    size_t rows, cols;
+    double r_wire_ohm;
+    double rel_l2[XB_FIT_N_INPUTS], ideal_rel_l2[XB_FIT_N_INPUTS];
+} xb_fit_config_error;
+/* Every such row of a model file (*out malloc'ed, *n = 0 when there is none). */
+int xb_fit_file_config_errors(const char *path, xb_fit_config_error **out, size_t *n, xb_error *err);
 
 /* Fit model parameters for configuration p to n samples. m_out receives the model,
  * met its goodness of fit (may be NULL). */

@@ -24,6 +24,7 @@ VERSION = 1
 V0_MIN_VOLT = 1e-3
 MAX_KNOTS = 8
 FAMILY_NQ = 5 + MAX_KNOTS
+INPUTS_VERSION = 1  # metrics/heldout_inputs and family/*/heldout_config
 
 
 class ModelError(Exception):
@@ -95,8 +96,19 @@ class Model:
         self.valid = {k: _scalar(v, k, u, vw) for k, u in
                       (("g_min_siemens", "S"), ("g_max_siemens", "S"), ("v_min_volt", "V"), ("v_max_volt", "V"))}
         self.metrics = {}
+        self.heldout_inputs = {}
         if "metrics" in group:
-            self.metrics = {k: float(group["metrics"][k][()]) for k in group["metrics"].keys()}
+            mg = group["metrics"]
+            self.metrics = {k: float(mg[k][()]) for k in mg.keys() if isinstance(mg[k], h5py.Dataset)}
+            if "heldout_inputs" in mg:
+                hg = mg["heldout_inputs"]
+                if int(hg.attrs.get("version", -1)) != INPUTS_VERSION:
+                    raise ModelError(f"{where}/metrics/heldout_inputs: version {int(hg.attrs.get('version', -1))}, "
+                                     f"this reader reads version {INPUTS_VERSION}")
+                names = _str(hg.attrs.get("distributions", b"")).split(",")
+                rel, ideal = np.asarray(hg["rel_l2"][()]), np.asarray(hg["ideal_rel_l2"][()])
+                # {distribution: (model rel-L2, ideal rel-L2) vs the native engine}
+                self.heldout_inputs = {n: (float(a), float(b)) for n, a, b in zip(names, rel, ideal)}
 
     def _coefficients(self, G):
         """Per-cell a, c of I = a v shc(c v), and the damping omega."""

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 #include "xbar/h5.h"
 
 typedef struct {
@@ -161,6 +161,7 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
                 if (!rc) rc = put_i(c, "n_heldout_vectors", (int64_t)met->n_heldout_vectors, err);
                 if (!rc) rc = put_i(c, "iterations", met->iterations, err);
                 if (!rc) rc = put_i(c, "lm_status", met->lm_status, err);
+                if (!rc) rc = xb_fit_inputs_write(c, met, err);
                 xb_h5_group_close(c);
             }
         }
@@ -318,6 +319,13 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         if (!rc) met->n_heldout_vectors = (size_t)iv;
         if (!rc) rc = get_int(g, where, "metrics", "iterations", 0, INT32_MAX, &iv, err);
         if (!rc) met->iterations = (int)iv;
+        hid_t mg;
+        char mw[600];
+        snprintf(mw, sizeof mw, "%s/metrics", where);
+        if (!rc && !(rc = xb_h5_group_open(g, "metrics", &mg, err))) {
+            rc = xb_fit_inputs_read(mg, mw, met, err);
+            xb_h5_group_close(mg);
+        }
     }
     xb_h5_group_close(g);
     if (!rc) {
