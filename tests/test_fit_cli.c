@@ -355,18 +355,28 @@ static void test_model_selection(void **state)
         assert_int_equal(ch.extrapolation, 0);
         assert_string_equal(ch.line, "");
     }
-    /* between the fitted wire resistances: the family, interpolation, within 1e-3 of native */
-    const double rw[][2] = {{2.5, 2.5}, {1.75, 1.75}, {1.0, 4.0}};
-    for (size_t k = 0; k < 3; k++) {
-        p.rows = p.cols = 8;
-        p.r_wire_row_ohm = rw[k][0];
-        p.r_wire_col_ohm = rw[k][1];
+    /* between the fitted wire resistances: the r_wire interpolation between the bracketing
+     * models (equal row/column wires) or the family (unequal ones, or at 7x7 between the
+     * sizes), within 1e-3 of native */
+    const struct { size_t n; double row, col; xb_fit_choice_kind kind; const char *line; } bw[] = {
+        {8, 2.5, 2.5, XB_FIT_CHOICE_INTERP, "8x8 r_wire 2.5/2.5 ohm: interpolation in r_wire between models 002 (1 ohm) "
+                                            "and 003 (4 ohm)"},
+        {8, 1.75, 1.75, XB_FIT_CHOICE_INTERP, "interpolation in r_wire between models 002"},
+        {8, 1.0, 4.0, XB_FIT_CHOICE_FAMILY, "8x8 r_wire 1/4 ohm: rram/1r size/wire-resistance family, interpolation "
+                                            "between fitted models"},
+        {7, 2.5, 2.5, XB_FIT_CHOICE_FAMILY, "rram/1r size/wire-resistance family, interpolation between"},
+    };
+    for (size_t k = 0; k < sizeof bw / sizeof bw[0]; k++) {
+        p.rows = p.cols = bw[k].n;
+        p.r_wire_row_ohm = bw[k].row;
+        p.r_wire_col_ohm = bw[k].col;
         assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
-        assert_int_equal(ch.kind, XB_FIT_CHOICE_FAMILY);
+        assert_int_equal(ch.kind, bw[k].kind);
         assert_int_equal(ch.extrapolation, 0);
-        assert_non_null(strstr(ch.line, "rram/1r size/wire-resistance family, interpolation"));
+        assert_non_null(strstr(ch.line, bw[k].line));
         double ei, e = native_rel_l2(&m, &p, rng, &ei);
-        printf("# 8x8 r_wire %g/%g ohm from the family: %.3e vs native (ideal %.3e)\n", rw[k][0], rw[k][1], e, ei);
+        printf("# %zux%zu r_wire %g/%g ohm (%s): %.3e vs native (ideal %.3e)\n", bw[k].n, bw[k].n, bw[k].row,
+               bw[k].col, ch.line, e, ei);
         assert_true(e <= 1e-3 && 20 * e <= ei);
     }
     /* beyond the fitted sizes, another driver: extrapolation, named */
@@ -414,14 +424,17 @@ static void test_model_selection(void **state)
     assert_int_equal(nc, 2); /* 2.5 ohm at 6x6 and 8x8 */
     for (size_t k = 0; k < nc; k++) {
         assert_true(ce[k].device == XB_DEVICE_RRAM && fabs(ce[k].r_wire_ohm - 2.5) < 1e-12);
-        for (int q = 0; q < XB_FIT_N_INPUTS; q++)
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) {
             assert_true(ce[k].rel_l2[q] <= 1e-3 && 20 * ce[k].rel_l2[q] <= ce[k].ideal_rel_l2[q]);
+            assert_true(ce[k].family_rel_l2[q] <= 1e-3 && 20 * ce[k].family_rel_l2[q] <= ce[k].ideal_rel_l2[q]);
+        }
     }
     free(ce);
     char *ai[] = {"xbar", "inspect", model, NULL};
     assert_int_equal(run(ai, &out, &errs), 0);
     assert_non_null(strstr(out, "held-out by input: uniform "));
     assert_non_null(strstr(out, "rram/1r 8x8 r_wire 2.5: uniform "));
+    assert_non_null(strstr(out, "        family: uniform "));
     free(out); free(errs);
 
     /* xbar mvm: one line naming the family; --strict passes V = 0, v_read, G = g_min, g_max */
@@ -444,7 +457,7 @@ static void test_model_selection(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal((int)xb_test_count_lines(errs), 1);
     assert_non_null(strstr(errs, "xbar mvm: model: "));
-    assert_non_null(strstr(errs, "8x8 r_wire 2.5/2.5 ohm: rram/1r size/wire-resistance family, interpolation"));
+    assert_non_null(strstr(errs, "8x8 r_wire 2.5/2.5 ohm: interpolation in r_wire between models 002 (1 ohm) and 003"));
     free(out); free(errs);
     char *a3[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "4",
                   "--strict", "--g", gp, "--v", vp, NULL};

@@ -188,11 +188,13 @@ write_csv(vp12, V12)
 base = ["--r-driver", "150", "--r-sense", "10"]
 cases = [  # (file, rows, cols, extra flags, expected choice, expected words in the line)
     (grid, 12, 10, ["--r-wire", "4"], "fitted", ""),
-    (grid, 12, 10, ["--r-wire", "2.5"], "family", "interpolation between fitted models"),
+    (grid, 12, 10, ["--r-wire", "2.5"], "interp", "interpolation in r_wire between models 000 (1 ohm) and 001 (4 ohm)"),
+    (grid, 8, 6, ["--r-wire", "1.75"], "interp", "between models 002 (1 ohm) and 003 (4 ohm)"),
+    (grid, 10, 8, ["--r-wire", "2.5"], "family", "interpolation between fitted models"),
     (grid, 12, 10, ["--r-wire-row", "1", "--r-wire-col", "4"], "family", "interpolation"),
     (grid, 16, 10, ["--r-wire", "2"], "family", "extrapolation (size 16x10 beyond the fitted 7..11)"),
     (grid, 12, 10, ["--r-wire", "2", "--r-sense", "20"], "family", "extrapolation (r_sense 20 where every"),
-    (nofam, 12, 10, ["--r-wire", "2.5"], "nearest", "no size family: model 001 (fitted for r_wire_row 4, here 2.5)"),
+    (nofam, 12, 10, ["--r-wire", "5"], "nearest", "no size family: model 001 (fitted for r_wire_row 4, here 5)"),
 ]
 for path, rr, cc, extra, kind, words in cases:
     Gs = G[:rr, :cc] if rr <= R else rng.uniform(0.25e-6, 25e-6, size=(rr, cc))

@@ -196,16 +196,18 @@ typedef struct xb_fit_metrics {
 int xb_fit_heldout_inputs(const xb_array_params *p, const xb_fit_params *m, uint64_t seed, xb_fit_metrics *met,
                           xb_error *err);
 
-/* The family's held-out error per configuration (/family/<device>_<cell>/heldout_config):
+/* The held-out error per configuration (/family/<device>_<cell>/heldout_config) at
  * configurations no model was fitted for (wire resistance halfway between adjacent fitted
- * ones at each fitted size), the family-predicted model vs the native engine per input
- * distribution. */
+ * ones at each fitted size): the model xb_fit_choose gives there (the r_wire interpolation)
+ * and the family's prediction, vs the native engine per input distribution. */
 typedef struct xb_fit_config_error {
     xb_device_kind device;
     xb_cell_kind cell;
     size_t rows, cols;
     double r_wire_ohm;
-    double rel_l2[XB_FIT_N_INPUTS], ideal_rel_l2[XB_FIT_N_INPUTS];
+    double rel_l2[XB_FIT_N_INPUTS];        /* the chosen model */
+    double family_rel_l2[XB_FIT_N_INPUTS]; /* the family's prediction */
+    double ideal_rel_l2[XB_FIT_N_INPUTS];
 } xb_fit_config_error;
 /* Every such row of a model file (*out malloc'ed, *n = 0 when there is none). */
 int xb_fit_file_config_errors(const char *path, xb_fit_config_error **out, size_t *n, xb_error *err);
@@ -462,6 +464,9 @@ void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params
 typedef enum {
     XB_FIT_CHOICE_FITTED = 0, /* a model fitted for exactly this circuit */
     XB_FIT_CHOICE_FAMILY,     /* parameters predicted by the size/wire-resistance family */
+    XB_FIT_CHOICE_INTERP,     /* interpolated in r_wire between the two fitted models of the same
+                               * circuit otherwise that bracket it (bench_fit_select: 7x closer to
+                               * the native engine than the family in the worst case) */
     XB_FIT_CHOICE_NEAREST     /* no family: the fitted model of the same shape nearest in circuit
                                * parameters, used for another circuit (always extrapolation) */
 } xb_fit_choice_kind;
@@ -476,8 +481,11 @@ typedef struct xb_fit_choice {
 
 /* The model for array p from a model file.  A fitted model is used only for its own circuit:
  * same device, cell, rows, cols, wire, driver and sense resistances, read voltage, conductance
- * window, device V0 and access-element parameters (relative 1e-9).  Any other configuration
- * of a device and cell that has a /family gets parameters predicted by it (knots and sweeps
+ * window, device V0 and access-element parameters (relative 1e-9).  A configuration with
+ * equal row and column wires between two fitted models that differ from it only in (equal)
+ * wire resistance gets their fitted quantities (as the family's: resistance ratios, r_series,
+ * gain, V0 knots; r_sense) interpolated linearly in r_wire (XB_FIT_CHOICE_INTERP).  Any other
+ * configuration of a device and cell that has a /family gets parameters predicted by it (knots and sweeps
  * from the family's nearest-size model, one sweep more than any fitted model; r_sense scaled
  * by the circuit's), flagged as extrapolation when size (sqrt(rows cols)), r_wire_row,
  * r_wire_col, r_driver, r_sense, v_read, g_min or g_max lies outside the fitted models' span.
@@ -495,8 +503,9 @@ int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_par
 
 /* ---- the fitted model as an engine (src/fit/engine_model.c; engine.h interface) ----
  * Class "model": every tile MVM through a fitted model.  From a model file (cfg.file) for
- * the arrays cfg.array (xb_fit_file_model_for: a fitted model of the same device, cell and
- * shape, else its size family), with the file's energy and settling regressions.  Tiles are
+ * the arrays cfg.array (xb_fit_file_choose: the model fitted for that circuit, else an r_wire
+ * interpolation or the size family; the choice in xb_fit_engine_info), with the file's energy
+ * and settling regressions.  Tiles are
  * held in the model's fast form (xb_fit_fast_*, fitted to the full model at each programmed
  * G; the executor evaluates a row band of tiles with one GEMM per term) unless cfg.exact
  * asks for the full model per vector (xb_fit_eval_*).  cfg.read_noise: the model's residual

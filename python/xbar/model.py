@@ -253,6 +253,51 @@ def _family_model(fam, coef, rows, cols, target):
     return m
 
 
+def _interp_model(models, fam, rows, cols, target):
+    """Linear interpolation in r_wire between the nearest fitted models below and above the
+    target that differ from it only in (equal) wire resistance (interp_model in
+    src/fit/select.c), or None; returns (model, index_below, index_above)."""
+    import copy
+    r = target["r_wire_row_ohm"]
+    if r != target["r_wire_col_ohm"]:
+        return None
+    cand = [m for m in fam if m.rows == rows and m.cols == cols
+            and m.config.get("r_wire_row_ohm") == m.config.get("r_wire_col_ohm")
+            and all(_same(m.config.get(k, 0.0), target[k]) for k, _ in CIRCUIT
+                    if k not in ("r_wire_row_ohm", "r_wire_col_ohm"))]
+    below = [m for m in cand if m.config["r_wire_row_ohm"] < r]
+    above = [m for m in cand if m.config["r_wire_row_ohm"] > r]
+    if not below or not above:
+        return None
+    a = max(below, key=lambda m: m.config["r_wire_row_ohm"])  # first of equals, as C
+    a = next(m for m in below if m.config["r_wire_row_ohm"] == a.config["r_wire_row_ohm"])
+    b = min(above, key=lambda m: m.config["r_wire_row_ohm"])
+    if a.knot_x.size != b.knot_x.size or np.any(a.knot_x != b.knot_x):
+        return None
+    ra, rb = a.config["r_wire_row_ohm"], b.config["r_wire_row_ohm"]
+    t = (r - ra) / (rb - ra)
+
+    def lerp(x, y):
+        return x + t * (y - x)
+    m = copy.deepcopy(a)
+    m.config.update(target)
+    m.config.update(rows=rows, cols=cols)
+    m.n_sweeps = min(max(a.n_sweeps, b.n_sweeps) + 1, 100)
+    m.r_row = r * lerp(a.r_row / ra, b.r_row / rb)
+    m.r_col = r * lerp(a.r_col / a.config["r_wire_col_ohm"], b.r_col / b.config["r_wire_col_ohm"])
+    m.r_driver = lerp(a.r_driver, b.r_driver)
+    m.r_sense = lerp(a.r_sense, b.r_sense)
+    m.r_series = lerp(a.r_series, b.r_series)
+    m.gain = lerp(a.gain, b.gain)
+    m.resid_sigma_rel = lerp(a.resid_sigma_rel, b.resid_sigma_rel)
+    m.knot_v0 = lerp(a.knot_v0, b.knot_v0)
+    m.valid = {"g_min_siemens": min(a.valid["g_min_siemens"], b.valid["g_min_siemens"]),
+               "g_max_siemens": max(a.valid["g_max_siemens"], b.valid["g_max_siemens"]),
+               "v_min_volt": min(a.valid["v_min_volt"], b.valid["v_min_volt"]),
+               "v_max_volt": max(a.valid["v_max_volt"], b.valid["v_max_volt"])}
+    return m, models.index(a), models.index(b)
+
+
 def _outside_span(fam, rows, cols, target):
     """The first configuration quantity outside the fitted models' span, described, or None."""
     sizes = [np.sqrt(m.rows * m.cols) for m in fam]
@@ -310,13 +355,15 @@ def select(models, device=None, cell=None, rows=None, cols=None, r_wire=None, r_
            r_driver=None, r_sense=None, v_read=None, g_min=None, g_max=None, **config):
     """The model for an array configuration, by the rule of xb_fit_choose (src/fit/select.c):
     a fitted model only for its own circuit (device, cell, shape and every circuit parameter of
-    CIRCUIT, relative 1e-9); any other configuration from the file's size/wire-resistance
+    CIRCUIT, relative 1e-9); between two fitted models that differ from it only in (equal)
+    wire resistance, their linear interpolation in r_wire; any other configuration from the
+    file's size/wire-resistance
     family of the device and cell (interpolation, or extrapolation when size or a parameter is
     outside the fitted models' span); without a family the same-shape model nearest in circuit
     parameters (extrapolation).  Parameters not given are those of the fitted models of the
     shape (the xbar CLI gives every one: the device defaults).  device (and cell) may be
     omitted only when the file holds one device (cell): ModelError otherwise.  The model
-    returned carries .choice ('fitted', 'family', 'nearest'), .extrapolation and .choice_line
+    returned carries .choice ('fitted', 'interp', 'family', 'nearest'), .extrapolation and .choice_line
     (the line xbar mvm prints; '' for a fitted circuit)."""
     kinds = sorted({(m.device, m.cell) for m in models})
     if device is None:
@@ -362,6 +409,14 @@ def select(models, device=None, cell=None, rows=None, cols=None, r_wire=None, r_
     base = same_shape[0] if same_shape else min(fam, key=lambda m: abs(np.sqrt(m.rows * m.cols) - np.sqrt(rows * cols)))
     target = target_of(base)
     head = f"{rows}x{cols} r_wire {_fmt(target['r_wire_row_ohm'])}/{_fmt(target['r_wire_col_ohm'])} ohm"
+    ip = _interp_model(models, fam, rows, cols, target)
+    if ip is not None:
+        m, ia, ib = ip
+        m.choice, m.extrapolation = "interp", False
+        m.choice_line = (f"{head}: interpolation in r_wire between models {ia:03d} "
+                         f"({_fmt(models[ia].config['r_wire_row_ohm'])} ohm) and {ib:03d} "
+                         f"({_fmt(models[ib].config['r_wire_row_ohm'])} ohm)")
+        return m
     if f"{device}_{cell}" in coefs:
         m = _family_model(fam, coefs[f"{device}_{cell}"], rows, cols, target)
         span = _outside_span(fam, rows, cols, target)

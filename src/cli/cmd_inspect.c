@@ -143,12 +143,15 @@ static int inspect_model(const char *path)
     xb_fit_config_error *ce = NULL;
     size_t nc = 0;
     if (xb_fit_file_config_errors(path, &ce, &nc, &err)) return xb_cli_fail("inspect", &err);
-    if (nc) printf("family at unfitted configurations (model/ideal rel-L2 vs the native engine):\n");
+    if (nc) printf("unfitted configurations (rel-L2 vs the native engine; chosen model/ideal, then the family):\n");
     for (size_t k = 0; k < nc; k++) {
         char what[96];
         snprintf(what, sizeof what, "%s/%s %zux%zu r_wire %g", xb_device_name(ce[k].device), xb_cell_name(ce[k].cell),
                  ce[k].rows, ce[k].cols, ce[k].r_wire_ohm);
         print_inputs(what, ce[k].rel_l2, ce[k].ideal_rel_l2);
+        printf("        family:");
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) printf(" %s %.2e", xb_fit_input_name(q), ce[k].family_rel_l2[q]);
+        printf("\n");
     }
     free(ce);
     if (xb_fit_file_sections(path, &sec, &ns, &err)) return xb_cli_fail("inspect", &err);

@@ -189,9 +189,15 @@ int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const si
             xb_fit_choice ch;
             rc = xb_fit_choose(ms, nm, coef, &p, &m, &ch, err);
             if (rc) break;
-            xb_fit_metrics met;
+            xb_fit_metrics met, mf;
             memset(&met, 0, sizeof met);
-            rc = xb_fit_heldout_inputs(&p, &m, 0x19c0f19ULL + 7919 * nr, &met, err);
+            memset(&mf, 0, sizeof mf);
+            xb_fit_params fm;
+            size_t tmpl;
+            const uint64_t seed = 0x19c0f19ULL + 7919 * nr; /* the same inputs for both */
+            rc = xb_fit_heldout_inputs(&p, &m, seed, &met, err);
+            if (!rc) rc = xb_fit_family_model(ms, nm, coef, &p, &fm, &tmpl, err);
+            if (!rc) rc = xb_fit_heldout_inputs(&p, &fm, seed, &mf, err);
             if (rc) break;
             xb_fit_config_error *e = &rows[nr++];
             e->device = p.device;
@@ -200,6 +206,7 @@ int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const si
             e->cols = p.cols;
             e->r_wire_ohm = p.r_wire_row_ohm;
             memcpy(e->rel_l2, met.input_rel_l2, sizeof e->rel_l2);
+            memcpy(e->family_rel_l2, mf.input_rel_l2, sizeof e->family_rel_l2);
             memcpy(e->ideal_rel_l2, met.input_ideal_rel_l2, sizeof e->ideal_rel_l2);
         }
     }
@@ -208,7 +215,7 @@ int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const si
         rc = xb_h5_group_create(fg, "heldout_config", &g, err);
         if (!rc) {
             int64_t *ir = malloc(nr * 2 * sizeof *ir);
-            double *r = malloc(nr * sizeof *r), *t = malloc(nr * 2 * XB_FIT_N_INPUTS * sizeof *t);
+            double *r = malloc(nr * sizeof *r), *t = malloc(nr * 3 * XB_FIT_N_INPUTS * sizeof *t);
             if (!ir || !r || !t) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
             for (size_t k = 0; !rc && k < nr; k++) {
                 ir[k] = (int64_t)rows[k].rows;
@@ -216,6 +223,7 @@ int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const si
                 r[k] = rows[k].r_wire_ohm;
                 memcpy(t + k * XB_FIT_N_INPUTS, rows[k].rel_l2, sizeof rows[k].rel_l2);
                 memcpy(t + (nr + k) * XB_FIT_N_INPUTS, rows[k].ideal_rel_l2, sizeof rows[k].ideal_rel_l2);
+                memcpy(t + (2 * nr + k) * XB_FIT_N_INPUTS, rows[k].family_rel_l2, sizeof rows[k].family_rel_l2);
             }
             hsize_t d1 = nr, d2[2] = {nr, XB_FIT_N_INPUTS};
             if (!rc) rc = xb_h5_attr_set_int64(g, ".", "version", XB_FIT_INPUTS_VERSION, err);
@@ -226,6 +234,7 @@ int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const si
             if (!rc) rc = xb_h5_write_doubles(g, "r_wire_ohm", 1, &d1, r, "ohm", err);
             if (!rc) rc = xb_h5_write_doubles(g, "rel_l2", 2, d2, t, "1", err);
             if (!rc) rc = xb_h5_write_doubles(g, "ideal_rel_l2", 2, d2, t + nr * XB_FIT_N_INPUTS, "1", err);
+            if (!rc) rc = xb_h5_write_doubles(g, "family_rel_l2", 2, d2, t + 2 * nr * XB_FIT_N_INPUTS, "1", err);
             free(ir);
             free(r);
             free(t);
@@ -265,7 +274,7 @@ static int read_family_configs(hid_t f, const char *path, const char *name, xb_f
     const size_t m = !rc && rk == 1 ? (size_t)d[0] : 0;
     if (!rc && rk != 1) rc = xb_errorf(err, XB_EINPUT, "%s/r_wire_ohm: expected rank 1", where);
     double *rows = m ? malloc(m * sizeof *rows) : NULL, *cols = m ? malloc(m * sizeof *cols) : NULL;
-    double *t = m ? malloc(2 * m * XB_FIT_N_INPUTS * sizeof *t) : NULL;
+    double *t = m ? malloc(3 * m * XB_FIT_N_INPUTS * sizeof *t) : NULL;
     xb_fit_config_error *o = m ? realloc(*out, (*n + m) * sizeof **out) : *out;
     if (!rc && m && (!rows || !cols || !t || !o)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     if (o) *out = o;
@@ -273,6 +282,7 @@ static int read_family_configs(hid_t f, const char *path, const char *name, xb_f
     if (!rc && m) rc = read_table(g, where, "cols", 0, m, cols, err);
     if (!rc && m) rc = read_table(g, where, "rel_l2", m, XB_FIT_N_INPUTS, t, err);
     if (!rc && m) rc = read_table(g, where, "ideal_rel_l2", m, XB_FIT_N_INPUTS, t + m * XB_FIT_N_INPUTS, err);
+    if (!rc && m) rc = read_table(g, where, "family_rel_l2", m, XB_FIT_N_INPUTS, t + 2 * m * XB_FIT_N_INPUTS, err);
     for (size_t k = 0; !rc && k < m; k++) {
         xb_fit_config_error *e = &(*out)[*n + k];
         e->device = dk;
@@ -282,6 +292,7 @@ static int read_family_configs(hid_t f, const char *path, const char *name, xb_f
         e->r_wire_ohm = r[k];
         memcpy(e->rel_l2, t + k * XB_FIT_N_INPUTS, sizeof e->rel_l2);
         memcpy(e->ideal_rel_l2, t + (m + k) * XB_FIT_N_INPUTS, sizeof e->ideal_rel_l2);
+        memcpy(e->family_rel_l2, t + (2 * m + k) * XB_FIT_N_INPUTS, sizeof e->family_rel_l2);
     }
     if (!rc) *n += m;
     xb_h5_group_close(g);

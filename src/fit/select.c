@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 #include "xbar/h5.h"
 
 /* The configuration fields that make a circuit for the static MVM: a fitted model is used only
@@ -131,7 +131,7 @@ static int outside_span(const xb_fit_params *ms, size_t n, const xb_array_params
 }
 
 /* Parameters for p from the family coefficients fam, on the template of the nearest size. */
-static int family_model(const xb_fit_params *ms, size_t n, const double (*fam)[3], const xb_array_params *p,
+int xb_fit_family_model(const xb_fit_params *ms, size_t n, const double (*fam)[3], const xb_array_params *p,
                         xb_fit_params *out, size_t *tmpl, xb_error *err)
 {
     size_t best = n;
@@ -161,6 +161,61 @@ static int family_model(const xb_fit_params *ms, size_t n, const double (*fam)[3
     return XB_OK;
 }
 
+/* p's circuit but for the wire resistances, both equal (interpolation candidates). */
+static int same_but_wire(const xb_array_params *c, const xb_array_params *p)
+{
+    if (!same_kind(c, p) || c->rows != p->rows || c->cols != p->cols || c->r_wire_row_ohm != c->r_wire_col_ohm)
+        return 0;
+    for (size_t k = 0; k < NCIRCUIT; k++)
+        if (k_circuit[k].offset != offsetof(xb_array_params, r_wire_row_ohm) &&
+            k_circuit[k].offset != offsetof(xb_array_params, r_wire_col_ohm) && !same_value(fieldv(c, k), fieldv(p, k)))
+            return 0;
+    return 1;
+}
+
+/* Linear interpolation in r_wire between the nearest fitted models below (*a) and above (*b)
+ * p's wire resistance; 0 when there are no such two (or their knots differ). */
+static int interp_model(const xb_fit_params *ms, size_t n, const xb_array_params *p, xb_fit_params *out, size_t *a,
+                        size_t *b)
+{
+    const double r = p->r_wire_row_ohm;
+    *a = *b = n;
+    if (r != p->r_wire_col_ohm) return 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!same_but_wire(&ms[k].config, p)) continue;
+        const double rk = ms[k].config.r_wire_row_ohm;
+        if (rk < r && (*a == n || rk > ms[*a].config.r_wire_row_ohm)) *a = k;
+        if (rk > r && (*b == n || rk < ms[*b].config.r_wire_row_ohm)) *b = k;
+    }
+    if (*a == n || *b == n) return 0;
+    const xb_fit_params *ma = &ms[*a], *mb = &ms[*b];
+    if (ma->n_knots != mb->n_knots) return 0;
+    for (size_t k = 0; k < ma->n_knots; k++)
+        if (ma->knot_x[k] != mb->knot_x[k]) return 0;
+    const double ra = ma->config.r_wire_row_ohm, t = (r - ra) / (mb->config.r_wire_row_ohm - ra);
+#define LERP(x, y) ((x) + t * ((y) - (x)))
+    xb_fit_params m = *ma;
+    m.config = *p;
+    m.n_sweeps = (ma->n_sweeps > mb->n_sweeps ? ma->n_sweeps : mb->n_sweeps) + 1;
+    if (m.n_sweeps > 100) m.n_sweeps = 100;
+    m.r_row_ohm = r * LERP(ma->r_row_ohm / ra, mb->r_row_ohm / mb->config.r_wire_row_ohm);
+    m.r_col_ohm = r * LERP(ma->r_col_ohm / ra, mb->r_col_ohm / mb->config.r_wire_col_ohm);
+    m.r_driver_ohm = LERP(ma->r_driver_ohm, mb->r_driver_ohm);
+    m.r_sense_ohm = LERP(ma->r_sense_ohm, mb->r_sense_ohm);
+    m.r_series_ohm = LERP(ma->r_series_ohm, mb->r_series_ohm);
+    m.gain = LERP(ma->gain, mb->gain);
+    m.resid_sigma_rel = LERP(ma->resid_sigma_rel, mb->resid_sigma_rel);
+    for (size_t k = 0; k < m.n_knots; k++) m.knot_v0_volt[k] = LERP(ma->knot_v0_volt[k], mb->knot_v0_volt[k]);
+#undef LERP
+    m.valid_g_min_siemens = fmin(ma->valid_g_min_siemens, mb->valid_g_min_siemens);
+    m.valid_g_max_siemens = fmax(ma->valid_g_max_siemens, mb->valid_g_max_siemens);
+    m.valid_v_min_volt = fmin(ma->valid_v_min_volt, mb->valid_v_min_volt);
+    m.valid_v_max_volt = fmax(ma->valid_v_max_volt, mb->valid_v_max_volt);
+    if (xb_fit_params_check(&m, NULL) != XB_OK) return 0;
+    *out = m;
+    return 1;
+}
+
 int xb_fit_choose(const xb_fit_params *models, size_t n, const double (*fam)[3], const xb_array_params *p,
                   xb_fit_params *out, xb_fit_choice *ch, xb_error *err)
 {
@@ -175,9 +230,19 @@ int xb_fit_choose(const xb_fit_params *models, size_t n, const double (*fam)[3],
             if (ch) *ch = c;
             return XB_OK;
         }
+    size_t ia, ib;
+    if (interp_model(models, n, p, out, &ia, &ib)) {
+        c.kind = XB_FIT_CHOICE_INTERP;
+        c.index = ia;
+        snprintf(c.line, sizeof c.line, "%zux%zu r_wire %g/%g ohm: interpolation in r_wire between models %03zu "
+                 "(%g ohm) and %03zu (%g ohm)", p->rows, p->cols, p->r_wire_row_ohm, p->r_wire_col_ohm, ia,
+                 models[ia].config.r_wire_row_ohm, ib, models[ib].config.r_wire_row_ohm);
+        if (ch) *ch = c;
+        return XB_OK;
+    }
     char span[200];
     if (fam) {
-        int rc = family_model(models, n, fam, p, out, &c.index, err);
+        int rc = xb_fit_family_model(models, n, fam, p, out, &c.index, err);
         if (rc) return rc;
         c.kind = XB_FIT_CHOICE_FAMILY;
         c.extrapolation = outside_span(models, n, p, span, sizeof span);
