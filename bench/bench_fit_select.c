@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,7 +142,10 @@ int main(int argc, char **argv)
     }
     char dir[256] = "/tmp/bench_fit_select_XXXXXX", res[300], mp[300];
     if (!model) {
-        if (keep) snprintf(dir, sizeof dir, "%s", keep);
+        if (keep) {
+            snprintf(dir, sizeof dir, "%s", keep);
+            mkdir(dir, 0777); /* may exist */
+        }
         else if (!mkdtemp(dir)) return 1;
         snprintf(res, sizeof res, "%s/results.h5", dir);
         snprintf(mp, sizeof mp, "%s/model.h5", dir);
