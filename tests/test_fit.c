@@ -262,10 +262,31 @@ static void test_shape_errors(void **state)
     assert_int_equal(xb_fit_validity(&m, &p, g, v, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "V(1,2) = 0.5 V is outside"));
     v->data[1] = 0;
+    /* the envelope, not the samples: V = 0 and v_read, G = g_min and g_max are inside */
+    xb_fit_params ms = m;
+    ms.valid_g_min_siemens = ms.valid_g_max_siemens = 1e-5; /* as a narrow sample range stored */
+    ms.valid_v_min_volt = 0.05;
+    ms.valid_v_max_volt = 0.1;
+    for (size_t q = 0; q < 16; q++) g->data[q] = q % 2 ? p.g_min_siemens : p.g_max_siemens;
+    for (size_t q = 0; q < 8; q++) v->data[q] = q % 2 ? 0.0 : p.v_read_volt;
+    assert_int_equal(xb_fit_validity(&ms, &p, g, v, msg, sizeof msg), 0);
+    v->data[3] = -1e-3; /* signed inputs: outside a model fitted on non-negative ones */
+    assert_int_equal(xb_fit_validity(&ms, &p, g, v, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "fitted on non-negative inputs"));
+    ms.valid_v_min_volt = -p.v_read_volt; /* fitted signed */
+    assert_int_equal(xb_fit_validity(&ms, &p, g, v, msg, sizeof msg), 0);
+    g->data[2] = p.g_max_siemens * 1.01;
+    assert_int_equal(xb_fit_validity(&ms, &p, g, v, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "G(1,3)"));
+    for (size_t q = 0; q < 16; q++) g->data[q] = 1e-5;
+    for (size_t q = 0; q < 8; q++) v->data[q] = 0;
+    /* the circuit is the selection's business; the device and cell are the model's */
     xb_array_params p2 = p;
     p2.r_wire_row_ohm = 2;
+    assert_int_equal(xb_fit_validity(&m, &p2, g, v, msg, sizeof msg), 0);
+    p2.device = XB_DEVICE_PCM;
     assert_int_equal(xb_fit_validity(&m, &p2, g, v, msg, sizeof msg), 1);
-    assert_non_null(strstr(msg, "--r-wire-row 2 differs"));
+    assert_non_null(strstr(msg, "--device pcm --cell 1r differ"));
     g->data[5] = 1e-3;
     assert_int_equal(xb_fit_validity(&m, &p, g, v, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "G(2,2)"));

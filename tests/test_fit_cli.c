@@ -301,6 +301,184 @@ static void test_fit_bad_input(void **state)
     free(noi); free(bad); free(good); free(txt); free(m); free(m2); free(dir);
 }
 
+/* Model selection by configuration (docs/fit.md "Model selection"): RRAM models at 6x6 and 8x8,
+ * 1 and 4 ohm.  A fitted circuit gets its own model; 8x8 at 2.5 ohm (between the fitted wire
+ * resistances) the family, as interpolation, within 1e-3 of the native engine on fresh G and V;
+ * a size beyond 6..8 or another driver resistance is extrapolation, which --strict refuses;
+ * V = 0, V = v_read, G = g_min and g_max pass --strict. */
+static double native_rel_l2(const xb_fit_params *m, const xb_array_params *p, gsl_rng *rng, double *ideal)
+{
+    xb_matrix *g = xb_matrix_new(p->rows, p->cols), *v = xb_matrix_new(8, p->rows);
+    xb_matrix *im = xb_matrix_new(8, p->cols), *in = xb_matrix_new(8, p->cols), *ii = xb_matrix_new(8, p->cols);
+    for (size_t q = 0; q < p->rows * p->cols; q++)
+        g->data[q] = p->g_min_siemens + gsl_rng_uniform(rng) * (p->g_max_siemens - p->g_min_siemens);
+    for (size_t q = 0; q < 8 * p->rows; q++) v->data[q] = gsl_rng_uniform(rng) * p->v_read_volt;
+    xb_error err;
+    assert_int_equal(xb_fit_model_mvm(m, g, v, im, &err), XB_OK);
+    assert_int_equal(xb_engine_mvm_native(p, g, v, in, &err), XB_OK);
+    assert_int_equal(xb_engine_mvm_ideal(g, v, ii, &err), XB_OK);
+    double e = xb_fit_rel_l2(im, in);
+    *ideal = xb_fit_rel_l2(ii, in);
+    xb_matrix_free(g); xb_matrix_free(v); xb_matrix_free(im); xb_matrix_free(in); xb_matrix_free(ii);
+    return e;
+}
+
+static void test_model_selection(void **state)
+{
+    char *dir = xb_test_tmpdir("fitselect");
+    const cfg cs[] = {
+        {XB_DEVICE_RRAM, 6, 1.0}, {XB_DEVICE_RRAM, 6, 4.0}, {XB_DEVICE_RRAM, 8, 1.0}, {XB_DEVICE_RRAM, 8, 4.0},
+    };
+    char *res = write_results(dir, "r.h5", cs, 4, 0, 0);
+    char *model = xb_test_write_file(dir, "m.h5", "");
+    remove(model);
+    char *out = NULL, *errs = NULL;
+    char *a1[] = {"xbar", "fit", res, "-o", model, NULL};
+    int rc = run(a1, &out, &errs);
+    if (rc) fprintf(stderr, "%s%s", out, errs);
+    assert_int_equal(rc, 0);
+    free(out); free(errs);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 1999);
+    xb_error err;
+    xb_fit_params m;
+    xb_fit_choice ch;
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    /* every fitted circuit: its own model */
+    for (size_t k = 0; k < 4; k++) {
+        p.rows = p.cols = cs[k].n;
+        p.r_wire_row_ohm = p.r_wire_col_ohm = cs[k].r_wire;
+        assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+        assert_int_equal(ch.kind, XB_FIT_CHOICE_FITTED);
+        assert_int_equal(ch.index, k);
+        assert_int_equal(ch.extrapolation, 0);
+        assert_string_equal(ch.line, "");
+    }
+    /* between the fitted wire resistances: the r_wire interpolation between the bracketing
+     * models (equal row/column wires) or the family (unequal ones, or at 7x7 between the
+     * sizes), within 1e-3 of native */
+    const struct { size_t n; double row, col; xb_fit_choice_kind kind; const char *line; } bw[] = {
+        {8, 2.5, 2.5, XB_FIT_CHOICE_INTERP, "8x8 r_wire 2.5/2.5 ohm: interpolation in r_wire between models 002 (1 ohm) "
+                                            "and 003 (4 ohm)"},
+        {8, 1.75, 1.75, XB_FIT_CHOICE_INTERP, "interpolation in r_wire between models 002"},
+        {8, 1.0, 4.0, XB_FIT_CHOICE_FAMILY, "8x8 r_wire 1/4 ohm: rram/1r size/wire-resistance family, interpolation "
+                                            "between fitted models"},
+        {7, 2.5, 2.5, XB_FIT_CHOICE_FAMILY, "rram/1r size/wire-resistance family, interpolation between"},
+    };
+    for (size_t k = 0; k < sizeof bw / sizeof bw[0]; k++) {
+        p.rows = p.cols = bw[k].n;
+        p.r_wire_row_ohm = bw[k].row;
+        p.r_wire_col_ohm = bw[k].col;
+        assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+        assert_int_equal(ch.kind, bw[k].kind);
+        assert_int_equal(ch.extrapolation, 0);
+        assert_non_null(strstr(ch.line, bw[k].line));
+        double ei, e = native_rel_l2(&m, &p, rng, &ei);
+        printf("# %zux%zu r_wire %g/%g ohm (%s): %.3e vs native (ideal %.3e)\n", bw[k].n, bw[k].n, bw[k].row,
+               bw[k].col, ch.line, e, ei);
+        assert_true(e <= 1e-3 && 20 * e <= ei);
+    }
+    /* beyond the fitted sizes, another driver: extrapolation, named */
+    p.rows = p.cols = 12;
+    p.r_wire_row_ohm = p.r_wire_col_ohm = 2;
+    assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+    assert_int_equal(ch.kind, XB_FIT_CHOICE_FAMILY);
+    assert_int_equal(ch.extrapolation, 1);
+    assert_non_null(strstr(ch.line, "extrapolation (size 12x12 beyond the fitted 6..8)"));
+    p.rows = p.cols = 8;
+    p.r_driver_ohm = 250;
+    assert_int_equal(xb_fit_file_choose(model, &p, &m, &ch, &err), XB_OK);
+    assert_int_equal(ch.extrapolation, 1);
+    assert_non_null(strstr(ch.line, "r_driver 250 where every fitted model has 100"));
+    gsl_rng_free(rng);
+
+    /* the held-out error by input distribution and by configuration, stored at fit time
+     * against the native engine: consistent with the fit's own held-out error (reference
+     * currents of the dense Newton solver) and with the family's error measured above */
+    xb_fit_params *ms;
+    xb_fit_metrics *mt;
+    size_t nm;
+    assert_int_equal(xb_fit_file_read(model, &ms, &mt, &nm, &err), XB_OK);
+    for (size_t k = 0; k < nm; k++) {
+        assert_true(mt[k].has_inputs && mt[k].input_vectors == XB_FIT_INPUT_VECTORS);
+        printf("# model %zu (%zux%zu %g ohm): held-out %.2e; by input", k, ms[k].config.rows, ms[k].config.cols,
+               ms[k].config.r_wire_row_ohm, mt[k].heldout_rel_l2);
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) {
+            printf(" %s %.2e/%.2e", xb_fit_input_name(q), mt[k].input_rel_l2[q], mt[k].input_ideal_rel_l2[q]);
+            assert_true(mt[k].input_rel_l2[q] <= 1e-3 && 20 * mt[k].input_rel_l2[q] <= mt[k].input_ideal_rel_l2[q]);
+        }
+        printf("\n");
+        const double u = mt[k].input_rel_l2[XB_FIT_IN_UNIFORM];
+        assert_true(u <= 5 * mt[k].heldout_rel_l2 && mt[k].heldout_rel_l2 <= 5 * u);
+        /* the envelope: the device window and 0..v_read */
+        assert_true(ms[k].valid_g_min_siemens <= ms[k].config.g_min_siemens);
+        assert_true(ms[k].valid_g_max_siemens >= ms[k].config.g_max_siemens);
+        assert_true(ms[k].valid_v_min_volt == 0 && ms[k].valid_v_max_volt == ms[k].config.v_read_volt);
+    }
+    free(ms);
+    free(mt);
+    xb_fit_config_error *ce;
+    size_t nc;
+    assert_int_equal(xb_fit_file_config_errors(model, &ce, &nc, &err), XB_OK);
+    assert_int_equal(nc, 2); /* 2.5 ohm at 6x6 and 8x8 */
+    for (size_t k = 0; k < nc; k++) {
+        assert_true(ce[k].device == XB_DEVICE_RRAM && fabs(ce[k].r_wire_ohm - 2.5) < 1e-12);
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) {
+            assert_true(ce[k].rel_l2[q] <= 1e-3 && 20 * ce[k].rel_l2[q] <= ce[k].ideal_rel_l2[q]);
+            assert_true(ce[k].family_rel_l2[q] <= 1e-3 && 20 * ce[k].family_rel_l2[q] <= ce[k].ideal_rel_l2[q]);
+        }
+    }
+    free(ce);
+    char *ai[] = {"xbar", "inspect", model, NULL};
+    assert_int_equal(run(ai, &out, &errs), 0);
+    assert_non_null(strstr(out, "held-out by input: uniform "));
+    assert_non_null(strstr(out, "rram/1r 8x8 r_wire 2.5: uniform "));
+    assert_non_null(strstr(out, "        family: uniform "));
+    free(out); free(errs);
+
+    /* xbar mvm: one line naming the family; --strict passes V = 0, v_read, G = g_min, g_max */
+    char gtxt[4096] = "", vtxt[2048] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++)
+            o += (size_t)snprintf(gtxt + o, sizeof gtxt - o, "%.17g%s", (i + j) % 3 == 0 ? p.g_min_siemens
+                                  : (i + j) % 3 == 1 ? p.g_max_siemens : 2e-5, j == 7 ? "\n" : ",");
+    o = 0;
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < 8; i++)
+            o += (size_t)snprintf(vtxt + o, sizeof vtxt - o, "%.17g%s", k == 0 ? 0.0 : k == 1 ? p.v_read_volt
+                                  : 0.1 * (double)(i % 3), i == 7 ? "\n" : ",");
+    char *gp = xb_test_write_file(dir, "G.csv", gtxt), *vp = xb_test_write_file(dir, "V.csv", vtxt);
+    char *a2[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--strict", "--g", gp, "--v", vp, NULL};
+    rc = run(a2, &out, &errs);
+    if (rc) fprintf(stderr, "%s", errs);
+    assert_int_equal(rc, 0);
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    assert_non_null(strstr(errs, "xbar mvm: model: "));
+    assert_non_null(strstr(errs, "8x8 r_wire 2.5/2.5 ohm: interpolation in r_wire between models 002 (1 ohm) and 003"));
+    free(out); free(errs);
+    char *a3[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "4",
+                  "--strict", "--g", gp, "--v", vp, NULL};
+    rc = run(a3, &out, &errs); /* a fitted circuit: silent */
+    assert_int_equal(rc, 0);
+    assert_string_equal(errs, "");
+    free(out); free(errs);
+    char *a4[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--r-driver", "250", "--g", gp, "--v", vp, NULL};
+    rc = run(a4, &out, &errs);
+    assert_int_equal(rc, 0);
+    assert_int_equal((int)xb_test_count_lines(errs), 1);
+    assert_non_null(strstr(errs, "xbar mvm: warning: "));
+    assert_non_null(strstr(errs, "extrapolation (r_driver 250 where every fitted model has 100)"));
+    free(out); free(errs);
+    char *a5[] = {"xbar", "mvm", "--engine", "model", "--model", model, "--device", "rram", "--r-wire", "2.5",
+                  "--r-driver", "250", "--strict", "--g", gp, "--v", vp, NULL};
+    expect_fail(a5, "--strict refuses extrapolation");
+    free(gp); free(vp); free(res); free(model); free(dir);
+}
+
 /* Statistics sections: programming-error sigma(G) from Monte Carlo points, energy and settling
  * regressions from transient points.  The synthetic laws below are the closed forms the
  * fitted coefficients must reproduce. */
@@ -694,6 +872,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_end_to_end),
         cmocka_unit_test(test_fit_bad_input),
+        cmocka_unit_test(test_model_selection),
         cmocka_unit_test(test_fit_stats),
         cmocka_unit_test(test_fit_real_campaign),
         cmocka_unit_test(test_fit_drift),

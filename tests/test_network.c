@@ -458,6 +458,21 @@ static void cli_run_model(char *np, char *d)
     xb_assert_contains(out, "model: full model per input vector");
     xb_assert_contains(out, line_fast); /* same accuracies */
     free(out);
+    /* tiles of another circuit than the file's one model (no family): one warning line naming
+     * the model and the difference, as xbar mvm prints; the fitted circuit prints none */
+    char *aw[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", "--model", mp,
+                  "--tile-rows", "8", "--tile-cols", "8", "--calib", "30", "--r-wire", "2.5", NULL};
+    char *so = NULL, *se = NULL;
+    assert_int_equal(xb_test_run_xbar(aw, &so, &se), 0);
+    xb_assert_contains(se, "xbar run: warning: ");
+    xb_assert_contains(se, "8x8: no model fitted for this circuit and no size family: model 000 (fitted for "
+                           "r_wire_row 1, here 2.5), extrapolation");
+    free(so);
+    free(se);
+    assert_int_equal(xb_test_run_xbar(am, &so, &se), 0);
+    assert_null(strstr(se, "xbar run: "));
+    free(so);
+    free(se);
     char *bx[] = {"xbar", "run", "--network", np, "--dataset", d, "--model-exact", NULL};
     xb_test_xbar_fails(2, bx, "--model-exact: only with --engine model");
     char *bm[] = {"xbar", "run", "--network", np, "--dataset", d, "--engine", "model", NULL};

@@ -51,7 +51,8 @@ typedef struct xb_fit_params {
     int n_sweeps;            /* fixed-point IR-drop sweeps */
     double gain;             /* fitted output gain (residual bias) */
     double resid_sigma_rel;  /* residual std / rms output (noise statistic) */
-    /* validity range: the training data */
+    /* validity: the physical envelope the model was fitted for (device window, 0..v_read or
+     * -v_read..v_read when fitted on signed inputs), widened to the training samples */
     double valid_g_min_siemens, valid_g_max_siemens;
     double valid_v_min_volt, valid_v_max_volt;
 } xb_fit_params;
@@ -132,8 +133,12 @@ int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, 
 /* Relative L2 error ||a - ref|| / ||ref|| over all entries. */
 double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref);
 
-/* Validity check of inputs against the model's ranges: returns 0 when inside, otherwise 1
- * with a one-line description in msg. */
+/* Validity check of inputs against the physical envelope the model was fitted for: G inside
+ * the device window [config g_min, g_max] (widened to the training samples when they went
+ * beyond it), V inside [0, v_read] ([-v_read, v_read] when fitted on signed inputs; also
+ * widened to the samples), relative tolerance 1e-9; and p's device and cell the model's
+ * (p may be NULL; its circuit parameters are xb_fit_choose's business).  Returns 0 when
+ * inside, otherwise 1 with a one-line description in msg. */
 int xb_fit_validity(const xb_fit_params *m, const xb_array_params *p, const xb_matrix *g,
                     const xb_matrix *v, char *msg, size_t n);
 
@@ -156,6 +161,17 @@ typedef struct xb_fit_opts {
 
 void xb_fit_opts_default(xb_fit_opts *o);
 
+/* Held-out input distributions (src/fit/heldout.c, docs/fit.md "Held-out error by input"):
+ * the model scored at fit time against the native engine (exact nodal analysis of the same
+ * circuit) on fresh G and V of each kind: uniform (G in the window, V in 0..v_read: the
+ * training distribution), high_gv (G in the top quarter of the window and V in the top
+ * quarter of 0..v_read: the largest IR drop), sparse (a quarter of the inputs non-zero:
+ * ReLU activations), signed (V in -v_read..v_read). */
+enum { XB_FIT_IN_UNIFORM = 0, XB_FIT_IN_HIGH_GV, XB_FIT_IN_SPARSE, XB_FIT_IN_SIGNED, XB_FIT_N_INPUTS };
+#define XB_FIT_INPUTS_VERSION 1
+#define XB_FIT_INPUT_VECTORS 8 /* vectors per distribution, on one fresh G */
+const char *xb_fit_input_name(int kind); /* "uniform", "high_gv", "sparse", "signed" */
+
 /* Goodness of fit. */
 typedef struct xb_fit_metrics {
     size_t n_train_vectors, n_heldout_vectors;
@@ -167,7 +183,34 @@ typedef struct xb_fit_metrics {
     int iterations;
     int lm_status;                /* GSL status of the driver (0 = converged) */
     double seconds;               /* fit wall time */
+    /* per held-out input distribution (metrics/heldout_inputs; has_inputs = 0: not in the file) */
+    int has_inputs;
+    double input_rel_l2[XB_FIT_N_INPUTS];       /* model vs the native engine (NaN: no reference) */
+    double input_ideal_rel_l2[XB_FIT_N_INPUTS]; /* ideal V.G vs the native engine */
+    size_t input_vectors;                       /* vectors per distribution */
 } xb_fit_metrics;
+
+/* Score model m (for array p) on the held-out input distributions against the native
+ * engine: fills met's input fields (NaN where the native engine cannot solve p).  seed draws
+ * the G and V. */
+int xb_fit_heldout_inputs(const xb_array_params *p, const xb_fit_params *m, uint64_t seed, xb_fit_metrics *met,
+                          xb_error *err);
+
+/* The held-out error per configuration (/family/<device>_<cell>/heldout_config) at
+ * configurations no model was fitted for (wire resistance halfway between adjacent fitted
+ * ones at each fitted size): the model xb_fit_choose gives there (the r_wire interpolation)
+ * and the family's prediction, vs the native engine per input distribution. */
+typedef struct xb_fit_config_error {
+    xb_device_kind device;
+    xb_cell_kind cell;
+    size_t rows, cols;
+    double r_wire_ohm;
+    double rel_l2[XB_FIT_N_INPUTS];        /* the chosen model */
+    double family_rel_l2[XB_FIT_N_INPUTS]; /* the family's prediction */
+    double ideal_rel_l2[XB_FIT_N_INPUTS];
+} xb_fit_config_error;
+/* Every such row of a model file (*out malloc'ed, *n = 0 when there is none). */
+int xb_fit_file_config_errors(const char *path, xb_fit_config_error **out, size_t *n, xb_error *err);
 
 /* Fit model parameters for configuration p to n samples. m_out receives the model,
  * met its goodness of fit (may be NULL). */
@@ -416,17 +459,53 @@ void xb_fit_summary_free(xb_fit_summary *s);
 #define XB_FIT_FAMILY_NQ (5 + XB_FIT_MAX_KNOTS)
 void xb_fit_family_predict(const double coef[XB_FIT_FAMILY_NQ][3], xb_fit_params *m);
 
-/* The model for array p from a model file: a fitted model of the same device, cell and shape
- * (nearest circuit parameters), else, when the file has a /family for the device and cell,
- * parameters predicted for p's size and wire resistance (*from_family = 1; knots, sweeps and
- * validity from the family's nearest-size model).  XB_EINPUT naming the shapes otherwise. */
+/* How the model for an array configuration was chosen (xb_fit_file_choose, docs/fit.md
+ * "Model selection"). */
+typedef enum {
+    XB_FIT_CHOICE_FITTED = 0, /* a model fitted for exactly this circuit */
+    XB_FIT_CHOICE_FAMILY,     /* parameters predicted by the size/wire-resistance family */
+    XB_FIT_CHOICE_INTERP,     /* interpolated in r_wire between the two fitted models of the same
+                               * circuit otherwise that bracket it (bench_fit_select: 7x closer to
+                               * the native engine than the family in the worst case) */
+    XB_FIT_CHOICE_NEAREST     /* no family: the fitted model of the same shape nearest in circuit
+                               * parameters, used for another circuit (always extrapolation) */
+} xb_fit_choice_kind;
+
+typedef struct xb_fit_choice {
+    xb_fit_choice_kind kind;
+    int extrapolation;        /* 1: the configuration is outside what the fitted models span */
+    size_t index;             /* FITTED, NEAREST: the /models index; FAMILY: its template model */
+    char line[400];           /* one line: which model or family, interpolation or extrapolation
+                               * (empty for FITTED) */
+} xb_fit_choice;
+
+/* The model for array p from a model file.  A fitted model is used only for its own circuit:
+ * same device, cell, rows, cols, wire, driver and sense resistances, read voltage, conductance
+ * window, device V0 and access-element parameters (relative 1e-9).  A configuration with
+ * equal row and column wires between two fitted models that differ from it only in (equal)
+ * wire resistance gets their fitted quantities (as the family's: resistance ratios, r_series,
+ * gain, V0 knots; r_sense) interpolated linearly in r_wire (XB_FIT_CHOICE_INTERP).  Any other
+ * configuration of a device and cell that has a /family gets parameters predicted by it (knots and sweeps
+ * from the family's nearest-size model, one sweep more than any fitted model; r_sense scaled
+ * by the circuit's), flagged as extrapolation when size (sqrt(rows cols)), r_wire_row,
+ * r_wire_col, r_driver, r_sense, v_read, g_min or g_max lies outside the fitted models' span.
+ * Without a family: the same-shape model nearest in circuit parameters (XB_FIT_CHOICE_NEAREST).
+ * XB_EINPUT naming the available shapes otherwise.  ch may be NULL. */
+int xb_fit_file_choose(const char *path, const xb_array_params *p, xb_fit_params *out, xb_fit_choice *ch,
+                       xb_error *err);
+/* The same choice over models already read (fam: the /family coefficients of p's device and
+ * cell, NULL when the file has none). */
+int xb_fit_choose(const xb_fit_params *models, size_t n, const double (*fam)[3], const xb_array_params *p,
+                  xb_fit_params *out, xb_fit_choice *ch, xb_error *err);
+/* xb_fit_file_choose, reporting only whether the parameters came from the family. */
 int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
                           xb_error *err);
 
 /* ---- the fitted model as an engine (src/fit/engine_model.c; engine.h interface) ----
  * Class "model": every tile MVM through a fitted model.  From a model file (cfg.file) for
- * the arrays cfg.array (xb_fit_file_model_for: a fitted model of the same device, cell and
- * shape, else its size family), with the file's energy and settling regressions.  Tiles are
+ * the arrays cfg.array (xb_fit_file_choose: the model fitted for that circuit, else an r_wire
+ * interpolation or the size family; the choice in xb_fit_engine_info), with the file's energy
+ * and settling regressions.  Tiles are
  * held in the model's fast form (xb_fit_fast_*, fitted to the full model at each programmed
  * G; the executor evaluates a row band of tiles with one GEMM per term) unless cfg.exact
  * asks for the full model per vector (xb_fit_eval_*).  cfg.read_noise: the model's residual
@@ -449,6 +528,8 @@ int xb_fit_engine_new(const xb_fit_params *m, const xb_engine_config *cfg, xb_en
 typedef struct xb_fit_engine_info {
     const xb_fit_params *model; /* the model evaluated (valid while the engine lives) */
     int from_family;            /* 1: predicted from the model file's size/wire-resistance family */
+    xb_fit_choice choice;       /* how the model was chosen for the engine's arrays (kind FITTED
+                                 * with an empty line for xb_fit_engine_new) */
     int exact;                  /* full model per vector */
     size_t fast_terms;          /* fast form terms per tile (0: exact mode or nothing programmed yet) */
     double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so far */

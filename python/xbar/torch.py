@@ -391,9 +391,8 @@ class Crossbar:
             raise ValueError("dac_bits: 0 (ideal) to 24; adc_bits: 0 (ideal) or 2 to 24")
         models = _xm.load(model_path)
         m = _xm.select(models, device=device, cell=cell, rows=R, cols=C, r_wire=r_wire, r_driver=r_driver)
-        if getattr(m, "from_family", False):
-            warnings.warn(f"{model_path}: no model fitted for {R}x{C}: parameters predicted from the "
-                          "size/wire-resistance family", stacklevel=3)
+        if getattr(m, "choice", "fitted") != "fitted":  # the line xbar mvm / xbar run print
+            warnings.warn(f"{model_path}: {m.choice_line}", stacklevel=3)
         self.model_path, self.device, self.cell = model_path, device, cell
         self.tile_rows, self.tile_cols = R, C
         self.dac_bits, self.adc_bits, self.form = int(dac_bits), int(adc_bits), form

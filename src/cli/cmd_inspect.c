@@ -102,6 +102,14 @@ static int inspect_results(const char *path)
     return rc;
 }
 
+/* One line of held-out errors by input distribution: model/ideal per distribution. */
+static void print_inputs(const char *what, const double *rel, const double *ideal)
+{
+    printf("      %s:", what);
+    for (int q = 0; q < XB_FIT_N_INPUTS; q++) printf(" %s %.2e/%.2e", xb_fit_input_name(q), rel[q], ideal[q]);
+    printf("\n");
+}
+
 /* Model file (the fit stage's reader): one line per model, then the other sections. */
 static int inspect_model(const char *path)
 {
@@ -125,12 +133,27 @@ static int inspect_model(const char *path)
                xb_device_name(m->config.device), xb_cell_name(m->config.cell), size,
                0.5 * (m->config.r_wire_row_ohm + m->config.r_wire_col_ohm), m->n_sweeps, m->r_row_ohm, m->r_col_ohm,
                m->r_driver_ohm, m->r_series_ohm, knots, mt[k].heldout_rel_l2, mt[k].heldout_ideal_rel_l2, m->gain);
-        printf("      validity: G %.4g..%.4g S, V %.4g..%.4g V; %zu train / %zu held-out vectors\n",
+        printf("      envelope: G %.4g..%.4g S, V %.4g..%.4g V; %zu train / %zu held-out vectors\n",
                m->valid_g_min_siemens, m->valid_g_max_siemens, m->valid_v_min_volt, m->valid_v_max_volt,
                mt[k].n_train_vectors, mt[k].n_heldout_vectors);
+        if (mt[k].has_inputs) print_inputs("held-out by input", mt[k].input_rel_l2, mt[k].input_ideal_rel_l2);
     }
     free(ms);
     free(mt);
+    xb_fit_config_error *ce = NULL;
+    size_t nc = 0;
+    if (xb_fit_file_config_errors(path, &ce, &nc, &err)) return xb_cli_fail("inspect", &err);
+    if (nc) printf("unfitted configurations (rel-L2 vs the native engine; chosen model/ideal, then the family):\n");
+    for (size_t k = 0; k < nc; k++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s/%s %zux%zu r_wire %g", xb_device_name(ce[k].device), xb_cell_name(ce[k].cell),
+                 ce[k].rows, ce[k].cols, ce[k].r_wire_ohm);
+        print_inputs(what, ce[k].rel_l2, ce[k].ideal_rel_l2);
+        printf("        family:");
+        for (int q = 0; q < XB_FIT_N_INPUTS; q++) printf(" %s %.2e", xb_fit_input_name(q), ce[k].family_rel_l2[q]);
+        printf("\n");
+    }
+    free(ce);
     if (xb_fit_file_sections(path, &sec, &ns, &err)) return xb_cli_fail("inspect", &err);
     for (size_t k = 0; k < ns; k++) {
         printf("/%s:", sec[k].name);

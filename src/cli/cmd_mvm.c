@@ -21,7 +21,8 @@ static const char k_help_head[] =
     "                         native: exact nodal analysis with SuiteSparse (docs/engine.md);\n"
     "                         model: a fitted behavioural model (--model FILE, docs/fit.md) [spice]\n"
     "  --model FILE           model file for --engine model\n"
-    "  --strict               --engine model: fail outside the model's validity range\n"
+    "  --strict               --engine model: fail on extrapolation or inputs outside the\n"
+    "                         model's envelope (device window, 0..v_read)\n"
     "  -o FILE                write the currents to FILE instead of stdout\n"
     "  --timeout S            ngspice job time limit in seconds                           [600]\n"
     "  --verbose              echo the ngspice log to stderr\n"
@@ -29,20 +30,20 @@ static const char k_help_head[] =
     "  either engine.\n"
     "\n";
 
-/* --engine model: warn (or fail with strict) when the model was predicted from the file's
- * size family or the inputs leave its validity range. */
+/* --engine model: one line when the model is not one fitted for this circuit (the family:
+ * interpolation, or a warning for extrapolation) and a warning when the inputs leave the
+ * model's envelope; strict: both warnings are errors. */
 static int model_checks(const xb_engine *e, const char *model_path, int strict, const xb_array_params *p,
                         const xb_matrix *g, const xb_matrix *v, xb_error *err)
 {
     xb_fit_engine_info info;
     int rc = xb_fit_engine_get_info(e, &info, err);
     if (rc) return rc;
-    if (info.from_family && strict)
-        return xb_errorf(err, XB_EINPUT, "%s: no model fitted for %zux%zu (without --strict the size/wire-resistance "
-                         "family predicts one)", model_path, p->rows, p->cols);
-    if (info.from_family)
-        fprintf(stderr, "xbar mvm: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
-                        "size/wire-resistance family\n", p->rows, p->cols, model_path);
+    const xb_fit_choice *c = &info.choice;
+    if (c->extrapolation && strict)
+        return xb_errorf(err, XB_EINPUT, "%s: %s (--strict refuses extrapolation)", model_path, c->line);
+    if (c->kind != XB_FIT_CHOICE_FITTED)
+        fprintf(stderr, "xbar mvm: %s%s: %s\n", c->extrapolation ? "warning: " : "model: ", model_path, c->line);
     char msg[512];
     if (xb_fit_validity(info.model, p, g, v, msg, sizeof msg)) {
         if (strict) return xb_errorf(err, XB_EINPUT, "%s: outside the model's validity range: %s", model_path, msg);

@@ -375,9 +375,10 @@ static int run_engine_new(const run_opts *o, run_state *s, xb_error *err)
     int rc = xb_engine_new(o->cls, &ec, &s->eng, err);
     if (rc) return rc;
     xb_fit_engine_info mi;
-    if (o->is_model && xb_fit_engine_get_info(s->eng, &mi, NULL) == XB_OK && mi.from_family)
-        fprintf(stderr, "xbar run: warning: no model fitted for %zux%zu in %s: parameters predicted from its "
-                        "size/wire-resistance family\n", tp.rows, tp.cols, o->model_path);
+    /* as xbar mvm: one line when the tiles' circuit is not one the file has a model for */
+    if (o->is_model && xb_fit_engine_get_info(s->eng, &mi, NULL) == XB_OK && mi.choice.kind != XB_FIT_CHOICE_FITTED)
+        fprintf(stderr, "xbar run: %s%s: %s\n", mi.choice.extrapolation ? "warning: " : "model: ", o->model_path,
+                mi.choice.line);
     return XB_OK;
 }
 

@@ -23,7 +23,7 @@ typedef struct {
     xb_fit_params m;
     int read_noise;
     int exact;            /* 1: full model per vector */
-    int from_family;      /* the parameters were predicted from the model file's size family */
+    xb_fit_choice choice; /* how the model was chosen for the arrays (select.c) */
     uint64_t seed;
     size_t n_programmed;  /* tiles programmed so far: one noise stream / fit seed each */
     xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
@@ -182,7 +182,7 @@ static void model_destroy(void *self)
 }
 
 /* The engine over model m (checked) with the file's regressions st (NULL: none). */
-static int model_wrap(const xb_fit_params *m, const xb_fit_stats *st, int from_family, const xb_engine_config *cfg,
+static int model_wrap(const xb_fit_params *m, const xb_fit_stats *st, const xb_fit_choice *choice, const xb_engine_config *cfg,
                       xb_engine **out, xb_error *err)
 {
     int rc = xb_fit_params_check(m, err);
@@ -192,7 +192,7 @@ static int model_wrap(const xb_fit_params *m, const xb_fit_stats *st, int from_f
     t->m = *m;
     t->read_noise = cfg->read_noise != 0;
     t->exact = cfg->exact != 0;
-    t->from_family = from_family;
+    if (choice) t->choice = *choice; /* else kind FITTED, empty line: a model given directly */
     t->seed = cfg->seed;
     t->t_window_s = cfg->t_window_s;
     t->t_rise_s = cfg->t_rise_s;
@@ -224,10 +224,10 @@ int xb_fit_engine_new(const xb_fit_params *m, const xb_engine_config *cfg, xb_en
         xb_engine_config_default(&def);
         cfg = &def;
     }
-    return model_wrap(m, NULL, 0, cfg, out, err);
+    return model_wrap(m, NULL, NULL, cfg, out, err);
 }
 
-/* From a model file: the model for cfg->array (xb_fit_file_model_for) and the file's energy
+/* From a model file: the model for cfg->array (xb_fit_file_choose) and the file's energy
  * and settling regressions.  The caller programs conductances itself: the model is
  * evaluated at that array's circuit description, as fitted. */
 static int model_create(const xb_engine_class *cls, const xb_engine_config *cfg, xb_engine **out, xb_error *err)
@@ -235,12 +235,12 @@ static int model_create(const xb_engine_class *cls, const xb_engine_config *cfg,
     if (!cfg->file) return xb_errorf(err, XB_EINPUT, "engine model: needs a model file");
     if (!cfg->array) return xb_errorf(err, XB_EINPUT, "engine model: needs the array configuration");
     xb_fit_params m;
-    int fam = 0;
-    int rc = xb_fit_file_model_for(cfg->file, cfg->array, &m, &fam, err);
+    xb_fit_choice ch;
+    int rc = xb_fit_file_choose(cfg->file, cfg->array, &m, &ch, err);
     if (rc) return rc;
     xb_fit_stats st;
     if ((rc = xb_fit_stats_read(cfg->file, &st, err))) return rc;
-    return model_wrap(&m, &st, fam, cfg, out, err);
+    return model_wrap(&m, &st, &ch, cfg, out, err);
 }
 
 const xb_engine_class xb_fit_engine_class_model = {
@@ -258,7 +258,8 @@ int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error
     const model_engine *t = xb_engine_self(e);
     memset(out, 0, sizeof *out);
     out->model = &t->m;
-    out->from_family = t->from_family;
+    out->from_family = t->choice.kind == XB_FIT_CHOICE_FAMILY;
+    out->choice = t->choice;
     out->exact = t->exact;
     out->fast_terms = t->exact ? 0 : t->fast_terms;
     out->fast_error = t->exact ? 0.0 : t->fast_err_max;

@@ -39,4 +39,16 @@ int xb_fit_drift(hid_t f, const xb_fit_drift_data *d, size_t nd, size_t *n_fitte
 int xb_fit_trains_load(const xb_char_results *res, const char *path, xb_update_set **out, xb_error *err);
 int xb_fit_trains_fit(const xb_update_set *ts, int law, hid_t model, xb_fit_summary *sum, xb_error *err);
 
+/* The family's prediction for p (select.c; *tmpl: the template model's index). */
+int xb_fit_family_model(const xb_fit_params *ms, size_t n, const double (*fam)[3], const xb_array_params *p,
+                        xb_fit_params *out, size_t *tmpl, xb_error *err);
+/* metrics/heldout_inputs of a model (heldout.c): written when met->has_inputs; read into met
+ * (has_inputs = 0 when the group is absent; version, shapes checked). */
+int xb_fit_inputs_write(hid_t metrics, const xb_fit_metrics *met, xb_error *err);
+int xb_fit_inputs_read(hid_t metrics, const char *where, xb_fit_metrics *met, xb_error *err);
+/* family/<kind>/heldout_config into the open family group fg: the family models idx[0..n) of
+ * ms (nm models in all) scored at the wire resistances halfway between fitted ones. */
+int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const size_t *idx, size_t n,
+                          const double (*coef)[3], xb_error *err);
+
 #endif

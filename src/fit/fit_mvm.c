@@ -339,21 +339,25 @@ int xb_fit_mvm(const xb_array_params *p, const xb_fit_sample *samples, size_t n,
         double ssr = syy - sxy * sxy / (sxx > 0 ? sxx : 1);
         fitted.resid_sigma_rel = syy > 0 && ssr > 0 ? sqrt(ssr / syy) : 0;
     }
-    /* validity range = the training inputs */
-    fitted.valid_g_min_siemens = INFINITY;
-    fitted.valid_g_max_siemens = -INFINITY;
-    fitted.valid_v_min_volt = INFINITY;
-    fitted.valid_v_max_volt = -INFINITY;
-    for (size_t s = 0; s < n_train; s++) {
-        for (size_t q = 0; q < train[s].g->rows * train[s].g->cols; q++) {
-            fitted.valid_g_min_siemens = fmin(fitted.valid_g_min_siemens, train[s].g->data[q]);
-            fitted.valid_g_max_siemens = fmax(fitted.valid_g_max_siemens, train[s].g->data[q]);
+    /* validity: the physical envelope fitted for, the device window and 0..v_read
+     * (-v_read..v_read when the training inputs were signed), widened to the samples
+     * (programming error can leave the window); every training and held-out set counts */
+    fitted.valid_g_min_siemens = p->g_min_siemens;
+    fitted.valid_g_max_siemens = p->g_max_siemens;
+    fitted.valid_v_min_volt = 0;
+    fitted.valid_v_max_volt = p->v_read_volt;
+    for (size_t s = 0; s < n; s++) {
+        const xb_fit_sample *sm = &samples[s];
+        for (size_t q = 0; q < sm->g->rows * sm->g->cols; q++) {
+            fitted.valid_g_min_siemens = fmin(fitted.valid_g_min_siemens, sm->g->data[q]);
+            fitted.valid_g_max_siemens = fmax(fitted.valid_g_max_siemens, sm->g->data[q]);
         }
-        for (size_t q = 0; q < train[s].v->rows * train[s].v->cols; q++) {
-            fitted.valid_v_min_volt = fmin(fitted.valid_v_min_volt, train[s].v->data[q]);
-            fitted.valid_v_max_volt = fmax(fitted.valid_v_max_volt, train[s].v->data[q]);
+        for (size_t q = 0; q < sm->v->rows * sm->v->cols; q++) {
+            fitted.valid_v_min_volt = fmin(fitted.valid_v_min_volt, sm->v->data[q]);
+            fitted.valid_v_max_volt = fmax(fitted.valid_v_max_volt, sm->v->data[q]);
         }
     }
+    if (fitted.valid_v_min_volt < 0) fitted.valid_v_min_volt = fmin(fitted.valid_v_min_volt, -p->v_read_volt);
 
     mt.n_train_vectors = mt.n_heldout_vectors = 0;
     for (size_t s = 0; s < n_train; s++) mt.n_train_vectors += train[s].v->rows;

@@ -418,6 +418,8 @@ static int fit_families(hid_t f, const xb_fit_params *ms, size_t nm, rpoint **mp
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_n", 1, &dn, lo_n, "1", err);
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_rel_l2", 1, &dn, lo_err, "1", err);
         if (!rc) rc = xb_h5_write_doubles(g, "leaveout_ideal_rel_l2", 1, &dn, lo_ideal, "1", err);
+        /* the family at configurations no model was fitted for, by input distribution */
+        if (!rc) rc = xb_fit_family_configs(g, ms, nm, idx, n, (const double(*)[3])coef, err);
         xb_h5_group_close(g);
         for (size_t s = 0; s < ns && sum->n_leaveout < XB_FIT_MAX_LEAVEOUT; s++) {
             xb_fit_leaveout *lo = &sum->leaveout[sum->n_leaveout++];
@@ -526,6 +528,19 @@ int xb_fit_results(const char *results_path, const char *model_path, int overwri
         if (rc) {
             xb_error_prefix(err, "%s:/points/%s: ", results_path, q->name);
             break;
+        }
+        /* the held-out error by input distribution, against the native engine; the seed
+         * from the configuration: the same circuit gets the same inputs in any campaign */
+        if (!rc) {
+            const xb_array_params *c = &q->p;
+            uint64_t seed = 0x19f17ULL ^ ((uint64_t)c->rows << 40) ^ ((uint64_t)c->cols << 20) ^
+                            (uint64_t)llround(1e6 * (c->r_wire_row_ohm + 3 * c->r_wire_col_ohm)) ^
+                            ((uint64_t)c->device << 60) ^ ((uint64_t)c->cell << 56);
+            rc = xb_fit_heldout_inputs(c, &ms[nm], seed, &met, err);
+            if (rc) {
+                xb_error_prefix(err, "%s:/points/%s: held-out inputs: ", results_path, q->name);
+                break;
+            }
         }
         char src[128];
         snprintf(src, sizeof src, "/points/%s", q->name);

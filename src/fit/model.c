@@ -374,50 +374,46 @@ double xb_fit_rel_l2(const xb_matrix *a, const xb_matrix *ref)
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+/* The envelope of model m: the stored validity widened to the device window and 0..v_read
+ * (files before the envelope stored the training samples' min/max there). */
+static void envelope(const xb_fit_params *m, double *g_lo, double *g_hi, double *v_lo, double *v_hi)
+{
+    const xb_array_params *c = &m->config;
+    *g_lo = fmin(m->valid_g_min_siemens, c->g_min_siemens);
+    *g_hi = fmax(m->valid_g_max_siemens, c->g_max_siemens);
+    *v_lo = fmin(m->valid_v_min_volt, 0.0);
+    *v_hi = fmax(m->valid_v_max_volt, c->v_read_volt);
+}
+
 int xb_fit_validity(const xb_fit_params *m, const xb_array_params *p, const xb_matrix *g,
                     const xb_matrix *v, char *msg, size_t n)
 {
     const double tol = 1e-9;
     const xb_array_params *c = &m->config;
-    if (p) {
-        const struct { double a, b; const char *flag; } cmp[] = {
-            {p->r_wire_row_ohm, c->r_wire_row_ohm, "--r-wire-row"},
-            {p->r_wire_col_ohm, c->r_wire_col_ohm, "--r-wire-col"},
-            {p->r_driver_ohm, c->r_driver_ohm, "--r-driver"},
-            {p->r_sense_ohm, c->r_sense_ohm, "--r-sense"},
-            {p->v_read_volt, c->v_read_volt, "--v-read"},
-        };
-        for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; k++)
-            if (fabs(cmp[k].a - cmp[k].b) > tol * (fabs(cmp[k].b) + 1e-12)) {
-                snprintf(msg, n, "%s %g differs from the model's configuration (%g)", cmp[k].flag,
-                         cmp[k].a, cmp[k].b);
-                return 1;
-            }
-        if (p->device != c->device || p->cell != c->cell) {
-            snprintf(msg, n, "--device %s --cell %s differ from the model's (%s, %s)",
-                     xb_device_name(p->device), xb_cell_name(p->cell), xb_device_name(c->device),
-                     xb_cell_name(c->cell));
-            return 1;
-        }
+    if (p && (p->device != c->device || p->cell != c->cell)) {
+        snprintf(msg, n, "--device %s --cell %s differ from the model's (%s, %s)", xb_device_name(p->device),
+                 xb_cell_name(p->cell), xb_device_name(c->device), xb_cell_name(c->cell));
+        return 1;
     }
+    double g_lo, g_hi, v_lo, v_hi;
+    envelope(m, &g_lo, &g_hi, &v_lo, &v_hi);
     if (g) {
-        double lo = m->valid_g_min_siemens * (1 - tol), hi = m->valid_g_max_siemens * (1 + tol);
+        double lo = g_lo * (1 - tol), hi = g_hi * (1 + tol);
         for (size_t q = 0; q < g->rows * g->cols; q++)
             if (g->data[q] < lo || g->data[q] > hi) {
-                snprintf(msg, n, "G(%zu,%zu) = %g S is outside the fitted range [%g, %g] S",
-                         q / g->cols + 1, q % g->cols + 1, g->data[q], m->valid_g_min_siemens,
-                         m->valid_g_max_siemens);
+                snprintf(msg, n, "G(%zu,%zu) = %g S is outside the fitted device window [%g, %g] S",
+                         q / g->cols + 1, q % g->cols + 1, g->data[q], g_lo, g_hi);
                 return 1;
             }
     }
     if (v) {
-        double span = m->valid_v_max_volt - m->valid_v_min_volt;
-        double lo = m->valid_v_min_volt - tol * fabs(span), hi = m->valid_v_max_volt + tol * fabs(span);
+        double span = v_hi - v_lo;
+        double lo = v_lo - tol * span, hi = v_hi + tol * span;
         for (size_t q = 0; q < v->rows * v->cols; q++)
             if (v->data[q] < lo || v->data[q] > hi) {
-                snprintf(msg, n, "V(%zu,%zu) = %g V is outside the fitted range [%g, %g] V",
-                         q / v->cols + 1, q % v->cols + 1, v->data[q], m->valid_v_min_volt,
-                         m->valid_v_max_volt);
+                snprintf(msg, n, "V(%zu,%zu) = %g V is outside the fitted input range [%g, %g] V%s",
+                         q / v->cols + 1, q % v->cols + 1, v->data[q], v_lo, v_hi,
+                         v->data[q] < 0 && v_lo >= 0 ? " (the model was fitted on non-negative inputs)" : "");
                 return 1;
             }
     }

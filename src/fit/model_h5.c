@@ -1,10 +1,11 @@
-/* Model HDF5 file: writer, validating reader, and model selection (docs/hdf5-model.md). */
+/* Model HDF5 file: writer and validating reader (docs/hdf5-model.md); model selection is
+ * select.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 #include "xbar/h5.h"
 
 typedef struct {
@@ -160,6 +161,7 @@ int xb_fit_file_add_model(hid_t f, size_t index, const xb_fit_params *m, const x
                 if (!rc) rc = put_i(c, "n_heldout_vectors", (int64_t)met->n_heldout_vectors, err);
                 if (!rc) rc = put_i(c, "iterations", met->iterations, err);
                 if (!rc) rc = put_i(c, "lm_status", met->lm_status, err);
+                if (!rc) rc = xb_fit_inputs_write(c, met, err);
                 xb_h5_group_close(c);
             }
         }
@@ -317,6 +319,13 @@ static int read_model(hid_t f, const char *path, const char *name, xb_fit_params
         if (!rc) met->n_heldout_vectors = (size_t)iv;
         if (!rc) rc = get_int(g, where, "metrics", "iterations", 0, INT32_MAX, &iv, err);
         if (!rc) met->iterations = (int)iv;
+        hid_t mg;
+        char mw[600];
+        snprintf(mw, sizeof mw, "%s/metrics", where);
+        if (!rc && !(rc = xb_h5_group_open(g, "metrics", &mg, err))) {
+            rc = xb_fit_inputs_read(mg, mw, met, err);
+            xb_h5_group_close(mg);
+        }
     }
     xb_h5_group_close(g);
     if (!rc) {
@@ -418,118 +427,6 @@ int xb_fit_file_sections(const char *path, xb_fit_section **out, size_t *n, xb_e
     *out = s;
     *n = m;
     return XB_OK;
-}
-
-int xb_fit_select(const xb_fit_params *models, size_t n, const xb_array_params *p, size_t *index,
-                  xb_error *err)
-{
-    size_t best = n;
-    double best_d = INFINITY;
-    int shape_seen = 0, kind_seen = 0;
-    for (size_t k = 0; k < n; k++) {
-        const xb_array_params *c = &models[k].config;
-        if (c->device != p->device || c->cell != p->cell) continue;
-        kind_seen = 1;
-        if (c->rows != p->rows || c->cols != p->cols) continue;
-        shape_seen = 1;
-        /* distance in the circuit parameters (relative, log-like) */
-        double d = 0;
-        const double a[] = {p->r_wire_row_ohm, p->r_wire_col_ohm, p->r_driver_ohm, p->r_sense_ohm, p->v_read_volt};
-        const double b[] = {c->r_wire_row_ohm, c->r_wire_col_ohm, c->r_driver_ohm, c->r_sense_ohm, c->v_read_volt};
-        for (size_t q = 0; q < 5; q++) d += fabs(a[q] - b[q]) / (fabs(a[q]) + fabs(b[q]) + 1e-12);
-        if (d < best_d) {
-            best_d = d;
-            best = k;
-        }
-    }
-    if (best == n) {
-        if (!kind_seen)
-            return xb_errorf(err, XB_EINPUT, "the model file has no model for --device %s --cell %s",
-                             xb_device_name(p->device), xb_cell_name(p->cell));
-        (void)shape_seen;
-        /* list the available shapes */
-        char shapes[512] = "";
-        size_t o = 0;
-        for (size_t k = 0; k < n && o < sizeof shapes - 32; k++)
-            if (models[k].config.device == p->device && models[k].config.cell == p->cell)
-                o += (size_t)snprintf(shapes + o, sizeof shapes - o, "%s%zux%zu", o ? ", " : "",
-                                      models[k].config.rows, models[k].config.cols);
-        return xb_errorf(err, XB_EINPUT, "array is %zux%zu but the %s/%s models are for %s", p->rows, p->cols,
-                         xb_device_name(p->device), xb_cell_name(p->cell), shapes);
-    }
-    *index = best;
-    return XB_OK;
-}
-
-int xb_fit_file_model_for(const char *path, const xb_array_params *p, xb_fit_params *out, int *from_family,
-                          xb_error *err)
-{
-    xb_fit_params *ms = NULL;
-    size_t n = 0, k = 0;
-    *from_family = 0;
-    int rc = xb_fit_file_read(path, &ms, NULL, &n, err);
-    if (rc) return rc;
-    rc = xb_fit_select(ms, n, p, &k, err);
-    if (rc == XB_OK) {
-        *out = ms[k];
-        free(ms);
-        return XB_OK;
-    }
-    xb_error_prefix(err, "%s: ", path);
-    /* no model of this shape: a family of the same device and cell? */
-    char fam[128];
-    snprintf(fam, sizeof fam, "family/%s_%s/coef", xb_device_name(p->device), xb_cell_name(p->cell));
-    hid_t f;
-    xb_error e2;
-    if (xb_h5_open(path, 0, &f, &e2) != XB_OK) {
-        free(ms);
-        return rc;
-    }
-    int have = xb_h5_exists(f, fam);
-    double *c = NULL;
-    int rk = 0;
-    hsize_t d[4];
-    int fam_ok = have && xb_h5_read_doubles(f, fam, &c, &rk, d, &e2) == XB_OK && rk == 2 &&
-                 d[0] == XB_FIT_FAMILY_NQ && d[1] == 3;
-    if (fam_ok) {
-        /* a NaN coefficient predicted models whose currents were off by orders of magnitude */
-        char where[600];
-        snprintf(where, sizeof where, "%s: /%s", path, fam);
-        if (xb_check_finite(c, XB_FIT_FAMILY_NQ * 3, where, &e2) != XB_OK) {
-            rc = xb_errorf(err, XB_EINPUT, "%s", e2.msg);
-            fam_ok = 0;
-        }
-    }
-    if (fam_ok) {
-        /* template: the family's model of the nearest size */
-        size_t best = n;
-        double bd = INFINITY, target = sqrt((double)(p->rows * p->cols));
-        for (size_t q = 0; q < n; q++) {
-            if (ms[q].config.device != p->device || ms[q].config.cell != p->cell) continue;
-            double dd = fabs(sqrt((double)(ms[q].config.rows * ms[q].config.cols)) - target);
-            if (dd < bd) { bd = dd; best = q; }
-        }
-        if (best < n) {
-            xb_fit_params m = ms[best];
-            int sweeps = 0;
-            for (size_t q = 0; q < n; q++)
-                if (ms[q].config.device == p->device && ms[q].config.cell == p->cell && ms[q].n_sweeps > sweeps)
-                    sweeps = ms[q].n_sweeps;
-            m.config = *p;
-            m.n_sweeps = sweeps + 1; /* sizes between the fitted ones: one sweep more than any of them */
-            xb_fit_family_predict((const double(*)[3])c, &m);
-            if (xb_fit_params_check(&m, &e2) == XB_OK) {
-                *out = m;
-                *from_family = 1;
-                rc = XB_OK;
-                xb_error_clear(err);
-            }
-        }
-    }
-    free(c);
-    xb_h5_close(f, NULL);
-    free(ms);
-    return rc;
 }
 
 /* ------------------------------------------------------------------ /update/<device> */
