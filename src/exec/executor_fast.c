@@ -17,6 +17,11 @@
 #define XB_FAST_BLOCK 256 /* vectors per block: features, band outputs and sums stay in cache */
 
 /* ------------------------------------------------------------------ the band weights */
+/* Rows of band r that carry inputs: the rows beyond the layer's inputs are driven at 0 V and
+ * phi_p(0) = 0, so the band weights, features and GEMMs hold only the ru used rows (exact:
+ * the dropped products were zeros).  Band r's weights start at r x terms x R x n_out. */
+static size_t band_rows(size_t R, size_t n_in, size_t r) { return (r + 1) * R <= n_in ? R : n_in - r * R; }
+
 void ex_fast_drop(layer_map *m)
 {
     free(m->fast_w);
@@ -32,24 +37,26 @@ void ex_fast_drop(layer_map *m)
 
 /* The fast form's matrices of tile (r, c) into the band weights: differences of used pairs
  * (fast_w), sums of every pair (fast_wsum, residual noise), pair read-noise variances. */
-static void fast_fill_tile(const xb_exec *ex, layer_map *m, size_t n_out, size_t r, size_t c, size_t T, double rel)
+static void fast_fill_tile(const xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t T,
+                           double rel)
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = T * R, NP = m->n_ct * P;
+    const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r);
     const size_t t = r * m->n_ct + c, pu = (c + 1) * P <= n_out ? P : n_out - c * P;
     const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
     for (size_t p = 0; p < T; p++) {
         const double *M = xb_fit_fast_matrix(f, p);
-        for (size_t i = 0; i < R; i++) {
-            float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
+        for (size_t i = 0; i < ru; i++) {
+            float *w = m->fast_w + (r * TR + p * ru + i) * n_out + c * P;
             for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
             if (rel > 0) {
-                float *ws = m->fast_wsum + (r * TR + p * R + i) * NP + c * P;
+                float *ws = m->fast_wsum + (r * TR + p * ru + i) * NP + c * P;
                 for (size_t j = 0; j < P; j++) ws[j] = (float)(M[i * C + 2 * j] + M[i * C + 2 * j + 1]);
             }
         }
     }
     if (m->fast_s2)
-        for (size_t i = 0; i < R; i++) {
+        for (size_t i = 0; i < ru; i++) {
             const double *s2 = m->read_sig2 + t * R * C + i * C;
             float *o = m->fast_s2 + (r * R + i) * n_out + c * P;
             for (size_t j = 0; j < pu; j++) o[j] = (float)(s2[2 * j] + s2[2 * j + 1]);
@@ -91,7 +98,7 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
     }
     for (size_t r = 0; r < m->n_rt; r++)
-        for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, n_out, r, c, T, rel);
+        for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, l, r, c, T, rel);
     const double vr = ex->tile_p.v_read_volt;
     for (size_t p = 0; p < T && nl; p++)
         for (size_t q = 0; q < nl; q++)
@@ -124,8 +131,8 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
                        const float *F, const size_t *idx, float *S, float *Df)
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = m->fast_terms * R;
-    const size_t n_out = l->n_out, NP = m->n_ct * P;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TR, 1.0f, F, (int)TR,
+    const size_t n_out = l->n_out, NP = m->n_ct * P, TU = m->fast_terms * band_rows(R, l->n_in, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TU, 1.0f, F, (int)TU,
                 m->fast_wsum + r * TR * NP, (int)NP, 0.0f, S, (int)NP);
     for (size_t b = 0; b < nb; b++) {
         float *d = Df + b * n_out;
@@ -157,35 +164,36 @@ void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph
                   const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
 {
     const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
+    const size_t ru = band_rows(R, l->n_in, r), TU = T * ru;
     const double vr = ex->tile_p.v_read_volt;
     const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
     const double lev = nl ? (double)(nl - 1) / vr : 0.0;
     for (size_t q = 0; q < Kp; q++) {
         const double *vq = v->data + q * R;
-        float *fq = F + q * TR;
-        for (size_t i = 0; i < R; i++) {
+        float *fq = F + q * TU;
+        for (size_t i = 0; i < ru; i++) {
             if (vq[i] == 0.0) {
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = 0.0f;
+                for (size_t p = 0; p < T; p++) fq[p * ru + i] = 0.0f;
             } else if (nl) {
                 size_t n = (size_t)nearbyint(vq[i] * lev); /* the DAC level (exact) */
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = m->fast_lut[p * nl + n];
+                for (size_t p = 0; p < T; p++) fq[p * ru + i] = m->fast_lut[p * nl + n];
             } else {
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
+                for (size_t p = 0; p < T; p++) fq[p * ru + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
             }
         }
         if (sp && idx[q] >= k_first)
             for (size_t p = 0; p < T; p++)
-                for (size_t i = 0; i < R; i++) sp[p * R + i] += vq[i] * fq[p * R + i];
+                for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TU, 1.0f, F, (int)TU,
                 m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
     if (m->resid_rel > 0) resid_band(ex, m, l, r, ph, Kp, F, idx, S, Df);
     for (size_t q = 0; q < Kp; q++)
         for (size_t j = 0; j < n_out; j++) D[q * n_out + j] = (double)Df[q * n_out + j];
     if (m->fast_s2) {
         for (size_t q = 0; q < Kp; q++)
-            for (size_t i = 0; i < R; i++) F[q * R + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)R, 1.0f, F, (int)R,
+            for (size_t i = 0; i < ru; i++) F[q * ru + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)ru, 1.0f, F, (int)ru,
                     m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, Df, (int)n_out);
         for (size_t q = 0; q < Kp * n_out; q++)
             if (Df[q] > 0) D[q] += sqrt((double)Df[q]) * ex_rn_gauss(&m->rn_state);
@@ -218,7 +226,7 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
     const xb_exec *ex = jb->ex;
     const layer_map *m = jb->m;
     const workspace *w = jb->w;
-    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_in = jb->l->n_in;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, n_in = jb->l->n_in;
     const double vr = ex->tile_p.v_read_volt, xr = m->dac_range;
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
@@ -228,11 +236,11 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
     const double sgn = jb->ph == 0 ? 1.0 : -1.0;
     double *colsq = jb->colsq, *sp = jb->sp, *vbuf = jb->vbuf;
     int *lev = jb->lev;
-    const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
+    const size_t ru = band_rows(R, n_in, r), TU = T * ru; /* rows in use: the others stay at 0 V */
     for (size_t b = 0; b < nb; b++) {
         const float *x = jb->Xc + w->rows_idx[jb->ph][q0 + b] * n_in + r * R;
-        float *fq = jb->F + b * TR;
-        double *vq = vbuf + b * R;
+        float *fq = jb->F + b * TU;
+        double *vq = vbuf + b * ru;
         if (nl) {
             /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
             for (size_t i = 0; i < ru; i++) {
@@ -241,25 +249,24 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 u = u > 1.0 ? 1.0 : u;
                 lev[i] = (int)ex_round_even(u * L);
             }
-            for (size_t i = ru; i < R; i++) lev[i] = 0;
             for (size_t p = 0; p < T; p++) {
                 const float *lut = m->fast_lut + p * nl;
-                for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
+                for (size_t i = 0; i < ru; i++) fq[p * ru + i] = lut[lev[i]];
             }
-            for (size_t i = 0; i < R; i++) colsq[i] += vsq[lev[i]];
+            for (size_t i = 0; i < ru; i++) colsq[i] += vsq[lev[i]];
             if (m->law)
                 for (size_t p = 0; p < T; p++)
-                    for (size_t i = 0; i < R; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
+                    for (size_t i = 0; i < ru; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * ru + i];
             if (m->fast_s2)
-                for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
+                for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
             continue;
         }
-        for (size_t i = 0; i < R; i++) {
-            const double xv = i < ru ? sgn * (double)x[i] : 0.0;
+        for (size_t i = 0; i < ru; i++) {
+            const double xv = sgn * (double)x[i];
             const double v = xv > 0 ? ex_dac(xv, xr, dbits, vr) : 0.0;
             for (size_t p = 0; p < T; p++) {
-                fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
-                if (m->law) sp[p * R + i] += v * fq[p * R + i];
+                fq[p * ru + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
+                if (m->law) sp[p * R + i] += v * fq[p * ru + i];
             }
             vq[i] = v;
             colsq[i] += v * v;
@@ -331,15 +338,17 @@ static void *fast_job_run(void *arg)
         for (size_t r = 0; r < m->n_rt; r++) {
             memset(jb->colsq, 0, R * sizeof(double));
             if (m->law) memset(jb->sp, 0, TR * sizeof(double));
+            const size_t ru = band_rows(R, l->n_in, r), TU = T * ru;
             block_features(jb, q0, nb, r);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TU, 1.0f, F, (int)TU,
                         m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
             if (m->resid_rel > 0) resid_band(ex, m, l, r, jb->ph, nb, F, w->rows_idx[jb->ph] + q0, jb->S, Df);
             float *var = Df + XB_FAST_BLOCK * n_out;
             if (m->fast_s2) {
                 for (size_t b = 0; b < nb; b++)
-                    for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(jb->vbuf[b * R + i] * jb->vbuf[b * R + i]);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
+                    for (size_t i = 0; i < ru; i++)
+                        F[b * ru + i] = (float)(jb->vbuf[b * ru + i] * jb->vbuf[b * ru + i]);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)ru, 1.0f, F, (int)ru,
                             m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
             }
             band_converters(jb, r, scale, jb->adc, jb->adc + n_out, jb->adc + 2 * n_out);
