@@ -2,7 +2,7 @@
  * measured side by side in one run (issue 19 items 5 and 6).
  *
  *   bench_fast --model FILE [--images N] [--speed-images M] [--tile T] [--device D]
- *              [--network NET.h5] [--cnn NET.h5] [--no-native] [--no-speed]
+ *              [--network NET.h5] [--cnn NET.h5] [--no-native] [--native-cache FILE] [--no-speed]
  *
  * 1. Accuracy on N test images (default 1000), TxT tiles (default 64) of device D (default
  *    rram), 8-bit DAC/ADC, calibration on 256 training images, the same programmed
@@ -101,6 +101,52 @@ static int model_engine(const char *file, const xb_array_params *tp, int exact, 
     return xb_engine_new(&xb_fit_engine_class_model, &ec, out, err);
 }
 
+/* --native-cache FILE: the native run's activations, accuracy and times, so that later runs
+ * (other versions of the fast form: the native engine does not depend on it; the same images,
+ * tiles and programmed conductances) skip the slow exact circuit.  Binary: "XBNC1", n,
+ * layers, per layer its output size, accuracy, seconds, setup seconds, then the floats. */
+static int cache_load(const char *path, const xb_network *net, size_t n, run_t *r)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    char magic[6] = {0};
+    size_t nn = 0, nl = 0, ok = fread(magic, 1, 5, f) == 5 && !strcmp(magic, "XBNC1");
+    ok = ok && fread(&nn, sizeof nn, 1, f) == 1 && fread(&nl, sizeof nl, 1, f) == 1 && nn == n &&
+         nl == xb_network_n_layers(net);
+    for (size_t k = 0; ok && k < nl; k++) {
+        size_t sz = 0;
+        ok = fread(&sz, sizeof sz, 1, f) == 1 && sz == xb_layer_out_size(xb_network_layer(net, k));
+    }
+    ok = ok && fread(&r->acc, sizeof r->acc, 1, f) == 1 && fread(&r->seconds, sizeof r->seconds, 1, f) == 1 &&
+         fread(&r->setup_seconds, sizeof r->setup_seconds, 1, f) == 1;
+    for (size_t k = 0; ok && k < nl; k++) {
+        const size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
+        ok = fread(r->acts[k], sizeof(float), sz, f) == sz;
+    }
+    fclose(f);
+    if (!ok) fprintf(stderr, "bench_fast: %s: not a native cache for these images and network, ignored\n", path);
+    return (int)ok;
+}
+
+static void cache_save(const char *path, const xb_network *net, size_t n, const run_t *r)
+{
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    if (!f) return;
+    const size_t nl = xb_network_n_layers(net);
+    fwrite("XBNC1", 1, 5, f);
+    fwrite(&n, sizeof n, 1, f);
+    fwrite(&nl, sizeof nl, 1, f);
+    for (size_t k = 0; k < nl; k++) {
+        const size_t sz = xb_layer_out_size(xb_network_layer(net, k));
+        fwrite(&sz, sizeof sz, 1, f);
+    }
+    fwrite(&r->acc, sizeof r->acc, 1, f);
+    fwrite(&r->seconds, sizeof r->seconds, 1, f);
+    fwrite(&r->setup_seconds, sizeof r->setup_seconds, 1, f);
+    for (size_t k = 0; k < nl; k++) fwrite(r->acts[k], sizeof(float), n * xb_layer_out_size(xb_network_layer(net, k)), f);
+    if (fclose(f)) fprintf(stderr, "bench_fast: %s: write failed\n", path);
+}
+
 /* Index of the last layer with weights (its output: the logits before softmax). */
 static size_t last_weighted(const xb_network *net)
 {
@@ -113,7 +159,8 @@ static size_t last_weighted(const xb_network *net)
 }
 
 static int part_accuracy(const char *net_path, const char *model_path, xb_device_kind dev, size_t tile, size_t n,
-                         int native_on, const xb_dataset *cal, const xb_dataset *test, double *ratio, xb_error *err)
+                         int native_on, const char *native_cache, const xb_dataset *cal, const xb_dataset *test,
+                         double *ratio, xb_error *err)
 {
     xb_network *net = NULL;
     int rc = xb_network_read(net_path, &net, err);
@@ -141,8 +188,11 @@ static int part_accuracy(const char *net_path, const char *model_path, xb_device
     for (int e = 0; e < NRUN && !rc; e++) {
         if (!eng[e]) continue;
         r[e].acts = acts_new(net, n);
-        if ((rc = run_engine(net, &cfg, eng[e], cal, test, n, n, &r[e], err))) break;
-        printf("  %-22s %10.2f %10.2f %9.2f%%\n", names[e], r[e].setup_seconds, r[e].seconds, 100 * r[e].acc);
+        const int cached = e == NATIVE && cache_load(native_cache, net, n, &r[e]);
+        if (!cached && (rc = run_engine(net, &cfg, eng[e], cal, test, n, n, &r[e], err))) break;
+        if (e == NATIVE && !cached) cache_save(native_cache, net, n, &r[e]);
+        printf("  %-22s %10.2f %10.2f %9.2f%%%s\n", names[e], r[e].setup_seconds, r[e].seconds, 100 * r[e].acc,
+               cached ? "  (from --native-cache)" : "");
         fflush(stdout);
     }
     if (rc) goto done;
@@ -225,7 +275,7 @@ static int part_speed(const char *cnn_path, const char *model_path, size_t n, co
 int main(int argc, char **argv)
 {
     const char *net_path = XB_SOURCE_DIR "/data/fmnist_mlp.h5", *cnn_path = XB_SOURCE_DIR "/data/fmnist_cnn.h5";
-    const char *model_path = NULL;
+    const char *model_path = NULL, *native_cache = NULL;
     size_t n_acc = 1000, n_speed = 10000, tile = 64;
     int native_on = 1, speed_on = 1;
     xb_device_kind dev = XB_DEVICE_RRAM;
@@ -233,6 +283,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--network") && i + 1 < argc) net_path = argv[++i];
         else if (!strcmp(argv[i], "--cnn") && i + 1 < argc) cnn_path = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--native-cache") && i + 1 < argc) native_cache = argv[++i];
         else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_acc = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--speed-images") && i + 1 < argc) n_speed = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--tile") && i + 1 < argc) tile = strtoul(argv[++i], NULL, 10);
@@ -246,7 +297,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--no-speed")) speed_on = 0;
         else {
             fprintf(stderr, "usage: bench_fast --model FILE [--images N] [--speed-images M] [--tile T] [--device D] "
-                            "[--network NET.h5] [--cnn NET.h5] [--no-native] [--no-speed]\n");
+                            "[--network NET.h5] [--cnn NET.h5] [--no-native] [--native-cache F] [--no-speed]\n");
             return 2;
         }
     }
@@ -263,7 +314,7 @@ int main(int argc, char **argv)
     if (n_acc > test->n) n_acc = test->n;
     if (n_speed > test->n) n_speed = test->n;
     double ratio = 0;
-    if (n_acc && part_accuracy(net_path, model_path, dev, tile, n_acc, native_on, cal, test, &ratio, &err))
+    if (n_acc && part_accuracy(net_path, model_path, dev, tile, n_acc, native_on, native_cache, cal, test, &ratio, &err))
         return die(&err);
     if (speed_on && n_speed && part_speed(cnn_path, model_path, n_speed, cal, test, &err)) return die(&err);
     xb_dataset_free(test);
