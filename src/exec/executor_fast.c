@@ -6,6 +6,9 @@
  * when set, ADC and partial sums.  Blocks are spread over the executor's worker threads. */
 #include <cblas.h>
 #include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,7 +41,7 @@ void ex_fast_drop(layer_map *m)
 /* The fast form's matrices of tile (r, c) into the band weights: differences of used pairs
  * (fast_w), sums of every pair (fast_wsum, residual noise), pair read-noise variances. */
 static void fast_fill_tile(const xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t T,
-                           double rel)
+                           double rel) /* T: feature groups (terms + cross groups) */
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = T * R, NP = m->n_ct * P;
     const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r);
@@ -77,18 +80,18 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     if (xb_engine_provides(ex->eng, XB_ENGINE_OP_ARRAY_ENERGY) && !law) return XB_OK;
     const xb_fit_fast *f0 = xb_engine_fast_form(m->tiles[0]);
     if (!f0) return XB_OK;
-    const size_t T = xb_fit_fast_terms(f0);
+    const size_t TB = xb_fit_fast_terms(f0), X = xb_fit_fast_cross(f0), T = TB + X; /* T: feature groups */
     const xb_fit_basis *b = xb_fit_fast_basis(f0);
     for (size_t t = 1; t < nt; t++) {
         const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
-        if (!f || xb_fit_fast_terms(f) != T || xb_fit_fast_basis(f) != b) return XB_OK;
+        if (!f || xb_fit_fast_terms(f) != TB || xb_fit_fast_cross(f) != X || xb_fit_fast_basis(f) != b) return XB_OK;
     }
     const size_t TR = T * R;
     m->fast_w = malloc(m->n_rt * TR * n_out * sizeof(float));
     if (m->read_sig2) m->fast_s2 = malloc(m->n_rt * R * n_out * sizeof(float));
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
-    if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
+    if (nl) m->fast_lut = malloc(TB * nl * sizeof(float));
     const double rel = xb_engine_residual_noise(ex->eng);
     const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
     if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
@@ -100,10 +103,13 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     for (size_t r = 0; r < m->n_rt; r++)
         for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, l, r, c, T, rel);
     const double vr = ex->tile_p.v_read_volt;
-    for (size_t p = 0; p < T && nl; p++)
+    for (size_t p = 0; p < TB && nl; p++)
         for (size_t q = 0; q < nl; q++)
             m->fast_lut[p * nl + q] = (float)xb_fit_basis_eval(b, p, vr * (double)q / (double)(nl - 1));
     m->fast_terms = T;
+    m->fast_bterms = TB;
+    m->fast_cross = X;
+    m->fast_xs = 1.0 / ((double)R * xb_fit_basis_v_hi(b));
     m->fast_basis = b;
     m->fast_state = 1;
     m->law = law;
@@ -154,6 +160,17 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
     }
 }
 
+/* The cross groups of one vector's features fq (ru rows, group-major): s phi_p(v_i) for
+ * p < X after the TB basis groups, s = sum_i v_i / (R v_hi) (xb_fit_cross_s; the unused rows
+ * are at 0 V). */
+static inline void cross_groups(const layer_map *m, size_t ru, double vsum, float *fq)
+{
+    const size_t TB = m->fast_bterms;
+    const double sv = vsum * m->fast_xs;
+    for (size_t p = 0; p < m->fast_cross; p++)
+        for (size_t i = 0; i < ru; i++) fq[(TB + p) * ru + i] = (float)(sv * (double)fq[p * ru + i]);
+}
+
 /* ------------------------------------------------------------------ one band (calibration passes) */
 /* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
  * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
@@ -163,24 +180,27 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
 void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
                   const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
 {
-    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
-    const size_t ru = band_rows(R, l->n_in, r), TU = T * ru;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TB = m->fast_bterms, TR = T * R, Kp = v->rows;
+    const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r), TU = T * ru;
     const double vr = ex->tile_p.v_read_volt;
     const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
     const double lev = nl ? (double)(nl - 1) / vr : 0.0;
     for (size_t q = 0; q < Kp; q++) {
         const double *vq = v->data + q * R;
         float *fq = F + q * TU;
+        double vsum = 0;
         for (size_t i = 0; i < ru; i++) {
+            vsum += vq[i];
             if (vq[i] == 0.0) {
-                for (size_t p = 0; p < T; p++) fq[p * ru + i] = 0.0f;
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = 0.0f;
             } else if (nl) {
                 size_t n = (size_t)nearbyint(vq[i] * lev); /* the DAC level (exact) */
-                for (size_t p = 0; p < T; p++) fq[p * ru + i] = m->fast_lut[p * nl + n];
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = m->fast_lut[p * nl + n];
             } else {
-                for (size_t p = 0; p < T; p++) fq[p * ru + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
             }
         }
+        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
         if (sp && idx[q] >= k_first)
             for (size_t p = 0; p < T; p++)
                 for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
@@ -218,6 +238,32 @@ typedef struct {
     xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
 } fast_job;
 
+/* DAC levels of n inputs x (times a = sgn / full scale): round(clamp(a x, 0, 1) L), ties to
+ * even, as ex_dac.  With SSE2 two at a time: max/min against 0 and 1 (the inputs are finite;
+ * a -0 clamps to a level 0 either way) and the conversion in the default rounding mode
+ * (nearest, ties to even): the same levels as the scalar loop, which the compiler does not
+ * vectorize because its comparisons could trap. */
+static void dac_levels(const float *x, size_t n, double a, double L, int *lev)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d va = _mm_set1_pd(a), vl = _mm_set1_pd(L), zero = _mm_setzero_pd(), one = _mm_set1_pd(1.0);
+    for (; i + 2 <= n; i += 2) {
+        __m128d u = _mm_mul_pd(va, _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(x + i)))));
+        u = _mm_min_pd(_mm_max_pd(u, zero), one);
+        __m128i q = _mm_cvtpd_epi32(_mm_mul_pd(u, vl));
+        lev[i] = _mm_cvtsi128_si32(q);
+        lev[i + 1] = _mm_cvtsi128_si32(_mm_srli_si128(q, 4));
+    }
+#endif
+    for (; i < n; i++) {
+        double u = a * (double)x[i];
+        u = u < 0.0 ? 0.0 : u;
+        u = u > 1.0 ? 1.0 : u;
+        lev[i] = (int)ex_round_even(u * L);
+    }
+}
+
 /* The basis features F of the nb vectors of block q0 on row band r: DAC levels and table
  * lookups (or the basis evaluated at the DAC voltages), the row sums of V^2 (colsq), the
  * energy-law sums (sp) and, with pair read noise, the voltages (vbuf). */
@@ -226,7 +272,7 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
     const xb_exec *ex = jb->ex;
     const layer_map *m = jb->m;
     const workspace *w = jb->w;
-    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, n_in = jb->l->n_in;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TB = m->fast_bterms, n_in = jb->l->n_in;
     const double vr = ex->tile_p.v_read_volt, xr = m->dac_range;
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
@@ -243,15 +289,15 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
         double *vq = vbuf + b * ru;
         if (nl) {
             /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
-            for (size_t i = 0; i < ru; i++) {
-                double u = sgn * (double)x[i] * inv_xr;
-                u = u < 0.0 ? 0.0 : u;
-                u = u > 1.0 ? 1.0 : u;
-                lev[i] = (int)ex_round_even(u * L);
-            }
-            for (size_t p = 0; p < T; p++) {
+            dac_levels(x, ru, sgn * inv_xr, L, lev);
+            for (size_t p = 0; p < TB; p++) {
                 const float *lut = m->fast_lut + p * nl;
                 for (size_t i = 0; i < ru; i++) fq[p * ru + i] = lut[lev[i]];
+            }
+            if (m->fast_cross) {
+                long ls = 0;
+                for (size_t i = 0; i < ru; i++) ls += lev[i];
+                cross_groups(m, ru, (double)ls * vstep, fq);
             }
             for (size_t i = 0; i < ru; i++) colsq[i] += vsq[lev[i]];
             if (m->law)
@@ -261,16 +307,19 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
             continue;
         }
+        double vsum = 0;
         for (size_t i = 0; i < ru; i++) {
             const double xv = sgn * (double)x[i];
             const double v = xv > 0 ? ex_dac(xv, xr, dbits, vr) : 0.0;
-            for (size_t p = 0; p < T; p++) {
-                fq[p * ru + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
-                if (m->law) sp[p * R + i] += v * fq[p * ru + i];
-            }
+            for (size_t p = 0; p < TB; p++) fq[p * ru + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
             vq[i] = v;
+            vsum += v;
             colsq[i] += v * v;
         }
+        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
+        if (m->law)
+            for (size_t p = 0; p < T; p++)
+                for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
     }
 }
 
