@@ -90,11 +90,11 @@ int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix
  * I_cell(g, v)/g over its conductance and voltage range (tabulated on 1025 points,
  * linear interpolation; odd in v).  One term (phi proportional to v shc(v/V0)) when V0 is the
  * same for every conductance and there is no series element; phi(v) = v for ohmic cells.
- * M_p (rows x cols) are fitted by least squares to the full model, IR drop included, on
- * 2 x terms x rows + 32 random input vectors.  Ohmic cells: the full model is linear in V
- * and the fast form reproduces it to rounding.  Otherwise the IR-drop x nonlinearity cross
- * terms are approximated; xb_fit_fast_error is the relative L2 vs the full model on 16
- * held-out vectors. */
+ * M_p (rows x cols; with cross groups also N_p) are fitted by least squares to the full
+ * model, IR drop included, on 2 x groups x rows + 32 random input vectors.  Ohmic cells: the
+ * full model is linear in V and the fast form reproduces it to rounding.  Otherwise the
+ * IR-drop x nonlinearity cross terms are approximated (in part captured by the cross
+ * groups); xb_fit_fast_error / _error_pairs below. */
 #define XB_FIT_FAST_MAX_TERMS 4
 #define XB_FIT_FAST_DROP 0.1 /* weight of the v dI/dv columns of the basis table */
 typedef struct xb_fit_basis xb_fit_basis;
