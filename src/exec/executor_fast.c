@@ -30,6 +30,8 @@ void ex_fast_drop(layer_map *m)
     free(m->fast_w);
     free(m->fast_s2);
     free(m->fast_lut);
+    free(m->fast_vphi);
+    m->fast_vphi = NULL;
     free(m->fast_wsum);
     m->fast_wsum = NULL;
     m->resid_rel = 0;
@@ -92,10 +94,11 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
     if (nl) m->fast_lut = malloc(TB * nl * sizeof(float));
+    if (nl) m->fast_vphi = malloc(TB * nl * sizeof(double));
     const double rel = xb_engine_residual_noise(ex->eng);
     const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
     if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
-    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) ||
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && (!m->fast_lut || !m->fast_vphi)) ||
         (rel > 0 && !m->fast_wsum)) {
         ex_fast_drop(m);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
@@ -106,6 +109,10 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     for (size_t p = 0; p < TB && nl; p++)
         for (size_t q = 0; q < nl; q++)
             m->fast_lut[p * nl + q] = (float)xb_fit_basis_eval(b, p, vr * (double)q / (double)(nl - 1));
+    /* the energy-law terms v phi_p(v) at each level, as block_features would form them */
+    const double vstep = nl ? vr / (double)(nl - 1) : 0.0;
+    for (size_t p = 0; p < TB && nl; p++)
+        for (size_t q = 0; q < nl; q++) m->fast_vphi[p * nl + q] = (double)q * vstep * m->fast_lut[p * nl + q];
     m->fast_terms = T;
     m->fast_bterms = TB;
     m->fast_cross = X;
@@ -300,9 +307,14 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 cross_groups(m, ru, (double)ls * vstep, fq);
             }
             for (size_t i = 0; i < ru; i++) colsq[i] += vsq[lev[i]];
-            if (m->law)
-                for (size_t p = 0; p < T; p++)
+            if (m->law) {
+                for (size_t p = 0; p < TB; p++) {
+                    const double *vphi = m->fast_vphi + p * nl;
+                    for (size_t i = 0; i < ru; i++) sp[p * R + i] += vphi[lev[i]];
+                }
+                for (size_t p = TB; p < T; p++)
                     for (size_t i = 0; i < ru; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * ru + i];
+            }
             if (m->fast_s2)
                 for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
             continue;

@@ -54,6 +54,7 @@ typedef struct {
     float *fast_w;        /* n_rt x (terms x R) x n_out */
     float *fast_s2;       /* NULL, or n_rt x R x n_out: read-noise variance of each pair */
     float *fast_lut;      /* NULL, or terms x 2^dac_bits: the basis at the DAC levels */
+    double *fast_vphi;    /* with fast_lut: v phi_p(v) at the levels (energy-law sums) */
     int law;              /* the engine's energy law is used on the fast path */
     double law_k_res, law_k_cap;
     double resid_rel;     /* the engine's residual output noise (relative), 0: none */
