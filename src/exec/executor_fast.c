@@ -294,6 +294,36 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
         const float *x = jb->Xc + w->rows_idx[jb->ph][q0 + b] * n_in + r * R;
         float *fq = jb->F + b * TU;
         double *vq = vbuf + b * ru;
+        if (nl && TB == 2 && m->fast_cross == 2 && m->law) {
+            /* the usual nonlinear form (2 terms, 2 cross groups, energy law) in two fused
+             * passes over the rows (short bands: loop overhead matters); the same numbers as
+             * the general loops below */
+            dac_levels(x, ru, sgn * inv_xr, L, lev);
+            const float *lut0 = m->fast_lut, *lut1 = m->fast_lut + nl;
+            const double *vp0 = m->fast_vphi, *vp1 = m->fast_vphi + nl;
+            double *sp0 = sp, *sp1 = sp + R, *sp2 = sp + 2 * R, *sp3 = sp + 3 * R;
+            long ls = 0;
+            for (size_t i = 0; i < ru; i++) {
+                const int q = lev[i];
+                fq[i] = lut0[q];
+                fq[ru + i] = lut1[q];
+                ls += q;
+                colsq[i] += vsq[q];
+                sp0[i] += vp0[q];
+                sp1[i] += vp1[q];
+            }
+            const double sv = (double)ls * vstep * m->fast_xs;
+            for (size_t i = 0; i < ru; i++) {
+                const double v = (double)lev[i] * vstep;
+                const float c0 = (float)(sv * (double)fq[i]), c1 = (float)(sv * (double)fq[ru + i]);
+                fq[2 * ru + i] = c0;
+                fq[3 * ru + i] = c1;
+                sp2[i] += v * c0;
+                sp3[i] += v * c1;
+                if (m->fast_s2) vq[i] = v;
+            }
+            continue;
+        }
         if (nl) {
             /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
             dac_levels(x, ru, sgn * inv_xr, L, lev);
