@@ -308,6 +308,81 @@ static void test_exec_fast_vs_exact(void **state)
     xb_network_free(net);
 }
 
+/* The network-level error of the fast form (issue 19 item 5): a 96-64-10 ReLU MLP with
+ * network-like inputs (sparse pixels, half of them saturated) on 32x32 RRAM tiles with 2.5 ohm
+ * wires (strong IR drop), ideal converters, so that only the fast form differs from the full
+ * model.  The engine's form (IR-drop cross groups chosen by the held-out budget) must be
+ * within 2e-3 of the full model at the network output and at most half the error of the
+ * plain form (xb_fit_engine_plain_fast), and the printed error (network-like vectors,
+ * column pairs) of the same order as the first layer's measured error. */
+#define XI 96
+#define XH 64
+#define XS 64
+static void test_exec_fast_cross_network(void **state)
+{
+    (void)state;
+    size_t shape[1] = {XI};
+    xb_network *net = NULL;
+    xb_error err;
+    static float w1[XH * XI], w2[10 * XH], x[XS * XI];
+    for (size_t i = 0; i < XH * XI; i++) w1[i] = (float)(2 * urand() - 1);
+    for (size_t i = 0; i < 10 * XH; i++) w2[i] = (float)(2 * urand() - 1);
+    for (size_t i = 0; i < XS * XI; i++) {
+        const double u = urand();
+        x[i] = u < 0.4 ? 0.0f : u < 0.7 ? 1.0f : (float)urand();
+    }
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, XH, XI, w1, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 10, XH, w2, NULL, &err), XB_OK);
+    const size_t nl = xb_network_n_layers(net), nout = XS * 10, n0 = XS * XH;
+    xb_exec_config c;
+    exec_cfg(&c, XB_DEVICE_RRAM, 0);
+    c.tile_rows = c.tile_cols = 32;
+    c.array.r_wire_row_ohm = c.array.r_wire_col_ohm = 2.5;
+    xb_fit_params m;
+    model_for(&c, &m);
+    float *a[3][3] = {{0}}; /* exact, fast (engine's choice), plain: layer outputs */
+    size_t cross = 0;
+    double printed = 0;
+    for (int v = 0; v < 3; v++) {
+        xb_engine *eng = xb_test_model_engine(&m, 0, 1, v == 0);
+        if (v == 2) assert_int_equal(xb_fit_engine_plain_fast(eng, &err), XB_OK);
+        xb_exec *ex = NULL;
+        float **acts = xb_test_acts_new(net, XS);
+        assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
+        assert_int_equal(xb_exec_calibrate(ex, x, XS, &err), XB_OK);
+        assert_int_equal(xb_exec_forward(ex, x, XS, acts, &err), XB_OK);
+        xb_fit_engine_info info;
+        assert_int_equal(xb_fit_engine_get_info(eng, &info, NULL), XB_OK);
+        if (v == 1) {
+            cross = info.fast_cross;
+            printed = info.fast_error;
+        }
+        if (v == 2) assert_int_equal(info.fast_cross, 0);
+        for (size_t k = 0; k < nl; k++) {
+            const size_t n = XS * xb_layer_out_size(xb_network_layer(net, k));
+            a[v][k] = malloc(n * sizeof(float));
+            memcpy(a[v][k], acts[k], n * sizeof(float));
+        }
+        xb_test_acts_free(acts, nl);
+        xb_exec_free(ex);
+        xb_engine_free(eng);
+    }
+    const double ec = xb_test_rel_l2f(a[1][2], a[0][2], nout), ep = xb_test_rel_l2f(a[2][2], a[0][2], nout);
+    const double l0 = xb_test_rel_l2f(a[1][0], a[0][0], n0);
+    print_message("rram 32x32 2.5 ohm, MLP output vs the full model: fast form (%zu cross groups) %.2e, plain %.2e; "
+                  "layer 0 %.2e, printed %.2e\n",
+                  cross, ec, ep, l0, printed);
+    assert_true(cross >= 1);
+    assert_true(ec < 2e-3);
+    assert_true(ec < 0.5 * ep);
+    assert_true(printed < 10 * l0 + 1e-12 && l0 < 10 * printed + 1e-12);
+    for (int v = 0; v < 3; v++)
+        for (size_t k = 0; k < nl; k++) free(a[v][k]);
+    xb_network_free(net);
+}
+
 /* Ohmic cells without wires: the model engine's GEMM path equals the exact tile engine
  * (I = V G) up to float rounding, converters ideal. */
 static void test_exec_fast_ohmic_equals_ideal(void **state)
@@ -614,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_fast_vs_full_model),
         cmocka_unit_test(test_fast_bad_input),
         cmocka_unit_test(test_exec_fast_vs_exact),
+        cmocka_unit_test(test_exec_fast_cross_network),
         cmocka_unit_test(test_exec_fast_ohmic_equals_ideal),
         cmocka_unit_test(test_exec_fast_drift),
         cmocka_unit_test(test_exec_fast_energy_law),

@@ -91,11 +91,11 @@ int xb_fit_model_mvm(const xb_fit_params *m, const xb_matrix *g, const xb_matrix
  * I_cell(g, v)/g over its conductance and voltage range (tabulated on 1025 points,
  * linear interpolation; odd in v).  One term (phi proportional to v shc(v/V0)) when V0 is the
  * same for every conductance and there is no series element; phi(v) = v for ohmic cells.
- * M_p (rows x cols) are fitted by least squares to the full model, IR drop included, on
- * 2 x terms x rows + 32 random input vectors.  Ohmic cells: the full model is linear in V
- * and the fast form reproduces it to rounding.  Otherwise the IR-drop x nonlinearity cross
- * terms are approximated; xb_fit_fast_error is the relative L2 vs the full model on 16
- * held-out vectors. */
+ * M_p (rows x cols; with cross groups also N_p) are fitted by least squares to the full
+ * model, IR drop included, on 2 x groups x rows + 32 random input vectors.  Ohmic cells: the
+ * full model is linear in V and the fast form reproduces it to rounding.  Otherwise the
+ * IR-drop x nonlinearity cross terms are approximated (in part captured by the cross
+ * groups); xb_fit_fast_error / _error_pairs below. */
 #define XB_FIT_FAST_MAX_TERMS 4
 #define XB_FIT_FAST_DROP 0.1 /* weight of the v dI/dv columns of the basis table */
 typedef struct xb_fit_basis xb_fit_basis;
@@ -107,6 +107,9 @@ size_t xb_fit_basis_terms(const xb_fit_basis *b);
 double xb_fit_basis_tail(const xb_fit_basis *b);   /* relative norm of what was dropped */
 int xb_fit_basis_is_linear(const xb_fit_basis *b); /* 1: phi_0(v) = v exactly */
 double xb_fit_basis_eval(const xb_fit_basis *b, size_t p, double v);
+double xb_fit_basis_v_hi(const xb_fit_basis *b);  /* top of the tabulated voltage range */
+/* The cross-term factor of an input vector v (n rows): s = sum_i v_i / (n v_hi). */
+double xb_fit_cross_s(const xb_fit_basis *b, const double *v, size_t n);
 /* phi (n_terms x n): phi[p*n + k] = phi_p(v[k]). */
 void xb_fit_basis_eval_n(const xb_fit_basis *b, const double *v, size_t n, double *phi);
 
@@ -115,12 +118,25 @@ typedef struct xb_fit_fast xb_fit_fast;
  * b from the same model, must outlive it); seed draws the fit vectors. */
 int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, const xb_matrix *g,
                     uint64_t seed, xb_fit_fast **out, xb_error *err);
+/* The same with n_cross (0..terms) IR-drop cross groups: I ~= sum_p phi_p(V) M_p +
+ * s(V) sum_{p < n_cross} phi_p(V) N_p, s = xb_fit_cross_s(V): the drop along the wires grows
+ * with the total input, which per-row functions alone cannot follow (docs/fit.md). */
+int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
+                          const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err);
 void xb_fit_fast_free(xb_fit_fast *f);
 size_t xb_fit_fast_terms(const xb_fit_fast *f);
+size_t xb_fit_fast_cross(const xb_fit_fast *f);  /* cross groups */
+size_t xb_fit_fast_groups(const xb_fit_fast *f); /* terms + cross groups: matrices of the form */
 const xb_fit_basis *xb_fit_fast_basis(const xb_fit_fast *f);
-const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p); /* M_p, rows x cols row-major */
+/* Group g's matrix, rows x cols row-major: M_g for g < terms, then N_(g - terms). */
+const double *xb_fit_fast_matrix(const xb_fit_fast *f, size_t p);
+/* Held-out relative L2 vs the full model: the larger of 16 uniform vectors and 48 vectors like
+ * network activations (skewed sparse ReLU outputs, saturated image pixels, partly used
+ * bands); _pairs: on the latter, of the differences of column pairs (2j, 2j+1), the
+ * executor's differential outputs. */
 double xb_fit_fast_error(const xb_fit_fast *f);
-/* sum over the columns of M_p[i][.], terms x rows (row p*rows + i), kept at construction, and
+double xb_fit_fast_error_pairs(const xb_fit_fast *f);
+/* sum over the columns of M_g[i][.], groups x rows (row g*rows + i), kept at construction, and
  * the row currents they give for one input vector: I_row_i = sum_p phi_p(v_i) sums_p[i]
  * (exact when the full model is linear; otherwise the IR-drop redistribution is approximated). */
 const double *xb_fit_fast_row_sums(const xb_fit_fast *f);
@@ -532,13 +548,20 @@ typedef struct xb_fit_engine_info {
                                  * with an empty line for xb_fit_engine_new) */
     int exact;                  /* full model per vector */
     size_t fast_terms;          /* fast form terms per tile (0: exact mode or nothing programmed yet) */
-    double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so far */
+    size_t fast_cross;          /* its IR-drop cross groups (xb_fit_fast_new_cross) */
+    double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so
+                                   far: network-like inputs, differences of column pairs
+                                   (xb_fit_fast_error_pairs) */
     double settling_s;          /* fitted settling time of one read (NAN without the regression) */
     int has_energy;             /* the model file has the energy regression */
 } xb_fit_engine_info;
 
 /* XB_EINPUT when e is not a model engine. */
 int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error *err);
+/* Fast forms without IR-drop cross groups from the next programming on (for users of the form
+ * that need it linear in per-row features, e.g. analog training's per-cell gains); XB_OK and
+ * nothing done for other engines. */
+int xb_fit_engine_plain_fast(xb_engine *e, xb_error *err);
 
 /* ---- small regressions used for the statistics exported with models ---- */
 /* Least-squares polynomial y = sum_k c[k] x^k (deg+1 coefficients); r2 and rms residual out. */

@@ -510,9 +510,10 @@ static void report_engine(const run_opts *o, const run_state *s, const run_total
     if (t->have_mi) {
         if (o->model_exact) printf("model: full model per input vector (--model-exact)\n");
         else
-            printf("model: fast form, %zu basis term(s) per tile, largest held-out error vs the full model %.2e "
-                   "(relative L2; --model-exact evaluates the full model)\n",
-                   t->mi.fast_terms, t->mi.fast_error);
+            printf("model: fast form, %zu basis term(s) + %zu IR-drop cross group(s) per tile, largest held-out error "
+                   "vs the full model %.2e (relative L2 of the column-pair differences on network-like inputs; "
+                   "--model-exact evaluates the full model)\n",
+                   t->mi.fast_terms, t->mi.fast_cross, t->mi.fast_error);
         if (isfinite(t->mi.settling_s))
             printf("model: fitted settling time %.3g ns per read (a read takes max(--t-mvm, settling))\n",
                    t->mi.settling_s * 1e9);
@@ -597,8 +598,10 @@ static void json_head(FILE *f, const run_opts *o, const run_state *s, const run_
     fprintf(f, "  \"time_after_programming_s\": %.6g,\n  \"drift_compensation\": %s,\n", o->time_s,
             o->time_s > 0 && o->drift_comp ? "true" : "false");
     if (t->have_mi)
-        fprintf(f, "  \"model_form\": \"%s\",\n  \"model_fast_terms\": %zu,\n  \"model_fast_error\": %.6g,\n",
-                o->model_exact ? "exact" : "fast", t->mi.fast_terms, t->mi.fast_error);
+        fprintf(f,
+                "  \"model_form\": \"%s\",\n  \"model_fast_terms\": %zu,\n  \"model_fast_cross\": %zu,\n"
+                "  \"model_fast_error\": %.6g,\n",
+                o->model_exact ? "exact" : "fast", t->mi.fast_terms, t->mi.fast_cross, t->mi.fast_error);
     if (t->have_mi && isfinite(t->mi.settling_s)) fprintf(f, "  \"model_settling_s\": %.6g,\n", t->mi.settling_s);
     if (t->have_mi) fprintf(f, "  \"model_energy_law\": %s,\n", t->mi.has_energy ? "true" : "false");
     if (o->input) {

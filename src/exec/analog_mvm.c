@@ -97,7 +97,8 @@ int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error
     const size_t nt = t->n_rt * t->n_ct, ts = tsize(t);
     xb_matrix *g = xb_matrix_new(t->R, t->C);
     if (!g) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    int rc = XB_OK;
+    /* the per-cell gains M_p / G need a form linear in the per-row features: no cross groups */
+    int rc = xb_fit_engine_plain_fast(t->rc.eng, err);
     double g_fill = arrays[0]->gp[0];
     for (size_t k = 0; k < arrays[0]->n; k++) g_fill = fmin(g_fill, fmin(arrays[0]->gp[k], arrays[0]->gm[k]));
     for (size_t a = 0; a < t->n_arrays && !rc; a++)

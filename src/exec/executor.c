@@ -76,7 +76,7 @@ static int workspace_new(const xb_exec *ex, size_t n_out_max, workspace *w, xb_e
     w->rows_idx[1] = malloc(K * sizeof(size_t));
     w->colsq = malloc(R * sizeof(double));
     w->vsq = malloc(((size_t)1 << 16) * sizeof(double));
-    w->sp = malloc(XB_FIT_FAST_MAX_TERMS * R * sizeof(double));
+    w->sp = malloc(2 * XB_FIT_FAST_MAX_TERMS * R * sizeof(double)); /* terms + cross groups */
     if (!w->vbuf || !w->ibuf || !w->acc || !w->rows_idx[0] || !w->rows_idx[1] || !w->colsq || !w->vsq || !w->sp)
         return xb_errorf(err, XB_ERUNTIME, "out of memory (executor workspace)");
     w->v = (xb_matrix){0, R, w->vbuf};

@@ -6,6 +6,9 @@
  * when set, ADC and partial sums.  Blocks are spread over the executor's worker threads. */
 #include <cblas.h>
 #include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,11 +20,18 @@
 #define XB_FAST_BLOCK 256 /* vectors per block: features, band outputs and sums stay in cache */
 
 /* ------------------------------------------------------------------ the band weights */
+/* Rows of band r that carry inputs: the rows beyond the layer's inputs are driven at 0 V and
+ * phi_p(0) = 0, so the band weights, features and GEMMs hold only the ru used rows (exact:
+ * the dropped products were zeros).  Band r's weights start at r x terms x R x n_out. */
+static size_t band_rows(size_t R, size_t n_in, size_t r) { return (r + 1) * R <= n_in ? R : n_in - r * R; }
+
 void ex_fast_drop(layer_map *m)
 {
     free(m->fast_w);
     free(m->fast_s2);
     free(m->fast_lut);
+    free(m->fast_vphi);
+    m->fast_vphi = NULL;
     free(m->fast_wsum);
     m->fast_wsum = NULL;
     m->resid_rel = 0;
@@ -32,24 +42,26 @@ void ex_fast_drop(layer_map *m)
 
 /* The fast form's matrices of tile (r, c) into the band weights: differences of used pairs
  * (fast_w), sums of every pair (fast_wsum, residual noise), pair read-noise variances. */
-static void fast_fill_tile(const xb_exec *ex, layer_map *m, size_t n_out, size_t r, size_t c, size_t T, double rel)
+static void fast_fill_tile(const xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, size_t c, size_t T,
+                           double rel) /* T: feature groups (terms + cross groups) */
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = T * R, NP = m->n_ct * P;
+    const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r);
     const size_t t = r * m->n_ct + c, pu = (c + 1) * P <= n_out ? P : n_out - c * P;
     const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
     for (size_t p = 0; p < T; p++) {
         const double *M = xb_fit_fast_matrix(f, p);
-        for (size_t i = 0; i < R; i++) {
-            float *w = m->fast_w + (r * TR + p * R + i) * n_out + c * P;
+        for (size_t i = 0; i < ru; i++) {
+            float *w = m->fast_w + (r * TR + p * ru + i) * n_out + c * P;
             for (size_t j = 0; j < pu; j++) w[j] = (float)(M[i * C + 2 * j] - M[i * C + 2 * j + 1]);
             if (rel > 0) {
-                float *ws = m->fast_wsum + (r * TR + p * R + i) * NP + c * P;
+                float *ws = m->fast_wsum + (r * TR + p * ru + i) * NP + c * P;
                 for (size_t j = 0; j < P; j++) ws[j] = (float)(M[i * C + 2 * j] + M[i * C + 2 * j + 1]);
             }
         }
     }
     if (m->fast_s2)
-        for (size_t i = 0; i < R; i++) {
+        for (size_t i = 0; i < ru; i++) {
             const double *s2 = m->read_sig2 + t * R * C + i * C;
             float *o = m->fast_s2 + (r * R + i) * n_out + c * P;
             for (size_t j = 0; j < pu; j++) o[j] = (float)(s2[2 * j] + s2[2 * j + 1]);
@@ -70,33 +82,41 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     if (xb_engine_provides(ex->eng, XB_ENGINE_OP_ARRAY_ENERGY) && !law) return XB_OK;
     const xb_fit_fast *f0 = xb_engine_fast_form(m->tiles[0]);
     if (!f0) return XB_OK;
-    const size_t T = xb_fit_fast_terms(f0);
+    const size_t TB = xb_fit_fast_terms(f0), X = xb_fit_fast_cross(f0), T = TB + X; /* T: feature groups */
     const xb_fit_basis *b = xb_fit_fast_basis(f0);
     for (size_t t = 1; t < nt; t++) {
         const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
-        if (!f || xb_fit_fast_terms(f) != T || xb_fit_fast_basis(f) != b) return XB_OK;
+        if (!f || xb_fit_fast_terms(f) != TB || xb_fit_fast_cross(f) != X || xb_fit_fast_basis(f) != b) return XB_OK;
     }
     const size_t TR = T * R;
     m->fast_w = malloc(m->n_rt * TR * n_out * sizeof(float));
     if (m->read_sig2) m->fast_s2 = malloc(m->n_rt * R * n_out * sizeof(float));
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = dbits > 0 && dbits <= 16 ? ((size_t)1 << dbits) : 0; /* DAC levels 0..2^B-1 */
-    if (nl) m->fast_lut = malloc(T * nl * sizeof(float));
+    if (nl) m->fast_lut = malloc(TB * nl * sizeof(float));
+    if (nl) m->fast_vphi = malloc(TB * nl * sizeof(double));
     const double rel = xb_engine_residual_noise(ex->eng);
     const size_t NP = m->n_ct * P; /* every pair of every column tile, used or not */
     if (rel > 0) m->fast_wsum = malloc(m->n_rt * TR * NP * sizeof(float));
-    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && !m->fast_lut) ||
+    if (!m->fast_w || (m->read_sig2 && !m->fast_s2) || (nl && (!m->fast_lut || !m->fast_vphi)) ||
         (rel > 0 && !m->fast_wsum)) {
         ex_fast_drop(m);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (fast-path weights)");
     }
     for (size_t r = 0; r < m->n_rt; r++)
-        for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, n_out, r, c, T, rel);
+        for (size_t c = 0; c < m->n_ct; c++) fast_fill_tile(ex, m, l, r, c, T, rel);
     const double vr = ex->tile_p.v_read_volt;
-    for (size_t p = 0; p < T && nl; p++)
+    for (size_t p = 0; p < TB && nl; p++)
         for (size_t q = 0; q < nl; q++)
             m->fast_lut[p * nl + q] = (float)xb_fit_basis_eval(b, p, vr * (double)q / (double)(nl - 1));
+    /* the energy-law terms v phi_p(v) at each level, as block_features would form them */
+    const double vstep = nl ? vr / (double)(nl - 1) : 0.0;
+    for (size_t p = 0; p < TB && nl; p++)
+        for (size_t q = 0; q < nl; q++) m->fast_vphi[p * nl + q] = (double)q * vstep * m->fast_lut[p * nl + q];
     m->fast_terms = T;
+    m->fast_bterms = TB;
+    m->fast_cross = X;
+    m->fast_xs = 1.0 / ((double)R * xb_fit_basis_v_hi(b));
     m->fast_basis = b;
     m->fast_state = 1;
     m->law = law;
@@ -124,8 +144,8 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
                        const float *F, const size_t *idx, float *S, float *Df)
 {
     const size_t R = ex->cfg.tile_rows, C = ex->cfg.tile_cols, P = m->pairs, TR = m->fast_terms * R;
-    const size_t n_out = l->n_out, NP = m->n_ct * P;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TR, 1.0f, F, (int)TR,
+    const size_t n_out = l->n_out, NP = m->n_ct * P, TU = m->fast_terms * band_rows(R, l->n_in, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)NP, (int)TU, 1.0f, F, (int)TU,
                 m->fast_wsum + r * TR * NP, (int)NP, 0.0f, S, (int)NP);
     for (size_t b = 0; b < nb; b++) {
         float *d = Df + b * n_out;
@@ -147,6 +167,17 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
     }
 }
 
+/* The cross groups of one vector's features fq (ru rows, group-major): s phi_p(v_i) for
+ * p < X after the TB basis groups, s = sum_i v_i / (R v_hi) (xb_fit_cross_s; the unused rows
+ * are at 0 V). */
+static inline void cross_groups(const layer_map *m, size_t ru, double vsum, float *fq)
+{
+    const size_t TB = m->fast_bterms;
+    const double sv = vsum * m->fast_xs;
+    for (size_t p = 0; p < m->fast_cross; p++)
+        for (size_t i = 0; i < ru; i++) fq[(TB + p) * ru + i] = (float)(sv * (double)fq[p * ru + i]);
+}
+
 /* ------------------------------------------------------------------ one band (calibration passes) */
 /* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
  * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
@@ -156,36 +187,40 @@ static void resid_band(const xb_exec *ex, const layer_map *m, const xb_layer *l,
 void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
                   const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
 {
-    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, Kp = v->rows, n_out = l->n_out;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TB = m->fast_bterms, TR = T * R, Kp = v->rows;
+    const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r), TU = T * ru;
     const double vr = ex->tile_p.v_read_volt;
     const size_t nl = m->fast_lut ? ((size_t)1 << ex->cfg.dac_bits) : 0;
     const double lev = nl ? (double)(nl - 1) / vr : 0.0;
     for (size_t q = 0; q < Kp; q++) {
         const double *vq = v->data + q * R;
-        float *fq = F + q * TR;
-        for (size_t i = 0; i < R; i++) {
+        float *fq = F + q * TU;
+        double vsum = 0;
+        for (size_t i = 0; i < ru; i++) {
+            vsum += vq[i];
             if (vq[i] == 0.0) {
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = 0.0f;
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = 0.0f;
             } else if (nl) {
                 size_t n = (size_t)nearbyint(vq[i] * lev); /* the DAC level (exact) */
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = m->fast_lut[p * nl + n];
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = m->fast_lut[p * nl + n];
             } else {
-                for (size_t p = 0; p < T; p++) fq[p * R + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
+                for (size_t p = 0; p < TB; p++) fq[p * ru + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
             }
         }
+        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
         if (sp && idx[q] >= k_first)
             for (size_t p = 0; p < T; p++)
-                for (size_t i = 0; i < R; i++) sp[p * R + i] += vq[i] * fq[p * R + i];
+                for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)TU, 1.0f, F, (int)TU,
                 m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
     if (m->resid_rel > 0) resid_band(ex, m, l, r, ph, Kp, F, idx, S, Df);
     for (size_t q = 0; q < Kp; q++)
         for (size_t j = 0; j < n_out; j++) D[q * n_out + j] = (double)Df[q * n_out + j];
     if (m->fast_s2) {
         for (size_t q = 0; q < Kp; q++)
-            for (size_t i = 0; i < R; i++) F[q * R + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)R, 1.0f, F, (int)R,
+            for (size_t i = 0; i < ru; i++) F[q * ru + i] = (float)(v->data[q * R + i] * v->data[q * R + i]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kp, (int)n_out, (int)ru, 1.0f, F, (int)ru,
                     m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, Df, (int)n_out);
         for (size_t q = 0; q < Kp * n_out; q++)
             if (Df[q] > 0) D[q] += sqrt((double)Df[q]) * ex_rn_gauss(&m->rn_state);
@@ -210,6 +245,32 @@ typedef struct {
     xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
 } fast_job;
 
+/* DAC levels of n inputs x (times a = sgn / full scale): round(clamp(a x, 0, 1) L), ties to
+ * even, as ex_dac.  With SSE2 two at a time: max/min against 0 and 1 (the inputs are finite;
+ * a -0 clamps to a level 0 either way) and the conversion in the default rounding mode
+ * (nearest, ties to even): the same levels as the scalar loop, which the compiler does not
+ * vectorize because its comparisons could trap. */
+static void dac_levels(const float *x, size_t n, double a, double L, int *lev)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d va = _mm_set1_pd(a), vl = _mm_set1_pd(L), zero = _mm_setzero_pd(), one = _mm_set1_pd(1.0);
+    for (; i + 2 <= n; i += 2) {
+        __m128d u = _mm_mul_pd(va, _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(x + i)))));
+        u = _mm_min_pd(_mm_max_pd(u, zero), one);
+        __m128i q = _mm_cvtpd_epi32(_mm_mul_pd(u, vl));
+        lev[i] = _mm_cvtsi128_si32(q);
+        lev[i + 1] = _mm_cvtsi128_si32(_mm_srli_si128(q, 4));
+    }
+#endif
+    for (; i < n; i++) {
+        double u = a * (double)x[i];
+        u = u < 0.0 ? 0.0 : u;
+        u = u > 1.0 ? 1.0 : u;
+        lev[i] = (int)ex_round_even(u * L);
+    }
+}
+
 /* The basis features F of the nb vectors of block q0 on row band r: DAC levels and table
  * lookups (or the basis evaluated at the DAC voltages), the row sums of V^2 (colsq), the
  * energy-law sums (sp) and, with pair read noise, the voltages (vbuf). */
@@ -218,7 +279,7 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
     const xb_exec *ex = jb->ex;
     const layer_map *m = jb->m;
     const workspace *w = jb->w;
-    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TR = T * R, n_in = jb->l->n_in;
+    const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TB = m->fast_bterms, n_in = jb->l->n_in;
     const double vr = ex->tile_p.v_read_volt, xr = m->dac_range;
     const int dbits = ex->cfg.dac_bits;
     const size_t nl = m->fast_lut ? ((size_t)1 << dbits) : 0;
@@ -228,42 +289,79 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
     const double sgn = jb->ph == 0 ? 1.0 : -1.0;
     double *colsq = jb->colsq, *sp = jb->sp, *vbuf = jb->vbuf;
     int *lev = jb->lev;
-    const size_t ru = (r + 1) * R <= n_in ? R : n_in - r * R; /* rows in use */
+    const size_t ru = band_rows(R, n_in, r), TU = T * ru; /* rows in use: the others stay at 0 V */
     for (size_t b = 0; b < nb; b++) {
         const float *x = jb->Xc + w->rows_idx[jb->ph][q0 + b] * n_in + r * R;
-        float *fq = jb->F + b * TR;
-        double *vq = vbuf + b * R;
-        if (nl) {
-            /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
+        float *fq = jb->F + b * TU;
+        double *vq = vbuf + b * ru;
+        if (nl && TB == 2 && m->fast_cross == 2 && m->law) {
+            /* the usual nonlinear form (2 terms, 2 cross groups, energy law) in two fused
+             * passes over the rows (short bands: loop overhead matters); the same numbers as
+             * the general loops below */
+            dac_levels(x, ru, sgn * inv_xr, L, lev);
+            const float *lut0 = m->fast_lut, *lut1 = m->fast_lut + nl;
+            const double *vp0 = m->fast_vphi, *vp1 = m->fast_vphi + nl;
+            double *sp0 = sp, *sp1 = sp + R, *sp2 = sp + 2 * R, *sp3 = sp + 3 * R;
+            long ls = 0;
             for (size_t i = 0; i < ru; i++) {
-                double u = sgn * (double)x[i] * inv_xr;
-                u = u < 0.0 ? 0.0 : u;
-                u = u > 1.0 ? 1.0 : u;
-                lev[i] = (int)ex_round_even(u * L);
+                const int q = lev[i];
+                fq[i] = lut0[q];
+                fq[ru + i] = lut1[q];
+                ls += q;
+                colsq[i] += vsq[q];
+                sp0[i] += vp0[q];
+                sp1[i] += vp1[q];
             }
-            for (size_t i = ru; i < R; i++) lev[i] = 0;
-            for (size_t p = 0; p < T; p++) {
-                const float *lut = m->fast_lut + p * nl;
-                for (size_t i = 0; i < R; i++) fq[p * R + i] = lut[lev[i]];
+            const double sv = (double)ls * vstep * m->fast_xs;
+            for (size_t i = 0; i < ru; i++) {
+                const double v = (double)lev[i] * vstep;
+                const float c0 = (float)(sv * (double)fq[i]), c1 = (float)(sv * (double)fq[ru + i]);
+                fq[2 * ru + i] = c0;
+                fq[3 * ru + i] = c1;
+                sp2[i] += v * c0;
+                sp3[i] += v * c1;
+                if (m->fast_s2) vq[i] = v;
             }
-            for (size_t i = 0; i < R; i++) colsq[i] += vsq[lev[i]];
-            if (m->law)
-                for (size_t p = 0; p < T; p++)
-                    for (size_t i = 0; i < R; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * R + i];
-            if (m->fast_s2)
-                for (size_t i = 0; i < R; i++) vq[i] = (double)lev[i] * vstep;
             continue;
         }
-        for (size_t i = 0; i < R; i++) {
-            const double xv = i < ru ? sgn * (double)x[i] : 0.0;
-            const double v = xv > 0 ? ex_dac(xv, xr, dbits, vr) : 0.0;
-            for (size_t p = 0; p < T; p++) {
-                fq[p * R + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
-                if (m->law) sp[p * R + i] += v * fq[p * R + i];
+        if (nl) {
+            /* DAC levels (level 0 for x <= 0: phi(0) = 0), then table lookups */
+            dac_levels(x, ru, sgn * inv_xr, L, lev);
+            for (size_t p = 0; p < TB; p++) {
+                const float *lut = m->fast_lut + p * nl;
+                for (size_t i = 0; i < ru; i++) fq[p * ru + i] = lut[lev[i]];
             }
+            if (m->fast_cross) {
+                long ls = 0;
+                for (size_t i = 0; i < ru; i++) ls += lev[i];
+                cross_groups(m, ru, (double)ls * vstep, fq);
+            }
+            for (size_t i = 0; i < ru; i++) colsq[i] += vsq[lev[i]];
+            if (m->law) {
+                for (size_t p = 0; p < TB; p++) {
+                    const double *vphi = m->fast_vphi + p * nl;
+                    for (size_t i = 0; i < ru; i++) sp[p * R + i] += vphi[lev[i]];
+                }
+                for (size_t p = TB; p < T; p++)
+                    for (size_t i = 0; i < ru; i++) sp[p * R + i] += (double)lev[i] * vstep * fq[p * ru + i];
+            }
+            if (m->fast_s2)
+                for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
+            continue;
+        }
+        double vsum = 0;
+        for (size_t i = 0; i < ru; i++) {
+            const double xv = sgn * (double)x[i];
+            const double v = xv > 0 ? ex_dac(xv, xr, dbits, vr) : 0.0;
+            for (size_t p = 0; p < TB; p++) fq[p * ru + i] = v > 0 ? (float)xb_fit_basis_eval(m->fast_basis, p, v) : 0.0f;
             vq[i] = v;
+            vsum += v;
             colsq[i] += v * v;
         }
+        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
+        if (m->law)
+            for (size_t p = 0; p < T; p++)
+                for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
     }
 }
 
@@ -331,15 +429,17 @@ static void *fast_job_run(void *arg)
         for (size_t r = 0; r < m->n_rt; r++) {
             memset(jb->colsq, 0, R * sizeof(double));
             if (m->law) memset(jb->sp, 0, TR * sizeof(double));
+            const size_t ru = band_rows(R, l->n_in, r), TU = T * ru;
             block_features(jb, q0, nb, r);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TR, 1.0f, F, (int)TR,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)TU, 1.0f, F, (int)TU,
                         m->fast_w + r * TR * n_out, (int)n_out, 0.0f, Df, (int)n_out);
             if (m->resid_rel > 0) resid_band(ex, m, l, r, jb->ph, nb, F, w->rows_idx[jb->ph] + q0, jb->S, Df);
             float *var = Df + XB_FAST_BLOCK * n_out;
             if (m->fast_s2) {
                 for (size_t b = 0; b < nb; b++)
-                    for (size_t i = 0; i < R; i++) F[b * R + i] = (float)(jb->vbuf[b * R + i] * jb->vbuf[b * R + i]);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)R, 1.0f, F, (int)R,
+                    for (size_t i = 0; i < ru; i++)
+                        F[b * ru + i] = (float)(jb->vbuf[b * ru + i] * jb->vbuf[b * ru + i]);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out, (int)ru, 1.0f, F, (int)ru,
                             m->fast_s2 + r * R * n_out, (int)n_out, 0.0f, var, (int)n_out);
             }
             band_converters(jb, r, scale, jb->adc, jb->adc + n_out, jb->adc + 2 * n_out);

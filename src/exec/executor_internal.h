@@ -47,11 +47,14 @@ typedef struct {
      * differential weights M_p(G+) - M_p(G-) of every column tile as floats; built on first
      * use, dropped when the tiles are programmed again */
     int fast_state;       /* 0: not built yet, 1: built, -1: not available */
-    size_t fast_terms;
+    size_t fast_terms;    /* feature groups: fast_bterms basis terms + fast_cross cross groups */
+    size_t fast_bterms, fast_cross;
+    double fast_xs;       /* the cross factor's 1 / (R v_hi) */
     const xb_fit_basis *fast_basis;
     float *fast_w;        /* n_rt x (terms x R) x n_out */
     float *fast_s2;       /* NULL, or n_rt x R x n_out: read-noise variance of each pair */
     float *fast_lut;      /* NULL, or terms x 2^dac_bits: the basis at the DAC levels */
+    double *fast_vphi;    /* with fast_lut: v phi_p(v) at the levels (energy-law sums) */
     int law;              /* the engine's energy law is used on the fast path */
     double law_k_res, law_k_cap;
     double resid_rel;     /* the engine's residual output noise (relative), 0: none */

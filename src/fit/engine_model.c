@@ -28,7 +28,9 @@ typedef struct {
     size_t n_programmed;  /* tiles programmed so far: one noise stream / fit seed each */
     xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
     size_t fast_terms;    /* chosen at the first programming */
-    double fast_err_max;  /* largest held-out error of a fast form so far */
+    size_t fast_cross;    /* IR-drop cross groups, chosen with the terms */
+    int no_cross;         /* xb_fit_engine_plain_fast: forms without cross groups */
+    double fast_err_max;  /* largest held-out error (network-like vectors, column pairs) so far */
     xb_fit_stats stats;   /* energy and settling regressions of the model file */
     double t_window_s, t_rise_s;
 } model_engine;
@@ -75,30 +77,38 @@ static uint64_t tile_seed(const model_engine *t, uint64_t salt)
     return xb_hash64(t->seed + XB_SPLITMIX64_GAMMA * t->n_programmed + salt);
 }
 
-/* The first fast form: try every number of terms of the basis, keep the fewest within
- * 1.5x of the best held-out error. */
+/* The fast form's error budget: the held-out error on network-like vectors, of the column
+ * pairs (the executor's differential outputs). */
+static double fast_err(const xb_fit_fast *f) { return xb_fit_fast_error_pairs(f); }
+
+/* The first fast form: every number of terms of the basis, each without and with as many
+ * IR-drop cross groups (unless no_cross); keep the one with the fewest feature groups whose
+ * held-out error is within 1.5x of the best (or below 1e-9: ohmic cells). */
 static int first_fast(model_engine *t, const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
 {
-    int rc = xb_fit_basis_new(&t->m, 1e-6, XB_FIT_FAST_MAX_TERMS, &t->basis, err);
-    if (rc) return rc;
-    const size_t nb = xb_fit_basis_terms(t->basis);
-    xb_fit_fast *cand[XB_FIT_FAST_MAX_TERMS] = {0};
+    int rc = XB_OK;
+    if (!t->basis && (rc = xb_fit_basis_new(&t->m, 1e-6, XB_FIT_FAST_MAX_TERMS, &t->basis, err))) return rc;
+    const size_t nb = xb_fit_basis_terms(t->basis), nx = t->no_cross || xb_fit_basis_is_linear(t->basis) ? 1 : 2;
+    xb_fit_fast *cand[2 * XB_FIT_FAST_MAX_TERMS] = {0}; /* [x * nb + r - 1]: r terms, x: cross */
     double best = INFINITY;
-    for (size_t r = 1; r <= nb && !rc; r++) {
-        rc = xb_fit_fast_new(&t->m, t->basis, r, g, seed, &cand[r - 1], err);
-        if (!rc) best = fmin(best, xb_fit_fast_error(cand[r - 1]));
-    }
-    size_t pick = nb;
-    for (size_t r = 1; r <= nb && !rc; r++)
-        if (xb_fit_fast_error(cand[r - 1]) <= fmax(1.5 * best, 1e-9)) {
-            pick = r;
-            break;
+    for (size_t x = 0; x < nx && !rc; x++)
+        for (size_t r = 1; r <= nb && !rc; r++) {
+            xb_fit_fast **c = &cand[x * nb + r - 1];
+            rc = xb_fit_fast_new_cross(&t->m, t->basis, r, x ? r : 0, g, seed, c, err);
+            if (!rc) best = fmin(best, fast_err(*c));
         }
-    for (size_t r = 1; r <= nb; r++)
-        if (r != pick || rc) xb_fit_fast_free(cand[r - 1]);
+    size_t pick = nb - 1, groups = SIZE_MAX;
+    for (size_t q = 0; q < nx * nb && !rc; q++)
+        if (fast_err(cand[q]) <= fmax(1.5 * best, 1e-9) && xb_fit_fast_groups(cand[q]) < groups) {
+            pick = q;
+            groups = xb_fit_fast_groups(cand[q]);
+        }
+    for (size_t q = 0; q < nx * nb; q++)
+        if (q != pick || rc) xb_fit_fast_free(cand[q]);
     if (rc) return rc;
-    t->fast_terms = pick;
-    *out = cand[pick - 1];
+    t->fast_terms = xb_fit_fast_terms(cand[pick]);
+    t->fast_cross = xb_fit_fast_cross(cand[pick]);
+    *out = cand[pick];
     return XB_OK;
 }
 
@@ -116,9 +126,9 @@ static int model_program(void *self, const xb_array_params *p, const xb_matrix *
         rc = xb_fit_eval_new(&t->m, g, &mt->e, err);
     } else {
         uint64_t fs = tile_seed(t, 0xFA57ull);
-        rc = t->basis ? xb_fit_fast_new(&t->m, t->basis, t->fast_terms, g, fs, &mt->f, err)
-                      : first_fast(t, g, fs, &mt->f, err);
-        if (!rc) t->fast_err_max = fmax(t->fast_err_max, xb_fit_fast_error(mt->f));
+        rc = t->fast_terms ? xb_fit_fast_new_cross(&t->m, t->basis, t->fast_terms, t->fast_cross, g, fs, &mt->f, err)
+                           : first_fast(t, g, fs, &mt->f, err);
+        if (!rc) t->fast_err_max = fmax(t->fast_err_max, fast_err(mt->f));
     }
     if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) /* one stream per tile */
         rc = mt->f ? xb_fit_fast_set_noise(mt->f, 1, tile_seed(t, 0), err)
@@ -262,8 +272,22 @@ int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error
     out->choice = t->choice;
     out->exact = t->exact;
     out->fast_terms = t->exact ? 0 : t->fast_terms;
+    out->fast_cross = t->exact ? 0 : t->fast_cross;
     out->fast_error = t->exact ? 0.0 : t->fast_err_max;
     out->settling_s = settling_s(t);
     out->has_energy = t->stats.have_energy;
+    return XB_OK;
+}
+
+int xb_fit_engine_plain_fast(xb_engine *e, xb_error *err)
+{
+    if (!e) return xb_errorf(err, XB_EINPUT, "model engine: missing argument");
+    if (xb_engine_class_of(e) != &xb_fit_engine_class_model) return XB_OK; /* nothing to switch off */
+    model_engine *t = xb_engine_self(e);
+    t->no_cross = 1;
+    if (t->fast_cross) { /* chosen already: choose again at the next programming */
+        t->fast_cross = 0;
+        t->fast_terms = 0;
+    }
     return XB_OK;
 }

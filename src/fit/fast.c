@@ -37,12 +37,14 @@ struct xb_fit_basis {
 struct xb_fit_fast {
     const xb_fit_basis *basis;
     size_t n_terms;     /* the first n_terms functions of the basis */
+    size_t n_cross;     /* cross groups s(V) phi_p(v_i), p < n_cross (xb_fit_fast_new_cross) */
     size_t rows, cols;
-    double *m;          /* n_terms x rows x cols */
-    double *rs;         /* n_terms x rows: sum over the columns of M_p[i][.] */
+    double *m;          /* (n_terms + n_cross) x rows x cols */
+    double *rs;         /* (n_terms + n_cross) x rows: sum over the columns of M_g[i][.] */
     double resid_rel;   /* the model's residual read noise (relative) */
     gsl_rng *rng;       /* its stream, NULL = off */
     double err_rel_l2;  /* held-out, vs the full model */
+    double err_pairs;   /* the same on differences of column pairs (2j, 2j+1) */
     size_t n_fit;       /* vectors in the least squares */
 };
 
@@ -141,6 +143,7 @@ void xb_fit_basis_free(xb_fit_basis *b)
 }
 
 size_t xb_fit_basis_terms(const xb_fit_basis *b) { return b->n_terms; }
+double xb_fit_basis_v_hi(const xb_fit_basis *b) { return b->v_hi; }
 double xb_fit_basis_tail(const xb_fit_basis *b) { return b->tail_rel; }
 int xb_fit_basis_is_linear(const xb_fit_basis *b) { return b->table == NULL; }
 
@@ -167,14 +170,33 @@ void xb_fit_basis_eval_n(const xb_fit_basis *b, const double *v, size_t n, doubl
     basis_eval_n(b, b->n_terms, v, n, phi);
 }
 
-/* Input vectors like an executor's DAC outputs: every element on with probability
- * rho (1, 1/2, 1/4 in turn: dense images to sparse ReLU activations), uniform on
- * (0, v_hi]; the first vector drives every row at v_hi. */
-static void fit_vectors(xb_matrix *v, double v_hi, uint64_t seed)
+double xb_fit_cross_s(const xb_fit_basis *b, const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += v[i];
+    return s / ((double)n * b->v_hi);
+}
+
+/* The features of one input vector v (n rows): the n_terms groups phi_p(v_i), then the n_cross
+ * groups s phi_p(v_i) (s = xb_fit_cross_s: the IR drop grows with the total input, and a
+ * cell's share of it with its own nonlinearity), group-major: phi[g*n + i]. */
+static void features(const xb_fit_basis *b, size_t n_terms, size_t n_cross, const double *v, size_t n, double *phi)
+{
+    basis_eval_n(b, n_terms, v, n, phi);
+    if (!n_cross) return;
+    const double s = xb_fit_cross_s(b, v, n);
+    for (size_t p = 0; p < n_cross; p++)
+        for (size_t i = 0; i < n; i++) phi[(n_terms + p) * n + i] = s * phi[p * n + i];
+}
+
+/* Input vectors like an executor's DAC outputs, from k0 on: every element on with probability
+ * rho (1, 1/2, 1/4 in turn: dense images to sparse ReLU activations), uniform on (0, v_hi];
+ * the first vector drives every row at v_hi. */
+static void fit_vectors(xb_matrix *v, size_t k0, double v_hi, uint64_t seed)
 {
     static const double rho[3] = {1.0, 0.5, 0.25};
     uint64_t s = seed;
-    for (size_t k = 0; k < v->rows; k++) {
+    for (size_t k = k0; k < v->rows; k++) {
         double *x = xb_matrix_row(v, k);
         for (size_t i = 0; i < v->cols; i++) {
             if (k == 0) {
@@ -187,39 +209,95 @@ static void fit_vectors(xb_matrix *v, double v_hi, uint64_t seed)
     }
 }
 
+/* Held-out vectors like network activations (rows k0..): in turn
+ *  - ReLU outputs: on with probability 1/2, values skewed to small, v_hi u^3 (most
+ *    activations are far below the layer's full scale, which the largest sets);
+ *  - image pixels: on with probability 3/4, half of them at full scale (saturated pixels),
+ *    the others uniform;
+ *  - a partly used band: only the first quarter to full rows carry inputs (a layer's last
+ *    row band; the rest at 0 V), uniform values. */
+static void net_vectors(xb_matrix *v, size_t k0, double v_hi, uint64_t seed)
+{
+    uint64_t s = seed;
+    const size_t R = v->cols;
+    for (size_t k = k0; k < v->rows; k++) {
+        double *x = xb_matrix_row(v, k);
+        const int kind = (int)((k - k0) % 3);
+        const size_t used = kind == 2 ? R / 4 + (size_t)(xb_splitmix64_uniform(&s) * (double)(R - R / 4)) : R;
+        for (size_t i = 0; i < R; i++) {
+            const double on = xb_splitmix64_uniform(&s), u = xb_splitmix64_uniform(&s);
+            double val = 0.0;
+            if (kind == 0 && on < 0.5) val = v_hi * u * u * u;
+            else if (kind == 1 && on < 0.75) val = on < 0.375 ? v_hi : v_hi * u;
+            else if (kind == 2 && i < used) val = v_hi * u;
+            x[i] = val;
+        }
+    }
+}
+
+/* Relative L2 of the differences of column pairs (2j, 2j+1): the executor's differential
+ * outputs. */
+static double pair_rel_l2(const xb_matrix *a, const xb_matrix *ref)
+{
+    double d = 0, n = 0;
+    for (size_t k = 0; k < a->rows; k++) {
+        const double *x = xb_matrix_row((xb_matrix *)a, k), *y = xb_matrix_row((xb_matrix *)ref, k);
+        for (size_t j = 0; j + 1 < a->cols; j += 2) {
+            const double dr = y[j] - y[j + 1], e = (x[j] - x[j + 1]) - dr;
+            d += e * e;
+            n += dr * dr;
+        }
+    }
+    return n > 0 ? sqrt(d / n) : sqrt(d);
+}
+
 int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, const xb_matrix *g,
                     uint64_t seed, xb_fit_fast **out, xb_error *err)
+{
+    return xb_fit_fast_new_cross(m, b, n_terms, 0, g, seed, out, err);
+}
+
+int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
+                          const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
 {
     *out = NULL;
     if (n_terms > b->n_terms)
         return xb_errorf(err, XB_EINPUT, "fast form: %zu terms asked, the basis has %zu", n_terms, b->n_terms);
+    if (n_cross > (n_terms ? n_terms : b->n_terms))
+        return xb_errorf(err, XB_EINPUT, "fast form: %zu cross groups asked, at most one per term", n_cross);
     if (g->rows != m->config.rows || g->cols != m->config.cols)
         return xb_errorf(err, XB_EINPUT, "G is %zux%zu but the model is for %zux%zu arrays", g->rows, g->cols,
                          m->config.rows, m->config.cols);
-    const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, nf = T * R;
-    const size_t K = 2 * nf + 32, Kt = 16; /* fit and held-out vectors */
+    const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, NG = T + n_cross;
+    const size_t nf = NG * R;
+    const size_t K = 2 * nf + 32, Kt = 16, Kn = 48; /* fit, held-out uniform and network-like vectors */
     xb_fit_eval *e = NULL;
     int nth = -1; /* BLAS threads to restore */
     xb_fit_fast *f = calloc(1, sizeof *f);
-    xb_matrix *v = xb_matrix_new(K + Kt, R), *y = xb_matrix_new(K + Kt, C);
+    xb_matrix *v = xb_matrix_new(K + Kt + Kn, R), *y = xb_matrix_new(K + Kt + Kn, C);
     double *X = malloc(K * nf * sizeof *X), *G = malloc(nf * nf * sizeof *G), *B = malloc(nf * C * sizeof *B);
     int rc = XB_OK;
-    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(T * R * C * sizeof *f->m)) ||
-        !(f->rs = calloc(T * R, sizeof *f->rs))) {
+    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(NG * R * C * sizeof *f->m)) ||
+        !(f->rs = calloc(NG * R, sizeof *f->rs))) {
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         goto done;
     }
     f->basis = b;
     f->n_terms = T;
+    f->n_cross = n_cross;
     f->resid_rel = m->resid_sigma_rel;
     f->rows = R;
     f->cols = C;
     f->n_fit = K;
     if ((rc = xb_fit_eval_new(m, g, &e, err))) goto done;
     nth = xb_blas_serial_begin(); /* small BLAS calls: one thread */
-    fit_vectors(v, b->v_hi, seed);
+    {
+        xb_matrix vu = {K + Kt, R, v->data};
+        fit_vectors(&vu, 0, b->v_hi, seed);
+        net_vectors(v, K + Kt, b->v_hi, xb_hash64(seed + XB_SPLITMIX64_GAMMA));
+    }
     if ((rc = xb_fit_eval_mvm(e, v, y, err))) goto done;
-    for (size_t k = 0; k < K; k++) basis_eval_n(b, T, xb_matrix_row(v, k), R, X + k * nf);
+    for (size_t k = 0; k < K; k++) features(b, T, n_cross, xb_matrix_row(v, k), R, X + k * nf);
     /* Normal equations (X^T X) M = X^T Y, Cholesky: the phi_p are orthogonal on their grid and
      * every feature column is populated, so X^T X is well conditioned (one BLAS call each,
      * not the many small ones of a Householder QR). */
@@ -249,14 +327,19 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
     memcpy(f->m, B, nf * C * sizeof *B); /* row q = p*R + i: the layout of M_p */
     for (size_t q = 0; q < nf; q++)
         for (size_t j = 0; j < C; j++) f->rs[q] += B[q * C + j];
-    /* held-out error */
+    /* held-out errors: uniform vectors (columns), network-like vectors (columns and pairs) */
     xb_matrix vt = {Kt, R, v->data + K * R}, yt = {Kt, C, y->data + K * C};
-    xb_matrix *yf = xb_matrix_new(Kt, C);
+    xb_matrix vn = {Kn, R, v->data + (K + Kt) * R}, yn = {Kn, C, y->data + (K + Kt) * C};
+    xb_matrix *yf = xb_matrix_new(Kt + Kn, C);
     if (!yf) {
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         goto done;
     }
-    if (!(rc = xb_fit_fast_mvm(f, &vt, yf, err))) f->err_rel_l2 = xb_fit_rel_l2(yf, &yt);
+    xb_matrix ft = {Kt, C, yf->data}, fn = {Kn, C, yf->data + Kt * C};
+    if (!(rc = xb_fit_fast_mvm(f, &vt, &ft, err)) && !(rc = xb_fit_fast_mvm(f, &vn, &fn, err))) {
+        f->err_rel_l2 = fmax(xb_fit_rel_l2(&ft, &yt), xb_fit_rel_l2(&fn, &yn));
+        f->err_pairs = pair_rel_l2(&fn, &yn);
+    }
     xb_matrix_free(yf);
 done:
     if (nth >= 0) xb_blas_serial_end(nth);
@@ -284,6 +367,9 @@ void xb_fit_fast_free(xb_fit_fast *f)
 }
 
 size_t xb_fit_fast_terms(const xb_fit_fast *f) { return f->n_terms; }
+size_t xb_fit_fast_cross(const xb_fit_fast *f) { return f->n_cross; }
+size_t xb_fit_fast_groups(const xb_fit_fast *f) { return f->n_terms + f->n_cross; }
+double xb_fit_fast_error_pairs(const xb_fit_fast *f) { return f->err_pairs; }
 
 int xb_fit_fast_set_noise(xb_fit_fast *f, int on, uint64_t seed, xb_error *err)
 {
@@ -299,27 +385,31 @@ const double *xb_fit_fast_row_sums(const xb_fit_fast *f) { return f->rs; }
 
 void xb_fit_fast_row_currents(const xb_fit_fast *f, const double *v_in, double *i_row)
 {
+    const double s = f->n_cross ? xb_fit_cross_s(f->basis, v_in, f->rows) : 0.0;
     for (size_t i = 0; i < f->rows; i++) {
         i_row[i] = 0;
-        for (size_t p = 0; p < f->n_terms && v_in[i] != 0.0; p++)
-            i_row[i] += xb_fit_basis_eval(f->basis, p, v_in[i]) * f->rs[p * f->rows + i];
+        for (size_t p = 0; p < f->n_terms && v_in[i] != 0.0; p++) {
+            const double ph = xb_fit_basis_eval(f->basis, p, v_in[i]);
+            i_row[i] += ph * f->rs[p * f->rows + i];
+            if (p < f->n_cross) i_row[i] += s * ph * f->rs[(f->n_terms + p) * f->rows + i];
+        }
     }
 }
 
 int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
 {
-    const size_t R = f->rows, C = f->cols, T = f->n_terms;
+    const size_t R = f->rows, C = f->cols, T = f->n_terms, NG = T + f->n_cross;
     if (v->cols != R) return xb_errorf(err, XB_EINPUT, "V has %zu columns but the fast form has %zu rows", v->cols, R);
     if (i_out->rows != v->rows || i_out->cols != C)
         return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows, i_out->cols,
                          v->rows, C);
-    double *phi = malloc(T * R * sizeof *phi);
+    double *phi = malloc(NG * R * sizeof *phi);
     if (!phi) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t k = 0; k < v->rows; k++) {
         double *o = xb_matrix_row(i_out, k);
         memset(o, 0, C * sizeof *o);
-        basis_eval_n(f->basis, T, xb_matrix_row(v, k), R, phi);
-        for (size_t p = 0; p < T; p++)
+        features(f->basis, T, f->n_cross, xb_matrix_row(v, k), R, phi);
+        for (size_t p = 0; p < NG; p++)
             for (size_t i = 0; i < R; i++) {
                 const double x = phi[p * R + i], *mr = f->m + (p * R + i) * C;
                 if (x != 0.0)
