@@ -46,3 +46,24 @@ static int native_solve(const xb_write_solver *s, const xb_engine_opts *eo, cons
 }
 
 const xb_write_solver xb_write_solver_native = {"native", native_solve};
+
+int xb_write_solver_pick(const char *engine, const xb_array_params *p, size_t auto_native_above,
+                         const xb_write_solver **out, xb_error *err)
+{
+    *out = NULL;
+    const int can = xb_engine_native_write_supports(p);
+    const size_t big = p->rows > p->cols ? p->rows : p->cols;
+    if (engine && strcmp(engine, "spice") == 0) *out = &xb_write_solver_spice;
+    else if (engine && strcmp(engine, "auto") == 0) *out = can && big > auto_native_above ? &xb_write_solver_native : &xb_write_solver_spice;
+    else if (engine && strcmp(engine, "native") == 0) {
+        if (!can)
+            return xb_errorf(err, XB_EINPUT, "--engine native: the native programming solver has no model of %s %s%s "
+                             "(it has rram and ecram; the static selector only); use --engine spice",
+                             xb_device_name(p->device), xb_cell_name(p->cell),
+                             p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD ? " with the ts selector" : "");
+        *out = &xb_write_solver_native;
+    } else {
+        return xb_errorf(err, XB_EINPUT, "--engine: '%s' (spice, native, auto)", engine ? engine : "");
+    }
+    return XB_OK;
+}

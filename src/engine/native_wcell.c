@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #define NW_STAGES 7
 
@@ -198,9 +199,9 @@ static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
 static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_out, double *v_out)
 {
     const double zz = cl->zr - cl->zc, a0 = s * (cl->vr0 - cl->vc0 + cl->i0 * zz);
-    double lo = fmin(0, a0), hi = fmax(0, a0), v = fmin(fmax(cl->vm, lo), hi), i = 0, d;
+    double lo = fmin(0, a0), hi = fmax(0, a0), v = fmin(fmax(cl->vm, lo), hi), i = 0, d, db;
     for (int it = 0; it < 200; it++) {
-        cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &d);
+        cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &db);
         double h = v + zz * i - a0;
         if (h > 0) hi = v;
         else lo = v;
@@ -208,7 +209,7 @@ static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_ou
         if (!(vn > lo && vn < hi)) vn = 0.5 * (lo + hi);
         if (fabs(vn - v) <= 1e-15 + 1e-13 * fabs(v) || hi - lo <= 1e-15) {
             v = vn;
-            cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &d);
+            cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &db);
             cl->vm = v;
             *i_out = i;
             *v_out = v;
@@ -216,6 +217,7 @@ static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_ou
         }
         v = vn;
     }
+    if (getenv("XB_DBG")) fprintf(stderr, "solve_one fail: s %g x %g a0 %g Z %g lo %g hi %g v %g i %g\n", s, x, a0, zz, lo, hi, v, i);
     return XB_ERUNTIME;
 }
 

@@ -232,6 +232,14 @@ static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_engine_wri
     return XB_OK;
 }
 
+int xb_engine_native_write_supports(const xb_array_params *p)
+{
+    const xb_device_info *di = p ? xb_device_info_get(p->device) : NULL;
+    const nv_dyn_model *m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
+    if (!m || (m->gated && p->cell != XB_CELL_1R)) return 0;
+    return !(p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD);
+}
+
 static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out, xb_error *err)
 {
     if (!in || !out || !in->p || !in->state || (in->n_pulses && !in->pulses) || !out->state_end ||
