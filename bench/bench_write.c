@@ -134,15 +134,22 @@ int main(int argc, char **argv)
         if (ok) {
             summary("ngspice", &p, &rs, ws, cs);
             summary("native", &p, &rn, wn, cn);
-            double dev = 0;
+            /* write-verify is closed loop: a read within 1e-4 of the band's edge takes one more
+             * or one less pulse, and that cell's trajectory then differs by a whole step; the
+             * deviation is therefore given over all cells and over those whose pulse count agrees */
+            double dev = 0, dev_same = 0;
             size_t same = 0;
             for (size_t k = 0; k < m * m; k++) {
-                dev = fmax(dev, fabs(rn.g_final[k] - rs.g_final[k]) / rs.g_final[k]);
-                same += rn.pulses[k] == rs.pulses[k];
+                double d = fabs(rn.g_final[k] - rs.g_final[k]) / rs.g_final[k];
+                dev = fmax(dev, d);
+                if (rn.pulses[k] == rs.pulses[k]) {
+                    same++;
+                    dev_same = fmax(dev_same, d);
+                }
             }
-            printf("cross-check %zux%zu %s: max relative deviation of the final conductances %.3g; pulses per cell "
-                   "identical in %zu of %zu cells; native %.1fx faster (wall %.1f s vs %.1f s)\n",
-                   m, m, check_dev, dev, same, m * m, wn > 0 ? ws / wn : 0.0, wn, ws);
+            printf("cross-check %zux%zu %s: max relative deviation of the final conductances %.3g (%.3g over the %zu "
+                   "of %zu cells with the same pulse count); native %.1fx faster (wall %.1f s vs %.1f s)\n",
+                   m, m, check_dev, dev, dev_same, same, m * m, wn > 0 ? ws / wn : 0.0, wn, ws);
             xb_write_result_clear(&rs);
             xb_write_result_clear(&rn);
         } else {

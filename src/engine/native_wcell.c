@@ -24,7 +24,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #define NW_STAGES 7
 
@@ -217,7 +216,6 @@ static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_ou
         }
         v = vn;
     }
-    if (getenv("XB_DBG")) fprintf(stderr, "solve_one fail: s %g x %g a0 %g Z %g lo %g hi %g v %g i %g\n", s, x, a0, zz, lo, hi, v, i);
     return XB_ERUNTIME;
 }
 
