@@ -247,6 +247,70 @@ static void test_rram_1s1r_v3_8(void **state)
     run_case(&c);
 }
 
+/* `xbar program --engine native|auto`: the command's records are xb_char_write's on the native
+ * solver (pulse count and energy printed = the library's), auto takes native above 32 columns,
+ * and a device without a native model is refused with exit 2 and the reason. */
+static long long summary_ll(const char *out, const char *key)
+{
+    const char *q = strstr(out, key);
+    return q ? atoll(q + strlen(key)) : -1;
+}
+
+static void test_program_cli_engine(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("write_native");
+    assert_non_null(dir);
+    char row[33 * 16] = "", *w = row;
+    for (int k = 0; k < 33; k++) w += sprintf(w, "%s%g", k ? "," : "", (5 + k) * 1e-6);
+    strcat(row, "\n");
+    char *gp = xb_test_write_file(dir, "g.csv", row), *op = xb_test_path(dir, "p.h5");
+    char *argv[] = {"xbar", "program", "--device", "rram", "--cell", "1t1r", "--scheme", "v3", "--g", gp, "--verify",
+                    "--engine", "auto", "-o", op, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = xb_test_run_xbar(argv, &out, &err);
+    if (rc) print_error("%s\n%s\n", out, err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "solver=native"));
+    /* the library on the native solver with the command's options */
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = 1;
+    p.cols = 33;
+    p.cell = XB_CELL_1T1R;
+    double gt[33];
+    for (int k = 0; k < 33; k++) gt[k] = (5 + k) * 1e-6;
+    xb_matrix g = {1, 33, gt};
+    xb_write_opts o;
+    xb_write_opts_default(&o);
+    o.scheme = XB_WRITE_V3;
+    o.seed = p.seed;
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    xb_write_result r;
+    xb_error e;
+    assert_int_equal(xb_char_write(&eo, &p, &g, &o, &xb_write_solver_native, &r, &e), XB_OK);
+    fprintf(stderr, "program 1x33 rram 1t1r v3 --engine auto: %zu pulses, %.4g J\n", r.n_pulses, r.e_total_joule);
+    assert_int_equal(summary_ll(out, "pulses_total="), (long long)r.n_pulses);
+    const char *eq = strstr(out, "e_total_joule=");
+    assert_non_null(eq);
+    assert_true(fabs(atof(eq + 14) - r.e_total_joule) <= 1e-3 * r.e_total_joule);
+    xb_write_result_clear(&r);
+    free(out);
+    free(err);
+    /* no native PCM: exit 2 naming the reason */
+    char *argv2[] = {"xbar", "program", "--device", "pcm", "--cell", "1t1r", "--g", gp, "--engine", "native", "-o", op,
+                     "--force", NULL};
+    rc = xb_test_run_xbar(argv2, &out, &err);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "no model of pcm"));
+    free(out);
+    free(err);
+    free(gp);
+    free(op);
+    xb_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,7 +318,7 @@ int main(void)
         cmocka_unit_test(test_ecram_v2_16),     cmocka_unit_test(test_ecram_v3_16),
         cmocka_unit_test(test_rram_1t1r_v3_8),  cmocka_unit_test(test_rram_1t1r_v2_8),
         cmocka_unit_test(test_rram_1t1r_v3_16), cmocka_unit_test(test_rram_1r_v2_8),
-        cmocka_unit_test(test_rram_1s1r_v3_8),
+        cmocka_unit_test(test_rram_1s1r_v3_8),  cmocka_unit_test(test_program_cli_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
