@@ -364,7 +364,7 @@ static void test_v2_disturb_equals_single_cell(void **state)
     const double v = 1.6, w = 10e-9, e = 1e-9;
     double st[4] = {0.3, 0.3, 0.3, 0.3}, end[4], sb, sa, ej;
     xb_write_pulse q = {0, 0, v, w, 0};
-    xb_write_round in = {&p, XB_WRITE_V2, st, NULL, 1, &q, e, 5e-9, 0};
+    xb_write_round in = {&p, XB_WRITE_V2, st, NULL, 1, &q, e, 5e-9, 0, 0};
     xb_write_round_out out = {end, &sb, &sa, &ej, 0, NULL};
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
@@ -436,7 +436,7 @@ static void test_v3_disturb_closed_form(void **state)
     const double v = 1.5, w = 10e-9, e = 1e-9, x0 = 0.4;
     double st[4] = {x0, x0, x0, x0}, end[4], sb, sa, ej;
     xb_write_pulse q = {0, 0, v, w, 0};
-    xb_write_round in = {&p, XB_WRITE_V3, st, NULL, 1, &q, e, 5e-9, 0};
+    xb_write_round in = {&p, XB_WRITE_V3, st, NULL, 1, &q, e, 5e-9, 0, 0};
     xb_write_round_out out = {end, &sb, &sa, &ej, 0, NULL};
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
@@ -535,7 +535,7 @@ static void test_1s1r_threshold_selector_round(void **state)
     p.selector = XB_SELECTOR_THRESHOLD;
     double st[4] = {1.0, 1.0, 1.0, 1.0}, end[4], sb, sa, ej;
     xb_write_pulse q = {0, 0, 2.0, 20e-9, 0};
-    xb_write_round in = {&p, XB_WRITE_V2, st, NULL, 1, &q, 1e-9, 5e-9, 0};
+    xb_write_round in = {&p, XB_WRITE_V2, st, NULL, 1, &q, 1e-9, 5e-9, 0, 0};
     xb_write_round_out out = {end, &sb, &sa, &ej, 0, NULL};
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
@@ -555,7 +555,7 @@ static void test_1s1r_threshold_selector_round(void **state)
     xb_array_params p1 = p;
     p1.rows = p1.cols = 1;
     double s1 = 1.0, e1, sb1, sa1, ej1;
-    xb_write_round in1 = {&p1, XB_WRITE_V2, &s1, NULL, 1, &q, 1e-9, 5e-9, 0};
+    xb_write_round in1 = {&p1, XB_WRITE_V2, &s1, NULL, 1, &q, 1e-9, 5e-9, 0, 0};
     xb_write_round_out out1 = {&e1, &sb1, &sa1, &ej1, 0, NULL};
     assert_int_equal(xb_write_solver_spice.solve(&xb_write_solver_spice, &eo, &in1, &out1, &err), XB_OK);
     free(out1.deck);

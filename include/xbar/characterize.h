@@ -380,6 +380,8 @@ typedef struct xb_write_round {
     double edge_s, gap_s;
     size_t chunk_pulses;  /* a solver may split the round into runs of at most this many pulses,
                              carrying the states (0: 256) */
+    double tmax_s;        /* ngspice: largest time step (0: a tenth of the narrowest pulse, at
+                             most one edge); the native solver controls its own error */
 } xb_write_round;
 
 typedef struct xb_write_round_out {
@@ -397,6 +399,17 @@ typedef struct xb_write_solver {
                  xb_write_round_out *out, xb_error *err);
 } xb_write_solver;
 extern const xb_write_solver xb_write_solver_spice;
+/* The native quasi-static solver (xb_engine_native_write; docs/native.md "Programming
+ * pulses"): rram and ecram, cells 1r, 1t1r, 1s1r with the static selector. */
+extern const xb_write_solver xb_write_solver_native;
+/* The round solver for an engine choice: "spice", "native" (NULL with XB_EINPUT when the
+ * native solver has no model of p's device or cell) or "auto" (native when
+ * max(rows, cols) > auto_native_above and the native solver has the device, else spice). */
+int xb_write_solver_pick(const char *engine, const xb_array_params *p, size_t auto_native_above,
+                         const xb_write_solver **out, xb_error *err);
+/* The size above which `xbar program --engine auto` programs natively: ngspice takes ~40 s per
+ * pulse on a 16x16 1T1R RRAM array (docs/native.md "Programming pulses"). */
+#define XB_WRITE_AUTO_NATIVE_ABOVE 32
 
 /* The outcome of programming an array (docs/hdf5-program.md).  Per cell (rows x cols,
  * row-major): target, last verify read after the cell's own pulse, final conductance after

@@ -444,6 +444,48 @@ typedef struct xb_engine_sneak_result {
 int xb_engine_native_sneak(const xb_engine_opts *o, const xb_array_params *p, const xb_matrix *g,
                            xb_read_scheme scheme, size_t sel_row, size_t sel_col,
                            xb_engine_sneak_result *out, xb_error *err);
+
+/* ------------------------------------------------------------------ native programming pulses */
+/* Programming pulses on an array of dynamic devices (the device's dynamic model, docs/native.md
+ * "Programming pulses"): per pulse a quasi-static nodal solve of the whole array (wire
+ * capacitance neglected: RC << pulse width, docs/native.md) at full amplitude, then every
+ * device's state equation integrated through the pulse's trapezoid (adaptive Dormand-Prince)
+ * with the pulsed cell solved exactly against the linearized rest of the array.  A pulse sets
+ * every row source, column source and gate line to one of two levels (the pulsed line's or
+ * the others'), ramping from 0 in edge_s, held width_s, back to 0 in edge_s, then gap_s idle. */
+typedef struct xb_engine_wpulse {
+    size_t row, col;                 /* the pulsed cell */
+    double v_row_sel, v_row_other;   /* row sources at full amplitude (volt) */
+    double v_col_sel, v_col_other;   /* column sources (behind r_sense) */
+    double v_gate_sel, v_gate_other; /* gate lines: 1T1R access gates, or the gated device's */
+    double width_s;
+} xb_engine_wpulse;
+
+typedef struct xb_engine_write_in {
+    const xb_array_params *p;  /* device with a dynamic model; d2d samples from p->seed */
+    const double *state;       /* rows x cols, the dynamic model's state (model units) */
+    const double *noise;       /* rows x cols noise-terminal values, or NULL (none) */
+    size_t n_pulses;
+    const xb_engine_wpulse *pulses;
+    double edge_s, gap_s;
+    double t_idle_s;           /* idle time counted once before the pulses (simulated time) */
+} xb_engine_write_in;
+
+typedef struct xb_engine_write_out {
+    double *state_end;    /* rows x cols (caller-allocated) */
+    double *state_before; /* n_pulses: the pulsed cell at the start of its slot */
+    double *state_after;  /* n_pulses: ... and at its end */
+    double *e_joule;      /* n_pulses: energy all sources delivered during the slot */
+    double t_sim_s;       /* simulated time */
+    size_t n_factor;      /* sparse factorizations (statistics) */
+    size_t n_rhs;         /* state-equation evaluations of the pulsed cells (statistics) */
+} xb_engine_write_out;
+
+int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
+                           xb_error *err);
+/* 1 when xb_engine_native_write solves arrays like p (its device's dynamic model is among the
+ * native ones, rram and ecram; cells 1r, 1t1r, 1s1r with the static selector), else 0. */
+int xb_engine_native_write_supports(const xb_array_params *p);
 /* ================================================================== end of native transients
  * and single-cell reads */
 

@@ -454,9 +454,11 @@ static int write_array_attrs(hid_t g, const xb_char_point *P, xb_error *err)
     return rc;
 }
 
-/* [write]: sample 0's targets programmed into the array in circuit (xb_char_write, the
- * ngspice round solver; the point's seed for the noise draws) -> /points/<p>/write, the
- * layout of the programming file (docs/hdf5-program.md). */
+/* [write]: sample 0's targets programmed into the array in circuit (xb_char_write; the
+ * point's seed for the noise draws) -> /points/<p>/write, the layout of the programming file
+ * (docs/hdf5-program.md).  The round solver follows the point's engine: native where the
+ * point solves natively (engine = native, or auto above auto_native_above) and the native
+ * solver has the device, ngspice otherwise; its name is the group's "solver" attribute. */
 static int write_part(const xb_char_point *P, const xb_engine_opts *eo, const double *g_target, hid_t g,
                       xb_error *err)
 {
@@ -472,10 +474,13 @@ static int write_part(const xb_char_point *P, const xb_engine_opts *eo, const do
     o.seed = P->seed;
     xb_matrix gt = {p.rows, p.cols, (double *)g_target};
     xb_write_result r;
-    int rc = xb_char_write(eo, &p, &gt, &o, NULL, &r, err);
+    const xb_write_solver *solver =
+        P->use_native && xb_engine_native_write_supports(&p) ? &xb_write_solver_native : &xb_write_solver_spice;
+    int rc = xb_char_write(eo, &p, &gt, &o, solver, &r, err);
     hid_t wg = -1;
     if (!rc) rc = xb_h5_group_create(g, "write", &wg, err);
     if (!rc) rc = xb_char_write_h5(wg, &p, &o, &r, err);
+    if (!rc) rc = xb_h5_attr_set_string(wg, ".", "solver", solver->name, err);
     xb_h5_group_close(wg);
     xb_write_result_clear(&r);
     if (rc) xb_error_prefix(err, "write: ");

@@ -164,7 +164,7 @@ static int run_round(const ctx *c, double *st, const xb_write_pulse *q, size_t n
     for (size_t k = 0; !rc && k < nc; k++) noise[k] = xb_netlist_c2c_input(p->device, z_cell[k], c->rc.width_s);
     for (size_t k = 0; !rc && k < n; k++)
         noise[q[k].row * p->cols + q[k].col] = xb_netlist_c2c_input(p->device, z_pulse[k], q[k].width_s);
-    xb_write_round in = {p, c->o->scheme, st, c->o->c2c ? noise : NULL, n, q, c->rc.edge_s, 5e-9, c->o->chunk_pulses};
+    xb_write_round in = {p, c->o->scheme, st, c->o->c2c ? noise : NULL, n, q, c->rc.edge_s, 5e-9, c->o->chunk_pulses, 0};
     xb_write_round_out ro = {end, sb, sa, ej, 0, NULL};
     double t0 = now_s();
     if (!rc) rc = c->solver->solve(c->solver, c->eo, &in, &ro, err);
@@ -294,7 +294,7 @@ static int program_open(const ctx *c, double *st, const double *gt, xb_write_res
         q[k] = (xb_write_pulse){0, 0, clampv(r->up_start_volt + (double)k * r->up_step_volt, r->up_start_volt, r->up_max_volt),
                                 r->width_s, c->gate_up};
     if (!rc) {
-        xb_write_round in = {&p1, c->o->scheme, &s0, NULL, nmax, q, r->edge_s, 5e-9, c->o->chunk_pulses};
+        xb_write_round in = {&p1, c->o->scheme, &s0, NULL, nmax, q, r->edge_s, 5e-9, c->o->chunk_pulses, 0};
         xb_write_round_out ro = {&s_end, sb, sa, ej, 0, NULL};
         rc = c->solver->solve(c->solver, c->eo, &in, &ro, err);
         free(ro.deck);

@@ -12,20 +12,31 @@
 #include "characterize/char_internal.h"
 #include "xbar/characterize.h"
 
+void xb_char_write_levels(const xb_array_params *p, xb_write_scheme scheme, const xb_write_pulse *q,
+                          xb_char_wlevels *l)
+{
+    const int gated = xb_device_info_get(p->device)->dyn_gated;
+    const double a_row = scheme == XB_WRITE_V3 ? 1.0 / 3 : 0.5;
+    const double a_col = scheme == XB_WRITE_V3 ? 2.0 / 3 : 0.5;
+    const double v = q->v_volt;
+    l->row_sel = gated ? 0.0 : v;
+    l->row_other = gated ? 0.0 : a_row * v;
+    l->col_sel = 0.0;
+    l->col_other = (gated ? 2.0 : 1.0) * a_col * v;
+    l->gate_sel = gated ? v : p->cell == XB_CELL_1T1R ? q->gate_volt : 0.0;
+    l->gate_other = gated ? a_row * v : 0.0;
+}
+
 /* Level of the line driven by source `name` during pulse q (characterize.h: the schemes). */
 static double line_level(const xb_write_round *in, const xb_write_pulse *q, const char *name, int gated)
 {
-    const xb_array_params *p = in->p;
-    const double a_row = in->scheme == XB_WRITE_V3 ? 1.0 / 3 : 0.5;
-    const double a_col = in->scheme == XB_WRITE_V3 ? 2.0 / 3 : 0.5;
-    const double v = q->v_volt;
+    (void)gated;
+    xb_char_wlevels l;
+    xb_char_write_levels(in->p, in->scheme, q, &l);
     size_t k = (size_t)strtoul(name + 2, NULL, 10);
-    if (strncmp(name, "in", 2) == 0) return gated ? 0.0 : (k == q->row ? v : a_row * v);
-    if (strncmp(name, "cl", 2) == 0) return k == q->col ? 0.0 : (gated ? 2.0 : 1.0) * a_col * v;
-    if (strncmp(name, "gl", 2) == 0) {
-        if (gated) return k == q->row ? v : a_row * v;
-        return p->cell == XB_CELL_1T1R && k == q->row ? q->gate_volt : 0.0;
-    }
+    if (strncmp(name, "in", 2) == 0) return k == q->row ? l.row_sel : l.row_other;
+    if (strncmp(name, "cl", 2) == 0) return k == q->col ? l.col_sel : l.col_other;
+    if (strncmp(name, "gl", 2) == 0) return k == q->row ? l.gate_sel : l.gate_other;
     return 0.0;
 }
 
@@ -197,7 +208,7 @@ static int solve_run(const xb_engine_opts *eo, const xb_write_round *in, size_t 
      * states then land within ~0.7 % of each pulse's state change (ECRAM against its
      * integrated step law, tests/test_write.c; 0.2 % at a tenth of that step for 2.6x the
      * time), well below the 30 % cycle-to-cycle spread of a step */
-    const double tmax = fmin(wmin / 10, in->edge_s);
+    const double tmax = in->tmax_s > 0 ? in->tmax_s : fmin(wmin / 10, in->edge_s);
     char *deck = NULL;
     for (size_t a = 0; !rc && a < sizeof k_ladder / sizeof k_ladder[0]; a++) {
         free(deck);

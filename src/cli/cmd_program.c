@@ -1,6 +1,6 @@
 /* xbar program: write a target conductance matrix into an array in circuit (half-select
- * scheme, write-verify or open loop), every pulse an ngspice solve of the whole array;
- * records in HDF5 (docs/hdf5-program.md). */
+ * scheme, write-verify or open loop), every pulse a solve of the whole array (ngspice, or the
+ * native quasi-static solver: --engine); records in HDF5 (docs/hdf5-program.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +15,9 @@ static const char k_help[] =
     "                    [--verify --tol T --max-pulses N] [options] -o PROG.h5\n"
     "\n"
     "Writes the target conductances of TARGET.csv (siemens, within the device window) into an\n"
-    "array of the device's dynamic model, one programming pulse at a time, each pulse an ngspice\n"
-    "transient of the whole array with the half-select scheme:\n"
+    "array of the device's dynamic model, one programming pulse at a time, each pulse a solve of\n"
+    "the whole array with the half-select scheme (an ngspice transient, or the native solver:\n"
+    "--engine):\n"
     "  v2  selected row at V, selected column at 0, all other rows and columns at V/2\n"
     "  v3  unselected rows at V/3, unselected columns at 2V/3\n"
     "(ECRAM: the scheme on the gate lines against the channel, drains grounded).  Every cell\n"
@@ -37,6 +38,8 @@ static const char k_help[] =
     "  --verify               write-verify (else open loop)\n"
     "  --tol T                verify band, fraction of g_max - g_min   [0.05]\n"
     "  --max-pulses N         pulses per cell at most                  [50]\n"
+    "  --engine E             spice | native | auto: the round solver; auto = native above\n"
+    "                         32x32 when it has the device (rram, ecram) [spice]\n"
     "  --pulse-width S        pulse width at full amplitude (device recipe)\n"
     "  --compliance I         1T1R SET current limit in amperes (device recipe)\n"
     "  --selector K           1S1R selector: sinh (static) | ts (threshold switch) [sinh]\n"
@@ -64,7 +67,7 @@ static int not_for_program(const char *a)
     return 0;
 }
 
-static void print_summary(const xb_array_params *p, const xb_write_opts *o, const xb_write_result *r)
+static void print_summary(const xb_array_params *p, const xb_write_opts *o, const char *solver, const xb_write_result *r)
 {
     const size_t nc = r->rows * r->cols;
     double se = 0, dmax = 0, conv = 0, pul = 0, pmax = 0;
@@ -76,8 +79,8 @@ static void print_summary(const xb_array_params *p, const xb_write_opts *o, cons
         pul += (double)r->pulses[k];
         pmax = fmax(pmax, (double)r->pulses[k]);
     }
-    printf("device=%s cell=%s scheme=%s size=%zux%zu verify=%d tol=%g c2c=%d\n", xb_device_name(p->device),
-           xb_cell_name(p->cell), xb_write_scheme_name(o->scheme), r->rows, r->cols, o->verify, o->tol, o->c2c);
+    printf("device=%s cell=%s scheme=%s size=%zux%zu verify=%d tol=%g c2c=%d\nsolver=%s\n", xb_device_name(p->device),
+           xb_cell_name(p->cell), xb_write_scheme_name(o->scheme), r->rows, r->cols, o->verify, o->tol, o->c2c, solver);
     printf("pulses_total=%zu\npulses_mean=%.4g\npulses_max=%.0f\nrounds=%zu\n", r->n_pulses, pul / (double)nc, pmax,
            r->n_rounds);
     printf("converged_fraction=%.4g\nrms_error_siemens=%.4g\nmax_abs_disturb_siemens=%.4g\n", conv / (double)nc,
@@ -89,8 +92,8 @@ static void print_summary(const xb_array_params *p, const xb_write_opts *o, cons
 /* Write the result to `path` in one piece (xb_h5_create_atomic: in memory until the close,
  * then a checked temporary renamed over the target), so that a failure never leaves a
  * damaged file or replaces a good one. */
-static int save(const char *path, const xb_array_params *p, const xb_write_opts *o, const xb_write_result *r,
-                xb_error *err)
+static int save(const char *path, const xb_array_params *p, const xb_write_opts *o, const xb_write_solver *solver,
+                const xb_write_result *r, xb_error *err)
 {
     hid_t f;
     int rc = xb_h5_create_atomic(path, 1, &f, err);
@@ -99,6 +102,7 @@ static int save(const char *path, const xb_array_params *p, const xb_write_opts 
     if (!rc) rc = xb_h5_attr_set_int64(f, ".", "format_version", XB_PROGRAM_FORMAT_VERSION, err);
     if (!rc) rc = xb_h5_attr_set_string(f, ".", "xbar_version", xb_version(), err);
     if (!rc) rc = xb_char_write_h5(f, p, o, r, err);
+    if (!rc) rc = xb_h5_attr_set_string(f, ".", "solver", solver->name, err);
     if (rc) {
         xb_h5_discard(f);
         return rc;
@@ -124,7 +128,7 @@ int xb_cmd_program(int argc, char **argv)
     xb_write_opts o;
     xb_write_opts_default(&o);
     o.verify = 0;
-    const char *gpath = NULL, *opath = NULL;
+    const char *gpath = NULL, *opath = NULL, *engine = "spice";
     int have_device = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -137,9 +141,9 @@ int xb_cmd_program(int argc, char **argv)
         if (strcmp(a, "--no-c2c") == 0) { o.c2c = 0; continue; }
         if (strcmp(a, "--force") == 0) { force = 1; continue; }
         static const char *const flags[] = {"--g", "-o", "--scheme", "--tol", "--max-pulses", "--pulse-width",
-                                            "--compliance", "--selector", "--timeout"};
+                                            "--compliance", "--selector", "--timeout", "--engine"};
         int k = -1;
-        for (int f = 0; f < 9; f++)
+        for (int f = 0; f < 10; f++)
             if (xb_cli_is_flag(a, flags[f])) k = f;
         if (k < 0) return xb_cli_usage_error("program", "unknown option '%s'", a);
         if (!(v = xb_cli_flag_value(argc, argv, &i, flags[k], &err))) return xb_cli_fail("program", &err);
@@ -157,11 +161,16 @@ int xb_cmd_program(int argc, char **argv)
             else if (strcmp(v, "ts") == 0) p.selector = XB_SELECTOR_THRESHOLD;
             else bad = 1;
             break;
-        default: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        case 8: bad = xb_parse_double(v, "--timeout", &eo.timeout_s, &err) || !(eo.timeout_s > 0); break;
+        default:
+            engine = v;
+            bad = strcmp(v, "spice") != 0 && strcmp(v, "native") != 0 && strcmp(v, "auto") != 0;
+            break;
         }
         if (bad) {
             static const char *const want[] = {"", "", " (v2, v3)", " (0 < T < 1)", " (1..100000)", " (seconds, > 0)",
-                                               " (amperes, > 0)", " (sinh, ts)", " (seconds, > 0)"};
+                                               " (amperes, > 0)", " (sinh, ts)", " (seconds, > 0)",
+                                               " (spice, native, auto)"};
             return xb_cli_usage_error("program", "%s: bad value '%s'%s", flags[k], v, want[k]);
         }
     }
@@ -178,6 +187,11 @@ int xb_cmd_program(int argc, char **argv)
     xb_matrix *g = NULL;
     int rc = xb_cli_read_gv(gpath, NULL, &p, &g, NULL, &err);
     if (rc) return xb_cli_fail("program", &err);
+    const xb_write_solver *solver = NULL;
+    if (xb_write_solver_pick(engine, &p, XB_WRITE_AUTO_NATIVE_ABOVE, &solver, &err)) {
+        xb_matrix_free(g);
+        return xb_cli_usage_error("program", "%s", err.msg);
+    }
     for (size_t k = 0; k < g->rows * g->cols; k++) {
         double x = g->data[k];
         if (x < p.g_min_siemens * (1 - 1e-12) || x > p.g_max_siemens * (1 + 1e-12)) {
@@ -193,11 +207,11 @@ int xb_cmd_program(int argc, char **argv)
         return rc;
     }
     xb_write_result r;
-    rc = xb_char_write(&eo, &p, g, &o, NULL, &r, &err);
+    rc = xb_char_write(&eo, &p, g, &o, solver, &r, &err);
     xb_matrix_free(g);
-    if (!rc) rc = save(opath, &p, &o, &r, &err);
+    if (!rc) rc = save(opath, &p, &o, solver, &r, &err);
     xb_lock_release(lock);
-    if (!rc) print_summary(&p, &o, &r);
+    if (!rc) print_summary(&p, &o, solver->name, &r);
     xb_write_result_clear(&r);
     return rc ? xb_cli_fail("program", &err) : 0;
 }

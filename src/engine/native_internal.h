@@ -10,7 +10,12 @@
  *   native.c         the public API of engine.h: linear solves, Newton, outputs;
  *   native_read.c    single-cell reads (float, V/2, V/3) through native.c's solver on
  *                    the read circuits of the builder (nv_plan);
- *   native_tran.c    read transients: capacitors, implicit integration, step control.
+ *   native_tran.c    read transients: capacitors, implicit integration, step control;
+ *   native_dyn.c     the dynamic device models of models/<device>.lib (state equations);
+ *   native_write.c   programming pulses (xb_engine_native_write): quasi-static array solve
+ *                    per pulse, the state equations integrated through it;
+ *   native_wcell.c   the pulsed cell against the linearized rest of the array, and the
+ *                    Dormand-Prince integrator of the states.
  */
 #ifndef XBAR_ENGINE_NATIVE_INTERNAL_H
 #define XBAR_ENGINE_NATIVE_INTERNAL_H
@@ -185,5 +190,27 @@ int nv_engine_new(const xb_array_params *p, const xb_matrix *g, const nv_plan *p
 int nv_engine_solve(xb_engine_native *e, const double *v_rows, double *x, double *fixed_out,
                     xb_error *err);
 const nv_circuit *nv_engine_circuit(const xb_engine_native *e);
+
+/* ------------------------------------------------------------------ dynamic device models */
+/* One dynamic subcircuit of models/<device>.lib: its parameters (names as in the .lib, read from a
+ * cell's instance string), the main branch current (te -> be, or the channel d -> s) and its
+ * derivative in v, the state's rate of change (v across the branch, i through it, vgc the
+ * gate-to-channel voltage of gated devices, x the state, nz the noise-terminal value), the
+ * gate current of gated devices (into the channel's s terminal), the integrator's limits. */
+typedef struct nv_dyn_model {
+    const char *subckt;
+    size_t npar;
+    const char *const *par;
+    int gated;
+    void (*iv)(const double *par, double v, double x, double *i, double *di_dv);
+    double (*rate)(const double *par, double v, double i, double vgc, double x, double nz);
+    void (*ig)(const double *par, double vgc, double x, double *i, double *di_dvgc);
+    void (*limits)(const double *par, double *lo, double *hi);
+} nv_dyn_model;
+
+/* The model of a dynamic subcircuit, NULL when the native solver has none. */
+const nv_dyn_model *nv_dyn_find(const char *subckt);
+/* par[0..m->npar) from a cell's instance string (xb_netlist_dyn_instance). */
+int nv_dyn_params(const nv_dyn_model *m, const char *inst, double *par, xb_error *err);
 
 #endif

@@ -1,0 +1,371 @@
+/*
+ * The pulsed cell against the rest of the array, and the states through one pulse
+ * (native_write.c has the array and the driver).
+ *
+ * Port: after the full-amplitude solve, the rest of the array is linear around its solution
+ * as seen from the pulsed cell: a change dI of the cell's current (row node -> column node)
+ * moves every unknown by -dI z, z = J_rest^-1 (e_row - e_col).  The factorized Jacobian J
+ * holds the cell itself, whose linearization is the rank-one term (e_row - e_col)(g_r e_row
+ * + g_c e_col)^T once its internal node is eliminated, so z = y / (1 - g_r y_row - g_c y_col)
+ * with y = J^-1 (e_row - e_col) (Sherman-Morrison): one solve with the factorization Newton
+ * left.  With the ramps the levels scale by s(t) in [0, 1]; the rest of the array is taken
+ * as scaling with them (exact on its linear part; its nonlinear cells are the half-selected
+ * ones, whose current at the ramps' low levels is small).
+ *
+ * Integration: the pulsed cell's state, the states of the other cells that move at their
+ * bias (dx/dt above 1e-13 of the window per pulse), and the sources' energy, through the
+ * rising edge, the plateau and the falling edge, each by Dormand-Prince 5(4) with step
+ * control on the states (absolute 1e-9 of the state's range, relative 1e-10).  The pulsed
+ * cell is solved exactly at every evaluation (device with access transistor or selector,
+ * a two-unknown Newton), which carries the compliance of 1T1R and the drops along its lines.
+ */
+#include "engine/native_write_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NW_STAGES 7
+
+int nw_cell_new(nw_cell *cl, const nw_solver *w)
+{
+    memset(cl, 0, sizeof *cl);
+    const size_t n = w->c.n ? w->c.n : 1, nc = w->nc, dim = nc + 2;
+    cl->z = malloc(n * sizeof *cl->z);
+    cl->act = malloc(nc * sizeof *cl->act);
+    cl->v0 = malloc(nc * sizeof *cl->v0);
+    cl->wv = malloc(nc * sizeof *cl->wv);
+    cl->vgc0 = malloc(nc * sizeof *cl->vgc0);
+    cl->wg = malloc(nc * sizeof *cl->wg);
+    cl->y = malloc(dim * sizeof *cl->y);
+    cl->tmp = malloc(dim * sizeof *cl->tmp);
+    cl->err = malloc(dim * sizeof *cl->err);
+    cl->k = malloc(NW_STAGES * dim * sizeof *cl->k);
+    return cl->z && cl->act && cl->v0 && cl->wv && cl->vgc0 && cl->wg && cl->y && cl->tmp && cl->err && cl->k ? 0 : -1;
+}
+
+void nw_cell_free(nw_cell *cl)
+{
+    free(cl->z);
+    free(cl->act);
+    free(cl->v0);
+    free(cl->wv);
+    free(cl->vgc0);
+    free(cl->wg);
+    free(cl->y);
+    free(cl->tmp);
+    free(cl->err);
+    free(cl->k);
+    memset(cl, 0, sizeof *cl);
+}
+
+static double zat(const nw_cell *cl, int32_t id) { return id >= 0 ? cl->z[id] : 0.0; }
+
+/* Element k of the pulsed cell at terminal voltages va, vb, its state x and gate vg. */
+static void cell_el(const nw_solver *w, size_t k, double va, double vb, double x, double vg, double *i, double *da,
+                    double *db)
+{
+    const nv_circuit *c = &w->c;
+    if (w->el_cell[k] >= 0) {
+        double d;
+        w->m->iv(w->par + (size_t)w->el_cell[k] * w->m->npar, va - vb, x, i, &d);
+        *da = d;
+        *db = -d;
+    } else if (c->kind[k] == NV_NMOS) {
+        double gm, gds;
+        xb_nmos_iv(w->p, vg - vb, va - vb, i, &gm, &gds);
+        *da = gds;
+        *db = -gm - gds;
+    } else {
+        double d;
+        xb_selector_iv(w->p, va - vb, i, &d);
+        *da = d;
+        *db = -d;
+    }
+}
+
+/* d(cell current)/d(row node), d/d(column node) with the internal node eliminated. */
+static void cell_conductance(const nw_solver *w, const nw_cell *cl, double *gr, double *gc)
+{
+    double i, a1, a2, b1, b2;
+    cell_el(w, cl->el_a, cl->vr0, cl->nm >= 0 ? cl->vm0 : cl->vc0, w->st[cl->sel], cl->vg, &i, &a1, &a2);
+    if (cl->nm < 0) {
+        *gr = a1;
+        *gc = a2;
+        return;
+    }
+    cell_el(w, cl->el_b, cl->vm0, cl->vc0, w->st[cl->sel], cl->vg, &i, &b1, &b2);
+    double den = b1 - a2;
+    *gr = den != 0 ? a1 * b1 / den : 0;
+    *gc = den != 0 ? -a2 * b2 / den : 0;
+}
+
+/* The pulsed cell's nodes, its full-amplitude solution and the response z. */
+static int port(nw_solver *w, nw_cell *cl, const xb_engine_wpulse *q, xb_error *err)
+{
+    const nv_circuit *c = &w->c;
+    const size_t n = c->n;
+    cl->sel = q->row * w->C + q->col;
+    cl->el_a = w->p->cell == XB_CELL_1R ? w->dev_el[cl->sel] : c->cell_el[cl->sel] - 1;
+    cl->el_b = c->cell_el[cl->sel];
+    cl->nr = c->na[cl->el_a];
+    cl->nc_ = c->nb[cl->el_b];
+    cl->nm = w->p->cell == XB_CELL_1R ? -1 : c->nb[cl->el_a];
+    cl->vr0 = nw_node(w, w->x, cl->nr);
+    cl->vc0 = nw_node(w, w->x, cl->nc_);
+    cl->vm0 = cl->nm >= 0 ? w->x[cl->nm] : 0;
+    cl->vg = w->gate_row[q->row];
+    double da, db;
+    nw_el_iv(w, w->x, cl->el_a, &cl->i0, &da, &db);
+    cl->vm = 0;
+    cl->ic = 0;
+    memset(cl->z, 0, n * sizeof *cl->z);
+    if (cl->nr >= 0) cl->z[cl->nr] += 1;
+    if (cl->nc_ >= 0) cl->z[cl->nc_] -= 1;
+    int rc = nv_sparse_solve(w->sp, cl->z, 1, err);
+    if (rc) return rc;
+    double gr, gc;
+    cell_conductance(w, cl, &gr, &gc);
+    double den = 1 - gr * zat(cl, cl->nr) - gc * zat(cl, cl->nc_);
+    if (!(fabs(den) > 1e-300)) return xb_errorf(err, XB_ERUNTIME, "native write: singular port of cell %zu", cl->sel);
+    for (size_t k = 0; k < n; k++) cl->z[k] /= den;
+    cl->zr = zat(cl, cl->nr);
+    cl->zc = zat(cl, cl->nc_);
+    return XB_OK;
+}
+
+/* Source power at full amplitude and its change per ampere of the pulsed cell's current. */
+static void power(const nw_solver *w, nw_cell *cl)
+{
+    const nv_circuit *c = &w->c;
+    double p0 = 0, dq = 0;
+    for (size_t k = 0; k < c->n_el; k++) {
+        const int32_t a = c->na[k], b = c->nb[k];
+        if (c->kind[k] == NV_CAP || (a >= 0 && b >= 0)) continue;
+        double i, da, db;
+        nw_el_iv(w, w->x, k, &i, &da, &db);
+        double sa = a < 0 ? w->fixed[-1 - a] : 0, sb = b < 0 ? w->fixed[-1 - b] : 0;
+        p0 += (sa - sb) * i;
+        if (k == cl->el_a || k == cl->el_b) dq += sa - sb; /* the cell's own current */
+        else dq -= (sa - sb) * (da * zat(cl, a) + db * zat(cl, b));
+    }
+    if (w->m->gated)
+        for (size_t q = 0; q < w->nc; q++) {
+            double ig, dg, vgc;
+            nw_gate_iv(w, w->x, q, &ig, &dg, &vgc);
+            p0 += w->gate_row[q / w->C] * ig;
+        }
+    cl->p0 = p0;
+    cl->q = dq;
+}
+
+/* Rate of cell q's state, held inside its limits (the integrator's output limits). */
+static double rate_at(const nw_solver *w, size_t q, double v, double i, double vgc, double x)
+{
+    double r = w->m->rate(w->par + q * w->m->npar, v, i, vgc, x, w->nz[q]);
+    if ((x <= w->lo[q] && r < 0) || (x >= w->hi[q] && r > 0)) r = 0;
+    return r;
+}
+
+/* The other cells whose state moves at their full-amplitude bias. */
+static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
+{
+    const nv_circuit *c = &w->c;
+    cl->n_act = 0;
+    for (size_t q = 0; q < w->nc; q++) {
+        if (q == cl->sel) continue;
+        const size_t k = w->dev_el[q];
+        const int32_t a = c->na[k], b = c->nb[k];
+        double va = nw_node(w, w->x, a), vb = nw_node(w, w->x, b), v0 = va - vb, vgc0 = 0, i, d;
+        if (w->m->gated) vgc0 = w->gate_row[q / w->C] - 0.5 * (va + vb);
+        double r = 0;
+        for (int m = 0; m < 2; m++) { /* at the bias and 2 % beyond it */
+            double f = m ? 1.02 : 1.0;
+            w->m->iv(w->par + q * w->m->npar, f * v0, w->st[q], &i, &d);
+            r = fmax(r, fabs(w->m->rate(w->par + q * w->m->npar, f * v0, i, f * vgc0, w->st[q], w->nz[q])));
+        }
+        if (!(r * t_slot > 1e-13 * (w->hi[q] - w->lo[q]))) continue;
+        size_t u = cl->n_act++;
+        cl->act[u] = q;
+        cl->v0[u] = v0;
+        cl->wv[u] = zat(cl, a) - zat(cl, b);
+        cl->vgc0[u] = vgc0;
+        cl->wg[u] = 0.5 * (zat(cl, a) + zat(cl, b));
+    }
+}
+
+/* 1R: v + Z i(v) = a0, monotone in v: Newton kept inside [min(0,a0), max(0,a0)]. */
+static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_out, double *v_out)
+{
+    const double zz = cl->zr - cl->zc, a0 = s * (cl->vr0 - cl->vc0 + cl->i0 * zz);
+    double lo = fmin(0, a0), hi = fmax(0, a0), v = fmin(fmax(cl->vm, lo), hi), i = 0, d, db;
+    for (int it = 0; it < 200; it++) {
+        cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &db);
+        double h = v + zz * i - a0;
+        if (h > 0) hi = v;
+        else lo = v;
+        double dv = -h / (1 + zz * d), vn = v + dv;
+        if (!(vn > lo && vn < hi)) vn = 0.5 * (lo + hi);
+        if (fabs(vn - v) <= 1e-15 + 1e-13 * fabs(v) || hi - lo <= 1e-15) {
+            v = vn;
+            cell_el(w, cl->el_a, v, 0, x, 0, &i, &d, &db);
+            cl->vm = v;
+            *i_out = i;
+            *v_out = v;
+            return XB_OK;
+        }
+        v = vn;
+    }
+    return XB_ERUNTIME;
+}
+
+/* Two elements row -> m -> column: Newton on (v_m, I) with the lines' response. */
+static int solve_two(nw_solver *w, nw_cell *cl, double s, double x, double *i_out, double *v_out)
+{
+    const double vg = s * cl->vg;
+    double vm = cl->vm, ic = cl->ic;
+    for (int it = 0; it < 200; it++) {
+        double di = ic - s * cl->i0, vr = s * cl->vr0 - di * cl->zr, vc = s * cl->vc0 - di * cl->zc;
+        double ia, a1, a2, ib, b1, b2;
+        cell_el(w, cl->el_a, vr, vm, x, vg, &ia, &a1, &a2);
+        cell_el(w, cl->el_b, vm, vc, x, vg, &ib, &b1, &b2);
+        double f1 = ia - ic, f2 = ib - ic;
+        double j11 = a2, j12 = -a1 * cl->zr - 1, j21 = b1, j22 = -b2 * cl->zc - 1;
+        double det = j11 * j22 - j12 * j21;
+        if (!(fabs(det) > 0)) return XB_ERUNTIME;
+        double dvm = -(f1 * j22 - f2 * j12) / det, dic = -(j11 * f2 - j21 * f1) / det;
+        double sc = fabs(dvm) > 0.1 ? 0.1 / fabs(dvm) : 1;
+        vm += sc * dvm;
+        ic += sc * dic;
+        if (sc == 1 && fabs(dvm) <= 1e-14 + 1e-12 * fabs(vm) && fabs(dic) <= 1e-18 + 1e-11 * fabs(ic)) {
+            di = ic - s * cl->i0;
+            vr = s * cl->vr0 - di * cl->zr;
+            vc = s * cl->vc0 - di * cl->zc;
+            cl->vm = vm;
+            cl->ic = ic;
+            *i_out = ic;
+            *v_out = w->el_cell[cl->el_a] >= 0 ? vr - vm : vm - vc;
+            return XB_OK;
+        }
+    }
+    return XB_ERUNTIME;
+}
+
+/* Right-hand side at level s: y = [pulsed state, active states..., energy]. */
+static int rhs(nw_solver *w, nw_cell *cl, double s, const double *y, double *dy)
+{
+    double i, v;
+    w->n_rhs++;
+    int rc = cl->nm < 0 ? solve_one(w, cl, s, y[0], &i, &v) : solve_two(w, cl, s, y[0], &i, &v);
+    if (rc) return rc;
+    const double di = i - s * cl->i0;
+    double vgc = 0;
+    if (w->m->gated)
+        vgc = s * cl->vg - 0.5 * (s * cl->vr0 - di * cl->zr + s * cl->vc0 - di * cl->zc);
+    dy[0] = rate_at(w, cl->sel, v, i, vgc, y[0]);
+    for (size_t u = 0; u < cl->n_act; u++) {
+        const size_t q = cl->act[u];
+        double va = s * cl->v0[u] - di * cl->wv[u], ia, d;
+        w->m->iv(w->par + q * w->m->npar, va, y[1 + u], &ia, &d);
+        dy[1 + u] = rate_at(w, q, va, ia, s * cl->vgc0[u] + di * cl->wg[u], y[1 + u]);
+    }
+    dy[1 + cl->n_act] = s * s * cl->p0 + s * cl->q * di;
+    return XB_OK;
+}
+
+/* Dormand-Prince 5(4) tableau. */
+static const double k_c[NW_STAGES] = {0, 0.2, 0.3, 0.8, 8.0 / 9, 1, 1};
+static const double k_a[NW_STAGES][6] = {
+    {0},
+    {0.2},
+    {3.0 / 40, 9.0 / 40},
+    {44.0 / 45, -56.0 / 15, 32.0 / 9},
+    {19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
+    {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
+    {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84}};
+static const double k_e[NW_STAGES] = {71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525,
+                                      -1.0 / 40};
+
+/* Level of phase ph (0 rising, 1 plateau, 2 falling) at time tau into it of length len. */
+static double level(int ph, double tau, double len)
+{
+    double u = fmin(fmax(tau / len, 0), 1);
+    return ph == 0 ? u : ph == 1 ? 1 : 1 - u;
+}
+
+/* Clamp the states into their limits (the integrators' output limits). */
+static void clamp_states(const nw_solver *w, const nw_cell *cl, double *y)
+{
+    y[0] = fmin(fmax(y[0], w->lo[cl->sel]), w->hi[cl->sel]);
+    for (size_t u = 0; u < cl->n_act; u++)
+        y[1 + u] = fmin(fmax(y[1 + u], w->lo[cl->act[u]]), w->hi[cl->act[u]]);
+}
+
+/* Error of a trial step relative to the tolerance (states only). */
+static double step_error(const nw_solver *w, const nw_cell *cl, const double *y0, const double *y1, size_t dim)
+{
+    double e = 0;
+    for (size_t u = 0; u + 1 < dim; u++) {
+        size_t q = u == 0 ? cl->sel : cl->act[u - 1];
+        double tol = 1e-9 * (w->hi[q] - w->lo[q]) + 1e-10 * fmax(fabs(y0[u]), fabs(y1[u]));
+        e = fmax(e, fabs(cl->err[u]) / tol);
+    }
+    return e;
+}
+
+static int integrate_phase(nw_solver *w, nw_cell *cl, int ph, double len, xb_error *err)
+{
+    const size_t dim = cl->n_act + 2;
+    double *k = cl->k, tau = 0, h = len / 16;
+    int rc = rhs(w, cl, level(ph, 0, len), cl->y, k);
+    for (int steps = 0; !rc && tau < len; steps++) {
+        if (steps > 2000000) return xb_errorf(err, XB_ERUNTIME, "native write: over 2e6 steps in one pulse");
+        h = fmin(h, len - tau);
+        for (int st = 1; !rc && st < NW_STAGES; st++) {
+            for (size_t u = 0; u < dim; u++) {
+                double acc = cl->y[u];
+                for (int j = 0; j < st; j++) acc += h * k_a[st][j] * k[j * dim + u];
+                cl->tmp[u] = acc;
+            }
+            clamp_states(w, cl, cl->tmp);
+            rc = rhs(w, cl, level(ph, tau + k_c[st] * h, len), cl->tmp, k + st * dim);
+        }
+        if (rc) break;
+        for (size_t u = 0; u < dim; u++) {
+            double e = 0;
+            for (int j = 0; j < NW_STAGES; j++) e += k_e[j] * k[j * dim + u];
+            cl->err[u] = h * e;
+        }
+        double e = step_error(w, cl, cl->y, cl->tmp, dim);
+        if (e <= 1 || h <= len * 1e-12) {
+            tau += h;
+            memcpy(cl->y, cl->tmp, dim * sizeof *cl->y);
+            memcpy(k, k + (NW_STAGES - 1) * dim, dim * sizeof *k); /* first same as last */
+        }
+        h *= fmin(5, fmax(0.2, 0.9 * pow(e > 0 ? e : 1e-10, -0.2)));
+        h = fmin(h, len / 4);
+    }
+    if (rc)
+        return xb_errorf(err, XB_ERUNTIME, "native write: no operating point of the pulsed cell (%zu,%zu)",
+                         cl->sel / w->C + 1, cl->sel % w->C + 1);
+    return XB_OK;
+}
+
+int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double *e_joule, xb_error *err)
+{
+    nw_cell *cl = &w->cell;
+    int rc = port(w, cl, q, err);
+    if (rc) return rc;
+    power(w, cl);
+    find_active(w, cl, 2 * edge_s + q->width_s);
+    cl->y[0] = w->st[cl->sel];
+    for (size_t u = 0; u < cl->n_act; u++) cl->y[1 + u] = w->st[cl->act[u]];
+    cl->y[1 + cl->n_act] = 0;
+    const double len[3] = {edge_s, q->width_s, edge_s};
+    for (int ph = 0; !rc && ph < 3; ph++) rc = integrate_phase(w, cl, ph, len[ph], err);
+    if (rc) return rc;
+    w->st[cl->sel] = cl->y[0];
+    for (size_t u = 0; u < cl->n_act; u++) w->st[cl->act[u]] = cl->y[1 + u];
+    *e_joule = cl->y[1 + cl->n_act];
+    return XB_OK;
+}

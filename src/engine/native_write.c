@@ -1,0 +1,292 @@
+/*
+ * Programming pulses on the native engine (xb_engine_native_write, engine.h; docs/native.md
+ * "Programming pulses").  The array is the circuit of the native builder (native_build.c)
+ * with every row and column driven (rows behind r_driver, columns behind r_sense) and the
+ * dynamic model of native_dyn.c in place of each cell's device.  Per pulse:
+ *   1. the whole array's nodal equations at full amplitude with the states at the pulse's
+ *      start, solved by Newton (KLU; the previous pulse's solution as the start), so every
+ *      cell sees its real half-select bias;
+ *   2. the array seen from the pulsed cell, linearized there: one more solve with the same
+ *      factorization and a Sherman-Morrison step give the node-voltage response z of the rest
+ *      of the array to the pulsed cell's current (native_wcell.c);
+ *   3. the states integrated through the trapezoid (native_wcell.c): the pulsed cell solved
+ *      exactly (device, access transistor or selector) against that response; every other cell
+ *      whose state moves at all at its bias follows its bias, scaled with the ramps and
+ *      corrected by z for the pulsed cell's current; the sources' energy alongside.
+ * Wire capacitance is left out (quasi-static lines: the RC time of a 256-cell line is
+ * picoseconds against nanosecond edges, docs/native.md).
+ */
+#include "engine/native_write_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double nw_node(const nw_solver *w, const double *x, int32_t id) { return id >= 0 ? x[id] : w->fixed[-1 - id]; }
+
+/* Current of element k (a -> b) and its derivatives at node voltages x: the cell devices
+ * through their dynamic model at their state, everything else through the static I-V. */
+void nw_el_iv(const nw_solver *w, const double *x, size_t k, double *i, double *da, double *db)
+{
+    const nv_circuit *c = &w->c;
+    double va = nw_node(w, x, c->na[k]), vb = nw_node(w, x, c->nb[k]);
+    int32_t q = w->el_cell[k];
+    if (q >= 0) {
+        double d;
+        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st[q], i, &d);
+        *da = d;
+        *db = -d;
+        return;
+    }
+    nv_el_iv(w->p, c->kind, c->g, k, va, vb, i, da, db);
+}
+
+/* Gate current of gated cell q (from its gate line into the channel's s node) and its
+ * derivative in the gate-to-channel voltage. */
+void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, double *dg, double *vgc)
+{
+    const size_t k = w->dev_el[q];
+    double va = nw_node(w, x, w->c.na[k]), vb = nw_node(w, x, w->c.nb[k]);
+    *vgc = w->gate_row[q / w->C] - 0.5 * (va + vb);
+    w->m->ig(w->par + q * w->m->npar, *vgc, w->st[q], ig, dg);
+}
+
+/* KCL residual f (current leaving every unknown node), its absolute sums and the Jacobian. */
+static void assemble(nw_solver *w, double *vals)
+{
+    const nv_circuit *c = &w->c;
+    memset(w->f, 0, c->n * sizeof *w->f);
+    memset(w->fa, 0, c->n * sizeof *w->fa);
+    memset(vals, 0, c->nnz * sizeof *vals);
+    for (size_t k = 0; k < c->n_el; k++) {
+        if (c->kind[k] == NV_CAP) continue;
+        double i, da, db;
+        nw_el_iv(w, w->x, k, &i, &da, &db);
+        nv_stamp(c, k, i, da, db, w->f, w->fa, vals);
+    }
+    if (!w->m->gated) return;
+    for (size_t q = 0; q < w->nc; q++) {
+        double ig, dg, vgc;
+        nw_gate_iv(w, w->x, q, &ig, &dg, &vgc);
+        const size_t k = w->dev_el[q];
+        const int32_t b = c->nb[k], *s = c->slot + 4 * k;
+        if (b < 0) continue;
+        w->f[b] -= ig;
+        w->fa[b] += fabs(ig);
+        if (s[1] >= 0) vals[s[1]] += 0.5 * dg;
+        if (s[3] >= 0) vals[s[3]] += 0.5 * dg;
+    }
+}
+
+/* Converged KCL: every node's residual within 1e-9 of the current through it, or 1e-15 A
+ * (the nodes of rows whose access transistors are off carry almost nothing). */
+static int kcl_ok(const nw_solver *w)
+{
+    for (size_t k = 0; k < w->c.n; k++)
+        if (!(fabs(w->f[k]) <= 1e-9 * w->fa[k] + 1e-15)) return 0;
+    return 1;
+}
+
+/* Newton on the whole array at full amplitude; leaves the Jacobian at the solution factored. */
+static int newton(nw_solver *w, xb_error *err)
+{
+    const size_t n = w->c.n;
+    double dxmax = INFINITY;
+    for (int it = 0; it < 200; it++) {
+        assemble(w, nv_sparse_values(w->sp));
+        int rc = nv_sparse_factor(w->sp, err);
+        if (rc) return rc;
+        w->n_factor++;
+        if (dxmax < 1e-9 && kcl_ok(w)) return XB_OK;
+        for (size_t k = 0; k < n; k++) w->rhs[k] = -w->f[k];
+        if ((rc = nv_sparse_solve(w->sp, w->rhs, 1, err))) return rc;
+        dxmax = 0;
+        for (size_t k = 0; k < n; k++) dxmax = fmax(dxmax, fabs(w->rhs[k]));
+        /* the sinh laws overflow on a wild first step: at most 0.3 V per node per step */
+        double sc = dxmax > 0.3 ? 0.3 / dxmax : 1;
+        for (size_t k = 0; k < n; k++) w->x[k] += sc * w->rhs[k];
+        if (!(dxmax < INFINITY)) break;
+    }
+    return xb_errorf(err, XB_ERUNTIME, "native write: the %zux%zu array's Newton iteration did not converge",
+                     w->R, w->C);
+}
+
+/* Line levels of pulse q at full amplitude. */
+static void set_levels(nw_solver *w, const xb_engine_wpulse *q)
+{
+    w->fixed[0] = 0;
+    for (size_t i = 0; i < w->R; i++) w->fixed[1 + i] = i == q->row ? q->v_row_sel : q->v_row_other;
+    for (size_t j = 0; j < w->C; j++) w->fixed[1 + w->R + j] = j == q->col ? q->v_col_sel : q->v_col_other;
+    for (size_t i = 0; i < w->R; i++) w->gate_row[i] = i == q->row ? q->v_gate_sel : q->v_gate_other;
+    if (w->p->cell == XB_CELL_1T1R)
+        for (size_t cell = 0; cell < w->nc; cell++) w->c.g[w->c.cell_el[cell]] = w->gate_row[cell / w->C];
+}
+
+static void solver_free(nw_solver *w)
+{
+    nv_sparse_free(w->sp);
+    nv_circuit_free(&w->c);
+    free(w->dev_el);
+    free(w->el_cell);
+    free(w->par);
+    free(w->lo);
+    free(w->hi);
+    free(w->st);
+    free(w->nz);
+    free(w->x);
+    free(w->fixed);
+    free(w->f);
+    free(w->fa);
+    free(w->rhs);
+    free(w->gate_row);
+    nw_cell_free(&w->cell);
+}
+
+/* Per cell: the dynamic model's parameters (its d2d sample) and the state limits. */
+static int load_params(nw_solver *w, xb_error *err)
+{
+    const size_t np = w->m->npar;
+    for (size_t q = 0; q < w->nc; q++) {
+        char *inst = NULL;
+        int rc = xb_netlist_dyn_instance(w->p, q, NULL, &inst, err);
+        if (!rc) rc = nv_dyn_params(w->m, inst, w->par + q * np, err);
+        free(inst);
+        if (rc) return rc;
+        w->m->limits(w->par + q * np, &w->lo[q], &w->hi[q]);
+    }
+    return XB_OK;
+}
+
+/* The circuit: every line driven, every cell's device element mapped to its cell. */
+static int build(nw_solver *w, const xb_engine_opts *o, xb_error *err)
+{
+    const xb_array_params *p = w->p;
+    const size_t R = p->rows, C = p->cols, nc = R * C;
+    xb_matrix g = {R, C, NULL};
+    uint8_t *cm = malloc(C);
+    g.data = malloc(nc * sizeof *g.data);
+    if (!cm || !g.data) {
+        free(cm);
+        free(g.data);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    memset(cm, NV_COL_BIAS, C);
+    /* any non-zero conductance: the builder then gives every cell its elements; the dynamic
+     * model replaces the device element's law */
+    for (size_t q = 0; q < nc; q++) g.data[q] = p->g_max_siemens;
+    nv_plan plan = {NULL, cm, NULL, o ? o->gmin_siemens : 1e-12, 0, 0};
+    int rc = nv_circuit_build_plan(p, &g, 0, &plan, &w->c, err);
+    free(cm);
+    free(g.data);
+    if (rc) return rc;
+    w->dev_el = malloc(nc * sizeof *w->dev_el);
+    w->el_cell = malloc(w->c.n_el * sizeof *w->el_cell);
+    if (!w->dev_el || !w->el_cell) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k = 0; k < w->c.n_el; k++) w->el_cell[k] = -1;
+    for (size_t q = 0; q < nc; q++) {
+        /* 1R, 1S1R: the element into the column is the device; 1T1R: the one before the NMOS */
+        size_t k = w->c.cell_el[q] - (p->cell == XB_CELL_1T1R ? 1 : 0);
+        w->dev_el[q] = k;
+        w->el_cell[k] = (int32_t)q;
+    }
+    return nv_sparse_new(w->c.n, w->c.Ap, w->c.Ai, 0, NULL, &w->sp, err);
+}
+
+static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_engine_write_in *in, xb_error *err)
+{
+    memset(w, 0, sizeof *w);
+    const xb_array_params *p = in->p;
+    const xb_device_info *di = xb_device_info_get(p->device);
+    w->p = p;
+    w->R = p->rows;
+    w->C = p->cols;
+    w->nc = w->R * w->C;
+    w->m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
+    if (!w->m)
+        return xb_errorf(err, XB_EINPUT, "--engine native: no native dynamic model of %s (programming pulses: rram, "
+                         "ecram; use --engine spice)", di ? di->name : "?");
+    if (w->m->gated && p->cell != XB_CELL_1R)
+        return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
+    if (p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD)
+        return xb_errorf(err, XB_EINPUT, "--selector ts: the native solver has the static selector only (use --engine spice)");
+    int rc = build(w, o, err);
+    if (rc) return rc;
+    const size_t n = w->c.n, nc = w->nc;
+    w->par = malloc(nc * w->m->npar * sizeof *w->par);
+    w->lo = malloc(nc * sizeof *w->lo);
+    w->hi = malloc(nc * sizeof *w->hi);
+    w->st = malloc(nc * sizeof *w->st);
+    w->nz = calloc(nc, sizeof *w->nz);
+    w->x = calloc(n ? n : 1, sizeof *w->x);
+    w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
+    w->f = malloc((n ? n : 1) * sizeof *w->f);
+    w->fa = malloc((n ? n : 1) * sizeof *w->fa);
+    w->rhs = malloc((n ? n : 1) * sizeof *w->rhs);
+    w->gate_row = calloc(w->R, sizeof *w->gate_row);
+    if (!w->par || !w->lo || !w->hi || !w->st || !w->nz || !w->x || !w->fixed || !w->f || !w->fa || !w->rhs ||
+        !w->gate_row || nw_cell_new(&w->cell, w))
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if ((rc = load_params(w, err))) return rc;
+    memcpy(w->st, in->state, nc * sizeof *w->st);
+    if (in->noise) memcpy(w->nz, in->noise, nc * sizeof *w->nz);
+    return XB_OK;
+}
+
+int xb_engine_native_write_supports(const xb_array_params *p)
+{
+    const xb_device_info *di = p ? xb_device_info_get(p->device) : NULL;
+    const nv_dyn_model *m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
+    if (!m || (m->gated && p->cell != XB_CELL_1R)) return 0;
+    return !(p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD);
+}
+
+static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out, xb_error *err)
+{
+    if (!in || !out || !in->p || !in->state || (in->n_pulses && !in->pulses) || !out->state_end ||
+        (in->n_pulses && (!out->state_before || !out->state_after || !out->e_joule)))
+        return xb_errorf(err, XB_EINPUT, "native write: missing argument");
+    int rc = xb_array_params_check(in->p, err);
+    if (rc) return rc;
+    if (!(in->edge_s > 0) || !(in->gap_s >= 0) || !(in->t_idle_s >= 0))
+        return xb_errorf(err, XB_EINPUT, "native write: edge %g s, gap %g s: edge must be > 0, gap >= 0", in->edge_s,
+                         in->gap_s);
+    for (size_t k = 0; k < in->n_pulses; k++) {
+        const xb_engine_wpulse *q = &in->pulses[k];
+        if (q->row >= in->p->rows || q->col >= in->p->cols || !(q->width_s > 0) || !isfinite(q->v_row_sel))
+            return xb_errorf(err, XB_EINPUT, "native write: pulse %zu: cell (%zu,%zu) or width %g s out of range", k,
+                             q->row, q->col, q->width_s);
+    }
+    for (size_t k = 0; k < in->p->rows * in->p->cols; k++)
+        if (!isfinite(in->state[k]) || (in->noise && !isfinite(in->noise[k])))
+            return xb_errorf(err, XB_EINPUT, "native write: state or noise of cell (%zu,%zu) not finite",
+                             k / in->p->cols + 1, k % in->p->cols + 1);
+    return XB_OK;
+}
+
+int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
+                           xb_error *err)
+{
+    int rc = check_in(in, out, err);
+    if (rc) return rc;
+    nw_solver w;
+    rc = solver_new(&w, o, in, err);
+    double t = in->t_idle_s;
+    for (size_t k = 0; !rc && k < in->n_pulses; k++) {
+        const xb_engine_wpulse *q = &in->pulses[k];
+        const size_t sel = q->row * w.C + q->col;
+        set_levels(&w, q);
+        out->state_before[k] = w.st[sel];
+        rc = newton(&w, err);
+        if (!rc) rc = nw_pulse(&w, q, in->edge_s, &out->e_joule[k], err);
+        out->state_after[k] = w.st[sel];
+        t += 2 * in->edge_s + q->width_s + in->gap_s;
+    }
+    if (!rc) {
+        memcpy(out->state_end, w.st, w.nc * sizeof *w.st);
+        out->t_sim_s = t;
+        out->n_factor = w.n_factor;
+        out->n_rhs = w.n_rhs;
+    }
+    solver_free(&w);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * Internals of the native programming solver shared by native_write.c (the array, Newton,
+ * the driver) and native_wcell.c (the pulsed cell against the rest of the array, the
+ * integration of the states through a pulse).
+ */
+#ifndef XBAR_ENGINE_NATIVE_WRITE_INTERNAL_H
+#define XBAR_ENGINE_NATIVE_WRITE_INTERNAL_H
+
+#include "engine/native_internal.h"
+
+struct nw_solver;
+
+/* The pulsed cell and the cells that move during a pulse (native_wcell.c). */
+typedef struct nw_cell {
+    size_t sel;               /* pulsed cell */
+    int32_t nr, nc_, nm;      /* its row node, column node, internal node (-1: none, 1R) */
+    size_t el_a, el_b;        /* its elements: row -> m, m -> column (1R: el_a only) */
+    double vr0, vc0, vm0, i0; /* full-amplitude solution: node voltages, cell current */
+    double zr, zc;            /* response of its row / column node to the cell current */
+    double vg;                /* its gate level (1T1R access gate, gated device) */
+    double vm, ic;            /* warm start of the local solve */
+    double *z;                /* n: response of every unknown to the cell current */
+    size_t n_act, *act;       /* other cells whose state moves */
+    double *v0, *wv, *vgc0, *wg;
+    double p0, q;             /* source power at full amplitude, its change per ampere */
+    double *y, *k, *tmp, *err; /* integrator workspaces, 7 stages */
+} nw_cell;
+
+typedef struct nw_solver {
+    const xb_array_params *p;
+    const nv_dyn_model *m;
+    nv_circuit c;
+    nv_sparse *sp;
+    size_t R, C, nc;
+    size_t *dev_el;    /* per cell: its device element */
+    int32_t *el_cell;  /* per element: the cell whose device it is, -1 */
+    double *par;       /* nc x npar */
+    double *lo, *hi;   /* per cell: the state's limits */
+    double *st, *nz;   /* states, noise-terminal values */
+    double *x, *fixed, *f, *fa, *rhs;
+    double *gate_row;  /* per row: gate level at full amplitude */
+    size_t n_factor, n_rhs;
+    nw_cell cell;
+} nw_solver;
+
+double nw_node(const nw_solver *w, const double *x, int32_t id);
+void nw_el_iv(const nw_solver *w, const double *x, size_t k, double *i, double *da, double *db);
+void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, double *dg, double *vgc);
+
+int nw_cell_new(nw_cell *cl, const nw_solver *w);
+void nw_cell_free(nw_cell *cl);
+/* One pulse after the full-amplitude solve (w->x, the factorization at it): states updated,
+ * energy of the slot in *e_joule. */
+int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double *e_joule, xb_error *err);
+
+#endif
