@@ -6,6 +6,7 @@
  *    lr x the outer product (closed form) within 5 standard errors, for short and long trains;
  *  - Tiki-Taka transfer and the mixed-precision accumulator against hand-computed two-step
  *    examples; hard bounds; refresh of saturated pairs; a step of a state-dependent law;
+ *  - the device-to-device step-scale spread from Monte Carlo device laws (closed form);
  *  - reads on tiles through the model engine (ohmic cells, 2.5 ohm wires): the forward read
  *    equals the engine's own MVM of every tile; the transposed read of ohmic cells without
  *    wire resistance equals W^T d; the gain-scaled read after updates vs the full model;
@@ -45,6 +46,50 @@ static void ideal_model(xb_update_model *m, double s)
     m->energy_up_joule = 1e-12;
     m->energy_down_joule = 2e-12;
     m->width_s = 1e-7;
+}
+
+/* ------------------------------------------------------------------ device-to-device scales */
+/* Monte Carlo devices whose laws are scaled copies a_k f of the mean law, one of them with a
+ * window of its own half as wide, one without a fit: the relative spread of a device's step
+ * scale is the sample standard deviation of a_k / mean(a) (0.2 up, 0.1 down here), whatever
+ * the spread of the law's parameter at the bound it pushes against (near 0 there: the
+ * devices' windows ending at different states give it an sd/mean of 50 in the fits). */
+static void test_d2d_step_scale(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    um.up[0] = 2 * STEP;   /* softbounds: the up step falls to 0 at G_HI ... */
+    um.up[1] = 0.02 * STEP;
+    um.down[0] = -0.02 * STEP; /* ... the down step to 0 at G_LO */
+    um.down[1] = -2 * STEP;
+    const double a[4] = {0.8, 1.0, 1.2, NAN}, b[4] = {0.9, 1.0, 1.1, NAN};
+    double dev_up[8], dev_down[8], dlo[4], dhi[4];
+    for (size_t k = 0; k < 4; k++) {
+        dev_up[2 * k] = a[k] * um.up[0];
+        dev_up[2 * k + 1] = a[k] * um.up[1];
+        dev_down[2 * k] = b[k] * um.down[0];
+        dev_down[2 * k + 1] = b[k] * um.down[1];
+        dlo[k] = G_LO;
+        dhi[k] = k == 1 ? 0.5 * (G_LO + G_HI) : G_HI;
+    }
+    um.n_devices = 4;
+    um.dev_up = dev_up;
+    um.dev_down = dev_down;
+    um.dev_g_min_siemens = dlo;
+    um.dev_g_max_siemens = dhi;
+    um.d2d_up_std[0] = 0.2 * um.up[0];
+    um.d2d_up_std[1] = 50 * um.up[1];
+    um.d2d_down_std[0] = 50 * fabs(um.down[0]);
+    um.d2d_down_std[1] = 0.1 * fabs(um.down[1]);
+    xb_an_model am;
+    xb_error err = {0};
+    assert_int_equal(xb_an_model_init(&am, &um, 0, &err), XB_OK);
+    assert_true(fabs(am.d2d_up_rel - 0.2) < 1e-9);
+    assert_true(fabs(am.d2d_down_rel - 0.1) < 1e-9);
+    /* ablated: no spread */
+    assert_int_equal(xb_an_model_init(&am, &um, XB_ANALOG_ABLATE_D2D, &err), XB_OK);
+    assert_true(am.d2d_up_rel == 0 && am.d2d_down_rel == 0);
 }
 
 /* ------------------------------------------------------------------ SGD vs quantized SGD */
@@ -643,6 +688,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
         cmocka_unit_test(test_expected_change),
+        cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
         cmocka_unit_test(test_mixed_precision_two_steps),
         cmocka_unit_test(test_bounds_and_refresh),
