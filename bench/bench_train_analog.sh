@@ -4,7 +4,7 @@
 #
 #   1. digital: xbar train (Adam), its test accuracy and time per epoch;
 #   2. xbar train --analog for ECRAM SGD, RRAM SGD, RRAM Tiki-Taka, RRAM mixed precision
-#      (and ECRAM mp / Tiki-Taka), reads on 64x64 tiles through the fitted model engine;
+#      (and ECRAM mp / Tiki-Taka, PCM mp), reads on 64x64 tiles through the fitted model engine;
 #   3. targets: ECRAM SGD within 2 points of digital; RRAM SGD's loss reported; RRAM
 #      Tiki-Taka or mp within 3 points; an analog epoch <= 10x a digital epoch (2 cores).
 #
@@ -57,10 +57,11 @@ EOF
 
 run ecram-sgd ecram sgd
 run ecram-mp ecram mp
-run ecram-tt ecram tiki-taka
 run rram-sgd rram sgd
-run rram-tt rram tiki-taka
 run rram-mp rram mp
+run pcm-mp pcm mp
+run ecram-tt ecram tiki-taka
+run rram-tt rram tiki-taka
 
 val() { [ -f "$OUT/$1.json.summary" ] && awk "{print \$$2}" "$OUT/$1.json.summary" || echo nan; }
 verdict() { # description value op limit
@@ -74,7 +75,7 @@ echo "RRAM SGD: test $(val rram-sgd 1)% (digital $dig_acc%), final training loss
 best=$(printf '%s\n%s\n' "$(val rram-tt 1)" "$(val rram-mp 1)" | sort -g | tail -1)
 verdict "RRAM Tiki-Taka or mp accuracy - digital (points)" "$(echo "$best $dig_acc" | awk '{printf "%.2f", $1 - $2}')" ">=" -3
 worst=0
-for n in ecram-sgd ecram-mp ecram-tt rram-sgd rram-tt rram-mp; do
+for n in ecram-sgd ecram-mp ecram-tt rram-sgd rram-tt rram-mp pcm-mp; do
     r=$(val $n 2)
     worst=$(echo "$worst $r" | awk '{print ($2 > $1) ? $2 : $1}')
 done

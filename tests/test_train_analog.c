@@ -6,9 +6,11 @@
  *    lr x the outer product (closed form) within 5 standard errors, for short and long trains;
  *  - Tiki-Taka transfer and the mixed-precision accumulator against hand-computed two-step
  *    examples; hard bounds; refresh of saturated pairs; a step of a state-dependent law;
+ *  - the device-to-device step-scale spread from Monte Carlo device laws (closed form);
  *  - reads on tiles through the model engine (ohmic cells, 2.5 ohm wires): the forward read
  *    equals the engine's own MVM of every tile; the transposed read of ohmic cells without
- *    wire resistance equals W^T d; the gain-scaled read after updates vs the full model;
+ *    wire resistance equals W^T d; the gain-scaled read after updates vs the full model; an
+ *    incremental sync of the matrices after updates equals a full one;
  *  - the entry point: SGD, Tiki-Taka and mp learn a small problem with a noisy model, the same
  *    seed gives the same weights, c2c ablated other ones;
  *  - `xbar train --analog` with a model file without /update/<device>: a one-line error. */
@@ -45,6 +47,50 @@ static void ideal_model(xb_update_model *m, double s)
     m->energy_up_joule = 1e-12;
     m->energy_down_joule = 2e-12;
     m->width_s = 1e-7;
+}
+
+/* ------------------------------------------------------------------ device-to-device scales */
+/* Monte Carlo devices whose laws are scaled copies a_k f of the mean law, one of them with a
+ * window of its own half as wide, one without a fit: the relative spread of a device's step
+ * scale is the sample standard deviation of a_k / mean(a) (0.2 up, 0.1 down here), whatever
+ * the spread of the law's parameter at the bound it pushes against (near 0 there: the
+ * devices' windows ending at different states give it an sd/mean of 50 in the fits). */
+static void test_d2d_step_scale(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    um.up[0] = 2 * STEP;   /* softbounds: the up step falls to 0 at G_HI ... */
+    um.up[1] = 0.02 * STEP;
+    um.down[0] = -0.02 * STEP; /* ... the down step to 0 at G_LO */
+    um.down[1] = -2 * STEP;
+    const double a[4] = {0.8, 1.0, 1.2, NAN}, b[4] = {0.9, 1.0, 1.1, NAN};
+    double dev_up[8], dev_down[8], dlo[4], dhi[4];
+    for (size_t k = 0; k < 4; k++) {
+        dev_up[2 * k] = a[k] * um.up[0];
+        dev_up[2 * k + 1] = a[k] * um.up[1];
+        dev_down[2 * k] = b[k] * um.down[0];
+        dev_down[2 * k + 1] = b[k] * um.down[1];
+        dlo[k] = G_LO;
+        dhi[k] = k == 1 ? 0.5 * (G_LO + G_HI) : G_HI;
+    }
+    um.n_devices = 4;
+    um.dev_up = dev_up;
+    um.dev_down = dev_down;
+    um.dev_g_min_siemens = dlo;
+    um.dev_g_max_siemens = dhi;
+    um.d2d_up_std[0] = 0.2 * um.up[0];
+    um.d2d_up_std[1] = 50 * um.up[1];
+    um.d2d_down_std[0] = 50 * fabs(um.down[0]);
+    um.d2d_down_std[1] = 0.1 * fabs(um.down[1]);
+    xb_an_model am;
+    xb_error err = {0};
+    assert_int_equal(xb_an_model_init(&am, &um, 0, &err), XB_OK);
+    assert_true(fabs(am.d2d_up_rel - 0.2) < 1e-9);
+    assert_true(fabs(am.d2d_down_rel - 0.1) < 1e-9);
+    /* ablated: no spread */
+    assert_int_equal(xb_an_model_init(&am, &um, XB_ANALOG_ABLATE_D2D, &err), XB_OK);
+    assert_true(am.d2d_up_rel == 0 && am.d2d_down_rel == 0);
 }
 
 /* ------------------------------------------------------------------ SGD vs quantized SGD */
@@ -530,6 +576,24 @@ static void test_tile_reads(void **state)
         assert_true(rel_fast >= 0 && rel_exact >= 0);
         if (!wires) assert_true(rel_exact < 1e-9);
         else assert_true(rel_exact < 1e-2);
+        /* an incremental sync (only the pairs that moved since the last one) reads exactly what
+         * a full sync of the same conductances reads, energies to rounding */
+        xb_an_tiles_sync(t, arr, &one, kappa);
+        for (size_t k = 0; k < NO * NIN; k += 3) p.gm[k] = fmin(am.g_max, p.gm[k] + 0.02 * win);
+        xb_an_tiles_sync(t, arr, &one, kappa);
+        float y1[N * NO], dn1[N * NIN], y2[N * NO], dn2[N * NIN];
+        xb_an_read_stats s1 = {0}, s2 = {0};
+        xb_an_tiles_forward(t, x, N, y1, &s1);
+        xb_an_tiles_backward(t, d, N, dn1, &s1);
+        const double two = 2.0;
+        xb_an_tiles_sync(t, arr, &two, kappa); /* another scale: everything recomputed ... */
+        xb_an_tiles_sync(t, arr, &one, kappa); /* ... and again for the scale back */
+        xb_an_tiles_forward(t, x, N, y2, &s2);
+        xb_an_tiles_backward(t, d, N, dn2, &s2);
+        for (size_t k = 0; k < N * NO; k++) assert_true(y1[k] == y2[k]);
+        for (size_t k = 0; k < N * NIN; k++) assert_true(dn1[k] == dn2[k]);
+        assert_float_equal(s1.e_fwd_joule, s2.e_fwd_joule, 1e-12 * s2.e_fwd_joule);
+        assert_float_equal(s1.e_bwd_joule, s2.e_bwd_joule, 1e-12 * s2.e_bwd_joule);
         xb_matrix_free(g);
         xb_matrix_free(v);
         xb_matrix_free(io);
@@ -643,6 +707,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
         cmocka_unit_test(test_expected_change),
+        cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
         cmocka_unit_test(test_mixed_precision_two_steps),
         cmocka_unit_test(test_bounds_and_refresh),

@@ -8,18 +8,44 @@
 
 #include "exec/train_analog_internal.h"
 
-/* relative spread of the step-valued parameters of a law (exp: the amplitude a only) */
-static double d2d_rel(const xb_update_model *m, const double *mean, const double *sd)
+/* Relative spread of a device's step scale (the simulator's d2d model: device k steps
+ * a_k f(G)).  Each Monte Carlo device's own fitted law f_k is projected on the mean law over
+ * the states of the window that device reached, a_k = sum f_k f / sum f^2 (least squares),
+ * and the spread is the sample standard deviation of a_k / mean(a).  Not the relative spread
+ * of the law's parameters: a parameter that is the step at a bound (softbounds, pwl end
+ * knots) has a mean near zero there, and its sd/mean (100 % for ECRAM's up law, whose
+ * interior steps differ by ~25 % between devices) measures where each device's window ends,
+ * which the bounds' own spread (d2d_lo_std, d2d_hi_std) already models. */
+static double d2d_rel(const xb_update_model *m, int dir)
 {
-    const size_t np = m->law == XB_UPDATE_EXP ? 1 : m->n_params;
-    double s = 0;
+    const double lo = m->g_min_siemens, hi = m->g_max_siemens;
+    double a[64], sa = 0;
     size_t n = 0;
-    for (size_t k = 0; k < np; k++)
-        if (isfinite(sd[k]) && fabs(mean[k]) > 0) {
-            s += (sd[k] / mean[k]) * (sd[k] / mean[k]);
-            n++;
+    for (size_t k = 0; k < m->n_devices && n < 64; k++) {
+        const double dlo = m->dev_g_min_siemens ? m->dev_g_min_siemens[k] : lo;
+        const double dhi = m->dev_g_max_siemens ? m->dev_g_max_siemens[k] : hi;
+        double num = 0, den = 0;
+        for (size_t q = 0; q < XB_AN_GRID; q++) {
+            const double x = (double)q / (XB_AN_GRID - 1), g = lo + x * (hi - lo);
+            if (!(g >= dlo && g <= dhi)) continue; /* the device's law is extrapolated there */
+            const double f = dir > 0 ? fmax(0.0, xb_update_law_eval(m->law, m->up, x, 1))
+                                     : fmin(0.0, xb_update_law_eval(m->law, m->down, x, -1));
+            double fk = xb_fit_update_device_step(m, k, g, dir);
+            if (!isfinite(fk)) break;
+            fk = dir > 0 ? fmax(0.0, fk) : fmin(0.0, fk);
+            num += fk * f;
+            den += f * f;
         }
-    return n ? sqrt(s / (double)n) : 0.0;
+        if (den > 0 && isfinite(num)) {
+            a[n++] = num / den;
+            sa += num / den;
+        }
+    }
+    if (n < 2 || !(sa > 0)) return 0.0;
+    const double mean = sa / (double)n;
+    double v = 0;
+    for (size_t k = 0; k < n; k++) v += (a[k] / mean - 1) * (a[k] / mean - 1);
+    return sqrt(v / (double)(n - 1));
 }
 
 int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate, xb_error *err)
@@ -57,8 +83,8 @@ int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate,
     if (!(am->step_c > 0))
         return xb_errorf(err, XB_EINPUT, "update model %s: zero step at the window centre", xb_device_name(m->device));
     if (!(ablate & XB_ANALOG_ABLATE_D2D) && m->n_devices > 1) {
-        am->d2d_up_rel = d2d_rel(m, m->up, m->d2d_up_std);
-        am->d2d_down_rel = d2d_rel(m, m->down, m->d2d_down_std);
+        am->d2d_up_rel = d2d_rel(m, 1);
+        am->d2d_down_rel = d2d_rel(m, -1);
         am->d2d_lo_std = isfinite(m->d2d_g_min_std_siemens) ? m->d2d_g_min_std_siemens : 0.0;
         am->d2d_hi_std = isfinite(m->d2d_g_max_std_siemens) ? m->d2d_g_max_std_siemens : 0.0;
     }

@@ -25,6 +25,9 @@ struct xb_an_tiles {
     double *rowsum;  /* T x n_in: sum over every column driven by row i of M_p (siemens) */
     double *colsum;  /* T x n_out: sum over the rows of the pair's two columns of M_p */
     double *gsum_r, *gsum_c; /* n_in, n_out: conductance sums (Joule heat without a law) */
+    double *g_prev;  /* n_arrays x 2 x n_out x n_in: G+ and G- at the last sync */
+    double scale_prev[2], kappa_prev;
+    int synced;      /* 0: the next sync recomputes everything (after a refit) */
     int law;
     double k_res, k_cap;
     double fast_err;
@@ -70,6 +73,7 @@ void xb_an_tiles_free(xb_an_tiles *t)
     free(t->colsum);
     free(t->gsum_r);
     free(t->gsum_c);
+    free(t->g_prev);
     free(t->phi);
     free(t->part);
     free(t->lev);
@@ -95,6 +99,7 @@ static void tile_g(const xb_an_tiles *t, const xb_an_pairs *p, size_t r, size_t 
 int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error *err)
 {
     const size_t nt = t->n_rt * t->n_ct, ts = tsize(t);
+    t->synced = 0; /* new gains: every matrix entry changes */
     xb_matrix *g = xb_matrix_new(t->R, t->C);
     if (!g) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     /* the per-cell gains M_p / G need a form linear in the per-row features: no cross groups */
@@ -156,34 +161,100 @@ int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error
     return rc;
 }
 
-void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
+/* The matrix entries of pair k for every term: E_p[k] and the pair's share s of the row and
+ * column sums, from the conductances g (gp, gm per array) */
+static void pair_terms(const xb_an_tiles *t, size_t j, size_t i, const double *gp, const double *gm,
+                       const double *scale, double kappa, float *e_out, double *s_out)
 {
-    const size_t nt = t->n_rt * t->n_ct, RC = t->R * t->C, NW = t->n_out * t->n_in;
+    const size_t nt = t->n_rt * t->n_ct, RC = t->R * t->C;
+    const size_t c = j / t->P, q = j % t->P, r = i / t->R, ii = i % t->R, cell = ii * t->C + 2 * q;
+    for (size_t p = 0; p < t->T; p++) {
+        double e = 0, s = 0;
+        for (size_t a = 0; a < t->n_arrays; a++) {
+            const double *gn = t->gain + (a * nt + r * t->n_ct + c) * tsize(t) + p * RC;
+            const double mp = gn[cell] * gp[a], mm = gn[cell + 1] * gm[a];
+            e += scale[a] * (mp - mm);
+            s += mp + mm;
+        }
+        e_out[p] = (float)(kappa * e);
+        s_out[p] = s;
+    }
+}
+
+/* Everything from the conductances (after a refit, or when the scales change). */
+static void sync_full(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
+{
+    const size_t NW = t->n_out * t->n_in;
     memset(t->rowsum, 0, t->T * t->n_in * sizeof(double));
     memset(t->colsum, 0, t->T * t->n_out * sizeof(double));
     memset(t->gsum_r, 0, t->n_in * sizeof(double));
     memset(t->gsum_c, 0, t->n_out * sizeof(double));
-    for (size_t j = 0; j < t->n_out; j++) {
-        const size_t c = j / t->P, q = j % t->P;
+    float e[XB_FIT_FAST_MAX_TERMS];
+    double sv[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2];
+    for (size_t j = 0; j < t->n_out; j++)
         for (size_t i = 0; i < t->n_in; i++) {
-            const size_t r = i / t->R, ii = i % t->R, k = j * t->n_in + i, cell = ii * t->C + 2 * q;
-            for (size_t p = 0; p < t->T; p++) {
-                double e = 0, s = 0;
-                for (size_t a = 0; a < t->n_arrays; a++) {
-                    const double *gn = t->gain + (a * nt + r * t->n_ct + c) * tsize(t) + p * RC;
-                    const double mp = gn[cell] * arrays[a]->gp[k], mm = gn[cell + 1] * arrays[a]->gm[k];
-                    e += scale[a] * (mp - mm);
-                    s += mp + mm;
-                }
-                t->E[p * NW + k] = (float)(kappa * e);
-                t->rowsum[p * t->n_in + i] += s;
-                t->colsum[p * t->n_out + j] += s;
-            }
+            const size_t k = j * t->n_in + i;
             for (size_t a = 0; a < t->n_arrays; a++) {
-                const double s = arrays[a]->gp[k] + arrays[a]->gm[k];
-                t->gsum_r[i] += s;
-                t->gsum_c[j] += s;
+                gp[a] = arrays[a]->gp[k];
+                gm[a] = arrays[a]->gm[k];
+                if (t->g_prev) {
+                    t->g_prev[(2 * a) * NW + k] = gp[a];
+                    t->g_prev[(2 * a + 1) * NW + k] = gm[a];
+                }
+                t->gsum_r[i] += gp[a] + gm[a];
+                t->gsum_c[j] += gp[a] + gm[a];
             }
+            pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
+            for (size_t p = 0; p < t->T; p++) {
+                t->E[p * NW + k] = e[p];
+                t->rowsum[p * t->n_in + i] += sv[p];
+                t->colsum[p * t->n_out + j] += sv[p];
+            }
+        }
+}
+
+void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
+{
+    const size_t NW = t->n_out * t->n_in;
+    if (!t->g_prev) t->g_prev = malloc(2 * t->n_arrays * NW * sizeof(double)); /* NULL: full syncs */
+    const int same = t->synced && t->g_prev && kappa == t->kappa_prev && scale[0] == t->scale_prev[0] &&
+                     (t->n_arrays < 2 || scale[1] == t->scale_prev[1]);
+    if (!same) {
+        sync_full(t, arrays, scale, kappa);
+        t->synced = t->g_prev != NULL;
+        t->kappa_prev = kappa;
+        for (size_t a = 0; a < t->n_arrays; a++) t->scale_prev[a] = scale[a];
+        return;
+    }
+    /* only the pairs whose conductances moved since the last sync (an update pulses few of
+     * them: mixed precision ~1 % of the weights per minibatch): the same entries as a full
+     * sync, the sums (read energy only) by the difference */
+    float e[XB_FIT_FAST_MAX_TERMS], e_old[XB_FIT_FAST_MAX_TERMS];
+    double sv[XB_FIT_FAST_MAX_TERMS], sv_old[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2], op[2], om[2];
+    for (size_t k = 0; k < NW; k++) {
+        int moved = 0;
+        for (size_t a = 0; a < t->n_arrays; a++) {
+            gp[a] = arrays[a]->gp[k];
+            gm[a] = arrays[a]->gm[k];
+            op[a] = t->g_prev[(2 * a) * NW + k];
+            om[a] = t->g_prev[(2 * a + 1) * NW + k];
+            moved |= gp[a] != op[a] || gm[a] != om[a];
+        }
+        if (!moved) continue;
+        const size_t j = k / t->n_in, i = k % t->n_in;
+        pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
+        pair_terms(t, j, i, op, om, scale, kappa, e_old, sv_old);
+        for (size_t p = 0; p < t->T; p++) {
+            t->E[p * NW + k] = e[p];
+            t->rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
+            t->colsum[p * t->n_out + j] += sv[p] - sv_old[p];
+        }
+        for (size_t a = 0; a < t->n_arrays; a++) {
+            const double d = (gp[a] + gm[a]) - (op[a] + om[a]);
+            t->gsum_r[i] += d;
+            t->gsum_c[j] += d;
+            t->g_prev[(2 * a) * NW + k] = gp[a];
+            t->g_prev[(2 * a + 1) * NW + k] = gm[a];
         }
     }
 }
