@@ -24,22 +24,15 @@
 #include "xbar/engine.h"
 #include "xbar/fit.h"
 #include "xbar/netlist.h"
-
-static double urand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (double)((*s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
-}
+#include "bench_util.h"
 
 static void random_set(const xb_array_params *p, size_t K, uint64_t *rng, xb_matrix **g, xb_matrix **v)
 {
     *g = xb_matrix_new(p->rows, p->cols);
     *v = xb_matrix_new(K, p->rows);
     for (size_t q = 0; q < p->rows * p->cols; q++)
-        (*g)->data[q] = p->g_min_siemens + urand(rng) * (p->g_max_siemens - p->g_min_siemens);
-    for (size_t q = 0; q < K * p->rows; q++) (*v)->data[q] = urand(rng) * p->v_read_volt;
+        (*g)->data[q] = p->g_min_siemens + xb_bench_urand_xorshift(rng) * (p->g_max_siemens - p->g_min_siemens);
+    for (size_t q = 0; q < K * p->rows; q++) (*v)->data[q] = xb_bench_urand_xorshift(rng) * p->v_read_volt;
 }
 
 static int native_solve(const xb_array_params *p, const xb_matrix *g, const xb_matrix *v, xb_matrix **i)
@@ -72,15 +65,9 @@ static double spice_mvm(const xb_array_params *p, const xb_matrix *g, const xb_m
     char *argv[] = {XB_XBAR_EXE, "mvm", "--engine", "spice", "--device", (char *)xb_device_name(p->device),
                     "--rows", n, "--cols", n, "--r-wire", rw, "--g", gp, "--v", vp, "-o", ip, NULL};
     double t0 = xb_now_s();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
+    int st = xb_bench_run(argv);
     double t = xb_now_s() - t0;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || xb_csv_read_matrix(ip, i_out, &err)) t = -1;
+    if (st != 0 || xb_csv_read_matrix(ip, i_out, &err)) t = -1;
     remove(gp);
     remove(vp);
     remove(ip);

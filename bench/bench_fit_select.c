@@ -31,35 +31,16 @@
 #include "xbar/fit.h"
 #include "xbar/h5.h"
 #include "xbar/netlist.h"
+#include "bench_util.h"
 
 #define TARGET 1e-3
-
-static double urand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (double)((*s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 /* kind 0: G and V uniform over the window and 0..v_read; 1: both in their top quarter. */
 static void draw(const xb_array_params *p, int kind, size_t K, uint64_t *rng, xb_matrix *g, xb_matrix *v)
 {
     const double lo = kind ? 0.75 : 0.0, w = p->g_max_siemens - p->g_min_siemens;
-    for (size_t q = 0; q < p->rows * p->cols; q++) g->data[q] = p->g_min_siemens + w * (lo + (1 - lo) * urand(rng));
-    for (size_t q = 0; q < K * p->rows; q++) v->data[q] = p->v_read_volt * (lo + (1 - lo) * urand(rng));
-}
-
-static int run_xbar(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    for (size_t q = 0; q < p->rows * p->cols; q++) g->data[q] = p->g_min_siemens + w * (lo + (1 - lo) * xb_bench_urand_xorshift(rng));
+    for (size_t q = 0; q < K * p->rows; q++) v->data[q] = p->v_read_volt * (lo + (1 - lo) * xb_bench_urand_xorshift(rng));
 }
 
 /* The family's prediction for p (xb_fit_choose given only the family: p is not fitted and,
@@ -154,7 +135,7 @@ int main(int argc, char **argv)
         char *ch[] = {XB_XBAR_EXE, "characterize", ini, "-o", res, "-q", NULL};
         char *fit[] = {XB_XBAR_EXE, "fit", res, "-o", mp, "--force", NULL};
         double t0 = xb_now_s();
-        if (run_xbar(ch) != 0 || run_xbar(fit) != 0) {
+        if (xb_bench_run(ch) != 0 || xb_bench_run(fit) != 0) {
             fprintf(stderr, "bench_fit_select: campaign or fit failed (files in %s)\n", dir);
             return 1;
         }

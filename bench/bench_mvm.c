@@ -17,6 +17,7 @@
 
 #include "xbar/common.h"
 #include "xbar/netlist.h"
+#include "bench_util.h"
 
 extern char **environ;
 
@@ -92,14 +93,6 @@ static double row_diff(const char *log_path, const char *csv_path, size_t k, siz
 }
 
 /* Deterministic uniform numbers (xorshift64*), no dependence on libc rand. */
-static double urand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (double)((*s * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
 static int write_matrix(const char *path, const xb_matrix *m)
 {
     xb_error err;
@@ -158,8 +151,8 @@ int main(int argc, char **argv)
         xb_array_params p;
         xb_array_params_default(&p, XB_DEVICE_RRAM);
         xb_matrix *g = xb_matrix_new(n, n), *v = xb_matrix_new(K, n), *v1 = xb_matrix_new(1, n);
-        for (size_t k = 0; k < n * n; k++) g->data[k] = p.g_min_siemens + urand(&seed) * (p.g_max_siemens - p.g_min_siemens);
-        for (size_t k = 0; k < K * n; k++) v->data[k] = p.v_read_volt * urand(&seed);
+        for (size_t k = 0; k < n * n; k++) g->data[k] = p.g_min_siemens + xb_bench_urand_xorshift(&seed) * (p.g_max_siemens - p.g_min_siemens);
+        for (size_t k = 0; k < K * n; k++) v->data[k] = p.v_read_volt * xb_bench_urand_xorshift(&seed);
         char gpath[512], vpath[512], ipath[512], nstr[32];
         snprintf(gpath, sizeof gpath, "%s/G%zu.csv", dir, n);
         snprintf(vpath, sizeof vpath, "%s/V%zu.csv", dir, n);

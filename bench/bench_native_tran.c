@@ -29,17 +29,9 @@
 #include "xbar/characterize.h"
 #include "xbar/engine.h"
 #include "xbar/netlist.h"
+#include "bench_util.h"
 
 static const char *g_self;
-
-static double urand(unsigned long long *s)
-{
-    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
 
 static double cpu_s(void)
 {
@@ -63,9 +55,9 @@ static void setup(xb_array_params *p, xb_device_kind dev, xb_cell_kind cell, siz
     p->cell = cell;
     unsigned long long s = 4242 + n;
     *g = xb_matrix_new(n, n);
-    for (size_t q = 0; q < n * n; q++) (*g)->data[q] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * urand(&s);
+    for (size_t q = 0; q < n * n; q++) (*g)->data[q] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * xb_bench_urand_splitmix(&s);
     *v = malloc(n * sizeof **v);
-    for (size_t i = 0; i < n; i++) (*v)[i] = p->v_read_volt * urand(&s);
+    for (size_t i = 0; i < n; i++) (*v)[i] = p->v_read_volt * xb_bench_urand_splitmix(&s);
 }
 
 /* ------------------------------------------------------------------ part 1 */

@@ -28,15 +28,7 @@
 
 #include "xbar/engine.h"
 #include "xbar/netlist.h"
-
-static double urand(unsigned long long *s)
-{
-    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
+#include "bench_util.h"
 
 static void setup(xb_array_params *p, xb_device_kind dev, size_t n, xb_matrix **g, xb_matrix **v, size_t k)
 {
@@ -44,9 +36,9 @@ static void setup(xb_array_params *p, xb_device_kind dev, size_t n, xb_matrix **
     p->rows = p->cols = n;
     unsigned long long s = 12345 + n;
     *g = xb_matrix_new(n, n);
-    for (size_t q = 0; q < n * n; q++) (*g)->data[q] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * urand(&s);
+    for (size_t q = 0; q < n * n; q++) (*g)->data[q] = p->g_min_siemens + (p->g_max_siemens - p->g_min_siemens) * xb_bench_urand_splitmix(&s);
     *v = xb_matrix_new(k, n);
-    for (size_t q = 0; q < k * n; q++) (*v)->data[q] = p->v_read_volt * urand(&s);
+    for (size_t q = 0; q < k * n; q++) (*v)->data[q] = p->v_read_volt * xb_bench_urand_splitmix(&s);
 }
 
 /* What a child reports back through its pipe. */

@@ -19,6 +19,7 @@
 
 #include "xbar/characterize.h"
 #include "xbar/engine.h"
+#include "bench_util.h"
 
 static double wall_now(void)
 {
@@ -27,16 +28,6 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double cpu_now(void) { return (double)clock() / CLOCKS_PER_SEC; }
-
-static double urand(unsigned long long *s)
-{
-    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
 
 /* Targets uniform over the middle 90 % of the window. */
 static xb_matrix *targets(const xb_array_params *p)
@@ -44,7 +35,7 @@ static xb_matrix *targets(const xb_array_params *p)
     xb_matrix *g = xb_matrix_new(p->rows, p->cols);
     unsigned long long s = 2024 + p->rows;
     const double lo = p->g_min_siemens, hi = p->g_max_siemens;
-    for (size_t k = 0; g && k < p->rows * p->cols; k++) g->data[k] = lo + (hi - lo) * (0.05 + 0.9 * urand(&s));
+    for (size_t k = 0; g && k < p->rows * p->cols; k++) g->data[k] = lo + (hi - lo) * (0.05 + 0.9 * xb_bench_urand_splitmix(&s));
     return g;
 }
 
@@ -59,10 +50,10 @@ static int program(const xb_array_params *p, const xb_matrix *g, const xb_write_
     o.verify = 1;
     o.max_pulses = max_pulses;
     xb_error err;
-    double w0 = wall_now(), c0 = cpu_now();
+    double w0 = wall_now(), c0 = xb_bench_cpu_s();
     int rc = xb_char_write(&eo, p, g, &o, sv, r, &err);
     *wall = wall_now() - w0;
-    *cpu = cpu_now() - c0;
+    *cpu = xb_bench_cpu_s() - c0;
     if (rc) fprintf(stderr, "bench_write: %s: %s\n", sv->name, err.msg);
     return rc;
 }
