@@ -70,57 +70,22 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
     return rc;
 }
 
-/* --spice-cache FILE: the spice run's activations and accuracy, so that later runs (other
- * model versions, the same images and programmed conductances) skip ngspice.  Binary:
- * "XBSC1", n, layers, per layer its output size, accuracy, then the floats. */
+/* --spice-cache FILE: the spice run's activations, accuracy and time (xb_bench_cache_*), so
+ * that later runs (other model versions, the same images and programmed conductances) skip
+ * ngspice. */
 static int cache_load(const char *path, const xb_network *net, size_t n, run_t *r)
 {
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) return 0;
-    char magic[6] = {0};
-    size_t nn = 0, nl = 0, ok = fread(magic, 1, 5, f) == 5 && !strcmp(magic, "XBSC1");
-    ok = ok && fread(&nn, sizeof nn, 1, f) == 1 && fread(&nl, sizeof nl, 1, f) == 1 && nn == n &&
-         nl == xb_network_n_layers(net);
-    for (size_t k = 0; ok && k < nl; k++) {
-        size_t sz = 0;
-        ok = fread(&sz, sizeof sz, 1, f) == 1 && sz == xb_layer_out_size(xb_network_layer(net, k));
-    }
-    ok = ok && fread(&r->acc, sizeof r->acc, 1, f) == 1 && fread(&r->seconds, sizeof r->seconds, 1, f) == 1;
-    for (size_t k = 0; ok && k < nl; k++) {
-        size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
-        ok = fread(r->acts[k], sizeof(float), sz, f) == sz;
-    }
-    fclose(f);
-    if (!ok) fprintf(stderr, "bench_exec: %s: not a spice cache for these images and network, ignored\n", path);
-    return (int)ok;
+    double sc[2];
+    if (!xb_bench_cache_load("bench_exec", path, "XBSC1", net, n, r->acts, sc, 2)) return 0;
+    r->acc = sc[0];
+    r->seconds = sc[1];
+    return 1;
 }
 
 static void cache_save(const char *path, const xb_network *net, size_t n, const run_t *r)
 {
-    FILE *f = path ? fopen(path, "wb") : NULL;
-    if (!f) return;
-    size_t nl = xb_network_n_layers(net);
-    fwrite("XBSC1", 1, 5, f);
-    fwrite(&n, sizeof n, 1, f);
-    fwrite(&nl, sizeof nl, 1, f);
-    for (size_t k = 0; k < nl; k++) {
-        size_t sz = xb_layer_out_size(xb_network_layer(net, k));
-        fwrite(&sz, sizeof sz, 1, f);
-    }
-    fwrite(&r->acc, sizeof r->acc, 1, f);
-    fwrite(&r->seconds, sizeof r->seconds, 1, f);
-    for (size_t k = 0; k < nl; k++) fwrite(r->acts[k], sizeof(float), n * xb_layer_out_size(xb_network_layer(net, k)), f);
-    if (fclose(f)) fprintf(stderr, "bench_exec: %s: write failed\n", path);
-}
-
-static double rel_l2(const float *a, const float *ref, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        s += (double)ref[i] * ref[i];
-    }
-    return s > 0 ? sqrt(d / s) : sqrt(d);
+    const double sc[2] = {r->acc, r->seconds};
+    xb_bench_cache_save("bench_exec", path, "XBSC1", net, n, r->acts, sc, 2);
 }
 
 int main(int argc, char **argv)
@@ -252,14 +217,14 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < nl; k++) {
         const xb_layer *l = xb_network_layer(net, k);
         size_t sz = n_circ * xb_layer_out_size(l);
-        printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), rel_l2(cr[NAT].acts[k], cr[TI].acts[k], sz));
+        printf("  %-6zu %-9s %18.3e", k, xb_layer_kind_name(l->kind), xb_bench_rel_l2(cr[NAT].acts[k], cr[TI].acts[k], sz));
         if (tm)
-            printf(" %14.3e %14.3e", rel_l2(cr[MOD].acts[k], cr[NAT].acts[k], sz),
-                   rel_l2(cr[MEX].acts[k], cr[NAT].acts[k], sz));
-        if (spice) printf(" %14.3e", rel_l2(cr[SPI].acts[k], cr[NAT].acts[k], sz));
+            printf(" %14.3e %14.3e", xb_bench_rel_l2(cr[MOD].acts[k], cr[NAT].acts[k], sz),
+                   xb_bench_rel_l2(cr[MEX].acts[k], cr[NAT].acts[k], sz));
+        if (spice) printf(" %14.3e", xb_bench_rel_l2(cr[SPI].acts[k], cr[NAT].acts[k], sz));
         if (tm && spice)
-            printf(" %14.3e %14.3e", rel_l2(cr[MOD].acts[k], cr[SPI].acts[k], sz),
-                   rel_l2(cr[MEX].acts[k], cr[SPI].acts[k], sz));
+            printf(" %14.3e %14.3e", xb_bench_rel_l2(cr[MOD].acts[k], cr[SPI].acts[k], sz),
+                   xb_bench_rel_l2(cr[MEX].acts[k], cr[SPI].acts[k], sz));
         printf("\n");
     }
     if (spice) printf("  accuracy spice - native: %+.2f points\n", 100 * (cr[SPI].acc - cr[NAT].acc));

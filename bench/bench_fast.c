@@ -43,16 +43,6 @@ static double cpu_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double rel_l2(const float *a, const float *ref, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        s += (double)ref[i] * ref[i];
-    }
-    return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
 typedef struct {
     double seconds, setup_seconds, acc;
     float **acts; /* all n images, or NULL */
@@ -106,50 +96,23 @@ static int model_engine(const char *file, const xb_array_params *tp, int exact, 
     return xb_engine_new(&xb_fit_engine_class_model, &ec, out, err);
 }
 
-/* --native-cache FILE: the native run's activations, accuracy and times, so that later runs
- * (other versions of the fast form: the native engine does not depend on it; the same images,
- * tiles and programmed conductances) skip the slow exact circuit.  Binary: "XBNC1", n,
- * layers, per layer its output size, accuracy, seconds, setup seconds, then the floats. */
+/* --native-cache FILE: the native run's activations, accuracy and times (xb_bench_cache_*),
+ * so that later runs (other versions of the fast form: the native engine does not depend on
+ * it; the same images, tiles and programmed conductances) skip the slow exact circuit. */
 static int cache_load(const char *path, const xb_network *net, size_t n, run_t *r)
 {
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) return 0;
-    char magic[6] = {0};
-    size_t nn = 0, nl = 0, ok = fread(magic, 1, 5, f) == 5 && !strcmp(magic, "XBNC1");
-    ok = ok && fread(&nn, sizeof nn, 1, f) == 1 && fread(&nl, sizeof nl, 1, f) == 1 && nn == n &&
-         nl == xb_network_n_layers(net);
-    for (size_t k = 0; ok && k < nl; k++) {
-        size_t sz = 0;
-        ok = fread(&sz, sizeof sz, 1, f) == 1 && sz == xb_layer_out_size(xb_network_layer(net, k));
-    }
-    ok = ok && fread(&r->acc, sizeof r->acc, 1, f) == 1 && fread(&r->seconds, sizeof r->seconds, 1, f) == 1 &&
-         fread(&r->setup_seconds, sizeof r->setup_seconds, 1, f) == 1;
-    for (size_t k = 0; ok && k < nl; k++) {
-        const size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
-        ok = fread(r->acts[k], sizeof(float), sz, f) == sz;
-    }
-    fclose(f);
-    if (!ok) fprintf(stderr, "bench_fast: %s: not a native cache for these images and network, ignored\n", path);
-    return (int)ok;
+    double sc[3];
+    if (!xb_bench_cache_load("bench_fast", path, "XBNC1", net, n, r->acts, sc, 3)) return 0;
+    r->acc = sc[0];
+    r->seconds = sc[1];
+    r->setup_seconds = sc[2];
+    return 1;
 }
 
 static void cache_save(const char *path, const xb_network *net, size_t n, const run_t *r)
 {
-    FILE *f = path ? fopen(path, "wb") : NULL;
-    if (!f) return;
-    const size_t nl = xb_network_n_layers(net);
-    fwrite("XBNC1", 1, 5, f);
-    fwrite(&n, sizeof n, 1, f);
-    fwrite(&nl, sizeof nl, 1, f);
-    for (size_t k = 0; k < nl; k++) {
-        const size_t sz = xb_layer_out_size(xb_network_layer(net, k));
-        fwrite(&sz, sizeof sz, 1, f);
-    }
-    fwrite(&r->acc, sizeof r->acc, 1, f);
-    fwrite(&r->seconds, sizeof r->seconds, 1, f);
-    fwrite(&r->setup_seconds, sizeof r->setup_seconds, 1, f);
-    for (size_t k = 0; k < nl; k++) fwrite(r->acts[k], sizeof(float), n * xb_layer_out_size(xb_network_layer(net, k)), f);
-    if (fclose(f)) fprintf(stderr, "bench_fast: %s: write failed\n", path);
+    const double sc[3] = {r->acc, r->seconds, r->setup_seconds};
+    xb_bench_cache_save("bench_fast", path, "XBNC1", net, n, r->acts, sc, 3);
 }
 
 /* Index of the last layer with weights (its output: the logits before softmax). */
@@ -210,13 +173,13 @@ static int part_accuracy(const char *net_path, const char *model_path, xb_device
     for (size_t k = 0; k < nl; k++) {
         const xb_layer *l = xb_network_layer(net, k);
         const size_t sz = n * xb_layer_out_size(l);
-        printf("  %-6zu %-9s %14.3e", k, xb_layer_kind_name(l->kind), rel_l2(r[FAST].acts[k], r[ref].acts[k], sz));
-        if (native_on) printf(" %14.3e", rel_l2(r[EXACT].acts[k], r[ref].acts[k], sz));
+        printf("  %-6zu %-9s %14.3e", k, xb_layer_kind_name(l->kind), xb_bench_rel_l2(r[FAST].acts[k], r[ref].acts[k], sz));
+        if (native_on) printf(" %14.3e", xb_bench_rel_l2(r[EXACT].acts[k], r[ref].acts[k], sz));
         printf("\n");
     }
     const size_t kl = last_weighted(net), szl = n * xb_layer_out_size(xb_network_layer(net, kl));
-    const double ef = rel_l2(r[FAST].acts[kl], r[ref].acts[kl], szl);
-    const double ex = native_on ? rel_l2(r[EXACT].acts[kl], r[ref].acts[kl], szl) : 0.0;
+    const double ef = xb_bench_rel_l2(r[FAST].acts[kl], r[ref].acts[kl], szl);
+    const double ex = native_on ? xb_bench_rel_l2(r[EXACT].acts[kl], r[ref].acts[kl], szl) : 0.0;
     printf("  fast form: %zu terms + %zu cross groups, printed error (network-like inputs, column pairs, vs the full "
            "model) %.2e\n",
            mi.fast_terms, mi.fast_cross, mi.fast_error);

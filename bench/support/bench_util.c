@@ -1,7 +1,10 @@
 /* Helpers shared by the benchmarks (bench_util.h). */
 #include "bench_util.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,4 +54,55 @@ void xb_bench_acts_free(float **a, size_t n_layers)
     if (!a) return;
     for (size_t k = 0; k < n_layers; k++) free(a[k]);
     free(a);
+}
+
+double xb_bench_rel_l2(const float *a, const float *ref, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        s += (double)ref[i] * ref[i];
+    }
+    return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+int xb_bench_cache_load(const char *who, const char *path, const char *magic, const xb_network *net, size_t n,
+                        float **acts, double *scalars, size_t n_scalars)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    char m[6] = {0};
+    size_t nn = 0, nl = 0, ok = fread(m, 1, 5, f) == 5 && !strncmp(m, magic, 5);
+    ok = ok && fread(&nn, sizeof nn, 1, f) == 1 && fread(&nl, sizeof nl, 1, f) == 1 && nn == n &&
+         nl == xb_network_n_layers(net);
+    for (size_t k = 0; ok && k < nl; k++) {
+        size_t sz = 0;
+        ok = fread(&sz, sizeof sz, 1, f) == 1 && sz == xb_layer_out_size(xb_network_layer(net, k));
+    }
+    ok = ok && fread(scalars, sizeof *scalars, n_scalars, f) == n_scalars;
+    for (size_t k = 0; ok && k < nl; k++) {
+        const size_t sz = n * xb_layer_out_size(xb_network_layer(net, k));
+        ok = fread(acts[k], sizeof(float), sz, f) == sz;
+    }
+    fclose(f);
+    if (!ok) fprintf(stderr, "%s: %s: not a cache for these images and network, ignored\n", who, path);
+    return (int)ok;
+}
+
+void xb_bench_cache_save(const char *who, const char *path, const char *magic, const xb_network *net, size_t n,
+                         float *const *acts, const double *scalars, size_t n_scalars)
+{
+    FILE *f = path ? fopen(path, "wb") : NULL;
+    if (!f) return;
+    const size_t nl = xb_network_n_layers(net);
+    fwrite(magic, 1, 5, f);
+    fwrite(&n, sizeof n, 1, f);
+    fwrite(&nl, sizeof nl, 1, f);
+    for (size_t k = 0; k < nl; k++) {
+        const size_t sz = xb_layer_out_size(xb_network_layer(net, k));
+        fwrite(&sz, sizeof sz, 1, f);
+    }
+    fwrite(scalars, sizeof *scalars, n_scalars, f);
+    for (size_t k = 0; k < nl; k++) fwrite(acts[k], sizeof(float), n * xb_layer_out_size(xb_network_layer(net, k)), f);
+    if (fclose(f)) fprintf(stderr, "%s: %s: write failed\n", who, path);
 }

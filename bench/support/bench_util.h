@@ -20,5 +20,16 @@ int xb_bench_run(char *const argv[]);
 /* One float buffer of n x out_size per layer of net (free with xb_bench_acts_free). */
 float **xb_bench_acts_new(const xb_network *net, size_t n);
 void xb_bench_acts_free(float **a, size_t n_layers);
+/* Relative L2 distance ||a - ref|| / ||ref|| (absolute when ref is 0), in double. */
+double xb_bench_rel_l2(const float *a, const float *ref, size_t n);
+/* A cache of a slow reference run's activations (n images through net), so that later runs
+ * skip it.  Binary: the 5-character magic, n, the layer count, every layer's output size, the
+ * n_scalars doubles (accuracy, times ...), then every layer's n x out_size floats.  Load
+ * returns 1 when path holds a cache for these images and network (acts and scalars filled),
+ * 0 otherwise (a present but mismatched file is reported on stderr, tagged `who`). */
+int xb_bench_cache_load(const char *who, const char *path, const char *magic, const xb_network *net, size_t n,
+                        float **acts, double *scalars, size_t n_scalars);
+void xb_bench_cache_save(const char *who, const char *path, const char *magic, const xb_network *net, size_t n,
+                         float *const *acts, const double *scalars, size_t n_scalars);
 
 #endif
