@@ -60,21 +60,14 @@ static int program(const xb_array_params *p, const xb_matrix *g, const xb_write_
 
 static void summary(const char *what, const xb_array_params *p, const xb_write_result *r, double wall, double cpu)
 {
-    const size_t nc = r->rows * r->cols;
-    double se = 0, dmax = 0, conv = 0, pmax = 0;
-    for (size_t k = 0; k < nc; k++) {
-        double e = r->g_final[k] - r->g_target[k];
-        se += e * e;
-        dmax = fmax(dmax, fabs(r->disturb[k]));
-        conv += r->converged[k] != 0;
-        pmax = fmax(pmax, (double)r->pulses[k]);
-    }
+    xb_write_summary sm;
+    xb_write_result_summary(r, &sm);
     printf("%s: %zux%zu %s %s v3: wall %.1f s, cpu %.1f s; %zu pulses (%.2f per cell, max %.0f), %zu rounds; "
            "converged %.4f; rms error %.3g uS (%.3g of the window); max |disturb| %.3g uS; energy %.4g nJ "
            "(%.4g pJ per pulse)\n",
            what, r->rows, r->cols, xb_device_name(p->device), xb_cell_name(p->cell), wall, cpu, r->n_pulses,
-           (double)r->n_pulses / (double)nc, pmax, r->n_rounds, conv / (double)nc, 1e6 * sqrt(se / (double)nc),
-           sqrt(se / (double)nc) / (p->g_max_siemens - p->g_min_siemens), 1e6 * dmax, 1e9 * r->e_total_joule,
+           (double)r->n_pulses / (double)(r->rows * r->cols), sm.pulses_max, r->n_rounds, sm.converged_fraction, 1e6 * sm.rms_error_siemens,
+           sm.rms_error_siemens / (p->g_max_siemens - p->g_min_siemens), 1e6 * sm.max_abs_disturb_siemens, 1e9 * r->e_total_joule,
            r->n_pulses ? 1e12 * r->e_total_joule / (double)r->n_pulses : 0.0);
 }
 

@@ -306,19 +306,9 @@ void xb_char_result_write_clear(xb_char_result_write *w);
  * length cols, measured from t = 0), the largest of them, the read energy (integral of the
  * power supplied by the row sources over [0, t_rise + t_read]), peak column currents and
  * the peak total supply current. */
-typedef struct xb_char_transient {
-    double *t_settle_s;      /* cols */
-    double t_settle_max_s;
-    double e_read_joule;
-    double *i_peak_amp;      /* cols */
-    double i_supply_peak_amp;
-    double *i_final_amp;     /* cols: currents at the end of the pulse */
-    int settled;             /* every column settled before 90% of the pulse */
-    size_t n_time;           /* samples of the waveforms below */
-    double *time_s;          /* n_time */
-    double *i_col_amp;       /* n_time x cols */
-    double *p_supply_watt;   /* n_time */
-} xb_char_transient;
+/* The same type as the native engine's xb_engine_tran_result (engine.h): ngspice fills its
+ * results and cols, not the work counters. */
+typedef xb_engine_tran_result xb_char_transient;
 
 int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, const xb_matrix *g,
                           const double *v, double t_rise_s, double t_read_s, double tol,
@@ -432,6 +422,16 @@ typedef struct xb_write_result {
     char *deck;           /* the first ngspice deck */
 } xb_write_result;
 void xb_write_result_clear(xb_write_result *r);
+
+/* Whole-array figures of a programming result (the programming file's summary attributes,
+ * docs/hdf5-program.md): per-cell means over rows x cols. */
+typedef struct xb_write_summary {
+    double pulses_mean, pulses_max;
+    double converged_fraction;
+    double rms_error_siemens;       /* rms of g_final - g_target */
+    double max_abs_disturb_siemens; /* largest |disturb| */
+} xb_write_summary;
+void xb_write_result_summary(const xb_write_result *r, xb_write_summary *s);
 
 /* Program g_target (rows x cols siemens within [g_min, g_max]) into the array p with options o
  * through `solver` (NULL: ngspice).  XB_EINPUT for a device without a dynamic model, a gated

@@ -388,7 +388,8 @@ typedef struct xb_engine_tran_opts {
  * campaign's [transient] defaults), TRAP, lte_rtol 1e-6, c_cell 0. */
 void xb_engine_tran_opts_default(xb_engine_tran_opts *o);
 
-/* Same fields and meanings as xb_char_transient (characterize.h), plus the work done. */
+/* Also the ngspice read transient's result (xb_char_transient, characterize.h, which fills
+ * everything but the work done). */
 typedef struct xb_engine_tran_result {
     size_t cols;
     double *t_settle_s;       /* cols: last time |I - I_final| > tol |I_final| (interpolated) */

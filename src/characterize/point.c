@@ -252,8 +252,8 @@ done:
     return rc;
 }
 
-/* The native read transient of g0 (the point's engine, through the interface) in the
- * campaign's form: the same fields as xb_char_transient_run's. */
+/* The native read transient of g0 (the point's engine, through the interface): the same
+ * type as xb_char_transient_run's. */
 static int transient_native(const xb_char_point *P, xb_engine *eng, const xb_matrix *g0, const double *v0,
                             xb_char_transient *t, xb_error *err)
 {
@@ -264,29 +264,12 @@ static int transient_native(const xb_char_point *P, xb_engine *eng, const xb_mat
     o.t_read_s = P->t_read_s;
     o.settle_tol = P->settle_tol;
     o.t_points = P->t_points;
-    xb_engine_tran_result r;
-    memset(&r, 0, sizeof r);
     xb_engine_tile *tile = NULL;
     int rc = xb_engine_program(eng, &P->array, g0, &tile, err);
-    if (!rc) rc = xb_engine_transient(tile, v0, &o, &r, err);
+    if (!rc) rc = xb_engine_transient(tile, v0, &o, t, err);
     xb_engine_tile_free(tile);
-    if (rc) {
-        xb_engine_tran_result_clear(&r);
-        return rc;
-    }
-    /* move the arrays over */
-    t->t_settle_s = r.t_settle_s;
-    t->t_settle_max_s = r.t_settle_max_s;
-    t->e_read_joule = r.e_read_joule;
-    t->i_peak_amp = r.i_peak_amp;
-    t->i_supply_peak_amp = r.i_supply_peak_amp;
-    t->i_final_amp = r.i_final_amp;
-    t->settled = r.settled;
-    t->n_time = r.n_time;
-    t->time_s = r.time_s;
-    t->i_col_amp = r.i_col_amp;
-    t->p_supply_watt = r.p_supply_watt;
-    return XB_OK;
+    if (rc) xb_engine_tran_result_clear(t);
+    return rc;
 }
 
 /* |I_a(t) - I_b(t)| over b's time points (a interpolated linearly), largest over columns and

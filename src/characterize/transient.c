@@ -29,17 +29,7 @@ const double *xb_char_result_vec(const xb_engine_result *r, const char *name, si
     return NULL;
 }
 
-void xb_char_transient_clear(xb_char_transient *t)
-{
-    if (!t) return;
-    free(t->t_settle_s);
-    free(t->i_peak_amp);
-    free(t->i_final_amp);
-    free(t->time_s);
-    free(t->i_col_amp);
-    free(t->p_supply_watt);
-    memset(t, 0, sizeof *t);
-}
+void xb_char_transient_clear(xb_char_transient *t) { xb_engine_tran_result_clear(t); }
 
 /* Node names of the netlist stage's topology (src/netlist/netlist.c): row i after segment
  * k is r<i>_<k> (k = 1..cols), or r<i> without row wire resistance; column j above segment
@@ -153,6 +143,7 @@ int xb_char_transient_run(const xb_engine_opts *eo, const xb_array_params *p, co
         else icol[k - ns] = d;
     }
     if (!rc) {
+        out->cols = no;
         out->n_time = nt;
         out->time_s = malloc(nt * sizeof(double));
         out->i_col_amp = malloc(nt * no * sizeof(double));

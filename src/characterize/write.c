@@ -434,6 +434,25 @@ static int wr_i(hid_t g, const char *name, size_t rows, size_t cols, const int64
     return xb_h5_write_int64s(g, name, cols ? 2 : 1, dims, d, unit, err);
 }
 
+void xb_write_result_summary(const xb_write_result *r, xb_write_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    const size_t nc = r ? r->rows * r->cols : 0;
+    if (!nc || !r->g_final || !r->g_target) return;
+    double se = 0;
+    for (size_t k = 0; k < nc; k++) {
+        const double e = r->g_final[k] - r->g_target[k];
+        se += e * e;
+        s->max_abs_disturb_siemens = fmax(s->max_abs_disturb_siemens, fabs(r->disturb[k]));
+        s->converged_fraction += r->converged[k] != 0;
+        s->pulses_mean += (double)r->pulses[k];
+        s->pulses_max = fmax(s->pulses_max, (double)r->pulses[k]);
+    }
+    s->pulses_mean /= (double)nc;
+    s->converged_fraction /= (double)nc;
+    s->rms_error_siemens = sqrt(se / (double)nc);
+}
+
 int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o, const xb_write_result *r,
                      xb_error *err)
 {
@@ -467,23 +486,16 @@ int xb_char_write_h5(hid_t loc, const xb_array_params *p, const xb_write_opts *o
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "r_driver_ohm", p->r_driver_ohm, err);
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "r_sense_ohm", p->r_sense_ohm, err);
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "c_wire_farad", p->c_wire_farad, err);
-    /* summary */
-    double se = 0, dmax = 0, nconv = 0, npul = 0;
-    for (size_t k = 0; k < nc; k++) {
-        double e = r->g_final[k] - r->g_target[k];
-        se += e * e;
-        dmax = fmax(dmax, fabs(r->disturb[k]));
-        nconv += r->converged[k] != 0;
-        npul += (double)r->pulses[k];
-    }
+    xb_write_summary sm;
+    xb_write_result_summary(r, &sm);
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "e_total_joule", r->e_total_joule, err);
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "t_program_s", r->t_program_s, err);
     if (!rc) rc = xb_h5_attr_set_double(loc, ".", "wall_s", r->wall_s, err);
     if (!rc) rc = xb_h5_attr_set_int64(loc, ".", "pulses_total", (int64_t)np, err);
-    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "pulses_mean", npul / (double)nc, err);
-    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "converged_fraction", nconv / (double)nc, err);
-    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "rms_error_siemens", sqrt(se / (double)nc), err);
-    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "max_abs_disturb_siemens", dmax, err);
+    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "pulses_mean", sm.pulses_mean, err);
+    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "converged_fraction", sm.converged_fraction, err);
+    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "rms_error_siemens", sm.rms_error_siemens, err);
+    if (!rc) rc = xb_h5_attr_set_double(loc, ".", "max_abs_disturb_siemens", sm.max_abs_disturb_siemens, err);
     /* per cell */
     hid_t g = -1;
     if (!rc) rc = xb_h5_group_create(loc, "cells", &g, err);

@@ -69,22 +69,14 @@ static int not_for_program(const char *a)
 
 static void print_summary(const xb_array_params *p, const xb_write_opts *o, const char *solver, const xb_write_result *r)
 {
-    const size_t nc = r->rows * r->cols;
-    double se = 0, dmax = 0, conv = 0, pul = 0, pmax = 0;
-    for (size_t k = 0; k < nc; k++) {
-        double e = r->g_final[k] - r->g_target[k];
-        se += e * e;
-        dmax = fmax(dmax, fabs(r->disturb[k]));
-        conv += r->converged[k] != 0;
-        pul += (double)r->pulses[k];
-        pmax = fmax(pmax, (double)r->pulses[k]);
-    }
+    xb_write_summary sm;
+    xb_write_result_summary(r, &sm);
     printf("device=%s cell=%s scheme=%s size=%zux%zu verify=%d tol=%g c2c=%d\nsolver=%s\n", xb_device_name(p->device),
            xb_cell_name(p->cell), xb_write_scheme_name(o->scheme), r->rows, r->cols, o->verify, o->tol, o->c2c, solver);
-    printf("pulses_total=%zu\npulses_mean=%.4g\npulses_max=%.0f\nrounds=%zu\n", r->n_pulses, pul / (double)nc, pmax,
-           r->n_rounds);
-    printf("converged_fraction=%.4g\nrms_error_siemens=%.4g\nmax_abs_disturb_siemens=%.4g\n", conv / (double)nc,
-           sqrt(se / (double)nc), dmax);
+    printf("pulses_total=%zu\npulses_mean=%.4g\npulses_max=%.0f\nrounds=%zu\n", r->n_pulses, sm.pulses_mean,
+           sm.pulses_max, r->n_rounds);
+    printf("converged_fraction=%.4g\nrms_error_siemens=%.4g\nmax_abs_disturb_siemens=%.4g\n", sm.converged_fraction,
+           sm.rms_error_siemens, sm.max_abs_disturb_siemens);
     printf("e_total_joule=%.4g\ne_per_pulse_joule=%.4g\nt_program_s=%.4g\nwall_s=%.4g\n", r->e_total_joule,
            r->n_pulses ? r->e_total_joule / (double)r->n_pulses : 0.0, r->t_program_s, r->wall_s);
 }
