@@ -48,7 +48,7 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
     if (!rc && !fused) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
     r->setup_seconds = xb_now_s() - ts;
     size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
-    float **tmp = xb_bench_acts_new(net, B);
+    float **tmp = xb_network_acts_new(net, B);
     double t = 0;
     size_t ok = 0;
     for (size_t s0 = 0; !rc && s0 < n; s0 += B) {
@@ -63,7 +63,7 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, run_t *r
             memcpy(r->acts[k] + s0 * sz, tmp[k], nb * sz * sizeof(float));
         }
     }
-    xb_bench_acts_free(tmp, nl);
+    xb_network_acts_free(tmp, nl);
     xb_exec_free(ex);
     r->seconds = t;
     r->acc = n ? (double)ok / (double)n : 0;
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     const size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
 
     /* ---- 1. speed ---- */
-    float **ia = xb_bench_acts_new(net, 500);
+    float **ia = xb_network_acts_new(net, 500);
     double t_ideal = 0;
     size_t ok = 0;
     for (size_t s0 = 0; s0 < n_images; s0 += 500) {
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         t_ideal += xb_now_s() - t0;
         ok += (size_t)llround(xb_exec_top1(ia[nl - 1], nb, nc, test->labels + s0) * (double)nb);
     }
-    xb_bench_acts_free(ia, nl);
+    xb_network_acts_free(ia, nl);
     printf("speed, %zu images, %s\n", n_images, net_path);
     printf("  %-28s %10s %10s %10s %14s\n", "engine", "seconds", "x ideal", "accuracy", "setup seconds");
     printf("  %-28s %10.3f %10.1f %9.2f%%\n", "ideal (float, sgemm)", t_ideal, 1.0, 100.0 * ok / n_images);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     printf("  %-14s %10s %10s\n", "engine", "seconds", "accuracy");
     for (int r = 0; r < NRUN; r++) {
         if (((r == MOD || r == MEX) && !tm) || (r == SPI && !spice)) continue;
-        cr[r].acts = xb_bench_acts_new(net, n_circ);
+        cr[r].acts = xb_network_acts_new(net, n_circ);
         const int cached = r == SPI && cache_load(spice_cache, net, n_circ, &cr[r]);
         if (!cached && run_engine(net, &c32, &cr[r], &cal32, test, n_circ, n_circ, &err)) return die(&err);
         if (r == SPI && !cached) cache_save(spice_cache, net, n_circ, &cr[r]);
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
         printf("  target |model - spice| <= 1 point on %zu images: %s\n", n_circ,
                fabs(cr[MOD].acc - cr[SPI].acc) <= 0.01 + 1e-12 ? "met" : "NOT met");
     }
-    for (int r = 0; r < NRUN; r++) xb_bench_acts_free(cr[r].acts, nl);
+    for (int r = 0; r < NRUN; r++) xb_network_acts_free(cr[r].acts, nl);
     xb_engine_free(runs[0].eng);
     xb_engine_free(native);
     xb_engine_free(spice_eng);

@@ -59,7 +59,7 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, xb_engin
     if (!rc) rc = xb_exec_calibrate(ex, cal->images, cal->n, err);
     r->setup_seconds = xb_now_s() - ts;
     const size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
-    float **tmp = xb_bench_acts_new(net, B);
+    float **tmp = xb_network_acts_new(net, B);
     size_t ok = 0;
     r->seconds = INFINITY;
     for (size_t rep = 0; rep < reps && !rc; rep++) {
@@ -79,7 +79,7 @@ static int run_engine(const xb_network *net, const xb_exec_config *cfg, xb_engin
         }
         r->seconds = fmin(r->seconds, t);
     }
-    xb_bench_acts_free(tmp, nl);
+    xb_network_acts_free(tmp, nl);
     xb_exec_free(ex);
     r->acc = n ? (double)ok / (double)n : 0;
     return rc;
@@ -156,7 +156,7 @@ static int part_accuracy(const char *net_path, const char *model_path, xb_device
     printf("  %-22s %10s %10s %10s\n", "engine", "setup s", "run cpu s", "accuracy");
     for (int e = 0; e < NRUN && !rc; e++) {
         if (!eng[e]) continue;
-        r[e].acts = xb_bench_acts_new(net, n);
+        r[e].acts = xb_network_acts_new(net, n);
         const int cached = e == NATIVE && cache_load(native_cache, net, n, &r[e]);
         if (!cached && (rc = run_engine(net, &cfg, eng[e], cal, test, n, n, 1, &r[e], err))) break;
         if (e == NATIVE && !cached) cache_save(native_cache, net, n, &r[e]);
@@ -191,7 +191,7 @@ static int part_accuracy(const char *net_path, const char *model_path, xb_device
     }
 done:
     for (int e = 0; e < NRUN; e++) {
-        xb_bench_acts_free(r[e].acts, nl);
+        xb_network_acts_free(r[e].acts, nl);
         xb_engine_free(eng[e]);
     }
     xb_network_free(net);
@@ -207,7 +207,7 @@ static int part_speed(const char *cnn_path, const char *model_path, size_t n, si
     const size_t nl = xb_network_n_layers(net), in = xb_network_input_size(net), nc = xb_network_output_size(net);
     const size_t B = 500;
     /* the float network, the same batches */
-    float **ia = xb_bench_acts_new(net, B);
+    float **ia = xb_network_acts_new(net, B);
     double t_ideal = INFINITY;
     size_t ok = 0;
     for (size_t rep = 0; rep < reps && !rc; rep++) {
@@ -222,7 +222,7 @@ static int part_speed(const char *cnn_path, const char *model_path, size_t n, si
         }
         t_ideal = fmin(t_ideal, t);
     }
-    xb_bench_acts_free(ia, nl);
+    xb_network_acts_free(ia, nl);
     xb_exec_config cfg;
     xb_exec_config_default(&cfg, XB_DEVICE_RRAM);
     xb_array_params tp = cfg.array;

@@ -147,7 +147,7 @@ static void test_ideal_vs_reference(void **state)
 
     const size_t n = 6, in_sz = 2 * 81;
     float *x = rand_vec(n * in_sz, -1, 1);
-    float **acts = xb_test_acts_new(net, n);
+    float **acts = xb_network_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, acts, &err), XB_OK);
     size_t nl = xb_network_n_layers(net);
 
@@ -176,7 +176,7 @@ static void test_ideal_vs_reference(void **state)
         free(a3.d);
         free(a4.d);
     }
-    xb_test_acts_free(acts, nl);
+    xb_network_acts_free(acts, nl);
     xb_network_free(net);
     free(x);
     free(w1); free(b1); free(w2); free(b2); free(w3); free(b3); free(w4);
@@ -377,7 +377,7 @@ static void test_tiled_conv_exact(void **state)
     assert_int_equal(xb_network_add(net, XB_LAYER_FLATTEN, &err), XB_OK);
     const size_t n = 4, in_sz = 108, out_sz = 180;
     float *x = rand_vec(n * in_sz, -1, 1);
-    float **ai = xb_test_acts_new(net, n), **aa = xb_test_acts_new(net, n);
+    float **ai = xb_network_acts_new(net, n), **aa = xb_network_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
     xb_exec_config c;
     xb_exec_config_default(&c, XB_DEVICE_RRAM);
@@ -396,8 +396,8 @@ static void test_tiled_conv_exact(void **state)
     xb_exec_get_layer_stats(ex, 0, &st);
     assert_true(st.n_vectors == (double)(n * 36)); /* one vector per output position */
     xb_exec_free(ex);
-    xb_test_acts_free(ai, 2);
-    xb_test_acts_free(aa, 2);
+    xb_network_acts_free(ai, 2);
+    xb_network_acts_free(aa, 2);
     free(x);
     free(w);
     free(b);
@@ -445,7 +445,7 @@ static void test_affine_add_layers(void **state)
     assert_int_equal(xb_network_n_layers(net), nl);
 
     float *x = rand_vec(n * in_sz, -1, 1);
-    float **ai = xb_test_acts_new(net, n), **aa = xb_test_acts_new(net, n);
+    float **ai = xb_network_acts_new(net, n), **aa = xb_network_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, ai, &err), XB_OK);
     for (size_t s = 0; s < n; s++) {
         tensor in = t_new(2, 6, 6);
@@ -486,8 +486,8 @@ static void test_affine_add_layers(void **state)
     xb_exec_get_layer_stats(ex, 5, &st);
     assert_true(st.dig_adds == (double)(n * 72)); /* the add's work: one add per value */
     xb_exec_free(ex);
-    xb_test_acts_free(ai, nl);
-    xb_test_acts_free(aa, nl);
+    xb_network_acts_free(ai, nl);
+    xb_network_acts_free(aa, nl);
     xb_network_free(net);
     free(x);
     free(w1); free(b1); free(w2); free(b2); free(a1); free(s1); free(a2); free(s2); free(w3); free(b3);
@@ -800,7 +800,7 @@ static void check_fused(const xb_network *net, const xb_exec_config *c, const fl
                         size_t n)
 {
     size_t nl = xb_network_n_layers(net);
-    float **a1 = xb_test_acts_new(net, n), **a2 = xb_test_acts_new(net, n);
+    float **a1 = xb_network_acts_new(net, n), **a2 = xb_network_acts_new(net, n);
     xb_exec *e1 = NULL, *e2 = NULL;
     xb_error err;
     assert_int_equal(xb_exec_new(net, c, g_ideal, &e1, &err), XB_OK);
@@ -825,8 +825,8 @@ static void check_fused(const xb_network *net, const xb_exec_config *c, const fl
     }
     xb_exec_free(e1);
     xb_exec_free(e2);
-    xb_test_acts_free(a1, nl);
-    xb_test_acts_free(a2, nl);
+    xb_network_acts_free(a1, nl);
+    xb_network_acts_free(a2, nl);
 }
 
 static void test_fused_calibration(void **state)

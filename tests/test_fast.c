@@ -233,7 +233,7 @@ static float **run_engine(const xb_network *net, const xb_exec_config *c, xb_eng
 {
     xb_error err;
     xb_exec *ex = NULL;
-    float **a = xb_test_acts_new(net, NS);
+    float **a = xb_network_acts_new(net, NS);
     assert_int_equal(xb_exec_new(net, c, eng, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     if (t_s > 0) assert_int_equal(xb_exec_set_time(ex, t_s, 0, &err), XB_OK);
@@ -302,8 +302,8 @@ static void test_exec_fast_vs_exact(void **state)
                 /* ideal converters: the fast form's own error; 8 bits: a few codes flip */
                 assert_true(e < (bits ? 2e-2 : 3e-3));
             }
-            xb_test_acts_free(ae, nl);
-            xb_test_acts_free(af, nl);
+            xb_network_acts_free(ae, nl);
+            xb_network_acts_free(af, nl);
         }
     xb_network_free(net);
 }
@@ -349,7 +349,7 @@ static void test_exec_fast_cross_network(void **state)
         xb_engine *eng = xb_test_model_engine(&m, 0, 1, v == 0);
         if (v == 2) assert_int_equal(xb_fit_engine_plain_fast(eng, &err), XB_OK);
         xb_exec *ex = NULL;
-        float **acts = xb_test_acts_new(net, XS);
+        float **acts = xb_network_acts_new(net, XS);
         assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
         assert_int_equal(xb_exec_calibrate(ex, x, XS, &err), XB_OK);
         assert_int_equal(xb_exec_forward(ex, x, XS, acts, &err), XB_OK);
@@ -365,7 +365,7 @@ static void test_exec_fast_cross_network(void **state)
             a[v][k] = malloc(n * sizeof(float));
             memcpy(a[v][k], acts[k], n * sizeof(float));
         }
-        xb_test_acts_free(acts, nl);
+        xb_network_acts_free(acts, nl);
         xb_exec_free(ex);
         xb_engine_free(eng);
     }
@@ -408,8 +408,8 @@ static void test_exec_fast_ohmic_equals_ideal(void **state)
         print_message("ohmic layer %zu: fast model vs exact tiles %.2e\n", k, e);
         assert_true(e < 1e-5);
     }
-    xb_test_acts_free(af, nl);
-    xb_test_acts_free(ai, nl);
+    xb_network_acts_free(af, nl);
+    xb_network_acts_free(ai, nl);
     xb_network_free(net);
 }
 
@@ -436,9 +436,9 @@ static void test_exec_fast_drift(void **state)
     print_message("PCM 1 day: fast vs exact %.2e, outputs moved %.2e from t0\n", e, moved);
     assert_true(moved > 10 * e);
     assert_true(e < 3e-3);
-    xb_test_acts_free(a0, nl);
-    xb_test_acts_free(ae, nl);
-    xb_test_acts_free(af, nl);
+    xb_network_acts_free(a0, nl);
+    xb_network_acts_free(ae, nl);
+    xb_network_acts_free(af, nl);
     xb_network_free(net);
 }
 
@@ -452,7 +452,7 @@ static double layer0_energy(const xb_network *net, const xb_exec_config *c, xb_e
 {
     xb_error err;
     xb_exec *ex = NULL;
-    float **a = xb_test_acts_new(net, NS);
+    float **a = xb_network_acts_new(net, NS);
     assert_int_equal(xb_exec_new(net, c, eng, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate(ex, x, NS, &err), XB_OK);
     assert_int_equal(xb_exec_forward(ex, x, NS, a, &err), XB_OK);
@@ -460,7 +460,7 @@ static double layer0_energy(const xb_network *net, const xb_exec_config *c, xb_e
     assert_int_equal(xb_exec_get_layer_stats(ex, 0, &st), XB_OK);
     if (latency) *latency = st.latency_s / st.n_phases;
     xb_exec_free(ex);
-    xb_test_acts_free(a, xb_network_n_layers(net));
+    xb_network_acts_free(a, xb_network_n_layers(net));
     return st.e_array_joule;
 }
 
@@ -549,7 +549,7 @@ static void test_exec_fast_energy_law(void **state)
     ec.exact = 0;
     assert_int_equal(xb_engine_new(&xb_fit_engine_class_model, &ec, &em, &err), XB_OK);
     xb_exec *ex = NULL;
-    float **af = xb_test_acts_new(net, NS);
+    float **af = xb_network_acts_new(net, NS);
     assert_int_equal(xb_exec_new(net, &c, em, &ex, &err), XB_OK);
     assert_int_equal(xb_exec_calibrate_forward(ex, x, NS, x, NS, af, &err), XB_OK);
     xb_exec_layer_stats stf;
@@ -557,7 +557,7 @@ static void test_exec_fast_energy_law(void **state)
     print_message("fused calibration + evaluation: %.9e J (calibrate, forward: %.9e J)\n", stf.e_array_joule, e[0]);
     assert_true(fabs(stf.e_array_joule - e[0]) <= 1e-9 * e[0]);
     xb_exec_free(ex);
-    xb_test_acts_free(af, xb_network_n_layers(net));
+    xb_network_acts_free(af, xb_network_n_layers(net));
     xb_engine_free(em);
     free(p1);
     free(p2);
@@ -592,7 +592,7 @@ static void test_exec_fast_workers(void **state)
             xb_error err;
             xb_engine *eng = xb_test_model_engine(&m, noise, 1, 0);
             xb_exec *ex = NULL;
-            a[v] = xb_test_acts_new(net, NB);
+            a[v] = xb_network_acts_new(net, NB);
             assert_int_equal(xb_exec_new(net, &c, eng, &ex, &err), XB_OK);
             assert_int_equal(xb_exec_calibrate(ex, x, 64, &err), XB_OK);
             assert_int_equal(xb_exec_forward(ex, x, NB, a[v], &err), XB_OK);
@@ -608,8 +608,8 @@ static void test_exec_fast_workers(void **state)
         assert_true(fabs(st[0].e_array_joule - st[1].e_array_joule) <= 1e-12 * st[0].e_array_joule);
         assert_true(st[0].adc_conversions == st[1].adc_conversions && st[0].n_tile_reads == st[1].n_tile_reads);
         assert_true(st[0].n_tile_reads > 0);
-        xb_test_acts_free(a[0], nl);
-        xb_test_acts_free(a[1], nl);
+        xb_network_acts_free(a[0], nl);
+        xb_network_acts_free(a[1], nl);
     }
     free(x);
     xb_network_free(net);

@@ -109,12 +109,12 @@ static void test_python_writer(void **state)
     assert_int_equal(Y->cols, 6);
     float *x = malloc(5 * 128 * sizeof(float));
     for (size_t i = 0; i < 5 * 128; i++) x[i] = (float)X->data[i];
-    float **acts = xb_test_acts_new(net, 5);
+    float **acts = xb_network_acts_new(net, 5);
     assert_int_equal(xb_network_forward(net, x, 5, acts, &err), XB_OK);
     for (size_t i = 0; i < 5 * 6; i++) xb_assert_near(acts[6][i], Y->data[i], 1e-5, 1e-5);
     assert_int_equal(C1->cols, 3 * 64);
     for (size_t i = 0; i < 5 * 192; i++) xb_assert_near(acts[0][i], C1->data[i], 1e-5, 1e-5);
-    xb_test_acts_free(acts, 8);
+    xb_network_acts_free(acts, 8);
     free(x);
     xb_matrix_free(X);
     xb_matrix_free(Y);

@@ -69,8 +69,7 @@ static double ref_loss(xb_tnet *t, const float *x, const unsigned char *lab, siz
     xb_error err;
     assert_int_equal(xb_tnet_export(t, &net, &err), XB_OK);
     size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
+    float **a = xb_network_acts_new(net, n);
     assert_int_equal(xb_network_forward(net, x, n, a, &err), XB_OK);
     /* cross-entropy from the logits (the layer before softmax) in double */
     const float *z = a[nl - 2];
@@ -82,8 +81,7 @@ static double ref_loss(xb_tnet *t, const float *x, const unsigned char *lab, siz
         for (size_t c = 0; c < nc; c++) sum += exp((double)z[s * nc + c] - mx);
         loss -= (double)z[s * nc + lab[s]] - mx - log(sum);
     }
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
+    xb_network_acts_free(a, nl);
     xb_network_free(net);
     return loss / (double)n;
 }
@@ -177,14 +175,13 @@ static void test_trainer_forward_equals_network(void **state)
     assert_int_equal(xb_tnet_export(t, &ex, &err), XB_OK);
     assert_int_equal(xb_network_n_layers(ex), 9);
     size_t nl = 9;
-    float *a[9];
-    for (size_t k = 0; k < nl; k++) a[k] = malloc(300 * xb_layer_out_size(xb_network_layer(ex, k)) * sizeof(float));
+    float **a = xb_network_acts_new(ex, 300);
     assert_int_equal(xb_network_forward(ex, tr->images, 300, a, &err), XB_OK);
     double worst = 0;
     for (size_t i = 0; i < 3000; i++) worst = fmax(worst, fabs((double)p[i] - a[8][i]));
     print_message("trainer forward vs xb_network_forward: max |dp| = %.3g\n", worst);
     xb_assert_below(worst, 1e-5 + 1e-12);
-    for (size_t k = 0; k < nl; k++) free(a[k]);
+    xb_network_acts_free(a, nl);
     free(p);
     xb_network_free(ex);
     xb_tnet_free(t);

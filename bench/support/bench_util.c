@@ -41,21 +41,6 @@ int xb_bench_run(char *const argv[])
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
-float **xb_bench_acts_new(const xb_network *net, size_t n)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    for (size_t k = 0; a && k < nl; k++) a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-    return a;
-}
-
-void xb_bench_acts_free(float **a, size_t n_layers)
-{
-    if (!a) return;
-    for (size_t k = 0; k < n_layers; k++) free(a[k]);
-    free(a);
-}
-
 double xb_bench_rel_l2(const float *a, const float *ref, size_t n)
 {
     double d = 0, s = 0;

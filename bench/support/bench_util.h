@@ -1,5 +1,5 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): seeded uniform draws, CPU time, a
- * child xbar process, per-layer activation buffers.  Benchmarks only; never in libxbar. */
+ * child xbar process, rel-L2, activation caches.  Benchmarks only; never in libxbar. */
 #ifndef XB_BENCH_UTIL_H
 #define XB_BENCH_UTIL_H
 
@@ -17,9 +17,6 @@ double xb_bench_cpu_s(void);
 /* Run argv (argv[0] a path) in a child process and wait: its exit status, 1 if it did not
  * exit normally, 127 if it could not be started. */
 int xb_bench_run(char *const argv[]);
-/* One float buffer of n x out_size per layer of net (free with xb_bench_acts_free). */
-float **xb_bench_acts_new(const xb_network *net, size_t n);
-void xb_bench_acts_free(float **a, size_t n_layers);
 /* Relative L2 distance ||a - ref|| / ||ref|| (absolute when ref is 0), in double. */
 double xb_bench_rel_l2(const float *a, const float *ref, size_t n);
 /* A cache of a slow reference run's activations (n images through net), so that later runs

@@ -109,6 +109,12 @@ double xb_network_macs(const xb_network *net);
 int xb_network_read(const char *path, xb_network **out, xb_error *err);
 int xb_network_write(const xb_network *net, const char *path, xb_error *err);
 
+/* Activation buffers for n inputs: acts[k] holds n x xb_layer_out_size(layer k) floats
+ * (zeroed), as xb_network_forward and xb_exec_forward take them.  NULL when out of memory
+ * (nothing left allocated).  Free with xb_network_acts_free(acts, xb_network_n_layers(net)). */
+float **xb_network_acts_new(const xb_network *net, size_t n);
+void xb_network_acts_free(float **acts, size_t n_layers);
+
 /* Ideal float forward pass of n inputs (n x input_size, row-major).  acts[k] must
  * hold n x xb_layer_out_size(layer k) floats: the output of every layer. */
 int xb_network_forward(const xb_network *net, const float *x, size_t n, float *const *acts,

@@ -265,31 +265,10 @@ typedef struct {
     int swept; /* --time-sweep printed its table: no report */
 } run_state;
 
-static float **alloc_acts(const xb_network *net, size_t n)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl, sizeof *a);
-    if (!a) return NULL;
-    for (size_t k = 0; k < nl; k++)
-        if (!(a[k] = malloc(n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float)))) {
-            for (size_t j = 0; j < k; j++) free(a[j]);
-            free(a);
-            return NULL;
-        }
-    return a;
-}
-
-static void free_acts(float **a, size_t nl)
-{
-    if (!a) return;
-    for (size_t k = 0; k < nl; k++) free(a[k]);
-    free(a);
-}
-
 static void run_free(run_state *s)
 {
-    free_acts(s->ideal, s->nl);
-    free_acts(s->analog, s->nl);
+    xb_network_acts_free(s->ideal, s->nl);
+    xb_network_acts_free(s->analog, s->nl);
     free(s->l2);
     free(s->logits);
     xb_exec_free(s->ex);
@@ -348,7 +327,7 @@ static int run_load(const run_opts *o, run_state *s, xb_error *err)
     s->in_sz = xb_network_input_size(s->net);
     if ((rc = load_test(o, s, err))) return rc;
     s->batch = o->batch > s->test->n ? s->test->n : o->batch;
-    s->ideal = alloc_acts(s->net, s->batch);
+    s->ideal = xb_network_acts_new(s->net, s->batch);
     s->l2 = calloc(s->nl, sizeof *s->l2);
     if (!s->ideal || !s->l2) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     if (o->logits && !(s->logits = malloc(s->test->n * s->n_classes * sizeof(float))))
@@ -388,7 +367,7 @@ static int run_setup(const run_opts *o, run_state *s, xb_error *err)
 {
     int rc = run_engine_new(o, s, err);
     if (rc) return rc;
-    if (!(s->analog = alloc_acts(s->net, s->batch))) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (!(s->analog = xb_network_acts_new(s->net, s->batch))) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     double t0 = xb_now_s();
     if ((rc = xb_exec_new(s->net, &o->cfg, s->eng, &s->ex, err))) return rc;
     if ((rc = load_calibration(o, s, err))) return rc;

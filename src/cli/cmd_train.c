@@ -254,11 +254,8 @@ int xb_cmd_train(int argc, char **argv)
     if (!rc) rc = xb_network_write(net, out_path, &err);
     if (!rc) {
         size_t nl = xb_network_n_layers(net);
-        float **acts = calloc(nl, sizeof *acts);
-        for (size_t k = 0; acts && k < nl; k++) acts[k] = malloc(test->n * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float));
-        int ok = acts != NULL;
-        for (size_t k = 0; ok && k < nl; k++) ok = acts[k] != NULL;
-        if (!ok) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
+        float **acts = xb_network_acts_new(net, test->n);
+        if (!acts) rc = xb_errorf(&err, XB_ERUNTIME, "out of memory");
         if (!rc) rc = xb_network_forward(net, test->images, test->n, acts, &err);
         if (!rc && cnn)
             printf("trained CNN conv%zu-conv%zu-dense10", o.cnn_channels[0], o.cnn_channels[1]);
@@ -268,8 +265,7 @@ int xb_cmd_train(int argc, char **argv)
         if (!rc)
             printf("%s on %zu images in %.1f s: test accuracy %.2f%% (%zu images); wrote %s\n", cnn ? "" : "10 MLP", train->n, t1 - t0,
                    100.0 * xb_exec_top1(acts[nl - 1], test->n, 10, test->labels), test->n, out_path);
-        for (size_t k = 0; acts && k < nl; k++) free(acts[k]);
-        free(acts);
+        xb_network_acts_free(acts, nl);
     }
     xb_network_free(net);
     xb_dataset_free(train);

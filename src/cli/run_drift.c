@@ -68,11 +68,8 @@ int xb_cli_run_time_sweep(xb_exec *ex, const xb_network *net, const xb_dataset *
                           const double *times, size_t n_times, const char *csv_path, xb_error *err)
 {
     const size_t nl = xb_network_n_layers(net);
-    float **acts = calloc(nl, sizeof *acts);
+    float **acts = xb_network_acts_new(net, batch);
     int rc = acts ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; k < nl && !rc; k++)
-        if (!(acts[k] = malloc(batch * xb_layer_out_size(xb_network_layer(net, k)) * sizeof(float))))
-            rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
     FILE *csv = NULL;
     xb_afile *af = NULL; /* whole file or none (src/common/atomic.c) */
     if (!rc && csv_path) {
@@ -100,9 +97,7 @@ int xb_cli_run_time_sweep(xb_exec *ex, const xb_network *net, const xb_dataset *
     }
     if (af && rc) xb_afile_abort(af);
     else if (af && (rc = xb_afile_commit(af, err))) xb_error_prefix(err, "--time-csv: ");
-    if (acts)
-        for (size_t k = 0; k < nl; k++) free(acts[k]);
-    free(acts);
+    xb_network_acts_free(acts, nl);
     return rc;
 }
 

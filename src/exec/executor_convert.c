@@ -151,16 +151,10 @@ int ex_calibrate_layer(xb_exec *ex, size_t k, const xb_layer *l, const float *X,
 int xb_exec_calibrate(xb_exec *ex, const float *x, size_t n, xb_error *err)
 {
     if (n == 0) return xb_errorf(err, XB_EINPUT, "calibration batch is empty");
-    size_t nl = ex->n_layers;
-    float **acts = calloc(nl ? nl : 1, sizeof *acts);
-    int rc = acts ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; k < nl && !rc; k++)
-        if (!(acts[k] = malloc(n * xb_layer_out_size(xb_network_layer(ex->net, k)) * sizeof(float))))
-            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (calibration activations)");
+    float **acts = xb_network_acts_new(ex->net, n);
+    int rc = acts ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory (calibration activations)");
     if (!rc) rc = ex_run(ex, x, n, n, acts, err);
-    if (acts)
-        for (size_t k = 0; k < nl; k++) free(acts[k]);
-    free(acts);
+    xb_network_acts_free(acts, ex->n_layers);
     if (!rc) ex->calibrated = 1;
     xb_exec_stats_reset(ex);
     return rc;
@@ -174,11 +168,8 @@ int xb_exec_calibrate_forward(xb_exec *ex, const float *x_cal, size_t n_cal, con
     xb_exec_stats_reset(ex);
     ex->calibrated = 0;
     float *xa = malloc(na * in_sz * sizeof(float));
-    float **aa = calloc(nl ? nl : 1, sizeof *aa);
-    int rc = xa && aa ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
-    for (size_t k = 0; k < nl && !rc; k++)
-        if (!(aa[k] = malloc(na * xb_layer_out_size(xb_network_layer(ex->net, k)) * sizeof(float))))
-            rc = xb_errorf(err, XB_ERUNTIME, "out of memory (activations)");
+    float **aa = xb_network_acts_new(ex->net, na);
+    int rc = xa && aa ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory (activations)");
     if (!rc) {
         memcpy(xa, x_cal, n_cal * in_sz * sizeof(float));
         memcpy(xa + n_cal * in_sz, x, n * in_sz * sizeof(float));
@@ -188,8 +179,7 @@ int xb_exec_calibrate_forward(xb_exec *ex, const float *x_cal, size_t n_cal, con
         size_t sz = xb_layer_out_size(xb_network_layer(ex->net, k));
         memcpy(acts[k], aa[k] + n_cal * sz, n * sz * sizeof(float));
     }
-    for (size_t k = 0; aa && k < nl; k++) free(aa[k]);
-    free(aa);
+    xb_network_acts_free(aa, nl);
     free(xa);
     if (!rc) ex->calibrated = 1;
     else xb_exec_stats_reset(ex);

@@ -496,6 +496,26 @@ static int ideal_weighted(const xb_layer *l, const float *in, size_t n, float *o
     return XB_OK;
 }
 
+float **xb_network_acts_new(const xb_network *net, size_t n)
+{
+    if (!net) return NULL;
+    const size_t nl = xb_network_n_layers(net);
+    float **a = calloc(nl ? nl : 1, sizeof *a);
+    for (size_t k = 0; a && k < nl; k++)
+        if (!(a[k] = calloc(n * xb_layer_out_size(xb_network_layer(net, k)), sizeof(float)))) {
+            xb_network_acts_free(a, k);
+            a = NULL;
+        }
+    return a;
+}
+
+void xb_network_acts_free(float **acts, size_t n_layers)
+{
+    if (!acts) return;
+    for (size_t k = 0; k < n_layers; k++) free(acts[k]);
+    free(acts);
+}
+
 int xb_network_forward(const xb_network *net, const float *x, size_t n, float *const *acts,
                        xb_error *err)
 {

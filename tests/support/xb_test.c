@@ -139,29 +139,14 @@ size_t xb_test_count_lines(const char *s)
     return n;
 }
 
-float **xb_test_acts_new(const xb_network *net, size_t n)
-{
-    size_t nl = xb_network_n_layers(net);
-    float **a = calloc(nl ? nl : 1, sizeof *a);
-    for (size_t k = 0; a && k < nl; k++) a[k] = calloc(n * xb_layer_out_size(xb_network_layer(net, k)), sizeof(float));
-    return a;
-}
-
-void xb_test_acts_free(float **a, size_t n_layers)
-{
-    if (!a) return;
-    for (size_t k = 0; k < n_layers; k++) free(a[k]);
-    free(a);
-}
-
 double xb_test_net_accuracy(const xb_network *net, const xb_dataset *d)
 {
     size_t nl = xb_network_n_layers(net);
-    float **a = xb_test_acts_new(net, d->n);
+    float **a = xb_network_acts_new(net, d->n);
     xb_error err;
     assert_int_equal(xb_network_forward(net, d->images, d->n, a, &err), XB_OK);
     double acc = xb_exec_top1(a[nl - 1], d->n, xb_network_output_size(net), d->labels);
-    xb_test_acts_free(a, nl);
+    xb_network_acts_free(a, nl);
     return acc;
 }
 

@@ -95,10 +95,6 @@ double xb_test_json_file_number(const char *path, const char *key);
 /* Number of newline characters in s. */
 size_t xb_test_count_lines(const char *s);
 
-/* Activation buffers for every layer of net, n samples each (zero-filled), as
- * xb_network_forward / xb_exec_forward fill them; free with xb_test_acts_free. */
-float **xb_test_acts_new(const xb_network *net, size_t n);
-void xb_test_acts_free(float **a, size_t n_layers);
 
 /* Top-1 accuracy of xb_network_forward of net on the dataset. */
 double xb_test_net_accuracy(const xb_network *net, const xb_dataset *d);
