@@ -325,7 +325,9 @@ void xb_char_transient_clear(xb_char_transient *t);
  * lines at 0 V, columns at twice the scheme's column level, so that every cell's gate-to-channel
  * voltage is the scheme's: V selected, V/2 or V/3 half-selected; the selected cell sees the
  * device's own biasing, drain and source grounded).  1T1R: only the selected row's access gate
- * is on (at the compliance voltage during potentiation, v_gate otherwise). */
+ * is on (at the compliance voltage during potentiation, v_gate otherwise); the other gates sit
+ * at the pulse's lowest line level (0 V, or V for a negative pulse), so their transistors stay
+ * off in both polarities. */
 typedef enum { XB_WRITE_V2 = 0, XB_WRITE_V3 } xb_write_scheme;
 const char *xb_write_scheme_name(xb_write_scheme s);
 int xb_write_scheme_from_name(const char *s, xb_write_scheme *out);
