@@ -250,6 +250,101 @@ static void test_rram_1s1r_v3_8(void **state)
 /* `xbar program --engine native|auto`: the command's records are xb_char_write's on the native
  * solver (pulse count and energy printed = the library's), auto takes native above 32 columns,
  * and a device without a native model is refused with exit 2 and the reason. */
+/* 1T1R with the other rows' access transistors off: the solver takes the pulsed cell's row
+ * alone (its line, its cells, each column as one resistance to its source).  Against the whole
+ * array at every pulse (full_array = 1), on SET and RESET pulses in every row, V/2 and V/3:
+ * every cell's state after every pulse, the energies; the whole array's off transistors and
+ * their junctions' gmin carry what the row leaves out (1e-12 S). */
+static void isolated_rows_case(xb_write_scheme scheme, size_t n)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = n;
+    p.cell = XB_CELL_1T1R;
+    p.r_sense_ohm = 50; /* the column's lumped resistance carries the sense resistor too */
+    const xb_write_recipe r = xb_device_info_get(XB_DEVICE_RRAM)->write;
+    const size_t nc = n * n, np = 3 * n;
+    const double gate_up = xb_netlist_compliance_gate_volt(&p, r.compliance_amp);
+    const double ar = scheme == XB_WRITE_V3 ? 1.0 / 3 : 0.5, ac = scheme == XB_WRITE_V3 ? 2.0 / 3 : 0.5;
+    xb_engine_wpulse *q = malloc(np * sizeof *q);
+    double *st0 = malloc(nc * sizeof *st0), *noise = malloc(nc * sizeof *noise);
+    double *end[2], *sb[2], *sa[2], *ej[2];
+    for (int m = 0; m < 2; m++) {
+        end[m] = malloc(nc * sizeof *end[m]);
+        sb[m] = malloc(np * sizeof *sb[m]);
+        sa[m] = malloc(np * sizeof *sa[m]);
+        ej[m] = malloc(np * sizeof *ej[m]);
+    }
+    for (size_t k = 0; k < nc; k++) {
+        st0[k] = 0.2 + 1.5 * (double)((k * 7919) % nc) / (double)nc; /* gaps over the window (nm) */
+        noise[k] = xb_netlist_c2c_input(XB_DEVICE_RRAM, xb_netlist_c2c_draw(11, k, 0), r.width_s);
+    }
+    /* the scheme's table (docs/hdf5-program.md): rows in order, two cells per row and a row
+     * visited again; every third pulse a RESET, whose other gates sit at the lowest level */
+    for (size_t k = 0; k < np; k++) {
+        const size_t row = (k / 2) % n, col = (k * 5 + row) % n;
+        const int down = k % 3 == 2;
+        const double v = down ? r.down_start_volt + (double)(k % 4) * r.down_step_volt
+                              : r.up_start_volt + (double)(2 + k % 5) * r.up_step_volt;
+        q[k] = (xb_engine_wpulse){row, col, v, ar * v, 0, ac * v, down ? p.v_gate_volt : gate_up, fmin(0.0, v), r.width_s};
+    }
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    double t[2];
+    for (int m = 0; m < 2; m++) {
+        xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, m};
+        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0};
+        xb_error err;
+        double t0 = now_s();
+        int rc = xb_engine_native_write(&eo, &in, &out, &err);
+        t[m] = now_s() - t0;
+        if (rc) print_error("%s\n", err.msg);
+        assert_int_equal(rc, XB_OK);
+    }
+    double ws = 0, we = 0, moved = 0;
+    for (size_t k = 0; k < np; k++) {
+        ws = fmax(ws, fabs(sa[0][k] - sa[1][k]));
+        ws = fmax(ws, fabs(sb[0][k] - sb[1][k]));
+        we = fmax(we, fabs(ej[0][k] - ej[1][k]) / ej[1][k]);
+        moved = fmax(moved, fabs(sa[1][k] - sb[1][k]));
+    }
+    for (size_t c = 0; c < nc; c++) ws = fmax(ws, fabs(end[0][c] - end[1][c]));
+    fprintf(stderr, "rram 1t1r %s %zux%zu, %zu pulses: isolated rows vs whole array: state %.2e nm (largest step %.3g "
+                    "nm), energy %.2e relative; %.3f s vs %.3f s\n",
+            xb_write_scheme_name(scheme), n, n, np, ws, moved, we, t[0], t[1]);
+    assert_true(moved > 0.05);  /* the pulses do move the cells */
+    assert_true(ws <= 1e-6);    /* nm, of a 1.5 nm window */
+    assert_true(we <= 1e-4);
+    /* RESETs with the other gates at 0 V turn the transistors on the negative columns on: no
+     * isolation, the whole array is solved either way (bit-identical), and the row alone would
+     * be far off */
+    for (size_t k = 0; k < np; k++) q[k].v_gate_other = 0;
+    for (int m = 0; m < 2; m++) {
+        xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, m};
+        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0};
+        xb_error err;
+        assert_int_equal(xb_engine_native_write(&eo, &in, &out, &err), XB_OK);
+    }
+    assert_memory_equal(end[0], end[1], nc * sizeof *end[0]);
+    assert_memory_equal(ej[0], ej[1], np * sizeof *ej[0]);
+    for (int m = 0; m < 2; m++) {
+        free(end[m]);
+        free(sb[m]);
+        free(sa[m]);
+        free(ej[m]);
+    }
+    free(q);
+    free(st0);
+    free(noise);
+}
+
+static void test_isolated_rows(void **state)
+{
+    (void)state;
+    isolated_rows_case(XB_WRITE_V3, 16);
+    isolated_rows_case(XB_WRITE_V2, 8);
+}
+
 static long long summary_ll(const char *out, const char *key)
 {
     const char *q = strstr(out, key);
@@ -319,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_rram_1t1r_v3_8),  cmocka_unit_test(test_rram_1t1r_v2_8),
         cmocka_unit_test(test_rram_1t1r_v3_16), cmocka_unit_test(test_rram_1r_v2_8),
         cmocka_unit_test(test_rram_1s1r_v3_8),  cmocka_unit_test(test_program_cli_engine),
+        cmocka_unit_test(test_isolated_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

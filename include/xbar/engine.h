@@ -470,6 +470,10 @@ typedef struct xb_engine_write_in {
     const xb_engine_wpulse *pulses;
     double edge_s, gap_s;
     double t_idle_s;           /* idle time counted once before the pulses (simulated time) */
+    int full_array;            /* 1: solve the whole array at every pulse even where the
+                                  unselected rows are isolated (1T1R with their access
+                                  transistors off: then only the selected row and its columns
+                                  carry current, docs/native.md); for cross-checks */
 } xb_engine_write_in;
 
 typedef struct xb_engine_write_out {

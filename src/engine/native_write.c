@@ -122,17 +122,50 @@ static void set_levels(nw_solver *w, const xb_engine_wpulse *q)
         for (size_t cell = 0; cell < w->nc; cell++) w->c.g[w->c.cell_el[cell]] = w->gate_row[cell / w->C];
 }
 
+/* The whole array's per-cell tables: the dynamic model's parameters (each cell's d2d
+ * sample), the state limits, the states and the noise-terminal values. */
+typedef struct {
+    double *par, *lo, *hi, *st, *nz;
+} nw_tables;
+
+static void tables_free(nw_tables *t)
+{
+    free(t->par);
+    free(t->lo);
+    free(t->hi);
+    free(t->st);
+    free(t->nz);
+}
+
+static int tables_new(nw_tables *t, const nv_dyn_model *m, const xb_engine_write_in *in, xb_error *err)
+{
+    const xb_array_params *p = in->p;
+    const size_t nc = p->rows * p->cols, np = m->npar;
+    t->par = malloc(nc * np * sizeof *t->par);
+    t->lo = malloc(nc * sizeof *t->lo);
+    t->hi = malloc(nc * sizeof *t->hi);
+    t->st = malloc(nc * sizeof *t->st);
+    t->nz = calloc(nc, sizeof *t->nz);
+    if (!t->par || !t->lo || !t->hi || !t->st || !t->nz) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t q = 0; q < nc; q++) {
+        char *inst = NULL;
+        int rc = xb_netlist_dyn_instance(p, q, NULL, &inst, err);
+        if (!rc) rc = nv_dyn_params(m, inst, t->par + q * np, err);
+        free(inst);
+        if (rc) return rc;
+        m->limits(t->par + q * np, &t->lo[q], &t->hi[q]);
+    }
+    memcpy(t->st, in->state, nc * sizeof *t->st);
+    if (in->noise) memcpy(t->nz, in->noise, nc * sizeof *t->nz);
+    return XB_OK;
+}
+
 static void solver_free(nw_solver *w)
 {
     nv_sparse_free(w->sp);
     nv_circuit_free(&w->c);
     free(w->dev_el);
     free(w->el_cell);
-    free(w->par);
-    free(w->lo);
-    free(w->hi);
-    free(w->st);
-    free(w->nz);
     free(w->x);
     free(w->fixed);
     free(w->f);
@@ -140,21 +173,7 @@ static void solver_free(nw_solver *w)
     free(w->rhs);
     free(w->gate_row);
     nw_cell_free(&w->cell);
-}
-
-/* Per cell: the dynamic model's parameters (its d2d sample) and the state limits. */
-static int load_params(nw_solver *w, xb_error *err)
-{
-    const size_t np = w->m->npar;
-    for (size_t q = 0; q < w->nc; q++) {
-        char *inst = NULL;
-        int rc = xb_netlist_dyn_instance(w->p, q, NULL, &inst, err);
-        if (!rc) rc = nv_dyn_params(w->m, inst, w->par + q * np, err);
-        free(inst);
-        if (rc) return rc;
-        w->m->limits(w->par + q * np, &w->lo[q], &w->hi[q]);
-    }
-    return XB_OK;
+    memset(w, 0, sizeof *w);
 }
 
 /* The circuit: every line driven, every cell's device element mapped to its cell. */
@@ -192,44 +211,84 @@ static int build(nw_solver *w, const xb_engine_opts *o, xb_error *err)
     return nv_sparse_new(w->c.n, w->c.Ap, w->c.Ai, 0, NULL, &w->sp, err);
 }
 
-static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_engine_write_in *in, xb_error *err)
+/* The solver of circuit p (the whole array, or an isolated row) whose cells are the tables'
+ * from cell `first` on. */
+static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_params *p, const nv_dyn_model *m,
+                      nw_tables *t, size_t first, xb_error *err)
 {
     memset(w, 0, sizeof *w);
-    const xb_array_params *p = in->p;
-    const xb_device_info *di = xb_device_info_get(p->device);
     w->p = p;
+    w->m = m;
     w->R = p->rows;
     w->C = p->cols;
     w->nc = w->R * w->C;
-    w->m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
-    if (!w->m)
+    int rc = build(w, o, err);
+    if (rc) return rc;
+    const size_t n = w->c.n ? w->c.n : 1;
+    w->par = t->par + first * m->npar;
+    w->lo = t->lo + first;
+    w->hi = t->hi + first;
+    w->st = t->st + first;
+    w->nz = t->nz + first;
+    w->x = calloc(n, sizeof *w->x);
+    w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
+    w->f = malloc(n * sizeof *w->f);
+    w->fa = malloc(n * sizeof *w->fa);
+    w->rhs = malloc(n * sizeof *w->rhs);
+    w->gate_row = calloc(w->R, sizeof *w->gate_row);
+    if (!w->x || !w->fixed || !w->f || !w->fa || !w->rhs || !w->gate_row || nw_cell_new(&w->cell, w))
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    return XB_OK;
+}
+
+/* Row r of a 1T1R array whose other rows are isolated (their access transistors off: the
+ * level-1 NMOS carries exactly nothing below threshold): the row's line, its cells, and each
+ * column as the one resistance from the cell's node to the column's source, (R - r) segments
+ * and r_sense; the column above the row and the other rows' cells carry only ngspice's gmin
+ * across the off transistors' junctions (1e-12 S), which this leaves out (docs/native.md). */
+static int row_solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_params *p, const nv_dyn_model *m,
+                          nw_tables *t, size_t r, xb_error *err)
+{
+    xb_array_params pr = *p;
+    pr.rows = 1;
+    pr.r_sense_ohm = p->r_sense_ohm + (double)(p->rows - r) * p->r_wire_col_ohm;
+    pr.r_wire_col_ohm = 0;
+    int rc = solver_new(w, o, &pr, m, t, r * p->cols, err);
+    w->p_row = pr;
+    w->p = &w->p_row;
+    return rc;
+}
+
+/* The model, or the reason the native solver cannot take the array. */
+static int pick_model(const xb_array_params *p, const nv_dyn_model **out, xb_error *err)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    const nv_dyn_model *m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
+    *out = m;
+    if (!m)
         return xb_errorf(err, XB_EINPUT, "--engine native: no native dynamic model of %s (programming pulses: rram, "
                          "ecram; use --engine spice)", di ? di->name : "?");
-    if (w->m->gated && p->cell != XB_CELL_1R)
+    if (m->gated && p->cell != XB_CELL_1R)
         return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
     if (p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD)
         return xb_errorf(err, XB_EINPUT, "--selector ts: the native solver has the static selector only (use --engine spice)");
-    int rc = build(w, o, err);
-    if (rc) return rc;
-    const size_t n = w->c.n, nc = w->nc;
-    w->par = malloc(nc * w->m->npar * sizeof *w->par);
-    w->lo = malloc(nc * sizeof *w->lo);
-    w->hi = malloc(nc * sizeof *w->hi);
-    w->st = malloc(nc * sizeof *w->st);
-    w->nz = calloc(nc, sizeof *w->nz);
-    w->x = calloc(n ? n : 1, sizeof *w->x);
-    w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
-    w->f = malloc((n ? n : 1) * sizeof *w->f);
-    w->fa = malloc((n ? n : 1) * sizeof *w->fa);
-    w->rhs = malloc((n ? n : 1) * sizeof *w->rhs);
-    w->gate_row = calloc(w->R, sizeof *w->gate_row);
-    if (!w->par || !w->lo || !w->hi || !w->st || !w->nz || !w->x || !w->fixed || !w->f || !w->fa || !w->rhs ||
-        !w->gate_row || nw_cell_new(&w->cell, w))
-        return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    if ((rc = load_params(w, err))) return rc;
-    memcpy(w->st, in->state, nc * sizeof *w->st);
-    if (in->noise) memcpy(w->nz, in->noise, nc * sizeof *w->nz);
     return XB_OK;
+}
+
+/* 1 when every pulse leaves the other rows' access transistors off: every node lies between
+ * the lowest and the highest source level (0 V included: ground, gmin), so no unselected
+ * transistor's gate is above the lowest level by more than V_t, at full amplitude and (all
+ * levels scale together) on the ramps. */
+static int rows_isolated(const xb_engine_write_in *in)
+{
+    const xb_array_params *p = in->p;
+    if (in->full_array || p->cell != XB_CELL_1T1R || p->rows < 2) return 0;
+    for (size_t k = 0; k < in->n_pulses; k++) {
+        const xb_engine_wpulse *q = &in->pulses[k];
+        double lo = fmin(fmin(0.0, q->v_row_sel), fmin(q->v_row_other, fmin(q->v_col_sel, q->v_col_other)));
+        if (!(q->v_gate_other - lo <= p->nmos_vt_volt)) return 0;
+    }
+    return 1;
 }
 
 int xb_engine_native_write_supports(const xb_array_params *p)
@@ -263,30 +322,53 @@ static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out
     return XB_OK;
 }
 
+/* One pulse on solver w (the whole array, or the pulsed cell's isolated row: q's row 0). */
+static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, size_t k, xb_engine_write_out *out,
+                 xb_error *err)
+{
+    const size_t sel = q->row * w->C + q->col;
+    set_levels(w, q);
+    out->state_before[k] = w->st[sel];
+    int rc = newton(w, err);
+    if (!rc) rc = nw_pulse(w, q, edge_s, &out->e_joule[k], err);
+    out->state_after[k] = w->st[sel];
+    return rc;
+}
+
 int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
                            xb_error *err)
 {
     int rc = check_in(in, out, err);
+    const nv_dyn_model *m = NULL;
+    if (!rc) rc = pick_model(in->p, &m, err);
     if (rc) return rc;
-    nw_solver w;
-    rc = solver_new(&w, o, in, err);
-    double t = in->t_idle_s;
+    nw_tables t = {0};
+    nw_solver w = {0};
+    const int iso = rows_isolated(in);
+    size_t row = SIZE_MAX, n_factor = 0, n_rhs = 0;
+    rc = tables_new(&t, m, in, err);
+    if (!rc && !iso) rc = solver_new(&w, o, in->p, m, &t, 0, err);
+    double time_s = in->t_idle_s;
     for (size_t k = 0; !rc && k < in->n_pulses; k++) {
-        const xb_engine_wpulse *q = &in->pulses[k];
-        const size_t sel = q->row * w.C + q->col;
-        set_levels(&w, q);
-        out->state_before[k] = w.st[sel];
-        rc = newton(&w, err);
-        if (!rc) rc = nw_pulse(&w, q, in->edge_s, &out->e_joule[k], err);
-        out->state_after[k] = w.st[sel];
-        t += 2 * in->edge_s + q->width_s + in->gap_s;
+        xb_engine_wpulse q = in->pulses[k];
+        if (iso && q.row != row) { /* a new row: its own small circuit */
+            n_factor += w.n_factor;
+            n_rhs += w.n_rhs;
+            solver_free(&w);
+            row = q.row;
+            if ((rc = row_solver_new(&w, o, in->p, m, &t, row, err))) break;
+        }
+        if (iso) q.row = 0;
+        rc = pulse(&w, &q, in->edge_s, k, out, err);
+        time_s += 2 * in->edge_s + q.width_s + in->gap_s;
     }
     if (!rc) {
-        memcpy(out->state_end, w.st, w.nc * sizeof *w.st);
-        out->t_sim_s = t;
-        out->n_factor = w.n_factor;
-        out->n_rhs = w.n_rhs;
+        memcpy(out->state_end, t.st, in->p->rows * in->p->cols * sizeof *t.st);
+        out->t_sim_s = time_s;
+        out->n_factor = n_factor + w.n_factor;
+        out->n_rhs = n_rhs + w.n_rhs;
     }
     solver_free(&w);
+    tables_free(&t);
     return rc;
 }

@@ -28,12 +28,14 @@ typedef struct nw_cell {
 
 typedef struct nw_solver {
     const xb_array_params *p;
+    xb_array_params p_row; /* an isolated row's circuit (native_write.c), p points here */
     const nv_dyn_model *m;
     nv_circuit c;
     nv_sparse *sp;
     size_t R, C, nc;
     size_t *dev_el;    /* per cell: its device element */
     int32_t *el_cell;  /* per element: the cell whose device it is, -1 */
+    /* per cell, views into the whole array's tables (an isolated row: its row of them) */
     double *par;       /* nc x npar */
     double *lo, *hi;   /* per cell: the state's limits */
     double *st, *nz;   /* states, noise-terminal values */
