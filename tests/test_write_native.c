@@ -315,6 +315,18 @@ static void isolated_rows_case(xb_write_scheme scheme, size_t n)
     assert_true(moved > 0.05);  /* the pulses do move the cells */
     assert_true(ws <= 1e-6);    /* nm, of a 1.5 nm window */
     assert_true(we <= 1e-4);
+    /* the rows spread over threads: the same numbers for any number */
+    for (int nw = 1; nw <= 3; nw += 2) {
+        xb_engine_opts e1 = eo;
+        e1.n_workers = nw;
+        xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, 0};
+        xb_engine_write_out out = {end[1], sb[1], sa[1], ej[1], 0, 0, 0};
+        xb_error err;
+        assert_int_equal(xb_engine_native_write(&e1, &in, &out, &err), XB_OK);
+        assert_memory_equal(end[0], end[1], nc * sizeof *end[0]);
+        assert_memory_equal(sa[0], sa[1], np * sizeof *sa[0]);
+        assert_memory_equal(ej[0], ej[1], np * sizeof *ej[0]);
+    }
     /* RESETs with the other gates at 0 V turn the transistors on the negative columns on: no
      * isolation, the whole array is solved either way (bit-identical), and the row alone would
      * be far off */

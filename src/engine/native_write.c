@@ -19,8 +19,10 @@
 #include "engine/native_write_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double nw_node(const nw_solver *w, const double *x, int32_t id) { return id >= 0 ? x[id] : w->fixed[-1 - id]; }
 
@@ -335,6 +337,118 @@ static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, size_t 
     return rc;
 }
 
+/* Isolated rows, spread over threads: the pulses grouped by row (each row's in call order),
+ * each group on its own row solver.  The rows share nothing but the tables, whose cells they
+ * partition, so the results are the same for any number of threads. */
+typedef struct {
+    const xb_engine_opts *o;
+    const xb_engine_write_in *in;
+    xb_engine_write_out *out;
+    const nv_dyn_model *m;
+    nw_tables *t;
+    size_t *order;   /* pulse indices grouped by row */
+    size_t *start;   /* n_groups + 1 offsets into order */
+    size_t n_groups, next;
+    pthread_mutex_t lock;
+    int rc;
+    size_t rc_group; /* the lowest failed group: its error is the one reported */
+    xb_error err;
+    size_t n_factor, n_rhs;
+} nw_rows;
+
+static int rows_group(nw_rows *g, size_t grp, size_t *nf, size_t *nr, xb_error *err)
+{
+    nw_solver w;
+    const size_t *ks = g->order + g->start[grp], n = g->start[grp + 1] - g->start[grp];
+    const size_t row = g->in->pulses[ks[0]].row;
+    int rc = row_solver_new(&w, g->o, g->in->p, g->m, g->t, row, err);
+    for (size_t u = 0; !rc && u < n; u++) {
+        xb_engine_wpulse q = g->in->pulses[ks[u]];
+        q.row = 0;
+        rc = pulse(&w, &q, g->in->edge_s, ks[u], g->out, err);
+    }
+    *nf = w.n_factor;
+    *nr = w.n_rhs;
+    solver_free(&w);
+    return rc;
+}
+
+static void *rows_thread(void *arg)
+{
+    nw_rows *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        size_t grp = g->next++;
+        int stop = grp >= g->n_groups || (g->rc && g->rc_group < grp);
+        pthread_mutex_unlock(&g->lock);
+        if (stop) return NULL;
+        xb_error err;
+        size_t nf = 0, nr = 0;
+        int rc = rows_group(g, grp, &nf, &nr, &err);
+        pthread_mutex_lock(&g->lock);
+        g->n_factor += nf;
+        g->n_rhs += nr;
+        if (rc && (!g->rc || grp < g->rc_group)) {
+            g->rc = rc;
+            g->rc_group = grp;
+            g->err = err;
+        }
+        pthread_mutex_unlock(&g->lock);
+    }
+}
+
+static int rows_plan(nw_rows *g, xb_error *err)
+{
+    const size_t R = g->in->p->rows, n = g->in->n_pulses;
+    size_t *count = calloc(R + 1, sizeof *count);
+    g->order = malloc((n ? n : 1) * sizeof *g->order);
+    g->start = malloc((R + 1) * sizeof *g->start);
+    if (!count || !g->order || !g->start) {
+        free(count);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t k = 0; k < n; k++) count[g->in->pulses[k].row + 1]++;
+    for (size_t r = 0; r < R; r++) count[r + 1] += count[r];
+    for (size_t k = 0; k < n; k++) g->order[count[g->in->pulses[k].row]++] = k;
+    /* count[r] is now the end of row r's pulses */
+    size_t at = 0;
+    g->n_groups = 0;
+    for (size_t r = 0; r < R; r++) {
+        if (count[r] == at) continue;
+        g->start[g->n_groups++] = at;
+        at = count[r];
+    }
+    g->start[g->n_groups] = at;
+    free(count);
+    return XB_OK;
+}
+
+static int run_rows(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
+                    const nv_dyn_model *m, nw_tables *t, size_t *n_factor, size_t *n_rhs, xb_error *err)
+{
+    nw_rows g = {o, in, out, m, t, NULL, NULL, 0, 0, PTHREAD_MUTEX_INITIALIZER, XB_OK, 0, {0}, 0, 0};
+    int rc = rows_plan(&g, err);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthr = o && o->n_workers > 0 ? (size_t)o->n_workers : cores > 0 ? (size_t)cores : 1;
+    if (nthr > g.n_groups) nthr = g.n_groups ? g.n_groups : 1;
+    if (nthr > 64) nthr = 64;
+    pthread_t th[64];
+    int started[64] = {0};
+    for (size_t k = 1; !rc && k < nthr; k++) started[k] = pthread_create(&th[k], NULL, rows_thread, &g) == 0;
+    if (!rc) rows_thread(&g);
+    for (size_t k = 1; k < nthr; k++)
+        if (started[k]) pthread_join(th[k], NULL);
+    if (!rc && g.rc) {
+        rc = g.rc;
+        *err = g.err;
+    }
+    *n_factor = g.n_factor;
+    *n_rhs = g.n_rhs;
+    free(g.order);
+    free(g.start);
+    return rc;
+}
+
 int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
                            xb_error *err)
 {
@@ -344,29 +458,23 @@ int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in
     if (rc) return rc;
     nw_tables t = {0};
     nw_solver w = {0};
-    const int iso = rows_isolated(in);
-    size_t row = SIZE_MAX, n_factor = 0, n_rhs = 0;
+    size_t n_factor = 0, n_rhs = 0;
     rc = tables_new(&t, m, in, err);
-    if (!rc && !iso) rc = solver_new(&w, o, in->p, m, &t, 0, err);
-    double time_s = in->t_idle_s;
-    for (size_t k = 0; !rc && k < in->n_pulses; k++) {
-        xb_engine_wpulse q = in->pulses[k];
-        if (iso && q.row != row) { /* a new row: its own small circuit */
-            n_factor += w.n_factor;
-            n_rhs += w.n_rhs;
-            solver_free(&w);
-            row = q.row;
-            if ((rc = row_solver_new(&w, o, in->p, m, &t, row, err))) break;
-        }
-        if (iso) q.row = 0;
-        rc = pulse(&w, &q, in->edge_s, k, out, err);
-        time_s += 2 * in->edge_s + q.width_s + in->gap_s;
+    if (!rc && rows_isolated(in)) {
+        rc = run_rows(o, in, out, m, &t, &n_factor, &n_rhs, err);
+    } else if (!rc) {
+        rc = solver_new(&w, o, in->p, m, &t, 0, err);
+        for (size_t k = 0; !rc && k < in->n_pulses; k++) rc = pulse(&w, &in->pulses[k], in->edge_s, k, out, err);
+        n_factor = w.n_factor;
+        n_rhs = w.n_rhs;
     }
     if (!rc) {
+        double time_s = in->t_idle_s;
+        for (size_t k = 0; k < in->n_pulses; k++) time_s += 2 * in->edge_s + in->pulses[k].width_s + in->gap_s;
         memcpy(out->state_end, t.st, in->p->rows * in->p->cols * sizeof *t.st);
         out->t_sim_s = time_s;
-        out->n_factor = n_factor + w.n_factor;
-        out->n_rhs = n_rhs + w.n_rhs;
+        out->n_factor = n_factor;
+        out->n_rhs = n_rhs;
     }
     solver_free(&w);
     tables_free(&t);
