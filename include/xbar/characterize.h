@@ -392,7 +392,7 @@ typedef struct xb_write_solver {
 } xb_write_solver;
 extern const xb_write_solver xb_write_solver_spice;
 /* The native quasi-static solver (xb_engine_native_write; docs/native.md "Programming
- * pulses"): rram and ecram, cells 1r, 1t1r, 1s1r with the static selector. */
+ * pulses"): rram, pcm and ecram, cells 1r, 1t1r, 1s1r with the static selector. */
 extern const xb_write_solver xb_write_solver_native;
 /* The round solver for an engine choice: "spice", "native" (NULL with XB_EINPUT when the
  * native solver has no model of p's device or cell) or "auto" (native when

@@ -56,7 +56,7 @@ int xb_write_solver_pick(const char *engine, const xb_array_params *p, size_t au
     else if (engine && strcmp(engine, "native") == 0) {
         if (!can)
             return xb_errorf(err, XB_EINPUT, "--engine native: the native programming solver has no model of %s %s%s "
-                             "(it has rram and ecram; the static selector only); use --engine spice",
+                             "(it has rram, pcm and ecram; the static selector only); use --engine spice",
                              xb_device_name(p->device), xb_cell_name(p->cell),
                              p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD ? " with the ts selector" : "");
         *out = &xb_write_solver_native;

@@ -35,7 +35,7 @@ void nw_el_iv(const nw_solver *w, const double *x, size_t k, double *i, double *
     int32_t q = w->el_cell[k];
     if (q >= 0) {
         double d;
-        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st[q], i, &d);
+        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st + (size_t)q * w->m->nstate, i, &d);
         *da = d;
         *db = -d;
         return;
@@ -50,7 +50,7 @@ void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, doubl
     const size_t k = w->dev_el[q];
     double va = nw_node(w, x, w->c.na[k]), vb = nw_node(w, x, w->c.nb[k]);
     *vgc = w->gate_row[q / w->C] - 0.5 * (va + vb);
-    w->m->ig(w->par + q * w->m->npar, *vgc, w->st[q], ig, dg);
+    w->m->ig(w->par + q * w->m->npar, *vgc, w->st + q * w->m->nstate, ig, dg);
 }
 
 /* KCL residual f (current leaving every unknown node), its absolute sums and the Jacobian. */
@@ -128,6 +128,7 @@ static void set_levels(nw_solver *w, const xb_engine_wpulse *q)
  * sample), the state limits, the states and the noise-terminal values. */
 typedef struct {
     double *par, *lo, *hi, *st, *nz;
+    double *t_row; /* per row: the time its states are at (models that relax at 0 V) */
 } nw_tables;
 
 static void tables_free(nw_tables *t)
@@ -137,27 +138,30 @@ static void tables_free(nw_tables *t)
     free(t->hi);
     free(t->st);
     free(t->nz);
+    free(t->t_row);
 }
 
 static int tables_new(nw_tables *t, const nv_dyn_model *m, const xb_engine_write_in *in, xb_error *err)
 {
     const xb_array_params *p = in->p;
-    const size_t nc = p->rows * p->cols, np = m->npar;
+    const size_t nc = p->rows * p->cols, np = m->npar, ns = m->nstate;
     t->par = malloc(nc * np * sizeof *t->par);
-    t->lo = malloc(nc * sizeof *t->lo);
-    t->hi = malloc(nc * sizeof *t->hi);
-    t->st = malloc(nc * sizeof *t->st);
+    t->lo = malloc(nc * ns * sizeof *t->lo);
+    t->hi = malloc(nc * ns * sizeof *t->hi);
+    t->st = calloc(nc * ns, sizeof *t->st); /* the states past the first start at 0 */
     t->nz = calloc(nc, sizeof *t->nz);
-    if (!t->par || !t->lo || !t->hi || !t->st || !t->nz) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t->t_row = calloc(p->rows, sizeof *t->t_row);
+    if (!t->par || !t->lo || !t->hi || !t->st || !t->nz || !t->t_row)
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t q = 0; q < nc; q++) {
         char *inst = NULL;
         int rc = xb_netlist_dyn_instance(p, q, NULL, &inst, err);
         if (!rc) rc = nv_dyn_params(m, inst, t->par + q * np, err);
         free(inst);
         if (rc) return rc;
-        m->limits(t->par + q * np, &t->lo[q], &t->hi[q]);
+        m->limits(t->par + q * np, t->lo + q * ns, t->hi + q * ns);
+        t->st[q * ns] = in->state[q];
     }
-    memcpy(t->st, in->state, nc * sizeof *t->st);
     if (in->noise) memcpy(t->nz, in->noise, nc * sizeof *t->nz);
     return XB_OK;
 }
@@ -174,6 +178,7 @@ static void solver_free(nw_solver *w)
     free(w->fa);
     free(w->rhs);
     free(w->gate_row);
+    free(w->moved);
     nw_cell_free(&w->cell);
     memset(w, 0, sizeof *w);
 }
@@ -228,17 +233,18 @@ static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_para
     if (rc) return rc;
     const size_t n = w->c.n ? w->c.n : 1;
     w->par = t->par + first * m->npar;
-    w->lo = t->lo + first;
-    w->hi = t->hi + first;
-    w->st = t->st + first;
+    w->lo = t->lo + first * m->nstate;
+    w->hi = t->hi + first * m->nstate;
+    w->st = t->st + first * m->nstate;
     w->nz = t->nz + first;
+    w->moved = calloc(w->nc, 1);
     w->x = calloc(n, sizeof *w->x);
     w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
     w->f = malloc(n * sizeof *w->f);
     w->fa = malloc(n * sizeof *w->fa);
     w->rhs = malloc(n * sizeof *w->rhs);
     w->gate_row = calloc(w->R, sizeof *w->gate_row);
-    if (!w->x || !w->fixed || !w->f || !w->fa || !w->rhs || !w->gate_row || nw_cell_new(&w->cell, w))
+    if (!w->x || !w->fixed || !w->f || !w->fa || !w->rhs || !w->gate_row || !w->moved || nw_cell_new(&w->cell, w))
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     return XB_OK;
 }
@@ -269,7 +275,7 @@ static int pick_model(const xb_array_params *p, const nv_dyn_model **out, xb_err
     *out = m;
     if (!m)
         return xb_errorf(err, XB_EINPUT, "--engine native: no native dynamic model of %s (programming pulses: rram, "
-                         "ecram; use --engine spice)", di ? di->name : "?");
+                         "pcm, ecram; use --engine spice)", di ? di->name : "?");
     if (m->gated && p->cell != XB_CELL_1R)
         return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
     if (p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD)
@@ -324,16 +330,35 @@ static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out
     return XB_OK;
 }
 
-/* One pulse on solver w (the whole array, or the pulsed cell's isolated row: q's row 0). */
-static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, size_t k, xb_engine_write_out *out,
-                 xb_error *err)
+/* States that relax at 0 V (PCM's thermal node) brought from w->t_s to t_s; skip_moved: not
+ * the cells the last pulse integrated (their states are already at the pulse's end). */
+static void relax_to(nw_solver *w, double t_s, int skip_moved)
+{
+    const size_t ns = w->m->nstate, np = w->m->npar;
+    if (w->m->relax)
+        for (size_t q = 0; q < w->nc; q++)
+            if (!(skip_moved && w->moved[q])) w->m->relax(w->par + q * np, w->st + q * ns, w->nz[q], t_s - w->t_s);
+    w->t_s = t_s;
+}
+
+/* One pulse on solver w (the whole array, or the pulsed cell's isolated row: q's row 0),
+ * starting at t_s. */
+static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double gap_s, double t_s, size_t k,
+                 xb_engine_write_out *out, xb_error *err)
 {
     const size_t sel = q->row * w->C + q->col;
+    relax_to(w, t_s, 0);
     set_levels(w, q);
-    out->state_before[k] = w->st[sel];
+    out->state_before[k] = w->st[sel * w->m->nstate];
     int rc = newton(w, err);
-    if (!rc) rc = nw_pulse(w, q, edge_s, &out->e_joule[k], err);
-    out->state_after[k] = w->st[sel];
+    if (!rc) rc = nw_pulse(w, q, edge_s, gap_s, &out->e_joule[k], err);
+    if (!rc && w->m->relax) { /* the cells not integrated relax through the slot */
+        memset(w->moved, 0, w->nc);
+        w->moved[w->cell.sel] = 1;
+        for (size_t u = 0; u < w->cell.n_act; u++) w->moved[w->cell.act[u]] = 1;
+        relax_to(w, t_s + 2 * edge_s + q->width_s + gap_s, 1);
+    }
+    out->state_after[k] = w->st[sel * w->m->nstate];
     return rc;
 }
 
@@ -348,6 +373,7 @@ typedef struct {
     nw_tables *t;
     size_t *order;   /* pulse indices grouped by row */
     size_t *start;   /* n_groups + 1 offsets into order */
+    const double *t_start; /* per pulse: its slot's start (simulated time) */
     size_t n_groups, next;
     pthread_mutex_t lock;
     int rc;
@@ -362,11 +388,13 @@ static int rows_group(nw_rows *g, size_t grp, size_t *nf, size_t *nr, xb_error *
     const size_t *ks = g->order + g->start[grp], n = g->start[grp + 1] - g->start[grp];
     const size_t row = g->in->pulses[ks[0]].row;
     int rc = row_solver_new(&w, g->o, g->in->p, g->m, g->t, row, err);
+    w.t_s = g->t->t_row[row];
     for (size_t u = 0; !rc && u < n; u++) {
         xb_engine_wpulse q = g->in->pulses[ks[u]];
         q.row = 0;
-        rc = pulse(&w, &q, g->in->edge_s, ks[u], g->out, err);
+        rc = pulse(&w, &q, g->in->edge_s, g->in->gap_s, g->t_start[ks[u]], ks[u], g->out, err);
     }
+    g->t->t_row[row] = w.t_s;
     *nf = w.n_factor;
     *nr = w.n_rhs;
     solver_free(&w);
@@ -424,9 +452,10 @@ static int rows_plan(nw_rows *g, xb_error *err)
 }
 
 static int run_rows(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
-                    const nv_dyn_model *m, nw_tables *t, size_t *n_factor, size_t *n_rhs, xb_error *err)
+                    const nv_dyn_model *m, nw_tables *t, const double *t_start, size_t *n_factor, size_t *n_rhs,
+                    xb_error *err)
 {
-    nw_rows g = {o, in, out, m, t, NULL, NULL, 0, 0, PTHREAD_MUTEX_INITIALIZER, XB_OK, 0, {0}, 0, 0};
+    nw_rows g = {o, in, out, m, t, NULL, NULL, t_start, 0, 0, PTHREAD_MUTEX_INITIALIZER, XB_OK, 0, {0}, 0, 0};
     int rc = rows_plan(&g, err);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nthr = o && o->n_workers > 0 ? (size_t)o->n_workers : cores > 0 ? (size_t)cores : 1;
@@ -459,23 +488,37 @@ int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in
     nw_tables t = {0};
     nw_solver w = {0};
     size_t n_factor = 0, n_rhs = 0;
+    /* the slots' start times: t_idle, then per pulse edge + width + edge + gap */
+    double *t_start = malloc((in->n_pulses + 1) * sizeof *t_start);
+    if (!t_start) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t_start[0] = in->t_idle_s;
+    for (size_t k = 0; k < in->n_pulses; k++)
+        t_start[k + 1] = t_start[k] + 2 * in->edge_s + in->pulses[k].width_s + in->gap_s;
     rc = tables_new(&t, m, in, err);
     if (!rc && rows_isolated(in)) {
-        rc = run_rows(o, in, out, m, &t, &n_factor, &n_rhs, err);
+        rc = run_rows(o, in, out, m, &t, t_start, &n_factor, &n_rhs, err);
     } else if (!rc) {
         rc = solver_new(&w, o, in->p, m, &t, 0, err);
-        for (size_t k = 0; !rc && k < in->n_pulses; k++) rc = pulse(&w, &in->pulses[k], in->edge_s, k, out, err);
+        for (size_t k = 0; !rc && k < in->n_pulses; k++)
+            rc = pulse(&w, &in->pulses[k], in->edge_s, in->gap_s, t_start[k], k, out, err);
         n_factor = w.n_factor;
         n_rhs = w.n_rhs;
     }
+    if (!rc && m->relax) { /* every cell to the end of the call (its last slot's gap) */
+        const size_t C = in->p->cols, ns = m->nstate, np = m->npar;
+        for (size_t q = 0; q < in->p->rows * C; q++) {
+            double t0 = w.nc ? w.t_s : t.t_row[q / C];
+            m->relax(t.par + q * np, t.st + q * ns, t.nz[q], t_start[in->n_pulses] - t0);
+        }
+    }
     if (!rc) {
-        double time_s = in->t_idle_s;
-        for (size_t k = 0; k < in->n_pulses; k++) time_s += 2 * in->edge_s + in->pulses[k].width_s + in->gap_s;
-        memcpy(out->state_end, t.st, in->p->rows * in->p->cols * sizeof *t.st);
-        out->t_sim_s = time_s;
+        const size_t nc = in->p->rows * in->p->cols, ns = m->nstate;
+        for (size_t q = 0; q < nc; q++) out->state_end[q] = t.st[q * ns];
+        out->t_sim_s = t_start[in->n_pulses];
         out->n_factor = n_factor;
         out->n_rhs = n_rhs;
     }
+    free(t_start);
     solver_free(&w);
     tables_free(&t);
     return rc;
