@@ -1,15 +1,18 @@
 /*
  * bench_write: array programming on the native solver (issue 15 item 3).
  *
- *   bench_write [--size N] [--check M] [--check-device D] [--max-pulses K]
+ *   bench_write [--size N] [--max-pulses K] [--replay M] [--replay-pulses P]
+ *               [--check M] [--check-device D]
  *
  *   1. N x N (default 128) RRAM 1T1R, V/3, write-verify (tol 0.05, c2c noise, seed 1) of a
  *      target matrix uniform over the window, on the native solver: wall and CPU time,
  *      pulses per cell, final error, disturb, energy        [target: <= 600 s on 2 cores]
- *   2. M x M (default 32; 0 skips) the same write-verify of device D (default ecram: ngspice
- *      takes ~40 s per pulse of a 16x16 RRAM 1T1R array, so RRAM at 32x32 is out of reach
- *      of one run; docs/native.md) by ngspice and by the native solver: the largest relative
- *      deviation of the final conductances, pulses used by each, the speed ratio.
+ *   2. --replay M (default 32; 0 skips): P pulses (default 6, SET and RESET) on an M x M RRAM
+ *      1T1R V/3 array by ngspice and by the native solver from the same states: the cross-check
+ *      in ngspice at 32x32 (a whole write-verify there is ~16 000 pulses at ~1 min each).
+ *   3. --check M (default 0: skipped) the same write-verify of device D (default ecram) by
+ *      ngspice and by the native solver: the largest relative deviation of the final
+ *      conductances, pulses used by each, the speed ratio (8x8 ECRAM: ~15 min of ngspice).
  */
 #include <math.h>
 #include <stdio.h>
@@ -71,12 +74,94 @@ static void summary(const char *what, const xb_array_params *p, const xb_write_r
            r->n_pulses ? 1e12 * r->e_total_joule / (double)r->n_pulses : 0.0);
 }
 
+/* --replay M: K pulses (the recipe's SET ladder, every third a RESET) on cells spread over an
+ * M x M RRAM 1T1R V/3 array whose states spread over the window, as one round, by ngspice and
+ * by the native solver from the same states and noise: the conductance of every cell after
+ * the round and of each pulsed cell after its pulse.  A whole write-verify of a 32x32 array
+ * is ~16 000 pulses, out of ngspice's reach; this is the same circuit pulse by pulse. */
+static int replay(size_t m, size_t k_pulses)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = m;
+    p.cell = XB_CELL_1T1R;
+    const xb_write_recipe r = xb_device_info_get(XB_DEVICE_RRAM)->write;
+    const size_t nc = m * m;
+    const double gate_up = xb_netlist_compliance_gate_volt(&p, r.compliance_amp);
+    double *st = malloc(nc * sizeof *st), *noise = malloc(nc * sizeof *noise), *end[2];
+    double *sb[2], *sa[2], *ej[2], wall[2];
+    xb_write_pulse *q = malloc(k_pulses * sizeof *q);
+    for (int s = 0; s < 2; s++) {
+        end[s] = malloc(nc * sizeof *end[s]);
+        sb[s] = malloc(k_pulses * sizeof *sb[s]);
+        sa[s] = malloc(k_pulses * sizeof *sa[s]);
+        ej[s] = malloc(k_pulses * sizeof *ej[s]);
+    }
+    for (size_t c = 0; c < nc; c++) {
+        st[c] = 0.2 + 1.5 * (double)((c * 7919) % nc) / (double)nc; /* gap, nm */
+        noise[c] = xb_netlist_c2c_input(XB_DEVICE_RRAM, xb_netlist_c2c_draw(3, c, 0), r.width_s);
+    }
+    for (size_t k = 0; k < k_pulses; k++) {
+        size_t c = (k * 37 * m / 8 + 5) % nc;
+        int down = k % 3 == 2;
+        double v = down ? r.down_start_volt + (double)(k % 4) * r.down_step_volt
+                        : r.up_start_volt + (double)(3 + k % 5) * r.up_step_volt;
+        q[k] = (xb_write_pulse){c / m, c % m, v, r.width_s, down ? p.v_gate_volt : gate_up};
+    }
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    const xb_write_solver *sv[2] = {&xb_write_solver_spice, &xb_write_solver_native};
+    for (int s = 0; s < 2; s++) {
+        xb_write_round in = {&p, XB_WRITE_V3, st, noise, k_pulses, q, r.edge_s, 5e-9, 0, 0};
+        xb_write_round_out out = {end[s], sb[s], sa[s], ej[s], 0, NULL};
+        xb_error err;
+        double w0 = wall_now();
+        int rc = sv[s]->solve(sv[s], &eo, &in, &out, &err);
+        wall[s] = wall_now() - w0;
+        free(out.deck);
+        if (rc) {
+            fprintf(stderr, "bench_write: replay on %s: %s\n", sv[s]->name, err.msg);
+            return 1;
+        }
+    }
+    double d_all = 0, d_sel = 0, e_dev = 0, moved = 0;
+    for (size_t c = 0; c < nc; c++) {
+        double gs = xb_netlist_dyn_g(&p, c, end[0][c]), gn = xb_netlist_dyn_g(&p, c, end[1][c]);
+        d_all = fmax(d_all, fabs(gn - gs) / gs);
+    }
+    for (size_t k = 0; k < k_pulses; k++) {
+        size_t c = q[k].row * m + q[k].col;
+        double gs = xb_netlist_dyn_g(&p, c, sa[0][k]), gn = xb_netlist_dyn_g(&p, c, sa[1][k]);
+        d_sel = fmax(d_sel, fabs(gn - gs) / gs);
+        moved = fmax(moved, fabs(gs - xb_netlist_dyn_g(&p, c, sb[0][k])) / xb_netlist_dyn_g(&p, c, sb[0][k]));
+        e_dev = fmax(e_dev, fabs(ej[1][k] - ej[0][k]) / ej[0][k]);
+    }
+    printf("replay %zux%zu rram 1t1r v3, %zu pulses (SET and RESET, G moved up to %.0f %%) ngspice vs native: pulsed "
+           "cells' G after their pulse %.2e, every cell's G after the round %.2e, energy %.2e relative; ngspice %.1f s, "
+           "native %.3f s (%.0fx)\n",
+           m, m, k_pulses, 100 * moved, d_sel, d_all, e_dev, wall[0], wall[1], wall[1] > 0 ? wall[0] / wall[1] : 0.0);
+    printf("cross-check (%zux%zu in ngspice, 1e-3 relative as tests/test_write_native): %s\n", m, m,
+           d_sel <= 1e-3 && d_all <= 1e-3 ? "agree" : "DISAGREE");
+    for (int s = 0; s < 2; s++) {
+        free(end[s]);
+        free(sb[s]);
+        free(sa[s]);
+        free(ej[s]);
+    }
+    free(st);
+    free(noise);
+    free(q);
+    return d_sel <= 1e-3 && d_all <= 1e-3 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-    size_t n = 128, m = 32, kmax = 50;
+    size_t n = 128, m = 0, kmax = 50, rm = 32, rk = 6;
     const char *check_dev = "ecram";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--size") == 0) n = (size_t)atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--replay") == 0) rm = (size_t)atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--replay-pulses") == 0) rk = (size_t)atol(argv[i + 1]);
         else if (strcmp(argv[i], "--check") == 0) m = (size_t)atol(argv[i + 1]);
         else if (strcmp(argv[i], "--check-device") == 0) check_dev = argv[i + 1];
         else if (strcmp(argv[i], "--max-pulses") == 0) kmax = (size_t)atol(argv[i + 1]);
@@ -100,6 +185,7 @@ int main(int argc, char **argv)
         }
         xb_matrix_free(g);
     }
+    if (rm > 0 && rk > 0 && replay(rm, rk)) fail = 1;
     if (m > 0) {
         xb_array_params p;
         xb_device_kind dk;

@@ -325,7 +325,9 @@ void xb_char_transient_clear(xb_char_transient *t);
  * lines at 0 V, columns at twice the scheme's column level, so that every cell's gate-to-channel
  * voltage is the scheme's: V selected, V/2 or V/3 half-selected; the selected cell sees the
  * device's own biasing, drain and source grounded).  1T1R: only the selected row's access gate
- * is on (at the compliance voltage during potentiation, v_gate otherwise). */
+ * is on (at the compliance voltage during potentiation, v_gate otherwise); the other gates sit
+ * at the pulse's lowest line level (0 V, or V for a negative pulse), so their transistors stay
+ * off in both polarities. */
 typedef enum { XB_WRITE_V2 = 0, XB_WRITE_V3 } xb_write_scheme;
 const char *xb_write_scheme_name(xb_write_scheme s);
 int xb_write_scheme_from_name(const char *s, xb_write_scheme *out);
@@ -390,7 +392,7 @@ typedef struct xb_write_solver {
 } xb_write_solver;
 extern const xb_write_solver xb_write_solver_spice;
 /* The native quasi-static solver (xb_engine_native_write; docs/native.md "Programming
- * pulses"): rram and ecram, cells 1r, 1t1r, 1s1r with the static selector. */
+ * pulses"): rram, pcm and ecram, cells 1r, 1t1r, 1s1r with the static selector. */
 extern const xb_write_solver xb_write_solver_native;
 /* The round solver for an engine choice: "spice", "native" (NULL with XB_EINPUT when the
  * native solver has no model of p's device or cell) or "auto" (native when

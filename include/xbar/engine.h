@@ -470,6 +470,10 @@ typedef struct xb_engine_write_in {
     const xb_engine_wpulse *pulses;
     double edge_s, gap_s;
     double t_idle_s;           /* idle time counted once before the pulses (simulated time) */
+    int full_array;            /* 1: solve the whole array at every pulse even where the
+                                  unselected rows are isolated (1T1R with their access
+                                  transistors off: then only the selected row and its columns
+                                  carry current, docs/native.md); for cross-checks */
 } xb_engine_write_in;
 
 typedef struct xb_engine_write_out {
@@ -485,7 +489,7 @@ typedef struct xb_engine_write_out {
 int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
                            xb_error *err);
 /* 1 when xb_engine_native_write solves arrays like p (its device's dynamic model is among the
- * native ones, rram and ecram; cells 1r, 1t1r, 1s1r with the static selector), else 0. */
+ * native ones, rram, pcm and ecram; cells 1r, 1t1r, 1s1r with the static selector), else 0. */
 int xb_engine_native_write_supports(const xb_array_params *p);
 /* ================================================================== end of native transients
  * and single-cell reads */

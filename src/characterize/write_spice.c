@@ -24,7 +24,11 @@ void xb_char_write_levels(const xb_array_params *p, xb_write_scheme scheme, cons
     l->col_sel = 0.0;
     l->col_other = (gated ? 2.0 : 1.0) * a_col * v;
     l->gate_sel = gated ? v : p->cell == XB_CELL_1T1R ? q->gate_volt : 0.0;
-    l->gate_other = gated ? a_row * v : 0.0;
+    /* 1T1R: the other rows' access gates at the pulse's lowest line level (0 V for a positive
+     * pulse, V for a negative one), so that their transistors stay off in both polarities: at
+     * 0 V the negative lines of a RESET (V/3 and 2V/3 below ground) would put every unselected
+     * transistor on those columns 2|V|/3 above its threshold */
+    l->gate_other = gated ? a_row * v : p->cell == XB_CELL_1T1R ? fmin(0.0, v) : 0.0;
 }
 
 /* Level of the line driven by source `name` during pulse q (characterize.h: the schemes). */

@@ -39,7 +39,7 @@ static const char k_help[] =
     "  --tol T                verify band, fraction of g_max - g_min   [0.05]\n"
     "  --max-pulses N         pulses per cell at most                  [50]\n"
     "  --engine E             spice | native | auto: the round solver; auto = native above\n"
-    "                         32x32 when it has the device (rram, ecram) [spice]\n"
+    "                         32x32 when it has the device (rram, pcm, ecram) [spice]\n"
     "  --pulse-width S        pulse width at full amplitude (device recipe)\n"
     "  --compliance I         1T1R SET current limit in amperes (device recipe)\n"
     "  --selector K           1S1R selector: sinh (static) | ts (threshold switch) [sinh]\n"

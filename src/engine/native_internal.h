@@ -193,19 +193,24 @@ const nv_circuit *nv_engine_circuit(const xb_engine_native *e);
 
 /* ------------------------------------------------------------------ dynamic device models */
 /* One dynamic subcircuit of models/<device>.lib: its parameters (names as in the .lib, read from a
- * cell's instance string), the main branch current (te -> be, or the channel d -> s) and its
- * derivative in v, the state's rate of change (v across the branch, i through it, vgc the
- * gate-to-channel voltage of gated devices, x the state, nz the noise-terminal value), the
- * gate current of gated devices (into the channel's s terminal), the integrator's limits. */
+ * cell's instance string), its nstate states x[0..nstate) (x[0] the one the engine's callers see:
+ * gap, crystalline fraction, ionic state; PCM's x[1] the temperature rise of its thermal node,
+ * starting at 0), the main branch current (te -> be, or the channel d -> s) and its derivative
+ * in v, the states' rates of change (v across the branch, i through it, vgc the gate-to-channel
+ * voltage of gated devices, nz the noise-terminal value), the gate current of gated devices
+ * (into the channel's s terminal), the integrator's limits per state, and what the states do
+ * at 0 V over dt (relax: PCM's thermal node cools; NULL: nothing moves). */
 typedef struct nv_dyn_model {
     const char *subckt;
     size_t npar;
     const char *const *par;
     int gated;
-    void (*iv)(const double *par, double v, double x, double *i, double *di_dv);
-    double (*rate)(const double *par, double v, double i, double vgc, double x, double nz);
-    void (*ig)(const double *par, double vgc, double x, double *i, double *di_dvgc);
+    size_t nstate;
+    void (*iv)(const double *par, double v, const double *x, double *i, double *di_dv);
+    void (*rate)(const double *par, double v, double i, double vgc, const double *x, double nz, double *dx);
+    void (*ig)(const double *par, double vgc, const double *x, double *i, double *di_dvgc);
     void (*limits)(const double *par, double *lo, double *hi);
+    void (*relax)(const double *par, double *x, double nz, double dt_s);
 } nv_dyn_model;
 
 /* The model of a dynamic subcircuit, NULL when the native solver has none. */

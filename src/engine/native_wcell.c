@@ -30,7 +30,7 @@
 int nw_cell_new(nw_cell *cl, const nw_solver *w)
 {
     memset(cl, 0, sizeof *cl);
-    const size_t n = w->c.n ? w->c.n : 1, nc = w->nc, dim = nc + 2;
+    const size_t n = w->c.n ? w->c.n : 1, nc = w->nc, dim = (nc + 1) * w->m->nstate + 1;
     cl->z = malloc(n * sizeof *cl->z);
     cl->act = malloc(nc * sizeof *cl->act);
     cl->v0 = malloc(nc * sizeof *cl->v0);
@@ -62,8 +62,8 @@ void nw_cell_free(nw_cell *cl)
 static double zat(const nw_cell *cl, int32_t id) { return id >= 0 ? cl->z[id] : 0.0; }
 
 /* Element k of the pulsed cell at terminal voltages va, vb, its state x and gate vg. */
-static void cell_el(const nw_solver *w, size_t k, double va, double vb, double x, double vg, double *i, double *da,
-                    double *db)
+static void cell_el(const nw_solver *w, size_t k, double va, double vb, const double *x, double vg, double *i,
+                    double *da, double *db)
 {
     const nv_circuit *c = &w->c;
     if (w->el_cell[k] >= 0) {
@@ -88,13 +88,14 @@ static void cell_el(const nw_solver *w, size_t k, double va, double vb, double x
 static void cell_conductance(const nw_solver *w, const nw_cell *cl, double *gr, double *gc)
 {
     double i, a1, a2, b1, b2;
-    cell_el(w, cl->el_a, cl->vr0, cl->nm >= 0 ? cl->vm0 : cl->vc0, w->st[cl->sel], cl->vg, &i, &a1, &a2);
+    const double *x = w->st + cl->sel * w->m->nstate;
+    cell_el(w, cl->el_a, cl->vr0, cl->nm >= 0 ? cl->vm0 : cl->vc0, x, cl->vg, &i, &a1, &a2);
     if (cl->nm < 0) {
         *gr = a1;
         *gc = a2;
         return;
     }
-    cell_el(w, cl->el_b, cl->vm0, cl->vc0, w->st[cl->sel], cl->vg, &i, &b1, &b2);
+    cell_el(w, cl->el_b, cl->vm0, cl->vc0, x, cl->vg, &i, &b1, &b2);
     double den = b1 - a2;
     *gr = den != 0 ? a1 * b1 / den : 0;
     *gc = den != 0 ? -a2 * b2 / den : 0;
@@ -159,32 +160,38 @@ static void power(const nw_solver *w, nw_cell *cl)
     cl->q = dq;
 }
 
-/* Rate of cell q's state, held inside its limits (the integrator's output limits). */
-static double rate_at(const nw_solver *w, size_t q, double v, double i, double vgc, double x)
+/* Rates of cell q's states, each held inside its limits (the integrators' output limits). */
+static void rate_at(const nw_solver *w, size_t q, double v, double i, double vgc, const double *x, double *dx)
 {
-    double r = w->m->rate(w->par + q * w->m->npar, v, i, vgc, x, w->nz[q]);
-    if ((x <= w->lo[q] && r < 0) || (x >= w->hi[q] && r > 0)) r = 0;
-    return r;
+    const size_t ns = w->m->nstate;
+    w->m->rate(w->par + q * w->m->npar, v, i, vgc, x, w->nz[q], dx);
+    for (size_t s = 0; s < ns; s++)
+        if ((x[s] <= w->lo[q * ns + s] && dx[s] < 0) || (x[s] >= w->hi[q * ns + s] && dx[s] > 0)) dx[s] = 0;
 }
 
-/* The other cells whose state moves at their full-amplitude bias. */
+/* The other cells whose states move at their full-amplitude bias. */
 static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
 {
     const nv_circuit *c = &w->c;
+    const size_t ns = w->m->nstate;
+    double dx[NW_MAX_STATES];
     cl->n_act = 0;
     for (size_t q = 0; q < w->nc; q++) {
         if (q == cl->sel) continue;
         const size_t k = w->dev_el[q];
         const int32_t a = c->na[k], b = c->nb[k];
+        const double *x = w->st + q * ns;
         double va = nw_node(w, w->x, a), vb = nw_node(w, w->x, b), v0 = va - vb, vgc0 = 0, i, d;
         if (w->m->gated) vgc0 = w->gate_row[q / w->C] - 0.5 * (va + vb);
-        double r = 0;
-        for (int m = 0; m < 2; m++) { /* at the bias and 2 % beyond it */
+        int moves = 0;
+        for (int m = 0; m < 2 && !moves; m++) { /* at the bias and 2 % beyond it */
             double f = m ? 1.02 : 1.0;
-            w->m->iv(w->par + q * w->m->npar, f * v0, w->st[q], &i, &d);
-            r = fmax(r, fabs(w->m->rate(w->par + q * w->m->npar, f * v0, i, f * vgc0, w->st[q], w->nz[q])));
+            w->m->iv(w->par + q * w->m->npar, f * v0, x, &i, &d);
+            w->m->rate(w->par + q * w->m->npar, f * v0, i, f * vgc0, x, w->nz[q], dx);
+            for (size_t s = 0; s < ns; s++)
+                if (fabs(dx[s]) * t_slot > 1e-13 * (w->hi[q * ns + s] - w->lo[q * ns + s])) moves = 1;
         }
-        if (!(r * t_slot > 1e-13 * (w->hi[q] - w->lo[q]))) continue;
+        if (!moves) continue;
         size_t u = cl->n_act++;
         cl->act[u] = q;
         cl->v0[u] = v0;
@@ -195,7 +202,7 @@ static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
 }
 
 /* 1R: v + Z i(v) = a0, monotone in v: Newton kept inside [min(0,a0), max(0,a0)]. */
-static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_out, double *v_out)
+static int solve_one(nw_solver *w, nw_cell *cl, double s, const double *x, double *i_out, double *v_out)
 {
     const double zz = cl->zr - cl->zc, a0 = s * (cl->vr0 - cl->vc0 + cl->i0 * zz);
     double lo = fmin(0, a0), hi = fmax(0, a0), v = fmin(fmax(cl->vm, lo), hi), i = 0, d, db;
@@ -220,7 +227,7 @@ static int solve_one(nw_solver *w, nw_cell *cl, double s, double x, double *i_ou
 }
 
 /* Two elements row -> m -> column: Newton on (v_m, I) with the lines' response. */
-static int solve_two(nw_solver *w, nw_cell *cl, double s, double x, double *i_out, double *v_out)
+static int solve_two(nw_solver *w, nw_cell *cl, double s, const double *x, double *i_out, double *v_out)
 {
     const double vg = s * cl->vg;
     double vm = cl->vm, ic = cl->ic;
@@ -251,25 +258,27 @@ static int solve_two(nw_solver *w, nw_cell *cl, double s, double x, double *i_ou
     return XB_ERUNTIME;
 }
 
-/* Right-hand side at level s: y = [pulsed state, active states..., energy]. */
+/* Right-hand side at level s: y = [pulsed cell's states, each active cell's states..., energy]. */
 static int rhs(nw_solver *w, nw_cell *cl, double s, const double *y, double *dy)
 {
+    const size_t ns = w->m->nstate;
     double i, v;
     w->n_rhs++;
-    int rc = cl->nm < 0 ? solve_one(w, cl, s, y[0], &i, &v) : solve_two(w, cl, s, y[0], &i, &v);
+    int rc = cl->nm < 0 ? solve_one(w, cl, s, y, &i, &v) : solve_two(w, cl, s, y, &i, &v);
     if (rc) return rc;
     const double di = i - s * cl->i0;
     double vgc = 0;
     if (w->m->gated)
         vgc = s * cl->vg - 0.5 * (s * cl->vr0 - di * cl->zr + s * cl->vc0 - di * cl->zc);
-    dy[0] = rate_at(w, cl->sel, v, i, vgc, y[0]);
+    rate_at(w, cl->sel, v, i, vgc, y, dy);
     for (size_t u = 0; u < cl->n_act; u++) {
         const size_t q = cl->act[u];
+        const double *x = y + ns * (1 + u);
         double va = s * cl->v0[u] - di * cl->wv[u], ia, d;
-        w->m->iv(w->par + q * w->m->npar, va, y[1 + u], &ia, &d);
-        dy[1 + u] = rate_at(w, q, va, ia, s * cl->vgc0[u] + di * cl->wg[u], y[1 + u]);
+        w->m->iv(w->par + q * w->m->npar, va, x, &ia, &d);
+        rate_at(w, q, va, ia, s * cl->vgc0[u] + di * cl->wg[u], x, dy + ns * (1 + u));
     }
-    dy[1 + cl->n_act] = s * s * cl->p0 + s * cl->q * di;
+    dy[ns * (1 + cl->n_act)] = s * s * cl->p0 + s * cl->q * di;
     return XB_OK;
 }
 
@@ -286,27 +295,38 @@ static const double k_a[NW_STAGES][6] = {
 static const double k_e[NW_STAGES] = {71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525,
                                       -1.0 / 40};
 
-/* Level of phase ph (0 rising, 1 plateau, 2 falling) at time tau into it of length len. */
+/* Level of phase ph (0 rising, 1 plateau, 2 falling, 3 the gap at 0 V) at time tau into it of
+ * length len. */
 static double level(int ph, double tau, double len)
 {
     double u = fmin(fmax(tau / len, 0), 1);
-    return ph == 0 ? u : ph == 1 ? 1 : 1 - u;
+    return ph == 0 ? u : ph == 1 ? 1 : ph == 2 ? 1 - u : 0;
+}
+
+/* The cell of state entry u of y (0: the pulsed cell). */
+static size_t entry_cell(const nw_solver *w, const nw_cell *cl, size_t u)
+{
+    const size_t c = u / w->m->nstate;
+    return c == 0 ? cl->sel : cl->act[c - 1];
 }
 
 /* Clamp the states into their limits (the integrators' output limits). */
 static void clamp_states(const nw_solver *w, const nw_cell *cl, double *y)
 {
-    y[0] = fmin(fmax(y[0], w->lo[cl->sel]), w->hi[cl->sel]);
-    for (size_t u = 0; u < cl->n_act; u++)
-        y[1 + u] = fmin(fmax(y[1 + u], w->lo[cl->act[u]]), w->hi[cl->act[u]]);
+    const size_t ns = w->m->nstate, n = ns * (1 + cl->n_act);
+    for (size_t u = 0; u < n; u++) {
+        const size_t e = entry_cell(w, cl, u) * ns + u % ns;
+        y[u] = fmin(fmax(y[u], w->lo[e]), w->hi[e]);
+    }
 }
 
 /* Error of a trial step relative to the tolerance (states only). */
 static double step_error(const nw_solver *w, const nw_cell *cl, const double *y0, const double *y1, size_t dim)
 {
+    const size_t ns = w->m->nstate;
     double e = 0;
     for (size_t u = 0; u + 1 < dim; u++) {
-        size_t q = u == 0 ? cl->sel : cl->act[u - 1];
+        const size_t q = entry_cell(w, cl, u) * ns + u % ns;
         double tol = 1e-9 * (w->hi[q] - w->lo[q]) + 1e-10 * fmax(fabs(y0[u]), fabs(y1[u]));
         e = fmax(e, fabs(cl->err[u]) / tol);
     }
@@ -315,7 +335,7 @@ static double step_error(const nw_solver *w, const nw_cell *cl, const double *y0
 
 static int integrate_phase(nw_solver *w, nw_cell *cl, int ph, double len, xb_error *err)
 {
-    const size_t dim = cl->n_act + 2;
+    const size_t dim = w->m->nstate * (1 + cl->n_act) + 1;
     double *k = cl->k, tau = 0, h = len / 16;
     int rc = rhs(w, cl, level(ph, 0, len), cl->y, k);
     for (int steps = 0; !rc && tau < len; steps++) {
@@ -351,21 +371,25 @@ static int integrate_phase(nw_solver *w, nw_cell *cl, int ph, double len, xb_err
     return XB_OK;
 }
 
-int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double *e_joule, xb_error *err)
+int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double gap_s, double *e_joule, xb_error *err)
 {
     nw_cell *cl = &w->cell;
     int rc = port(w, cl, q, err);
     if (rc) return rc;
     power(w, cl);
     find_active(w, cl, 2 * edge_s + q->width_s);
-    cl->y[0] = w->st[cl->sel];
-    for (size_t u = 0; u < cl->n_act; u++) cl->y[1 + u] = w->st[cl->act[u]];
-    cl->y[1 + cl->n_act] = 0;
-    const double len[3] = {edge_s, q->width_s, edge_s};
-    for (int ph = 0; !rc && ph < 3; ph++) rc = integrate_phase(w, cl, ph, len[ph], err);
+    const size_t ns = w->m->nstate;
+    memcpy(cl->y, w->st + cl->sel * ns, ns * sizeof *cl->y);
+    for (size_t u = 0; u < cl->n_act; u++) memcpy(cl->y + ns * (1 + u), w->st + cl->act[u] * ns, ns * sizeof *cl->y);
+    cl->y[ns * (1 + cl->n_act)] = 0;
+    /* a model whose states move at 0 V (PCM: the crystallization goes on while the thermal
+     * node cools, ~1 ns) is integrated through the gap too */
+    const double len[4] = {edge_s, q->width_s, edge_s, gap_s};
+    const int phases = w->m->relax && gap_s > 0 ? 4 : 3;
+    for (int ph = 0; !rc && ph < phases; ph++) rc = integrate_phase(w, cl, ph, len[ph], err);
     if (rc) return rc;
-    w->st[cl->sel] = cl->y[0];
-    for (size_t u = 0; u < cl->n_act; u++) w->st[cl->act[u]] = cl->y[1 + u];
-    *e_joule = cl->y[1 + cl->n_act];
+    memcpy(w->st + cl->sel * ns, cl->y, ns * sizeof *cl->y);
+    for (size_t u = 0; u < cl->n_act; u++) memcpy(w->st + cl->act[u] * ns, cl->y + ns * (1 + u), ns * sizeof *cl->y);
+    *e_joule = cl->y[ns * (1 + cl->n_act)];
     return XB_OK;
 }

@@ -19,8 +19,10 @@
 #include "engine/native_write_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double nw_node(const nw_solver *w, const double *x, int32_t id) { return id >= 0 ? x[id] : w->fixed[-1 - id]; }
 
@@ -33,7 +35,7 @@ void nw_el_iv(const nw_solver *w, const double *x, size_t k, double *i, double *
     int32_t q = w->el_cell[k];
     if (q >= 0) {
         double d;
-        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st[q], i, &d);
+        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st + (size_t)q * w->m->nstate, i, &d);
         *da = d;
         *db = -d;
         return;
@@ -48,7 +50,7 @@ void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, doubl
     const size_t k = w->dev_el[q];
     double va = nw_node(w, x, w->c.na[k]), vb = nw_node(w, x, w->c.nb[k]);
     *vgc = w->gate_row[q / w->C] - 0.5 * (va + vb);
-    w->m->ig(w->par + q * w->m->npar, *vgc, w->st[q], ig, dg);
+    w->m->ig(w->par + q * w->m->npar, *vgc, w->st + q * w->m->nstate, ig, dg);
 }
 
 /* KCL residual f (current leaving every unknown node), its absolute sums and the Jacobian. */
@@ -122,39 +124,63 @@ static void set_levels(nw_solver *w, const xb_engine_wpulse *q)
         for (size_t cell = 0; cell < w->nc; cell++) w->c.g[w->c.cell_el[cell]] = w->gate_row[cell / w->C];
 }
 
+/* The whole array's per-cell tables: the dynamic model's parameters (each cell's d2d
+ * sample), the state limits, the states and the noise-terminal values. */
+typedef struct {
+    double *par, *lo, *hi, *st, *nz;
+    double *t_row; /* per row: the time its states are at (models that relax at 0 V) */
+} nw_tables;
+
+static void tables_free(nw_tables *t)
+{
+    free(t->par);
+    free(t->lo);
+    free(t->hi);
+    free(t->st);
+    free(t->nz);
+    free(t->t_row);
+}
+
+static int tables_new(nw_tables *t, const nv_dyn_model *m, const xb_engine_write_in *in, xb_error *err)
+{
+    const xb_array_params *p = in->p;
+    const size_t nc = p->rows * p->cols, np = m->npar, ns = m->nstate;
+    t->par = malloc(nc * np * sizeof *t->par);
+    t->lo = malloc(nc * ns * sizeof *t->lo);
+    t->hi = malloc(nc * ns * sizeof *t->hi);
+    t->st = calloc(nc * ns, sizeof *t->st); /* the states past the first start at 0 */
+    t->nz = calloc(nc, sizeof *t->nz);
+    t->t_row = calloc(p->rows, sizeof *t->t_row);
+    if (!t->par || !t->lo || !t->hi || !t->st || !t->nz || !t->t_row)
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t q = 0; q < nc; q++) {
+        char *inst = NULL;
+        int rc = xb_netlist_dyn_instance(p, q, NULL, &inst, err);
+        if (!rc) rc = nv_dyn_params(m, inst, t->par + q * np, err);
+        free(inst);
+        if (rc) return rc;
+        m->limits(t->par + q * np, t->lo + q * ns, t->hi + q * ns);
+        t->st[q * ns] = in->state[q];
+    }
+    if (in->noise) memcpy(t->nz, in->noise, nc * sizeof *t->nz);
+    return XB_OK;
+}
+
 static void solver_free(nw_solver *w)
 {
     nv_sparse_free(w->sp);
     nv_circuit_free(&w->c);
     free(w->dev_el);
     free(w->el_cell);
-    free(w->par);
-    free(w->lo);
-    free(w->hi);
-    free(w->st);
-    free(w->nz);
     free(w->x);
     free(w->fixed);
     free(w->f);
     free(w->fa);
     free(w->rhs);
     free(w->gate_row);
+    free(w->moved);
     nw_cell_free(&w->cell);
-}
-
-/* Per cell: the dynamic model's parameters (its d2d sample) and the state limits. */
-static int load_params(nw_solver *w, xb_error *err)
-{
-    const size_t np = w->m->npar;
-    for (size_t q = 0; q < w->nc; q++) {
-        char *inst = NULL;
-        int rc = xb_netlist_dyn_instance(w->p, q, NULL, &inst, err);
-        if (!rc) rc = nv_dyn_params(w->m, inst, w->par + q * np, err);
-        free(inst);
-        if (rc) return rc;
-        w->m->limits(w->par + q * np, &w->lo[q], &w->hi[q]);
-    }
-    return XB_OK;
+    memset(w, 0, sizeof *w);
 }
 
 /* The circuit: every line driven, every cell's device element mapped to its cell. */
@@ -192,44 +218,85 @@ static int build(nw_solver *w, const xb_engine_opts *o, xb_error *err)
     return nv_sparse_new(w->c.n, w->c.Ap, w->c.Ai, 0, NULL, &w->sp, err);
 }
 
-static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_engine_write_in *in, xb_error *err)
+/* The solver of circuit p (the whole array, or an isolated row) whose cells are the tables'
+ * from cell `first` on. */
+static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_params *p, const nv_dyn_model *m,
+                      nw_tables *t, size_t first, xb_error *err)
 {
     memset(w, 0, sizeof *w);
-    const xb_array_params *p = in->p;
-    const xb_device_info *di = xb_device_info_get(p->device);
     w->p = p;
+    w->m = m;
     w->R = p->rows;
     w->C = p->cols;
     w->nc = w->R * w->C;
-    w->m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
-    if (!w->m)
+    int rc = build(w, o, err);
+    if (rc) return rc;
+    const size_t n = w->c.n ? w->c.n : 1;
+    w->par = t->par + first * m->npar;
+    w->lo = t->lo + first * m->nstate;
+    w->hi = t->hi + first * m->nstate;
+    w->st = t->st + first * m->nstate;
+    w->nz = t->nz + first;
+    w->moved = calloc(w->nc, 1);
+    w->x = calloc(n, sizeof *w->x);
+    w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
+    w->f = malloc(n * sizeof *w->f);
+    w->fa = malloc(n * sizeof *w->fa);
+    w->rhs = malloc(n * sizeof *w->rhs);
+    w->gate_row = calloc(w->R, sizeof *w->gate_row);
+    if (!w->x || !w->fixed || !w->f || !w->fa || !w->rhs || !w->gate_row || !w->moved || nw_cell_new(&w->cell, w))
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    return XB_OK;
+}
+
+/* Row r of a 1T1R array whose other rows are isolated (their access transistors off: the
+ * level-1 NMOS carries exactly nothing below threshold): the row's line, its cells, and each
+ * column as the one resistance from the cell's node to the column's source, (R - r) segments
+ * and r_sense; the column above the row and the other rows' cells carry only ngspice's gmin
+ * across the off transistors' junctions (1e-12 S), which this leaves out (docs/native.md). */
+static int row_solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_params *p, const nv_dyn_model *m,
+                          nw_tables *t, size_t r, xb_error *err)
+{
+    xb_array_params pr = *p;
+    pr.rows = 1;
+    pr.r_sense_ohm = p->r_sense_ohm + (double)(p->rows - r) * p->r_wire_col_ohm;
+    pr.r_wire_col_ohm = 0;
+    int rc = solver_new(w, o, &pr, m, t, r * p->cols, err);
+    w->p_row = pr;
+    w->p = &w->p_row;
+    return rc;
+}
+
+/* The model, or the reason the native solver cannot take the array. */
+static int pick_model(const xb_array_params *p, const nv_dyn_model **out, xb_error *err)
+{
+    const xb_device_info *di = xb_device_info_get(p->device);
+    const nv_dyn_model *m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
+    *out = m;
+    if (!m)
         return xb_errorf(err, XB_EINPUT, "--engine native: no native dynamic model of %s (programming pulses: rram, "
-                         "ecram; use --engine spice)", di ? di->name : "?");
-    if (w->m->gated && p->cell != XB_CELL_1R)
+                         "pcm, ecram; use --engine spice)", di ? di->name : "?");
+    if (m->gated && p->cell != XB_CELL_1R)
         return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
     if (p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD)
         return xb_errorf(err, XB_EINPUT, "--selector ts: the native solver has the static selector only (use --engine spice)");
-    int rc = build(w, o, err);
-    if (rc) return rc;
-    const size_t n = w->c.n, nc = w->nc;
-    w->par = malloc(nc * w->m->npar * sizeof *w->par);
-    w->lo = malloc(nc * sizeof *w->lo);
-    w->hi = malloc(nc * sizeof *w->hi);
-    w->st = malloc(nc * sizeof *w->st);
-    w->nz = calloc(nc, sizeof *w->nz);
-    w->x = calloc(n ? n : 1, sizeof *w->x);
-    w->fixed = calloc(w->c.n_fixed, sizeof *w->fixed);
-    w->f = malloc((n ? n : 1) * sizeof *w->f);
-    w->fa = malloc((n ? n : 1) * sizeof *w->fa);
-    w->rhs = malloc((n ? n : 1) * sizeof *w->rhs);
-    w->gate_row = calloc(w->R, sizeof *w->gate_row);
-    if (!w->par || !w->lo || !w->hi || !w->st || !w->nz || !w->x || !w->fixed || !w->f || !w->fa || !w->rhs ||
-        !w->gate_row || nw_cell_new(&w->cell, w))
-        return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    if ((rc = load_params(w, err))) return rc;
-    memcpy(w->st, in->state, nc * sizeof *w->st);
-    if (in->noise) memcpy(w->nz, in->noise, nc * sizeof *w->nz);
     return XB_OK;
+}
+
+/* 1 when every pulse leaves the other rows' access transistors off: every node lies between
+ * the lowest and the highest source level (0 V included: ground, gmin), so no unselected
+ * transistor's gate is above the lowest level by more than V_t, at full amplitude and (all
+ * levels scale together) on the ramps. */
+static int rows_isolated(const xb_engine_write_in *in)
+{
+    const xb_array_params *p = in->p;
+    if (in->full_array || p->cell != XB_CELL_1T1R || p->rows < 2) return 0;
+    for (size_t k = 0; k < in->n_pulses; k++) {
+        const xb_engine_wpulse *q = &in->pulses[k];
+        double lo = fmin(fmin(0.0, q->v_row_sel), fmin(q->v_row_other, fmin(q->v_col_sel, q->v_col_other)));
+        if (!(q->v_gate_other - lo <= p->nmos_vt_volt)) return 0;
+    }
+    return 1;
 }
 
 int xb_engine_native_write_supports(const xb_array_params *p)
@@ -263,30 +330,196 @@ static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out
     return XB_OK;
 }
 
+/* States that relax at 0 V (PCM's thermal node) brought from w->t_s to t_s; skip_moved: not
+ * the cells the last pulse integrated (their states are already at the pulse's end). */
+static void relax_to(nw_solver *w, double t_s, int skip_moved)
+{
+    const size_t ns = w->m->nstate, np = w->m->npar;
+    if (w->m->relax)
+        for (size_t q = 0; q < w->nc; q++)
+            if (!(skip_moved && w->moved[q])) w->m->relax(w->par + q * np, w->st + q * ns, w->nz[q], t_s - w->t_s);
+    w->t_s = t_s;
+}
+
+/* One pulse on solver w (the whole array, or the pulsed cell's isolated row: q's row 0),
+ * starting at t_s. */
+static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double gap_s, double t_s, size_t k,
+                 xb_engine_write_out *out, xb_error *err)
+{
+    const size_t sel = q->row * w->C + q->col;
+    relax_to(w, t_s, 0);
+    set_levels(w, q);
+    out->state_before[k] = w->st[sel * w->m->nstate];
+    int rc = newton(w, err);
+    if (!rc) rc = nw_pulse(w, q, edge_s, gap_s, &out->e_joule[k], err);
+    if (!rc && w->m->relax) { /* the cells not integrated relax through the slot */
+        memset(w->moved, 0, w->nc);
+        w->moved[w->cell.sel] = 1;
+        for (size_t u = 0; u < w->cell.n_act; u++) w->moved[w->cell.act[u]] = 1;
+        relax_to(w, t_s + 2 * edge_s + q->width_s + gap_s, 1);
+    }
+    out->state_after[k] = w->st[sel * w->m->nstate];
+    return rc;
+}
+
+/* Isolated rows, spread over threads: the pulses grouped by row (each row's in call order),
+ * each group on its own row solver.  The rows share nothing but the tables, whose cells they
+ * partition, so the results are the same for any number of threads. */
+typedef struct {
+    const xb_engine_opts *o;
+    const xb_engine_write_in *in;
+    xb_engine_write_out *out;
+    const nv_dyn_model *m;
+    nw_tables *t;
+    size_t *order;   /* pulse indices grouped by row */
+    size_t *start;   /* n_groups + 1 offsets into order */
+    const double *t_start; /* per pulse: its slot's start (simulated time) */
+    size_t n_groups, next;
+    pthread_mutex_t lock;
+    int rc;
+    size_t rc_group; /* the lowest failed group: its error is the one reported */
+    xb_error err;
+    size_t n_factor, n_rhs;
+} nw_rows;
+
+static int rows_group(nw_rows *g, size_t grp, size_t *nf, size_t *nr, xb_error *err)
+{
+    nw_solver w;
+    const size_t *ks = g->order + g->start[grp], n = g->start[grp + 1] - g->start[grp];
+    const size_t row = g->in->pulses[ks[0]].row;
+    int rc = row_solver_new(&w, g->o, g->in->p, g->m, g->t, row, err);
+    w.t_s = g->t->t_row[row];
+    for (size_t u = 0; !rc && u < n; u++) {
+        xb_engine_wpulse q = g->in->pulses[ks[u]];
+        q.row = 0;
+        rc = pulse(&w, &q, g->in->edge_s, g->in->gap_s, g->t_start[ks[u]], ks[u], g->out, err);
+    }
+    g->t->t_row[row] = w.t_s;
+    *nf = w.n_factor;
+    *nr = w.n_rhs;
+    solver_free(&w);
+    return rc;
+}
+
+static void *rows_thread(void *arg)
+{
+    nw_rows *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        size_t grp = g->next++;
+        int stop = grp >= g->n_groups || (g->rc && g->rc_group < grp);
+        pthread_mutex_unlock(&g->lock);
+        if (stop) return NULL;
+        xb_error err;
+        size_t nf = 0, nr = 0;
+        int rc = rows_group(g, grp, &nf, &nr, &err);
+        pthread_mutex_lock(&g->lock);
+        g->n_factor += nf;
+        g->n_rhs += nr;
+        if (rc && (!g->rc || grp < g->rc_group)) {
+            g->rc = rc;
+            g->rc_group = grp;
+            g->err = err;
+        }
+        pthread_mutex_unlock(&g->lock);
+    }
+}
+
+static int rows_plan(nw_rows *g, xb_error *err)
+{
+    const size_t R = g->in->p->rows, n = g->in->n_pulses;
+    size_t *count = calloc(R + 1, sizeof *count);
+    g->order = malloc((n ? n : 1) * sizeof *g->order);
+    g->start = malloc((R + 1) * sizeof *g->start);
+    if (!count || !g->order || !g->start) {
+        free(count);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t k = 0; k < n; k++) count[g->in->pulses[k].row + 1]++;
+    for (size_t r = 0; r < R; r++) count[r + 1] += count[r];
+    for (size_t k = 0; k < n; k++) g->order[count[g->in->pulses[k].row]++] = k;
+    /* count[r] is now the end of row r's pulses */
+    size_t at = 0;
+    g->n_groups = 0;
+    for (size_t r = 0; r < R; r++) {
+        if (count[r] == at) continue;
+        g->start[g->n_groups++] = at;
+        at = count[r];
+    }
+    g->start[g->n_groups] = at;
+    free(count);
+    return XB_OK;
+}
+
+static int run_rows(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
+                    const nv_dyn_model *m, nw_tables *t, const double *t_start, size_t *n_factor, size_t *n_rhs,
+                    xb_error *err)
+{
+    nw_rows g = {o, in, out, m, t, NULL, NULL, t_start, 0, 0, PTHREAD_MUTEX_INITIALIZER, XB_OK, 0, {0}, 0, 0};
+    int rc = rows_plan(&g, err);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthr = o && o->n_workers > 0 ? (size_t)o->n_workers : cores > 0 ? (size_t)cores : 1;
+    if (nthr > g.n_groups) nthr = g.n_groups ? g.n_groups : 1;
+    if (nthr > 64) nthr = 64;
+    pthread_t th[64];
+    int started[64] = {0};
+    for (size_t k = 1; !rc && k < nthr; k++) started[k] = pthread_create(&th[k], NULL, rows_thread, &g) == 0;
+    if (!rc) rows_thread(&g);
+    for (size_t k = 1; k < nthr; k++)
+        if (started[k]) pthread_join(th[k], NULL);
+    if (!rc && g.rc) {
+        rc = g.rc;
+        *err = g.err;
+    }
+    *n_factor = g.n_factor;
+    *n_rhs = g.n_rhs;
+    free(g.order);
+    free(g.start);
+    return rc;
+}
+
 int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
                            xb_error *err)
 {
     int rc = check_in(in, out, err);
+    const nv_dyn_model *m = NULL;
+    if (!rc) rc = pick_model(in->p, &m, err);
     if (rc) return rc;
-    nw_solver w;
-    rc = solver_new(&w, o, in, err);
-    double t = in->t_idle_s;
-    for (size_t k = 0; !rc && k < in->n_pulses; k++) {
-        const xb_engine_wpulse *q = &in->pulses[k];
-        const size_t sel = q->row * w.C + q->col;
-        set_levels(&w, q);
-        out->state_before[k] = w.st[sel];
-        rc = newton(&w, err);
-        if (!rc) rc = nw_pulse(&w, q, in->edge_s, &out->e_joule[k], err);
-        out->state_after[k] = w.st[sel];
-        t += 2 * in->edge_s + q->width_s + in->gap_s;
+    nw_tables t = {0};
+    nw_solver w = {0};
+    size_t n_factor = 0, n_rhs = 0;
+    /* the slots' start times: t_idle, then per pulse edge + width + edge + gap */
+    double *t_start = malloc((in->n_pulses + 1) * sizeof *t_start);
+    if (!t_start) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    t_start[0] = in->t_idle_s;
+    for (size_t k = 0; k < in->n_pulses; k++)
+        t_start[k + 1] = t_start[k] + 2 * in->edge_s + in->pulses[k].width_s + in->gap_s;
+    rc = tables_new(&t, m, in, err);
+    if (!rc && rows_isolated(in)) {
+        rc = run_rows(o, in, out, m, &t, t_start, &n_factor, &n_rhs, err);
+    } else if (!rc) {
+        rc = solver_new(&w, o, in->p, m, &t, 0, err);
+        for (size_t k = 0; !rc && k < in->n_pulses; k++)
+            rc = pulse(&w, &in->pulses[k], in->edge_s, in->gap_s, t_start[k], k, out, err);
+        n_factor = w.n_factor;
+        n_rhs = w.n_rhs;
+    }
+    if (!rc && m->relax) { /* every cell to the end of the call (its last slot's gap) */
+        const size_t C = in->p->cols, ns = m->nstate, np = m->npar;
+        for (size_t q = 0; q < in->p->rows * C; q++) {
+            double t0 = w.nc ? w.t_s : t.t_row[q / C];
+            m->relax(t.par + q * np, t.st + q * ns, t.nz[q], t_start[in->n_pulses] - t0);
+        }
     }
     if (!rc) {
-        memcpy(out->state_end, w.st, w.nc * sizeof *w.st);
-        out->t_sim_s = t;
-        out->n_factor = w.n_factor;
-        out->n_rhs = w.n_rhs;
+        const size_t nc = in->p->rows * in->p->cols, ns = m->nstate;
+        for (size_t q = 0; q < nc; q++) out->state_end[q] = t.st[q * ns];
+        out->t_sim_s = t_start[in->n_pulses];
+        out->n_factor = n_factor;
+        out->n_rhs = n_rhs;
     }
+    free(t_start);
     solver_free(&w);
+    tables_free(&t);
     return rc;
 }

@@ -10,6 +10,9 @@
 
 struct nw_solver;
 
+/* Most states of a dynamic model (nv_dyn_model.nstate). */
+#define NW_MAX_STATES 2
+
 /* The pulsed cell and the cells that move during a pulse (native_wcell.c). */
 typedef struct nw_cell {
     size_t sel;               /* pulsed cell */
@@ -28,15 +31,20 @@ typedef struct nw_cell {
 
 typedef struct nw_solver {
     const xb_array_params *p;
+    xb_array_params p_row; /* an isolated row's circuit (native_write.c), p points here */
     const nv_dyn_model *m;
     nv_circuit c;
     nv_sparse *sp;
     size_t R, C, nc;
     size_t *dev_el;    /* per cell: its device element */
     int32_t *el_cell;  /* per element: the cell whose device it is, -1 */
+    /* per cell, views into the whole array's tables (an isolated row: its row of them) */
     double *par;       /* nc x npar */
-    double *lo, *hi;   /* per cell: the state's limits */
-    double *st, *nz;   /* states, noise-terminal values */
+    double *lo, *hi;   /* nc x nstate: the states' limits */
+    double *st;        /* nc x nstate: the states */
+    double *nz;        /* per cell: noise-terminal value */
+    double t_s;        /* the time the states are at (models that relax at 0 V) */
+    uint8_t *moved;    /* per cell: integrated during the last pulse */
     double *x, *fixed, *f, *fa, *rhs;
     double *gate_row;  /* per row: gate level at full amplitude */
     size_t n_factor, n_rhs;
@@ -50,7 +58,7 @@ void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, doubl
 int nw_cell_new(nw_cell *cl, const nw_solver *w);
 void nw_cell_free(nw_cell *cl);
 /* One pulse after the full-amplitude solve (w->x, the factorization at it): states updated,
- * energy of the slot in *e_joule. */
-int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double *e_joule, xb_error *err);
+ * energy of the slot in *e_joule; models that relax at 0 V also through the gap after it. */
+int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double gap_s, double *e_joule, xb_error *err);
 
 #endif
