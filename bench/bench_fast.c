@@ -180,9 +180,10 @@ static int part_accuracy(const char *net_path, const char *model_path, xb_device
     const size_t kl = last_weighted(net), szl = n * xb_layer_out_size(xb_network_layer(net, kl));
     const double ef = xb_bench_rel_l2(r[FAST].acts[kl], r[ref].acts[kl], szl);
     const double ex = native_on ? xb_bench_rel_l2(r[EXACT].acts[kl], r[ref].acts[kl], szl) : 0.0;
-    printf("  fast form: %zu terms + %zu cross groups, printed error (network-like inputs, column pairs, vs the full "
+    printf("  fast form: %zu terms + %zu cross groups (%s), printed error (network-like inputs, column pairs, vs the full "
            "model) %.2e\n",
-           mi.fast_terms, mi.fast_cross, mi.fast_error);
+           mi.fast_terms, mi.fast_cross, mi.fast_kind == XB_FIT_CROSS_COLUMN ? "column kernel" : "total input",
+           mi.fast_error);
     if (native_on) {
         *ratio = ex > 0 ? ef / ex : INFINITY;
         printf("  network output (layer %zu) rel-L2 vs native: fast form %.3e, full model %.3e: %.2fx\n", kl, ef, ex,
