@@ -295,6 +295,39 @@ static void dac_levels(const float *x, size_t n, double a, double L, int *lev)
     }
 }
 
+/* The second pass of block_features' fused loop for a column-kernel form: the per-row
+ * factors c_i (xb_fit_cross_factors of the phi_0 values fq[0..ru), the same operations in
+ * the same order, without the copies and the separate passes), the two cross groups and
+ * their energy-law sums; vq (or NULL) receives the voltages. */
+static void fused_column(const layer_map *m, float *fq, const int *lev, size_t ru, size_t R, double vstep,
+                         double *cbuf, double *sp2, double *sp3, double *vq)
+{
+    double xs = 0, xq = 0, xp = 0;
+    for (size_t k = 0; k < ru; k++) {
+        const double x = (double)fq[k];
+        cbuf[k] = x;
+        xs += x;
+        xq += (double)(R - k) * x;
+    }
+    const double w0s = m->fast_xw0 * xs, w1 = m->fast_xw1;
+    for (size_t i = 0; i < ru; i++) { /* serial: the prefix sums; c_i over x_i in place */
+        const double xi = cbuf[i];
+        xp += xi;
+        xq -= (double)(R - i) * xi;
+        cbuf[i] = w0s + w1 * ((double)(R - i) * xp + xq);
+    }
+    for (size_t i = 0; i < ru; i++) { /* independent rows: vectorizes */
+        const double ci = cbuf[i], v = (double)lev[i] * vstep;
+        const float c0 = (float)(ci * (double)fq[i]), c1 = (float)(ci * (double)fq[ru + i]);
+        fq[2 * ru + i] = c0;
+        fq[3 * ru + i] = c1;
+        sp2[i] += v * c0;
+        sp3[i] += v * c1;
+    }
+    if (vq)
+        for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
+}
+
 /* The basis features F of the nb vectors of block q0 on row band r: DAC levels and table
  * lookups (or the basis evaluated at the DAC voltages), the row sums of V^2 (colsq), the
  * energy-law sums (sp) and, with pair read noise, the voltages (vbuf). */
@@ -336,11 +369,14 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 sp0[i] += vp0[q];
                 sp1[i] += vp1[q];
             }
+            if (m->fast_xw1 > 0) {
+                fused_column(m, fq, lev, ru, R, vstep, jb->cbuf, sp2, sp3, m->fast_s2 ? vq : NULL);
+                continue;
+            }
             const double sv = (double)ls * vstep * m->fast_xs;
-            if (m->fast_xw1 > 0) col_factors(m, fq, ru, R, jb->cbuf);
             for (size_t i = 0; i < ru; i++) {
-                const double v = (double)lev[i] * vstep, ci = m->fast_xw1 > 0 ? jb->cbuf[i] : sv;
-                const float c0 = (float)(ci * (double)fq[i]), c1 = (float)(ci * (double)fq[ru + i]);
+                const double v = (double)lev[i] * vstep;
+                const float c0 = (float)(sv * (double)fq[i]), c1 = (float)(sv * (double)fq[ru + i]);
                 fq[2 * ru + i] = c0;
                 fq[3 * ru + i] = c1;
                 sp2[i] += v * c0;
