@@ -296,22 +296,17 @@ static void dac_levels(const float *x, size_t n, double a, double L, int *lev)
 }
 
 /* The second pass of block_features' fused loop for a column-kernel form: the per-row
- * factors c_i (xb_fit_cross_factors of the phi_0 values fq[0..ru), the same operations in
- * the same order, without the copies and the separate passes), the two cross groups and
- * their energy-law sums; vq (or NULL) receives the voltages. */
+ * factors c_i (xb_fit_cross_factors of the phi_0 values fq[0..ru), whose sums xs and xq the
+ * first pass formed: the same operations in the same order, without the copies and the
+ * separate passes), the two cross groups and their energy-law sums; vq (or NULL) receives
+ * the voltages. */
 static void fused_column(const layer_map *m, float *fq, const int *lev, size_t ru, size_t R, double vstep,
-                         double *cbuf, double *sp2, double *sp3, double *vq)
+                         double xs, double xq, double *cbuf, double *sp2, double *sp3, double *vq)
 {
-    double xs = 0, xq = 0, xp = 0;
-    for (size_t k = 0; k < ru; k++) {
-        const double x = (double)fq[k];
-        cbuf[k] = x;
-        xs += x;
-        xq += (double)(R - k) * x;
-    }
+    double xp = 0;
     const double w0s = m->fast_xw0 * xs, w1 = m->fast_xw1;
-    for (size_t i = 0; i < ru; i++) { /* serial: the prefix sums; c_i over x_i in place */
-        const double xi = cbuf[i];
+    for (size_t i = 0; i < ru; i++) { /* serial: the prefix sums */
+        const double xi = (double)fq[i];
         xp += xi;
         xq -= (double)(R - i) * xi;
         cbuf[i] = w0s + w1 * ((double)(R - i) * xp + xq);
@@ -359,6 +354,22 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
             const float *lut0 = m->fast_lut, *lut1 = m->fast_lut + nl;
             const double *vp0 = m->fast_vphi, *vp1 = m->fast_vphi + nl;
             double *sp0 = sp, *sp1 = sp + R, *sp2 = sp + 2 * R, *sp3 = sp + 3 * R;
+            if (m->fast_xw1 > 0) {
+                double xs = 0, xq = 0; /* xb_fit_cross_factors' sums, in its order */
+                for (size_t i = 0; i < ru; i++) {
+                    const int q = lev[i];
+                    const float f0 = lut0[q];
+                    fq[i] = f0;
+                    fq[ru + i] = lut1[q];
+                    xs += (double)f0;
+                    xq += (double)(R - i) * (double)f0;
+                    colsq[i] += vsq[q];
+                    sp0[i] += vp0[q];
+                    sp1[i] += vp1[q];
+                }
+                fused_column(m, fq, lev, ru, R, vstep, xs, xq, jb->cbuf, sp2, sp3, m->fast_s2 ? vq : NULL);
+                continue;
+            }
             long ls = 0;
             for (size_t i = 0; i < ru; i++) {
                 const int q = lev[i];
@@ -368,10 +379,6 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 colsq[i] += vsq[q];
                 sp0[i] += vp0[q];
                 sp1[i] += vp1[q];
-            }
-            if (m->fast_xw1 > 0) {
-                fused_column(m, fq, lev, ru, R, vstep, jb->cbuf, sp2, sp3, m->fast_s2 ? vq : NULL);
-                continue;
             }
             const double sv = (double)ls * vstep * m->fast_xs;
             for (size_t i = 0; i < ru; i++) {
