@@ -424,10 +424,17 @@ static int weighted_layer(xb_exec *ex, size_t k, const xb_layer *l, const float 
     float *rows = NULL, *yrows = NULL, *Y = out;
     int rc = XB_OK;
     if (conv) {
-        if (!(rows = malloc(K * l->n_in * sizeof(float)))) return xb_errorf(err, XB_ERUNTIME, "out of memory (im2col)");
+        const size_t need = K * (l->n_in + l->n_out);
+        if (need > ex->conv_cap) {
+            float *nb = realloc(ex->conv_buf, need * sizeof(float));
+            if (!nb) return xb_errorf(err, XB_ERUNTIME, "out of memory (im2col)");
+            ex->conv_buf = nb;
+            ex->conv_cap = need;
+        }
+        rows = ex->conv_buf;
         for (size_t s = 0; s < n; s++) xb_exec_im2col(l, in + s * in_sz, rows + s * hw * l->n_in);
         X = rows;
-        if (!(yrows = malloc(K * l->n_out * sizeof(float)))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        yrows = rows + K * l->n_in;
         Y = yrows;
     }
     if (!rc) {
@@ -438,8 +445,6 @@ static int weighted_layer(xb_exec *ex, size_t k, const xb_layer *l, const float 
         for (size_t s = 0; s < n; s++)
             for (size_t p = 0; p < hw; p++)
                 for (size_t c = 0; c < l->n_out; c++) out[s * out_sz + c * hw + p] = yrows[(s * hw + p) * l->n_out + c];
-    free(rows);
-    free(yrows);
     return rc;
 }
 

@@ -74,6 +74,9 @@ struct xb_exec {
     layer_map *maps;
     int calibrated;
     size_t n_workers; /* fast-path threads in this pass: the BLAS thread count before it */
+    float *conv_buf;  /* conv layers' im2col rows and position-major outputs, kept between passes
+                       * (fresh pages of a new allocation per layer and pass cost ~5 % of a pass) */
+    size_t conv_cap;  /* floats in conv_buf */
 };
 
 /* Buffers of one pass, allocated once (executor.c). */
