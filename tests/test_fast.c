@@ -182,6 +182,89 @@ static void test_fast_vs_full_model(void **state)
     }
 }
 
+/* The column-kernel cross groups (XB_FIT_CROSS_COLUMN): where along a column the other rows'
+ * currents enter decides the drop a cell sees, which the tile's total input (XB_FIT_CROSS_SUM)
+ * cannot tell.  Inputs on a contiguous block of rows (top, middle or bottom of the tile,
+ * as a layer's partly used band or a feature map's patch): the column form must be closer to
+ * the full model than the sum form, on column-pair differences (the executor's outputs).
+ * Ohmic cells: with cross groups of either kind the form stays the (linear) full model. */
+static double pair_err(const xb_matrix *a, const xb_matrix *ref)
+{
+    double d = 0, n = 0;
+    for (size_t q = 0; q < a->rows * a->cols; q += 2) {
+        const double r = ref->data[q] - ref->data[q + 1], e = a->data[q] - a->data[q + 1] - r;
+        d += e * e;
+        n += r * r;
+    }
+    return sqrt(d / n);
+}
+
+static void test_fast_cross_column(void **state)
+{
+    (void)state;
+    xb_array_params p;
+    xb_error err;
+    params(&p, XB_DEVICE_RRAM, 32, 2.5);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    xb_fit_basis *b = NULL;
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+    assert_int_equal(xb_fit_basis_terms(b), 2);
+    xb_matrix *g = rand_g(&p);
+    const size_t K = 60;
+    xb_matrix *v = xb_matrix_new(K, 32), *ifull = xb_matrix_new(K, 32), *ifast = xb_matrix_new(K, 32);
+    for (size_t k = 0; k < K; k++) {
+        const size_t len = 8 + (size_t)(urand() * 9), i0 = (k % 3) * (32 - len) / 2; /* top, middle, bottom */
+        for (size_t i = 0; i < 32; i++)
+            v->data[k * 32 + i] = i >= i0 && i < i0 + len ? p.v_read_volt * (0.2 + 0.8 * urand()) : 0.0;
+    }
+    assert_int_equal(xb_fit_model_mvm(&m, g, v, ifull, &err), XB_OK);
+    double e[2];
+    for (int kind = 0; kind < 2; kind++) {
+        xb_fit_fast *f = NULL;
+        assert_int_equal(xb_fit_fast_new_form(&m, b, 2, 2, (xb_fit_cross_kind)kind, g, 5, &f, &err), XB_OK);
+        assert_int_equal(xb_fit_fast_cross_kind(f), kind);
+        assert_int_equal(xb_fit_fast_mvm(f, v, ifast, &err), XB_OK);
+        e[kind] = pair_err(ifast, ifull);
+        xb_fit_fast_free(f);
+    }
+    print_message("rram 32x32 2.5 ohm, row blocks: pair error vs the full model, cross groups of the total input "
+                  "%.2e, column kernel %.2e\n",
+                  e[0], e[1]);
+    assert_true(e[1] < 0.5 * e[0]);
+    assert_true(e[1] < 4e-4);
+    xb_matrix_free(g);
+    xb_fit_basis_free(b);
+    /* ohmic cells, 2.5 ohm wires: one cross group of either kind, still the linear full model */
+    params(&p, XB_DEVICE_LINEAR, 12, 2.5);
+    xb_fit_params_nominal(&m, &p);
+    assert_int_equal(xb_fit_basis_new(&m, 1e-6, 4, &b, &err), XB_OK);
+    g = rand_g(&p);
+    xb_matrix *vo = rand_v(20, 12, p.v_read_volt), *fo = xb_matrix_new(20, 12), *ro = xb_matrix_new(20, 12);
+    assert_int_equal(xb_fit_model_mvm(&m, g, vo, ro, &err), XB_OK);
+    for (int kind = 0; kind < 2; kind++) {
+        xb_fit_fast *f = NULL;
+        assert_int_equal(xb_fit_fast_new_form(&m, b, 1, 1, (xb_fit_cross_kind)kind, g, 6, &f, &err), XB_OK);
+        assert_int_equal(xb_fit_fast_mvm(f, vo, fo, &err), XB_OK);
+        const double eo = xb_fit_rel_l2(fo, ro);
+        print_message("ohmic 12x12 2.5 ohm, cross kind %d: fast vs full model %.2e\n", kind, eo);
+        assert_true(eo < 1e-12);
+        xb_fit_fast_free(f);
+    }
+    xb_fit_fast *f = NULL;
+    assert_int_equal(xb_fit_fast_new_form(&m, b, 1, 1, (xb_fit_cross_kind)7, g, 6, &f, &err), XB_EINPUT);
+    assert_null(f);
+    xb_matrix_free(vo);
+    xb_matrix_free(fo);
+    xb_matrix_free(ro);
+    xb_matrix_free(g);
+    xb_fit_basis_free(b);
+    xb_matrix_free(v);
+    xb_matrix_free(ifull);
+    xb_matrix_free(ifast);
+}
+
+/* Bad arguments */
 static void test_fast_bad_input(void **state)
 {
     (void)state;
@@ -687,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_fast_ohmic_exact),
         cmocka_unit_test(test_basis_rram_closed_form),
         cmocka_unit_test(test_fast_vs_full_model),
+        cmocka_unit_test(test_fast_cross_column),
         cmocka_unit_test(test_fast_bad_input),
         cmocka_unit_test(test_exec_fast_vs_exact),
         cmocka_unit_test(test_exec_fast_cross_network),

@@ -123,6 +123,20 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
  * with the total input, which per-row functions alone cannot follow (docs/fit.md). */
 int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
                           const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err);
+/* How the cross groups weigh the inputs: I ~= sum_p phi_p(V) M_p + sum_{p < n_cross}
+ * c(V) phi_p(V) N_p with a per-row factor c_i(V).  SUM: c_i = s(V) (xb_fit_cross_s), the
+ * tile's total input; COLUMN: the first-order column-wire drop at row i of the model's
+ * circuit (the sense below the last row: a row's drop depends on where along the column the
+ * other rows' currents enter), c_i = w0 sum_k x_k + w1 sum_k (rows - max(i,k)) x_k with
+ * x_k = phi_0(v_k) (~ the cell currents), w0 : w1 = r_sense : r_col, c_0 = 1 at v_hi. */
+typedef enum { XB_FIT_CROSS_SUM = 0, XB_FIT_CROSS_COLUMN = 1 } xb_fit_cross_kind;
+int xb_fit_fast_new_form(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
+                         xb_fit_cross_kind kind, const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err);
+xb_fit_cross_kind xb_fit_fast_cross_kind(const xb_fit_fast *f);
+void xb_fit_fast_cross_weights(const xb_fit_fast *f, double *w0, double *w1); /* SUM: w1 = 0 */
+/* c_i = w0 sum_k x_k + w1 sum_k (R - max(i,k)) x_k for i < n, of values x whose rows n..R-1
+ * are 0 (a form for R rows; x: phi_0 of the inputs); c may be x. */
+void xb_fit_cross_factors(double w0, double w1, const double *x, size_t n, size_t R, double *c);
 void xb_fit_fast_free(xb_fit_fast *f);
 size_t xb_fit_fast_terms(const xb_fit_fast *f);
 size_t xb_fit_fast_cross(const xb_fit_fast *f);  /* cross groups */
@@ -548,7 +562,8 @@ typedef struct xb_fit_engine_info {
                                  * with an empty line for xb_fit_engine_new) */
     int exact;                  /* full model per vector */
     size_t fast_terms;          /* fast form terms per tile (0: exact mode or nothing programmed yet) */
-    size_t fast_cross;          /* its IR-drop cross groups (xb_fit_fast_new_cross) */
+    size_t fast_cross;          /* its IR-drop cross groups (xb_fit_fast_new_form) */
+    xb_fit_cross_kind fast_kind; /* ... and their kind */
     double fast_error;          /* largest held-out relative L2 of a fast form vs the full model so
                                    far: network-like inputs, differences of column pairs
                                    (xb_fit_fast_error_pairs) */

@@ -187,6 +187,7 @@ typedef struct {
     double *mbuf;
     xb_matrix *mv, **mp;
     float *fF, *fD, *fS; /* ex_fast_band: features, band outputs (+ noise variances), pair sums */
+    double *fC;          /* ex_fast_band: a vector's per-row cross factors */
 } chunk_bufs;
 
 static void chunk_bufs_free(chunk_bufs *b)
@@ -197,6 +198,7 @@ static void chunk_bufs_free(chunk_bufs *b)
     free(b->fF);
     free(b->fD);
     free(b->fS);
+    free(b->fC);
 }
 
 static int chunk_bufs_new(xb_exec *ex, size_t k, const xb_layer *l, size_t K, int mode, workspace *w, chunk_bufs *b,
@@ -224,7 +226,8 @@ static int chunk_bufs_new(xb_exec *ex, size_t k, const xb_layer *l, size_t K, in
         b->fF = malloc(kmax * (TR > R ? TR : R) * sizeof(float));
         b->fD = malloc(2 * kmax * n_out * sizeof(float));
         if (m->resid_rel > 0) b->fS = malloc(kmax * m->n_ct * P * sizeof(float));
-        if (!b->fF || !b->fD || (m->resid_rel > 0 && !b->fS))
+        b->fC = malloc(R * sizeof(double));
+        if (!b->fF || !b->fD || !b->fC || (m->resid_rel > 0 && !b->fS))
             return xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu fast path)", k);
     }
     if (b->multi) {
@@ -331,7 +334,7 @@ static int chunk_currents(xb_exec *ex, size_t k, const xb_layer *l, const float 
             if (m->fast_state == 1) {
                 double *sp = count && m->law ? w->sp : NULL; /* counted: s0 + idx >= k_cal */
                 if (sp) memset(sp, 0, m->fast_terms * R * sizeof(double));
-                ex_fast_band(ex, m, l, r, ph, w->rows_idx[ph], &w->v, b->fF, b->fD, b->fS, Dband, sp,
+                ex_fast_band(ex, m, l, r, ph, w->rows_idx[ph], &w->v, b->fF, b->fD, b->fS, b->fC, Dband, sp,
                              k_cal > s0 ? k_cal - s0 : 0);
                 for (size_t c = 0; c < m->n_ct && count; c++)
                     ex_count_tile(ex, m, l, r, c, Kp, Kp_cnt, w->colsq, &w->v, NULL, m->law ? w->sp : NULL, &m->st);
@@ -421,10 +424,17 @@ static int weighted_layer(xb_exec *ex, size_t k, const xb_layer *l, const float 
     float *rows = NULL, *yrows = NULL, *Y = out;
     int rc = XB_OK;
     if (conv) {
-        if (!(rows = malloc(K * l->n_in * sizeof(float)))) return xb_errorf(err, XB_ERUNTIME, "out of memory (im2col)");
+        const size_t need = K * (l->n_in + l->n_out);
+        if (need > ex->conv_cap) {
+            float *nb = realloc(ex->conv_buf, need * sizeof(float));
+            if (!nb) return xb_errorf(err, XB_ERUNTIME, "out of memory (im2col)");
+            ex->conv_buf = nb;
+            ex->conv_cap = need;
+        }
+        rows = ex->conv_buf;
         for (size_t s = 0; s < n; s++) xb_exec_im2col(l, in + s * in_sz, rows + s * hw * l->n_in);
         X = rows;
-        if (!(yrows = malloc(K * l->n_out * sizeof(float)))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+        yrows = rows + K * l->n_in;
         Y = yrows;
     }
     if (!rc) {
@@ -435,8 +445,6 @@ static int weighted_layer(xb_exec *ex, size_t k, const xb_layer *l, const float 
         for (size_t s = 0; s < n; s++)
             for (size_t p = 0; p < hw; p++)
                 for (size_t c = 0; c < l->n_out; c++) out[s * out_sz + c * hw + p] = yrows[(s * hw + p) * l->n_out + c];
-    free(rows);
-    free(yrows);
     return rc;
 }
 

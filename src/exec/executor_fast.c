@@ -84,9 +84,13 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     if (!f0) return XB_OK;
     const size_t TB = xb_fit_fast_terms(f0), X = xb_fit_fast_cross(f0), T = TB + X; /* T: feature groups */
     const xb_fit_basis *b = xb_fit_fast_basis(f0);
+    double xw0, xw1;
+    xb_fit_fast_cross_weights(f0, &xw0, &xw1);
     for (size_t t = 1; t < nt; t++) {
         const xb_fit_fast *f = xb_engine_fast_form(m->tiles[t]);
-        if (!f || xb_fit_fast_terms(f) != TB || xb_fit_fast_cross(f) != X || xb_fit_fast_basis(f) != b) return XB_OK;
+        if (!f || xb_fit_fast_terms(f) != TB || xb_fit_fast_cross(f) != X || xb_fit_fast_basis(f) != b ||
+            xb_fit_fast_cross_kind(f) != xb_fit_fast_cross_kind(f0))
+            return XB_OK;
     }
     const size_t TR = T * R;
     m->fast_w = malloc(m->n_rt * TR * n_out * sizeof(float));
@@ -117,6 +121,8 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err)
     m->fast_bterms = TB;
     m->fast_cross = X;
     m->fast_xs = 1.0 / ((double)R * xb_fit_basis_v_hi(b));
+    m->fast_xw0 = X && xw1 != 0.0 ? xw0 : 0.0;
+    m->fast_xw1 = X ? xw1 : 0.0;
     m->fast_basis = b;
     m->fast_state = 1;
     m->law = law;
@@ -178,6 +184,23 @@ static inline void cross_groups(const layer_map *m, size_t ru, double vsum, floa
         for (size_t i = 0; i < ru; i++) fq[(TB + p) * ru + i] = (float)(sv * (double)fq[p * ru + i]);
 }
 
+/* The same for a column-kernel form (fast_xw1 > 0): per-row factors c_i (in cbuf) of the
+ * band's phi_0 values fq[0..ru) (ru rows of a tile of R, the others at 0 V;
+ * xb_fit_cross_factors). */
+static inline void col_factors(const layer_map *m, const float *fq, size_t ru, size_t R, double *cbuf)
+{
+    for (size_t i = 0; i < ru; i++) cbuf[i] = (double)fq[i];
+    xb_fit_cross_factors(m->fast_xw0, m->fast_xw1, cbuf, ru, R, cbuf);
+}
+
+static inline void cross_groups_col(const layer_map *m, size_t ru, size_t R, double *cbuf, float *fq)
+{
+    const size_t TB = m->fast_bterms;
+    col_factors(m, fq, ru, R, cbuf);
+    for (size_t p = 0; p < m->fast_cross; p++)
+        for (size_t i = 0; i < ru; i++) fq[(TB + p) * ru + i] = (float)(cbuf[i] * (double)fq[p * ru + i]);
+}
+
 /* ------------------------------------------------------------------ one band (calibration passes) */
 /* Fast path of one row band (fast_state 1): the DAC voltages of the band's Kp vectors
  * (w->v) through the basis functions (F: Kp x terms*R), one sgemm with the band's
@@ -185,7 +208,7 @@ static inline void cross_groups(const layer_map *m, size_t ru, double vsum, floa
  * the squared voltages gives every output's variance), written to D (row stride n_out).
  * sp (energy law, or NULL): sum over the vectors with idx >= k_first of v phi_p(v). */
 void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
-                  const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first)
+                  const xb_matrix *v, float *F, float *Df, float *S, double *cbuf, double *D, double *sp, size_t k_first)
 {
     const size_t R = ex->cfg.tile_rows, T = m->fast_terms, TB = m->fast_bterms, TR = T * R, Kp = v->rows;
     const size_t n_out = l->n_out, ru = band_rows(R, l->n_in, r), TU = T * ru;
@@ -207,7 +230,8 @@ void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph
                 for (size_t p = 0; p < TB; p++) fq[p * ru + i] = (float)xb_fit_basis_eval(m->fast_basis, p, vq[i]);
             }
         }
-        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
+        if (m->fast_cross && m->fast_xw1 > 0) cross_groups_col(m, ru, R, cbuf, fq);
+        else if (m->fast_cross) cross_groups(m, ru, vsum, fq);
         if (sp && idx[q] >= k_first)
             for (size_t p = 0; p < T; p++)
                 for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
@@ -240,7 +264,7 @@ typedef struct {
     size_t tid, nthr;
     float *F, *Df;             /* block features (B x max(terms R, R)), outputs (+ variances) */
     float *S;                  /* residual noise: pair sums (B x n_ct pairs) */
-    double *adc, *colsq, *sp, *vbuf;
+    double *adc, *colsq, *sp, *vbuf, *cbuf; /* cbuf: per-row cross factors (R) */
     int *lev;
     xb_exec_layer_stats st;    /* this worker's share, merged by the caller */
 } fast_job;
@@ -269,6 +293,34 @@ static void dac_levels(const float *x, size_t n, double a, double L, int *lev)
         u = u > 1.0 ? 1.0 : u;
         lev[i] = (int)ex_round_even(u * L);
     }
+}
+
+/* The second pass of block_features' fused loop for a column-kernel form: the per-row
+ * factors c_i (xb_fit_cross_factors of the phi_0 values fq[0..ru), whose sums xs and xq the
+ * first pass formed: the same operations in the same order, without the copies and the
+ * separate passes), the two cross groups and their energy-law sums; vq (or NULL) receives
+ * the voltages. */
+static void fused_column(const layer_map *m, float *fq, const int *lev, size_t ru, size_t R, double vstep,
+                         double xs, double xq, double *cbuf, double *sp2, double *sp3, double *vq)
+{
+    double xp = 0;
+    const double w0s = m->fast_xw0 * xs, w1 = m->fast_xw1;
+    for (size_t i = 0; i < ru; i++) { /* serial: the prefix sums */
+        const double xi = (double)fq[i];
+        xp += xi;
+        xq -= (double)(R - i) * xi;
+        cbuf[i] = w0s + w1 * ((double)(R - i) * xp + xq);
+    }
+    for (size_t i = 0; i < ru; i++) { /* independent rows: vectorizes */
+        const double ci = cbuf[i], v = (double)lev[i] * vstep;
+        const float c0 = (float)(ci * (double)fq[i]), c1 = (float)(ci * (double)fq[ru + i]);
+        fq[2 * ru + i] = c0;
+        fq[3 * ru + i] = c1;
+        sp2[i] += v * c0;
+        sp3[i] += v * c1;
+    }
+    if (vq)
+        for (size_t i = 0; i < ru; i++) vq[i] = (double)lev[i] * vstep;
 }
 
 /* The basis features F of the nb vectors of block q0 on row band r: DAC levels and table
@@ -302,6 +354,22 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
             const float *lut0 = m->fast_lut, *lut1 = m->fast_lut + nl;
             const double *vp0 = m->fast_vphi, *vp1 = m->fast_vphi + nl;
             double *sp0 = sp, *sp1 = sp + R, *sp2 = sp + 2 * R, *sp3 = sp + 3 * R;
+            if (m->fast_xw1 > 0) {
+                double xs = 0, xq = 0; /* xb_fit_cross_factors' sums, in its order */
+                for (size_t i = 0; i < ru; i++) {
+                    const int q = lev[i];
+                    const float f0 = lut0[q];
+                    fq[i] = f0;
+                    fq[ru + i] = lut1[q];
+                    xs += (double)f0;
+                    xq += (double)(R - i) * (double)f0;
+                    colsq[i] += vsq[q];
+                    sp0[i] += vp0[q];
+                    sp1[i] += vp1[q];
+                }
+                fused_column(m, fq, lev, ru, R, vstep, xs, xq, jb->cbuf, sp2, sp3, m->fast_s2 ? vq : NULL);
+                continue;
+            }
             long ls = 0;
             for (size_t i = 0; i < ru; i++) {
                 const int q = lev[i];
@@ -331,7 +399,9 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
                 const float *lut = m->fast_lut + p * nl;
                 for (size_t i = 0; i < ru; i++) fq[p * ru + i] = lut[lev[i]];
             }
-            if (m->fast_cross) {
+            if (m->fast_cross && m->fast_xw1 > 0) {
+                cross_groups_col(m, ru, R, jb->cbuf, fq);
+            } else if (m->fast_cross) {
                 long ls = 0;
                 for (size_t i = 0; i < ru; i++) ls += lev[i];
                 cross_groups(m, ru, (double)ls * vstep, fq);
@@ -358,7 +428,8 @@ static void block_features(fast_job *jb, size_t q0, size_t nb, size_t r)
             vsum += v;
             colsq[i] += v * v;
         }
-        if (m->fast_cross) cross_groups(m, ru, vsum, fq);
+        if (m->fast_cross && m->fast_xw1 > 0) cross_groups_col(m, ru, R, jb->cbuf, fq);
+        else if (m->fast_cross) cross_groups(m, ru, vsum, fq);
         if (m->law)
             for (size_t p = 0; p < T; p++)
                 for (size_t i = 0; i < ru; i++) sp[p * R + i] += vq[i] * fq[p * ru + i];
@@ -466,8 +537,9 @@ static int jobs_alloc(fast_job *jobs, size_t nthr, const layer_map *m, size_t R,
         jb->sp = malloc(TR * sizeof(double));
         jb->vbuf = malloc(XB_FAST_BLOCK * R * sizeof(double));
         jb->lev = malloc(R * sizeof(int));
+        jb->cbuf = malloc(R * sizeof(double));
         if (m->resid_rel > 0) jb->S = malloc(XB_FAST_BLOCK * m->n_ct * m->pairs * sizeof(float));
-        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev ||
+        if (!jb->F || !jb->Df || !jb->adc || !jb->colsq || !jb->sp || !jb->vbuf || !jb->lev || !jb->cbuf ||
             (m->resid_rel > 0 && !jb->S))
             rc = xb_errorf(err, XB_ERUNTIME, "out of memory (fast path)");
     }
@@ -484,6 +556,7 @@ static void jobs_free(fast_job *jobs, size_t nthr)
         free(jobs[t].sp);
         free(jobs[t].vbuf);
         free(jobs[t].lev);
+        free(jobs[t].cbuf);
         free(jobs[t].S);
     }
 }

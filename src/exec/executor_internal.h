@@ -49,7 +49,9 @@ typedef struct {
     int fast_state;       /* 0: not built yet, 1: built, -1: not available */
     size_t fast_terms;    /* feature groups: fast_bterms basis terms + fast_cross cross groups */
     size_t fast_bterms, fast_cross;
-    double fast_xs;       /* the cross factor's 1 / (R v_hi) */
+    double fast_xs;       /* the cross factor's 1 / (R v_hi) (XB_FIT_CROSS_SUM) */
+    double fast_xw1, fast_xw0; /* XB_FIT_CROSS_COLUMN (fast_xw1 > 0): per-row factors
+                                * xw0 sum_k v_k + xw1 sum_k (R - max(i,k)) v_k */
     const xb_fit_basis *fast_basis;
     float *fast_w;        /* n_rt x (terms x R) x n_out */
     float *fast_s2;       /* NULL, or n_rt x R x n_out: read-noise variance of each pair */
@@ -72,6 +74,9 @@ struct xb_exec {
     layer_map *maps;
     int calibrated;
     size_t n_workers; /* fast-path threads in this pass: the BLAS thread count before it */
+    float *conv_buf;  /* conv layers' im2col rows and position-major outputs, kept between passes
+                       * (fresh pages of a new allocation per layer and pass cost ~5 % of a pass) */
+    size_t conv_cap;  /* floats in conv_buf */
 };
 
 /* Buffers of one pass, allocated once (executor.c). */
@@ -145,7 +150,7 @@ int ex_fast_build(xb_exec *ex, layer_map *m, const xb_layer *l, xb_error *err);
 /* One row band through the fast form: differential outputs D (row stride n_out) of the band's
  * vectors v, with read noise and residual noise; sp: energy-law sums (or NULL). */
 void ex_fast_band(xb_exec *ex, layer_map *m, const xb_layer *l, size_t r, int ph, const size_t *idx,
-                  const xb_matrix *v, float *F, float *Df, float *S, double *D, double *sp, size_t k_first);
+                  const xb_matrix *v, float *F, float *Df, float *S, double *cbuf, double *D, double *sp, size_t k_first);
 /* MODE_EVAL of one chunk on the fast path, ADC and partial sums into w->acc (cleared by the
  * caller), statistics counted; blocks spread over ex->n_workers threads. */
 int ex_fast_eval_chunk(xb_exec *ex, layer_map *m, const xb_layer *l, const float *Xc, workspace *w, xb_error *err);

@@ -35,6 +35,7 @@ void xb_exec_free(xb_exec *ex)
     if (!ex) return;
     for (size_t k = 0; k < ex->n_layers; k++) free_map(&ex->maps[k]);
     free(ex->maps);
+    free(ex->conv_buf);
     free(ex);
 }
 

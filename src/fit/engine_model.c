@@ -29,6 +29,7 @@ typedef struct {
     xb_fit_basis *basis;  /* fast form basis (built at the first programming) */
     size_t fast_terms;    /* chosen at the first programming */
     size_t fast_cross;    /* IR-drop cross groups, chosen with the terms */
+    xb_fit_cross_kind fast_kind; /* ... and their kind */
     int no_cross;         /* xb_fit_engine_plain_fast: forms without cross groups */
     double fast_err_max;  /* largest held-out error (network-like vectors, column pairs) so far */
     xb_fit_stats stats;   /* energy and settling regressions of the model file */
@@ -88,26 +89,34 @@ static int first_fast(model_engine *t, const xb_matrix *g, uint64_t seed, xb_fit
 {
     int rc = XB_OK;
     if (!t->basis && (rc = xb_fit_basis_new(&t->m, 1e-6, XB_FIT_FAST_MAX_TERMS, &t->basis, err))) return rc;
-    const size_t nb = xb_fit_basis_terms(t->basis), nx = t->no_cross || xb_fit_basis_is_linear(t->basis) ? 1 : 2;
-    xb_fit_fast *cand[2 * XB_FIT_FAST_MAX_TERMS] = {0}; /* [x * nb + r - 1]: r terms, x: cross */
+    /* x = 0: no cross groups, 1: the tile's total input (XB_FIT_CROSS_SUM), 2: the column
+     * kernel (XB_FIT_CROSS_COLUMN) */
+    const size_t nb = xb_fit_basis_terms(t->basis), nx = t->no_cross || xb_fit_basis_is_linear(t->basis) ? 1 : 3;
+    xb_fit_fast *cand[3 * XB_FIT_FAST_MAX_TERMS] = {0}; /* [x * nb + r - 1]: r terms, cross x */
     double best = INFINITY;
     for (size_t x = 0; x < nx && !rc; x++)
         for (size_t r = 1; r <= nb && !rc; r++) {
             xb_fit_fast **c = &cand[x * nb + r - 1];
-            rc = xb_fit_fast_new_cross(&t->m, t->basis, r, x ? r : 0, g, seed, c, err);
+            const xb_fit_cross_kind kind = x == 2 ? XB_FIT_CROSS_COLUMN : XB_FIT_CROSS_SUM;
+            rc = xb_fit_fast_new_form(&t->m, t->basis, r, x ? r : 0, kind, g, seed, c, err);
             if (!rc) best = fmin(best, fast_err(*c));
         }
+    /* the fewest groups within 1.5x of the best; among as many groups, the smallest error */
     size_t pick = nb - 1, groups = SIZE_MAX;
-    for (size_t q = 0; q < nx * nb && !rc; q++)
-        if (fast_err(cand[q]) <= fmax(1.5 * best, 1e-9) && xb_fit_fast_groups(cand[q]) < groups) {
+    for (size_t q = 0; q < nx * nb && !rc; q++) {
+        const size_t gq = xb_fit_fast_groups(cand[q]);
+        if (fast_err(cand[q]) <= fmax(1.5 * best, 1e-9) &&
+            (gq < groups || (gq == groups && fast_err(cand[q]) < fast_err(cand[pick])))) {
             pick = q;
-            groups = xb_fit_fast_groups(cand[q]);
+            groups = gq;
         }
+    }
     for (size_t q = 0; q < nx * nb; q++)
         if (q != pick || rc) xb_fit_fast_free(cand[q]);
     if (rc) return rc;
     t->fast_terms = xb_fit_fast_terms(cand[pick]);
     t->fast_cross = xb_fit_fast_cross(cand[pick]);
+    t->fast_kind = xb_fit_fast_cross_kind(cand[pick]);
     *out = cand[pick];
     return XB_OK;
 }
@@ -126,7 +135,8 @@ static int model_program(void *self, const xb_array_params *p, const xb_matrix *
         rc = xb_fit_eval_new(&t->m, g, &mt->e, err);
     } else {
         uint64_t fs = tile_seed(t, 0xFA57ull);
-        rc = t->fast_terms ? xb_fit_fast_new_cross(&t->m, t->basis, t->fast_terms, t->fast_cross, g, fs, &mt->f, err)
+        rc = t->fast_terms ? xb_fit_fast_new_form(&t->m, t->basis, t->fast_terms, t->fast_cross, t->fast_kind, g, fs,
+                                                  &mt->f, err)
                            : first_fast(t, g, fs, &mt->f, err);
         if (!rc) t->fast_err_max = fmax(t->fast_err_max, fast_err(mt->f));
     }
@@ -273,6 +283,7 @@ int xb_fit_engine_get_info(const xb_engine *e, xb_fit_engine_info *out, xb_error
     out->exact = t->exact;
     out->fast_terms = t->exact ? 0 : t->fast_terms;
     out->fast_cross = t->exact ? 0 : t->fast_cross;
+    out->fast_kind = t->fast_kind;
     out->fast_error = t->exact ? 0.0 : t->fast_err_max;
     out->settling_s = settling_s(t);
     out->has_energy = t->stats.have_energy;
@@ -287,6 +298,7 @@ int xb_fit_engine_plain_fast(xb_engine *e, xb_error *err)
     t->no_cross = 1;
     if (t->fast_cross) { /* chosen already: choose again at the next programming */
         t->fast_cross = 0;
+        t->fast_kind = XB_FIT_CROSS_SUM;
         t->fast_terms = 0;
     }
     return XB_OK;

@@ -10,8 +10,9 @@
  * then fitted by least squares (Householder QR) to the full model's output, IR drop
  * included, on random input vectors, so that one GEMM per term evaluates a tile.  For
  * ohmic cells the full model is linear in V and the fit reproduces it to rounding;
- * otherwise the IR-drop x nonlinearity cross terms are approximated, and the error is
- * measured on held-out vectors at construction. */
+ * otherwise the IR-drop x nonlinearity cross terms are approximated (in part by the cross
+ * groups c_i(V) phi_p(v_i) N_p, xb_fit_fast_new_form), and the error is measured on held-out
+ * vectors at construction. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,10 @@ struct xb_fit_basis {
 struct xb_fit_fast {
     const xb_fit_basis *basis;
     size_t n_terms;     /* the first n_terms functions of the basis */
-    size_t n_cross;     /* cross groups s(V) phi_p(v_i), p < n_cross (xb_fit_fast_new_cross) */
+    size_t n_cross;     /* cross groups c_i(V) phi_p(v_i), p < n_cross (xb_fit_fast_new_form) */
+    xb_fit_cross_kind kind; /* how c_i(V) weighs the other rows' inputs */
+    double xw0, xw1;    /* COLUMN: c_i(V) = xw0 sum_k x_k + xw1 sum_k (rows - max(i,k)) x_k, x = phi_0(v);
+                         * SUM: xw1 = 0, c_i = s(V) */
     size_t rows, cols;
     double *m;          /* (n_terms + n_cross) x rows x cols */
     double *rs;         /* (n_terms + n_cross) x rows: sum over the columns of M_g[i][.] */
@@ -177,16 +181,62 @@ double xb_fit_cross_s(const xb_fit_basis *b, const double *v, size_t n)
     return s / ((double)n * b->v_hi);
 }
 
+/* The weights of the cross factor c_i(V) = w0 sum_k x_k + w1 sum_k (R - max(i,k)) x_k of a
+ * form of kind kind for model m (R rows).  XB_FIT_CROSS_SUM: w1 = 0, c = xb_fit_cross_s.
+ * XB_FIT_CROSS_COLUMN: the first-order column drop at row i of the model's circuit
+ * (model.c: the sense at row R-1, node (i, j) above the segments i..R-1, each carrying the
+ * currents of the rows above it): r_sense sum_k I_k + r_col sum_k (R - max(i, k)) I_k, the
+ * cell currents I_k taken as proportional to x_k = phi_0(v_k) (weighed by v_k instead, the
+ * network output's error was 3 % larger), scaled so that c_0 = 1 at v = v_hi. */
+static void cross_weights(const xb_fit_params *m, const xb_fit_basis *b, xb_fit_cross_kind kind, double *w0,
+                          double *w1)
+{
+    const double R = (double)m->config.rows;
+    const double z = b->v_hi * (R * m->r_sense_ohm + m->r_col_ohm * R * (R + 1) / 2);
+    if (kind == XB_FIT_CROSS_COLUMN && z > 0 && m->r_col_ohm > 0) {
+        *w0 = m->r_sense_ohm / z;
+        *w1 = m->r_col_ohm / z;
+    } else {
+        *w0 = 1.0 / (R * b->v_hi);
+        *w1 = 0.0;
+    }
+}
+
+void xb_fit_cross_factors(double w0, double w1, const double *x, size_t n, size_t R, double *c)
+{
+    double s = 0, q = 0, p = 0;
+    for (size_t k = 0; k < n; k++) {
+        s += x[k];
+        q += (double)(R - k) * x[k];
+    }
+    /* sum_k (R - max(i,k)) x_k = (R - i) sum_{k<=i} x_k + sum_{k>i} (R - k) x_k; x[i] is read
+     * before c[i] is written (c may be x) */
+    for (size_t i = 0; i < n; i++) {
+        const double xi = x[i];
+        p += xi;
+        q -= (double)(R - i) * xi;
+        c[i] = w0 * s + w1 * ((double)(R - i) * p + q);
+    }
+}
+
 /* The features of one input vector v (n rows): the n_terms groups phi_p(v_i), then the n_cross
- * groups s phi_p(v_i) (s = xb_fit_cross_s: the IR drop grows with the total input, and a
- * cell's share of it with its own nonlinearity), group-major: phi[g*n + i]. */
-static void features(const xb_fit_basis *b, size_t n_terms, size_t n_cross, const double *v, size_t n, double *phi)
+ * groups c_i(V) phi_p(v_i) (c: xb_fit_cross_factors; the IR drop grows with the other rows'
+ * inputs, and a cell's share of it with its own nonlinearity), group-major: phi[g*n + i].
+ * cbuf: n scratch values. */
+static void features(const xb_fit_basis *b, size_t n_terms, size_t n_cross, double w0, double w1, const double *v,
+                     size_t n, double *phi, double *cbuf)
 {
     basis_eval_n(b, n_terms, v, n, phi);
     if (!n_cross) return;
-    const double s = xb_fit_cross_s(b, v, n);
+    if (w1 == 0.0) { /* the tile's total input: as before the column kernel (same rounding) */
+        const double s = xb_fit_cross_s(b, v, n);
+        for (size_t p = 0; p < n_cross; p++)
+            for (size_t i = 0; i < n; i++) phi[(n_terms + p) * n + i] = s * phi[p * n + i];
+        return;
+    }
+    xb_fit_cross_factors(w0, w1, phi, n, n, cbuf); /* weighed by phi_0(v_k) ~ the currents */
     for (size_t p = 0; p < n_cross; p++)
-        for (size_t i = 0; i < n; i++) phi[(n_terms + p) * n + i] = s * phi[p * n + i];
+        for (size_t i = 0; i < n; i++) phi[(n_terms + p) * n + i] = cbuf[i] * phi[p * n + i];
 }
 
 /* Input vectors like an executor's DAC outputs, from k0 on: every element on with probability
@@ -260,7 +310,15 @@ int xb_fit_fast_new(const xb_fit_params *m, const xb_fit_basis *b, size_t n_term
 int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
                           const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
 {
+    return xb_fit_fast_new_form(m, b, n_terms, n_cross, XB_FIT_CROSS_SUM, g, seed, out, err);
+}
+
+int xb_fit_fast_new_form(const xb_fit_params *m, const xb_fit_basis *b, size_t n_terms, size_t n_cross,
+                         xb_fit_cross_kind kind, const xb_matrix *g, uint64_t seed, xb_fit_fast **out, xb_error *err)
+{
     *out = NULL;
+    if (kind != XB_FIT_CROSS_SUM && kind != XB_FIT_CROSS_COLUMN)
+        return xb_errorf(err, XB_EINPUT, "fast form: unknown cross kind %d", (int)kind);
     if (n_terms > b->n_terms)
         return xb_errorf(err, XB_EINPUT, "fast form: %zu terms asked, the basis has %zu", n_terms, b->n_terms);
     if (n_cross > (n_terms ? n_terms : b->n_terms))
@@ -270,14 +328,17 @@ int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t 
                          m->config.rows, m->config.cols);
     const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, NG = T + n_cross;
     const size_t nf = NG * R;
-    const size_t K = 2 * nf + 32, Kt = 16, Kn = 48; /* fit, held-out uniform and network-like vectors */
+    /* fit, held-out uniform and network-like vectors: 4 fit vectors per feature (2 per feature:
+     * the held-out error on network-like vectors 12 % larger, the network output's 5 %) */
+    const size_t K = 4 * nf + 32, Kt = 16, Kn = 48;
     xb_fit_eval *e = NULL;
     int nth = -1; /* BLAS threads to restore */
     xb_fit_fast *f = calloc(1, sizeof *f);
     xb_matrix *v = xb_matrix_new(K + Kt + Kn, R), *y = xb_matrix_new(K + Kt + Kn, C);
     double *X = malloc(K * nf * sizeof *X), *G = malloc(nf * nf * sizeof *G), *B = malloc(nf * C * sizeof *B);
+    double *cb = malloc(R * sizeof *cb);
     int rc = XB_OK;
-    if (!f || !v || !y || !X || !G || !B || !(f->m = malloc(NG * R * C * sizeof *f->m)) ||
+    if (!f || !v || !y || !X || !G || !B || !cb || !(f->m = malloc(NG * R * C * sizeof *f->m)) ||
         !(f->rs = calloc(NG * R, sizeof *f->rs))) {
         rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
         goto done;
@@ -285,6 +346,8 @@ int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t 
     f->basis = b;
     f->n_terms = T;
     f->n_cross = n_cross;
+    f->kind = n_cross ? kind : XB_FIT_CROSS_SUM;
+    cross_weights(m, b, f->kind, &f->xw0, &f->xw1);
     f->resid_rel = m->resid_sigma_rel;
     f->rows = R;
     f->cols = C;
@@ -297,7 +360,7 @@ int xb_fit_fast_new_cross(const xb_fit_params *m, const xb_fit_basis *b, size_t 
         net_vectors(v, K + Kt, b->v_hi, xb_hash64(seed + XB_SPLITMIX64_GAMMA));
     }
     if ((rc = xb_fit_eval_mvm(e, v, y, err))) goto done;
-    for (size_t k = 0; k < K; k++) features(b, T, n_cross, xb_matrix_row(v, k), R, X + k * nf);
+    for (size_t k = 0; k < K; k++) features(b, T, n_cross, f->xw0, f->xw1, xb_matrix_row(v, k), R, X + k * nf, cb);
     /* Normal equations (X^T X) M = X^T Y, Cholesky: the phi_p are orthogonal on their grid and
      * every feature column is populated, so X^T X is well conditioned (one BLAS call each,
      * not the many small ones of a Householder QR). */
@@ -349,6 +412,7 @@ done:
     free(X);
     free(G);
     free(B);
+    free(cb);
     if (rc) {
         xb_fit_fast_free(f);
         return rc;
@@ -369,6 +433,12 @@ void xb_fit_fast_free(xb_fit_fast *f)
 size_t xb_fit_fast_terms(const xb_fit_fast *f) { return f->n_terms; }
 size_t xb_fit_fast_cross(const xb_fit_fast *f) { return f->n_cross; }
 size_t xb_fit_fast_groups(const xb_fit_fast *f) { return f->n_terms + f->n_cross; }
+xb_fit_cross_kind xb_fit_fast_cross_kind(const xb_fit_fast *f) { return f->kind; }
+void xb_fit_fast_cross_weights(const xb_fit_fast *f, double *w0, double *w1)
+{
+    *w0 = f->xw0;
+    *w1 = f->xw1;
+}
 double xb_fit_fast_error_pairs(const xb_fit_fast *f) { return f->err_pairs; }
 
 int xb_fit_fast_set_noise(xb_fit_fast *f, int on, uint64_t seed, xb_error *err)
@@ -385,8 +455,13 @@ const double *xb_fit_fast_row_sums(const xb_fit_fast *f) { return f->rs; }
 
 void xb_fit_fast_row_currents(const xb_fit_fast *f, const double *v_in, double *i_row)
 {
-    const double s = f->n_cross ? xb_fit_cross_s(f->basis, v_in, f->rows) : 0.0;
+    const double s0 = f->n_cross ? xb_fit_cross_s(f->basis, v_in, f->rows) : 0.0;
+    if (f->n_cross && f->xw1 != 0.0) { /* per-row factors, in i_row until each row is summed */
+        for (size_t i = 0; i < f->rows; i++) i_row[i] = xb_fit_basis_eval(f->basis, 0, v_in[i]);
+        xb_fit_cross_factors(f->xw0, f->xw1, i_row, f->rows, f->rows, i_row);
+    }
     for (size_t i = 0; i < f->rows; i++) {
+        const double s = f->n_cross && f->xw1 != 0.0 ? i_row[i] : s0;
         i_row[i] = 0;
         for (size_t p = 0; p < f->n_terms && v_in[i] != 0.0; p++) {
             const double ph = xb_fit_basis_eval(f->basis, p, v_in[i]);
@@ -403,12 +478,12 @@ int xb_fit_fast_mvm(const xb_fit_fast *f, const xb_matrix *v, xb_matrix *i_out, 
     if (i_out->rows != v->rows || i_out->cols != C)
         return xb_errorf(err, XB_EINPUT, "output matrix is %zux%zu, expected %zux%zu", i_out->rows, i_out->cols,
                          v->rows, C);
-    double *phi = malloc(NG * R * sizeof *phi);
+    double *phi = malloc((NG + 1) * R * sizeof *phi);
     if (!phi) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t k = 0; k < v->rows; k++) {
         double *o = xb_matrix_row(i_out, k);
         memset(o, 0, C * sizeof *o);
-        features(f->basis, T, f->n_cross, xb_matrix_row(v, k), R, phi);
+        features(f->basis, T, f->n_cross, f->xw0, f->xw1, xb_matrix_row(v, k), R, phi, phi + NG * R);
         for (size_t p = 0; p < NG; p++)
             for (size_t i = 0; i < R; i++) {
                 const double x = phi[p * R + i], *mr = f->m + (p * R + i) * C;
