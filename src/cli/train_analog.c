@@ -77,6 +77,22 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
             if (!strcmp(v, "both")) p->a.one_sided = 0;
             else if (!strcmp(v, "up")) p->a.one_sided = 1;
             else return xb_errorf(err, XB_EINPUT, "--pair-update: '%s' is not both or up", v);
+        } else if (FLAG("--mp-threshold")) {
+            if (!VAL("--mp-threshold")) return XB_EINPUT;
+            if (!strcmp(v, "state")) p->a.mp_state = 1;
+            else if (!strcmp(v, "centre")) p->a.mp_state = 0;
+            else return xb_errorf(err, XB_EINPUT, "--mp-threshold: '%s' is not state or centre", v);
+        } else if (FLAG("--mp-round")) {
+            if (!VAL("--mp-round")) return XB_EINPUT;
+            if (!strcmp(v, "trunc")) p->a.mp_round = XB_ANALOG_MP_TRUNC;
+            else if (!strcmp(v, "nearest")) p->a.mp_round = XB_ANALOG_MP_NEAREST;
+            else if (!strcmp(v, "stochastic")) p->a.mp_round = XB_ANALOG_MP_STOCHASTIC;
+            else return xb_errorf(err, XB_EINPUT, "--mp-round: '%s' is not trunc, nearest or stochastic", v);
+        } else if (FLAG("--lr-schedule")) {
+            if (!VAL("--lr-schedule")) return XB_EINPUT;
+            if (!strcmp(v, "cosine")) p->a.lr_cosine = 1;
+            else if (!strcmp(v, "step")) p->a.lr_cosine = 0;
+            else return xb_errorf(err, XB_EINPUT, "--lr-schedule: '%s' is not step or cosine", v);
         } else if (FLAG("--algorithm")) {
             if (!VAL("--algorithm")) return XB_EINPUT;
             if (xb_analog_algorithm_from_name(v, &p->a.algorithm))

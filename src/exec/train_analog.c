@@ -32,6 +32,11 @@ void xb_analog_opts_default(xb_analog_opts *a)
     a->tt_every = 1;
 }
 
+double xb_analog_lr_cosine(double lr0, size_t t, size_t t_all)
+{
+    return t_all ? 0.5 * lr0 * (1.0 + cos(M_PI * (double)t / (double)t_all)) : lr0;
+}
+
 static const char *const k_alg_names[] = {"sgd", "tiki-taka", "mp"};
 static const char *const k_ablate_names[] = {"asymmetry", "state", "c2c", "d2d"};
 
@@ -127,7 +132,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
     xb_an_stats scratch = {0}, *st = tr->counting ? &tr->st : &scratch;
     const size_t n_in = l->lm.n_in, n_out = l->lm.n_out;
     if (tr->a.algorithm == XB_ANALOG_MP) {
-        xb_an_mp(&l->arr[0], &tr->am, &l->lm, l->chi, p->gw, lr, &tr->rng, st);
+        xb_an_mp(&l->arr[0], &tr->am, &l->lm, &tr->pc, l->chi, p->gw, lr, &tr->rng, st);
     } else {
         if (!p->x || !p->d) return xb_errorf(err, XB_EINPUT, "analog training: no per-sample gradients kept");
         for (size_t s = 0; s < p->n_batch; s++)
@@ -190,6 +195,8 @@ static int check_opts(const xb_analog_opts *a, xb_error *err)
         return xb_errorf(err, XB_EINPUT, "--refresh-margin: must be in [0, 0.2)");
     if (a->algorithm == XB_ANALOG_TIKI_TAKA && (!(a->tt_lr > 0) || a->tt_every < 1 || !(a->tt_gamma >= 0)))
         return xb_errorf(err, XB_EINPUT, "tiki-taka: --tt-lr > 0, --tt-every >= 1, --tt-gamma >= 0");
+    if (a->mp_round < XB_ANALOG_MP_TRUNC || a->mp_round > XB_ANALOG_MP_STOCHASTIC)
+        return xb_errorf(err, XB_EINPUT, "--mp-round: unknown rule");
     if (a->dac_bits < 0 || a->dac_bits > 16 || a->adc_bits < 0 || a->adc_bits == 1 || a->adc_bits > 24)
         return xb_errorf(err, XB_EINPUT, "analog training: DAC bits 0..16, ADC bits 0 or 2..24");
     return XB_OK;
@@ -243,6 +250,8 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
     tr->a = *a;
     tr->pc.bl_max = a->bl_max;
     tr->pc.deterministic = a->deterministic;
+    tr->pc.mp_state = a->mp_state;
+    tr->pc.mp_round = a->mp_round;
     tr->rng = xb_hash64(seed ^ 0xA7A106ull);
     tr->counting = 1;
     if (a->engine) {
@@ -349,6 +358,7 @@ static int epoch_loop(xb_an_trainer *tr, const xb_dataset *train, const xb_datas
     int rc = perm && xb && lb && (!test || !test->n || probs) ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
     double lr = o->lr, nw = 0;
+    const size_t per_epoch = (train->n + B - 1) / B, t_all = per_epoch * o->epochs;
     for (size_t k = 0; k < tr->nl; k++) nw += tr->L[k].on ? (double)(tr->L[k].lm.n_out * tr->L[k].lm.n_in) : 0;
     for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
         const double t0 = xb_now_s();
@@ -358,6 +368,8 @@ static int epoch_loop(xb_an_trainer *tr, const xb_dataset *train, const xb_datas
         xb_train_shuffle(perm, train->n, rng);
         double loss = 0, correct = 0;
         for (size_t s0i = 0; !rc && s0i < train->n; s0i += B) {
+            if (tr->a.lr_cosine) /* cosine annealing over the whole run (Loshchilov & Hutter, ICLR 2017) */
+                lr = xb_analog_lr_cosine(o->lr, ep * per_epoch + s0i / B, t_all);
             const size_t nb = train->n - s0i < B ? train->n - s0i : B;
             for (size_t s = 0; s < nb; s++) {
                 memcpy(xb + s * px, train->images + perm[s0i + s] * px, px * sizeof(float));
