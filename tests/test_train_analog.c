@@ -358,6 +358,49 @@ static void test_tiki_taka_two_steps(void **state)
     xb_an_pairs_free(&C);
 }
 
+/* Tiki-Taka with a digital H (TTv2), ideal step dw = 2e-3: A = dw [[3, 0], [-5, 1]];
+ * transfer column 0 at rate 0.5: H[:, 0] = (1.5, -2.5) dw -> C fires (1, -2) pulses, H keeps
+ * (0.5, -0.5) dw; again: H = (2, -3) dw -> (2, -3) more pulses, H = 0: C[:, 0] = (3, -5) dw,
+ * column 1 untouched. */
+static void test_tiki_taka_hidden_two_steps(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c;
+    const xb_an_pulse_cfg pc = {31, 1, 0, XB_ANALOG_MP_TRUNC};
+    xb_an_pairs A, C;
+    assert_int_equal(xb_an_pairs_new(&A, 4, &am, 1, NULL), XB_OK);
+    assert_int_equal(xb_an_pairs_new(&C, 4, &am, 2, NULL), XB_OK);
+    const double wa[4] = {3, 0, -5, 1};
+    for (size_t k = 0; k < 4; k++) xb_an_program_pair(&A, &am, k, wa[k] * lm.dw / lm.kappa, &(uint64_t){1}, &(xb_an_stats){0});
+    double h[4] = {0, 0, 0, 0};
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    float w[4];
+    xb_an_tt_transfer_h(&A, &C, &am, &lm, &pc, 0, 0.5, h, &rng, &st);
+    assert_float_equal(h[0], 0.5 * lm.dw, 1e-9);
+    assert_float_equal(h[2], -0.5 * lm.dw, 1e-9);
+    xb_an_read_weights(&C, &lm, 1.0, 0, w);
+    assert_float_equal(w[0], 1 * lm.dw, 1e-6);
+    assert_float_equal(w[2], -2 * lm.dw, 1e-6);
+    xb_an_tt_transfer_h(&A, &C, &am, &lm, &pc, 0, 0.5, h, &rng, &st);
+    assert_float_equal(h[0], 0, 1e-9);
+    assert_float_equal(h[2], 0, 1e-9);
+    xb_an_read_weights(&C, &lm, 1.0, 0, w);
+    const double wc[4] = {3, 0, -5, 0};
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wc[k] * lm.dw, 1e-6);
+    assert_true(h[1] == 0 && h[3] == 0);
+    assert_float_equal(st.pulses, 2.0 * (3 + 5), 0); /* two devices per pair pulse */
+    /* time: the column's rows in parallel, its most pulses: 2 then 3 */
+    assert_float_equal(st.t_s, (2 + 3) * 1e-7, 1e-15);
+    xb_an_pairs_free(&A);
+    xb_an_pairs_free(&C);
+}
+
 static void test_mixed_precision_two_steps(void **state)
 {
     (void)state;
@@ -836,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_expected_change),
         cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
+        cmocka_unit_test(test_tiki_taka_hidden_two_steps),
         cmocka_unit_test(test_mixed_precision_two_steps),
         cmocka_unit_test(test_mixed_precision_state_threshold),
         cmocka_unit_test(test_mixed_precision_rounding),

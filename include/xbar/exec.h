@@ -386,6 +386,8 @@ typedef struct xb_analog_opts {
     int mp_state;             /* mp: threshold = the pair's expected step at its state (1) or
                                * the nominal step at the window centre (0) */
     int mp_round;             /* mp: XB_ANALOG_MP_TRUNC, _NEAREST, _STOCHASTIC */
+    int tt_hidden;            /* Tiki-Taka: transfers accumulate in a digital H, C pulsed from it
+                               * as mp does (TTv2) */
     int lr_cosine;            /* lr per minibatch lr0 (1 + cos(pi t / T)) / 2 over the T
                                * minibatches of the run (replaces the per-epoch decay) */
 } xb_analog_opts;

@@ -61,6 +61,7 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
         else if (!strcmp(a, "--force")) p->force = 1;
         else if (!strcmp(a, "--deterministic")) p->a.deterministic = 1;
         else if (!strcmp(a, "--ideal-reads")) p->ideal_reads = 1;
+        else if (!strcmp(a, "--tt-hidden")) p->a.tt_hidden = 1;
         else if (FLAG("--out")) { if (!VAL("--out")) return XB_EINPUT; p->out = v; }
         else if (FLAG("--dataset")) { if (!VAL("--dataset")) return XB_EINPUT; p->dir = v; }
         else if (FLAG("--model")) { if (!VAL("--model")) return XB_EINPUT; p->model = v; }

@@ -192,3 +192,17 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
     ek[k] = 1.0f;
     xb_an_rank1(C, am, lm, v, ek, lr_t, pc, rng, st);
 }
+
+void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
+                         const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st)
+{
+    const int classic = !pc->mp_state && pc->mp_round == XB_ANALOG_MP_TRUNC;
+    double most = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        const size_t q = j * lm->n_in + k;
+        h[q] += lr_t * lm->kappa * (A->gp[q] - A->gm[q]);
+        const double n = classic ? mp_weight_trunc(C, am, lm, q, h, rng, st) : mp_weight_steps(C, am, lm, pc, q, h, rng, st);
+        most = n > most ? n : most;
+    }
+    st->t_s += most * am->width_s;
+}

@@ -72,7 +72,7 @@ typedef struct {
     xb_an_pairs arr[2];     /* SGD, MP: arr[0]; Tiki-Taka: A, C */
     size_t n_arr;
     xb_an_tiles *tiles;
-    double *chi;            /* MP accumulator */
+    double *chi;            /* MP accumulator; Tiki-Taka's digital H (--tt-hidden) */
     float *v, *ek;          /* Tiki-Taka transfer scratch */
     size_t tt_next;         /* next column to transfer */
     const xb_an_pairs *ptr[2]; /* &arr[0], &arr[1] */
@@ -140,8 +140,12 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
         if (tr->a.algorithm == XB_ANALOG_TIKI_TAKA && tr->minibatch % tr->a.tt_every == 0) {
             const size_t cols = tr->a.tt_columns ? tr->a.tt_columns : (n_in + 7) / 8;
             for (size_t c = 0; c < cols; c++) {
-                xb_an_tt_transfer(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, tr->a.tt_lr, &tr->pc, l->v,
-                                  l->ek, &tr->rng, st);
+                if (tr->a.tt_hidden)
+                    xb_an_tt_transfer_h(&l->arr[0], &l->arr[1], &tr->am, &l->lm, &tr->pc, l->tt_next, tr->a.tt_lr,
+                                        l->chi, &tr->rng, st);
+                else
+                    xb_an_tt_transfer(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, tr->a.tt_lr, &tr->pc,
+                                      l->v, l->ek, &tr->rng, st);
                 l->tt_next = (l->tt_next + 1) % n_in;
             }
         }
@@ -222,7 +226,8 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     for (size_t a = 0; a < l->n_arr && !rc; a++)
         rc = xb_an_pairs_new(&l->arr[a], nw, &tr->am, xb_hash64(seed + 0x100 * k + a), err);
     if (rc) return rc;
-    if (tr->a.algorithm == XB_ANALOG_MP && !(l->chi = calloc(nw, sizeof(double))))
+    if ((tr->a.algorithm == XB_ANALOG_MP || (l->n_arr == 2 && tr->a.tt_hidden)) &&
+        !(l->chi = calloc(nw, sizeof(double))))
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     if (l->n_arr == 2 && (!(l->v = malloc(ly->n_out * sizeof(float))) || !(l->ek = malloc(ly->n_in * sizeof(float)))))
         return xb_errorf(err, XB_ERUNTIME, "out of memory");

@@ -138,6 +138,13 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
                        size_t k, double lr_t, const xb_an_pulse_cfg *pc, float *v, float *ek, uint64_t *rng,
                        xb_an_stats *st);
 
+/* Tiki-Taka with a digital hidden matrix H between A and C (Gokmen, Front. Artif. Intell. 4,
+ * 699148, 2021, "TTv2"): the transfer of column k adds lr_t v (v = kappa (A+ - A-)[:, k]) to
+ * H[:, k] (h: n_out x n_in) and fires C's pulses from H as mixed precision does from its
+ * accumulator (xb_an_mp's rules with pc's threshold and rounding). */
+void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
+                         const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st);
+
 /* ------------------------------------------------------------------ reads on tiles */
 /* One layer's arrays on tiles through the model engine's fast form.  At a refit every tile
  * (R inputs x C/2 pairs, G+ and G- in columns 2j and 2j+1) is programmed through the engine
