@@ -354,6 +354,17 @@ static void test_tiki_taka_two_steps(void **state)
     /* pulses: two per coincidence; A: 9 + 2, C: 6 + 1 coincidences */
     assert_float_equal(st.pulses, 2.0 * (9 + 2 + 6 + 1), 0);
     assert_float_equal(st.e_joule, (9 + 2 + 6 + 1) * (1e-12 + 2e-12), 1e-20);
+    /* with reset (--tt-reset): A's column 1, (0, 1) dw, programmed back to 0 closed loop: pair
+     * (1, 1)'s G+ one step down and G- one step up (exact with the ideal step), pair (0, 1)
+     * and column 0 untouched; time: the pairs of the column in parallel, each pair's devices
+     * in turn: 2 pulses */
+    xb_an_stats sr = {0};
+    xb_an_tt_reset_column(&A, &am, &lm, 1, &rng, &sr);
+    const double wr[4] = {3, 0, -5, 0};
+    xb_an_read_weights(&A, &lm, 1.0, 0, w);
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wr[k] * lm.dw, 1e-6);
+    assert_float_equal(sr.pulses, 2, 0);
+    assert_float_equal(sr.t_s, 2e-7, 1e-18);
     xb_an_pairs_free(&A);
     xb_an_pairs_free(&C);
 }

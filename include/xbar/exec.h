@@ -388,6 +388,7 @@ typedef struct xb_analog_opts {
     int mp_round;             /* mp: XB_ANALOG_MP_TRUNC, _NEAREST, _STOCHASTIC */
     int tt_hidden;            /* Tiki-Taka: transfers accumulate in a digital H, C pulsed from it
                                * as mp does (TTv2) */
+    int tt_reset;             /* Tiki-Taka: A's column programmed back to zero after its transfer */
     int lr_cosine;            /* lr per minibatch lr0 (1 + cos(pi t / T)) / 2 over the T
                                * minibatches of the run (replaces the per-epoch decay) */
 } xb_analog_opts;

@@ -206,3 +206,17 @@ void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an
     }
     st->t_s += most * am->width_s;
 }
+
+void xb_an_tt_reset_column(const xb_an_pairs *A, const xb_an_model *am, const xb_an_layer_map *lm, size_t k,
+                           uint64_t *rng, xb_an_stats *st)
+{
+    /* xb_an_program counts its pulses' time in sequence; the column's pairs run in parallel */
+    const double t0 = st->t_s;
+    double most = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        const double b = st->t_s;
+        xb_an_program_pair(A, am, j * lm->n_in + k, 0.0, rng, st);
+        most = st->t_s - b > most ? st->t_s - b : most;
+    }
+    st->t_s = t0 + most;
+}

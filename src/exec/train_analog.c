@@ -146,6 +146,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
                 else
                     xb_an_tt_transfer(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, tr->a.tt_lr, &tr->pc,
                                       l->v, l->ek, &tr->rng, st);
+                if (tr->a.tt_reset) xb_an_tt_reset_column(&l->arr[0], &tr->am, &l->lm, l->tt_next, &tr->rng, st);
                 l->tt_next = (l->tt_next + 1) % n_in;
             }
         }

@@ -145,6 +145,11 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
 void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
                          const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st);
 
+/* Tiki-Taka with reset: A's pairs of column k programmed back to zero difference, centred
+ * (xb_an_program_pair, closed loop; the pulses count). */
+void xb_an_tt_reset_column(const xb_an_pairs *A, const xb_an_model *am, const xb_an_layer_map *lm, size_t k,
+                           uint64_t *rng, xb_an_stats *st);
+
 /* ------------------------------------------------------------------ reads on tiles */
 /* One layer's arrays on tiles through the model engine's fast form.  At a refit every tile
  * (R inputs x C/2 pairs, G+ and G- in columns 2j and 2j+1) is programmed through the engine
