@@ -867,6 +867,40 @@ static void test_entry_point(void **state)
 }
 
 /* ------------------------------------------------------------------ CLI */
+/* `xbar train --analog`'s per-algorithm step defaults (docs/training.md): mp 0.4 with the
+ * per-epoch decay, SGD 0.1 cosine-annealed; given flags win.  Recorded in --json. */
+static void test_cli_lr_defaults(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    char *dir = xb_test_tmpdir("lrdef"), path[1024], out[1024], js[1024];
+    snprintf(path, sizeof path, "%s/update.h5", dir);
+    snprintf(out, sizeof out, "%s/net.h5", dir);
+    snprintf(js, sizeof js, "%s/run.json", dir);
+    hid_t f;
+    xb_error err = {0};
+    assert_int_equal(xb_fit_file_create(path, 1, NULL, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_update_write(f, &um, "/points/p00000", &err), XB_OK);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    const char *alg[3] = {"mp", "sgd", "sgd"}, *extra[3] = {"--quiet", "--quiet", "--lr-schedule=step"};
+    const double lr[3] = {0.4, 0.1, 0.1};
+    const char *sched[3] = {"\"step\"", "\"cosine\"", "\"step\""};
+    for (int k = 0; k < 3; k++) {
+        char *argv[] = {"xbar", "train", "--analog", "--ideal-reads", "--update-model", path, "--device", "rram",
+                        "--algorithm", (char *)alg[k], "--limit", "64", "--test-limit", "32", "--epochs", "1",
+                        "--out", out, "--force", "--json", js, (char *)extra[k], "--quiet", NULL};
+        free(xb_test_xbar_ok(argv));
+        assert_float_equal(xb_test_json_file_number(js, "lr"), lr[k], 1e-12);
+        char *j = xb_test_read_file(js);
+        char key[64];
+        snprintf(key, sizeof key, "\"lr_schedule\": %s", sched[k]);
+        xb_test_assert_contains_(j, key, "lr_schedule", __FILE__, __LINE__);
+        free(j);
+    }
+    xb_test_tmpdir_remove(dir);
+}
+
 static void test_cli_no_update_model(void **state)
 {
     (void)state;
@@ -900,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_tile_reads),
         cmocka_unit_test(test_entry_point),
         cmocka_unit_test(test_cli_no_update_model),
+        cmocka_unit_test(test_cli_lr_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

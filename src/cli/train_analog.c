@@ -238,9 +238,12 @@ static int write_json(const aopts *p, const actx *c, double final_acc, xb_error 
         xb_stage_free(s);
         return rc;
     }
+    static const char *const rounds[] = {"trunc", "nearest", "stochastic"};
     fprintf(f, "{\n  \"device\": \"%s\",\n  \"algorithm\": \"%s\",\n  \"ablate\": %u,\n  \"lr\": %.6g,\n"
+               "  \"lr_schedule\": \"%s\",\n  \"mp_threshold\": \"%s\",\n  \"mp_round\": \"%s\",\n"
                "  \"seed\": %llu,\n  \"final_test_accuracy\": %.6f,\n  \"epochs\": [\n",
             xb_device_name(p->device), xb_analog_algorithm_name(p->a.algorithm), p->a.ablate, p->o.lr,
+            p->a.lr_cosine ? "cosine" : "step", p->a.mp_state ? "state" : "centre", rounds[p->a.mp_round],
             (unsigned long long)p->o.seed, final_acc);
     for (size_t k = 0; k < c->n; k++) {
         const xb_analog_epoch *e = &c->e[k];
