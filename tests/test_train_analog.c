@@ -28,6 +28,7 @@
 #include "support/xb_test.h"
 #include "xbar/exec.h"
 #include "xbar/fit.h"
+#include "xbar/h5.h"
 
 #define G_LO 1e-6
 #define G_HI 1e-4
@@ -88,6 +89,20 @@ static void test_d2d_step_scale(void **state)
     assert_int_equal(xb_an_model_init(&am, &um, 0, &err), XB_OK);
     assert_true(fabs(am.d2d_up_rel - 0.2) < 1e-9);
     assert_true(fabs(am.d2d_down_rel - 0.1) < 1e-9);
+    assert_true(xb_analog_d2d_step_spread(&um, 1) == am.d2d_up_rel);
+    assert_true(xb_analog_d2d_step_spread(&um, -1) == am.d2d_down_rel);
+    /* `xbar inspect` prints the spread training draws (20 % / 10 %), written to a model file */
+    char *dir = xb_test_tmpdir("d2d"), path[1024];
+    snprintf(path, sizeof path, "%s/update.h5", dir);
+    hid_t f;
+    assert_int_equal(xb_fit_file_create(path, 1, NULL, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_update_write(f, &um, "/points/p00000", &err), XB_OK);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    char *argv[] = {"xbar", "inspect", path, NULL};
+    char *out = xb_test_xbar_ok(argv);
+    xb_test_assert_contains_(out, " 20%/10% ", "inspect's d2d column", __FILE__, __LINE__);
+    free(out);
+    xb_test_tmpdir_remove(dir);
     /* ablated: no spread */
     assert_int_equal(xb_an_model_init(&am, &um, XB_ANALOG_ABLATE_D2D, &err), XB_OK);
     assert_true(am.d2d_up_rel == 0 && am.d2d_down_rel == 0);
@@ -262,7 +277,7 @@ static void expected_change_case(double eta_scale, size_t bl_max)
     lm.dw = 2 * lm.kappa * am.step_c;
     const float a[NO] = {0.9f, -0.4f, 0.05f}, b[NIN] = {1.0f, 0.5f, 0.0f, -0.25f};
     const double eta = eta_scale * lm.dw; /* largest expected count: eta_scale x 0.9 */
-    xb_an_pulse_cfg pc = {bl_max, 0};
+    xb_an_pulse_cfg pc = {bl_max, 0, 0, XB_ANALOG_MP_TRUNC};
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, NO * NIN, &am, 1, NULL), XB_OK);
     double sum[NO * NIN] = {0}, sq[NO * NIN] = {0};
@@ -310,7 +325,7 @@ static void test_tiki_taka_two_steps(void **state)
     xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c; /* 2e-3 */
     assert_float_equal(lm.dw, 2e-3, 1e-12);
-    xb_an_pulse_cfg pc = {31, 1};
+    xb_an_pulse_cfg pc = {31, 1, 0, XB_ANALOG_MP_TRUNC};
     xb_an_pairs A, C;
     assert_int_equal(xb_an_pairs_new(&A, 4, &am, 1, NULL), XB_OK);
     assert_int_equal(xb_an_pairs_new(&C, 4, &am, 2, NULL), XB_OK);
@@ -339,6 +354,60 @@ static void test_tiki_taka_two_steps(void **state)
     /* pulses: two per coincidence; A: 9 + 2, C: 6 + 1 coincidences */
     assert_float_equal(st.pulses, 2.0 * (9 + 2 + 6 + 1), 0);
     assert_float_equal(st.e_joule, (9 + 2 + 6 + 1) * (1e-12 + 2e-12), 1e-20);
+    /* with reset (--tt-reset): A's column 1, (0, 1) dw, programmed back to 0 closed loop: pair
+     * (1, 1)'s G+ one step down and G- one step up (exact with the ideal step), pair (0, 1)
+     * and column 0 untouched; time: the pairs of the column in parallel, each pair's devices
+     * in turn: 2 pulses */
+    xb_an_stats sr = {0};
+    xb_an_tt_reset_column(&A, &am, &lm, 1, &rng, &sr);
+    const double wr[4] = {3, 0, -5, 0};
+    xb_an_read_weights(&A, &lm, 1.0, 0, w);
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wr[k] * lm.dw, 1e-6);
+    assert_float_equal(sr.pulses, 2, 0);
+    assert_float_equal(sr.t_s, 2e-7, 1e-18);
+    xb_an_pairs_free(&A);
+    xb_an_pairs_free(&C);
+}
+
+/* Tiki-Taka with a digital H (TTv2), ideal step dw = 2e-3: A = dw [[3, 0], [-5, 1]];
+ * transfer column 0 at rate 0.5: H[:, 0] = (1.5, -2.5) dw -> C fires (1, -2) pulses, H keeps
+ * (0.5, -0.5) dw; again: H = (2, -3) dw -> (2, -3) more pulses, H = 0: C[:, 0] = (3, -5) dw,
+ * column 1 untouched. */
+static void test_tiki_taka_hidden_two_steps(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c;
+    const xb_an_pulse_cfg pc = {31, 1, 0, XB_ANALOG_MP_TRUNC};
+    xb_an_pairs A, C;
+    assert_int_equal(xb_an_pairs_new(&A, 4, &am, 1, NULL), XB_OK);
+    assert_int_equal(xb_an_pairs_new(&C, 4, &am, 2, NULL), XB_OK);
+    const double wa[4] = {3, 0, -5, 1};
+    for (size_t k = 0; k < 4; k++) xb_an_program_pair(&A, &am, k, wa[k] * lm.dw / lm.kappa, &(uint64_t){1}, &(xb_an_stats){0});
+    double h[4] = {0, 0, 0, 0};
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    float w[4];
+    xb_an_tt_transfer_h(&A, &C, &am, &lm, &pc, 0, 0.5, h, &rng, &st);
+    assert_float_equal(h[0], 0.5 * lm.dw, 1e-9);
+    assert_float_equal(h[2], -0.5 * lm.dw, 1e-9);
+    xb_an_read_weights(&C, &lm, 1.0, 0, w);
+    assert_float_equal(w[0], 1 * lm.dw, 1e-6);
+    assert_float_equal(w[2], -2 * lm.dw, 1e-6);
+    xb_an_tt_transfer_h(&A, &C, &am, &lm, &pc, 0, 0.5, h, &rng, &st);
+    assert_float_equal(h[0], 0, 1e-9);
+    assert_float_equal(h[2], 0, 1e-9);
+    xb_an_read_weights(&C, &lm, 1.0, 0, w);
+    const double wc[4] = {3, 0, -5, 0};
+    for (size_t k = 0; k < 4; k++) assert_float_equal(w[k], wc[k] * lm.dw, 1e-6);
+    assert_true(h[1] == 0 && h[3] == 0);
+    assert_float_equal(st.pulses, 2.0 * (3 + 5), 0); /* two devices per pair pulse */
+    /* time: the column's rows in parallel, its most pulses: 2 then 3 */
+    assert_float_equal(st.t_s, (2 + 3) * 1e-7, 1e-15);
     xb_an_pairs_free(&A);
     xb_an_pairs_free(&C);
 }
@@ -354,13 +423,14 @@ static void test_mixed_precision_two_steps(void **state)
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
     double chi[2] = {0, 0};
+    const xb_an_pulse_cfg pc0 = {31, 0, 0, XB_ANALOG_MP_TRUNC};
     uint64_t rng = 1;
     xb_an_stats st = {0};
     float w[2];
     /* step 1: chi = -gw = (0.005, -0.001): trunc(2.5) = 2 pulses up, trunc(-0.5) = 0;
      * chi -> (0.001, -0.001) */
     const float g1[2] = {-0.005f, 0.001f};
-    xb_an_mp(&p, &am, &lm, chi, g1, 1.0, &rng, &st);
+    xb_an_mp(&p, &am, &lm, &pc0, chi, g1, 1.0, &rng, &st);
     assert_float_equal(chi[0], 0.001, 1e-9);
     assert_float_equal(chi[1], -0.001, 1e-9);
     xb_an_read_weights(&p, &lm, 1.0, 0, w);
@@ -368,7 +438,7 @@ static void test_mixed_precision_two_steps(void **state)
     assert_float_equal(w[1], 0, 1e-9);
     /* step 2: chi = (0.0025, -0.0045): 1 up, 2 down; chi -> (0.0005, -0.0005) */
     const float g2[2] = {-0.0015f, 0.0035f};
-    xb_an_mp(&p, &am, &lm, chi, g2, 1.0, &rng, &st);
+    xb_an_mp(&p, &am, &lm, &pc0, chi, g2, 1.0, &rng, &st);
     assert_float_equal(chi[0], 0.0005, 1e-9);
     assert_float_equal(chi[1], -0.0005, 1e-9);
     xb_an_read_weights(&p, &lm, 1.0, 0, w);
@@ -378,6 +448,117 @@ static void test_mixed_precision_two_steps(void **state)
     /* time: row 0 fires 2 then 2 pulses in sequence (its largest counts) */
     assert_float_equal(st.t_s, (2 + 2) * 1e-7, 1e-15);
     xb_an_pairs_free(&p);
+}
+
+/* Mixed precision with the threshold at the pair's own expected step (state-dependent soft
+ * bounds, one-sided pair pulses, no noise): step 1 chi = 1.2e-3 raises w by up pulses on G+
+ * at 3/4 of the window, whose step is kappa 2e-7 (1 - x) = 5e-4 (then 5e-4 less the state's
+ * move): 2 pulses, chi = 1.2e-3 - e1 - e2; step 2 chi -= 2e-3 lowers w by up pulses on G- at
+ * 1/4 of the window (step 1.5e-3): 1 pulse.  The centre's threshold (1e-3) would have fired
+ * 1 and 1 and left chi 2e-4 and -8e-4. */
+static void test_mixed_precision_state_threshold(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, 0);
+    um.up[0] = 2e-7;
+    um.up[1] = 0;
+    um.down[0] = 0;
+    um.down[1] = -1e-7;
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    am.one_sided = 1;
+    const double win = G_HI - G_LO, kappa = 1e4;
+    xb_an_layer_map lm = {1, 1, kappa, kappa * am.step_up_c, 0};
+    assert_float_equal(lm.dw, 1e-3, 1e-9);
+    for (int mode = 0; mode < 2; mode++) {
+        xb_an_pairs p;
+        assert_int_equal(xb_an_pairs_new(&p, 1, &am, 1, NULL), XB_OK);
+        p.gp[0] = G_LO + 0.75 * win;
+        p.gm[0] = G_LO + 0.25 * win;
+        const double gp0 = p.gp[0], gm0 = p.gm[0];
+        const xb_an_pulse_cfg pc = {31, 0, mode, XB_ANALOG_MP_TRUNC};
+        double chi = 0;
+        uint64_t rng = 1;
+        xb_an_stats st = {0};
+        const float g1 = -1.2e-3f, g2 = 2e-3f;
+        xb_an_mp(&p, &am, &lm, &pc, &chi, &g1, 1.0, &rng, &st);
+        const double s1 = 2e-7 * 0.25, s2 = 2e-7 * (0.25 - s1 / win); /* G+'s steps: the law at its state */
+        if (mode) {
+            assert_true(fabs(p.gp[0] - (gp0 + s1 + s2)) <= 1e-18);
+            assert_true(fabs(chi - ((double)g1 * -1 - kappa * (s1 + s2))) <= 1e-12);
+        } else {
+            assert_true(fabs(p.gp[0] - (gp0 + s1)) <= 1e-18);
+            assert_true(fabs(chi - ((double)g1 * -1 - 1e-3)) <= 1e-12);
+        }
+        const double chi1 = chi;
+        xb_an_mp(&p, &am, &lm, &pc, &chi, &g2, 1.0, &rng, &st);
+        assert_true(fabs(p.gm[0] - (gm0 + 2e-7 * 0.75)) <= 1e-18); /* one pulse on G- either way */
+        assert_true(fabs(chi - (chi1 - (double)g2 + (mode ? kappa * 2e-7 * 0.75 : 1e-3))) <= 1e-12);
+        assert_float_equal(st.pulses, mode ? 3 : 2, 0);
+        xb_an_pairs_free(&p);
+    }
+}
+
+/* Rounding rules of the accumulator (ideal constant step dw = 2e-3): nearest fires while
+ * |chi| >= dw / 2; stochastic fires below one step with probability |chi| / dw, so that the
+ * expected change fired equals chi (closed form, over many draws within 5 standard errors). */
+static void test_mixed_precision_rounding(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    xb_an_model am;
+    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    xb_an_layer_map lm = {1, 2, 1e4, 2e-3, 0};
+    xb_an_pairs p;
+    assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
+    const xb_an_pulse_cfg near = {31, 0, 0, XB_ANALOG_MP_NEAREST};
+    double chi[2] = {0, 0};
+    uint64_t rng = 1;
+    xb_an_stats st = {0};
+    float w[2];
+    /* step 1: chi = (0.0052, -0.0009): 2.6 steps -> 3 up, chi -0.0008; -0.45 -> none */
+    const float g1[2] = {-0.0052f, 0.0009f};
+    xb_an_mp(&p, &am, &lm, &near, chi, g1, 1.0, &rng, &st);
+    assert_float_equal(chi[0], -0.0008, 1e-9);
+    assert_float_equal(chi[1], -0.0009, 1e-9);
+    /* step 2: chi = (0.0003, -0.0032): none; -1.6 -> 2 down, chi +0.0008 */
+    const float g2[2] = {-0.0011f, 0.0023f};
+    xb_an_mp(&p, &am, &lm, &near, chi, g2, 1.0, &rng, &st);
+    assert_float_equal(chi[0], 0.0003, 1e-9);
+    assert_float_equal(chi[1], 0.0008, 1e-9);
+    xb_an_read_weights(&p, &lm, 1.0, 0, w);
+    assert_float_equal(w[0], 3 * 2e-3, 1e-7);
+    assert_float_equal(w[1], -2 * 2e-3, 1e-7);
+    assert_float_equal(st.pulses, 2.0 * 5, 0);
+    /* stochastic: chi = 0.3 dw fires one step with probability 0.3 (chi then -0.7 dw) */
+    const xb_an_pulse_cfg sto = {31, 0, 0, XB_ANALOG_MP_STOCHASTIC};
+    const size_t N = 20000;
+    double fired = 0;
+    const float g0[2] = {0, 0};
+    for (size_t k = 0; k < N; k++) {
+        chi[0] = 0.3 * 2e-3;
+        chi[1] = 0;
+        const double before = st.pulses;
+        xb_an_mp(&p, &am, &lm, &sto, chi, g0, 1.0, &rng, &st);
+        const double n = (st.pulses - before) / 2;
+        assert_true(n == 0 || n == 1);
+        assert_float_equal(chi[0], n ? -0.7 * 2e-3 : 0.3 * 2e-3, 1e-12);
+        fired += n;
+    }
+    assert_true(fabs(fired / (double)N - 0.3) <= 5 * sqrt(0.3 * 0.7 / (double)N));
+    xb_an_pairs_free(&p);
+}
+
+/* the cosine schedule: lr0 at the start, half at mid-run, 0 at the end (closed form) */
+static void test_lr_cosine(void **state)
+{
+    (void)state;
+    assert_float_equal(xb_analog_lr_cosine(0.1, 0, 40), 0.1, 1e-15);
+    assert_float_equal(xb_analog_lr_cosine(0.1, 20, 40), 0.05, 1e-15);
+    assert_float_equal(xb_analog_lr_cosine(0.1, 10, 40), 0.05 * (1 + sqrt(0.5)), 1e-15);
+    assert_float_equal(xb_analog_lr_cosine(0.1, 40, 40), 0, 1e-15);
 }
 
 /* ------------------------------------------------------------------ bounds, refresh, laws */
@@ -686,6 +867,40 @@ static void test_entry_point(void **state)
 }
 
 /* ------------------------------------------------------------------ CLI */
+/* `xbar train --analog`'s per-algorithm step defaults (docs/training.md): mp 0.4 with the
+ * per-epoch decay, SGD 0.1 cosine-annealed; given flags win.  Recorded in --json. */
+static void test_cli_lr_defaults(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    ideal_model(&um, STEP);
+    char *dir = xb_test_tmpdir("lrdef"), path[1024], out[1024], js[1024];
+    snprintf(path, sizeof path, "%s/update.h5", dir);
+    snprintf(out, sizeof out, "%s/net.h5", dir);
+    snprintf(js, sizeof js, "%s/run.json", dir);
+    hid_t f;
+    xb_error err = {0};
+    assert_int_equal(xb_fit_file_create(path, 1, NULL, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_update_write(f, &um, "/points/p00000", &err), XB_OK);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    const char *alg[3] = {"mp", "sgd", "sgd"}, *extra[3] = {"--quiet", "--quiet", "--lr-schedule=step"};
+    const double lr[3] = {0.4, 0.1, 0.1};
+    const char *sched[3] = {"\"step\"", "\"cosine\"", "\"step\""};
+    for (int k = 0; k < 3; k++) {
+        char *argv[] = {"xbar", "train", "--analog", "--ideal-reads", "--update-model", path, "--device", "rram",
+                        "--algorithm", (char *)alg[k], "--limit", "64", "--test-limit", "32", "--epochs", "1",
+                        "--out", out, "--force", "--json", js, (char *)extra[k], "--quiet", NULL};
+        free(xb_test_xbar_ok(argv));
+        assert_float_equal(xb_test_json_file_number(js, "lr"), lr[k], 1e-12);
+        char *j = xb_test_read_file(js);
+        char key[64];
+        snprintf(key, sizeof key, "\"lr_schedule\": %s", sched[k]);
+        xb_test_assert_contains_(j, key, "lr_schedule", __FILE__, __LINE__);
+        free(j);
+    }
+    xb_test_tmpdir_remove(dir);
+}
+
 static void test_cli_no_update_model(void **state)
 {
     (void)state;
@@ -709,12 +924,17 @@ int main(void)
         cmocka_unit_test(test_expected_change),
         cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
+        cmocka_unit_test(test_tiki_taka_hidden_two_steps),
         cmocka_unit_test(test_mixed_precision_two_steps),
+        cmocka_unit_test(test_mixed_precision_state_threshold),
+        cmocka_unit_test(test_mixed_precision_rounding),
+        cmocka_unit_test(test_lr_cosine),
         cmocka_unit_test(test_bounds_and_refresh),
         cmocka_unit_test(test_state_dependent_step),
         cmocka_unit_test(test_tile_reads),
         cmocka_unit_test(test_entry_point),
         cmocka_unit_test(test_cli_no_update_model),
+        cmocka_unit_test(test_cli_lr_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

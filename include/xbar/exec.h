@@ -383,9 +383,29 @@ typedef struct xb_analog_opts {
     size_t tt_every;          /* minibatches between transfers [1] */
     size_t tt_columns;        /* columns per transfer (0: n_in / 8 rounded up) */
     double bias_lr;           /* digital bias SGD step (0: the training lr) */
+    int mp_state;             /* mp: threshold = the pair's expected step at its state (1) or
+                               * the nominal step at the window centre (0) */
+    int mp_round;             /* mp: XB_ANALOG_MP_TRUNC, _NEAREST, _STOCHASTIC */
+    int tt_hidden;            /* Tiki-Taka: transfers accumulate in a digital H, C pulsed from it
+                               * as mp does (TTv2) */
+    int tt_reset;             /* Tiki-Taka: A's column programmed back to zero after its transfer */
+    int lr_cosine;            /* lr per minibatch lr0 (1 + cos(pi t / T)) / 2 over the T
+                               * minibatches of the run (replaces the per-epoch decay) */
 } xb_analog_opts;
 
+/* Mixed precision: when the accumulator fires (docs/training.md "Mixed precision"). */
+enum { XB_ANALOG_MP_TRUNC = 0, XB_ANALOG_MP_NEAREST, XB_ANALOG_MP_STOCHASTIC };
+
 void xb_analog_opts_default(xb_analog_opts *a);
+/* Device-to-device spread of the update model's step as training draws it (docs/training.md
+ * "Devices and pulses"): the sample standard deviation of the Monte Carlo devices' step
+ * scales a_k / mean(a), a_k the least-squares projection of device k's law on the mean law
+ * over the states it reached; 0 with fewer than two devices.  dir +1 up, -1 down.  `xbar
+ * inspect` prints it. */
+struct xb_update_model;
+double xb_analog_d2d_step_spread(const struct xb_update_model *m, int dir);
+/* The cosine schedule's step at minibatch t of t_all: lr0 (1 + cos(pi t / t_all)) / 2. */
+double xb_analog_lr_cosine(double lr0, size_t t, size_t t_all);
 const char *xb_analog_algorithm_name(xb_analog_algorithm a); /* "sgd", "tiki-taka", "mp" */
 int xb_analog_algorithm_from_name(const char *s, xb_analog_algorithm *out);
 /* "asymmetry", "state", "c2c", "d2d" -> the flag; XB_EINPUT otherwise. */

@@ -168,24 +168,18 @@ static int inspect_model(const char *path)
  * inspect_model: a model file may hold update models only. */
 static void update_grid_stats(const xb_update_model *m, int dir, double *mean_abs, double *d2d_rel, double *c2c_rel)
 {
-    double sa = 0, sd = 0, sc = 0, s2 = 0;
+    double sa = 0, sc = 0, s2 = 0;
     enum { N = 65 };
     for (int k = 0; k < N; k++) {
         const double g = m->g_min_siemens + (m->g_max_siemens - m->g_min_siemens) * k / (N - 1);
         const double dg = xb_fit_update_step(m, g, dir), sg = xb_fit_update_sigma(m, g, dir);
-        double s = 0, q = 0;
-        size_t n = 0;
-        for (size_t d = 0; d < m->n_devices; d++) {
-            double v = xb_fit_update_device_step(m, d, g, dir);
-            if (isfinite(v)) { s += v; q += v * v; n++; }
-        }
         sa += fabs(dg);
         s2 += dg * dg;
         sc += sg * sg;
-        sd += n > 1 ? fmax(q - s * s / (double)n, 0) / (double)(n - 1) : 0;
     }
     *mean_abs = sa / N;
-    *d2d_rel = s2 > 0 ? sqrt(sd / s2) : 0;
+    /* the spread of the devices' step scales that `xbar train --analog` draws */
+    *d2d_rel = xb_analog_d2d_step_spread(m, dir);
     *c2c_rel = s2 > 0 ? sqrt(sc / s2) : 0;
 }
 
@@ -196,7 +190,8 @@ static int inspect_update(const char *path)
     xb_error err;
     if (xb_fit_update_read_all(path, &ms, &n, &err)) return xb_cli_fail("inspect", &err);
     if (n) {
-        printf("update models: %zu (mean step of one pulse over the window; spreads rms over the window relative to it)\n", n);
+        printf("update models: %zu (mean step of one pulse over the window; c2c rms over the window relative to it; "
+               "d2d: spread of the devices' step scales, as training draws it)\n", n);
         printf("# %-6s %-10s %-21s %-34s %7s %13s %13s %-19s %s\n", "device", "law", "window (S)", "law parameters",
                "dn/up", "c2c up/down", "d2d up/down", "energy up/down (J)", "held-out rms/max");
     }

@@ -11,7 +11,7 @@
 typedef struct {
     const char *out, *dir, *model, *update_model, *json, *plot;
     size_t limit, test_limit;
-    int quiet, baseline, device_set, ideal_reads, force;
+    int quiet, baseline, device_set, ideal_reads, force, lr_set, schedule_set;
     xb_device_kind device;
     xb_train_opts o;
     xb_analog_opts a;
@@ -61,6 +61,8 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
         else if (!strcmp(a, "--force")) p->force = 1;
         else if (!strcmp(a, "--deterministic")) p->a.deterministic = 1;
         else if (!strcmp(a, "--ideal-reads")) p->ideal_reads = 1;
+        else if (!strcmp(a, "--tt-hidden")) p->a.tt_hidden = 1;
+        else if (!strcmp(a, "--tt-reset")) p->a.tt_reset = 1;
         else if (FLAG("--out")) { if (!VAL("--out")) return XB_EINPUT; p->out = v; }
         else if (FLAG("--dataset")) { if (!VAL("--dataset")) return XB_EINPUT; p->dir = v; }
         else if (FLAG("--model")) { if (!VAL("--model")) return XB_EINPUT; p->model = v; }
@@ -77,6 +79,23 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
             if (!strcmp(v, "both")) p->a.one_sided = 0;
             else if (!strcmp(v, "up")) p->a.one_sided = 1;
             else return xb_errorf(err, XB_EINPUT, "--pair-update: '%s' is not both or up", v);
+        } else if (FLAG("--mp-threshold")) {
+            if (!VAL("--mp-threshold")) return XB_EINPUT;
+            if (!strcmp(v, "state")) p->a.mp_state = 1;
+            else if (!strcmp(v, "centre")) p->a.mp_state = 0;
+            else return xb_errorf(err, XB_EINPUT, "--mp-threshold: '%s' is not state or centre", v);
+        } else if (FLAG("--mp-round")) {
+            if (!VAL("--mp-round")) return XB_EINPUT;
+            if (!strcmp(v, "trunc")) p->a.mp_round = XB_ANALOG_MP_TRUNC;
+            else if (!strcmp(v, "nearest")) p->a.mp_round = XB_ANALOG_MP_NEAREST;
+            else if (!strcmp(v, "stochastic")) p->a.mp_round = XB_ANALOG_MP_STOCHASTIC;
+            else return xb_errorf(err, XB_EINPUT, "--mp-round: '%s' is not trunc, nearest or stochastic", v);
+        } else if (FLAG("--lr-schedule")) {
+            if (!VAL("--lr-schedule")) return XB_EINPUT;
+            p->schedule_set = 1;
+            if (!strcmp(v, "cosine")) p->a.lr_cosine = 1;
+            else if (!strcmp(v, "step")) p->a.lr_cosine = 0;
+            else return xb_errorf(err, XB_EINPUT, "--lr-schedule: '%s' is not step or cosine", v);
         } else if (FLAG("--algorithm")) {
             if (!VAL("--algorithm")) return XB_EINPUT;
             if (xb_analog_algorithm_from_name(v, &p->a.algorithm))
@@ -137,6 +156,7 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
             if (!strcmp(f, "--lr")) {
                 if (!(d > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
                 p->o.lr = d;
+                p->lr_set = 1;
             } else if (!strcmp(f, "--lr-decay")) {
                 if (!(d > 0 && d <= 1)) return xb_errorf(err, XB_EINPUT, "--lr-decay: must be in (0, 1]");
                 p->o.lr_decay = d;
@@ -218,9 +238,12 @@ static int write_json(const aopts *p, const actx *c, double final_acc, xb_error 
         xb_stage_free(s);
         return rc;
     }
+    static const char *const rounds[] = {"trunc", "nearest", "stochastic"};
     fprintf(f, "{\n  \"device\": \"%s\",\n  \"algorithm\": \"%s\",\n  \"ablate\": %u,\n  \"lr\": %.6g,\n"
+               "  \"lr_schedule\": \"%s\",\n  \"mp_threshold\": \"%s\",\n  \"mp_round\": \"%s\",\n"
                "  \"seed\": %llu,\n  \"final_test_accuracy\": %.6f,\n  \"epochs\": [\n",
             xb_device_name(p->device), xb_analog_algorithm_name(p->a.algorithm), p->a.ablate, p->o.lr,
+            p->a.lr_cosine ? "cosine" : "step", p->a.mp_state ? "state" : "centre", rounds[p->a.mp_round],
             (unsigned long long)p->o.seed, final_acc);
     for (size_t k = 0; k < c->n; k++) {
         const xb_analog_epoch *e = &c->e[k];
@@ -282,6 +305,17 @@ static int write_plot(const aopts *p, const actx *c, xb_error *err)
     return rc;
 }
 
+/* The step and schedule each algorithm trained best with on the bench (docs/training.md
+ * "Measured"), unless given: SGD cosine-annealed from 0.1 (the last epoch's pulse jitter is
+ * what the weights keep); mixed precision 0.4 with the per-epoch decay (its accumulator
+ * filters the jitter: a smaller step only fires fewer pulses); Tiki-Taka 0.1 with the decay
+ * (annealed, A keeps what it holds and C keeps integrating it). */
+static void analog_lr_defaults(aopts *p)
+{
+    if (!p->lr_set) p->o.lr = p->a.algorithm == XB_ANALOG_MP ? 0.4 : 0.1;
+    if (!p->schedule_set) p->a.lr_cosine = p->a.algorithm == XB_ANALOG_SGD;
+}
+
 int xb_cli_train_analog(int argc, char **argv)
 {
     aopts *p = calloc(1, sizeof *p);
@@ -312,6 +346,7 @@ int xb_cli_train_analog(int argc, char **argv)
         return r;
     }
     c->quiet = p->quiet;
+    analog_lr_defaults(p);
     rc = load_update(p, &all, &n_all, &um, &err);
     if (!rc && !p->ideal_reads) rc = engine_new(p, &eng, &err);
     if (!rc) {

@@ -16,8 +16,9 @@
  * knots) has a mean near zero there, and its sd/mean (100 % for ECRAM's up law, whose
  * interior steps differ by ~25 % between devices) measures where each device's window ends,
  * which the bounds' own spread (d2d_lo_std, d2d_hi_std) already models. */
-static double d2d_rel(const xb_update_model *m, int dir)
+double xb_analog_d2d_step_spread(const xb_update_model *m, int dir)
 {
+    if (!m) return 0.0;
     const double lo = m->g_min_siemens, hi = m->g_max_siemens;
     double a[64], sa = 0;
     size_t n = 0;
@@ -83,8 +84,8 @@ int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate,
     if (!(am->step_c > 0))
         return xb_errorf(err, XB_EINPUT, "update model %s: zero step at the window centre", xb_device_name(m->device));
     if (!(ablate & XB_ANALOG_ABLATE_D2D) && m->n_devices > 1) {
-        am->d2d_up_rel = d2d_rel(m, 1);
-        am->d2d_down_rel = d2d_rel(m, -1);
+        am->d2d_up_rel = xb_analog_d2d_step_spread(m, 1);
+        am->d2d_down_rel = xb_analog_d2d_step_spread(m, -1);
         am->d2d_lo_std = isfinite(m->d2d_g_min_std_siemens) ? m->d2d_g_min_std_siemens : 0.0;
         am->d2d_hi_std = isfinite(m->d2d_g_max_std_siemens) ? m->d2d_g_max_std_siemens : 0.0;
     }
@@ -170,6 +171,19 @@ static inline void step_at(const xb_an_model *am, double g, int dir, double *f, 
     const double *F = dir > 0 ? am->up : am->down, *S = dir > 0 ? am->sup : am->sdown;
     *f = F[k] + t * (F[k + 1] - F[k]);
     *s = S[k] + t * (S[k + 1] - S[k]);
+}
+
+double xb_an_mean_step(const xb_an_model *am, double g, int dir)
+{
+    double f, s;
+    step_at(am, g, dir, &f, &s);
+    return f;
+}
+
+double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir)
+{
+    if (am->one_sided) return fmax(xb_an_mean_step(am, dir > 0 ? p->gp[k] : p->gm[k], 1), 0.0);
+    return fmax(xb_an_mean_step(am, p->gp[k], dir) * dir, 0.0) + fmax(-xb_an_mean_step(am, p->gm[k], -dir) * dir, 0.0);
 }
 
 double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)

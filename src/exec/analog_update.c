@@ -111,26 +111,63 @@ void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_
     firing_free(&cols);
 }
 
-void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, double *chi, const float *gw,
-              double lr, uint64_t *rng, xb_an_stats *st)
+/* Nandakumar's rule: n = trunc(chi / dw) pulses at once, the nominal step subtracted */
+static double mp_weight_trunc(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, size_t k,
+                              double *chi, uint64_t *rng, xb_an_stats *st)
 {
+    double n = trunc(chi[k] / lm->dw);
+    if (n == 0) return 0;
+    /* more pulses than cross the window move nothing more: the update is capped there and
+     * so is the accumulator (a wild gradient does not queue pulses for later) */
+    if (lm->n_cap > 0 && fabs(n) > lm->n_cap) {
+        n = n > 0 ? lm->n_cap : -lm->n_cap;
+        chi[k] = n * lm->dw;
+    }
+    for (double q = 0; q < fabs(n); q++) xb_an_pair_pulse(p, am, k, n > 0 ? 1 : -1, rng, st);
+    chi[k] -= n * lm->dw;
+    return fabs(n);
+}
+
+/* One pulse at a time, each against the step expected of it (the centre's dw, or the pair's
+ * mean step at its present state), fired by the rounding rule. */
+static double mp_weight_steps(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm,
+                              const xb_an_pulse_cfg *pc, size_t k, double *chi, uint64_t *rng, xb_an_stats *st)
+{
+    const double cap = lm->n_cap > 0 ? lm->n_cap : HUGE_VAL;
+    double n = 0;
+    while (chi[k] != 0) {
+        const int dir = chi[k] > 0 ? 1 : -1;
+        const double e = pc->mp_state ? lm->kappa * xb_an_pair_step(p, am, k, dir) : lm->dw;
+        const double r = fabs(chi[k]) / e;
+        if (!(e > 0) || n >= cap) { /* held at a bound, or the cap reached */
+            if (fabs(chi[k]) > cap * lm->dw) chi[k] = dir * cap * lm->dw;
+            break;
+        }
+        const int fire = pc->mp_round == XB_ANALOG_MP_NEAREST       ? r >= 0.5
+                         : pc->mp_round == XB_ANALOG_MP_STOCHASTIC ? r >= 1 || xb_splitmix64_uniform(rng) < r
+                                                                   : r >= 1;
+        if (!fire) break;
+        xb_an_pair_pulse(p, am, k, dir, rng, st);
+        chi[k] -= dir * e;
+        n++;
+        if (r < 1) break; /* the rounding of the last fraction: chi changed sign */
+    }
+    return n;
+}
+
+void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const xb_an_pulse_cfg *pc,
+              double *chi, const float *gw, double lr, uint64_t *rng, xb_an_stats *st)
+{
+    const int classic = !pc->mp_state && pc->mp_round == XB_ANALOG_MP_TRUNC;
     double t = 0;
     for (size_t j = 0; j < lm->n_out; j++) {
         double most = 0;
         for (size_t i = 0; i < lm->n_in; i++) {
             const size_t k = j * lm->n_in + i;
             chi[k] -= lr * (double)gw[k];
-            double n = trunc(chi[k] / lm->dw);
-            if (n == 0) continue;
-            /* more pulses than cross the window move nothing more: the update is capped there
-             * and so is the accumulator (a wild gradient does not queue pulses for later) */
-            if (lm->n_cap > 0 && fabs(n) > lm->n_cap) {
-                n = n > 0 ? lm->n_cap : -lm->n_cap;
-                chi[k] = n * lm->dw;
-            }
-            for (double q = 0; q < fabs(n); q++) xb_an_pair_pulse(p, am, k, n > 0 ? 1 : -1, rng, st);
-            chi[k] -= n * lm->dw;
-            most = fabs(n) > most ? fabs(n) : most;
+            const double n = classic ? mp_weight_trunc(p, am, lm, k, chi, rng, st)
+                                     : mp_weight_steps(p, am, lm, pc, k, chi, rng, st);
+            most = n > most ? n : most;
         }
         t += most;
     }
@@ -154,4 +191,32 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
     memset(ek, 0, lm->n_in * sizeof(float));
     ek[k] = 1.0f;
     xb_an_rank1(C, am, lm, v, ek, lr_t, pc, rng, st);
+}
+
+void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
+                         const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st)
+{
+    const int classic = !pc->mp_state && pc->mp_round == XB_ANALOG_MP_TRUNC;
+    double most = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        const size_t q = j * lm->n_in + k;
+        h[q] += lr_t * lm->kappa * (A->gp[q] - A->gm[q]);
+        const double n = classic ? mp_weight_trunc(C, am, lm, q, h, rng, st) : mp_weight_steps(C, am, lm, pc, q, h, rng, st);
+        most = n > most ? n : most;
+    }
+    st->t_s += most * am->width_s;
+}
+
+void xb_an_tt_reset_column(const xb_an_pairs *A, const xb_an_model *am, const xb_an_layer_map *lm, size_t k,
+                           uint64_t *rng, xb_an_stats *st)
+{
+    /* xb_an_program counts its pulses' time in sequence; the column's pairs run in parallel */
+    const double t0 = st->t_s;
+    double most = 0;
+    for (size_t j = 0; j < lm->n_out; j++) {
+        const double b = st->t_s;
+        xb_an_program_pair(A, am, j * lm->n_in + k, 0.0, rng, st);
+        most = st->t_s - b > most ? st->t_s - b : most;
+    }
+    st->t_s = t0 + most;
 }

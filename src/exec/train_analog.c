@@ -32,6 +32,11 @@ void xb_analog_opts_default(xb_analog_opts *a)
     a->tt_every = 1;
 }
 
+double xb_analog_lr_cosine(double lr0, size_t t, size_t t_all)
+{
+    return t_all ? 0.5 * lr0 * (1.0 + cos(M_PI * (double)t / (double)t_all)) : lr0;
+}
+
 static const char *const k_alg_names[] = {"sgd", "tiki-taka", "mp"};
 static const char *const k_ablate_names[] = {"asymmetry", "state", "c2c", "d2d"};
 
@@ -67,7 +72,7 @@ typedef struct {
     xb_an_pairs arr[2];     /* SGD, MP: arr[0]; Tiki-Taka: A, C */
     size_t n_arr;
     xb_an_tiles *tiles;
-    double *chi;            /* MP accumulator */
+    double *chi;            /* MP accumulator; Tiki-Taka's digital H (--tt-hidden) */
     float *v, *ek;          /* Tiki-Taka transfer scratch */
     size_t tt_next;         /* next column to transfer */
     const xb_an_pairs *ptr[2]; /* &arr[0], &arr[1] */
@@ -127,7 +132,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
     xb_an_stats scratch = {0}, *st = tr->counting ? &tr->st : &scratch;
     const size_t n_in = l->lm.n_in, n_out = l->lm.n_out;
     if (tr->a.algorithm == XB_ANALOG_MP) {
-        xb_an_mp(&l->arr[0], &tr->am, &l->lm, l->chi, p->gw, lr, &tr->rng, st);
+        xb_an_mp(&l->arr[0], &tr->am, &l->lm, &tr->pc, l->chi, p->gw, lr, &tr->rng, st);
     } else {
         if (!p->x || !p->d) return xb_errorf(err, XB_EINPUT, "analog training: no per-sample gradients kept");
         for (size_t s = 0; s < p->n_batch; s++)
@@ -135,8 +140,13 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
         if (tr->a.algorithm == XB_ANALOG_TIKI_TAKA && tr->minibatch % tr->a.tt_every == 0) {
             const size_t cols = tr->a.tt_columns ? tr->a.tt_columns : (n_in + 7) / 8;
             for (size_t c = 0; c < cols; c++) {
-                xb_an_tt_transfer(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, tr->a.tt_lr, &tr->pc, l->v,
-                                  l->ek, &tr->rng, st);
+                if (tr->a.tt_hidden)
+                    xb_an_tt_transfer_h(&l->arr[0], &l->arr[1], &tr->am, &l->lm, &tr->pc, l->tt_next, tr->a.tt_lr,
+                                        l->chi, &tr->rng, st);
+                else
+                    xb_an_tt_transfer(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, tr->a.tt_lr, &tr->pc,
+                                      l->v, l->ek, &tr->rng, st);
+                if (tr->a.tt_reset) xb_an_tt_reset_column(&l->arr[0], &tr->am, &l->lm, l->tt_next, &tr->rng, st);
                 l->tt_next = (l->tt_next + 1) % n_in;
             }
         }
@@ -190,6 +200,8 @@ static int check_opts(const xb_analog_opts *a, xb_error *err)
         return xb_errorf(err, XB_EINPUT, "--refresh-margin: must be in [0, 0.2)");
     if (a->algorithm == XB_ANALOG_TIKI_TAKA && (!(a->tt_lr > 0) || a->tt_every < 1 || !(a->tt_gamma >= 0)))
         return xb_errorf(err, XB_EINPUT, "tiki-taka: --tt-lr > 0, --tt-every >= 1, --tt-gamma >= 0");
+    if (a->mp_round < XB_ANALOG_MP_TRUNC || a->mp_round > XB_ANALOG_MP_STOCHASTIC)
+        return xb_errorf(err, XB_EINPUT, "--mp-round: unknown rule");
     if (a->dac_bits < 0 || a->dac_bits > 16 || a->adc_bits < 0 || a->adc_bits == 1 || a->adc_bits > 24)
         return xb_errorf(err, XB_EINPUT, "analog training: DAC bits 0..16, ADC bits 0 or 2..24");
     return XB_OK;
@@ -215,7 +227,8 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     for (size_t a = 0; a < l->n_arr && !rc; a++)
         rc = xb_an_pairs_new(&l->arr[a], nw, &tr->am, xb_hash64(seed + 0x100 * k + a), err);
     if (rc) return rc;
-    if (tr->a.algorithm == XB_ANALOG_MP && !(l->chi = calloc(nw, sizeof(double))))
+    if ((tr->a.algorithm == XB_ANALOG_MP || (l->n_arr == 2 && tr->a.tt_hidden)) &&
+        !(l->chi = calloc(nw, sizeof(double))))
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     if (l->n_arr == 2 && (!(l->v = malloc(ly->n_out * sizeof(float))) || !(l->ek = malloc(ly->n_in * sizeof(float)))))
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
@@ -243,6 +256,8 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
     tr->a = *a;
     tr->pc.bl_max = a->bl_max;
     tr->pc.deterministic = a->deterministic;
+    tr->pc.mp_state = a->mp_state;
+    tr->pc.mp_round = a->mp_round;
     tr->rng = xb_hash64(seed ^ 0xA7A106ull);
     tr->counting = 1;
     if (a->engine) {
@@ -349,6 +364,7 @@ static int epoch_loop(xb_an_trainer *tr, const xb_dataset *train, const xb_datas
     int rc = perm && xb && lb && (!test || !test->n || probs) ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
     double lr = o->lr, nw = 0;
+    const size_t per_epoch = (train->n + B - 1) / B, t_all = per_epoch * o->epochs;
     for (size_t k = 0; k < tr->nl; k++) nw += tr->L[k].on ? (double)(tr->L[k].lm.n_out * tr->L[k].lm.n_in) : 0;
     for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
         const double t0 = xb_now_s();
@@ -358,6 +374,8 @@ static int epoch_loop(xb_an_trainer *tr, const xb_dataset *train, const xb_datas
         xb_train_shuffle(perm, train->n, rng);
         double loss = 0, correct = 0;
         for (size_t s0i = 0; !rc && s0i < train->n; s0i += B) {
+            if (tr->a.lr_cosine) /* cosine annealing over the whole run (Loshchilov & Hutter, ICLR 2017) */
+                lr = xb_analog_lr_cosine(o->lr, ep * per_epoch + s0i / B, t_all);
             const size_t nb = train->n - s0i < B ? train->n - s0i : B;
             for (size_t s = 0; s < nb; s++) {
                 memcpy(xb + s * px, train->images + perm[s0i + s] * px, px * sizeof(float));

@@ -68,6 +68,13 @@ double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
 double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
 /* One pulse of direction dir (+1 up, -1 down) on device dv; returns the new G. */
 double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st);
+/* The mean model's step of direction dir at state g (siemens; signed; ablations applied, no
+ * d2d scale and no c2c noise): what an algorithm that knows the fitted model but not the
+ * individual device expects one pulse to do. */
+double xb_an_mean_step(const xb_an_model *am, double g, int dir);
+/* The expected |change of G+ - G-| of one pair pulse of direction dir on pair k at its present
+ * conductances (xb_an_mean_step of the pulsed devices; 0 where the law is held at zero). */
+double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir);
 /* One pair pulse (a coincidence): dir +1 raises the weight (G+ up, G- down; one-sided: G+
  * up), -1 lowers it (G+ down, G- up; one-sided: G- up). */
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng,
@@ -99,6 +106,9 @@ typedef struct xb_an_layer_map {
 typedef struct xb_an_pulse_cfg {
     size_t bl_max;      /* longest pulse train (slots) */
     int deterministic;  /* expected-count pulses instead of stochastic trains (tests) */
+    int mp_state;       /* mixed precision: the threshold is the pair's expected step at its
+                         * present state (xb_an_pair_step x kappa), not the centre's dw */
+    int mp_round;       /* mixed precision: XB_ANALOG_MP_TRUNC, _NEAREST, _STOCHASTIC */
 } xb_an_pulse_cfg;
 
 /* Rank-1 pulse update with E[dW] = eta a b^T (a: n_out, b: n_in; W row-major n_out x n_in).
@@ -109,10 +119,16 @@ typedef struct xb_an_pulse_cfg {
  * width per update (all slots of the array at once). */
 void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
                  const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st);
-/* Mixed precision: chi += -lr gw; n = trunc(chi / dw) pair pulses of sign(n) on every
- * weight, chi -= n dw; |n| > n_cap: n_cap pulses and chi = n dw.  Time: per row the most pulses of any of its weights x width. */
-void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, double *chi, const float *gw,
-              double lr, uint64_t *rng, xb_an_stats *st);
+/* Mixed precision: chi += -lr gw; then on every weight pair pulses of sign(chi), each
+ * subtracting its expected weight change e from chi: e = dw (default) or, with pc->mp_state,
+ * kappa x xb_an_pair_step at the pair's state before that pulse.  A pulse fires while
+ * |chi| >= e (mp_round TRUNC: n = trunc(chi / dw) with the centre's dw), |chi| >= e / 2
+ * (NEAREST) or, below e, with probability |chi| / e (STOCHASTIC: E[fired change] = chi).  At
+ * most n_cap pulses; a weight that reached n_cap with |chi| still >= e, or whose step is 0
+ * (held at a bound), keeps chi clipped to n_cap dw (a wild gradient does not queue pulses).
+ * Time: per row the most pulses of any of its weights x width. */
+void xb_an_mp(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const xb_an_pulse_cfg *pc,
+              double *chi, const float *gw, double lr, uint64_t *rng, xb_an_stats *st);
 /* The weights read back: w[k] = kappa (G+ - G-) (+= when accumulate: Tiki-Taka's gamma A + C
  * with scale). */
 void xb_an_read_weights(const xb_an_pairs *p, const xb_an_layer_map *lm, double scale, int accumulate, float *w);
@@ -121,6 +137,18 @@ void xb_an_read_weights(const xb_an_pairs *p, const xb_an_layer_map *lm, double 
 void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
                        size_t k, double lr_t, const xb_an_pulse_cfg *pc, float *v, float *ek, uint64_t *rng,
                        xb_an_stats *st);
+
+/* Tiki-Taka with a digital hidden matrix H between A and C (Gokmen, Front. Artif. Intell. 4,
+ * 699148, 2021, "TTv2"): the transfer of column k adds lr_t v (v = kappa (A+ - A-)[:, k]) to
+ * H[:, k] (h: n_out x n_in) and fires C's pulses from H as mixed precision does from its
+ * accumulator (xb_an_mp's rules with pc's threshold and rounding). */
+void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
+                         const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st);
+
+/* Tiki-Taka with reset: A's pairs of column k programmed back to zero difference, centred
+ * (xb_an_program_pair, closed loop; the pulses count). */
+void xb_an_tt_reset_column(const xb_an_pairs *A, const xb_an_model *am, const xb_an_layer_map *lm, size_t k,
+                           uint64_t *rng, xb_an_stats *st);
 
 /* ------------------------------------------------------------------ reads on tiles */
 /* One layer's arrays on tiles through the model engine's fast form.  At a refit every tile
