@@ -833,7 +833,8 @@ static int simulate(const xb_update_model *m, size_t dev, double g0_siemens, con
     if (noise && !rng) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     /* a Monte Carlo device is held at its own bounds (the extremes it reached) */
     double lo = m->g_min_siemens, hi = m->g_max_siemens;
-    if (dev != SIZE_MAX && m->dev_g_min_siemens && m->dev_g_max_siemens && m->dev_g_min_siemens[dev] < m->dev_g_max_siemens[dev]) {
+    if (dev != SIZE_MAX && m->dev_g_min_siemens && m->dev_g_max_siemens &&
+        m->dev_g_min_siemens[dev] < m->dev_g_max_siemens[dev]) {
         lo = m->dev_g_min_siemens[dev];
         hi = m->dev_g_max_siemens[dev];
     }
@@ -841,7 +842,8 @@ static int simulate(const xb_update_model *m, size_t dev, double g0_siemens, con
     g_out[0] = g;
     for (size_t k = 0; k < n; k++) {
         if (dir[k]) {
-            double dg = dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k]) : xb_fit_update_device_step(m, dev, g, dir[k]);
+            double dg =
+                dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k]) : xb_fit_update_device_step(m, dev, g, dir[k]);
             if (rng) dg += xb_fit_update_sigma(m, g, dir[k]) * gsl_ran_gaussian_ziggurat(rng, 1.0);
             g = fmin(fmax(g + dg, lo), hi);
         }
