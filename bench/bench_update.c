@@ -25,7 +25,7 @@
  *    device sample represents the device population.
  *
  * usage: bench_update [--campaign FILE] [--jobs N] [--fresh-pulses N] [--fresh-devices N]
- *                     [--c2c SIGMA] [--skip DEVICE] [--population 0|1]
+ *                     [--c2c SIGMA] [--skip DEVICE] [--population 0|1] [--noise-seed N (seed + 1000)]
  *                     [--train-h5 F] [--fresh-h5 F] [--population-h5 F]   (reuse records)
  */
 #include <math.h>
@@ -343,6 +343,7 @@ int main(int argc, char **argv)
     const char *campaign = XB_SOURCE_DIR "/characterize/write.ini", *skip = "", *train_h5 = NULL, *fresh_h5 = NULL,
                *pop_h5 = NULL;
     int jobs = 2, population = 1;
+    unsigned long noise_seed = 0; /* 0: the campaign seed + 1000 */
     size_t fresh_pulses = 100, fresh_devices = 4;
     double c2c = 0.1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -356,9 +357,10 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--fresh-h5") == 0) fresh_h5 = argv[i + 1];
         else if (strcmp(argv[i], "--population-h5") == 0) pop_h5 = argv[i + 1];
         else if (strcmp(argv[i], "--population") == 0) population = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--noise-seed") == 0) noise_seed = strtoul(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_update [--campaign FILE] [--jobs N] [--fresh-pulses N] [--fresh-devices N] "
-                            "[--c2c SIGMA] [--skip DEVICE] [--population 0|1] [--train-h5 RESULTS] [--fresh-h5 RESULTS] "
+                            "[--c2c SIGMA] [--skip DEVICE] [--population 0|1] [--noise-seed N] [--train-h5 RESULTS] [--fresh-h5 RESULTS] "
                             "[--population-h5 RESULTS]\n");
             return 2;
         }
@@ -401,7 +403,7 @@ int main(int argc, char **argv)
     /* the held-out check: the fitted devices, new noise, a new start state, longer trains */
     const size_t same_dev = fresh_devices < n_train_dev ? fresh_devices : n_train_dev;
     printf("2. held-out trains: the fitted Monte Carlo devices (campaign seed %lu) with new noise ...\n", seed);
-    if (run_fresh(devs, seed, seed + 1000, fresh_pulses, same_dev, c2c, jobs, "bench_update_fresh.h5", fresh_h5, &fresh))
+    if (run_fresh(devs, seed, noise_seed ? noise_seed : seed + 1000, fresh_pulses, same_dev, c2c, jobs, "bench_update_fresh.h5", fresh_h5, &fresh))
         return 1;
     int all = compare(train, fresh, 1);
     printf("\nheld-out targets (mean trajectory <= 2 %%, step noise within 20 %%) met: %s\n", all ? "yes" : "no");
