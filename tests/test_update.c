@@ -35,6 +35,7 @@ typedef struct {
     double au, bu, ad, bd; /* soft bounds: rates (1/pulse) and bounds (S); exp: amplitudes (S) and exponents */
     double lo, hi;         /* exp: the generator's normalisation */
     double hard_hi;        /* > 0: a hard bound (G clipped there) */
+    double hard_d2d;       /* > 0: device k's hard bound is hard_hi (1 + hard_d2d z_k), z_k ~ N(0, 1) */
 } law_def;
 
 static double law_f(const law_def *L, double au, double ad, double g, int dir)
@@ -50,6 +51,7 @@ typedef struct {
     int *dir;                /* K (every train the same slots) */
     unsigned char *held;     /* K */
     double *au_d, *ad_d;     /* each device's true rates / amplitudes */
+    double *hh_d;            /* each device's hard bound (law_def hard_hi, hard_d2d) */
     xb_update_train *tr;
     xb_update_data data;
 } synth;
@@ -70,6 +72,7 @@ static void synth_make(synth *s, const law_def *L, size_t D, const double *g0, s
     s->held = malloc(K);
     s->au_d = malloc(D * sizeof *s->au_d);
     s->ad_d = malloc(D * sizeof *s->ad_d);
+    s->hh_d = malloc(D * sizeof *s->hh_d);
     s->tr = calloc(D * S, sizeof *s->tr);
     assert_non_null(s->tr);
     for (size_t k = 0; k < K; k++) {
@@ -81,13 +84,14 @@ static void synth_make(synth *s, const law_def *L, size_t D, const double *g0, s
     for (size_t d = 0; d < D; d++) {
         s->au_d[d] = L->au * (1 + d2d * gsl_ran_gaussian(r, 1.0));
         s->ad_d[d] = L->ad * (1 + d2d * gsl_ran_gaussian(r, 1.0));
+        s->hh_d[d] = L->hard_d2d > 0 ? L->hard_hi * (1 + L->hard_d2d * gsl_ran_gaussian(r, 1.0)) : L->hard_hi;
         for (size_t q = 0; q < S; q++) {
             double *g = s->g + (d * S + q) * (K + 1), gg = g0[q];
             g[0] = gg;
             for (size_t k = 0; k < K; k++) {
                 const double f = law_f(L, s->au_d[d], s->ad_d[d], gg, s->dir[k]);
                 gg += f * (1 + rel * gsl_ran_gaussian(r, 1.0)) + abs_s * gsl_ran_gaussian(r, 1.0);
-                if (L->hard_hi > 0 && gg > L->hard_hi) gg = L->hard_hi;
+                if (L->hard_hi > 0 && gg > s->hh_d[d]) gg = s->hh_d[d];
                 g[k + 1] = gg;
                 s->e[(d * S + q) * K + k] = (s->dir[k] > 0 ? 1e-12 : 3e-12) * (1 + 0.1 * gsl_rng_uniform(r));
             }
@@ -106,16 +110,30 @@ static void synth_free(synth *s)
     free(s->held);
     free(s->au_d);
     free(s->ad_d);
+    free(s->hh_d);
     free(s->tr);
 }
 
 /* ------------------------------------------------------------------ standard errors */
-/* The fit's rule: a pulse from within 1e-3 W of the bound it pushes against that moves G by
- * no more than that is the bound, not a step of the law. */
-static int at_bound(double g0, double g1, int dir, double lo, double hi)
+/* The fit's rule, with tol = 1e-3 W (W the pooled window) and the bounds of the pulse's own
+ * device (the extremes it reached: dlo, dhi): a pulse from within tol of the bound it pushes
+ * against that moves G by no more than tol (held), or one that ends within tol of it
+ * (stopped part-way: censored), is the bound, not a step of the law. */
+static int at_bound(double g0, double g1, int dir, double tol, double dlo, double dhi)
 {
-    const double tol = 1e-3 * (hi - lo);
-    return fabs(g1 - g0) <= tol && (dir > 0 ? g0 >= hi - tol : g0 <= lo + tol);
+    const int held = fabs(g1 - g0) <= tol && (dir > 0 ? g0 >= dhi - tol : g0 <= dlo + tol);
+    return held || (dir > 0 ? g1 >= dhi - tol : g1 <= dlo + tol);
+}
+
+/* The extremes of device d's reads over its trains. */
+static void dev_extremes(const synth *s, size_t d, double *dlo, double *dhi)
+{
+    *dlo = INFINITY;
+    *dhi = -INFINITY;
+    for (size_t k = 0; k < s->S * (s->K + 1); k++) {
+        *dlo = fmin(*dlo, s->g[d * s->S * (s->K + 1) + k]);
+        *dhi = fmax(*dhi, s->g[d * s->S * (s->K + 1) + k]);
+    }
 }
 
 /* Least squares on the knots basis (1 - x, x) of steps with variances v_i: the normal matrix
@@ -179,10 +197,12 @@ static void check_device_laws(const synth *s, const law_def *L, const xb_update_
         ls2 a;
         memset(&a, 0, sizeof a);
         const double au = s->au_d[d], ad = s->ad_d[d];
+        double dlo, dhi;
+        dev_extremes(s, d, &dlo, &dhi);
         for (size_t t = 0; t < s->S; t++) {
             const double *g = s->g + (d * s->S + t) * (s->K + 1);
             for (size_t k = 0; k < s->K; k++) {
-                if (s->dir[k] != dir || at_bound(g[k], g[k + 1], dir, lo, hi)) continue;
+                if (s->dir[k] != dir || at_bound(g[k], g[k + 1], dir, 1e-3 * W, dlo, dhi)) continue;
                 const double x = (g[k] - lo) / W, f = law_f(L, au, ad, g[k], dir);
                 ls2_add(&a, 1 - x, x, g[k + 1] - g[k], rel * rel * f * f);
                 ls2_add(&pool, 1 - x, x, g[k + 1] - g[k], rel * rel * f * f);
@@ -229,7 +249,7 @@ static void check_device_laws(const synth *s, const law_def *L, const xb_update_
 static void test_softbounds_recovery(void **state)
 {
     (void)state;
-    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
+    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0, 0};
     const double g0[2] = {3e-6, 7e-6}, rel = 0.2, d2d = 0.10;
     synth s;
     synth_make(&s, &L, 60, g0, 2, 3, 60, d2d, rel, 0, 11);
@@ -265,11 +285,14 @@ static void test_softbounds_recovery(void **state)
     for (int q = 0; q < 2; q++) {
         const int dir = q ? -1 : 1;
         double A[3] = {0}, B[3] = {0};
-        for (size_t d = 0; d < s.D; d++)
+        for (size_t d = 0; d < s.D; d++) {
+            double dlo, dhi;
+            dev_extremes(&s, d, &dlo, &dhi);
+            const double tol = 1e-3 * (hi - lo);
             for (size_t t = 0; t < s.S; t++) {
                 const double *g = s.g + (d * s.S + t) * (s.K + 1);
                 for (size_t k = 0; k < s.K; k++) {
-                    if (s.dir[k] != dir || at_bound(g[k], g[k + 1], dir, lo, hi)) continue;
+                    if (s.dir[k] != dir || at_bound(g[k], g[k + 1], dir, tol, dlo, dhi)) continue;
                     const double f = law_f(&L, s.au_d[d], s.ad_d[d], g[k], dir), f2 = f * f;
                     const double v = 2 * pow(rel * rel * f2, 2);
                     A[0] += 1;
@@ -280,6 +303,7 @@ static void test_softbounds_recovery(void **state)
                     B[2] += v * f2 * f2;
                 }
             }
+        }
         ls2 c = {{A[0], A[1], A[2]}, {B[0], B[1], B[2]}, {0, 0}};
         double beta[2], cov[3];
         ls2_solve(&c, beta, cov);
@@ -312,7 +336,7 @@ static void test_softbounds_recovery(void **state)
 static void test_exp_law_chosen(void **state)
 {
     (void)state;
-    const law_def L = {1, 0.3e-6, 3.0, 0.4e-6, 3.0, 1e-6, 10e-6, 0};
+    const law_def L = {1, 0.3e-6, 3.0, 0.4e-6, 3.0, 1e-6, 10e-6, 0, 0};
     const double g0[2] = {2e-6, 6e-6};
     synth s;
     synth_make(&s, &L, 20, g0, 2, 3, 35, 0.0, 0.05, 0, 5);
@@ -335,19 +359,19 @@ static void test_exp_law_chosen(void **state)
 }
 
 /* A hard upper bound H (G clipped there; constant up steps c = 0.5 uS, ECRAM-like) with
- * additive noise sigma = 0.02 uS.  Pulses that start at H and stay there are the bound:
- * left out (counted).  A pulse clipped part-way is kept as measured, so the expected change
- * of a kept pulse from G0 is the censored-Gaussian mean E[min(G0 + c + sigma xi, H)] - G0
- * = mu Phi(a) - sigma phi(a) + H (1 - Phi(a)) - G0, a = (H - mu)/sigma, mu = G0 + c, with
- * variance from E[min^2] = (mu^2 + sigma^2) Phi(a) - sigma (mu + H) phi(a) + H^2 (1 - Phi(a)).
- * The fitted up line is checked against the least-squares line through those expectations
- * (sandwich SE); the zeros at the bound, had they been kept, would pull it far outside. */
+ * additive noise sigma = 0.02 uS.  Pulses that start at H and stay there, and pulses that end
+ * at H (within tol = 1e-3 W: stopped part-way, a censored step), are the bound: left out
+ * (counted).  A kept pulse from G0 is one with G0 + c + sigma xi < H - tol, so its expected
+ * change is the truncated-Gaussian mean mu - sigma phi(a)/Phi(a) - G0, a = (H - tol - mu)/sigma,
+ * mu = G0 + c, variance sigma^2 (1 - a phi/Phi - (phi/Phi)^2).  The fitted up line is checked
+ * against the least-squares line through those expectations (sandwich SE); the zeros at the
+ * bound, had they been kept, would pull it far outside. */
 static void test_hard_bound(void **state)
 {
     (void)state;
     const double c = 0.5e-6, H = 9e-6, sig = 0.02e-6;
     /* the soft-bounds form with small rates: up +c - 1e-3 (G - 5 uS), down -0.1 uS - 1e-3 (G - 5 uS) */
-    const law_def L = {0, 1e-3, 5e-6 + c / 1e-3, 1e-3, 5e-6 - 0.1e-6 / 1e-3, 0, 0, H};
+    const law_def L = {0, 1e-3, 5e-6 + c / 1e-3, 1e-3, 5e-6 - 0.1e-6 / 1e-3, 0, 0, H, 0};
     const double g0[1] = {5e-6};
     synth s;
     synth_make(&s, &L, 10, g0, 1, 2, 40, 0, 0, sig, 3);
@@ -362,19 +386,20 @@ static void test_hard_bound(void **state)
     double s_unclip = 0;
     for (size_t t = 0; t < s.D * s.S; t++) {
         const double *g = s.g + t * (s.K + 1);
+        double dlo, dhi;
+        dev_extremes(&s, t / s.S, &dlo, &dhi);
         for (size_t k = 0; k < s.K; k++) {
             if (s.dir[k] != 1) continue;
-            if (at_bound(g[k], g[k + 1], 1, lo, H)) {
+            if (at_bound(g[k], g[k + 1], 1, 1e-3 * W, dlo, dhi)) {
                 bound++;
                 zeros_kept_would_be++;
                 continue;
             }
-            const double mu = g[k] + law_f(&L, L.au, L.ad, g[k], 1), al = (H - mu) / sig;
-            const double P = gsl_cdf_ugaussian_P(al), ph = gsl_ran_ugaussian_pdf(al);
-            const double e1 = mu * P - sig * ph + H * (1 - P);
-            const double e2 = (mu * mu + sig * sig) * P - sig * (mu + H) * ph + H * H * (1 - P);
+            const double mu = g[k] + law_f(&L, L.au, L.ad, g[k], 1), al = (dhi - 1e-3 * W - mu) / sig;
+            const double P = gsl_cdf_ugaussian_P(al), ph = gsl_ran_ugaussian_pdf(al), lam = ph / P;
+            const double e1 = mu - sig * lam, var = sig * sig * (1 - al * lam - lam * lam);
             const double x = (g[k] - lo) / W;
-            ls2_add(&a, 1 - x, x, e1 - g[k], fmax(e2 - e1 * e1, 0));
+            ls2_add(&a, 1 - x, x, e1 - g[k], fmax(var, 0));
             s_unclip += law_f(&L, L.au, L.ad, g[k], 1);
             kept++;
         }
@@ -396,6 +421,81 @@ static void test_hard_bound(void **state)
     assert_true(mean_kept > 0.4e-6);
     /* the model never leaves the window */
     assert_true(xb_fit_update_step(&m, H, 1) == 0);
+    xb_fit_update_clear(&m);
+    synth_free(&s);
+}
+
+/* Devices with their own hard bounds (the highest RRAM conductance differs by ~20 % between
+ * Monte Carlo devices): constant steps c up (soft-bounds law with a zero rate), device k
+ * clipped at H_k = 9 uS (1 + 0.08 z_k), additive noise.  A pulse held at its own device's
+ * bound is the bound even when other devices reach higher: left out, so the pooled up step
+ * stays c (had they been kept, as with the pooled window, the zeros would pull it > 30 SE
+ * down); the c2c spread leaves out the steps censored at the bound: the additive sigma within
+ * 4.5 SE (Var(r^2) = 2 sigma^4) and no relative part; each device simulated without noise
+ * from 5 uS reaches exactly min(5 uS + n f_k, H_k) after n pulses (f_k its own fitted step:
+ * the closed form of a constant step clipped at that device's bound). */
+static void test_device_bounds(void **state)
+{
+    (void)state;
+    const double c = 0.4e-6, sig = 0.02e-6;
+    const law_def L = {0, 1e-9, 5e-6 + c / 1e-9, 1e-9, 5e-6 - 0.2e-6 / 1e-9, 0, 0, 9e-6, 0.08};
+    const double g0[1] = {5e-6};
+    synth s;
+    synth_make(&s, &L, 12, g0, 1, 3, 40, 0, 0, sig, 17);
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&s.data, XB_UPDATE_SOFTBOUNDS, &m, &err), XB_OK);
+    const double lo = m.g_min_siemens, hi = m.g_max_siemens, W = hi - lo, tol = 1e-3 * W;
+    size_t bound = 0, bound_pooled = 0, kept = 0, nc = 0;
+    double sum_dg = 0, r2 = 0;
+    for (size_t d = 0; d < s.D; d++) {
+        double dlo, dhi;
+        dev_extremes(&s, d, &dlo, &dhi);
+        assert_true(fabs(m.dev_g_max_siemens[d] - dhi) <= 1e-18 && dhi < s.hh_d[d] + 1e-18);
+        const double *g = s.g + d * (s.K + 1);
+        for (size_t k = 0; k < s.K; k++) {
+            if (s.dir[k] != 1) continue;
+            if (at_bound(g[k], g[k + 1], 1, tol, dlo, dhi)) {
+                bound++;
+                bound_pooled += !at_bound(g[k], g[k + 1], 1, tol, lo, hi);
+                continue;
+            }
+            kept++;
+            sum_dg += g[k + 1] - g[k];
+            const double e = g[k + 1] - g[k] - c;
+            r2 += e * e;
+            nc++;
+        }
+    }
+    assert_int_equal(m.n_up_bound_steps, bound);
+    assert_int_equal(m.n_up_steps, kept);
+    assert_true(bound_pooled > 50); /* held below the pooled maximum: the pooled rule kept them */
+    /* the pooled up law: the mean of a constant step (flat in x up to the noise) */
+    const double se = sig / sqrt((double)nc);
+    fprintf(stderr, "device bounds: up step %.5g .. %.5g (true %.5g, SE of the mean %.2g); %zu held at their device's "
+            "bound (%zu below the pooled maximum); kept zeros would give %.5g\n",
+            m.up[0], m.up[1], c, se, bound, bound_pooled, (sum_dg) / (double)(kept + bound_pooled));
+    const double mid = 0.5 * (m.up[0] + m.up[1]);
+    assert_true(fabs(mid - c) <= Z * 2 * se);
+    assert_true(c - sum_dg / (double)(kept + bound_pooled) > 30 * se);
+    /* c2c: the additive part from the uncensored steps */
+    const double s2 = r2 / (double)nc, a2 = m.c2c_up_abs_siemens * m.c2c_up_abs_siemens;
+    fprintf(stderr, "device bounds: c2c abs %.4g S (true %.4g, sample %.4g), rel %.3g\n", m.c2c_up_abs_siemens, sig,
+            sqrt(s2), m.c2c_up_rel);
+    assert_true(fabs(a2 - sig * sig) <= Z * sqrt(2.0 / (double)nc) * sig * sig + 1e-3 * sig * sig);
+    /* each device held at its own bound when simulated */
+    int dirs[30];
+    double gs[31];
+    for (int k = 0; k < 30; k++) dirs[k] = 1;
+    for (size_t d = 0; d < s.D; d++) {
+        assert_int_equal(xb_fit_update_simulate_device(&m, d, 5e-6, dirs, 30, 0, 1, gs, &err), XB_OK);
+        double g = 5e-6;
+        for (int k = 0; k < 30; k++) {
+            g = fmin(g + xb_fit_update_device_step(&m, d, g, 1), m.dev_g_max_siemens[d]);
+            assert_true(fabs(gs[k + 1] - g) <= 1e-12 * W);
+        }
+        assert_true(gs[30] == m.dev_g_max_siemens[d]);
+    }
     xb_fit_update_clear(&m);
     synth_free(&s);
 }
@@ -525,8 +625,8 @@ static void test_tables_equal_law(void **state)
 {
     (void)state;
     char *dir = xb_test_tmpdir("update-tables");
-    const law_def Ls = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
-    const law_def Le = {1, 0.3e-6, 2.0, 0.4e-6, 2.5, 1e-6, 10e-6, 0};
+    const law_def Ls = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0, 0};
+    const law_def Le = {1, 0.3e-6, 2.0, 0.4e-6, 2.5, 1e-6, 10e-6, 0, 0};
     const double g0[2] = {3e-6, 7e-6};
     for (int law = 0; law < XB_UPDATE_N_LAWS; law++) {
         synth s;
@@ -569,7 +669,7 @@ static void test_tables_equal_law(void **state)
 static void test_simulate(void **state)
 {
     (void)state;
-    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0};
+    const law_def L = {0, 0.04, 10e-6, 0.06, 1e-6, 0, 0, 0, 0};
     const double g0[1] = {5e-6};
     synth s;
     synth_make(&s, &L, 4, g0, 1, 2, 50, 0.05, 0.15, 0, 9);
@@ -636,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_softbounds_recovery),
         cmocka_unit_test(test_exp_law_chosen),
         cmocka_unit_test(test_hard_bound),
+        cmocka_unit_test(test_device_bounds),
         cmocka_unit_test(test_tables_equal_law),
         cmocka_unit_test(test_simulate),
         cmocka_unit_test(test_bad_data),

@@ -130,6 +130,60 @@ static void test_ecram_records(void **state)
     free(dir);
 }
 
+/* One ECRAM campaign of 2 Monte Carlo devices (d2d) with 10 % width jitter and the given
+ * [program] c2c_seed line; its device_params text and train_pulse_width (2 x 1 x 6). */
+static void run_seeded(const char *dir, const char *name, const char *seed_line, char **params, double **widths)
+{
+    char text[1024], path[1024];
+    snprintf(text, sizeof text,
+             "[campaign]\nengine = ideal\n[array]\nsize = 1\ndevice = ecram\n[variability]\nd2d = yes\n"
+             "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n"
+             "[program]\nenabled = yes\npulses = 3\ncycles = 1\ndevices = 2\nc2c_sigma = 0.1\n%s",
+             seed_line);
+    xb_campaign *c = NULL;
+    xb_error err;
+    assert_int_equal(xb_char_campaign_parse(text, "seeded.ini", &c, &err), XB_OK);
+    snprintf(path, sizeof path, "%s/%s.h5", dir, name);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    assert_int_equal(xb_h5_read_text(f, "points/p00000/program/device_params", params, &err), XB_OK);
+    const hsize_t dw[3] = {2, 1, 6};
+    *widths = read_all(f, "points/p00000/program/train_pulse_width", 3, dw);
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+}
+
+/* [program] c2c_seed: new pulse noise on the same Monte Carlo devices (bench_update's held-out
+ * trains): the device parameter samples are the same text with and without it, the jittered
+ * widths differ, and without it (or with the same seed again) they repeat exactly. */
+static void test_c2c_seed(void **state)
+{
+    (void)state;
+    char *dir = xb_test_tmpdir("update-c2c-seed");
+    char *p0, *p0b, *p7;
+    double *w0, *w0b, *w7;
+    run_seeded(dir, "a", "", &p0, &w0);
+    run_seeded(dir, "b", "c2c_seed = 0\n", &p0b, &w0b);
+    run_seeded(dir, "c", "c2c_seed = 7\n", &p7, &w7);
+    assert_string_equal(p0, p7);
+    assert_string_equal(p0, p0b);
+    assert_memory_equal(w0, w0b, 12 * sizeof(double));
+    size_t differ = 0;
+    for (int k = 0; k < 12; k++) differ += w0[k] != w7[k];
+    assert_int_equal(differ, 12);
+    free(p0);
+    free(p0b);
+    free(p7);
+    free(w0);
+    free(w0b);
+    free(w7);
+    free(dir);
+}
+
 /* [program] keys: bad start_pulses and devices are errors naming FILE:LINE. */
 static void test_program_keys(void **state)
 {
@@ -164,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_keys),
         cmocka_unit_test(test_ecram_records),
+        cmocka_unit_test(test_c2c_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

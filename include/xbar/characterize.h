@@ -77,6 +77,8 @@ typedef struct xb_char_point {
     double pulse_volt;       /* programming pulse amplitude (device default when 0) */
     double pulse_width_s;    /* programming pulse width (device default when 0) */
     double c2c_sigma;        /* cycle-to-cycle noise: relative std of each pulse's width */
+    uint64_t c2c_seed;       /* seed of the pulse-width jitter streams (0: the point's seed); another
+                              * value: new noise on the same Monte Carlo devices */
     size_t devices;          /* Monte Carlo devices, one pulse train per start state each (their own
                               * parameter sample with array.var_d2d) */
     size_t n_starts;         /* start states of the trains (>= 1) */

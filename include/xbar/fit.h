@@ -401,10 +401,12 @@ typedef struct xb_update_model {
 } xb_update_model;
 
 /* Fit the update model of data d with law (XB_UPDATE_AUTO: the candidate with the smallest
- * held-out trajectory error; without held-out slots the smallest AIC of the one-step
- * residuals).  Steps from a bound into it that do not move G (|dG| <= 1e-3 window) are left
- * out (the hard bound, not the law).  XB_EINPUT when the trains do not determine a model (no
- * window, fewer than 4 steps in a direction). */
+ * held-out trajectory error of each train's own device law; without held-out slots the
+ * smallest AIC of the one-step residuals).  Pulses at the bound of their own Monte Carlo
+ * device (the extremes it reached) are left out (the hard bound, not the law): from it into
+ * it without moving G (|dG| <= 1e-3 window), or ending within 1e-3 window of it (stopped
+ * there part-way: censored).  XB_EINPUT when the trains do not determine a model (no window,
+ * fewer than 4 steps in a direction). */
 int xb_fit_update(const xb_update_data *d, int law, xb_update_model *out, xb_error *err);
 void xb_fit_update_clear(xb_update_model *m);
 int xb_fit_update_copy(const xb_update_model *src, xb_update_model *dst, xb_error *err);
@@ -419,7 +421,8 @@ double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_si
 int xb_fit_update_simulate(const xb_update_model *m, double g0_siemens, const int *dir, size_t n, int noise,
                            uint64_t seed, double *g_out, xb_error *err);
 /* The same with the step law of Monte Carlo device k (its own fit: the model's
- * device-to-device spread) instead of the mean law; XB_EINPUT when device k has no fit. */
+ * device-to-device spread) instead of the mean law, g clipped at that device's own bounds
+ * (dev_g_min/max_siemens: devices differ in their bounds); XB_EINPUT when device k has no fit. */
 int xb_fit_update_simulate_device(const xb_update_model *m, size_t k, double g0_siemens, const int *dir, size_t n,
                                   int noise, uint64_t seed, double *g_out, xb_error *err);
 /* Write /update/<device> (docs/hdf5-model.md) into an open model file; source: the results

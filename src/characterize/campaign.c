@@ -82,6 +82,7 @@ static const key_desc k_keys[] = {
     {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
     {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
     {"program", "c2c_sigma", K_DOUBLE, 0, 0, 1, 0, NULL},
+    {"program", "c2c_seed", K_UINT, 0, 0, BIG, 0, NULL},
     {"program", "devices", K_SIZE, 0, 1, 1000, 0, NULL},
     {"program", "start_pulses", K_DOUBLE, 2, -100000, 100000, 0, NULL},
     {"drift", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
@@ -611,6 +612,7 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
         P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
         P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
+        P->c2c_seed = (uint64_t)scalar(c, "program", "c2c_seed", 0);
         P->devices = (size_t)scalar(c, "program", "devices", 1);
         P->n_starts = s_sp->set ? s_sp->n : 1;
         for (size_t q = 0; q < P->n_starts; q++) P->start_pulses[q] = s_sp->set ? (long)s_sp->v[q].a : 0;

@@ -108,7 +108,8 @@ static int train_widths(const xb_char_point *P, const train_geom *T, size_t dev,
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    uint64_t seed = P->seed ^ 0x5bd1e995ULL;
+    /* the point's seed, or c2c_seed mixed with it: new noise, the same device samples */
+    uint64_t seed = (P->c2c_seed ? mix64(P->seed + 0x9e3779b97f4a7c15ULL * P->c2c_seed) : P->seed) ^ 0x5bd1e995ULL;
     if (dev || s) seed = mix64(seed + 0x9e3779b97f4a7c15ULL * (dev * P->n_starts + s + 1));
     gsl_rng_set(rng, (unsigned long)seed);
     const double w = T->pl.width_s;
@@ -457,6 +458,7 @@ static int write_first_train(const xb_char_point *P, const train_geom *T, const 
     if (!rc) rc = xb_h5_attr_set_double(pg, ".", "series_ohm", T->pl.series_ohm, err);
     if (!rc) rc = xb_h5_write_doubles(pg, "pulse_width", 1, &dp, o->width + T->n_pre, "s", err);
     if (!rc) rc = xb_h5_attr_set_double(pg, ".", "c2c_sigma", P->c2c_sigma, err);
+    if (!rc && P->c2c_seed) rc = xb_h5_attr_set_int64(pg, ".", "c2c_seed", (int64_t)P->c2c_seed, err);
     free(spread);
     free(pulse_v);
     return rc;

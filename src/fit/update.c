@@ -4,12 +4,15 @@
  * From every pulse of every train: the state before it, x = (G - g_min)/(g_max - g_min)
  * over the window reached, and its change dG.  Per direction the step law f(x) is fitted
  * to the changes by least squares (linear for the soft-bounds and piecewise-linear laws,
- * GSL gsl_multifit_nlinear for the exponential one), in units of the window.  Pulses from
- * a bound into it that leave G where it was are the hard bound, not the law: left out.
- *   - law choice: each candidate is fitted on the steps outside the held-out slots and run
- *     open loop through every held-out stretch of a train from its measured start; the
- *     smallest rms trajectory error wins (AIC of the one-step residuals without held-out
- *     slots).  The chosen law is then refitted on all steps.
+ * GSL gsl_multifit_nlinear for the exponential one), in units of the window.  Pulses at the
+ * bound of their own Monte Carlo device (the extremes it reached; devices differ in their
+ * bounds) are the hard bound, not the law: left out, both those held there and those
+ * stopped there part-way (censored: they say only that f + noise reached the bound).
+ *   - law choice: each candidate is fitted on the steps outside the held-out slots, pooled
+ *     and per device, and every held-out stretch of a train is run open loop from its
+ *     measured start with its own device's law, clipped at that device's bounds (as the
+ *     model simulates devices); the smallest rms trajectory error wins (AIC of the one-step
+ *     residuals without held-out slots).  The chosen law is then refitted on all steps.
  *   - device-to-device: the chosen law fitted per Monte Carlo device; the spread of its
  *     parameters; the extremes each device reached.
  *   - cycle-to-cycle: the residuals of the steps about their own device's law, r^2
@@ -108,6 +111,43 @@ static void window_of(const xb_update_data *d, double *lo, double *hi)
     }
 }
 
+/* Extremes of every read of each Monte Carlo device (dev_lo/dev_hi, n_dev entries; NaN for
+ * a device without reads): the bounds of that device.  Devices differ in their bounds
+ * (RRAM's highest conductance by ~20 %), so a pulse held at its own device's bound is the
+ * bound even when another device reaches further. */
+static size_t n_devices_of(const xb_update_data *d)
+{
+    size_t D = 0;
+    for (size_t t = 0; t < d->n_trains; t++)
+        if (d->trains[t].device + 1 > D) D = d->trains[t].device + 1;
+    return D;
+}
+
+static int device_extremes(const xb_update_data *d, double **dev_lo, double **dev_hi, xb_error *err)
+{
+    const size_t D = n_devices_of(d);
+    *dev_lo = malloc((D ? D : 1) * sizeof **dev_lo);
+    *dev_hi = malloc((D ? D : 1) * sizeof **dev_hi);
+    if (!*dev_lo || !*dev_hi) {
+        free(*dev_lo);
+        free(*dev_hi);
+        *dev_lo = *dev_hi = NULL;
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    for (size_t k = 0; k < D; k++) (*dev_lo)[k] = INFINITY, (*dev_hi)[k] = -INFINITY;
+    for (size_t t = 0; t < d->n_trains; t++) {
+        const xb_update_train *tr = &d->trains[t];
+        for (size_t s = 0; s <= tr->n_slots; s++)
+            if (isfinite(tr->g_siemens[s])) {
+                (*dev_lo)[tr->device] = fmin((*dev_lo)[tr->device], tr->g_siemens[s]);
+                (*dev_hi)[tr->device] = fmax((*dev_hi)[tr->device], tr->g_siemens[s]);
+            }
+    }
+    for (size_t k = 0; k < D; k++)
+        if (!isfinite((*dev_lo)[k])) (*dev_lo)[k] = (*dev_hi)[k] = NAN;
+    return XB_OK;
+}
+
 static int collect_steps(const xb_update_data *d, double lo, double hi, step_set *ss, xb_error *err)
 {
     memset(ss, 0, sizeof *ss);
@@ -119,23 +159,36 @@ static int collect_steps(const xb_update_data *d, double lo, double hi, step_set
         steps_free(ss);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
+    double *dlo = NULL, *dhi = NULL;
+    int rc = device_extremes(d, &dlo, &dhi, err);
+    if (rc) {
+        steps_free(ss);
+        return rc;
+    }
     const double W = hi - lo, tol = CLAMP_TOL * W;
     for (size_t t = 0; t < d->n_trains; t++) {
         const xb_update_train *tr = &d->trains[t];
+        const double blo = dlo[tr->device], bhi = dhi[tr->device]; /* this device's bounds */
         for (size_t k = 0; k < tr->n_slots; k++) {
             const int dir = tr->dir[k];
             const double g0 = tr->g_siemens[k], g1 = tr->g_siemens[k + 1];
             if (!dir || !isfinite(g0) || !isfinite(g1)) continue;
             const double dg = g1 - g0;
-            /* pushed against the bound it sits at, and held there: the bound */
+            /* pushed against the bound of its own device and held there, or stopped there
+             * part-way: the bound (a censored step: it says only f + noise >= the distance
+             * to the bound), not the law */
             const int q = dir > 0 ? 0 : 1;
-            if (fabs(dg) <= tol && (dir > 0 ? g0 >= hi - tol : g0 <= lo + tol)) {
+            const int held = fabs(dg) <= tol && (dir > 0 ? g0 >= bhi - tol : g0 <= blo + tol);
+            const int stopped = dir > 0 ? g1 >= bhi - tol : g1 <= blo + tol;
+            if (held || stopped) {
                 ss->n_bound[q]++;
                 continue;
             }
             ss->s[q][ss->n[q]++] = (step_rec){(g0 - lo) / W, dg / W, tr->device, tr->heldout ? tr->heldout[k] : 0};
         }
     }
+    free(dlo);
+    free(dhi);
     return XB_OK;
 }
 
@@ -323,17 +376,24 @@ static int fit_selected(xb_update_law law, const step_set *ss, int q, int sel, s
 }
 
 /* ------------------------------------------------------------------ held-out scores */
+typedef double law_params[2][XB_UPDATE_MAX_PARAMS]; /* [up, down], window units */
+
 typedef struct {
     xb_update_law law;
-    double p[2][XB_UPDATE_MAX_PARAMS]; /* window units */
+    law_params p;                      /* the pooled law */
     double lo, hi;
+    const double *dev_lo, *dev_hi;     /* each device's bounds (the extremes it reached) */
+    size_t n_dev;
+    law_params *pd;                    /* each device's own law (NULL, or have[k] = 0: the pooled) */
+    int *have;
 } law_model;
 
-static double lm_next(const law_model *m, double g, int dir)
+/* One pulse of the law p from g, clipped at the bounds [blo, bhi] of the train's device. */
+static double lm_next(const law_model *m, const law_params p, double g, int dir, double blo, double bhi)
 {
     const double W = m->hi - m->lo;
-    const double f = W * xb_update_law_eval(m->law, m->p[dir > 0 ? 0 : 1], (g - m->lo) / W, dir);
-    return fmin(fmax(g + f, m->lo), m->hi);
+    const double f = W * xb_update_law_eval(m->law, p[dir > 0 ? 0 : 1], (g - m->lo) / W, dir);
+    return fmin(fmax(g + f, blo), bhi);
 }
 
 /* Open-loop runs through every held-out stretch of every train from its measured start:
@@ -346,6 +406,10 @@ static void heldout_score(const xb_update_data *d, const law_model *m, double *t
     for (size_t t = 0; t < d->n_trains; t++) {
         const xb_update_train *tr = &d->trains[t];
         if (!tr->heldout) continue;
+        const double blo = m->dev_lo[tr->device], bhi = m->dev_hi[tr->device];
+        /* the train's own device's law: the model runs every device with its own */
+        const double(*p)[XB_UPDATE_MAX_PARAMS] =
+            m->pd && tr->device < m->n_dev && m->have[tr->device] ? m->pd[tr->device] : m->p;
         double g = NAN;
         for (size_t k = 0; k < tr->n_slots; k++) {
             if (!tr->heldout[k]) {
@@ -355,8 +419,8 @@ static void heldout_score(const xb_update_data *d, const law_model *m, double *t
             const double g0 = tr->g_siemens[k], g1 = tr->g_siemens[k + 1];
             if (isnan(g)) g = g0; /* a stretch starts from its measured state */
             if (tr->dir[k]) {
-                g = lm_next(m, g, tr->dir[k]);
-                const double e1 = lm_next(m, g0, tr->dir[k]) - g1;
+                g = lm_next(m, p, g, tr->dir[k], blo, bhi);
+                const double e1 = lm_next(m, p, g0, tr->dir[k], blo, bhi) - g1;
                 o2 += e1 * e1;
                 no++;
             }
@@ -396,16 +460,33 @@ static int choose_law(const xb_update_data *d, int law_req, xb_update_model *m, 
     int rc = (hi > lo) ? collect_steps(d, lo, hi, &ss, err) : XB_EINPUT;
     if (rc == XB_EINPUT) return xb_errorf(err, XB_EINPUT, "the training trains never change G");
     if (rc) return rc;
+    double *dlo = NULL, *dhi = NULL;
+    rc = device_extremes(d, &dlo, &dhi, err);
+    const size_t n_dev = n_devices_of(d);
+    law_params *pd = rc ? NULL : malloc((n_dev ? n_dev : 1) * sizeof *pd);
+    int *have = rc ? NULL : calloc(n_dev ? n_dev : 1, sizeof *have);
+    if (!rc && (!pd || !have)) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    if (rc) {
+        free(dlo);
+        free(dhi);
+        free(pd);
+        free(have);
+        steps_free(&ss);
+        return rc;
+    }
     double best = INFINITY, best_aic = INFINITY, tmax[XB_UPDATE_N_LAWS];
     int any_held = 0;
     *chosen = law_req >= 0 ? (xb_update_law)law_req : XB_UPDATE_SOFTBOUNDS;
     for (int L = 0; L < XB_UPDATE_N_LAWS; L++) {
         m->heldout_traj_rel[L] = m->heldout_step_rms_siemens[L] = tmax[L] = NAN;
-        law_model lm = {(xb_update_law)L, {{0}}, lo, hi};
+        law_model lm = {(xb_update_law)L, {{0}}, lo, hi, dlo, dhi, n_dev, pd, have};
         xb_error e2;
         if (fit_selected(lm.law, &ss, 0, SEL_TRAIN, ANY_DEV, lm.p[0], NULL, &e2) ||
             fit_selected(lm.law, &ss, 1, SEL_TRAIN, ANY_DEV, lm.p[1], NULL, &e2))
             continue; /* this law cannot be fitted to these steps */
+        for (size_t k = 0; k < n_dev; k++)
+            have[k] = !fit_selected(lm.law, &ss, 0, SEL_TRAIN, k, pd[k][0], NULL, &e2) &&
+                      !fit_selected(lm.law, &ss, 1, SEL_TRAIN, k, pd[k][1], NULL, &e2);
         double tr, tm, sr;
         size_t n;
         heldout_score(d, &lm, &tr, &tm, &sr, &n);
@@ -428,6 +509,10 @@ static int choose_law(const xb_update_data *d, int law_req, xb_update_model *m, 
         }
     }
     steps_free(&ss);
+    free(dlo);
+    free(dhi);
+    free(pd);
+    free(have);
     if (law_req < 0 && any_held && !isfinite(best))
         return xb_errorf(err, XB_EINPUT, "no step law could be fitted to the training pulses");
     m->heldout_traj_max_rel = tmax[*chosen];
@@ -746,15 +831,21 @@ static int simulate(const xb_update_model *m, size_t dev, double g0_siemens, con
         return xb_errorf(err, XB_EINPUT, "update simulate: Monte Carlo device %zu has no fitted law", dev);
     gsl_rng *rng = noise ? xb_fit_noise_rng(seed) : NULL;
     if (noise && !rng) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    /* a Monte Carlo device is held at its own bounds (the extremes it reached) */
+    double lo = m->g_min_siemens, hi = m->g_max_siemens;
+    if (dev != SIZE_MAX && m->dev_g_min_siemens && m->dev_g_max_siemens &&
+        m->dev_g_min_siemens[dev] < m->dev_g_max_siemens[dev]) {
+        lo = m->dev_g_min_siemens[dev];
+        hi = m->dev_g_max_siemens[dev];
+    }
     double g = g0_siemens;
     g_out[0] = g;
     for (size_t k = 0; k < n; k++) {
         if (dir[k]) {
-            double dg = dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k])
-                                        : fmin(fmax(g + xb_fit_update_device_step(m, dev, g, dir[k]), m->g_min_siemens),
-                                               m->g_max_siemens) - g;
+            double dg =
+                dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k]) : xb_fit_update_device_step(m, dev, g, dir[k]);
             if (rng) dg += xb_fit_update_sigma(m, g, dir[k]) * gsl_ran_gaussian_ziggurat(rng, 1.0);
-            g = fmin(fmax(g + dg, m->g_min_siemens), m->g_max_siemens);
+            g = fmin(fmax(g + dg, lo), hi);
         }
         g_out[k + 1] = g;
     }
