@@ -328,9 +328,11 @@ int xb_fit_fast_new_form(const xb_fit_params *m, const xb_fit_basis *b, size_t n
                          m->config.rows, m->config.cols);
     const size_t R = m->config.rows, C = m->config.cols, T = n_terms ? n_terms : b->n_terms, NG = T + n_cross;
     const size_t nf = NG * R;
-    /* fit, held-out uniform and network-like vectors: 4 fit vectors per feature (2 per feature:
-     * the held-out error on network-like vectors 12 % larger, the network output's 5 %) */
-    const size_t K = 4 * nf + 32, Kt = 16, Kn = 48;
+    /* fit, held-out uniform and network-like vectors: with cross groups 4 fit vectors per
+     * feature (2 per feature: the held-out error on network-like vectors 12 % larger, the
+     * network output's 5 %); without them 2 (the plain forms of ohmic cells and of the analog
+     * trainer's tiles, refitted after every minibatch: 4 doubled its epochs) */
+    const size_t K = (n_cross ? 4 : 2) * nf + 32, Kt = 16, Kn = 48;
     xb_fit_eval *e = NULL;
     int nth = -1; /* BLAS threads to restore */
     xb_fit_fast *f = calloc(1, sizeof *f);
