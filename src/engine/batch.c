@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "engine/engine_internal.h"
 
@@ -285,10 +284,6 @@ int xb_engine_batch_run_parallel(const xb_engine_opts *o, const xb_engine_batch 
                                  xb_error *err)
 {
     /* one chunk per worker: each chunk reorders once, the chunks run at the same time */
-    int nw = o && o->n_workers > 0 ? o->n_workers : 0;
-    if (nw == 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        nw = nc > 0 ? (int)nc : 1;
-    }
+    const int nw = xb_engine_opts_workers(o);
     return run_chunks(o, b, out, nw, (size_t)nw, err);
 }

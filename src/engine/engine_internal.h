@@ -58,6 +58,10 @@ int xb_engine_worker_spawn(const xb_engine_opts *o, const char *deck, size_t n_v
 /* The ngspice command that sets the optran fallback from o ("\n"-less), into buf. */
 void xb_engine_optran_command(const xb_engine_opts *o, char *buf, size_t n);
 
+/* Workers (processes of a pool, threads of the native write solver) for options o:
+ * o->n_workers, or the online cores when it is 0 (or o is NULL) (result.c). */
+int xb_engine_opts_workers(const xb_engine_opts *o);
+
 /* The options a pool was made with (pool.c). */
 const xb_engine_opts *xb_engine_pool_opts(const xb_engine_pool *p);
 int xb_engine_pool_workers(const xb_engine_pool *p); /* resolved worker count */

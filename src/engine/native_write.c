@@ -17,12 +17,12 @@
  * picoseconds against nanosecond edges, docs/native.md).
  */
 #include "engine/native_write_internal.h"
+#include "engine/engine_internal.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 double nw_node(const nw_solver *w, const double *x, int32_t id) { return id >= 0 ? x[id] : w->fixed[-1 - id]; }
 
@@ -301,10 +301,8 @@ static int rows_isolated(const xb_engine_write_in *in)
 
 int xb_engine_native_write_supports(const xb_array_params *p)
 {
-    const xb_device_info *di = p ? xb_device_info_get(p->device) : NULL;
-    const nv_dyn_model *m = di ? nv_dyn_find(di->dyn_subckt) : NULL;
-    if (!m || (m->gated && p->cell != XB_CELL_1R)) return 0;
-    return !(p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD);
+    const nv_dyn_model *m;
+    return p && pick_model(p, &m, NULL) == XB_OK;
 }
 
 static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out, xb_error *err)
@@ -457,8 +455,7 @@ static int run_rows(const xb_engine_opts *o, const xb_engine_write_in *in, xb_en
 {
     nw_rows g = {o, in, out, m, t, NULL, NULL, t_start, 0, 0, PTHREAD_MUTEX_INITIALIZER, XB_OK, 0, {0}, 0, 0};
     int rc = rows_plan(&g, err);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthr = o && o->n_workers > 0 ? (size_t)o->n_workers : cores > 0 ? (size_t)cores : 1;
+    size_t nthr = (size_t)xb_engine_opts_workers(o);
     if (nthr > g.n_groups) nthr = g.n_groups ? g.n_groups : 1;
     if (nthr > 64) nthr = 64;
     pthread_t th[64];

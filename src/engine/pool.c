@@ -347,8 +347,7 @@ xb_engine_pool *xb_engine_pool_new(const xb_engine_opts *o, xb_error *err)
         xb_errorf(err, XB_EINPUT, "engine options: timeout_s must be >= 0 (0 = none)");
         return NULL;
     }
-    long nc = sysconf(_SC_NPROCESSORS_ONLN);
-    p->n_workers = p->o.n_workers > 0 ? p->o.n_workers : (nc > 0 ? (int)nc : 1);
+    p->n_workers = xb_engine_opts_workers(&p->o);
     if (p->n_workers > 1024) p->n_workers = 1024;
     p->slots = calloc((size_t)p->n_workers, sizeof *p->slots);
     if (!p->slots) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "engine/engine_internal.h"
 
@@ -60,6 +61,13 @@ void xb_buf_free(xb_buf *b)
 }
 
 /* ------------------------------------------------------------------ options */
+int xb_engine_opts_workers(const xb_engine_opts *o)
+{
+    if (o && o->n_workers > 0) return o->n_workers;
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    return nc > 0 ? (int)nc : 1;
+}
+
 void xb_engine_opts_default(xb_engine_opts *o)
 {
     if (!o) return;
