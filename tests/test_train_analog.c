@@ -50,6 +50,13 @@ static void ideal_model(xb_update_model *m, double s)
     m->width_s = 1e-7;
 }
 
+/* The ideal model (constant step s = STEP) and the trainer's view of it, no d2d spread. */
+static void ideal_an_model(xb_update_model *um, xb_an_model *am)
+{
+    ideal_model(um, STEP);
+    assert_int_equal(xb_an_model_init(am, um, 0, NULL), XB_OK);
+}
+
 /* ------------------------------------------------------------------ device-to-device scales */
 /* Monte Carlo devices whose laws are scaled copies a_k f of the mean law, one of them with a
  * window of its own half as wide, one without a fit: the relative spread of a device's step
@@ -269,9 +276,8 @@ static void test_ideal_sgd_equals_quantized_sgd(void **state)
 static void expected_change_case(double eta_scale, size_t bl_max)
 {
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     enum { NO = 3, NIN = 4, DRAWS = 20000 };
     xb_an_layer_map lm = {NO, NIN, 50.0, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c;
@@ -319,9 +325,8 @@ static void test_tiki_taka_two_steps(void **state)
 {
     (void)state;
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c; /* 2e-3 */
     assert_float_equal(lm.dw, 2e-3, 1e-12);
@@ -377,9 +382,8 @@ static void test_tiki_taka_hidden_two_steps(void **state)
 {
     (void)state;
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     xb_an_layer_map lm = {2, 2, 1e4, 0, 0};
     lm.dw = 2 * lm.kappa * am.step_c;
     const xb_an_pulse_cfg pc = {31, 1, 0, XB_ANALOG_MP_TRUNC};
@@ -416,9 +420,8 @@ static void test_mixed_precision_two_steps(void **state)
 {
     (void)state;
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     xb_an_layer_map lm = {1, 2, 1e4, 2e-3, 0};
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
@@ -507,9 +510,8 @@ static void test_mixed_precision_rounding(void **state)
 {
     (void)state;
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     xb_an_layer_map lm = {1, 2, 1e4, 2e-3, 0};
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, 2, &am, 1, NULL), XB_OK);
@@ -566,9 +568,8 @@ static void test_bounds_and_refresh(void **state)
 {
     (void)state;
     xb_update_model um;
-    ideal_model(&um, STEP);
     xb_an_model am;
-    assert_int_equal(xb_an_model_init(&am, &um, 0, NULL), XB_OK);
+    ideal_an_model(&um, &am);
     xb_an_pairs p;
     assert_int_equal(xb_an_pairs_new(&p, 3, &am, 1, NULL), XB_OK);
     uint64_t rng = 1;
