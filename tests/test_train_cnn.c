@@ -189,6 +189,78 @@ static void test_trainer_forward_equals_network(void **state)
     xb_dataset_free(tr);
 }
 
+/* Plain SGD (the digital counterpart of in-memory SGD): one update is w - lr g and b - lr g_b,
+ * exactly, for every layer with weights; the optimizer keeps no state. */
+static void test_sgd_step_closed_form(void **state)
+{
+    (void)state;
+    xb_dataset *tr = NULL;
+    xb_error err;
+    assert_int_equal(xb_dataset_load_fmnist(NULL, 1, 64, &tr, &err), XB_OK);
+    uint64_t s = 5;
+    size_t shape[1] = {784};
+    float w1[32 * 784], w2[10 * 32], b1[32];
+    fill(w1, 32 * 784, sqrt(6.0 / 784), &s);
+    fill(w2, 320, sqrt(6.0 / 32), &s);
+    fill(b1, 32, 0.1, &s);
+    xb_network *net = NULL;
+    assert_int_equal(xb_network_new(shape, 1, &net, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 32, 784, w1, b1, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_RELU, &err), XB_OK);
+    assert_int_equal(xb_network_add_dense(net, 10, 32, w2, NULL, &err), XB_OK);
+    assert_int_equal(xb_network_add(net, XB_LAYER_SOFTMAX, &err), XB_OK);
+    xb_tnet *t = NULL;
+    assert_int_equal(xb_tnet_new(net, 64, &t, &err), XB_OK);
+    xb_train_optimizer opt;
+    assert_int_equal(xb_train_sgd_new(&opt, &err), XB_OK);
+    const double lr = 0.37;
+    for (int step = 0; step < 3; step++) {
+        xb_tnet_loss_grad(t, tr->images + 16 * step * 784, tr->labels + 16 * step, 16, NULL);
+        float *before[2], *expect[2];
+        size_t nws[2], nbs[2], n_checked = 0;
+        for (size_t k = 0, q = 0; k < xb_tnet_n_layers(t); k++) {
+            float *w, *gw, *b, *gb;
+            size_t nw, nb;
+            xb_tnet_params(t, k, &w, &gw, &nw, &b, &gb, &nb);
+            if (!w) continue;
+            assert_true(q < 2);
+            nws[q] = nw;
+            nbs[q] = nb;
+            before[q] = malloc((nw + nb) * sizeof(float));
+            expect[q] = malloc((nw + nb) * sizeof(float));
+            double gsum = 0;
+            for (size_t i = 0; i < nw; i++) {
+                before[q][i] = w[i];
+                expect[q][i] = w[i] - (float)lr * gw[i];
+                gsum += fabs(gw[i]);
+            }
+            for (size_t i = 0; i < nb; i++) expect[q][nw + i] = b[i] - (float)lr * gb[i];
+            assert_true(gsum > 0); /* a real gradient, not a no-op */
+            q++;
+        }
+        assert_int_equal(xb_tnet_update(t, &opt, lr, &err), XB_OK);
+        for (size_t k = 0, q = 0; k < xb_tnet_n_layers(t); k++) {
+            float *w, *gw, *b, *gb;
+            size_t nw, nb;
+            xb_tnet_params(t, k, &w, &gw, &nw, &b, &gb, &nb);
+            if (!w) continue;
+            assert_int_equal(nw, nws[q]);
+            assert_int_equal(nb, nbs[q]);
+            for (size_t i = 0; i < nw; i++) assert_true(w[i] == expect[q][i]);
+            for (size_t i = 0; i < nb; i++) assert_true(b[i] == expect[q][nw + i]);
+            n_checked += nw + nb;
+            free(before[q]);
+            free(expect[q]);
+            q++;
+        }
+        assert_int_equal(n_checked, 32 * 784 + 32 + 320 + 10);
+    }
+    xb_train_optimizer_free(&opt);
+    xb_tnet_free(t);
+    xb_network_free(net);
+    xb_dataset_free(tr);
+}
+
 /* A model file with one rram model of size n x n (resid_sigma_rel = resid) and, when
  * coef != NULL, sigma_program/rram with those coefficients. */
 static char *write_model(const char *dir, const char *name, size_t n, double resid, const double *coef, size_t nc)
@@ -400,6 +472,19 @@ static void test_cli_train_cnn(void **state)
     xb_test_xbar_fails(2, c, model, "sigma_program/pcm");
     char *d[] = {"xbar", "train", "--out", path, "--device", "pcm", NULL};
     xb_test_xbar_fails(2, d, "--device");
+    char *e1[] = {"xbar", "train", "--out", path, "--optimizer", "rmsprop", NULL};
+    xb_test_xbar_fails(2, e1, "--optimizer", "rmsprop");
+    char *f1[] = {"xbar", "train", "--out", path, "--lr-schedule", "linear", NULL};
+    xb_test_xbar_fails(2, f1, "--lr-schedule", "linear");
+    /* plain SGD with the cosine schedule learns: 1 epoch of 2000 images beats 10 % by far */
+    char *sg[] = {"xbar", "train", "--out", path, "--force", "--optimizer", "sgd", "--lr", "0.2", "--lr-schedule",
+                  "cosine", "--limit", "2000", "--test-limit", "500", "--epochs", "1", "--hidden", "32",
+                  "--threads", "1", NULL};
+    out = xb_test_xbar_ok(sg);
+    const char *acc = strstr(out, "test accuracy ");
+    assert_non_null(acc);
+    xb_assert_below(50.0, atof(acc + 14));
+    free(out);
     char *e[] = {"xbar", "train", "--out", path, "--arch", "rnn", NULL};
     xb_test_xbar_fails(2, e, "--arch");
     char *f[] = {"xbar", "train", "--out", path, "--hw-model", model, "--weight-noise", "0.1", NULL};
@@ -416,6 +501,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backward_vs_finite_differences),
         cmocka_unit_test(test_trainer_forward_equals_network),
+        cmocka_unit_test(test_sgd_step_closed_form),
         cmocka_unit_test(test_hwa_sampler_variance),
         cmocka_unit_test(test_cnn_short_run),
         cmocka_unit_test(test_cli_train_cnn),

@@ -274,13 +274,18 @@ void xb_exec_stats_reset(xb_exec *ex);
 double xb_exec_dac_range(const xb_exec *ex, size_t k);
 
 /* ------------------------------------------------------------------ training */
+/* Digital weight-update rule of xb_train_mlp / xb_train_cnn. */
+enum { XB_TRAIN_ADAM = 0, XB_TRAIN_SGD = 1 };
+
 typedef struct xb_train_opts {
     size_t n_hidden;          /* hidden layers (0..4) */
     size_t hidden[4];         /* their widths */
     size_t epochs;
     size_t batch;
-    double lr;                /* Adam step size */
-    double lr_decay;          /* lr multiplied by this after every epoch */
+    double lr;                /* step size (Adam's, or SGD's) */
+    double lr_decay;          /* lr multiplied by this after every epoch (lr_cosine 0) */
+    int optimizer;            /* XB_TRAIN_ADAM (default) or XB_TRAIN_SGD (w -= lr g) */
+    int lr_cosine;            /* 1: lr (1 + cos(pi t / T)) / 2 per minibatch t of the run's T */
     double weight_noise;      /* hardware-aware training: Gaussian weight noise, sigma relative
                                  to the layer's max |w|, resampled every minibatch (0 = off) */
     uint64_t seed;

@@ -10,7 +10,7 @@ static const char k_help[] =
     "usage: xbar train --out NET.h5 [options]\n"
     "\n"
     "Train an MLP (input -> hidden ReLU layers -> 10-way softmax) or a small CNN on\n"
-    "Fashion-MNIST with Adam, deterministic for a given seed and thread count, and write it\n"
+    "Fashion-MNIST with Adam or SGD, deterministic for a given seed and thread count, and write it\n"
     "as an xbar network file (docs/hdf5-network.md).  Prints one line per epoch: loss, test\n"
     "accuracy.\n"
     "\n"
@@ -25,8 +25,12 @@ static const char k_help[] =
     "  --channels C1,C2       cnn: conv output channels       [8,16]\n"
     "  --epochs N             [15]\n"
     "  --batch N              minibatch size                   [128]\n"
-    "  --lr X                 Adam step size                   [0.001]\n"
+    "  --lr X                 step size                        [0.001]\n"
     "  --lr-decay X           step size factor per epoch       [0.85]\n"
+    "  --optimizer O          adam, or sgd (w -= lr g: the digital counterpart of\n"
+    "                         --analog --algorithm sgd)        [adam]\n"
+    "  --lr-schedule S        step (x --lr-decay per epoch) or cosine (per minibatch, to 0\n"
+    "                         at the end of the run)           [step]\n"
     "  --seed N               initialisation and shuffling     [1]\n"
     "  --weight-noise S       hardware-aware training: Gaussian weight noise, sigma = S x\n"
     "                         max|w| of the layer, resampled per minibatch   [0 = off]\n"
@@ -176,6 +180,16 @@ int xb_cmd_train(int argc, char **argv)
                 if (!(d >= 0)) return xb_cli_usage_error("train", "--weight-noise: must be >= 0");
                 o.weight_noise = d;
             }
+        } else if (xb_cli_is_flag(a, "--optimizer")) {
+            if (!VAL("--optimizer")) return xb_cli_usage_error("train", "%s", err.msg);
+            if (!strcmp(v, "adam")) o.optimizer = XB_TRAIN_ADAM;
+            else if (!strcmp(v, "sgd")) o.optimizer = XB_TRAIN_SGD;
+            else return xb_cli_usage_error("train", "--optimizer: '%s' is not adam or sgd", v);
+        } else if (xb_cli_is_flag(a, "--lr-schedule")) {
+            if (!VAL("--lr-schedule")) return xb_cli_usage_error("train", "%s", err.msg);
+            if (!strcmp(v, "cosine")) o.lr_cosine = 1;
+            else if (!strcmp(v, "step")) o.lr_cosine = 0;
+            else return xb_cli_usage_error("train", "--lr-schedule: '%s' is not step or cosine", v);
         } else if (xb_cli_is_flag(a, "--arch")) {
             if (!VAL("--arch")) return xb_cli_usage_error("train", "%s", err.msg);
             if (!strcmp(v, "cnn")) cnn = 1;

@@ -1,6 +1,7 @@
 /* Training: the loop (per-epoch shuffle, minibatches through the network trainer of
  * train_net.c, the optimizer's update, step-size decay, progress) and the two entry points
- * that build a network and train it with Adam (Kingma & Ba, ICLR 2015): xb_train_mlp (ReLU
+ * that build a network and train it with Adam (Kingma & Ba, ICLR 2015) or plain SGD (the digital
+ * counterpart of in-memory SGD, docs/training.md): xb_train_mlp (ReLU
  * hidden layers) and xb_train_cnn (two conv/ReLU/maxpool stages and a dense layer).
  * Optional hardware-aware training: Gaussian weight noise resampled every minibatch (forward
  * and backward through the noisy weights, update of the clean ones), the "ADD_NORMAL"
@@ -55,10 +56,12 @@ int xb_train_network(xb_tnet *t, const xb_dataset *train, const xb_dataset *test
     int rc = perm && xb && lb && (!cb || !test || !test->n || probs) ? XB_OK : xb_errorf(err, XB_ERUNTIME, "out of memory");
     for (size_t s = 0; !rc && s < train->n; s++) perm[s] = s;
     double lr = o->lr;
+    const size_t per_epoch = (train->n + B - 1) / B, t_all = per_epoch * o->epochs;
     for (size_t ep = 0; !rc && ep < o->epochs; ep++) {
         xb_train_shuffle(perm, train->n, rng);
         double loss = 0;
         for (size_t s0 = 0; !rc && s0 < train->n; s0 += B) {
+            if (o->lr_cosine) lr = xb_analog_lr_cosine(o->lr, ep * per_epoch + s0 / B, t_all);
             const size_t nb = train->n - s0 < B ? train->n - s0 : B;
             for (size_t s = 0; s < nb; s++) {
                 memcpy(xb + s * px, train->images + perm[s0 + s] * px, px * sizeof(float));
@@ -86,15 +89,15 @@ static void he_uniform(float *w, size_t n, size_t fan_in, uint64_t *rng)
     for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * xb_splitmix64_uniform(rng) - 1.0) * lim);
 }
 
-/* Train the initial network init with Adam and the noise nz; *out: the trained network. */
-static int train_adam(const xb_network *init, size_t eval_batch, const xb_dataset *train, const xb_dataset *test,
+/* Train the initial network init with o's optimizer and the noise nz; *out: the trained network. */
+static int train_opt(const xb_network *init, size_t eval_batch, const xb_dataset *train, const xb_dataset *test,
                       const xb_train_opts *o, const xb_train_noise *nz, uint64_t *rng, xb_train_progress cb,
                       void *user, xb_network **out, xb_error *err)
 {
     xb_tnet *t = NULL;
     xb_train_optimizer opt = {0};
     int rc = xb_tnet_new(init, eval_batch, &t, err);
-    if (!rc) rc = xb_train_adam_new(t, NULL, &opt, err);
+    if (!rc) rc = o->optimizer == XB_TRAIN_SGD ? xb_train_sgd_new(&opt, err) : xb_train_adam_new(t, NULL, &opt, err);
     if (!rc) {
         xb_tnet_set_noise(t, nz);
         rc = xb_train_network(t, train, test, o, &opt, rng, cb, user, err);
@@ -110,7 +113,7 @@ typedef int (*init_fn)(const xb_dataset *train, size_t n_classes, const xb_train
                        xb_network **out, xb_error *err);
 
 /* An entry point after its own checks: the shared checks and noise settings
- * (xb_train_begin), the initial network, Adam training (eval_batch: the largest pass);
+ * (xb_train_begin), the initial network, training (eval_batch: the largest pass);
  * the OpenBLAS thread count set by xb_train_begin is restored on every way out. */
 static int train_entry(const xb_dataset *train, const xb_dataset *test, size_t n_classes, const xb_train_opts *o,
                        init_fn init, size_t eval_batch, xb_train_progress cb, void *user, xb_network **out,
@@ -124,7 +127,7 @@ static int train_entry(const xb_dataset *train, const xb_dataset *test, size_t n
     uint64_t rng = o->seed;
     xb_network *net = NULL;
     rc = init(train, n_classes, o, &rng, &net, err);
-    if (!rc) rc = train_adam(net, eval_batch, train, test, o, &nz, &rng, cb, user, out, err);
+    if (!rc) rc = train_opt(net, eval_batch, train, test, o, &nz, &rng, cb, user, out, err);
     xb_network_free(net);
     xb_train_end(blas_prev);
     return rc;

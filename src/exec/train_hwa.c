@@ -140,6 +140,8 @@ int xb_train_begin(const xb_dataset *train, size_t n_classes, const xb_train_opt
     if (!train || train->n == 0) return xb_errorf(err, XB_EINPUT, "training set is empty");
     if (o->batch == 0 || o->epochs == 0) return xb_errorf(err, XB_EINPUT, "--batch and --epochs must be >= 1");
     if (!(o->lr > 0)) return xb_errorf(err, XB_EINPUT, "--lr: must be > 0");
+    if (o->optimizer != XB_TRAIN_ADAM && o->optimizer != XB_TRAIN_SGD)
+        return xb_errorf(err, XB_EINPUT, "--optimizer: %d is not adam (0) or sgd (1)", o->optimizer);
     if (!(o->weight_noise >= 0)) return xb_errorf(err, XB_EINPUT, "--weight-noise: must be >= 0");
     if (o->weight_noise > 0 && o->hw_model)
         return xb_errorf(err, XB_EINPUT, "--weight-noise and --hw-model exclude each other");

@@ -137,6 +137,8 @@ typedef struct xb_train_adam_params {
 void xb_train_adam_params_default(xb_train_adam_params *p);
 /* An Adam optimizer for the layers of t (moments sized from its parameters); p NULL: defaults. */
 int xb_train_adam_new(xb_tnet *t, const xb_train_adam_params *p, xb_train_optimizer *out, xb_error *err);
+/* Plain SGD, w -= lr g (weights and biases); no state. */
+int xb_train_sgd_new(xb_train_optimizer *out, xb_error *err);
 void xb_train_optimizer_free(xb_train_optimizer *o);
 /* One update of every layer with weights of t by o. */
 int xb_tnet_update(xb_tnet *t, xb_train_optimizer *o, double lr, xb_error *err);

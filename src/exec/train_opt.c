@@ -1,4 +1,5 @@
-/* Weight-update rules of the trainer (train_internal.h, "weight-update rules"): Adam. */
+/* Weight-update rules of the trainer (train_internal.h, "weight-update rules"): Adam and plain
+ * SGD. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,39 @@ int xb_train_adam_new(xb_tnet *t, const xb_train_adam_params *p, xb_train_optimi
     out->step = adam_step;
     out->update = adam_update;
     out->destroy = adam_destroy;
+    return XB_OK;
+}
+
+/* ------------------------------------------------------------------ plain SGD
+ * w -= lr g: the digital counterpart of in-memory SGD (docs/training.md), whose per-sample
+ * rank-1 pulse updates add up to the same lr times the minibatch gradient in expectation. */
+static void sgd_step(void *self, double lr)
+{
+    (void)self;
+    (void)lr;
+}
+
+static void sgd_apply(float *w, const float *g, size_t n, float lr)
+{
+    for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];
+}
+
+static int sgd_update(void *self, const xb_train_params *p, double lr, xb_error *err)
+{
+    (void)self;
+    if (!p->w || !p->gw) return xb_errorf(err, XB_EINPUT, "sgd: layer %zu has no weights", p->layer);
+    sgd_apply(p->w, p->gw, p->n_out * p->n_in, (float)lr);
+    if (p->b && p->gb) sgd_apply(p->b, p->gb, p->n_out, (float)lr);
+    return XB_OK;
+}
+
+int xb_train_sgd_new(xb_train_optimizer *out, xb_error *err)
+{
+    if (!out) return xb_errorf(err, XB_EINPUT, "sgd: no optimizer to fill");
+    memset(out, 0, sizeof *out);
+    out->name = "sgd";
+    out->step = sgd_step;
+    out->update = sgd_update;
     return XB_OK;
 }
 
