@@ -422,10 +422,14 @@ void xb_fit_update_clear(xb_update_model *m);
 int xb_fit_update_copy(const xb_update_model *src, xb_update_model *dst, xb_error *err);
 /* Mean change of one pulse from state g: clip(g + f, g_min, g_max) - g (the tabulated dg). */
 double xb_fit_update_step(const xb_update_model *m, double g_siemens, int dir);
-/* Cycle-to-cycle standard deviation of one pulse's change from state g. */
+/* Cycle-to-cycle standard deviation of one pulse's change from state g (with the pooled law f:
+ * the mean device, as the tables and the trainer use it). */
 double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir);
 /* Step law f of Monte Carlo device k (NaN when that device has no fit). */
 double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir);
+/* Its cycle-to-cycle sigma: k(x) sqrt(abs^2 + (rel f_k)^2) with device k's own law f_k, as the
+ * fit regressed the residuals (NaN when that device has no fit). */
+double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_siemens, int dir);
 /* Apply pulses dir[0..n-1] (0: none) from g0: g_out[0] = g0, g_out[k+1] after pulse k,
  * g <- clip(g + step(g) + sigma(g) xi) with seeded xi when noise, else the mean step. */
 int xb_fit_update_simulate(const xb_update_model *m, double g0_siemens, const int *dir, size_t n, int noise,

@@ -957,6 +957,17 @@ double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir)
     return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
 }
 
+double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_siemens, int dir)
+{
+    if (k >= m->n_devices || !dir) return NAN;
+    const double *p = (dir > 0 ? m->dev_up : m->dev_down) + k * m->n_params;
+    if (!isfinite(p[0])) return NAN;
+    const double f = law_siemens(m, p, g_siemens, dir);
+    const double a = dir > 0 ? m->c2c_up_abs_siemens : m->c2c_down_abs_siemens;
+    const double r = dir > 0 ? m->c2c_up_rel : m->c2c_down_rel;
+    return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
+}
+
 double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir)
 {
     if (k >= m->n_devices || !dir) return NAN;
@@ -987,7 +998,9 @@ static int simulate(const xb_update_model *m, size_t dev, double g0_siemens, con
         if (dir[k]) {
             double dg =
                 dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k]) : xb_fit_update_device_step(m, dev, g, dir[k]);
-            if (rng) dg += xb_fit_update_sigma(m, g, dir[k]) * gsl_ran_gaussian_ziggurat(rng, 1.0);
+            if (rng)
+                dg += (dev == SIZE_MAX ? xb_fit_update_sigma(m, g, dir[k]) : xb_fit_update_device_sigma(m, dev, g, dir[k])) *
+                      gsl_ran_gaussian_ziggurat(rng, 1.0);
             g = fmin(fmax(g + dg, lo), hi);
         }
         g_out[k + 1] = g;
