@@ -435,8 +435,9 @@ double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_s
 int xb_fit_update_simulate(const xb_update_model *m, double g0_siemens, const int *dir, size_t n, int noise,
                            uint64_t seed, double *g_out, xb_error *err);
 /* The same with the step law of Monte Carlo device k (its own fit: the model's
- * device-to-device spread) instead of the mean law, g clipped at that device's own bounds
- * (dev_g_min/max_siemens: devices differ in their bounds); XB_EINPUT when device k has no fit. */
+ * device-to-device spread) instead of the mean law, its noise xb_fit_update_device_sigma, g
+ * clipped at that device's own bounds (dev_g_min/max_siemens: devices differ in their bounds);
+ * XB_EINPUT when device k has no fit. */
 int xb_fit_update_simulate_device(const xb_update_model *m, size_t k, double g0_siemens, const int *dir, size_t n,
                                   int noise, uint64_t seed, double *g_out, xb_error *err);
 /* Write /update/<device> (docs/hdf5-model.md) into an open model file; source: the results
