@@ -213,7 +213,7 @@ static void test_program_keys(void **state)
     xb_char_campaign_free(c);
 }
 
-/* [program] devices, pulse_volt, pulse_width_s, c2c_sigma per device: one value for every
+/* [program] devices, pulses, cycles, pulse_volt, pulse_width_s, c2c_sigma per device: one value for every
  * [array] device entry, or a list of one per entry in order (other sweep axes keep them);
  * a list of another length is one error naming FILE:LINE and the key. */
 static void test_program_per_device(void **state)
@@ -223,7 +223,7 @@ static void test_program_per_device(void **state)
     xb_error err;
     const char *text = "[array]\nsize = 1\ndevice = rram, pcm, ecram\n[variability]\nd2d = no, yes\n[program]\n"
                        "enabled = yes\ndevices = 16, 4, 2\npulse_volt = 1.5, 2.5, 0.9\npulse_width_s = 1e-8\n"
-                       "c2c_sigma = 0.1, 0, 0.05\n";
+                       "c2c_sigma = 0.1, 0, 0.05\npulses = 40, 40, 600\ncycles = 2\n";
     assert_int_equal(xb_char_campaign_parse(text, "x.ini", &c, &err), XB_OK);
     assert_int_equal(xb_char_campaign_npoints(c), 6);
     static const size_t devs[3] = {16, 4, 2};
@@ -235,6 +235,8 @@ static void test_program_per_device(void **state)
         assert_int_equal(P->array.device, kind[d]);
         assert_int_equal(P->devices, devs[d]);
         assert_true(P->pulse_volt == volt[d] && P->c2c_sigma == c2c[d] && P->pulse_width_s == 1e-8);
+        assert_int_equal(P->pulses, d == 2 ? 600 : 40);
+        assert_int_equal(P->cycles, 2);
     }
     xb_char_campaign_free(c);
     static const char *const bad[] = {
@@ -242,11 +244,13 @@ static void test_program_per_device(void **state)
         "[array]\nsize = 1\ndevice = rram, ecram\n[program]\n\npulse_volt = 1, 2, 3\n",
         "[array]\nsize = 1\n[program]\npulse_width_s = 1e-8, 2e-8\n",
         "[array]\nsize = 1\ndevice = rram, pcm\n[program]\nc2c_sigma = 0.1, 0.1, 0.1\n",
+        "[array]\nsize = 1\ndevice = rram, pcm, ecram\n[program]\npulses = 40, 600\n",
     };
     static const char *const want[] = {"x.ini:5: devices: 2 values for 3 devices in [array] device",
                                        "x.ini:6: pulse_volt: 3 values for 2 devices",
                                        "x.ini:4: pulse_width_s: 2 values for 1 device in",
-                                       "x.ini:5: c2c_sigma: 3 values for 2 devices"};
+                                       "x.ini:5: c2c_sigma: 3 values for 2 devices",
+                                       "x.ini:5: pulses: 2 values for 3 devices"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         c = NULL;
         assert_int_equal(xb_char_campaign_parse(bad[k], "x.ini", &c, &err), XB_EINPUT);

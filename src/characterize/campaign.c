@@ -79,8 +79,8 @@ static const key_desc k_keys[] = {
     {"transient", "max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"transient", "native_max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"program", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
-    {"program", "pulses", K_SIZE, 0, 1, 100000, 0, NULL},
-    {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
+    {"program", "pulses", K_SIZE, 3, 1, 100000, 0, NULL},
+    {"program", "cycles", K_SIZE, 3, 1, 1000, 0, NULL},
     {"program", "pulse_volt", K_DOUBLE, 3, 0, 20, 1, NULL},
     {"program", "pulse_width_s", K_DOUBLE, 3, 0, 1, 1, NULL},
     {"program", "c2c_sigma", K_DOUBLE, 3, 0, 1, 0, NULL},
@@ -642,9 +642,9 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->t_points = (size_t)scalar(c, "transient", "t_points", 200);
 
         P->program = scalar(c, "program", "enabled", 0) != 0;
-        P->pulses = (size_t)scalar(c, "program", "pulses", 20);
-        P->cycles = (size_t)scalar(c, "program", "cycles", 3);
         const size_t dev_i = dev_axis == SIZE_MAX ? 0 : idx[dev_axis];
+        P->pulses = (size_t)per_device(c, "program", "pulses", dev_i, 20);
+        P->cycles = (size_t)per_device(c, "program", "cycles", dev_i, 3);
         P->pulse_volt = per_device(c, "program", "pulse_volt", dev_i, 0);
         P->pulse_width_s = per_device(c, "program", "pulse_width_s", dev_i, 0);
         P->c2c_sigma = per_device(c, "program", "c2c_sigma", dev_i, 0);
