@@ -328,6 +328,135 @@ static void test_softbounds_recovery(void **state)
     synth_free(&s);
 }
 
+/* State-dependent cycle-to-cycle noise (the binned sigma, fit.h): a constant step of 0.2 uS
+ * with additive noise whose sd grows linearly from 0.01 to 0.05 uS over the 8 uS the trains
+ * span, which no sqrt(abs^2 + (rel f)^2) law can follow (f is constant).  Per state bin the
+ * fitted spread (c2c_bin_*_siemens) and the model's sigma at the bin's steps equal the true
+ * noise sd over those steps (computed here from the generator) within Z standard errors of
+ * an rms of n Gaussian residuals (sd / sqrt(2 n)); the law alone is off by more than that in
+ * the outer bins (the test can fail); a model without the state factor (version-1 files) is
+ * the law. */
+static double bins_true_sd(double g) { return 0.01e-6 + 0.04e-6 * fmin(fmax((g - 1e-6) / 8e-6, 0.0), 1.0); }
+
+static void test_c2c_state_bins(void **state)
+{
+    (void)state;
+    const size_t D = 24, cycles = 3, n = 40, K = cycles * 2 * n;
+    double *g = malloc(D * (K + 1) * sizeof *g);
+    int *dir = malloc(K * sizeof *dir);
+    unsigned char *held = malloc(K);
+    xb_update_train *tr = calloc(D, sizeof *tr);
+    assert_true(g && dir && held && tr);
+    for (size_t k = 0; k < K; k++) {
+        dir[k] = (k % (2 * n)) < n ? 1 : -1;
+        held[k] = k >= K - 2 * n;
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 23);
+    for (size_t d = 0; d < D; d++) {
+        double *gd = g + d * (K + 1), gg = 1e-6;
+        gd[0] = gg;
+        for (size_t k = 0; k < K; k++) {
+            gg += dir[k] * 0.2e-6 + bins_true_sd(gg) * gsl_ran_gaussian(r, 1.0);
+            gd[k + 1] = gg;
+        }
+        tr[d] = (xb_update_train){K, gd, dir, NULL, held, d, 0};
+    }
+    gsl_rng_free(r);
+    const xb_update_data data = {XB_DEVICE_ECRAM, D, tr, 1.3, -1.3, 10e-9};
+    xb_update_model m;
+    xb_error err;
+    assert_int_equal(xb_fit_update(&data, XB_UPDATE_SOFTBOUNDS, &m, &err), XB_OK);
+    assert_int_equal(m.c2c_binned, 1);
+    const double W = m.g_max_siemens - m.g_min_siemens, tol_g = 1e-3 * W;
+    size_t checked = 0, law_off = 0;
+    for (int q = 0; q < 2; q++) {
+        const int dq = q ? -1 : 1;
+        double t2[XB_UPDATE_C2C_BINS] = {0}, m2[XB_UPDATE_C2C_BINS] = {0}, l2[XB_UPDATE_C2C_BINS] = {0};
+        size_t nb[XB_UPDATE_C2C_BINS] = {0};
+        xb_update_model law_only = m;
+        law_only.c2c_binned = 0;
+        for (size_t d = 0; d < D; d++) {
+            const double *gd = g + d * (K + 1);
+            double dlo = INFINITY, dhi = -INFINITY;
+            for (size_t k = 0; k <= K; k++) dlo = fmin(dlo, gd[k]), dhi = fmax(dhi, gd[k]);
+            for (size_t k = 0; k < K; k++) {
+                if (dir[k] != dq || at_bound(gd[k], gd[k + 1], dq, tol_g, dlo, dhi)) continue;
+                int b = (int)((gd[k] - m.g_min_siemens) / W * XB_UPDATE_C2C_BINS);
+                b = b < 0 ? 0 : b >= XB_UPDATE_C2C_BINS ? XB_UPDATE_C2C_BINS - 1 : b;
+                t2[b] += pow(bins_true_sd(gd[k]), 2);
+                m2[b] += pow(xb_fit_update_sigma(&m, gd[k], dq), 2);
+                l2[b] += pow(xb_fit_update_sigma(&law_only, gd[k], dq), 2);
+                nb[b]++;
+            }
+        }
+        for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) {
+            const size_t nfit = q ? m.c2c_bin_down_n[b] : m.c2c_bin_up_n[b];
+            assert_int_equal(nfit, nb[b]);
+            if (nb[b] < XB_UPDATE_C2C_BIN_MIN) continue;
+            const double truth = sqrt(t2[b] / (double)nb[b]), tol = Z * truth / sqrt(2.0 * (double)nb[b]);
+            const double binned = q ? m.c2c_bin_down_siemens[b] : m.c2c_bin_up_siemens[b];
+            const double model = sqrt(m2[b] / (double)nb[b]), law = sqrt(l2[b] / (double)nb[b]);
+            fprintf(stderr, "%s bin %d (%zu steps): true sd %.4g, binned %.4g, model sigma %.4g, law alone %.4g, tol %.2g\n",
+                    q ? "down" : "up", b, nb[b], truth, binned, model, law, tol);
+            assert_true(fabs(binned - truth) <= tol);
+            /* the model interpolates the bins linearly: within the bin's tolerance and the
+             * change of the true sd over half a bin (0.04 uS / 16) */
+            assert_true(fabs(model - truth) <= tol + 0.04e-6 / 16);
+            law_off += fabs(law - truth) > tol;
+            checked++;
+        }
+    }
+    assert_true(checked >= 12);
+    assert_true(law_off >= 4);
+    /* written and read back: the same sigma everywhere (the file's state factor) */
+    char *dir_t = xb_test_tmpdir("update-bins");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/m.h5", dir_t);
+    hid_t f;
+    assert_int_equal(xb_h5_create(path, 1, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_update_write(f, &m, "/points/p00000", &err), XB_OK);
+    xb_h5_close(f, NULL);
+    xb_update_model *rd = NULL;
+    size_t nr = 0;
+    assert_int_equal(xb_fit_update_read_all(path, &rd, &nr, &err), XB_OK);
+    assert_int_equal(nr, 1);
+    assert_int_equal(rd[0].c2c_binned, 1);
+    for (int k = 0; k <= 64; k++) {
+        const double gk = m.g_min_siemens + W * k / 64.0;
+        assert_true(fabs(xb_fit_update_sigma(&rd[0], gk, 1) - xb_fit_update_sigma(&m, gk, 1)) <= 1e-12 * W);
+        assert_true(fabs(xb_fit_update_sigma(&rd[0], gk, -1) - xb_fit_update_sigma(&m, gk, -1)) <= 1e-12 * W);
+    }
+    xb_fit_update_free_all(rd, nr);
+    /* the same group as a version-1 file wrote it (no state factor, no bin counts): it
+     * loads, and its sigma is the law's (docs/hdf5-model.md) */
+    assert_int_equal(xb_h5_open(path, 1, &f, &err), XB_OK);
+    static const char *const v2_only[] = {"bin_up_scale", "bin_down_scale", "bin_up_n", "bin_down_n"};
+    for (int j = 0; j < 4; j++) {
+        char ds[128];
+        snprintf(ds, sizeof ds, "update/ecram/c2c/%s", v2_only[j]);
+        assert_int_equal(xb_h5_delete(f, ds, &err), XB_OK);
+    }
+    assert_int_equal(xb_h5_attr_set_int64(f, "update/ecram", "version", 1, &err), XB_OK);
+    assert_int_equal(xb_h5_attr_set_string(f, "update/ecram", "form", "xbar-update-v1", &err), XB_OK);
+    xb_h5_close(f, NULL);
+    assert_int_equal(xb_fit_update_read_all(path, &rd, &nr, &err), XB_OK);
+    assert_int_equal(rd[0].c2c_binned, 0);
+    xb_update_model law_only = m;
+    law_only.c2c_binned = 0;
+    for (int k = 0; k <= 64; k++) {
+        const double gk = m.g_min_siemens + W * k / 64.0;
+        assert_true(fabs(xb_fit_update_sigma(&rd[0], gk, 1) - xb_fit_update_sigma(&law_only, gk, 1)) <= 1e-12 * W);
+    }
+    xb_fit_update_free_all(rd, nr);
+    xb_test_tmpdir_remove(dir_t);
+    xb_fit_update_clear(&m);
+    free(g);
+    free(dir);
+    free(held);
+    free(tr);
+}
+
 /* An exponential-step device (Querlioz 2013 form, exponents 3): the held-out trajectories
  * choose the exponential law over the soft-bounds line; its parameters, transformed to the
  * window the fit normalises by (f_up = a exp(-b x), x over [g_min, g_max]: b = bu W/W0,
@@ -529,6 +658,20 @@ static double *read_vec(hid_t g, const char *name, size_t n)
 
 /* The law in the test's own words, from the parameters as stored (law/): the soft-bounds
  * line, the exponential, the piecewise-linear knots; up = +1, down = -1. */
+/* k(x) from the stored bin factors, written here from the format's words (hdf5-model.md):
+ * linear in x between the bin centres (b + 1/2)/B, the outer values beyond them. */
+static double bin_factor(const double *k, double x)
+{
+    const int B = XB_UPDATE_C2C_BINS;
+    if (x <= 0.5 / B) return k[0];
+    if (x >= (B - 0.5) / B) return k[B - 1];
+    for (int b = 0; b + 1 < B; b++) {
+        const double c0 = (b + 0.5) / B, c1 = (b + 1.5) / B;
+        if (x <= c1) return k[b] + (k[b + 1] - k[b]) * (x - c0) / (c1 - c0);
+    }
+    return k[B - 1];
+}
+
 static double stored_law(const char *law, const double *p, double x, int dir)
 {
     if (strcmp(law, "softbounds") == 0) return p[0] * (1 - x) + p[1] * x;
@@ -571,6 +714,8 @@ static void check_tables(const char *path, const char *dev)
     double *gs = read_vec(g, "g_siemens", N), *du = read_vec(g, "dg_up_siemens", N), *dd = read_vec(g, "dg_down_siemens", N);
     double *su = read_vec(g, "sigma_c2c_up_siemens", N), *sd = read_vec(g, "sigma_c2c_down_siemens", N);
     double *xu = read_vec(g, "d2d_dg_up_std_siemens", N);
+    /* the state factor of sigma: linear between the bin centres, constant beyond (fit.h) */
+    double *ku = read_vec(g, "c2c/bin_up_scale", XB_UPDATE_C2C_BINS), *kd = read_vec(g, "c2c/bin_down_scale", XB_UPDATE_C2C_BINS);
     const size_t D = (size_t)read_scalar(g, "d2d/n_devices");
     double *dev_u = NULL;
     if (is_exp) {
@@ -592,8 +737,8 @@ static void check_tables(const char *path, const char *dev)
         const double fu = stored_law(law, pu, x, 1), fd = stored_law(law, pd, x, -1);
         const double eu = fmin(fmax(gs[k] + fu, lo), hi) - gs[k], ed = fmin(fmax(gs[k] + fd, lo), hi) - gs[k];
         worst = fmax(worst, fmax(fabs(du[k] - eu), fabs(dd[k] - ed)));
-        worst = fmax(worst, fabs(su[k] - sqrt(cua * cua + cur * cur * fu * fu)));
-        worst = fmax(worst, fabs(sd[k] - sqrt(cda * cda + cdr * cdr * fd * fd)));
+        worst = fmax(worst, fabs(su[k] - bin_factor(ku, x) * sqrt(cua * cua + cur * cur * fu * fu)));
+        worst = fmax(worst, fabs(sd[k] - bin_factor(kd, x) * sqrt(cda * cda + cdr * cdr * fd * fd)));
         /* d2d: sample std over the devices' own laws at this state */
         double s = 0, s2 = 0;
         for (size_t d = 0; d < D; d++) {
@@ -734,6 +879,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softbounds_recovery),
+        cmocka_unit_test(test_c2c_state_bins),
         cmocka_unit_test(test_exp_law_chosen),
         cmocka_unit_test(test_hard_bound),
         cmocka_unit_test(test_device_bounds),

@@ -225,7 +225,7 @@ static void edit_model(const char *path, const char *what)
         assert_int_equal(xb_h5_write_doubles(g, "g_min_siemens", 0, NULL, &v, "A", &err), XB_OK);
         H5Gclose(g);
     } else {
-        assert_int_equal(xb_h5_attr_set_int64(f, "update/ecram", "version", 2, &err), XB_OK);
+        assert_int_equal(xb_h5_attr_set_int64(f, "update/ecram", "version", 3, &err), XB_OK);
     }
     assert_int_equal(xb_h5_close(f, &err), XB_OK);
 }
@@ -241,7 +241,7 @@ static void test_bad_update_group(void **state)
     write_results(rres, "rram", BAD_NONE);
     static const char *const kinds[] = {"missing", "unit", "version"};
     static const char *const want[] = {"/update/ecram/law/up_knot_siemens: missing dataset",
-                                       "/update/ecram/g_min_siemens: unit 'A'", "update model version 2"};
+                                       "/update/ecram/g_min_siemens: unit 'A'", "update model version 3"};
     for (int k = 0; k < 3; k++) {
         char mod[1024], rep[1100];
         snprintf(mod, sizeof mod, "%s/m%d.h5", dir, k);

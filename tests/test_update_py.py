@@ -92,12 +92,29 @@ for k in range(20):
     x = x + float(m.step(x, 1))
 check(abs(det[-1] - x) <= 1e-18, "noise-free simulate = the mean step iterated")
 
+# a version-1 group (before the c2c state factor): it loads, its sigma is the law's
+old = os.path.join(WORK, "v1.h5")
+shutil.copy(os.path.join(WORK, "m-pwl.h5"), old)
+with h5py.File(old, "a") as f:
+    u = f["update/ecram"]
+    for k in ("bin_up_scale", "bin_down_scale", "bin_up_n", "bin_down_n"):
+        del u["c2c"][k]
+    u.attrs["version"] = np.int64(1)
+    u.attrs["form"] = np.bytes_("xbar-update-v1")
+m1, m2 = update.load(old)["ecram"], update.load(os.path.join(WORK, "m-pwl.h5"))["ecram"]
+gg = np.linspace(m1.g_min, m1.g_max, 57)
+law_sigma = np.sqrt(m1.c2c["up_abs_siemens"] ** 2 + (m1.c2c["up_rel"] * m1.law_step(gg, 1)) ** 2)
+check(m1.version == 1 and np.allclose(m1.sigma(gg, 1), law_sigma, rtol=1e-12, atol=0),
+      "version 1 loads: sigma = the law's")
+check(m2.version == 2 and np.allclose(m2.sigma(gg, 1), m2.c2c_factor(gg, 1) * law_sigma, rtol=1e-12, atol=0),
+      "version 2: sigma = the state factor x the law's")
+
 # bad files: one-line ValueError naming the file and dataset
 bad = os.path.join(WORK, "bad.h5")
 for what, edit, want in (
         ("missing", lambda u: u["law"].__delitem__("up_knot_siemens"), "/update/ecram/law/up_knot_siemens: missing dataset"),
         ("unit", lambda u: u["g_siemens"].attrs.__setitem__("units", np.bytes_("A")), "/update/ecram/g_siemens: unit"),
-        ("version", lambda u: u.attrs.__setitem__("version", 2), "update model version 2"),
+        ("version", lambda u: u.attrs.__setitem__("version", 3), "update model version 3"),
         ("shape", lambda u: (u.__delitem__("dg_up_siemens"), u.create_dataset("dg_up_siemens", data=np.zeros(3)),
                              u["dg_up_siemens"].attrs.__setitem__("units", np.bytes_("S"))), "/update/ecram/dg_up_siemens: shape")):
     shutil.copy(os.path.join(WORK, "m-softbounds.h5"), bad)

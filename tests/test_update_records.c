@@ -213,10 +213,97 @@ static void test_program_keys(void **state)
     xb_char_campaign_free(c);
 }
 
+/* [program] devices, pulses, cycles, pulse_volt, pulse_width_s, c2c_sigma per device: one value for every
+ * [array] device entry, or a list of one per entry in order (other sweep axes keep them);
+ * a list of another length is one error naming FILE:LINE and the key. */
+static void test_program_per_device(void **state)
+{
+    (void)state;
+    xb_campaign *c = NULL;
+    xb_error err;
+    const char *text = "[array]\nsize = 1\ndevice = rram, pcm, ecram\n[variability]\nd2d = no, yes\n[program]\n"
+                       "enabled = yes\ndevices = 16, 4, 2\npulse_volt = 1.5, 2.5, 0.9\npulse_width_s = 1e-8\n"
+                       "c2c_sigma = 0.1, 0, 0.05\npulses = 40, 40, 600\ncycles = 2\n";
+    assert_int_equal(xb_char_campaign_parse(text, "x.ini", &c, &err), XB_OK);
+    assert_int_equal(xb_char_campaign_npoints(c), 6);
+    static const size_t devs[3] = {16, 4, 2};
+    static const double volt[3] = {1.5, 2.5, 0.9}, c2c[3] = {0.1, 0, 0.05};
+    static const xb_device_kind kind[3] = {XB_DEVICE_RRAM, XB_DEVICE_PCM, XB_DEVICE_ECRAM};
+    for (size_t k = 0; k < 6; k++) {
+        const xb_char_point *P = xb_char_campaign_point(c, k);
+        const size_t d = k / 2; /* device, then d2d: the last axis runs fastest */
+        assert_int_equal(P->array.device, kind[d]);
+        assert_int_equal(P->devices, devs[d]);
+        assert_true(P->pulse_volt == volt[d] && P->c2c_sigma == c2c[d] && P->pulse_width_s == 1e-8);
+        assert_int_equal(P->pulses, d == 2 ? 600 : 40);
+        assert_int_equal(P->cycles, 2);
+    }
+    xb_char_campaign_free(c);
+    static const char *const bad[] = {
+        "[array]\nsize = 1\ndevice = rram, pcm, ecram\n[program]\ndevices = 16, 4\n",
+        "[array]\nsize = 1\ndevice = rram, ecram\n[program]\n\npulse_volt = 1, 2, 3\n",
+        "[array]\nsize = 1\n[program]\npulse_width_s = 1e-8, 2e-8\n",
+        "[array]\nsize = 1\ndevice = rram, pcm\n[program]\nc2c_sigma = 0.1, 0.1, 0.1\n",
+        "[array]\nsize = 1\ndevice = rram, pcm, ecram\n[program]\npulses = 40, 600\n",
+    };
+    static const char *const want[] = {"x.ini:5: devices: 2 values for 3 devices in [array] device",
+                                       "x.ini:6: pulse_volt: 3 values for 2 devices",
+                                       "x.ini:4: pulse_width_s: 2 values for 1 device in",
+                                       "x.ini:5: c2c_sigma: 3 values for 2 devices",
+                                       "x.ini:5: pulses: 2 values for 3 devices"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        c = NULL;
+        assert_int_equal(xb_char_campaign_parse(bad[k], "x.ini", &c, &err), XB_EINPUT);
+        fprintf(stderr, "%s\n", err.msg);
+        assert_null(strchr(err.msg, '\n'));
+        assert_non_null(strstr(err.msg, want[k]));
+    }
+    /* the records say what each device ran: 2 ECRAM devices at 1.5x its width, 1 RRAM device
+     * at its own recipe with 5 % jitter */
+    const double w_ecram = 1.5 * xb_device_info_get(XB_DEVICE_ECRAM)->program.width_s;
+    const double w_rram = xb_device_info_get(XB_DEVICE_RRAM)->program.width_s;
+    char run_text[1024];
+    snprintf(run_text, sizeof run_text,
+             "[campaign]\nengine = ideal\n[array]\nsize = 1\ndevice = ecram, rram\n[variability]\nd2d = yes\n"
+             "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n[program]\nenabled = yes\npulses = 2\n"
+             "cycles = 1\ndevices = 2, 1\npulse_width_s = %.17g, %.17g\nc2c_sigma = 0, 0.05\n",
+             w_ecram, w_rram);
+    assert_int_equal(xb_char_campaign_parse(run_text, "per-device.ini", &c, &err), XB_OK);
+    char *dir = xb_test_tmpdir("update-per-device");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.failed, 0);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    static const char *const pts[2] = {"points/p00000/program", "points/p00001/program"};
+    const int64_t want_dev[2] = {2, 1};
+    const double want_w[2] = {w_ecram, w_rram}, want_c2c[2] = {0, 0.05};
+    for (int k = 0; k < 2; k++) {
+        int64_t nd = 0;
+        double w = 0, s = -1;
+        assert_int_equal(xb_h5_attr_get_int64(f, pts[k], "devices", &nd, &err), XB_OK);
+        assert_int_equal(xb_h5_attr_get_double(f, pts[k], "pulse_width_s", &w, &err), XB_OK);
+        assert_int_equal(xb_h5_attr_get_double(f, pts[k], "c2c_sigma", &s, &err), XB_OK);
+        assert_int_equal(nd, want_dev[k]);
+        assert_true(w == want_w[k] && s == want_c2c[k]);
+        char gp[128];
+        snprintf(gp, sizeof gp, "%s/train_g", pts[k]);
+        const hsize_t dg[3] = {(hsize_t)want_dev[k], 1, 5};
+        free(read_all(f, gp, 3, dg));
+    }
+    xb_h5_close(f, &err);
+    xb_char_campaign_free(c);
+    xb_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_keys),
+        cmocka_unit_test(test_program_per_device),
         cmocka_unit_test(test_ecram_records),
         cmocka_unit_test(test_c2c_seed),
     };

@@ -335,8 +335,13 @@ double xb_fit_sigma_eval(const xb_fit_sigma *s, double g_siemens);
  *               at the knots (siemens);
  * one law per direction (up f > 0, down f < 0 as measured), the law family chosen by the
  * held-out open-loop trajectory error.  A pulse moves G to
- *   clip(G + f(x) + sigma(G) xi, g_min, g_max),  xi ~ N(0, 1),  sigma^2 = c2c_abs^2 + (c2c_rel f(x))^2
- * (the relative part is aihwkit's multiplicative step noise dw_min_std). */
+ *   clip(G + f(x) + sigma(G) xi, g_min, g_max),  xi ~ N(0, 1),  sigma = k(x) sqrt(c2c_abs^2 + (c2c_rel f(x))^2)
+ * (the relative part is aihwkit's multiplicative step noise dw_min_std; sigma is the spread of
+ * a new step about the fitted law: the pulse noise and the law's uncertainty, docs/fit.md); k(x) follows the
+ * measured spread over the state: in each of XB_UPDATE_C2C_BINS state bins with at least
+ * XB_UPDATE_C2C_BIN_MIN steps, the bin's rms residual over the rms of the law's sigma at its
+ * steps (1 in the other bins), linear between the bin centres, constant beyond the outer
+ * ones (version 2; version-1 files and c2c_binned = 0: k = 1). */
 typedef enum { XB_UPDATE_SOFTBOUNDS = 0, XB_UPDATE_EXP, XB_UPDATE_PWL } xb_update_law;
 #define XB_UPDATE_N_LAWS 3
 #define XB_UPDATE_AUTO (-1)        /* choose the law by held-out error */
@@ -344,8 +349,9 @@ typedef enum { XB_UPDATE_SOFTBOUNDS = 0, XB_UPDATE_EXP, XB_UPDATE_PWL } xb_updat
 #define XB_UPDATE_MAX_PARAMS XB_UPDATE_PWL_KNOTS
 #define XB_UPDATE_GRID 129         /* tabulated states over [g_min, g_max] */
 #define XB_UPDATE_C2C_BINS 8       /* state bins of the measured step spread */
-#define XB_UPDATE_FORM "xbar-update-v1"
-#define XB_UPDATE_VERSION 1
+#define XB_UPDATE_C2C_BIN_MIN 10   /* steps a bin needs to set sigma (sd of the sd ~ 1/sqrt(2n): 22 %) */
+#define XB_UPDATE_FORM "xbar-update-v2"
+#define XB_UPDATE_VERSION 2        /* written; readers also take version 1 (no c2c state factor) */
 
 const char *xb_update_law_name(xb_update_law law);           /* "softbounds", "exp", "pwl" */
 int xb_update_law_from_name(const char *s, xb_update_law *out); /* XB_EINPUT if unknown */
@@ -383,6 +389,10 @@ typedef struct xb_update_model {
     double c2c_down_abs_siemens, c2c_down_rel;
     double c2c_bin_g_siemens[XB_UPDATE_C2C_BINS];  /* measured spread in state bins (NaN: empty) */
     double c2c_bin_up_siemens[XB_UPDATE_C2C_BINS], c2c_bin_down_siemens[XB_UPDATE_C2C_BINS];
+    size_t c2c_bin_up_n[XB_UPDATE_C2C_BINS], c2c_bin_down_n[XB_UPDATE_C2C_BINS]; /* steps per bin */
+    int c2c_binned;                                /* 1: sigma has the state factor k below */
+    double c2c_bin_up_scale[XB_UPDATE_C2C_BINS], c2c_bin_down_scale[XB_UPDATE_C2C_BINS]; /* k at the
+                                                    * bin centres (1: too few steps, the law) */
     double up_volt, down_volt, width_s;
     double energy_up_joule, energy_down_joule;     /* mean energy of one pulse (NaN: not recorded) */
     size_t n_devices;                              /* Monte Carlo devices */
@@ -412,17 +422,22 @@ void xb_fit_update_clear(xb_update_model *m);
 int xb_fit_update_copy(const xb_update_model *src, xb_update_model *dst, xb_error *err);
 /* Mean change of one pulse from state g: clip(g + f, g_min, g_max) - g (the tabulated dg). */
 double xb_fit_update_step(const xb_update_model *m, double g_siemens, int dir);
-/* Cycle-to-cycle standard deviation of one pulse's change from state g. */
+/* Cycle-to-cycle standard deviation of one pulse's change from state g (with the pooled law f:
+ * the mean device, as the tables and the trainer use it). */
 double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir);
 /* Step law f of Monte Carlo device k (NaN when that device has no fit). */
 double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir);
+/* Its cycle-to-cycle sigma: k(x) sqrt(abs^2 + (rel f_k)^2) with device k's own law f_k, as the
+ * fit regressed the residuals (NaN when that device has no fit). */
+double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_siemens, int dir);
 /* Apply pulses dir[0..n-1] (0: none) from g0: g_out[0] = g0, g_out[k+1] after pulse k,
  * g <- clip(g + step(g) + sigma(g) xi) with seeded xi when noise, else the mean step. */
 int xb_fit_update_simulate(const xb_update_model *m, double g0_siemens, const int *dir, size_t n, int noise,
                            uint64_t seed, double *g_out, xb_error *err);
 /* The same with the step law of Monte Carlo device k (its own fit: the model's
- * device-to-device spread) instead of the mean law, g clipped at that device's own bounds
- * (dev_g_min/max_siemens: devices differ in their bounds); XB_EINPUT when device k has no fit. */
+ * device-to-device spread) instead of the mean law, its noise xb_fit_update_device_sigma, g
+ * clipped at that device's own bounds (dev_g_min/max_siemens: devices differ in their bounds);
+ * XB_EINPUT when device k has no fit. */
 int xb_fit_update_simulate_device(const xb_update_model *m, size_t k, double g0_siemens, const int *dir, size_t n,
                                   int noise, uint64_t seed, double *g_out, xb_error *err);
 /* Write /update/<device> (docs/hdf5-model.md) into an open model file; source: the results

@@ -23,8 +23,8 @@ import sys
 import h5py
 import numpy as np
 
-FORM = "xbar-update-v1"
-VERSION = 1
+FORMS = {1: "xbar-update-v1", 2: "xbar-update-v2"}  # version 2: the c2c state factor
+VERSION = 2
 LAWS = ("softbounds", "exp", "pwl")
 
 
@@ -38,11 +38,13 @@ class UpdateModel:
     def __init__(self, path, group):
         where = "%s:%s" % (path, group.name)
         self.path, self.where = path, where
-        if _text(group.attrs.get("form", b"")) != FORM:
-            raise ValueError("%s: attribute form is %r, expected %r" % (where, group.attrs.get("form"), FORM))
-        if int(group.attrs.get("version", -1)) != VERSION:
-            raise ValueError("%s: update model version %s, this reader reads %d"
+        self.version = int(group.attrs.get("version", -1))
+        if self.version not in FORMS:
+            raise ValueError("%s: update model version %s, this reader reads versions 1 to %d"
                              % (where, group.attrs.get("version"), VERSION))
+        if _text(group.attrs.get("form", b"")) != FORMS[self.version]:
+            raise ValueError("%s: attribute form is %r, expected %r"
+                             % (where, group.attrs.get("form"), FORMS[self.version]))
         self.device = group.name.split("/")[-1]
         self.law = _text(group.attrs.get("law", b""))
         self.pulse_volt = np.asarray(group.attrs.get("pulse_volt", [np.nan, np.nan]), dtype=float)
@@ -66,6 +68,15 @@ class UpdateModel:
         c2c = self._group(group, "c2c")
         self.c2c = {k: float(self._get(c2c, k, u, ())) for k, u in
                     (("up_abs_siemens", "S"), ("up_rel", "1"), ("down_abs_siemens", "S"), ("down_rel", "1"))}
+        # the state factor k of sigma at the bin centres (version 1: none, k = 1)
+        nb = 8
+        self.c2c_scale_up, self.c2c_scale_down = np.ones(nb), np.ones(nb)
+        if self.version >= 2:
+            self.c2c_scale_up = self._get(c2c, "bin_up_scale", "1", (nb,))
+            self.c2c_scale_down = self._get(c2c, "bin_down_scale", "1", (nb,))
+            if not (np.all(np.isfinite(self.c2c_scale_up)) and np.all(self.c2c_scale_up > 0)
+                    and np.all(np.isfinite(self.c2c_scale_down)) and np.all(self.c2c_scale_down > 0)):
+                raise ValueError("%s/c2c/bin_*_scale: state factors must be finite and > 0" % where)
         self.params_up, self.params_down = None, None
         if self.law in LAWS:
             lg = self._group(group, "law")
@@ -134,7 +145,14 @@ class UpdateModel:
             return np.interp(G, self.g, self.sigma_up if direction > 0 else self.sigma_down)
         a = self.c2c["up_abs_siemens" if direction > 0 else "down_abs_siemens"]
         r = self.c2c["up_rel" if direction > 0 else "down_rel"]
-        return np.sqrt(a * a + (r * self.law_step(G, direction)) ** 2)
+        return self.c2c_factor(G, direction) * np.sqrt(a * a + (r * self.law_step(G, direction)) ** 2)
+
+    def c2c_factor(self, G, direction):
+        """State factor k(G) of sigma: linear between the 8 bin centres, constant beyond."""
+        k = self.c2c_scale_up if direction > 0 else self.c2c_scale_down
+        nb = k.shape[0]
+        x = (np.asarray(G, dtype=float) - self.g_min) / (self.g_max - self.g_min)
+        return np.interp(x, (np.arange(nb) + 0.5) / nb, k)
 
     # ---------------------------------------------------------------- pulses
     def pulse(self, G, direction, rng=None, source="law"):

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@ typedef enum { K_STR, K_UINT, K_SIZE, K_DOUBLE, K_BOOL, K_ENUM, K_DIMS, K_SET, K
 typedef struct {
     const char *section, *name;
     key_kind kind;
-    int list;                  /* may hold a comma-separated list: 1 a sweep axis, 2 a plain list */
+    int list;                  /* may hold a comma-separated list: 1 a sweep axis, 2 a plain list,
+                                * 3 per device: one value, or one per [array] device entry */
     double lo, hi;             /* numeric bounds (inclusive) */
     int lo_open;               /* lo is exclusive */
     const char *const *names;  /* K_ENUM / K_SET names, NULL-terminated */
@@ -77,13 +79,13 @@ static const key_desc k_keys[] = {
     {"transient", "max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"transient", "native_max_size", K_SIZE, 0, 1, 65536, 0, NULL},
     {"program", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
-    {"program", "pulses", K_SIZE, 0, 1, 100000, 0, NULL},
-    {"program", "cycles", K_SIZE, 0, 1, 1000, 0, NULL},
-    {"program", "pulse_volt", K_DOUBLE, 0, 0, 20, 1, NULL},
-    {"program", "pulse_width_s", K_DOUBLE, 0, 0, 1, 1, NULL},
-    {"program", "c2c_sigma", K_DOUBLE, 0, 0, 1, 0, NULL},
+    {"program", "pulses", K_SIZE, 3, 1, 100000, 0, NULL},
+    {"program", "cycles", K_SIZE, 3, 1, 1000, 0, NULL},
+    {"program", "pulse_volt", K_DOUBLE, 3, 0, 20, 1, NULL},
+    {"program", "pulse_width_s", K_DOUBLE, 3, 0, 1, 1, NULL},
+    {"program", "c2c_sigma", K_DOUBLE, 3, 0, 1, 0, NULL},
     {"program", "c2c_seed", K_UINT, 0, 0, BIG, 0, NULL},
-    {"program", "devices", K_SIZE, 0, 1, 1000, 0, NULL},
+    {"program", "devices", K_SIZE, 3, 1, 1000, 0, NULL},
     {"program", "start_pulses", K_DOUBLE, 2, -100000, 100000, 0, NULL},
     {"drift", "enabled", K_BOOL, 0, 0, 0, 0, NULL},
     {"drift", "times_s", K_DOUBLE, 2, 0, 1e12, 1, NULL},
@@ -426,6 +428,31 @@ static double scalar(const xb_campaign *c, const char *section, const char *name
     return (s->set && s->n) ? s->v[0].a : dflt;
 }
 
+/* A per-device key (list 3) for the point of [array] device entry dev_i: its one value, or
+ * the dev_i-th (check_per_device has checked the count). */
+static double per_device(const xb_campaign *c, const char *section, const char *name, size_t dev_i, double dflt)
+{
+    const kslot *s = slot(c, section, name);
+    if (!s->set || !s->n) return dflt;
+    return s->v[s->n > 1 && dev_i < s->n ? dev_i : 0].a;
+}
+
+/* Per-device keys hold one value or one per [array] device entry, in order. */
+static int check_per_device(const xb_campaign *c, const char *fname, xb_error *err)
+{
+    const kslot *sd = slot(c, "array", "device");
+    const size_t nd = sd->set && sd->n ? sd->n : 1;
+    for (size_t k = 0; k < NKEYS; k++) {
+        const kslot *s = &c->slots[k];
+        if (k_keys[k].list != 3 || !s->set || s->n <= 1 || s->n == nd) continue;
+        return xb_errorf(err, XB_EINPUT,
+                         "%s:%d: %s: %zu values for %zu device%s in [array] device; give one value, or one per device "
+                         "in that order",
+                         fname, s->line, k_keys[k].name, s->n, nd, nd == 1 ? "" : "s");
+    }
+    return XB_OK;
+}
+
 const char *xb_char_engine_name(xb_char_engine e) { return (unsigned)e < 4 ? k_engines[e] : "?"; }
 const char *xb_char_input_name(xb_char_input in) { return (unsigned)in < 4 ? k_inputs[in] : "?"; }
 
@@ -498,6 +525,7 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
             return xb_errorf(err, XB_EINPUT, "%s:%d: times_s: must increase (%g after %g)", fname, s_dt->line,
                              s_dt->v[q].a, s_dt->v[q - 1].a);
 
+    int rc_pd;
     /* [program] start_pulses: signed whole pulse counts, a plain list (docs/campaigns.md) */
     const kslot *s_sp = slot(c, "program", "start_pulses");
     if (s_sp->set && s_sp->n > XB_CHAR_PROGRAM_MAX_STARTS)
@@ -507,6 +535,13 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         if (s_sp->v[q].a != floor(s_sp->v[q].a))
             return xb_errorf(err, XB_EINPUT, "%s:%d: start_pulses: %g is not a whole number of pulses", fname,
                              s_sp->line, s_sp->v[q].a);
+
+    rc_pd = check_per_device(c, fname, err);
+    if (rc_pd) return rc_pd;
+    /* the axis of [array] device (per-device keys pick their value by its index) */
+    size_t dev_axis = SIZE_MAX;
+    for (size_t a = 0; a < naxes; a++)
+        if (axis[a] == (size_t)find_key("array", "device")) dev_axis = a;
 
     /* the memory limit (common.h) once: a campaign may have millions of points */
     double mem_limit = 0;
@@ -607,13 +642,14 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
         P->t_points = (size_t)scalar(c, "transient", "t_points", 200);
 
         P->program = scalar(c, "program", "enabled", 0) != 0;
-        P->pulses = (size_t)scalar(c, "program", "pulses", 20);
-        P->cycles = (size_t)scalar(c, "program", "cycles", 3);
-        P->pulse_volt = scalar(c, "program", "pulse_volt", 0);
-        P->pulse_width_s = scalar(c, "program", "pulse_width_s", 0);
-        P->c2c_sigma = scalar(c, "program", "c2c_sigma", 0);
+        const size_t dev_i = dev_axis == SIZE_MAX ? 0 : idx[dev_axis];
+        P->pulses = (size_t)per_device(c, "program", "pulses", dev_i, 20);
+        P->cycles = (size_t)per_device(c, "program", "cycles", dev_i, 3);
+        P->pulse_volt = per_device(c, "program", "pulse_volt", dev_i, 0);
+        P->pulse_width_s = per_device(c, "program", "pulse_width_s", dev_i, 0);
+        P->c2c_sigma = per_device(c, "program", "c2c_sigma", dev_i, 0);
         P->c2c_seed = (uint64_t)scalar(c, "program", "c2c_seed", 0);
-        P->devices = (size_t)scalar(c, "program", "devices", 1);
+        P->devices = (size_t)per_device(c, "program", "devices", dev_i, 1);
         P->n_starts = s_sp->set ? s_sp->n : 1;
         for (size_t q = 0; q < P->n_starts; q++) P->start_pulses[q] = s_sp->set ? (long)s_sp->v[q].a : 0;
 

@@ -190,8 +190,9 @@ static int inspect_update(const char *path)
     xb_error err;
     if (xb_fit_update_read_all(path, &ms, &n, &err)) return xb_cli_fail("inspect", &err);
     if (n) {
-        printf("update models: %zu (mean step of one pulse over the window; c2c rms over the window relative to it; "
-               "d2d: spread of the devices' step scales, as training draws it)\n", n);
+        printf("update models: %zu (mean step of one pulse over the window; c2c: rms of the sigma training draws, "
+               "with its state factor, over the window relative to it; d2d: spread of the devices' step scales, as "
+               "training draws it)\n", n);
         printf("# %-6s %-10s %-21s %-34s %7s %13s %13s %-19s %s\n", "device", "law", "window (S)", "law parameters",
                "dn/up", "c2c up/down", "d2d up/down", "energy up/down (J)", "held-out rms/max");
     }

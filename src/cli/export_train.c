@@ -210,9 +210,9 @@ static void noise_of(const xb_update_model *u, train_noise *n)
         const double x = (double)k / (XB_UPDATE_GRID - 1), g = u->g_min_siemens + x * W;
         for (int d = -1; d <= 1; d += 2) {
             const double f = xb_update_law_eval(u->law, d > 0 ? u->up : u->down, x, d);
-            const double rel = d > 0 ? u->c2c_up_rel : u->c2c_down_rel;
             const double ab = d > 0 ? u->c2c_up_abs_siemens : u->c2c_down_abs_siemens;
-            s2 += ab * ab + rel * rel * f * f;
+            const double sg = xb_fit_update_sigma(u, g, d); /* with its state factor */
+            s2 += sg * sg;
             a2 += ab * ab;
             f2 += f * f;
             /* device-to-device: sample variance of the devices' own laws at this state */

@@ -537,10 +537,26 @@ static int put_update_c2c(hid_t g, const xb_update_model *m, xb_error *err)
     if (!rc) rc = xb_h5_write_doubles(cg, "bin_g_siemens", 1, &nb, m->c2c_bin_g_siemens, "S", err);
     if (!rc) rc = xb_h5_write_doubles(cg, "bin_up_siemens", 1, &nb, m->c2c_bin_up_siemens, "S", err);
     if (!rc) rc = xb_h5_write_doubles(cg, "bin_down_siemens", 1, &nb, m->c2c_bin_down_siemens, "S", err);
+    int64_t cnt[2][XB_UPDATE_C2C_BINS];
+    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) {
+        cnt[0][b] = (int64_t)m->c2c_bin_up_n[b];
+        cnt[1][b] = (int64_t)m->c2c_bin_down_n[b];
+    }
+    if (!rc) rc = xb_h5_write_int64s(cg, "bin_up_n", 1, &nb, cnt[0], "1", err);
+    if (!rc) rc = xb_h5_write_int64s(cg, "bin_down_n", 1, &nb, cnt[1], "1", err);
+    double k[2][XB_UPDATE_C2C_BINS];
+    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) {
+        k[0][b] = m->c2c_binned ? m->c2c_bin_up_scale[b] : 1.0;
+        k[1][b] = m->c2c_binned ? m->c2c_bin_down_scale[b] : 1.0;
+    }
+    if (!rc) rc = xb_h5_write_doubles(cg, "bin_up_scale", 1, &nb, k[0], "1", err);
+    if (!rc) rc = xb_h5_write_doubles(cg, "bin_down_scale", 1, &nb, k[1], "1", err);
     if (!rc)
         rc = xb_h5_attr_set_string(cg, ".", "form",
-                                   "sigma(G)^2 = abs^2 + (rel f(G))^2 per direction; bins: rms residual of the steps "
-                                   "about their own device's law in 8 state bins (NaN: fewer than 3 steps)", err);
+                                   "sigma(G) = k(x) sqrt(abs^2 + (rel f(G))^2) per direction, k linear between the "
+                                   "bin centres of bin_*_scale (constant beyond the outer ones); bins: rms residual of "
+                                   "the steps about their own device's law in 8 state bins (NaN: fewer than 3 steps), "
+                                   "their step counts, and k (1: fewer than 10 steps)", err);
     H5Gclose(cg);
     return rc;
 }
@@ -693,6 +709,33 @@ static int get_update_scalar(hid_t loc, const char *where, const char *group, co
     return rc;
 }
 
+/* Version 2: the state factor of sigma (c2c/bin_*_scale, > 0) and the step counts of the bins.
+ * Version 1 has neither: c2c_binned stays 0 (sigma is the law's). */
+static int get_update_c2c_bins(hid_t g, const char *where, xb_update_model *m, xb_error *err)
+{
+    char cw[640];
+    snprintf(cw, sizeof cw, "%s/c2c", where);
+    hid_t cg;
+    int rc = xb_h5_group_open(g, "c2c", &cg, err);
+    if (rc) return rc;
+    static const char *const names[4] = {"bin_up_scale", "bin_down_scale", "bin_up_n", "bin_down_n"};
+    for (int j = 0; !rc && j < 4; j++) {
+        double *a = NULL;
+        hsize_t nb = XB_UPDATE_C2C_BINS;
+        rc = get_array(cg, cw, names[j], "1", 1, &nb, &a, NULL, err);
+        for (int b = 0; !rc && b < XB_UPDATE_C2C_BINS; b++) {
+            if (j < 2 && !(a[b] > 0 && isfinite(a[b])))
+                rc = xb_errorf(err, XB_EINPUT, "%s/%s: state factor %g (must be finite and > 0)", cw, names[j], a[b]);
+            else if (j < 2) (j == 0 ? m->c2c_bin_up_scale : m->c2c_bin_down_scale)[b] = a[b];
+            else (j == 2 ? m->c2c_bin_up_n : m->c2c_bin_down_n)[b] = a[b] > 0 ? (size_t)a[b] : 0;
+        }
+        free(a);
+    }
+    H5Gclose(cg);
+    if (!rc) m->c2c_binned = 1;
+    return rc;
+}
+
 static int read_update_group(hid_t g, const char *where, xb_device_kind dev, xb_update_model *m, xb_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -701,8 +744,8 @@ static int read_update_group(hid_t g, const char *where, xb_device_kind dev, xb_
     int64_t ver = 0;
     int rc = xb_h5_attr_exists(g, ".", "version") ? xb_h5_attr_get_int64(g, ".", "version", &ver, err)
                                                      : xb_errorf(err, XB_EINPUT, "%s: missing attribute 'version'", where);
-    if (!rc && ver != XB_UPDATE_VERSION)
-        rc = xb_errorf(err, XB_EINPUT, "%s: update model version %lld, this xbar reads version %d", where,
+    if (!rc && (ver < 1 || ver > XB_UPDATE_VERSION))
+        rc = xb_errorf(err, XB_EINPUT, "%s: update model version %lld, this xbar reads versions 1 to %d", where,
                        (long long)ver, XB_UPDATE_VERSION);
     if (!rc) rc = xb_h5_attr_exists(g, ".", "law") ? xb_h5_attr_get_string(g, ".", "law", &s, err)
                                                    : xb_errorf(err, XB_EINPUT, "%s: missing attribute 'law'", where);
@@ -733,6 +776,7 @@ static int read_update_group(hid_t g, const char *where, xb_device_kind dev, xb_
     };
     for (size_t k = 0; !rc && k < sizeof cs / sizeof cs[0]; k++)
         rc = get_update_scalar(g, where, "c2c", cs[k].n, cs[k].u, (double *)((char *)m + cs[k].off), err);
+    if (!rc && ver >= 2) rc = get_update_c2c_bins(g, where, m, err);
     for (size_t k = 0; !rc && k < m->n_params; k++)
         if (!isfinite(m->up[k]) || !isfinite(m->down[k])) rc = xb_errorf(err, XB_EINPUT, "%s/law: non-finite parameter", where);
     return rc;

@@ -15,9 +15,15 @@
  *     residuals without held-out slots).  The chosen law is then refitted on all steps.
  *   - device-to-device: the chosen law fitted per Monte Carlo device; the spread of its
  *     parameters; the extremes each device reached.
- *   - cycle-to-cycle: the residuals of the steps about their own device's law, r^2
- *     regressed on (1, f^2) (sigma^2 = abs^2 + (rel f)^2, both >= 0), with the degrees of
- *     freedom of the device fits removed; the binned spread for plots.
+ *   - cycle-to-cycle: the residuals of the steps about their own device's law, each r^2
+ *     scaled by (1 + h)/(1 - h), h its leverage in that fit: 1/(1 - h) undoes the shrinking
+ *     of a residual about a law fitted to it, 1 + h adds the law's own uncertainty, so that
+ *     sigma is the spread of a new step about the fitted law (the prediction variance of
+ *     least squares).  Then r^2 regressed on (1, f^2) (sigma^2 = abs^2 + (rel f)^2, both
+ *     >= 0), and the binned spread over the state: in bins with enough steps, the factor k_b
+ *     that scales the law's sigma to the bin's rms residual.  PCM's step at x = 0 (the first
+ *     crystallisation after a RESET) is set by 4 steps per device: with one global
+ *     n / (n - parameters) its residuals said 0.71-0.74 of the spread fresh trains show.
  * Everything is computed in units of the window (x in [0, 1], dG / window) and scaled back. */
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
@@ -33,6 +39,7 @@
 
 #define CLAMP_TOL 1e-3 /* of the window: a step into a bound that moves less is the bound */
 #define PWL_SMOOTH 1e-2 /* weight of the second differences of the knots (knots without data) */
+#define LEVERAGE_MAX 0.9 /* a step that alone sets a parameter says nothing of the noise: capped */
 
 static const char *const k_law_names[XB_UPDATE_N_LAWS] = {"softbounds", "exp", "pwl"};
 
@@ -598,10 +605,105 @@ static double own_law(const xb_update_model *m, const step_rec *r, int q)
     return xb_update_law_eval(m->law, p, r->x, q == 0 ? 1 : -1);
 }
 
+/* Gradient of the law (window units, parameters p) with respect to its parameters at x:
+ * the hat functions of the knots (softbounds, pwl), (df/da, df/db) for the exponential law. */
+static void law_grad(xb_update_law law, const double *p, double x, int dir, double *gr)
+{
+    const size_t P = xb_update_law_nparams(law);
+    memset(gr, 0, P * sizeof *gr);
+    if (law == XB_UPDATE_EXP) {
+        const double z = dir > 0 ? x : 1 - x, e = (dir > 0 ? 1.0 : -1.0) * exp(-p[1] * z);
+        gr[0] = e;
+        gr[1] = -z * p[0] * e;
+        return;
+    }
+    const double t = (P == 2 ? x : fmin(fmax(x, 0.0), 1.0)) * (double)(P - 1);
+    size_t k = t < 0 ? 0 : (size_t)t;
+    if (k > P - 2) k = P - 2;
+    gr[k] = 1 - (t - (double)k);
+    gr[k + 1] = t - (double)k;
+}
+
+/* Invert the symmetric positive-definite P x P matrix a in place (Gauss-Jordan, P <= 6);
+ * -1 when it is singular. */
+static int small_inverse(double *a, size_t P)
+{
+    double inv[XB_UPDATE_MAX_PARAMS * XB_UPDATE_MAX_PARAMS] = {0};
+    for (size_t i = 0; i < P; i++) inv[i * P + i] = 1;
+    for (size_t c = 0; c < P; c++) {
+        size_t piv = c;
+        for (size_t r = c + 1; r < P; r++)
+            if (fabs(a[r * P + c]) > fabs(a[piv * P + c])) piv = r;
+        if (!(fabs(a[piv * P + c]) > 1e-300)) return -1;
+        for (size_t j = 0; j < P; j++) {
+            double t = a[c * P + j];
+            a[c * P + j] = a[piv * P + j];
+            a[piv * P + j] = t;
+            t = inv[c * P + j];
+            inv[c * P + j] = inv[piv * P + j];
+            inv[piv * P + j] = t;
+        }
+        const double d = a[c * P + c];
+        for (size_t j = 0; j < P; j++) a[c * P + j] /= d, inv[c * P + j] /= d;
+        for (size_t r = 0; r < P; r++)
+            if (r != c) {
+                const double f = a[r * P + c];
+                for (size_t j = 0; j < P; j++) a[r * P + j] -= f * a[c * P + j], inv[r * P + j] -= f * inv[c * P + j];
+            }
+    }
+    memcpy(a, inv, P * P * sizeof *a);
+    return 0;
+}
+
+/* Leverage h_i of every step of direction q in its own device's fit (the diagonal of the hat
+ * matrix J (J'J + S'S)^-1 J', J the law's gradients at the device's steps, S the pwl
+ * smoothing rows): a residual about a law fitted to it has variance sigma^2 (1 - h_i).  A
+ * knot set by a few steps (PCM's first crystallisation after a RESET: 4 steps per device set
+ * the step at x = 0) leaves residuals far smaller than the noise there, which one global
+ * n / (n - parameters) does not restore.  Steps of a device without its own law: 0. */
+static void leverages(const xb_update_model *m, const step_set *ss, int q, double *h)
+{
+    const size_t P = m->n_params, n = ss->n[q];
+    const double W = m->g_max_siemens - m->g_min_siemens;
+    for (size_t i = 0; i < n; i++) h[i] = 0;
+    for (size_t k = 0; k < m->n_devices; k++) {
+        const double *dp = (q == 0 ? m->dev_up : m->dev_down) + k * P;
+        if (!isfinite(dp[0])) continue;
+        double p[XB_UPDATE_MAX_PARAMS], a[XB_UPDATE_MAX_PARAMS * XB_UPDATE_MAX_PARAMS] = {0}, gr[XB_UPDATE_MAX_PARAMS];
+        for (size_t j = 0; j < P; j++) p[j] = (m->law == XB_UPDATE_EXP && j == 1) ? dp[j] : dp[j] / W;
+        for (size_t i = 0; i < n; i++) {
+            const step_rec *r = &ss->s[q][i];
+            if (r->dev != k) continue;
+            law_grad(m->law, p, r->x, q == 0 ? 1 : -1, gr);
+            for (size_t u = 0; u < P; u++)
+                for (size_t v = 0; v < P; v++) a[u * P + v] += gr[u] * gr[v];
+        }
+        if (m->law == XB_UPDATE_PWL) /* the second-difference rows of fit_knots */
+            for (size_t j = 0; j + 2 < P; j++) {
+                const double row[3] = {PWL_SMOOTH, -2 * PWL_SMOOTH, PWL_SMOOTH};
+                for (size_t u = 0; u < 3; u++)
+                    for (size_t v = 0; v < 3; v++) a[(j + u) * P + j + v] += row[u] * row[v];
+            }
+        if (small_inverse(a, P)) continue;
+        for (size_t i = 0; i < n; i++) {
+            const step_rec *r = &ss->s[q][i];
+            if (r->dev != k) continue;
+            law_grad(m->law, p, r->x, q == 0 ? 1 : -1, gr);
+            double hi = 0;
+            for (size_t u = 0; u < P; u++)
+                for (size_t v = 0; v < P; v++) hi += gr[u] * a[u * P + v] * gr[v];
+            h[i] = fmin(fmax(hi, 0.0), LEVERAGE_MAX);
+        }
+    }
+}
+
 /* Cycle-to-cycle spread: r^2 = c0 + c1 f^2 by least squares over the residuals about each
- * step's device law, scaled by n / (n - parameters of the device fits); both >= 0. */
+ * step's device law, each r^2 scaled by 1 / (1 - h) with h its leverage in that fit (their
+ * sum is the parameters of the device fits: the n / (n - parameters) of before, spread to
+ * where the parameters sit); both >= 0.  Then the state factor of every bin with
+ * XB_UPDATE_C2C_BIN_MIN steps: its mean r^2 over the law's mean sigma^2 at its steps. */
 static int fit_c2c(const xb_update_model *m, const step_set *ss, int q, double *abs_w, double *rel, double *bin_sd,
-                   double *bin_x, double *rms_w, xb_error *err)
+                   double *bin_scale, size_t *bin_n, double *rms_w, xb_error *err)
 {
     const size_t n = ss->n[q];
     size_t nfit = 0;
@@ -610,20 +712,35 @@ static int fit_c2c(const xb_update_model *m, const step_set *ss, int q, double *
     const double dof = (double)n - (double)(nfit ? nfit : 1) * (double)m->n_params;
     *abs_w = *rel = 0;
     *rms_w = NAN;
-    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) bin_sd[b] = bin_x[b] = NAN;
+    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) {
+        bin_sd[b] = NAN;
+        bin_scale[b] = 1;
+        bin_n[b] = 0;
+    }
     if (n < 3 || !(dof > 0)) return XB_OK;
-    const double corr = (double)n / dof;
-    double *X = malloc(2 * n * sizeof *X), *y = malloc(n * sizeof *y);
-    if (!X || !y) {
+    double *X = malloc(2 * n * sizeof *X), *y = malloc(n * sizeof *y), *h = malloc(n * sizeof *h);
+    if (!X || !y || !h) {
         free(X);
         free(y);
+        free(h);
         return xb_errorf(err, XB_ERUNTIME, "out of memory");
     }
-    double bs[XB_UPDATE_C2C_BINS] = {0}, bx[XB_UPDATE_C2C_BINS] = {0}, s2 = 0, sf4 = 0, sr2f2 = 0;
+    double bs[XB_UPDATE_C2C_BINS] = {0}, s2 = 0, sf4 = 0, sr2f2 = 0;
     size_t bn[XB_UPDATE_C2C_BINS] = {0};
+    int *bin_of = malloc(n * sizeof *bin_of);
+    double *f2 = malloc(n * sizeof *f2);
+    if (!bin_of || !f2) {
+        free(bin_of);
+        free(f2);
+        free(X);
+        free(y);
+        free(h);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory");
+    }
+    leverages(m, ss, q, h);
     for (size_t i = 0; i < n; i++) {
         const step_rec *r = &ss->s[q][i];
-        const double f = own_law(m, r, q), e = r->dg - f, e2 = e * e * corr;
+        const double f = own_law(m, r, q), e = r->dg - f, e2 = e * e * (1 + h[i]) / (1 - h[i]);
         X[2 * i] = 1;
         X[2 * i + 1] = f * f;
         y[i] = e2;
@@ -633,14 +750,20 @@ static int fit_c2c(const xb_update_model *m, const step_set *ss, int q, double *
         int b = (int)(r->x * XB_UPDATE_C2C_BINS);
         b = b < 0 ? 0 : b >= XB_UPDATE_C2C_BINS ? XB_UPDATE_C2C_BINS - 1 : b;
         bs[b] += e2;
-        bx[b] += r->x;
         bn[b]++;
+        bin_of[i] = b;
+        f2[i] = f * f;
     }
     double c[2] = {0, 0};
     int rc = xb_fit_linear(X, y, n, 2, c, NULL, NULL, err);
     free(X);
     free(y);
-    if (rc) return rc;
+    free(h);
+    if (rc) {
+        free(bin_of);
+        free(f2);
+        return rc;
+    }
     if (c[1] < 0) { /* additive only */
         c[1] = 0;
         c[0] = s2 / (double)n;
@@ -651,11 +774,17 @@ static int fit_c2c(const xb_update_model *m, const step_set *ss, int q, double *
     *abs_w = sqrt(c[0]);
     *rel = sqrt(c[1]);
     *rms_w = sqrt(s2 / (double)n);
-    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++)
-        if (bn[b] >= 3) {
-            bin_sd[b] = sqrt(bs[b] / (double)bn[b]);
-            bin_x[b] = bx[b] / (double)bn[b];
-        }
+    /* the law's mean-square sigma over each bin's steps: the state factor scales it to the
+     * bin's mean-square residual */
+    double bl[XB_UPDATE_C2C_BINS] = {0};
+    for (size_t i = 0; i < n; i++) bl[bin_of[i]] += c[0] + c[1] * f2[i];
+    free(bin_of);
+    free(f2);
+    for (int b = 0; b < XB_UPDATE_C2C_BINS; b++) {
+        bin_n[b] = bn[b];
+        if (bn[b] >= 3) bin_sd[b] = sqrt(bs[b] / (double)bn[b]);
+        if (bn[b] >= XB_UPDATE_C2C_BIN_MIN && bl[b] > 0) bin_scale[b] = sqrt(bs[b] / bl[b]);
+    }
     return XB_OK;
 }
 
@@ -696,19 +825,20 @@ static int fit_final(const xb_update_data *d, xb_update_model *m, xb_error *err)
     m->n_up_bound_steps = ss.n_bound[0];
     m->n_down_bound_steps = ss.n_bound[1];
     if (!rc) rc = fit_devices(d, &ss, m, err);
-    double bx[2][XB_UPDATE_C2C_BINS], a, r, rms;
+    double a, r, rms;
     if (!rc) {
-        rc = fit_c2c(m, &ss, 0, &a, &r, m->c2c_bin_up_siemens, bx[0], &rms, err);
+        rc = fit_c2c(m, &ss, 0, &a, &r, m->c2c_bin_up_siemens, m->c2c_bin_up_scale, m->c2c_bin_up_n, &rms, err);
         m->c2c_up_abs_siemens = a * W;
         m->c2c_up_rel = r;
         m->resid_up_rms_siemens = rms * W;
     }
     if (!rc) {
-        rc = fit_c2c(m, &ss, 1, &a, &r, m->c2c_bin_down_siemens, bx[1], &rms, err);
+        rc = fit_c2c(m, &ss, 1, &a, &r, m->c2c_bin_down_siemens, m->c2c_bin_down_scale, m->c2c_bin_down_n, &rms, err);
         m->c2c_down_abs_siemens = a * W;
         m->c2c_down_rel = r;
         m->resid_down_rms_siemens = rms * W;
     }
+    m->c2c_binned = 1;
     for (int b = 0; !rc && b < XB_UPDATE_C2C_BINS; b++) {
         m->c2c_bin_up_siemens[b] *= W;
         m->c2c_bin_down_siemens[b] *= W;
@@ -805,13 +935,37 @@ double xb_fit_update_step(const xb_update_model *m, double g_siemens, int dir)
     return fmin(fmax(g_siemens + f, m->g_min_siemens), m->g_max_siemens) - g_siemens;
 }
 
+/* The state factor k(x) of sigma (fit.h): linear between the bin centres, constant beyond. */
+static double c2c_state_factor(const xb_update_model *m, double g_siemens, int dir)
+{
+    if (!m->c2c_binned) return 1;
+    const double *k = dir > 0 ? m->c2c_bin_up_scale : m->c2c_bin_down_scale;
+    const double x = (g_siemens - m->g_min_siemens) / (m->g_max_siemens - m->g_min_siemens);
+    const double t = x * XB_UPDATE_C2C_BINS - 0.5;
+    if (!(t > 0)) return k[0];
+    if (t >= XB_UPDATE_C2C_BINS - 1) return k[XB_UPDATE_C2C_BINS - 1];
+    const int j = (int)t;
+    return k[j] + (k[j + 1] - k[j]) * (t - (double)j);
+}
+
 double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir)
 {
     if (!dir) return 0;
     const double f = law_siemens(m, dir > 0 ? m->up : m->down, g_siemens, dir);
     const double a = dir > 0 ? m->c2c_up_abs_siemens : m->c2c_down_abs_siemens;
     const double r = dir > 0 ? m->c2c_up_rel : m->c2c_down_rel;
-    return sqrt(a * a + r * r * f * f);
+    return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
+}
+
+double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_siemens, int dir)
+{
+    if (k >= m->n_devices || !dir) return NAN;
+    const double *p = (dir > 0 ? m->dev_up : m->dev_down) + k * m->n_params;
+    if (!isfinite(p[0])) return NAN;
+    const double f = law_siemens(m, p, g_siemens, dir);
+    const double a = dir > 0 ? m->c2c_up_abs_siemens : m->c2c_down_abs_siemens;
+    const double r = dir > 0 ? m->c2c_up_rel : m->c2c_down_rel;
+    return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
 }
 
 double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir)
@@ -844,7 +998,9 @@ static int simulate(const xb_update_model *m, size_t dev, double g0_siemens, con
         if (dir[k]) {
             double dg =
                 dev == SIZE_MAX ? xb_fit_update_step(m, g, dir[k]) : xb_fit_update_device_step(m, dev, g, dir[k]);
-            if (rng) dg += xb_fit_update_sigma(m, g, dir[k]) * gsl_ran_gaussian_ziggurat(rng, 1.0);
+            if (rng)
+                dg += (dev == SIZE_MAX ? xb_fit_update_sigma(m, g, dir[k]) : xb_fit_update_device_sigma(m, dev, g, dir[k])) *
+                      gsl_ran_gaussian_ziggurat(rng, 1.0);
             g = fmin(fmax(g + dg, lo), hi);
         }
         g_out[k + 1] = g;
