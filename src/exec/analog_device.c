@@ -153,8 +153,11 @@ void xb_an_pairs_free(xb_an_pairs *p)
     memset(p, 0, sizeof *p);
 }
 
-double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->lo ? p->lo[dv] : am->g_min; }
-double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->hi ? p->hi[dv] : am->g_max; }
+/* the pulse path (millions of calls per epoch) reads the bounds inline */
+static inline double dev_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->lo ? p->lo[dv] : am->g_min; }
+static inline double dev_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->hi ? p->hi[dv] : am->g_max; }
+double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return dev_lo(p, am, dv); }
+double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return dev_hi(p, am, dv); }
 
 static inline double *dev_g(const xb_an_pairs *p, size_t dv) { return dv & 1 ? &p->gm[dv >> 1] : &p->gp[dv >> 1]; }
 
@@ -186,31 +189,45 @@ double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, in
     return fmax(xb_an_mean_step(am, p->gp[k], dir) * dir, 0.0) + fmax(-xb_an_mean_step(am, p->gm[k], -dir) * dir, 0.0);
 }
 
-double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)
+/* One pulse of device dv from its mean step f and spread s at its state (d2d not applied). */
+static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
+                              uint64_t *rng, xb_an_stats *st)
 {
-    double *g = dev_g(p, dv), f, s;
-    step_at(am, *g, dir, &f, &s);
+    double *g = dev_g(p, dv);
     if (p->a_up) {
         const double a = dir > 0 ? p->a_up[dv] : p->a_down[dv];
         f *= a;
         s *= a;
     }
     double gn = *g + f + (s > 0 ? s * gauss(rng) : 0.0);
-    const double lo = xb_an_lo(p, am, dv), hi = xb_an_hi(p, am, dv);
+    const double lo = dev_lo(p, am, dv), hi = dev_hi(p, am, dv);
     *g = gn < lo ? lo : gn > hi ? hi : gn;
     st->pulses += 1;
     st->e_joule += dir > 0 ? am->e_up_joule : am->e_down_joule;
     return *g;
 }
 
+static inline double pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng,
+                           xb_an_stats *st)
+{
+    double f, s;
+    step_at(am, *dev_g(p, dv), dir, &f, &s);
+    return pulse_fs(p, am, dv, dir, f, s, rng, st);
+}
+
+double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)
+{
+    return pulse(p, am, dv, dir, rng, st);
+}
+
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)
 {
     if (am->one_sided) {
-        xb_an_pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
+        pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
         return;
     }
-    xb_an_pulse(p, am, 2 * k, dir, rng, st);
-    xb_an_pulse(p, am, 2 * k + 1, -dir, rng, st);
+    pulse(p, am, 2 * k, dir, rng, st);
+    pulse(p, am, 2 * k + 1, -dir, rng, st);
 }
 
 size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
@@ -222,9 +239,10 @@ size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, dou
         const int dir = e > 0 ? 1 : -1;
         double f, s;
         step_at(am, g, dir, &f, &s);
+        const double f0 = f;
         if (p->a_up) f *= dir > 0 ? p->a_up[dv] : p->a_down[dv];
         if (fabs(e) <= 0.5 * fabs(f) || f == 0) break;
-        xb_an_pulse(p, am, dv, dir, rng, st);
+        pulse_fs(p, am, dv, dir, f0, s, rng, st); /* the step just looked up, not again */
         /* verify pulses are sequential */
         st->t_s += am->width_s;
     }
@@ -256,7 +274,7 @@ void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, d
 /* device dv at g within margin m of a bound */
 static int near_bound(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double g, double m)
 {
-    return g > xb_an_hi(p, am, dv) - m || g < xb_an_lo(p, am, dv) + m;
+    return g > dev_hi(p, am, dv) - m || g < dev_lo(p, am, dv) + m;
 }
 
 void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st)

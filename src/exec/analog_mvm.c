@@ -26,6 +26,8 @@ struct xb_an_tiles {
     double *colsum;  /* T x n_out: sum over the rows of the pair's two columns of M_p */
     double *gsum_r, *gsum_c; /* n_in, n_out: conductance sums (Joule heat without a law) */
     double *g_prev;  /* n_arrays x 2 x n_out x n_in: G+ and G- at the last sync */
+    double *s_prev;  /* n_out x n_in x T: each pair's share of the row and column sums at the
+                      * last sync (what pair_terms gives for g_prev: not computed again) */
     double scale_prev[2], kappa_prev;
     int synced;      /* 0: the next sync recomputes everything (after a refit) */
     int law;
@@ -74,6 +76,7 @@ void xb_an_tiles_free(xb_an_tiles *t)
     free(t->gsum_r);
     free(t->gsum_c);
     free(t->g_prev);
+    free(t->s_prev);
     free(t->phi);
     free(t->part);
     free(t->lev);
@@ -205,6 +208,7 @@ static void sync_full(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
                 t->gsum_c[j] += gp[a] + gm[a];
             }
             pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
+            if (t->s_prev) memcpy(t->s_prev + k * t->T, sv, t->T * sizeof(double));
             for (size_t p = 0; p < t->T; p++) {
                 t->E[p * NW + k] = e[p];
                 t->rowsum[p * t->n_in + i] += sv[p];
@@ -217,11 +221,12 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
 {
     const size_t NW = t->n_out * t->n_in;
     if (!t->g_prev) t->g_prev = malloc(2 * t->n_arrays * NW * sizeof(double)); /* NULL: full syncs */
-    const int same = t->synced && t->g_prev && kappa == t->kappa_prev && scale[0] == t->scale_prev[0] &&
+    if (!t->s_prev) t->s_prev = malloc(NW * t->T * sizeof(double));
+    const int same = t->synced && t->g_prev && t->s_prev && kappa == t->kappa_prev && scale[0] == t->scale_prev[0] &&
                      (t->n_arrays < 2 || scale[1] == t->scale_prev[1]);
     if (!same) {
         sync_full(t, arrays, scale, kappa);
-        t->synced = t->g_prev != NULL;
+        t->synced = t->g_prev && t->s_prev;
         t->kappa_prev = kappa;
         for (size_t a = 0; a < t->n_arrays; a++) t->scale_prev[a] = scale[a];
         return;
@@ -229,8 +234,8 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
     /* only the pairs whose conductances moved since the last sync (an update pulses few of
      * them: mixed precision ~1 % of the weights per minibatch): the same entries as a full
      * sync, the sums (read energy only) by the difference */
-    float e[XB_FIT_FAST_MAX_TERMS], e_old[XB_FIT_FAST_MAX_TERMS];
-    double sv[XB_FIT_FAST_MAX_TERMS], sv_old[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2], op[2], om[2];
+    float e[XB_FIT_FAST_MAX_TERMS];
+    double sv[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2], op[2], om[2];
     for (size_t k = 0; k < NW; k++) {
         int moved = 0;
         for (size_t a = 0; a < t->n_arrays; a++) {
@@ -243,11 +248,12 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
         if (!moved) continue;
         const size_t j = k / t->n_in, i = k % t->n_in;
         pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
-        pair_terms(t, j, i, op, om, scale, kappa, e_old, sv_old);
+        double *sv_old = t->s_prev + k * t->T;
         for (size_t p = 0; p < t->T; p++) {
             t->E[p * NW + k] = e[p];
             t->rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
             t->colsum[p * t->n_out + j] += sv[p] - sv_old[p];
+            sv_old[p] = sv[p];
         }
         for (size_t a = 0; a < t->n_arrays; a++) {
             const double d = (gp[a] + gm[a]) - (op[a] + om[a]);
