@@ -49,9 +49,55 @@ double xb_analog_d2d_step_spread(const xb_update_model *m, int dir)
     return sqrt(v / (double)(n - 1));
 }
 
+/* The ziggurat of the normal density f(x) = exp(-x^2/2) on XB_AN_ZIG layers of equal area
+ * V (Marsaglia & Tsang 2000): x_1 = R, the base layer's width x_0 = V / f(R) (the rectangle
+ * below f(R) with the tail beyond R folded in), x_{i+1} = f^-1(V / x_i + f(x_i)), x_256 = 0.
+ * R and V for 256 layers as given there. */
+static void zig_init(xb_an_model *am)
+{
+    const double R = 3.6541528853610088, V = 4.92867323399e-3;
+    am->zig_x[0] = V / exp(-0.5 * R * R);
+    am->zig_x[1] = R;
+    for (size_t i = 1; i < XB_AN_ZIG - 1; i++)
+        am->zig_x[i + 1] = sqrt(-2.0 * log(V / am->zig_x[i] + exp(-0.5 * am->zig_x[i] * am->zig_x[i])));
+    am->zig_x[XB_AN_ZIG] = 0.0; /* the recursion's last step is the top of the density */
+    for (size_t i = 0; i <= XB_AN_ZIG; i++) am->zig_f[i] = exp(-0.5 * am->zig_x[i] * am->zig_x[i]);
+}
+
+/* uniform on (0, 1), never 0 (a log's argument) */
+static inline double uniform_open(uint64_t *rng) { return ((double)(xb_splitmix64(rng) >> 11) + 0.5) * 0x1.0p-53; }
+
+/* the tail |x| > R (Marsaglia, Ann. Math. Stat. 35, 1964): x = R + E1 / R accepted when
+ * 2 E2 > (E1 / R)^2, E1, E2 exponential */
+static double zig_tail(int negative, uint64_t *rng)
+{
+    const double R = 3.6541528853610088;
+    for (;;) {
+        const double x = -log(uniform_open(rng)) / R, y = -log(uniform_open(rng));
+        if (2.0 * y > x * x) return negative ? -(R + x) : R + x;
+    }
+}
+
+static inline double zig_gauss(const xb_an_model *am, uint64_t *rng)
+{
+    for (;;) {
+        const uint64_t b = xb_splitmix64(rng);
+        const size_t i = (size_t)(b & (XB_AN_ZIG - 1));
+        /* u uniform on (-1, 1), symmetric, from bits 12..63 (bits 0..7 chose the layer) */
+        const double u = ((double)(b >> 12) + 0.5) * 0x1.0p-51 - 1.0, x = u * am->zig_x[i];
+        if (fabs(x) < am->zig_x[i + 1]) return x; /* inside the layer's rectangle under f */
+        if (i == 0) return zig_tail(u < 0, rng);
+        const double y = am->zig_f[i] + (am->zig_f[i + 1] - am->zig_f[i]) * xb_splitmix64_uniform(rng);
+        if (y < exp(-0.5 * x * x)) return x;
+    }
+}
+
+double xb_an_gauss(const xb_an_model *am, uint64_t *rng) { return zig_gauss(am, rng); }
+
 int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate, xb_error *err)
 {
     memset(am, 0, sizeof *am);
+    zig_init(am);
     if (!m || !(m->g_max_siemens > m->g_min_siemens) || !(m->g_min_siemens >= 0))
         return xb_errorf(err, XB_EINPUT, "update model: no conductance window");
     const double lo = m->g_min_siemens, hi = m->g_max_siemens, h = (hi - lo) / (XB_AN_GRID - 1);
@@ -199,7 +245,7 @@ static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_
         f *= a;
         s *= a;
     }
-    double gn = *g + f + (s > 0 ? s * gauss(rng) : 0.0);
+    double gn = *g + f + (s > 0 ? s * zig_gauss(am, rng) : 0.0);
     const double lo = dev_lo(p, am, dv), hi = dev_hi(p, am, dv);
     *g = gn < lo ? lo : gn > hi ? hi : gn;
     st->pulses += 1;
