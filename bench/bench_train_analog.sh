@@ -12,7 +12,10 @@
 # reads), UPDATE from `xbar characterize characterize/write.ini` + `xbar fit` (the pulse
 # updates), as `xbar demo` makes them (xbar-demo/model.h5, xbar-demo/update.h5).
 #
-# usage: bench/bench_train_analog.sh XBAR MODEL.h5 UPDATE.h5 [LIMIT [EPOCHS [OUTDIR]]]
+# FINE (optional): a second update file whose ECRAM recipe has finer steps (more pulses per
+# weight and epoch): ECRAM SGD and Tiki-Taka run with it too, and count in the epoch target.
+#
+# usage: bench/bench_train_analog.sh XBAR MODEL.h5 UPDATE.h5 [LIMIT [EPOCHS [OUTDIR [FINE.h5]]]]
 #        (LIMIT training images [60000], test images: all 10000; EPOCHS [5])
 set -eu
 X=${1:?usage: bench_train_analog.sh XBAR MODEL.h5 UPDATE.h5 [LIMIT [EPOCHS [OUTDIR]]]}
@@ -21,12 +24,14 @@ UPDATE=${3:?update model file}
 LIMIT=${4:-60000}
 EPOCHS=${5:-5}
 OUT=${6:-bench-train-analog}
+FINE=${7:-}
 SEED=1
 HIDDEN=256,128
 mkdir -p "$OUT"
 common="--limit $LIMIT --epochs $EPOCHS --seed $SEED --hidden $HIDDEN --threads 2"
 
 echo "# in-memory training bench: $LIMIT training images, 10000 test images, $EPOCHS epochs, seed $SEED, MLP 784-$HIDDEN-10"
+echo "# load before: $(uptime)"
 "$X" train $common --out "$OUT/digital.h5" > "$OUT/digital.log"
 dig_acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$OUT/digital.log" | tail -1)
 dig_time=$(sed -n 's/.* in \([0-9.]*\) s: test accuracy.*/\1/p' "$OUT/digital.log" | tail -1)
@@ -36,7 +41,9 @@ echo "digital (Adam)         test ${dig_acc}%  ${dig_ep} s/epoch"
 run() { # name device algorithm [extra flags]
     name=$1 dev=$2 alg=$3
     shift 3
-    "$X" train --analog --model "$MODEL" --update-model "$UPDATE" --device "$dev" --algorithm "$alg" $common \
+    upd=$UPDATE
+    case $name in *-fine) upd=$FINE ;; esac
+    "$X" train --analog --model "$MODEL" --update-model "$upd" --device "$dev" --algorithm "$alg" $common \
         --out "$OUT/$name.h5" --json "$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1 || {
         echo "$name: failed (see $OUT/$name.log)"
         return 0
@@ -62,6 +69,13 @@ run rram-mp rram mp
 run pcm-mp pcm mp
 run ecram-tt ecram tiki-taka
 run rram-tt rram tiki-taka
+fine=
+if [ -n "$FINE" ]; then
+    run ecram-sgd-fine ecram sgd
+    run ecram-tt-fine ecram tiki-taka
+    fine="ecram-sgd-fine ecram-tt-fine"
+fi
+echo "# load after: $(uptime)"
 
 val() { [ -f "$OUT/$1.json.summary" ] && awk "{print \$$2}" "$OUT/$1.json.summary" || echo nan; }
 verdict() { # description value op limit
@@ -75,7 +89,7 @@ echo "RRAM SGD: test $(val rram-sgd 1)% (digital $dig_acc%), final training loss
 best=$(printf '%s\n%s\n' "$(val rram-tt 1)" "$(val rram-mp 1)" | sort -g | tail -1)
 verdict "RRAM Tiki-Taka or mp accuracy - digital (points)" "$(echo "$best $dig_acc" | awk '{printf "%.2f", $1 - $2}')" ">=" -3
 worst=0
-for n in ecram-sgd ecram-mp ecram-tt rram-sgd rram-tt rram-mp pcm-mp; do
+for n in ecram-sgd ecram-mp ecram-tt rram-sgd rram-tt rram-mp pcm-mp $fine; do
     r=$(val $n 2)
     worst=$(echo "$worst $r" | awk '{print ($2 > $1) ? $2 : $1}')
 done

@@ -7,6 +7,8 @@
  *  - Tiki-Taka transfer and the mixed-precision accumulator against hand-computed two-step
  *    examples; hard bounds; refresh of saturated pairs; a step of a state-dependent law;
  *  - the device-to-device step-scale spread from Monte Carlo device laws (closed form);
+ *  - the normal draws of the c2c noise (ziggurat) against the normal law: moments, KS,
+ *    chi-square, the tail;
  *  - reads on tiles through the model engine (ohmic cells, 2.5 ohm wires): the forward read
  *    equals the engine's own MVM of every tile; the transposed read of ohmic cells without
  *    wire resistance equals W^T d; the gain-scaled read after updates vs the full model; an
@@ -918,6 +920,78 @@ static void test_cli_no_update_model(void **state)
     free(model);
 }
 
+
+/* ------------------------------------------------------------------ the c2c normal draws */
+static double phi_cdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* xb_an_gauss (ziggurat) against the normal law in closed form: mean, variance and 4th moment
+ * within 5 standard errors, the Kolmogorov-Smirnov distance below its 0.1 % point, a chi-square
+ * over 66 bins of width 0.125 (the layers' edges would show there) below df + 5 sd, and the
+ * tail beyond the base layer's R = 3.654 (drawn by the tail loop) at erfc(R/sqrt 2) within 5
+ * sd; the same seed gives the same draws. */
+static void test_gauss_statistics(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    xb_an_model am;
+    ideal_an_model(&um, &am);
+    enum { N = 400000, NBIN = 66 };
+    double *x = malloc(N * sizeof *x);
+    assert_non_null(x);
+    uint64_t rng = 0x5EEDull, rng2 = 0x5EEDull;
+    double m1 = 0, m2 = 0, m4 = 0, tail = 0, bins[NBIN] = {0};
+    const double R = 3.6541528853610088;
+    for (size_t k = 0; k < N; k++) {
+        x[k] = xb_an_gauss(&am, &rng);
+        m1 += x[k];
+        m2 += x[k] * x[k];
+        m4 += x[k] * x[k] * x[k] * x[k];
+        tail += fabs(x[k]) > R;
+        const double b = floor((x[k] + 4.0) / 0.125) + 1; /* bin 0: below -4, NBIN-1: above 4 */
+        bins[b < 0 ? 0 : b > NBIN - 1 ? NBIN - 1 : (size_t)b]++;
+    }
+    m1 /= N;
+    m2 /= N;
+    m4 /= N;
+    assert_true(fabs(m1) < 5.0 / sqrt(N));
+    assert_true(fabs(m2 - 1.0) < 5.0 * sqrt(2.0 / N));
+    assert_true(fabs(m4 - 3.0) < 5.0 * sqrt(96.0 / N));
+    const double p_tail = erfc(R / sqrt(2.0));
+    assert_true(fabs(tail - N * p_tail) < 5.0 * sqrt(N * p_tail));
+    double chi2 = 0;
+    for (size_t b = 0; b < NBIN; b++) {
+        const double lo = b == 0 ? -HUGE_VAL : -4.0 + 0.125 * (double)(b - 1);
+        const double hi = b == NBIN - 1 ? HUGE_VAL : -4.0 + 0.125 * (double)b;
+        const double e = N * (phi_cdf(hi) - phi_cdf(lo));
+        chi2 += (bins[b] - e) * (bins[b] - e) / e;
+    }
+    assert_true(chi2 < (NBIN - 1) + 5.0 * sqrt(2.0 * (NBIN - 1)));
+    qsort(x, N, sizeof *x, cmp_double);
+    double d = 0;
+    for (size_t k = 0; k < N; k++) {
+        const double f = phi_cdf(x[k]);
+        d = fmax(d, fmax(fabs(f - (double)k / N), fabs((double)(k + 1) / N - f)));
+    }
+    assert_true(d < 1.95 / sqrt(N));
+    /* deterministic for a seed; another seed, other draws */
+    uint64_t rng3 = 0x5EEEull;
+    rng = 0x5EEDull;
+    int differ = 0;
+    for (size_t k = 0; k < 100; k++) {
+        const double a = xb_an_gauss(&am, &rng);
+        assert_true(a == xb_an_gauss(&am, &rng2));
+        differ |= a != xb_an_gauss(&am, &rng3);
+    }
+    assert_true(differ);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_mixed_precision_state_threshold),
         cmocka_unit_test(test_mixed_precision_rounding),
         cmocka_unit_test(test_lr_cosine),
+        cmocka_unit_test(test_gauss_statistics),
         cmocka_unit_test(test_bounds_and_refresh),
         cmocka_unit_test(test_state_dependent_step),
         cmocka_unit_test(test_tile_reads),

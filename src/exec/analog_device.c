@@ -49,9 +49,55 @@ double xb_analog_d2d_step_spread(const xb_update_model *m, int dir)
     return sqrt(v / (double)(n - 1));
 }
 
+/* The ziggurat of the normal density f(x) = exp(-x^2/2) on XB_AN_ZIG layers of equal area
+ * V (Marsaglia & Tsang 2000): x_1 = R, the base layer's width x_0 = V / f(R) (the rectangle
+ * below f(R) with the tail beyond R folded in), x_{i+1} = f^-1(V / x_i + f(x_i)), x_256 = 0.
+ * R and V for 256 layers as given there. */
+static void zig_init(xb_an_model *am)
+{
+    const double R = 3.6541528853610088, V = 4.92867323399e-3;
+    am->zig_x[0] = V / exp(-0.5 * R * R);
+    am->zig_x[1] = R;
+    for (size_t i = 1; i < XB_AN_ZIG - 1; i++)
+        am->zig_x[i + 1] = sqrt(-2.0 * log(V / am->zig_x[i] + exp(-0.5 * am->zig_x[i] * am->zig_x[i])));
+    am->zig_x[XB_AN_ZIG] = 0.0; /* the recursion's last step is the top of the density */
+    for (size_t i = 0; i <= XB_AN_ZIG; i++) am->zig_f[i] = exp(-0.5 * am->zig_x[i] * am->zig_x[i]);
+}
+
+/* uniform on (0, 1), never 0 (a log's argument) */
+static inline double uniform_open(uint64_t *rng) { return ((double)(xb_splitmix64(rng) >> 11) + 0.5) * 0x1.0p-53; }
+
+/* the tail |x| > R (Marsaglia, Ann. Math. Stat. 35, 1964): x = R + E1 / R accepted when
+ * 2 E2 > (E1 / R)^2, E1, E2 exponential */
+static double zig_tail(int negative, uint64_t *rng)
+{
+    const double R = 3.6541528853610088;
+    for (;;) {
+        const double x = -log(uniform_open(rng)) / R, y = -log(uniform_open(rng));
+        if (2.0 * y > x * x) return negative ? -(R + x) : R + x;
+    }
+}
+
+static inline double zig_gauss(const xb_an_model *am, uint64_t *rng)
+{
+    for (;;) {
+        const uint64_t b = xb_splitmix64(rng);
+        const size_t i = (size_t)(b & (XB_AN_ZIG - 1));
+        /* u uniform on (-1, 1), symmetric, from bits 12..63 (bits 0..7 chose the layer) */
+        const double u = ((double)(b >> 12) + 0.5) * 0x1.0p-51 - 1.0, x = u * am->zig_x[i];
+        if (fabs(x) < am->zig_x[i + 1]) return x; /* inside the layer's rectangle under f */
+        if (i == 0) return zig_tail(u < 0, rng);
+        const double y = am->zig_f[i] + (am->zig_f[i + 1] - am->zig_f[i]) * xb_splitmix64_uniform(rng);
+        if (y < exp(-0.5 * x * x)) return x;
+    }
+}
+
+double xb_an_gauss(const xb_an_model *am, uint64_t *rng) { return zig_gauss(am, rng); }
+
 int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate, xb_error *err)
 {
     memset(am, 0, sizeof *am);
+    zig_init(am);
     if (!m || !(m->g_max_siemens > m->g_min_siemens) || !(m->g_min_siemens >= 0))
         return xb_errorf(err, XB_EINPUT, "update model: no conductance window");
     const double lo = m->g_min_siemens, hi = m->g_max_siemens, h = (hi - lo) / (XB_AN_GRID - 1);
@@ -153,8 +199,11 @@ void xb_an_pairs_free(xb_an_pairs *p)
     memset(p, 0, sizeof *p);
 }
 
-double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->lo ? p->lo[dv] : am->g_min; }
-double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->hi ? p->hi[dv] : am->g_max; }
+/* the pulse path (millions of calls per epoch) reads the bounds inline */
+static inline double dev_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->lo ? p->lo[dv] : am->g_min; }
+static inline double dev_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return p->hi ? p->hi[dv] : am->g_max; }
+double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return dev_lo(p, am, dv); }
+double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv) { return dev_hi(p, am, dv); }
 
 static inline double *dev_g(const xb_an_pairs *p, size_t dv) { return dv & 1 ? &p->gm[dv >> 1] : &p->gp[dv >> 1]; }
 
@@ -186,31 +235,45 @@ double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, in
     return fmax(xb_an_mean_step(am, p->gp[k], dir) * dir, 0.0) + fmax(-xb_an_mean_step(am, p->gm[k], -dir) * dir, 0.0);
 }
 
-double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)
+/* One pulse of device dv from its mean step f and spread s at its state (d2d not applied). */
+static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
+                              uint64_t *rng, xb_an_stats *st)
 {
-    double *g = dev_g(p, dv), f, s;
-    step_at(am, *g, dir, &f, &s);
+    double *g = dev_g(p, dv);
     if (p->a_up) {
         const double a = dir > 0 ? p->a_up[dv] : p->a_down[dv];
         f *= a;
         s *= a;
     }
-    double gn = *g + f + (s > 0 ? s * gauss(rng) : 0.0);
-    const double lo = xb_an_lo(p, am, dv), hi = xb_an_hi(p, am, dv);
+    double gn = *g + f + (s > 0 ? s * zig_gauss(am, rng) : 0.0);
+    const double lo = dev_lo(p, am, dv), hi = dev_hi(p, am, dv);
     *g = gn < lo ? lo : gn > hi ? hi : gn;
     st->pulses += 1;
     st->e_joule += dir > 0 ? am->e_up_joule : am->e_down_joule;
     return *g;
 }
 
+static inline double pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng,
+                           xb_an_stats *st)
+{
+    double f, s;
+    step_at(am, *dev_g(p, dv), dir, &f, &s);
+    return pulse_fs(p, am, dv, dir, f, s, rng, st);
+}
+
+double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng, xb_an_stats *st)
+{
+    return pulse(p, am, dv, dir, rng, st);
+}
+
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)
 {
     if (am->one_sided) {
-        xb_an_pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
+        pulse(p, am, dir > 0 ? 2 * k : 2 * k + 1, 1, rng, st);
         return;
     }
-    xb_an_pulse(p, am, 2 * k, dir, rng, st);
-    xb_an_pulse(p, am, 2 * k + 1, -dir, rng, st);
+    pulse(p, am, 2 * k, dir, rng, st);
+    pulse(p, am, 2 * k + 1, -dir, rng, st);
 }
 
 size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
@@ -222,9 +285,10 @@ size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, dou
         const int dir = e > 0 ? 1 : -1;
         double f, s;
         step_at(am, g, dir, &f, &s);
+        const double f0 = f;
         if (p->a_up) f *= dir > 0 ? p->a_up[dv] : p->a_down[dv];
         if (fabs(e) <= 0.5 * fabs(f) || f == 0) break;
-        xb_an_pulse(p, am, dv, dir, rng, st);
+        pulse_fs(p, am, dv, dir, f0, s, rng, st); /* the step just looked up, not again */
         /* verify pulses are sequential */
         st->t_s += am->width_s;
     }
@@ -256,7 +320,7 @@ void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, d
 /* device dv at g within margin m of a bound */
 static int near_bound(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double g, double m)
 {
-    return g > xb_an_hi(p, am, dv) - m || g < xb_an_lo(p, am, dv) + m;
+    return g > dev_hi(p, am, dv) - m || g < dev_lo(p, am, dv) + m;
 }
 
 void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st)

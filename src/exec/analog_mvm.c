@@ -26,6 +26,8 @@ struct xb_an_tiles {
     double *colsum;  /* T x n_out: sum over the rows of the pair's two columns of M_p */
     double *gsum_r, *gsum_c; /* n_in, n_out: conductance sums (Joule heat without a law) */
     double *g_prev;  /* n_arrays x 2 x n_out x n_in: G+ and G- at the last sync */
+    double *s_prev;  /* n_out x n_in x T: each pair's share of the row and column sums at the
+                      * last sync (what pair_terms gives for g_prev: not computed again) */
     double scale_prev[2], kappa_prev;
     int synced;      /* 0: the next sync recomputes everything (after a refit) */
     int law;
@@ -74,6 +76,7 @@ void xb_an_tiles_free(xb_an_tiles *t)
     free(t->gsum_r);
     free(t->gsum_c);
     free(t->g_prev);
+    free(t->s_prev);
     free(t->phi);
     free(t->part);
     free(t->lev);
@@ -163,22 +166,34 @@ int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error
 
 /* The matrix entries of pair k for every term: E_p[k] and the pair's share s of the row and
  * column sums, from the conductances g (gp, gm per array) */
-static void pair_terms(const xb_an_tiles *t, size_t j, size_t i, const double *gp, const double *gm,
-                       const double *scale, double kappa, float *e_out, double *s_out)
+/* the offset in t->gain of pair (j, i)'s G+ cell in array 0, term 0 */
+static size_t gain_offset(const xb_an_tiles *t, size_t j, size_t i)
 {
-    const size_t nt = t->n_rt * t->n_ct, RC = t->R * t->C;
-    const size_t c = j / t->P, q = j % t->P, r = i / t->R, ii = i % t->R, cell = ii * t->C + 2 * q;
+    const size_t c = j / t->P, q = j % t->P, r = i / t->R, ii = i % t->R;
+    return (r * t->n_ct + c) * tsize(t) + ii * t->C + 2 * q;
+}
+
+static inline void pair_terms_at(const xb_an_tiles *t, size_t off, const double *gp, const double *gm,
+                                 const double *scale, double kappa, float *e_out, double *s_out)
+{
+    const size_t RC = t->R * t->C, a_stride = t->n_rt * t->n_ct * tsize(t);
     for (size_t p = 0; p < t->T; p++) {
         double e = 0, s = 0;
         for (size_t a = 0; a < t->n_arrays; a++) {
-            const double *gn = t->gain + (a * nt + r * t->n_ct + c) * tsize(t) + p * RC;
-            const double mp = gn[cell] * gp[a], mm = gn[cell + 1] * gm[a];
+            const double *gn = t->gain + a * a_stride + off + p * RC;
+            const double mp = gn[0] * gp[a], mm = gn[1] * gm[a];
             e += scale[a] * (mp - mm);
             s += mp + mm;
         }
         e_out[p] = (float)(kappa * e);
         s_out[p] = s;
     }
+}
+
+static void pair_terms(const xb_an_tiles *t, size_t j, size_t i, const double *gp, const double *gm,
+                       const double *scale, double kappa, float *e_out, double *s_out)
+{
+    pair_terms_at(t, gain_offset(t, j, i), gp, gm, scale, kappa, e_out, s_out);
 }
 
 /* Everything from the conductances (after a refit, or when the scales change). */
@@ -205,6 +220,7 @@ static void sync_full(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
                 t->gsum_c[j] += gp[a] + gm[a];
             }
             pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
+            if (t->s_prev) memcpy(t->s_prev + k * t->T, sv, t->T * sizeof(double));
             for (size_t p = 0; p < t->T; p++) {
                 t->E[p * NW + k] = e[p];
                 t->rowsum[p * t->n_in + i] += sv[p];
@@ -213,50 +229,64 @@ static void sync_full(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
         }
 }
 
+/* Pair (j, i) (cell offset off) if it moved since the last sync: its entries, the sums by
+ * the difference. */
+static inline void sync_pair(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa,
+                             size_t j, size_t i, size_t off)
+{
+    const size_t NW = t->n_out * t->n_in, k = j * t->n_in + i;
+    float e[XB_FIT_FAST_MAX_TERMS];
+    double sv[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2], op[2], om[2];
+    int moved = 0;
+    for (size_t a = 0; a < t->n_arrays; a++) {
+        gp[a] = arrays[a]->gp[k];
+        gm[a] = arrays[a]->gm[k];
+        op[a] = t->g_prev[(2 * a) * NW + k];
+        om[a] = t->g_prev[(2 * a + 1) * NW + k];
+        moved |= gp[a] != op[a] || gm[a] != om[a];
+    }
+    if (!moved) return;
+    pair_terms_at(t, off, gp, gm, scale, kappa, e, sv);
+    double *sv_old = t->s_prev + k * t->T;
+    for (size_t p = 0; p < t->T; p++) {
+        t->E[p * NW + k] = e[p];
+        t->rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
+        t->colsum[p * t->n_out + j] += sv[p] - sv_old[p];
+        sv_old[p] = sv[p];
+    }
+    for (size_t a = 0; a < t->n_arrays; a++) {
+        const double d = (gp[a] + gm[a]) - (op[a] + om[a]);
+        t->gsum_r[i] += d;
+        t->gsum_c[j] += d;
+        t->g_prev[(2 * a) * NW + k] = gp[a];
+        t->g_prev[(2 * a + 1) * NW + k] = gm[a];
+    }
+}
+
 void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
 {
     const size_t NW = t->n_out * t->n_in;
     if (!t->g_prev) t->g_prev = malloc(2 * t->n_arrays * NW * sizeof(double)); /* NULL: full syncs */
-    const int same = t->synced && t->g_prev && kappa == t->kappa_prev && scale[0] == t->scale_prev[0] &&
+    if (!t->s_prev) t->s_prev = malloc(NW * t->T * sizeof(double));
+    const int same = t->synced && t->g_prev && t->s_prev && kappa == t->kappa_prev && scale[0] == t->scale_prev[0] &&
                      (t->n_arrays < 2 || scale[1] == t->scale_prev[1]);
     if (!same) {
         sync_full(t, arrays, scale, kappa);
-        t->synced = t->g_prev != NULL;
+        t->synced = t->g_prev && t->s_prev;
         t->kappa_prev = kappa;
         for (size_t a = 0; a < t->n_arrays; a++) t->scale_prev[a] = scale[a];
         return;
     }
     /* only the pairs whose conductances moved since the last sync (an update pulses few of
      * them: mixed precision ~1 % of the weights per minibatch): the same entries as a full
-     * sync, the sums (read energy only) by the difference */
-    float e[XB_FIT_FAST_MAX_TERMS], e_old[XB_FIT_FAST_MAX_TERMS];
-    double sv[XB_FIT_FAST_MAX_TERMS], sv_old[XB_FIT_FAST_MAX_TERMS], gp[2], gm[2], op[2], om[2];
-    for (size_t k = 0; k < NW; k++) {
-        int moved = 0;
-        for (size_t a = 0; a < t->n_arrays; a++) {
-            gp[a] = arrays[a]->gp[k];
-            gm[a] = arrays[a]->gm[k];
-            op[a] = t->g_prev[(2 * a) * NW + k];
-            om[a] = t->g_prev[(2 * a + 1) * NW + k];
-            moved |= gp[a] != op[a] || gm[a] != om[a];
+     * sync, the sums (read energy only) by the difference; along a row of pairs the cell
+     * offset steps by a tile row (no divisions per pair) */
+    for (size_t j = 0; j < t->n_out; j++)
+        for (size_t i0 = 0; i0 < t->n_in; i0 += t->R) {
+            const size_t i1 = i0 + t->R < t->n_in ? i0 + t->R : t->n_in;
+            size_t off = gain_offset(t, j, i0);
+            for (size_t i = i0; i < i1; i++, off += t->C) sync_pair(t, arrays, scale, kappa, j, i, off);
         }
-        if (!moved) continue;
-        const size_t j = k / t->n_in, i = k % t->n_in;
-        pair_terms(t, j, i, gp, gm, scale, kappa, e, sv);
-        pair_terms(t, j, i, op, om, scale, kappa, e_old, sv_old);
-        for (size_t p = 0; p < t->T; p++) {
-            t->E[p * NW + k] = e[p];
-            t->rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
-            t->colsum[p * t->n_out + j] += sv[p] - sv_old[p];
-        }
-        for (size_t a = 0; a < t->n_arrays; a++) {
-            const double d = (gp[a] + gm[a]) - (op[a] + om[a]);
-            t->gsum_r[i] += d;
-            t->gsum_c[j] += d;
-            t->g_prev[(2 * a) * NW + k] = gp[a];
-            t->g_prev[(2 * a + 1) * NW + k] = gm[a];
-        }
-    }
 }
 
 static int scratch(xb_an_tiles *t, size_t n, xb_an_read_stats *st)

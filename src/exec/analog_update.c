@@ -9,24 +9,39 @@
 
 #include "exec/train_analog_internal.h"
 
-/* index lists of the rows / columns that may fire (nonzero entries), reused between calls */
+/* index lists of the rows / columns that may fire (nonzero entries), reused between calls;
+ * a line fires in a slot when the top 53 bits n of its draw give n 2^-53 < p, that is
+ * n < thr = ceil(p 2^53) (exact: n is an integer, p 2^53 a power-of-two scaling) */
 typedef struct {
     size_t cap;
     size_t *idx;
-    double *prob;
+    uint64_t *thr;
     signed char *sg;
 } firing;
+
+#define FIRE_ALWAYS ((uint64_t)1 << 53)
+
+/* One line's draw of a slot: its splitmix64 word compared with thr; p = 1 or 0 decide
+ * without the hash (the stream advances the same). */
+static inline int fires(uint64_t thr, uint64_t *rng)
+{
+    if (thr == FIRE_ALWAYS || thr == 0) {
+        *rng += XB_SPLITMIX64_GAMMA;
+        return thr != 0;
+    }
+    return (xb_splitmix64(rng) >> 11) < thr;
+}
 
 static int firing_fill(firing *f, const float *v, size_t n, double c)
 {
     if (f->cap < n) {
         free(f->idx);
-        free(f->prob);
+        free(f->thr);
         free(f->sg);
         f->idx = malloc(n * sizeof *f->idx);
-        f->prob = malloc(n * sizeof *f->prob);
+        f->thr = malloc(n * sizeof *f->thr);
         f->sg = malloc(n);
-        f->cap = f->idx && f->prob && f->sg ? n : 0;
+        f->cap = f->idx && f->thr && f->sg ? n : 0;
         if (!f->cap) return -1;
     }
     int m = 0;
@@ -34,7 +49,7 @@ static int firing_fill(firing *f, const float *v, size_t n, double c)
         if (v[i] != 0) {
             f->idx[m] = i;
             const double p = c * fabs((double)v[i]);
-            f->prob[m] = p > 1 ? 1 : p;
+            f->thr[m] = p >= 1 ? FIRE_ALWAYS : (uint64_t)ceil(p * 0x1.0p53);
             f->sg[m] = v[i] > 0 ? 1 : -1;
             m++;
         }
@@ -44,7 +59,7 @@ static int firing_fill(firing *f, const float *v, size_t n, double c)
 static void firing_free(firing *f)
 {
     free(f->idx);
-    free(f->prob);
+    free(f->thr);
     free(f->sg);
 }
 
@@ -95,9 +110,9 @@ void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_
         for (size_t t = 0; t < (size_t)bl; t++) {
             size_t n_fr = 0;
             for (int q = 0; q < nr; q++)
-                if (xb_splitmix64_uniform(rng) < rows.prob[q]) fr[n_fr++] = (size_t)q;
+                if (fires(rows.thr[q], rng)) fr[n_fr++] = (size_t)q;
             for (int c = 0; c < nc; c++) {
-                if (!(xb_splitmix64_uniform(rng) < cols.prob[c])) continue;
+                if (!fires(cols.thr[c], rng)) continue;
                 const size_t j = cols.idx[c];
                 for (size_t q = 0; q < n_fr; q++)
                     xb_an_pair_pulse(p, am, j * lm->n_in + rows.idx[fr[q]], se * cols.sg[c] * rows.sg[fr[q]], rng,

@@ -21,6 +21,7 @@
 #include "xbar/fit.h"
 
 #define XB_AN_GRID 257 /* tabulated states over the window */
+#define XB_AN_ZIG 256  /* layers of the ziggurat of xb_an_gauss */
 
 /* ------------------------------------------------------------------ the device model */
 /* The update model as the pulses see it: one pulse of direction dir moves a device of
@@ -39,9 +40,14 @@ typedef struct xb_an_model {
     double d2d_lo_std, d2d_hi_std;  /* spread of a device's bounds (siemens) */
     double e_up_joule, e_down_joule, width_s;
     unsigned ablate;                /* XB_ANALOG_ABLATE_* */
+    double zig_x[XB_AN_ZIG + 1], zig_f[XB_AN_ZIG + 1]; /* the c2c noise's normal generator */
 } xb_an_model;
 
 int xb_an_model_init(xb_an_model *am, const xb_update_model *m, unsigned ablate, xb_error *err);
+/* A standard normal draw for the cycle-to-cycle noise of a pulse: the ziggurat method
+ * (Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000) on XB_AN_ZIG layers tabulated by
+ * xb_an_model_init, fed by the splitmix64 stream *rng (one word for ~99 % of the draws). */
+double xb_an_gauss(const xb_an_model *am, uint64_t *rng);
 
 /* Pulse counters and their cost. */
 typedef struct xb_an_stats {
