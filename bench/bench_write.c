@@ -2,7 +2,7 @@
  * bench_write: array programming on the native solver (issue 15 item 3).
  *
  *   bench_write [--size N] [--max-pulses K] [--replay M] [--replay-pulses P]
- *               [--check M] [--check-device D]
+ *               [--check M] [--check-device D] [--ts N] [--ts-replay M]
  *
  *   1. N x N (default 128) RRAM 1T1R, V/3, write-verify (tol 0.05, c2c noise, seed 1) of a
  *      target matrix uniform over the window, on the native solver: wall and CPU time,
@@ -13,6 +13,10 @@
  *   3. --check M (default 0: skipped) the same write-verify of device D (default ecram) by
  *      ngspice and by the native solver: the largest relative deviation of the final
  *      conductances, pulses used by each, the speed ratio (8x8 ECRAM: ~15 min of ngspice).
+ *   4. --ts N (default 0: skipped) the write-verify of 1. on N x N RRAM 1S1R with the
+ *      threshold-switching selector (V/3), native: wall and CPU time.
+ *   5. --ts-replay M (default 0: skipped) the replay of 2. on M x M RRAM 1S1R ts, V/2 and V/3,
+ *      SET and RESET at +-1.75-1.9 V, one round each (ngspice ~1 min per pulse at 8x8).
  */
 #include <math.h>
 #include <stdio.h>
@@ -65,10 +69,11 @@ static void summary(const char *what, const xb_array_params *p, const xb_write_r
 {
     xb_write_summary sm;
     xb_write_result_summary(r, &sm);
-    printf("%s: %zux%zu %s %s v3: wall %.1f s, cpu %.1f s; %zu pulses (%.2f per cell, max %.0f), %zu rounds; "
+    printf("%s: %zux%zu %s %s%s v3: wall %.1f s, cpu %.1f s; %zu pulses (%.2f per cell, max %.0f), %zu rounds; "
            "converged %.4f; rms error %.3g uS (%.3g of the window); max |disturb| %.3g uS; energy %.4g nJ "
            "(%.4g pJ per pulse)\n",
-           what, r->rows, r->cols, xb_device_name(p->device), xb_cell_name(p->cell), wall, cpu, r->n_pulses,
+           what, r->rows, r->cols, xb_device_name(p->device), xb_cell_name(p->cell),
+           p->selector == XB_SELECTOR_THRESHOLD ? " ts" : "", wall, cpu, r->n_pulses,
            (double)r->n_pulses / (double)(r->rows * r->cols), sm.pulses_max, r->n_rounds, sm.converged_fraction, 1e6 * sm.rms_error_siemens,
            sm.rms_error_siemens / (p->g_max_siemens - p->g_min_siemens), 1e6 * sm.max_abs_disturb_siemens, 1e9 * r->e_total_joule,
            r->n_pulses ? 1e12 * r->e_total_joule / (double)r->n_pulses : 0.0);
@@ -79,12 +84,17 @@ static void summary(const char *what, const xb_array_params *p, const xb_write_r
  * by the native solver from the same states and noise: the conductance of every cell after
  * the round and of each pulsed cell after its pulse.  A whole write-verify of a 32x32 array
  * is ~16 000 pulses, out of ngspice's reach; this is the same circuit pulse by pulse. */
-static int replay(size_t m, size_t k_pulses)
+static int replay(size_t m, size_t k_pulses, int ts, xb_write_scheme scheme)
 {
     xb_array_params p;
     xb_array_params_default(&p, XB_DEVICE_RRAM);
     p.rows = p.cols = m;
     p.cell = XB_CELL_1T1R;
+    if (ts) { /* 1S1R ts without the 1 fF internal nodes: the native solver's circuit */
+        p.cell = XB_CELL_1S1R;
+        p.selector = XB_SELECTOR_THRESHOLD;
+        p.c_node_farad = 0;
+    }
     const xb_write_recipe r = xb_device_info_get(XB_DEVICE_RRAM)->write;
     const size_t nc = m * m;
     const double gate_up = xb_netlist_compliance_gate_volt(&p, r.compliance_amp);
@@ -107,12 +117,13 @@ static int replay(size_t m, size_t k_pulses)
         double v = down ? r.down_start_volt + (double)(k % 4) * r.down_step_volt
                         : r.up_start_volt + (double)(3 + k % 5) * r.up_step_volt;
         q[k] = (xb_write_pulse){c / m, c % m, v, r.width_s, down ? p.v_gate_volt : gate_up};
+        if (ts) q[k].v_volt = (k % 2 ? -1 : 1) * (1.75 + 0.05 * (double)(k % 4)); /* as tests/test_write_native */
     }
     xb_engine_opts eo;
     xb_engine_opts_default(&eo);
     const xb_write_solver *sv[2] = {&xb_write_solver_spice, &xb_write_solver_native};
     for (int s = 0; s < 2; s++) {
-        xb_write_round in = {&p, XB_WRITE_V3, st, noise, k_pulses, q, r.edge_s, 5e-9, 0, 0};
+        xb_write_round in = {&p, scheme, st, noise, k_pulses, q, r.edge_s, 5e-9, 0, ts ? 0.2e-9 : 0};
         xb_write_round_out out = {end[s], sb[s], sa[s], ej[s], 0, NULL};
         xb_error err;
         double w0 = wall_now();
@@ -136,10 +147,10 @@ static int replay(size_t m, size_t k_pulses)
         moved = fmax(moved, fabs(gs - xb_netlist_dyn_g(&p, c, sb[0][k])) / xb_netlist_dyn_g(&p, c, sb[0][k]));
         e_dev = fmax(e_dev, fabs(ej[1][k] - ej[0][k]) / ej[0][k]);
     }
-    printf("replay %zux%zu rram 1t1r v3, %zu pulses (SET and RESET, G moved up to %.0f %%) ngspice vs native: pulsed "
+    printf("replay %zux%zu rram %s %s, %zu pulses (SET and RESET, G moved up to %.0f %%) ngspice vs native: pulsed "
            "cells' G after their pulse %.2e, every cell's G after the round %.2e, energy %.2e relative; ngspice %.1f s, "
            "native %.3f s (%.0fx)\n",
-           m, m, k_pulses, 100 * moved, d_sel, d_all, e_dev, wall[0], wall[1], wall[1] > 0 ? wall[0] / wall[1] : 0.0);
+           m, m, ts ? "1s1r ts" : "1t1r", xb_write_scheme_name(scheme), k_pulses, 100 * moved, d_sel, d_all, e_dev, wall[0], wall[1], wall[1] > 0 ? wall[0] / wall[1] : 0.0);
     printf("cross-check (%zux%zu in ngspice, 1e-3 relative as tests/test_write_native): %s\n", m, m,
            d_sel <= 1e-3 && d_all <= 1e-3 ? "agree" : "DISAGREE");
     for (int s = 0; s < 2; s++) {
@@ -156,7 +167,7 @@ static int replay(size_t m, size_t k_pulses)
 
 int main(int argc, char **argv)
 {
-    size_t n = 128, m = 0, kmax = 50, rm = 32, rk = 6;
+    size_t n = 128, m = 0, kmax = 50, rm = 32, rk = 6, tn = 0, tm = 0;
     const char *check_dev = "ecram";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--size") == 0) n = (size_t)atol(argv[i + 1]);
@@ -165,6 +176,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--check") == 0) m = (size_t)atol(argv[i + 1]);
         else if (strcmp(argv[i], "--check-device") == 0) check_dev = argv[i + 1];
         else if (strcmp(argv[i], "--max-pulses") == 0) kmax = (size_t)atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--ts") == 0) tn = (size_t)atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--ts-replay") == 0) tm = (size_t)atol(argv[i + 1]);
     }
     int fail = 0;
     if (n > 0) {
@@ -185,7 +198,25 @@ int main(int argc, char **argv)
         }
         xb_matrix_free(g);
     }
-    if (rm > 0 && rk > 0 && replay(rm, rk)) fail = 1;
+    if (rm > 0 && rk > 0 && replay(rm, rk, 0, XB_WRITE_V3)) fail = 1;
+    if (tn > 0) {
+        xb_array_params p;
+        xb_array_params_default(&p, XB_DEVICE_RRAM);
+        p.rows = p.cols = tn;
+        p.cell = XB_CELL_1S1R;
+        p.selector = XB_SELECTOR_THRESHOLD;
+        xb_matrix *g = targets(&p);
+        xb_write_result r;
+        double wall, cpu;
+        if (program(&p, g, &xb_write_solver_native, kmax, &r, &wall, &cpu) == 0) {
+            summary("native", &p, &r, wall, cpu);
+            xb_write_result_clear(&r);
+        } else {
+            fail = 1;
+        }
+        xb_matrix_free(g);
+    }
+    if (tm > 0 && rk > 0 && (replay(tm, rk, 1, XB_WRITE_V2) | replay(tm, rk, 1, XB_WRITE_V3))) fail = 1;
     if (m > 0) {
         xb_array_params p;
         xb_device_kind dk;

@@ -38,6 +38,7 @@ typedef struct {
     double v_fixed;  /* every pulse at this amplitude (0: the case's ISPP ladder) */
     int no_c_node;   /* 1: no capacitance at the 1T1R internal nodes (ngspice; the native
                         solver has none): the two solvers on the same circuit */
+    int ts;          /* 1S1R: 1 the threshold-switching selector, its own ladder of pulses */
 } wcase;
 
 /* A start state per cell: spread over the window (the conductance window mapped to states by
@@ -70,6 +71,19 @@ static xb_write_pulse case_pulse(const xb_array_params *p, const xb_write_recipe
     return (xb_write_pulse){cell / p->cols, cell % p->cols, v, r->width_s, down ? gate_other : gate_up};
 }
 
+/* The ts cases' pulses: SET at 1.75-1.9 V and RESET at -1.75 to -1.9 V, in turn, which switch the
+ * selected selector on (above V_th = 1 V with the device's share) and leave the half-selected
+ * ones below it (V/2: at most 0.95 V). */
+static double ts_volt(size_t k) { return (k % 2 ? -1 : 1) * (1.75 + 0.05 * (double)(k % 4)); }
+
+/* The scheme's line levels of a 1S1R pulse (characterize.h): V on the selected row, 0 on the
+ * selected column, a_row V on the other rows and a_col V on the other columns. */
+static xb_engine_wpulse levels_1s1r(xb_write_scheme s, const xb_write_pulse *q)
+{
+    const double ar = s == XB_WRITE_V3 ? 1.0 / 3 : 0.5, ac = s == XB_WRITE_V3 ? 2.0 / 3 : 0.5, v = q->v_volt;
+    return (xb_engine_wpulse){q->row, q->col, v, ar * v, 0, ac * v, 0, 0, q->width_s};
+}
+
 static void assert_rel_state(double a, double b) { assert_true(fabs(a - b) <= 1e-12 * (fabs(b) + 1)); }
 
 static void run_case(const wcase *wc)
@@ -78,6 +92,7 @@ static void run_case(const wcase *wc)
     xb_array_params_default(&p, wc->device);
     p.rows = p.cols = wc->n;
     p.cell = wc->cell;
+    if (wc->ts) p.selector = XB_SELECTOR_THRESHOLD;
     if (wc->no_c_node) p.c_node_farad = 0;
     const xb_device_info *di = xb_device_info_get(wc->device);
     xb_write_recipe r = di->write;
@@ -98,6 +113,7 @@ static void run_case(const wcase *wc)
     double worst_g = 0, worst_e = 0, t_sp = 0, t_nv = 0;
     for (size_t k = 0; k < wc->pulses; k++) {
         xb_write_pulse q = case_pulse(&p, &r, k, gate_up, gate_other);
+        if (wc->ts) q.v_volt = ts_volt(k);
         if (wc->v_fixed != 0) q.v_volt = wc->v_fixed;
         for (size_t c = 0; c < nc; c++)
             noise[c] = xb_netlist_c2c_input(wc->device, xb_netlist_c2c_draw(7, c, k), q.width_s);
@@ -159,6 +175,18 @@ static void run_case(const wcase *wc)
         worst_g = fmax(worst_g, wg);
         worst_e = fmax(worst_e, de);
         assert_rel_state(sa[1], e_nv[q.row * p.cols + q.col]);
+        if (wc->ts) { /* the engine on the same pulse: the selectors' states */
+            xb_engine_wpulse wq = levels_1s1r(wc->scheme, &q);
+            double *st_end = malloc(nc * sizeof *st_end), b1, a1, e1, pk, pko;
+            xb_engine_write_in ei = {&p, s_before + nc, noise, 1, &wq, r.edge_s, 5e-9, 2e-9, 0};
+            xb_engine_write_out eout = {st_end, &b1, &a1, &e1, 0, 0, 0, &pk, &pko};
+            assert_int_equal(xb_engine_native_write(&eo, &ei, &eout, &err), XB_OK);
+            assert_memory_equal(st_end, e_nv, nc * sizeof *st_end); /* the round's levels */
+            fprintf(stderr, "    selector: pulsed cell's peak s %.6f, every other cell's %.3g\n", pk, pko);
+            assert_true(pk > 0.99);  /* switched on */
+            assert_true(pko == 0);   /* the half-selected ones below V_th: exactly no rate */
+            free(st_end);
+        }
         /* both go on from their own states (each solver's own trajectory) */
         memcpy(s_sp, e_sp, nc * sizeof *s_sp);
         memcpy(s_nv, e_nv, nc * sizeof *s_nv);
@@ -184,28 +212,28 @@ static void run_case(const wcase *wc)
 static void test_ecram_v2_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V2, 8, 4, 1e-3, 1e-2, 0.1e-9, 0, 0};
+    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V2, 8, 4, 1e-3, 1e-2, 0.1e-9, 0, 0, 0};
     run_case(&c);
 }
 
 static void test_ecram_v3_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V3, 8, 4, 1e-3, 1e-2, 0.1e-9, 0, 0};
+    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V3, 8, 4, 1e-3, 1e-2, 0.1e-9, 0, 0, 0};
     run_case(&c);
 }
 
 static void test_ecram_v2_16(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V2, 16, 2, 1e-3, 1e-2, 0.1e-9, 0, 0};
+    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V2, 16, 2, 1e-3, 1e-2, 0.1e-9, 0, 0, 0};
     run_case(&c);
 }
 
 static void test_ecram_v3_16(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V3, 16, 2, 1e-3, 1e-2, 0.1e-9, 0, 0};
+    wcase c = {XB_DEVICE_ECRAM, XB_CELL_1R, XB_WRITE_V3, 16, 2, 1e-3, 1e-2, 0.1e-9, 0, 0, 0};
     run_case(&c);
 }
 
@@ -215,21 +243,21 @@ static void test_ecram_v3_16(void **state)
 static void test_rram_1t1r_v3_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V3, 8, 3, 1e-3, 1e-2, 0.2e-9, 0, 0};
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V3, 8, 3, 1e-3, 1e-2, 0.2e-9, 0, 0, 0};
     run_case(&c);
 }
 
 static void test_rram_1t1r_v2_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V2, 8, 1, 1e-3, 1e-2, 0.2e-9, 0, 0};
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V2, 8, 1, 1e-3, 1e-2, 0.2e-9, 0, 0, 0};
     run_case(&c);
 }
 
 static void test_rram_1t1r_v3_16(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V3, 16, 1, 1e-3, 1e-2, 0, 0, 0};
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1T1R, XB_WRITE_V3, 16, 1, 1e-3, 1e-2, 0, 0, 0, 0};
     run_case(&c);
 }
 
@@ -243,14 +271,14 @@ static void test_rram_1t1r_v3_16(void **state)
 static void test_pcm_1t1r_v3_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_PCM, XB_CELL_1T1R, XB_WRITE_V3, 8, 3, 1e-3, 1e-2, 0.01e-9, 0, 1};
+    wcase c = {XB_DEVICE_PCM, XB_CELL_1T1R, XB_WRITE_V3, 8, 3, 1e-3, 1e-2, 0.01e-9, 0, 1, 0};
     run_case(&c);
 }
 
 static void test_pcm_1t1r_v2_16(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_PCM, XB_CELL_1T1R, XB_WRITE_V2, 16, 1, 1e-3, 1e-2, 0.05e-9, 0, 1};
+    wcase c = {XB_DEVICE_PCM, XB_CELL_1T1R, XB_WRITE_V2, 16, 1, 1e-3, 1e-2, 0.05e-9, 0, 1, 0};
     run_case(&c);
 }
 
@@ -258,7 +286,7 @@ static void test_pcm_1t1r_v2_16(void **state)
 static void test_rram_1r_v2_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_RRAM, XB_CELL_1R, XB_WRITE_V2, 8, 2, 1e-3, 1e-2, 0.2e-9, 1.4, 0};
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1R, XB_WRITE_V2, 8, 2, 1e-3, 1e-2, 0.2e-9, 1.4, 0, 0};
     run_case(&c);
 }
 
@@ -267,8 +295,112 @@ static void test_rram_1r_v2_8(void **state)
 static void test_rram_1s1r_v3_8(void **state)
 {
     (void)state;
-    wcase c = {XB_DEVICE_RRAM, XB_CELL_1S1R, XB_WRITE_V3, 8, 1, 1e-3, 1e-2, 0.2e-9, 2.0, 0};
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1S1R, XB_WRITE_V3, 8, 1, 1e-3, 1e-2, 0.2e-9, 2.0, 0, 0};
     run_case(&c);
+}
+
+/* RRAM 1S1R with the threshold-switching selector (its state a third per-cell state of the
+ * native solver), 8x8: a SET at 1.75 V (V/2); a SET at 1.75 V and a RESET at -1.8 V (V/3);
+ * each pulse its own round.
+ * The pulsed cell's selector snaps on, the half-selected ones stay off (asserted on the
+ * native states).  Without the 1 fF internal nodes (no_c_node): the same circuit in both
+ * solvers (docs/native.md: with them ngspice's RESET of a 4.9 uS cell differs by 2e-3).
+ * ngspice takes ~30 s of CPU per pulse at 8x8 (~4x that at 16x16: bench_write --ts-replay). */
+static void test_rram_ts_v2_8(void **state)
+{
+    (void)state;
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1S1R, XB_WRITE_V2, 8, 1, 1e-3, 1e-2, 0.2e-9, 0, 1, 1};
+    run_case(&c);
+}
+
+static void test_rram_ts_v3_8(void **state)
+{
+    (void)state;
+    wcase c = {XB_DEVICE_RRAM, XB_CELL_1S1R, XB_WRITE_V3, 8, 2, 1e-3, 1e-2, 0.2e-9, 0, 1, 1};
+    run_case(&c);
+}
+
+/* 1S1R ts, one round of row-major pulses (as xb_char_write's rounds: every pulse half-selects
+ * the cell pulsed before it, whose selector is still relaxing, t_off = 10 ns against a 5 ns
+ * gap): ngspice and the native solver from the same states, every cell at the round's end,
+ * every pulsed cell after its pulse, every pulse's energy. */
+static void ts_round_case(xb_write_scheme scheme, size_t n, size_t np, double g_tol, double e_tol)
+{
+    xb_array_params p;
+    xb_array_params_default(&p, XB_DEVICE_RRAM);
+    p.rows = p.cols = n;
+    p.cell = XB_CELL_1S1R;
+    p.selector = XB_SELECTOR_THRESHOLD;
+    p.c_node_farad = 0;
+    const xb_write_recipe r = xb_device_info_get(XB_DEVICE_RRAM)->write;
+    const size_t nc = n * n;
+    double *st = malloc(nc * sizeof *st), *noise = malloc(nc * sizeof *noise), *end[2], sb[2][16], sa[2][16], ej[2][16];
+    xb_write_pulse q[16];
+    assert_true(np <= 16);
+    for (size_t k = 0; k < nc; k++) {
+        double g = p.g_min_siemens + (p.g_max_siemens - p.g_min_siemens) * (0.1 + 0.8 * (double)((k * 7919) % nc) / (double)nc);
+        st[k] = state_of_g(&p, k, g, 1.7, 0.2);
+        noise[k] = xb_netlist_c2c_input(XB_DEVICE_RRAM, xb_netlist_c2c_draw(5, k, 0), r.width_s);
+    }
+    for (size_t k = 0; k < np; k++) q[k] = (xb_write_pulse){k / (n - 1), k % (n - 1), ts_volt(k), r.width_s, 0};
+    xb_engine_opts eo;
+    xb_engine_opts_default(&eo);
+    const xb_write_solver *sv[2] = {&xb_write_solver_spice, &xb_write_solver_native};
+    double t[2];
+    for (int m = 0; m < 2; m++) {
+        end[m] = malloc(nc * sizeof *end[m]);
+        xb_write_round in = {&p, scheme, st, noise, np, q, r.edge_s, 5e-9, 0, 0.2e-9};
+        xb_write_round_out o = {end[m], sb[m], sa[m], ej[m], 0, NULL};
+        xb_error err;
+        double t0 = now_s();
+        int rc = sv[m]->solve(sv[m], &eo, &in, &o, &err);
+        t[m] = now_s() - t0;
+        if (rc) print_error("%s: %s\n", sv[m]->name, err.msg);
+        assert_int_equal(rc, XB_OK);
+        free(o.deck);
+    }
+    /* one whole-array solve: the same numbers for any number of threads */
+    for (int nw = 1; nw <= 3; nw += 2) {
+        double *e2 = malloc(nc * sizeof *e2), sb2[16], sa2[16], ej2[16];
+        xb_engine_opts e1 = eo;
+        e1.n_workers = nw;
+        xb_write_round in = {&p, scheme, st, noise, np, q, r.edge_s, 5e-9, 0, 0};
+        xb_write_round_out o = {e2, sb2, sa2, ej2, 0, NULL};
+        xb_error err;
+        assert_int_equal(xb_write_solver_native.solve(&xb_write_solver_native, &e1, &in, &o, &err), XB_OK);
+        assert_memory_equal(e2, end[1], nc * sizeof *e2);
+        assert_memory_equal(ej2, ej[1], np * sizeof *ej2);
+        free(o.deck);
+        free(e2);
+    }
+    double wg = 0, we = 0;
+    for (size_t c = 0; c < nc; c++) {
+        double gs = xb_netlist_dyn_g(&p, c, end[0][c]), gn = xb_netlist_dyn_g(&p, c, end[1][c]);
+        wg = fmax(wg, fabs(gn - gs) / gs);
+    }
+    for (size_t k = 0; k < np; k++) {
+        const size_t c = q[k].row * n + q[k].col;
+        double gs = xb_netlist_dyn_g(&p, c, sa[0][k]), gn = xb_netlist_dyn_g(&p, c, sa[1][k]);
+        fprintf(stderr, "  pulse %zu cell (%zu,%zu) %.3g V: G %.5g -> %.5g uS (native %.5g); E %.4g / %.4g pJ\n", k,
+                q[k].row, q[k].col, q[k].v_volt, 1e6 * xb_netlist_dyn_g(&p, c, sb[0][k]), 1e6 * gs, 1e6 * gn,
+                1e12 * ej[0][k], 1e12 * ej[1][k]);
+        wg = fmax(wg, fabs(gn - gs) / gs);
+        we = fmax(we, fabs(ej[1][k] - ej[0][k]) / ej[0][k]);
+    }
+    fprintf(stderr, "rram 1s1r ts %s %zux%zu, one round of %zu pulses: worst G deviation %.2e, worst energy deviation "
+                    "%.2e; ngspice %.2f s, native %.3f s\n",
+            xb_write_scheme_name(scheme), n, n, np, wg, we, t[0], t[1]);
+    assert_true(wg <= g_tol);
+    assert_true(we <= e_tol);
+    for (int m = 0; m < 2; m++) free(end[m]);
+    free(st);
+    free(noise);
+}
+
+static void test_rram_ts_round(void **state)
+{
+    (void)state;
+    ts_round_case(XB_WRITE_V3, 4, 4, 1e-3, 1e-2);
 }
 
 /* `xbar program --engine native|auto`: the command's records are xb_char_write's on the native
@@ -317,7 +449,7 @@ static void isolated_rows_case(xb_write_scheme scheme, size_t n)
     double t[2];
     for (int m = 0; m < 2; m++) {
         xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, m};
-        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0};
+        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0, NULL, NULL};
         xb_error err;
         double t0 = now_s();
         int rc = xb_engine_native_write(&eo, &in, &out, &err);
@@ -344,7 +476,7 @@ static void isolated_rows_case(xb_write_scheme scheme, size_t n)
         xb_engine_opts e1 = eo;
         e1.n_workers = nw;
         xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, 0};
-        xb_engine_write_out out = {end[1], sb[1], sa[1], ej[1], 0, 0, 0};
+        xb_engine_write_out out = {end[1], sb[1], sa[1], ej[1], 0, 0, 0, NULL, NULL};
         xb_error err;
         assert_int_equal(xb_engine_native_write(&e1, &in, &out, &err), XB_OK);
         assert_memory_equal(end[0], end[1], nc * sizeof *end[0]);
@@ -357,7 +489,7 @@ static void isolated_rows_case(xb_write_scheme scheme, size_t n)
     for (size_t k = 0; k < np; k++) q[k].v_gate_other = 0;
     for (int m = 0; m < 2; m++) {
         xb_engine_write_in in = {&p, st0, noise, np, q, r.edge_s, 5e-9, 2e-9, m};
-        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0};
+        xb_engine_write_out out = {end[m], sb[m], sa[m], ej[m], 0, 0, 0, NULL, NULL};
         xb_error err;
         assert_int_equal(xb_engine_native_write(&eo, &in, &out, &err), XB_OK);
     }
@@ -429,12 +561,21 @@ static void test_program_cli_engine(void **state)
     xb_write_result_clear(&r);
     free(out);
     free(err);
-    /* no native threshold-switching selector: exit 2 naming the reason */
+    /* the threshold-switching selector on the native solver */
     char *argv2[] = {"xbar", "program", "--device", "rram", "--cell", "1s1r", "--selector", "ts", "--g", gp,
                      "--engine", "native", "-o", op, "--force", NULL};
     rc = xb_test_run_xbar(argv2, &out, &err);
+    if (rc) print_error("%s\n%s\n", out, err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "solver=native"));
+    free(out);
+    free(err);
+    /* a gated device (its own gate line) in a 1T1R cell: exit 2 naming the array */
+    char *argv3[] = {"xbar", "program", "--device", "ecram", "--cell", "1t1r", "--g", gp, "--engine", "native", "-o",
+                     op, "--force", NULL};
+    rc = xb_test_run_xbar(argv3, &out, &err);
     assert_int_equal(rc, 2);
-    assert_non_null(strstr(err, "with the ts selector"));
+    assert_non_null(strstr(err, "no model of ecram 1t1r"));
     free(out);
     free(err);
     free(gp);
@@ -451,7 +592,8 @@ int main(void)
         cmocka_unit_test(test_rram_1t1r_v3_16), cmocka_unit_test(test_rram_1r_v2_8),
         cmocka_unit_test(test_rram_1s1r_v3_8),  cmocka_unit_test(test_program_cli_engine),
         cmocka_unit_test(test_isolated_rows),   cmocka_unit_test(test_pcm_1t1r_v3_8),
-        cmocka_unit_test(test_pcm_1t1r_v2_16),
+        cmocka_unit_test(test_pcm_1t1r_v2_16),  cmocka_unit_test(test_rram_ts_v2_8),
+        cmocka_unit_test(test_rram_ts_v3_8),    cmocka_unit_test(test_rram_ts_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -484,12 +484,15 @@ typedef struct xb_engine_write_out {
     double t_sim_s;       /* simulated time */
     size_t n_factor;      /* sparse factorizations (statistics) */
     size_t n_rhs;         /* state-equation evaluations of the pulsed cells (statistics) */
+    /* 1S1R with the threshold-switching selector (else untouched); NULL: not wanted */
+    double *sel_peak;       /* n_pulses: the pulsed cell's highest selector state in its slot */
+    double *sel_peak_other; /* n_pulses: the highest of every other cell's */
 } xb_engine_write_out;
 
 int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in, xb_engine_write_out *out,
                            xb_error *err);
 /* 1 when xb_engine_native_write solves arrays like p (its device's dynamic model is among the
- * native ones, rram, pcm and ecram; cells 1r, 1t1r, 1s1r with the static selector), else 0. */
+ * native ones, rram, pcm and ecram; cells 1r, 1t1r, 1s1r with either selector), else 0. */
 int xb_engine_native_write_supports(const xb_array_params *p);
 /* ================================================================== end of native transients
  * and single-cell reads */

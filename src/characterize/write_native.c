@@ -34,7 +34,7 @@ static int native_solve(const xb_write_solver *s, const xb_engine_opts *eo, cons
      * counts the 2 ns idle of every run as ngspice's does (at 0 V no state moves) */
     const size_t runs = (in->n_pulses + chunk - 1) / chunk;
     xb_engine_write_in ei = {p, st, in->noise, in->n_pulses, w, in->edge_s, in->gap_s, 2e-9 * (double)runs, 0};
-    xb_engine_write_out eo_out = {st, out->state_before, out->state_after, out->e_joule, 0, 0, 0};
+    xb_engine_write_out eo_out = {st, out->state_before, out->state_after, out->e_joule, 0, 0, 0, NULL, NULL};
     int rc = xb_engine_native_write(eo, &ei, &eo_out, err);
     out->t_sim_s = eo_out.t_sim_s;
     if (!rc) memcpy(out->state_end, st, nc * sizeof *st);
@@ -55,10 +55,9 @@ int xb_write_solver_pick(const char *engine, const xb_array_params *p, size_t au
     else if (engine && strcmp(engine, "auto") == 0) *out = can && big > auto_native_above ? &xb_write_solver_native : &xb_write_solver_spice;
     else if (engine && strcmp(engine, "native") == 0) {
         if (!can)
-            return xb_errorf(err, XB_EINPUT, "--engine native: the native programming solver has no model of %s %s%s "
-                             "(it has rram, pcm and ecram; the static selector only); use --engine spice",
-                             xb_device_name(p->device), xb_cell_name(p->cell),
-                             p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD ? " with the ts selector" : "");
+            return xb_errorf(err, XB_EINPUT, "--engine native: the native programming solver has no model of %s %s "
+                             "(it has rram and pcm in 1r, 1t1r, 1s1r with either selector, ecram in 1r); use --engine spice",
+                             xb_device_name(p->device), xb_cell_name(p->cell));
         *out = &xb_write_solver_native;
     } else {
         return xb_errorf(err, XB_EINPUT, "--engine: '%s' (spice, native, auto)", engine ? engine : "");

@@ -4,9 +4,10 @@
  * that the two solvers integrate one model (tests/test_write_native.c holds them together).
  * One row per subcircuit; the solver finds a device's row by its dynamic subcircuit name (the
  * device table's dyn_subckt), never by the device.  PCM's thermal node (rth cth = 1 ns) is its
- * second state.
+ * second state.  The threshold-switching selector of 1S1R cells (models/selector.lib sel_ts)
+ * is at the end: the solver adds its state to each cell's.
  */
-#include "engine/native_internal.h"
+#include "engine/native_write_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -164,6 +165,59 @@ static void pcm_relax(const double *q, double *x, double nz, double dt_s)
     x[0] = 1 - (1 - x[0]) * exp(-k * dt_s);
     x[1] = t1;
 }
+
+/* ---- sel_ts (models/selector.lib): threshold-switching selector, volatile state s ---- */
+void nw_ts_init(nw_ts *t, const xb_array_params *p)
+{
+    t->vth = p->sel_vth_volt;
+    t->vhold = p->sel_vhold_volt;
+    t->ron = p->sel_ron_ohm;
+    t->roff = p->sel_roff_ohm;
+    t->ihold = p->sel_ihold_amp;
+    t->ton = p->sel_ton_s;
+    t->toff = p->sel_toff_s;
+    /* the subcircuit's own defaults (the netlist passes vth..toff only) */
+    t->dvw = 20e-3;
+    t->slatch = 10e-3;
+}
+
+/* sp(x) = max(x, 0) + dvw ln(1 + e^(-|x| / dvw)) and its derivative, the logistic */
+static double ts_sp(const nw_ts *t, double x) { return fmax(x, 0) + t->dvw * log1p(exp(-fabs(x) / t->dvw)); }
+static double ts_dsp(const nw_ts *t, double x) { return 1 / (1 + exp(fmin(-x / t->dvw, 700))); }
+
+/* ion(v) = (sp(v - vhold) - sp(-v - vhold)) / ron */
+static double ts_ion(const nw_ts *t, double v) { return (ts_sp(t, v - t->vhold) - ts_sp(t, -v - t->vhold)) / t->ron; }
+
+/* ss(x): smoothstep, 0 below 0, 3x^2 - 2x^3 on [0, 1], 1 above */
+static double ts_ss(double x)
+{
+    double c = clampd(x, 0, 1);
+    return c * c * (3 - 2 * c);
+}
+
+void nw_ts_iv(const nw_ts *t, double v, double s, double *i, double *di)
+{
+    const double son = fmax(s, 0);
+    *i = (1 - s) * v / t->roff + son * ts_ion(t, v);
+    *di = (1 - s) / t->roff + son * (ts_dsp(t, v - t->vhold) + ts_dsp(t, -v - t->vhold)) / t->ron;
+}
+
+void nw_ts_terms(const nw_ts *t, double v, double s, double *on, double *off)
+{
+    *on = ts_ss((fabs(v) - t->vth + (t->vth - t->vhold) * fmin(s / t->slatch, 1)) / t->dvw);
+    *off = ts_ss((t->ihold - fabs(ts_ion(t, v))) / (0.2 * t->ihold));
+}
+
+double nw_ts_rate(const nw_ts *t, double v, double s)
+{
+    double on, off;
+    nw_ts_terms(t, v, s, &on, &off);
+    return on * (1 - s) / t->ton - off * s / t->toff;
+}
+
+/* At 0 V: the switching voltage is at least vhold above |V| = 0 (on = 0) and ion(0) = 0
+ * (off = ss(5) = 1), so ds/dt = -s / toff exactly. */
+double nw_ts_relax(const nw_ts *t, double s, double dt_s) { return s * exp(-dt_s / t->toff); }
 
 static const nv_dyn_model k_models[] = {
     {"rram_dyn", R_N, k_rram_par, 0, 1, rram_iv, rram_rate, NULL, rram_limits, NULL},

@@ -30,18 +30,25 @@
 int nw_cell_new(nw_cell *cl, const nw_solver *w)
 {
     memset(cl, 0, sizeof *cl);
-    const size_t n = w->c.n ? w->c.n : 1, nc = w->nc, dim = (nc + 1) * w->m->nstate + 1;
+    const size_t n = w->c.n ? w->c.n : 1, nc = w->nc, dim = (nc + 1) * w->ns + 1;
     cl->z = malloc(n * sizeof *cl->z);
     cl->act = malloc(nc * sizeof *cl->act);
     cl->v0 = malloc(nc * sizeof *cl->v0);
     cl->wv = malloc(nc * sizeof *cl->wv);
     cl->vgc0 = malloc(nc * sizeof *cl->vgc0);
     cl->wg = malloc(nc * sizeof *cl->wg);
+    cl->vs0 = malloc(nc * sizeof *cl->vs0);
+    cl->ws = malloc(nc * sizeof *cl->ws);
+    cl->peak = malloc((nc + 1) * sizeof *cl->peak);
+    cl->vd = malloc(nc * sizeof *cl->vd);
     cl->y = malloc(dim * sizeof *cl->y);
     cl->tmp = malloc(dim * sizeof *cl->tmp);
     cl->err = malloc(dim * sizeof *cl->err);
     cl->k = malloc(NW_STAGES * dim * sizeof *cl->k);
-    return cl->z && cl->act && cl->v0 && cl->wv && cl->vgc0 && cl->wg && cl->y && cl->tmp && cl->err && cl->k ? 0 : -1;
+    return cl->z && cl->act && cl->v0 && cl->wv && cl->vgc0 && cl->wg && cl->vs0 && cl->ws && cl->peak && cl->vd && cl->y &&
+                   cl->tmp && cl->err && cl->k
+               ? 0
+               : -1;
 }
 
 void nw_cell_free(nw_cell *cl)
@@ -52,6 +59,10 @@ void nw_cell_free(nw_cell *cl)
     free(cl->wv);
     free(cl->vgc0);
     free(cl->wg);
+    free(cl->vs0);
+    free(cl->ws);
+    free(cl->peak);
+    free(cl->vd);
     free(cl->y);
     free(cl->tmp);
     free(cl->err);
@@ -61,7 +72,7 @@ void nw_cell_free(nw_cell *cl)
 
 static double zat(const nw_cell *cl, int32_t id) { return id >= 0 ? cl->z[id] : 0.0; }
 
-/* Element k of the pulsed cell at terminal voltages va, vb, its state x and gate vg. */
+/* Element k of the pulsed cell at terminal voltages va, vb, its states x and gate vg. */
 static void cell_el(const nw_solver *w, size_t k, double va, double vb, const double *x, double vg, double *i,
                     double *da, double *db)
 {
@@ -69,6 +80,11 @@ static void cell_el(const nw_solver *w, size_t k, double va, double vb, const do
     if (w->el_cell[k] >= 0) {
         double d;
         w->m->iv(w->par + (size_t)w->el_cell[k] * w->m->npar, va - vb, x, i, &d);
+        *da = d;
+        *db = -d;
+    } else if (w->ts) { /* 1S1R: the other element is the selector */
+        double d;
+        nw_ts_iv(&w->tsp, va - vb, x[w->m->nstate], i, &d);
         *da = d;
         *db = -d;
     } else if (c->kind[k] == NV_NMOS) {
@@ -88,7 +104,7 @@ static void cell_el(const nw_solver *w, size_t k, double va, double vb, const do
 static void cell_conductance(const nw_solver *w, const nw_cell *cl, double *gr, double *gc)
 {
     double i, a1, a2, b1, b2;
-    const double *x = w->st + cl->sel * w->m->nstate;
+    const double *x = w->st + cl->sel * w->ns;
     cell_el(w, cl->el_a, cl->vr0, cl->nm >= 0 ? cl->vm0 : cl->vc0, x, cl->vg, &i, &a1, &a2);
     if (cl->nm < 0) {
         *gr = a1;
@@ -160,11 +176,15 @@ static void power(const nw_solver *w, nw_cell *cl)
     cl->q = dq;
 }
 
-/* Rates of cell q's states, each held inside its limits (the integrators' output limits). */
-static void rate_at(const nw_solver *w, size_t q, double v, double i, double vgc, const double *x, double *dx)
+/* Rates of cell q's states, each held inside its limits (the integrators' output limits): the
+ * device's at its voltage v, current i and gate-to-channel voltage vgc, the ts selector's at
+ * its voltage vs. */
+static void rate_at(const nw_solver *w, size_t q, double v, double i, double vgc, double vs, const double *x,
+                    double *dx)
 {
-    const size_t ns = w->m->nstate;
+    const size_t ns = w->ns;
     w->m->rate(w->par + q * w->m->npar, v, i, vgc, x, w->nz[q], dx);
+    if (w->ts) dx[w->m->nstate] = nw_ts_rate(&w->tsp, vs, x[w->m->nstate]);
     for (size_t s = 0; s < ns; s++)
         if ((x[s] <= w->lo[q * ns + s] && dx[s] < 0) || (x[s] >= w->hi[q * ns + s] && dx[s] > 0)) dx[s] = 0;
 }
@@ -173,7 +193,7 @@ static void rate_at(const nw_solver *w, size_t q, double v, double i, double vgc
 static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
 {
     const nv_circuit *c = &w->c;
-    const size_t ns = w->m->nstate;
+    const size_t ns = w->ns, nd = w->m->nstate;
     double dx[NW_MAX_STATES];
     cl->n_act = 0;
     for (size_t q = 0; q < w->nc; q++) {
@@ -181,16 +201,34 @@ static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
         const size_t k = w->dev_el[q];
         const int32_t a = c->na[k], b = c->nb[k];
         const double *x = w->st + q * ns;
-        double va = nw_node(w, w->x, a), vb = nw_node(w, w->x, b), v0 = va - vb, vgc0 = 0, i, d;
+        double va = nw_node(w, w->x, a), vb = nw_node(w, w->x, b), v0 = va - vb, vgc0 = 0, vs0 = 0, ws = 0, i, d;
         if (w->m->gated) vgc0 = w->gate_row[q / w->C] - 0.5 * (va + vb);
-        int moves = 0;
-        for (int m = 0; m < 2 && !moves; m++) { /* at the bias and 2 % beyond it */
+        if (w->ts) { /* the selector: row -> the device's a node */
+            const size_t ks = k - 1;
+            vs0 = nw_node(w, w->x, c->na[ks]) - va;
+            ws = zat(cl, c->na[ks]) - zat(cl, b);
+        }
+        int moves = 0, decays = 1;
+        for (int m = 0; m < 2 && !(moves & 1); m++) { /* at the bias and 2 % beyond it */
             double f = m ? 1.02 : 1.0;
             w->m->iv(w->par + q * w->m->npar, f * v0, x, &i, &d);
             w->m->rate(w->par + q * w->m->npar, f * v0, i, f * vgc0, x, w->nz[q], dx);
-            for (size_t s = 0; s < ns; s++)
+            for (size_t s = 0; s < nd; s++)
                 if (fabs(dx[s]) * t_slot > 1e-13 * (w->hi[q * ns + s] - w->lo[q * ns + s])) moves = 1;
+            if (w->ts) { /* a selector that only relaxes (not switching, its on-branch current
+                          * below I_hold: ds/dt = -s / toff, at any lower level too) follows the
+                          * closed form with the cells not integrated (relax_to) */
+                double on, off;
+                nw_ts_terms(&w->tsp, f * vs0, x[nd], &on, &off);
+                const double thr = 1e-13 * (NW_TS_HI - NW_TS_LO);
+                if (!(on == 0 && off == 1)) decays = 0;
+                /* moving, or held by its bias where it would relax at 0 V */
+                if (fabs(nw_ts_rate(&w->tsp, f * vs0, x[nd])) * t_slot > thr ||
+                    (!decays && fabs(x[nd]) / w->tsp.toff * t_slot > thr))
+                    moves |= 2;
+            }
         }
+        if (moves == 2 && decays) moves = 0;
         if (!moves) continue;
         size_t u = cl->n_act++;
         cl->act[u] = q;
@@ -198,6 +236,11 @@ static void find_active(const nw_solver *w, nw_cell *cl, double t_slot)
         cl->wv[u] = zat(cl, a) - zat(cl, b);
         cl->vgc0[u] = vgc0;
         cl->wg[u] = 0.5 * (zat(cl, a) + zat(cl, b));
+        if (w->ts) { /* the whole cell row -> column, split by its own solve (ts_split) */
+            cl->vs0[u] = vs0 + v0;
+            cl->ws[u] = ws;
+            cl->vd[u] = v0;
+        }
     }
 }
 
@@ -226,8 +269,10 @@ static int solve_one(nw_solver *w, nw_cell *cl, double s, const double *x, doubl
     return XB_ERUNTIME;
 }
 
-/* Two elements row -> m -> column: Newton on (v_m, I) with the lines' response. */
-static int solve_two(nw_solver *w, nw_cell *cl, double s, const double *x, double *i_out, double *v_out)
+/* Two elements row -> m -> column: Newton on (v_m, I) with the lines' response; *v_out the
+ * device's voltage, *vs_out the row-side element's (1S1R: the selector's). */
+static int solve_two(nw_solver *w, nw_cell *cl, double s, const double *x, double *i_out, double *v_out,
+                     double *vs_out)
 {
     const double vg = s * cl->vg;
     double vm = cl->vm, ic = cl->ic;
@@ -252,31 +297,65 @@ static int solve_two(nw_solver *w, nw_cell *cl, double s, const double *x, doubl
             cl->ic = ic;
             *i_out = ic;
             *v_out = w->el_cell[cl->el_a] >= 0 ? vr - vm : vm - vc;
+            *vs_out = vr - vm;
             return XB_OK;
         }
     }
     return XB_ERUNTIME;
 }
 
+/* A 1S1R cell q with its states x at voltage vt across it (row -> column): the device's
+ * voltage vd where the selector's current equals the device's (both monotone in their
+ * voltage: Newton kept inside [min(0,vt), max(0,vt)]), from *vd as the start; its current in
+ * *i.  An active cell's selector may switch on during the pulse (one that had not relaxed
+ * below its latch), which moves the split. */
+static void ts_split(const nw_solver *w, size_t q, double vt, const double *x, double *vd, double *i)
+{
+    const double *par = w->par + q * w->m->npar, sx = x[w->m->nstate];
+    double lo = fmin(0, vt), hi = fmax(0, vt), v = fmin(fmax(*vd, lo), hi), id = 0, dd, is, ds;
+    for (int it = 0; it < 200; it++) {
+        w->m->iv(par, v, x, &id, &dd);
+        nw_ts_iv(&w->tsp, vt - v, sx, &is, &ds);
+        double h = id - is;
+        if (h > 0) hi = v;
+        else lo = v;
+        double vn = v - h / (dd + ds);
+        if (!(vn > lo && vn < hi)) vn = 0.5 * (lo + hi);
+        const int done = fabs(vn - v) <= 1e-15 + 1e-13 * fabs(v) || hi - lo <= 1e-15;
+        v = vn;
+        if (done) break;
+    }
+    w->m->iv(par, v, x, &id, &dd);
+    *vd = v;
+    *i = id;
+}
+
 /* Right-hand side at level s: y = [pulsed cell's states, each active cell's states..., energy]. */
 static int rhs(nw_solver *w, nw_cell *cl, double s, const double *y, double *dy)
 {
-    const size_t ns = w->m->nstate;
-    double i, v;
+    const size_t ns = w->ns;
+    double i, v, vs = 0;
     w->n_rhs++;
-    int rc = cl->nm < 0 ? solve_one(w, cl, s, y, &i, &v) : solve_two(w, cl, s, y, &i, &v);
+    int rc = cl->nm < 0 ? solve_one(w, cl, s, y, &i, &v) : solve_two(w, cl, s, y, &i, &v, &vs);
     if (rc) return rc;
     const double di = i - s * cl->i0;
     double vgc = 0;
     if (w->m->gated)
         vgc = s * cl->vg - 0.5 * (s * cl->vr0 - di * cl->zr + s * cl->vc0 - di * cl->zc);
-    rate_at(w, cl->sel, v, i, vgc, y, dy);
+    rate_at(w, cl->sel, v, i, vgc, vs, y, dy);
     for (size_t u = 0; u < cl->n_act; u++) {
         const size_t q = cl->act[u];
         const double *x = y + ns * (1 + u);
-        double va = s * cl->v0[u] - di * cl->wv[u], ia, d;
-        w->m->iv(w->par + q * w->m->npar, va, x, &ia, &d);
-        rate_at(w, q, va, ia, s * cl->vgc0[u] + di * cl->wg[u], x, dy + ns * (1 + u));
+        double va = s * cl->v0[u] - di * cl->wv[u], ia, d, vsu = 0;
+        if (w->ts) {
+            const double vt = s * cl->vs0[u] - di * cl->ws[u];
+            ts_split(w, q, vt, x, &cl->vd[u], &ia);
+            va = cl->vd[u];
+            vsu = vt - va;
+        } else {
+            w->m->iv(w->par + q * w->m->npar, va, x, &ia, &d);
+        }
+        rate_at(w, q, va, ia, s * cl->vgc0[u] + di * cl->wg[u], vsu, x, dy + ns * (1 + u));
     }
     dy[ns * (1 + cl->n_act)] = s * s * cl->p0 + s * cl->q * di;
     return XB_OK;
@@ -306,14 +385,14 @@ static double level(int ph, double tau, double len)
 /* The cell of state entry u of y (0: the pulsed cell). */
 static size_t entry_cell(const nw_solver *w, const nw_cell *cl, size_t u)
 {
-    const size_t c = u / w->m->nstate;
+    const size_t c = u / w->ns;
     return c == 0 ? cl->sel : cl->act[c - 1];
 }
 
 /* Clamp the states into their limits (the integrators' output limits). */
 static void clamp_states(const nw_solver *w, const nw_cell *cl, double *y)
 {
-    const size_t ns = w->m->nstate, n = ns * (1 + cl->n_act);
+    const size_t ns = w->ns, n = ns * (1 + cl->n_act);
     for (size_t u = 0; u < n; u++) {
         const size_t e = entry_cell(w, cl, u) * ns + u % ns;
         y[u] = fmin(fmax(y[u], w->lo[e]), w->hi[e]);
@@ -323,7 +402,7 @@ static void clamp_states(const nw_solver *w, const nw_cell *cl, double *y)
 /* Error of a trial step relative to the tolerance (states only). */
 static double step_error(const nw_solver *w, const nw_cell *cl, const double *y0, const double *y1, size_t dim)
 {
-    const size_t ns = w->m->nstate;
+    const size_t ns = w->ns;
     double e = 0;
     for (size_t u = 0; u + 1 < dim; u++) {
         const size_t q = entry_cell(w, cl, u) * ns + u % ns;
@@ -333,9 +412,16 @@ static double step_error(const nw_solver *w, const nw_cell *cl, const double *y0
     return e;
 }
 
+/* The highest selector state of every integrated cell so far (ts). */
+static void track_peak(const nw_solver *w, nw_cell *cl)
+{
+    if (!w->ts) return;
+    for (size_t u = 0; u <= cl->n_act; u++) cl->peak[u] = fmax(cl->peak[u], cl->y[u * w->ns + w->m->nstate]);
+}
+
 static int integrate_phase(nw_solver *w, nw_cell *cl, int ph, double len, xb_error *err)
 {
-    const size_t dim = w->m->nstate * (1 + cl->n_act) + 1;
+    const size_t dim = w->ns * (1 + cl->n_act) + 1;
     double *k = cl->k, tau = 0, h = len / 16;
     int rc = rhs(w, cl, level(ph, 0, len), cl->y, k);
     for (int steps = 0; !rc && tau < len; steps++) {
@@ -360,6 +446,7 @@ static int integrate_phase(nw_solver *w, nw_cell *cl, int ph, double len, xb_err
         if (e <= 1 || h <= len * 1e-12) {
             tau += h;
             memcpy(cl->y, cl->tmp, dim * sizeof *cl->y);
+            track_peak(w, cl);
             memcpy(k, k + (NW_STAGES - 1) * dim, dim * sizeof *k); /* first same as last */
         }
         h *= fmin(5, fmax(0.2, 0.9 * pow(e > 0 ? e : 1e-10, -0.2)));
@@ -378,14 +465,15 @@ int nw_pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double gap_
     if (rc) return rc;
     power(w, cl);
     find_active(w, cl, 2 * edge_s + q->width_s);
-    const size_t ns = w->m->nstate;
+    const size_t ns = w->ns;
     memcpy(cl->y, w->st + cl->sel * ns, ns * sizeof *cl->y);
     for (size_t u = 0; u < cl->n_act; u++) memcpy(cl->y + ns * (1 + u), w->st + cl->act[u] * ns, ns * sizeof *cl->y);
     cl->y[ns * (1 + cl->n_act)] = 0;
+    for (size_t u = 0; w->ts && u <= cl->n_act; u++) cl->peak[u] = cl->y[u * ns + w->m->nstate];
     /* a model whose states move at 0 V (PCM: the crystallization goes on while the thermal
-     * node cools, ~1 ns) is integrated through the gap too */
+     * node cools, ~1 ns; the ts selector relaxes within ~t_off) is integrated through the gap too */
     const double len[4] = {edge_s, q->width_s, edge_s, gap_s};
-    const int phases = w->m->relax && gap_s > 0 ? 4 : 3;
+    const int phases = (w->m->relax || w->ts) && gap_s > 0 ? 4 : 3;
     for (int ph = 0; !rc && ph < phases; ph++) rc = integrate_phase(w, cl, ph, len[ph], err);
     if (rc) return rc;
     memcpy(w->st + cl->sel * ns, cl->y, ns * sizeof *cl->y);

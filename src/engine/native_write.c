@@ -35,7 +35,14 @@ void nw_el_iv(const nw_solver *w, const double *x, size_t k, double *i, double *
     int32_t q = w->el_cell[k];
     if (q >= 0) {
         double d;
-        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st + (size_t)q * w->m->nstate, i, &d);
+        w->m->iv(w->par + (size_t)q * w->m->npar, va - vb, w->st + (size_t)q * w->ns, i, &d);
+        *da = d;
+        *db = -d;
+        return;
+    }
+    if (w->el_ts && (q = w->el_ts[k]) >= 0) {
+        double d;
+        nw_ts_iv(&w->tsp, va - vb, w->st[(size_t)q * w->ns + w->m->nstate], i, &d);
         *da = d;
         *db = -d;
         return;
@@ -50,7 +57,7 @@ void nw_gate_iv(const nw_solver *w, const double *x, size_t q, double *ig, doubl
     const size_t k = w->dev_el[q];
     double va = nw_node(w, x, w->c.na[k]), vb = nw_node(w, x, w->c.nb[k]);
     *vgc = w->gate_row[q / w->C] - 0.5 * (va + vb);
-    w->m->ig(w->par + q * w->m->npar, *vgc, w->st + q * w->m->nstate, ig, dg);
+    w->m->ig(w->par + q * w->m->npar, *vgc, w->st + q * w->ns, ig, dg);
 }
 
 /* KCL residual f (current leaving every unknown node), its absolute sums and the Jacobian. */
@@ -127,6 +134,8 @@ static void set_levels(nw_solver *w, const xb_engine_wpulse *q)
 /* The whole array's per-cell tables: the dynamic model's parameters (each cell's d2d
  * sample), the state limits, the states and the noise-terminal values. */
 typedef struct {
+    size_t ns;  /* states per cell: the model's, then the ts selector's (1S1R ts) */
+    int ts;
     double *par, *lo, *hi, *st, *nz;
     double *t_row; /* per row: the time its states are at (models that relax at 0 V) */
 } nw_tables;
@@ -144,11 +153,15 @@ static void tables_free(nw_tables *t)
 static int tables_new(nw_tables *t, const nv_dyn_model *m, const xb_engine_write_in *in, xb_error *err)
 {
     const xb_array_params *p = in->p;
-    const size_t nc = p->rows * p->cols, np = m->npar, ns = m->nstate;
+    t->ts = p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD;
+    t->ns = m->nstate + (size_t)t->ts;
+    const size_t nc = p->rows * p->cols, np = m->npar, ns = t->ns;
     t->par = malloc(nc * np * sizeof *t->par);
     t->lo = malloc(nc * ns * sizeof *t->lo);
     t->hi = malloc(nc * ns * sizeof *t->hi);
-    t->st = calloc(nc * ns, sizeof *t->st); /* the states past the first start at 0 */
+    /* the states past the first start at 0 (the thermal node at ambient, the selector off, as
+     * the integrators' initial conditions in ngspice) */
+    t->st = calloc(nc * ns, sizeof *t->st);
     t->nz = calloc(nc, sizeof *t->nz);
     t->t_row = calloc(p->rows, sizeof *t->t_row);
     if (!t->par || !t->lo || !t->hi || !t->st || !t->nz || !t->t_row)
@@ -160,6 +173,10 @@ static int tables_new(nw_tables *t, const nv_dyn_model *m, const xb_engine_write
         free(inst);
         if (rc) return rc;
         m->limits(t->par + q * np, t->lo + q * ns, t->hi + q * ns);
+        if (t->ts) {
+            t->lo[q * ns + m->nstate] = NW_TS_LO;
+            t->hi[q * ns + m->nstate] = NW_TS_HI;
+        }
         t->st[q * ns] = in->state[q];
     }
     if (in->noise) memcpy(t->nz, in->noise, nc * sizeof *t->nz);
@@ -172,6 +189,7 @@ static void solver_free(nw_solver *w)
     nv_circuit_free(&w->c);
     free(w->dev_el);
     free(w->el_cell);
+    free(w->el_ts);
     free(w->x);
     free(w->fixed);
     free(w->f);
@@ -215,6 +233,12 @@ static int build(nw_solver *w, const xb_engine_opts *o, xb_error *err)
         w->dev_el[q] = k;
         w->el_cell[k] = (int32_t)q;
     }
+    if (w->ts) { /* 1S1R: row -- selector -- m -- device -- column, the selector just before */
+        w->el_ts = malloc(w->c.n_el * sizeof *w->el_ts);
+        if (!w->el_ts) return xb_errorf(err, XB_ERUNTIME, "out of memory");
+        for (size_t k = 0; k < w->c.n_el; k++) w->el_ts[k] = -1;
+        for (size_t q = 0; q < nc; q++) w->el_ts[w->c.cell_el[q] - 1] = (int32_t)q;
+    }
     return nv_sparse_new(w->c.n, w->c.Ap, w->c.Ai, 0, NULL, &w->sp, err);
 }
 
@@ -229,13 +253,16 @@ static int solver_new(nw_solver *w, const xb_engine_opts *o, const xb_array_para
     w->R = p->rows;
     w->C = p->cols;
     w->nc = w->R * w->C;
+    w->ts = t->ts;
+    w->ns = t->ns;
+    if (w->ts) nw_ts_init(&w->tsp, p);
     int rc = build(w, o, err);
     if (rc) return rc;
     const size_t n = w->c.n ? w->c.n : 1;
     w->par = t->par + first * m->npar;
-    w->lo = t->lo + first * m->nstate;
-    w->hi = t->hi + first * m->nstate;
-    w->st = t->st + first * m->nstate;
+    w->lo = t->lo + first * t->ns;
+    w->hi = t->hi + first * t->ns;
+    w->st = t->st + first * t->ns;
     w->nz = t->nz + first;
     w->moved = calloc(w->nc, 1);
     w->x = calloc(n, sizeof *w->x);
@@ -278,8 +305,6 @@ static int pick_model(const xb_array_params *p, const nv_dyn_model **out, xb_err
                          "pcm, ecram; use --engine spice)", di ? di->name : "?");
     if (m->gated && p->cell != XB_CELL_1R)
         return xb_errorf(err, XB_EINPUT, "--cell: %s is a 3-terminal cell with its own gate line; use 1r", di->name);
-    if (p->cell == XB_CELL_1S1R && p->selector == XB_SELECTOR_THRESHOLD)
-        return xb_errorf(err, XB_EINPUT, "--selector ts: the native solver has the static selector only (use --engine spice)");
     return XB_OK;
 }
 
@@ -328,14 +353,26 @@ static int check_in(const xb_engine_write_in *in, const xb_engine_write_out *out
     return XB_OK;
 }
 
-/* States that relax at 0 V (PCM's thermal node) brought from w->t_s to t_s; skip_moved: not
- * the cells the last pulse integrated (their states are already at the pulse's end). */
+/* Do the states of cells like these move at 0 V (PCM's thermal node, the ts selector)? */
+static int relaxes(const nv_dyn_model *m, int ts) { return m->relax || ts; }
+
+/* One cell's states (x: its ns of them) over dt_s at 0 V: the model's relax, then the ts
+ * selector's decay (ts: its parameters, NULL without). */
+static void relax_cell(const nv_dyn_model *m, const nw_ts *ts, const double *par, double *x, double nz, double dt_s)
+{
+    if (m->relax) m->relax(par, x, nz, dt_s);
+    if (ts) x[m->nstate] = nw_ts_relax(ts, x[m->nstate], dt_s);
+}
+
+/* States that relax at 0 V brought from w->t_s to t_s; skip_moved: not the cells the last
+ * pulse integrated (their states are already at the pulse's end). */
 static void relax_to(nw_solver *w, double t_s, int skip_moved)
 {
-    const size_t ns = w->m->nstate, np = w->m->npar;
-    if (w->m->relax)
+    const size_t ns = w->ns, np = w->m->npar;
+    if (relaxes(w->m, w->ts))
         for (size_t q = 0; q < w->nc; q++)
-            if (!(skip_moved && w->moved[q])) w->m->relax(w->par + q * np, w->st + q * ns, w->nz[q], t_s - w->t_s);
+            if (!(skip_moved && w->moved[q]))
+                relax_cell(w->m, w->ts ? &w->tsp : NULL, w->par + q * np, w->st + q * ns, w->nz[q], t_s - w->t_s);
     w->t_s = t_s;
 }
 
@@ -347,16 +384,26 @@ static int pulse(nw_solver *w, const xb_engine_wpulse *q, double edge_s, double 
     const size_t sel = q->row * w->C + q->col;
     relax_to(w, t_s, 0);
     set_levels(w, q);
-    out->state_before[k] = w->st[sel * w->m->nstate];
+    out->state_before[k] = w->st[sel * w->ns];
+    double other = -INFINITY; /* the other cells' highest selector state: at the slot's start, */
+    if (w->ts && out->sel_peak_other) /* as they only decay unless the pulse moves them */
+        for (size_t c = 0; c < w->nc; c++)
+            if (c != sel) other = fmax(other, w->st[c * w->ns + w->m->nstate]);
     int rc = newton(w, err);
     if (!rc) rc = nw_pulse(w, q, edge_s, gap_s, &out->e_joule[k], err);
-    if (!rc && w->m->relax) { /* the cells not integrated relax through the slot */
+    if (!rc && w->ts) {
+        const nw_cell *cl = &w->cell;
+        if (out->sel_peak) out->sel_peak[k] = cl->peak[0];
+        for (size_t u = 0; u < cl->n_act; u++) other = fmax(other, cl->peak[1 + u]);
+        if (out->sel_peak_other) out->sel_peak_other[k] = w->nc > 1 ? other : 0;
+    }
+    if (!rc && relaxes(w->m, w->ts)) { /* the cells not integrated relax through the slot */
         memset(w->moved, 0, w->nc);
         w->moved[w->cell.sel] = 1;
         for (size_t u = 0; u < w->cell.n_act; u++) w->moved[w->cell.act[u]] = 1;
         relax_to(w, t_s + 2 * edge_s + q->width_s + gap_s, 1);
     }
-    out->state_after[k] = w->st[sel * w->m->nstate];
+    out->state_after[k] = w->st[sel * w->ns];
     return rc;
 }
 
@@ -501,15 +548,17 @@ int xb_engine_native_write(const xb_engine_opts *o, const xb_engine_write_in *in
         n_factor = w.n_factor;
         n_rhs = w.n_rhs;
     }
-    if (!rc && m->relax) { /* every cell to the end of the call (its last slot's gap) */
-        const size_t C = in->p->cols, ns = m->nstate, np = m->npar;
+    if (!rc && relaxes(m, t.ts)) { /* every cell to the end of the call (its last slot's gap) */
+        const size_t C = in->p->cols, ns = t.ns, np = m->npar;
+        nw_ts ts;
+        nw_ts_init(&ts, in->p);
         for (size_t q = 0; q < in->p->rows * C; q++) {
             double t0 = w.nc ? w.t_s : t.t_row[q / C];
-            m->relax(t.par + q * np, t.st + q * ns, t.nz[q], t_start[in->n_pulses] - t0);
+            relax_cell(m, t.ts ? &ts : NULL, t.par + q * np, t.st + q * ns, t.nz[q], t_start[in->n_pulses] - t0);
         }
     }
     if (!rc) {
-        const size_t nc = in->p->rows * in->p->cols, ns = m->nstate;
+        const size_t nc = in->p->rows * in->p->cols, ns = t.ns;
         for (size_t q = 0; q < nc; q++) out->state_end[q] = t.st[q * ns];
         out->t_sim_s = t_start[in->n_pulses];
         out->n_factor = n_factor;

@@ -10,8 +10,31 @@
 
 struct nw_solver;
 
-/* Most states of a dynamic model (nv_dyn_model.nstate). */
-#define NW_MAX_STATES 2
+/* Most states per cell: the dynamic model's (nv_dyn_model.nstate, at most 2) and the
+ * threshold-switching selector's. */
+#define NW_MAX_STATES 3
+
+/* The threshold-switching selector of 1S1R programming circuits, models/selector.lib sel_ts
+ * (native_dyn.c): the array's sel_* values and the subcircuit's own smoothing constants. */
+typedef struct nw_ts {
+    double vth, vhold, ron, roff, ihold, ton, toff;
+    double dvw;    /* V, width of the smooth max sp */
+    double slatch; /* state at which the switching voltage has fallen to vhold */
+} nw_ts;
+
+void nw_ts_init(nw_ts *t, const xb_array_params *p);
+/* current a -> b at voltage v and state s, and its derivative in v */
+void nw_ts_iv(const nw_ts *t, double v, double s, double *i, double *di_dv);
+/* the switching and the relaxing factor at voltage v and state s:
+ * ds/dt = on (1 - s) / ton - off s / toff */
+void nw_ts_terms(const nw_ts *t, double v, double s, double *on, double *off);
+/* ds/dt at voltage v and state s */
+double nw_ts_rate(const nw_ts *t, double v, double s);
+/* the state after dt at 0 V: s e^(-dt / toff) */
+double nw_ts_relax(const nw_ts *t, double s, double dt_s);
+/* the integrator's output limits (the .lib's int model) */
+#define NW_TS_LO (-1e-3)
+#define NW_TS_HI 1.0
 
 /* The pulsed cell and the cells that move during a pulse (native_wcell.c). */
 typedef struct nw_cell {
@@ -25,6 +48,9 @@ typedef struct nw_cell {
     double *z;                /* n: response of every unknown to the cell current */
     size_t n_act, *act;       /* other cells whose state moves */
     double *v0, *wv, *vgc0, *wg;
+    double *vs0, *ws, *vd;    /* 1S1R ts, the active cells: voltage across the whole cell at full
+                                 amplitude, its response, the device's share (warm start) */
+    double *peak;             /* 1 + n_act: highest selector state during the pulse (ts) */
     double p0, q;             /* source power at full amplitude, its change per ampere */
     double *y, *k, *tmp, *err; /* integrator workspaces, 7 stages */
 } nw_cell;
@@ -33,15 +59,19 @@ typedef struct nw_solver {
     const xb_array_params *p;
     xb_array_params p_row; /* an isolated row's circuit (native_write.c), p points here */
     const nv_dyn_model *m;
+    int ts;            /* 1S1R with the threshold-switching selector: its state is the cell's last */
+    nw_ts tsp;
+    size_t ns;         /* states per cell: m->nstate + ts */
     nv_circuit c;
     nv_sparse *sp;
     size_t R, C, nc;
     size_t *dev_el;    /* per cell: its device element */
     int32_t *el_cell;  /* per element: the cell whose device it is, -1 */
+    int32_t *el_ts;    /* per element: the cell whose ts selector it is, -1 (NULL: no ts) */
     /* per cell, views into the whole array's tables (an isolated row: its row of them) */
     double *par;       /* nc x npar */
-    double *lo, *hi;   /* nc x nstate: the states' limits */
-    double *st;        /* nc x nstate: the states */
+    double *lo, *hi;   /* nc x ns: the states' limits */
+    double *st;        /* nc x ns: the states */
     double *nz;        /* per cell: noise-terminal value */
     double t_s;        /* the time the states are at (models that relax at 0 V) */
     uint8_t *moved;    /* per cell: integrated during the last pulse */
