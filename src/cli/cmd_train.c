@@ -69,7 +69,7 @@ static const char k_help[] =
     "                         centre, or the pair's expected step at its state [centre]\n"
     "  --mp-round R           mp: trunc (while |chi| >= step), nearest (>= step/2),\n"
     "                         stochastic (the last fraction with its probability) [trunc]\n"
-    "  --w-range X            weight of a full pair difference, x the He limit [2]\n"
+    "  --w-range X            weight of a full pair difference, x the He limit [2; mp 3]\n"
     "  --refresh-margin X     refresh pairs this close to a bound (x window) [0.05]\n"
     "  --refit-every N        minibatches between fast-form refits   [0: per epoch]\n"
     "  --tt-gamma X           tiki-taka: W = gamma A + C                    [0.1]\n"
