@@ -35,11 +35,16 @@ common="--limit $LIMIT --epochs $EPOCHS --seed $SEED --hidden $HIDDEN --threads 
 
 echo "# in-memory training bench: $LIMIT training images, 10000 test images, $EPOCHS epochs, seed $SEED, MLP 784-$HIDDEN-10"
 echo "# load before: $(uptime)"
-"$X" train $common --out "$OUT/digital.h5" > "$OUT/digital.log"
+# the digital run is short (seconds) and its time swings with the machine's other load: three
+# runs (the same numbers), the median time
+for k in 1 2 3; do
+    "$X" train $common --out "$OUT/digital.h5" --force > "$OUT/digital.log"
+    sed -n 's/.* in \([0-9.]*\) s: test accuracy.*/\1/p' "$OUT/digital.log" | tail -1
+done > "$OUT/digital.times"
 dig_acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$OUT/digital.log" | tail -1)
-dig_time=$(sed -n 's/.* in \([0-9.]*\) s: test accuracy.*/\1/p' "$OUT/digital.log" | tail -1)
+dig_time=$(sort -g "$OUT/digital.times" | sed -n 2p)
 dig_ep=$(echo "$dig_time $EPOCHS" | awk '{printf "%.3f", $1 / $2}')
-echo "digital (Adam)         test ${dig_acc}%  ${dig_ep} s/epoch"
+echo "digital (Adam)         test ${dig_acc}%  ${dig_ep} s/epoch (median of 3 runs: $(tr '\n' ' ' < "$OUT/digital.times")s)"
 "$X" train $common --optimizer sgd --lr 0.4 --lr-schedule cosine --out "$OUT/digital-sgd.h5" > "$OUT/digital-sgd.log"
 dsgd_acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$OUT/digital-sgd.log" | tail -1)
 echo "digital (SGD, lr 0.4 cosine) test ${dsgd_acc}%"
