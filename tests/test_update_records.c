@@ -130,6 +130,23 @@ static void test_ecram_records(void **state)
     free(dir);
 }
 
+/* Parse campaign TEXT (named INI in errors), run it into PATH with no point failing, and open
+ * the result (the caller closes it). */
+static hid_t run_campaign(const char *text, const char *ini, const char *path)
+{
+    xb_campaign *c = NULL;
+    xb_error err;
+    assert_int_equal(xb_char_campaign_parse(text, ini, &c, &err), XB_OK);
+    xb_char_run_stats st;
+    xb_char_run_opts o = {0};
+    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
+    assert_int_equal(st.failed, 0);
+    xb_char_campaign_free(c);
+    hid_t f;
+    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    return f;
+}
+
 /* One ECRAM campaign of 2 Monte Carlo devices (d2d) with 10 % width jitter and the given
  * [program] c2c_seed line; its device_params text and train_pulse_width (2 x 1 x 6). */
 static void run_seeded(const char *dir, const char *name, const char *seed_line, char **params, double **widths)
@@ -140,21 +157,13 @@ static void run_seeded(const char *dir, const char *name, const char *seed_line,
              "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n"
              "[program]\nenabled = yes\npulses = 3\ncycles = 1\ndevices = 2\nc2c_sigma = 0.1\n%s",
              seed_line);
-    xb_campaign *c = NULL;
     xb_error err;
-    assert_int_equal(xb_char_campaign_parse(text, "seeded.ini", &c, &err), XB_OK);
     snprintf(path, sizeof path, "%s/%s.h5", dir, name);
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
-    assert_int_equal(st.failed, 0);
-    hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    hid_t f = run_campaign(text, "seeded.ini", path);
     assert_int_equal(xb_h5_read_text(f, "points/p00000/program/device_params", params, &err), XB_OK);
     const hsize_t dw[3] = {2, 1, 6};
     *widths = read_all(f, "points/p00000/program/train_pulse_width", 3, dw);
     xb_h5_close(f, &err);
-    xb_char_campaign_free(c);
 }
 
 /* [program] c2c_seed: new pulse noise on the same Monte Carlo devices (bench_update's held-out
@@ -268,16 +277,10 @@ static void test_program_per_device(void **state)
              "[inputs]\nsamples = 1\nvectors = 1\n[read]\nschemes = none\n[program]\nenabled = yes\npulses = 2\n"
              "cycles = 1\ndevices = 2, 1\npulse_width_s = %.17g, %.17g\nc2c_sigma = 0, 0.05\n",
              w_ecram, w_rram);
-    assert_int_equal(xb_char_campaign_parse(run_text, "per-device.ini", &c, &err), XB_OK);
     char *dir = xb_test_tmpdir("update-per-device");
     char path[1024];
     snprintf(path, sizeof path, "%s/r.h5", dir);
-    xb_char_run_stats st;
-    xb_char_run_opts o = {0};
-    assert_int_equal(xb_char_run(c, path, &o, &st, &err), XB_OK);
-    assert_int_equal(st.failed, 0);
-    hid_t f;
-    assert_int_equal(xb_h5_open(path, 0, &f, &err), XB_OK);
+    hid_t f = run_campaign(run_text, "per-device.ini", path);
     static const char *const pts[2] = {"points/p00000/program", "points/p00001/program"};
     const int64_t want_dev[2] = {2, 1};
     const double want_w[2] = {w_ecram, w_rram}, want_c2c[2] = {0, 0.05};
@@ -295,7 +298,6 @@ static void test_program_per_device(void **state)
         free(read_all(f, gp, 3, dg));
     }
     xb_h5_close(f, &err);
-    xb_char_campaign_free(c);
     xb_test_tmpdir_remove(dir);
 }
 
