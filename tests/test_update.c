@@ -758,6 +758,8 @@ static void check_tables(const char *path, const char *dev)
     free(su);
     free(sd);
     free(xu);
+    free(ku);
+    free(kd);
     free(dev_u);
     free(law);
     H5Gclose(g);
