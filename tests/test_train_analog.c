@@ -559,10 +559,10 @@ static void test_mixed_precision_rounding(void **state)
 static void test_lr_cosine(void **state)
 {
     (void)state;
-    assert_float_equal(xb_analog_lr_cosine(0.1, 0, 40), 0.1, 1e-15);
-    assert_float_equal(xb_analog_lr_cosine(0.1, 20, 40), 0.05, 1e-15);
-    assert_float_equal(xb_analog_lr_cosine(0.1, 10, 40), 0.05 * (1 + sqrt(0.5)), 1e-15);
-    assert_float_equal(xb_analog_lr_cosine(0.1, 40, 40), 0, 1e-15);
+    assert_float_equal(xb_train_lr_cosine(0.1, 0, 40), 0.1, 1e-15);
+    assert_float_equal(xb_train_lr_cosine(0.1, 20, 40), 0.05, 1e-15);
+    assert_float_equal(xb_train_lr_cosine(0.1, 10, 40), 0.05 * (1 + sqrt(0.5)), 1e-15);
+    assert_float_equal(xb_train_lr_cosine(0.1, 40, 40), 0, 1e-15);
 }
 
 /* ------------------------------------------------------------------ bounds, refresh, laws */

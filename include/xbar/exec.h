@@ -285,7 +285,8 @@ typedef struct xb_train_opts {
     double lr;                /* step size (Adam's, or SGD's) */
     double lr_decay;          /* lr multiplied by this after every epoch (lr_cosine 0) */
     int optimizer;            /* XB_TRAIN_ADAM (default) or XB_TRAIN_SGD (w -= lr g) */
-    int lr_cosine;            /* 1: lr (1 + cos(pi t / T)) / 2 per minibatch t of the run's T */
+    int lr_cosine;            /* 1: lr (1 + cos(pi t / T)) / 2 per minibatch t of the run's T
+                                 (xb_train_lr_cosine; digital and in-memory training) */
     double weight_noise;      /* hardware-aware training: Gaussian weight noise, sigma relative
                                  to the layer's max |w|, resampled every minibatch (0 = off) */
     uint64_t seed;
@@ -296,6 +297,9 @@ typedef struct xb_train_opts {
     xb_device_kind hw_device; /* device whose sigma_program/resid_sigma_rel are used [rram] */
     size_t cnn_channels[2];   /* xb_train_cnn: output channels of the two conv layers [8, 16] */
 } xb_train_opts;
+/* The cosine schedule's step at minibatch t of t_all (Loshchilov & Hutter, ICLR 2017):
+ * lr0 (1 + cos(pi t / t_all)) / 2; lr0 when t_all is 0. */
+double xb_train_lr_cosine(double lr0, size_t t, size_t t_all);
 
 void xb_train_opts_default(xb_train_opts *o);
 
@@ -394,8 +398,6 @@ typedef struct xb_analog_opts {
     int tt_hidden;            /* Tiki-Taka: transfers accumulate in a digital H, C pulsed from it
                                * as mp does (TTv2) */
     int tt_reset;             /* Tiki-Taka: A's column programmed back to zero after its transfer */
-    int lr_cosine;            /* lr per minibatch lr0 (1 + cos(pi t / T)) / 2 over the T
-                               * minibatches of the run (replaces the per-epoch decay) */
 } xb_analog_opts;
 
 /* Mixed precision: when the accumulator fires (docs/training.md "Mixed precision"). */
@@ -409,8 +411,6 @@ void xb_analog_opts_default(xb_analog_opts *a);
  * inspect` prints it. */
 struct xb_update_model;
 double xb_analog_d2d_step_spread(const struct xb_update_model *m, int dir);
-/* The cosine schedule's step at minibatch t of t_all: lr0 (1 + cos(pi t / t_all)) / 2. */
-double xb_analog_lr_cosine(double lr0, size_t t, size_t t_all);
 const char *xb_analog_algorithm_name(xb_analog_algorithm a); /* "sgd", "tiki-taka", "mp" */
 int xb_analog_algorithm_from_name(const char *s, xb_analog_algorithm *out);
 /* "asymmetry", "state", "c2c", "d2d" -> the flag; XB_EINPUT otherwise. */

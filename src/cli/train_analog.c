@@ -93,8 +93,8 @@ static int parse(int argc, char **argv, aopts *p, xb_error *err)
         } else if (FLAG("--lr-schedule")) {
             if (!VAL("--lr-schedule")) return XB_EINPUT;
             p->schedule_set = 1;
-            if (!strcmp(v, "cosine")) p->a.lr_cosine = 1;
-            else if (!strcmp(v, "step")) p->a.lr_cosine = 0;
+            if (!strcmp(v, "cosine")) p->o.lr_cosine = 1;
+            else if (!strcmp(v, "step")) p->o.lr_cosine = 0;
             else return xb_errorf(err, XB_EINPUT, "--lr-schedule: '%s' is not step or cosine", v);
         } else if (FLAG("--algorithm")) {
             if (!VAL("--algorithm")) return XB_EINPUT;
@@ -246,7 +246,7 @@ static int write_json(const aopts *p, const actx *c, double final_acc, xb_error 
                "  \"lr_schedule\": \"%s\",\n  \"mp_threshold\": \"%s\",\n  \"mp_round\": \"%s\",\n"
                "  \"seed\": %llu,\n  \"final_test_accuracy\": %.6f,\n  \"epochs\": [\n",
             xb_device_name(p->device), xb_analog_algorithm_name(p->a.algorithm), p->a.ablate, p->o.lr,
-            p->a.lr_cosine ? "cosine" : "step", p->a.mp_state ? "state" : "centre", rounds[p->a.mp_round],
+            p->o.lr_cosine ? "cosine" : "step", p->a.mp_state ? "state" : "centre", rounds[p->a.mp_round],
             (unsigned long long)p->o.seed, final_acc);
     for (size_t k = 0; k < c->n; k++) {
         const xb_analog_epoch *e = &c->e[k];
@@ -320,7 +320,7 @@ static void analog_lr_defaults(aopts *p)
 {
     if (!p->lr_set) p->o.lr = p->a.algorithm == XB_ANALOG_MP ? 0.4 : 0.1;
     if (!p->w_range_set && p->a.algorithm == XB_ANALOG_MP) p->a.w_fs = 3.0;
-    if (!p->schedule_set) p->a.lr_cosine = p->a.algorithm == XB_ANALOG_SGD;
+    if (!p->schedule_set) p->o.lr_cosine = p->a.algorithm == XB_ANALOG_SGD;
 }
 
 int xb_cli_train_analog(int argc, char **argv)

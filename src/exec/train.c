@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/train_analog_internal.h"
+#include "exec/train_internal.h"
 #include "xbar/exec.h"
 
 void xb_train_opts_default(xb_train_opts *o)
@@ -44,6 +44,11 @@ static int test_accuracy(xb_tnet *t, const xb_dataset *test, size_t n_classes, f
     return rc;
 }
 
+double xb_train_lr_cosine(double lr0, size_t t, size_t t_all)
+{
+    return t_all ? 0.5 * lr0 * (1.0 + cos(M_PI * (double)t / (double)t_all)) : lr0;
+}
+
 int xb_train_network(xb_tnet *t, const xb_dataset *train, const xb_dataset *test, const xb_train_opts *o,
                      xb_train_optimizer *opt, uint64_t *rng, xb_train_progress cb, void *user, xb_error *err)
 {
@@ -61,7 +66,7 @@ int xb_train_network(xb_tnet *t, const xb_dataset *train, const xb_dataset *test
         xb_train_shuffle(perm, train->n, rng);
         double loss = 0;
         for (size_t s0 = 0; !rc && s0 < train->n; s0 += B) {
-            if (o->lr_cosine) lr = xb_analog_lr_cosine(o->lr, ep * per_epoch + s0 / B, t_all);
+            if (o->lr_cosine) lr = xb_train_lr_cosine(o->lr, ep * per_epoch + s0 / B, t_all);
             const size_t nb = train->n - s0 < B ? train->n - s0 : B;
             for (size_t s = 0; s < nb; s++) {
                 memcpy(xb + s * px, train->images + perm[s0 + s] * px, px * sizeof(float));

@@ -32,11 +32,6 @@ void xb_analog_opts_default(xb_analog_opts *a)
     a->tt_every = 1;
 }
 
-double xb_analog_lr_cosine(double lr0, size_t t, size_t t_all)
-{
-    return t_all ? 0.5 * lr0 * (1.0 + cos(M_PI * (double)t / (double)t_all)) : lr0;
-}
-
 static const char *const k_alg_names[] = {"sgd", "tiki-taka", "mp"};
 static const char *const k_ablate_names[] = {"asymmetry", "state", "c2c", "d2d"};
 
@@ -374,8 +369,7 @@ static int epoch_loop(xb_an_trainer *tr, const xb_dataset *train, const xb_datas
         xb_train_shuffle(perm, train->n, rng);
         double loss = 0, correct = 0;
         for (size_t s0i = 0; !rc && s0i < train->n; s0i += B) {
-            if (tr->a.lr_cosine) /* cosine annealing over the whole run (Loshchilov & Hutter, ICLR 2017) */
-                lr = xb_analog_lr_cosine(o->lr, ep * per_epoch + s0i / B, t_all);
+            if (o->lr_cosine) lr = xb_train_lr_cosine(o->lr, ep * per_epoch + s0i / B, t_all);
             const size_t nb = train->n - s0i < B ? train->n - s0i : B;
             for (size_t s = 0; s < nb; s++) {
                 memcpy(xb + s * px, train->images + perm[s0i + s] * px, px * sizeof(float));
