@@ -525,7 +525,6 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
             return xb_errorf(err, XB_EINPUT, "%s:%d: times_s: must increase (%g after %g)", fname, s_dt->line,
                              s_dt->v[q].a, s_dt->v[q - 1].a);
 
-    int rc_pd;
     /* [program] start_pulses: signed whole pulse counts, a plain list (docs/campaigns.md) */
     const kslot *s_sp = slot(c, "program", "start_pulses");
     if (s_sp->set && s_sp->n > XB_CHAR_PROGRAM_MAX_STARTS)
@@ -536,7 +535,7 @@ static int build_points(xb_campaign *c, const char *fname, xb_error *err)
             return xb_errorf(err, XB_EINPUT, "%s:%d: start_pulses: %g is not a whole number of pulses", fname,
                              s_sp->line, s_sp->v[q].a);
 
-    rc_pd = check_per_device(c, fname, err);
+    const int rc_pd = check_per_device(c, fname, err);
     if (rc_pd) return rc_pd;
     /* the axis of [array] device (per-device keys pick their value by its index) */
     size_t dev_axis = SIZE_MAX;

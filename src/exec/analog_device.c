@@ -53,9 +53,11 @@ double xb_analog_d2d_step_spread(const xb_update_model *m, int dir)
  * V (Marsaglia & Tsang 2000): x_1 = R, the base layer's width x_0 = V / f(R) (the rectangle
  * below f(R) with the tail beyond R folded in), x_{i+1} = f^-1(V / x_i + f(x_i)), x_256 = 0.
  * R and V for 256 layers as given there. */
+static const double k_zig_r = 3.6541528853610088; /* R: the base layer's right edge */
+
 static void zig_init(xb_an_model *am)
 {
-    const double R = 3.6541528853610088, V = 4.92867323399e-3;
+    const double R = k_zig_r, V = 4.92867323399e-3;
     am->zig_x[0] = V / exp(-0.5 * R * R);
     am->zig_x[1] = R;
     for (size_t i = 1; i < XB_AN_ZIG - 1; i++)
@@ -71,7 +73,7 @@ static inline double uniform_open(uint64_t *rng) { return ((double)(xb_splitmix6
  * 2 E2 > (E1 / R)^2, E1, E2 exponential */
 static double zig_tail(int negative, uint64_t *rng)
 {
-    const double R = 3.6541528853610088;
+    const double R = k_zig_r;
     for (;;) {
         const double x = -log(uniform_open(rng)) / R, y = -log(uniform_open(rng));
         if (2.0 * y > x * x) return negative ? -(R + x) : R + x;
