@@ -27,6 +27,7 @@
  * Everything is computed in units of the window (x in [0, 1], dG / window) and scaled back. */
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -624,35 +625,16 @@ static void law_grad(xb_update_law law, const double *p, double x, int dir, doub
     gr[k + 1] = t - (double)k;
 }
 
-/* Invert the symmetric positive-definite P x P matrix a in place (Gauss-Jordan, P <= 6);
- * -1 when it is singular. */
+/* Invert the symmetric positive-definite P x P matrix a in place (Cholesky); -1 when it is
+ * not positive definite. */
 static int small_inverse(double *a, size_t P)
 {
-    double inv[XB_UPDATE_MAX_PARAMS * XB_UPDATE_MAX_PARAMS] = {0};
-    for (size_t i = 0; i < P; i++) inv[i * P + i] = 1;
-    for (size_t c = 0; c < P; c++) {
-        size_t piv = c;
-        for (size_t r = c + 1; r < P; r++)
-            if (fabs(a[r * P + c]) > fabs(a[piv * P + c])) piv = r;
-        if (!(fabs(a[piv * P + c]) > 1e-300)) return -1;
-        for (size_t j = 0; j < P; j++) {
-            double t = a[c * P + j];
-            a[c * P + j] = a[piv * P + j];
-            a[piv * P + j] = t;
-            t = inv[c * P + j];
-            inv[c * P + j] = inv[piv * P + j];
-            inv[piv * P + j] = t;
-        }
-        const double d = a[c * P + c];
-        for (size_t j = 0; j < P; j++) a[c * P + j] /= d, inv[c * P + j] /= d;
-        for (size_t r = 0; r < P; r++)
-            if (r != c) {
-                const double f = a[r * P + c];
-                for (size_t j = 0; j < P; j++) a[r * P + j] -= f * a[c * P + j], inv[r * P + j] -= f * inv[c * P + j];
-            }
-    }
-    memcpy(a, inv, P * P * sizeof *a);
-    return 0;
+    gsl_matrix_view A = gsl_matrix_view_array(a, P, P);
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int st = gsl_linalg_cholesky_decomp1(&A.matrix);
+    if (!st) st = gsl_linalg_cholesky_invert(&A.matrix);
+    gsl_set_error_handler(old);
+    return st ? -1 : 0;
 }
 
 /* Leverage h_i of every step of direction q in its own device's fit (the diagonal of the hat
@@ -948,13 +930,19 @@ static double c2c_state_factor(const xb_update_model *m, double g_siemens, int d
     return k[j] + (k[j + 1] - k[j]) * (t - (double)j);
 }
 
-double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir)
+/* sigma at g for the step law with parameters p: k(x) sqrt(abs^2 + (rel f)^2) (fit.h) */
+static double sigma_of_law(const xb_update_model *m, const double *p, double g_siemens, int dir)
 {
-    if (!dir) return 0;
-    const double f = law_siemens(m, dir > 0 ? m->up : m->down, g_siemens, dir);
+    const double f = law_siemens(m, p, g_siemens, dir);
     const double a = dir > 0 ? m->c2c_up_abs_siemens : m->c2c_down_abs_siemens;
     const double r = dir > 0 ? m->c2c_up_rel : m->c2c_down_rel;
     return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
+}
+
+double xb_fit_update_sigma(const xb_update_model *m, double g_siemens, int dir)
+{
+    if (!dir) return 0;
+    return sigma_of_law(m, dir > 0 ? m->up : m->down, g_siemens, dir);
 }
 
 double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_siemens, int dir)
@@ -962,10 +950,7 @@ double xb_fit_update_device_sigma(const xb_update_model *m, size_t k, double g_s
     if (k >= m->n_devices || !dir) return NAN;
     const double *p = (dir > 0 ? m->dev_up : m->dev_down) + k * m->n_params;
     if (!isfinite(p[0])) return NAN;
-    const double f = law_siemens(m, p, g_siemens, dir);
-    const double a = dir > 0 ? m->c2c_up_abs_siemens : m->c2c_down_abs_siemens;
-    const double r = dir > 0 ? m->c2c_up_rel : m->c2c_down_rel;
-    return c2c_state_factor(m, g_siemens, dir) * sqrt(a * a + r * r * f * f);
+    return sigma_of_law(m, p, g_siemens, dir);
 }
 
 double xb_fit_update_device_step(const xb_update_model *m, size_t k, double g_siemens, int dir)
