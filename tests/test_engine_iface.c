@@ -7,7 +7,9 @@
  *     only where declared, circuit engines differing from I = V.G);
  *   - the spice engine's single-cell reads against stock `ngspice -b` on the read netlist;
  *   - unknown names, bad shapes and missing operations give one-line errors;
- *   - an engine defined here (program and mvm only) runs through the executor. */
+ *   - an engine defined here (program and mvm only) runs through the executor;
+ *   - several tiles programmed at once (xb_engine_program_multi) are the tiles programmed one
+ *     by one, for any number of workers. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -397,6 +399,114 @@ static void test_model_class(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ several tiles at once */
+/* n tiles programmed by k engines of one configuration must be the same tiles: tile t of a
+ * program_multi call is the tile xb_engine_program gives when called for t in order (the
+ * model engine numbers its tiles: fit vectors and read-noise streams), for any number of
+ * workers (the model engine uses as many as OpenBLAS threads), and the numbering goes on
+ * after the call.  Read noise on, so equal outputs mean equal streams.  (The reference runs
+ * at the library's thread count, the others at 1-3: the fast form's basis, an SVD through
+ * GSL's BLAS calls, is computed on one thread so that its bits do not follow the count.) */
+static void multi_outputs(const char *engine, const char *mf, const xb_array_params *p, xb_matrix *const *g,
+                          size_t n, int mode, const xb_matrix *v, xb_matrix **out)
+{
+    xb_error err;
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.file = mf;
+    cfg.array = p;
+    cfg.read_noise = 1;
+    cfg.seed = 77;
+    xb_engine *e = NULL;
+    assert_int_equal(xb_engine_new_by_name(xb_fit_engines, engine, &cfg, &e, &err), XB_OK);
+    xb_engine_tile **t = calloc(n + 1, sizeof *t);
+    if (mode == 0) { /* one by one */
+        for (size_t k = 0; k < n; k++) assert_int_equal(xb_engine_program(e, p, g[k], &t[k], &err), XB_OK);
+    } else { /* at once, on mode OpenBLAS threads, the first two alone first */
+        const int nth = xb_blas_threads_begin(mode);
+        assert_int_equal(xb_engine_program_multi(e, p, (const xb_matrix *const *)g, 2, t, &err), XB_OK);
+        assert_int_equal(xb_engine_program_multi(e, p, (const xb_matrix *const *)g + 2, n - 2, t + 2, &err), XB_OK);
+        xb_blas_threads_end(nth);
+    }
+    assert_int_equal(xb_engine_program(e, p, g[0], &t[n], &err), XB_OK); /* tile number n + 1 */
+    for (size_t k = 0; k <= n; k++) {
+        out[k] = xb_matrix_new(v->rows, p->cols);
+        assert_int_equal(xb_engine_mvm(t[k], v, out[k], &err), XB_OK);
+        xb_engine_tile_free(t[k]);
+    }
+    free(t);
+    xb_engine_free(e);
+}
+
+static void test_program_multi(void **state)
+{
+    xb_array_params p;
+    xb_matrix *g0, *v;
+    array4(XB_DEVICE_RRAM, &p, &g0, &v);
+    xb_fit_params m;
+    xb_fit_params_nominal(&m, &p);
+    m.resid_sigma_rel = 0.01;
+    char *mf = malloc(strlen(g_dir) + 16);
+    sprintf(mf, "%s/mn.h5", g_dir);
+    xb_fit_provenance prov = {"none", "test", "", "ngspice-39", "0"};
+    hid_t f;
+    xb_error err;
+    assert_int_equal(xb_fit_file_create(mf, 1, &prov, &f, &err), XB_OK);
+    assert_int_equal(xb_fit_file_add_model(f, 0, &m, NULL, NULL, &err), XB_OK);
+    assert_int_equal(xb_h5_close(f, &err), XB_OK);
+    enum { N = 7 };
+    xb_matrix *g[N];
+    uint64_t s = 99;
+    for (size_t k = 0; k < N; k++) {
+        g[k] = xb_matrix_new(4, 4);
+        for (size_t q = 0; q < 16; q++)
+            g[k]->data[q] = p.g_min_siemens + (p.g_max_siemens - p.g_min_siemens) * urand(&s);
+    }
+    const char *engines[] = {"model", "ideal"}; /* ideal: no program_multi, the interface loops */
+    for (size_t en = 0; en < 2; en++) {
+        xb_matrix *ref[N + 1], *got[N + 1];
+        multi_outputs(engines[en], mf, &p, g, N, 0, v, ref);
+        for (int threads = 1; threads <= 3; threads++) {
+            multi_outputs(engines[en], mf, &p, g, N, threads, v, got);
+            for (size_t k = 0; k <= N; k++) {
+                assert_memory_equal(got[k]->data, ref[k]->data, v->rows * p.cols * sizeof(double));
+                xb_matrix_free(got[k]);
+            }
+        }
+        /* the noise makes the tiles differ: equal outputs are not equal by default */
+        assert_true(memcmp(ref[0]->data, ref[N]->data, v->rows * p.cols * sizeof(double)) != 0 || en == 1);
+        for (size_t k = 0; k <= N; k++) xb_matrix_free(ref[k]);
+    }
+    /* bad input: one conductance out of limits, one wrong shape; no tile comes back */
+    xb_engine_config cfg;
+    xb_engine_config_default(&cfg);
+    cfg.file = mf;
+    cfg.array = &p;
+    xb_engine *e = NULL;
+    assert_int_equal(xb_engine_new_by_name(xb_fit_engines, "model", &cfg, &e, &err), XB_OK);
+    xb_engine_tile *t[N];
+    const double keep = g[5]->data[3];
+    g[5]->data[3] = -1.0;
+    assert_int_equal(xb_engine_program_multi(e, &p, (const xb_matrix *const *)g, N, t, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "conductance (1,4)"));
+    for (size_t k = 0; k < N; k++) assert_null(t[k]);
+    g[5]->data[3] = keep;
+    xb_matrix *wrong = xb_matrix_new(3, 4), *saved = g[2];
+    g[2] = wrong;
+    assert_int_equal(xb_engine_program_multi(e, &p, (const xb_matrix *const *)g, N, t, &err), XB_EINPUT);
+    assert_non_null(strstr(err.msg, "3x4"));
+    for (size_t k = 0; k < N; k++) assert_null(t[k]);
+    g[2] = saved;
+    assert_int_equal(xb_engine_program_multi(e, &p, (const xb_matrix *const *)g, 0, t, &err), XB_OK);
+    assert_int_equal(xb_engine_provides(e, XB_ENGINE_OP_PROGRAM_MULTI), 1);
+    xb_engine_free(e);
+    xb_matrix_free(wrong);
+    for (size_t k = 0; k < N; k++) xb_matrix_free(g[k]);
+    xb_matrix_free(g0);
+    xb_matrix_free(v);
+    free(mf);
+}
+
 /* ------------------------------------------------------------------ single-cell reads */
 /* The spice and native engines' reads of cell (1,2) with every scheme and cell type ==
  * stock ngspice on the read netlist of xb_netlist_read_new with its one source at v_read
@@ -633,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_ideal_closed_form),
         cmocka_unit_test(test_native_vs_spice),
         cmocka_unit_test(test_model_class),
+        cmocka_unit_test(test_program_multi),
         cmocka_unit_test(test_cell_read),
         cmocka_unit_test(test_bad_calls),
         cmocka_unit_test(test_minimal_engine_in_executor),

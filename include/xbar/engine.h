@@ -274,6 +274,13 @@ unsigned xb_engine_caps(const xb_engine *e);
  * once.  The tile keeps a copy of p; free it before its engine. */
 int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_engine_tile **out,
                       xb_error *err);
+/* n arrays of one configuration p: out[k] is the tile xb_engine_program(e, p, g[k], ...)
+ * called for k = 0, 1, ..., n-1 in that order gives (the same random streams: an engine
+ * numbers its tiles in programming order), programmed at the same time when the engine can
+ * (XB_ENGINE_OP_PROGRAM_MULTI; the model engine: one fast-form fit per worker, as many
+ * workers as OpenBLAS threads).  On failure every out[k] is NULL. */
+int xb_engine_program_multi(xb_engine *e, const xb_array_params *p, const xb_matrix *const *g, size_t n,
+                            xb_engine_tile **out, xb_error *err);
 void xb_engine_tile_free(xb_engine_tile *t);
 xb_engine *xb_engine_tile_engine(const xb_engine_tile *t);
 /* MVM of K input vectors: v K x rows (volts on the row drivers), i_out K x cols (amperes into
@@ -312,7 +319,9 @@ typedef enum {
     XB_ENGINE_OP_READ_TIME = 1u << 2,    /* xb_engine_read_time_s */
     XB_ENGINE_OP_FAST_FORM = 1u << 3,    /* xb_engine_fast_form */
     XB_ENGINE_OP_ENERGY_LAW = 1u << 4,   /* xb_engine_energy_law */
-    XB_ENGINE_OP_RESIDUAL_NOISE = 1u << 5 /* xb_engine_residual_noise */
+    XB_ENGINE_OP_RESIDUAL_NOISE = 1u << 5, /* xb_engine_residual_noise */
+    XB_ENGINE_OP_PROGRAM_MULTI = 1u << 6   /* several tiles programmed at once (else
+                                              xb_engine_program_multi loops) */
 } xb_engine_op;
 
 /* 1 when the engine provides op. */
@@ -354,6 +363,8 @@ typedef struct xb_engine_ops {
     const struct xb_fit_fast *(*fast_form)(void *self, void *tile);
     int (*energy_law)(void *self, double *k_res_s, double *k_cap_farad);
     double (*residual_noise)(void *self);
+    int (*program_multi)(void *self, const xb_array_params *p, const xb_matrix *const *g, size_t n, void **tiles,
+                         xb_error *err); /* tiles[k] as program() called for k = 0..n-1 in order */
 } xb_engine_ops;
 
 /* A configured engine of class cls with ops (copied) on self, capabilities caps.  On failure

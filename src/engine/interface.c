@@ -71,15 +71,21 @@ static int check_values(const xb_engine *e, const char *what, const xb_matrix *m
     return XB_OK;
 }
 
+static int check_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_error *err)
+{
+    if (!g) return xb_errorf(err, XB_EINPUT, "engine program: missing argument");
+    if (g->rows != p->rows || g->cols != p->cols || !p->rows || !p->cols)
+        return xb_errorf(err, XB_EINPUT, "engine %s: conductances are %zux%zu, the array %zux%zu", xb_engine_name(e),
+                         g->rows, g->cols, p->rows, p->cols);
+    return check_values(e, "conductance", g, XB_QTY_CONDUCTANCE, err);
+}
+
 int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g, xb_engine_tile **out,
                       xb_error *err)
 {
     if (out) *out = NULL;
     if (!e || !p || !g || !out) return xb_errorf(err, XB_EINPUT, "engine program: missing argument");
-    if (g->rows != p->rows || g->cols != p->cols || !p->rows || !p->cols)
-        return xb_errorf(err, XB_EINPUT, "engine %s: conductances are %zux%zu, the array %zux%zu", xb_engine_name(e),
-                         g->rows, g->cols, p->rows, p->cols);
-    int rc = check_values(e, "conductance", g, XB_QTY_CONDUCTANCE, err);
+    int rc = check_program(e, p, g, err);
     if (rc) return rc;
     xb_engine_tile *t = calloc(1, sizeof *t);
     if (!t) return xb_errorf(err, XB_ERUNTIME, "engine %s: out of memory (tile)", xb_engine_name(e));
@@ -92,6 +98,41 @@ int xb_engine_program(xb_engine *e, const xb_array_params *p, const xb_matrix *g
     }
     *out = t;
     return XB_OK;
+}
+
+int xb_engine_program_multi(xb_engine *e, const xb_array_params *p, const xb_matrix *const *g, size_t n,
+                            xb_engine_tile **out, xb_error *err)
+{
+    if (!out && n) return xb_errorf(err, XB_EINPUT, "engine program: missing argument");
+    for (size_t k = 0; k < n; k++) out[k] = NULL;
+    if (n == 0) return XB_OK;
+    if (!e || !p || !g) return xb_errorf(err, XB_EINPUT, "engine program: missing argument");
+    int rc = XB_OK;
+    for (size_t k = 0; k < n && !rc; k++) rc = check_program(e, p, g[k], err);
+    if (rc) return rc;
+    if (!e->ops.program_multi) {
+        for (size_t k = 0; k < n && !rc; k++) rc = xb_engine_program(e, p, g[k], &out[k], err);
+    } else {
+        void **impl = calloc(n, sizeof *impl);
+        if (!impl) return xb_errorf(err, XB_ERUNTIME, "engine %s: out of memory", xb_engine_name(e));
+        for (size_t k = 0; k < n && !rc; k++)
+            if (!(out[k] = calloc(1, sizeof *out[k])))
+                rc = xb_errorf(err, XB_ERUNTIME, "engine %s: out of memory (tile)", xb_engine_name(e));
+        if (!rc) rc = e->ops.program_multi(e->self, p, g, n, impl, err);
+        for (size_t k = 0; k < n && out[k]; k++) {
+            out[k]->eng = e;
+            out[k]->p = *p;
+            out[k]->impl = impl[k];
+        }
+        free(impl);
+    }
+    if (rc)
+        for (size_t k = 0; k < n; k++) {
+            if (out[k] && out[k]->impl) xb_engine_tile_free(out[k]);
+            else free(out[k]);
+            out[k] = NULL;
+        }
+    return rc;
 }
 
 void xb_engine_tile_free(xb_engine_tile *t)
@@ -206,6 +247,7 @@ int xb_engine_provides(const xb_engine *e, xb_engine_op op)
     case XB_ENGINE_OP_FAST_FORM: return e->ops.fast_form != NULL;
     case XB_ENGINE_OP_ENERGY_LAW: return e->ops.energy_law != NULL;
     case XB_ENGINE_OP_RESIDUAL_NOISE: return e->ops.residual_noise != NULL;
+    case XB_ENGINE_OP_PROGRAM_MULTI: return e->ops.program_multi != NULL;
     }
     return 0;
 }

@@ -99,68 +99,81 @@ static void tile_g(const xb_an_tiles *t, const xb_an_pairs *p, size_t r, size_t 
         }
 }
 
+/* The first tile fixes the fast form's basis: the gains' storage and the basis tabulated at
+ * the DAC levels. */
+static int tiles_alloc(xb_an_tiles *t, const xb_fit_fast *f, xb_error *err)
+{
+    const size_t T = xb_fit_fast_terms(f), nt = t->n_rt * t->n_ct;
+    t->T = T;
+    t->gain = malloc(t->n_arrays * nt * tsize(t) * sizeof(double));
+    t->E = malloc(T * t->n_out * t->n_in * sizeof(float));
+    t->lut = malloc(T * t->nlev * sizeof(float));
+    t->rowsum = malloc(T * t->n_in * sizeof(double));
+    t->colsum = malloc(T * t->n_out * sizeof(double));
+    t->gsum_r = malloc(t->n_in * sizeof(double));
+    t->gsum_c = malloc(t->n_out * sizeof(double));
+    if (!t->gain || !t->E || !t->lut || !t->rowsum || !t->colsum || !t->gsum_r || !t->gsum_c)
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (tile gains)");
+    const xb_fit_basis *b = xb_fit_fast_basis(f);
+    const double vr = t->rc.v_read;
+    for (size_t p = 0; p < T; p++)
+        for (size_t q = 0; q < t->nlev; q++)
+            t->lut[p * t->nlev + q] = (float)(xb_fit_basis_eval(b, p, vr * (double)q / (double)(t->nlev - 1)) / vr);
+    return XB_OK;
+}
+
+/* Tile k's per-cell gains M_p / G from its fast form. */
+static int tile_gains(xb_an_tiles *t, size_t k, xb_engine_tile *tile, const xb_matrix *g, xb_error *err)
+{
+    const xb_fit_fast *f = xb_engine_fast_form(tile);
+    if (!f)
+        return xb_errorf(err, XB_EINPUT, "analog training: the engine '%s' has no fast form (use the model engine)",
+                         xb_engine_name(t->rc.eng));
+    const size_t T = xb_fit_fast_terms(f);
+    int rc = t->gain ? XB_OK : tiles_alloc(t, f, err);
+    if (rc) return rc;
+    if (T != t->T)
+        return xb_errorf(err, XB_ERUNTIME, "analog training: tiles with %zu and %zu fast-form terms", T, t->T);
+    double *gn = t->gain + k * tsize(t);
+    for (size_t p = 0; p < T; p++) {
+        const double *M = xb_fit_fast_matrix(f, p);
+        for (size_t q = 0; q < t->R * t->C; q++) gn[p * t->R * t->C + q] = M[q] / g->data[q];
+    }
+    t->fast_err = fmax(t->fast_err, xb_fit_fast_error(f));
+    return XB_OK;
+}
+
+/* Tiles programmed per engine call at a refit: the fits run at the same time, and the
+ * memory held at once stays bounded (a fast form of a 64x64 tile with 3 terms: 96 kB). */
+#define XB_AN_REFIT_CHUNK 64
+
 int xb_an_tiles_refit(xb_an_tiles *t, const xb_an_pairs *const *arrays, xb_error *err)
 {
-    const size_t nt = t->n_rt * t->n_ct, ts = tsize(t);
+    const size_t nt = t->n_rt * t->n_ct, n = t->n_arrays * nt;
     t->synced = 0; /* new gains: every matrix entry changes */
-    xb_matrix *g = xb_matrix_new(t->R, t->C);
-    if (!g) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     /* the per-cell gains M_p / G need a form linear in the per-row features: no cross groups */
     int rc = xb_fit_engine_plain_fast(t->rc.eng, err);
     double g_fill = arrays[0]->gp[0];
     for (size_t k = 0; k < arrays[0]->n; k++) g_fill = fmin(g_fill, fmin(arrays[0]->gp[k], arrays[0]->gm[k]));
-    for (size_t a = 0; a < t->n_arrays && !rc; a++)
-        for (size_t tt = 0; tt < nt && !rc; tt++) {
-            const size_t r = tt / t->n_ct, c = tt % t->n_ct;
-            tile_g(t, arrays[a], r, c, g_fill, g);
-            xb_engine_tile *tile = NULL;
-            if ((rc = xb_engine_program(t->rc.eng, t->rc.tp, g, &tile, err))) break;
-            const xb_fit_fast *f = xb_engine_fast_form(tile);
-            if (!f) {
-                xb_engine_tile_free(tile);
-                rc = xb_errorf(err, XB_EINPUT, "analog training: the engine '%s' has no fast form (use the model "
-                               "engine)", xb_engine_name(t->rc.eng));
-                break;
-            }
-            const size_t T = xb_fit_fast_terms(f);
-            if (!t->gain) {
-                /* the first tile fixes the basis: tabulate it at the DAC levels */
-                t->T = T;
-                const size_t tsz = tsize(t);
-                t->gain = malloc(t->n_arrays * nt * tsz * sizeof(double));
-                t->E = malloc(T * t->n_out * t->n_in * sizeof(float));
-                t->lut = malloc(T * t->nlev * sizeof(float));
-                t->rowsum = malloc(T * t->n_in * sizeof(double));
-                t->colsum = malloc(T * t->n_out * sizeof(double));
-                t->gsum_r = malloc(t->n_in * sizeof(double));
-                t->gsum_c = malloc(t->n_out * sizeof(double));
-                if (!t->gain || !t->E || !t->lut || !t->rowsum || !t->colsum || !t->gsum_r || !t->gsum_c) {
-                    xb_engine_tile_free(tile);
-                    rc = xb_errorf(err, XB_ERUNTIME, "out of memory (tile gains)");
-                    break;
-                }
-                const xb_fit_basis *b = xb_fit_fast_basis(f);
-                const double vr = t->rc.v_read;
-                for (size_t p = 0; p < T; p++)
-                    for (size_t q = 0; q < t->nlev; q++)
-                        t->lut[p * t->nlev + q] =
-                            (float)(xb_fit_basis_eval(b, p, vr * (double)q / (double)(t->nlev - 1)) / vr);
-            } else if (T != t->T) {
-                xb_engine_tile_free(tile);
-                rc = xb_errorf(err, XB_ERUNTIME, "analog training: tiles with %zu and %zu fast-form terms", T, t->T);
-                break;
-            }
-            (void)ts;
-            double *gn = t->gain + (a * nt + tt) * tsize(t);
-            for (size_t p = 0; p < T; p++) {
-                const double *M = xb_fit_fast_matrix(f, p);
-                for (size_t q = 0; q < t->R * t->C; q++) gn[p * t->R * t->C + q] = M[q] / g->data[q];
-            }
-            const double fe = xb_fit_fast_error(f);
-            if (fe > t->fast_err) t->fast_err = fe;
-            xb_engine_tile_free(tile);
+    /* every tile of every array, array-major (the engine numbers its tiles in this order) */
+    xb_matrix *g[XB_AN_REFIT_CHUNK] = {0};
+    xb_engine_tile *tiles[XB_AN_REFIT_CHUNK] = {0};
+    for (size_t k = 0; k < XB_AN_REFIT_CHUNK && !rc; k++)
+        if (!(g[k] = xb_matrix_new(t->R, t->C))) rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    for (size_t k0 = 0; k0 < n && !rc; k0 += XB_AN_REFIT_CHUNK) {
+        const size_t m = n - k0 < XB_AN_REFIT_CHUNK ? n - k0 : XB_AN_REFIT_CHUNK;
+        for (size_t q = 0; q < m; q++) {
+            const size_t k = k0 + q, tt = k % nt;
+            tile_g(t, arrays[k / nt], tt / t->n_ct, tt % t->n_ct, g_fill, g[q]);
         }
-    xb_matrix_free(g);
+        rc = xb_engine_program_multi(t->rc.eng, t->rc.tp, (const xb_matrix *const *)g, m, tiles, err);
+        for (size_t q = 0; q < m && !rc; q++) rc = tile_gains(t, k0 + q, tiles[q], g[q], err);
+        for (size_t q = 0; q < m; q++) {
+            xb_engine_tile_free(tiles[q]);
+            tiles[q] = NULL;
+        }
+    }
+    for (size_t k = 0; k < XB_AN_REFIT_CHUNK; k++) xb_matrix_free(g[k]);
     return rc;
 }
 

@@ -14,6 +14,7 @@
  * Array energy and read time come from the model file's regressions when it has them
  * (cfg.t_window_s, cfg.t_rise_s; docs/executor.md). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,10 +73,11 @@ static void tile_free(model_tile *mt)
     free(mt);
 }
 
-/* splitmix64 of the seed and the tile number: one reproducible stream per tile */
-static uint64_t tile_seed(const model_engine *t, uint64_t salt)
+/* splitmix64 of the seed and the tile number (1, 2, ... in programming order): one
+ * reproducible stream per tile */
+static uint64_t tile_seed(const model_engine *t, size_t tile_no, uint64_t salt)
 {
-    return xb_hash64(t->seed + XB_SPLITMIX64_GAMMA * t->n_programmed + salt);
+    return xb_hash64(t->seed + XB_SPLITMIX64_GAMMA * tile_no + salt);
 }
 
 /* The fast form's error budget: the held-out error on network-like vectors, of the column
@@ -121,34 +123,134 @@ static int first_fast(model_engine *t, const xb_matrix *g, uint64_t seed, xb_fit
     return XB_OK;
 }
 
-static int model_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
+static int check_shape(const model_engine *t, const xb_matrix *g, xb_error *err)
 {
-    model_engine *t = self;
     if (g->rows != t->m.config.rows || g->cols != t->m.config.cols)
         return xb_errorf(err, XB_EINPUT, "model is for %zux%zu arrays, the tiles are %zux%zu", t->m.config.rows,
                          t->m.config.cols, g->rows, g->cols);
+    return XB_OK;
+}
+
+/* Tile number tile_no at g.  Changes nothing in t once the fast form's terms are chosen (or
+ * in exact mode): tiles after the first may be programmed at the same time. */
+static int program_tile(model_engine *t, const xb_matrix *g, size_t tile_no, model_tile **out, xb_error *err)
+{
     model_tile *mt = calloc(1, sizeof *mt);
     if (!mt) return xb_errorf(err, XB_ERUNTIME, "out of memory");
-    t->n_programmed++;
     int rc;
     if (t->exact) {
         rc = xb_fit_eval_new(&t->m, g, &mt->e, err);
     } else {
-        uint64_t fs = tile_seed(t, 0xFA57ull);
+        uint64_t fs = tile_seed(t, tile_no, 0xFA57ull);
         rc = t->fast_terms ? xb_fit_fast_new_form(&t->m, t->basis, t->fast_terms, t->fast_cross, t->fast_kind, g, fs,
                                                   &mt->f, err)
                            : first_fast(t, g, fs, &mt->f, err);
-        if (!rc) t->fast_err_max = fmax(t->fast_err_max, fast_err(mt->f));
     }
     if (!rc && t->read_noise && t->m.resid_sigma_rel > 0) /* one stream per tile */
-        rc = mt->f ? xb_fit_fast_set_noise(mt->f, 1, tile_seed(t, 0), err)
-                   : xb_fit_eval_set_noise(mt->e, 1, tile_seed(t, 0), err);
+        rc = mt->f ? xb_fit_fast_set_noise(mt->f, 1, tile_seed(t, tile_no, 0), err)
+                   : xb_fit_eval_set_noise(mt->e, 1, tile_seed(t, tile_no, 0), err);
     if (rc) {
         tile_free(mt);
         return rc;
     }
+    *out = mt;
+    return XB_OK;
+}
+
+static void note_tile(model_engine *t, const model_tile *mt)
+{
+    if (mt->f) t->fast_err_max = fmax(t->fast_err_max, fast_err(mt->f));
+}
+
+static int model_program(void *self, const xb_array_params *p, const xb_matrix *g, void **tile, xb_error *err)
+{
+    model_engine *t = self;
+    int rc = check_shape(t, g, err);
+    if (rc) return rc;
+    model_tile *mt = NULL;
+    if ((rc = program_tile(t, g, ++t->n_programmed, &mt, err))) return rc;
+    note_tile(t, mt);
     *tile = mt;
     return XB_OK;
+}
+
+/* ---- several tiles at once: tile k of the call is tile number base + k + 1, worker w
+ * programs k = w, w + W, ... (the same tiles for any number of workers W) */
+typedef struct {
+    model_engine *t;
+    const xb_matrix *const *g;
+    void **tiles;
+    size_t n, k0, base, w, nw;
+    size_t k_fail; /* the tile that failed (rc != XB_OK) */
+    int rc;
+    xb_error err;
+} program_job;
+
+static void *program_job_run(void *arg)
+{
+    program_job *jb = arg;
+    for (size_t k = jb->k0 + jb->w; k < jb->n && !jb->rc; k += jb->nw) {
+        model_tile *mt = NULL;
+        jb->rc = program_tile(jb->t, jb->g[k], jb->base + k + 1, &mt, &jb->err);
+        jb->tiles[k] = mt;
+        jb->k_fail = k;
+    }
+    return NULL;
+}
+
+#define MODEL_MAX_WORKERS 64
+
+static int model_program_multi(void *self, const xb_array_params *p, const xb_matrix *const *g, size_t n,
+                               void **tiles, xb_error *err)
+{
+    model_engine *t = self;
+    int rc = XB_OK;
+    for (size_t k = 0; k < n && !rc; k++) rc = check_shape(t, g[k], err);
+    if (rc || n == 0) return rc;
+    const size_t base = t->n_programmed;
+    size_t k0 = 0;
+    if (!t->exact && !t->fast_terms) { /* the first tile chooses the form: alone */
+        model_tile *mt = NULL;
+        if ((rc = program_tile(t, g[0], base + 1, &mt, err))) return rc;
+        tiles[0] = mt;
+        k0 = 1;
+    }
+    /* the fits' small BLAS calls on one thread each; as many workers as BLAS had threads */
+    const int nth = xb_blas_serial_begin();
+    size_t nw = nth > 1 ? (size_t)nth : 1;
+    if (nw > MODEL_MAX_WORKERS) nw = MODEL_MAX_WORKERS;
+    if (nw > n - k0) nw = n - k0 ? n - k0 : 1;
+    program_job jobs[MODEL_MAX_WORKERS];
+    pthread_t th[MODEL_MAX_WORKERS];
+    int started[MODEL_MAX_WORKERS] = {0};
+    for (size_t w = 0; w < nw; w++) {
+        jobs[w] = (program_job){t, g, tiles, n, k0, base, w, nw, n, XB_OK, {0}};
+        if (w > 0) started[w] = pthread_create(&th[w], NULL, program_job_run, &jobs[w]) == 0;
+    }
+    program_job_run(&jobs[0]);
+    for (size_t w = 1; w < nw; w++) {
+        if (started[w]) pthread_join(th[w], NULL);
+        else program_job_run(&jobs[w]); /* thread creation failed: its share here */
+    }
+    xb_blas_serial_end(nth);
+    /* the failure of the lowest tile number: the message a loop of model_program gives */
+    size_t k_fail = n;
+    for (size_t w = 0; w < nw; w++)
+        if (jobs[w].rc && jobs[w].k_fail < k_fail) {
+            k_fail = jobs[w].k_fail;
+            rc = jobs[w].rc;
+            if (err) *err = jobs[w].err;
+        }
+    for (size_t k = 0; k < n; k++) {
+        if (rc) {
+            tile_free(tiles[k]);
+            tiles[k] = NULL;
+        } else {
+            note_tile(t, tiles[k]);
+        }
+    }
+    if (!rc) t->n_programmed = base + n;
+    return rc;
 }
 
 static int model_mvm(void *self, void *tile, const xb_matrix *v, xb_matrix *i_out, xb_error *err)
@@ -219,6 +321,7 @@ static int model_wrap(const xb_fit_params *m, const xb_fit_stats *st, const xb_f
     if (st) t->stats = *st;
     xb_engine_ops ops = {
         .program = model_program,
+        .program_multi = model_program_multi,
         .mvm = model_mvm,
         .release = model_release,
         .destroy = model_destroy,
