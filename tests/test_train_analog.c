@@ -754,7 +754,10 @@ static void test_tile_reads(void **state)
         }
         /* updated conductances read with the refit's gains: ohmic cells without wire
          * resistance have gain 1 (exact); with wires the error is small and measured */
-        for (size_t k = 0; k < NO * NIN; k++) p.gp[k] = fmin(am.g_max, p.gp[k] + 0.05 * win);
+        for (size_t k = 0; k < NO * NIN; k++) {
+            p.gp[k] = fmin(am.g_max, p.gp[k] + 0.05 * win);
+            xb_an_pairs_moved(&p, k); /* written here, not pulsed */
+        }
         double rel_fast = -1, rel_exact = -1;
         assert_int_equal(xb_an_tiles_gain_error(t, arr, 8, 3, &rel_fast, &rel_exact, &err), XB_OK);
         assert_true(rel_fast >= 0 && rel_exact >= 0);
@@ -763,7 +766,9 @@ static void test_tile_reads(void **state)
         /* an incremental sync (only the pairs that moved since the last one) reads exactly what
          * a full sync of the same conductances reads, energies to rounding */
         xb_an_tiles_sync(t, arr, &one, kappa);
-        for (size_t k = 0; k < NO * NIN; k += 3) p.gm[k] = fmin(am.g_max, p.gm[k] + 0.02 * win);
+        uint64_t prng = 17;
+        xb_an_stats pst = {0};
+        for (size_t k = 0; k < NO * NIN; k += 3) xb_an_pulse(&p, &am, 2 * k + 1, 1, &prng, &pst); /* marks its pair */
         xb_an_tiles_sync(t, arr, &one, kappa);
         float y1[N * NO], dn1[N * NIN], y2[N * NO], dn2[N * NIN];
         xb_an_read_stats s1 = {0}, s2 = {0};

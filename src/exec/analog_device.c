@@ -156,6 +156,7 @@ int xb_an_pairs_new(xb_an_pairs *p, size_t n, const xb_an_model *am, uint64_t se
     p->n = n;
     p->gp = malloc((n ? n : 1) * sizeof(double));
     p->gm = malloc((n ? n : 1) * sizeof(double));
+    p->moved = calloc((n + 63) / 64 + 1, sizeof(uint64_t));
     const int d2d = am->d2d_up_rel > 0 || am->d2d_down_rel > 0 || am->d2d_lo_std > 0 || am->d2d_hi_std > 0;
     if (d2d) {
         p->a_up = malloc(2 * n * sizeof(float));
@@ -163,7 +164,7 @@ int xb_an_pairs_new(xb_an_pairs *p, size_t n, const xb_an_model *am, uint64_t se
         p->lo = malloc(2 * n * sizeof(float));
         p->hi = malloc(2 * n * sizeof(float));
     }
-    if (!p->gp || !p->gm || (d2d && (!p->a_up || !p->a_down || !p->lo || !p->hi))) {
+    if (!p->gp || !p->gm || !p->moved || (d2d && (!p->a_up || !p->a_down || !p->lo || !p->hi))) {
         xb_an_pairs_free(p);
         return xb_errorf(err, XB_ERUNTIME, "out of memory (conductance pairs)");
     }
@@ -189,11 +190,17 @@ int xb_an_pairs_new(xb_an_pairs *p, size_t n, const xb_an_model *am, uint64_t se
     return XB_OK;
 }
 
+void xb_an_pairs_moved(xb_an_pairs *p, size_t k)
+{
+    if (p && p->moved && k < p->n) p->moved[k >> 6] |= (uint64_t)1 << (k & 63);
+}
+
 void xb_an_pairs_free(xb_an_pairs *p)
 {
     if (!p) return;
     free(p->gp);
     free(p->gm);
+    free(p->moved);
     free(p->a_up);
     free(p->a_down);
     free(p->lo);
@@ -250,6 +257,7 @@ static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_
     double gn = *g + f + (s > 0 ? s * zig_gauss(am, rng) : 0.0);
     const double lo = dev_lo(p, am, dv), hi = dev_hi(p, am, dv);
     *g = gn < lo ? lo : gn > hi ? hi : gn;
+    if (p->moved) p->moved[dv >> 7] |= (uint64_t)1 << ((dv >> 1) & 63);
     st->pulses += 1;
     st->e_joule += dir > 0 ? am->e_up_joule : am->e_down_joule;
     return *g;

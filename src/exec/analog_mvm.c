@@ -285,6 +285,8 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
                      (t->n_arrays < 2 || scale[1] == t->scale_prev[1]);
     if (!same) {
         sync_full(t, arrays, scale, kappa);
+        for (size_t a = 0; a < t->n_arrays; a++) /* every pair read: no marks left */
+            if (arrays[a]->moved) memset(arrays[a]->moved, 0, (NW + 63) / 64 * sizeof(uint64_t));
         t->synced = t->g_prev && t->s_prev;
         t->kappa_prev = kappa;
         for (size_t a = 0; a < t->n_arrays; a++) t->scale_prev[a] = scale[a];
@@ -292,8 +294,27 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
     }
     /* only the pairs whose conductances moved since the last sync (an update pulses few of
      * them: mixed precision ~1 % of the weights per minibatch): the same entries as a full
-     * sync, the sums (read energy only) by the difference; along a row of pairs the cell
-     * offset steps by a tile row (no divisions per pair) */
+     * sync, the sums (read energy only) by the difference.  The pulses marked their pairs:
+     * only those are looked at (sync_pair still compares, a pulse clipped at a bound moves
+     * nothing); pairs without marks, every pair, along a row of pairs the cell offset
+     * stepping by a tile row (no divisions per pair) */
+    int marks = 1;
+    for (size_t a = 0; a < t->n_arrays; a++) marks &= arrays[a]->moved != NULL;
+    if (marks) {
+        const size_t nwd = (NW + 63) / 64;
+        for (size_t w = 0; w < nwd; w++) {
+            uint64_t m = 0;
+            for (size_t a = 0; a < t->n_arrays; a++) {
+                m |= arrays[a]->moved[w];
+                arrays[a]->moved[w] = 0;
+            }
+            for (; m; m &= m - 1) {
+                const size_t k = 64 * w + (size_t)__builtin_ctzll(m), j = k / t->n_in, i = k % t->n_in;
+                sync_pair(t, arrays, scale, kappa, j, i, gain_offset(t, j, i));
+            }
+        }
+        return;
+    }
     for (size_t j = 0; j < t->n_out; j++)
         for (size_t i0 = 0; i0 < t->n_in; i0 += t->R) {
             const size_t i1 = i0 + t->R < t->n_in ? i0 + t->R : t->n_in;

@@ -64,11 +64,16 @@ typedef struct xb_an_pairs {
     size_t n;
     double *gp, *gm;
     float *a_up, *a_down, *lo, *hi; /* 2n: device 2k = G+ of pair k, 2k+1 = G- */
+    uint64_t *moved; /* bit k: pair k pulsed since the tiles' last sync (NULL: not kept, every
+                      * sync compares every pair) */
 } xb_an_pairs;
 
 /* Draw the devices' own parameters (seeded) and set every pair to G+ = G- = g_c. */
 int xb_an_pairs_new(xb_an_pairs *p, size_t n, const xb_an_model *am, uint64_t seed, xb_error *err);
 void xb_an_pairs_free(xb_an_pairs *p);
+/* Pair k changed by other means than a pulse (the caller wrote gp/gm itself): the next
+ * incremental sync of the tiles reads it (pulses mark their pair). */
+void xb_an_pairs_moved(xb_an_pairs *p, size_t k);
 /* Bounds of device dv (0..2n-1). */
 double xb_an_lo(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
 double xb_an_hi(const xb_an_pairs *p, const xb_an_model *am, size_t dv);
