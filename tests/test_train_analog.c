@@ -315,6 +315,53 @@ static void expected_change_case(double eta_scale, size_t bl_max)
     xb_an_pairs_free(&p);
 }
 
+/* A minibatch of stochastic rank-1 updates on 1-3 threads: the same conductances and pulse
+ * counts as the samples' updates one by one (the samples' row draws and seeds come from the
+ * caller's stream in the same order; a column's pulses from its own stream), for a layer
+ * whose rows (100) do not fill whole 64-pair words of the pulse marks. */
+static void test_rank1_batch_threads(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    xb_an_model am;
+    ideal_an_model(&um, &am);
+    for (size_t q = 0; q < XB_AN_GRID; q++) am.sup[q] = am.sdown[q] = 0.3 * am.step_c; /* c2c noise: streams show */
+    enum { NO = 37, NIN = 100, N = 9 };
+    xb_an_layer_map lm = {NO, NIN, 50.0, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c;
+    float a[N * NO], b[N * NIN];
+    uint64_t s = 3;
+    for (size_t k = 0; k < N * NO; k++) a[k] = (float)(xb_splitmix64_uniform(&s) - 0.5);
+    for (size_t k = 0; k < N * NIN; k++) b[k] = xb_splitmix64_uniform(&s) < 0.3 ? 0.0f : (float)xb_splitmix64_uniform(&s);
+    const xb_an_pulse_cfg pc = {31, 0, 0, XB_ANALOG_MP_TRUNC};
+    const double eta = 12 * lm.dw;
+    xb_an_pairs ref;
+    assert_int_equal(xb_an_pairs_new(&ref, NO * NIN, &am, 1, NULL), XB_OK);
+    uint64_t rng = 5;
+    xb_an_stats st_ref = {0};
+    for (size_t q = 0; q < N; q++) xb_an_rank1(&ref, &am, &lm, a + q * NO, b + q * NIN, eta, &pc, &rng, &st_ref);
+    assert_true(st_ref.pulses > 1000);
+    for (size_t nthr = 1; nthr <= 3; nthr++) {
+        xb_an_pairs p;
+        assert_int_equal(xb_an_pairs_new(&p, NO * NIN, &am, 1, NULL), XB_OK);
+        xb_an_rank1_ws *ws = NULL;
+        xb_an_stats st = {0};
+        rng = 5;
+        assert_int_equal(xb_an_rank1_batch(&p, &am, &lm, a, b, N, eta, &pc, nthr, &ws, &rng, &st), 0);
+        assert_memory_equal(p.gp, ref.gp, NO * NIN * sizeof(double));
+        assert_memory_equal(p.gm, ref.gm, NO * NIN * sizeof(double));
+        assert_true(st.pulses == st_ref.pulses);
+        assert_float_equal(st.e_joule, st_ref.e_joule, 1e-12 * st_ref.e_joule);
+        assert_float_equal(st.t_s, st_ref.t_s, 1e-12 * st_ref.t_s);
+        /* every pulsed pair is marked for the tiles' sync */
+        for (size_t k = 0; k < NO * NIN; k++)
+            if (p.gp[k] != am.g_c || p.gm[k] != am.g_c) assert_true((p.moved[k >> 6] >> (k & 63)) & 1);
+        xb_an_rank1_ws_free(ws);
+        xb_an_pairs_free(&p);
+    }
+    xb_an_pairs_free(&ref);
+}
+
 static void test_expected_change(void **state)
 {
     (void)state;
@@ -1002,6 +1049,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
         cmocka_unit_test(test_expected_change),
+        cmocka_unit_test(test_rank1_batch_threads),
         cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
         cmocka_unit_test(test_tiki_taka_hidden_two_steps),

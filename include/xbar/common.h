@@ -233,6 +233,8 @@ void xb_blas_serial_end(int previous);
 /* The same for a chosen count (training: xb_train_opts.threads): n >= 1 switches to n
  * threads (0 leaves the count as is); returns the previous count for xb_blas_threads_end. */
 int xb_blas_threads_begin(int n);
+/* The library's thread count now (what a caller's own worker threads take as theirs). */
+int xb_blas_threads(void);
 void xb_blas_threads_end(int previous);
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@ void xb_blas_threads_end(int previous)
     if (previous >= 1 && openblas_get_num_threads() != previous) openblas_set_num_threads(previous);
 }
 
+int xb_blas_threads(void) { return openblas_get_num_threads(); }
+
 int xb_blas_serial_begin(void) { return xb_blas_threads_begin(1); }
 
 void xb_blas_serial_end(int previous) { xb_blas_threads_end(previous); }

@@ -4,6 +4,7 @@
  * precision (Nandakumar et al., Front. Neurosci. 14, 406, 2020) and the Tiki-Taka transfer
  * (Gokmen & Haensch, Front. Neurosci. 14, 103, 2020). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,43 +88,203 @@ static void rank1_deterministic(const xb_an_pairs *p, const xb_an_model *am, con
     st->t_s += most * am->width_s;
 }
 
-void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
-                 const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st)
+/* ---- stochastic rank-1 updates of a minibatch, columns on several threads ----
+ * Per sample s (in order, from the caller's stream): its slots BL_s, the rows that fire in
+ * each slot (one draw per row and slot, as in hardware one row pulse reaches every column)
+ * and a seed.  Then column j draws its own pulses from the stream xb_hash64(seed_s +
+ * GAMMA (j + 1)): whether it fires in each slot, and the c2c noise of the pulses of its
+ * coincidences.  A column's weights see the samples in order; columns are independent, so
+ * they are spread over threads in fixed chunks (statistics merged in chunk order): the same
+ * conductances and counts for any number of threads. */
+typedef struct {
+    size_t bl;      /* slots (0: the sample updates nothing) */
+    double ca;      /* column probability per |a_j| */
+    uint64_t seed;  /* the columns' streams */
+    size_t row0;    /* its first slot in slot_end */
+} r1_sample;
+
+struct xb_an_rank1_ws {
+    r1_sample *smp;
+    size_t smp_cap;
+    size_t *slot_end;   /* end of each slot's rows in rows (slots of all samples in turn) */
+    size_t slot_cap;
+    int32_t *rows;      /* +-(i + 1): firing row i and the sign of b_i */
+    size_t rows_cap, n_rows;
+    firing fr;
+    xb_an_stats *cst;   /* per column chunk */
+    size_t cst_cap;
+};
+
+void xb_an_rank1_ws_free(xb_an_rank1_ws *w)
 {
+    if (!w) return;
+    free(w->smp);
+    free(w->slot_end);
+    free(w->rows);
+    firing_free(&w->fr);
+    free(w->cst);
+    free(w);
+}
+
+static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    void *b = realloc(*buf, c * elem);
+    if (!b) return -1;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+/* The serial part of sample s: slots, row draws, the seed. */
+static int plan_sample(xb_an_rank1_ws *w, const xb_an_layer_map *lm, const float *a, const float *b, double eta,
+                       const xb_an_pulse_cfg *pc, size_t s, size_t *n_slots, uint64_t *rng, xb_an_stats *st,
+                       const xb_an_model *am)
+{
+    r1_sample *sm = &w->smp[s];
+    memset(sm, 0, sizeof *sm);
     const double am_ = absmax(a, lm->n_out), bm = absmax(b, lm->n_in);
-    if (am_ == 0 || bm == 0 || eta == 0) return;
-    if (pc->deterministic) {
-        rank1_deterministic(p, am, lm, a, b, eta, rng, st);
-        return;
-    }
+    if (am_ == 0 || bm == 0 || eta == 0) return 0;
     const double K = fabs(eta) * am_ * bm / lm->dw; /* expected pulses of the largest weight */
     double bl = ceil(K);
     if (bl < 1) bl = 1;
     if (bl > (double)pc->bl_max) bl = (double)pc->bl_max;
     const double cab = fabs(eta) / (bl * lm->dw);
-    const double ca = sqrt(cab * bm / am_), cb = sqrt(cab * am_ / bm);
-    firing rows = {0}, cols = {0};
-    const int nr = firing_fill(&rows, b, lm->n_in, cb), nc = firing_fill(&cols, a, lm->n_out, ca);
-    size_t *fr = nr > 0 ? malloc((size_t)nr * sizeof *fr) : NULL;
-    if (nr > 0 && nc > 0 && fr) {
-        const int se = eta > 0 ? 1 : -1;
-        for (size_t t = 0; t < (size_t)bl; t++) {
-            size_t n_fr = 0;
-            for (int q = 0; q < nr; q++)
-                if (fires(rows.thr[q], rng)) fr[n_fr++] = (size_t)q;
-            for (int c = 0; c < nc; c++) {
-                if (!fires(cols.thr[c], rng)) continue;
-                const size_t j = cols.idx[c];
-                for (size_t q = 0; q < n_fr; q++)
-                    xb_an_pair_pulse(p, am, j * lm->n_in + rows.idx[fr[q]], se * cols.sg[c] * rows.sg[fr[q]], rng,
-                                     st);
-            }
+    sm->ca = sqrt(cab * bm / am_); /* Ca max|a| = Cb max|b| */
+    const double cb = sqrt(cab * am_ / bm);
+    const int nr = firing_fill(&w->fr, b, lm->n_in, cb);
+    if (nr < 0) return -1;
+    st->t_s += bl * am->width_s;
+    if (nr == 0) return 0;
+    sm->bl = (size_t)bl;
+    sm->row0 = *n_slots;
+    sm->seed = xb_splitmix64(rng);
+    if (grow((void **)&w->slot_end, &w->slot_cap, *n_slots + sm->bl, sizeof *w->slot_end) ||
+        grow((void **)&w->rows, &w->rows_cap, w->n_rows + sm->bl * (size_t)nr, sizeof *w->rows))
+        return -1;
+    for (size_t t = 0; t < sm->bl; t++) {
+        for (int q = 0; q < nr; q++)
+            if (fires(w->fr.thr[q], rng)) w->rows[w->n_rows++] = (int32_t)(w->fr.sg[q] * (long)(w->fr.idx[q] + 1));
+        w->slot_end[(*n_slots)++] = w->n_rows;
+    }
+    return 0;
+}
+
+typedef struct {
+    const xb_an_pairs *p;
+    const xb_an_model *am;
+    const xb_an_layer_map *lm;
+    const xb_an_rank1_ws *w;
+    const float *a;
+    size_t n, ch, n_chunks, tid, nthr;
+    int se;
+} r1_job;
+
+/* Column j through every sample of the batch. */
+static void column_pulses(const r1_job *jb, size_t j, xb_an_stats *st)
+{
+    const xb_an_rank1_ws *w = jb->w;
+    const size_t n_in = jb->lm->n_in, n_out = jb->lm->n_out;
+    for (size_t s = 0; s < jb->n; s++) {
+        const r1_sample *sm = &w->smp[s];
+        const float aj = jb->a[s * n_out + j];
+        if (!sm->bl || aj == 0) continue;
+        const double q = sm->ca * fabs((double)aj);
+        const uint64_t thr = q >= 1 ? FIRE_ALWAYS : (uint64_t)ceil(q * 0x1.0p53);
+        const int sgc = jb->se * (aj > 0 ? 1 : -1);
+        uint64_t r = xb_hash64(sm->seed + XB_SPLITMIX64_GAMMA * (j + 1));
+        size_t r0 = sm->row0 ? w->slot_end[sm->row0 - 1] : 0;
+        for (size_t t = 0; t < sm->bl; t++) {
+            const size_t r1 = w->slot_end[sm->row0 + t];
+            if (fires(thr, &r))
+                for (size_t u = r0; u < r1; u++) {
+                    const int32_t v = w->rows[u];
+                    const size_t i = (size_t)(v > 0 ? v : -v) - 1;
+                    xb_an_pair_pulse(jb->p, jb->am, j * n_in + i, v > 0 ? sgc : -sgc, &r, st);
+                }
+            r0 = r1;
         }
     }
-    st->t_s += bl * am->width_s;
-    free(fr);
-    firing_free(&rows);
-    firing_free(&cols);
+}
+
+static void *r1_job_run(void *arg)
+{
+    r1_job *jb = arg;
+    for (size_t c = jb->tid; c < jb->n_chunks; c += jb->nthr) {
+        xb_an_stats *st = &jb->w->cst[c];
+        memset(st, 0, sizeof *st);
+        const size_t j1 = (c + 1) * jb->ch < jb->lm->n_out ? (c + 1) * jb->ch : jb->lm->n_out;
+        for (size_t j = c * jb->ch; j < j1; j++) column_pulses(jb, j, st);
+    }
+    return NULL;
+}
+
+#define R1_MAX_THREADS 64
+
+static size_t gcd(size_t x, size_t y)
+{
+    while (y) {
+        const size_t t = x % y;
+        x = y;
+        y = t;
+    }
+    return x;
+}
+
+int xb_an_rank1_batch(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
+                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, size_t nthr,
+                      xb_an_rank1_ws **wsp, uint64_t *rng, xb_an_stats *st)
+{
+    if (pc->deterministic) {
+        for (size_t s = 0; s < n; s++) {
+            const float *as = a + s * lm->n_out, *bs = b + s * lm->n_in;
+            if (absmax(as, lm->n_out) > 0 && absmax(bs, lm->n_in) > 0 && eta != 0)
+                rank1_deterministic(p, am, lm, as, bs, eta, rng, st);
+        }
+        return 0;
+    }
+    if (!*wsp && !(*wsp = calloc(1, sizeof **wsp))) return -1;
+    xb_an_rank1_ws *w = *wsp;
+    if (grow((void **)&w->smp, &w->smp_cap, n, sizeof *w->smp)) return -1;
+    w->n_rows = 0;
+    size_t n_slots = 0;
+    for (size_t s = 0; s < n; s++)
+        if (plan_sample(w, lm, a + s * lm->n_out, b + s * lm->n_in, eta, pc, s, &n_slots, rng, st, am)) return -1;
+    if (!n_slots) return 0;
+    /* chunks of whole 64-pair words of the pairs' moved marks (no two threads write one) */
+    const size_t ch0 = 64 / gcd(lm->n_in, 64), ch = ch0 * ((8 + ch0 - 1) / ch0);
+    const size_t n_chunks = (lm->n_out + ch - 1) / ch;
+    if (grow((void **)&w->cst, &w->cst_cap, n_chunks, sizeof *w->cst)) return -1;
+    if (nthr < 1) nthr = 1;
+    if (nthr > R1_MAX_THREADS) nthr = R1_MAX_THREADS;
+    if (nthr > n_chunks) nthr = n_chunks;
+    r1_job jobs[R1_MAX_THREADS];
+    pthread_t th[R1_MAX_THREADS];
+    int started[R1_MAX_THREADS] = {0};
+    for (size_t t = 0; t < nthr; t++) {
+        jobs[t] = (r1_job){p, am, lm, w, a, n, ch, n_chunks, t, nthr, eta > 0 ? 1 : -1};
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, r1_job_run, &jobs[t]) == 0;
+    }
+    r1_job_run(&jobs[0]);
+    for (size_t t = 1; t < nthr; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else r1_job_run(&jobs[t]); /* thread creation failed: its chunks here */
+    }
+    for (size_t c = 0; c < n_chunks; c++) {
+        st->pulses += w->cst[c].pulses;
+        st->e_joule += w->cst[c].e_joule;
+    }
+    return 0;
+}
+
+void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
+                 const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st)
+{
+    xb_an_rank1_ws *w = NULL;
+    xb_an_rank1_batch(p, am, lm, a, b, 1, eta, pc, 1, &w, rng, st);
+    xb_an_rank1_ws_free(w);
 }
 
 /* Nandakumar's rule: n = trunc(chi / dw) pulses at once, the nominal step subtracted */

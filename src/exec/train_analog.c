@@ -89,6 +89,9 @@ struct xb_an_trainer {
     xb_train_optimizer opt;
     xb_train_mvm mvm;
     float *d;               /* loss gradient scratch */
+    xb_an_rank1_ws *r1ws;   /* the pulse trains' scratch */
+    size_t nthr;            /* threads of the pulse trains and the refits: OpenBLAS's count
+                             * when the trainer was made (the epochs run BLAS on one) */
 };
 
 static const xb_an_pairs *const *arrays_of(const alayer *l) { return l->ptr; }
@@ -130,8 +133,9 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
         xb_an_mp(&l->arr[0], &tr->am, &l->lm, &tr->pc, l->chi, p->gw, lr, &tr->rng, st);
     } else {
         if (!p->x || !p->d) return xb_errorf(err, XB_EINPUT, "analog training: no per-sample gradients kept");
-        for (size_t s = 0; s < p->n_batch; s++)
-            xb_an_rank1(&l->arr[0], &tr->am, &l->lm, p->d + s * n_out, p->x + s * n_in, -lr, &tr->pc, &tr->rng, st);
+        if (xb_an_rank1_batch(&l->arr[0], &tr->am, &l->lm, p->d, p->x, p->n_batch, -lr, &tr->pc, tr->nthr,
+                              &tr->r1ws, &tr->rng, st))
+            return xb_errorf(err, XB_ERUNTIME, "out of memory (pulse trains)");
         if (tr->a.algorithm == XB_ANALOG_TIKI_TAKA && tr->minibatch % tr->a.tt_every == 0) {
             const size_t cols = tr->a.tt_columns ? tr->a.tt_columns : (n_in + 7) / 8;
             for (size_t c = 0; c < cols; c++) {
@@ -179,6 +183,7 @@ void xb_an_trainer_free(xb_an_trainer *tr)
     }
     free(tr->L);
     free(tr->d);
+    xb_an_rank1_ws_free(tr->r1ws);
     xb_tnet_free(tr->t);
     free(tr);
 }
@@ -249,6 +254,8 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
     xb_an_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return xb_errorf(err, XB_ERUNTIME, "out of memory");
     tr->a = *a;
+    const int nthr = xb_blas_threads();
+    tr->nthr = nthr > 1 ? (size_t)nthr : 1;
     tr->pc.bl_max = a->bl_max;
     tr->pc.deterministic = a->deterministic;
     tr->pc.mp_state = a->mp_state;
@@ -290,16 +297,16 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
 
 int xb_an_trainer_refit(xb_an_trainer *tr, xb_error *err)
 {
-    for (size_t k = 0; k < tr->nl; k++) {
+    const int nth = xb_blas_threads_begin((int)tr->nthr); /* the engine fits on as many */
+    int rc = XB_OK;
+    for (size_t k = 0; k < tr->nl && !rc; k++) {
         alayer *l = &tr->L[k];
         if (!l->on) continue;
-        if (l->tiles) {
-            int rc = xb_an_tiles_refit(l->tiles, arrays_of(l), err);
-            if (rc) return rc;
-        }
-        layer_sync(tr, k);
+        if (l->tiles) rc = xb_an_tiles_refit(l->tiles, arrays_of(l), err);
+        if (!rc) layer_sync(tr, k);
     }
-    return XB_OK;
+    xb_blas_threads_end(nth);
+    return rc;
 }
 
 xb_tnet *xb_an_trainer_tnet(xb_an_trainer *tr) { return tr->t; }
@@ -433,7 +440,11 @@ int xb_train_analog_mlp(const xb_dataset *train, const xb_dataset *test, size_t 
     xb_an_trainer *tr = NULL;
     rc = xb_train_mlp_init(train, n_classes, o, &rng, &net, err);
     if (!rc) rc = xb_an_trainer_new(net, a, o->batch > 1000 ? o->batch : 1000, o->seed, &tr, err);
-    if (!rc) rc = epoch_loop(tr, train, test, o, &rng, cb, user, err);
+    if (!rc) { /* the tiles' GEMMs are small: BLAS on one thread, the threads on the pulses */
+        const int nth = xb_blas_serial_begin();
+        rc = epoch_loop(tr, train, test, o, &rng, cb, user, err);
+        xb_blas_serial_end(nth);
+    }
     if (!rc) rc = xb_tnet_export(tr->t, out, err);
     xb_an_trainer_free(tr);
     xb_network_free(net);

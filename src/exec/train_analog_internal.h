@@ -130,6 +130,16 @@ typedef struct xb_an_pulse_cfg {
  * width per update (all slots of the array at once). */
 void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
                  const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st);
+/* The rank-1 updates of n samples in order (a: n x n_out, b: n x n_in), the stochastic ones
+ * with the columns' pulses on nthr threads: per sample, the slots, the rows' draws and a seed
+ * from *rng; column j's firing and its pulses' noise from its own stream of that seed, so the
+ * result does not depend on nthr.  *ws: scratch kept between calls (NULL at first; free with
+ * xb_an_rank1_ws_free).  -1 when out of memory. */
+typedef struct xb_an_rank1_ws xb_an_rank1_ws;
+int xb_an_rank1_batch(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
+                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, size_t nthr,
+                      xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st);
+void xb_an_rank1_ws_free(xb_an_rank1_ws *ws);
 /* Mixed precision: chi += -lr gw; then on every weight pair pulses of sign(chi), each
  * subtracting its expected weight change e from chi: e = dw (default) or, with pc->mp_state,
  * kappa x xb_an_pair_step at the pair's state before that pulse.  A pulse fires while
