@@ -3,7 +3,8 @@
 # digital baseline of the same run: the same MLP (--hidden), epochs, images and seed.
 #
 #   1. digital: xbar train (Adam), its test accuracy and time per epoch; and digital plain SGD
-#      (--optimizer sgd --lr 0.4 --lr-schedule cosine), the same algorithm as analog SGD;
+#      (--optimizer sgd --lr 0.2 --lr-schedule cosine --batch 32), the same algorithm and
+#      settings as the fine-recipe ECRAM SGD;
 #   2. xbar train --analog for ECRAM SGD, RRAM SGD, RRAM Tiki-Taka, RRAM mixed precision
 #      (and ECRAM mp / Tiki-Taka, PCM mp), reads on 64x64 tiles through the fitted model engine;
 #   3. targets: ECRAM SGD within 2 points of digital (against Adam and against digital SGD);
@@ -15,8 +16,8 @@
 # updates), as `xbar demo` makes them (xbar-demo/model.h5, xbar-demo/update.h5).
 #
 # FINE (optional): a second update file whose ECRAM recipe has finer steps
-# (characterize/write-ecram-fine.ini: 1.1 V gate pulses): ECRAM SGD (lr 0.4, --pair-update
-# both) and Tiki-Taka run with it too, and count in the accuracy and epoch targets.
+# (characterize/write-ecram-fine.ini: 1.1 V gate pulses): ECRAM SGD (--batch 32, lr 0.2,
+# --pair-update both) and Tiki-Taka run with it too, and count in the accuracy and epoch targets.
 #
 # usage: bench/bench_train_analog.sh XBAR MODEL.h5 UPDATE.h5 [LIMIT [EPOCHS [OUTDIR [FINE.h5]]]]
 #        (LIMIT training images [60000], test images: all 10000; EPOCHS [5])
@@ -45,9 +46,9 @@ dig_acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$OUT/digital.log" | ta
 dig_time=$(sort -g "$OUT/digital.times" | sed -n 2p)
 dig_ep=$(echo "$dig_time $EPOCHS" | awk '{printf "%.3f", $1 / $2}')
 echo "digital (Adam)         test ${dig_acc}%  ${dig_ep} s/epoch (median of 3 runs: $(tr '\n' ' ' < "$OUT/digital.times")s)"
-"$X" train $common --optimizer sgd --lr 0.4 --lr-schedule cosine --out "$OUT/digital-sgd.h5" > "$OUT/digital-sgd.log"
+"$X" train $common --optimizer sgd --lr 0.2 --lr-schedule cosine --batch 32 --out "$OUT/digital-sgd.h5" > "$OUT/digital-sgd.log"
 dsgd_acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$OUT/digital-sgd.log" | tail -1)
-echo "digital (SGD, lr 0.4 cosine) test ${dsgd_acc}%"
+echo "digital (SGD, batch 32, lr 0.2 cosine) test ${dsgd_acc}%"
 
 run() { # name device algorithm [extra flags]
     name=$1 dev=$2 alg=$3
@@ -82,7 +83,7 @@ run ecram-tt ecram tiki-taka
 run rram-tt rram tiki-taka
 fine=
 if [ -n "$FINE" ]; then
-    run ecram-sgd-fine ecram sgd --lr 0.4 --pair-update both
+    run ecram-sgd-fine ecram sgd --batch 32 --lr 0.2 --pair-update both
     run ecram-tt-fine ecram tiki-taka
     fine="ecram-sgd-fine ecram-tt-fine"
 fi

@@ -11,6 +11,7 @@
  * attenuation (not fitted separately). */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,7 +246,7 @@ static void sync_full(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
 /* Pair (j, i) (cell offset off) if it moved since the last sync: its entries, the sums by
  * the difference. */
 static inline void sync_pair(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa,
-                             size_t j, size_t i, size_t off)
+                             size_t j, size_t i, size_t off, double *rowsum, double *gsum_r)
 {
     const size_t NW = t->n_out * t->n_in, k = j * t->n_in + i;
     float e[XB_FIT_FAST_MAX_TERMS];
@@ -263,17 +264,87 @@ static inline void sync_pair(xb_an_tiles *t, const xb_an_pairs *const *arrays, c
     double *sv_old = t->s_prev + k * t->T;
     for (size_t p = 0; p < t->T; p++) {
         t->E[p * NW + k] = e[p];
-        t->rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
+        rowsum[p * t->n_in + i] += sv[p] - sv_old[p];
         t->colsum[p * t->n_out + j] += sv[p] - sv_old[p];
         sv_old[p] = sv[p];
     }
     for (size_t a = 0; a < t->n_arrays; a++) {
         const double d = (gp[a] + gm[a]) - (op[a] + om[a]);
-        t->gsum_r[i] += d;
+        gsum_r[i] += d;
         t->gsum_c[j] += d;
         t->g_prev[(2 * a) * NW + k] = gp[a];
         t->g_prev[(2 * a + 1) * NW + k] = gm[a];
     }
+}
+
+/* ---- the incremental sync of the marked pairs, output rows in chunks of XB_AN_SYNC_CHUNK on
+ * the read configuration's threads: a chunk writes its own pairs' entries and column sums;
+ * its changes of the row sums (shared by every chunk) go to its own buffer, added in chunk
+ * order: the same for any thread count. */
+#define XB_AN_SYNC_CHUNK 32
+#define XB_AN_SYNC_MAX_THREADS 64
+
+typedef struct {
+    xb_an_tiles *t;
+    const xb_an_pairs *const *arrays;
+    const double *scale;
+    double kappa;
+    double *drow;   /* n_chunks x (T + 1) x n_in: the chunks' row-sum changes, then gsum_r's */
+    size_t n_chunks, tid, nthr;
+} sync_job;
+
+static void *sync_job_run(void *arg)
+{
+    const sync_job *jb = arg;
+    xb_an_tiles *t = jb->t;
+    const size_t n_in = t->n_in, NW = t->n_out * n_in;
+    for (size_t c = jb->tid; c < jb->n_chunks; c += jb->nthr) {
+        double *dr = jb->drow + c * (t->T + 1) * n_in, *dg = dr + t->T * n_in;
+        memset(dr, 0, (t->T + 1) * n_in * sizeof(double));
+        const size_t j0 = c * XB_AN_SYNC_CHUNK, j1 = j0 + XB_AN_SYNC_CHUNK < t->n_out ? j0 + XB_AN_SYNC_CHUNK : t->n_out;
+        const size_t k0 = j0 * n_in, k1 = j1 * n_in;
+        for (size_t w = k0 / 64; w * 64 < k1 && w * 64 < NW; w++) {
+            uint64_t m = 0;
+            for (size_t a = 0; a < t->n_arrays; a++) m |= jb->arrays[a]->moved[w];
+            for (; m; m &= m - 1) {
+                const size_t k = 64 * w + (size_t)__builtin_ctzll(m);
+                if (k < k0 || k >= k1) continue; /* a word shared with the next chunk */
+                const size_t j = k / n_in, i = k % n_in;
+                sync_pair(t, jb->arrays, jb->scale, jb->kappa, j, i, gain_offset(t, j, i), dr, dg);
+            }
+        }
+    }
+    return NULL;
+}
+
+static int sync_marked(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
+{
+    const size_t n_in = t->n_in, NW = t->n_out * n_in, n_chunks = (t->n_out + XB_AN_SYNC_CHUNK - 1) / XB_AN_SYNC_CHUNK;
+    double *drow = malloc(n_chunks * (t->T + 1) * n_in * sizeof(double));
+    if (!drow) return -1;
+    size_t nthr = t->rc.threads ? t->rc.threads : 1;
+    if (nthr > XB_AN_SYNC_MAX_THREADS) nthr = XB_AN_SYNC_MAX_THREADS;
+    if (nthr > n_chunks) nthr = n_chunks;
+    sync_job jobs[XB_AN_SYNC_MAX_THREADS];
+    pthread_t th[XB_AN_SYNC_MAX_THREADS];
+    int started[XB_AN_SYNC_MAX_THREADS] = {0};
+    for (size_t q = 0; q < nthr; q++) {
+        jobs[q] = (sync_job){t, arrays, scale, kappa, drow, n_chunks, q, nthr};
+        if (q > 0) started[q] = pthread_create(&th[q], NULL, sync_job_run, &jobs[q]) == 0;
+    }
+    sync_job_run(&jobs[0]);
+    for (size_t q = 1; q < nthr; q++) {
+        if (started[q]) pthread_join(th[q], NULL);
+        else sync_job_run(&jobs[q]); /* thread creation failed: its chunks here */
+    }
+    for (size_t c = 0; c < n_chunks; c++) {
+        const double *dr = drow + c * (t->T + 1) * n_in, *dg = dr + t->T * n_in;
+        for (size_t q = 0; q < t->T * n_in; q++) t->rowsum[q] += dr[q];
+        for (size_t i = 0; i < n_in; i++) t->gsum_r[i] += dg[i];
+    }
+    free(drow);
+    for (size_t a = 0; a < t->n_arrays; a++) memset(arrays[a]->moved, 0, (NW + 63) / 64 * sizeof(uint64_t));
+    return 0;
 }
 
 void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
@@ -300,26 +371,13 @@ void xb_an_tiles_sync(xb_an_tiles *t, const xb_an_pairs *const *arrays, const do
      * stepping by a tile row (no divisions per pair) */
     int marks = 1;
     for (size_t a = 0; a < t->n_arrays; a++) marks &= arrays[a]->moved != NULL;
-    if (marks) {
-        const size_t nwd = (NW + 63) / 64;
-        for (size_t w = 0; w < nwd; w++) {
-            uint64_t m = 0;
-            for (size_t a = 0; a < t->n_arrays; a++) {
-                m |= arrays[a]->moved[w];
-                arrays[a]->moved[w] = 0;
-            }
-            for (; m; m &= m - 1) {
-                const size_t k = 64 * w + (size_t)__builtin_ctzll(m), j = k / t->n_in, i = k % t->n_in;
-                sync_pair(t, arrays, scale, kappa, j, i, gain_offset(t, j, i));
-            }
-        }
-        return;
-    }
+    if (marks && sync_marked(t, arrays, scale, kappa) == 0) return;
     for (size_t j = 0; j < t->n_out; j++)
         for (size_t i0 = 0; i0 < t->n_in; i0 += t->R) {
             const size_t i1 = i0 + t->R < t->n_in ? i0 + t->R : t->n_in;
             size_t off = gain_offset(t, j, i0);
-            for (size_t i = i0; i < i1; i++, off += t->C) sync_pair(t, arrays, scale, kappa, j, i, off);
+            for (size_t i = i0; i < i1; i++, off += t->C)
+                sync_pair(t, arrays, scale, kappa, j, i, off, t->rowsum, t->gsum_r);
         }
 }
 

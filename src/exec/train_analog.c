@@ -151,7 +151,9 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
         }
     }
     if (tr->a.refresh_margin > 0 && tr->a.refresh_every && tr->minibatch % tr->a.refresh_every == 0)
-        for (size_t a = 0; a < l->n_arr; a++) xb_an_refresh(&l->arr[a], &tr->am, tr->a.refresh_margin, &tr->rng, st);
+        for (size_t a = 0; a < l->n_arr; a++)
+            if (xb_an_refresh(&l->arr[a], &tr->am, tr->a.refresh_margin, tr->nthr, &tr->rng, st))
+                return xb_errorf(err, XB_ERUNTIME, "out of memory (refresh)");
     const double blr = tr->a.bias_lr > 0 ? tr->a.bias_lr : lr;
     for (size_t j = 0; j < n_out; j++) p->b[j] -= (float)(blr * p->gb[j]);
     layer_sync(tr, p->layer);
@@ -239,7 +241,7 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     for (size_t q = 0; q < nw; q++) xb_an_program_pair(dst, &tr->am, q, (double)ly->weight[q] / l->lm.kappa, &prng, &init);
     if (tr->a.engine) {
         xb_an_read_cfg rcfg = {tr->a.engine, &tr->tp, tr->a.dac_bits, tr->a.adc_bits, tr->a.v_read_volt,
-                               tr->a.t_mvm_s, tr->a.dac_joule_per_bit, tr->a.adc_joule_per_step};
+                               tr->a.t_mvm_s, tr->a.dac_joule_per_bit, tr->a.adc_joule_per_step, tr->nthr};
         if ((rc = xb_an_tiles_new(&rcfg, ly->n_out, ly->n_in, l->n_arr, &l->tiles, err))) return rc;
     }
     return XB_OK;

@@ -100,8 +100,11 @@ void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, d
                         xb_an_stats *st);
 /* Refresh: every pair with a device within margin x window of its bound whose centred form
  * (xb_an_program_pair) keeps both devices 2 margin x window clear of their bounds is
- * programmed back to its difference D, centred. */
-void xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, uint64_t *rng, xb_an_stats *st);
+ * programmed back to its difference D, centred.  The pairs in chunks on nthr threads, each
+ * chunk on its own stream of a seed drawn from *rng: the same for any nthr.  -1 when out
+ * of memory. */
+int xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, size_t nthr, uint64_t *rng,
+                  xb_an_stats *st);
 
 /* ------------------------------------------------------------------ update rules */
 /* Weights of a pair array: w = kappa (G+ - G-), kappa = w_fs / (g_max - g_min); one pair
@@ -185,6 +188,7 @@ typedef struct xb_an_read_cfg {
     double v_read;
     double t_mvm_s;            /* energy without the engine's law: Joule heat over this time */
     double dac_joule_per_bit, adc_joule_per_step;
+    size_t threads;            /* the incremental syncs' threads (0: 1) */
 } xb_an_read_cfg;
 
 typedef struct xb_an_read_stats {
