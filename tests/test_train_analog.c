@@ -362,6 +362,46 @@ static void test_rank1_batch_threads(void **state)
     xb_an_pairs_free(&ref);
 }
 
+/* Tiki-Taka's transfers of a minibatch in one batch (xb_an_tt_transfer_batch, 2 threads) ==
+ * the transfers one by one (xb_an_tt_transfer), bitwise, wrapping around the columns. */
+static void test_tt_transfer_batch(void **state)
+{
+    (void)state;
+    xb_update_model um;
+    xb_an_model am;
+    ideal_an_model(&um, &am);
+    for (size_t q = 0; q < XB_AN_GRID; q++) am.sup[q] = am.sdown[q] = 0.3 * am.step_c;
+    enum { NO = 21, NIN = 70, COLS = 9, K0 = 66 };
+    xb_an_layer_map lm = {NO, NIN, 50.0, 0, 0};
+    lm.dw = 2 * lm.kappa * am.step_c;
+    const xb_an_pulse_cfg pc = {31, 0, 0, XB_ANALOG_MP_TRUNC};
+    xb_an_pairs A, C1, C2;
+    assert_int_equal(xb_an_pairs_new(&A, NO * NIN, &am, 1, NULL), XB_OK);
+    assert_int_equal(xb_an_pairs_new(&C1, NO * NIN, &am, 2, NULL), XB_OK);
+    assert_int_equal(xb_an_pairs_new(&C2, NO * NIN, &am, 2, NULL), XB_OK);
+    uint64_t s = 8;
+    const double win = am.g_max - am.g_min;
+    for (size_t k = 0; k < NO * NIN; k++) {
+        A.gp[k] = am.g_min + win * xb_splitmix64_uniform(&s);
+        A.gm[k] = am.g_min + win * xb_splitmix64_uniform(&s);
+    }
+    float v[NO], ek[NIN];
+    uint64_t r1 = 4, r2 = 4;
+    xb_an_stats st1 = {0}, st2 = {0};
+    for (size_t c = 0; c < COLS; c++)
+        xb_an_tt_transfer(&A, &C1, &am, &lm, (K0 + c) % NIN, 0.5, &pc, v, ek, &r1, &st1);
+    xb_an_rank1_ws *ws = NULL;
+    assert_int_equal(xb_an_tt_transfer_batch(&A, &C2, &am, &lm, K0, COLS, 0.5, &pc, 2, &ws, &r2, &st2), 0);
+    assert_true(st1.pulses > 100 && st1.pulses == st2.pulses);
+    assert_memory_equal(C1.gp, C2.gp, NO * NIN * sizeof(double));
+    assert_memory_equal(C1.gm, C2.gm, NO * NIN * sizeof(double));
+    assert_true(r1 == r2);
+    xb_an_rank1_ws_free(ws);
+    xb_an_pairs_free(&A);
+    xb_an_pairs_free(&C1);
+    xb_an_pairs_free(&C2);
+}
+
 static void test_expected_change(void **state)
 {
     (void)state;
@@ -1054,6 +1094,7 @@ int main(void)
         cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
         cmocka_unit_test(test_expected_change),
         cmocka_unit_test(test_rank1_batch_threads),
+        cmocka_unit_test(test_tt_transfer_batch),
         cmocka_unit_test(test_d2d_step_scale),
         cmocka_unit_test(test_tiki_taka_two_steps),
         cmocka_unit_test(test_tiki_taka_hidden_two_steps),

@@ -41,7 +41,9 @@ static const char k_help[] =
     "  --device D             the device of --hw-model (one with a dynamic model) [rram]\n"
     "  --limit N              use the first N training images  [all]\n"
     "  --test-limit N         evaluate on the first N test images [all]\n"
-    "  --threads N            OpenBLAS threads                 [library default]\n"
+    "  --threads N            OpenBLAS threads; --analog: the threads of the pulse\n"
+    "                         trains, refreshes, syncs and refits (the same result for\n"
+    "                         any N)                           [library default]\n"
     XB_CLI_MAX_MEMORY_HELP
     "  --quiet                no per-epoch lines\n"
     "\n"

@@ -369,6 +369,25 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
     xb_an_rank1(C, am, lm, v, ek, lr_t, pc, rng, st);
 }
 
+int xb_an_tt_transfer_batch(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am,
+                            const xb_an_layer_map *lm, size_t k0, size_t cols, double lr_t, const xb_an_pulse_cfg *pc,
+                            size_t nthr, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st)
+{
+    const size_t n_in = lm->n_in, n_out = lm->n_out;
+    float *v = malloc(cols * n_out * sizeof(float)), *e = calloc(cols * n_in, sizeof(float));
+    int rc = v && e ? 0 : -1;
+    for (size_t c = 0; c < cols && !rc; c++) {
+        const size_t k = (k0 + c) % n_in;
+        for (size_t j = 0; j < n_out; j++)
+            v[c * n_out + j] = (float)(lm->kappa * (A->gp[j * n_in + k] - A->gm[j * n_in + k]));
+        e[c * n_in + k] = 1.0f;
+    }
+    if (!rc) rc = xb_an_rank1_batch(C, am, lm, v, e, cols, lr_t, pc, nthr, ws, rng, st);
+    free(v);
+    free(e);
+    return rc;
+}
+
 void xb_an_tt_transfer_h(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
                          const xb_an_pulse_cfg *pc, size_t k, double lr_t, double *h, uint64_t *rng, xb_an_stats *st)
 {

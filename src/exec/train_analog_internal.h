@@ -161,7 +161,12 @@ void xb_an_read_weights(const xb_an_pairs *p, const xb_an_layer_map *lm, double 
 void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am, const xb_an_layer_map *lm,
                        size_t k, double lr_t, const xb_an_pulse_cfg *pc, float *v, float *ek, uint64_t *rng,
                        xb_an_stats *st);
-
+/* cols transfers at once, of columns k0, k0 + 1, ... (mod n_in, distinct): the same as
+ * xb_an_tt_transfer of each in turn (A is read, not changed), C's pulses on nthr threads
+ * (xb_an_rank1_batch).  -1 when out of memory. */
+int xb_an_tt_transfer_batch(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am,
+                            const xb_an_layer_map *lm, size_t k0, size_t cols, double lr_t, const xb_an_pulse_cfg *pc,
+                            size_t nthr, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st);
 /* Tiki-Taka with a digital hidden matrix H between A and C (Gokmen, Front. Artif. Intell. 4,
  * 699148, 2021, "TTv2"): the transfer of column k adds lr_t v (v = kappa (A+ - A-)[:, k]) to
  * H[:, k] (h: n_out x n_in) and fires C's pulses from H as mixed precision does from its
