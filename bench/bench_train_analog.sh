@@ -16,8 +16,9 @@
 # updates), as `xbar demo` makes them (xbar-demo/model.h5, xbar-demo/update.h5).
 #
 # FINE (optional): a second update file whose ECRAM recipe has finer steps
-# (characterize/write-ecram-fine.ini: 1.1 V gate pulses): ECRAM SGD (--batch 32, lr 0.2,
-# --pair-update both) and Tiki-Taka run with it too, and count in the accuracy and epoch targets.
+# (characterize/write-ecram-fine.ini: 1.1 V gate pulses): ECRAM SGD (--batch 32, lr 0.2) and
+# Tiki-Taka run with it too, both with the recipe's --pair-update both, and count in the
+# accuracy and epoch targets.
 #
 # usage: bench/bench_train_analog.sh XBAR MODEL.h5 UPDATE.h5 [LIMIT [EPOCHS [OUTDIR [FINE.h5]]]]
 #        (LIMIT training images [60000], test images: all 10000; EPOCHS [5])
@@ -84,7 +85,7 @@ run rram-tt rram tiki-taka
 fine=
 if [ -n "$FINE" ]; then
     run ecram-sgd-fine ecram sgd --batch 32 --lr 0.2 --pair-update both
-    run ecram-tt-fine ecram tiki-taka
+    run ecram-tt-fine ecram tiki-taka --pair-update both
     fine="ecram-sgd-fine ecram-tt-fine"
 fi
 echo "# load after: $(uptime)"

@@ -315,6 +315,50 @@ static void expected_change_case(double eta_scale, size_t bl_max)
     xb_an_pairs_free(&p);
 }
 
+/* The worker threads of the pulse trains (common.h xb_workers): every loop runs fn once on
+ * each worker with its tid and the count, and returns after all of them; NULL runs it here. */
+typedef struct {
+    size_t calls[4], seen_n[4];
+    double part[4];
+    const double *x;
+    size_t len;
+} workers_rec;
+
+static void workers_fn(void *arg, size_t tid, size_t n)
+{
+    workers_rec *r = arg;
+    r->calls[tid]++;
+    r->seen_n[tid] = n;
+    double sum = 0;
+    for (size_t k = tid; k < r->len; k += n) sum += r->x[k];
+    r->part[tid] = sum;
+}
+
+static void test_workers(void **state)
+{
+    (void)state;
+    double x[1000];
+    for (size_t k = 0; k < 1000; k++) x[k] = (double)k;
+    for (size_t n = 1; n <= 3; n++) {
+        xb_workers *w = n > 1 ? xb_workers_new(n) : NULL;
+        assert_int_equal(xb_workers_count(w), n);
+        workers_rec r = {{0}, {0}, {0}, x, 1000};
+        for (int loop = 0; loop < 2000; loop++) {
+            xb_workers_run(w, workers_fn, &r);
+            double total = 0;
+            for (size_t t = 0; t < n; t++) total += r.part[t];
+            assert_true(total == 999.0 * 1000.0 / 2); /* every worker done before the return */
+            for (size_t t = 0; t < n; t++) r.part[t] = 0;
+        }
+        for (size_t t = 0; t < n; t++) {
+            assert_int_equal(r.calls[t], 2000);
+            assert_int_equal(r.seen_n[t], n);
+        }
+        assert_int_equal(r.calls[3], 0);
+        xb_workers_free(w);
+    }
+}
+
 /* A minibatch of stochastic rank-1 updates on 1-3 threads: the same conductances and pulse
  * counts as the samples' updates one by one (the samples' row draws and seeds come from the
  * caller's stream in the same order; a column's pulses from its own stream), for a layer
@@ -347,7 +391,10 @@ static void test_rank1_batch_threads(void **state)
         xb_an_rank1_ws *ws = NULL;
         xb_an_stats st = {0};
         rng = 5;
-        assert_int_equal(xb_an_rank1_batch(&p, &am, &lm, a, b, N, eta, &pc, nthr, &ws, &rng, &st), 0);
+        xb_workers *wk = nthr > 1 ? xb_workers_new(nthr) : NULL;
+        assert_int_equal(xb_workers_count(wk), nthr);
+        assert_int_equal(xb_an_rank1_batch(&p, &am, &lm, a, b, N, eta, &pc, wk, &ws, &rng, &st), 0);
+        xb_workers_free(wk);
         assert_memory_equal(p.gp, ref.gp, NO * NIN * sizeof(double));
         assert_memory_equal(p.gm, ref.gm, NO * NIN * sizeof(double));
         assert_true(st.pulses == st_ref.pulses);
@@ -391,7 +438,9 @@ static void test_tt_transfer_batch(void **state)
     for (size_t c = 0; c < COLS; c++)
         xb_an_tt_transfer(&A, &C1, &am, &lm, (K0 + c) % NIN, 0.5, &pc, v, ek, &r1, &st1);
     xb_an_rank1_ws *ws = NULL;
-    assert_int_equal(xb_an_tt_transfer_batch(&A, &C2, &am, &lm, K0, COLS, 0.5, &pc, 2, &ws, &r2, &st2), 0);
+    xb_workers *wk = xb_workers_new(2);
+    assert_int_equal(xb_an_tt_transfer_batch(&A, &C2, &am, &lm, K0, COLS, 0.5, &pc, wk, &ws, &r2, &st2), 0);
+    xb_workers_free(wk);
     assert_true(st1.pulses > 100 && st1.pulses == st2.pulses);
     assert_memory_equal(C1.gp, C2.gp, NO * NIN * sizeof(double));
     assert_memory_equal(C1.gm, C2.gm, NO * NIN * sizeof(double));
@@ -681,7 +730,7 @@ static void test_bounds_and_refresh(void **state)
     p.gm[2] = gc - 0.1 * win;
     const double keep1[2] = {p.gp[1], p.gm[1]}, keep2[2] = {p.gp[2], p.gm[2]};
     memset(&st, 0, sizeof st);
-    assert_int_equal(xb_an_refresh(&p, &am, 0.05, 1, &rng, &st), 0);
+    assert_int_equal(xb_an_refresh(&p, &am, 0.05, NULL, &rng, &st), 0);
     assert_float_equal(st.refreshes, 1, 0);
     assert_true(fabs(p.gp[0] - (gc + 0.15 * win)) <= 0.5 * STEP + 1e-18);
     assert_true(fabs(p.gm[0] - (gc - 0.15 * win)) <= 0.5 * STEP + 1e-18);
@@ -774,7 +823,8 @@ static void test_tile_reads(void **state)
             p.gm[k] = am.g_min + win * xb_splitmix64_uniform(&s);
         }
         const double kappa = 1.0 / win;
-        xb_an_read_cfg rc = {eng, &tp, 0, 0, tp.v_read_volt, 1e-7, 0, 0, 2};
+        xb_workers *wk = xb_workers_new(2); /* the incremental syncs on two threads */
+        xb_an_read_cfg rc = {eng, &tp, 0, 0, tp.v_read_volt, 1e-7, 0, 0, wk};
         xb_an_tiles *t = NULL;
         assert_int_equal(xb_an_tiles_new(&rc, NO, NIN, 1, &t, &err), XB_OK);
         const xb_an_pairs *arr[1] = {&p};
@@ -874,6 +924,7 @@ static void test_tile_reads(void **state)
         xb_matrix_free(v);
         xb_matrix_free(io);
         xb_an_tiles_free(t);
+        xb_workers_free(wk);
         xb_an_pairs_free(&p);
         xb_engine_free(eng);
     }
@@ -1093,6 +1144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ideal_sgd_equals_quantized_sgd),
         cmocka_unit_test(test_expected_change),
+        cmocka_unit_test(test_workers),
         cmocka_unit_test(test_rank1_batch_threads),
         cmocka_unit_test(test_tt_transfer_batch),
         cmocka_unit_test(test_d2d_step_scale),

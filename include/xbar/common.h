@@ -237,6 +237,18 @@ int xb_blas_threads_begin(int n);
 int xb_blas_threads(void);
 void xb_blas_threads_end(int previous);
 
+/* Worker threads for short parallel loops, kept between loops (one set per owner, no
+ * global state).  xb_workers_new(n): n workers, the caller's thread one of them (n - 1
+ * threads; fewer when a thread cannot start: count says how many); NULL when out of memory.
+ * xb_workers_run(w, fn, arg) calls fn(arg, tid, count) on every worker, tid 0 in the
+ * caller's thread, and returns when all have returned; w NULL: fn(arg, 0, 1) here.  A loop
+ * that splits its work by tid into fixed chunks gives the same result for any count. */
+typedef struct xb_workers xb_workers;
+xb_workers *xb_workers_new(size_t n);
+void xb_workers_free(xb_workers *w);
+size_t xb_workers_count(const xb_workers *w);
+void xb_workers_run(xb_workers *w, void (*fn)(void *arg, size_t tid, size_t n), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

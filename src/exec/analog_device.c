@@ -3,7 +3,6 @@
  * applied, arrays of differential pairs whose devices draw their own parameters
  * (device-to-device spread), single pulses, closed-loop programming and refresh. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,53 +355,36 @@ static void refresh_range(const xb_an_pairs *p, const xb_an_model *am, double m,
  * on the stream of (seed, c), chunks spread over threads, counters merged in chunk order:
  * the same for any thread count. */
 #define XB_AN_REFRESH_CHUNK 4096
-#define XB_AN_REFRESH_MAX_THREADS 64
-
 typedef struct {
     const xb_an_pairs *p;
     const xb_an_model *am;
     double m;
     uint64_t seed;
     xb_an_stats *cst;
-    size_t n_chunks, tid, nthr;
+    size_t n_chunks;
 } refresh_job;
 
-static void *refresh_job_run(void *arg)
+static void refresh_job_run(void *arg, size_t tid, size_t nthr)
 {
     const refresh_job *jb = arg;
-    for (size_t c = jb->tid; c < jb->n_chunks; c += jb->nthr) {
+    for (size_t c = tid; c < jb->n_chunks; c += nthr) {
         uint64_t r = xb_hash64(jb->seed + XB_SPLITMIX64_GAMMA * (c + 1));
         const size_t k0 = c * XB_AN_REFRESH_CHUNK, k1 = k0 + XB_AN_REFRESH_CHUNK < jb->p->n ? k0 + XB_AN_REFRESH_CHUNK
                                                                                           : jb->p->n;
         memset(&jb->cst[c], 0, sizeof jb->cst[c]);
         refresh_range(jb->p, jb->am, jb->m, k0, k1, &r, &jb->cst[c]);
     }
-    return NULL;
 }
 
-int xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, size_t nthr, uint64_t *rng,
+int xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, xb_workers *workers, uint64_t *rng,
                   xb_an_stats *st)
 {
     if (!(margin > 0) || !p->n) return 0;
     const size_t n_chunks = (p->n + XB_AN_REFRESH_CHUNK - 1) / XB_AN_REFRESH_CHUNK;
     xb_an_stats *cst = malloc(n_chunks * sizeof *cst);
     if (!cst) return -1;
-    if (nthr < 1) nthr = 1;
-    if (nthr > XB_AN_REFRESH_MAX_THREADS) nthr = XB_AN_REFRESH_MAX_THREADS;
-    if (nthr > n_chunks) nthr = n_chunks;
-    refresh_job jobs[XB_AN_REFRESH_MAX_THREADS];
-    pthread_t th[XB_AN_REFRESH_MAX_THREADS];
-    int started[XB_AN_REFRESH_MAX_THREADS] = {0};
-    const uint64_t seed = xb_splitmix64(rng);
-    for (size_t t = 0; t < nthr; t++) {
-        jobs[t] = (refresh_job){p, am, margin * (am->g_max - am->g_min), seed, cst, n_chunks, t, nthr};
-        if (t > 0) started[t] = pthread_create(&th[t], NULL, refresh_job_run, &jobs[t]) == 0;
-    }
-    refresh_job_run(&jobs[0]);
-    for (size_t t = 1; t < nthr; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else refresh_job_run(&jobs[t]); /* thread creation failed: its chunks here */
-    }
+    refresh_job job = {p, am, margin * (am->g_max - am->g_min), xb_splitmix64(rng), cst, n_chunks};
+    xb_workers_run(workers, refresh_job_run, &job);
     for (size_t c = 0; c < n_chunks; c++) {
         st->pulses += cst[c].pulses;
         st->e_joule += cst[c].e_joule;

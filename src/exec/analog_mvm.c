@@ -11,7 +11,6 @@
  * attenuation (not fitted separately). */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,11 +277,10 @@ static inline void sync_pair(xb_an_tiles *t, const xb_an_pairs *const *arrays, c
 }
 
 /* ---- the incremental sync of the marked pairs, output rows in chunks of XB_AN_SYNC_CHUNK on
- * the read configuration's threads: a chunk writes its own pairs' entries and column sums;
+ * the read configuration's workers: a chunk writes its own pairs' entries and column sums;
  * its changes of the row sums (shared by every chunk) go to its own buffer, added in chunk
- * order: the same for any thread count. */
+ * order: the same for any number of workers (the read configuration's). */
 #define XB_AN_SYNC_CHUNK 32
-#define XB_AN_SYNC_MAX_THREADS 64
 
 typedef struct {
     xb_an_tiles *t;
@@ -290,15 +288,15 @@ typedef struct {
     const double *scale;
     double kappa;
     double *drow;   /* n_chunks x (T + 1) x n_in: the chunks' row-sum changes, then gsum_r's */
-    size_t n_chunks, tid, nthr;
+    size_t n_chunks;
 } sync_job;
 
-static void *sync_job_run(void *arg)
+static void sync_job_run(void *arg, size_t tid, size_t nthr)
 {
     const sync_job *jb = arg;
     xb_an_tiles *t = jb->t;
     const size_t n_in = t->n_in, NW = t->n_out * n_in;
-    for (size_t c = jb->tid; c < jb->n_chunks; c += jb->nthr) {
+    for (size_t c = tid; c < jb->n_chunks; c += nthr) {
         double *dr = jb->drow + c * (t->T + 1) * n_in, *dg = dr + t->T * n_in;
         memset(dr, 0, (t->T + 1) * n_in * sizeof(double));
         const size_t j0 = c * XB_AN_SYNC_CHUNK, j1 = j0 + XB_AN_SYNC_CHUNK < t->n_out ? j0 + XB_AN_SYNC_CHUNK : t->n_out;
@@ -314,7 +312,6 @@ static void *sync_job_run(void *arg)
             }
         }
     }
-    return NULL;
 }
 
 static int sync_marked(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
@@ -322,21 +319,8 @@ static int sync_marked(xb_an_tiles *t, const xb_an_pairs *const *arrays, const d
     const size_t n_in = t->n_in, NW = t->n_out * n_in, n_chunks = (t->n_out + XB_AN_SYNC_CHUNK - 1) / XB_AN_SYNC_CHUNK;
     double *drow = malloc(n_chunks * (t->T + 1) * n_in * sizeof(double));
     if (!drow) return -1;
-    size_t nthr = t->rc.threads ? t->rc.threads : 1;
-    if (nthr > XB_AN_SYNC_MAX_THREADS) nthr = XB_AN_SYNC_MAX_THREADS;
-    if (nthr > n_chunks) nthr = n_chunks;
-    sync_job jobs[XB_AN_SYNC_MAX_THREADS];
-    pthread_t th[XB_AN_SYNC_MAX_THREADS];
-    int started[XB_AN_SYNC_MAX_THREADS] = {0};
-    for (size_t q = 0; q < nthr; q++) {
-        jobs[q] = (sync_job){t, arrays, scale, kappa, drow, n_chunks, q, nthr};
-        if (q > 0) started[q] = pthread_create(&th[q], NULL, sync_job_run, &jobs[q]) == 0;
-    }
-    sync_job_run(&jobs[0]);
-    for (size_t q = 1; q < nthr; q++) {
-        if (started[q]) pthread_join(th[q], NULL);
-        else sync_job_run(&jobs[q]); /* thread creation failed: its chunks here */
-    }
+    sync_job job = {t, arrays, scale, kappa, drow, n_chunks};
+    xb_workers_run(t->rc.workers, sync_job_run, &job);
     for (size_t c = 0; c < n_chunks; c++) {
         const double *dr = drow + c * (t->T + 1) * n_in, *dg = dr + t->T * n_in;
         for (size_t q = 0; q < t->T * n_in; q++) t->rowsum[q] += dr[q];

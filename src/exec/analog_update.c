@@ -4,7 +4,6 @@
  * precision (Nandakumar et al., Front. Neurosci. 14, 406, 2020) and the Tiki-Taka transfer
  * (Gokmen & Haensch, Front. Neurosci. 14, 103, 2020). */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,7 +177,7 @@ typedef struct {
     const xb_an_layer_map *lm;
     const xb_an_rank1_ws *w;
     const float *a;
-    size_t n, ch, n_chunks, tid, nthr;
+    size_t n, ch, n_chunks;
     int se;
 } r1_job;
 
@@ -209,19 +208,16 @@ static void column_pulses(const r1_job *jb, size_t j, xb_an_stats *st)
     }
 }
 
-static void *r1_job_run(void *arg)
+static void r1_job_run(void *arg, size_t tid, size_t nthr)
 {
-    r1_job *jb = arg;
-    for (size_t c = jb->tid; c < jb->n_chunks; c += jb->nthr) {
+    const r1_job *jb = arg;
+    for (size_t c = tid; c < jb->n_chunks; c += nthr) {
         xb_an_stats *st = &jb->w->cst[c];
         memset(st, 0, sizeof *st);
         const size_t j1 = (c + 1) * jb->ch < jb->lm->n_out ? (c + 1) * jb->ch : jb->lm->n_out;
         for (size_t j = c * jb->ch; j < j1; j++) column_pulses(jb, j, st);
     }
-    return NULL;
 }
-
-#define R1_MAX_THREADS 64
 
 static size_t gcd(size_t x, size_t y)
 {
@@ -234,7 +230,7 @@ static size_t gcd(size_t x, size_t y)
 }
 
 int xb_an_rank1_batch(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
-                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, size_t nthr,
+                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, xb_workers *workers,
                       xb_an_rank1_ws **wsp, uint64_t *rng, xb_an_stats *st)
 {
     if (pc->deterministic) {
@@ -257,21 +253,8 @@ int xb_an_rank1_batch(const xb_an_pairs *p, const xb_an_model *am, const xb_an_l
     const size_t ch0 = 64 / gcd(lm->n_in, 64), ch = ch0 * ((8 + ch0 - 1) / ch0);
     const size_t n_chunks = (lm->n_out + ch - 1) / ch;
     if (grow((void **)&w->cst, &w->cst_cap, n_chunks, sizeof *w->cst)) return -1;
-    if (nthr < 1) nthr = 1;
-    if (nthr > R1_MAX_THREADS) nthr = R1_MAX_THREADS;
-    if (nthr > n_chunks) nthr = n_chunks;
-    r1_job jobs[R1_MAX_THREADS];
-    pthread_t th[R1_MAX_THREADS];
-    int started[R1_MAX_THREADS] = {0};
-    for (size_t t = 0; t < nthr; t++) {
-        jobs[t] = (r1_job){p, am, lm, w, a, n, ch, n_chunks, t, nthr, eta > 0 ? 1 : -1};
-        if (t > 0) started[t] = pthread_create(&th[t], NULL, r1_job_run, &jobs[t]) == 0;
-    }
-    r1_job_run(&jobs[0]);
-    for (size_t t = 1; t < nthr; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else r1_job_run(&jobs[t]); /* thread creation failed: its chunks here */
-    }
+    r1_job job = {p, am, lm, w, a, n, ch, n_chunks, eta > 0 ? 1 : -1};
+    xb_workers_run(workers, r1_job_run, &job);
     for (size_t c = 0; c < n_chunks; c++) {
         st->pulses += w->cst[c].pulses;
         st->e_joule += w->cst[c].e_joule;
@@ -283,7 +266,7 @@ void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_
                  const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st)
 {
     xb_an_rank1_ws *w = NULL;
-    xb_an_rank1_batch(p, am, lm, a, b, 1, eta, pc, 1, &w, rng, st);
+    xb_an_rank1_batch(p, am, lm, a, b, 1, eta, pc, NULL, &w, rng, st);
     xb_an_rank1_ws_free(w);
 }
 
@@ -371,7 +354,7 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
 
 int xb_an_tt_transfer_batch(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am,
                             const xb_an_layer_map *lm, size_t k0, size_t cols, double lr_t, const xb_an_pulse_cfg *pc,
-                            size_t nthr, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st)
+                            xb_workers *workers, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st)
 {
     const size_t n_in = lm->n_in, n_out = lm->n_out;
     float *v = malloc(cols * n_out * sizeof(float)), *e = calloc(cols * n_in, sizeof(float));
@@ -382,7 +365,7 @@ int xb_an_tt_transfer_batch(const xb_an_pairs *A, const xb_an_pairs *C, const xb
             v[c * n_out + j] = (float)(lm->kappa * (A->gp[j * n_in + k] - A->gm[j * n_in + k]));
         e[c * n_in + k] = 1.0f;
     }
-    if (!rc) rc = xb_an_rank1_batch(C, am, lm, v, e, cols, lr_t, pc, nthr, ws, rng, st);
+    if (!rc) rc = xb_an_rank1_batch(C, am, lm, v, e, cols, lr_t, pc, workers, ws, rng, st);
     free(v);
     free(e);
     return rc;

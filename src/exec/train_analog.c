@@ -92,6 +92,7 @@ struct xb_an_trainer {
     xb_an_rank1_ws *r1ws;   /* the pulse trains' scratch */
     size_t nthr;            /* threads of the pulse trains and the refits: OpenBLAS's count
                              * when the trainer was made (the epochs run BLAS on one) */
+    xb_workers *workers;    /* nthr workers for the pulse trains, refreshes and syncs */
 };
 
 static const xb_an_pairs *const *arrays_of(const alayer *l) { return l->ptr; }
@@ -133,7 +134,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
         xb_an_mp(&l->arr[0], &tr->am, &l->lm, &tr->pc, l->chi, p->gw, lr, &tr->rng, st);
     } else {
         if (!p->x || !p->d) return xb_errorf(err, XB_EINPUT, "analog training: no per-sample gradients kept");
-        if (xb_an_rank1_batch(&l->arr[0], &tr->am, &l->lm, p->d, p->x, p->n_batch, -lr, &tr->pc, tr->nthr,
+        if (xb_an_rank1_batch(&l->arr[0], &tr->am, &l->lm, p->d, p->x, p->n_batch, -lr, &tr->pc, tr->workers,
                               &tr->r1ws, &tr->rng, st))
             return xb_errorf(err, XB_ERUNTIME, "out of memory (pulse trains)");
         if (tr->a.algorithm == XB_ANALOG_TIKI_TAKA && tr->minibatch % tr->a.tt_every == 0) {
@@ -142,7 +143,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
                 /* the transfers of distinct columns read A, which they do not change: the
                  * rank-1 updates of C in one batch, the same as one after the other */
                 if (xb_an_tt_transfer_batch(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, cols, tr->a.tt_lr,
-                                            &tr->pc, tr->nthr, &tr->r1ws, &tr->rng, st))
+                                            &tr->pc, tr->workers, &tr->r1ws, &tr->rng, st))
                     return xb_errorf(err, XB_ERUNTIME, "out of memory (transfer)");
                 l->tt_next = (l->tt_next + cols) % n_in;
             }
@@ -160,7 +161,7 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
     }
     if (tr->a.refresh_margin > 0 && tr->a.refresh_every && tr->minibatch % tr->a.refresh_every == 0)
         for (size_t a = 0; a < l->n_arr; a++)
-            if (xb_an_refresh(&l->arr[a], &tr->am, tr->a.refresh_margin, tr->nthr, &tr->rng, st))
+            if (xb_an_refresh(&l->arr[a], &tr->am, tr->a.refresh_margin, tr->workers, &tr->rng, st))
                 return xb_errorf(err, XB_ERUNTIME, "out of memory (refresh)");
     const double blr = tr->a.bias_lr > 0 ? tr->a.bias_lr : lr;
     for (size_t j = 0; j < n_out; j++) p->b[j] -= (float)(blr * p->gb[j]);
@@ -194,6 +195,7 @@ void xb_an_trainer_free(xb_an_trainer *tr)
     free(tr->L);
     free(tr->d);
     xb_an_rank1_ws_free(tr->r1ws);
+    xb_workers_free(tr->workers);
     xb_tnet_free(tr->t);
     free(tr);
 }
@@ -249,7 +251,7 @@ static int layer_init(xb_an_trainer *tr, size_t k, const xb_layer *ly, uint64_t 
     for (size_t q = 0; q < nw; q++) xb_an_program_pair(dst, &tr->am, q, (double)ly->weight[q] / l->lm.kappa, &prng, &init);
     if (tr->a.engine) {
         xb_an_read_cfg rcfg = {tr->a.engine, &tr->tp, tr->a.dac_bits, tr->a.adc_bits, tr->a.v_read_volt,
-                               tr->a.t_mvm_s, tr->a.dac_joule_per_bit, tr->a.adc_joule_per_step, tr->nthr};
+                               tr->a.t_mvm_s, tr->a.dac_joule_per_bit, tr->a.adc_joule_per_step, tr->workers};
         if ((rc = xb_an_tiles_new(&rcfg, ly->n_out, ly->n_in, l->n_arr, &l->tiles, err))) return rc;
     }
     return XB_OK;
@@ -266,6 +268,10 @@ int xb_an_trainer_new(const xb_network *init, const xb_analog_opts *a, size_t ma
     tr->a = *a;
     const int nthr = xb_blas_threads();
     tr->nthr = nthr > 1 ? (size_t)nthr : 1;
+    if (tr->nthr > 1 && !(tr->workers = xb_workers_new(tr->nthr))) {
+        free(tr);
+        return xb_errorf(err, XB_ERUNTIME, "out of memory (worker threads)");
+    }
     tr->pc.bl_max = a->bl_max;
     tr->pc.deterministic = a->deterministic;
     tr->pc.mp_state = a->mp_state;

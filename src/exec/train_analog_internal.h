@@ -100,10 +100,10 @@ void xb_an_program_pair(const xb_an_pairs *p, const xb_an_model *am, size_t k, d
                         xb_an_stats *st);
 /* Refresh: every pair with a device within margin x window of its bound whose centred form
  * (xb_an_program_pair) keeps both devices 2 margin x window clear of their bounds is
- * programmed back to its difference D, centred.  The pairs in chunks on nthr threads, each
- * chunk on its own stream of a seed drawn from *rng: the same for any nthr.  -1 when out
- * of memory. */
-int xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, size_t nthr, uint64_t *rng,
+ * programmed back to its difference D, centred.  The pairs in chunks on the workers (NULL:
+ * this thread), each chunk on its own stream of a seed drawn from *rng: the same for any
+ * number of workers.  -1 when out of memory. */
+int xb_an_refresh(const xb_an_pairs *p, const xb_an_model *am, double margin, xb_workers *workers, uint64_t *rng,
                   xb_an_stats *st);
 
 /* ------------------------------------------------------------------ update rules */
@@ -134,13 +134,13 @@ typedef struct xb_an_pulse_cfg {
 void xb_an_rank1(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
                  const float *b, double eta, const xb_an_pulse_cfg *pc, uint64_t *rng, xb_an_stats *st);
 /* The rank-1 updates of n samples in order (a: n x n_out, b: n x n_in), the stochastic ones
- * with the columns' pulses on nthr threads: per sample, the slots, the rows' draws and a seed
+ * with the columns' pulses on the workers (NULL: this thread): per sample, the slots, the rows' draws and a seed
  * from *rng; column j's firing and its pulses' noise from its own stream of that seed, so the
- * result does not depend on nthr.  *ws: scratch kept between calls (NULL at first; free with
+ * result does not depend on the number of workers.  *ws: scratch kept between calls (NULL at first; free with
  * xb_an_rank1_ws_free).  -1 when out of memory. */
 typedef struct xb_an_rank1_ws xb_an_rank1_ws;
 int xb_an_rank1_batch(const xb_an_pairs *p, const xb_an_model *am, const xb_an_layer_map *lm, const float *a,
-                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, size_t nthr,
+                      const float *b, size_t n, double eta, const xb_an_pulse_cfg *pc, xb_workers *workers,
                       xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st);
 void xb_an_rank1_ws_free(xb_an_rank1_ws *ws);
 /* Mixed precision: chi += -lr gw; then on every weight pair pulses of sign(chi), each
@@ -162,11 +162,11 @@ void xb_an_tt_transfer(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_m
                        size_t k, double lr_t, const xb_an_pulse_cfg *pc, float *v, float *ek, uint64_t *rng,
                        xb_an_stats *st);
 /* cols transfers at once, of columns k0, k0 + 1, ... (mod n_in, distinct): the same as
- * xb_an_tt_transfer of each in turn (A is read, not changed), C's pulses on nthr threads
+ * xb_an_tt_transfer of each in turn (A is read, not changed), C's pulses on the workers
  * (xb_an_rank1_batch).  -1 when out of memory. */
 int xb_an_tt_transfer_batch(const xb_an_pairs *A, const xb_an_pairs *C, const xb_an_model *am,
                             const xb_an_layer_map *lm, size_t k0, size_t cols, double lr_t, const xb_an_pulse_cfg *pc,
-                            size_t nthr, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st);
+                            xb_workers *workers, xb_an_rank1_ws **ws, uint64_t *rng, xb_an_stats *st);
 /* Tiki-Taka with a digital hidden matrix H between A and C (Gokmen, Front. Artif. Intell. 4,
  * 699148, 2021, "TTv2"): the transfer of column k adds lr_t v (v = kappa (A+ - A-)[:, k]) to
  * H[:, k] (h: n_out x n_in) and fires C's pulses from H as mixed precision does from its
@@ -193,7 +193,7 @@ typedef struct xb_an_read_cfg {
     double v_read;
     double t_mvm_s;            /* energy without the engine's law: Joule heat over this time */
     double dac_joule_per_bit, adc_joule_per_step;
-    size_t threads;            /* the incremental syncs' threads (0: 1) */
+    xb_workers *workers;       /* the incremental syncs' threads (borrowed; NULL: this one) */
 } xb_an_read_cfg;
 
 typedef struct xb_an_read_stats {
