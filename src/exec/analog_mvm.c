@@ -34,7 +34,7 @@ struct xb_an_tiles {
     double k_res, k_cap;
     double fast_err;
     float *phi;      /* scratch: T x max_batch x max(n_in, n_out) */
-    float *part;     /* scratch: max_batch x max(n_in, n_out) */
+    float *part;     /* scratch: per worker max_batch x max(R, P): one tile's outputs */
     unsigned short *lev; /* scratch: max_batch x max(n_in, n_out) */
     size_t cap;
 };
@@ -374,7 +374,8 @@ static int scratch(xb_an_tiles *t, size_t n, xb_an_read_stats *st)
     free(t->part);
     free(t->lev);
     t->phi = malloc(t->T * n * w * sizeof(float));
-    t->part = malloc(n * w * sizeof(float));
+    /* one tile's outputs per worker */
+    t->part = malloc(xb_workers_count(t->rc.workers) * n * (t->R > t->P ? t->R : t->P) * sizeof(float));
     t->lev = malloc(n * w * sizeof(unsigned short));
     t->cap = t->phi && t->part && t->lev ? n * w : 0;
     return t->cap ? 0 : -1;
@@ -403,20 +404,72 @@ static void dac(xb_an_tiles *t, const float *x, size_t n, size_t len, double *xm
 
 /* ADC of the block rows x [c0, c1) of part (n x ld): full scale the block's largest |value|,
  * signed, 2^(bits-1) - 1 levels; then out += part x xm (per vector). */
-static void adc_add(const xb_an_tiles *t, const float *part, size_t n, size_t ld, size_t c0, size_t c1,
-                    const double *xm, float *out)
+/* The ADC of one tile's outputs: part (n x m, leading dimension ldp) quantized to the tile's
+ * full scale over the minibatch, scaled back by the inputs' full scales xm and added to out
+ * (leading dimension ldo). */
+static void adc_add(const xb_an_tiles *t, const float *part, size_t n, size_t ldp, size_t m, const double *xm,
+                    float *out, size_t ldo)
 {
     double fs = 0;
     for (size_t s = 0; s < n; s++)
-        for (size_t j = c0; j < c1; j++) fs = fabs((double)part[s * ld + j]) > fs ? fabs((double)part[s * ld + j]) : fs;
+        for (size_t j = 0; j < m; j++) fs = fabs((double)part[s * ldp + j]) > fs ? fabs((double)part[s * ldp + j]) : fs;
     const int bits = t->rc.adc_bits;
     const double L = bits > 1 ? ldexp(1.0, bits - 1) - 1.0 : 0, k = fs > 0 && L > 0 ? L / fs : 0;
     for (size_t s = 0; s < n; s++)
-        for (size_t j = c0; j < c1; j++) {
-            double v = part[s * ld + j];
+        for (size_t j = 0; j < m; j++) {
+            double v = part[s * ldp + j];
             if (k > 0) v = nearbyint(v * k) / k;
-            out[s * ld + j] += (float)(v * xm[s]);
+            out[s * ldo + j] += (float)(v * xm[s]);
         }
+}
+
+/* ---- the tiles' products on the workers: the forward product by column tiles (each its
+ * outputs, summed over the row tiles in order), the backward by row tiles (each its inputs,
+ * summed over the column tiles in order); one GEMM per tile and term, the same for any
+ * number of workers */
+typedef struct {
+    xb_an_tiles *t;
+    const double *xm;
+    float *out;
+    size_t n;
+} read_job;
+
+static void forward_job(void *arg, size_t tid, size_t nthr)
+{
+    const read_job *jb = arg;
+    xb_an_tiles *t = jb->t;
+    const size_t n = jb->n, NW = t->n_out * t->n_in;
+    float *part = t->part + tid * n * (t->R > t->P ? t->R : t->P);
+    for (size_t c = tid; c < t->n_ct; c += nthr) {
+        const size_t j0 = c * t->P, pu = j0 + t->P <= t->n_out ? t->P : t->n_out - j0;
+        for (size_t r = 0; r < t->n_rt; r++) {
+            const size_t i0 = r * t->R, ru = i0 + t->R <= t->n_in ? t->R : t->n_in - i0;
+            for (size_t p = 0; p < t->T; p++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)pu, (int)ru, 1.0f,
+                            t->phi + p * n * t->n_in + i0, (int)t->n_in, t->E + p * NW + j0 * t->n_in + i0,
+                            (int)t->n_in, p ? 1.0f : 0.0f, part, (int)pu);
+            adc_add(t, part, n, pu, pu, jb->xm, jb->out + j0, t->n_out);
+        }
+    }
+}
+
+static void backward_job(void *arg, size_t tid, size_t nthr)
+{
+    const read_job *jb = arg;
+    xb_an_tiles *t = jb->t;
+    const size_t n = jb->n, NW = t->n_out * t->n_in;
+    float *part = t->part + tid * n * (t->R > t->P ? t->R : t->P);
+    for (size_t r = tid; r < t->n_rt; r += nthr) {
+        const size_t i0 = r * t->R, ru = i0 + t->R <= t->n_in ? t->R : t->n_in - i0;
+        for (size_t c = 0; c < t->n_ct; c++) {
+            const size_t j0 = c * t->P, pu = j0 + t->P <= t->n_out ? t->P : t->n_out - j0;
+            for (size_t p = 0; p < t->T; p++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)ru, (int)pu, 1.0f,
+                            t->phi + p * n * t->n_out + j0, (int)t->n_out, t->E + p * NW + j0 * t->n_in + i0,
+                            (int)t->n_in, p ? 1.0f : 0.0f, part, (int)ru);
+            adc_add(t, part, n, ru, ru, jb->xm, jb->out + i0, t->n_in);
+        }
+    }
 }
 
 /* read energy of n vectors driven on len lines (levels t->lev), each line feeding `fan`
@@ -449,20 +502,10 @@ void xb_an_tiles_forward(xb_an_tiles *t, const float *x, size_t n, float *y, xb_
     if (scratch(t, n, st)) return;
     double *xm = malloc(n * sizeof(double));
     if (!xm) return;
-    const size_t NW = t->n_out * t->n_in;
     dac(t, x, n, t->n_in, xm);
     memset(y, 0, n * t->n_out * sizeof(float));
-    for (size_t r = 0; r < t->n_rt; r++) {
-        const size_t i0 = r * t->R, ru = i0 + t->R <= t->n_in ? t->R : t->n_in - i0;
-        for (size_t p = 0; p < t->T; p++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)t->n_out, (int)ru, 1.0f,
-                        t->phi + p * n * t->n_in + i0, (int)t->n_in, t->E + p * NW + i0, (int)t->n_in,
-                        p ? 1.0f : 0.0f, t->part, (int)t->n_out);
-        for (size_t c = 0; c < t->n_ct; c++) {
-            const size_t j0 = c * t->P, j1 = j0 + t->P < t->n_out ? j0 + t->P : t->n_out;
-            adc_add(t, t->part, n, t->n_out, j0, j1, xm, y);
-        }
-    }
+    read_job job = {t, xm, y, n};
+    xb_workers_run(t->rc.workers, forward_job, &job);
     if (st) {
         st->e_fwd_joule += read_energy(t, n, t->n_in, t->n_ct * t->n_arrays, t->n_out * t->n_rt * t->n_arrays,
                                        t->rowsum, t->gsum_r);
@@ -476,20 +519,10 @@ void xb_an_tiles_backward(xb_an_tiles *t, const float *d, size_t n, float *dn, x
     if (scratch(t, n, st)) return;
     double *xm = malloc(n * sizeof(double));
     if (!xm) return;
-    const size_t NW = t->n_out * t->n_in;
     dac(t, d, n, t->n_out, xm);
     memset(dn, 0, n * t->n_in * sizeof(float));
-    for (size_t c = 0; c < t->n_ct; c++) {
-        const size_t j0 = c * t->P, pu = j0 + t->P <= t->n_out ? t->P : t->n_out - j0;
-        for (size_t p = 0; p < t->T; p++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)t->n_in, (int)pu, 1.0f,
-                        t->phi + p * n * t->n_out + j0, (int)t->n_out, t->E + p * NW + j0 * t->n_in, (int)t->n_in,
-                        p ? 1.0f : 0.0f, t->part, (int)t->n_in);
-        for (size_t r = 0; r < t->n_rt; r++) {
-            const size_t i0 = r * t->R, i1 = i0 + t->R < t->n_in ? i0 + t->R : t->n_in;
-            adc_add(t, t->part, n, t->n_in, i0, i1, xm, dn);
-        }
-    }
+    read_job job = {t, xm, dn, n};
+    xb_workers_run(t->rc.workers, backward_job, &job);
     if (st)
         st->e_bwd_joule += read_energy(t, n, t->n_out, t->n_rt * t->n_arrays, t->n_in * t->n_ct * t->n_arrays,
                                        t->colsum, t->gsum_c);
