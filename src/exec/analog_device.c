@@ -245,8 +245,9 @@ double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, in
 }
 
 /* One pulse of device dv from its mean step f and spread s at its state (d2d not applied). */
-static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
-                              uint64_t *rng, xb_an_stats *st)
+/* The new state of device dv after one pulse, its pair marked (no counters). */
+static inline double pulse_move(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
+                                uint64_t *rng)
 {
     double *g = dev_g(p, dv);
     if (p->a_up) {
@@ -258,9 +259,24 @@ static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_
     const double lo = dev_lo(p, am, dv), hi = dev_hi(p, am, dv);
     *g = gn < lo ? lo : gn > hi ? hi : gn;
     if (p->moved) p->moved[dv >> 7] |= (uint64_t)1 << ((dv >> 1) & 63);
+    return *g;
+}
+
+static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
+                              uint64_t *rng, xb_an_stats *st)
+{
+    const double g = pulse_move(p, am, dv, dir, f, s, rng);
     st->pulses += 1;
     st->e_joule += dir > 0 ? am->e_up_joule : am->e_down_joule;
-    return *g;
+    return g;
+}
+
+/* One pulse at the device's state, no counters. */
+static inline void pulse_nc(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng)
+{
+    double f, s;
+    step_at(am, *dev_g(p, dv), dir, &f, &s);
+    pulse_move(p, am, dv, dir, f, s, rng);
 }
 
 static inline double pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, uint64_t *rng,
@@ -276,6 +292,29 @@ double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int d
     return pulse(p, am, dv, dir, rng, st);
 }
 
+void xb_an_pair_pulses(const xb_an_pairs *p, const xb_an_model *am, size_t base, const int32_t *rows, size_t m,
+                       int dir, uint64_t *rng, xb_an_stats *st)
+{
+    size_t n = 0, n_up = 0; /* device pulses, up pulses among them */
+    for (size_t u = 0; u < m; u++) {
+        const int32_t v = rows[u];
+        const size_t k = base + (size_t)(v > 0 ? v : -v) - 1;
+        const int d = v > 0 ? dir : -dir;
+        if (am->one_sided) {
+            pulse_nc(p, am, d > 0 ? 2 * k : 2 * k + 1, 1, rng);
+            n += 1;
+            n_up += 1;
+        } else {
+            pulse_nc(p, am, 2 * k, d, rng);
+            pulse_nc(p, am, 2 * k + 1, -d, rng);
+            n += 2;
+            n_up += 1;
+        }
+    }
+    st->pulses += (double)n;
+    st->e_joule += (double)n_up * am->e_up_joule + (double)(n - n_up) * am->e_down_joule;
+}
+
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)
 {
     if (am->one_sided) {
@@ -289,7 +328,7 @@ void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int
 size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
                      uint64_t *rng, xb_an_stats *st)
 {
-    size_t n = 0;
+    size_t n = 0, n_up = 0;
     for (; n < max_pulses; n++) {
         const double g = *dev_g(p, dv), e = target - g;
         const int dir = e > 0 ? 1 : -1;
@@ -298,10 +337,13 @@ size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, dou
         const double f0 = f;
         if (p->a_up) f *= dir > 0 ? p->a_up[dv] : p->a_down[dv];
         if (fabs(e) <= 0.5 * fabs(f) || f == 0) break;
-        pulse_fs(p, am, dv, dir, f0, s, rng, st); /* the step just looked up, not again */
-        /* verify pulses are sequential */
-        st->t_s += am->width_s;
+        pulse_move(p, am, dv, dir, f0, s, rng); /* the step just looked up, not again */
+        n_up += dir > 0;
     }
+    /* the counters once (not a memory update per pulse); verify pulses are sequential */
+    st->pulses += (double)n;
+    st->e_joule += (double)n_up * am->e_up_joule + (double)(n - n_up) * am->e_down_joule;
+    st->t_s += (double)n * am->width_s;
     return n;
 }
 

@@ -197,12 +197,7 @@ static void column_pulses(const r1_job *jb, size_t j, xb_an_stats *st)
         size_t r0 = sm->row0 ? w->slot_end[sm->row0 - 1] : 0;
         for (size_t t = 0; t < sm->bl; t++) {
             const size_t r1 = w->slot_end[sm->row0 + t];
-            if (fires(thr, &r))
-                for (size_t u = r0; u < r1; u++) {
-                    const int32_t v = w->rows[u];
-                    const size_t i = (size_t)(v > 0 ? v : -v) - 1;
-                    xb_an_pair_pulse(jb->p, jb->am, j * n_in + i, v > 0 ? sgc : -sgc, &r, st);
-                }
+            if (fires(thr, &r)) xb_an_pair_pulses(jb->p, jb->am, j * n_in, w->rows + r0, r1 - r0, sgc, &r, st);
             r0 = r1;
         }
     }

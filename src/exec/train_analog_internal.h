@@ -90,6 +90,11 @@ double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, in
  * up), -1 lowers it (G+ down, G- up; one-sided: G- up). */
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng,
                       xb_an_stats *st);
+/* The pair pulses of one column in one slot: pair base + i - 1 for every entry +-i of rows
+ * (m of them), of direction dir times the entry's sign, as xb_an_pair_pulse of each in turn
+ * (the same states and stream); the counters added once (energy summed per call). */
+void xb_an_pair_pulses(const xb_an_pairs *p, const xb_an_model *am, size_t base, const int32_t *rows, size_t m,
+                       int dir, uint64_t *rng, xb_an_stats *st);
 /* Closed-loop programming of device dv to target: pulses toward it until within half a
  * step (at most max_pulses).  Returns the pulses used. */
 size_t xb_an_program(const xb_an_pairs *p, const xb_an_model *am, size_t dv, double target, size_t max_pulses,
