@@ -152,7 +152,9 @@ check(r.returncode == 0, f"xbar run on the exported network: {r.stderr.strip()}"
 acc_c = json.load(open(js))["accuracy"]
 acc_t = float((ref.argmax(1) == y).mean())
 print(f"from_torch: xbar run --engine ideal top-1 {100 * acc_c:.2f}% vs torch {100 * acc_t:.2f}% (300 images)")
-check(abs(acc_c - acc_t) < 1e-9 and acc_t > 0.5, "the C forward pass disagrees with torch on the exported network")
+# the same images right: the JSON keeps 6 decimals (217/300 = 0.723333), so compare counts
+check(round(acc_c * len(y)) == round(acc_t * len(y)) and acc_t > 0.5,
+      "the C forward pass disagrees with torch on the exported network")
 
 
 # ---------------------------------------------------------------- residual networks
