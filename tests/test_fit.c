@@ -309,6 +309,30 @@ static void test_regressions(void **state)
     assert_true(fabs(c[0] - 0.5) < 1e-10 && fabs(c[1] + 2.0) < 1e-10 && fabs(c[2] - 0.25) < 1e-10);
     assert_true(r2 > 1 - 1e-12 && rms < 1e-10);
     assert_int_equal(xb_fit_poly(x, y, 2, 2, c, &r2, &rms, &err), XB_EINPUT);
+    /* a large regression (the PCM drift statistics regress thousands of devices) gives the
+     * same bits for any OpenBLAS thread count: GSL's BLAS calls run on one thread */
+    enum { N = 6000, P = 3 };
+    double *X = malloc(N * P * sizeof *X), *yy = malloc(N * sizeof *yy), cr[3][P], r2t[3];
+    uint64_t s = 5;
+    for (size_t k = 0; k < N; k++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double u = (double)(s >> 11) * 0x1.0p-53;
+        X[k * P] = 1.0;
+        X[k * P + 1] = u;
+        X[k * P + 2] = u * u;
+        yy[k] = 0.3 + 1.7 * u - 0.9 * u * u + 0.01 * sin(1e3 * u);
+    }
+    for (int t = 1; t <= 3; t++) {
+        const int prev = xb_blas_threads_begin(t);
+        assert_int_equal(xb_fit_linear(X, yy, N, P, cr[t - 1], &r2t[t - 1], NULL, &err), XB_OK);
+        xb_blas_threads_end(prev);
+    }
+    assert_memory_equal(cr[0], cr[1], sizeof cr[0]);
+    assert_memory_equal(cr[0], cr[2], sizeof cr[0]);
+    assert_true(r2t[0] == r2t[1] && r2t[0] == r2t[2]);
+    assert_true(fabs(cr[0][1] - 1.7) < 1e-2);
+    free(X);
+    free(yy);
 }
 
 int main(void)

@@ -99,9 +99,9 @@ int xb_fit_basis_new(const xb_fit_params *m, double tol, size_t max_terms, xb_fi
             gsl_matrix_set(A, t, 2 * s + 1, XB_FIT_FAST_DROP * v * d / g);
         }
     }
-    const int nth = xb_blas_serial_begin(); /* GSL's BLAS calls: the same bits for any thread count */
+    const xb_gsl_section gs = xb_gsl_begin(); /* GSL's BLAS calls: the same bits for any thread count */
     const int svd = gsl_linalg_SV_decomp(A, V, S, work);
-    xb_blas_serial_end(nth);
+    xb_gsl_end(gs);
     if (svd) {
         rc = xb_errorf(err, XB_ERUNTIME, "basis: singular value decomposition failed");
         goto done;

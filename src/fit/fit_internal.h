@@ -2,6 +2,7 @@
 #ifndef XBAR_FIT_INTERNAL_H
 #define XBAR_FIT_INTERNAL_H
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 
 #include "xbar/characterize.h"
@@ -50,5 +51,28 @@ int xb_fit_inputs_read(hid_t metrics, const char *where, xb_fit_metrics *met, xb
  * ms (nm models in all) scored at the wire resistances halfway between fitted ones. */
 int xb_fit_family_configs(hid_t fg, const xb_fit_params *ms, size_t nm, const size_t *idx, size_t n,
                           const double (*coef)[3], xb_error *err);
+
+/* A GSL numerical call inside the fit: its error handler off (errors come back as status
+ * codes, checked by the caller) and OpenBLAS on one thread, since GSL's BLAS calls go to
+ * OpenBLAS, whose threads would make the result's last bits follow the thread count (the
+ * fast form's basis and the PCM drift regressions did).  Both restored by xb_gsl_end. */
+typedef struct {
+    gsl_error_handler_t *handler;
+    int blas_threads;
+} xb_gsl_section;
+
+static inline xb_gsl_section xb_gsl_begin(void)
+{
+    xb_gsl_section s;
+    s.handler = gsl_set_error_handler_off();
+    s.blas_threads = xb_blas_serial_begin();
+    return s;
+}
+
+static inline void xb_gsl_end(xb_gsl_section s)
+{
+    xb_blas_serial_end(s.blas_threads);
+    gsl_set_error_handler(s.handler);
+}
 
 #endif

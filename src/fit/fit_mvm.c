@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 
 void xb_fit_opts_default(xb_fit_opts *o)
 {
@@ -300,12 +300,12 @@ int xb_fit_mvm(const xb_array_params *p, const xb_fit_sample *samples, size_t n,
         if (c.knot0 >= 0)
             for (size_t k = 0; k < c.base.n_knots; k++)
                 gsl_vector_set(x0, (size_t)c.knot0 + k, c.base.knot_v0_volt[k]);
-        gsl_error_handler_t *old = gsl_set_error_handler_off();
+        const xb_gsl_section gs = xb_gsl_begin();
         int info = 0;
         int st = gsl_multifit_nlinear_init(x0, &fdf, w);
         if (st == GSL_SUCCESS)
             st = gsl_multifit_nlinear_driver((size_t)o.max_iter, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
-        gsl_set_error_handler(old);
+        xb_gsl_end(gs);
         mt.lm_status = st;
         mt.iterations = (int)gsl_multifit_nlinear_niter(w);
         params_from_x(&c, w->x, &fitted);

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "xbar/fit.h"
+#include "fit/fit_internal.h"
 
 int xb_fit_linear(const double *X, const double *y, size_t n, size_t p, double *c, double *r2,
                   double *rms, xb_error *err)
@@ -25,10 +25,10 @@ int xb_fit_linear(const double *X, const double *y, size_t n, size_t p, double *
     }
     double chisq = 0;
     size_t rank = 0;
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    const xb_gsl_section gs = xb_gsl_begin();
     /* SVD-based solve, tolerant of rank deficiency (e.g. one size only) */
     int st = gsl_multifit_linear_tsvd(A, b, 1e-12, x, cov, &chisq, &rank, w);
-    gsl_set_error_handler(old);
+    xb_gsl_end(gs);
     if (st) {
         rc = xb_errorf(err, XB_ERUNTIME, "regression failed: %s", gsl_strerror(st));
         goto done;

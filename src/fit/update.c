@@ -348,10 +348,10 @@ static int fit_exp(const xy_set *d, int dir, double *p, xb_error *err)
     gsl_vector_set(x0, 0, u0);
     gsl_vector_set(x0, 1, b0);
     int info = 0;
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    const xb_gsl_section gs = xb_gsl_begin();
     int st = gsl_multifit_nlinear_init(x0, &fdf, w);
     if (st == GSL_SUCCESS) st = gsl_multifit_nlinear_driver(200, 1e-10, 1e-10, 1e-14, NULL, NULL, &info, w);
-    gsl_set_error_handler(old);
+    xb_gsl_end(gs);
     p[0] = exp(gsl_vector_get(w->x, 0));
     p[1] = gsl_vector_get(w->x, 1);
     gsl_multifit_nlinear_free(w);
@@ -630,10 +630,10 @@ static void law_grad(xb_update_law law, const double *p, double x, int dir, doub
 static int small_inverse(double *a, size_t P)
 {
     gsl_matrix_view A = gsl_matrix_view_array(a, P, P);
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    const xb_gsl_section gs = xb_gsl_begin();
     int st = gsl_linalg_cholesky_decomp1(&A.matrix);
     if (!st) st = gsl_linalg_cholesky_invert(&A.matrix);
-    gsl_set_error_handler(old);
+    xb_gsl_end(gs);
     return st ? -1 : 0;
 }
 
