@@ -108,7 +108,8 @@ int xb_engine_program_multi(xb_engine *e, const xb_array_params *p, const xb_mat
     if (n == 0) return XB_OK;
     if (!e || !p || !g) return xb_errorf(err, XB_EINPUT, "engine program: missing argument");
     int rc = XB_OK;
-    for (size_t k = 0; k < n && !rc; k++) rc = check_program(e, p, g[k], err);
+    for (size_t k = 0; k < n && !rc; k++)
+        if ((rc = check_program(e, p, g[k], err))) xb_error_prefix(err, "array %zu of %zu: ", k + 1, n);
     if (rc) return rc;
     if (!e->ops.program_multi) {
         for (size_t k = 0; k < n && !rc; k++) rc = xb_engine_program(e, p, g[k], &out[k], err);

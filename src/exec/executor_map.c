@@ -95,7 +95,8 @@ static void tile_conductances(const xb_exec *ex, const layer_map *m, const xb_la
 }
 
 /* Tile (r, c) of layer k: conductances, its seed (splitmix64 of seed, layer, tile),
- * programming variability, the programmed copy kept for drift, and the engine's tile. */
+ * programming variability and the programmed copy (kept for drift; map_layer programs the
+ * engine's tiles from it). */
 static int map_tile(xb_exec *ex, size_t k, const xb_layer *l, layer_map *m, size_t r, size_t c, xb_matrix *g,
                     xb_error *err)
 {
@@ -116,9 +117,7 @@ static int map_tile(xb_exec *ex, size_t k, const xb_layer *l, layer_map *m, size
     row_sums(g, m->rowsum_g + t * R);
     if (!(m->g_prog[t] = xb_matrix_new(R, C))) return xb_errorf(err, XB_ERUNTIME, "out of memory (layer %zu tiles)", k);
     memcpy(m->g_prog[t]->data, g->data, R * C * sizeof(double));
-    rc = xb_engine_program(ex->eng, &ex->tile_p, g, &m->tiles[t], err);
-    if (rc) xb_error_prefix(err, "layer %zu tile (%zu,%zu): ", k, r, c);
-    return rc;
+    return XB_OK;
 }
 
 /* Program the tiles of one dense/conv layer. */
@@ -141,6 +140,11 @@ static int map_layer(xb_exec *ex, size_t k, const xb_layer *l, xb_error *err)
     for (size_t r = 0; r < m->n_rt && !rc; r++)
         for (size_t c = 0; c < m->n_ct && !rc; c++) rc = map_tile(ex, k, l, m, r, c, g, err);
     xb_matrix_free(g);
+    /* the engine's tiles in tile order, at once when the engine can (the model engine fits
+     * their fast forms on its threads; the same tiles as one by one) */
+    if (!rc && (rc = xb_engine_program_multi(ex->eng, &ex->tile_p, (const xb_matrix *const *)m->g_prog,
+                                             m->n_rt * m->n_ct, m->tiles, err)))
+        xb_error_prefix(err, "layer %zu (tiles row by row, %zu per row): ", k, m->n_ct);
     return rc;
 }
 
