@@ -14,7 +14,6 @@
  * Array energy and read time come from the model file's regressions when it has them
  * (cfg.t_window_s, cfg.t_rise_s; docs/executor.md). */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,31 +173,30 @@ static int model_program(void *self, const xb_array_params *p, const xb_matrix *
     return XB_OK;
 }
 
-/* ---- several tiles at once: tile k of the call is tile number base + k + 1, worker w
- * programs k = w, w + W, ... (the same tiles for any number of workers W) */
+/* ---- several tiles at once: tile k of the call is tile number base + k + 1, worker w of W
+ * programs k = k0 + w, k0 + w + W, ... (the same tiles for any W) */
+#define MODEL_MAX_WORKERS 64
+
 typedef struct {
     model_engine *t;
     const xb_matrix *const *g;
     void **tiles;
-    size_t n, k0, base, w, nw;
-    size_t k_fail; /* the tile that failed (rc != XB_OK) */
-    int rc;
-    xb_error err;
+    size_t n, k0, base;
+    int rc[MODEL_MAX_WORKERS];       /* per worker: its first failure ... */
+    size_t k_fail[MODEL_MAX_WORKERS]; /* ... at this tile */
+    xb_error err[MODEL_MAX_WORKERS];
 } program_job;
 
-static void *program_job_run(void *arg)
+static void program_job_run(void *arg, size_t w, size_t nw)
 {
     program_job *jb = arg;
-    for (size_t k = jb->k0 + jb->w; k < jb->n && !jb->rc; k += jb->nw) {
+    for (size_t k = jb->k0 + w; k < jb->n && !jb->rc[w]; k += nw) {
         model_tile *mt = NULL;
-        jb->rc = program_tile(jb->t, jb->g[k], jb->base + k + 1, &mt, &jb->err);
+        jb->rc[w] = program_tile(jb->t, jb->g[k], jb->base + k + 1, &mt, &jb->err[w]);
         jb->tiles[k] = mt;
-        jb->k_fail = k;
+        jb->k_fail[w] = k;
     }
-    return NULL;
 }
-
-#define MODEL_MAX_WORKERS 64
 
 static int model_program_multi(void *self, const xb_array_params *p, const xb_matrix *const *g, size_t n,
                                void **tiles, xb_error *err)
@@ -220,27 +218,25 @@ static int model_program_multi(void *self, const xb_array_params *p, const xb_ma
     size_t nw = nth > 1 ? (size_t)nth : 1;
     if (nw > MODEL_MAX_WORKERS) nw = MODEL_MAX_WORKERS;
     if (nw > n - k0) nw = n - k0 ? n - k0 : 1;
-    program_job jobs[MODEL_MAX_WORKERS];
-    pthread_t th[MODEL_MAX_WORKERS];
-    int started[MODEL_MAX_WORKERS] = {0};
-    for (size_t w = 0; w < nw; w++) {
-        jobs[w] = (program_job){t, g, tiles, n, k0, base, w, nw, n, XB_OK, {0}};
-        if (w > 0) started[w] = pthread_create(&th[w], NULL, program_job_run, &jobs[w]) == 0;
+    program_job *job = calloc(1, sizeof *job);
+    xb_workers *wk = nw > 1 ? xb_workers_new(nw) : NULL; /* NULL: this thread alone */
+    if (!job) {
+        rc = xb_errorf(err, XB_ERUNTIME, "out of memory");
+    } else {
+        *job = (program_job){.t = t, .g = g, .tiles = tiles, .n = n, .k0 = k0, .base = base};
+        xb_workers_run(wk, program_job_run, job);
+        /* the failure of the lowest tile number: the message a loop of model_program gives */
+        size_t k_fail = n;
+        for (size_t w = 0; w < MODEL_MAX_WORKERS; w++)
+            if (job->rc[w] && job->k_fail[w] < k_fail) {
+                k_fail = job->k_fail[w];
+                rc = job->rc[w];
+                if (err) *err = job->err[w];
+            }
     }
-    program_job_run(&jobs[0]);
-    for (size_t w = 1; w < nw; w++) {
-        if (started[w]) pthread_join(th[w], NULL);
-        else program_job_run(&jobs[w]); /* thread creation failed: its share here */
-    }
+    xb_workers_free(wk);
+    free(job);
     xb_blas_serial_end(nth);
-    /* the failure of the lowest tile number: the message a loop of model_program gives */
-    size_t k_fail = n;
-    for (size_t w = 0; w < nw; w++)
-        if (jobs[w].rc && jobs[w].k_fail < k_fail) {
-            k_fail = jobs[w].k_fail;
-            rc = jobs[w].rc;
-            if (err) *err = jobs[w].err;
-        }
     for (size_t k = 0; k < n; k++) {
         if (rc) {
             tile_free(tiles[k]);
