@@ -244,8 +244,8 @@ double xb_an_pair_step(const xb_an_pairs *p, const xb_an_model *am, size_t k, in
     return fmax(xb_an_mean_step(am, p->gp[k], dir) * dir, 0.0) + fmax(-xb_an_mean_step(am, p->gm[k], -dir) * dir, 0.0);
 }
 
-/* One pulse of device dv from its mean step f and spread s at its state (d2d not applied). */
-/* The new state of device dv after one pulse, its pair marked (no counters). */
+/* One pulse of device dv from its mean step f and spread s at its state (d2d not applied):
+ * the new state, its pair marked; no counters. */
 static inline double pulse_move(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
                                 uint64_t *rng)
 {
@@ -262,6 +262,7 @@ static inline double pulse_move(const xb_an_pairs *p, const xb_an_model *am, siz
     return *g;
 }
 
+/* pulse_move, counted */
 static inline double pulse_fs(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int dir, double f, double s,
                               uint64_t *rng, xb_an_stats *st)
 {
@@ -295,24 +296,21 @@ double xb_an_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t dv, int d
 void xb_an_pair_pulses(const xb_an_pairs *p, const xb_an_model *am, size_t base, const int32_t *rows, size_t m,
                        int dir, uint64_t *rng, xb_an_stats *st)
 {
-    size_t n = 0, n_up = 0; /* device pulses, up pulses among them */
     for (size_t u = 0; u < m; u++) {
         const int32_t v = rows[u];
         const size_t k = base + (size_t)(v > 0 ? v : -v) - 1;
         const int d = v > 0 ? dir : -dir;
         if (am->one_sided) {
             pulse_nc(p, am, d > 0 ? 2 * k : 2 * k + 1, 1, rng);
-            n += 1;
-            n_up += 1;
         } else {
             pulse_nc(p, am, 2 * k, d, rng);
             pulse_nc(p, am, 2 * k + 1, -d, rng);
-            n += 2;
-            n_up += 1;
         }
     }
-    st->pulses += (double)n;
-    st->e_joule += (double)n_up * am->e_up_joule + (double)(n - n_up) * am->e_down_joule;
+    /* every coincidence: one up pulse (one-sided), or one up and one down (both) */
+    const double n_up = (double)m, n_down = am->one_sided ? 0.0 : (double)m;
+    st->pulses += n_up + n_down;
+    st->e_joule += n_up * am->e_up_joule + n_down * am->e_down_joule;
 }
 
 void xb_an_pair_pulse(const xb_an_pairs *p, const xb_an_model *am, size_t k, int dir, uint64_t *rng, xb_an_stats *st)

@@ -37,6 +37,7 @@ struct xb_an_tiles {
     float *part;     /* scratch: per worker max_batch x max(R, P): one tile's outputs */
     unsigned short *lev; /* scratch: max_batch x max(n_in, n_out) */
     size_t cap;
+    double *drow;    /* scratch of the incremental syncs: per chunk its row-sum changes */
 };
 
 static size_t tsize(const xb_an_tiles *t) { return t->T * t->R * t->C; }
@@ -80,6 +81,7 @@ void xb_an_tiles_free(xb_an_tiles *t)
     free(t->phi);
     free(t->part);
     free(t->lev);
+    free(t->drow);
     free(t);
 }
 
@@ -317,8 +319,9 @@ static void sync_job_run(void *arg, size_t tid, size_t nthr)
 static int sync_marked(xb_an_tiles *t, const xb_an_pairs *const *arrays, const double *scale, double kappa)
 {
     const size_t n_in = t->n_in, NW = t->n_out * n_in, n_chunks = (t->n_out + XB_AN_SYNC_CHUNK - 1) / XB_AN_SYNC_CHUNK;
-    double *drow = malloc(n_chunks * (t->T + 1) * n_in * sizeof(double));
-    if (!drow) return -1;
+    /* its size is fixed once the terms are (the first refit): made at the first sync */
+    if (!t->drow && !(t->drow = malloc(n_chunks * (t->T + 1) * n_in * sizeof(double)))) return -1;
+    double *drow = t->drow;
     sync_job job = {t, arrays, scale, kappa, drow, n_chunks};
     xb_workers_run(t->rc.workers, sync_job_run, &job);
     for (size_t c = 0; c < n_chunks; c++) {
@@ -326,7 +329,6 @@ static int sync_marked(xb_an_tiles *t, const xb_an_pairs *const *arrays, const d
         for (size_t q = 0; q < t->T * n_in; q++) t->rowsum[q] += dr[q];
         for (size_t i = 0; i < n_in; i++) t->gsum_r[i] += dg[i];
     }
-    free(drow);
     for (size_t a = 0; a < t->n_arrays; a++) memset(arrays[a]->moved, 0, (NW + 63) / 64 * sizeof(uint64_t));
     return 0;
 }
@@ -402,11 +404,9 @@ static void dac(xb_an_tiles *t, const float *x, size_t n, size_t len, double *xm
     }
 }
 
-/* ADC of the block rows x [c0, c1) of part (n x ld): full scale the block's largest |value|,
- * signed, 2^(bits-1) - 1 levels; then out += part x xm (per vector). */
 /* The ADC of one tile's outputs: part (n x m, leading dimension ldp) quantized to the tile's
- * full scale over the minibatch, scaled back by the inputs' full scales xm and added to out
- * (leading dimension ldo). */
+ * full scale over the minibatch (its largest |value|, signed, 2^(bits-1) - 1 levels), scaled
+ * back by the inputs' full scales xm and added to out (leading dimension ldo). */
 static void adc_add(const xb_an_tiles *t, const float *part, size_t n, size_t ldp, size_t m, const double *xm,
                     float *out, size_t ldo)
 {

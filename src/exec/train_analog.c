@@ -139,15 +139,16 @@ static int opt_update(void *self, const xb_train_params *p, double lr, xb_error 
             return xb_errorf(err, XB_ERUNTIME, "out of memory (pulse trains)");
         if (tr->a.algorithm == XB_ANALOG_TIKI_TAKA && tr->minibatch % tr->a.tt_every == 0) {
             const size_t cols = tr->a.tt_columns ? tr->a.tt_columns : (n_in + 7) / 8;
-            if (!tr->a.tt_hidden && !tr->a.tt_reset && cols <= n_in) {
-                /* the transfers of distinct columns read A, which they do not change: the
-                 * rank-1 updates of C in one batch, the same as one after the other */
+            /* the transfers of distinct columns read A, which they do not change: the rank-1
+             * updates of C in one batch, the same as one after the other */
+            const int batched = !tr->a.tt_hidden && !tr->a.tt_reset && cols <= n_in;
+            if (batched) {
                 if (xb_an_tt_transfer_batch(&l->arr[0], &l->arr[1], &tr->am, &l->lm, l->tt_next, cols, tr->a.tt_lr,
                                             &tr->pc, tr->workers, &tr->r1ws, &tr->rng, st))
                     return xb_errorf(err, XB_ERUNTIME, "out of memory (transfer)");
                 l->tt_next = (l->tt_next + cols) % n_in;
             }
-            for (size_t c = 0; c < cols && (tr->a.tt_hidden || tr->a.tt_reset || cols > n_in); c++) {
+            for (size_t c = 0; c < cols && !batched; c++) {
                 if (tr->a.tt_hidden)
                     xb_an_tt_transfer_h(&l->arr[0], &l->arr[1], &tr->am, &l->lm, &tr->pc, l->tt_next, tr->a.tt_lr,
                                         l->chi, &tr->rng, st);
